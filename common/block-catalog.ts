@@ -1,0 +1,82 @@
+/**
+ * Parameter schemas of the built-in function blocks.
+ *
+ * This is the single source of truth: the client and the workflow validate with these zod
+ * schemas before any container starts, and `scripts/gen-catalog` writes them as JSON Schema to
+ * `blocks/catalog.json`, which the Python runner validates against again inside the container.
+ * Parameter names are the Python keyword arguments of each block's `run(adata=None, **parameters)`.
+ */
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+export const BlockParameterSchemas = {
+  /** Diagnostic block of CONTRACT.md: sleeps, may fail, may hold memory. */
+  sleep: z.strictObject({
+    seconds: z.number().min(0).max(7 * 24 * 3600).default(0),
+    fail: z.boolean().default(false),
+    memoryMB: int(0, 262_144).default(0),
+  }),
+  /** QC metrics, mitochondrial share, cell and gene filters. */
+  quality_control: z.strictObject({
+    min_genes: int(0, 1_000_000).default(200),
+    max_genes: int(1, 1_000_000).nullable().default(null),
+    min_cells: int(0, 1_000_000).default(3),
+    max_pct_mito: z.number().min(0).max(100).nullable().default(20),
+    mito_prefix: z.string().min(1).max(20).default('MT-'),
+  }),
+  /** Library-size normalisation and log1p. */
+  normalize: z.strictObject({
+    target_sum: z.number().positive().max(1e9).default(1e4),
+    log1p: z.boolean().default(true),
+  }),
+  /** Highly variable genes. */
+  highly_variable_genes: z.strictObject({
+    n_top_genes: int(10, 100_000).default(2000),
+    flavor: z.enum(['seurat', 'cell_ranger', 'seurat_v3']).default('seurat'),
+    subset: z.boolean().default(false),
+  }),
+  /** Scale to unit variance and zero mean. */
+  scale: z.strictObject({
+    max_value: z.number().positive().nullable().default(10),
+    zero_center: z.boolean().default(true),
+  }),
+  /** Principal component analysis. */
+  pca: z.strictObject({
+    n_comps: int(2, 500).default(50),
+    use_highly_variable: z.boolean().default(true),
+  }),
+  /** Neighbour graph and UMAP embedding. */
+  umap: z.strictObject({
+    n_neighbors: int(2, 500).default(15),
+    n_pcs: int(2, 500).nullable().default(null),
+    min_dist: z.number().min(0).max(10).default(0.5),
+    random_state: int(0, 2 ** 31 - 1).default(0),
+  }),
+  /** Leiden clustering (builds the neighbour graph when missing). */
+  leiden: z.strictObject({
+    resolution: z.number().positive().max(100).default(1),
+    n_neighbors: int(2, 500).default(15),
+    n_pcs: int(2, 500).nullable().default(null),
+    key_added: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).max(64).default('leiden'),
+    random_state: int(0, 2 ** 31 - 1).default(0),
+  }),
+  /** Marker genes per cluster (rank_genes_groups). */
+  marker_genes: z.strictObject({
+    groupby: z.string().min(1).max(64).default('leiden'),
+    method: z.enum(['wilcoxon', 't-test', 't-test_overestim_var', 'logreg']).default('wilcoxon'),
+    n_genes: int(1, 1000).default(25),
+  }),
+} as const;
+
+export type BuiltinBlockName = keyof typeof BlockParameterSchemas;
+export const BUILTIN_BLOCK_NAMES = Object.keys(BlockParameterSchemas) as [BuiltinBlockName, ...BuiltinBlockName[]];
+
+/** The catalog as JSON Schema, as written to `blocks/catalog.json` for the Python runner. */
+export function blockCatalogJsonSchema(): Record<string, unknown> {
+  const blocks: Record<string, unknown> = {};
+  for (const name of BUILTIN_BLOCK_NAMES) {
+    blocks[name] = z.toJSONSchema(BlockParameterSchemas[name], { io: 'input' });
+  }
+  return { $comment: 'Generated from common/block-catalog.ts by scripts/gen-catalog.js; do not edit.', blocks };
+}

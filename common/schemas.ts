@@ -1,0 +1,232 @@
+/**
+ * Every shape that crosses a boundary (spec file → client → workflow → activity → workspace
+ * → back) is defined here once, as a zod schema, and its TypeScript type is inferred from it.
+ *
+ * This module is imported by workflow code, so it must stay deterministic and sandbox-safe:
+ * no Node built-ins, no I/O, no clocks.
+ */
+import { z } from 'zod';
+import { BlockParameterSchemas, BUILTIN_BLOCK_NAMES, type BuiltinBlockName } from './block-catalog';
+
+/** The eight node states of the seed's JobPool. */
+export const NODE_STATES = ['PENDING', 'WAITING', 'READY', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'] as const;
+export const NodeStateSchema = z.enum(NODE_STATES);
+export type NodeState = z.infer<typeof NodeStateSchema>;
+
+/** States a node never leaves. */
+export const TERMINAL_STATES: readonly NodeState[] = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'];
+
+/** Order among READY nodes of equal priority. */
+export const PriorityStrategySchema = z.enum(['depth_first', 'breadth_first', 'fifo', 'critical_path']);
+export type PriorityStrategy = z.infer<typeof PriorityStrategySchema>;
+
+/** Tree and node ids: safe as workflow ids, folder names and Docker labels. */
+export const IdSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'may hold only letters, digits, "-", "_" and "." and must not start with "." or "-"')
+  .refine((s) => !s.includes('..'), 'must not contain ".."');
+
+/** Largest JSON size of one node's parameters; keeps history events far below Temporal's 2 MB payload limit. */
+export const MAX_PARAMETERS_BYTES = 64 * 1024;
+
+const ParametersSchema = z
+  .record(z.string(), z.unknown())
+  .default({})
+  .refine((p) => JSON.stringify(p).length <= MAX_PARAMETERS_BYTES, `parameters must serialise to at most ${MAX_PARAMETERS_BYTES} bytes`);
+
+/** A built-in block by name, e.g. `{ name: "pca", parameters: { n_comps: 30 } }`. */
+export const BuiltinBlockSchema = z.strictObject({
+  name: z.enum(BUILTIN_BLOCK_NAMES, { error: (iss) => `unknown block "${String(iss.input)}"; built-in blocks are: ${BUILTIN_BLOCK_NAMES.join(', ')}` }),
+  parameters: ParametersSchema,
+});
+
+/** Inline Python following the framework convention `run(adata=None, **parameters)`. */
+export const InlineBlockSchema = z.strictObject({
+  code: z.string().min(1, 'inline code must not be empty').max(256 * 1024, 'inline code must be at most 256 KiB'),
+  requirements: z
+    .array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?([<>=!~]=?[A-Za-z0-9.*+!_-]+)?(,[<>=!~]=?[A-Za-z0-9.*+!_-]+)*$/, 'must be a pip requirement such as "pkg==1.2"'))
+    .max(50)
+    .default([]),
+  /** Inline blocks get no network unless they ask for it. */
+  network: z.boolean().default(false),
+  parameters: ParametersSchema,
+});
+
+export const BlockSchema = z.union([BuiltinBlockSchema, InlineBlockSchema]);
+export type Block = z.infer<typeof BlockSchema>;
+export type BuiltinBlock = z.infer<typeof BuiltinBlockSchema>;
+export type InlineBlock = z.infer<typeof InlineBlockSchema>;
+
+/** Resource requests of one node attempt. */
+export const ResourcesSchema = z.strictObject({
+  memoryMB: z.number().int().min(64).max(262_144).optional(),
+  cpus: z.number().positive().max(256).optional(),
+  /** Multiply the memory limit by this factor on each retry after an out-of-memory failure. */
+  memoryGrowthFactor: z.number().min(1).max(8).optional(),
+  /** Upper bound for memory growth on retries. */
+  maxMemoryMB: z.number().int().min(64).max(262_144).optional(),
+});
+export type Resources = z.infer<typeof ResourcesSchema>;
+
+/** One node as written in a spec or sent in `addNodes`. */
+export const NodeSpecSchema = z.strictObject({
+  id: IdSchema,
+  parentId: IdSchema.nullable().optional(),
+  dependencies: z.array(IdSchema).max(1000).default([]),
+  block: BlockSchema,
+  priority: z.number().finite().default(0),
+  /** Seconds one attempt may run; defaults to the tree's `jobTimeout`. */
+  timeout: z.number().positive().max(7 * 24 * 3600).optional(),
+  /** Retries after a failed attempt; defaults to the tree's `maxRetries`. */
+  maxRetries: z.number().int().min(0).max(100).optional(),
+  resources: ResourcesSchema.optional(),
+  /** Hint for `critical_path`: expected seconds of one attempt. */
+  expectedDuration: z.number().nonnegative().optional(),
+  /** Task queue for this node's activity (resource classes, e.g. large-memory workers). */
+  taskQueue: z.string().min(1).max(200).optional(),
+});
+export type NodeSpecInput = z.input<typeof NodeSpecSchema>;
+export type NodeSpec = z.infer<typeof NodeSpecSchema>;
+
+/** A declarative expansion rule: after a node running block `after` completes, add `add`. */
+export const ExpansionRuleSchema = z.strictObject({
+  after: z.string().min(1),
+  add: z.array(z.strictObject({
+    idSuffix: z.string().regex(/^[A-Za-z0-9_.-]+$/).max(64),
+    block: BlockSchema,
+    priority: z.number().finite().default(0),
+  })).min(1).max(20),
+});
+export type ExpansionRule = z.infer<typeof ExpansionRuleSchema>;
+
+/** Where reactive expansion comes from. */
+export const ExpansionSchema = z.strictObject({
+  /** Accept `suggestedChildren` from block result manifests. @default true */
+  fromResults: z.boolean().default(true),
+  rules: z.array(ExpansionRuleSchema).max(100).default([]),
+  /** HTTP endpoint of an external agent (the seed's function selector). */
+  policyUrl: z.string().url().optional(),
+  /** HTTP endpoint of a code fixer (the seed's bug fixer). */
+  fixerUrl: z.string().url().optional(),
+  /** Most repair attempts per node. @default 2 */
+  maxRepairs: z.number().int().min(0).max(10).default(2),
+  /** Keep the tree open for additions after all nodes ended, until closed or idle this long (seconds). 0 = close at once. */
+  idleTimeout: z.number().int().min(0).max(30 * 24 * 3600).default(0),
+});
+export type Expansion = z.infer<typeof ExpansionSchema>;
+
+/** The tree spec of CONTRACT.md. */
+export const TreeSpecSchema = z
+  .strictObject({
+    id: IdSchema.optional(),
+    userRequest: z.string().max(10_000).default(''),
+    inputDataPath: z.string().min(1).max(4096).regex(/\.h5ad$/, 'must be an .h5ad file').optional(),
+    maxParallelJobs: z.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(3),
+    maxNodes: z.number().int().min(1, 'must be at least 1').max(100_000, 'must be at most 100000').default(20),
+    maxChildrenPerNode: z.number().int().min(1, 'must be at least 1').max(10_000).default(3),
+    maxDepth: z.number().int().min(1).max(10_000).default(1000),
+    priorityStrategy: PriorityStrategySchema.default('depth_first'),
+    /** Use priorities at all (the seed's `priority_queue`); false means FIFO. @default true */
+    priorityQueue: z.boolean().default(true),
+    jobTimeout: z.number().positive().max(7 * 24 * 3600).default(3600),
+    maxRetries: z.number().int().min(0).max(100).default(0),
+    retryDelay: z.number().min(0).max(24 * 3600).default(5),
+    callbackTimeout: z.number().positive().max(3600).default(30),
+    /** Run expansion callbacks on completion (the seed's `enable_callbacks` / `enable_reactive`). @default true */
+    enableReactive: z.boolean().default(true),
+    expansion: ExpansionSchema.default(() => ExpansionSchema.parse({})),
+    nodes: z.array(NodeSpecSchema).default([]),
+  });
+export type TreeSpecInput = z.input<typeof TreeSpecSchema>;
+export type TreeSpec = z.infer<typeof TreeSpecSchema>;
+
+/** Request body of the `addNodes` update and signal. */
+export const AddNodesRequestSchema = z.strictObject({
+  /** Caller-chosen id; a repeated request with the same id is applied once. */
+  requestId: z.string().min(1).max(200),
+  nodes: z.array(NodeSpecSchema).min(1, 'must add at least one node').max(1000),
+  /** Who asked (shown in the timeline): client, agent, rule, result. */
+  source: z.string().max(100).optional(),
+});
+export type AddNodesRequest = z.infer<typeof AddNodesRequestSchema>;
+
+/** Turns a zod error into one line per issue: `nodes[3].dependencies[0]: unknown node "pca"`. */
+export function formatZodError(error: z.ZodError, prefix = ''): string {
+  return error.issues
+    .map((issue) => {
+      const path = formatPath(prefix, issue.path);
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('\n');
+}
+
+/** Renders a path like `nodes[3].block.parameters`. */
+export function formatPath(prefix: string, path: ReadonlyArray<PropertyKey>): string {
+  let out = prefix;
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out;
+}
+
+/** Validates a built-in block's parameters against its catalog schema; returns the parsed parameters or an error line. */
+export function checkBlockParameters(block: BuiltinBlock, path: string): { ok: true; parameters: Record<string, unknown> } | { ok: false; error: string } {
+  const schema = BlockParameterSchemas[block.name as BuiltinBlockName];
+  const parsed = schema.safeParse(block.parameters);
+  if (parsed.success) return { ok: true, parameters: parsed.data as Record<string, unknown> };
+  return { ok: false, error: formatZodError(parsed.error, `${path}.parameters`) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activity boundary: what the workflow asks a worker to run, and what comes back.
+
+/** Input of the `runNode` activity. */
+export const RunNodeInputSchema = z.strictObject({
+  treeId: IdSchema,
+  nodeId: IdSchema,
+  /** 1-based attempt number as the workflow counts it (retries inside one activity bump Temporal's own attempt). */
+  attempt: z.number().int().min(1),
+  block: BlockSchema,
+  /** Host path of the input `.h5ad` (parent's published output or the tree's input), or null for none. */
+  inputPath: z.string().nullable(),
+  resources: ResourcesSchema.optional(),
+  timeoutSeconds: z.number().positive(),
+  /** Extra code patch from the repair hook, replacing inline code for this attempt. */
+  patchedCode: z.string().optional(),
+});
+export type RunNodeInput = z.infer<typeof RunNodeInputSchema>;
+
+/** A child suggested by a block's result manifest. */
+export const SuggestedChildSchema = z.strictObject({
+  id: z.string().optional(),
+  block: BlockSchema,
+  priority: z.number().finite().optional(),
+});
+export type SuggestedChild = z.infer<typeof SuggestedChildSchema>;
+
+/** Small result of one node run: paths, digests, metrics; never data. */
+export const NodeResultSchema = z.object({
+  outputDir: z.string(),
+  outputPath: z.string(),
+  /** sha256 of the published `_node_anndata.h5ad`. */
+  outputSha256: z.string(),
+  figures: z.array(z.string()).default([]),
+  shape: z.tuple([z.number(), z.number()]).nullable().default(null),
+  metrics: z.record(z.string(), z.unknown()).default({}),
+  summary: z.string().default(''),
+  suggestedChildren: z.array(SuggestedChildSchema).default([]),
+  imageDigest: z.string().nullable().default(null),
+  executor: z.string(),
+  worker: z.string(),
+  startedAt: z.string(),
+  endedAt: z.string(),
+  /** Temporal's attempt number of the activity that produced this result. */
+  activityAttempt: z.number().int().default(1),
+  /** True when a retry found this attempt already published and returned it without running. */
+  reused: z.boolean().default(false),
+  peakMemoryMB: z.number().nullable().default(null),
+});
+export type NodeResult = z.infer<typeof NodeResultSchema>;
