@@ -134,6 +134,8 @@ export const TreeSpecSchema = z
     maxRetries: z.number().int().min(0).max(100).default(0),
     retryDelay: z.number().min(0).max(24 * 3600).default(5),
     callbackTimeout: z.number().positive().max(3600).default(30),
+    /** Seconds without a heartbeat after which a node's worker is presumed dead and the attempt retried. @default 30 */
+    heartbeatTimeout: z.number().min(1).max(3600).default(30),
     /** Run expansion callbacks on completion (the seed's `enable_callbacks` / `enable_reactive`). @default true */
     enableReactive: z.boolean().default(true),
     expansion: ExpansionSchema.default(() => ExpansionSchema.parse({})),
