@@ -209,6 +209,28 @@ export const SuggestedChildSchema = z.strictObject({
 });
 export type SuggestedChild = z.infer<typeof SuggestedChildSchema>;
 
+/** One Temporal attempt of a node's activity, as reconstructed by the activity itself. */
+export const ActivityAttemptSchema = z.object({
+  attempt: z.number().int(),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  outcome: z.enum(['COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED', 'LOST']),
+  worker: z.string(),
+  error: z.string().optional(),
+  errorType: z.string().optional(),
+  exitCode: z.number().int().optional(),
+  memoryMB: z.number().optional(),
+});
+export type ActivityAttempt = z.infer<typeof ActivityAttemptSchema>;
+
+/** Details carried by every typed activity failure (`ApplicationFailure.details[0]`). */
+export interface FailureDetails {
+  exitCode?: number;
+  stderrTail?: string;
+  logDir?: string;
+  attemptHistory?: ActivityAttempt[];
+}
+
 /** Small result of one node run: paths, digests, metrics; never data. */
 export const NodeResultSchema = z.object({
   outputDir: z.string(),
@@ -230,5 +252,58 @@ export const NodeResultSchema = z.object({
   /** True when a retry found this attempt already published and returned it without running. */
   reused: z.boolean().default(false),
   peakMemoryMB: z.number().nullable().default(null),
+  /** Every Temporal attempt of this run, oldest first, when the activity could reconstruct them (from heartbeat details). */
+  attemptHistory: z.array(z.lazy(() => ActivityAttemptSchema)).default([]),
 });
 export type NodeResult = z.infer<typeof NodeResultSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Callbacks to external services (the seed's function selector and bug fixer).
+
+/** What the expansion policy endpoint receives when a node completes. */
+export const ExpansionPolicyRequestSchema = z.object({
+  treeId: z.string(),
+  userRequest: z.string(),
+  node: z.object({
+    id: z.string(),
+    block: BlockSchema,
+    summary: z.string(),
+    shape: z.tuple([z.number(), z.number()]).nullable(),
+    metrics: z.record(z.string(), z.unknown()),
+    outputPath: z.string(),
+  }),
+  tree: z.array(z.object({ id: z.string(), parentId: z.string().nullable(), block: z.string(), state: NodeStateSchema })),
+});
+export type ExpansionPolicyRequest = z.infer<typeof ExpansionPolicyRequestSchema>;
+
+/** What it answers: nodes to add (validated like an `addNodes` update; `parentId` defaults to the completed node). */
+export const ExpansionPolicyResponseSchema = z.strictObject({
+  nodes: z.array(NodeSpecSchema).max(1000).default([]),
+});
+export type ExpansionPolicyResponse = z.infer<typeof ExpansionPolicyResponseSchema>;
+
+/** What the fixer endpoint receives when a node's code fails. */
+export const FixerRequestSchema = z.object({
+  treeId: z.string(),
+  nodeId: z.string(),
+  code: z.string(),
+  parameters: z.record(z.string(), z.unknown()),
+  error: z.string(),
+  stderrTail: z.string(),
+  repair: z.number().int(),
+});
+export type FixerRequest = z.infer<typeof FixerRequestSchema>;
+
+/** The fixer's answer: patched code, or `null` code to give up. */
+export const FixerResponseSchema = z.strictObject({
+  code: z.string().min(1).max(256 * 1024).nullable(),
+  explanation: z.string().max(10_000).optional(),
+});
+export type FixerResponse = z.infer<typeof FixerResponseSchema>;
+
+/** Activities the workflow calls; implemented in `activities/`, named here so workflow code needs no import from there. */
+export interface TreeActivities {
+  runNode(input: RunNodeInput): Promise<NodeResult>;
+  callExpansionPolicy(url: string, request: ExpansionPolicyRequest): Promise<ExpansionPolicyResponse>;
+  callFixer(url: string, request: FixerRequest): Promise<FixerResponse>;
+}

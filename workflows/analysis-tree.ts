@@ -1,0 +1,415 @@
+/**
+ * One analysis tree = one workflow. It keeps the node table, asks the pure scheduler what may
+ * start, runs each node as an activity in its own cancellation scope (never more than
+ * `maxParallelJobs` at once, no level barriers), grows the tree from updates, signals and
+ * completions, and continues as new before the history gets too long.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { NON_RETRYABLE_FAILURE_TYPES, FailureTypes } from '../common/failure-types';
+import { TreeSpecSchema, formatZodError, type NodeResult, type RunNodeInput, type TreeActivities, type TreeSpec, type TreeSpecInput } from '../common/schemas';
+import * as SA from '../common/search-attributes';
+import { classifyFailure } from './classify-failure';
+import { requestFromSuggestions, requestsFromRules } from './expansion';
+import {
+  addNodesSignal, addNodesUpdate, cancelNodeUpdate, cancelTreeSignal, closeTreeSignal, metricsQuery,
+  setMaxParallelJobsUpdate, setPausedSignal, statusQuery, summaryQuery, timelineQuery,
+} from './messages';
+import { blockLabel, type AttemptRecord, type NodeRecord } from './node-record';
+import { TreeState, type CarriedState } from './tree-state';
+import { computeMetrics, nodeStatus, timelineEntries, type TreeMetrics, type TreeState as TreeRunState, type TreeStatus } from './views';
+
+/** Input of {@link analysisTree}. */
+export interface AnalysisTreeInput {
+  spec: TreeSpecInput;
+  /** State carried from the previous run of this logical tree (continue-as-new). */
+  carried?: CarriedState;
+  /** Continue as new after this many history events even before the server suggests it (tests). */
+  continueAsNewAfterEvents?: number;
+}
+
+/** A node that did not complete. */
+export interface NodeFailure {
+  nodeId: string;
+  state: 'FAILED' | 'TIMEOUT' | 'CANCELLED';
+  error: string;
+}
+
+/** What a finished tree returns. */
+export interface TreeResult {
+  treeId: string;
+  state: Exclude<TreeRunState, 'RUNNING'>;
+  allSucceeded: boolean;
+  counts: Record<string, number>;
+  failures: NodeFailure[];
+  metrics: TreeMetrics;
+  runs: number;
+}
+
+/** Re-runs of a node whose worker vanished, before it counts as FAILED. */
+const MAX_LOST_RETRIES = 5;
+/** Most failures listed in the result (the status query pages through all). */
+const MAX_FAILURES_LISTED = 1000;
+/** Seconds added to a node's own timeout as Temporal's start-to-close backstop (the executor kills at the timeout). */
+const TIMEOUT_GRACE_SECONDS = 30;
+/** Least time between two search-attribute upserts (each one is a history event). */
+const SEARCH_ATTRIBUTE_INTERVAL_MS = 5000;
+
+/** The analysis-tree workflow. Fails with `InvalidTreeSpec` (non-retryable) when the spec is invalid. */
+export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult> {
+  const parsed = TreeSpecSchema.safeParse(input.spec);
+  if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid tree spec:\n${formatZodError(parsed.error)}`, 'InvalidTreeSpec');
+  const spec: TreeSpec = parsed.data;
+  const treeId = workflowInfo().workflowId;
+  const tree = new TreeState(spec, input.carried);
+  const inFlight = new Map<string, CancellationScope>();
+  let dirty = true;
+  let pendingCallbacks = 0;
+  let cancelRequested: string | null = null;
+  let draining = false;
+
+  const wake = () => { dirty = true; };
+
+  // ---- handlers: registered before the first await --------------------------------------
+  setHandler(addNodesUpdate, (req) => {
+    const out = tree.addNodes(req, 'client', Date.now());
+    if (!out.ok) throw ApplicationFailure.nonRetryable(out.errors.join('\n'), 'InvalidAddition');
+    wake();
+    return { requestId: req.requestId, added: out.added, duplicate: out.duplicate };
+  }, {
+    validator: (req) => {
+      if (cancelRequested) throw new Error(`tree "${treeId}" is being cancelled; no nodes can be added`);
+      const { errors } = tree.check(req);
+      if (errors.length > 0) throw new Error(errors.join('\n'));
+    },
+  });
+  setHandler(addNodesSignal, (req) => {
+    const requestId = typeof req?.requestId === 'string' ? req.requestId : '(none)';
+    if (cancelRequested) return tree.reject(requestId, 'signal', ['tree is being cancelled'], Date.now());
+    const out = tree.addNodes(req, 'signal', Date.now());
+    if (!out.ok) tree.reject(requestId, req?.source ?? 'signal', out.errors, Date.now());
+    wake();
+  });
+  setHandler(cancelNodeUpdate, (req) => {
+    const rec = tree.nodes.get(req.nodeId)!;
+    const scope = inFlight.get(rec.id);
+    const reason = req.reason ?? 'cancelled by request';
+    if (scope) {
+      rec.error = reason;
+      scope.cancel();
+      return { cancelled: [rec.id] };
+    }
+    const transitions = tree.scheduler.cancel(rec.id, reason);
+    tree.apply(transitions, Date.now());
+    wake();
+    return { cancelled: transitions.filter((t) => t.to === 'CANCELLED').map((t) => t.nodeId) };
+  }, {
+    validator: (req) => {
+      const rec = tree.nodes.get(req?.nodeId);
+      if (!rec) throw new Error(`unknown node "${String(req?.nodeId)}"`);
+      if (['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'].includes(rec.state)) throw new Error(`node "${rec.id}" already ended ${rec.state}`);
+    },
+  });
+  setHandler(cancelTreeSignal, ({ reason } = {}) => {
+    cancelRequested ??= reason ?? 'tree cancelled by request';
+    wake();
+  });
+  setHandler(setPausedSignal, (paused) => { tree.paused = paused === true; tree.version++; wake(); });
+  setHandler(closeTreeSignal, () => { tree.closed = true; wake(); });
+  setHandler(setMaxParallelJobsUpdate, (n) => {
+    const previous = tree.maxParallelJobs;
+    tree.maxParallelJobs = n;
+    tree.scheduler.setMaxParallel(n);
+    tree.version++;
+    wake();
+    return { previous, current: n };
+  }, {
+    validator: (n) => {
+      if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`maxParallelJobs: must be an integer from 1 to 1000, got ${JSON.stringify(n)}`);
+    },
+  });
+  setHandler(statusQuery, (opts = {}) => buildStatus(opts.offset ?? 0, opts.limit ?? 1000, opts.transitions ?? false));
+  setHandler(metricsQuery, () => computeMetrics(tree.order, tree.maxParallelJobs));
+  setHandler(timelineQuery, (opts = {}) => {
+    const all = timelineEntries(tree.order);
+    const offset = Math.max(0, opts.offset ?? 0);
+    return { treeId, total: all.length, offset, entries: all.slice(offset, offset + Math.max(1, Math.min(opts.limit ?? 2000, 10_000))) };
+  });
+  setHandler(summaryQuery, () => ({ treeId, state: treeState(), version: tree.version, counts: tree.counts(), totalNodes: tree.order.length, paused: tree.paused, maxParallelJobs: tree.maxParallelJobs }));
+
+  function treeState(): TreeRunState {
+    if (!finished) return 'RUNNING';
+    if (cancelRequested) return 'CANCELLED';
+    return tree.order.every((n) => n.state === 'COMPLETED') ? 'COMPLETED' : 'FAILED';
+  }
+  let finished = false;
+
+  function buildStatus(offset: number, limit: number, withTransitions: boolean): TreeStatus {
+    const counts = tree.counts();
+    const start = Math.max(0, offset);
+    return {
+      treeId, state: treeState(), userRequest: spec.userRequest, paused: tree.paused, maxParallelJobs: tree.maxParallelJobs,
+      runningJobs: counts.RUNNING, queueSize: counts.READY,
+      totalProcessed: counts.COMPLETED + counts.FAILED + counts.TIMEOUT + counts.CANCELLED,
+      counts, totalNodes: tree.order.length, offset: start,
+      nodes: tree.order.slice(start, start + Math.max(1, Math.min(limit, 5000))).map((n) => nodeStatus(n, withTransitions)),
+      rejected: tree.rejected, metrics: computeMetrics(tree.order, tree.maxParallelJobs), runs: tree.runs,
+    };
+  }
+
+  // ---- activities -----------------------------------------------------------------------
+  const callbacks = proxyActivities<TreeActivities>({
+    startToCloseTimeout: `${spec.callbackTimeout}s`,
+    retry: { maximumAttempts: 2, initialInterval: '1s', nonRetryableErrorTypes: [FailureTypes.CallbackFailed] },
+  });
+
+  function nodeActivity(rec: NodeRecord) {
+    const timeout = rec.timeout ?? spec.jobTimeout;
+    const maxRetries = rec.maxRetries ?? spec.maxRetries;
+    return proxyActivities<TreeActivities>({
+      taskQueue: rec.taskQueue,
+      startToCloseTimeout: `${timeout + TIMEOUT_GRACE_SECONDS}s`,
+      heartbeatTimeout: `${spec.heartbeatTimeout}s`,
+      // Wait for the worker to confirm the container is gone before the node counts as CANCELLED.
+      cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+      retry: {
+        maximumAttempts: maxRetries + 1,
+        initialInterval: `${Math.max(spec.retryDelay, 0.001)}s`,
+        backoffCoefficient: 2,
+        nonRetryableErrorTypes: NON_RETRYABLE_FAILURE_TYPES,
+      },
+    }).runNode;
+  }
+
+  function inputPathFor(rec: NodeRecord): string | null {
+    if (!rec.parentId) return spec.inputDataPath ?? null;
+    return tree.nodes.get(rec.parentId)?.output?.outputPath ?? null;
+  }
+
+  function memoryFor(rec: NodeRecord): RunNodeInput['resources'] {
+    const r = rec.resources;
+    if (!r?.memoryMB || rec.oomRetries === 0) return r;
+    const grown = Math.round(r.memoryMB * Math.pow(r.memoryGrowthFactor ?? 1, rec.oomRetries));
+    return { ...r, memoryMB: Math.min(grown, r.maxMemoryMB ?? grown) };
+  }
+
+  /** Records the attempts of one activity run from what the worker reported (or one summary attempt). */
+  function recordAttempts(rec: NodeRecord, placeholder: AttemptRecord, history: NodeResult['attemptHistory'] | undefined, fallback: Partial<AttemptRecord>): void {
+    rec.attempts.pop();
+    if (history && history.length > 0) {
+      for (const h of history) {
+        rec.attempts.push({
+          n: rec.attempts.length + 1, runIndex: placeholder.runIndex, scheduledAt: placeholder.scheduledAt,
+          startedAt: Date.parse(h.startedAt), endedAt: h.endedAt ? Date.parse(h.endedAt) : null, state: h.outcome,
+          worker: h.worker, error: h.error, errorType: h.errorType, exitCode: h.exitCode, memoryMB: h.memoryMB ?? placeholder.memoryMB,
+        });
+      }
+    } else {
+      rec.attempts.push({ ...placeholder, ...fallback, n: rec.attempts.length + 1 });
+    }
+    tree.version++;
+  }
+
+  /** Runs one node until it ends, re-running it when the workflow decides to (lost worker, OOM growth, repair). */
+  async function runNode(rec: NodeRecord, scope: CancellationScope): Promise<void> {
+    let outcome: 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED' = 'FAILED';
+    let reason: string | undefined;
+    let result: NodeResult | undefined;
+    for (let runIndex = 1; ; runIndex++) {
+      const resources = memoryFor(rec);
+      const placeholder: AttemptRecord = { n: rec.attempts.length + 1, runIndex, scheduledAt: Date.now(), startedAt: null, endedAt: null, state: 'RUNNING', memoryMB: resources?.memoryMB };
+      rec.attempts.push(placeholder);
+      const input: RunNodeInput = {
+        treeId, nodeId: rec.id, attempt: runIndex, block: rec.block, inputPath: inputPathFor(rec), resources,
+        timeoutSeconds: rec.timeout ?? spec.jobTimeout, patchedCode: rec.patchedCode,
+      };
+      try {
+        result = await scope.run(() => nodeActivity(rec).executeWithOptions({ summary: `${rec.id} · ${blockLabel(rec.block)} · run ${runIndex}` }, [input]));
+        recordAttempts(rec, placeholder, result.attemptHistory, {
+          startedAt: Date.parse(result.startedAt), endedAt: Date.parse(result.endedAt), state: 'COMPLETED', worker: result.worker, reused: result.reused, peakMemoryMB: result.peakMemoryMB ?? undefined,
+        });
+        rec.output = {
+          outputDir: result.outputDir, outputPath: result.outputPath, sha256: result.outputSha256, shape: result.shape,
+          summary: result.summary, figures: result.figures, metrics: result.metrics, imageDigest: result.imageDigest,
+        };
+        outcome = 'COMPLETED';
+        break;
+      } catch (err) {
+        const f = classifyFailure(err);
+        const attemptState = f.state === 'CANCELLED' ? 'CANCELLED' : f.state;
+        recordAttempts(rec, placeholder, f.details.attemptHistory, { endedAt: Date.now(), state: attemptState, error: f.message, errorType: f.type, exitCode: f.details.exitCode });
+        if (f.state === 'CANCELLED') {
+          outcome = 'CANCELLED';
+          reason = cancelRequested ?? rec.error ?? 'cancelled';
+          break;
+        }
+        if (f.state === 'LOST' && rec.lostRetries < MAX_LOST_RETRIES) { rec.lostRetries++; continue; }
+        const maxRetries = rec.maxRetries ?? spec.maxRetries;
+        if (f.type === FailureTypes.OutOfMemory && rec.resources?.memoryGrowthFactor && rec.oomRetries < Math.max(1, maxRetries)) { rec.oomRetries++; continue; }
+        if (f.type === FailureTypes.BlockCrashed && 'code' in rec.block && spec.expansion.fixerUrl && rec.repairs < spec.expansion.maxRepairs && !cancelRequested) {
+          const patched = await repair(rec, f.message, f.details.stderrTail ?? '');
+          if (patched) { rec.patchedCode = patched; rec.repairs++; continue; }
+        }
+        outcome = f.state === 'TIMEOUT' ? 'TIMEOUT' : 'FAILED';
+        reason = f.state === 'LOST' ? `${f.message} (gave up after ${MAX_LOST_RETRIES} re-runs)` : f.message;
+        break;
+      }
+    }
+    if (reason) rec.error = reason;
+    const a = rec.attempts[rec.attempts.length - 1];
+    const duration = a?.startedAt != null && a.endedAt != null ? (a.endedAt - a.startedAt) / 1000 : undefined;
+    tree.apply(tree.scheduler.finish(rec.id, outcome, duration, reason), Date.now());
+    if (outcome === 'COMPLETED' && result && spec.enableReactive && !cancelRequested) void expandAfter(rec, result);
+  }
+
+  /** The seed's bug fixer: asks the fixer endpoint for patched code; null when it gives up or fails. */
+  async function repair(rec: NodeRecord, error: string, stderrTail: string): Promise<string | null> {
+    if (!('code' in rec.block) || !spec.expansion.fixerUrl) return null;
+    try {
+      const res = await callbacks.callFixer(spec.expansion.fixerUrl, {
+        treeId, nodeId: rec.id, code: rec.patchedCode ?? rec.block.code, parameters: rec.block.parameters, error, stderrTail, repair: rec.repairs + 1,
+      });
+      rec.transitions.push(['RUNNING', Date.now(), res.code ? `repair ${rec.repairs + 1}: patched code received` : 'repair: fixer gave up']);
+      return res.code;
+    } catch (err) {
+      rec.transitions.push(['RUNNING', Date.now(), `repair failed: ${classifyFailure(err).message}`]);
+      return null;
+    }
+  }
+
+  /** The seed's completion callback: children from the result, the rules and the policy endpoint. */
+  async function expandAfter(rec: NodeRecord, result: NodeResult): Promise<void> {
+    pendingCallbacks++;
+    try {
+      const requests = [];
+      if (spec.expansion.fromResults) {
+        const r = requestFromSuggestions(rec.id, result.suggestedChildren);
+        if (r) requests.push(r);
+      }
+      requests.push(...requestsFromRules(rec.id, rec.block, spec.expansion.rules));
+      for (const req of requests) apply(req, req.source ?? 'result');
+      if (spec.expansion.policyUrl) {
+        const requestId = `policy:${rec.id}`;
+        try {
+          const res = await callbacks.callExpansionPolicy(spec.expansion.policyUrl, {
+            treeId, userRequest: spec.userRequest,
+            node: { id: rec.id, block: rec.block, summary: result.summary, shape: result.shape, metrics: result.metrics, outputPath: result.outputPath },
+            tree: tree.order.map((n) => ({ id: n.id, parentId: n.parentId, block: blockLabel(n.block), state: n.state })),
+          });
+          if (res.nodes.length > 0 && !cancelRequested) {
+            apply({ requestId, source: 'policy', nodes: res.nodes.map((n) => ({ ...n, parentId: n.parentId === undefined ? rec.id : n.parentId })) }, 'policy');
+          }
+        } catch (err) {
+          tree.reject(requestId, 'policy', [classifyFailure(err).message], Date.now());
+        }
+      }
+    } finally {
+      pendingCallbacks--;
+      wake();
+    }
+  }
+
+  function apply(req: { requestId: string; source?: string; nodes: unknown[] }, source: string): void {
+    const out = tree.addNodes(req, source, Date.now());
+    if (!out.ok) tree.reject(req.requestId, source, out.errors, Date.now());
+  }
+
+  function dispatch(): void {
+    const { start, transitions } = tree.scheduler.next();
+    tree.apply(transitions, Date.now());
+    for (const id of start) {
+      const rec = tree.nodes.get(id)!;
+      const scope = new CancellationScope();
+      inFlight.set(id, scope);
+      void runNode(rec, scope).finally(() => { inFlight.delete(id); wake(); });
+    }
+  }
+
+  function cancelEverything(): void {
+    for (const scope of inFlight.values()) scope.cancel();
+    for (const rec of tree.order) {
+      if (rec.state === 'PENDING' || rec.state === 'WAITING' || rec.state === 'READY') tree.apply(tree.scheduler.cancel(rec.id, cancelRequested ?? 'tree cancelled'), Date.now());
+    }
+  }
+
+  let lastUpsert = -Infinity;
+  let lastUpsertKey = '';
+  function publishProgress(force = false): void {
+    const c = tree.counts();
+    const state = treeState();
+    const key = `${state}|${tree.order.length}|${c.COMPLETED}|${c.FAILED + c.TIMEOUT + c.CANCELLED}|${c.RUNNING}`;
+    setCurrentDetails(`**${state}** · ${c.COMPLETED}/${tree.order.length} completed · ${c.RUNNING} running · ${c.READY} ready · ${c.FAILED + c.TIMEOUT} failed · ${c.CANCELLED} cancelled${tree.paused ? ' · paused' : ''}`);
+    const now = Date.now();
+    if (key === lastUpsertKey || (!force && now - lastUpsert < SEARCH_ATTRIBUTE_INTERVAL_MS)) return;
+    lastUpsert = now;
+    lastUpsertKey = key;
+    upsertSearchAttributes([
+      { key: SA.TreeIdKey, value: treeId },
+      { key: SA.TreeStateKey, value: state },
+      { key: SA.NodesTotalKey, value: tree.order.length },
+      { key: SA.NodesCompletedKey, value: c.COMPLETED },
+      { key: SA.NodesFailedKey, value: c.FAILED + c.TIMEOUT + c.CANCELLED },
+      { key: SA.NodesRunningKey, value: c.RUNNING },
+    ]);
+  }
+
+  function shouldContinueAsNew(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || (input.continueAsNewAfterEvents !== undefined && info.historyLength >= input.continueAsNewAfterEvents);
+  }
+
+  // ---- start ----------------------------------------------------------------------------
+  if (!input.carried) {
+    if (spec.userRequest) upsertSearchAttributes([{ key: SA.UserRequestKey, value: spec.userRequest.slice(0, 2000) }]);
+    if (spec.nodes.length > 0) {
+      const out = tree.addNodes({ requestId: 'spec', source: 'spec', nodes: spec.nodes }, 'spec', Date.now());
+      if (!out.ok) throw ApplicationFailure.nonRetryable(`invalid tree spec:\n${out.errors.join('\n')}`, 'InvalidTreeSpec');
+    }
+  }
+  publishProgress(true);
+
+  // ---- main loop ------------------------------------------------------------------------
+  for (;;) {
+    await condition(() => dirty);
+    dirty = false;
+    if (cancelRequested) {
+      cancelEverything();
+      if (inFlight.size === 0) break;
+      continue;
+    }
+    if (shouldContinueAsNew()) draining = true;
+    if (!tree.paused && !draining) dispatch();
+    publishProgress();
+    const idle = inFlight.size === 0 && pendingCallbacks === 0;
+    if (draining && idle) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof analysisTree>({ spec: input.spec, carried: tree.carry(), continueAsNewAfterEvents: input.continueAsNewAfterEvents });
+    }
+    if (idle && tree.scheduler.isQuiescent()) {
+      if (spec.expansion.idleTimeout === 0 || tree.closed) break;
+      // Kept open for an external agent: wait for additions or close, up to the idle timeout.
+      if (!(await condition(() => dirty, spec.expansion.idleTimeout * 1000))) break;
+    }
+  }
+
+  finished = true;
+  await condition(allHandlersFinished);
+  publishProgress(true);
+  const counts = tree.counts();
+  const failures: NodeFailure[] = tree.order
+    .filter((n) => n.state === 'FAILED' || n.state === 'TIMEOUT' || n.state === 'CANCELLED')
+    .slice(0, MAX_FAILURES_LISTED)
+    .map((n) => ({ nodeId: n.id, state: n.state as NodeFailure['state'], error: n.error ?? n.state }));
+  const state = treeState() as TreeResult['state'];
+  return { treeId, state, allSucceeded: state === 'COMPLETED', counts, failures, metrics: computeMetrics(tree.order, tree.maxParallelJobs), runs: tree.runs };
+}

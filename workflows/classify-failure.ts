@@ -1,0 +1,44 @@
+/**
+ * Turns what a node's activity threw into the node's fate: which state it ends in, and whether
+ * the workflow should run it again (a lost worker, out of memory with growth, code to repair).
+ */
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, TemporalFailure } from '@temporalio/common';
+import { isCancellation } from '@temporalio/workflow';
+import { FailureTypes } from '../common/failure-types';
+import type { FailureDetails } from '../common/schemas';
+
+/** How one run of a node's activity failed. */
+export interface ClassifiedFailure {
+  /** LOST: the worker vanished or Docker was unavailable; the node can run again elsewhere. */
+  state: 'FAILED' | 'TIMEOUT' | 'CANCELLED' | 'LOST';
+  type: string;
+  message: string;
+  details: FailureDetails;
+}
+
+const MAX_MESSAGE = 2000;
+
+/** Classifies an error thrown by awaiting a node's activity. */
+export function classifyFailure(err: unknown): ClassifiedFailure {
+  if (isCancellation(err)) return { state: 'CANCELLED', type: 'Cancelled', message: 'cancelled', details: {} };
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof TimeoutFailure) {
+    const details = (cause.lastHeartbeatDetails ?? {}) as FailureDetails;
+    if (cause.timeoutType === 'START_TO_CLOSE') return { state: 'TIMEOUT', type: FailureTypes.BlockTimeout, message: 'the attempt ran past its timeout (start-to-close)', details };
+    return { state: 'LOST', type: `Timeout:${cause.timeoutType}`, message: `worker lost: no ${cause.timeoutType.toLowerCase().replace(/_/g, '-')} within the limit`, details };
+  }
+  if (cause instanceof ApplicationFailure) {
+    const details = (cause.details?.[0] ?? {}) as FailureDetails;
+    const type = cause.type ?? 'Error';
+    const message = truncate(cause.message);
+    if (type === FailureTypes.BlockTimeout) return { state: 'TIMEOUT', type, message, details };
+    if (type === FailureTypes.ExecutorUnavailable) return { state: 'LOST', type, message, details };
+    return { state: 'FAILED', type, message, details };
+  }
+  const message = err instanceof TemporalFailure || err instanceof Error ? err.message : String(err);
+  return { state: 'FAILED', type: 'Error', message: truncate(message), details: {} };
+}
+
+function truncate(s: string): string {
+  return s.length > MAX_MESSAGE ? `${s.slice(0, MAX_MESSAGE)}…` : s;
+}

@@ -1,0 +1,2 @@
+/** Workflow entry points registered by the worker (`workflowsPath` points here). */
+export { analysisTree } from './analysis-tree';

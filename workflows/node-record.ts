@@ -1,0 +1,97 @@
+/**
+ * What the workflow remembers about each node: its spec, its state, every transition with its
+ * time, and every attempt. Plain JSON so it can be carried across continue-as-new and returned
+ * from queries. Times are epoch milliseconds.
+ */
+import type { Block, NodeState, Resources } from '../common/schemas';
+
+/** How one attempt of a node ended. `LOST`: its worker vanished (heartbeat timeout) and it was re-run. */
+export type AttemptState = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED' | 'LOST';
+
+/** One execution attempt of a node, as the timeline shows it. */
+export interface AttemptRecord {
+  /** 1-based, counting every attempt of the node. */
+  n: number;
+  /** Workflow-level attempt: bumps on re-runs the workflow decides (lost worker, more memory, repaired code). */
+  runIndex: number;
+  /** When the workflow scheduled the activity. */
+  scheduledAt: number;
+  /** Real start and end as the worker saw them, when known. */
+  startedAt: number | null;
+  endedAt: number | null;
+  state: AttemptState;
+  worker?: string;
+  error?: string;
+  errorType?: string;
+  exitCode?: number;
+  memoryMB?: number;
+  peakMemoryMB?: number;
+  /** True when a retry found this attempt's output already published and did not run again. */
+  reused?: boolean;
+}
+
+/** A state change: `[to, at, reason?]`, compact because big trees carry thousands of them. */
+export type TransitionRecord = [NodeState, number, string?];
+
+/** Where a node's published output is, and what it held. */
+export interface NodeOutput {
+  outputDir: string;
+  outputPath: string;
+  sha256: string;
+  shape: [number, number] | null;
+  summary: string;
+  figures: string[];
+  metrics: Record<string, unknown>;
+  imageDigest: string | null;
+}
+
+/** Everything the workflow keeps about one node. */
+export interface NodeRecord {
+  id: string;
+  parentId: string | null;
+  dependencies: string[];
+  priority: number;
+  depth: number;
+  block: Block;
+  timeout?: number;
+  maxRetries?: number;
+  resources?: Resources;
+  expectedDuration?: number;
+  taskQueue?: string;
+  /** Who added the node: spec, client, signal, result, rule, policy. */
+  source: string;
+  state: NodeState;
+  queuedAt: number;
+  transitions: TransitionRecord[];
+  attempts: AttemptRecord[];
+  output?: NodeOutput;
+  error?: string;
+  /** Code patch from the repair hook, used by later attempts. */
+  patchedCode?: string;
+  repairs: number;
+  oomRetries: number;
+  lostRetries: number;
+}
+
+/** Display label of a node's block: its name, or `inline` for inline code. */
+export function blockLabel(block: Block): string {
+  return 'name' in block ? block.name : 'inline';
+}
+
+/** Key under which block durations are averaged for `critical_path`. */
+export function blockKey(block: Block): string {
+  if ('name' in block) return block.name;
+  // A cheap, deterministic fingerprint: inline blocks with the same code share a running mean.
+  let h = 0;
+  for (let i = 0; i < block.code.length; i++) h = (Math.imul(h, 31) + block.code.charCodeAt(i)) | 0;
+  return `inline:${(h >>> 0).toString(16)}`;
+}
+
+/** Time of the last transition into `state`, if any. */
+export function timeOf(rec: NodeRecord, state: NodeState): number | undefined {
+  for (let i = rec.transitions.length - 1; i >= 0; i--) {
+    const t = rec.transitions[i];
+    if (t && t[0] === state) return t[1];
+  }
+  return undefined;
+}

@@ -1,0 +1,175 @@
+/**
+ * The in-workflow state of one tree: node records, the scheduler, applied request ids and
+ * rejected additions, and the operations that change them. No Temporal calls here except the
+ * workflow clock (`Date.now()` is deterministic inside the sandbox), so the rules of the tree
+ * stay readable apart from the orchestration in `analysis-tree.ts`.
+ */
+import { AddNodesRequestSchema, formatZodError, type AddNodesRequest, type TreeSpec } from '../common/schemas';
+import { validateAdditions, type ExistingTree } from '../common/tree-validation';
+import { blockKey, type NodeRecord, type TransitionRecord } from './node-record';
+import { TreeScheduler, type Transition, type SchedulerSnapshot } from './scheduler';
+import { countStates, type RejectedAddition } from './views';
+
+/** Everything carried across continue-as-new. */
+export interface CarriedState {
+  nodes: NodeRecord[];
+  scheduler: SchedulerSnapshot;
+  appliedRequests: string[];
+  rejected: RejectedAddition[];
+  paused: boolean;
+  maxParallelJobs: number;
+  closed: boolean;
+  runs: number;
+  version: number;
+}
+
+/** Most rejected fire-and-forget additions kept in the status. */
+const MAX_REJECTED_KEPT = 100;
+
+/** Outcome of {@link TreeState.addNodes}. */
+export type AddOutcome = { ok: true; added: string[]; duplicate: boolean } | { ok: false; errors: string[] };
+
+/** Mutable state of one tree inside the workflow. */
+export class TreeState {
+  readonly nodes = new Map<string, NodeRecord>();
+  readonly order: NodeRecord[] = [];
+  readonly scheduler: TreeScheduler;
+  readonly appliedRequests = new Set<string>();
+  readonly rejected: RejectedAddition[] = [];
+  private readonly childCounts = new Map<string, number>();
+  paused = false;
+  closed = false;
+  runs = 0;
+  /** Bumps on every change, so watchers can poll a cheap summary. */
+  version = 0;
+  maxParallelJobs: number;
+
+  constructor(readonly spec: TreeSpec, carried?: CarriedState) {
+    this.maxParallelJobs = carried?.maxParallelJobs ?? spec.maxParallelJobs;
+    const options = { strategy: spec.priorityStrategy, usePriority: spec.priorityQueue, maxParallel: this.maxParallelJobs };
+    this.scheduler = carried ? TreeScheduler.restore(carried.scheduler, options) : new TreeScheduler(options);
+    if (carried) {
+      for (const rec of carried.nodes) this.index(rec);
+      carried.appliedRequests.forEach((r) => this.appliedRequests.add(r));
+      this.rejected.push(...carried.rejected);
+      this.paused = carried.paused;
+      this.closed = carried.closed;
+      this.runs = carried.runs;
+      this.version = carried.version;
+    }
+  }
+
+  private index(rec: NodeRecord): void {
+    this.nodes.set(rec.id, rec);
+    this.order.push(rec);
+    if (rec.parentId) this.childCounts.set(rec.parentId, (this.childCounts.get(rec.parentId) ?? 0) + 1);
+  }
+
+  /** The read-only view validation needs. */
+  existing(): ExistingTree {
+    return {
+      has: (id) => this.nodes.has(id),
+      depthOf: (id) => this.nodes.get(id)?.depth,
+      childCount: (id) => this.childCounts.get(id) ?? 0,
+      size: this.nodes.size,
+    };
+  }
+
+  /** Validates a request without changing anything; returns the error lines, or none. */
+  check(raw: unknown, prefix = 'nodes'): { request?: AddNodesRequest; errors: string[] } {
+    const parsed = AddNodesRequestSchema.safeParse(raw);
+    if (!parsed.success) return { errors: formatZodError(parsed.error).split('\n') };
+    const request = parsed.data;
+    if (this.appliedRequests.has(request.requestId)) return { request, errors: [] };
+    const v = validateAdditions(this.existing(), request.nodes, this.limits(), { prefix });
+    return v.ok ? { request, errors: [] } : { request, errors: v.errors };
+  }
+
+  private limits() {
+    return { maxNodes: this.spec.maxNodes, maxChildrenPerNode: this.spec.maxChildrenPerNode, maxDepth: this.spec.maxDepth };
+  }
+
+  /**
+   * Adds the nodes of a request, all or nothing. A request id seen before changes nothing and
+   * reports `duplicate`. Accepted nodes become WAITING or READY at once.
+   */
+  addNodes(raw: unknown, source: string, now: number): AddOutcome {
+    const { request, errors } = this.check(raw);
+    if (errors.length > 0 || !request) return { ok: false, errors };
+    if (this.appliedRequests.has(request.requestId)) return { ok: true, added: [], duplicate: true };
+    const v = validateAdditions(this.existing(), request.nodes, this.limits(), { prefix: 'nodes' });
+    if (!v.ok) return { ok: false, errors: v.errors };
+    this.appliedRequests.add(request.requestId);
+    const added: string[] = [];
+    for (const n of v.nodes) {
+      const rec: NodeRecord = {
+        id: n.id,
+        parentId: n.parentId ?? null,
+        dependencies: n.dependencies,
+        priority: n.priority,
+        depth: n.depth,
+        block: n.block,
+        timeout: n.timeout,
+        maxRetries: n.maxRetries,
+        resources: n.resources,
+        expectedDuration: n.expectedDuration,
+        taskQueue: n.taskQueue,
+        source: request.source ?? source,
+        state: 'PENDING',
+        queuedAt: now,
+        transitions: [['PENDING', now]],
+        attempts: [],
+        repairs: 0,
+        oomRetries: 0,
+        lostRetries: 0,
+      };
+      this.index(rec);
+      added.push(rec.id);
+      this.apply(
+        this.scheduler.addNode({ id: rec.id, parentId: rec.parentId, dependencies: rec.dependencies, priority: rec.priority, depth: rec.depth, blockKey: blockKey(rec.block), expectedDuration: rec.expectedDuration }),
+        now,
+      );
+    }
+    this.version++;
+    return { ok: true, added, duplicate: false };
+  }
+
+  /** Records a rejected fire-and-forget addition so the status shows it. */
+  reject(requestId: string, source: string, errors: string[], now: number): void {
+    this.rejected.push({ requestId, source, at: new Date(now).toISOString(), errors });
+    if (this.rejected.length > MAX_REJECTED_KEPT) this.rejected.shift();
+    this.version++;
+  }
+
+  /** Applies scheduler transitions to the node records, stamping them with `now`. */
+  apply(transitions: readonly Transition[], now: number): void {
+    for (const t of transitions) {
+      const rec = this.nodes.get(t.nodeId);
+      if (!rec) continue;
+      rec.state = t.to;
+      const entry: TransitionRecord = t.reason ? [t.to, now, t.reason] : [t.to, now];
+      rec.transitions.push(entry);
+      if (t.to === 'CANCELLED' && t.reason && !rec.error) rec.error = t.reason;
+    }
+    if (transitions.length > 0) this.version++;
+  }
+
+  counts() {
+    return countStates(this.order);
+  }
+
+  /** Compact state for continue-as-new. */
+  carry(): CarriedState {
+    return {
+      nodes: this.order,
+      scheduler: this.scheduler.snapshot(),
+      appliedRequests: [...this.appliedRequests],
+      rejected: this.rejected,
+      paused: this.paused,
+      maxParallelJobs: this.maxParallelJobs,
+      closed: this.closed,
+      runs: this.runs + 1,
+      version: this.version,
+    };
+  }
+}
