@@ -12,15 +12,16 @@ export const TreeStateKey = defineSearchAttributeKey('RagomicsTreeState', Search
 export const NodesTotalKey = defineSearchAttributeKey('RagomicsNodesTotal', SearchAttributeType.INT);
 export const NodesCompletedKey = defineSearchAttributeKey('RagomicsNodesCompleted', SearchAttributeType.INT);
 export const NodesFailedKey = defineSearchAttributeKey('RagomicsNodesFailed', SearchAttributeType.INT);
-export const NodesRunningKey = defineSearchAttributeKey('RagomicsNodesRunning', SearchAttributeType.INT);
+// Double, not Int: the dev server's SQLite visibility store has only three Int slots.
+export const NodesRunningKey = defineSearchAttributeKey('RagomicsNodesRunning', SearchAttributeType.DOUBLE);
 
 /** Name and type of each attribute, for registering them (`temporal operator search-attribute create`). */
-export const SEARCH_ATTRIBUTES: ReadonlyArray<{ name: string; type: 'Keyword' | 'Text' | 'Int' }> = [
+export const SEARCH_ATTRIBUTES: ReadonlyArray<{ name: string; type: 'Keyword' | 'Text' | 'Int' | 'Double' }> = [
   { name: TreeIdKey.name, type: 'Keyword' },
   { name: UserRequestKey.name, type: 'Text' },
   { name: TreeStateKey.name, type: 'Keyword' },
   { name: NodesTotalKey.name, type: 'Int' },
   { name: NodesCompletedKey.name, type: 'Int' },
   { name: NodesFailedKey.name, type: 'Int' },
-  { name: NodesRunningKey.name, type: 'Int' },
+  { name: NodesRunningKey.name, type: 'Double' },
 ];

@@ -7,13 +7,17 @@
 import { AddNodesRequestSchema, formatZodError, type AddNodesRequest, type TreeSpec } from '../common/schemas';
 import { validateAdditions, type ExistingTree } from '../common/tree-validation';
 import { blockKey, type NodeRecord, type TransitionRecord } from './node-record';
-import { TreeScheduler, type Transition, type SchedulerSnapshot } from './scheduler';
+import { SCHEDULER_SNAPSHOT_VERSION, TreeScheduler, type SchedulerSnapshot, type Transition } from './scheduler';
 import { countStates, type RejectedAddition } from './views';
 
-/** Everything carried across continue-as-new. */
+/**
+ * Everything carried across continue-as-new. The scheduler's node table is not carried: it is
+ * rebuilt from the node records (same ids, order, dependencies and states), which keeps the
+ * carried payload well under Temporal's 2 MB limit for trees of thousands of nodes.
+ */
 export interface CarriedState {
   nodes: NodeRecord[];
-  scheduler: SchedulerSnapshot;
+  durationStats: SchedulerSnapshot['stats'];
   appliedRequests: string[];
   rejected: RejectedAddition[];
   paused: boolean;
@@ -36,7 +40,6 @@ export class TreeState {
   readonly scheduler: TreeScheduler;
   readonly appliedRequests = new Set<string>();
   readonly rejected: RejectedAddition[] = [];
-  private readonly childCounts = new Map<string, number>();
   paused = false;
   closed = false;
   runs = 0;
@@ -47,7 +50,7 @@ export class TreeState {
   constructor(readonly spec: TreeSpec, carried?: CarriedState) {
     this.maxParallelJobs = carried?.maxParallelJobs ?? spec.maxParallelJobs;
     const options = { strategy: spec.priorityStrategy, usePriority: spec.priorityQueue, maxParallel: this.maxParallelJobs };
-    this.scheduler = carried ? TreeScheduler.restore(carried.scheduler, options) : new TreeScheduler(options);
+    this.scheduler = carried ? TreeScheduler.restore(schedulerSnapshotOf(carried), options) : new TreeScheduler(options);
     if (carried) {
       for (const rec of carried.nodes) this.index(rec);
       carried.appliedRequests.forEach((r) => this.appliedRequests.add(r));
@@ -62,17 +65,11 @@ export class TreeState {
   private index(rec: NodeRecord): void {
     this.nodes.set(rec.id, rec);
     this.order.push(rec);
-    if (rec.parentId) this.childCounts.set(rec.parentId, (this.childCounts.get(rec.parentId) ?? 0) + 1);
   }
 
-  /** The read-only view validation needs. */
+  /** The read-only view validation needs (the scheduler knows ids, depths and child counts). */
   existing(): ExistingTree {
-    return {
-      has: (id) => this.nodes.has(id),
-      depthOf: (id) => this.nodes.get(id)?.depth,
-      childCount: (id) => this.childCounts.get(id) ?? 0,
-      size: this.nodes.size,
-    };
+    return this.scheduler;
   }
 
   /** Validates a request without changing anything; returns the error lines, or none. */
@@ -117,7 +114,7 @@ export class TreeState {
         source: request.source ?? source,
         state: 'PENDING',
         queuedAt: now,
-        transitions: [['PENDING', now]],
+        transitions: [],
         attempts: [],
         repairs: 0,
         oomRetries: 0,
@@ -162,7 +159,7 @@ export class TreeState {
   carry(): CarriedState {
     return {
       nodes: this.order,
-      scheduler: this.scheduler.snapshot(),
+      durationStats: this.scheduler.snapshot().stats,
       appliedRequests: [...this.appliedRequests],
       rejected: this.rejected,
       paused: this.paused,
@@ -172,4 +169,20 @@ export class TreeState {
       version: this.version,
     };
   }
+}
+
+/** Rebuilds the scheduler's snapshot from carried node records (insertion order = sequence). */
+function schedulerSnapshotOf(carried: CarriedState): SchedulerSnapshot {
+  return {
+    version: SCHEDULER_SNAPSHOT_VERSION,
+    nextSeq: carried.nodes.length,
+    nodes: carried.nodes.map((rec, seq) => {
+      const last = rec.transitions[rec.transitions.length - 1];
+      return {
+        id: rec.id, parentId: rec.parentId, dependencies: rec.dependencies, priority: rec.priority, depth: rec.depth, seq,
+        blockKey: blockKey(rec.block), expectedDuration: rec.expectedDuration, state: rec.state, reason: last?.[2],
+      };
+    }),
+    stats: carried.durationStats,
+  };
 }

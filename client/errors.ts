@@ -1,0 +1,35 @@
+/**
+ * Errors the SDK throws, each mapped to the CLI exit code of CONTRACT.md, so services and the
+ * CLI tell "your input is wrong" from "the server is down" without parsing messages.
+ */
+
+/** Base class: `exitCode` is the CLI's exit code for this kind of error. */
+export class RagomicsError extends Error {
+  readonly exitCode: number = 1;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Invalid input (spec, nodes file, ids, limits). Nothing was started or changed. Exit code 2. */
+export class InvalidInputError extends RagomicsError {
+  override readonly exitCode = 2;
+  /** One line per problem, each naming the path of the bad field or the id. */
+  readonly problems: string[];
+  constructor(problems: string[] | string, options?: { cause?: unknown }) {
+    const list = Array.isArray(problems) ? problems : problems.split('\n');
+    super(list.join('\n'), options);
+    this.problems = list;
+  }
+}
+
+/** No tree with this id. Exit code 2. */
+export class TreeNotFoundError extends RagomicsError {
+  override readonly exitCode = 2;
+}
+
+/** The Temporal server (or another required service) cannot be reached. Exit code 3. */
+export class ServiceUnavailableError extends RagomicsError {
+  override readonly exitCode = 3;
+}

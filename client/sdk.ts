@@ -1,0 +1,267 @@
+/**
+ * The typed SDK other services import to start, grow, steer and watch analysis trees.
+ *
+ * ```ts
+ * const rc = await RagomicsClient.connect();            // env: TEMPORAL_ADDRESS, ...
+ * const tree = await rc.startTree(spec);                 // validated before anything starts
+ * for await (const s of tree.watch()) console.log(s.counts);
+ * const result = await tree.result();
+ * ```
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError,
+  type Client, type Connection, type WorkflowHandle,
+} from '@temporalio/client';
+import { AddNodesRequestSchema, TreeSpecSchema, formatZodError, type NodeSpecInput, type TreeSpecInput } from '../common/schemas';
+import * as SA from '../common/search-attributes';
+import { validateTreeSpec } from '../common/tree-validation';
+import {
+  addNodesSignal, addNodesUpdate, cancelNodeUpdate, cancelTreeSignal, closeTreeSignal, metricsQuery, setMaxParallelJobsUpdate,
+  setPausedSignal, statusQuery, summaryQuery, timelineQuery, type AddNodesResult, type StatusQueryOptions,
+} from '../workflows/messages';
+import type { AnalysisTreeInput, TreeResult } from '../workflows/analysis-tree';
+import type { TimelineEntry, TreeMetrics, TreeStatus, TreeSummary } from '../workflows/views';
+import { openClient, resolveConnection, type ConnectOptions } from './connection';
+import { InvalidInputError, RagomicsError, ServiceUnavailableError, TreeNotFoundError } from './errors';
+
+/** Workflow type name of an analysis tree. */
+export const TREE_WORKFLOW_TYPE = 'analysisTree';
+
+/** Options of {@link RagomicsClient.startTree}. */
+export interface StartTreeOptions {
+  /** Task queue of the workers. @default the client's task queue */
+  taskQueue?: string;
+  /** Continue as new after this many history events (tests of big trees). */
+  continueAsNewAfterEvents?: number;
+}
+
+/** Parses and validates a spec exactly as the workflow will; throws {@link InvalidInputError} naming each bad field. */
+export function validateSpec(spec: unknown): ReturnType<typeof TreeSpecSchema.parse> {
+  const parsed = TreeSpecSchema.safeParse(spec);
+  if (!parsed.success) throw new InvalidInputError(formatZodError(parsed.error).split('\n'));
+  const graph = validateTreeSpec(parsed.data);
+  if (!graph.ok) throw new InvalidInputError(graph.errors);
+  return parsed.data;
+}
+
+/** Connection to a Temporal cluster running ragomics workers. */
+export class RagomicsClient {
+  private constructor(readonly client: Client, private readonly connection: Connection, readonly taskQueue: string, readonly address: string) {}
+
+  /** Connects (options override environment). Throws {@link ServiceUnavailableError} when the server does not answer. */
+  static async connect(options: ConnectOptions = {}): Promise<RagomicsClient> {
+    const resolved = resolveConnection(options);
+    const { client, connection } = await openClient(resolved);
+    return new RagomicsClient(client, connection, resolved.taskQueue, resolved.address);
+  }
+
+  /**
+   * Validates `spec` and starts its tree. With a caller-chosen `spec.id`, starting again while
+   * that tree runs returns the running tree instead of a second one (idempotent).
+   * @throws InvalidInputError when the spec is invalid (nothing is started).
+   */
+  async startTree(spec: TreeSpecInput, options: StartTreeOptions = {}): Promise<TreeHandle> {
+    const parsed = validateSpec(spec);
+    const id = parsed.id ?? `tree-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 8)}`;
+    const input: AnalysisTreeInput = { spec: { ...spec, id }, continueAsNewAfterEvents: options.continueAsNewAfterEvents };
+    const nodes = parsed.nodes.length;
+    try {
+      const handle = await this.client.workflow.start(TREE_WORKFLOW_TYPE, {
+        args: [input],
+        taskQueue: options.taskQueue ?? this.taskQueue,
+        workflowId: id,
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        staticSummary: `Analysis tree ${id}: ${parsed.userRequest ? parsed.userRequest.slice(0, 120) : `${nodes} node(s)`}`,
+        staticDetails: [
+          `**User request:** ${parsed.userRequest || '(none)'}`,
+          `**Input:** ${parsed.inputDataPath ?? '(none)'}`,
+          `**Nodes at start:** ${nodes} · **maxParallelJobs:** ${parsed.maxParallelJobs} · **strategy:** ${parsed.priorityStrategy}`,
+          `**Limits:** maxNodes ${parsed.maxNodes}, maxChildrenPerNode ${parsed.maxChildrenPerNode}, jobTimeout ${parsed.jobTimeout}s, maxRetries ${parsed.maxRetries}`,
+        ].join('\n\n'),
+        typedSearchAttributes: [
+          { key: SA.TreeIdKey, value: id },
+          { key: SA.TreeStateKey, value: 'RUNNING' },
+          { key: SA.NodesTotalKey, value: nodes },
+        ],
+      });
+      return new TreeHandle(handle);
+    } catch (err) {
+      throw wrapServiceError(err);
+    }
+  }
+
+  /** A handle to an existing tree (no server call until used). */
+  getTree(treeId: string): TreeHandle {
+    return new TreeHandle(this.client.workflow.getHandle(treeId));
+  }
+
+  /**
+   * Lists trees through visibility, newest first. `query` is a Temporal list filter over the
+   * search attributes, e.g. `RagomicsTreeState = "RUNNING"`.
+   */
+  async listTrees(query?: string, limit = 100): Promise<{ treeId: string; status: string; state?: string; startTime: Date; nodesTotal?: number; nodesCompleted?: number }[]> {
+    const filter = [`WorkflowType = '${TREE_WORKFLOW_TYPE}'`, query ? `(${query})` : ''].filter(Boolean).join(' AND ');
+    const out = [];
+    try {
+      for await (const wf of this.client.workflow.list({ query: filter })) {
+        const sa = wf.typedSearchAttributes;
+        out.push({
+          treeId: wf.workflowId, status: wf.status.name, state: sa.get(SA.TreeStateKey), startTime: wf.startTime,
+          nodesTotal: sa.get(SA.NodesTotalKey), nodesCompleted: sa.get(SA.NodesCompletedKey),
+        });
+        if (out.length >= limit) break;
+      }
+    } catch (err) {
+      throw wrapServiceError(err);
+    }
+    return out;
+  }
+
+  /** Closes the connection. */
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+}
+
+/** One tree: grow it, steer it, read it, wait for it. */
+export class TreeHandle {
+  constructor(readonly workflow: WorkflowHandle) {}
+
+  get treeId(): string {
+    return this.workflow.workflowId;
+  }
+
+  /**
+   * Adds nodes and waits until the tree accepted them (they are scheduled at once).
+   * `requestId` makes the call idempotent (a random one is used when omitted).
+   * @throws InvalidInputError naming the offending id; the tree is unchanged.
+   */
+  async addNodes(nodes: NodeSpecInput[], options: { requestId?: string; source?: string } = {}): Promise<AddNodesResult> {
+    const request = { requestId: options.requestId ?? randomUUID(), nodes, source: options.source ?? 'client' };
+    const parsed = AddNodesRequestSchema.safeParse(request);
+    if (!parsed.success) throw new InvalidInputError(formatZodError(parsed.error).split('\n'));
+    return this.call(() => this.workflow.executeUpdate(addNodesUpdate, { args: [parsed.data] }));
+  }
+
+  /** Fire-and-forget form of {@link addNodes}: invalid additions show up in `status().rejected`. */
+  async addNodesAsync(nodes: NodeSpecInput[], options: { requestId?: string; source?: string } = {}): Promise<void> {
+    const request = { requestId: options.requestId ?? randomUUID(), nodes, source: options.source ?? 'client' };
+    await this.call(() => this.workflow.signal(addNodesSignal, request as never));
+  }
+
+  /** Cancels one node (a running container is stopped) and its dependents; returns the ids cancelled. */
+  async cancelNode(nodeId: string, reason?: string): Promise<string[]> {
+    const res = await this.call(() => this.workflow.executeUpdate(cancelNodeUpdate, { args: [{ nodeId, reason }] }));
+    return res.cancelled;
+  }
+
+  /** Cancels the whole tree: running containers stop, nothing new starts. */
+  async cancel(reason?: string): Promise<void> {
+    await this.call(() => this.workflow.signal(cancelTreeSignal, { reason }));
+  }
+
+  /** Stops starting new nodes (running ones go on). */
+  async pause(): Promise<void> {
+    await this.call(() => this.workflow.signal(setPausedSignal, true));
+  }
+
+  /** Resumes starting nodes. */
+  async resume(): Promise<void> {
+    await this.call(() => this.workflow.signal(setPausedSignal, false));
+  }
+
+  /** Closes a tree kept open for an external agent. */
+  async close(): Promise<void> {
+    await this.call(() => this.workflow.signal(closeTreeSignal));
+  }
+
+  /** Changes `maxParallelJobs` while the tree runs. */
+  async setMaxParallelJobs(n: number): Promise<{ previous: number; current: number }> {
+    return this.call(() => this.workflow.executeUpdate(setMaxParallelJobsUpdate, { args: [n] }));
+  }
+
+  /** Status with every node (pages through big trees). */
+  async status(options: Omit<StatusQueryOptions, 'offset' | 'limit'> = {}): Promise<TreeStatus> {
+    const first = await this.call(() => this.workflow.query(statusQuery, { ...options, offset: 0, limit: 1000 }));
+    while (first.nodes.length < first.totalNodes) {
+      const page = await this.call(() => this.workflow.query(statusQuery, { ...options, offset: first.nodes.length, limit: 1000 }));
+      if (page.nodes.length === 0) break;
+      first.nodes.push(...page.nodes);
+    }
+    return first;
+  }
+
+  /** The seed's metrics and more. */
+  async metrics(): Promise<TreeMetrics> {
+    return this.call(() => this.workflow.query(metricsQuery));
+  }
+
+  /** Cheap summary with a version number that changes whenever the tree changes. */
+  async summary(): Promise<TreeSummary> {
+    return this.call(() => this.workflow.query(summaryQuery));
+  }
+
+  /** Every attempt of every node (pages through big trees). */
+  async timeline(): Promise<TimelineEntry[]> {
+    const entries: TimelineEntry[] = [];
+    for (;;) {
+      const page = await this.call(() => this.workflow.query(timelineQuery, { offset: entries.length, limit: 2000 }));
+      entries.push(...page.entries);
+      if (page.entries.length === 0 || entries.length >= page.total) return entries;
+    }
+  }
+
+  /** Waits for the tree to finish and returns its result (failures listed, state COMPLETED/FAILED/CANCELLED). */
+  async result(): Promise<TreeResult> {
+    return this.call(() => this.workflow.result() as Promise<TreeResult>);
+  }
+
+  /** True while the tree's workflow is running. */
+  async isRunning(): Promise<boolean> {
+    const d = await this.call(() => this.workflow.describe());
+    return d.status.name === 'RUNNING' || d.status.name === 'CONTINUED_AS_NEW';
+  }
+
+  /**
+   * Yields a summary whenever the tree changes (polling a cheap query every `intervalMs`),
+   * and a last one when it ends.
+   */
+  async *watch(intervalMs = 1000): AsyncGenerator<TreeSummary> {
+    let version = -1;
+    for (;;) {
+      const s = await this.summary();
+      if (s.version !== version) {
+        version = s.version;
+        yield s;
+      }
+      if (s.state !== 'RUNNING') return;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw wrapServiceError(err, this.treeId);
+    }
+  }
+}
+
+/** Maps Temporal client errors to the SDK's error classes. */
+function wrapServiceError(err: unknown, treeId?: string): unknown {
+  if (err instanceof RagomicsError) return err;
+  if (err instanceof WorkflowNotFoundError) return new TreeNotFoundError(`no tree with id "${treeId ?? err.workflowId}"`, { cause: err });
+  if (err instanceof WorkflowUpdateFailedError) return new InvalidInputError(String((err.cause as Error | undefined)?.message ?? err.message), { cause: err });
+  if (err instanceof WorkflowExecutionAlreadyStartedError) return new InvalidInputError(`a tree with id "${err.workflowId}" already exists`, { cause: err });
+  const e = err as { code?: number; message?: string; name?: string };
+  // gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4): the server is not there.
+  if (e?.code === 14 || e?.code === 4 || /ECONNREFUSED|UNAVAILABLE|failed to connect/i.test(e?.message ?? '')) {
+    return new ServiceUnavailableError(`the Temporal server stopped answering (${e.message?.split('\n')[0]})`, { cause: err });
+  }
+  if (e?.code === 3 || e?.name === 'WorkflowUpdateRPCTimeoutOrCancelledError') return err;
+  // Validator rejections of updates arrive as gRPC errors carrying the validator's message.
+  if (/Update rejected|validat/i.test(e?.message ?? '')) return new InvalidInputError(e.message ?? 'rejected', { cause: err });
+  return err;
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`): sets up everything the tests need on a fresh machine,
+# then typechecks, lints and runs the whole suite with node's built-in test runner against a
+# real Temporal dev server and a real Docker engine.
+#
+# Steps: npm packages → build (tsc) → catalog check → lint → Docker engine → blocks image →
+# dataset → Temporal dev server → workflow bundle (built once for all test files) → node --test.
+#
+# Env: TEMPORAL_ADDRESS (use this server instead of starting one), RAGOMICS_TEST_FILES (a subset
+# of compiled test files, e.g. "dist/test/unit"), RAGOMICS_TEST_CONCURRENCY (test files run at
+# once; default 1 — the machine has 2 cores and the tests start containers).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$PROJECT_ROOT"
+
+step_timer "npm packages" bash scripts/ensure-node-deps.sh
+step_timer "typecheck + build" npx tsc -p tsconfig.json
+step_timer "block catalog up to date" node scripts/gen-catalog.js --check
+step_timer "lint" npx eslint --max-warnings 0 .
+step_timer "Docker engine" bash scripts/ensure-docker.sh
+step_timer "blocks image" bash scripts/build-image.sh
+step_timer "dataset" bash scripts/fetch-dataset.sh
+if [[ -z "${TEMPORAL_ADDRESS:-}" ]]; then
+  addr_line="$(bash scripts/ensure-temporal.sh)" || die -c 3 "Temporal dev server could not be started (see above)"
+  export "${addr_line?}"
+fi
+log "Temporal at $TEMPORAL_ADDRESS"
+step_timer "workflow bundle" node scripts/bundle-workflows.js
+export RAGOMICS_WORKFLOW_BUNDLE="$PROJECT_ROOT/dist/workflow-bundle.js"
+export RAGOMICS_BLOCKS_IMAGE="${RAGOMICS_BLOCKS_IMAGE:-$(cat "$DATA_DIR/blocks-image")}"
+
+# shellcheck disable=SC2086
+node --test --test-concurrency="${RAGOMICS_TEST_CONCURRENCY:-1}" ${RAGOMICS_TEST_FILES:-dist/test/}

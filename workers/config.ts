@@ -1,0 +1,96 @@
+/**
+ * Worker configuration: every environment variable and flag the worker reads, in one zod schema.
+ * Flags win over the environment, the environment over defaults.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from '../client/connection';
+
+/** Project root (two levels above the compiled file: dist/workers/ → ./). */
+export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+
+const num = (d: number) => z.coerce.number().positive().default(d);
+
+/** Every setting of a worker, with its environment variable. */
+export const WorkerConfigSchema = z.strictObject({
+  /** TEMPORAL_ADDRESS @default "localhost:7233" */
+  address: z.string().default('localhost:7233'),
+  /** TEMPORAL_NAMESPACE @default "default" */
+  namespace: z.string().default('default'),
+  /** RAGOMICS_TASK_QUEUE @default "ragomics" */
+  taskQueue: z.string().default(DEFAULT_TASK_QUEUE),
+  /** RAGOMICS_EXECUTOR: docker (containers), local (Python subprocess), inprocess (diagnostic blocks in the worker). @default "docker" */
+  executor: z.enum(['docker', 'local', 'inprocess']).default('docker'),
+  /** RAGOMICS_WORKSPACE: root of node workspaces and published outputs. @default ".data/workspace" */
+  workspace: z.string().default(path.join(PROJECT_ROOT, '.data', 'workspace')),
+  /** RAGOMICS_BLOCKS_IMAGE: image of the function-block runtime. @default the tag in .data/blocks-image */
+  blocksImage: z.string().optional(),
+  /** RAGOMICS_MAX_CONCURRENT_NODES: worker-wide cap on nodes (containers) running at once. @default 4 */
+  maxConcurrentNodes: z.coerce.number().int().min(1).max(1000).default(4),
+  /** RAGOMICS_DEFAULT_MEMORY_MB: memory limit of a container without `resources.memoryMB`. @default 2048 */
+  defaultMemoryMB: num(2048),
+  /** RAGOMICS_DEFAULT_CPUS: CPU limit of a container without `resources.cpus`. @default 1 */
+  defaultCpus: num(1),
+  /** RAGOMICS_SHUTDOWN_GRACE: seconds running nodes get to finish on SIGTERM before they are cancelled. @default 30 */
+  shutdownGraceSeconds: z.coerce.number().min(0).default(30),
+  /** RAGOMICS_WORKER_ID: name in container labels and the timeline. @default "<host>-<pid>" */
+  workerId: z.string().default(`${hostname()}-${process.pid}`),
+  /** RAGOMICS_METRICS_PORT: serve Prometheus metrics on this port (0 = off). @default 0 */
+  metricsPort: z.coerce.number().int().min(0).max(65535).default(0),
+  /** RAGOMICS_WORKFLOW_BUNDLE: prebuilt workflow bundle (else the workflows are bundled at start). */
+  workflowBundle: z.string().optional(),
+  /** RAGOMICS_LOG_LEVEL @default "INFO" */
+  logLevel: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  /** RAGOMICS_PYTHON: Python of the local executor. */
+  python: z.string().optional(),
+});
+export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
+export type WorkerConfigInput = z.input<typeof WorkerConfigSchema>;
+
+/** Environment variable of each setting. */
+export const WORKER_ENV: Record<keyof WorkerConfig, string> = {
+  address: 'TEMPORAL_ADDRESS',
+  namespace: 'TEMPORAL_NAMESPACE',
+  taskQueue: 'RAGOMICS_TASK_QUEUE',
+  executor: 'RAGOMICS_EXECUTOR',
+  workspace: 'RAGOMICS_WORKSPACE',
+  blocksImage: 'RAGOMICS_BLOCKS_IMAGE',
+  maxConcurrentNodes: 'RAGOMICS_MAX_CONCURRENT_NODES',
+  defaultMemoryMB: 'RAGOMICS_DEFAULT_MEMORY_MB',
+  defaultCpus: 'RAGOMICS_DEFAULT_CPUS',
+  shutdownGraceSeconds: 'RAGOMICS_SHUTDOWN_GRACE',
+  workerId: 'RAGOMICS_WORKER_ID',
+  metricsPort: 'RAGOMICS_METRICS_PORT',
+  workflowBundle: 'RAGOMICS_WORKFLOW_BUNDLE',
+  logLevel: 'RAGOMICS_LOG_LEVEL',
+  python: 'RAGOMICS_PYTHON',
+};
+
+/** Reads the configuration: `overrides` (flags) win over `env`. Throws a zod error naming the bad variable. */
+export function loadWorkerConfig(overrides: WorkerConfigInput = {}, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const fromEnv: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(WORKER_ENV)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') fromEnv[key] = v;
+  }
+  const merged = { ...fromEnv, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+  const parsed = WorkerConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = String(i.path[0] ?? '');
+      return `${WORKER_ENV[key as keyof WorkerConfig] ?? key}: ${i.message}`;
+    });
+    throw new Error(`invalid worker configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** The blocks image: configured, else the tag `scripts/build-image.sh` recorded. */
+export function resolveBlocksImage(config: WorkerConfig): string {
+  if (config.blocksImage) return config.blocksImage;
+  const file = path.join(PROJECT_ROOT, '.data', 'blocks-image');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  return 'ragomics/blocks:latest';
+}

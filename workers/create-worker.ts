@@ -1,0 +1,92 @@
+/**
+ * The one place where a worker is wired: configuration → executor → activities → Temporal
+ * worker. Used by `ragomics worker`, `ragomics dev`, the tests and the benchmarks, so they all
+ * run the same code.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { callExpansionPolicy, callFixer } from '../activities/callbacks';
+import { createDockerExecutor } from '../activities/executors/docker';
+import { createInprocessExecutor } from '../activities/executors/inprocess';
+import { createLocalExecutor } from '../activities/executors/local';
+import type { BlockExecutor } from '../activities/executors/types';
+import { resolveConnection } from '../client/connection';
+import { ServiceUnavailableError } from '../client/errors';
+import { PROJECT_ROOT, resolveBlocksImage, type WorkerConfig } from './config';
+import type { Logger } from './logging';
+import { removeOrphanContainers } from './orphans';
+
+/** A created (not yet running) worker and what must be closed after it. */
+export interface RagomicsWorker {
+  worker: Worker;
+  connection: NativeConnection;
+  executor: BlockExecutor;
+  config: WorkerConfig;
+}
+
+/** Builds the executor the configuration names. */
+export function createExecutor(config: WorkerConfig): BlockExecutor {
+  switch (config.executor) {
+    case 'docker':
+      return createDockerExecutor({ image: resolveBlocksImage(config) });
+    case 'local':
+      return createLocalExecutor({ python: config.python });
+    case 'inprocess':
+      return createInprocessExecutor();
+  }
+}
+
+/** Where the workflow code comes from: a prebuilt bundle when configured or present, else bundled at start. */
+function workflowSource(config: WorkerConfig): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  const bundle = config.workflowBundle ?? path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js');
+  if (existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
+  return { workflowsPath: require.resolve('../workflows') };
+}
+
+/**
+ * Connects and creates a worker. For Docker it first removes containers of this system left by
+ * dead workers (their nodes are re-run by Temporal). Throws ServiceUnavailableError when the
+ * Temporal server does not answer.
+ */
+export async function createRagomicsWorker(config: WorkerConfig, logger?: Logger, extra: Partial<WorkerOptions> = {}): Promise<RagomicsWorker> {
+  const resolved = resolveConnection({ address: config.address, namespace: config.namespace, taskQueue: config.taskQueue });
+  let connection: NativeConnection;
+  try {
+    const { address, tls, apiKey } = resolved.connectionOptions;
+    connection = await NativeConnection.connect({ address, tls, apiKey: typeof apiKey === 'string' ? apiKey : undefined });
+  } catch (err) {
+    throw new ServiceUnavailableError(`cannot reach the Temporal server at ${config.address}: ${(err as Error).message.split('\n')[0]}; start one with \`npx ragomics dev\` or \`bash scripts/ensure-temporal.sh\``, { cause: err });
+  }
+  const executor = createExecutor(config);
+  if (executor.kind === 'docker') {
+    const clientConnection = await Connection.connect(resolved.connectionOptions);
+    try {
+      const removed = await removeOrphanContainers((executor as ReturnType<typeof createDockerExecutor>).docker, clientConnection, resolved.namespace);
+      if (removed.length > 0) logger?.warn(`removed ${removed.length} container(s) left by dead workers`, { containers: removed });
+    } finally {
+      await clientConnection.close();
+    }
+  }
+  const activities = {
+    ...createActivities({ executor, workspaceRoot: config.workspace, workerId: config.workerId, defaultMemoryMB: config.defaultMemoryMB, defaultCpus: config.defaultCpus }),
+    callExpansionPolicy,
+    callFixer,
+  };
+  const worker = await Worker.create({
+    connection,
+    namespace: resolved.namespace,
+    taskQueue: config.taskQueue,
+    identity: config.workerId,
+    activities,
+    ...workflowSource(config),
+    // The worker-wide cap on nodes (containers) running at once.
+    maxConcurrentActivityTaskExecutions: config.maxConcurrentNodes,
+    // On SIGTERM: stop polling, give running nodes this long, then cancel them (containers are killed).
+    shutdownGraceTime: `${config.shutdownGraceSeconds}s`,
+    ...extra,
+  });
+  return { worker, connection, executor, config };
+}

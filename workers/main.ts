@@ -1,0 +1,36 @@
+/**
+ * Runs a worker until SIGINT/SIGTERM: installs the Temporal runtime (JSON logs, Prometheus
+ * metrics when `RAGOMICS_METRICS_PORT` is set), creates the worker and runs it. On SIGTERM the
+ * SDK stops polling at once, lets running nodes finish for `RAGOMICS_SHUTDOWN_GRACE` seconds,
+ * then cancels them (their containers are killed and removed), and the process exits.
+ */
+import { Runtime } from '@temporalio/worker';
+import { createRagomicsWorker } from './create-worker';
+import { loadWorkerConfig, type WorkerConfigInput } from './config';
+import { createJsonLogger } from './logging';
+
+let runtimeInstalled = false;
+
+/** Runs a worker with the configuration from `overrides` and the environment; resolves after shutdown. */
+export async function runWorker(overrides: WorkerConfigInput = {}): Promise<void> {
+  const config = loadWorkerConfig(overrides);
+  const logger = createJsonLogger(config.logLevel);
+  if (!runtimeInstalled) {
+    Runtime.install({
+      logger,
+      telemetryOptions: config.metricsPort > 0 ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.metricsPort}` } } } : undefined,
+    });
+    runtimeInstalled = true;
+  }
+  const { worker, connection } = await createRagomicsWorker(config, logger);
+  logger.info('worker started', {
+    taskQueue: config.taskQueue, executor: config.executor, workerId: config.workerId, maxConcurrentNodes: config.maxConcurrentNodes,
+    address: config.address, workspace: config.workspace, metrics: config.metricsPort > 0 ? `http://0.0.0.0:${config.metricsPort}/metrics` : 'off',
+  });
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    logger.info('worker stopped', { workerId: config.workerId });
+  }
+}
