@@ -82,7 +82,7 @@ if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; 
   is_root || die -c 3 "Docker engine not installed; run: sudo apt-get update && sudo apt-get install -y docker.io  (then rerun this script as root)"
   t="$(now_ms)"
   log "installing Debian's docker.io (dockerd)"
-  export DEBIAN_FRONTEND=noninteractive
+  export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
   { apt-get update -qq && apt-get install -y -qq docker.io; } >&2 ||
     die -c 3 "apt-get install -y docker.io failed; run it by hand to see why: apt-get update && apt-get install -y docker.io"
   command -v dockerd >/dev/null 2>&1 || die -c 3 "docker.io was installed but dockerd is not on PATH"

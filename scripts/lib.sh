@@ -12,11 +12,12 @@
 #   log MSG...          "[ragomics] MSG" on stderr
 #   warn MSG...         "[ragomics] WARNING: MSG" on stderr
 #   die [-c CODE] MSG   one-line "[ragomics] ERROR: MSG" on stderr, exit CODE (default 1)
-#   step_timer NAME CMD...   runs CMD, then logs "NAME took N.Ns" (keeps CMD's exit code)
+#   step_timer NAME CMD...   runs CMD in a subshell, then logs: step "NAME" took N.Ns (returns CMD's exit code)
 #   now_ms              milliseconds since the epoch
 #   PROJECT_ROOT        the checkout (parent of scripts/)
 #   DATA_DIR            ${RAGOMICS_DATA_DIR:-$PROJECT_ROOT/.data}   (runtime state: db files, logs, pids)
 #   TOOLS_DIR           ${RAGOMICS_TOOLS_DIR:-$PROJECT_ROOT/.tools} (installed tools: temporal venv, go bin)
+#   PATH                gets /usr/local/sbin, /usr/sbin, /sbin appended when missing (dockerd, debootstrap)
 #
 # Env:
 #   RAGOMICS_DATA_DIR   overrides DATA_DIR
@@ -30,6 +31,13 @@ PROJECT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DATA_DIR="${RAGOMICS_DATA_DIR:-$PROJECT_ROOT/.data}"
 TOOLS_DIR="${RAGOMICS_TOOLS_DIR:-$PROJECT_ROOT/.tools}"
 export PROJECT_ROOT DATA_DIR TOOLS_DIR
+
+# dockerd and debootstrap live in /usr/sbin, which a non-login PATH may lack.
+for _d in /usr/local/sbin /usr/sbin /sbin; do
+  [[ ":$PATH:" == *":$_d:"* ]] || PATH="$PATH:$_d"
+done
+unset _d
+export PATH
 
 log() {
   [[ "${RAGOMICS_QUIET:-0}" == 1 ]] && return 0
