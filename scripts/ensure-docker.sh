@@ -105,14 +105,22 @@ cmdline_of() {
   tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true
 }
 
-# Pids of live dockerd processes serving our socket (any dockerd for the
-# system daemon; only ours for a private root).
+# Pids of live dockerd processes that own our pid file/socket: for the
+# system daemon every dockerd without its own --pidfile/--exec-root (a
+# private daemon, see RAGOMICS_DOCKERD_ROOT, does not count); for a private
+# root only the daemon started with that root.
 dockerd_pids() {
-  local p cmd
-  for p in $(pgrep -x dockerd 2>/dev/null || true); do
+  local f p cmd
+  for f in /proc/[0-9]*/comm; do
+    [[ "$(cat "$f" 2>/dev/null)" == dockerd ]] || continue
+    p="${f#/proc/}"; p="${p%/comm}"
     cmd="$(cmdline_of "$p")"
     [[ -z "$cmd" ]] && continue
-    if [[ -n "$PRIVATE_ROOT" ]]; then [[ "$cmd" == *"$PRIVATE_ROOT"* ]] || continue; fi
+    if [[ -n "$PRIVATE_ROOT" ]]; then
+      [[ "$cmd" == *"$PRIVATE_ROOT"* ]] || continue
+    else
+      [[ "$cmd" == *--pidfile* || "$cmd" == *--exec-root* ]] && continue
+    fi
     echo "$p"
   done
 }
