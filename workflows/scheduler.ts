@@ -234,6 +234,12 @@ interface InternalNode {
 interface BlockStat {
   count: number;
   total: number;
+  /**
+   * Non-ended nodes of this key without an `expectedDuration` hint: the only nodes whose
+   * expected duration a new mean changes. While it is 0, recording a duration leaves every
+   * critical path as it was, so nothing is recomputed (e.g. the tree's single QC node).
+   */
+  liveUsers: number;
 }
 
 const TERMINAL: Readonly<Record<NodeState, boolean>> = Object.fromEntries(NODE_STATES.map((st) => [st, TERMINAL_STATES.includes(st)])) as Record<NodeState, boolean>;
@@ -481,6 +487,7 @@ export class TreeScheduler implements ExistingTree {
     this.nodes.set(id, node);
     this.order.push(node);
     this.active.push(node);
+    if (hint === undefined) node.stat.liveUsers++;
     this.stateCounts.PENDING++;
     for (const dep of deps) dep.dependents.push(node);
     if (parentId !== null) (this.nodes.get(parentId) as InternalNode).childCount++;
@@ -761,6 +768,8 @@ export class TreeScheduler implements ExistingTree {
       if (!Number.isInteger(rec.seq) || rec.seq <= lastSeq) bad(`node "${id}": sequence numbers must be integers increasing in node order`);
       if (typeof rec.priority !== 'number' || !Number.isFinite(rec.priority)) bad(`node "${id}": bad priority`);
       if (typeof rec.blockKey !== 'string') bad(`node "${id}": bad blockKey`);
+      const hint = rec.expectedDuration;
+      if (hint !== undefined && !(typeof hint === 'number' && Number.isFinite(hint) && hint >= 0)) bad(`node "${id}": bad expectedDuration`);
       if (!Array.isArray(rec.dependencies)) bad(`node "${id}": dependencies must be an array`);
       const parentId = rec.parentId ?? null;
       if (parentId !== null && !rec.dependencies.includes(parentId)) bad(`node "${id}": parent "${parentId}" missing from dependencies`);
@@ -806,7 +815,10 @@ export class TreeScheduler implements ExistingTree {
       };
       s.nodes.set(id, node);
       s.order.push(node);
-      if (!isTerminal(state)) s.active.push(node);
+      if (!isTerminal(state)) {
+        s.active.push(node);
+        if (node.expectedDuration === undefined) node.stat.liveUsers++;
+      }
       if (state === 'READY') s.ready.push(node);
       s.stateCounts[state]++;
       for (const dep of deps) dep.dependents.push(node);
@@ -875,6 +887,7 @@ export class TreeScheduler implements ExistingTree {
     node.state = to;
     node.reason = reason;
     if (isTerminal(to)) {
+      if (node.expectedDuration === undefined) node.stat.liveUsers--;
       // Ended nodes no longer lengthen anyone's critical path; COMPLETED ones never did
       // (their ancestors have all completed), so only unsuccessful endings make it stale.
       if (to !== 'COMPLETED') this.cpDirty = true;
@@ -913,14 +926,14 @@ export class TreeScheduler implements ExistingTree {
   private recordDuration(node: InternalNode, seconds: number): void {
     node.stat.count++;
     node.stat.total += seconds;
-    this.cpDirty = true;
+    if (node.stat.liveUsers > 0) this.cpDirty = true;
   }
 
   /** The shared statistics object of a block key, created empty on first use. */
   private statFor(blockKey: string): BlockStat {
     let stat = this.stats.get(blockKey);
     if (!stat) {
-      stat = { count: 0, total: 0 };
+      stat = { count: 0, total: 0, liveUsers: 0 };
       this.stats.set(blockKey, stat);
     }
     return stat;
