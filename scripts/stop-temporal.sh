@@ -36,9 +36,9 @@ if [[ -z "$pid" ]]; then
   log "no temporal server pid file ($PID_FILE); nothing to stop"
   exit 0
 fi
-# Only signal it if it is still a temporal dev server (pids get reused).
-if ! alive "$pid" || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'server start-dev'; then
-  log "temporal server pid $pid is not running; removing stale $PID_FILE"
+# Only signal it if it is still a temporal dev server on our DB (pids get reused).
+if ! alive "$pid" || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--db-filename $TDIR/ragomics.db"; then
+  log "pid $pid is not a running temporal server on $TDIR/ragomics.db; removing stale $PID_FILE"
   rm -f "$PID_FILE"
   exit 0
 fi
