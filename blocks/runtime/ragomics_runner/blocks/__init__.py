@@ -1,0 +1,3 @@
+"""Built-in function blocks. Each module defines `run(adata=None, **parameters)`; parameter names
+and defaults are those of blocks/catalog.json (generated from common/block-catalog.ts).
+A module may set REQUIRES_INPUT = False when it can run without an input AnnData."""

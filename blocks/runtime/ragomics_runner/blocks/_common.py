@@ -1,0 +1,103 @@
+"""Helpers shared by the built-in blocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import errors as E
+from .. import report
+
+
+def scanpy() -> Any:
+    import scanpy as sc
+
+    sc.settings.verbosity = 1
+    return sc
+
+
+def plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as pyplot
+
+    return pyplot
+
+
+def x_min_max(adata: Any) -> tuple[float, float]:
+    import scipy.sparse as sp
+
+    X = adata.X
+    if X is None or adata.n_obs == 0 or adata.n_vars == 0:
+        return 0.0, 0.0
+    if sp.issparse(X):
+        data = X.data
+        lo = float(data.min()) if data.size else 0.0
+        hi = float(data.max()) if data.size else 0.0
+        if X.nnz < X.shape[0] * X.shape[1]:
+            lo, hi = min(lo, 0.0), max(hi, 0.0)
+        return lo, hi
+    arr = np.asarray(X)
+    return float(arr.min()), float(arr.max())
+
+
+def require_obs(adata: Any, column: str, parameter: str) -> None:
+    if column not in adata.obs.columns:
+        cols = ", ".join(map(str, adata.obs.columns)) or "none"
+        raise E.InvalidParameters(f"parameter {parameter!r}: column {column!r} is not in adata.obs (columns: {cols})")
+
+
+def require_cells(adata: Any, block: str, at_least: int = 2) -> None:
+    if adata.n_obs < at_least:
+        raise E.InvalidParameters(f"block {block} needs at least {at_least} cells; the input has {adata.n_obs}")
+
+
+def ensure_neighbors(adata: Any, n_neighbors: int, n_pcs: int | None, random_state: int) -> dict[str, Any]:
+    """Build the kNN graph unless one with the same settings is there. Returns what was used."""
+    sc = scanpy()
+    n_neighbors = int(min(n_neighbors, max(2, adata.n_obs - 1)))
+    use_rep = "X_pca" if "X_pca" in adata.obsm else None
+    if use_rep is not None and n_pcs is not None:
+        n_pcs = int(min(n_pcs, adata.obsm["X_pca"].shape[1]))
+    existing = adata.uns.get("neighbors", {})
+    params = existing.get("params", {}) if isinstance(existing, dict) else {}
+    if (
+        "connectivities" in adata.obsp
+        and int(params.get("n_neighbors", -1)) == n_neighbors
+        and (n_pcs is None or int(params.get("n_pcs", n_pcs)) == n_pcs)
+    ):
+        return {"n_neighbors": n_neighbors, "n_pcs": n_pcs, "rebuilt": False}
+    report.progress(0.3, "building neighbour graph")
+    sc.pp.neighbors(adata, n_neighbors=n_neighbors, n_pcs=n_pcs, use_rep=use_rep, random_state=random_state)
+    return {"n_neighbors": n_neighbors, "n_pcs": n_pcs, "rebuilt": True}
+
+
+def embedding_plot(adata: Any, basis: str, color: str | None, title: str, name: str) -> str:
+    """Scatter of obsm[basis][:, :2], coloured by an obs column when given."""
+    pyplot = plt()
+    coords = np.asarray(adata.obsm[basis])[:, :2]
+    fig, ax = pyplot.subplots(figsize=(6.5, 5.5))
+    if color is not None and color in adata.obs.columns:
+        values = adata.obs[color]
+        if str(values.dtype) == "category" or values.dtype == object:
+            cats = values.astype("category")
+            cmap = pyplot.get_cmap("tab20" if len(cats.cat.categories) > 10 else "tab10")
+            for i, cat in enumerate(cats.cat.categories):
+                m = (cats == cat).to_numpy()
+                ax.scatter(coords[m, 0], coords[m, 1], s=6, color=cmap(i % cmap.N), label=str(cat), linewidths=0)
+            if len(cats.cat.categories) <= 30:
+                ax.legend(markerscale=3, fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        else:
+            sca = ax.scatter(coords[:, 0], coords[:, 1], s=6, c=values.to_numpy(dtype=float), cmap="viridis", linewidths=0)
+            fig.colorbar(sca, ax=ax, label=color)
+    else:
+        ax.scatter(coords[:, 0], coords[:, 1], s=6, color="tab:blue", linewidths=0)
+    label = basis.replace("X_", "").upper()
+    ax.set_xlabel(f"{label} 1")
+    ax.set_ylabel(f"{label} 2")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title)
+    return report.savefig(fig, name)

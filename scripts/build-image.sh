@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Build the function-block image `ragomics/blocks:<hash12>` (also tagged `ragomics/blocks:latest`)
+# and write its tag to .data/blocks-image.
+#
+# <hash12> is a content hash of the image inputs: blocks/Dockerfile, blocks/.dockerignore,
+# blocks/requirements.txt, blocks/catalog.json, blocks/build-ca/README.md and the runtime tree
+# blocks/runtime/**. When that
+# tag exists the build is skipped (fast path: one line, well under a second).
+#
+# Base image: $BASE_IMAGE if set; else the public python:3.11-slim-bookworm if present locally or
+# pullable within ~20 s; else ragomics/base-debian:bookworm built from Debian packages by
+# scripts/build-base-image.sh.
+#
+# Env: BASE_IMAGE, BLOCKS_IMAGE_REPO (default ragomics/blocks), FORCE=1 (rebuild), PULL_TIMEOUT (20).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO_NAME="${BLOCKS_IMAGE_REPO:-ragomics/blocks}"
+DEFAULT_BASE="python:3.11-slim-bookworm"
+PULL_TIMEOUT="${PULL_TIMEOUT:-20}"
+DATA="$ROOT/.data"
+LOG="$DATA/logs/blocks-image-build.log"
+
+log() { echo "[build-image] $*" >&2; }
+die() { echo "[build-image] ERROR: $*" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
+
+T0="$(now)"
+if ! timeout 15 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+  die "Docker engine not reachable: run scripts/ensure-docker.sh"
+fi
+
+# --- content hash of the inputs ------------------------------------------------------------
+inputs_hash() {
+  (
+    cd "$ROOT/blocks"
+    {
+      printf '%s\n' Dockerfile .dockerignore requirements.txt catalog.json build-ca/README.md
+      find runtime -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -name '.*'
+    } | LC_ALL=C sort -u | while IFS= read -r f; do
+      [[ -f "$f" ]] || continue
+      printf '%s %s\n' "$(sha256sum <"$f" | cut -c1-64)" "$f"
+    done | sha256sum | cut -c1-64
+  )
+}
+HASH="$(inputs_hash)"
+TAG="$REPO_NAME:${HASH:0:12}"
+mkdir -p "$DATA/logs"
+
+write_tag() {
+  local tmp="$DATA/.blocks-image.$$"
+  echo "$TAG" >"$tmp"
+  mv -f "$tmp" "$DATA/blocks-image"
+}
+
+# One build at a time per checkout (tests and CI may call this concurrently).
+exec 9>"$DATA/.blocks-image.lock"
+flock 9
+
+existing_base="$(docker image inspect --format '{{ index .Config.Labels "org.ragomics.base-image" }}' "$TAG" 2>/dev/null || true)"
+if [[ "${FORCE:-0}" != 1 && -n "$existing_base" ]] && [[ -z "${BASE_IMAGE:-}" || "$BASE_IMAGE" == "$existing_base" ]]; then
+  docker tag "$TAG" "$REPO_NAME:latest" >/dev/null
+  write_tag
+  log "$TAG is up to date (base $existing_base; $(since "$T0"))"
+  echo "$TAG"
+  exit 0
+fi
+
+# --- choose the base -------------------------------------------------------------------------
+T1="$(now)"
+if [[ -n "${BASE_IMAGE:-}" ]]; then
+  BASE="$BASE_IMAGE"
+  docker image inspect "$BASE" >/dev/null 2>&1 || timeout "$PULL_TIMEOUT" docker pull -q "$BASE" >/dev/null \
+    || die "BASE_IMAGE=$BASE is neither present locally nor pullable"
+  log "base: $BASE (from \$BASE_IMAGE)"
+elif docker image inspect "$DEFAULT_BASE" >/dev/null 2>&1; then
+  BASE="$DEFAULT_BASE"
+  log "base: $BASE (present locally)"
+elif timeout "$PULL_TIMEOUT" docker pull -q "$DEFAULT_BASE" >/dev/null 2>&1; then
+  BASE="$DEFAULT_BASE"
+  log "base: $BASE (pulled in $(since "$T1"))"
+else
+  log "base: $DEFAULT_BASE cannot be pulled (no registry); building the Debian base"
+  BASE="$(bash "$ROOT/scripts/build-base-image.sh")" || die "building the Debian base image failed"
+  log "base: $BASE ($(since "$T1"))"
+fi
+
+# --- build context: the inputs, plus the machine's extra CA certificates for pip --------------
+CTX="$(mktemp -d "${TMPDIR:-/tmp}/ragomics-blocks-ctx.XXXXXX")"
+trap 'rm -rf "$CTX"' EXIT
+(cd "$ROOT/blocks" && cp -a Dockerfile .dockerignore requirements.txt catalog.json runtime build-ca "$CTX/")
+find "$CTX/runtime" -name __pycache__ -prune -exec rm -rf {} +
+for crt in /usr/local/share/ca-certificates/*.crt; do
+  if [[ -f "$crt" ]]; then cp "$crt" "$CTX/build-ca/"; fi
+done
+
+# --- build -----------------------------------------------------------------------------------
+T2="$(now)"
+log "building $TAG from $BASE (log: ${LOG#"$ROOT"/})"
+BUILD=(docker build)
+if ! docker buildx version >/dev/null 2>&1; then
+  export DOCKER_BUILDKIT=0 # Docker 20.10 engine without the buildx plugin: classic builder
+fi
+# --network host: the build's pip step only needs the machine's own route to PyPI, and this works
+# even where Docker's default bridge is unusable.
+if ! "${BUILD[@]}" --network host \
+      --build-arg "BASE_IMAGE=$BASE" \
+      --build-arg "INPUTS_HASH=$HASH" \
+      -t "$TAG" -t "$REPO_NAME:latest" \
+      "$CTX" >"$LOG" 2>&1; then
+  tail -n 40 "$LOG" >&2
+  die "docker build failed (full log: $LOG)"
+fi
+grep -E '^warmup:' "$LOG" | sed 's/^/[build-image]   /' >&2 || true
+SIZE="$(docker image inspect --format '{{.Size}}' "$TAG" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
+log "built $TAG in $(since "$T2") ($SIZE); total $(since "$T0")"
+write_tag
+echo "$TAG"
