@@ -1,0 +1,70 @@
+/**
+ * Supervises one executor run: heartbeats (which is also how Temporal delivers cancellation),
+ * the attempt's timeout, and cancellation, all turned into one abort of the executor.
+ */
+import type { BlockExecutor, ExecJob, ExecOutcome, ExecProgress } from './executors/types';
+
+/** What each heartbeat carries; small, and enough to find the attempt from the Temporal UI. */
+export interface HeartbeatDetails {
+  containerId: string | null;
+  pid: number | null;
+  progress: ExecProgress | null;
+  attemptDir: string;
+}
+
+/** Options of {@link superviseAttempt}. */
+export interface SuperviseOptions {
+  /** Fires when the activity is cancelled (Temporal's `ctx.cancellationSignal`). */
+  cancellation: AbortSignal;
+  /** Kill the attempt after this long. */
+  timeoutMs: number;
+  heartbeat(details: HeartbeatDetails): void;
+  /** Heartbeat at least this often, even without progress. @default 2000 */
+  heartbeatIntervalMs?: number;
+}
+
+/** The executor's outcome, and why it was aborted when it was. */
+export interface SupervisedOutcome {
+  outcome: ExecOutcome;
+  abortedBy: 'timeout' | 'cancelled' | null;
+}
+
+/**
+ * Runs `job` on `executor`; aborts it on cancellation or when `timeoutMs` passes. Heartbeats
+ * on start, on every progress line (the SDK throttles them) and every `heartbeatIntervalMs`.
+ */
+export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, opts: SuperviseOptions): Promise<SupervisedOutcome> {
+  const controller = new AbortController();
+  let abortedBy: SupervisedOutcome['abortedBy'] = null;
+  const abort = (why: 'timeout' | 'cancelled'): void => {
+    abortedBy ??= why;
+    controller.abort(why);
+  };
+  const details: HeartbeatDetails = { containerId: null, pid: null, progress: null, attemptDir: job.paths.dir };
+  const beat = (): void => opts.heartbeat({ ...details });
+  const onCancel = (): void => abort('cancelled');
+  opts.cancellation.addEventListener('abort', onCancel, { once: true });
+  if (opts.cancellation.aborted) onCancel();
+  const timer = setTimeout(() => abort('timeout'), opts.timeoutMs);
+  const ticker = setInterval(beat, opts.heartbeatIntervalMs ?? 2000);
+  beat();
+  try {
+    const outcome = await executor.run(job, {
+      signal: controller.signal,
+      onProgress: (p) => {
+        details.progress = p;
+        beat();
+      },
+      onStarted: (info) => {
+        details.containerId = info.containerId ?? null;
+        details.pid = info.pid ?? null;
+        beat();
+      },
+    });
+    return { outcome, abortedBy: outcome.status === 'aborted' ? abortedBy : null };
+  } finally {
+    clearTimeout(timer);
+    clearInterval(ticker);
+    opts.cancellation.removeEventListener('abort', onCancel);
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Docker executor: one sandboxed container per attempt (see docker-spec.ts for the sandbox),
+ * output streamed to the attempt's log files, container removed by us after its state is read.
+ */
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import Docker from 'dockerode';
+import { ExecutorUnavailableError } from '../errors';
+import { settleWithin, whenAborted } from './abort';
+import { resolveBlockImage, type RequirementsBuildOptions } from './docker-image';
+import { containerSpec, type SandboxOptions } from './docker-spec';
+import { openLogSink } from './logs';
+import type { BlockExecutor, ExecControl, ExecJob, ExecOutcome } from './types';
+
+/** Options of {@link createDockerExecutor}. */
+export interface DockerExecutorOptions extends SandboxOptions {
+  /** Tag or Id of the blocks image (the worker reads it from `.data/blocks-image`). */
+  image: string;
+  /** Docker client. @default new Docker() (DOCKER_HOST or /var/run/docker.sock) */
+  docker?: Docker;
+  /** How images for inline blocks with `requirements` are built. */
+  requirementsBuild?: RequirementsBuildOptions;
+  /** How long a ping may take before the engine counts as unreachable. @default 5000 */
+  pingTimeoutMs?: number;
+}
+
+/** The Docker executor, plus what worker start-up needs for orphan cleanup. */
+export interface DockerExecutor extends BlockExecutor {
+  readonly kind: 'docker';
+  readonly docker: Docker;
+  /** Ids of containers this executor is running right now. */
+  activeContainers(): ReadonlySet<string>;
+}
+
+/**
+ * Creates the Docker executor.
+ *
+ * Failure modes: an unreachable engine or a missing blocks image rejects `run` with
+ * ExecutorUnavailableError before anything is created; a requirements build failure with
+ * BlockCrashedError. Once a container exists, `run` resolves and the container is removed on
+ * every path (exit, abort, error). On abort it is force-removed (SIGKILL + remove, one call).
+ */
+export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecutor {
+  const docker = opts.docker ?? new Docker();
+  const active = new Set<string>();
+  return {
+    kind: 'docker',
+    docker,
+    activeContainers: () => active,
+    run: async (job, ctl) => {
+      await ping(docker, opts.pingTimeoutMs ?? 5000);
+      // A requirements build may take minutes: an abort stops waiting for it (the build itself
+      // goes on for the cache, and its failure is observed here so it cannot go unhandled).
+      const resolving = resolveBlockImage(docker, opts.image, job.block, path.join(job.paths.dir, 'image-build.log'), opts.requirementsBuild);
+      resolving.catch(() => undefined);
+      const aborted = whenAborted(ctl.signal);
+      const image = await Promise.race([resolving, aborted.promise.then(() => null)]).finally(() => aborted.dispose());
+      if (image === null || ctl.signal.aborted) return abortedBeforeStart(image?.digest ?? null);
+      let container: Docker.Container;
+      try {
+        container = await docker.createContainer(containerSpec(job, image.ref, opts));
+      } catch (e) {
+        throw new ExecutorUnavailableError(`cannot create the container: ${(e as Error).message}`, { logDir: job.paths.dir });
+      }
+      active.add(container.id);
+      try {
+        return await runContainer(container, job, ctl, image.digest);
+      } finally {
+        active.delete(container.id);
+        await container.remove({ force: true, v: true }).catch(() => undefined);
+      }
+    },
+  };
+}
+
+async function runContainer(container: Docker.Container, job: ExecJob, ctl: ExecControl, imageDigest: string): Promise<ExecOutcome> {
+  const sink = openLogSink(job.paths, ctl.onProgress);
+  // The attach stream is an HTTP socket (a Duplex); typed as ReadWriteStream by @types/dockerode.
+  const attach = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Duplex;
+  container.modem.demuxStream(attach, sink.stdout, sink.stderr);
+  const attachEnded = new Promise<void>((resolve) => {
+    attach.on('end', resolve);
+    attach.on('close', resolve);
+    attach.on('error', () => resolve());
+  });
+  const aborted = whenAborted(ctl.signal);
+  const startedAt = new Date();
+  const base = { imageDigest, peakMemoryMB: null, startedAt };
+  try {
+    await container.start();
+    ctl.onStarted({ containerId: container.id });
+    const exited = container.wait().then(() => 'exited' as const);
+    const first = await Promise.race([exited, aborted.promise.then(() => 'aborted' as const)]);
+    if (first === 'aborted') {
+      const t0 = performance.now();
+      await container.remove({ force: true, v: true });
+      const killMs = performance.now() - t0;
+      exited.catch(() => undefined); // the wait call fails once the container is gone
+      return { ...base, status: 'aborted', exitCode: null, oomKilled: false, endedAt: new Date(), killMs };
+    }
+    const state = (await container.inspect()).State;
+    // All output is in the log files only once the attach stream has ended.
+    await settleWithin(attachEnded, 2000);
+    return { ...base, status: 'exited', exitCode: state.ExitCode, oomKilled: state.OOMKilled === true, endedAt: new Date() };
+  } catch (e) {
+    if ((e as Error).name === 'ExecutorUnavailableError') throw e;
+    throw new ExecutorUnavailableError(`Docker failed while running the container: ${(e as Error).message}`, { logDir: job.paths.dir });
+  } finally {
+    aborted.dispose();
+    attach.destroy();
+    await sink.close();
+  }
+}
+
+async function ping(docker: Docker, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      docker.ping(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (e) {
+    throw new ExecutorUnavailableError(
+      `the Docker engine is not reachable (${(e as Error).message}); start dockerd or set DOCKER_HOST, then retry`,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function abortedBeforeStart(imageDigest: string | null): ExecOutcome {
+  const now = new Date();
+  return { status: 'aborted', exitCode: null, oomKilled: false, imageDigest, peakMemoryMB: null, startedAt: now, endedAt: now, killMs: 0 };
+}

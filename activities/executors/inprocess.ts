@@ -1,0 +1,106 @@
+/**
+ * In-process executor (the seed's "thread" executor): runs ONLY the diagnostic `sleep` block,
+ * inside the worker, for scheduling tests and benchmarks without container start-up costs.
+ * It mimics the runner contract (RAGOMICS_ERROR on stderr.log, exit codes, output/ with a
+ * placeholder `_node_anndata.h5ad` and result.json), so publishing and failure mapping are the
+ * same code paths as for real blocks.
+ */
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { BlockParameterSchemas } from '../../common/block-catalog';
+import { formatZodError } from '../../common/schemas';
+import { RunnerExitCodes } from '../outcome';
+import type { BlockExecutor, ExecControl, ExecJob, ExecOutcome } from './types';
+
+/** How often a sleeping block reports progress. */
+const PROGRESS_EVERY_MS = 1000;
+
+/**
+ * Creates the in-process executor. Any block other than `sleep` ends as InvalidParameters
+ * ("not supported by the inprocess executor"); `fail: true` as BlockCrashed; `memoryMB`
+ * allocates and holds a Buffer of that size (zero-filled, so the pages are really used).
+ */
+export function createInprocessExecutor(): BlockExecutor {
+  return {
+    kind: 'inprocess',
+    run: async (job, ctl) => runSleep(job, ctl),
+  };
+}
+
+async function runSleep(job: ExecJob, ctl: ExecControl): Promise<ExecOutcome> {
+  const startedAt = new Date();
+  const done = (status: 'exited' | 'aborted', exitCode: number | null, peakMemoryMB: number | null = null, killMs?: number): ExecOutcome => ({
+    status, exitCode, oomKilled: false, imageDigest: null, peakMemoryMB, startedAt, endedAt: new Date(), ...(killMs === undefined ? {} : { killMs }),
+  });
+  const block = job.block;
+  if (!('name' in block) || block.name !== 'sleep') {
+    const what = 'name' in block ? `block "${block.name}"` : 'inline code';
+    await runnerError(job, RunnerExitCodes.invalidParameters, 'InvalidParameters', `${what} is not supported by the inprocess executor; use docker or local`);
+    return done('exited', RunnerExitCodes.invalidParameters);
+  }
+  const parsed = BlockParameterSchemas.sleep.safeParse(block.parameters);
+  if (!parsed.success) {
+    await runnerError(job, RunnerExitCodes.invalidParameters, 'InvalidParameters', formatZodError(parsed.error, 'parameters'));
+    return done('exited', RunnerExitCodes.invalidParameters);
+  }
+  const { seconds, fail, memoryMB } = parsed.data;
+  ctl.onStarted({ pid: process.pid });
+  // Emulates the container's hard limit, so OOM handling (and memory growth on retry) can be
+  // exercised without Docker.
+  if (memoryMB > job.memoryMB) {
+    await runnerError(job, RunnerExitCodes.memoryError, 'OutOfMemory', `sleep asked for ${memoryMB} MB; the attempt's limit is ${job.memoryMB} MB`);
+    return done('exited', RunnerExitCodes.memoryError);
+  }
+  let held: Buffer | null;
+  try {
+    held = memoryMB > 0 ? Buffer.alloc(memoryMB * 1024 * 1024) : null;
+  } catch (e) {
+    await runnerError(job, RunnerExitCodes.memoryError, 'OutOfMemory', `cannot allocate ${memoryMB} MB in the worker: ${(e as Error).message}`);
+    return done('exited', RunnerExitCodes.memoryError);
+  }
+  try {
+    const finished = await sleepUnlessAborted(seconds * 1000, ctl);
+    if (!finished) return done('aborted', null, memoryMB || null, 0);
+    if (fail) {
+      await runnerError(job, RunnerExitCodes.blockRaised, 'BlockCrashed', 'sleep block asked to fail (fail=true)');
+      return done('exited', RunnerExitCodes.blockRaised, memoryMB || null);
+    }
+    await writePlaceholderOutput(job, { seconds, memoryMB, heldBytes: held?.length ?? 0 });
+    return done('exited', RunnerExitCodes.ok, memoryMB || null);
+  } finally {
+    held = null; // released to the GC with the attempt
+  }
+}
+
+/** Sleeps `ms`, reporting progress; false when aborted first. */
+function sleepUnlessAborted(ms: number, ctl: ExecControl): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const tick = setInterval(() => ctl.onProgress({ fraction: Math.min(1, (Date.now() - t0) / Math.max(ms, 1)), message: 'sleeping' }), PROGRESS_EVERY_MS);
+    const finish = (ok: boolean): void => {
+      clearTimeout(timer);
+      clearInterval(tick);
+      ctl.signal.removeEventListener('abort', onAbort);
+      resolve(ok);
+    };
+    const onAbort = (): void => finish(false);
+    const timer = setTimeout(() => finish(true), ms);
+    if (ctl.signal.aborted) return finish(false);
+    ctl.signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+async function runnerError(job: ExecJob, code: number, type: string, message: string): Promise<void> {
+  const record = JSON.stringify({ code, type, message });
+  await appendFile(job.paths.stderrLog, `RAGOMICS_ERROR ${record}\n`);
+  await writeFile(path.join(job.paths.outputDir, 'error.json'), record);
+}
+
+async function writePlaceholderOutput(job: ExecJob, metrics: Record<string, number>): Promise<void> {
+  const out = job.paths.outputDir;
+  await mkdir(path.join(out, 'figures'), { recursive: true });
+  // Not an AnnData file: a marker that lets checksums, publishing and children's input checks work.
+  await writeFile(path.join(out, '_node_anndata.h5ad'), `ragomics inprocess placeholder for ${job.treeId}/${job.nodeId} attempt ${job.attempt}\n`);
+  const manifest = { shape: null, metrics, suggestedChildren: [], summary: `slept ${metrics.seconds} s in process`, figures: [], obsColumns: [], obsmKeys: [] };
+  await writeFile(path.join(out, 'result.json'), JSON.stringify(manifest));
+}

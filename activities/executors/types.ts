@@ -1,0 +1,96 @@
+/**
+ * The one interface behind which node attempts run: in Docker, in a local Python subprocess,
+ * or (diagnostic blocks only) inside the worker. An executor only *runs* the runner and reports
+ * raw facts (exit code, OOM, timings); preparing the workspace, classifying the outcome into a
+ * typed failure and publishing are shared code in run-node.ts, so all three behave alike.
+ */
+import type { Block } from '../../common/schemas';
+
+/** Which executor ran an attempt; also recorded in NodeResult.executor. */
+export type ExecutorKind = 'docker' | 'local' | 'inprocess';
+
+/** Host paths of one attempt's workspace (see workspace.ts for the layout). */
+export interface AttemptPaths {
+  /** `<root>/trees/<tree>/nodes/<node>/attempts/<attempt>-<temporalAttempt>/` */
+  dir: string;
+  /** `<dir>/job.json`, written before the executor runs. */
+  jobFile: string;
+  /** `<dir>/output/`: exists, empty and world-writable (the container user is uid 10001). */
+  outputDir: string;
+  /** Where the executor streams the runner's stdout / stderr. */
+  stdoutLog: string;
+  stderrLog: string;
+}
+
+/** Everything an executor needs for one attempt; already validated. */
+export interface ExecJob {
+  treeId: string;
+  nodeId: string;
+  /** Workflow attempt (1-based). */
+  attempt: number;
+  /** Temporal's attempt of the activity (1-based). */
+  activityAttempt: number;
+  /** The block, built-in parameters already parsed (defaults applied); inline code patched. */
+  block: Block;
+  /** Absolute host path of an existing input `.h5ad`, or null for a root without input. */
+  inputPath: string | null;
+  paths: AttemptPaths;
+  /** Memory limit in MB (hard, no swap) and CPU share for this attempt. */
+  memoryMB: number;
+  cpus: number;
+  /** The worker running the attempt (labels, logs). */
+  workerId: string;
+}
+
+/** One `RAGOMICS_PROGRESS` line. */
+export interface ExecProgress {
+  /** 0..1, or null when the runner gave none. */
+  fraction: number | null;
+  message: string;
+}
+
+/** Handle of a started attempt, reported once so heartbeats and cleanup can name it. */
+export interface ExecStartedInfo {
+  containerId?: string;
+  pid?: number;
+}
+
+/** How the caller steers a running attempt. */
+export interface ExecControl {
+  /** Abort = kill now (timeout, cancellation, shutdown). The executor must then stop and clean up within 5 s. */
+  signal: AbortSignal;
+  onProgress(progress: ExecProgress): void;
+  onStarted(info: ExecStartedInfo): void;
+}
+
+/** Raw facts of one finished attempt; run-node turns them into a result or a typed failure. */
+export interface ExecOutcome {
+  /** `exited`: the runner ended on its own. `aborted`: killed because `ctl.signal` fired. */
+  status: 'exited' | 'aborted';
+  /** Exit code (128 + signal for a signal death), null when aborted before it started. */
+  exitCode: number | null;
+  /** The kernel OOM killer ended it (Docker's State.OOMKilled); false where unknowable. */
+  oomKilled: boolean;
+  /** Image that ran the attempt (RepoDigest or image Id), null outside Docker. */
+  imageDigest: string | null;
+  /** Peak memory in MB when the executor can tell, else null. */
+  peakMemoryMB: number | null;
+  startedAt: Date;
+  endedAt: Date;
+  /** For `aborted`: milliseconds from the abort to the process / container being gone. */
+  killMs?: number;
+}
+
+/**
+ * Runs one attempt of a block.
+ *
+ * Contract: `run` resolves with an {@link ExecOutcome} for every attempt that started, whether
+ * it succeeded, failed or was aborted, after the process or container is gone and stdout.log /
+ * stderr.log are complete. It rejects only when the attempt could not be started, with an
+ * `ExecutorUnavailableError` (engine or interpreter missing) or another NodeFailureError
+ * (e.g. a requirements image that failed to build).
+ */
+export interface BlockExecutor {
+  readonly kind: ExecutorKind;
+  run(job: ExecJob, ctl: ExecControl): Promise<ExecOutcome>;
+}

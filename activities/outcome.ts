@@ -1,0 +1,60 @@
+/**
+ * Turns the raw facts of an exited attempt into a typed failure (or null for success), using
+ * the runner's exit-code contract. One place, so every executor maps outcomes the same way.
+ */
+import {
+  BlockCrashedError,
+  InputMissingError,
+  InvalidBlockCodeError,
+  InvalidParametersError,
+  OutOfMemoryError,
+  type NodeFailureError,
+} from './errors';
+import type { AttemptPaths, ExecOutcome } from './executors/types';
+import { readRunnerFailure, STDERR_TAIL_LINES } from './runner-output';
+
+/** Exit codes of `python -m ragomics_runner` (blocks/ contract). */
+export const RunnerExitCodes = {
+  ok: 0,
+  invalidParameters: 64,
+  invalidBlockCode: 65,
+  inputMissing: 66,
+  blockRaised: 70,
+  memoryError: 71,
+  outputError: 73,
+} as const;
+
+type FailureClass = new (message: string, details: object) => NodeFailureError;
+
+const byExitCode: Record<number, [FailureClass, string]> = {
+  [RunnerExitCodes.invalidParameters]: [InvalidParametersError, 'invalid block parameters'],
+  [RunnerExitCodes.invalidBlockCode]: [InvalidBlockCodeError, 'invalid block code'],
+  [RunnerExitCodes.inputMissing]: [InputMissingError, 'input missing or unreadable'],
+  [RunnerExitCodes.blockRaised]: [BlockCrashedError, 'the block raised an exception'],
+  [RunnerExitCodes.memoryError]: [OutOfMemoryError, 'the block ran out of memory (MemoryError)'],
+  // No failure type of its own: a full disk or a flaky mount is worth a retry, like a crash.
+  [RunnerExitCodes.outputError]: [BlockCrashedError, 'the runner could not write its output'],
+};
+
+/**
+ * The typed failure for an `exited` outcome, or null when it exited 0.
+ * Every message carries the runner's RAGOMICS_ERROR message and the stderr tail.
+ */
+export async function failureForExit(outcome: ExecOutcome, paths: AttemptPaths, memoryMB: number): Promise<NodeFailureError | null> {
+  if (outcome.status === 'exited' && outcome.exitCode === 0 && !outcome.oomKilled) return null;
+  const { stderrTail, runnerError } = await readRunnerFailure(paths);
+  const code = outcome.exitCode;
+  let failure: [FailureClass, string];
+  if (outcome.oomKilled) {
+    failure = [OutOfMemoryError, `killed by the kernel for memory (limit ${memoryMB} MB)`];
+  } else if (code !== null && byExitCode[code]) {
+    failure = byExitCode[code];
+  } else {
+    failure = [BlockCrashedError, code !== null && code > 128 ? `the runner died from signal ${code - 128}` : `the runner exited with code ${code}`];
+  }
+  const [Failure, headline] = failure;
+  const parts = [`${headline} (exit code ${code ?? 'none'})`];
+  if (runnerError?.message) parts.push(`: ${runnerError.message}`);
+  if (stderrTail) parts.push(`\n--- last ${STDERR_TAIL_LINES} lines of ${paths.stderrLog} ---\n${stderrTail}`);
+  return new Failure(parts.join(''), { exitCode: code, stderrTail, logDir: paths.dir, memoryMB });
+}

@@ -1,0 +1,112 @@
+/**
+ * Atomic, immutable publishing of a successful attempt.
+ *
+ * The attempt's output/ gets `node-result.json`, every file becomes 0444 and every folder 0555,
+ * and then the folder is moved to `published/attempt-<attempt>/` with ONE rename. Readers
+ * (children mount the published `_node_anndata.h5ad` read-only) therefore see either nothing
+ * or the complete output, and never a changing one. A second publisher of the same workflow
+ * attempt (a Temporal retry that raced, or re-ran after a lost completion) loses the rename and
+ * returns the stored result with `reused: true`.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, lstat, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { NodeResultSchema, type NodeResult } from '../common/schemas';
+import { BlockCrashedError } from './errors';
+import { readResultManifest } from './result-manifest';
+import { nodeDir } from './workspace';
+
+/** File name of the runner's output data. */
+export const OUTPUT_FILE = '_node_anndata.h5ad';
+/** File in a published folder holding its NodeResult. */
+export const NODE_RESULT_FILE = 'node-result.json';
+
+/** `<root>/trees/<tree>/nodes/<node>/published/attempt-<attempt>` */
+export function publishedDir(root: string, treeId: string, nodeId: string, attempt: number): string {
+  return path.join(nodeDir(root, treeId, nodeId), 'published', `attempt-${attempt}`);
+}
+
+/** The stored result of a published attempt, marked `reused: true`; null when not published. */
+export async function readPublished(root: string, treeId: string, nodeId: string, attempt: number): Promise<NodeResult | null> {
+  const file = path.join(publishedDir(root, treeId, nodeId, attempt), NODE_RESULT_FILE);
+  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return null;
+    throw e;
+  });
+  if (text === null) return null;
+  return { ...NodeResultSchema.parse(JSON.parse(text)), reused: true };
+}
+
+/** Facts of the run that the output folder does not hold. */
+export type RunFacts = Pick<NodeResult, 'imageDigest' | 'executor' | 'worker' | 'startedAt' | 'endedAt' | 'activityAttempt' | 'peakMemoryMB'>;
+
+/** Options of {@link publishAttempt}. */
+export interface PublishOptions {
+  root: string;
+  treeId: string;
+  nodeId: string;
+  attempt: number;
+  /** The attempt's output folder, as the runner left it. */
+  outputDir: string;
+  facts: RunFacts;
+  /** Receives non-fatal problems (e.g. an invalid suggested child that was dropped). */
+  warn?: (message: string) => void;
+}
+
+/**
+ * Publishes `outputDir` as the result of workflow attempt `attempt` and returns its NodeResult
+ * (`outputPath` = the published `_node_anndata.h5ad`, with its sha256).
+ *
+ * @throws BlockCrashedError when the runner left no `_node_anndata.h5ad` or no valid result.json.
+ */
+export async function publishAttempt(opts: PublishOptions): Promise<NodeResult> {
+  const { outputDir } = opts;
+  const finalDir = publishedDir(opts.root, opts.treeId, opts.nodeId, opts.attempt);
+  const data = path.join(outputDir, OUTPUT_FILE);
+  const stat = await lstat(data).catch(() => null);
+  if (!stat?.isFile()) throw new BlockCrashedError(`the runner exited 0 but wrote no ${OUTPUT_FILE} in ${outputDir}`, { exitCode: 0, logDir: path.dirname(outputDir) });
+  const manifest = await readResultManifest(outputDir, opts.warn ?? (() => undefined));
+  const result: NodeResult = NodeResultSchema.parse({
+    ...manifest,
+    figures: manifest.figures.map((rel) => path.join(finalDir, rel)),
+    outputDir: finalDir,
+    outputPath: path.join(finalDir, OUTPUT_FILE),
+    outputSha256: await sha256File(data),
+    ...opts.facts,
+    reused: false,
+  });
+  await writeFile(path.join(outputDir, NODE_RESULT_FILE), JSON.stringify(result, null, 2));
+  await freeze(outputDir, false);
+  await mkdir(path.dirname(finalDir), { recursive: true });
+  try {
+    await rename(outputDir, finalDir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+    // Another run of this workflow attempt published first; its output is the one children use.
+    const stored = await readPublished(opts.root, opts.treeId, opts.nodeId, opts.attempt);
+    if (stored) return stored;
+    throw e;
+  }
+  // The top folder last: moving a folder to another parent needs write access to it.
+  await chmod(finalDir, 0o555);
+  return result;
+}
+
+/** sha256 (hex) of a file, streamed. */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Makes files 0444 and folders 0555 below `dir` (and `dir` itself when `self`). Symlinks are left alone. */
+async function freeze(dir: string, self: boolean): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) await freeze(p, true);
+    else if (entry.isFile()) await chmod(p, 0o444);
+  }
+  if (self) await chmod(dir, 0o555);
+}

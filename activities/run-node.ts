@@ -1,0 +1,166 @@
+/**
+ * The `runNode` activity: one attempt of one node, from validated input to a published,
+ * immutable output (or a typed failure). Executor-independent; see executors/ for the how.
+ */
+import { access, constants, realpath, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import type { z } from 'zod';
+import { CancelledFailure } from '@temporalio/common';
+import { checkBlockParameters, formatZodError, RunNodeInputSchema, type Block, type NodeResult, type RunNodeInput } from '../common/schemas';
+import { superviseAttempt } from './attempt-control';
+import { BlockTimeoutError, InputMissingError, InvalidParametersError, NodeFailureError } from './errors';
+import type { BlockExecutor, ExecJob } from './executors/types';
+import { memoryForAttempt } from './memory';
+import { failureForExit } from './outcome';
+import { publishAttempt, readPublished } from './publish';
+import { readTail } from './runner-output';
+import { attemptPaths, countEarlierOomAttempts, prepareAttempt, recordAttempt, type AttemptRecord } from './workspace';
+
+/** What the activities are built from; the worker wires real ones, tests may pass others. */
+export interface ActivityDeps {
+  executor: BlockExecutor;
+  /** Root of all tree workspaces (shared by every worker that runs this tree's nodes). */
+  workspaceRoot: string;
+  /** This worker's id: container label and NodeResult.worker. */
+  workerId: string;
+  /** Heartbeat at least this often while an attempt runs. @default 2000 */
+  heartbeatIntervalMs?: number;
+  /** Memory limit of a node without `resources.memoryMB`. @default 2048 */
+  defaultMemoryMB?: number;
+  /** CPUs of a node without `resources.cpus`. @default 1 */
+  defaultCpus?: number;
+  /** Upper bound for any attempt's memory (after OOM growth). @default this host's total memory */
+  maxMemoryMB?: number;
+}
+
+/** What `runNode` accepts: RunNodeInput before zod defaults (a parsed RunNodeInput fits too). */
+export type RunNodeRequest = z.input<typeof RunNodeInputSchema>;
+
+/** The activities a worker registers. */
+export interface Activities {
+  /**
+   * Runs one attempt of a node and returns its published result.
+   *
+   * - A retry of a workflow attempt that is already published returns the stored result with
+   *   `reused: true` and runs nothing.
+   * - Throws ApplicationFailure with `type` = a FailureTypes string and
+   *   `details: [{ exitCode, stderrTail, logDir }]`: InvalidParametersError (input or block
+   *   parameters, before anything starts), InputMissingError, InvalidBlockCodeError,
+   *   BlockCrashedError, OutOfMemoryError, BlockTimeoutError (killed at `timeoutSeconds`),
+   *   ExecutorUnavailableError.
+   * - On cancellation the attempt is killed and Temporal's CancelledFailure is rethrown.
+   */
+  runNode(input: RunNodeRequest): Promise<NodeResult>;
+}
+
+/** Builds the activities around injected dependencies. */
+export function createActivities(deps: ActivityDeps): Activities {
+  return {
+    async runNode(input: RunNodeRequest): Promise<NodeResult> {
+      try {
+        return await runNodeAttempt(deps, Context.current(), input);
+      } catch (e) {
+        if (e instanceof NodeFailureError) throw e.toApplicationFailure();
+        throw e;
+      }
+    },
+  };
+}
+
+async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequest): Promise<NodeResult> {
+  const parsed = RunNodeInputSchema.safeParse(raw);
+  if (!parsed.success) throw new InvalidParametersError(`invalid runNode input:\n${formatZodError(parsed.error)}`);
+  const input = parsed.data;
+  const { treeId, nodeId, attempt } = input;
+  const root = deps.workspaceRoot;
+  const stored = await readPublished(root, treeId, nodeId, attempt);
+  if (stored) {
+    ctx.log.info('attempt already published; returning the stored result', { treeId, nodeId, attempt });
+    return stored;
+  }
+  const block = resolveBlock(input);
+  const inputPath = await checkInput(input.inputPath);
+  const oomCount = await countEarlierOomAttempts(root, treeId, nodeId, attempt);
+  const maxMB = deps.maxMemoryMB ?? Math.floor(os.totalmem() / 1024 / 1024);
+  const memoryMB = Math.min(memoryForAttempt(input.resources, oomCount, deps.defaultMemoryMB ?? 2048), maxMB);
+  const activityAttempt = ctx.info.attempt;
+  const paths = attemptPaths(root, treeId, nodeId, attempt, activityAttempt);
+  await prepareAttempt(paths, { treeId, nodeId, attempt, block, inputRequired: inputPath !== null });
+  const job: ExecJob = {
+    treeId, nodeId, attempt, activityAttempt, block, inputPath, paths, memoryMB,
+    cpus: input.resources?.cpus ?? deps.defaultCpus ?? 1,
+    workerId: deps.workerId,
+  };
+  let recorded = false;
+  const record = (r: Pick<AttemptRecord, 'status' | 'failureType' | 'exitCode' | 'killMs' | 'startedAt' | 'endedAt'>): Promise<void> => {
+    recorded = true;
+    return recordAttempt(paths, { attempt, activityAttempt, memoryMB, ...r });
+  };
+  const startedAt = new Date().toISOString();
+  try {
+    const { outcome, abortedBy } = await superviseAttempt(deps.executor, job, {
+      cancellation: ctx.cancellationSignal,
+      timeoutMs: input.timeoutSeconds * 1000,
+      heartbeat: (d) => ctx.heartbeat(d),
+      heartbeatIntervalMs: deps.heartbeatIntervalMs,
+    });
+    const times = { startedAt: outcome.startedAt.toISOString(), endedAt: outcome.endedAt.toISOString(), exitCode: outcome.exitCode, killMs: outcome.killMs ?? null };
+    if (abortedBy === 'cancelled') {
+      await record({ ...times, status: 'cancelled', failureType: null });
+      const reason: unknown = ctx.cancellationSignal.reason;
+      throw reason instanceof Error ? reason : new CancelledFailure('runNode cancelled');
+    }
+    if (abortedBy === 'timeout') {
+      await record({ ...times, status: 'timeout', failureType: 'BlockTimeoutError' });
+      const stderrTail = await readTail(paths.stderrLog);
+      const killed = outcome.killMs === undefined ? '' : ` (killed and cleaned up in ${Math.round(outcome.killMs)} ms)`;
+      throw new BlockTimeoutError(`node ${nodeId} ran longer than its timeout of ${input.timeoutSeconds} s${killed}${stderrTail ? `\n--- last lines of ${paths.stderrLog} ---\n${stderrTail}` : ''}`, {
+        stderrTail, logDir: paths.dir,
+      });
+    }
+    const failure = await failureForExit(outcome, paths, memoryMB);
+    if (failure) throw failure;
+    const result = await publishAttempt({
+      root, treeId, nodeId, attempt, outputDir: paths.outputDir,
+      facts: {
+        imageDigest: outcome.imageDigest, executor: deps.executor.kind, worker: deps.workerId,
+        startedAt: times.startedAt, endedAt: times.endedAt, activityAttempt, peakMemoryMB: outcome.peakMemoryMB,
+      },
+      warn: (m) => ctx.log.warn(m, { treeId, nodeId, attempt }),
+    });
+    await record({ ...times, status: 'succeeded', failureType: null });
+    return result;
+  } catch (e) {
+    if (e instanceof NodeFailureError && !recorded) {
+      await record({ startedAt, endedAt: new Date().toISOString(), exitCode: e.details.exitCode, killMs: null, status: 'failed', failureType: e.type });
+    }
+    throw e;
+  }
+}
+
+/** The block to run: built-in parameters parsed (defaults applied), inline code patched. */
+function resolveBlock(input: RunNodeInput): Block {
+  const block = input.block;
+  if ('name' in block) {
+    const checked = checkBlockParameters(block, 'block');
+    if (!checked.ok) throw new InvalidParametersError(`invalid parameters for block "${block.name}": ${checked.error}`);
+    return { name: block.name, parameters: checked.parameters };
+  }
+  return input.patchedCode === undefined ? block : { ...block, code: input.patchedCode };
+}
+
+/** The real path of a readable `.h5ad` input, or null for none. */
+async function checkInput(inputPath: string | null): Promise<string | null> {
+  if (inputPath === null) return null;
+  if (!inputPath.endsWith('.h5ad')) throw new InputMissingError(`input "${inputPath}" is not an .h5ad file`);
+  const abs = path.resolve(inputPath);
+  const info = await stat(abs).catch(() => null);
+  if (!info?.isFile()) throw new InputMissingError(`input "${abs}" does not exist or is not a file (was the parent's output published?)`);
+  await access(abs, constants.R_OK).catch(() => {
+    throw new InputMissingError(`input "${abs}" is not readable by the worker`);
+  });
+  // The real path: a bind mount of a symlink would mount whatever it points to at mount time anyway.
+  return realpath(abs);
+}

@@ -1,0 +1,95 @@
+/**
+ * On-disk layout of a tree's work, shared by every executor and by publishing:
+ *
+ * ```
+ * <root>/trees/<tree>/nodes/<node>/
+ *   attempts/<attempt>-<temporalAttempt>/   job.json, output/, stdout.log, stderr.log, outcome.json
+ *   published/attempt-<attempt>/            the read-only output of a successful workflow attempt
+ * ```
+ * Tree and node ids are IdSchema-validated (no "/", no ".."), so they are safe path parts.
+ */
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Block } from '../common/schemas';
+import type { AttemptPaths } from './executors/types';
+
+/** `<root>/trees/<tree>/nodes/<node>` */
+export function nodeDir(root: string, treeId: string, nodeId: string): string {
+  return path.join(path.resolve(root), 'trees', treeId, 'nodes', nodeId);
+}
+
+/** Paths of one attempt's workspace (nothing is created). */
+export function attemptPaths(root: string, treeId: string, nodeId: string, attempt: number, activityAttempt: number): AttemptPaths {
+  const dir = path.join(nodeDir(root, treeId, nodeId), 'attempts', `${attempt}-${activityAttempt}`);
+  return {
+    dir,
+    jobFile: path.join(dir, 'job.json'),
+    outputDir: path.join(dir, 'output'),
+    stdoutLog: path.join(dir, 'stdout.log'),
+    stderrLog: path.join(dir, 'stderr.log'),
+  };
+}
+
+/** The job file the runner reads (blocks/ contract). */
+export interface RunnerJob {
+  treeId: string;
+  nodeId: string;
+  attempt: number;
+  block: Block;
+  /** True when an input was given: the runner then fails with InputMissing (66) if it cannot read it. */
+  inputRequired: boolean;
+}
+
+/**
+ * Creates a fresh attempt workspace: job.json and an empty output/ that the container user
+ * (uid 10001, not the worker's uid) can write. Leftovers of the same attempt (a worker that
+ * died mid-run and got the same attempt number back) are removed first.
+ */
+export async function prepareAttempt(paths: AttemptPaths, job: RunnerJob): Promise<void> {
+  await rm(paths.dir, { recursive: true, force: true });
+  await mkdir(paths.outputDir, { recursive: true });
+  // chmod, not mkdir's mode: mkdir's mode is masked by the umask.
+  await chmod(paths.outputDir, 0o777);
+  await writeFile(paths.jobFile, JSON.stringify(job, null, 2), { mode: 0o644 });
+  await writeFile(paths.stdoutLog, '');
+  await writeFile(paths.stderrLog, '');
+}
+
+/** What every attempt leaves in `outcome.json`, also read back to count earlier OOM kills. */
+export interface AttemptRecord {
+  attempt: number;
+  activityAttempt: number;
+  status: 'succeeded' | 'failed' | 'timeout' | 'cancelled';
+  failureType: string | null;
+  exitCode: number | null;
+  memoryMB: number;
+  killMs: number | null;
+  startedAt: string;
+  endedAt: string;
+}
+
+/** Writes `outcome.json` into the attempt folder; best effort (diagnostics only). */
+export async function recordAttempt(paths: AttemptPaths, record: AttemptRecord): Promise<void> {
+  await writeFile(path.join(paths.dir, 'outcome.json'), JSON.stringify(record, null, 2)).catch(() => undefined);
+}
+
+/**
+ * How many earlier *workflow* attempts of this node ended out of memory, read from the
+ * outcome records on disk. This drives memory growth on retries without a schema field.
+ */
+export async function countEarlierOomAttempts(root: string, treeId: string, nodeId: string, beforeAttempt: number): Promise<number> {
+  const dir = path.join(nodeDir(root, treeId, nodeId), 'attempts');
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const oomAttempts = new Set<number>();
+  for (const name of names) {
+    const text = await readFile(path.join(dir, name, 'outcome.json'), 'utf8').catch(() => null);
+    if (text === null) continue;
+    try {
+      const rec = JSON.parse(text) as Partial<AttemptRecord>;
+      if (rec.failureType === 'OutOfMemoryError' && typeof rec.attempt === 'number' && rec.attempt < beforeAttempt) oomAttempts.add(rec.attempt);
+    } catch {
+      // A torn record from a crashed worker: ignore it.
+    }
+  }
+  return oomAttempts.size;
+}

@@ -1,0 +1,178 @@
+/**
+ * The local (subprocess) and in-process executors through runNode, on this host's python3.
+ * The stand-in runner (test/fixtures/executor/runtime) needs only the standard library; the
+ * real runner (blocks/runtime) needs anndata and is exercised only where the interpreter has it.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { lstat, readFile, readlink, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { createActivities, createInprocessExecutor, createLocalExecutor, resolveLocalPython, sha256File, type Activities } from '../activities';
+import { repoRoot } from '../activities/executors/repo-root';
+import type { NodeResult } from '../common/schemas';
+import * as B from './fixtures/executor/blocks';
+import { FAKE_RUNTIME_DIR, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, writeInput } from './fixtures/executor/helpers';
+
+const treeId = treeIdFactory('exec-local');
+let root: string;
+let local: Activities;
+let inproc: Activities;
+
+async function failureOf(p: Promise<NodeResult>): Promise<ApplicationFailure> {
+  const err = await p.then(
+    () => assert.fail('runNode should have failed'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof ApplicationFailure, `expected ApplicationFailure, got ${String(err)}`);
+  return err;
+}
+
+/** True while `pid` is a live (non-zombie) process. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }));
+  } catch {
+    return false;
+  }
+}
+
+before(async () => {
+  root = await tempRoot('ragomics-exec-local');
+  local = createActivities({
+    executor: createLocalExecutor({ python: 'python3', runtimeDir: FAKE_RUNTIME_DIR }),
+    workspaceRoot: root, workerId: 'test-local', heartbeatIntervalMs: 200,
+  });
+  inproc = createActivities({ executor: createInprocessExecutor(), workspaceRoot: root, workerId: 'test-inproc', defaultMemoryMB: 256 });
+});
+
+after(() => removeRoot(root));
+
+void describe('local executor', () => {
+  void test('runs the runner in a subprocess with the input symlinked, and publishes', async () => {
+    const tree = treeId('ok');
+    const input = await writeInput(root, 'local input\n');
+    const ran = startRunNode(local, nodeInput(tree, { inputPath: input, block: { code: B.RICH_RESULT, parameters: {} } }));
+    const result = await ran.promise;
+    assert.equal(result.executor, 'local');
+    assert.equal(await readFile(result.outputPath, 'utf8'), 'local input\n+rich');
+    assert.equal(result.outputSha256, await sha256File(result.outputPath));
+    assert.equal((await stat(result.outputPath)).mode & 0o777, 0o444);
+    const link = path.join(root, 'trees', tree, 'nodes', 'n1', 'attempts', '1-1', 'input', '_node_anndata.h5ad');
+    assert.ok((await lstat(link)).isSymbolicLink());
+    assert.equal(await readlink(link), input);
+    assert.ok(ran.heartbeats.some((h) => typeof (h as { pid?: unknown }).pid === 'number'), 'a heartbeat named the pid');
+  });
+
+  void test('bad parameters fail before any process starts', async () => {
+    const tree = treeId('bad');
+    const f = await failureOf(runNode(local, nodeInput(tree, { block: { name: 'sleep', parameters: { seconds: 'soon' } } })));
+    assert.equal(f.type, 'InvalidParametersError');
+    assert.match(f.message, /block\.parameters\.seconds/);
+    assert.equal(existsSync(path.join(root, 'trees', tree)), false, 'no attempt workspace was made');
+  });
+
+  void test('a raising block is BlockCrashedError with its stderr tail; invalid code is InvalidBlockCodeError', async () => {
+    const f = await failureOf(runNode(local, nodeInput(treeId('raise'), { block: { code: B.RAISES, parameters: { tag: 'loc' } } })));
+    assert.equal(f.type, 'BlockCrashedError');
+    assert.match(f.message, /ValueError: boom-loc/);
+    assert.match((f.details?.[0] as { stderrTail: string }).stderrTail, /marker-stderr-line/);
+    const g = await failureOf(runNode(local, nodeInput(treeId('syntax'), { block: { code: 'def run(:\n', parameters: {} } })));
+    assert.equal(g.type, 'InvalidBlockCodeError');
+    assert.equal(g.nonRetryable, true);
+  });
+
+  void test('a timeout kills the whole process group within 5 s', async () => {
+    const tree = treeId('timeout');
+    const t0 = performance.now();
+    const f = await failureOf(runNode(local, nodeInput(tree, { block: { code: B.SPAWNS_HELPER_AND_SLEEPS, parameters: {} }, timeoutSeconds: 2 })));
+    const afterDeadline = performance.now() - t0 - 2000;
+    assert.equal(f.type, 'BlockTimeoutError');
+    const dir = path.join(root, 'trees', tree, 'nodes', 'n1', 'attempts', '1-1');
+    const helper = Number(await readFile(path.join(dir, 'output', 'helper.pid'), 'utf8'));
+    const { killMs } = JSON.parse(await readFile(path.join(dir, 'outcome.json'), 'utf8')) as { killMs: number };
+    console.log(`local timeout: group killed in ${Math.round(killMs)} ms; rejection ${Math.round(afterDeadline)} ms after the deadline`);
+    assert.ok(afterDeadline < 5000);
+    await waitFor(() => !alive(helper), 2000, `helper ${helper} to die`);
+  });
+
+  void test('cancellation kills the runner within 5 s and rethrows CancelledFailure', async () => {
+    const ran = startRunNode(local, nodeInput(treeId('cancel'), { block: { name: 'sleep', parameters: { seconds: 60 } } }));
+    await waitFor(() => ran.heartbeats.some((h) => (h as { pid?: number | null }).pid), 10_000, 'the runner to start');
+    const pid = (ran.heartbeats.find((h) => (h as { pid?: number | null }).pid) as { pid: number }).pid;
+    const t0 = performance.now();
+    ran.env.cancel();
+    const err = await ran.promise.then(() => null, (e: unknown) => e);
+    const ms = performance.now() - t0;
+    console.log(`local cancel: rejected ${Math.round(ms)} ms after cancel`);
+    assert.ok(err instanceof CancelledFailure);
+    assert.ok(ms < 5000);
+    assert.equal(alive(pid), false);
+  });
+
+  void test('a missing interpreter is ExecutorUnavailableError', async () => {
+    const broken = createActivities({ executor: createLocalExecutor({ python: path.join(root, 'no-python') }), workspaceRoot: root, workerId: 'w' });
+    const f = await failureOf(runNode(broken, nodeInput(treeId('nopython'))));
+    assert.equal(f.type, 'ExecutorUnavailableError');
+    assert.equal(f.nonRetryable, false);
+  });
+
+  void test('the real runner (blocks/runtime) runs the sleep block', async (t) => {
+    const python = resolveLocalPython();
+    const runtime = path.join(repoRoot(), 'blocks', 'runtime');
+    try {
+      execFileSync(python, ['-c', 'import anndata, scanpy'], { stdio: 'ignore', env: { ...process.env, PYTHONPATH: runtime } });
+    } catch {
+      t.skip(`${python} lacks anndata/scanpy, which the real runner imports for every block (set RAGOMICS_PYTHON or create .tools/blocks-venv)`);
+      return;
+    }
+    const real = createActivities({ executor: createLocalExecutor(), workspaceRoot: root, workerId: 'w' });
+    const result = await runNode(real, nodeInput(treeId('real'), { block: { name: 'sleep', parameters: { seconds: 0.2 } } }));
+    assert.equal(result.executor, 'local');
+    assert.match(result.outputSha256, /^[0-9a-f]{64}$/);
+  });
+});
+
+void describe('inprocess executor', () => {
+  void test('runs sleep in the worker and publishes a placeholder output', async () => {
+    const result = await runNode(inproc, nodeInput(treeId('ip-ok'), { block: { name: 'sleep', parameters: { seconds: 0.1, memoryMB: 16 } } }));
+    assert.equal(result.executor, 'inprocess');
+    assert.equal(result.peakMemoryMB, 16);
+    assert.match(await readFile(result.outputPath, 'utf8'), /placeholder/);
+    assert.equal(result.outputSha256, await sha256File(result.outputPath));
+  });
+
+  void test('fail: true is BlockCrashedError; other blocks are InvalidParametersError', async () => {
+    const f = await failureOf(runNode(inproc, nodeInput(treeId('ip-fail'), { block: { name: 'sleep', parameters: { fail: true } } })));
+    assert.equal(f.type, 'BlockCrashedError');
+    assert.match(f.message, /fail=true/);
+    const g = await failureOf(runNode(inproc, nodeInput(treeId('ip-pca'), { block: { name: 'pca', parameters: {} } })));
+    assert.equal(g.type, 'InvalidParametersError');
+    assert.match(g.message, /block "pca" is not supported by the inprocess executor; use docker or local/);
+  });
+
+  void test('memoryMB above the limit is OutOfMemoryError; the retry gets twice the memory', async () => {
+    const tree = treeId('ip-oom');
+    const block = { name: 'sleep' as const, parameters: { memoryMB: 300 } };
+    const f = await failureOf(runNode(inproc, nodeInput(tree, { block })));
+    assert.equal(f.type, 'OutOfMemoryError');
+    const second = await runNode(inproc, nodeInput(tree, { attempt: 2, block }));
+    assert.equal(second.peakMemoryMB, 300, 'attempt 2 ran with 512 MB');
+  });
+
+  void test('timeout and cancellation end the sleep at once', async () => {
+    const f = await failureOf(runNode(inproc, nodeInput(treeId('ip-timeout'), { block: { name: 'sleep', parameters: { seconds: 60 } }, timeoutSeconds: 0.3 })));
+    assert.equal(f.type, 'BlockTimeoutError');
+    const ran = startRunNode(inproc, nodeInput(treeId('ip-cancel'), { block: { name: 'sleep', parameters: { seconds: 60 } } }));
+    await new Promise((r) => setTimeout(r, 100));
+    ran.env.cancel();
+    assert.ok((await ran.promise.then(() => null, (e: unknown) => e)) instanceof CancelledFailure);
+  });
+});
