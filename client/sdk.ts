@@ -252,7 +252,12 @@ export class TreeHandle {
 /** Maps Temporal client errors to the SDK's error classes. */
 function wrapServiceError(err: unknown, treeId?: string): unknown {
   if (err instanceof RagomicsError) return err;
-  if (err instanceof WorkflowNotFoundError) return new TreeNotFoundError(`no tree with id "${treeId ?? err.workflowId}"`, { cause: err });
+  if (err instanceof WorkflowNotFoundError) {
+    // Updates and signals to a closed tree also arrive as "not found".
+    return /completed|closed/i.test(err.message)
+      ? new InvalidInputError(`tree "${treeId ?? err.workflowId}" has finished; it accepts no more changes`, { cause: err })
+      : new TreeNotFoundError(`no tree with id "${treeId ?? err.workflowId}"`, { cause: err });
+  }
   if (err instanceof WorkflowUpdateFailedError) return new InvalidInputError(String((err.cause as Error | undefined)?.message ?? err.message), { cause: err });
   if (err instanceof WorkflowExecutionAlreadyStartedError) return new InvalidInputError(`a tree with id "${err.workflowId}" already exists`, { cause: err });
   const e = err as { code?: number; message?: string; name?: string };

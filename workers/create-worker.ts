@@ -86,6 +86,11 @@ export async function createRagomicsWorker(config: WorkerConfig, logger?: Logger
     maxConcurrentActivityTaskExecutions: config.maxConcurrentNodes,
     // On SIGTERM: stop polling, give running nodes this long, then cancel them (containers are killed).
     shutdownGraceTime: `${config.shutdownGraceSeconds}s`,
+    // Heartbeats carry cancellation back to the activity: send them to the server at least every
+    // second (the SDK's default throttles to 80% of the heartbeat timeout, i.e. 24 s), so a
+    // cancelled node's container is killed within seconds.
+    maxHeartbeatThrottleInterval: '1s',
+    defaultHeartbeatThrottleInterval: '1s',
     ...extra,
   });
   return { worker, connection, executor, config };

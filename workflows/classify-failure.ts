@@ -25,7 +25,7 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
   if (cause instanceof TimeoutFailure) {
     const details = (cause.lastHeartbeatDetails ?? {}) as FailureDetails;
     if (cause.timeoutType === 'START_TO_CLOSE') return { state: 'TIMEOUT', type: FailureTypes.BlockTimeout, message: 'the attempt ran past its timeout (start-to-close)', details };
-    return { state: 'LOST', type: `Timeout:${cause.timeoutType}`, message: `worker lost: no ${cause.timeoutType.toLowerCase().replace(/_/g, '-')} within the limit`, details };
+    return { state: 'LOST', type: `Timeout:${cause.timeoutType ?? 'unknown'}`, message: `worker lost: no ${(cause.timeoutType ?? 'heartbeat').toLowerCase().replace(/_/g, '-')} within the limit`, details };
   }
   if (cause instanceof ApplicationFailure) {
     const details = (cause.details?.[0] ?? {}) as FailureDetails;

@@ -49,7 +49,8 @@ export class TreeState {
 
   constructor(readonly spec: TreeSpec, carried?: CarriedState) {
     this.maxParallelJobs = carried?.maxParallelJobs ?? spec.maxParallelJobs;
-    const options = { strategy: spec.priorityStrategy, usePriority: spec.priorityQueue, maxParallel: this.maxParallelJobs };
+    // The seed's `priority_queue: false` is a plain FIFO queue: no priorities, submission order.
+    const options = { strategy: spec.priorityQueue ? spec.priorityStrategy : ('fifo' as const), usePriority: spec.priorityQueue, maxParallel: this.maxParallelJobs };
     this.scheduler = carried ? TreeScheduler.restore(schedulerSnapshotOf(carried), options) : new TreeScheduler(options);
     if (carried) {
       for (const rec of carried.nodes) this.index(rec);

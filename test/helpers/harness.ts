@@ -7,13 +7,17 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type WorkerOptions } from '@temporalio/worker';
 import { RagomicsClient } from '../../client/sdk';
 import { loadWorkerConfig, type WorkerConfigInput } from '../../workers/config';
 import { createRagomicsWorker, type RagomicsWorker } from '../../workers/create-worker';
 
 /** Address of the shared test server. */
 export const TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+
+// Tests fail on assertions, not on log lines: keep the SDK quiet unless something is broken.
+// RAGOMICS_TEST_LOG_LEVEL=INFO shows the worker's logs when debugging a test.
+Runtime.install({ logger: new DefaultLogger((process.env.RAGOMICS_TEST_LOG_LEVEL as 'INFO' | undefined) ?? 'ERROR') });
 
 /** A unique id with a readable prefix (tree ids, task queues). */
 export function uid(prefix: string): string {

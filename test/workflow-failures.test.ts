@@ -1,0 +1,131 @@
+/**
+ * Failure semantics on the real server: failed, timed-out and cancelled nodes cancel their
+ * dependents (the reason names the node) while other branches go on; retries use Temporal's
+ * retry policy and every attempt shows in the timeline; the tree result lists every failure.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sleepNode, uid, withWorker } from './helpers/harness';
+
+test('a failing node cancels its dependents; the other branch completes; the failure is reported', async () => {
+  await withWorker({}, async ({ client }) => {
+    const tree = await client.startTree({
+      id: uid('fail'),
+      maxNodes: 10,
+      nodes: [
+        sleepNode('root', 0.1),
+        sleepNode('bad', 0.1, { parentId: 'root', fail: true }),
+        sleepNode('bad-child', 0.1, { parentId: 'bad' }),
+        sleepNode('bad-grandchild', 0.1, { parentId: 'bad-child' }),
+        sleepNode('good', 0.3, { parentId: 'root' }),
+        sleepNode('good-child', 0.1, { parentId: 'good' }),
+      ],
+    });
+    const result = await tree.result();
+    assert.equal(result.state, 'FAILED');
+    assert.equal(result.allSucceeded, false);
+    const states = Object.fromEntries((await tree.status()).nodes.map((n) => [n.id, n.state]));
+    assert.deepEqual(states, { root: 'COMPLETED', bad: 'FAILED', 'bad-child': 'CANCELLED', 'bad-grandchild': 'CANCELLED', good: 'COMPLETED', 'good-child': 'COMPLETED' });
+    const failures = Object.fromEntries(result.failures.map((f) => [f.nodeId, f]));
+    assert.match(failures.bad!.error, /fail=true/);
+    assert.match(failures['bad-child']!.error, /dependency "bad" FAILED/);
+    assert.match(failures['bad-grandchild']!.error, /"bad-child" CANCELLED.*root cause: "bad" FAILED/);
+  });
+});
+
+test('retries follow maxRetries with every attempt in the timeline; a node past its timeout ends TIMEOUT', async () => {
+  await withWorker({}, async ({ client }) => {
+    const tree = await client.startTree({
+      id: uid('retry'),
+      retryDelay: 0.1,
+      nodes: [
+        sleepNode('flaky', 0.05, { fail: true, maxRetries: 2 }),
+        sleepNode('slow', 5, { timeout: 0.5 }),
+        sleepNode('after-slow', 0.1, { parentId: 'slow' }),
+      ],
+    });
+    const result = await tree.result();
+    const status = await tree.status();
+    const flaky = status.nodes.find((n) => n.id === 'flaky')!;
+    assert.equal(flaky.state, 'FAILED');
+    assert.equal(flaky.attempts, 3, 'one attempt plus two retries');
+    const attempts = (await tree.timeline()).filter((e) => e.node === 'flaky');
+    assert.deepEqual(attempts.map((a) => a.attempt), [1, 2, 3]);
+    assert.ok(attempts.every((a) => a.state === 'FAILED'));
+    assert.equal(status.nodes.find((n) => n.id === 'slow')!.state, 'TIMEOUT');
+    assert.equal(status.nodes.find((n) => n.id === 'after-slow')!.state, 'CANCELLED');
+    assert.match(result.failures.find((f) => f.nodeId === 'after-slow')!.error, /dependency "slow" TIMEOUT/);
+    const slowEnd = Date.parse(status.nodes.find((n) => n.id === 'slow')!.endedAt!);
+    const slowStart = Date.parse(status.nodes.find((n) => n.id === 'slow')!.startedAt!);
+    assert.ok(slowEnd - slowStart < 3000, `killed near its 0.5 s timeout (ran ${slowEnd - slowStart} ms)`);
+  });
+});
+
+test('cancel one running node: it and its dependents are CANCELLED, the rest completes', async () => {
+  await withWorker({}, async ({ client }) => {
+    const tree = await client.startTree({
+      id: uid('cancel-node'),
+      nodes: [sleepNode('long', 30), sleepNode('long-child', 0.1, { parentId: 'long' }), sleepNode('other', 0.2), sleepNode('keeper', 3)],
+    });
+    await waitFor(async () => (await tree.status()).nodes.find((n) => n.id === 'other')?.state === 'COMPLETED');
+    const t0 = Date.now();
+    const cancelled = await tree.cancelNode('long', 'not needed');
+    assert.deepEqual(cancelled, ['long']);
+    await assert.rejects(tree.cancelNode('other'), /already ended COMPLETED/);
+    await assert.rejects(tree.cancelNode('nope'), /unknown node "nope"/);
+    await waitFor(async () => (await tree.status()).nodes.find((n) => n.id === 'long')?.state === 'CANCELLED');
+    assert.ok(Date.now() - t0 < 5000, `the running node was stopped within 5 s (${Date.now() - t0} ms)`);
+    const result = await tree.result();
+    const status = await tree.status();
+    const states = Object.fromEntries(status.nodes.map((n) => [n.id, n.state]));
+    assert.deepEqual(states, { long: 'CANCELLED', 'long-child': 'CANCELLED', other: 'COMPLETED', keeper: 'COMPLETED' });
+    assert.equal(status.nodes.find((n) => n.id === 'long')!.error, 'not needed');
+    assert.match(status.nodes.find((n) => n.id === 'long-child')!.error!, /dependency "long" CANCELLED/);
+    assert.equal(result.state, 'FAILED');
+    await assert.rejects(tree.cancelNode('keeper'), /finished/);
+  });
+});
+
+test('cancel the tree: running nodes stop, waiting ones are cancelled, the tree ends CANCELLED', async () => {
+  await withWorker({}, async ({ client }) => {
+    const tree = await client.startTree({ id: uid('cancel-tree'), nodes: [sleepNode('a', 30), sleepNode('b', 30), sleepNode('c', 1, { parentId: 'a' })] });
+    await waitFor(async () => (await tree.status()).runningJobs === 2);
+    const t0 = Date.now();
+    await tree.cancel('user stop');
+    const result = await tree.result();
+    assert.ok(Date.now() - t0 < 10_000, 'the tree ended promptly');
+    assert.equal(result.state, 'CANCELLED');
+    assert.deepEqual((await tree.status()).nodes.map((n) => n.state), ['CANCELLED', 'CANCELLED', 'CANCELLED']);
+  });
+});
+
+test('pause stops dispatching, resume goes on; maxParallelJobs changes while running', async () => {
+  await withWorker({}, async ({ client }) => {
+    const tree = await client.startTree({ id: uid('pause'), maxParallelJobs: 1, nodes: [sleepNode('a', 0.5), sleepNode('b', 0.2), sleepNode('c', 0.2), sleepNode('d', 0.2)] });
+    await waitFor(async () => (await tree.status()).runningJobs === 1);
+    await tree.pause();
+    await waitFor(async () => (await tree.status()).nodes.find((n) => n.id === 'a')?.state === 'COMPLETED');
+    await new Promise((r) => setTimeout(r, 800));
+    let s = await tree.status();
+    assert.equal(s.paused, true);
+    assert.equal(s.counts.RUNNING, 0, 'nothing started while paused');
+    assert.equal(s.counts.READY, 3);
+    assert.deepEqual(await tree.setMaxParallelJobs(3), { previous: 1, current: 3 });
+    await assert.rejects(tree.setMaxParallelJobs(0), /maxParallelJobs: must be an integer from 1 to 1000/);
+    await tree.resume();
+    assert.equal((await tree.result()).state, 'COMPLETED');
+    s = await tree.status();
+    const starts = s.nodes.filter((n) => n.id !== 'a').map((n) => Date.parse(n.startedAt!));
+    assert.ok(Math.max(...starts) - Math.min(...starts) < 1000, 'b, c and d ran side by side after the change');
+  });
+});
+
+/** Polls `check` until it holds (10 s at most). */
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('condition not reached in time');
+}
