@@ -54,7 +54,20 @@ export const InlineBlockSchema = z.strictObject({
   parameters: ParametersSchema,
 });
 
-export const BlockSchema = z.union([BuiltinBlockSchema, InlineBlockSchema]);
+const BlockUnion = z.union([BuiltinBlockSchema, InlineBlockSchema]);
+
+/**
+ * A block: inline code when the object has `code`, else a built-in block by name. Dispatching on
+ * `code` (instead of trying both) gives errors about the form the user meant, e.g.
+ * `block.name: unknown block "tsne"` rather than zod's generic "Invalid input" for a union.
+ */
+export const BlockSchema = z.unknown().transform((value, ctx) => {
+  const schema = typeof value === 'object' && value !== null && 'code' in value ? InlineBlockSchema : BuiltinBlockSchema;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data as z.infer<typeof BlockUnion>;
+  for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path } as never);
+  return z.NEVER;
+}) as unknown as z.ZodType<z.infer<typeof BlockUnion>, z.input<typeof BlockUnion>>;
 export type Block = z.infer<typeof BlockSchema>;
 export type BuiltinBlock = z.infer<typeof BuiltinBlockSchema>;
 export type InlineBlock = z.infer<typeof InlineBlockSchema>;

@@ -80,6 +80,16 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
 
   const wake = () => { dirty = true; };
 
+  // The spec's nodes go in before any handler is registered: signals and updates that arrived
+  // with the start are delivered when their handler is set, and may refer to these nodes.
+  if (!input.carried) {
+    if (spec.userRequest) upsertSearchAttributes([{ key: SA.UserRequestKey, value: spec.userRequest.slice(0, 2000) }]);
+    if (spec.nodes.length > 0) {
+      const out = tree.addNodes({ requestId: 'spec', source: 'spec', nodes: spec.nodes }, 'spec', Date.now());
+      if (!out.ok) throw ApplicationFailure.nonRetryable(`invalid tree spec:\n${out.errors.join('\n')}`, 'InvalidTreeSpec');
+    }
+  }
+
   // ---- handlers: registered before the first await --------------------------------------
   setHandler(addNodesUpdate, (req) => {
     const out = tree.addNodes(req, 'client', Date.now());
@@ -368,14 +378,6 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     return info.continueAsNewSuggested || (input.continueAsNewAfterEvents !== undefined && info.historyLength >= input.continueAsNewAfterEvents);
   }
 
-  // ---- start ----------------------------------------------------------------------------
-  if (!input.carried) {
-    if (spec.userRequest) upsertSearchAttributes([{ key: SA.UserRequestKey, value: spec.userRequest.slice(0, 2000) }]);
-    if (spec.nodes.length > 0) {
-      const out = tree.addNodes({ requestId: 'spec', source: 'spec', nodes: spec.nodes }, 'spec', Date.now());
-      if (!out.ok) throw ApplicationFailure.nonRetryable(`invalid tree spec:\n${out.errors.join('\n')}`, 'InvalidTreeSpec');
-    }
-  }
   publishProgress(true);
 
   // ---- main loop ------------------------------------------------------------------------
