@@ -1,0 +1,414 @@
+/**
+ * The blocks image and its Python runner, end to end with `docker run` (no orchestrator):
+ * the real scanpy blocks chained over the real dataset, read back inside the container, and
+ * every failure exit code of the runtime contract (blocks/README.md).
+ *
+ * Containers run as the worker runs them: read-only root, tmpfs /tmp, no network, uid 10001,
+ * all capabilities dropped, no-new-privileges, input mounted read-only, output read-write.
+ *
+ * Needs: a Docker engine, the image tag in .data/blocks-image (scripts/build-image.sh) and the
+ * dataset (scripts/fetch-dataset.sh; run here when missing).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+// ------------------------------------------------------------------------------------------------
+// Helpers
+
+function findRepoRoot(start: string): string {
+  let dir = start;
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'blocks'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no repository root above ${start}`);
+    dir = parent;
+  }
+}
+
+const ROOT = findRepoRoot(__dirname);
+const RUN_ID = `${process.pid}-${Date.now().toString(36)}`;
+const DATASET = path.join(ROOT, '.data', 'datasets', 'pbmc68k_counts.h5ad');
+const SANDBOX = ['--read-only', '--tmpfs', '/tmp', '--network', 'none', '--user', '10001', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges'];
+/** A real scanpy block on 700 cells takes seconds; the machine may be busy with other builds. */
+const CONTAINER_TIMEOUT_MS = 10 * 60_000;
+
+let image = '';
+let tmpRoot = '';
+let counter = 0;
+const started = new Set<string>();
+
+interface RunnerError {
+  code: number;
+  type: string;
+  message: string;
+  traceback?: string;
+}
+
+interface Manifest {
+  shape: [number, number] | null;
+  metrics: Record<string, unknown>;
+  suggestedChildren: { block: Record<string, unknown>; priority: number; id?: string }[];
+  summary: string;
+  figures: string[];
+  obsColumns: string[];
+  obsmKeys: string[];
+}
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  outDir: string;
+  seconds: number;
+  /** output/result.json (success) */
+  result: Manifest | null;
+  /** output/error.json (failure) */
+  errorJson: RunnerError | null;
+  /** the RAGOMICS_ERROR record on the last stderr line */
+  errorLine: RunnerError | null;
+  /** path of output/_node_anndata.h5ad */
+  output: string;
+}
+
+/** `docker run` with a unique --name; kills the container when it overruns. */
+function docker(args: string[], name: string, timeoutMs = CONTAINER_TIMEOUT_MS): Promise<{ code: number | null; stdout: string; stderr: string; seconds: number }> {
+  started.add(name);
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn('docker', ['run', '--rm', '--name', name, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => {
+      execFile('docker', ['rm', '-f', name], () => undefined);
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, seconds: (Date.now() - t0) / 1000 });
+    });
+  });
+}
+
+function lastLine(text: string): string {
+  const lines = text.replace(/\s+$/, '').split('\n');
+  return lines[lines.length - 1] ?? '';
+}
+
+async function readJson<T>(file: string): Promise<T | null> {
+  const text = await readFile(file, 'utf8').catch(() => null);
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+/** Runs one block in a fresh workspace: job.json and input read-only, output read-write. */
+async function runBlock(
+  label: string,
+  block: Record<string, unknown>,
+  opts: { input?: string | null; dockerArgs?: string[] } = {},
+): Promise<Ran> {
+  const ws = path.join(tmpRoot, `${String(++counter).padStart(2, '0')}-${label}`);
+  const outDir = path.join(ws, 'output');
+  await mkdir(outDir, { recursive: true });
+  await chmod(outDir, 0o777); // the container's uid 10001 writes here
+  const jobFile = path.join(ws, 'job.json');
+  await writeFile(jobFile, JSON.stringify({ treeId: `blocks-image-${RUN_ID}`, nodeId: label, attempt: 1, block }), { mode: 0o644 });
+  const mounts = ['-v', `${jobFile}:/workspace/job.json:ro`, '-v', `${outDir}:/workspace/output`];
+  if (opts.input) mounts.push('-v', `${opts.input}:/workspace/input/_node_anndata.h5ad:ro`);
+  const name = `ragomics-blocks-test-${RUN_ID}-${counter}`;
+  const r = await docker([...SANDBOX, ...(opts.dockerArgs ?? []), ...mounts, image, '--job', '/workspace/job.json'], name);
+  const line = lastLine(r.stderr);
+  return {
+    ...r,
+    outDir,
+    result: await readJson<Manifest>(path.join(outDir, 'result.json')),
+    errorJson: await readJson<RunnerError>(path.join(outDir, 'error.json')),
+    errorLine: line.startsWith('RAGOMICS_ERROR ') ? (JSON.parse(line.slice('RAGOMICS_ERROR '.length)) as RunnerError) : null,
+    output: path.join(outDir, '_node_anndata.h5ad'),
+  };
+}
+
+/** Runs a little Python inside the image against a read-only h5ad and returns its JSON output. */
+async function readBack<T>(file: string, python: string): Promise<T> {
+  const name = `ragomics-blocks-test-${RUN_ID}-read-${++counter}`;
+  const code = `import json, anndata, numpy as np\nad = anndata.read_h5ad('/data/x.h5ad')\n${python}`;
+  const r = await docker([...SANDBOX, '-v', `${file}:/data/x.h5ad:ro`, '--entrypoint', '/opt/ragomics/bin/python', image, '-c', code], name);
+  assert.equal(r.code, 0, `read-back failed:\n${r.stderr}`);
+  return JSON.parse(lastLine(r.stdout)) as T;
+}
+
+function assertOk(r: Ran, what: string): Manifest {
+  assert.equal(r.code, 0, `${what} exited ${String(r.code)}:\n${r.stderr.slice(-3000)}`);
+  assert.ok(r.result, `${what}: no result.json`);
+  assert.equal(r.errorJson, null, `${what}: error.json on success`);
+  assert.ok(existsSync(r.output), `${what}: no output AnnData`);
+  return r.result;
+}
+
+async function assertFigures(r: Ran, m: Manifest): Promise<void> {
+  assert.ok(m.figures.length >= 1, 'each block writes at least one figure');
+  for (const f of m.figures) {
+    assert.match(f, /^figures\/[^/]+\.png$/);
+    const head = (await readFile(path.join(r.outDir, f))).subarray(0, 8);
+    assert.deepEqual([...head], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], `${f} is not a PNG`);
+  }
+  const leftovers = (await readdir(r.outDir)).filter((n) => n.startsWith('.tmp-'));
+  assert.deepEqual(leftovers, [], 'temporary files left in output/');
+}
+
+/** The failure record: exit code, RAGOMICS_ERROR as the last stderr line, and error.json agree. */
+function assertFailure(r: Ran, code: number, type: string): RunnerError {
+  assert.equal(r.code, code, `expected exit ${code}, got ${String(r.code)}:\n${r.stderr.slice(-3000)}`);
+  assert.ok(r.errorLine, `last stderr line is not RAGOMICS_ERROR: ${lastLine(r.stderr)}`);
+  assert.equal(r.errorLine.code, code);
+  assert.equal(r.errorLine.type, type);
+  assert.ok(r.errorLine.message.length > 0 && !r.errorLine.message.includes('\n'));
+  assert.ok(r.errorJson, 'no output/error.json');
+  assert.equal(r.errorJson.code, code);
+  assert.equal(r.errorJson.type, type);
+  assert.equal(r.errorJson.message, r.errorLine.message);
+  assert.equal(r.result, null, 'result.json written on failure');
+  return r.errorLine;
+}
+
+// ------------------------------------------------------------------------------------------------
+
+before(() => {
+  image = (process.env.RAGOMICS_BLOCKS_IMAGE ?? readFileSync(path.join(ROOT, '.data', 'blocks-image'), 'utf8')).trim();
+  execFileSync('docker', ['image', 'inspect', image], { stdio: 'ignore' });
+  if (!existsSync(DATASET)) {
+    execFileSync('bash', [path.join(ROOT, 'scripts', 'fetch-dataset.sh')], { stdio: ['ignore', 'ignore', 'inherit'], timeout: CONTAINER_TIMEOUT_MS });
+  }
+});
+
+before(async () => {
+  tmpRoot = await mkdtemp(path.join(os.tmpdir(), 'ragomics-blocks-image-'));
+});
+
+after(async () => {
+  // --rm removes finished containers; force-remove any a failed test left running.
+  const left = execFileSync('docker', ['ps', '-aq', '--filter', `name=ragomics-blocks-test-${RUN_ID}-`], { encoding: 'utf8' }).trim();
+  if (left) execFileSync('docker', ['rm', '-f', ...left.split('\n')], { stdio: 'ignore' });
+  if (tmpRoot) await rm(tmpRoot, { recursive: true, force: true });
+  assert.equal(left, '', `containers left running: ${left}`);
+});
+
+void describe('blocks image: the demo chain on the real dataset', { timeout: 45 * 60_000 }, () => {
+  const n0 = 700;
+  let qcOut = '';
+  let pcaOut = '';
+  let nCells = 0;
+
+  void test('quality_control removes low-quality cells and keeps counts', async () => {
+    const r = await runBlock('qc', { name: 'quality_control', parameters: { min_genes: 200, min_cells: 3 } });
+    assert.equal(r.code, 66, 'without an input the QC block must fail with InputMissing');
+
+    const ok = await runBlock('qc', { name: 'quality_control', parameters: { min_genes: 200, min_cells: 3 } }, { input: DATASET });
+    const m = assertOk(ok, 'quality_control');
+    await assertFigures(ok, m);
+    assert.ok(m.shape);
+    nCells = m.shape[0];
+    assert.ok(nCells < n0 && nCells > 600, `QC should drop a few of ${n0} cells, kept ${nCells}`);
+    assert.equal(m.metrics.n_cells_before, n0);
+    assert.equal(m.metrics.n_cells_after, nCells);
+    assert.ok(m.obsColumns.includes('pct_counts_mt') && m.obsColumns.includes('n_genes_by_counts'));
+    assert.deepEqual(m.suggestedChildren.map((c) => c.block.name), ['normalize']);
+    const back = await readBack<{ n: number; minGenes: number; counts: boolean }>(
+      ok.output,
+      "print(json.dumps({'n': ad.n_obs, 'minGenes': int(ad.obs['n_genes_by_counts'].min()), 'counts': 'counts' in ad.layers}))",
+    );
+    assert.equal(back.n, nCells);
+    assert.ok(back.minGenes >= 200, `a cell with ${back.minGenes} genes survived min_genes=200`);
+    assert.equal(back.counts, true);
+    qcOut = ok.output;
+  });
+
+  void test('normalize -> highly_variable_genes -> pca', async () => {
+    assert.ok(qcOut, 'QC step did not run');
+    const norm = await runBlock('normalize', { name: 'normalize', parameters: {} }, { input: qcOut });
+    const nm = assertOk(norm, 'normalize');
+    await assertFigures(norm, nm);
+    const sums = await readBack<{ lo: number; hi: number }>(
+      norm.output,
+      "s = np.asarray(np.expm1(ad.X).sum(axis=1)).ravel()\nprint(json.dumps({'lo': float(s.min()), 'hi': float(s.max())}))",
+    );
+    assert.ok(Math.abs(sums.lo - 1e4) < 1 && Math.abs(sums.hi - 1e4) < 1, `cells not normalised to 1e4: ${JSON.stringify(sums)}`);
+
+    const hvg = await runBlock('hvg', { name: 'highly_variable_genes', parameters: { n_top_genes: 500 } }, { input: norm.output });
+    const hm = assertOk(hvg, 'highly_variable_genes');
+    await assertFigures(hvg, hm);
+    assert.equal(hm.metrics.n_highly_variable, 500);
+
+    const pca = await runBlock('pca', { name: 'pca', parameters: { n_comps: 30 } }, { input: hvg.output });
+    const pm = assertOk(pca, 'pca');
+    await assertFigures(pca, pm);
+    assert.ok(pm.figures.includes('figures/pca_variance_ratio.png'));
+    assert.ok(pm.obsmKeys.includes('X_pca'));
+    assert.deepEqual(pm.shape, [nCells, 765]);
+    const back = await readBack<{ pcs: number[]; hv: number }>(
+      pca.output,
+      "print(json.dumps({'pcs': list(ad.obsm['X_pca'].shape), 'hv': int(ad.var['highly_variable'].sum())}))",
+    );
+    assert.deepEqual(back.pcs, [nCells, 30]);
+    assert.equal(back.hv, 500);
+    assert.deepEqual(pm.suggestedChildren.map((c) => c.block.name).sort(), ['leiden', 'umap']);
+    pcaOut = pca.output;
+  });
+
+  void test('umap branch adds X_umap', async () => {
+    assert.ok(pcaOut, 'PCA step did not run');
+    const r = await runBlock('umap', { name: 'umap', parameters: {} }, { input: pcaOut });
+    const m = assertOk(r, 'umap');
+    await assertFigures(r, m);
+    assert.ok(m.obsmKeys.includes('X_umap'));
+    const back = await readBack<{ shape: number[]; finite: boolean }>(
+      r.output,
+      "u = ad.obsm['X_umap']\nprint(json.dumps({'shape': list(u.shape), 'finite': bool(np.isfinite(u).all())}))",
+    );
+    assert.deepEqual(back.shape, [nCells, 2]);
+    assert.equal(back.finite, true);
+  });
+
+  void test('leiden r=0.5 and r=1.0 branches, each followed by marker_genes', async () => {
+    assert.ok(pcaOut, 'PCA step did not run');
+    const clusters: number[] = [];
+    for (const resolution of [0.5, 1.0]) {
+      const ld = await runBlock(`leiden-${resolution}`, { name: 'leiden', parameters: { resolution } }, { input: pcaOut });
+      const lm = assertOk(ld, `leiden r=${resolution}`);
+      await assertFigures(ld, lm);
+      assert.ok(lm.obsColumns.includes('leiden'));
+      const n = lm.metrics.n_clusters as number;
+      assert.ok(Number.isInteger(n) && n >= 2, `leiden r=${resolution} found ${String(n)} clusters`);
+      clusters.push(n);
+      const back = await readBack<{ groups: number; n: number }>(
+        ld.output,
+        "print(json.dumps({'groups': int(ad.obs['leiden'].nunique()), 'n': ad.n_obs}))",
+      );
+      assert.equal(back.groups, n);
+      assert.equal(back.n, nCells);
+
+      const mk = await runBlock(`markers-${resolution}`, { name: 'marker_genes', parameters: { groupby: 'leiden', n_genes: 25 } }, { input: ld.output });
+      const mm = assertOk(mk, `marker_genes after r=${resolution}`);
+      await assertFigures(mk, mm);
+      const top = mm.metrics.top_markers as Record<string, string[]>;
+      assert.equal(Object.keys(top).length, n);
+      const markers = await readBack<{ groups: string[]; rows: number; genes: boolean }>(
+        mk.output,
+        [
+          "names = ad.uns['rank_genes_groups']['names']",
+          "genes = set(ad.raw.var_names) if ad.raw is not None else set(ad.var_names)",
+          "print(json.dumps({'groups': sorted(names.dtype.names), 'rows': len(names), 'genes': all(str(g) in genes for g in names[names.dtype.names[0]])}))",
+        ].join('\n'),
+      );
+      assert.deepEqual(markers.groups, Object.keys(top).sort());
+      assert.equal(markers.rows, 25);
+      assert.equal(markers.genes, true);
+    }
+    assert.ok(clusters[1]! > clusters[0]!, `a higher resolution should give more clusters: ${clusters.join(' vs ')}`);
+  });
+});
+
+void describe('blocks image: runtime contract and failures', { timeout: 20 * 60_000 }, () => {
+  void test('sleep without input writes a tiny AnnData; progress lines on stdout; starts fast', async () => {
+    const r = await runBlock('sleep', { name: 'sleep', parameters: { seconds: 1 } });
+    const m = assertOk(r, 'sleep');
+    assert.deepEqual(m.shape, [10, 5]);
+    assert.match(r.stdout, /^RAGOMICS_PROGRESS \{"fraction": ?0(\.0)?, ?"message"/m);
+    assert.match(r.stdout, /^RAGOMICS_PROGRESS \{"fraction": ?1(\.0)?,/m);
+    await assertFigures(r, m);
+    // Imports are pre-compiled and numba's caches are warm: no compilation at start.
+    assert.ok(r.seconds < 60, `a 1-second sleep took ${r.seconds} s`);
+  });
+
+  void test('sleep passes its input through unchanged', async () => {
+    const r = await runBlock('sleep-pass', { name: 'sleep', parameters: {} }, { input: DATASET });
+    const m = assertOk(r, 'sleep');
+    assert.deepEqual(m.shape, [700, 765]);
+    const back = await readBack<{ total: number }>(r.output, "print(json.dumps({'total': float(ad.X.sum())}))");
+    const orig = await readBack<{ total: number }>(DATASET, "print(json.dumps({'total': float(ad.X.sum())}))");
+    assert.equal(back.total, orig.total);
+  });
+
+  void test('inline code: seed convention output, report helper, suggested children', async () => {
+    const code = [
+      'from ragomics_runner import report',
+      'def run(adata=None, factor=2):',
+      '    report.progress(0.5, "halfway")',
+      '    adata.X = adata.X * factor',
+      '    report.metric("factor", factor)',
+      '    report.suggest_child(block={"name": "normalize", "parameters": {}}, priority=3, id="norm1")',
+      '    report.summary("scaled counts by %d" % factor)',
+      "    adata.write('/workspace/output/_node_anndata.h5ad')",
+    ].join('\n');
+    const r = await runBlock('inline-ok', { code, requirements: [], network: false, parameters: { factor: 3 } }, { input: DATASET });
+    const m = assertOk(r, 'inline');
+    assert.deepEqual(m.shape, [700, 765]);
+    assert.equal(m.metrics.factor, 3);
+    assert.equal(m.summary, 'scaled counts by 3');
+    assert.deepEqual(m.suggestedChildren, [{ block: { name: 'normalize', parameters: {} }, priority: 3, id: 'norm1' }]);
+    assert.match(r.stdout, /RAGOMICS_PROGRESS \{"fraction": ?0\.5, ?"message": ?"halfway"\}/);
+    const back = await readBack<{ total: number }>(r.output, "print(json.dumps({'total': float(ad.X.sum())}))");
+    const orig = await readBack<{ total: number }>(DATASET, "print(json.dumps({'total': float(ad.X.sum())}))");
+    assert.ok(Math.abs(back.total - 3 * orig.total) < 1e-3 * orig.total);
+  });
+
+  void test('exit 64 for bad parameters, naming the parameter', async () => {
+    const low = await runBlock('bad-ncomps', { name: 'pca', parameters: { n_comps: 1 } }, { input: DATASET });
+    const e1 = assertFailure(low, 64, 'InvalidParameters');
+    assert.match(e1.message, /n_comps/);
+    const unknown = await runBlock('bad-unknown', { name: 'leiden', parameters: { resolutoin: 1 } }, { input: DATASET });
+    assert.match(assertFailure(unknown, 64, 'InvalidParameters').message, /resolutoin/);
+    const wrongType = await runBlock('bad-type', { name: 'quality_control', parameters: { max_pct_mito: 'lots' } }, { input: DATASET });
+    assert.match(assertFailure(wrongType, 64, 'InvalidParameters').message, /max_pct_mito/);
+    const badGroup = await runBlock('bad-groupby', { name: 'marker_genes', parameters: { groupby: 'no_such_column' } }, { input: DATASET });
+    assert.match(assertFailure(badGroup, 64, 'InvalidParameters').message, /groupby/);
+  });
+
+  void test('exit 65 for inline code that does not compile or has no run()', async () => {
+    const syntax = await runBlock('syntax', { code: 'def run(adata=None):\n    return adata +\n', parameters: {} });
+    assert.match(assertFailure(syntax, 65, 'InvalidBlockCode').message, /SyntaxError at line 2/);
+    const norun = await runBlock('norun', { code: 'x = 1\n', parameters: {} });
+    assert.match(assertFailure(norun, 65, 'InvalidBlockCode').message, /run/);
+  });
+
+  void test('exit 66 when the input is missing or unreadable', async () => {
+    const missing = await runBlock('noinput', { name: 'pca', parameters: {} });
+    assert.match(assertFailure(missing, 66, 'InputMissing').message, /_node_anndata\.h5ad/);
+    const junk = path.join(tmpRoot, 'junk.h5ad');
+    await writeFile(junk, 'not an hdf5 file\n', { mode: 0o644 });
+    const unreadable = await runBlock('junkinput', { name: 'normalize', parameters: {} }, { input: junk });
+    assertFailure(unreadable, 66, 'InputMissing');
+  });
+
+  void test('exit 70 with the traceback when the block raises', async () => {
+    const code = 'def helper():\n    raise ValueError("boom from the test block")\n\ndef run(adata=None):\n    helper()\n';
+    const r = await runBlock('raises', { code, parameters: {} });
+    const e = assertFailure(r, 70, 'BlockCrashed');
+    assert.match(e.message, /ValueError: boom from the test block/);
+    assert.match(r.stderr, /Traceback \(most recent call last\):[\s\S]*in helper[\s\S]*ValueError: boom from the test block/);
+    assert.match(r.errorJson?.traceback ?? '', /ValueError: boom from the test block/);
+    const failing = await runBlock('sleep-fail', { name: 'sleep', parameters: { fail: true } });
+    assert.match(assertFailure(failing, 70, 'BlockCrashed').message, /fail/);
+  });
+
+  void test('exit 71 (or an OOM kill) for a memory hog under --memory 256m', async () => {
+    const limit = ['--memory', '256m', '--memory-swap', '256m'];
+    const hog = await runBlock('hog-sleep', { name: 'sleep', parameters: { memoryMB: 1024 } }, { dockerArgs: limit });
+    assert.ok(hog.code === 71 || hog.code === 137, `sleep memoryMB=1024 exited ${String(hog.code)}:\n${hog.stderr.slice(-2000)}`);
+    if (hog.code === 71) assert.match(assertFailure(hog, 71, 'OutOfMemory').message, /memory/i);
+
+    const code = 'import numpy as np\ndef run(adata=None):\n    blocks = [np.ones(32 * 1024 * 1024 // 8) for _ in range(64)]\n    return None\n';
+    const inline = await runBlock('hog-inline', { code, parameters: {} }, { dockerArgs: limit });
+    assert.ok(inline.code === 71 || inline.code === 137, `inline hog exited ${String(inline.code)}:\n${inline.stderr.slice(-2000)}`);
+    if (inline.code === 71) assertFailure(inline, 71, 'OutOfMemory');
+    assert.equal(inline.result, null);
+  });
+});
