@@ -56,23 +56,26 @@ export interface PublishOptions {
 
 /**
  * Publishes `outputDir` as the result of workflow attempt `attempt` and returns its NodeResult
- * (`outputPath` = the published `_node_anndata.h5ad`, with its sha256).
+ * (`outputPath` = the published `_node_anndata.h5ad`, with its sha256; both '' when the block
+ * produced no AnnData).
  *
- * @throws BlockCrashedError when the runner left no `_node_anndata.h5ad` or no valid result.json.
+ * @throws BlockCrashedError when the runner left no valid result.json.
  */
 export async function publishAttempt(opts: PublishOptions): Promise<NodeResult> {
   const { outputDir } = opts;
   const finalDir = publishedDir(opts.root, opts.treeId, opts.nodeId, opts.attempt);
   const data = path.join(outputDir, OUTPUT_FILE);
-  const stat = await lstat(data).catch(() => null);
-  if (!stat?.isFile()) throw new BlockCrashedError(`the runner exited 0 but wrote no ${OUTPUT_FILE} in ${outputDir}`, { exitCode: 0, logDir: path.dirname(outputDir) });
   const manifest = await readResultManifest(outputDir, opts.warn ?? (() => undefined));
+  const stat = await lstat(data).catch(() => null);
+  if (stat && !stat.isFile()) throw new BlockCrashedError(`${data} is not a regular file`, { exitCode: 0, logDir: path.dirname(outputDir) });
+  // The runner writes no AnnData when a block returned none and had no input (e.g. a root that
+  // only reports metrics). That is a success without data: outputPath and outputSha256 are ''.
   const result: NodeResult = NodeResultSchema.parse({
     ...manifest,
     figures: manifest.figures.map((rel) => path.join(finalDir, rel)),
     outputDir: finalDir,
-    outputPath: path.join(finalDir, OUTPUT_FILE),
-    outputSha256: await sha256File(data),
+    outputPath: stat ? path.join(finalDir, OUTPUT_FILE) : '',
+    outputSha256: stat ? await sha256File(data) : '',
     ...opts.facts,
     reused: false,
   });

@@ -154,6 +154,7 @@ function resolveBlock(input: RunNodeInput): Block {
 /** The real path of a readable `.h5ad` input, or null for none. */
 async function checkInput(inputPath: string | null): Promise<string | null> {
   if (inputPath === null) return null;
+  if (inputPath === '') throw new InputMissingError('the parent node produced no AnnData output (its outputPath is empty), so there is no input to run on');
   if (!inputPath.endsWith('.h5ad')) throw new InputMissingError(`input "${inputPath}" is not an .h5ad file`);
   const abs = path.resolve(inputPath);
   const info = await stat(abs).catch(() => null);

@@ -9,7 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { cleanupOrphanContainers, createActivities, createDockerExecutor, sha256File, type Activities, type DockerExecutor } from '../activities';
+import { cleanupOrphanContainers, createActivities, createDockerExecutor, readBlocksImageTag, sha256File, type Activities, type DockerExecutor } from '../activities';
 import { containerSpec } from '../activities/executors/docker-spec';
 import type { ExecJob } from '../activities/executors/types';
 import type { NodeResult } from '../common/schemas';
@@ -43,7 +43,7 @@ function details(f: ApplicationFailure): { exitCode: number | null; stderrTail: 
 before(async () => {
   image = fixtureImage();
   root = await tempRoot('ragomics-exec-docker');
-  executor = createDockerExecutor({ docker, image });
+  executor = createDockerExecutor({ docker, image, memorySampleMs: 500 });
   activities = createActivities({ executor, workspaceRoot: root, workerId: 'test-worker', heartbeatIntervalMs: 200, defaultMemoryMB: 256 });
 });
 
@@ -115,6 +115,21 @@ void describe('docker executor: success and publishing', () => {
     assert.equal(m.pidsMax, '256');
     assert.match(String(m.cpuQuota), /^50000\b|^50000 100000$/);
     assert.equal(m.dockerSock, false);
+  });
+
+  void test('parallel attempts of one tree run side by side without interfering', async () => {
+    const tree = treeId('parallel');
+    const input = await writeInput(root, 'shared parent\n');
+    const ids = ['p1', 'p2', 'p3'];
+    const results = await Promise.all(ids.map((nodeId) => runNode(activities, nodeInput(tree, { nodeId, inputPath: input, block: { code: B.RICH_RESULT, parameters: {} } }))));
+    assert.deepEqual(results.map((r) => path.basename(path.dirname(path.dirname(r.outputDir)))), ids);
+    assert.equal(new Set(results.map((r) => r.outputSha256)).size, 1, 'same input, same block, same bytes');
+    assert.deepEqual(await managedContainers(docker, tree), []);
+  });
+
+  void test('peak memory is sampled while the container runs', async () => {
+    const result = await runNode(activities, nodeInput(treeId('peak'), { block: { name: 'sleep', parameters: { seconds: 2, memoryMB: 60 } } }));
+    assert.ok(result.peakMemoryMB !== null && result.peakMemoryMB >= 60 && result.peakMemoryMB <= 256, `peakMemoryMB ${result.peakMemoryMB}`);
   });
 
   void test('an inline block with network: true gets a network; others get none (spec)', () => {
@@ -279,5 +294,24 @@ void describe('docker executor: inline requirements', () => {
     const tags = (await docker.listImages({ filters: JSON.stringify({ reference: ['ragomics/blocks-ext'] }) })).filter((i) => i.Id === a!.imageDigest);
     assert.equal(tags.length, 1);
     await docker.getImage(a!.imageDigest!).remove({ force: true }).catch(() => undefined);
+  });
+});
+
+void describe('docker executor: the real blocks image', () => {
+  void test('a root sleep node and a normalize child run in the blocks image', async (t) => {
+    const tag = process.env.RAGOMICS_BLOCKS_IMAGE ?? (await readBlocksImageTag().catch(() => null));
+    if (!tag || !(await docker.getImage(tag).inspect().then(() => true, () => false))) {
+      t.skip('the blocks image is not built on this engine (.data/blocks-image); scripts/build-image.sh builds it');
+      return;
+    }
+    const real = createActivities({ executor: createDockerExecutor({ docker, image: tag }), workspaceRoot: root, workerId: 'test-worker', defaultMemoryMB: 2048 });
+    const tree = treeId('real');
+    const parent = await runNode(real, nodeInput(tree, { nodeId: 'root', block: { name: 'sleep', parameters: { seconds: 0.2 } }, timeoutSeconds: 300 }));
+    assert.match(parent.outputSha256, /^[0-9a-f]{64}$/);
+    assert.ok(parent.shape, 'the sleep block wrote a small AnnData');
+    const child = await runNode(real, nodeInput(tree, { nodeId: 'norm', inputPath: parent.outputPath, block: { name: 'normalize', parameters: {} }, timeoutSeconds: 300 }));
+    assert.deepEqual(child.shape, parent.shape);
+    assert.notEqual(child.outputSha256, parent.outputSha256);
+    assert.equal(child.imageDigest, (await docker.getImage(tag).inspect()).Id);
   });
 });

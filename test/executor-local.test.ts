@@ -10,7 +10,9 @@ import { existsSync } from 'node:fs';
 import { lstat, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { createActivities, createInprocessExecutor, createLocalExecutor, resolveLocalPython, sha256File, type Activities } from '../activities';
+import * as activitiesModule from '../activities';
+import { createActivities, createInprocessExecutor, createLocalExecutor, memoryForAttempt, NodeFailureError, resolveLocalPython, sha256File, type Activities } from '../activities';
+import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES } from '../common/failure-types';
 import { repoRoot } from '../activities/executors/repo-root';
 import type { NodeResult } from '../common/schemas';
 import * as B from './fixtures/executor/blocks';
@@ -69,6 +71,17 @@ void describe('local executor', () => {
     assert.ok((await lstat(link)).isSymbolicLink());
     assert.equal(await readlink(link), input);
     assert.ok(ran.heartbeats.some((h) => typeof (h as { pid?: unknown }).pid === 'number'), 'a heartbeat named the pid');
+  });
+
+  void test('a block without AnnData output publishes with an empty outputPath; a child of it is InputMissing', async () => {
+    const tree = treeId('nodata');
+    const result = await runNode(local, nodeInput(tree, { block: { code: B.NO_OUTPUT, parameters: {} } }));
+    assert.equal(result.outputPath, '');
+    assert.equal(result.outputSha256, '');
+    assert.deepEqual(result.metrics, { only: 'metrics' });
+    const f = await failureOf(runNode(local, nodeInput(tree, { nodeId: 'child', inputPath: result.outputPath })));
+    assert.equal(f.type, 'InputMissingError');
+    assert.match(f.message, /produced no AnnData output/);
   });
 
   void test('bad parameters fail before any process starts', async () => {
@@ -174,5 +187,32 @@ void describe('inprocess executor', () => {
     await new Promise((r) => setTimeout(r, 100));
     ran.env.cancel();
     assert.ok((await ran.promise.then(() => null, (e: unknown) => e)) instanceof CancelledFailure);
+  });
+});
+
+void describe('errors and memory (pure)', () => {
+  void test('error classes are named exactly like the FailureTypes strings, with matching retryability', () => {
+    type FailureClass = (new (m: string) => NodeFailureError) & { name: string };
+    const classes = (Object.values(activitiesModule) as unknown[]).filter(
+      (v): v is FailureClass => typeof v === 'function' && (v as { prototype?: unknown }).prototype instanceof NodeFailureError,
+    );
+    assert.deepEqual(classes.map((c) => c.name).sort(), Object.values(FailureTypes).filter((t) => t !== 'CallbackFailedError').sort());
+    for (const Cls of classes) {
+      const e = new Cls('msg');
+      assert.equal(e.name, Cls.name);
+      assert.equal(e.type, Cls.name);
+      const f = e.toApplicationFailure();
+      assert.equal(f.type, Cls.name);
+      assert.equal(f.nonRetryable, NON_RETRYABLE_FAILURE_TYPES.includes(Cls.name));
+      assert.deepEqual(f.details, [{ exitCode: null, stderrTail: '', logDir: null }]);
+    }
+  });
+
+  void test('memoryForAttempt grows by the factor per earlier OOM and stops at the cap', () => {
+    assert.equal(memoryForAttempt(undefined, 0, 2048), 2048);
+    assert.equal(memoryForAttempt(undefined, 2, 1000), 4000, 'default factor 2');
+    assert.equal(memoryForAttempt({ memoryMB: 100, memoryGrowthFactor: 1.5 }, 2, 2048), 225);
+    assert.equal(memoryForAttempt({ memoryMB: 1000, maxMemoryMB: 3000 }, 5, 2048), 3000);
+    assert.equal(memoryForAttempt({ memoryMB: 64, memoryGrowthFactor: 1 }, 9, 2048), 64);
   });
 });

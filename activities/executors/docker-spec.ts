@@ -53,11 +53,9 @@ export function containerSpec(job: ExecJob, image: string, opts: SandboxOptions 
     User: CONTAINER_USER,
     WorkingDir: CONTAINER_WORKSPACE,
     Labels: containerLabels(job),
+    // Cache locations (HOME, MPLCONFIGDIR, NUMBA_CACHE_DIR) are the image's business: the blocks
+    // image points them into /tmp and seeds them there, so they are not overridden here.
     Env: [
-      // The user has no home; matplotlib, numba and pip caches want a writable one.
-      'HOME=/tmp',
-      'MPLCONFIGDIR=/tmp/matplotlib',
-      'NUMBA_CACHE_DIR=/tmp/numba',
       // BLAS pools default to the host's core count and would oversubscribe the CPU limit.
       `OMP_NUM_THREADS=${threads}`,
       `OPENBLAS_NUM_THREADS=${threads}`,

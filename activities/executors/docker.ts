@@ -9,6 +9,7 @@ import { ExecutorUnavailableError } from '../errors';
 import { settleWithin, whenAborted } from './abort';
 import { resolveBlockImage, type RequirementsBuildOptions } from './docker-image';
 import { containerSpec, type SandboxOptions } from './docker-spec';
+import { sampleMemory, type MemorySampler } from './docker-stats';
 import { openLogSink } from './logs';
 import type { BlockExecutor, ExecControl, ExecJob, ExecOutcome } from './types';
 
@@ -20,6 +21,8 @@ export interface DockerExecutorOptions extends SandboxOptions {
   docker?: Docker;
   /** How images for inline blocks with `requirements` are built. */
   requirementsBuild?: RequirementsBuildOptions;
+  /** How often a running container's memory is sampled for NodeResult.peakMemoryMB. @default 2000 */
+  memorySampleMs?: number;
   /** How long a ping may take before the engine counts as unreachable. @default 5000 */
   pingTimeoutMs?: number;
 }
@@ -64,7 +67,7 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
       }
       active.add(container.id);
       try {
-        return await runContainer(container, job, ctl, image.digest);
+        return await runContainer(container, job, ctl, image.digest, opts.memorySampleMs ?? 2000);
       } finally {
         active.delete(container.id);
         await container.remove({ force: true, v: true }).catch(() => undefined);
@@ -73,7 +76,7 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
   };
 }
 
-async function runContainer(container: Docker.Container, job: ExecJob, ctl: ExecControl, imageDigest: string): Promise<ExecOutcome> {
+async function runContainer(container: Docker.Container, job: ExecJob, ctl: ExecControl, imageDigest: string, sampleMs: number): Promise<ExecOutcome> {
   const sink = openLogSink(job.paths, ctl.onProgress);
   // The attach stream is an HTTP socket (a Duplex); typed as ReadWriteStream by @types/dockerode.
   const attach = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Duplex;
@@ -85,10 +88,13 @@ async function runContainer(container: Docker.Container, job: ExecJob, ctl: Exec
   });
   const aborted = whenAborted(ctl.signal);
   const startedAt = new Date();
-  const base = { imageDigest, peakMemoryMB: null, startedAt };
+  const base = { imageDigest, startedAt };
+  let memory: MemorySampler | undefined;
+  const peak = (): number | null => memory?.stop() ?? null;
   try {
     await container.start();
     ctl.onStarted({ containerId: container.id });
+    memory = sampleMemory(container, sampleMs);
     const exited = container.wait().then(() => 'exited' as const);
     const first = await Promise.race([exited, aborted.promise.then(() => 'aborted' as const)]);
     if (first === 'aborted') {
@@ -96,16 +102,20 @@ async function runContainer(container: Docker.Container, job: ExecJob, ctl: Exec
       await container.remove({ force: true, v: true });
       const killMs = performance.now() - t0;
       exited.catch(() => undefined); // the wait call fails once the container is gone
-      return { ...base, status: 'aborted', exitCode: null, oomKilled: false, endedAt: new Date(), killMs };
+      return { ...base, status: 'aborted', exitCode: null, oomKilled: false, peakMemoryMB: peak(), endedAt: new Date(), killMs };
     }
     const state = (await container.inspect()).State;
+    const oomKilled = state.OOMKilled === true;
+    // An OOM kill means the limit was reached, whatever the last sample saw.
+    const peakMemoryMB = oomKilled ? job.memoryMB : peak();
     // All output is in the log files only once the attach stream has ended.
     await settleWithin(attachEnded, 2000);
-    return { ...base, status: 'exited', exitCode: state.ExitCode, oomKilled: state.OOMKilled === true, endedAt: new Date() };
+    return { ...base, status: 'exited', exitCode: state.ExitCode, oomKilled, peakMemoryMB, endedAt: new Date() };
   } catch (e) {
     if ((e as Error).name === 'ExecutorUnavailableError') throw e;
     throw new ExecutorUnavailableError(`Docker failed while running the container: ${(e as Error).message}`, { logDir: job.paths.dir });
   } finally {
+    memory?.stop();
     aborted.dispose();
     attach.destroy();
     await sink.close();
