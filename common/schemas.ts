@@ -161,7 +161,7 @@ export type TreeSpec = z.infer<typeof TreeSpecSchema>;
 export const AddNodesRequestSchema = z.strictObject({
   /** Caller-chosen id; a repeated request with the same id is applied once. */
   requestId: z.string().min(1).max(200),
-  nodes: z.array(NodeSpecSchema).min(1, 'must add at least one node').max(1000),
+  nodes: z.array(NodeSpecSchema).min(1, 'must add at least one node').max(100_000),
   /** Who asked (shown in the timeline): client, agent, rule, result. */
   source: z.string().max(100).optional(),
 });

@@ -395,7 +395,8 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     const idle = inFlight.size === 0 && pendingCallbacks === 0;
     if (draining && idle) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof analysisTree>({ spec: input.spec, carried: tree.carry(), continueAsNewAfterEvents: input.continueAsNewAfterEvents });
+      // The nodes travel in the carried state; the spec keeps only the tree's settings.
+      await continueAsNew<typeof analysisTree>({ spec: { ...input.spec, nodes: [] }, carried: tree.carry(), continueAsNewAfterEvents: input.continueAsNewAfterEvents });
     }
     if (idle && tree.scheduler.isQuiescent()) {
       if (spec.expansion.idleTimeout === 0 || tree.closed) break;

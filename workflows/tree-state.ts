@@ -6,6 +6,7 @@
  */
 import { AddNodesRequestSchema, formatZodError, type AddNodesRequest, type TreeSpec } from '../common/schemas';
 import { validateAdditions, type ExistingTree } from '../common/tree-validation';
+import { decodeNodes, encodeNodes, type EncodedNodes } from './carry-codec';
 import { blockKey, type NodeRecord, type TransitionRecord } from './node-record';
 import { SCHEDULER_SNAPSHOT_VERSION, TreeScheduler, type SchedulerSnapshot, type Transition } from './scheduler';
 import { countStates, type RejectedAddition } from './views';
@@ -16,7 +17,7 @@ import { countStates, type RejectedAddition } from './views';
  * carried payload well under Temporal's 2 MB limit for trees of thousands of nodes.
  */
 export interface CarriedState {
-  nodes: NodeRecord[];
+  nodes: EncodedNodes;
   durationStats: SchedulerSnapshot['stats'];
   appliedRequests: string[];
   rejected: RejectedAddition[];
@@ -51,9 +52,10 @@ export class TreeState {
     this.maxParallelJobs = carried?.maxParallelJobs ?? spec.maxParallelJobs;
     // The seed's `priority_queue: false` is a plain FIFO queue: no priorities, submission order.
     const options = { strategy: spec.priorityQueue ? spec.priorityStrategy : ('fifo' as const), usePriority: spec.priorityQueue, maxParallel: this.maxParallelJobs };
-    this.scheduler = carried ? TreeScheduler.restore(schedulerSnapshotOf(carried), options) : new TreeScheduler(options);
+    const records = carried ? decodeNodes(carried.nodes) : [];
+    this.scheduler = carried ? TreeScheduler.restore(schedulerSnapshotOf(records, carried.durationStats), options) : new TreeScheduler(options);
     if (carried) {
-      for (const rec of carried.nodes) this.index(rec);
+      for (const rec of records) this.index(rec);
       carried.appliedRequests.forEach((r) => this.appliedRequests.add(r));
       this.rejected.push(...carried.rejected);
       this.paused = carried.paused;
@@ -159,7 +161,7 @@ export class TreeState {
   /** Compact state for continue-as-new. */
   carry(): CarriedState {
     return {
-      nodes: this.order,
+      nodes: encodeNodes(this.order),
       durationStats: this.scheduler.snapshot().stats,
       appliedRequests: [...this.appliedRequests],
       rejected: this.rejected,
@@ -173,17 +175,17 @@ export class TreeState {
 }
 
 /** Rebuilds the scheduler's snapshot from carried node records (insertion order = sequence). */
-function schedulerSnapshotOf(carried: CarriedState): SchedulerSnapshot {
+function schedulerSnapshotOf(records: readonly NodeRecord[], stats: SchedulerSnapshot['stats']): SchedulerSnapshot {
   return {
     version: SCHEDULER_SNAPSHOT_VERSION,
-    nextSeq: carried.nodes.length,
-    nodes: carried.nodes.map((rec, seq) => {
+    nextSeq: records.length,
+    nodes: records.map((rec, seq) => {
       const last = rec.transitions[rec.transitions.length - 1];
       return {
         id: rec.id, parentId: rec.parentId, dependencies: rec.dependencies, priority: rec.priority, depth: rec.depth, seq,
         blockKey: blockKey(rec.block), expectedDuration: rec.expectedDuration, state: rec.state, reason: last?.[2],
       };
     }),
-    stats: carried.durationStats,
+    stats,
   };
 }
