@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES, type FailureType } from '../common/failure-types';
+import type { ActivityAttempt } from '../common/schemas';
 
 /** What a failed attempt left behind; sent as the single entry of `ApplicationFailure.details`. */
 export interface FailureDetails {
@@ -15,6 +16,8 @@ export interface FailureDetails {
   logDir: string | null;
   /** Memory limit of the attempt in MB, when known (useful next to OutOfMemoryError). */
   memoryMB?: number;
+  /** Every Temporal attempt of this workflow attempt, read back from the workspace (see attempt-history.ts). */
+  attemptHistory?: ActivityAttempt[];
 }
 
 /** Base of every typed node failure; `type` is the FailureTypes string and the class name. */

@@ -16,7 +16,8 @@ import { memoryForAttempt } from './memory';
 import { failureForExit } from './outcome';
 import { publishAttempt, readPublished } from './publish';
 import { readTail } from './runner-output';
-import { attemptPaths, countEarlierOomAttempts, prepareAttempt, recordAttempt, type AttemptRecord } from './workspace';
+import { readAttemptHistory } from './attempt-history';
+import { attemptPaths, prepareAttempt, recordAttempt, type AttemptRecord } from './workspace';
 
 /** What the activities are built from; the worker wires real ones, tests may pass others. */
 export interface ActivityDeps {
@@ -59,10 +60,15 @@ export interface Activities {
 export function createActivities(deps: ActivityDeps): Activities {
   return {
     async runNode(input: RunNodeRequest): Promise<NodeResult> {
+      const history = () => readAttemptHistory(deps.workspaceRoot, input.treeId, input.nodeId, input.attempt).catch(() => []);
       try {
-        return await runNodeAttempt(deps, Context.current(), input);
+        const result = await runNodeAttempt(deps, Context.current(), input);
+        return { ...result, attemptHistory: await history() };
       } catch (e) {
-        if (e instanceof NodeFailureError) throw e.toApplicationFailure();
+        if (e instanceof NodeFailureError) {
+          e.details.attemptHistory = await history();
+          throw e.toApplicationFailure();
+        }
         throw e;
       }
     },
@@ -82,9 +88,8 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   }
   const block = resolveBlock(input);
   const inputPath = await checkInput(input.inputPath);
-  const oomCount = await countEarlierOomAttempts(root, treeId, nodeId, attempt);
   const maxMB = deps.maxMemoryMB ?? Math.floor(os.totalmem() / 1024 / 1024);
-  const memoryMB = Math.min(memoryForAttempt(input.resources, oomCount, deps.defaultMemoryMB ?? 2048), maxMB);
+  const memoryMB = Math.min(memoryForAttempt(input.resources, 0, deps.defaultMemoryMB ?? 2048), maxMB);
   const activityAttempt = ctx.info.attempt;
   const paths = attemptPaths(root, treeId, nodeId, attempt, activityAttempt);
   await prepareAttempt(paths, { treeId, nodeId, attempt, block, inputRequired: inputPath !== null });
@@ -96,7 +101,7 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   let recorded = false;
   const record = (r: Pick<AttemptRecord, 'status' | 'failureType' | 'exitCode' | 'killMs' | 'startedAt' | 'endedAt'>): Promise<void> => {
     recorded = true;
-    return recordAttempt(paths, { attempt, activityAttempt, memoryMB, ...r });
+    return recordAttempt(paths, { worker: deps.workerId, attempt, activityAttempt, memoryMB, ...r });
   };
   const startedAt = new Date().toISOString();
   try {

@@ -57,6 +57,8 @@ export async function prepareAttempt(paths: AttemptPaths, job: RunnerJob): Promi
 
 /** What every attempt leaves in `outcome.json`, also read back to count earlier OOM kills. */
 export interface AttemptRecord {
+  /** The worker that ran the attempt. */
+  worker?: string;
   attempt: number;
   activityAttempt: number;
   status: 'succeeded' | 'failed' | 'timeout' | 'cancelled';

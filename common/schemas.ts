@@ -80,6 +80,9 @@ export const ResourcesSchema = z.strictObject({
   memoryGrowthFactor: z.number().min(1).max(8).optional(),
   /** Upper bound for memory growth on retries. */
   maxMemoryMB: z.number().int().min(64).max(262_144).optional(),
+}).refine((r) => r.memoryGrowthFactor === undefined || r.memoryMB !== undefined, {
+  message: 'memoryGrowthFactor needs memoryMB (the memory of the first attempt)',
+  path: ['memoryGrowthFactor'],
 });
 export type Resources = z.infer<typeof ResourcesSchema>;
 

@@ -224,6 +224,10 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
           worker: h.worker, error: h.error, errorType: h.errorType, exitCode: h.exitCode, memoryMB: h.memoryMB ?? placeholder.memoryMB,
         });
       }
+      // The last attempt is the one this outcome describes: keep the workflow's view of its error.
+      const last = rec.attempts[rec.attempts.length - 1]!;
+      if (fallback.error && !last.error) last.error = fallback.error;
+      if (fallback.reused) last.reused = true;
     } else {
       rec.attempts.push({ ...placeholder, ...fallback, n: rec.attempts.length + 1 });
     }
