@@ -388,6 +388,22 @@ void describe('blocks image: runtime contract and failures', { timeout: 20 * 60_
     assertFailure(unreadable, 66, 'InputMissing');
   });
 
+  void test('exit 73 when the output folder is not writable', async () => {
+    const ws = path.join(tmpRoot, 'readonly-output');
+    await mkdir(path.join(ws, 'output'), { recursive: true });
+    const jobFile = path.join(ws, 'job.json');
+    await writeFile(jobFile, JSON.stringify({ treeId: 't', nodeId: 'ro', attempt: 1, block: { name: 'sleep', parameters: {} } }));
+    const name = `ragomics-blocks-test-${RUN_ID}-ro-${++counter}`;
+    const r = await docker([...SANDBOX, '-v', `${jobFile}:/workspace/job.json:ro`, '-v', `${path.join(ws, 'output')}:/workspace/output:ro`, image], name);
+    assert.equal(r.code, 73, r.stderr.slice(-2000));
+    const line = lastLine(r.stderr);
+    assert.ok(line.startsWith('RAGOMICS_ERROR '), line);
+    const e = JSON.parse(line.slice('RAGOMICS_ERROR '.length)) as RunnerError;
+    assert.equal(e.type, 'OutputError');
+    assert.match(e.message, /output/);
+    assert.deepEqual(await readdir(path.join(ws, 'output')), []);
+  });
+
   void test('exit 70 with the traceback when the block raises', async () => {
     const code = 'def helper():\n    raise ValueError("boom from the test block")\n\ndef run(adata=None):\n    helper()\n';
     const r = await runBlock('raises', { code, parameters: {} });

@@ -98,6 +98,8 @@ def validate_child(child: Any, where: str = "suggested child") -> dict[str, Any]
     params = block.get("parameters", {})
     if not isinstance(params, dict):
         raise ValueError(f"{where}: block 'parameters' must be an object")
+    block = dict(block)
+    block.setdefault("parameters", {})
     out: dict[str, Any] = {"block": to_jsonable(block)}
     priority = child.get("priority", 0)
     if isinstance(priority, bool) or not isinstance(priority, (int, float)) or not math.isfinite(float(priority)):

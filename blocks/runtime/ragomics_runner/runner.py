@@ -422,14 +422,30 @@ def _is_anndata(obj: Any) -> bool:
     return mod is not None and isinstance(obj, mod.AnnData)
 
 
+def track_savefig() -> None:
+    """Mark figures the block saved itself, so save_open_figures does not save them twice."""
+    import matplotlib.figure
+
+    original = matplotlib.figure.Figure.savefig
+    if getattr(original, "_ragomics_tracked", False):
+        return
+
+    def savefig(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._ragomics_saved = True
+        return original(self, *args, **kwargs)
+
+    savefig._ragomics_tracked = True  # type: ignore[attr-defined]
+    matplotlib.figure.Figure.savefig = savefig  # type: ignore[method-assign]
+
+
 def save_open_figures() -> None:
-    """Inline code may draw without saving: keep every figure still open."""
+    """Inline code may draw without saving: keep every figure still open and never saved."""
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is None:
         return
     for num in list(plt.get_fignums()):
         fig = plt.figure(num)
-        if not fig.axes:
+        if not fig.axes or getattr(fig, "_ragomics_saved", False):
             plt.close(fig)
             continue
         report.savefig(fig, f"figure_{num}.png")
@@ -492,6 +508,7 @@ def _run(ws: Workspace, job_arg: str | None) -> int:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
+    track_savefig()
     install_rebase(ws)
 
     if "name" in block:
@@ -594,8 +611,12 @@ def main(argv: list[str] | None = None) -> int:
         return _run(ws, args.job)
     except E.RunnerError as err:
         failure = err
-    except MemoryError:
-        failure = E.OutOfMemory("out of memory (MemoryError); give the node more memory (resources.memoryMB)", _tb())
+    except MemoryError as exc:
+        detail = " ".join(str(exc).split())
+        failure = E.OutOfMemory(
+            f"out of memory (MemoryError{': ' + detail if detail else ''}); give the node more memory (resources.memoryMB)",
+            _tb(),
+        )
     except KeyboardInterrupt:
         failure = E.BlockCrashed("interrupted (SIGINT)")
     except Exception as exc:  # noqa: BLE001 - a bug in the runner itself

@@ -70,6 +70,7 @@ def ensure_neighbors(adata: Any, n_neighbors: int, n_pcs: int | None, random_sta
     ):
         return {"n_neighbors": n_neighbors, "n_pcs": n_pcs, "rebuilt": False}
     report.progress(0.3, "building neighbour graph")
+    enable_numba_caching()
     sc.pp.neighbors(adata, n_neighbors=n_neighbors, n_pcs=n_pcs, use_rep=use_rep, random_state=random_state)
     return {"n_neighbors": n_neighbors, "n_pcs": n_pcs, "rebuilt": True}
 
@@ -101,3 +102,35 @@ def embedding_plot(adata: Any, basis: str, color: str | None, title: str, name: 
     ax.set_yticks([])
     ax.set_title(title)
     return report.savefig(fig, name)
+
+
+# umap-learn jit-compiles these with numba but without cache=True, so every process spent
+# ~10 s compiling them again. Turning caching on (before their first call) lets them load from
+# NUMBA_CACHE_DIR, which the image pre-fills at build time.
+_UMAP_UNCACHED = {
+    "umap.umap_": ("smooth_knn_dist", "compute_membership_strengths", "fuzzy_simplicial_set"),
+    "umap.layouts": ("_optimize_layout_euclidean_single_epoch", "clip", "rdist"),
+    "umap.utils": ("tau_rand_int", "tau_rand", "norm"),
+}
+
+
+def enable_numba_caching() -> int:
+    """Turn on numba's on-disk cache for umap's uncached jitted functions; returns how many."""
+    import importlib
+
+    enabled = 0
+    for module_name, names in _UMAP_UNCACHED.items():
+        try:
+            module = importlib.import_module(module_name)
+        except Exception:  # noqa: BLE001 - umap missing or changed: nothing to do
+            continue
+        for name in names:
+            fn = getattr(module, name, None)
+            if fn is None or not hasattr(fn, "enable_caching") or type(getattr(fn, "_cache", None)).__name__ != "NullCache":
+                continue
+            try:
+                fn.enable_caching()
+                enabled += 1
+            except Exception:  # noqa: BLE001 - e.g. no writable cache folder
+                pass
+    return enabled
