@@ -4,7 +4,7 @@
  * bundle built once per run (RAGOMICS_WORKFLOW_BUNDLE).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime, type WorkerOptions } from '@temporalio/worker';
@@ -49,6 +49,12 @@ export async function withWorker<T>(config: WorkerConfigInput, body: (ctx: Worke
     await rw.connection.close();
     if (!config.workspace) rmSync(workspace, { recursive: true, force: true });
   }
+}
+
+/** The workflow code for replay: the prebuilt bundle when there is one, else the sources. */
+export function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const bundle = process.env.RAGOMICS_WORKFLOW_BUNDLE ?? path.join(__dirname, '..', '..', 'workflow-bundle.js');
+  return existsSync(bundle) ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../../workflows') };
 }
 
 /** A sleep node for scheduling tests. */
