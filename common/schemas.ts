@@ -119,8 +119,12 @@ export type ExpansionRule = z.infer<typeof ExpansionRuleSchema>;
 
 /** Where reactive expansion comes from. */
 export const ExpansionSchema = z.strictObject({
-  /** Accept `suggestedChildren` from block result manifests. @default true */
-  fromResults: z.boolean().default(true),
+  /**
+   * Add the `suggestedChildren` of block result manifests to the tree. Off by default: the
+   * built-in blocks suggest the usual next steps, and a tree should not grow to `maxNodes`
+   * unless asked to. @default false
+   */
+  fromResults: z.boolean().default(false),
   rules: z.array(ExpansionRuleSchema).max(100).default([]),
   /** HTTP endpoint of an external agent (the seed's function selector). */
   policyUrl: z.string().url().optional(),

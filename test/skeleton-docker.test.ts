@@ -1,0 +1,64 @@
+/**
+ * The walking skeleton through every layer, on the real server and the real Docker engine: the
+ * SDK starts a tree of three nodes (root, two children), a worker runs each node's real scanpy
+ * block in a container through dockerode, the two children run in parallel after the root, and
+ * the outputs read back with the expected change.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import Docker from 'dockerode';
+import { uid, withWorker } from './helpers/harness';
+import { PROJECT_ROOT, loadWorkerConfig, resolveBlocksImage } from '../workers/config';
+
+const DATASET = path.join(PROJECT_ROOT, '.data', 'datasets', 'pbmc68k_counts.h5ad');
+const IMAGE = resolveBlocksImage(loadWorkerConfig({}));
+
+/** Reads shape and keys of an .h5ad with the image's own anndata (the host has no Python stack). */
+function inspect(file: string): { n_obs: number; n_vars: number; layers: string[]; uns: string[] } {
+  const script = 'import anndata,json,sys; a=anndata.read_h5ad(sys.argv[1]); print(json.dumps({"n_obs":a.n_obs,"n_vars":a.n_vars,"layers":list(a.layers.keys()),"uns":list(a.uns.keys())}))';
+  const out = execFileSync('docker', ['run', '--rm', '--network', 'none', '--read-only', '--tmpfs', '/tmp', '-v', `${file}:/in.h5ad:ro`, '--entrypoint', '/opt/ragomics/bin/python', IMAGE, '-c', script, '/in.h5ad'], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!) as ReturnType<typeof inspect>;
+}
+
+test('skeleton: root then two children in parallel, each a real block in a Docker container', { timeout: 600_000 }, async () => {
+  assert.ok(existsSync(DATASET), `dataset missing: run scripts/fetch-dataset.sh (${DATASET})`);
+  await withWorker({ executor: 'docker', maxConcurrentNodes: 3, defaultMemoryMB: 1024 }, async ({ client }) => {
+    const tree = await client.startTree({
+      id: uid('skeleton'),
+      userRequest: 'walking skeleton: QC, then normalization and PCA side by side',
+      inputDataPath: DATASET,
+      nodes: [
+        { id: 'qc', block: { name: 'quality_control', parameters: { min_genes: 10, min_cells: 1, max_pct_mito: null } } },
+        { id: 'normalize', parentId: 'qc', block: { name: 'normalize', parameters: {} } },
+        { id: 'pca', parentId: 'qc', block: { name: 'pca', parameters: { n_comps: 10, use_highly_variable: false } } },
+      ],
+    });
+    const result = await tree.result();
+    assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
+    const status = await tree.status();
+    const byId = new Map(status.nodes.map((n) => [n.id, n]));
+    const [qc, norm, pca] = ['qc', 'normalize', 'pca'].map((id) => byId.get(id)!);
+    for (const n of [qc, norm, pca]) {
+      assert.ok(n?.outputPath && existsSync(n.outputPath), `${n?.id} published its output`);
+      assert.match(n.sha256!, /^[0-9a-f]{64}$/);
+      assert.equal(statSync(n.outputPath).mode & 0o222, 0, `${n.id}'s published output is read-only`);
+    }
+    // The children ran side by side, after the root.
+    const t = (iso: string | null) => Date.parse(iso!);
+    assert.ok(t(norm!.startedAt) >= t(qc!.endedAt) && t(pca!.startedAt) >= t(qc!.endedAt));
+    assert.ok(t(norm!.startedAt) < t(pca!.endedAt) && t(pca!.startedAt) < t(norm!.endedAt), 'normalize and pca overlapped');
+    // Real effects, read back from the published .h5ad files.
+    const input = inspect(DATASET);
+    const afterQc = inspect(qc!.outputPath!);
+    assert.ok(afterQc.n_obs <= input.n_obs && afterQc.layers.includes('counts'), 'QC kept raw counts in a layer');
+    assert.ok(inspect(norm!.outputPath!).uns.includes('log1p'), 'normalize applied log1p');
+    assert.ok(inspect(pca!.outputPath!).uns.includes('pca'), 'pca stored its variance');
+    // No container of this tree is left behind.
+    const left = await new Docker().listContainers({ all: true, filters: JSON.stringify({ label: [`ragomics.tree=${tree.treeId}`] }) });
+    assert.equal(left.length, 0);
+    console.log(`# skeleton: ${status.nodes.map((n) => `${n.id} ${n.state} ${n.outputPath}`).join('; ')}`);
+  });
+});
