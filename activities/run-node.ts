@@ -60,7 +60,7 @@ export interface Activities {
 export function createActivities(deps: ActivityDeps): Activities {
   return {
     async runNode(input: RunNodeRequest): Promise<NodeResult> {
-      const history = () => readAttemptHistory(deps.workspaceRoot, input.treeId, input.nodeId, input.attempt).catch(() => []);
+      const history = () => readAttemptHistory(deps.workspaceRoot, workspaceKey(input), input.nodeId, input.attempt).catch(() => []);
       try {
         const result = await runNodeAttempt(deps, Context.current(), input);
         return { ...result, attemptHistory: await history() };
@@ -81,7 +81,9 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   const input = parsed.data;
   const { treeId, nodeId, attempt } = input;
   const root = deps.workspaceRoot;
-  const stored = await readPublished(root, treeId, nodeId, attempt);
+  // Folders are per tree *execution*: a tree id reused after its earlier run finished gets fresh ones.
+  const treeKey = workspaceKey(input);
+  const stored = await readPublished(root, treeKey, nodeId, attempt);
   if (stored) {
     ctx.log.info('attempt already published; returning the stored result', { treeId, nodeId, attempt });
     return stored;
@@ -91,7 +93,7 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   const maxMB = deps.maxMemoryMB ?? Math.floor(os.totalmem() / 1024 / 1024);
   const memoryMB = Math.min(memoryForAttempt(input.resources, 0, deps.defaultMemoryMB ?? 2048), maxMB);
   const activityAttempt = ctx.info.attempt;
-  const paths = attemptPaths(root, treeId, nodeId, attempt, activityAttempt);
+  const paths = attemptPaths(root, treeKey, nodeId, attempt, activityAttempt);
   await prepareAttempt(paths, { treeId, nodeId, attempt, block, inputRequired: inputPath !== null });
   const job: ExecJob = {
     treeId, nodeId, attempt, activityAttempt, block, inputPath, paths, memoryMB,
@@ -128,7 +130,7 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
     const failure = await failureForExit(outcome, paths, memoryMB);
     if (failure) throw failure;
     const result = await publishAttempt({
-      root, treeId, nodeId, attempt, outputDir: paths.outputDir,
+      root, treeId: treeKey, nodeId, attempt, outputDir: paths.outputDir,
       facts: {
         imageDigest: outcome.imageDigest, executor: deps.executor.kind, worker: deps.workerId,
         startedAt: times.startedAt, endedAt: times.endedAt, activityAttempt, peakMemoryMB: outcome.peakMemoryMB,
@@ -169,4 +171,9 @@ async function checkInput(inputPath: string | null): Promise<string | null> {
   });
   // The real path: a bind mount of a symlink would mount whatever it points to at mount time anyway.
   return realpath(abs);
+}
+
+/** Folder name of a tree execution under `<root>/trees/`: the tree id, plus the run key when the workflow gives one. */
+export function workspaceKey(input: { treeId: string; runKey?: string }): string {
+  return input.runKey ? `${input.treeId}.${input.runKey}` : input.treeId;
 }

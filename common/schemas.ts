@@ -216,6 +216,12 @@ export const RunNodeInputSchema = z.strictObject({
   inputPath: z.string().nullable(),
   resources: ResourcesSchema.optional(),
   timeoutSeconds: z.number().positive(),
+  /**
+   * Distinguishes executions of one tree id (a finished tree's id can be used again): the first
+   * 8 characters of the tree's first run id, stable across continue-as-new. Workspace folders
+   * are `<treeId>.<runKey>`.
+   */
+  runKey: z.string().regex(/^[A-Za-z0-9-]{1,36}$/).optional(),
   /** Extra code patch from the repair hook, replacing inline code for this attempt. */
   patchedCode: z.string().optional(),
 });

@@ -32,7 +32,8 @@ test(`a ${N}-node tree with continue-as-new: completes, each node ran once, stat
     assert.equal(timeline.length, N, 'one timeline entry per node');
     assert.equal(new Set(timeline.map((e) => e.node)).size, N);
     // Exactly once, from the workspace: one attempt folder and one published output per node.
-    const nodesDir = path.join(workspace, 'trees', tree.treeId, 'nodes');
+    const treeDir = readdirSync(path.join(workspace, 'trees')).find((d) => d.startsWith(`${tree.treeId}.`))!;
+    const nodesDir = path.join(workspace, 'trees', treeDir, 'nodes');
     let attempts = 0;
     for (const id of readdirSync(nodesDir)) attempts += readdirSync(path.join(nodesDir, id, 'attempts')).length;
     assert.equal(attempts, N, 'no node was executed twice');

@@ -71,6 +71,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid tree spec:\n${formatZodError(parsed.error)}`, 'InvalidTreeSpec');
   const spec: TreeSpec = parsed.data;
   const treeId = workflowInfo().workflowId;
+  const runKey = workflowInfo().firstExecutionRunId.slice(0, 8);
   const tree = new TreeState(spec, input.carried);
   const inFlight = new Map<string, CancellationScope>();
   let dirty = true;
@@ -244,7 +245,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
       const placeholder: AttemptRecord = { n: rec.attempts.length + 1, runIndex, scheduledAt: Date.now(), startedAt: null, endedAt: null, state: 'RUNNING', memoryMB: resources?.memoryMB };
       rec.attempts.push(placeholder);
       const input: RunNodeInput = {
-        treeId, nodeId: rec.id, attempt: runIndex, block: rec.block, inputPath: inputPathFor(rec), resources,
+        treeId, runKey, nodeId: rec.id, attempt: runIndex, block: rec.block, inputPath: inputPathFor(rec), resources,
         timeoutSeconds: rec.timeout ?? spec.jobTimeout, patchedCode: rec.patchedCode,
       };
       try {
