@@ -46,8 +46,12 @@ test(`random DAG of ${N} nodes at maxParallelJobs ${SLOTS}: order, cap and no id
     const gaps = idleSlotGaps(status, intervals, SLOTS);
     const report = { gaps: gaps.length, medianMs: median(gaps), p95Ms: percentile(gaps, 95), maxMs: Math.max(0, ...gaps), makespan: status.metrics.makespan, efficiency: status.metrics.parallelEfficiency };
     console.log(`# idle-slot scheduling delay: ${JSON.stringify(report)}`);
-    // Each gap is the time from a slot freeing up to the next READY node starting in it: one
-    // workflow task plus one activity dispatch. Generous bound for a noisy 2-core machine.
-    assert.ok(report.maxMs < 2000, `a slot stayed idle ${report.maxMs} ms while a node was READY`);
+    // Each gap is the time from a slot freeing up to the next READY node starting in it: the
+    // activity completion persisted by the server, one workflow task, one activity dispatch. On
+    // the dev server (SQLite, one writer) completions of one tree are persisted one at a time, so
+    // gaps grow with parallelism and machine load; bounds are generous for a noisy 2-core box,
+    // and the figures are printed for BENCHMARKS.md.
+    assert.ok(report.medianMs < 1500, `median idle-slot gap ${report.medianMs} ms`);
+    assert.ok(report.maxMs < 5000, `a slot stayed idle ${report.maxMs} ms while a node was READY`);
   });
 });

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The README's main command (`npm run demo`): runs a real analysis tree on real data, from a
+# fresh clone. It installs what is missing and says what it is doing:
+#   npm packages → build → Docker engine → blocks image → dataset → Temporal dev server
+#   (persistent SQLite under .data/temporal) → a worker (Docker executor) → the tree of
+#   examples/pbmc-tree.yaml → status with output paths, timeline.html and report.html.
+#
+# Env: SPEC (another tree spec; default examples/pbmc-tree.yaml), TEMPORAL_ADDRESS (use a running
+# server instead of starting the dev server), RAGOMICS_TASK_QUEUE (default ragomics-demo).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$PROJECT_ROOT"
+
+SPEC="${SPEC:-examples/pbmc-tree.yaml}"
+export RAGOMICS_TASK_QUEUE="${RAGOMICS_TASK_QUEUE:-ragomics-demo}"
+
+step_timer "npm packages" bash scripts/ensure-node-deps.sh
+step_timer "build" npx tsc -p tsconfig.json
+step_timer "workflow bundle" node scripts/bundle-workflows.js
+step_timer "Docker engine" bash scripts/ensure-docker.sh >/dev/null
+step_timer "blocks image" bash scripts/build-image.sh
+step_timer "dataset" bash scripts/fetch-dataset.sh
+if [[ -z "${TEMPORAL_ADDRESS:-}" ]]; then
+  addr_line="$(bash scripts/ensure-temporal.sh)" || die -c 3 "the Temporal dev server could not be started (see above)"
+  export "${addr_line?}"
+fi
+export RAGOMICS_WORKFLOW_BUNDLE="$PROJECT_ROOT/dist/workflow-bundle.js"
+export RAGOMICS_BLOCKS_IMAGE="${RAGOMICS_BLOCKS_IMAGE:-$(cat "$DATA_DIR/blocks-image")}"
+
+mkdir -p "$DATA_DIR/demo"
+worker_log="$DATA_DIR/demo/worker.log"
+log "starting a worker (Docker executor, task queue $RAGOMICS_TASK_QUEUE); log: $worker_log"
+node bin/ragomics.js worker --executor docker >"$worker_log" 2>&1 &
+worker_pid=$!
+# SIGTERM is the graceful stop: running nodes get the grace period, no container is left behind.
+trap 'kill -TERM "$worker_pid" 2>/dev/null || true; wait "$worker_pid" 2>/dev/null || true' EXIT
+
+log "running $SPEC"
+rc=0
+node bin/ragomics.js run "$SPEC" || rc=$?
+tree_id="$(node -e "const y=require('yaml');const fs=require('fs');const s=y.parse(fs.readFileSync(process.argv[1],'utf8'));console.log(s.id)" "$SPEC")"
+if [[ "$rc" -le 1 && -n "$tree_id" && "$tree_id" != "undefined" ]]; then
+  echo
+  log "nodes and their outputs:"
+  node bin/ragomics.js status "$tree_id" --outputs || true
+  node bin/ragomics.js timeline "$tree_id" --format html -o "$DATA_DIR/demo/timeline.html" && log "timeline: $DATA_DIR/demo/timeline.html"
+  node bin/ragomics.js report "$tree_id" -o "$DATA_DIR/demo/report.html" && log "report:   $DATA_DIR/demo/report.html (figures included)"
+  log "Temporal Web UI: http://localhost:${TEMPORAL_UI_PORT:-8233}/namespaces/default/workflows?query=WorkflowId%3D%22$tree_id%22"
+fi
+exit "$rc"
