@@ -4,7 +4,7 @@
 # real Temporal dev server and a real Docker engine.
 #
 # Steps: npm packages → build (tsc) → catalog check → lint → Docker engine → blocks image →
-# dataset → Temporal dev server → workflow bundle (built once for all test files) → node --test.
+# dataset → local executor's Python venv → Temporal dev server → workflow bundle (built once for all test files) → node --test.
 #
 # Env: TEMPORAL_ADDRESS (use this server instead of starting one), RAGOMICS_TEST_FILES (a subset
 # of compiled test files, e.g. "dist/test/unit"), RAGOMICS_TEST_CONCURRENCY (test files run at
@@ -20,6 +20,8 @@ step_timer "lint" npx eslint --max-warnings 0 .
 step_timer "Docker engine" bash scripts/ensure-docker.sh
 step_timer "blocks image" bash scripts/build-image.sh
 step_timer "dataset" bash scripts/fetch-dataset.sh
+py_line="$(bash scripts/ensure-local-python.sh)" || die -c 3 "the local executor's Python environment could not be created (see above)"
+export "${py_line?}"
 if [[ -z "${TEMPORAL_ADDRESS:-}" ]]; then
   addr_line="$(bash scripts/ensure-temporal.sh)" || die -c 3 "Temporal dev server could not be started (see above)"
   export "${addr_line?}"
