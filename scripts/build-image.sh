@@ -116,4 +116,13 @@ grep -E '^warmup:' "$LOG" | sed 's/^/[build-image]   /' >&2 || true
 SIZE="$(docker image inspect --format '{{.Size}}' "$TAG" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
 log "built $TAG in $(since "$T2") ($SIZE); total $(since "$T0")"
 write_tag
+
+# Keep disk bounded: drop older content-hash tags of this repository beyond the newest
+# $KEEP_OLD_IMAGES (default 2). `docker rmi` without -f leaves images that containers use.
+KEEP_OLD_IMAGES="${KEEP_OLD_IMAGES:-2}"
+docker images "$REPO_NAME" --format '{{.Tag}} {{.CreatedAt}}' \
+  | awk -v cur="${TAG##*:}" '$1 ~ /^[0-9a-f]{12}$/ && $1 != cur' \
+  | sort -k2,3r | tail -n +"$((KEEP_OLD_IMAGES + 1))" | while read -r old _; do
+      docker rmi "$REPO_NAME:$old" >/dev/null 2>&1 && log "removed old image $REPO_NAME:$old" || true
+    done
 echo "$TAG"

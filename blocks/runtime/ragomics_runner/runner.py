@@ -30,6 +30,7 @@ from .paths import CONTAINER_WORKSPACE, Workspace, install_rebase
 
 BLOCK_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 INLINE_MODULE = "ragomics_inline_block"
+_TEMP_DIRS: list[str] = []
 
 
 # ------------------------------------------------------------------------------------------------
@@ -295,6 +296,7 @@ def load_inline(block: dict[str, Any], ws: Workspace) -> LoadedBlock:
     params: dict[str, Any] = block.get("parameters") or {}
     ensure_requirements(block.get("requirements") or [], bool(block.get("network", False)))
     src_dir = tempfile.mkdtemp(prefix="ragomics-inline-")
+    _TEMP_DIRS.append(src_dir)  # removed when the runner ends (tracebacks are formatted by then)
     src_path = os.path.join(src_dir, "inline_block.py")
     with open(src_path, "w", encoding="utf-8") as fh:
         fh.write(code)
@@ -599,6 +601,11 @@ def _run(ws: Workspace, job_arg: str | None) -> int:
     return E.EXIT_OK
 
 
+def _remove_temp_dirs() -> None:
+    while _TEMP_DIRS:
+        shutil.rmtree(_TEMP_DIRS.pop(), ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     ws = Workspace(args.workspace)
@@ -608,7 +615,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:
         pass
     try:
-        return _run(ws, args.job)
+        code = _run(ws, args.job)
+        _remove_temp_dirs()
+        return code
     except E.RunnerError as err:
         failure = err
     except MemoryError as exc:
@@ -622,4 +631,5 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bug in the runner itself
         failure = E.BlockCrashed(f"runner error: {_short_exc(exc)}", _tb())
     _write_error(ws, failure)
+    _remove_temp_dirs()
     os._exit(failure.code)  # nothing may print after the RAGOMICS_ERROR line
