@@ -54,7 +54,8 @@ export const InlineBlockSchema = z.strictObject({
   parameters: ParametersSchema,
 });
 
-const BlockUnion = z.union([BuiltinBlockSchema, InlineBlockSchema]);
+type BlockOutput = z.infer<typeof BuiltinBlockSchema> | z.infer<typeof InlineBlockSchema>;
+type BlockInput = z.input<typeof BuiltinBlockSchema> | z.input<typeof InlineBlockSchema>;
 
 /**
  * A block: inline code when the object has `code`, else a built-in block by name. Dispatching on
@@ -64,10 +65,10 @@ const BlockUnion = z.union([BuiltinBlockSchema, InlineBlockSchema]);
 export const BlockSchema = z.unknown().transform((value, ctx) => {
   const schema = typeof value === 'object' && value !== null && 'code' in value ? InlineBlockSchema : BuiltinBlockSchema;
   const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data as z.infer<typeof BlockUnion>;
+  if (parsed.success) return parsed.data as BlockOutput;
   for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path } as never);
   return z.NEVER;
-}) as unknown as z.ZodType<z.infer<typeof BlockUnion>, z.input<typeof BlockUnion>>;
+}) as unknown as z.ZodType<BlockOutput, BlockInput>;
 export type Block = z.infer<typeof BlockSchema>;
 export type BuiltinBlock = z.infer<typeof BuiltinBlockSchema>;
 export type InlineBlock = z.infer<typeof InlineBlockSchema>;
