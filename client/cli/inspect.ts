@@ -1,0 +1,58 @@
+/**
+ * Read-only commands: `status TREE_ID` and `list`.
+ */
+import type { Command } from 'commander';
+import { checkId, withClient } from './context';
+import { CliExit, ExitCode, treeExitCode } from './exit';
+import { cell, renderStatusText, toContractStatus } from './status-view';
+
+/** Registers `status` and `list`. */
+export function registerInspectCommands(program: Command): void {
+  program
+    .command('status')
+    .description('show the state of a tree and of each node (exit 1 when it ended with a failed or cancelled node)')
+    .argument('<treeId>', 'tree id')
+    .option('--json', 'print the status object (JSON)')
+    .option('--transitions', 'with --json: include every state change of each node')
+    .action(async (treeId: string, opts: { json?: boolean; transitions?: boolean }) => {
+      checkId('TREE_ID', treeId);
+      await withClient({}, async (rc) => {
+        const status = await rc.getTree(treeId).status({ transitions: opts.transitions === true });
+        if (opts.json) {
+          const out = toContractStatus(status);
+          if (opts.transitions) out.nodes.forEach((n, i) => Object.assign(n, { transitions: status.nodes[i]?.transitions ?? [] }));
+          process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        } else {
+          process.stdout.write(renderStatusText(status));
+        }
+        const code = treeExitCode(status.state);
+        if (code !== ExitCode.ok) throw new CliExit(code);
+      });
+    });
+
+  program
+    .command('list')
+    .description('list trees, newest first')
+    .option('--query <filter>', 'Temporal list filter over the search attributes, e.g. \'RagomicsTreeState = "RUNNING"\'')
+    .option('--limit <n>', 'most trees listed', '50')
+    .option('--json', 'print JSON')
+    .action(async (opts: { query?: string; limit: string; json?: boolean }) => {
+      const limit = Number(opts.limit);
+      await withClient({}, async (rc) => {
+        const trees = await rc.listTrees(opts.query, Number.isInteger(limit) && limit > 0 ? limit : 50);
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(trees, null, 2)}\n`);
+          return;
+        }
+        if (trees.length === 0) {
+          process.stdout.write('no trees\n');
+          return;
+        }
+        process.stdout.write(`${cell('TREE', 40)} ${cell('STATE', 10)} ${cell('WORKFLOW', 16)} ${cell('NODES', 9)} STARTED\n`);
+        for (const t of trees) {
+          const nodes = t.nodesTotal === undefined ? '-' : `${t.nodesCompleted ?? 0}/${t.nodesTotal}`;
+          process.stdout.write(`${cell(t.treeId, 40)} ${cell(t.state ?? '-', 10)} ${cell(t.status, 16)} ${cell(nodes, 9)} ${t.startTime.toISOString()}\n`);
+        }
+      });
+    });
+}

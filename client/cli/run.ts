@@ -1,0 +1,85 @@
+/**
+ * `ragomics run SPEC` (validate, start, follow to the end) and `ragomics watch TREE_ID`
+ * (follow a tree started elsewhere). Both exit 0 when every node COMPLETED, else 1.
+ */
+import type { Command } from 'commander';
+import type { TreeSpecInput } from '../../common/schemas';
+import { readSpecFile } from '../spec-file';
+import type { TreeHandle } from '../sdk';
+import { checkId, withClient } from './context';
+import { CliExit, ExitCode, treeExitCode } from './exit';
+import { followTree, hasWorkers } from './follow';
+import { createProgress, type ProgressRenderer } from './progress';
+import { toContractStatus } from './status-view';
+
+interface RunOptions {
+  json?: boolean;
+  taskQueue?: string;
+  id?: string;
+  detach?: boolean;
+}
+
+/** Registers `run` and `watch`. */
+export function registerRunCommands(program: Command): void {
+  program
+    .command('run')
+    .description('validate a tree spec (YAML or JSON), start the tree and wait until it ends')
+    .argument('<spec>', 'tree spec file (.yaml, .yml or .json)')
+    .option('--json', 'print only the final status object (JSON) on stdout')
+    .option('--task-queue <queue>', 'task queue of the workers (default: env RAGOMICS_TASK_QUEUE or "ragomics")')
+    .option('--id <treeId>', 'tree id (overrides the spec\'s id)')
+    .option('--detach', 'start the tree, print its id and return without waiting')
+    .action(async (file: string, opts: RunOptions) => {
+      // Everything about the input is checked before connecting: exit 2 means nothing started.
+      const spec: TreeSpecInput = { ...readSpecFile(file) };
+      if (opts.id) spec.id = checkId('--id', opts.id);
+      await withClient({ taskQueue: opts.taskQueue }, async (rc) => {
+        const tree = await rc.startTree(spec);
+        const taskQueue = opts.taskQueue ?? rc.taskQueue;
+        if (!(await hasWorkers(rc, taskQueue))) {
+          process.stderr.write(`warning: no worker is polling task queue "${taskQueue}"; the tree waits until one starts (\`ragomics worker\` or \`ragomics dev\`)\n`);
+        }
+        if (opts.detach) {
+          process.stdout.write(opts.json ? `${JSON.stringify({ treeId: tree.treeId })}\n` : `${tree.treeId}\n`);
+          return;
+        }
+        if (!opts.json) process.stdout.write(`started tree ${tree.treeId} on task queue "${taskQueue}"\n`);
+        await follow(tree, opts.json === true);
+      });
+    });
+
+  program
+    .command('watch')
+    .description('show the live progress of a tree until it ends')
+    .argument('<treeId>', 'tree id')
+    .option('--json', 'print only the final status object (JSON) on stdout')
+    .action(async (treeId: string, opts: { json?: boolean }) => {
+      checkId('TREE_ID', treeId);
+      await withClient({}, async (rc) => follow(rc.getTree(treeId), opts.json === true));
+    });
+}
+
+/** Follows the tree with the right renderer, prints the result, and exits with the tree's code. */
+async function follow(tree: TreeHandle, json: boolean): Promise<void> {
+  const renderer = pickRenderer(json);
+  const onSigint = (): void => {
+    process.stderr.write(`\ninterrupted: tree ${tree.treeId} keeps running; follow it with \`ragomics watch ${tree.treeId}\`, stop it with \`ragomics cancel ${tree.treeId}\`\n`);
+    process.exit(ExitCode.interrupted);
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    const final = await followTree(tree, { renderer });
+    if (json) process.stdout.write(`${JSON.stringify(toContractStatus(final), null, 2)}\n`);
+    const code = treeExitCode(final.state);
+    if (code !== ExitCode.ok) throw new CliExit(code);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
+/** stdout for humans; with `--json` stdout is reserved, so progress goes to a terminal on stderr or nowhere. */
+function pickRenderer(json: boolean): ProgressRenderer | undefined {
+  if (!json) return createProgress(process.stdout, process.stdout.isTTY === true);
+  if (process.stderr.isTTY) return createProgress(process.stderr, true);
+  return undefined;
+}

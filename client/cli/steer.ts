@@ -1,0 +1,86 @@
+/**
+ * Commands that change a running tree: `add`, `cancel`, `pause`, `resume`, `parallelism`.
+ * Each is validated by the tree before anything changes; a rejection exits 2 naming the id.
+ */
+import type { Command } from 'commander';
+import { readNodesFile } from '../spec-file';
+import { checkId, parsePositiveInt, withClient } from './context';
+
+/** Registers the steering commands. */
+export function registerSteerCommands(program: Command): void {
+  program
+    .command('add')
+    .description('add nodes to a running tree (a YAML/JSON list of nodes, or { nodes: [...] })')
+    .argument('<treeId>', 'tree id')
+    .argument('<nodesFile>', 'nodes file (.yaml, .yml or .json)')
+    .option('--request-id <id>', 'idempotency key: the same request applied twice adds the nodes once')
+    .action(async (treeId: string, file: string, opts: { requestId?: string }) => {
+      checkId('TREE_ID', treeId);
+      const nodes = readNodesFile(file);
+      await withClient({}, async (rc) => {
+        const res = await rc.getTree(treeId).addNodes(nodes, { requestId: opts.requestId, source: 'cli' });
+        if (res.duplicate) process.stdout.write(`request ${res.requestId} was already applied; nothing changed\n`);
+        else process.stdout.write(`added ${res.added.length} node(s) to ${treeId}: ${res.added.join(', ')}\n`);
+      });
+    });
+
+  program
+    .command('cancel')
+    .description('cancel a whole tree, or one node (and the nodes depending on it) with --node')
+    .argument('<treeId>', 'tree id')
+    .option('--node <nodeId>', 'cancel only this node and its dependents')
+    .option('--reason <text>', 'reason recorded in the tree')
+    .action(async (treeId: string, opts: { node?: string; reason?: string }) => {
+      checkId('TREE_ID', treeId);
+      if (opts.node !== undefined) checkId('--node', opts.node);
+      await withClient({}, async (rc) => {
+        const tree = rc.getTree(treeId);
+        if (opts.node !== undefined) {
+          const cancelled = await tree.cancelNode(opts.node, opts.reason ?? 'cancelled from the CLI');
+          process.stdout.write(`cancelled ${cancelled.length} node(s) in ${treeId}: ${cancelled.join(', ')}\n`);
+        } else {
+          // Signals are accepted by any running workflow: check the tree exists first so a typo exits 2.
+          if (!(await tree.isRunning())) {
+            process.stdout.write(`tree ${treeId} has already ended; nothing to cancel\n`);
+            return;
+          }
+          await tree.cancel(opts.reason ?? 'cancelled from the CLI');
+          process.stdout.write(`cancellation of tree ${treeId} requested; running nodes are stopped\n`);
+        }
+      });
+    });
+
+  for (const [name, paused] of [['pause', true], ['resume', false]] as const) {
+    program
+      .command(name)
+      .description(paused ? 'stop starting new nodes (running nodes go on)' : 'start nodes again after a pause')
+      .argument('<treeId>', 'tree id')
+      .action(async (treeId: string) => {
+        checkId('TREE_ID', treeId);
+        await withClient({}, async (rc) => {
+          const tree = rc.getTree(treeId);
+          if (!(await tree.isRunning())) {
+            process.stdout.write(`tree ${treeId} has already ended\n`);
+            return;
+          }
+          if (paused) await tree.pause();
+          else await tree.resume();
+          process.stdout.write(`tree ${treeId} ${paused ? 'paused' : 'resumed'}\n`);
+        });
+      });
+  }
+
+  program
+    .command('parallelism')
+    .description('change maxParallelJobs of a running tree')
+    .argument('<treeId>', 'tree id')
+    .argument('<n>', 'most nodes running at once (1 to 1000)')
+    .action(async (treeId: string, n: string) => {
+      checkId('TREE_ID', treeId);
+      const value = parsePositiveInt('N', n, 1000);
+      await withClient({}, async (rc) => {
+        const res = await rc.getTree(treeId).setMaxParallelJobs(value);
+        process.stdout.write(`tree ${treeId}: maxParallelJobs ${res.previous} → ${res.current}\n`);
+      });
+    });
+}

@@ -1,0 +1,60 @@
+/**
+ * Gathers everything a tree report shows: status and metrics (query), every attempt (timeline
+ * query), each node's block parameters (history), and from the workspace when visible: block
+ * results, figures and log tails.
+ */
+import path from 'node:path';
+import type { Block } from '../../common/schemas';
+import type { TimelineEntry, TreeStatus } from '../../workflows/views';
+import type { TreeHandle } from '../sdk';
+import { recordedNodes } from './history';
+import { figureBudget, logTail, readFigures, readPublishedResult, treeDir, type Figure, type PublishedResult } from './workspace';
+
+/** One node as the report shows it. */
+export interface ReportNode {
+  status: TreeStatus['nodes'][number];
+  block: Block | null;
+  dependencies: string[];
+  result: PublishedResult | null;
+  figures: Figure[];
+  logTail: { file: string; text: string } | null;
+}
+
+/** Everything the report renders. */
+export interface ReportData {
+  status: TreeStatus;
+  timeline: TimelineEntry[];
+  nodes: ReportNode[];
+  generatedAt: Date;
+  /** Where logs and figures were looked for. */
+  workspaceTreeDir: string;
+}
+
+/** Options of {@link collectReport}. */
+export interface CollectOptions {
+  /** Workspace root used when no node output reveals it. @default env RAGOMICS_WORKSPACE or <checkout>/.data/workspace */
+  workspace?: string;
+}
+
+/** Collects the report data of one tree. */
+export async function collectReport(tree: TreeHandle, options: CollectOptions = {}): Promise<ReportData> {
+  const [status, timeline, recorded] = await Promise.all([tree.status(), tree.timeline(), recordedNodes(tree)]);
+  const fallbackRoot = options.workspace ?? process.env.RAGOMICS_WORKSPACE ?? path.resolve(__dirname, '..', '..', '..', '.data', 'workspace');
+  const outputs = status.nodes.map((n) => n.outputPath).filter((p): p is string => typeof p === 'string' && p.length > 0);
+  const dir = treeDir(status.treeId, outputs, fallbackRoot);
+  const budget = figureBudget();
+  const nodes = status.nodes.map((n): ReportNode => {
+    const rec = recorded.get(n.id);
+    // The worker often puts the log tail into the error already; read the workspace only when it did not.
+    const failed = (n.state === 'FAILED' || n.state === 'TIMEOUT' || (n.state === 'CANCELLED' && n.attempts > 0)) && !/--- last \d+ lines/.test(n.error ?? '');
+    return {
+      status: n,
+      block: rec?.block ?? null,
+      dependencies: rec?.dependencies ?? (n.parentId ? [n.parentId] : []),
+      result: n.outputPath ? readPublishedResult(n.outputPath) : null,
+      figures: n.outputPath ? readFigures(n.outputPath, budget) : [],
+      logTail: failed ? logTail(dir, n.id) : null,
+    };
+  });
+  return { status, timeline, nodes, generatedAt: new Date(), workspaceTreeDir: dir };
+}

@@ -1,0 +1,93 @@
+/**
+ * The tree report: one self-contained HTML page with the tree as a graph, the metrics, a table
+ * of nodes (parameters, wait and run times, outputs), the Gantt timeline, the figures the
+ * blocks produced (embedded), and each error with the tail of its log.
+ */
+import { ganttScript, ganttSection } from '../timeline/html';
+import { buildGantt, waitSeconds } from '../timeline/model';
+import { escapeHtml, htmlPage } from '../timeline/page';
+import type { ReportData, ReportNode } from './collect';
+import { graphHeight, graphScript, NODE_STATE_COLORS } from './graph';
+
+/** Renders the report. */
+export function reportHtml(data: ReportData): string {
+  const s = data.status;
+  const gantt = buildGantt(data.timeline, data.generatedAt.getTime(), new Map(s.nodes.map((n) => [n.id, n.endedAt])));
+  const body = [
+    `<h1>Analysis tree ${escapeHtml(s.treeId)} ${badge(s.state)}</h1>`,
+    `<div class="meta">${s.userRequest ? `${escapeHtml(s.userRequest)} · ` : ''}report generated ${escapeHtml(data.generatedAt.toISOString())}</div>`,
+    metricCards(data),
+    '<h2>Tree</h2>',
+    '<div class="meta">Solid arrows: parent → child (the child reads its parent\'s output). Dashed: other dependencies. Hover a node for its parameters; drag to pan, scroll to zoom.</div>',
+    `<div id="tree-graph" class="chart" style="height:${graphHeight(data.nodes)}px"></div>`,
+    '<h2>Nodes</h2>',
+    nodesTable(data.nodes, gantt),
+    '<h2>Timeline</h2>',
+    ganttSection(gantt, 'report-timeline'),
+    figuresSection(data.nodes),
+    errorsSection(data.nodes, data.workspaceTreeDir),
+  ].join('\n');
+  const script = `${graphScript(data.nodes, 'tree-graph')}\n${ganttScript(gantt, 'Node attempts', 'report-timeline')}`;
+  return htmlPage(`ragomics report: ${s.treeId}`, body, script);
+}
+
+function badge(state: string): string {
+  const color = state === 'COMPLETED' ? NODE_STATE_COLORS.COMPLETED : state === 'RUNNING' ? NODE_STATE_COLORS.RUNNING : state === 'CANCELLED' ? NODE_STATE_COLORS.CANCELLED : NODE_STATE_COLORS.FAILED;
+  return `<span class="state" style="background:${color};font-size:14px">${escapeHtml(state)}</span>`;
+}
+
+function metricCards(data: ReportData): string {
+  const m = data.status.metrics, c = data.status.counts;
+  const sec = (v: number) => `${v.toFixed(2)} s`;
+  const cards: [string, string][] = [
+    ['nodes', String(data.status.totalNodes)], ['completed', String(c.COMPLETED)], ['failed', String(c.FAILED + c.TIMEOUT)],
+    ['cancelled', String(c.CANCELLED)], ['makespan', sec(m.makespan)], ['avg wait', sec(m.avgWaitTime)],
+    ['avg run', sec(m.avgExecutionTime)], ['success rate', `${(m.successRate * 100).toFixed(0)}%`],
+    ['critical path', sec(m.criticalPathLength)], ['parallel efficiency', m.parallelEfficiency.toFixed(2)],
+    ['attempts', String(m.totalAttempts)], ['retries', String(m.retries)], ['maxParallelJobs', String(data.status.maxParallelJobs)],
+  ];
+  return `<div class="cards" id="metrics">${cards.map(([k, v]) => `<div class="card"><b>${escapeHtml(v)}</b><span>${escapeHtml(k)}</span></div>`).join('')}</div>`;
+}
+
+function nodesTable(nodes: readonly ReportNode[], gantt: ReturnType<typeof buildGantt>): string {
+  // Total wait of a node over its attempts, from the same spans the timeline draws.
+  const wait = new Map<string, number>();
+  for (const r of gantt.rows) {
+    const w = waitSeconds(r);
+    if (w !== null) wait.set(r.entry.node, (wait.get(r.entry.node) ?? 0) + w);
+  }
+  const head = '<tr><th>node</th><th>parent</th><th>block</th><th>parameters</th><th>state</th><th>attempts</th><th>wait (s)</th><th>run (s)</th><th>output</th><th>summary</th></tr>';
+  const rows = nodes.map((n) => {
+    const s = n.status;
+    const run = s.startedAt && s.endedAt ? ((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000).toFixed(2) : '';
+    const block = n.block ? ('name' in n.block ? n.block.name : 'inline code') : s.block;
+    const params = n.block ? JSON.stringify(n.block.parameters ?? {}) : '(not recorded)';
+    const shape = n.result?.shape ? `${n.result.shape[0]} × ${n.result.shape[1]}` : '';
+    return `<tr class="node-row" data-node="${escapeHtml(s.id)}"><td>${escapeHtml(s.id)}</td><td>${escapeHtml(s.parentId ?? '')}</td><td>${escapeHtml(block)}</td>`
+      + `<td><code>${escapeHtml(params.length > 300 ? `${params.slice(0, 300)}…` : params)}</code></td>`
+      + `<td><span class="state" style="background:${NODE_STATE_COLORS[s.state] ?? '#777'}">${escapeHtml(s.state)}</span></td>`
+      + `<td class="num">${s.attempts}</td><td class="num">${wait.has(s.id) ? (wait.get(s.id) as number).toFixed(2) : ''}</td><td class="num">${run}</td>`
+      + `<td>${escapeHtml(shape)}</td><td>${escapeHtml((n.result?.summary ?? s.summary ?? '').slice(0, 300))}</td></tr>`;
+  });
+  return `<table id="nodes">${head}${rows.join('')}</table>`;
+}
+
+function figuresSection(nodes: readonly ReportNode[]): string {
+  const withFigures = nodes.filter((n) => n.figures.length > 0);
+  if (withFigures.length === 0) return '<h2>Figures</h2><div class="meta">No figures (no block saved any, or the workspace is not visible from here).</div>';
+  return `<h2>Figures</h2>${withFigures.map((n) => `<h3>${escapeHtml(n.status.id)} <small>(${escapeHtml(n.status.block)})</small></h3>`
+    + `<div class="figures">${n.figures.map((f) => `<figure style="display:inline-block;margin:6px"><img class="figure" alt="${escapeHtml(f.name)}" src="${f.dataUri}" style="max-width:520px;border:1px solid #ddd;background:#fff"><figcaption class="meta">${escapeHtml(f.name)}</figcaption></figure>`).join('')}</div>`).join('')}`;
+}
+
+function errorsSection(nodes: readonly ReportNode[], treeDir: string): string {
+  const failed = nodes.filter((n) => n.status.error || n.logTail);
+  if (failed.length === 0) return '<h2>Errors</h2><div class="meta">None.</div>';
+  return `<h2>Errors</h2>${failed.map((n) => `<div class="error" data-node="${escapeHtml(n.status.id)}"><h3>${escapeHtml(n.status.id)} ${badgeSmall(n.status.state)}</h3>`
+    + `<pre>${escapeHtml(n.status.error ?? '')}</pre>`
+    + (n.logTail ? `<details open><summary>last lines of ${escapeHtml(n.logTail.file)}</summary><pre>${escapeHtml(n.logTail.text)}</pre></details>` : `<div class="meta">No log found under ${escapeHtml(treeDir)}.</div>`)
+    + '</div>').join('')}`;
+}
+
+function badgeSmall(state: string): string {
+  return `<span class="state" style="background:${NODE_STATE_COLORS[state] ?? '#777'}">${escapeHtml(state)}</span>`;
+}

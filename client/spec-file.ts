@@ -1,0 +1,136 @@
+/**
+ * Reads tree specs and nodes files (YAML or JSON) for the CLI. Every problem becomes an
+ * {@link InvalidInputError} whose lines name the file, the line and column when known, and
+ * the path of the bad field, e.g. `tree.yaml:14:9: nodes[3].dependencies[0]: unknown node "pca"`.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import { NodeSpecSchema, formatZodError, type NodeSpecInput, type TreeSpec } from '../common/schemas';
+import { InvalidInputError } from './errors';
+import { validateSpec } from './sdk';
+
+/** A parsed file: its data plus a way to turn a field path into `file:line:col`. */
+interface LoadedFile {
+  data: unknown;
+  where: (fieldPath: string) => string;
+}
+
+/** Reads, parses and validates a tree spec file. @throws InvalidInputError (nothing is started). */
+export function readSpecFile(file: string): TreeSpec {
+  const loaded = loadFile(file);
+  try {
+    return validateSpec(loaded.data);
+  } catch (err) {
+    throw locate(err, loaded);
+  }
+}
+
+/**
+ * Reads a nodes file for `ragomics add`: either a list of nodes or `{ nodes: [...] }`. Each node
+ * is checked on its own (shape, block parameters' types); references to other nodes are checked
+ * by the tree, which rejects the whole request naming the offending id.
+ * @throws InvalidInputError
+ */
+export function readNodesFile(file: string): NodeSpecInput[] {
+  const loaded = loadFile(file);
+  const schema = z.union([
+    z.array(NodeSpecSchema).min(1, 'must hold at least one node'),
+    z.strictObject({ nodes: z.array(NodeSpecSchema).min(1, 'must hold at least one node') }),
+  ]);
+  // Report against the shape the user chose, not zod's union summary.
+  const wrapped = !Array.isArray(loaded.data);
+  const parsed = (wrapped ? schema.options[1] : schema.options[0]).safeParse(loaded.data);
+  if (!parsed.success) {
+    const lines = formatZodError(parsed.error, wrapped ? '' : 'nodes').split('\n');
+    throw locate(new InvalidInputError(lines), loaded);
+  }
+  // The raw input, not the parsed one: defaults are filled in by the tree, exactly once.
+  return (wrapped ? (loaded.data as { nodes: NodeSpecInput[] }).nodes : loaded.data) as NodeSpecInput[];
+}
+
+/** Reads and parses a YAML or JSON file, keeping positions for error messages. */
+function loadFile(file: string): LoadedFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new InvalidInputError(`${file}: ${why}`);
+  }
+  if (text.trim() === '') throw new InvalidInputError(`${file}: the file is empty`);
+  const isJson = path.extname(file).toLowerCase() === '.json';
+  if (isJson) {
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      throw new InvalidInputError(`${file}:${jsonErrorPosition(text, err as Error)}: malformed JSON: ${(err as Error).message.replace(/\s*\(line \d+ column \d+\)$/, '').replace(/ in JSON at position \d+.*$/, '')}`);
+    }
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new InvalidInputError(doc.errors.slice(0, 10).map((e) => {
+      const pos = e.linePos?.[0];
+      return `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: malformed ${isJson ? 'JSON' : 'YAML'}: ${(e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`;
+    }));
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (data === null || typeof data !== 'object') throw new InvalidInputError(`${file}: expected ${isJson ? 'an object' : 'a mapping'} of spec fields, found ${data === null ? 'nothing' : typeof data}`);
+  return { data, where: (fieldPath) => `${file}${positionOf(doc, lineCounter, fieldPath)}` };
+}
+
+/** `:line:col` of the field at `fieldPath` (e.g. `nodes[3].dependencies[0]`), or of its closest existing parent. */
+function positionOf(doc: Document, lc: LineCounter, fieldPath: string): string {
+  const keys: (string | number)[] = [];
+  for (const m of fieldPath.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) keys.push(m[2] !== undefined ? Number(m[2]) : (m[1] as string));
+  const at = (offset: number): string => {
+    const p = lc.linePos(offset);
+    return `:${p.line}:${p.col}`;
+  };
+  while (keys.length > 0) {
+    // A mapping key points at the key itself (where an unknown field is written), not its value.
+    const last = keys[keys.length - 1];
+    if (typeof last === 'string') {
+      const parent = (keys.length > 1 ? doc.getIn(keys.slice(0, -1), true) : doc.contents) as unknown;
+      if (isMap(parent)) {
+        const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === last);
+        const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
+        if (range) return at(range[0]);
+      }
+    }
+    const node = doc.getIn(keys, true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && node.range) return at(node.range[0]);
+    keys.pop();
+  }
+  return '';
+}
+
+/** Prefixes each problem line with `file:line:col` when it starts with a field path. */
+function locate(err: unknown, loaded: LoadedFile): unknown {
+  if (!(err instanceof InvalidInputError)) return err;
+  return new InvalidInputError(err.problems.flatMap(unknownFields).map((line) => {
+    const m = /^([A-Za-z_][\w]*(?:\[\d+\]|\.[A-Za-z_][\w]*)*):\s/.exec(line);
+    return m ? `${loaded.where(m[1] as string)}: ${line}` : `${loaded.where('')}: ${line}`;
+  }), { cause: err });
+}
+
+/** Rewrites zod's `path: Unrecognized keys: "a", "b"` as one `path.a: unknown field` line per key. */
+function unknownFields(line: string): string[] {
+  const m = /^(?:(.+?): )?Unrecognized keys?: (.+)$/.exec(line);
+  if (!m) return [line];
+  const keys = [...(m[2] as string).matchAll(/"([^"]*)"/g)].map((k) => k[1] as string);
+  return keys.map((k) => `${m[1] ? `${m[1]}.` : ''}${k}: unknown field`);
+}
+
+/** `line:col` of a JSON.parse error (Node prints either a position or a line and column). */
+function jsonErrorPosition(text: string, err: Error): string {
+  const lc = /line (\d+) column (\d+)/.exec(err.message);
+  if (lc) return `${lc[1]}:${lc[2]}`;
+  const pos = /position (\d+)/.exec(err.message);
+  const at = pos ? Number(pos[1]) : text.length;
+  const before = text.slice(0, at).split('\n');
+  return `${before.length}:${(before[before.length - 1]?.length ?? 0) + 1}`;
+}

@@ -1,0 +1,118 @@
+/**
+ * Every bad-input case of the command line exits with the contract's code and a one-line
+ * message per problem naming the bad field or id, with no stack trace: 2 for invalid input
+ * (nothing started or changed), 3 when the Temporal server cannot be reached.
+ * File problems are caught before any connection: those cases point at an unreachable server
+ * and still exit 2.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TEMPORAL_ADDRESS, uid, withWorker } from './helpers/harness';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BIN = path.join(ROOT, 'bin', 'ragomics.js');
+const UNREACHABLE = '127.0.0.1:1';
+
+interface CliResult { code: number | null; stdout: string; stderr: string }
+
+function ragomics(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The exit code, the number of stderr lines, each matching `patterns` in order; no stack trace; nothing on stdout. */
+function assertFails(r: CliResult, code: number, patterns: RegExp[]): void {
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
+  assert.equal(lines.length, patterns.length, `one line per problem:\n${r.stderr}`);
+  patterns.forEach((p, i) => assert.match(lines[i] ?? '', p));
+  assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
+  assert.equal(r.stdout, '');
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'ragomics-bad-'));
+const file = (name: string, text: string): string => {
+  const p = path.join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+void describe('bad spec files: exit 2 before connecting', { concurrency: true }, () => {
+  const offline = { TEMPORAL_ADDRESS: UNREACHABLE };
+  void test('missing file', async () => {
+    assertFails(await ragomics(['run', path.join(dir, 'nope.yaml')], offline), 2, [/nope\.yaml: no such file$/]);
+  });
+  void test('malformed YAML names line and column', async () => {
+    const f = file('broken.yaml', 'nodes:\n  - id: a\n    block: {name: sleep\n');
+    assertFails(await ragomics(['run', f], offline), 2, [/broken\.yaml:\d+:\d+: malformed YAML: /]);
+  });
+  void test('malformed JSON names line and column', async () => {
+    const f = file('broken.json', '{\n  "nodes": [\n    {"id": "a",, }\n  ]\n}\n');
+    assertFails(await ragomics(['run', f], offline), 2, [/broken\.json:3:\d+: malformed JSON: /]);
+  });
+  void test('unknown field', async () => {
+    const f = file('unknown-field.yaml', 'maxParallelJob: 2\nnodes:\n  - id: a\n    colour: red\n    block: { name: sleep }\n');
+    const r = await ragomics(['run', f], offline);
+    const lines = r.stderr.trimEnd().split('\n').sort();
+    assertFails({ ...r, stderr: `${lines.join('\n')}\n` }, 2, [/unknown-field\.yaml:1:\d+: maxParallelJob: unknown field$/, /unknown-field\.yaml:4:\d+: nodes\[0\]\.colour: unknown field$/]);
+  });
+  void test('unknown node id in dependencies, and a bad parameter', async () => {
+    const f = file('unknown-node.yaml', [
+      'nodes:',
+      '  - { id: a, block: { name: sleep } }',
+      '  - { id: b, parentId: a, dependencies: [pca], block: { name: sleep, parameters: { seconds: -1 } } }',
+    ].join('\n'));
+    assertFails(await ragomics(['run', f], offline), 2, [
+      /unknown-node\.yaml:3:\d+: nodes\[1\]\.dependencies\[0\]: unknown node "pca"$/,
+      /unknown-node\.yaml:3:\d+: nodes\[1\]\.block\.parameters\.seconds: /,
+    ]);
+  });
+  void test('unknown block', async () => {
+    const f = file('unknown-block.json', JSON.stringify({ nodes: [{ id: 'a', block: { name: 'tsne' } }] }));
+    assertFails(await ragomics(['run', f], offline), 2, [/nodes\[0\]\.block.*unknown block "tsne"/]);
+  });
+  void test('bad nodes file for add', async () => {
+    const f = file('bad-nodes.yaml', 'nodes:\n  - id: x\n    block: { name: sleep }\n    extra: 1\n');
+    assertFails(await ragomics(['add', 'some-tree', f], offline), 2, [/bad-nodes\.yaml:4:\d+: nodes\[0\]\.extra: unknown field$/]);
+  });
+  void test('bad arguments', async () => {
+    assertFails(await ragomics(['parallelism', 'some-tree', 'lots'], offline), 2, [/^error: N: must be an integer/]);
+    assertFails(await ragomics(['timeline', 'some-tree', '--format', 'pdf'], offline), 2, [/--format: must be one of html, svg, json, csv/]);
+    assertFails(await ragomics(['status', 'bad id!'], offline), 2, [/TREE_ID: "bad id!"/]);
+    assertFails(await ragomics(['frobnicate'], offline), 2, [/unknown command 'frobnicate'/]);
+  });
+});
+
+void test('unreachable server: exit 3 naming the address and how to start one', async () => {
+  const r = await ragomics(['run', path.join(ROOT, 'examples', 'quickstart-sleep.yaml')], { TEMPORAL_ADDRESS: UNREACHABLE });
+  assertFails(r, 3, [/cannot reach the Temporal server at 127\.0\.0\.1:1 .*ragomics dev/]);
+});
+
+void test('ids the tree does not know: exit 2, the tree unchanged', async () => {
+  await withWorker({}, async ({ client, taskQueue }) => {
+    const env = { RAGOMICS_TASK_QUEUE: taskQueue };
+    const id = uid('cli-bad');
+    const tree = await client.startTree({ id, nodes: [{ id: 'hold', block: { name: 'sleep', parameters: { seconds: 60 } } }] });
+    try {
+      assertFails(await ragomics(['status', uid('no-such-tree')], env), 2, [/no tree with id "no-such-tree-/]);
+      assertFails(await ragomics(['cancel', id, '--node', 'pca'], env), 2, [/pca/]);
+      const nodes = file('orphan.yaml', '- { id: orphan, parentId: pca, block: { name: sleep } }\n');
+      assertFails(await ragomics(['add', id, nodes], env), 2, [/nodes\[0\]\.parentId: unknown node "pca"/]);
+      const status = await tree.status();
+      assert.deepEqual(status.nodes.map((n) => n.id), ['hold'], 'nothing was added');
+    } finally {
+      await tree.cancel('test over');
+    }
+  });
+});

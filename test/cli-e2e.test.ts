@@ -1,0 +1,199 @@
+/**
+ * End to end through the real command line: `node bin/ragomics.js` as a child process against
+ * the dev server, with a test worker (inprocess executor) on its own task queue. Covers run
+ * (--json and live progress), status --json (the contract's shape), add during a run,
+ * cancel --node, timeline --format html opened in headless Chromium, and report.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { TEMPORAL_ADDRESS, uid, withWorker, type WorkerContext } from './helpers/harness';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BIN = path.join(ROOT, 'bin', 'ragomics.js');
+const QUICKSTART = path.join(ROOT, 'examples', 'quickstart-sleep.yaml');
+const CHROMIUM = '/usr/bin/chromium';
+
+interface CliResult { code: number | null; stdout: string; stderr: string }
+
+/** Runs the CLI with the test's connection settings; resolves when it exits. */
+function ragomics(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Polls `check` until it returns a value (not undefined), or fails after `ms`. */
+async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function assertContractStatus(s: Record<string, unknown>): void {
+  assert.equal(typeof s.treeId, 'string');
+  assert.ok(['COMPLETED', 'FAILED', 'CANCELLED', 'RUNNING'].includes(s.state as string));
+  assert.ok(Array.isArray(s.nodes));
+  for (const n of s.nodes as Record<string, unknown>[]) {
+    assert.equal(typeof n.id, 'string');
+    assert.ok(n.parentId === null || typeof n.parentId === 'string');
+    assert.equal(typeof n.state, 'string');
+    assert.equal(typeof n.attempts, 'number');
+    assert.ok(!Number.isNaN(Date.parse(n.queuedAt as string)), 'queuedAt is ISO-8601');
+    for (const k of ['startedAt', 'endedAt']) assert.ok(n[k] === null || !Number.isNaN(Date.parse(n[k] as string)), `${k} is ISO-8601 or null`);
+    assert.ok(n.error === null || typeof n.error === 'string');
+  }
+  const m = s.metrics as Record<string, unknown>;
+  for (const k of ['totalProcessed', 'avgWaitTime', 'avgExecutionTime', 'successRate', 'makespan']) assert.equal(typeof m[k], 'number', `metrics.${k}`);
+}
+
+void describe('ragomics CLI end to end', () => {
+  let browser: Browser | undefined;
+  const out = mkdtempSync(path.join(tmpdir(), 'ragomics-cli-'));
+  before(async () => {
+    if (!existsSync(CHROMIUM)) return;
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+  });
+  after(async () => {
+    await browser?.close();
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  void test('run --json, status --json, timeline (html in Chromium, csv, json, svg) and report', async (t) => {
+    await withWorker({}, async ({ taskQueue }: WorkerContext) => {
+      const env = { RAGOMICS_TASK_QUEUE: taskQueue };
+      const id = uid('cli-run');
+      const run = await ragomics(['run', QUICKSTART, '--json', '--id', id], env);
+      assert.equal(run.code, 0, run.stderr);
+      const final = JSON.parse(run.stdout) as Record<string, unknown>;
+      assertContractStatus(final);
+      assert.equal(final.state, 'COMPLETED');
+      assert.equal((final.nodes as unknown[]).length, 6);
+
+      const status = await ragomics(['status', id, '--json'], env);
+      assert.equal(status.code, 0, status.stderr);
+      const s = JSON.parse(status.stdout) as Record<string, unknown>;
+      assertContractStatus(s);
+      assert.deepEqual((s.nodes as { state: string }[]).map((n) => n.state), Array(6).fill('COMPLETED'));
+
+      const json = await ragomics(['timeline', id, '--format', 'json', '-o', path.join(out, 't.json')], env);
+      assert.equal(json.code, 0, json.stderr);
+      const attempts = (JSON.parse(readFileSync(path.join(out, 't.json'), 'utf8')) as { attempts: { node: string; attempt: number; started: string | null }[] }).attempts;
+      assert.equal(attempts.length, 6);
+      const csv = await ragomics(['timeline', id, '--format', 'csv'], env);
+      assert.equal(csv.code, 0, csv.stderr);
+      assert.match(csv.stdout.split('\r\n')[0] ?? '', /^node,parent_id,block,attempt,state,queued,ready,started,ended,duration,wait,exit_code,peak_memory_mb/);
+      assert.equal(csv.stdout.trim().split('\r\n').length, 7);
+      const svg = await ragomics(['timeline', id, '-o', path.join(out, 't.svg')], env);
+      assert.equal(svg.code, 0, svg.stderr);
+      assert.equal((readFileSync(path.join(out, 't.svg'), 'utf8').match(/<title>node: /g) ?? []).length >= 6, true, 'every bar has a hover title');
+
+      const htmlFile = path.join(out, 'timeline.html');
+      const html = await ragomics(['timeline', id, '--format', 'html', '-o', htmlFile], env);
+      assert.equal(html.code, 0, html.stderr);
+      const reportFile = path.join(out, 'report.html');
+      const report = await ragomics(['report', id, '-o', reportFile], env);
+      assert.equal(report.code, 0, report.stderr);
+      assert.match(readFileSync(reportFile, 'utf8'), /Analysis tree/);
+
+      if (!browser) {
+        t.diagnostic(`${CHROMIUM} missing: HTML files not opened in a browser (apt-get install chromium)`);
+        return;
+      }
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`file://${htmlFile}`);
+      const bars = await page.evaluate(() => {
+        const chart = (globalThis as unknown as { ragomicsCharts: Record<string, { getOption(): { series: { name: string; data: unknown[] }[] } }> }).ragomicsCharts['timeline-chart'];
+        return chart?.getOption().series.map((x) => [x.name, x.data.length] as [string, number]) ?? [];
+      });
+      const runBars = bars.filter(([name]) => name !== 'waiting').reduce((a, [, n]) => a + n, 0);
+      assert.equal(runBars, attempts.filter((a) => a.attempt > 0).length, `one run bar per node attempt (${JSON.stringify(bars)})`);
+      assert.equal(await page.locator('tr.attempt-row').count(), attempts.length);
+      // Hover details: show the tooltip of the first run bar and read it.
+      await page.evaluate(() => {
+        const chart = (globalThis as unknown as { ragomicsCharts: Record<string, { dispatchAction(a: unknown): void }> }).ragomicsCharts['timeline-chart'];
+        chart?.dispatchAction({ type: 'showTip', seriesIndex: 1, dataIndex: 0 });
+      });
+      const tip = await page.locator('.tip').first().innerText({ timeout: 5000 });
+      for (const field of ['node', 'block', 'attempt', 'state', 'started', 'duration', 'worker']) assert.match(tip, new RegExp(field));
+
+      await page.goto(`file://${reportFile}`);
+      const graphNodes = await page.evaluate(() => {
+        const chart = (globalThis as unknown as { ragomicsCharts: Record<string, { getOption(): { series: { data: unknown[]; links: unknown[] }[] } }> }).ragomicsCharts['tree-graph'];
+        const series = chart?.getOption().series[0];
+        return series ? [series.data.length, series.links.length] : [0, 0];
+      });
+      assert.deepEqual(graphNodes, [6, 6], 'six nodes; five parent edges plus the extra dependency cluster ← qc-report');
+      assert.equal(await page.locator('tr.node-row').count(), 6);
+      assert.match(await page.locator('#nodes').innerText(), /"seconds":0\.8/, 'parameters are shown');
+      assert.deepEqual(errors, [], 'no script errors in the pages');
+      await page.close();
+    });
+  });
+
+  void test('run shows live progress; add during the run; the added nodes run too', async () => {
+    await withWorker({}, async ({ client, taskQueue }: WorkerContext) => {
+      const env = { RAGOMICS_TASK_QUEUE: taskQueue };
+      const id = uid('cli-add');
+      const running = ragomics(['run', QUICKSTART, '--id', id], env);
+      await until('the tree to start', async () => ((await client.getTree(id).summary()).state === 'RUNNING' ? true : undefined));
+      const add = await ragomics(['add', id, path.join(ROOT, 'examples', 'add-nodes.yaml'), '--request-id', `${id}-r1`], env);
+      assert.equal(add.code, 0, add.stderr);
+      assert.match(add.stdout, /added 2 node\(s\) to .*subcluster, subcluster-markers/);
+      const again = await ragomics(['add', id, path.join(ROOT, 'examples', 'add-nodes.yaml'), '--request-id', `${id}-r1`], env);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /already applied/);
+      const run = await running;
+      assert.equal(run.code, 0, run.stderr);
+      // Not a TTY: one plain line per change, then the summary.
+      assert.match(run.stdout, /^started tree /m);
+      assert.match(run.stdout, /load RUNNING/);
+      assert.match(run.stdout, /subcluster-markers COMPLETED/);
+      assert.match(run.stdout, /COMPLETED: 8\/8 completed/);
+    });
+  });
+
+  void test('cancel --node stops one node and its dependents; run then exits 1', async () => {
+    await withWorker({}, async ({ client, taskQueue }: WorkerContext) => {
+      const env = { RAGOMICS_TASK_QUEUE: taskQueue };
+      const id = uid('cli-cancel');
+      const spec = path.join(out, `${id}.yaml`);
+      writeFileSync(spec, [
+        'nodes:',
+        '  - { id: root, block: { name: sleep, parameters: { seconds: 0.2 } } }',
+        '  - { id: long, parentId: root, block: { name: sleep, parameters: { seconds: 60 } } }',
+        '  - { id: after-long, parentId: long, block: { name: sleep, parameters: { seconds: 0.1 } } }',
+        '  - { id: quick, parentId: root, block: { name: sleep, parameters: { seconds: 0.2 } } }',
+      ].join('\n'));
+      const running = ragomics(['run', spec, '--json', '--id', id], env);
+      await until('node "long" to run', async () => ((await client.getTree(id).status()).nodes.find((n) => n.id === 'long')?.state === 'RUNNING' ? true : undefined));
+      const cancel = await ragomics(['cancel', id, '--node', 'long'], env);
+      assert.equal(cancel.code, 0, cancel.stderr);
+      assert.match(cancel.stdout, /cancelled .*long/);
+      const run = await running;
+      assert.equal(run.code, 1, 'a cancelled node makes the tree end with exit code 1');
+      const final = JSON.parse(run.stdout) as { nodes: { id: string; state: string }[] };
+      const states = Object.fromEntries(final.nodes.map((n) => [n.id, n.state]));
+      assert.deepEqual(states, { root: 'COMPLETED', long: 'CANCELLED', 'after-long': 'CANCELLED', quick: 'COMPLETED' });
+      const status = await ragomics(['status', id], env);
+      assert.equal(status.code, 1);
+      assert.match(status.stdout, /long\s+sleep\s+CANCELLED/);
+    });
+  });
+});

@@ -1,0 +1,99 @@
+/**
+ * The tree report from synthetic data (no server): workspace reading (published results,
+ * figures as data URIs, log tails of failed nodes), the tidy layout of the graph, and the
+ * rendered page (one self-contained file; every section present).
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { layoutTree } from '../client/report/layout';
+import { logTail, readFigures, readPublishedResult, treeDir } from '../client/report/workspace';
+import { reportHtml } from '../client/report/html';
+import type { ReportData, ReportNode } from '../client/report/collect';
+import type { NodeStatus, TreeStatus } from '../workflows/views';
+
+const ws = mkdtempSync(path.join(tmpdir(), 'ragomics-report-'));
+after(() => rmSync(ws, { recursive: true, force: true }));
+// A 1×1 PNG.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+
+const tree = path.join(ws, 'trees', 'rep1');
+const published = path.join(tree, 'nodes', 'pca', 'published', 'attempt-1');
+mkdirSync(path.join(published, 'figures'), { recursive: true });
+writeFileSync(path.join(published, '_node_anndata.h5ad'), 'x');
+writeFileSync(path.join(published, 'figures', 'pca.png'), PNG);
+writeFileSync(path.join(published, 'figures', 'notes.txt'), 'not a figure');
+writeFileSync(path.join(published, 'node-result.json'), JSON.stringify({ summary: 'PCA with 30 components', shape: [2700, 1838], metrics: { variance: 0.4 } }));
+const attempts = path.join(tree, 'nodes', 'leiden', 'attempts', '1-1');
+mkdirSync(attempts, { recursive: true });
+writeFileSync(path.join(attempts, 'stderr.log'), `${'noise\n'.repeat(50_000)}Traceback (most recent call last):\nValueError: resolution must be positive\n`);
+
+const node = (id: string, parentId: string | null, state: NodeStatus['state'], extra: Partial<NodeStatus> = {}): NodeStatus => ({
+  id, parentId, block: id, state, attempts: 1, queuedAt: '2025-01-01T00:00:00.000Z', startedAt: '2025-01-01T00:00:01.000Z', endedAt: '2025-01-01T00:00:03.000Z', error: null, ...extra,
+});
+
+void test('workspace: published result, figures as data URIs (images only), tree folder, log tail', () => {
+  const out = path.join(published, '_node_anndata.h5ad');
+  assert.deepEqual(readPublishedResult(out), { summary: 'PCA with 30 components', shape: [2700, 1838], metrics: { variance: 0.4 } });
+  const figures = readFigures(out);
+  assert.deepEqual(figures.map((f) => f.name), ['pca.png']);
+  assert.equal(figures[0]?.dataUri, `data:image/png;base64,${PNG.toString('base64')}`);
+  assert.equal(treeDir('rep1', [out], '/elsewhere'), tree);
+  assert.equal(treeDir('rep1', [], ws), tree);
+  const tail = logTail(tree, 'leiden');
+  assert.ok(tail);
+  assert.match(tail.text, /ValueError: resolution must be positive\n?$/);
+  assert.ok(tail.text.split('\n').length <= 42, 'only the last lines');
+  assert.equal(logTail(tree, 'unknown'), null);
+});
+
+void test('layout: depth along x, leaves on their own rows, parents centred, several roots, deep chains', () => {
+  const { placed, rows, cols } = layoutTree([
+    { id: 'r', parentId: null }, { id: 'a', parentId: 'r' }, { id: 'b', parentId: 'r' }, { id: 'a1', parentId: 'a' }, { id: 'a2', parentId: 'a' }, { id: 'r2', parentId: null },
+  ]);
+  assert.deepEqual([rows, cols], [4, 3]);
+  assert.deepEqual(placed.get('a1'), { id: 'a1', col: 2, row: 0 });
+  assert.deepEqual(placed.get('a'), { id: 'a', col: 1, row: 0.5 });
+  assert.equal(placed.get('r')?.row, (0.5 + 2) / 2);
+  assert.equal(placed.get('r2')?.row, 3);
+  const chain = Array.from({ length: 20_000 }, (_, i) => ({ id: `n${i}`, parentId: i ? `n${i - 1}` : null }));
+  assert.equal(layoutTree(chain).cols, 20_000, 'no recursion limit');
+});
+
+void test('report page: graph, metrics, nodes with parameters, timeline, figures, errors with log tails', () => {
+  const statusNodes = [
+    node('qc', null, 'COMPLETED'),
+    node('pca', 'qc', 'COMPLETED', { outputPath: path.join(published, '_node_anndata.h5ad') }),
+    node('leiden', 'pca', 'FAILED', { error: 'block leiden raised ValueError' }),
+  ];
+  const metrics = { totalProcessed: 3, avgWaitTime: 0.5, avgExecutionTime: 2, successRate: 2 / 3, makespan: 6, criticalPathLength: 6, parallelEfficiency: 0.33, totalAttempts: 3, retries: 0 };
+  const status: TreeStatus = {
+    treeId: 'rep1', state: 'FAILED', userRequest: 'cluster <PBMC> cells', paused: false, maxParallelJobs: 3, runningJobs: 0, queueSize: 0, totalProcessed: 3,
+    counts: { PENDING: 0, WAITING: 0, READY: 0, RUNNING: 0, COMPLETED: 2, FAILED: 1, CANCELLED: 0, TIMEOUT: 0 }, totalNodes: 3, offset: 0, nodes: statusNodes, rejected: [], metrics, runs: 1,
+  };
+  const nodes: ReportNode[] = statusNodes.map((s) => ({
+    status: s,
+    block: { name: s.id as 'pca', parameters: s.id === 'pca' ? { n_comps: 30 } : {} },
+    dependencies: s.parentId ? [s.parentId] : [],
+    result: s.outputPath ? readPublishedResult(s.outputPath) : null,
+    figures: s.outputPath ? readFigures(s.outputPath) : [],
+    logTail: s.state === 'FAILED' ? logTail(tree, s.id) : null,
+  }));
+  const timeline = statusNodes.map((s) => ({
+    node: s.id, parentId: s.parentId, block: s.block, attempt: 1, state: s.state as 'COMPLETED', queued: s.queuedAt, ready: s.queuedAt, started: s.startedAt, ended: s.endedAt,
+    duration: 2, worker: 'w', exitCode: null, peakMemoryMB: null, error: s.error,
+  }));
+  const data: ReportData = { status, timeline, nodes, generatedAt: new Date('2025-01-01T00:01:00Z'), workspaceTreeDir: tree };
+  const html = reportHtml(data);
+  assert.match(html, /^<!DOCTYPE html>/);
+  assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=/, 'self-contained');
+  assert.ok(html.includes('cluster &lt;PBMC&gt; cells'), 'user text is escaped');
+  assert.equal(html.match(/<tr class="node-row"/g)?.length, 3);
+  assert.ok(html.includes('{&quot;n_comps&quot;:30}'), 'parameters in the nodes table');
+  assert.ok(html.includes('2700 × 1838'));
+  assert.equal(html.match(/<img class="figure"[^>]+src="data:image\/png;base64,/g)?.length, 1);
+  assert.match(html, /<div class="error" data-node="leiden">[\s\S]*block leiden raised ValueError[\s\S]*ValueError: resolution must be positive/);
+  assert.ok(html.includes('id="tree-graph"') && html.includes('id="report-timeline"') && html.includes('id="metrics"'));
+});
