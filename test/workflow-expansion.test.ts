@@ -124,3 +124,18 @@ test('reactive expansion through a policy endpoint; a bad answer is recorded, ne
     server.close();
   }
 });
+
+test('a tree kept open for an agent: idle until nodes are added, ends when closed', async () => {
+  await withWorker({}, async ({ client }) => {
+    const tree = await client.startTree({ id: uid('open'), expansion: { idleTimeout: 120 }, nodes: [sleepNode('first', 0.1)] });
+    await waitFor(async () => (await tree.status()).counts.COMPLETED === 1);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await tree.summary()).state, 'RUNNING', 'stays open while idle');
+    await tree.addNodes([sleepNode('second', 0.1, { parentId: 'first' })], { requestId: 'agent-1', source: 'agent' });
+    await waitFor(async () => (await tree.status()).counts.COMPLETED === 2);
+    await tree.close();
+    const result = await tree.result();
+    assert.equal(result.state, 'COMPLETED');
+    assert.equal(result.counts.COMPLETED, 2);
+  });
+});
