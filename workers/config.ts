@@ -35,6 +35,8 @@ export const WorkerConfigSchema = z.strictObject({
   defaultCpus: num(1),
   /** RAGOMICS_SHUTDOWN_GRACE: seconds running nodes get to finish on SIGTERM before they are cancelled. @default 30 */
   shutdownGraceSeconds: z.coerce.number().min(0).default(30),
+  /** RAGOMICS_ORPHAN_SWEEP: seconds between sweeps for containers of dead workers while the worker runs (0 = only at start). @default 60 */
+  orphanSweepSeconds: z.coerce.number().min(0).default(60),
   /** RAGOMICS_WORKER_ID: name in container labels and the timeline. @default "<host>-<pid>" */
   workerId: z.string().default(`${hostname()}-${process.pid}`),
   /** RAGOMICS_METRICS_PORT: serve Prometheus metrics on this port (0 = off). @default 0 */
@@ -61,6 +63,7 @@ export const WORKER_ENV: Record<keyof WorkerConfig, string> = {
   defaultMemoryMB: 'RAGOMICS_DEFAULT_MEMORY_MB',
   defaultCpus: 'RAGOMICS_DEFAULT_CPUS',
   shutdownGraceSeconds: 'RAGOMICS_SHUTDOWN_GRACE',
+  orphanSweepSeconds: 'RAGOMICS_ORPHAN_SWEEP',
   workerId: 'RAGOMICS_WORKER_ID',
   metricsPort: 'RAGOMICS_METRICS_PORT',
   workflowBundle: 'RAGOMICS_WORKFLOW_BUNDLE',

@@ -5,7 +5,10 @@
  * then cancels them (their containers are killed and removed), and the process exits.
  */
 import { Runtime } from '@temporalio/worker';
+import type { DockerExecutor } from '../activities/executors/docker';
+import { resolveConnection } from '../client/connection';
 import { createRagomicsWorker } from './create-worker';
+import { startOrphanSweeper } from './orphans';
 import { loadWorkerConfig, type WorkerConfigInput } from './config';
 import { createJsonLogger } from './logging';
 
@@ -22,7 +25,19 @@ export async function runWorker(overrides: WorkerConfigInput = {}): Promise<void
     });
     runtimeInstalled = true;
   }
-  const { worker, connection } = await createRagomicsWorker(config, logger);
+  const { worker, connection, executor } = await createRagomicsWorker(config, logger);
+  // Containers of workers that die while this one runs are removed once Temporal gives up on them.
+  const stopSweeper = executor.kind === 'docker' && config.orphanSweepSeconds > 0
+    ? startOrphanSweeper({
+      docker: (executor as DockerExecutor).docker,
+      connectionOptions: resolveConnection({ address: config.address, namespace: config.namespace }).connectionOptions,
+      namespace: config.namespace,
+      intervalMs: config.orphanSweepSeconds * 1000,
+      isActive: (id) => (executor as DockerExecutor).activeContainers().has(id),
+      onRemoved: (ids) => logger.warn(`removed ${ids.length} container(s) left by dead workers`, { containers: ids }),
+      onError: (err) => logger.warn(`orphan container sweep failed: ${(err as Error).message}`),
+    })
+    : null;
   logger.info('worker started', {
     taskQueue: config.taskQueue, executor: config.executor, workerId: config.workerId, maxConcurrentNodes: config.maxConcurrentNodes,
     address: config.address, workspace: config.workspace, metrics: config.metricsPort > 0 ? `http://0.0.0.0:${config.metricsPort}/metrics` : 'off',
@@ -30,6 +45,7 @@ export async function runWorker(overrides: WorkerConfigInput = {}): Promise<void
   try {
     await worker.run();
   } finally {
+    await stopSweeper?.();
     await connection.close();
     logger.info('worker stopped', { workerId: config.workerId });
   }

@@ -6,11 +6,14 @@
  * Docker engine safe.
  */
 import type Docker from 'dockerode';
-import { Client, type Connection } from '@temporalio/client';
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { cleanupOrphanContainers } from '../activities';
 
-/** Workers (identities) that have a started node activity, per tree; `null` when the tree is closed or unknown. */
-async function liveWorkersOf(client: Client, treeId: string): Promise<Set<string> | null> {
+/**
+ * Workers (identities) that have a started node activity, per tree; `null` when the tree is
+ * closed; `'unknown'` when this server and namespace do not know the tree (or cannot say now).
+ */
+async function liveWorkersOf(client: Client, treeId: string): Promise<Set<string> | null | 'unknown'> {
   try {
     const d = await client.workflow.getHandle(treeId).describe();
     if (d.status.name !== 'RUNNING') return null;
@@ -21,26 +24,74 @@ async function liveWorkersOf(client: Client, treeId: string): Promise<Set<string
     }
     return live;
   } catch {
-    return null;
+    // Not found: the tree belongs to another server or namespace sharing the Docker engine (or
+    // to a test driving the executor directly), so it is not ours to judge. Any other error:
+    // we cannot tell now; a later sweep will.
+    return 'unknown';
   }
 }
 
 /**
- * Removes managed containers whose attempt no live worker owns. Returns the removed ids.
- * A container of a worker that is still heart-beating for its tree is kept.
+ * Removes managed containers whose attempt no live worker owns: their tree's workflow is closed,
+ * or it is running and no started activity belongs to the worker named in the container's label
+ * (that worker died and Temporal timed its activity out). Returns the removed ids. Kept: a
+ * container of a worker that is still heart-beating for its tree, containers for which `keep`
+ * is true, and containers of trees this server does not know (another server or namespace on
+ * the same engine).
  */
-export async function removeOrphanContainers(docker: Docker, connection: Connection, namespace: string): Promise<string[]> {
+export async function removeOrphanContainers(docker: Docker, connection: Connection, namespace: string, keep: (c: Docker.ContainerInfo) => boolean = () => false): Promise<string[]> {
   const client = new Client({ connection, namespace });
-  const cache = new Map<string, Set<string> | null>();
+  const cache = new Map<string, Set<string> | null | 'unknown'>();
   const containers = await docker.listContainers({ all: true, filters: JSON.stringify({ label: ['ragomics.managed=true'] }) });
   for (const c of containers) {
     const tree = c.Labels['ragomics.tree'];
-    if (tree && !cache.has(tree)) cache.set(tree, await liveWorkersOf(client, tree));
+    if (tree && !cache.has(tree) && !keep(c)) cache.set(tree, await liveWorkersOf(client, tree));
   }
   return cleanupOrphanContainers(docker, (c) => {
+    if (keep(c)) return true;
     const tree = c.Labels['ragomics.tree'];
     const worker = c.Labels['ragomics.worker'];
     const live = tree ? cache.get(tree) : null;
+    // Listed after the cache was filled (a container just created): not judged this time.
+    if (tree && !cache.has(tree)) return true;
+    if (live === 'unknown') return true;
     return Boolean(live && worker && live.has(worker));
   });
+}
+
+/**
+ * Runs {@link removeOrphanContainers} every `intervalMs` while a worker runs. The sweep at
+ * worker start cannot remove the containers of a worker that died moments before (Temporal
+ * still counts it live until its heartbeat times out), and such a container would otherwise
+ * run on and stay forever. The executor's own running containers are never touched. Returns
+ * a function that stops the sweeper (waits for a sweep in progress).
+ */
+export function startOrphanSweeper(opts: {
+  docker: Docker;
+  connectionOptions: ConnectionOptions;
+  namespace: string;
+  intervalMs: number;
+  isActive: (containerId: string) => boolean;
+  onRemoved: (ids: string[]) => void;
+  onError: (err: unknown) => void;
+}): () => Promise<void> {
+  let connection: Connection | null = null;
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const sweep = async (): Promise<void> => {
+    connection ??= await Connection.connect(opts.connectionOptions);
+    const removed = await removeOrphanContainers(opts.docker, connection, opts.namespace, (c) => opts.isActive(c.Id));
+    if (removed.length > 0) opts.onRemoved(removed);
+  };
+  const timer = setInterval(() => {
+    if (stopped) return;
+    running = running.then(sweep).catch(opts.onError);
+  }, opts.intervalMs);
+  timer.unref();
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await running;
+    await connection?.close().catch(() => undefined);
+  };
 }

@@ -17,6 +17,12 @@ export interface ClassifiedFailure {
 }
 
 const MAX_MESSAGE = 2000;
+/**
+ * Failure type Temporal's worker core reports for an activity still running when a worker's
+ * shutdown grace period ended (SIGTERM). The node did not fail: its worker went away, so it is
+ * re-run elsewhere like a lost one (found by test/reliability-4-sigterm.test.ts).
+ */
+const WORKER_SHUTDOWN_TYPE = 'WorkerShutdown';
 
 /** Classifies an error thrown by awaiting a node's activity. */
 export function classifyFailure(err: unknown): ClassifiedFailure {
@@ -33,6 +39,7 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
     const message = truncate(cause.message);
     if (type === FailureTypes.BlockTimeout) return { state: 'TIMEOUT', type, message, details };
     if (type === FailureTypes.ExecutorUnavailable) return { state: 'LOST', type, message, details };
+    if (type === WORKER_SHUTDOWN_TYPE) return { state: 'LOST', type, message: `worker shut down before the node finished: ${message}`, details };
     return { state: 'FAILED', type, message, details };
   }
   const message = err instanceof TemporalFailure || err instanceof Error ? err.message : String(err);

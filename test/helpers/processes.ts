@@ -1,0 +1,449 @@
+/**
+ * Real processes for the reliability suite: ragomics workers, a private Temporal dev server and
+ * a private Docker engine, each started, signalled and waited for by pid. Every process started
+ * here is recorded, and {@link killEverythingStarted} (also run when the test process exits)
+ * SIGKILLs whatever is still alive, so a failing test leaves nothing behind. Nothing here ever
+ * touches the shared server (7233) or the system dockerd.
+ */
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** The checkout (dist/test/helpers → ../../..). */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const WORKER_MAIN = path.join(REPO_ROOT, 'dist', 'test', 'fixtures', 'reliability', 'worker-main.js');
+const WORKFLOW_BUNDLE = process.env.RAGOMICS_WORKFLOW_BUNDLE ?? path.join(REPO_ROOT, 'dist', 'workflow-bundle.js');
+
+// ---- bookkeeping ---------------------------------------------------------------------------
+
+const started = new Map<number, string>();
+/** Synchronous last-resort cleanups (umounts), run after the kills. */
+const lastResorts: (() => void)[] = [];
+
+function remember(pid: number | undefined, what: string): void {
+  if (pid) started.set(pid, what);
+}
+
+/** True when `pid` exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** SIGKILLs every process this module started that is still alive; returns what it killed. */
+export function killEverythingStarted(): string[] {
+  const killed: string[] = [];
+  for (const [pid, what] of started) {
+    if (isAlive(pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed.push(`${what} (pid ${pid})`);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    started.delete(pid);
+  }
+  for (const f of lastResorts.splice(0)) {
+    try {
+      f();
+    } catch {
+      // best effort
+    }
+  }
+  return killed;
+}
+process.once('exit', () => void killEverythingStarted());
+
+/** Waits until `pid` is gone (or a zombie); false after `timeoutMs`. */
+export async function waitForPidExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (isAlive(pid)) {
+    if (Date.now() > end) return false;
+    await sleep(100);
+  }
+  return true;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `check` every `everyMs` until it returns a truthy value; throws naming `what` after `timeoutMs`. */
+export async function waitUntil<T>(what: string, check: () => Promise<T> | T, timeoutMs: number, everyMs = 200): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      lastError = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released; fine for a test server started at once). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** A temporary folder that {@link removeTree} can delete even when published outputs (0555) are in it. */
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(tmpdir(), `${prefix}-`));
+}
+
+/** Deletes a folder, read-only published outputs included. */
+export async function removeTree(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  await run('chmod', ['-R', 'u+rwX', dir]).catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// ---- workers -------------------------------------------------------------------------------
+
+/** Options of {@link spawnWorker}; everything else comes from this process's environment. */
+export interface WorkerProcessOptions {
+  address: string;
+  taskQueue: string;
+  workspace: string;
+  workerId: string;
+  executor?: 'docker' | 'inprocess' | 'local';
+  /** RAGOMICS_SHUTDOWN_GRACE in seconds. @default 30 */
+  shutdownGraceSeconds?: number;
+  /** RAGOMICS_MAX_CONCURRENT_NODES. @default 4 */
+  maxConcurrentNodes?: number;
+  /** DOCKER_HOST of the worker (a private engine). @default the system engine */
+  dockerHost?: string;
+  /** RAGOMICS_BLOCKS_IMAGE. @default this process's RAGOMICS_BLOCKS_IMAGE */
+  blocksImage?: string;
+  /** Folder for the worker's log file. @default the workspace's parent */
+  logDir?: string;
+  env?: Record<string, string>;
+}
+
+/** A worker running as its own process. */
+export interface WorkerProcess {
+  readonly workerId: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** JSON log lines (stderr) and stdout of the worker. */
+  readonly logFile: string;
+  /** Resolves once the worker logged "worker started" (it polls right after); rejects if it exits first. */
+  readonly ready: Promise<void>;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  /** True after a graceful shutdown (runWorker resolved). */
+  gracefulExit(): boolean;
+  kill(signal: NodeJS.Signals): void;
+  /** Waits for the exit; throws after `timeoutMs`. */
+  waitExit(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  /** The log so far. */
+  log(): string;
+}
+
+/** Starts `node dist/test/fixtures/reliability/worker-main.js` with the worker's environment. */
+export function spawnWorker(opts: WorkerProcessOptions): WorkerProcess {
+  if (!existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: run npx tsc -p . first`);
+  const logDir = opts.logDir ?? path.dirname(opts.workspace);
+  mkdirSync(logDir, { recursive: true });
+  const logFile = path.join(logDir, `${opts.workerId}.log`);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: opts.address,
+    RAGOMICS_TASK_QUEUE: opts.taskQueue,
+    RAGOMICS_WORKSPACE: opts.workspace,
+    RAGOMICS_EXECUTOR: opts.executor ?? 'docker',
+    RAGOMICS_WORKER_ID: opts.workerId,
+    RAGOMICS_WORKFLOW_BUNDLE: WORKFLOW_BUNDLE,
+    RAGOMICS_SHUTDOWN_GRACE: String(opts.shutdownGraceSeconds ?? 30),
+    RAGOMICS_MAX_CONCURRENT_NODES: String(opts.maxConcurrentNodes ?? 4),
+    RAGOMICS_LOG_LEVEL: process.env.RAGOMICS_RELIABILITY_WORKER_LOG_LEVEL ?? 'INFO',
+    RAGOMICS_TEST_PARENT_PID: String(process.pid),
+    ...opts.env,
+  };
+  if (opts.blocksImage) env.RAGOMICS_BLOCKS_IMAGE = opts.blocksImage;
+  if (opts.dockerHost) env.DOCKER_HOST = opts.dockerHost;
+  else delete env.DOCKER_HOST;
+  const child = spawn(process.execPath, [WORKER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO_ROOT });
+  if (!child.pid) throw new Error(`could not start worker ${opts.workerId}`);
+  const pid = child.pid;
+  remember(pid, `worker ${opts.workerId}`);
+  const out: WriteStream = createWriteStream(logFile, { flags: 'a' });
+  let text = '';
+  let graceful = false;
+  let signalReady: () => void = () => undefined;
+  let failReady: (e: Error) => void = () => undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    signalReady = resolve;
+    failReady = reject;
+  });
+  ready.catch(() => undefined);
+  const onData = (chunk: Buffer): void => {
+    const s = chunk.toString('utf8');
+    out.write(s);
+    // Keep a bounded tail in memory for assertions and error messages.
+    text = (text + s).slice(-200_000);
+    if (s.includes('"msg":"worker started"')) signalReady();
+    if (s.includes('RAGOMICS_WORKER_EXIT {"code":0}')) graceful = true;
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      const at = Date.now();
+      started.delete(pid);
+      failReady(new Error(`worker ${opts.workerId} exited (code ${code}, signal ${signal}) before it was ready; log ${logFile}:\n${text.slice(-3000)}`));
+      // Let the pipes drain before closing the log.
+      setTimeout(() => out.end(), 50);
+      resolve({ code, signal, at });
+    });
+  });
+  return {
+    workerId: opts.workerId,
+    pid,
+    child,
+    logFile,
+    ready,
+    exited,
+    gracefulExit: () => graceful,
+    kill: (signal) => {
+      if (isAlive(pid)) process.kill(pid, signal);
+    },
+    waitExit: async (timeoutMs) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`worker ${opts.workerId} (pid ${pid}) did not exit within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        return await Promise.race([exited, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    log: () => text,
+  };
+}
+
+// ---- a private Temporal dev server ------------------------------------------------------------
+
+/** A Temporal dev server of our own (own port, own SQLite DB), started through scripts/ensure-temporal.sh. */
+export class PrivateTemporalServer {
+  readonly dataDir: string;
+  port = 0;
+  uiPort = 0;
+  pid = 0;
+
+  constructor(dataDir: string) {
+    this.dataDir = dataDir;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get dbFile(): string {
+    return path.join(this.dataDir, 'temporal', 'ragomics.db');
+  }
+
+  get logFile(): string {
+    return path.join(this.dataDir, 'temporal', 'server.log');
+  }
+
+  /** Starts it (first call picks free ports; later calls reuse them and the DB). Returns ms taken. */
+  async start(): Promise<number> {
+    if (!this.port) {
+      this.port = await freePort();
+      this.uiPort = await freePort();
+    }
+    const t0 = Date.now();
+    const env = { ...process.env, TEMPORAL_PORT: String(this.port), TEMPORAL_UI_PORT: String(this.uiPort), RAGOMICS_DATA_DIR: this.dataDir, TEMPORAL_NAMESPACE: 'default' };
+    try {
+      await run('bash', [path.join(REPO_ROOT, 'scripts', 'ensure-temporal.sh')], { env, timeout: 120_000, maxBuffer: 1 << 24 });
+    } catch (e) {
+      const err = e as { stderr?: string; message: string };
+      throw new Error(`ensure-temporal.sh failed for the private server on ${this.address}: ${err.stderr ?? err.message}`);
+    }
+    this.pid = Number(readFileSync(path.join(this.dataDir, 'temporal', 'server.pid'), 'utf8').trim());
+    remember(this.pid, `temporal server ${this.address}`);
+    return Date.now() - t0;
+  }
+
+  /** Sends `signal` to the server and waits for it to be gone. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL', timeoutMs = 30_000): Promise<void> {
+    if (!this.pid || !isAlive(this.pid)) return;
+    process.kill(this.pid, signal);
+    if (!(await waitForPidExit(this.pid, timeoutMs))) throw new Error(`temporal server pid ${this.pid} did not exit after ${signal}`);
+    started.delete(this.pid);
+  }
+
+  /** Stops it (scripts/stop-temporal.sh: SIGTERM, then SIGKILL) and deletes its data dir. */
+  async destroy(): Promise<void> {
+    if (this.pid && isAlive(this.pid)) {
+      await run('bash', [path.join(REPO_ROOT, 'scripts', 'stop-temporal.sh')], { env: { ...process.env, RAGOMICS_DATA_DIR: this.dataDir, RAGOMICS_TEMPORAL_STOP_TIMEOUT: '10' }, timeout: 60_000 }).catch(() => undefined);
+      if (isAlive(this.pid)) await this.kill('SIGKILL');
+    }
+    started.delete(this.pid);
+    await removeTree(this.dataDir);
+  }
+}
+
+// ---- a private Docker engine -----------------------------------------------------------------
+
+/**
+ * A dockerd of our own (scripts/ensure-docker.sh's RAGOMICS_DOCKERD_ROOT hook): own data root,
+ * socket and pid file, no bridge and no iptables. Only containers with `--network none` run on
+ * it, which is what the executor creates for blocks.
+ */
+export class PrivateDockerd {
+  readonly root: string;
+  /** Holds ensure-docker.sh's log and lock (never the system daemon's). */
+  readonly dataDir: string;
+  pid = 0;
+
+  constructor(root: string) {
+    this.root = root;
+    this.dataDir = path.join(root, 'state');
+  }
+
+  get socket(): string {
+    return path.join(this.root, 'docker.sock');
+  }
+
+  /** DOCKER_HOST value for clients of this engine. */
+  get host(): string {
+    return `unix://${this.socket}`;
+  }
+
+  get logFile(): string {
+    return path.join(this.dataDir, 'docker', 'dockerd.log');
+  }
+
+  /** Starts the daemon and waits until it answers; returns ms taken. */
+  async start(): Promise<number> {
+    const t0 = Date.now();
+    const env: NodeJS.ProcessEnv = { ...process.env, RAGOMICS_DOCKERD_ROOT: this.root, RAGOMICS_DATA_DIR: this.dataDir, RAGOMICS_DOCKER_START_TIMEOUT: '60' };
+    delete env.DOCKER_HOST;
+    try {
+      await run('bash', [path.join(REPO_ROOT, 'scripts', 'ensure-docker.sh')], { env, timeout: 120_000 });
+    } catch (e) {
+      const err = e as { stderr?: string; message: string };
+      throw new Error(`ensure-docker.sh (private root ${this.root}) failed: ${err.stderr ?? err.message}`);
+    }
+    this.pid = Number(readFileSync(path.join(this.root, 'docker.pid'), 'utf8').trim());
+    remember(this.pid, `private dockerd ${this.root}`);
+    const root = this.root;
+    lastResorts.push(() => unmountBelowSync(root));
+    return Date.now() - t0;
+  }
+
+  /** Stops the daemon with `signal` and waits until it is gone; returns ms taken. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 60_000): Promise<number> {
+    const t0 = Date.now();
+    if (!this.pid || !isAlive(this.pid)) return 0;
+    process.kill(this.pid, signal);
+    if (!(await waitForPidExit(this.pid, timeoutMs))) {
+      process.kill(this.pid, 'SIGKILL');
+      await waitForPidExit(this.pid, 10_000);
+    }
+    started.delete(this.pid);
+    return Date.now() - t0;
+  }
+
+  /** `docker` CLI against this engine. */
+  async docker(args: string[], timeoutMs = 60_000): Promise<string> {
+    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: this.host };
+    const { stdout } = await run('docker', args, { env, timeout: timeoutMs, maxBuffer: 1 << 26 });
+    return stdout;
+  }
+
+  /** Copies an image of the system engine into this one (`docker save | docker load`); returns ms taken. */
+  async loadImage(tag: string): Promise<number> {
+    const t0 = Date.now();
+    const save = spawn('docker', ['save', tag], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DOCKER_HOST: '' } });
+    const loadEnv: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: this.host };
+    const load = spawn('docker', ['load', '-q'], { stdio: ['pipe', 'pipe', 'pipe'], env: loadEnv });
+    remember(save.pid, 'docker save');
+    remember(load.pid, 'docker load');
+    save.stdout!.pipe(load.stdin!);
+    let err = '';
+    save.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    load.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const [[saveCode], [loadCode]] = await Promise.all([once(save, 'exit'), once(load, 'exit')]);
+    if (saveCode !== 0 || loadCode !== 0) throw new Error(`docker save ${tag} | docker load failed (${saveCode}/${loadCode}): ${err}`);
+    return Date.now() - t0;
+  }
+
+  /** Stops the daemon (if running), unmounts what it left mounted and deletes its root. */
+  async destroy(): Promise<void> {
+    if (this.pid && isAlive(this.pid)) {
+      // Containers first, so the daemon does not wait for them on shutdown.
+      await this.docker(['ps', '-aq']).then((ids) => (ids.trim() ? this.docker(['rm', '-f', ...ids.trim().split(/\s+/)]) : '')).catch(() => undefined);
+      await this.stop('SIGTERM', 30_000);
+    }
+    // Its containerd (started by this dockerd under the exec root) exits with it; make sure.
+    const cpidFile = path.join(this.root, 'exec', 'containerd', 'containerd.pid');
+    if (existsSync(cpidFile)) {
+      const cpid = Number(readFileSync(cpidFile, 'utf8').trim());
+      if (cpid && isAlive(cpid) && readFileSync(`/proc/${cpid}/cmdline`, 'utf8').includes(this.root)) process.kill(cpid, 'SIGKILL');
+    }
+    unmountBelowSync(this.root);
+    await removeTree(this.root);
+  }
+}
+
+/** Lazily unmounts every mount point at or below `dir`, deepest first (dockerd leaves overlay and bind mounts). */
+function unmountBelowSync(dir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((p) => p === dir || p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) {
+    // umount -l never blocks on a busy mount.
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'ignore', timeout: 10_000 });
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Last `bytes` of a file ('' when it does not exist). */
+export function tailOf(file: string, bytes = 4000): string {
+  try {
+    const size = statSync(file).size;
+    const fd = openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(Math.min(bytes, size));
+      readSync(fd, buf, 0, buf.length, Math.max(0, size - buf.length));
+      return buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * Case 1 — a worker process is SIGKILLed while two nodes run in Docker.
+ *
+ * A replacement worker (another process, another id) finishes the tree. Asserted from the
+ * workspace ledger and the Docker API: nodes that completed before the kill never ran again;
+ * the two interrupted nodes ran again, and each has exactly one published output whose sha256
+ * equals the recorded one; the dead worker's containers are removed by the new worker's orphan
+ * cleanup at start; no container of the tree is left at the end.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { RagomicsClient, type TreeHandle } from '../client/sdk';
+import { uid } from './helpers/harness';
+import { attemptsOf, readLedger, reExecutions, recordCase, verifyOutputs } from './helpers/ledger';
+import { sleep, spawnWorker, tempDir, waitUntil } from './helpers/processes';
+import { TEMPORAL_ADDRESS, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, waitForStatus } from './fixtures/reliability/common';
+
+const HEARTBEAT_TIMEOUT_S = 5;
+const LONG_NODE_S = 12;
+const ORPHAN_SWEEP_S = 3;
+
+void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes the tree', { timeout: 300_000 }, async () => {
+  const t0 = Date.now();
+  const base = tempDir('rel-kill');
+  const ws = path.join(base, 'ws');
+  const taskQueue = uid('rel-kill');
+  const treeId = uid('rel-kill');
+  const docker = systemDocker();
+  const deadId = `${treeId}-A`;
+  const newId = `${treeId}-B`;
+  let client: RagomicsClient | undefined;
+  let tree: TreeHandle | undefined;
+  try {
+    const a = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: deadId, logDir: base });
+    await a.ready;
+    client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
+    tree = await client.startTree({
+      id: treeId,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT_S,
+      maxParallelJobs: 3,
+      nodes: [
+        sleepNode('a', 0.5),
+        sleepNode('b', 0.5),
+        sleepNode('c', LONG_NODE_S, { parentId: 'a' }),
+        sleepNode('d', LONG_NODE_S, { parentId: 'b' }),
+        sleepNode('e', 0.5, { parentId: 'c' }),
+        sleepNode('f', 0.5, { parentId: 'd' }),
+      ],
+    });
+
+    // Kill when c and d are RUNNING with their containers up (and a, b COMPLETED).
+    await waitForStatus(tree, 'c and d running', (s) => nodeOf(s, 'c').state === 'RUNNING' && nodeOf(s, 'd').state === 'RUNNING', 120_000);
+    await waitUntil('containers of c and d running', async () => {
+      const running = (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.worker': deadId })).filter((c) => c.State === 'running');
+      return new Set(running.map((c) => c.Labels['ragomics.node'])).size === 2;
+    }, 60_000);
+    await sleep(1500); // let the blocks get going
+    const before = await tree.status();
+    const completedBefore = before.nodes.filter((n) => n.state === 'COMPLETED').map((n) => n.id).sort();
+    const runningBefore = before.nodes.filter((n) => n.state === 'RUNNING').map((n) => n.id).sort();
+    const killAt = Date.now();
+    a.kill('SIGKILL');
+    const exit = await a.waitExit(10_000);
+    assert.equal(exit.signal, 'SIGKILL');
+    const orphansAtKill = await containersWith(docker, { 'ragomics.worker': deadId });
+    assert.equal(orphansAtKill.length, 2, 'the dead worker left its two containers behind');
+
+    // Temporal notices the missing heartbeats: the interrupted activities are no longer started by A.
+    await waitUntil('Temporal to stop counting the dead worker as live', async () => {
+      const d = await tree!.workflow.describe();
+      return !(d.raw.pendingActivities ?? []).some((p) => p.state === 2 && p.lastWorkerIdentity === deadId);
+    }, 60_000, 250);
+    const noticedMs = Date.now() - killAt;
+
+    const b = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: newId, logDir: base });
+    await b.ready;
+    const orphansAfterStart = await containersWith(docker, { 'ragomics.worker': deadId });
+    assert.deepEqual(orphansAfterStart.map((c) => c.Id), [], "the new worker's start removed the dead worker's containers");
+
+    const result = await resultWithin(tree, 180_000);
+    const finishedMs = Date.now() - killAt;
+    assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
+    const status = await tree.status();
+    const ledger = await readLedger(ws, treeId);
+
+    // Completed before the kill: exactly one execution, by the dead worker, never again.
+    assert.deepEqual(completedBefore, ['a', 'b']);
+    for (const id of completedBefore) {
+      const att = attemptsOf(ledger, id);
+      assert.equal(att.length, 1, `${id} ran once: ${JSON.stringify(att)}`);
+      assert.equal(att[0]!.status, 'succeeded');
+      assert.equal(att[0]!.worker, deadId);
+      assert.equal(ledger.published.filter((p) => p.nodeId === id).length, 1);
+    }
+    // Interrupted: the lost attempt (no outcome) and a successful re-run by the new worker.
+    assert.deepEqual(runningBefore, ['c', 'd']);
+    for (const id of runningBefore) {
+      const att = attemptsOf(ledger, id);
+      assert.equal(att.filter((x) => x.status === 'lost').length, 1, `${id} has one lost attempt: ${JSON.stringify(att)}`);
+      const ok = att.filter((x) => x.status === 'succeeded');
+      assert.equal(ok.length, 1, `${id} succeeded once`);
+      assert.equal(ok[0]!.worker, newId);
+      const pubs = ledger.published.filter((p) => p.nodeId === id);
+      assert.equal(pubs.length, 1, `${id}: only the re-run was published`);
+      assert.equal(nodeOf(status, id).outputPath, pubs[0]!.result.outputPath);
+    }
+    for (const id of ['e', 'f']) assert.equal(attemptsOf(ledger, id).length, 1, `${id} ran once`);
+    const timelineLost = (await tree.timeline()).filter((e) => e.state === 'LOST').map((e) => e.node).sort();
+    assert.deepEqual(timelineLost, ['c', 'd'], 'the timeline shows the lost attempts');
+
+    const check = await verifyOutputs(ledger, status.nodes);
+    assert.deepEqual(check.problems, []);
+    assert.equal(check.verified, 6);
+    const left = await containersWith(docker, { 'ragomics.tree': treeId });
+    assert.deepEqual(left.map((c) => c.Names), [], 'no container of the tree is left');
+    const re = reExecutions(ledger);
+
+    b.kill('SIGTERM');
+    await b.waitExit(60_000);
+    await recordCase({
+      id: '1', title: 'worker SIGKILLed while two Docker nodes run', test: 'test/reliability-1-worker-kill.test.ts', ok: true,
+      finishedAt: new Date().toISOString(), durationMs: Date.now() - t0, faultsInjected: 1, nodesReExecuted: re.total, outputsLost: check.problems.length,
+      outputsVerified: check.verified,
+      line: `SIGKILL with ${runningBefore.join(',')} running: re-executed ${JSON.stringify(re.nodes)}, completed-before-kill ran once, ${orphansAtKill.length} orphan containers removed at new worker start, heartbeat loss noticed in ${secs(noticedMs)}, tree done ${secs(finishedMs)} after the kill`,
+      figures: { completedBefore, runningBefore, orphansAtKill: orphansAtKill.length, noticedMs, finishedAfterKillMs: finishedMs, reExecuted: re.nodes, heartbeatTimeoutS: HEARTBEAT_TIMEOUT_S },
+    });
+  } finally {
+    await client?.close();
+    await cleanupCase({ trees: [tree], treeIds: [treeId], docker, dirs: [base] });
+  }
+});
+
+void test('case 1b: the replacement worker starts at once (supervisor restart): no container outlives the tree', { timeout: 300_000 }, async () => {
+  const t0 = Date.now();
+  const base = tempDir('rel-kill-now');
+  const ws = path.join(base, 'ws');
+  const taskQueue = uid('rel-kill-now');
+  const treeId = uid('rel-kill-now');
+  const docker = systemDocker();
+  const deadId = `${treeId}-A`;
+  const newId = `${treeId}-B`;
+  let client: RagomicsClient | undefined;
+  let tree: TreeHandle | undefined;
+  try {
+    const a = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: deadId, logDir: base });
+    await a.ready;
+    client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
+    // Long nodes: the dead worker's containers would run on long after Temporal gave up on them.
+    tree = await client.startTree({
+      id: treeId, heartbeatTimeout: HEARTBEAT_TIMEOUT_S, maxParallelJobs: 3,
+      nodes: [sleepNode('c', 3 * LONG_NODE_S), sleepNode('d', 3 * LONG_NODE_S), sleepNode('e', 0.5, { parentId: 'c' })],
+    });
+    await waitUntil('containers of c and d running', async () => {
+      const running = (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.worker': deadId })).filter((c) => c.State === 'running');
+      return new Set(running.map((c) => c.Labels['ragomics.node'])).size === 2;
+    }, 120_000);
+    await sleep(1500);
+    const killAt = Date.now();
+    a.kill('SIGKILL');
+    await a.waitExit(10_000);
+    // A supervisor restarts the worker at once; it sweeps for orphans every ORPHAN_SWEEP_S.
+    const b = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: newId, logDir: base, env: { RAGOMICS_ORPHAN_SWEEP: String(ORPHAN_SWEEP_S) } });
+    await b.ready;
+    const orphansAfterStart = (await containersWith(docker, { 'ragomics.worker': deadId })).length;
+    const goneMs = await waitUntil('the periodic sweep to remove the dead worker\'s containers', async () => (await containersWith(docker, { 'ragomics.worker': deadId })).length === 0, 60_000, 250)
+      .then(() => Date.now() - killAt, () => null);
+    const result = await resultWithin(tree, 180_000);
+    const finishedMs = Date.now() - killAt;
+    assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
+    const status = await tree.status();
+    const ledger = await readLedger(ws, treeId);
+    const check = await verifyOutputs(ledger, status.nodes);
+    assert.deepEqual(check.problems, []);
+    const leftAtEnd = (await containersWith(docker, { 'ragomics.tree': treeId })).length;
+    const re = reExecutions(ledger);
+    b.kill('SIGTERM');
+    await b.waitExit(60_000);
+    await recordCase({
+      id: '1b', title: 'worker SIGKILLed, replacement started at once', test: 'test/reliability-1-worker-kill.test.ts', ok: leftAtEnd === 0,
+      finishedAt: new Date().toISOString(), durationMs: Date.now() - t0, faultsInjected: 1, nodesReExecuted: re.total, outputsLost: check.problems.length,
+      outputsVerified: check.verified,
+      line: `replacement started at once: ${orphansAfterStart} dead-worker containers survived its start (Temporal still counted the dead worker live), its periodic sweep (${ORPHAN_SWEEP_S} s) removed them ${goneMs === null ? 'NEVER' : secs(goneMs)} after the kill; tree done ${secs(finishedMs)} after the kill, re-executed ${JSON.stringify(re.nodes)}`,
+      figures: { orphansAfterStart, orphansGoneAfterKillMs: goneMs, leftAtEnd, finishedAfterKillMs: finishedMs, reExecuted: re.nodes, orphanSweepS: ORPHAN_SWEEP_S },
+    });
+    assert.equal(orphansAfterStart, 2, 'at start the replacement cannot tell the dead worker from a live one');
+    assert.notEqual(goneMs, null, "the dead worker's containers are removed while the replacement runs");
+    assert.equal(leftAtEnd, 0, 'no container of the tree is left');
+  } finally {
+    await client?.close();
+    await cleanupCase({ trees: [tree], treeIds: [treeId], docker, dirs: [base] });
+  }
+});
