@@ -196,4 +196,39 @@ void describe('ragomics CLI end to end', () => {
       assert.match(status.stdout, /long\s+sleep\s+CANCELLED/);
     });
   });
+
+  void test('run --detach, pause, parallelism, resume, watch --json and list', async () => {
+    await withWorker({}, async ({ client, taskQueue }: WorkerContext) => {
+      const env = { RAGOMICS_TASK_QUEUE: taskQueue };
+      const id = uid('cli-steer');
+      const spec = path.join(out, `${id}.json`);
+      writeFileSync(spec, JSON.stringify({
+        maxParallelJobs: 1,
+        nodes: [{ id: 'root', block: { name: 'sleep', parameters: { seconds: 0.3 } } },
+          ...['a', 'b', 'c'].map((x) => ({ id: x, parentId: 'root', block: { name: 'sleep', parameters: { seconds: 0.5 } } }))],
+      }));
+      const detach = await ragomics(['run', spec, '--id', id, '--detach'], env);
+      assert.equal(detach.code, 0, detach.stderr);
+      assert.equal(detach.stdout.trim(), id);
+      const pause = await ragomics(['pause', id], env);
+      assert.equal(pause.code, 0, pause.stderr);
+      assert.equal((await client.getTree(id).status()).paused, true);
+      const par = await ragomics(['parallelism', id, '3'], env);
+      assert.equal(par.code, 0, par.stderr);
+      assert.match(par.stdout, /maxParallelJobs 1 → 3/);
+      const resume = await ragomics(['resume', id], env);
+      assert.equal(resume.code, 0, resume.stderr);
+      const watch = await ragomics(['watch', id, '--json'], env);
+      assert.equal(watch.code, 0, watch.stderr);
+      const final = JSON.parse(watch.stdout) as { state: string; maxParallelJobs: number; paused: boolean };
+      assert.deepEqual([final.state, final.maxParallelJobs, final.paused], ['COMPLETED', 3, false]);
+      // Visibility is eventually consistent: poll until the list shows the tree.
+      const listed = await until('the tree in `list`', async () => {
+        const r = await ragomics(['list', '--json', '--query', `RagomicsTreeId = "${id}"`], env);
+        const trees = JSON.parse(r.stdout) as { treeId: string; status: string }[];
+        return trees.length === 1 && trees[0]?.status === 'COMPLETED' ? trees : undefined;
+      });
+      assert.equal(listed[0]?.treeId, id);
+    });
+  });
 });

@@ -84,10 +84,17 @@ function errorsSection(nodes: readonly ReportNode[], treeDir: string): string {
   if (failed.length === 0) return '<h2>Errors</h2><div class="meta">None.</div>';
   return `<h2>Errors</h2>${failed.map((n) => `<div class="error" data-node="${escapeHtml(n.status.id)}"><h3>${escapeHtml(n.status.id)} ${badgeSmall(n.status.state)}</h3>`
     + `<pre>${escapeHtml(n.status.error ?? '')}</pre>`
-    + (n.logTail ? `<details open><summary>last lines of ${escapeHtml(n.logTail.file)}</summary><pre>${escapeHtml(n.logTail.text)}</pre></details>` : `<div class="meta">No log found under ${escapeHtml(treeDir)}.</div>`)
+    + (n.logTail ? `<details open><summary>last lines of ${escapeHtml(n.logTail.file)}</summary><pre>${escapeHtml(n.logTail.text)}</pre></details>` : missingLog(n, treeDir))
     + '</div>').join('')}`;
 }
 
 function badgeSmall(state: string): string {
   return `<span class="state" style="background:${NODE_STATE_COLORS[state] ?? '#777'}">${escapeHtml(state)}</span>`;
+}
+
+/** A note when a failed attempt's log should have been there but is not visible from here. */
+function missingLog(n: ReportNode, treeDir: string): string {
+  const ran = n.status.attempts > 0 && n.status.state !== 'COMPLETED';
+  const tailInError = /--- last \d+ lines/.test(n.status.error ?? '');
+  return ran && !tailInError ? `<div class="meta">No log found under ${escapeHtml(treeDir)}.</div>` : '';
 }
