@@ -31,5 +31,7 @@ step_timer "workflow bundle" node scripts/bundle-workflows.js
 export RAGOMICS_WORKFLOW_BUNDLE="$PROJECT_ROOT/dist/workflow-bundle.js"
 export RAGOMICS_BLOCKS_IMAGE="${RAGOMICS_BLOCKS_IMAGE:-$(cat "$DATA_DIR/blocks-image")}"
 
-# shellcheck disable=SC2086
-node --test --test-concurrency="${RAGOMICS_TEST_CONCURRENCY:-1}" ${RAGOMICS_TEST_FILES:-dist/test/}
+# Only *.test.js files: on Node 20 a directory argument would also run every helper and fixture
+# under dist/test/ as a test file.
+mapfile -t files < <(find ${RAGOMICS_TEST_FILES:-dist/test} -name '*.test.js' | sort)
+node --test --test-concurrency="${RAGOMICS_TEST_CONCURRENCY:-1}" "${files[@]}"
