@@ -171,12 +171,13 @@ void describe('inprocess executor', () => {
     assert.match(g.message, /block "pca" is not supported by the inprocess executor; use docker or local/);
   });
 
-  void test('memoryMB above the limit is OutOfMemoryError; the retry gets twice the memory', async () => {
+  void test('memoryMB above the limit is OutOfMemoryError; a re-run with the memory the workflow grants succeeds', async () => {
     const tree = treeId('ip-oom');
     const block = { name: 'sleep' as const, parameters: { memoryMB: 300 } };
-    const f = await failureOf(runNode(inproc, nodeInput(tree, { block })));
+    const f = await failureOf(runNode(inproc, nodeInput(tree, { block, resources: { memoryMB: 256 } })));
     assert.equal(f.type, 'OutOfMemoryError');
-    const second = await runNode(inproc, nodeInput(tree, { attempt: 2, block }));
+    // The workflow grows memory after an OOM (memoryGrowthFactor) and passes it in.
+    const second = await runNode(inproc, nodeInput(tree, { attempt: 2, block, resources: { memoryMB: 512 } }));
     assert.equal(second.peakMemoryMB, 300, 'attempt 2 ran with 512 MB');
   });
 

@@ -129,3 +129,23 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promi
   }
   throw new Error('condition not reached in time');
 }
+
+test('out of memory re-runs the node with more memory (memoryGrowthFactor), up to maxMemoryMB', async () => {
+  await withWorker({}, async ({ client }) => {
+    const tree = await client.startTree({
+      id: uid('oom'),
+      nodes: [
+        { id: 'hungry', maxRetries: 2, resources: { memoryMB: 128, memoryGrowthFactor: 2, maxMemoryMB: 512 }, block: { name: 'sleep', parameters: { memoryMB: 300 } } },
+        { id: 'capped', maxRetries: 3, resources: { memoryMB: 128, memoryGrowthFactor: 2, maxMemoryMB: 256 }, block: { name: 'sleep', parameters: { memoryMB: 300 } } },
+      ],
+    });
+    const result = await tree.result();
+    const t = await tree.timeline();
+    const hungry = t.filter((e) => e.node === 'hungry');
+    assert.deepEqual(hungry.map((e) => e.state), ['FAILED', 'FAILED', 'COMPLETED'], '128 MB and 256 MB ran out, 512 MB was enough');
+    assert.equal((await tree.status()).nodes.find((n) => n.id === 'hungry')!.state, 'COMPLETED');
+    const capped = result.failures.find((f) => f.nodeId === 'capped')!;
+    assert.equal(capped.state, 'FAILED');
+    assert.match(capped.error, /limit is 256 MB/);
+  });
+});
