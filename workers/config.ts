@@ -47,6 +47,10 @@ export const WorkerConfigSchema = z.strictObject({
   logLevel: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** RAGOMICS_PYTHON: Python of the local executor. */
   python: z.string().optional(),
+  /** RAGOMICS_BUILD_NETWORK: Docker network for building images of inline blocks' `requirements` (e.g. "host"). @default Docker's default */
+  buildNetwork: z.string().optional(),
+  /** RAGOMICS_BUILD_CA_BUNDLE: CA bundle pip trusts in those builds (a TLS-intercepting proxy). @default PIP_CERT when set */
+  buildCaBundle: z.string().optional(),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 export type WorkerConfigInput = z.input<typeof WorkerConfigSchema>;
@@ -69,6 +73,8 @@ export const WORKER_ENV: Record<keyof WorkerConfig, string> = {
   workflowBundle: 'RAGOMICS_WORKFLOW_BUNDLE',
   logLevel: 'RAGOMICS_LOG_LEVEL',
   python: 'RAGOMICS_PYTHON',
+  buildNetwork: 'RAGOMICS_BUILD_NETWORK',
+  buildCaBundle: 'RAGOMICS_BUILD_CA_BUNDLE',
 };
 
 /** Reads the configuration: `overrides` (flags) win over `env`. Throws a zod error naming the bad variable. */

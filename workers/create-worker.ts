@@ -31,7 +31,10 @@ export interface RagomicsWorker {
 export function createExecutor(config: WorkerConfig): BlockExecutor {
   switch (config.executor) {
     case 'docker':
-      return createDockerExecutor({ image: resolveBlocksImage(config) });
+      return createDockerExecutor({
+        image: resolveBlocksImage(config),
+        requirementsBuild: { networkMode: config.buildNetwork, caBundle: config.buildCaBundle ?? process.env.PIP_CERT },
+      });
     case 'local':
       return createLocalExecutor({ python: config.python });
     case 'inprocess':
