@@ -1,0 +1,156 @@
+/**
+ * Runs one node of a tree until it ends: schedules its activity (timeouts, heartbeats, Temporal
+ * retry policy), records every attempt, and decides the workflow-level re-runs: a lost worker
+ * (the node runs again elsewhere), out of memory with `memoryGrowthFactor` (again with more
+ * memory), a code failure with a fixer endpoint (again with the patched code). Then it tells the
+ * scheduler how the node ended. Workflow code: deterministic, no I/O.
+ */
+import { CancellationScope, proxyActivities } from '@temporalio/workflow';
+import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES } from '../common/failure-types';
+import type { NodeResult, RunNodeInput, TreeActivities, TreeSpec } from '../common/schemas';
+import { classifyFailure } from './classify-failure';
+import { blockLabel, type AttemptRecord, type NodeRecord } from './node-record';
+import type { TreeState } from './tree-state';
+
+/** Re-runs of a node whose worker vanished, before it counts as FAILED. */
+export const MAX_LOST_RETRIES = 5;
+/** Seconds added to a node's own timeout as Temporal's start-to-close backstop (the executor kills at the timeout). */
+const TIMEOUT_GRACE_SECONDS = 30;
+
+/** What a node runner needs from its tree. */
+export interface NodeRunnerContext {
+  spec: TreeSpec;
+  treeId: string;
+  /** Distinguishes executions of one tree id in the workspace (see RunNodeInput.runKey). */
+  runKey: string;
+  tree: TreeState;
+  /** Activities for the fixer endpoint, with the tree's callback timeout. */
+  callbacks: Pick<TreeActivities, 'callFixer'>;
+  /** Why the tree is being cancelled, or null. */
+  cancelReason(): string | null;
+  /** Called once when a node COMPLETED (reactive expansion). */
+  onCompleted(rec: NodeRecord, result: NodeResult): void;
+}
+
+/** Returns `runNode(rec, scope)`, which resolves when the node has ended and the scheduler knows. */
+export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scope: CancellationScope) => Promise<void> {
+  const { spec, treeId, runKey, tree, callbacks } = ctx;
+
+  function nodeActivity(rec: NodeRecord) {
+    const timeout = rec.timeout ?? spec.jobTimeout;
+    const maxRetries = rec.maxRetries ?? spec.maxRetries;
+    return proxyActivities<TreeActivities>({
+      taskQueue: rec.taskQueue,
+      startToCloseTimeout: `${timeout + TIMEOUT_GRACE_SECONDS}s`,
+      heartbeatTimeout: `${spec.heartbeatTimeout}s`,
+      // Wait for the worker to confirm the container is gone before the node counts as CANCELLED.
+      cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+      retry: {
+        maximumAttempts: maxRetries + 1,
+        initialInterval: `${Math.max(spec.retryDelay, 0.001)}s`,
+        backoffCoefficient: 2,
+        nonRetryableErrorTypes: NON_RETRYABLE_FAILURE_TYPES,
+      },
+    }).runNode;
+  }
+
+  function inputPathFor(rec: NodeRecord): string | null {
+    if (!rec.parentId) return spec.inputDataPath ?? null;
+    return tree.nodes.get(rec.parentId)?.output?.outputPath ?? null;
+  }
+
+  function memoryFor(rec: NodeRecord): RunNodeInput['resources'] {
+    const r = rec.resources;
+    if (!r?.memoryMB || rec.oomRetries === 0) return r;
+    const grown = Math.round(r.memoryMB * Math.pow(r.memoryGrowthFactor ?? 1, rec.oomRetries));
+    return { ...r, memoryMB: Math.min(grown, r.maxMemoryMB ?? grown) };
+  }
+
+  /** Records the attempts of one activity run from what the worker reported (or one summary attempt). */
+  function recordAttempts(rec: NodeRecord, placeholder: AttemptRecord, history: NodeResult['attemptHistory'] | undefined, fallback: Partial<AttemptRecord>): void {
+    rec.attempts.pop();
+    if (history && history.length > 0) {
+      for (const h of history) {
+        rec.attempts.push({
+          n: rec.attempts.length + 1, runIndex: placeholder.runIndex, scheduledAt: placeholder.scheduledAt,
+          startedAt: Date.parse(h.startedAt), endedAt: h.endedAt ? Date.parse(h.endedAt) : null, state: h.outcome,
+          worker: h.worker, error: h.error, errorType: h.errorType, exitCode: h.exitCode, memoryMB: h.memoryMB ?? placeholder.memoryMB,
+        });
+      }
+      // The last attempt is the one this outcome describes: keep the workflow's view of its error.
+      const last = rec.attempts[rec.attempts.length - 1]!;
+      if (fallback.error && !last.error) last.error = fallback.error;
+      if (fallback.reused) last.reused = true;
+    } else {
+      rec.attempts.push({ ...placeholder, ...fallback, n: rec.attempts.length + 1 });
+    }
+    tree.version++;
+  }
+
+  /** The seed's bug fixer: asks the fixer endpoint for patched code; null when it gives up or fails. */
+  async function repair(rec: NodeRecord, error: string, stderrTail: string): Promise<string | null> {
+    if (!('code' in rec.block) || !spec.expansion.fixerUrl) return null;
+    try {
+      const res = await callbacks.callFixer(spec.expansion.fixerUrl, {
+        treeId, nodeId: rec.id, code: rec.patchedCode ?? rec.block.code, parameters: rec.block.parameters, error, stderrTail, repair: rec.repairs + 1,
+      });
+      rec.transitions.push(['RUNNING', Date.now(), res.code ? `repair ${rec.repairs + 1}: patched code received` : 'repair: fixer gave up']);
+      return res.code;
+    } catch (err) {
+      rec.transitions.push(['RUNNING', Date.now(), `repair failed: ${classifyFailure(err).message}`]);
+      return null;
+    }
+  }
+
+  /** Runs one node until it ends, re-running it when the workflow decides to (lost worker, OOM growth, repair). */
+  return async function runNode(rec: NodeRecord, scope: CancellationScope): Promise<void> {
+    let outcome: 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED' = 'FAILED';
+    let reason: string | undefined;
+    let result: NodeResult | undefined;
+    for (let runIndex = 1; ; runIndex++) {
+      const resources = memoryFor(rec);
+      const placeholder: AttemptRecord = { n: rec.attempts.length + 1, runIndex, scheduledAt: Date.now(), startedAt: null, endedAt: null, state: 'RUNNING', memoryMB: resources?.memoryMB };
+      rec.attempts.push(placeholder);
+      const input: RunNodeInput = {
+        treeId, runKey, nodeId: rec.id, attempt: runIndex, block: rec.block, inputPath: inputPathFor(rec), resources,
+        timeoutSeconds: rec.timeout ?? spec.jobTimeout, patchedCode: rec.patchedCode,
+      };
+      try {
+        result = await scope.run(() => nodeActivity(rec).executeWithOptions({ summary: `${rec.id} · ${blockLabel(rec.block)} · run ${runIndex}` }, [input]));
+        recordAttempts(rec, placeholder, result.attemptHistory, {
+          startedAt: Date.parse(result.startedAt), endedAt: Date.parse(result.endedAt), state: 'COMPLETED', worker: result.worker, reused: result.reused, peakMemoryMB: result.peakMemoryMB ?? undefined,
+        });
+        rec.output = {
+          outputDir: result.outputDir, outputPath: result.outputPath, sha256: result.outputSha256, shape: result.shape,
+          summary: result.summary, figures: result.figures, metrics: result.metrics, imageDigest: result.imageDigest,
+        };
+        outcome = 'COMPLETED';
+        break;
+      } catch (err) {
+        const f = classifyFailure(err);
+        const attemptState = f.state === 'CANCELLED' ? 'CANCELLED' : f.state;
+        recordAttempts(rec, placeholder, f.details.attemptHistory, { endedAt: Date.now(), state: attemptState, error: f.message, errorType: f.type, exitCode: f.details.exitCode });
+        if (f.state === 'CANCELLED') {
+          outcome = 'CANCELLED';
+          reason = ctx.cancelReason() ?? rec.error ?? 'cancelled';
+          break;
+        }
+        if (f.state === 'LOST' && rec.lostRetries < MAX_LOST_RETRIES) { rec.lostRetries++; continue; }
+        const maxRetries = rec.maxRetries ?? spec.maxRetries;
+        if (f.type === FailureTypes.OutOfMemory && rec.resources?.memoryGrowthFactor && rec.oomRetries < Math.max(1, maxRetries)) { rec.oomRetries++; continue; }
+        if (f.type === FailureTypes.BlockCrashed && 'code' in rec.block && spec.expansion.fixerUrl && rec.repairs < spec.expansion.maxRepairs && !ctx.cancelReason()) {
+          const patched = await repair(rec, f.message, f.details.stderrTail ?? '');
+          if (patched) { rec.patchedCode = patched; rec.repairs++; continue; }
+        }
+        outcome = f.state === 'TIMEOUT' ? 'TIMEOUT' : 'FAILED';
+        reason = f.state === 'LOST' ? `${f.message} (gave up after ${MAX_LOST_RETRIES} re-runs)` : f.message;
+        break;
+      }
+    }
+    if (reason) rec.error = reason;
+    const a = rec.attempts[rec.attempts.length - 1];
+    const duration = a?.startedAt != null && a.endedAt != null ? (a.endedAt - a.startedAt) / 1000 : undefined;
+    tree.apply(tree.scheduler.finish(rec.id, outcome, duration, reason), Date.now());
+    if (outcome === 'COMPLETED' && result) ctx.onCompleted(rec, result);
+  };
+}
