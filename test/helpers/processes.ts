@@ -45,10 +45,14 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** SIGKILLs every process this module started that is still alive; returns what it killed. */
-export function killEverythingStarted(): string[] {
+/**
+ * SIGKILLs every process this module started that is still alive (only those whose description
+ * `which` accepts, e.g. workers only); returns what it killed.
+ */
+export function killEverythingStarted(which: (what: string) => boolean = () => true): string[] {
   const killed: string[] = [];
   for (const [pid, what] of started) {
+    if (!which(what)) continue;
     if (isAlive(pid)) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -59,6 +63,7 @@ export function killEverythingStarted(): string[] {
     }
     started.delete(pid);
   }
+  if (started.size > 0) return killed;
   for (const f of lastResorts.splice(0)) {
     try {
       f();

@@ -1,0 +1,152 @@
+/**
+ * Case 3 — the Docker engine restarts (or goes away) while a node runs.
+ *
+ * A PRIVATE dockerd (scripts/ensure-docker.sh's RAGOMICS_DOCKERD_ROOT hook: own data root and
+ * socket; the system engine is never touched) runs the executor tests' stand-in blocks image
+ * (test/fixtures/executor, ~200 MB, honours the runner contract), loaded with docker save|load.
+ * A worker process points at it with DOCKER_HOST. While a node's container runs:
+ * - 3a: the engine is restarted (SIGTERM, start again): the node is retried by its policy
+ *   (Temporal retries, then the workflow's re-runs for an unavailable executor) and the tree
+ *   ends in bounded time;
+ * - 3b: the engine is stopped for good: the node FAILS in bounded time with a reason naming
+ *   Docker; nothing hangs.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import Docker from 'dockerode';
+import { RagomicsClient, type TreeHandle } from '../client/sdk';
+import { uid } from './helpers/harness';
+import { readLedger, reExecutions, recordCase, verifyOutputs } from './helpers/ledger';
+import { PrivateDockerd, sleep, spawnWorker, tailOf, tempDir, waitUntil } from './helpers/processes';
+import { fixtureImage } from './fixtures/executor/helpers';
+import { TEMPORAL_ADDRESS, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode } from './fixtures/reliability/common';
+
+const BOUND_MS = 180_000;
+
+/** "run-k status failureType exit" per attempt of a node, from the ledger. */
+function attemptLines(ledger: Awaited<ReturnType<typeof readLedger>>, nodeId: string): string[] {
+  return ledger.attempts.filter((a) => a.nodeId === nodeId).map((a) => `${a.run}-${a.activityAttempt} ${a.status}${a.failureType ? ` ${a.failureType}` : ''}${a.exitCode !== null ? ` exit ${a.exitCode}` : ''}`);
+}
+let base: string;
+let engine: PrivateDockerd;
+let image: string;
+let setup: { startMs: number; loadMs: number };
+
+before(async () => {
+  image = fixtureImage();
+  base = tempDir('rel-dockerd');
+  engine = new PrivateDockerd(path.join(base, 'engine'));
+  const startMs = await engine.start();
+  const loadMs = await engine.loadImage(image);
+  setup = { startMs, loadMs };
+  console.log(`[reliability] private dockerd up in ${secs(startMs)}, image ${image} loaded in ${secs(loadMs)}`);
+});
+
+after(async () => {
+  await engine?.destroy().catch((e: Error) => console.log(`private dockerd cleanup: ${e.message}`));
+  await cleanupCase({ dirs: [base] });
+});
+
+void test('case 3a: Docker engine restarted while a node runs: the node is retried by its policy, the tree ends in bounded time', { timeout: 400_000 }, async () => {
+  const t0 = Date.now();
+  const ws = path.join(base, 'ws-a');
+  const taskQueue = uid('rel-dockerd');
+  const treeId = uid('rel-dockerd-restart');
+  const docker = new Docker({ socketPath: engine.socket });
+  let client: RagomicsClient | undefined;
+  let tree: TreeHandle | undefined;
+  try {
+    const w = spawnWorker({
+      address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: `${treeId}-W`, logDir: base, dockerHost: engine.host, blocksImage: image,
+      env: { RAGOMICS_ORPHAN_SWEEP: '3' },
+    });
+    await w.ready;
+    client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
+    tree = await client.startTree({
+      id: treeId, heartbeatTimeout: 5, maxRetries: 2, retryDelay: 1,
+      nodes: [sleepNode('x', 20), sleepNode('y', 0.5, { parentId: 'x' }), sleepNode('z', 0.5)],
+    });
+    await waitUntil('x running in its container', async () => (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.node': 'x' })).some((c) => c.State === 'running'), 60_000);
+    await sleep(1000);
+    const faultAt = Date.now();
+    const stopMs = await engine.stop('SIGTERM');
+    const startMs = await engine.start();
+    const downMs = Date.now() - faultAt;
+    const result = await resultWithin(tree, BOUND_MS);
+    const endedMs = Date.now() - faultAt;
+    const status = await tree.status();
+    const ledger = await readLedger(ws, treeId);
+    const check = await verifyOutputs(ledger, status.nodes);
+    assert.deepEqual(check.problems, []);
+    const x = nodeOf(status, 'x');
+    assert.ok(['COMPLETED', 'FAILED'].includes(x.state), `x ended (${x.state})`);
+    if (x.state === 'FAILED') assert.match(x.error ?? '', /docker|engine|container/i, 'the reason names Docker');
+    assert.equal(nodeOf(status, 'z').state, 'COMPLETED', 'the other node is unaffected');
+    const timeline = (await tree.timeline()).filter((e) => e.node === 'x');
+    const re = reExecutions(ledger);
+    // What the restart left on the engine goes at the latest when the tree is closed (sweep).
+    await waitUntil('no container of the tree on the engine', async () => (await containersWith(docker, { 'ragomics.tree': treeId })).length === 0, 30_000);
+    w.kill('SIGTERM');
+    await w.waitExit(60_000);
+    await recordCase({
+      id: '3a', title: 'Docker engine restarted while a node runs', test: 'test/reliability-3-docker-restart.test.ts', ok: true,
+      finishedAt: new Date().toISOString(), durationMs: Date.now() - t0, faultsInjected: 1, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
+      line: `dockerd restarted during a 20 s node (stop ${secs(stopMs)}, start ${secs(startMs)}): x ${x.state} after ${timeline.length} attempt(s) [${attemptLines(ledger, 'x').join('; ')}], tree ${result.state} ${secs(endedMs)} after the fault (bound ${secs(BOUND_MS)}); engine left clean`,
+      figures: { stopMs, startMs, downMs, endedAfterFaultMs: endedMs, xState: x.state, xError: x.error, attempts: attemptLines(ledger, 'x'), reExecuted: re.nodes, privateEngine: setup },
+    });
+  } catch (e) {
+    console.log(`--- private dockerd log tail ---\n${tailOf(engine.logFile)}`);
+    throw e;
+  } finally {
+    await client?.close();
+    await cleanupCase({ trees: [tree], treeIds: [treeId], docker, dirs: [ws] });
+  }
+});
+
+void test('case 3b: Docker engine stopped for good while a node runs: the node FAILS in bounded time, naming Docker', { timeout: 400_000 }, async () => {
+  const t0 = Date.now();
+  const ws = path.join(base, 'ws-b');
+  const taskQueue = uid('rel-dockerd');
+  const treeId = uid('rel-dockerd-gone');
+  let client: RagomicsClient | undefined;
+  let tree: TreeHandle | undefined;
+  try {
+    if (!engine.pid) await engine.start();
+    const w = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: `${treeId}-W`, logDir: base, dockerHost: engine.host, blocksImage: image });
+    await w.ready;
+    client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
+    tree = await client.startTree({
+      id: treeId, heartbeatTimeout: 5, maxRetries: 1, retryDelay: 1,
+      nodes: [sleepNode('x', 30), sleepNode('y', 0.5, { parentId: 'x' })],
+    });
+    const docker = new Docker({ socketPath: engine.socket });
+    await waitUntil('x running in its container', async () => (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.node': 'x' })).some((c) => c.State === 'running'), 60_000);
+    await sleep(1000);
+    const faultAt = Date.now();
+    const stopMs = await engine.stop('SIGTERM');
+    const result = await resultWithin(tree, BOUND_MS);
+    const endedMs = Date.now() - faultAt;
+    const status = await tree.status();
+    const x = nodeOf(status, 'x');
+    assert.equal(result.state, 'FAILED');
+    assert.equal(x.state, 'FAILED');
+    assert.match(x.error ?? '', /docker/i, `the reason names Docker: ${x.error}`);
+    assert.equal(nodeOf(status, 'y').state, 'CANCELLED');
+    const timeline = (await tree.timeline()).filter((e) => e.node === 'x');
+    const ledger = await readLedger(ws, treeId);
+    const re = reExecutions(ledger);
+    assert.equal(w.child.exitCode, null, 'the worker process is still up');
+    w.kill('SIGTERM');
+    await w.waitExit(60_000);
+    await recordCase({
+      id: '3b', title: 'Docker engine stopped for good while a node runs', test: 'test/reliability-3-docker-restart.test.ts', ok: true,
+      finishedAt: new Date().toISOString(), durationMs: Date.now() - t0, faultsInjected: 1, nodesReExecuted: re.total, outputsLost: 0, outputsVerified: 0,
+      line: `dockerd stopped (took ${secs(stopMs)}) during a 30 s node: x FAILED ${secs(endedMs)} after the fault after ${timeline.length} attempt(s), reason "${(x.error ?? '').split('\n')[0]!.slice(0, 120)}"; worker up; nothing hung`,
+      figures: { stopMs, endedAfterFaultMs: endedMs, attempts: attemptLines(ledger, 'x'), reason: x.error },
+    });
+  } finally {
+    await client?.close();
+    await cleanupCase({ trees: [tree], treeIds: [treeId], dirs: [ws] });
+  }
+});
