@@ -1,0 +1,137 @@
+/**
+ * Case 6 — hostile blocks: inline code run by the Docker executor through the workflow (a real
+ * worker process, the real blocks image). Each attack is contained: the attacking node FAILS
+ * with the reason recorded (in the status and in the attempt's outcome.json), or a probe node
+ * reports every operation it could not do and the test asserts that. The host and the other
+ * nodes are untouched: the parent's output keeps its checksum, the host's /etc is unchanged,
+ * a sibling node completes, and no container is left.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { RagomicsClient, type TreeHandle } from '../client/sdk';
+import { uid } from './helpers/harness';
+import { readLedger, recordCase, reExecutions, sha256, verifyOutputs } from './helpers/ledger';
+import { spawnWorker, tempDir } from './helpers/processes';
+import * as H from './fixtures/reliability/hostile';
+import { TEMPORAL_ADDRESS, cleanupCase, codeNode, containersWith, nodeOf, resultWithin, sleepNode, systemDocker } from './fixtures/reliability/common';
+
+interface Expected {
+  /** Node state and a pattern its recorded reason must match (FAILED nodes). */
+  state: 'FAILED' | 'COMPLETED';
+  reason?: RegExp;
+  failureType?: string;
+}
+
+void test('case 6: hostile blocks are contained; the host and a sibling node are untouched', { timeout: 400_000 }, async () => {
+  const t0 = Date.now();
+  const base = tempDir('rel-hostile');
+  const ws = path.join(base, 'ws');
+  const taskQueue = uid('rel-hostile');
+  const treeId = uid('rel-hostile');
+  const marker = treeId;
+  const docker = systemDocker();
+  const passwdBefore = await sha256('/etc/passwd');
+  const hostShadow = existsSync('/etc/shadow') ? readFileSync('/etc/shadow', 'utf8') : '';
+  let client: RagomicsClient | undefined;
+  let tree: TreeHandle | undefined;
+  try {
+    const w = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: `${treeId}-W`, logDir: base });
+    await w.ready;
+    client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
+    const child = (id: string, code: string, extra: Record<string, unknown> = {}) => codeNode(id, code, { parentId: 'seed', ...extra });
+    tree = await client.startTree({
+      id: treeId, heartbeatTimeout: 10, maxParallelJobs: 3, maxNodes: 20, maxChildrenPerNode: 10, jobTimeout: 120,
+      nodes: [
+        sleepNode('seed', 0),
+        child('network-egress', H.NETWORK_EGRESS),
+        child('write-input', H.WRITE_INPUT),
+        { ...child('write-outside', H.WRITE_OUTSIDE), block: { code: H.WRITE_OUTSIDE, parameters: { marker } } },
+        child('fork-bomb', H.FORK_BOMB),
+        child('memory-bomb', H.MEMORY_BOMB, { resources: { memoryMB: 256 } }),
+        child('probe-host', H.PROBE_HOST),
+        child('probe-privileged', H.PROBE_PRIVILEGED),
+        sleepNode('bystander', 4, { parentId: 'seed' }),
+      ],
+    });
+    const result = await resultWithin(tree, 300_000);
+    const status = await tree.status();
+    const ledger = await readLedger(ws, treeId);
+    const expected: Record<string, Expected> = {
+      seed: { state: 'COMPLETED' },
+      'network-egress': { state: 'FAILED', reason: /Network is unreachable/, failureType: 'BlockCrashedError' },
+      'write-input': { state: 'FAILED', reason: /Read-only file system|Permission denied/, failureType: 'BlockCrashedError' },
+      'write-outside': { state: 'FAILED', reason: /Read-only file system|Permission denied/, failureType: 'BlockCrashedError' },
+      'fork-bomb': { state: 'FAILED', reason: /fork bomb contained: forked=\d+ refused=\d+ limitHits=[1-9]\d* peak=\d+ pids\.max=256/, failureType: 'BlockCrashedError' },
+      'memory-bomb': { state: 'FAILED', reason: /memory/i, failureType: 'OutOfMemoryError' },
+      'probe-host': { state: 'COMPLETED' },
+      'probe-privileged': { state: 'COMPLETED' },
+      bystander: { state: 'COMPLETED' },
+    };
+    const outcomes: Record<string, string> = {};
+    for (const [id, exp] of Object.entries(expected)) {
+      const n = nodeOf(status, id);
+      outcomes[id] = n.state === 'FAILED' ? `FAILED: ${(n.error ?? '').split('\n').find((l) => /RAGOMICS_ERROR|Error|error|memory|contained/.test(l))?.slice(0, 160) ?? n.error?.slice(0, 160)}` : n.state;
+      assert.equal(n.state, exp.state, `${id}: ${n.error}`);
+      if (exp.reason) assert.match(n.error ?? '', exp.reason, `${id}: recorded reason`);
+      if (exp.failureType) {
+        const att = ledger.attempts.filter((a) => a.nodeId === id);
+        assert.equal(att.length, 1, `${id}: one attempt (no retries configured)`);
+        assert.equal(att[0]!.failureType, exp.failureType, `${id}: outcome.json records the failure type`);
+      }
+    }
+    assert.equal(result.state, 'FAILED');
+
+    // The fork bomb never passed the PID limit.
+    const fork = /peak=(\d+) pids\.max=(\d+)/.exec(nodeOf(status, 'fork-bomb').error ?? '')!;
+    const forkHits = Number(/limitHits=(\d+)/.exec(nodeOf(status, 'fork-bomb').error ?? '')![1]);
+    assert.ok(Number(fork[1]) <= Number(fork[2]), `peak ${fork[1]} <= limit ${fork[2]}`);
+
+    // Probes: what the container saw of the host.
+    const metricsOf = (id: string) => ledger.published.find((p) => p.nodeId === id)!.result.metrics as Record<string, unknown>;
+    const hostProbe = metricsOf('probe-host');
+    assert.equal(hostProbe.uid, 10001);
+    assert.equal(hostProbe.dockerSock, false, 'no Docker socket inside');
+    assert.ok(!String(hostProbe.shadow).startsWith('read:') || String(hostProbe.shadow).slice(5) !== hostShadow.slice(0, 395), "the host's /etc/shadow is not visible");
+    assert.match(String(hostProbe.shadow), /^blocked: Permission denied/, '/etc/shadow (the image\'s own) is not readable by the block user');
+    assert.ok(!String(hostProbe.hostname).includes(hostname()), 'the container has its own hostname');
+    const mounts = hostProbe.mounts as { root: string; target: string; fstype: string }[];
+    // Mounts of a host file system (not a kernel one) that show a sub-tree of it.
+    const kernelFs = new Set(['proc', 'sysfs', 'cgroup', 'cgroup2', 'tmpfs', 'devpts', 'mqueue', 'shm', 'overlay']);
+    const hostBacked = mounts.filter((m) => m.root !== '/' && !kernelFs.has(m.fstype));
+    const foreign = hostBacked.filter((m) => !m.root.startsWith(ws) && !m.root.startsWith('/var/lib/docker/containers/'));
+    assert.deepEqual(foreign, [], 'no host path is mounted except the attempt\'s job, output and input, and Docker\'s hosts/hostname/resolv.conf');
+    assert.ok(hostBacked.some((m) => m.target === '/workspace/input/_node_anndata.h5ad'), 'the input is mounted');
+    const priv = metricsOf('probe-privileged');
+    const ops = priv.ops as Record<string, string>;
+    const allowed = Object.entries(ops).filter(([, v]) => !v.startsWith('blocked'));
+    assert.deepEqual(allowed, [], 'every privileged operation is refused');
+    assert.equal(priv.capEff, '0000000000000000');
+    assert.equal(priv.noNewPrivs, '1');
+
+    // Host and siblings untouched.
+    assert.equal(await sha256('/etc/passwd'), passwdBefore, "the host's /etc/passwd is unchanged");
+    assert.equal(existsSync(`/ragomics-escape-${marker}`), false, 'nothing was written to the host /');
+    const check = await verifyOutputs(ledger, status.nodes);
+    assert.deepEqual(check.problems, [], 'the parent output (the attacked input) and every completed output are intact');
+    assert.ok(check.verified >= 4);
+    assert.equal(nodeOf(status, 'seed').sha256, ledger.published.find((p) => p.nodeId === 'seed')!.result.outputSha256);
+    const left = await containersWith(docker, { 'ragomics.tree': treeId });
+    assert.deepEqual(left.map((c) => c.Names), [], 'no container left');
+    const re = reExecutions(ledger);
+    w.kill('SIGTERM');
+    await w.waitExit(60_000);
+    const attacks = Object.keys(expected).filter((k) => !['seed', 'bystander'].includes(k));
+    await recordCase({
+      id: '6', title: 'hostile blocks (Docker executor, through the workflow)', test: 'test/reliability-6-hostile.test.ts', ok: true,
+      finishedAt: new Date().toISOString(), durationMs: Date.now() - t0, faultsInjected: attacks.length, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
+      line: `${attacks.length} attacks contained (5 FAILED with reason, 2 probes: ${Object.keys(ops).length} privileged ops all refused, no host path/socket/shadow visible); fork bomb peak ${fork[1]}/${fork[2]} pids, ${forkHits} forks refused by the limit; bystander COMPLETED; parent output and host /etc unchanged`,
+      figures: { outcomes, privilegedOps: ops, forkBomb: { peak: Number(fork[1]), limit: Number(fork[2]), limitHits: forkHits }, hostBackedMounts: hostBacked.map((m) => m.target) },
+    });
+  } finally {
+    await client?.close();
+    await cleanupCase({ trees: [tree], treeIds: [treeId], docker, dirs: [base] });
+  }
+});
