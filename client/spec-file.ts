@@ -9,6 +9,7 @@ import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml
 import { z } from 'zod';
 import { NodeSpecSchema, formatZodError, type NodeSpecInput, type TreeSpec } from '../common/schemas';
 import { InvalidInputError } from './errors';
+import { checkInlineCode, resolveInputPath } from './local-checks';
 import { validateSpec } from './sdk';
 
 /** A parsed file: its data plus a way to turn a field path into `file:line:col`. */
@@ -20,11 +21,14 @@ interface LoadedFile {
 /** Reads, parses and validates a tree spec file. @throws InvalidInputError (nothing is started). */
 export function readSpecFile(file: string): TreeSpec {
   const loaded = loadFile(file);
+  let spec: TreeSpec;
   try {
-    return validateSpec(loaded.data);
+    spec = validateSpec(loaded.data);
   } catch (err) {
     throw locate(err, loaded);
   }
+  checkInlineCode(spec);
+  return resolveInputPath(spec, file);
 }
 
 /**

@@ -77,6 +77,8 @@ specCase('an absurd maxRetries', spec('maxRetries: 1000'), /maxRetries/);
 specCase('an unknown priority strategy', spec('priorityStrategy: random'), /priorityStrategy/);
 specCase('parameters over the payload limit', spec('', `  - { id: a, block: { code: "def run(adata=None, **p): return adata", parameters: { blob: "${'x'.repeat(70_000)}" } } }`), /parameters must serialise to at most/);
 specCase('a non-.h5ad input', spec('inputDataPath: /tmp/data.csv'), /inputDataPath: must be an .h5ad file/);
+specCase('a missing input file', spec('inputDataPath: ./no-such-sample.h5ad'), /inputDataPath: no readable \.h5ad file at ".*no-such-sample\.h5ad"/);
+specCase('inline code with a syntax error', spec('', `  - id: a\n    block:\n      code: "def run(adata=None, **p)\\n    return adata\\n"`), /nodes\[0\]\.block\.code: node "a" has a Python syntax error: .*line 1/);
 specCase('an unknown block', spec('', `  - { id: a, block: { name: tsne } }`), /unknown block "tsne"/);
 specCase('a bad parameter value', spec('', `  - { id: a, block: { name: leiden, parameters: { resolution: -1 } } }`), /nodes\[0\]\.block\.parameters\.resolution/);
 specCase('an unknown parameter', spec('', `  - { id: a, block: { name: pca, parameters: { n_compz: 3 } } }`), /n_compz/);
