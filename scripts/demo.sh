@@ -42,7 +42,13 @@ tree_id="$(node -e "const y=require('yaml');const fs=require('fs');const s=y.par
 if [[ "$rc" -le 1 && -n "$tree_id" && "$tree_id" != "undefined" ]]; then
   echo
   log "nodes and their outputs:"
-  node bin/ragomics.js status "$tree_id" --outputs || true
+  node bin/ragomics.js status "$tree_id" || true
+  echo
+  log "where the outputs are (each node's published .h5ad; figures next to it under figures/):"
+  node bin/ragomics.js status "$tree_id" --json | node -e '
+    let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => {
+      for (const n of JSON.parse(s).nodes) console.log(`  ${n.id.padEnd(14)} ${n.state.padEnd(10)} ${n.outputPath ?? "-"}`);
+    });' || true
   node bin/ragomics.js timeline "$tree_id" --format html -o "$DATA_DIR/demo/timeline.html" && log "timeline: $DATA_DIR/demo/timeline.html"
   node bin/ragomics.js report "$tree_id" -o "$DATA_DIR/demo/report.html" && log "report:   $DATA_DIR/demo/report.html (figures included)"
   log "Temporal Web UI: http://localhost:${TEMPORAL_UI_PORT:-8233}/namespaces/default/workflows?query=WorkflowId%3D%22$tree_id%22"
