@@ -21,7 +21,7 @@ interface CliResult { code: number | null; stdout: string; stderr: string }
 
 function ragomics(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
     let stdout = '', stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });

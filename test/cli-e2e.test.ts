@@ -23,7 +23,7 @@ interface CliResult { code: number | null; stdout: string; stderr: string }
 /** Runs the CLI with the test's connection settings; resolves when it exits. */
 function ragomics(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
     let stdout = '', stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
@@ -163,7 +163,7 @@ void describe('ragomics CLI end to end', () => {
       assert.equal(run.code, 0, run.stderr);
       // Not a TTY: one plain line per change, then the summary.
       assert.match(run.stdout, /^started tree /m);
-      assert.match(run.stdout, /load RUNNING/);
+      assert.match(run.stdout, /load (RUNNING|COMPLETED)/, 'polling may see load only once it ended');
       assert.match(run.stdout, /subcluster-markers COMPLETED/);
       assert.match(run.stdout, /COMPLETED: 8\/8 completed/);
     });
@@ -230,5 +230,28 @@ void describe('ragomics CLI end to end', () => {
       });
       assert.equal(listed[0]?.treeId, id);
     });
+  });
+
+  void test('run waits for a worker; status without one exits 3 at once', { timeout: 120_000 }, async () => {
+    const taskQueue = uid('tq-late');
+    const env = { RAGOMICS_TASK_QUEUE: taskQueue };
+    const id = uid('cli-late');
+    let stderr = '';
+    const running = ragomics(['run', QUICKSTART, '--id', id, '--json'], env);
+    // Until `run` has started the tree, status says it does not exist (2); then, no worker (3).
+    const status = await until('the tree to exist', async () => {
+      const r = await ragomics(['status', id], env);
+      return r.code === 2 ? undefined : r;
+    });
+    assert.equal(status.code, 3, status.stderr);
+    assert.match(status.stderr, new RegExp(`no worker is polling task queue "${taskQueue}".*ragomics worker --task-queue ${taskQueue}`));
+    await new Promise((r) => setTimeout(r, 1500));
+    await withWorker({ taskQueue }, async () => {
+      const run = await running;
+      stderr = run.stderr;
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal((JSON.parse(run.stdout) as { state: string }).state, 'COMPLETED');
+    });
+    assert.match(stderr, /waiting for a worker on task queue/);
   });
 });

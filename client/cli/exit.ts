@@ -46,6 +46,12 @@ export function reportError(err: unknown, write: (line: string) => void = (l) =>
     write(`error: ${firstLine(err.message)}`);
     return err.exitCode;
   }
+  // A query nobody answers: the server gives up after ~30 s with FAILED_PRECONDITION.
+  const causeMessage = String((err as { cause?: { message?: unknown } })?.cause?.message ?? '');
+  if (/no poller seen for task queue/.test(causeMessage)) {
+    write('error: no worker answered (no poller seen for the tree\'s task queue recently); start one with `ragomics worker` (or `ragomics dev`)');
+    return ExitCode.unavailable;
+  }
   if (err instanceof WorkflowFailedError) {
     const cause = err.cause as Error | undefined;
     write(`error: the tree's workflow failed: ${firstLine(cause?.message ?? err.message)}`);

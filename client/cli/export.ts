@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { buildReport } from '../report';
 import { renderTimeline, resolveTimelineFormat, TIMELINE_FORMATS } from '../timeline';
 import { checkId, withClient, writeOutput } from './context';
+import { queryableTree } from './pollers';
 
 /** Registers `timeline` and `report`. */
 export function registerExportCommands(program: Command): void {
@@ -19,7 +20,7 @@ export function registerExportCommands(program: Command): void {
       checkId('TREE_ID', treeId);
       const format = resolveTimelineFormat(opts.format, opts.output);
       await withClient({}, async (rc) => {
-        const tree = rc.getTree(treeId);
+        const tree = await queryableTree(rc, treeId);
         const entries = await tree.timeline();
         // Charts end the wait bar of a never-started node where the node ended (from the status).
         const nodeEnds = format === 'html' || format === 'svg' ? new Map((await tree.status()).nodes.map((n) => [n.id, n.endedAt])) : undefined;
@@ -38,7 +39,7 @@ export function registerExportCommands(program: Command): void {
       checkId('TREE_ID', treeId);
       const file = opts.output ?? `${treeId}-report.html`;
       await withClient({}, async (rc) => {
-        const html = await buildReport(rc.getTree(treeId), { workspace: opts.workspace });
+        const html = await buildReport(await queryableTree(rc, treeId), { workspace: opts.workspace });
         writeOutput(file, html);
         if (file !== '-') process.stderr.write(`wrote report of ${treeId} to ${file}\n`);
       });

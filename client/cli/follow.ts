@@ -2,7 +2,7 @@
  * Follows a tree until it ends, feeding a progress renderer: polls the cheap summary query and
  * fetches the full status only when the tree changed. Used by `run` and `watch`.
  */
-import type { RagomicsClient, TreeHandle } from '../sdk';
+import type { TreeHandle } from '../sdk';
 import type { TreeStatus } from '../../workflows/views';
 import type { ProgressRenderer } from './progress';
 
@@ -27,20 +27,4 @@ export async function followTree(tree: TreeHandle, options: FollowOptions = {}):
   const final = await tree.status();
   renderer?.finish(final);
   return final;
-}
-
-/** True when at least one worker polled the task queue recently (the server keeps a short list). */
-export async function hasWorkers(rc: RagomicsClient, taskQueue: string): Promise<boolean> {
-  try {
-    const res = await rc.client.workflowService.describeTaskQueue({
-      namespace: rc.client.options.namespace,
-      // TASK_QUEUE_KIND_NORMAL and TASK_QUEUE_TYPE_WORKFLOW (numbers: @temporalio/proto is not a direct dependency).
-      taskQueue: { name: taskQueue, kind: 1 },
-      taskQueueType: 1,
-    });
-    return (res.pollers?.length ?? 0) > 0;
-  } catch {
-    // Only a hint: never fail a command because of it.
-    return true;
-  }
 }

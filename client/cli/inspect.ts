@@ -3,6 +3,7 @@
  */
 import type { Command } from 'commander';
 import { checkId, withClient } from './context';
+import { queryableTree } from './pollers';
 import { CliExit, ExitCode, treeExitCode } from './exit';
 import { cell, renderStatusText, toContractStatus } from './status-view';
 
@@ -17,7 +18,7 @@ export function registerInspectCommands(program: Command): void {
     .action(async (treeId: string, opts: { json?: boolean; transitions?: boolean }) => {
       checkId('TREE_ID', treeId);
       await withClient({}, async (rc) => {
-        const status = await rc.getTree(treeId).status({ transitions: opts.transitions === true });
+        const status = await (await queryableTree(rc, treeId)).status({ transitions: opts.transitions === true });
         if (opts.json) {
           const out = toContractStatus(status);
           if (opts.transitions) out.nodes.forEach((n, i) => Object.assign(n, { transitions: status.nodes[i]?.transitions ?? [] }));

@@ -5,10 +5,11 @@
 import type { Command } from 'commander';
 import type { TreeSpecInput } from '../../common/schemas';
 import { readSpecFile } from '../spec-file';
-import type { TreeHandle } from '../sdk';
+import type { RagomicsClient, TreeHandle } from '../sdk';
 import { checkId, withClient } from './context';
 import { CliExit, ExitCode, treeExitCode } from './exit';
-import { followTree, hasWorkers } from './follow';
+import { followTree } from './follow';
+import { startWorkerHint, treeTaskQueue, waitForWorker } from './pollers';
 import { createProgress, type ProgressRenderer } from './progress';
 import { toContractStatus } from './status-view';
 
@@ -36,15 +37,12 @@ export function registerRunCommands(program: Command): void {
       await withClient({ taskQueue: opts.taskQueue }, async (rc) => {
         const tree = await rc.startTree(spec);
         const taskQueue = opts.taskQueue ?? rc.taskQueue;
-        if (!(await hasWorkers(rc, taskQueue))) {
-          process.stderr.write(`warning: no worker is polling task queue "${taskQueue}"; the tree waits until one starts (\`ragomics worker\` or \`ragomics dev\`)\n`);
-        }
         if (opts.detach) {
           process.stdout.write(opts.json ? `${JSON.stringify({ treeId: tree.treeId })}\n` : `${tree.treeId}\n`);
           return;
         }
         if (!opts.json) process.stdout.write(`started tree ${tree.treeId} on task queue "${taskQueue}"\n`);
-        await follow(tree, opts.json === true);
+        await follow(rc, tree, taskQueue, opts.json === true);
       });
     });
 
@@ -55,12 +53,15 @@ export function registerRunCommands(program: Command): void {
     .option('--json', 'print only the final status object (JSON) on stdout')
     .action(async (treeId: string, opts: { json?: boolean }) => {
       checkId('TREE_ID', treeId);
-      await withClient({}, async (rc) => follow(rc.getTree(treeId), opts.json === true));
+      await withClient({}, async (rc) => {
+        const tree = rc.getTree(treeId);
+        await follow(rc, tree, await treeTaskQueue(tree), opts.json === true);
+      });
     });
 }
 
 /** Follows the tree with the right renderer, prints the result, and exits with the tree's code. */
-async function follow(tree: TreeHandle, json: boolean): Promise<void> {
+async function follow(rc: RagomicsClient, tree: TreeHandle, taskQueue: string, json: boolean): Promise<void> {
   const renderer = pickRenderer(json);
   const onSigint = (): void => {
     process.stderr.write(`\ninterrupted: tree ${tree.treeId} keeps running; follow it with \`ragomics watch ${tree.treeId}\`, stop it with \`ragomics cancel ${tree.treeId}\`\n`);
@@ -68,6 +69,8 @@ async function follow(tree: TreeHandle, json: boolean): Promise<void> {
   };
   process.once('SIGINT', onSigint);
   try {
+    // Progress is read through queries, which only a worker answers: wait for one rather than fail.
+    await waitForWorker(rc, taskQueue, () => process.stderr.write(`waiting for a worker on task queue "${taskQueue}": ${startWorkerHint(taskQueue)}\n`));
     const final = await followTree(tree, { renderer });
     if (json) process.stdout.write(`${JSON.stringify(toContractStatus(final), null, 2)}\n`);
     const code = treeExitCode(final.state);
