@@ -17,6 +17,7 @@ step_timer "npm packages" bash scripts/ensure-node-deps.sh
 step_timer "typecheck + build" npx tsc -p tsconfig.json
 step_timer "block catalog up to date" node scripts/gen-catalog.js --check
 step_timer "lint" npx eslint --max-warnings 0 .
+step_timer "test tools" bash scripts/ensure-test-tools.sh
 step_timer "Docker engine" bash scripts/ensure-docker.sh
 step_timer "blocks image" bash scripts/build-image.sh
 step_timer "dataset" bash scripts/fetch-dataset.sh

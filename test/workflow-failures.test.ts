@@ -52,6 +52,8 @@ test('retries follow maxRetries with every attempt in the timeline; a node past 
     const attempts = (await tree.timeline()).filter((e) => e.node === 'flaky');
     assert.deepEqual(attempts.map((a) => a.attempt), [1, 2, 3]);
     assert.ok(attempts.every((a) => a.state === 'FAILED'));
+    assert.ok(attempts.every((a) => a.started && a.ended && a.worker), 'every failed attempt has its real start, end and worker');
+    assert.ok(attempts.every((a) => a.exitCode === 70), 'and the block exit code');
     assert.equal(status.nodes.find((n) => n.id === 'slow')!.state, 'TIMEOUT');
     assert.equal(status.nodes.find((n) => n.id === 'after-slow')!.state, 'CANCELLED');
     assert.match(result.failures.find((f) => f.nodeId === 'after-slow')!.error, /dependency "slow" TIMEOUT/);
