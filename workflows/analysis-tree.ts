@@ -146,7 +146,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
       if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`maxParallelJobs: must be an integer from 1 to 1000, got ${JSON.stringify(n)}`);
     },
   });
-  setHandler(statusQuery, (opts = {}) => buildStatus(opts.offset ?? 0, opts.limit ?? 1000, opts.transitions ?? false));
+  setHandler(statusQuery, (opts = {}) => buildStatus(opts.offset ?? 0, opts.limit ?? 1000, opts.transitions ?? false, opts.details ?? false));
   setHandler(metricsQuery, () => computeMetrics(tree.order, tree.maxParallelJobs));
   setHandler(timelineQuery, (opts = {}) => {
     const all = timelineEntries(tree.order);
@@ -162,7 +162,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   }
   let finished = false;
 
-  function buildStatus(offset: number, limit: number, withTransitions: boolean): TreeStatus {
+  function buildStatus(offset: number, limit: number, withTransitions: boolean, withDetails: boolean): TreeStatus {
     const counts = tree.counts();
     const start = Math.max(0, offset);
     return {
@@ -170,7 +170,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
       runningJobs: counts.RUNNING, queueSize: counts.READY,
       totalProcessed: counts.COMPLETED + counts.FAILED + counts.TIMEOUT + counts.CANCELLED,
       counts, totalNodes: tree.order.length, offset: start,
-      nodes: tree.order.slice(start, start + Math.max(1, Math.min(limit, 5000))).map((n) => nodeStatus(n, withTransitions)),
+      nodes: tree.order.slice(start, start + Math.max(1, Math.min(limit, 5000))).map((n) => nodeStatus(n, withTransitions, withDetails)),
       rejected: tree.rejected, metrics: computeMetrics(tree.order, tree.maxParallelJobs), runs: tree.runs,
     };
   }

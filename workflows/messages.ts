@@ -55,6 +55,8 @@ export interface StatusQueryOptions {
   limit?: number;
   /** Include each node's transitions. @default false */
   transitions?: boolean;
+  /** Include each node's block (name or code, parameters) and dependencies. @default false */
+  details?: boolean;
 }
 
 /** Per-node states and the seed's `running_jobs`, `queue_size`, `total_processed`. */

@@ -3,7 +3,7 @@
  * the seed's metrics (and more), and the per-attempt timeline. Pure functions, so the workflow's
  * queries, its final result and the unit tests all compute them the same way.
  */
-import type { NodeState } from '../common/schemas';
+import type { Block, NodeState } from '../common/schemas';
 import { TERMINAL_STATES } from '../common/schemas';
 import { blockLabel, timeOf, type AttemptState, type NodeRecord } from './node-record';
 
@@ -25,6 +25,9 @@ export interface NodeStatus {
   sha256?: string | null;
   summary?: string;
   transitions?: { state: NodeState; at: string; reason?: string }[];
+  /** With `details`: what the node runs and what it waits for. */
+  blockSpec?: Block;
+  dependencies?: string[];
 }
 
 /** The seed's metrics plus what a scheduler should be judged by. Times in seconds. */
@@ -129,7 +132,7 @@ export function lastEnd(rec: NodeRecord): number | null {
 }
 
 /** Status of one node; `withTransitions` adds the full life of the node. */
-export function nodeStatus(rec: NodeRecord, withTransitions = false): NodeStatus {
+export function nodeStatus(rec: NodeRecord, withTransitions = false, withDetails = false): NodeStatus {
   const s: NodeStatus = {
     id: rec.id,
     parentId: rec.parentId,
@@ -144,6 +147,10 @@ export function nodeStatus(rec: NodeRecord, withTransitions = false): NodeStatus
     sha256: rec.output?.sha256 ?? null,
     summary: rec.output?.summary ?? '',
   };
+  if (withDetails) {
+    s.blockSpec = rec.block;
+    s.dependencies = rec.dependencies;
+  }
   if (withTransitions) {
     s.transitions = rec.transitions.map(([state, at, reason]) => (reason ? { state, at: new Date(at).toISOString(), reason } : { state, at: new Date(at).toISOString() }));
   }

@@ -1,13 +1,12 @@
 /**
  * Gathers everything a tree report shows: status and metrics (query), every attempt (timeline
- * query), each node's block parameters (history), and from the workspace when visible: block
+ * query), each node's block and dependencies (status `details`), and from the workspace when visible: block
  * results, figures and log tails.
  */
 import path from 'node:path';
 import type { Block } from '../../common/schemas';
 import type { TimelineEntry, TreeStatus } from '../../workflows/views';
 import type { TreeHandle } from '../sdk';
-import { recordedNodes } from './history';
 import { figureBudget, logTail, readFigures, readPublishedResult, treeDir, type Figure, type PublishedResult } from './workspace';
 
 /** One node as the report shows it. */
@@ -38,19 +37,18 @@ export interface CollectOptions {
 
 /** Collects the report data of one tree. */
 export async function collectReport(tree: TreeHandle, options: CollectOptions = {}): Promise<ReportData> {
-  const [status, timeline, recorded] = await Promise.all([tree.status(), tree.timeline(), recordedNodes(tree)]);
+  const [status, timeline] = await Promise.all([tree.status({ details: true }), tree.timeline()]);
   const fallbackRoot = options.workspace ?? process.env.RAGOMICS_WORKSPACE ?? path.resolve(__dirname, '..', '..', '..', '.data', 'workspace');
   const outputs = status.nodes.map((n) => n.outputPath).filter((p): p is string => typeof p === 'string' && p.length > 0);
   const dir = treeDir(status.treeId, outputs, fallbackRoot);
   const budget = figureBudget();
   const nodes = status.nodes.map((n): ReportNode => {
-    const rec = recorded.get(n.id);
     // The worker often puts the log tail into the error already; read the workspace only when it did not.
     const failed = (n.state === 'FAILED' || n.state === 'TIMEOUT' || (n.state === 'CANCELLED' && n.attempts > 0)) && !/--- last \d+ lines/.test(n.error ?? '');
     return {
       status: n,
-      block: rec?.block ?? null,
-      dependencies: rec?.dependencies ?? (n.parentId ? [n.parentId] : []),
+      block: n.blockSpec ?? null,
+      dependencies: n.dependencies ?? (n.parentId ? [n.parentId] : []),
       result: n.outputPath ? readPublishedResult(n.outputPath) : null,
       figures: n.outputPath ? readFigures(n.outputPath, budget) : [],
       logTail: failed ? logTail(dir, n.id) : null,
