@@ -7,16 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sleepNode, uid, withWorker } from './helpers/harness';
+import { sleepNode, uid, waitFor, withWorker } from './helpers/harness';
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not reached in time');
-}
 
 test('addNodes during the run: accepted nodes start at once; every invalid addition is rejected and changes nothing', async () => {
   await withWorker({}, async ({ client }) => {

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleepNode, uid, withWorker } from './helpers/harness';
+import { sleepNode, uid, waitFor, withWorker } from './helpers/harness';
 
 test('a failing node cancels its dependents; the other branch completes; the failure is reported', async () => {
   await withWorker({}, async ({ client }) => {
@@ -122,15 +122,6 @@ test('pause stops dispatching, resume goes on; maxParallelJobs changes while run
   });
 });
 
-/** Polls `check` until it holds (10 s at most). */
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not reached in time');
-}
 
 test('out of memory re-runs the node with more memory (memoryGrowthFactor), up to maxMemoryMB', async () => {
   await withWorker({}, async ({ client }) => {

@@ -72,3 +72,13 @@ export function maxConcurrency(intervals: ReadonlyArray<{ start: number; end: nu
   for (const [, d] of events) max = Math.max(max, (cur += d));
   return max;
 }
+
+/** Polls `check` every 100 ms until it holds; throws after `timeoutMs`. */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`condition not reached within ${timeoutMs} ms`);
+}

@@ -17,6 +17,7 @@ import {
   type Transition,
 } from '../../workflows/scheduler';
 import { NODE_STATES, type NodeState, type PriorityStrategy } from '../../common/schemas';
+import { prng } from '../helpers/timeline-checks';
 
 const STRATEGIES: PriorityStrategy[] = ['depth_first', 'breadth_first', 'fifo', 'critical_path'];
 
@@ -50,17 +51,6 @@ function throwsCode(fn: () => unknown, code: string, message?: RegExp): void {
   });
 }
 
-/** Mulberry32: a small seeded PRNG, so property runs are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 void describe('TreeScheduler: readiness', () => {
   void test('a root goes PENDING → WAITING → READY at once', () => {
