@@ -1,0 +1,105 @@
+/**
+ * Case 8 — integrity of published outputs (Docker executor, real blocks image).
+ *
+ * While a tree runs, the test hashes each node's `_node_anndata.h5ad` the moment it first sees
+ * the node COMPLETED; children then read those outputs (read-only mounts) for a while. At the
+ * end every completed node has a sha256 in its result (status and node-result.json), the file
+ * re-hashes to the same value as at completion (no output changed after its node COMPLETED),
+ * files are 0444 and folders 0555, and a non-root process can neither write a published file
+ * nor add one to a published folder.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { RagomicsClient, type TreeHandle } from '../client/sdk';
+import { uid } from './helpers/harness';
+import { readLedger, recordCase, reExecutions, sha256, verifyOutputs } from './helpers/ledger';
+import { sleep, spawnWorker, tempDir } from './helpers/processes';
+import { TEMPORAL_ADDRESS, cleanupCase, codeNode, containersWith, resultWithin, secs, sleepNode, systemDocker } from './fixtures/reliability/common';
+
+/** Adds an obs column named after the node, so each output differs from its input. */
+const TAG = 'def run(adata=None, **p):\n    adata.obs[p["name"]] = p["name"]\n    return adata\n';
+
+void test('case 8: every published output has a checksum, never changes after its node COMPLETED, and is read-only', { timeout: 400_000 }, async () => {
+  const t0 = Date.now();
+  const base = tempDir('rel-integrity');
+  const ws = path.join(base, 'ws');
+  const taskQueue = uid('rel-integrity');
+  const treeId = uid('rel-integrity');
+  const docker = systemDocker();
+  let client: RagomicsClient | undefined;
+  let tree: TreeHandle | undefined;
+  try {
+    const w = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: `${treeId}-W`, logDir: base });
+    await w.ready;
+    client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
+    const tag = (id: string, parentId: string) => ({ ...codeNode(id, TAG, { parentId }), block: { code: TAG, parameters: { name: id } } });
+    tree = await client.startTree({
+      id: treeId, heartbeatTimeout: 10, maxParallelJobs: 3, maxNodes: 20, maxChildrenPerNode: 5,
+      nodes: [
+        sleepNode('seed', 0),
+        tag('a', 'seed'), tag('b', 'seed'), tag('c', 'seed'),
+        sleepNode('a1', 3, { parentId: 'a' }), sleepNode('b1', 3, { parentId: 'b' }), sleepNode('c1', 3, { parentId: 'c' }),
+        tag('a2', 'a1'),
+      ],
+    });
+    // Hash each output as soon as its node is seen COMPLETED.
+    const atCompletion = new Map<string, string>();
+    const firstSeenLagMs: number[] = [];
+    const done = resultWithin(tree, 300_000);
+    let finished = false;
+    void done.finally(() => (finished = true)).catch(() => undefined);
+    while (!finished) {
+      const s = await tree.status();
+      for (const n of s.nodes) {
+        if (n.state === 'COMPLETED' && n.outputPath && !atCompletion.has(n.id)) {
+          atCompletion.set(n.id, await sha256(n.outputPath));
+          if (n.endedAt) firstSeenLagMs.push(Date.now() - Date.parse(n.endedAt));
+        }
+      }
+      await sleep(200);
+    }
+    const result = await done;
+    assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
+    const status = await tree.status();
+    const ledger = await readLedger(ws, treeId);
+
+    // Every completed node has a checksum in its result (status and node-result.json).
+    for (const n of status.nodes) {
+      assert.equal(n.state, 'COMPLETED');
+      assert.match(n.sha256 ?? '', /^[0-9a-f]{64}$/, `${n.id}: status sha256`);
+      const pub = ledger.published.filter((p) => p.nodeId === n.id);
+      assert.equal(pub.length, 1, `${n.id}: published once`);
+      assert.equal(pub[0]!.result.outputSha256, n.sha256, `${n.id}: node-result.json sha256`);
+    }
+    assert.ok(atCompletion.size >= 6, `hashed at completion: ${atCompletion.size} of ${status.nodes.length} (the rest completed between two polls at the end)`);
+    // Re-hash at the end: same as at completion, same as recorded; modes 0444 / 0555.
+    const check = await verifyOutputs(ledger, status.nodes, atCompletion);
+    assert.deepEqual(check.problems, []);
+    assert.equal(check.verified, status.nodes.length);
+    // Outputs differ along the chain (each tag node changed its input), so hashes are meaningful.
+    assert.equal(new Set(status.nodes.map((n) => n.sha256)).size, 5, 'seed, a, b, c, a2 differ; a1, b1, c1 pass their input through');
+    // A non-root process cannot change a published output or add to its folder.
+    const sample = status.nodes.find((n) => n.id === 'a')!;
+    const write = spawnSync('sh', ['-c', `printf tampered >> '${sample.outputPath}'`], { uid: 65534, gid: 65534, encoding: 'utf8' });
+    assert.notEqual(write.status, 0, 'writing a published file as uid 65534 fails');
+    assert.match(write.stderr, /Permission denied/);
+    const add = spawnSync('sh', ['-c', `touch '${path.join(path.dirname(sample.outputPath!), 'extra')}'`], { uid: 65534, gid: 65534, encoding: 'utf8' });
+    assert.notEqual(add.status, 0, 'adding a file to a published folder as uid 65534 fails');
+    assert.equal(await sha256(sample.outputPath!), sample.sha256);
+    assert.deepEqual(await containersWith(docker, { 'ragomics.tree': treeId }), []);
+    const re = reExecutions(ledger);
+    w.kill('SIGTERM');
+    await w.waitExit(60_000);
+    await recordCase({
+      id: '8', title: 'integrity of published outputs', test: 'test/reliability-8-integrity.test.ts', ok: true,
+      finishedAt: new Date().toISOString(), durationMs: Date.now() - t0, faultsInjected: 2, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
+      line: `${status.nodes.length} outputs: sha256 in every result; ${atCompletion.size} hashed within ${secs(Math.max(...firstSeenLagMs))} of COMPLETED and all ${check.verified} re-hashed equal at the end; files 0444, folders 0555; 2 non-root tamper attempts refused`,
+      figures: { outputs: status.nodes.length, hashedAtCompletion: atCompletion.size, maxLagMs: Math.max(...firstSeenLagMs), verified: check.verified },
+    });
+  } finally {
+    await client?.close();
+    await cleanupCase({ trees: [tree], treeIds: [treeId], docker, dirs: [base] });
+  }
+});
