@@ -47,6 +47,8 @@ export const WorkerConfigSchema = z.strictObject({
   logLevel: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** RAGOMICS_PYTHON: Python of the local executor. */
   python: z.string().optional(),
+  /** RAGOMICS_TRACING: OpenTelemetry spans of workflows and activities; "console" prints them. @default "off" */
+  tracing: z.enum(['off', 'console']).default('off'),
   /** RAGOMICS_BUILD_NETWORK: Docker network for building images of inline blocks' `requirements` (e.g. "host"). @default Docker's default */
   buildNetwork: z.string().optional(),
   /** RAGOMICS_BUILD_CA_BUNDLE: CA bundle pip trusts in those builds (a TLS-intercepting proxy). @default PIP_CERT when set */
@@ -73,6 +75,7 @@ export const WORKER_ENV: Record<keyof WorkerConfig, string> = {
   workflowBundle: 'RAGOMICS_WORKFLOW_BUNDLE',
   logLevel: 'RAGOMICS_LOG_LEVEL',
   python: 'RAGOMICS_PYTHON',
+  tracing: 'RAGOMICS_TRACING',
   buildNetwork: 'RAGOMICS_BUILD_NETWORK',
   buildCaBundle: 'RAGOMICS_BUILD_CA_BUNDLE',
 };

@@ -18,6 +18,8 @@ import { ServiceUnavailableError } from '../client/errors';
 import { PROJECT_ROOT, resolveBlocksImage, type WorkerConfig } from './config';
 import type { Logger } from './logging';
 import { removeOrphanContainers } from './orphans';
+import { tracingPlugin } from './tracing';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 /** A created (not yet running) worker and what must be closed after it. */
 export interface RagomicsWorker {
@@ -54,7 +56,7 @@ function workflowSource(config: WorkerConfig): Pick<WorkerOptions, 'workflowBund
  * dead workers (their nodes are re-run by Temporal). Throws ServiceUnavailableError when the
  * Temporal server does not answer.
  */
-export async function createRagomicsWorker(config: WorkerConfig, logger?: Logger, extra: Partial<WorkerOptions> = {}): Promise<RagomicsWorker> {
+export async function createRagomicsWorker(config: WorkerConfig, logger?: Logger, extra: Partial<WorkerOptions> = {}, tracing?: { exporter?: SpanExporter }): Promise<RagomicsWorker> {
   const resolved = resolveConnection({ address: config.address, namespace: config.namespace, taskQueue: config.taskQueue });
   let connection: NativeConnection;
   try {
@@ -78,13 +80,15 @@ export async function createRagomicsWorker(config: WorkerConfig, logger?: Logger
     callExpansionPolicy,
     callFixer,
   };
+  const traced = config.tracing !== 'off' || tracing?.exporter !== undefined;
   const worker = await Worker.create({
     connection,
     namespace: resolved.namespace,
     taskQueue: config.taskQueue,
     identity: config.workerId,
     activities,
-    ...workflowSource(config),
+    // Tracing adds workflow interceptors, which must be bundled with the workflow code: bundle at start then.
+    ...(traced ? { workflowsPath: require.resolve('../workflows'), plugins: [tracingPlugin(tracing?.exporter)] } : workflowSource(config)),
     // The worker-wide cap on nodes (containers) running at once.
     maxConcurrentActivityTaskExecutions: config.maxConcurrentNodes,
     // On SIGTERM: stop polling, give running nodes this long, then cancel them (containers are killed).

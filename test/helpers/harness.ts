@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { DefaultLogger, Runtime, type WorkerOptions } from '@temporalio/worker';
 import { RagomicsClient } from '../../client/sdk';
 import { loadWorkerConfig, type WorkerConfigInput } from '../../workers/config';
@@ -36,11 +37,11 @@ export interface WorkerContext {
  * Runs `body` with a fresh worker on a unique task queue and a temporary workspace; shuts the
  * worker down and removes the workspace afterwards (also when `body` throws).
  */
-export async function withWorker<T>(config: WorkerConfigInput, body: (ctx: WorkerContext) => Promise<T>, extra: Partial<WorkerOptions> = {}): Promise<T> {
+export async function withWorker<T>(config: WorkerConfigInput, body: (ctx: WorkerContext) => Promise<T>, extra: Partial<WorkerOptions> = {}, tracing?: { exporter?: SpanExporter }): Promise<T> {
   const taskQueue = config.taskQueue ?? uid('tq');
   const workspace = config.workspace ?? mkdtempSync(path.join(tmpdir(), 'ragomics-ws-'));
   const cfg = loadWorkerConfig({ address: TEMPORAL_ADDRESS, executor: 'inprocess', maxConcurrentNodes: 20, logLevel: 'WARN', workerId: uid('worker'), ...config, taskQueue, workspace });
-  const rw = await createRagomicsWorker(cfg, undefined, extra);
+  const rw = await createRagomicsWorker(cfg, undefined, extra, tracing);
   const client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
   try {
     return await rw.worker.runUntil(body({ client, taskQueue, workspace, rw }));
