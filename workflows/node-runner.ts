@@ -5,7 +5,7 @@
  * memory), a code failure with a fixer endpoint (again with the patched code). Then it tells the
  * scheduler how the node ended. Workflow code: deterministic, no I/O.
  */
-import { CancellationScope, proxyActivities } from '@temporalio/workflow';
+import { CancellationScope, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES } from '../common/failure-types';
 import type { NodeResult, RunNodeInput, TreeActivities, TreeSpec } from '../common/schemas';
 import { classifyFailure } from './classify-failure';
@@ -14,6 +14,8 @@ import type { TreeState } from './tree-state';
 
 /** Re-runs of a node whose worker vanished, before it counts as FAILED. */
 export const MAX_LOST_RETRIES = 5;
+/** Patch id of the back-off before re-running a node whose executor was unavailable. */
+const LOST_BACKOFF_PATCH = 'lost-executor-backoff';
 /** Seconds added to a node's own timeout as Temporal's start-to-close backstop (the executor kills at the timeout). */
 const TIMEOUT_GRACE_SECONDS = 30;
 
@@ -135,7 +137,16 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
           reason = ctx.cancelReason() ?? rec.error ?? 'cancelled';
           break;
         }
-        if (f.state === 'LOST' && rec.lostRetries < MAX_LOST_RETRIES) { rec.lostRetries++; continue; }
+        if (f.state === 'LOST' && rec.lostRetries < MAX_LOST_RETRIES) {
+          rec.lostRetries++;
+          // An unavailable executor (Docker down) gets time to come back before the next run:
+          // 5 s, 10 s, 20 s, ... up to a minute. A lost worker needs no wait (the heartbeat
+          // timeout already passed). patched(): trees recorded before this change replay as they ran.
+          if (f.type === FailureTypes.ExecutorUnavailable && patched(LOST_BACKOFF_PATCH)) {
+            await sleep(Math.min(60_000, 5000 * 2 ** (rec.lostRetries - 1)));
+          }
+          continue;
+        }
         const maxRetries = rec.maxRetries ?? spec.maxRetries;
         if (f.type === FailureTypes.OutOfMemory && rec.resources?.memoryGrowthFactor && rec.oomRetries < Math.max(1, maxRetries)) { rec.oomRetries++; continue; }
         if (f.type === FailureTypes.BlockCrashed && 'code' in rec.block && spec.expansion.fixerUrl && rec.repairs < spec.expansion.maxRepairs && !ctx.cancelReason()) {
