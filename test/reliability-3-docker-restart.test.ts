@@ -22,7 +22,8 @@ import { PrivateDockerd, sleep, spawnWorker, tailOf, tempDir, waitUntil } from '
 import { fixtureImage } from './fixtures/executor/helpers';
 import { TEMPORAL_ADDRESS, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode } from './fixtures/reliability/common';
 
-const BOUND_MS = 180_000;
+// The workflow backs off 5, 10, 20, 40, 60 s between re-runs of a node whose engine is gone (135 s in all).
+const BOUND_MS = 240_000;
 
 /** "run-k status failureType exit" per attempt of a node, from the ledger. */
 function attemptLines(ledger: Awaited<ReturnType<typeof readLedger>>, nodeId: string): string[] {
