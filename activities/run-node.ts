@@ -12,7 +12,7 @@ import { checkBlockParameters, formatZodError, RunNodeInputSchema, type Block, t
 import { superviseAttempt } from './attempt-control';
 import { BlockTimeoutError, InputMissingError, InvalidParametersError, NodeFailureError } from './errors';
 import type { BlockExecutor, ExecJob } from './executors/types';
-import { memoryForAttempt } from './memory';
+import { memoryForAttempt } from '../common/memory';
 import { failureForExit } from './outcome';
 import { publishAttempt, readPublished } from './publish';
 import { readTail } from './runner-output';

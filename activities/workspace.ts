@@ -8,7 +8,7 @@
  * ```
  * Tree and node ids are IdSchema-validated (no "/", no ".."), so they are safe path parts.
  */
-import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Block } from '../common/schemas';
 import type { AttemptPaths } from './executors/types';
@@ -55,7 +55,7 @@ export async function prepareAttempt(paths: AttemptPaths, job: RunnerJob): Promi
   await writeFile(paths.stderrLog, '');
 }
 
-/** What every attempt leaves in `outcome.json`, also read back to count earlier OOM kills. */
+/** What every attempt leaves in `outcome.json`; read back as the attempt history (attempt-history.ts). */
 export interface AttemptRecord {
   /** The worker that ran the attempt. */
   worker?: string;
@@ -70,28 +70,7 @@ export interface AttemptRecord {
   endedAt: string;
 }
 
-/** Writes `outcome.json` into the attempt folder; best effort (diagnostics only). */
+/** Writes `outcome.json` into the attempt folder; best effort (a missing one reads back as a lost attempt). */
 export async function recordAttempt(paths: AttemptPaths, record: AttemptRecord): Promise<void> {
   await writeFile(path.join(paths.dir, 'outcome.json'), JSON.stringify(record, null, 2)).catch(() => undefined);
-}
-
-/**
- * How many earlier *workflow* attempts of this node ended out of memory, read from the
- * outcome records on disk. This drives memory growth on retries without a schema field.
- */
-export async function countEarlierOomAttempts(root: string, treeId: string, nodeId: string, beforeAttempt: number): Promise<number> {
-  const dir = path.join(nodeDir(root, treeId, nodeId), 'attempts');
-  const names = await readdir(dir).catch(() => [] as string[]);
-  const oomAttempts = new Set<number>();
-  for (const name of names) {
-    const text = await readFile(path.join(dir, name, 'outcome.json'), 'utf8').catch(() => null);
-    if (text === null) continue;
-    try {
-      const rec = JSON.parse(text) as Partial<AttemptRecord>;
-      if (rec.failureType === 'OutOfMemoryError' && typeof rec.attempt === 'number' && rec.attempt < beforeAttempt) oomAttempts.add(rec.attempt);
-    } catch {
-      // A torn record from a crashed worker: ignore it.
-    }
-  }
-  return oomAttempts.size;
 }

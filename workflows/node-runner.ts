@@ -7,6 +7,7 @@
  */
 import { CancellationScope, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES } from '../common/failure-types';
+import { memoryForAttempt } from '../common/memory';
 import type { NodeResult, RunNodeInput, TreeActivities, TreeSpec } from '../common/schemas';
 import { classifyFailure } from './classify-failure';
 import { blockLabel, type AttemptRecord, type NodeRecord } from './node-record';
@@ -64,8 +65,7 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
   function memoryFor(rec: NodeRecord): RunNodeInput['resources'] {
     const r = rec.resources;
     if (!r?.memoryMB || rec.oomRetries === 0) return r;
-    const grown = Math.round(r.memoryMB * Math.pow(r.memoryGrowthFactor ?? 1, rec.oomRetries));
-    return { ...r, memoryMB: Math.min(grown, r.maxMemoryMB ?? grown) };
+    return { ...r, memoryMB: memoryForAttempt(r, rec.oomRetries, r.memoryMB) };
   }
 
   /** Records the attempts of one activity run from what the worker reported (or one summary attempt). */

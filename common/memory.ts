@@ -1,5 +1,5 @@
-/** Memory limits of node attempts, growing after out-of-memory failures. Pure. */
-import type { Resources } from '../common/schemas';
+/** Memory limits of node attempts, growing after out-of-memory failures. Pure: the workflow decides the growth, the activity applies the result. */
+import type { Resources } from './schemas';
 
 /** Factor applied per earlier OOM attempt when the node sets no `memoryGrowthFactor`. */
 export const DEFAULT_MEMORY_GROWTH_FACTOR = 2;
