@@ -67,7 +67,7 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
       }
       active.add(container.id);
       try {
-        return await runContainer(container, job, ctl, image.digest, opts.memorySampleMs ?? 2000);
+        return await runContainer(docker, container, job, ctl, image.digest, opts.memorySampleMs ?? 2000);
       } finally {
         active.delete(container.id);
         await container.remove({ force: true, v: true }).catch(() => undefined);
@@ -76,7 +76,7 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
   };
 }
 
-async function runContainer(container: Docker.Container, job: ExecJob, ctl: ExecControl, imageDigest: string, sampleMs: number): Promise<ExecOutcome> {
+async function runContainer(docker: Docker, container: Docker.Container, job: ExecJob, ctl: ExecControl, imageDigest: string, sampleMs: number): Promise<ExecOutcome> {
   const sink = openLogSink(job.paths, ctl.onProgress);
   // The attach stream is an HTTP socket (a Duplex); typed as ReadWriteStream by @types/dockerode.
   const attach = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Duplex;
@@ -106,6 +106,12 @@ async function runContainer(container: Docker.Container, job: ExecJob, ctl: Exec
     }
     const state = (await container.inspect()).State;
     const oomKilled = state.OOMKilled === true;
+    if (!oomKilled && (state.ExitCode === 137 || state.ExitCode === 143)) {
+      // Killed, not by us and not for memory: a stopping Docker engine kills its containers on
+      // the way down. If the engine is gone a moment later, that was it: not the block's fault.
+      await new Promise((r) => setTimeout(r, ENGINE_GONE_CHECK_MS));
+      await ping(docker, 2000);
+    }
     // An OOM kill means the limit was reached, whatever the last sample saw.
     const peakMemoryMB = oomKilled ? job.memoryMB : peak();
     // All output is in the log files only once the attach stream has ended.
@@ -121,6 +127,9 @@ async function runContainer(container: Docker.Container, job: ExecJob, ctl: Exec
     await sink.close();
   }
 }
+
+/** Wait before asking whether the engine went away after a container was killed. */
+const ENGINE_GONE_CHECK_MS = 1000;
 
 async function ping(docker: Docker, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
