@@ -35,4 +35,15 @@ export RAGOMICS_BLOCKS_IMAGE="${RAGOMICS_BLOCKS_IMAGE:-$(cat "$DATA_DIR/blocks-i
 # Only *.test.js files: on Node 20 a directory argument would also run every helper and fixture
 # under dist/test/ as a test file.
 mapfile -t files < <(find ${RAGOMICS_TEST_FILES:-dist/test} -name '*.test.js' | sort)
-node --test --test-concurrency="${RAGOMICS_TEST_CONCURRENCY:-1}" "${files[@]}"
+# Fresh reliability figures for this run only.
+rm -rf "${RAGOMICS_RELIABILITY_DIR:-$DATA_DIR/reliability}"
+out="$DATA_DIR/test-output.tap"
+rc=0
+node --test --test-concurrency="${RAGOMICS_TEST_CONCURRENCY:-1}" "${files[@]}" | tee "$out" || rc=$?
+node scripts/print-reliability-summary.js || true
+# The runner's own summary again, as the last line: "N passed, N failed".
+pass="$(grep -E '^# pass [0-9]+' "$out" | tail -1 | awk '{print $3}')"
+fail="$(grep -E '^# fail [0-9]+' "$out" | tail -1 | awk '{print $3}')"
+skip="$(grep -E '^# skipped [0-9]+' "$out" | tail -1 | awk '{print $3}')"
+echo "tests: ${pass:-0} passed, ${fail:-0} failed, ${skip:-0} skipped"
+exit "$rc"
