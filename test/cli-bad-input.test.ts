@@ -7,28 +7,14 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TEMPORAL_ADDRESS, uid, withWorker } from './helpers/harness';
+import { uid, withWorker } from './helpers/harness';
+import { ROOT, ragomics, type CliResult } from './helpers/cli';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'ragomics.js');
 const UNREACHABLE = '127.0.0.1:1';
 
-interface CliResult { code: number | null; stdout: string; stderr: string }
-
-function ragomics(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** The exit code, the number of stderr lines, each matching `patterns` in order; no stack trace; nothing on stdout. */
 function assertFails(r: CliResult, code: number, patterns: RegExp[]): void {

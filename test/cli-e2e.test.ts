@@ -6,31 +6,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
-import { TEMPORAL_ADDRESS, uid, withWorker, type WorkerContext } from './helpers/harness';
+import { uid, withWorker, type WorkerContext } from './helpers/harness';
+import { ROOT, ragomics } from './helpers/cli';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'ragomics.js');
 const QUICKSTART = path.join(ROOT, 'examples', 'quickstart-sleep.yaml');
 const CHROMIUM = '/usr/bin/chromium';
 
-interface CliResult { code: number | null; stdout: string; stderr: string }
-
-/** Runs the CLI with the test's connection settings; resolves when it exits. */
-function ragomics(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Polls `check` until it returns a value (not undefined), or fails after `ms`. */
 async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
