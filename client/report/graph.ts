@@ -3,7 +3,7 @@
  * coloured by state, labelled with id and block; hover shows the block's parameters, timing
  * and error. Parent edges are solid, other dependencies dashed. Pan and zoom with the mouse.
  */
-import { scriptJson } from '../timeline/page';
+import { chartScript } from '../timeline/page';
 import type { ReportNode } from './collect';
 import { layoutTree } from './layout';
 
@@ -55,22 +55,12 @@ export function graphScript(nodes: readonly ReportNode[], id: string): string {
       data, links,
     }],
   };
-  return `(function () {
-  var option = ${scriptJson(option)};
-  var esc = function (s) { return String(s).replace(/[&<>"]/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]; }); };
-  option.tooltip.formatter = function (p) {
+  return chartScript(id, option, `  option.tooltip.formatter = function (p) {
     if (p.dataType === 'edge') return esc(p.data.source) + ' → ' + esc(p.data.target);
     return '<table class="tip">' + (p.data.details || []).map(function (r) {
       return '<tr><td>' + esc(r[0]) + '</td><td style="max-width:460px;white-space:pre-wrap;font-family:monospace">' + esc(r[1]) + '</td></tr>';
     }).join('') + '</table>';
-  };
-  var el = document.getElementById(${scriptJson(id)});
-  var chart = echarts.init(el, null, { renderer: 'svg' });
-  chart.setOption(option);
-  window.addEventListener('resize', function () { chart.resize(); });
-  window.ragomicsCharts = window.ragomicsCharts || {};
-  window.ragomicsCharts[${scriptJson(id)}] = chart;
-})();`;
+  };`);
 }
 
 function tooltipRows(n: ReportNode, block: string): [string, string][] {

@@ -6,7 +6,7 @@
 import type { TimelineEntry } from '../../workflows/views';
 import { chartHeight, ganttOption, renderGanttBar } from './chart';
 import { buildGantt, STATE_COLORS, waitSeconds, type GanttModel, type GanttOptions } from './model';
-import { escapeHtml, htmlPage, scriptJson } from './page';
+import { chartScript, escapeHtml, htmlPage } from './page';
 
 /** Renders the timeline as one self-contained HTML document. */
 export function timelineHtml(treeId: string, entries: readonly TimelineEntry[], opts: GanttOptions = {}): string {
@@ -33,24 +33,14 @@ export function ganttSection(model: GanttModel, id: string): string {
  */
 export function ganttScript(model: GanttModel, title: string, id: string): string {
   const option = ganttOption(model, title, { interactive: true, width: 0 });
-  return `(function () {
-  var renderGanttBar = ${renderGanttBar.toString()};
-  var option = ${scriptJson(option)};
+  return chartScript(id, option, `  var renderGanttBar = ${renderGanttBar.toString()};
   option.series.forEach(function (s) { s.renderItem = renderGanttBar; });
   option.tooltip.formatter = function (p) {
     var rows = (p.data && p.data.details) || [];
-    var esc = function (s) { return String(s).replace(/[&<>"]/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]; }); };
     return '<div class="tip"><b>' + esc(p.seriesName === 'waiting' ? 'waiting to run' : 'run: ' + p.seriesName) + '</b><table>' + rows.map(function (r) {
       return '<tr><td>' + esc(r[0]) + '</td><td style="max-width:420px;white-space:pre-wrap">' + esc(r[1]) + '</td></tr>';
     }).join('') + '</table></div>';
-  };
-  var el = document.getElementById(${scriptJson(id)});
-  var chart = echarts.init(el, null, { renderer: 'svg' });
-  chart.setOption(option);
-  window.addEventListener('resize', function () { chart.resize(); });
-  window.ragomicsCharts = window.ragomicsCharts || {};
-  window.ragomicsCharts[${scriptJson(id)}] = chart;
-})();`;
+  };`);
 }
 
 /** Every row as an HTML table (also readable without JavaScript). */

@@ -61,3 +61,23 @@ ${script}
 </html>
 `;
 }
+
+/**
+ * Browser code that draws an ECharts chart with `option` into `#id` and exposes it on
+ * `window.ragomicsCharts[id]` (tests and power users can read it). `setup` is browser JavaScript
+ * run before drawing, with `option` and `esc` (HTML escaping) in scope, e.g. to add a tooltip
+ * formatter or custom renderers, which JSON cannot carry.
+ */
+export function chartScript(id: string, option: unknown, setup: string): string {
+  return `(function () {
+  var option = ${scriptJson(option)};
+  var esc = function (s) { return String(s).replace(/[&<>"]/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]; }); };
+${setup}
+  var el = document.getElementById(${scriptJson(id)});
+  var chart = echarts.init(el, null, { renderer: 'svg' });
+  chart.setOption(option);
+  window.addEventListener('resize', function () { chart.resize(); });
+  window.ragomicsCharts = window.ragomicsCharts || {};
+  window.ragomicsCharts[${scriptJson(id)}] = chart;
+})();`;
+}
