@@ -5,7 +5,7 @@
  * stay readable apart from the orchestration in `analysis-tree.ts`.
  */
 import { AddNodesRequestSchema, formatZodError, type AddNodesRequest, type TreeSpec } from '../common/schemas';
-import { validateAdditions, type ExistingTree } from '../common/tree-validation';
+import { validateAdditions, type ExistingTree, type NormalizedNode } from '../common/tree-validation';
 import { decodeNodes, encodeNodes, type EncodedNodes } from './carry-codec';
 import { blockKey, type NodeRecord, type TransitionRecord } from './node-record';
 import { SCHEDULER_SNAPSHOT_VERSION, TreeScheduler, type SchedulerSnapshot, type Transition } from './scheduler';
@@ -76,13 +76,13 @@ export class TreeState {
   }
 
   /** Validates a request without changing anything; returns the error lines, or none. */
-  check(raw: unknown, prefix = 'nodes'): { request?: AddNodesRequest; errors: string[] } {
+  check(raw: unknown, prefix = 'nodes'): { request?: AddNodesRequest; errors: string[]; nodes?: NormalizedNode[] } {
     const parsed = AddNodesRequestSchema.safeParse(raw);
     if (!parsed.success) return { errors: formatZodError(parsed.error).split('\n') };
     const request = parsed.data;
     if (this.appliedRequests.has(request.requestId)) return { request, errors: [] };
     const v = validateAdditions(this.existing(), request.nodes, this.limits(), { prefix });
-    return v.ok ? { request, errors: [] } : { request, errors: v.errors };
+    return v.ok ? { request, errors: [], nodes: v.nodes } : { request, errors: v.errors };
   }
 
   private limits() {
@@ -94,14 +94,13 @@ export class TreeState {
    * reports `duplicate`. Accepted nodes become WAITING or READY at once.
    */
   addNodes(raw: unknown, source: string, now: number): AddOutcome {
-    const { request, errors } = this.check(raw);
+    // One validation: check() returns the normalized nodes it validated.
+    const { request, errors, nodes } = this.check(raw);
     if (errors.length > 0 || !request) return { ok: false, errors };
-    if (this.appliedRequests.has(request.requestId)) return { ok: true, added: [], duplicate: true };
-    const v = validateAdditions(this.existing(), request.nodes, this.limits(), { prefix: 'nodes' });
-    if (!v.ok) return { ok: false, errors: v.errors };
+    if (this.appliedRequests.has(request.requestId) || !nodes) return { ok: true, added: [], duplicate: true };
     this.appliedRequests.add(request.requestId);
     const added: string[] = [];
-    for (const n of v.nodes) {
+    for (const n of nodes) {
       const rec: NodeRecord = {
         id: n.id,
         parentId: n.parentId ?? null,
