@@ -15,7 +15,7 @@ import type { ExecJob } from '../activities/executors/types';
 import type { NodeResult } from '../common/schemas';
 import * as B from './fixtures/executor/blocks';
 import {
-  containerCreateEvents, fixtureImage, managedContainers, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, writeInput,
+  containerCreateEvents, failureOf, fixtureImage, managedContainers, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, writeInput,
 } from './fixtures/executor/helpers';
 
 const docker = new Docker();
@@ -26,15 +26,6 @@ let image: string;
 let executor: DockerExecutor;
 let activities: Activities;
 
-/** The ApplicationFailure runNode rejected with. */
-async function failureOf(p: Promise<NodeResult>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => assert.fail('runNode should have failed'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApplicationFailure, `expected ApplicationFailure, got ${String(err)}`);
-  return err;
-}
 
 function details(f: ApplicationFailure): { exitCode: number | null; stderrTail: string; logDir: string | null } {
   return f.details?.[0] as { exitCode: number | null; stderrTail: string; logDir: string | null };

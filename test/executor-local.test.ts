@@ -9,28 +9,19 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { lstat, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CancelledFailure } from '@temporalio/common';
 import * as activitiesModule from '../activities';
 import { createActivities, createInprocessExecutor, createLocalExecutor, memoryForAttempt, NodeFailureError, resolveLocalPython, sha256File, type Activities } from '../activities';
 import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES } from '../common/failure-types';
 import { repoRoot } from '../activities/executors/repo-root';
-import type { NodeResult } from '../common/schemas';
 import * as B from './fixtures/executor/blocks';
-import { FAKE_RUNTIME_DIR, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, writeInput } from './fixtures/executor/helpers';
+import { FAKE_RUNTIME_DIR, failureOf, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, writeInput } from './fixtures/executor/helpers';
 
 const treeId = treeIdFactory('exec-local');
 let root: string;
 let local: Activities;
 let inproc: Activities;
 
-async function failureOf(p: Promise<NodeResult>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => assert.fail('runNode should have failed'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApplicationFailure, `expected ApplicationFailure, got ${String(err)}`);
-  return err;
-}
 
 /** True while `pid` is a live (non-zombie) process. */
 function alive(pid: number): boolean {
