@@ -1,21 +1,69 @@
 /**
  * Compact encoding of node records for continue-as-new. Temporal refuses a continue-as-new input
- * above 2 MB; plain JSON records take about 500 bytes per node, so a 5,000-node tree would not
- * fit. The encoding shares repeated strings (blocks, workers, states, the workspace prefix) in a
- * table, stores times relative to the tree's first node, and leaves out what is kept on disk
- * next to each published output (`node-result.json`: metrics, figure lists). About 200 bytes per
- * node remain. Pure and deterministic, so it runs in the workflow sandbox.
+ * above 2 MB; plain JSON records take about 900 bytes per node, so the node table needs its own
+ * encoding to carry a big tree.
+ *
+ * Version 2 (written now) is columnar:
+ * - `ids`: node ids, each stored as what it does not share with the previous id (the shared
+ *   length is in `ints`), separated by spaces (ids never hold one);
+ * - `ints`: every number and reference of every node, as one string of variable-length base-64
+ *   digits (1 character below 32, 2 below 1,024, ...): parents and dependencies as distances back
+ *   in insertion order, times as differences from the time before (so a no-op node's whole life
+ *   takes a dozen characters), strings as indexes into `strings`;
+ * - `strings`: every string and small JSON value that nodes share (blocks, workers, states, the
+ *   pattern of a node's transitions, summaries, errors), stored once;
+ * - `sha`: the sha256 of each published output, base64 (43 characters instead of 64 hex).
+ * What is on disk next to each published output (`node-result.json`: metrics, figure lists) is
+ * left out, and so is what follows from the workspace convention (the output folder
+ * `<tree>/nodes/<id>/published/attempt-<run>` and `_node_anndata.h5ad` in it) or from the graph
+ * (a node's depth). About 75 bytes per completed node remain, 43 of them its sha256. A node this
+ * scheme cannot represent exactly (a field it does not know, a time that is not an integer, a
+ * dependency on a later node) is carried whole as JSON, so nothing is ever lost silently.
+ *
+ * Version 1 (about 210 bytes per node: one JSON tuple per node) is still decoded: a tree that
+ * continued as new under the previous code carries it.
+ *
+ * Pure and deterministic, no Node built-ins: it runs in the workflow sandbox.
  */
 import type { Block, NodeState } from '../common/schemas';
 import type { AttemptRecord, AttemptState, NodeOutput, NodeRecord, TransitionRecord } from './node-record';
 
-/** The encoded form: a string table, a time base, and one tuple per node. */
-export interface EncodedNodes {
+/** Version 1: a string table, a time base, and one JSON tuple per node. */
+export interface EncodedNodesV1 {
   v: 1;
   base: number;
   strings: string[];
   nodes: unknown[][];
 }
+
+/** Version 2: columns (see the module comment). */
+export interface EncodedNodesV2 {
+  v: 2;
+  /** Number of nodes. */
+  n: number;
+  /** `queuedAt` of the first node; later ones are differences. */
+  base: number;
+  strings: string[];
+  ids: string;
+  ints: string;
+  sha: string;
+  /** Set when summaries were left out to fit the payload limit (they are on disk). */
+  lean?: true;
+}
+
+/** The encoded form carried across continue-as-new. */
+export type EncodedNodes = EncodedNodesV1 | EncodedNodesV2;
+
+/** Options of {@link encodeNodes}. */
+export interface EncodeOptions {
+  /** Leave summaries out (they are in `node-result.json`): the fallback when a tree would not fit. @default false */
+  lean?: boolean;
+}
+
+/** Longest summary carried (the status shows the start of it; the whole one is on disk). */
+export const CARRIED_SUMMARY_CHARS = 300;
+
+const OUTPUT_FILE = '/_node_anndata.h5ad';
 
 class Table {
   readonly strings: string[] = [];
@@ -31,38 +79,368 @@ class Table {
   }
 }
 
-const OUTPUT_FILE = '/_node_anndata.h5ad';
+// ---- variable-length integers ------------------------------------------------------------------
 
-/** Encodes node records (insertion order kept). */
-export function encodeNodes(nodes: readonly NodeRecord[]): EncodedNodes {
-  const t = new Table();
-  const base = nodes[0]?.queuedAt ?? 0;
-  const rel = (ms: number | null) => (ms == null ? null : ms - base);
-  const encoded = nodes.map((n) => {
-    const attempts = n.attempts.map((a) => {
-      const extra: Record<string, unknown> = {};
-      for (const k of ['error', 'errorType', 'exitCode', 'memoryMB', 'peakMemoryMB', 'reused'] as const) if (a[k] !== undefined && a[k] !== false) extra[k] = a[k];
-      return [a.runIndex, rel(a.scheduledAt), rel(a.startedAt), rel(a.endedAt), t.id(a.state), a.worker === undefined ? -1 : t.id(a.worker), Object.keys(extra).length ? extra : 0];
-    });
-    const transitions = n.transitions.flatMap(([state, at, reason]) => (reason === undefined ? [t.id(state), at - n.queuedAt] : [t.id(state), at - n.queuedAt, reason]));
-    const o = n.output;
-    const output = o
-      ? [o.outputPath === o.outputDir + OUTPUT_FILE ? 0 : o.outputPath, t.id(splitDir(o.outputDir)[0]), splitDir(o.outputDir)[1], o.sha256, o.shape ?? 0, o.summary.slice(0, 300), o.imageDigest === null ? -1 : t.id(o.imageDigest)]
-      : 0;
-    const extras: Record<string, unknown> = {};
-    for (const k of ['timeout', 'maxRetries', 'resources', 'expectedDuration', 'taskQueue', 'patchedCode', 'error'] as const) if (n[k] !== undefined) extras[k] = n[k];
-    for (const k of ['repairs', 'oomRetries', 'lostRetries'] as const) if (n[k] !== 0) extras[k] = n[k];
-    const onlyParent = n.parentId !== null && n.dependencies.length === 1 && n.dependencies[0] === n.parentId;
-    return [
-      n.id, n.parentId ?? 0, onlyParent ? 0 : n.dependencies, n.priority, n.depth, t.id(JSON.stringify(n.block)), t.id(n.source), t.id(n.state),
-      n.queuedAt - base, transitions, attempts, output, Object.keys(extras).length ? extras : 0,
-    ];
-  });
-  return { v: 1, base, strings: t.strings, nodes: encoded };
+/** URL-safe base-64 digits: JSON carries them unescaped. */
+const DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const DIGIT_VALUE: Record<string, number> = {};
+for (let i = 0; i < DIGITS.length; i++) DIGIT_VALUE[DIGITS[i] as string] = i;
+
+/** Thrown while encoding a node the compact form cannot hold exactly; that node is carried whole. */
+class NotCompact extends Error {}
+
+/** Digits of one node, committed to the stream only when the whole node encoded. */
+class IntWriter {
+  out: string[] = [];
+  /** Unsigned: 5 bits per digit, least significant first; digits ≥ 32 say "more follows". */
+  u(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) throw new NotCompact();
+    while (v >= 32) {
+      this.out.push(DIGITS[32 + (v % 32)] as string);
+      v = Math.floor(v / 32);
+    }
+    this.out.push(DIGITS[v] as string);
+  }
+  /** Signed, zig-zag: 0, -1, 1, -2, ... → 0, 1, 2, 3, ... */
+  s(v: number): void {
+    if (!Number.isSafeInteger(v) || Math.abs(v) > 2 ** 51) throw new NotCompact();
+    this.u(v >= 0 ? 2 * v : -2 * v - 1);
+  }
 }
 
-/** Decodes what {@link encodeNodes} produced. Metrics and figure lists come back empty (they are on disk). */
+class IntReader {
+  pos = 0;
+  constructor(private readonly text: string) {}
+  u(): number {
+    let v = 0;
+    let scale = 1;
+    for (;;) {
+      const d = DIGIT_VALUE[this.text[this.pos++] as string];
+      if (d === undefined) throw new Error('carried node table: truncated or corrupt');
+      if (d < 32) return v + d * scale;
+      v += (d - 32) * scale;
+      scale *= 32;
+    }
+  }
+  s(): number {
+    const z = this.u();
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+}
+
+// ---- sha256 as base64 ---------------------------------------------------------------------------
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function hexToBase64(hex: string): string {
+  let out = '';
+  // 3 bytes (6 hex digits) → 4 digits; 32 bytes = 10 groups + 2 bytes.
+  for (let i = 0; i < 64; i += 6) {
+    const chunk = hex.slice(i, i + 6);
+    const bits = chunk.length * 4;
+    const v = parseInt(chunk, 16) * 2 ** (24 - bits);
+    const digits = Math.ceil(bits / 6);
+    for (let k = 0; k < digits; k++) out += DIGITS[Math.floor(v / 2 ** (18 - 6 * k)) % 64];
+  }
+  return out;
+}
+
+function base64ToHex(b64: string): string {
+  let out = '';
+  for (let i = 0; i < b64.length; i += 4) {
+    const chunk = b64.slice(i, i + 4);
+    let v = 0;
+    for (let k = 0; k < 4; k++) v = v * 64 + (k < chunk.length ? (DIGIT_VALUE[chunk[k] as string] as number) : 0);
+    const hexDigits = chunk.length === 4 ? 6 : 4; // the last group holds 2 bytes
+    out += v.toString(16).padStart(6, '0').slice(0, hexDigits);
+  }
+  return out;
+}
+
+/** Characters of one sha256 in the `sha` column. */
+const SHA_CHARS = 43;
+
+// ---- states and transitions ---------------------------------------------------------------------
+
+const STATE_LETTER: Record<NodeState, string> = {
+  PENDING: 'P', WAITING: 'W', READY: 'R', RUNNING: 'U', COMPLETED: 'C', FAILED: 'F', CANCELLED: 'X', TIMEOUT: 'T',
+};
+const LETTER_STATE: Record<string, NodeState> = Object.fromEntries(Object.entries(STATE_LETTER).map(([s, l]) => [l, s as NodeState]));
+
+// Node flags.
+const RAW = 1, OUTPUT = 2, CUSTOM_DEPS = 4, EXTRAS = 8, PRIORITY = 16, STATE = 32, ERROR_IS_REASON = 64;
+
+/** Fields a record may have; any other makes the node travel whole (nothing dropped unnoticed). */
+const RECORD_KEYS = new Set([
+  'id', 'parentId', 'dependencies', 'priority', 'depth', 'block', 'timeout', 'maxRetries', 'resources', 'expectedDuration', 'taskQueue',
+  'source', 'state', 'queuedAt', 'transitions', 'attempts', 'output', 'error', 'patchedCode', 'repairs', 'oomRetries', 'lostRetries',
+]);
+const EXTRA_KEYS = ['timeout', 'maxRetries', 'resources', 'expectedDuration', 'taskQueue', 'patchedCode', 'error'] as const;
+const COUNTER_KEYS = ['repairs', 'oomRetries', 'lostRetries'] as const;
+const ATTEMPT_KEYS = new Set(['n', 'runIndex', 'scheduledAt', 'startedAt', 'endedAt', 'state', 'worker', 'error', 'errorType', 'exitCode', 'memoryMB', 'peakMemoryMB', 'reused']);
+const ATTEMPT_EXTRA_KEYS = ['error', 'errorType', 'exitCode', 'memoryMB', 'peakMemoryMB', 'reused'] as const;
+const OUTPUT_KEYS = new Set(['outputDir', 'outputPath', 'sha256', 'shape', 'summary', 'figures', 'metrics', 'imageDigest']);
+
+/** Splits an output folder into a prefix shared by the tree's nodes (up to `/nodes/`) and the rest. */
+function splitDir(p: string): [string, string] {
+  const k = p.lastIndexOf('/nodes/');
+  const cut = k >= 0 ? k + '/nodes/'.length : p.lastIndexOf('/') + 1;
+  return [p.slice(0, cut), p.slice(cut)];
+}
+
+/** The output folder's name under the tree's `nodes/` by the workspace convention. */
+function conventionalDir(id: string, runIndex: number | undefined): string {
+  return `${id}/published/attempt-${runIndex ?? 1}`;
+}
+
+// ---- encoding -----------------------------------------------------------------------------------
+
+/** Encodes node records (insertion order kept) in the current version. */
+export function encodeNodes(nodes: readonly NodeRecord[], options: EncodeOptions = {}): EncodedNodesV2 {
+  const t = new Table();
+  const base = nodes[0]?.queuedAt ?? 0;
+  const index = new Map<string, number>();
+  const depths: number[] = [];
+  const ids: string[] = [];
+  const ints: string[] = [];
+  const shas: string[] = [];
+  let prevId = '';
+  let prevQueued = base;
+
+  nodes.forEach((rec, i) => {
+    let shared = 0;
+    const max = Math.min(prevId.length, rec.id.length);
+    while (shared < max && prevId.charCodeAt(shared) === rec.id.charCodeAt(shared)) shared++;
+    let w = new IntWriter();
+    const sha: string[] = [];
+    try {
+      w.u(shared);
+      depths[i] = encodeOne(rec, i, w, sha);
+      prevQueued = rec.queuedAt;
+    } catch (err) {
+      if (!(err instanceof NotCompact)) throw err;
+      // Carried whole: the decoder gets this exact record back.
+      w = new IntWriter();
+      sha.length = 0;
+      w.u(shared);
+      w.u(RAW);
+      w.u(t.id(JSON.stringify(rec)));
+      depths[i] = rec.depth;
+    }
+    ids.push(rec.id.slice(shared));
+    ints.push(w.out.join(''));
+    shas.push(...sha);
+    index.set(rec.id, i);
+    prevId = rec.id;
+  });
+
+  function encodeOne(rec: NodeRecord, i: number, w: IntWriter, sha: string[]): number {
+    for (const k of Object.keys(rec)) if (!RECORD_KEYS.has(k)) throw new NotCompact();
+    const ref = (id: string): number => {
+      const j = index.get(id);
+      if (j === undefined) throw new NotCompact();
+      return i - j;
+    };
+    const last = rec.transitions[rec.transitions.length - 1];
+    const lastReason = last?.[2];
+    const extras: Record<string, unknown> = {};
+    for (const k of EXTRA_KEYS) if (rec[k] !== undefined) extras[k] = rec[k];
+    let flags = 0;
+    if (extras.error !== undefined && extras.error === lastReason) {
+      flags |= ERROR_IS_REASON;
+      delete extras.error;
+    }
+    for (const k of COUNTER_KEYS) if (rec[k] !== 0) extras[k] = rec[k];
+    const defaultDeps = rec.parentId === null ? rec.dependencies.length === 0 : rec.dependencies.length === 1 && rec.dependencies[0] === rec.parentId;
+    if (rec.output) flags |= OUTPUT;
+    if (!defaultDeps) flags |= CUSTOM_DEPS;
+    if (Object.keys(extras).length > 0) flags |= EXTRAS;
+    if (rec.priority !== 0) flags |= PRIORITY;
+    if (!last || last[0] !== rec.state) flags |= STATE;
+    w.u(flags);
+
+    w.u(rec.parentId === null ? 0 : ref(rec.parentId));
+    let depth = 0;
+    if (flags & CUSTOM_DEPS) {
+      w.u(rec.dependencies.length);
+      for (const d of rec.dependencies) w.u(ref(d));
+    }
+    for (const d of rec.dependencies) depth = Math.max(depth, (depths[index.get(d) as number] as number) + 1);
+    if (depth !== rec.depth) throw new NotCompact();
+    if (flags & PRIORITY) w.s(rec.priority);
+    w.u(t.id(JSON.stringify(rec.block)));
+    w.u(t.id(rec.source));
+    if (flags & STATE) w.u(t.id(rec.state));
+    w.s(rec.queuedAt - prevQueued);
+
+    // Transitions: their pattern of states (lowercase = with a reason) is one shared string.
+    let pattern = '';
+    for (const tr of rec.transitions) {
+      const letter = STATE_LETTER[tr[0]];
+      if (!letter || tr.length > 3 || (tr.length === 3 && typeof tr[2] !== 'string')) throw new NotCompact();
+      pattern += tr.length === 3 ? letter.toLowerCase() : letter;
+    }
+    w.u(t.id(pattern));
+    let cursor = rec.queuedAt;
+    let firstRunning: number | undefined;
+    for (const [state, at, reason] of rec.transitions) {
+      w.s(at - cursor);
+      cursor = at;
+      if (state === 'RUNNING' && firstRunning === undefined) firstRunning = at;
+      if (reason !== undefined) w.u(t.id(reason));
+    }
+
+    // Attempts: times relative to the first RUNNING transition, then to each other.
+    w.u(rec.attempts.length);
+    let at0 = firstRunning ?? rec.queuedAt;
+    let run = 1;
+    rec.attempts.forEach((a, k) => {
+      for (const key of Object.keys(a)) if (!ATTEMPT_KEYS.has(key)) throw new NotCompact();
+      if (a.n !== k + 1) throw new NotCompact();
+      const extra: Record<string, unknown> = {};
+      for (const key of ATTEMPT_EXTRA_KEYS) if (a[key] !== undefined && a[key] !== false) extra[key] = a[key];
+      w.u(t.id(a.state) * 8 + (a.worker !== undefined ? 4 : 0) + (a.startedAt !== null ? 2 : 0) + (a.endedAt !== null ? 1 : 0));
+      if (a.worker !== undefined) w.u(t.id(a.worker));
+      w.s(a.runIndex - run);
+      run = a.runIndex;
+      w.s(a.scheduledAt - at0);
+      at0 = a.scheduledAt;
+      if (a.startedAt !== null) w.s(a.startedAt - a.scheduledAt);
+      if (a.endedAt !== null) w.s(a.endedAt - (a.startedAt ?? a.scheduledAt));
+      w.u(Object.keys(extra).length > 0 ? t.id(JSON.stringify(extra)) + 1 : 0);
+    });
+
+    const o = rec.output;
+    if (o) {
+      for (const key of Object.keys(o)) if (!OUTPUT_KEYS.has(key)) throw new NotCompact();
+      const [prefix, rest] = splitDir(o.outputDir);
+      const dirMode = rest === conventionalDir(rec.id, rec.attempts[rec.attempts.length - 1]?.runIndex) ? 0 : 1;
+      const pathMode = o.outputPath === o.outputDir + OUTPUT_FILE ? 0 : o.outputPath === '' ? 1 : 2;
+      const shaMode = HEX64.test(o.sha256) ? 0 : o.sha256 === '' ? 1 : 2;
+      w.u(t.id(prefix));
+      w.u(dirMode + 2 * pathMode + 6 * shaMode);
+      if (dirMode) w.u(t.id(rest));
+      if (pathMode === 2) w.u(t.id(o.outputPath));
+      if (shaMode === 2) w.u(t.id(o.sha256));
+      else if (shaMode === 0) sha.push(hexToBase64(o.sha256));
+      w.u(o.shape === null ? 0 : t.id(JSON.stringify(o.shape)) + 1);
+      const summary = options.lean ? '' : o.summary.slice(0, CARRIED_SUMMARY_CHARS);
+      w.u(summary === '' ? 0 : t.id(summary) + 1);
+      w.u(o.imageDigest === null ? 0 : t.id(o.imageDigest) + 1);
+    }
+    if (flags & EXTRAS) w.u(t.id(JSON.stringify(extras)));
+    return depth;
+  }
+
+  return { v: 2, n: nodes.length, base, strings: t.strings, ids: ids.join(' '), ints: ints.join(''), sha: shas.join(''), ...(options.lean ? { lean: true as const } : {}) };
+}
+
+// ---- decoding -----------------------------------------------------------------------------------
+
+/** Decodes what {@link encodeNodes} produced, in either version. Metrics and figure lists come back empty (they are on disk). */
 export function decodeNodes(e: EncodedNodes): NodeRecord[] {
+  if (e.v === 1) return decodeV1(e);
+  if (e.v === 2) return decodeV2(e);
+  throw new Error(`carried node table: unknown version ${String((e as { v: unknown }).v)}`);
+}
+
+function decodeV2(e: EncodedNodesV2): NodeRecord[] {
+  const s = (i: number) => e.strings[i] as string;
+  const r = new IntReader(e.ints);
+  const suffixes = e.n > 0 ? e.ids.split(' ') : [];
+  const out: NodeRecord[] = [];
+  let prevId = '';
+  let prevQueued = e.base;
+  let shaPos = 0;
+  for (let i = 0; i < e.n; i++) {
+    const id = prevId.slice(0, r.u()) + (suffixes[i] as string);
+    prevId = id;
+    const flags = r.u();
+    if (flags & RAW) {
+      out.push(JSON.parse(s(r.u())) as NodeRecord);
+      continue;
+    }
+    const p = r.u();
+    const parentId = p === 0 ? null : (out[i - p] as NodeRecord).id;
+    const depIndexes: number[] = [];
+    if (flags & CUSTOM_DEPS) for (let k = r.u(); k > 0; k--) depIndexes.push(i - r.u());
+    else if (p !== 0) depIndexes.push(i - p);
+    const dependencies = depIndexes.map((j) => (out[j] as NodeRecord).id);
+    let depth = 0;
+    for (const j of depIndexes) depth = Math.max(depth, (out[j] as NodeRecord).depth + 1);
+    const priority = flags & PRIORITY ? r.s() : 0;
+    const block = JSON.parse(s(r.u())) as Block;
+    const source = s(r.u());
+    const explicitState = flags & STATE ? (s(r.u()) as NodeState) : undefined;
+    const queuedAt = prevQueued + r.s();
+    prevQueued = queuedAt;
+
+    const pattern = s(r.u());
+    const transitions: TransitionRecord[] = [];
+    let cursor = queuedAt;
+    let firstRunning: number | undefined;
+    for (const letter of pattern) {
+      const state = LETTER_STATE[letter.toUpperCase()] as NodeState;
+      cursor += r.s();
+      if (state === 'RUNNING' && firstRunning === undefined) firstRunning = cursor;
+      transitions.push(letter === letter.toUpperCase() ? [state, cursor] : [state, cursor, s(r.u())]);
+    }
+
+    const attempts: AttemptRecord[] = [];
+    let at0 = firstRunning ?? queuedAt;
+    let run = 1;
+    for (let k = 0, count = r.u(); k < count; k++) {
+      const head = r.u();
+      const state = s(Math.floor(head / 8)) as AttemptState;
+      const worker = head & 4 ? s(r.u()) : undefined;
+      run += r.s();
+      const scheduledAt = at0 + r.s();
+      at0 = scheduledAt;
+      const startedAt = head & 2 ? scheduledAt + r.s() : null;
+      const endedAt = head & 1 ? (startedAt ?? scheduledAt) + r.s() : null;
+      const x = r.u();
+      attempts.push({
+        n: k + 1, runIndex: run, scheduledAt, startedAt, endedAt, state,
+        ...(worker !== undefined ? { worker } : {}), ...(x > 0 ? (JSON.parse(s(x - 1)) as Partial<AttemptRecord>) : {}),
+      });
+    }
+
+    let output: NodeOutput | undefined;
+    if (flags & OUTPUT) {
+      const prefix = s(r.u());
+      const modes = r.u();
+      const dirMode = modes % 2, pathMode = Math.floor(modes / 2) % 3, shaMode = Math.floor(modes / 6);
+      const outputDir = prefix + (dirMode ? s(r.u()) : conventionalDir(id, attempts[attempts.length - 1]?.runIndex));
+      const outputPath = pathMode === 0 ? outputDir + OUTPUT_FILE : pathMode === 1 ? '' : s(r.u());
+      let sha256 = '';
+      if (shaMode === 2) sha256 = s(r.u());
+      else if (shaMode === 0) {
+        sha256 = base64ToHex(e.sha.slice(shaPos, shaPos + SHA_CHARS));
+        shaPos += SHA_CHARS;
+      }
+      const shape = r.u();
+      const summary = r.u();
+      const digest = r.u();
+      output = {
+        outputDir, outputPath, sha256, shape: shape === 0 ? null : (JSON.parse(s(shape - 1)) as [number, number]),
+        summary: summary === 0 ? '' : s(summary - 1), figures: [], metrics: {}, imageDigest: digest === 0 ? null : s(digest - 1),
+      };
+    }
+    const x = (flags & EXTRAS ? JSON.parse(s(r.u())) : {}) as Partial<NodeRecord>;
+    const last = transitions[transitions.length - 1];
+    const rec: NodeRecord = {
+      id, parentId, dependencies, priority, depth, block, source, state: explicitState ?? (last as TransitionRecord)[0], queuedAt,
+      transitions, attempts, repairs: x.repairs ?? 0, oomRetries: x.oomRetries ?? 0, lostRetries: x.lostRetries ?? 0,
+    };
+    for (const k of EXTRA_KEYS) if (x[k] !== undefined) (rec as unknown as Record<string, unknown>)[k] = x[k];
+    if (flags & ERROR_IS_REASON) rec.error = last?.[2];
+    if (output) rec.output = output;
+    out.push(rec);
+  }
+  return out;
+}
+
+function decodeV1(e: EncodedNodesV1): NodeRecord[] {
   const s = (i: number) => e.strings[i] as string;
   return e.nodes.map((raw) => {
     const [id, parentId, deps, priority, depth, block, source, state, queued, transitions, attempts, output, extras] = raw as [
@@ -102,7 +480,7 @@ export function decodeNodes(e: EncodedNodes): NodeRecord[] {
       priority, depth, block: JSON.parse(s(block)) as Block, source: s(source), state: s(state) as NodeState, queuedAt,
       transitions: trs, attempts: atts, repairs: x.repairs ?? 0, oomRetries: x.oomRetries ?? 0, lostRetries: x.lostRetries ?? 0,
     };
-    for (const k of ['timeout', 'maxRetries', 'resources', 'expectedDuration', 'taskQueue', 'patchedCode', 'error'] as const) {
+    for (const k of EXTRA_KEYS) {
       if (x[k] !== undefined) (rec as unknown as Record<string, unknown>)[k] = x[k];
     }
     if (out) rec.output = out;
@@ -110,9 +488,53 @@ export function decodeNodes(e: EncodedNodes): NodeRecord[] {
   });
 }
 
-/** Splits an output folder into a prefix shared by the tree's nodes (up to `/nodes/`) and the rest. */
-function splitDir(p: string): [string, string] {
-  const k = p.lastIndexOf('/nodes/');
-  const cut = k >= 0 ? k + '/nodes/'.length : p.lastIndexOf('/') + 1;
-  return [p.slice(0, cut), p.slice(cut)];
+// ---- sets of strings (applied request ids) ------------------------------------------------------
+
+/**
+ * Encodes a set of strings as one string: sorted, each stored as the length it shares with the
+ * one before, its remaining length, and the remaining characters. Request ids of a grown tree
+ * (`result:<node>`, `rule:<node>:0`, ...) share most of their characters with their neighbours.
+ */
+export function encodeStringSet(values: Iterable<string>): string {
+  const sorted = [...values].sort();
+  const w = new IntWriter();
+  let prev = '';
+  for (const v of sorted) {
+    let shared = 0;
+    const max = Math.min(prev.length, v.length);
+    while (shared < max && prev.charCodeAt(shared) === v.charCodeAt(shared)) shared++;
+    w.u(shared);
+    w.u(v.length - shared);
+    w.out.push(v.slice(shared));
+    prev = v;
+  }
+  return w.out.join('');
+}
+
+/** Decodes what {@link encodeStringSet} produced (sorted). */
+export function decodeStringSet(text: string): string[] {
+  const r = new IntReader(text);
+  const out: string[] = [];
+  let prev = '';
+  while (r.pos < text.length) {
+    const shared = r.u();
+    const len = r.u();
+    prev = prev.slice(0, shared) + text.slice(r.pos, r.pos + len);
+    r.pos += len;
+    out.push(prev);
+  }
+  return out;
+}
+
+/** Bytes of `text` in UTF-8, as Temporal counts a payload (no TextEncoder in the workflow sandbox). */
+export function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c < 0xdc00) { n += 4; i++; } // a surrogate pair
+    else n += 3;
+  }
+  return n;
 }

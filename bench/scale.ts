@@ -1,0 +1,117 @@
+/**
+ * Scale of one worker, in-process `sleep 0` nodes (so the time measured is Temporal and the
+ * workflow, not the blocks):
+ *  (a) one tree of N nodes (default 10,000): a root with a wide fan-out, each branch a chain,
+ *      at maxParallelJobs 20 on a worker with maxConcurrentNodes 20, continue-as-new as the
+ *      server suggests it. Prints total time, nodes/s, continue-as-new runs, the carried payload
+ *      of the last run (bytes, bytes/node), and the bench process's RSS and heap (the worker runs
+ *      in this process, like the tests' harness), sampled every 500 ms: peak and final.
+ *  (b) T trees × 20 nodes (default 100) started at once on the same worker: total time, nodes/s,
+ *      per-tree makespan (start request → result) median and p95.
+ * Prints figures only; no assertion about speed.
+ *   npx tsc -p . && node scripts/bundle-workflows.js && TEMPORAL_ADDRESS=127.0.0.1:7233 node dist/bench/scale.js [N] [T] [--only=a|b] [--can-after=EVENTS]
+ */
+import os from 'node:os';
+import type { NodeSpecInput } from '../common/schemas';
+import { sleepNode, uid, withWorker, type WorkerContext } from '../test/helpers/harness';
+import { median, percentile } from '../test/helpers/timeline-checks';
+
+const SLOTS = 20;
+const SMALL_TREE = 20;
+
+/** A root, `heads` children of the root, and a chain under each head: `1 + heads × chain` nodes. */
+function fanOutOfChains(prefix: string, total: number, chain: number): NodeSpecInput[] {
+  const heads = Math.max(1, Math.floor((total - 1) / chain));
+  const nodes: NodeSpecInput[] = [sleepNode(`${prefix}r`, 0)];
+  for (let h = 0; h < heads && nodes.length < total; h++) {
+    for (let k = 0; k < chain && nodes.length < total; k++) nodes.push(sleepNode(`${prefix}${h}.${k}`, 0, { parentId: k === 0 ? `${prefix}r` : `${prefix}${h}.${k - 1}` }));
+  }
+  // Whatever does not fill a whole chain hangs off the root.
+  for (let i = 0; nodes.length < total; i++) nodes.push(sleepNode(`${prefix}x${i}`, 0, { parentId: `${prefix}r` }));
+  return nodes;
+}
+
+/** Samples RSS and heap every 500 ms until stopped; keeps peaks and the last sample. */
+function memorySampler() {
+  let peakRss = 0, peakHeap = 0, last = process.memoryUsage();
+  const sample = () => {
+    last = process.memoryUsage();
+    peakRss = Math.max(peakRss, last.rss);
+    peakHeap = Math.max(peakHeap, last.heapUsed);
+  };
+  sample();
+  const timer = setInterval(sample, 500);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return { peakRss, peakHeap, rss: last.rss, heap: last.heapUsed };
+    },
+  };
+}
+
+const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
+
+async function oneBigTree(ctx: WorkerContext, n: number, canAfter: number | undefined): Promise<void> {
+  const { client } = ctx;
+  const nodes = fanOutOfChains('n', n, 10);
+  const mem = memorySampler();
+  const t0 = Date.now();
+  const tree = await client.startTree(
+    { id: uid('scale'), maxParallelJobs: SLOTS, maxNodes: n, maxChildrenPerNode: n, maxDepth: n, priorityStrategy: 'depth_first', nodes },
+    canAfter ? { continueAsNewAfterEvents: canAfter } : {},
+  );
+  let lastDone = 0;
+  const progress = setInterval(() => {
+    void tree.summary().then((s) => {
+      const done = s.counts.COMPLETED;
+      console.log(`#   ${((Date.now() - t0) / 1000).toFixed(0)} s: ${done}/${n} completed (+${done - lastDone}/10 s), rss ${mb(process.memoryUsage().rss)}`);
+      lastDone = done;
+    }, () => undefined);
+  }, 10_000);
+  const result = await tree.result();
+  const seconds = (Date.now() - t0) / 1000;
+  clearInterval(progress);
+  const m = mem.stop();
+  // The carried state is the input of the last run (its first history event).
+  const history = await client.client.workflow.getHandle(tree.treeId).fetchHistory();
+  const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data?.length ?? 0;
+  console.log(`(a) one tree of ${n} nodes, maxParallelJobs ${SLOTS}: ${result.state} in ${seconds.toFixed(1)} s = ${(n / seconds).toFixed(1)} nodes/s, ` +
+    `${result.runs} continue-as-new; last run's input ${(input / 1024).toFixed(0)} KiB${result.runs > 0 ? ` (${(input / n).toFixed(0)} B/node)` : ''}; ` +
+    `RSS peak ${mb(m.peakRss)}, final ${mb(m.rss)}; heap used peak ${mb(m.peakHeap)}, final ${mb(m.heap)}`);
+  if (result.state !== 'COMPLETED') console.log(`    failures: ${JSON.stringify(result.failures.slice(0, 3))}`);
+}
+
+async function manySmallTrees(ctx: WorkerContext, trees: number): Promise<void> {
+  const { client } = ctx;
+  const mem = memorySampler();
+  const t0 = Date.now();
+  const run = uid('many');
+  const makespans = await Promise.all(Array.from({ length: trees }, async (_, t) => {
+    const started = Date.now();
+    const tree = await client.startTree({ id: `${run}-${t}`, maxParallelJobs: 5, maxNodes: SMALL_TREE, maxChildrenPerNode: SMALL_TREE, nodes: fanOutOfChains(`t${t}n`, SMALL_TREE, 3) });
+    const result = await tree.result();
+    if (result.state !== 'COMPLETED') throw new Error(`tree ${t} ended ${result.state}`);
+    return (Date.now() - started) / 1000;
+  }));
+  const seconds = (Date.now() - t0) / 1000;
+  const m = mem.stop();
+  console.log(`(b) ${trees} trees × ${SMALL_TREE} nodes at once (maxParallelJobs 5 each): ${seconds.toFixed(1)} s = ${((trees * SMALL_TREE) / seconds).toFixed(1)} nodes/s; ` +
+    `makespan per tree median ${median(makespans).toFixed(1)} s, p95 ${percentile(makespans, 95).toFixed(1)} s; RSS peak ${mb(m.peakRss)}, final ${mb(m.rss)}`);
+}
+
+async function main(): Promise<void> {
+  const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const flag = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const n = Number(positional[0] ?? 10_000);
+  const trees = Number(positional[1] ?? 100);
+  const only = flag('only');
+  const canAfter = flag('can-after') ? Number(flag('can-after')) : undefined;
+  console.log(`# scale: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at start, node ${process.version}`);
+  await withWorker({ maxConcurrentNodes: SLOTS }, async (ctx) => {
+    if (only !== 'b') await oneBigTree(ctx, n, canAfter);
+    if (only !== 'a') await manySmallTrees(ctx, trees);
+  });
+  console.log(`# load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`);
+}
+main().catch((e) => { console.error(e); process.exit(1); });
