@@ -9,12 +9,40 @@ import { z } from 'zod';
 import { SuggestedChildSchema, type SuggestedChild } from '../common/schemas';
 import { BlockCrashedError } from './errors';
 
+/** Phase marks the runner writes into result.json's `timings`, in the order they are taken. */
+export const RUNNER_TIMING_MARKS = ['processStart', 'runnerStart', 'importStart', 'importsDone', 'inputRead', 'runDone', 'outputWritten'] as const;
+/** One of {@link RUNNER_TIMING_MARKS}. */
+export type RunnerTimingMark = (typeof RUNNER_TIMING_MARKS)[number];
+
+/**
+ * Wall-clock marks (epoch ms) of one runner process, from result.json's `timings` (blocks/README.md):
+ * `processStart` the kernel's start time of the process (10 ms resolution; null where /proc is
+ * missing), `runnerStart` first line of the runner package, `importStart` before anndata etc. are
+ * imported, `importsDone` block loaded and its libraries imported, `inputRead` input AnnData in
+ * memory, `runDone` the block's `run()` returned, `outputWritten` output AnnData written.
+ */
+export type RunnerTimings = Record<RunnerTimingMark, number | null>;
+
+/** Size and identity (inode, device) of a file the runner read or wrote, from result.json's `io`. */
+export interface RunnerFileFacts {
+  bytes: number;
+  inode: number;
+  device: number;
+}
+
+const FileFactsSchema = z.object({ bytes: z.number(), inode: z.number(), device: z.number() });
+const TimingsSchema = z.object(Object.fromEntries(RUNNER_TIMING_MARKS.map((k) => [k, z.number().nullable()])) as Record<RunnerTimingMark, z.ZodNullable<z.ZodNumber>>);
+const IoSchema = z.object({ input: FileFactsSchema.nullable(), output: FileFactsSchema.nullable() });
+
 const ManifestSchema = z.object({
   shape: z.tuple([z.number(), z.number()]).nullable().optional(),
   metrics: z.record(z.string(), z.unknown()).optional(),
   suggestedChildren: z.array(z.unknown()).optional(),
   summary: z.string().optional(),
   figures: z.array(z.string()).optional(),
+  // Diagnostics only: checked separately so that a malformed value is dropped, not fatal.
+  timings: z.unknown().optional(),
+  io: z.unknown().optional(),
 });
 
 /** The fields of result.json that go into NodeResult; figures relative to the output folder. */
@@ -24,6 +52,39 @@ export interface ResultManifest {
   suggestedChildren: SuggestedChild[];
   summary: string;
   figures: string[];
+  /** The runner's phase marks; absent for runners that write none (older images, stand-ins). */
+  timings?: RunnerTimings;
+  /** Input and output file facts; absent like `timings`. */
+  io?: { input: RunnerFileFacts | null; output: RunnerFileFacts | null };
+}
+
+/** Durations in ms between the runner's marks; a phase is null when one of its marks is missing. */
+export interface RunnerPhases {
+  /** processStart → runnerStart: interpreter start-up (site, `-m` lookup) before any runner code. */
+  bootMs: number | null;
+  /** runnerStart → importStart: runner set-up (cache seeding, argument and job parsing). */
+  setupMs: number | null;
+  /** importStart → importsDone: anndata, matplotlib, the block module and scanpy. */
+  importMs: number | null;
+  /** importsDone → inputRead: reading the input .h5ad into memory. */
+  readMs: number | null;
+  /** inputRead → runDone: the block's run() (figures included). */
+  computeMs: number | null;
+  /** runDone → outputWritten: writing the output .h5ad. */
+  writeMs: number | null;
+}
+
+/** Turns the runner's marks into phase durations (see {@link RunnerPhases}). */
+export function runnerPhases(t: RunnerTimings): RunnerPhases {
+  const span = (a: RunnerTimingMark, b: RunnerTimingMark): number | null => (t[a] === null || t[b] === null ? null : t[b] - t[a]);
+  return {
+    bootMs: span('processStart', 'runnerStart'),
+    setupMs: span('runnerStart', 'importStart'),
+    importMs: span('importStart', 'importsDone'),
+    readMs: span('importsDone', 'inputRead'),
+    computeMs: span('inputRead', 'runDone'),
+    writeMs: span('runDone', 'outputWritten'),
+  };
 }
 
 /** @throws BlockCrashedError when result.json is missing or not the documented shape. */
@@ -46,13 +107,24 @@ export async function readResultManifest(outputDir: string, warn: (message: stri
     if (child.success) suggestedChildren.push(child.data);
     else warn(`result.json suggestedChildren[${i}] dropped: ${child.error.issues.map((x) => x.message).join('; ')}`);
   });
-  return {
+  const manifest: ResultManifest = {
     shape: m.shape ?? null,
     metrics: m.metrics ?? {},
     suggestedChildren,
     summary: m.summary ?? '',
     figures: await existingFigures(outputDir, m.figures ?? [], warn),
   };
+  if (m.timings !== undefined) {
+    const timings = TimingsSchema.safeParse(m.timings);
+    if (timings.success) manifest.timings = timings.data;
+    else warn(`result.json timings dropped: ${timings.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+  }
+  if (m.io !== undefined) {
+    const io = IoSchema.safeParse(m.io);
+    if (io.success) manifest.io = io.data;
+    else warn(`result.json io dropped: ${io.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+  }
+  return manifest;
 }
 
 /** Figures named by the manifest that are real files inside the output folder (no escapes). */

@@ -11,7 +11,7 @@ import { resolveBlockImage, type RequirementsBuildOptions } from './docker-image
 import { containerSpec, type SandboxOptions } from './docker-spec';
 import { sampleMemory, type MemorySampler } from './docker-stats';
 import { openLogSink } from './logs';
-import type { BlockExecutor, ExecControl, ExecJob, ExecOutcome } from './types';
+import type { BlockExecutor, ExecControl, ExecJob, ExecOutcome, ExecPhases } from './types';
 
 /** Options of {@link createDockerExecutor}. */
 export interface DockerExecutorOptions extends SandboxOptions {
@@ -60,26 +60,37 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
       const image = await Promise.race([resolving, aborted.promise.then(() => null)]).finally(() => aborted.dispose());
       if (image === null || ctl.signal.aborted) return abortedBeforeStart(image?.digest ?? null);
       let container: Docker.Container;
+      const phases: ExecPhases = {};
+      const t0 = performance.now();
       try {
         container = await docker.createContainer(containerSpec(job, image.ref, opts));
       } catch (e) {
         throw new ExecutorUnavailableError(`cannot create the container: ${(e as Error).message}`, { logDir: job.paths.dir });
       }
+      phases.createMs = performance.now() - t0;
       active.add(container.id);
+      let outcome: ExecOutcome;
       try {
-        return await runContainer(docker, container, job, ctl, image.digest, opts.memorySampleMs ?? 2000);
+        outcome = await runContainer(docker, container, job, ctl, image.digest, opts.memorySampleMs ?? 2000, phases);
       } finally {
         active.delete(container.id);
+        const t1 = performance.now();
         await container.remove({ force: true, v: true }).catch(() => undefined);
+        phases.removeMs = performance.now() - t1;
       }
+      // After an abort the container was already removed (killMs); this second remove is a no-op.
+      return outcome.status === 'exited' ? { ...outcome, phases } : outcome;
     },
   };
 }
 
-async function runContainer(docker: Docker, container: Docker.Container, job: ExecJob, ctl: ExecControl, imageDigest: string, sampleMs: number): Promise<ExecOutcome> {
+/** Runs a created container to its end; fills `phases` (all but create and remove) as it goes. */
+async function runContainer(docker: Docker, container: Docker.Container, job: ExecJob, ctl: ExecControl, imageDigest: string, sampleMs: number, phases: ExecPhases): Promise<ExecOutcome> {
   const sink = openLogSink(job.paths, ctl.onProgress);
+  let t = performance.now();
   // The attach stream is an HTTP socket (a Duplex); typed as ReadWriteStream by @types/dockerode.
   const attach = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Duplex;
+  phases.attachMs = performance.now() - t;
   container.modem.demuxStream(attach, sink.stdout, sink.stderr);
   const attachEnded = new Promise<void>((resolve) => {
     attach.on('end', resolve);
@@ -92,7 +103,10 @@ async function runContainer(docker: Docker, container: Docker.Container, job: Ex
   let memory: MemorySampler | undefined;
   const peak = (): number | null => memory?.stop() ?? null;
   try {
+    t = performance.now();
     await container.start();
+    phases.startMs = performance.now() - t;
+    t = performance.now();
     ctl.onStarted({ containerId: container.id });
     memory = sampleMemory(container, sampleMs);
     const exited = container.wait().then(() => 'exited' as const);
@@ -104,7 +118,12 @@ async function runContainer(docker: Docker, container: Docker.Container, job: Ex
       exited.catch(() => undefined); // the wait call fails once the container is gone
       return { ...base, status: 'aborted', exitCode: null, oomKilled: false, peakMemoryMB: peak(), endedAt: new Date(), killMs };
     }
+    phases.waitMs = performance.now() - t;
+    t = performance.now();
     const state = (await container.inspect()).State;
+    phases.inspectMs = performance.now() - t;
+    phases.processStartedAt = engineTime(state.StartedAt);
+    phases.processEndedAt = engineTime(state.FinishedAt);
     const oomKilled = state.OOMKilled === true;
     if (!oomKilled && (state.ExitCode === 137 || state.ExitCode === 143)) {
       // Killed, not by us and not for memory: a stopping Docker engine kills its containers on
@@ -126,6 +145,16 @@ async function runContainer(docker: Docker, container: Docker.Container, job: Ex
     attach.destroy();
     await sink.close();
   }
+}
+
+/** An engine timestamp (RFC 3339 with nanoseconds) as epoch ms with sub-ms digits; undefined when unset or unparsable. */
+function engineTime(iso: string | undefined): number | undefined {
+  const m = iso === undefined ? null : /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(iso);
+  if (!m) return undefined;
+  const whole = Date.parse(`${m[1]}${m[3]}`);
+  // Docker's zero time (0001-01-01) means "never".
+  if (Number.isNaN(whole) || whole <= 0) return undefined;
+  return whole + Number(`0.${m[2] ?? '0'}`) * 1000;
 }
 
 /** Wait before asking whether the engine went away after a container was killed. */

@@ -52,6 +52,7 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): BlockExecu
         await symlink(job.inputPath, path.join(job.paths.dir, 'input', '_node_anndata.h5ad'));
       }
       const threads = String(Math.max(1, Math.ceil(job.cpus)));
+      const spawnT0 = performance.now();
       const child = spawn(python, ['-m', 'ragomics_runner', '--job', job.paths.jobFile, '--workspace', job.paths.dir], {
         cwd: job.paths.dir,
         detached: true, // own process group, so abort can kill the runner and its children at once
@@ -68,7 +69,11 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): BlockExecu
         },
       });
       // 'exit' gives the code; 'close' comes once stdio is drained (later, if helpers hold the pipes).
-      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, sig) => resolve([code, sig])));
+      let exitedAt = 0;
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, sig) => {
+        exitedAt = performance.now();
+        resolve([code, sig]);
+      }));
       const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
       const spawnError = await new Promise<Error | null>((resolve) => {
         child.once('spawn', () => resolve(null));
@@ -78,6 +83,8 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): BlockExecu
       if (spawnError) {
         throw new ExecutorUnavailableError(`cannot start the local Python "${python}": ${spawnError.message}; set RAGOMICS_PYTHON`, { logDir: job.paths.dir });
       }
+      const spawnedAt = performance.now();
+      const processStartedAt = Date.now();
       const sink = openLogSink(job.paths, ctl.onProgress);
       child.stdout.pipe(sink.stdout);
       child.stderr.pipe(sink.stderr);
@@ -93,7 +100,13 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): BlockExecu
         }
         const [code, signal] = await exited;
         const exitCode = code ?? 128 + signalNumber(signal);
-        return { ...base, status: 'exited', exitCode, endedAt: new Date() };
+        const phases = {
+          startMs: spawnedAt - spawnT0,
+          waitMs: exitedAt - spawnedAt,
+          processStartedAt,
+          processEndedAt: processStartedAt + (exitedAt - spawnedAt),
+        };
+        return { ...base, status: 'exited', exitCode, endedAt: new Date(), phases };
       } finally {
         aborted.dispose();
         killGroup(child.pid); // helpers the runner left behind die with the attempt

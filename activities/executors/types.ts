@@ -79,6 +79,33 @@ export interface ExecOutcome {
   endedAt: Date;
   /** For `aborted`: milliseconds from the abort to the process / container being gone. */
   killMs?: number;
+  /** Where the executor's own time went (diagnostics and benchmarks; absent where unknown). */
+  phases?: ExecPhases;
+}
+
+/**
+ * Durations (ms) of an executor's steps for one attempt, and the engine's view of when the
+ * process ran (epoch ms). Every field is optional: each executor fills what it can observe.
+ * Together with the runner's marks in result.json (`timings`), they split a node's time into
+ * container create → start → interpreter start → imports → read → compute → write → exit → remove.
+ */
+export interface ExecPhases {
+  /** Docker: `createContainer` (the engine sets up the container's file system and config). */
+  createMs?: number;
+  /** Docker: attaching to the container's output streams before it starts. */
+  attachMs?: number;
+  /** Docker: the `start` call (namespaces, cgroups, mounts, exec of the entrypoint). Local: spawn until the child exists. */
+  startMs?: number;
+  /** From the start call's return (the process runs) until its exit is observed. */
+  waitMs?: number;
+  /** Docker: reading the exited container's state (exit code, OOMKilled, times). */
+  inspectMs?: number;
+  /** Docker: removing the container after it exited. */
+  removeMs?: number;
+  /** When the process started: Docker's State.StartedAt; local: the spawn event. */
+  processStartedAt?: number;
+  /** When the process ended: Docker's State.FinishedAt; local: the exit event. */
+  processEndedAt?: number;
 }
 
 /**

@@ -24,6 +24,7 @@ import types
 from pathlib import Path
 from typing import Any, Callable
 
+from . import STARTED_AT_MS
 from . import errors as E
 from . import report
 from .paths import CONTAINER_WORKSPACE, Workspace, install_rebase
@@ -83,6 +84,49 @@ def prepare_environment() -> None:
                 pass
     for key in defaults:
         os.makedirs(os.environ[key], exist_ok=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Phase timings: wall-clock marks (epoch ms) written to result.json as `timings`, so the worker and
+# the benchmarks can tell where a node's time goes (interpreter start, imports, reading the input,
+# the block itself, writing the output). Wall clock, not a monotonic clock, because the marks are
+# compared with the host's clock (container create/start times), and a container shares it.
+
+TIMING_MARKS = ("processStart", "runnerStart", "importStart", "importsDone", "inputRead", "runDone", "outputWritten")
+_marks: dict[str, float | None] = {}
+
+
+def _mark(name: str) -> None:
+    _marks[name] = round(time.time() * 1000, 1)
+
+
+def process_start_ms() -> float | None:
+    """Wall-clock time (epoch ms) this process was created, from /proc/self/stat; None off Linux.
+
+    The kernel counts a process's start in clock ticks since boot (10 ms resolution), so this is
+    the moment the container runtime (or the worker) forked it, before the interpreter ran at all."""
+    try:
+        with open("/proc/self/stat", "rb") as fh:
+            stat = fh.read()
+        # Fields after "(comm)" start at field 3 (state); starttime is field 22.
+        start_ticks = int(stat[stat.rindex(b")") + 2:].split()[19])
+        since_start = time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+        return round((time.time() - since_start) * 1000, 1)
+    except (OSError, ValueError, AttributeError, IndexError):
+        return None
+
+
+def _timings() -> dict[str, float | None]:
+    return {name: _marks.get(name) for name in TIMING_MARKS}
+
+
+def _file_facts(path: Path) -> dict[str, int] | None:
+    """Size and identity of a file: a child's input with the parent's inode is the parent's file itself."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return {"bytes": int(st.st_size), "inode": int(st.st_ino), "device": int(st.st_dev)}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -221,11 +265,13 @@ def validate_parameters(block_name: str, schema: dict[str, Any], params: dict[st
 
 
 class LoadedBlock:
-    def __init__(self, label: str, run: Callable[..., Any], parameters: dict[str, Any], requires_input: bool):
+    def __init__(self, label: str, run: Callable[..., Any], parameters: dict[str, Any], requires_input: bool,
+                 preload_scanpy: bool = False):
         self.label = label
         self.run = run
         self.parameters = parameters
         self.requires_input = requires_input
+        self.preload_scanpy = preload_scanpy
 
 
 def load_builtin(name: str, params: dict[str, Any]) -> LoadedBlock:
@@ -242,7 +288,8 @@ def load_builtin(name: str, params: dict[str, Any]) -> LoadedBlock:
     run = getattr(module, "run", None)
     if not callable(run):
         raise E.InvalidBlockCode(f"built-in block {name} has no callable run()")
-    return LoadedBlock(name, run, validated, bool(getattr(module, "REQUIRES_INPUT", True)))
+    return LoadedBlock(name, run, validated, bool(getattr(module, "REQUIRES_INPUT", True)),
+                       bool(getattr(module, "USES_SCANPY", True)))
 
 
 def _requirement_satisfied(req_text: str) -> bool:
@@ -479,6 +526,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _run(ws: Workspace, job_arg: str | None) -> int:
     started = time.monotonic()
+    _marks.update(processStart=process_start_ms(), runnerStart=STARTED_AT_MS)
     if not ws.output_dir.is_dir():
         try:
             ws.output_dir.mkdir(parents=True, exist_ok=True)
@@ -506,6 +554,7 @@ def _run(ws: Workspace, job_arg: str | None) -> int:
     block = job["block"]
     report.progress(0.0, "loading block")
 
+    _mark("importStart")
     import anndata  # noqa: F401 - needed for I/O in every case
     import matplotlib
 
@@ -518,11 +567,17 @@ def _run(ws: Workspace, job_arg: str | None) -> int:
     else:
         loaded = load_inline(block, ws)
     required = loaded.requires_input or bool(job.get("inputRequired", False))
+    if loaded.preload_scanpy:
+        # The block would import scanpy first thing in run(); importing it here instead costs the
+        # same but books it as import time, not as the block's compute time.
+        import scanpy  # noqa: F401
     _configure_scanpy(ws)
     install_rebase(ws)
+    _mark("importsDone")
 
     report.progress(0.05, "loading input")
     adata = load_input(ws, required)
+    _mark("inputRead")
     report.progress(0.1, f"running {loaded.label}")
 
     output_mtime_before = ws.output_path.stat().st_mtime_ns if ws.output_path.exists() else None
@@ -568,6 +623,7 @@ def _run(ws: Workspace, job_arg: str | None) -> int:
         sys.stderr.write(f"ragomics_runner: ignoring unknown result keys: {', '.join(unknown)}\n")
 
     save_open_figures()
+    _mark("runDone")
     report.progress(0.95, "writing output")
     described: dict[str, Any] = {"shape": None, "obsColumns": [], "obsmKeys": []}
     if result_adata is not None:
@@ -578,6 +634,7 @@ def _run(ws: Workspace, job_arg: str | None) -> int:
     elif adata is not None:
         write_output(ws, adata)  # modified in place (or untouched): pass it on
         described = describe(adata)
+    _mark("outputWritten")
 
     snap = report._snapshot()
     summary = snap["summary"]
@@ -592,6 +649,11 @@ def _run(ws: Workspace, job_arg: str | None) -> int:
         "figures": collect_figures(ws, snap["figures"]),
         "obsColumns": described["obsColumns"],
         "obsmKeys": described["obsmKeys"],
+        "timings": _timings(),
+        "io": {
+            "input": _file_facts(ws.input_path),
+            "output": _file_facts(ws.output_path),
+        },
     }
     try:
         _atomic_write_text(ws.result_path, json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
