@@ -51,6 +51,7 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
     docker,
     activeContainers: () => active,
     run: async (job, ctl) => {
+      const tPrepare = performance.now();
       await ping(docker, opts.pingTimeoutMs ?? 5000);
       // A requirements build may take minutes: an abort stops waiting for it (the build itself
       // goes on for the cache, and its failure is observed here so it cannot go unhandled).
@@ -60,8 +61,8 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
       const image = await Promise.race([resolving, aborted.promise.then(() => null)]).finally(() => aborted.dispose());
       if (image === null || ctl.signal.aborted) return abortedBeforeStart(image?.digest ?? null);
       let container: Docker.Container;
-      const phases: ExecPhases = {};
       const t0 = performance.now();
+      const phases: ExecPhases = { prepareMs: t0 - tPrepare };
       try {
         container = await docker.createContainer(containerSpec(job, image.ref, opts));
       } catch (e) {

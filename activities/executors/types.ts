@@ -90,6 +90,8 @@ export interface ExecOutcome {
  * container create → start → interpreter start → imports → read → compute → write → exit → remove.
  */
 export interface ExecPhases {
+  /** Docker: pinging the engine and resolving the image (a build for inline requirements included). */
+  prepareMs?: number;
   /** Docker: `createContainer` (the engine sets up the container's file system and config). */
   createMs?: number;
   /** Docker: attaching to the container's output streams before it starts. */
