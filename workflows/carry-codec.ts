@@ -167,8 +167,10 @@ const STATE_LETTER: Record<NodeState, string> = {
 };
 const LETTER_STATE: Record<string, NodeState> = Object.fromEntries(Object.entries(STATE_LETTER).map(([s, l]) => [l, s as NodeState]));
 
+/** In place of a node's head (string index + 1): the node is carried whole, as JSON (string index follows). */
+const RAW_MARK = 0;
 // Node flags.
-const RAW = 1, OUTPUT = 2, CUSTOM_DEPS = 4, EXTRAS = 8, PRIORITY = 16, STATE = 32, ERROR_IS_REASON = 64;
+const OUTPUT = 2, CUSTOM_DEPS = 4, EXTRAS = 8, PRIORITY = 16, STATE = 32, ERROR_IS_REASON = 64;
 
 /** Fields a record may have; any other makes the node travel whole (nothing dropped unnoticed). */
 const RECORD_KEYS = new Set([
@@ -186,6 +188,16 @@ function splitDir(p: string): [string, string] {
   const k = p.lastIndexOf('/nodes/');
   const cut = k >= 0 ? k + '/nodes/'.length : p.lastIndexOf('/') + 1;
   return [p.slice(0, cut), p.slice(cut)];
+}
+
+/** When a node became READY, predicted: when the last of its dependencies ended (else `fallback`). */
+function readyPrediction(deps: readonly NodeRecord[], fallback: number): number {
+  let at = -Infinity;
+  for (const d of deps) {
+    const last = d.transitions[d.transitions.length - 1];
+    if (last && last[1] > at) at = last[1];
+  }
+  return at === -Infinity ? fallback : at;
 }
 
 /** The output folder's name under the tree's `nodes/` by the workspace convention. */
@@ -223,7 +235,7 @@ export function encodeNodes(nodes: readonly NodeRecord[], options: EncodeOptions
       w = new IntWriter();
       sha.length = 0;
       w.u(shared);
-      w.u(RAW);
+      w.u(RAW_MARK);
       w.u(t.id(JSON.stringify(rec)));
       depths[i] = rec.depth;
     }
@@ -257,8 +269,8 @@ export function encodeNodes(nodes: readonly NodeRecord[], options: EncodeOptions
     if (Object.keys(extras).length > 0) flags |= EXTRAS;
     if (rec.priority !== 0) flags |= PRIORITY;
     if (!last || last[0] !== rec.state) flags |= STATE;
-    w.u(flags);
-
+    // Flags, block and source: one shared "head" (a big tree has a handful of distinct ones).
+    w.u(t.id(`${flags},${t.id(JSON.stringify(rec.block))},${t.id(rec.source)}`) + 1);
     w.u(rec.parentId === null ? 0 : ref(rec.parentId));
     let depth = 0;
     if (flags & CUSTOM_DEPS) {
@@ -268,30 +280,36 @@ export function encodeNodes(nodes: readonly NodeRecord[], options: EncodeOptions
     for (const d of rec.dependencies) depth = Math.max(depth, (depths[index.get(d) as number] as number) + 1);
     if (depth !== rec.depth) throw new NotCompact();
     if (flags & PRIORITY) w.s(rec.priority);
-    w.u(t.id(JSON.stringify(rec.block)));
-    w.u(t.id(rec.source));
     if (flags & STATE) w.u(t.id(rec.state));
     w.s(rec.queuedAt - prevQueued);
 
-    // Transitions: their pattern of states (lowercase = with a reason) is one shared string.
+    // Transitions and the number of attempts: one shared pattern string, e.g. `P=W=R=UC/1`: a
+    // letter per state (lowercase: with a reason), `=` when the time is the expected one (the
+    // previous transition's; for READY, when the last dependency ended), then `/attempts`. Only
+    // the other times (differences) and the reasons go in the stream.
     let pattern = '';
-    for (const tr of rec.transitions) {
-      const letter = STATE_LETTER[tr[0]];
-      if (!letter || tr.length > 3 || (tr.length === 3 && typeof tr[2] !== 'string')) throw new NotCompact();
-      pattern += tr.length === 3 ? letter.toLowerCase() : letter;
-    }
-    w.u(t.id(pattern));
+    const times: number[] = [];
+    const reasons: string[] = [];
     let cursor = rec.queuedAt;
     let firstRunning: number | undefined;
-    for (const [state, at, reason] of rec.transitions) {
-      w.s(at - cursor);
+    let readySeen = false;
+    for (const tr of rec.transitions) {
+      const [state, at, reason] = tr;
+      const letter = STATE_LETTER[state];
+      if (!letter || tr.length > 3 || (tr.length === 3 && typeof reason !== 'string')) throw new NotCompact();
+      const expected = state === 'READY' && !readySeen ? readyPrediction(rec.dependencies.map((d) => nodes[index.get(d) as number] as NodeRecord), cursor) : cursor;
+      if (state === 'READY') readySeen = true;
+      pattern += (reason !== undefined ? letter.toLowerCase() : letter) + (at === expected ? '=' : '');
+      if (at !== expected) times.push(at - expected);
+      if (reason !== undefined) reasons.push(reason);
       cursor = at;
       if (state === 'RUNNING' && firstRunning === undefined) firstRunning = at;
-      if (reason !== undefined) w.u(t.id(reason));
     }
+    w.u(t.id(`${pattern}/${rec.attempts.length}`));
+    for (const d of times) w.s(d);
+    for (const reason of reasons) w.u(t.id(reason));
 
     // Attempts: times relative to the first RUNNING transition, then to each other.
-    w.u(rec.attempts.length);
     let at0 = firstRunning ?? rec.queuedAt;
     let run = 1;
     rec.attempts.forEach((a, k) => {
@@ -299,15 +317,16 @@ export function encodeNodes(nodes: readonly NodeRecord[], options: EncodeOptions
       if (a.n !== k + 1) throw new NotCompact();
       const extra: Record<string, unknown> = {};
       for (const key of ATTEMPT_EXTRA_KEYS) if (a[key] !== undefined && a[key] !== false) extra[key] = a[key];
-      w.u(t.id(a.state) * 8 + (a.worker !== undefined ? 4 : 0) + (a.startedAt !== null ? 2 : 0) + (a.endedAt !== null ? 1 : 0));
-      if (a.worker !== undefined) w.u(t.id(a.worker));
-      w.s(a.runIndex - run);
+      if (!Number.isSafeInteger(a.runIndex)) throw new NotCompact();
+      // State, worker, run, which times are known and the rare fields: one shared "head".
+      const head = [t.id(a.state), a.worker === undefined ? -1 : t.id(a.worker), a.runIndex - run, a.startedAt !== null ? 1 : 0, a.endedAt !== null ? 1 : 0];
+      head.push(Object.keys(extra).length > 0 ? t.id(JSON.stringify(extra)) : -1, a.scheduledAt === at0 ? 1 : 0);
+      w.u(t.id(head.join(',')));
       run = a.runIndex;
-      w.s(a.scheduledAt - at0);
+      if (a.scheduledAt !== at0) w.s(a.scheduledAt - at0);
       at0 = a.scheduledAt;
       if (a.startedAt !== null) w.s(a.startedAt - a.scheduledAt);
       if (a.endedAt !== null) w.s(a.endedAt - (a.startedAt ?? a.scheduledAt));
-      w.u(Object.keys(extra).length > 0 ? t.id(JSON.stringify(extra)) + 1 : 0);
     });
 
     const o = rec.output;
@@ -317,16 +336,15 @@ export function encodeNodes(nodes: readonly NodeRecord[], options: EncodeOptions
       const dirMode = rest === conventionalDir(rec.id, rec.attempts[rec.attempts.length - 1]?.runIndex) ? 0 : 1;
       const pathMode = o.outputPath === o.outputDir + OUTPUT_FILE ? 0 : o.outputPath === '' ? 1 : 2;
       const shaMode = HEX64.test(o.sha256) ? 0 : o.sha256 === '' ? 1 : 2;
-      w.u(t.id(prefix));
-      w.u(dirMode + 2 * pathMode + 6 * shaMode);
+      const shape = o.shape === null ? -1 : t.id(JSON.stringify(o.shape));
+      const digest = o.imageDigest === null ? -1 : t.id(o.imageDigest);
+      w.u(t.id(`${t.id(prefix)},${dirMode + 2 * pathMode + 6 * shaMode},${shape},${digest}`));
       if (dirMode) w.u(t.id(rest));
       if (pathMode === 2) w.u(t.id(o.outputPath));
       if (shaMode === 2) w.u(t.id(o.sha256));
       else if (shaMode === 0) sha.push(hexToBase64(o.sha256));
-      w.u(o.shape === null ? 0 : t.id(JSON.stringify(o.shape)) + 1);
       const summary = options.lean ? '' : o.summary.slice(0, CARRIED_SUMMARY_CHARS);
       w.u(summary === '' ? 0 : t.id(summary) + 1);
-      w.u(o.imageDigest === null ? 0 : t.id(o.imageDigest) + 1);
     }
     if (flags & EXTRAS) w.u(t.id(JSON.stringify(extras)));
     return depth;
@@ -352,14 +370,38 @@ function decodeV2(e: EncodedNodesV2): NodeRecord[] {
   let prevId = '';
   let prevQueued = e.base;
   let shaPos = 0;
+  // Heads and blocks are shared by many nodes: parse each once.
+  const tuples = new Map<number, number[]>();
+  const tuple = (i: number): number[] => {
+    let v = tuples.get(i);
+    if (!v) tuples.set(i, (v = s(i).split(',').map(Number)));
+    return v;
+  };
+  const patterns = new Map<number, [string, number]>();
+  const patternOf = (i: number): [string, number] => {
+    let v = patterns.get(i);
+    if (!v) {
+      const text = s(i);
+      const slash = text.lastIndexOf('/');
+      patterns.set(i, (v = [text.slice(0, slash), Number(text.slice(slash + 1))]));
+    }
+    return v;
+  };
+  const blocks = new Map<number, Block>();
+  const blockOf = (i: number): Block => {
+    let b = blocks.get(i);
+    if (!b) blocks.set(i, (b = JSON.parse(s(i)) as Block));
+    return b;
+  };
   for (let i = 0; i < e.n; i++) {
     const id = prevId.slice(0, r.u()) + (suffixes[i] as string);
     prevId = id;
-    const flags = r.u();
-    if (flags & RAW) {
+    const first = r.u();
+    if (first === RAW_MARK) {
       out.push(JSON.parse(s(r.u())) as NodeRecord);
       continue;
     }
+    const [flags, blockId, sourceId] = tuple(first - 1) as [number, number, number];
     const p = r.u();
     const parentId = p === 0 ? null : (out[i - p] as NodeRecord).id;
     const depIndexes: number[] = [];
@@ -369,46 +411,57 @@ function decodeV2(e: EncodedNodesV2): NodeRecord[] {
     let depth = 0;
     for (const j of depIndexes) depth = Math.max(depth, (out[j] as NodeRecord).depth + 1);
     const priority = flags & PRIORITY ? r.s() : 0;
-    const block = JSON.parse(s(r.u())) as Block;
-    const source = s(r.u());
+    const block = blockOf(blockId);
+    const source = s(sourceId);
     const explicitState = flags & STATE ? (s(r.u()) as NodeState) : undefined;
     const queuedAt = prevQueued + r.s();
     prevQueued = queuedAt;
 
-    const pattern = s(r.u());
+    const [pattern, attemptCount] = patternOf(r.u());
     const transitions: TransitionRecord[] = [];
     let cursor = queuedAt;
     let firstRunning: number | undefined;
-    for (const letter of pattern) {
+    let readySeen = false;
+    const withReason: TransitionRecord[] = [];
+    for (let k = 0; k < pattern.length; k++) {
+      const letter = pattern[k] as string;
       const state = LETTER_STATE[letter.toUpperCase()] as NodeState;
-      cursor += r.s();
+      const expected = state === 'READY' && !readySeen ? readyPrediction(depIndexes.map((j) => out[j] as NodeRecord), cursor) : cursor;
+      if (state === 'READY') readySeen = true;
+      if (pattern[k + 1] === '=') {
+        cursor = expected;
+        k++;
+      } else {
+        cursor = expected + r.s();
+      }
       if (state === 'RUNNING' && firstRunning === undefined) firstRunning = cursor;
-      transitions.push(letter === letter.toUpperCase() ? [state, cursor] : [state, cursor, s(r.u())]);
+      const tr: TransitionRecord = [state, cursor];
+      if (letter !== letter.toUpperCase()) withReason.push(tr);
+      transitions.push(tr);
     }
+    // The reasons follow the times, in order.
+    for (const tr of withReason) tr.push(s(r.u()));
 
     const attempts: AttemptRecord[] = [];
     let at0 = firstRunning ?? queuedAt;
     let run = 1;
-    for (let k = 0, count = r.u(); k < count; k++) {
-      const head = r.u();
-      const state = s(Math.floor(head / 8)) as AttemptState;
-      const worker = head & 4 ? s(r.u()) : undefined;
-      run += r.s();
-      const scheduledAt = at0 + r.s();
+    for (let k = 0; k < attemptCount; k++) {
+      const [stateId, workerId, runDelta, started, ended, extraId, sameStart] = tuple(r.u()) as [number, number, number, number, number, number, number];
+      run += runDelta;
+      const scheduledAt = sameStart ? at0 : at0 + r.s();
       at0 = scheduledAt;
-      const startedAt = head & 2 ? scheduledAt + r.s() : null;
-      const endedAt = head & 1 ? (startedAt ?? scheduledAt) + r.s() : null;
-      const x = r.u();
+      const startedAt = started ? scheduledAt + r.s() : null;
+      const endedAt = ended ? (startedAt ?? scheduledAt) + r.s() : null;
       attempts.push({
-        n: k + 1, runIndex: run, scheduledAt, startedAt, endedAt, state,
-        ...(worker !== undefined ? { worker } : {}), ...(x > 0 ? (JSON.parse(s(x - 1)) as Partial<AttemptRecord>) : {}),
+        n: k + 1, runIndex: run, scheduledAt, startedAt, endedAt, state: s(stateId) as AttemptState,
+        ...(workerId >= 0 ? { worker: s(workerId) } : {}), ...(extraId >= 0 ? (JSON.parse(s(extraId)) as Partial<AttemptRecord>) : {}),
       });
     }
 
     let output: NodeOutput | undefined;
     if (flags & OUTPUT) {
-      const prefix = s(r.u());
-      const modes = r.u();
+      const [prefixId, modes, shape, digest] = tuple(r.u()) as [number, number, number, number];
+      const prefix = s(prefixId);
       const dirMode = modes % 2, pathMode = Math.floor(modes / 2) % 3, shaMode = Math.floor(modes / 6);
       const outputDir = prefix + (dirMode ? s(r.u()) : conventionalDir(id, attempts[attempts.length - 1]?.runIndex));
       const outputPath = pathMode === 0 ? outputDir + OUTPUT_FILE : pathMode === 1 ? '' : s(r.u());
@@ -418,12 +471,10 @@ function decodeV2(e: EncodedNodesV2): NodeRecord[] {
         sha256 = base64ToHex(e.sha.slice(shaPos, shaPos + SHA_CHARS));
         shaPos += SHA_CHARS;
       }
-      const shape = r.u();
       const summary = r.u();
-      const digest = r.u();
       output = {
-        outputDir, outputPath, sha256, shape: shape === 0 ? null : (JSON.parse(s(shape - 1)) as [number, number]),
-        summary: summary === 0 ? '' : s(summary - 1), figures: [], metrics: {}, imageDigest: digest === 0 ? null : s(digest - 1),
+        outputDir, outputPath, sha256, shape: shape < 0 ? null : (JSON.parse(s(shape)) as [number, number]),
+        summary: summary === 0 ? '' : s(summary - 1), figures: [], metrics: {}, imageDigest: digest < 0 ? null : s(digest),
       };
     }
     const x = (flags & EXTRAS ? JSON.parse(s(r.u())) : {}) as Partial<NodeRecord>;

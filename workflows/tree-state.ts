@@ -4,22 +4,25 @@
  * workflow clock (`Date.now()` is deterministic inside the sandbox), so the rules of the tree
  * stay readable apart from the orchestration in `analysis-tree.ts`.
  */
-import { AddNodesRequestSchema, formatZodError, type AddNodesRequest, type TreeSpec } from '../common/schemas';
+import { AddNodesRequestSchema, formatZodError, type AddNodesRequest, type NodeState, type TreeSpec } from '../common/schemas';
 import { validateAdditions, type ExistingTree, type NormalizedNode } from '../common/tree-validation';
-import { decodeNodes, encodeNodes, type EncodedNodes } from './carry-codec';
+import { decodeNodes, decodeStringSet, encodeNodes, encodeStringSet, utf8Length, type EncodedNodes } from './carry-codec';
 import { blockKey, type NodeRecord, type TransitionRecord } from './node-record';
 import { SCHEDULER_SNAPSHOT_VERSION, TreeScheduler, type SchedulerSnapshot, type Transition } from './scheduler';
-import { countStates, type RejectedAddition } from './views';
+import type { RejectedAddition } from './views';
 
 /**
  * Everything carried across continue-as-new. The scheduler's node table is not carried: it is
  * rebuilt from the node records (same ids, order, dependencies and states), which keeps the
- * carried payload well under Temporal's 2 MB limit for trees of thousands of nodes.
+ * carried payload well under Temporal's 2 MB limit for trees of tens of thousands of nodes.
  */
 export interface CarriedState {
   nodes: EncodedNodes;
   durationStats: SchedulerSnapshot['stats'];
-  appliedRequests: string[];
+  /** Applied request ids as a list: what runs before the v2 encoding carried. */
+  appliedRequests?: string[];
+  /** Applied request ids, front-coded (see `encodeStringSet`). */
+  requests?: string;
   rejected: RejectedAddition[];
   paused: boolean;
   maxParallelJobs: number;
@@ -30,6 +33,13 @@ export interface CarriedState {
 
 /** Most rejected fire-and-forget additions kept in the status. */
 const MAX_REJECTED_KEPT = 100;
+/**
+ * Largest carried state (UTF-8 bytes of its JSON) before the lean encoding is used: Temporal
+ * refuses a continue-as-new input above 2 MiB, and the input also holds the tree's settings.
+ */
+export const CARRY_BUDGET_BYTES = 1_900_000;
+/** Error lines kept per rejected addition by the lean encoding. */
+const LEAN_REJECTED_ERRORS = 5;
 
 /** Outcome of {@link TreeState.addNodes}. */
 export type AddOutcome = { ok: true; added: string[]; duplicate: boolean } | { ok: false; errors: string[] };
@@ -56,7 +66,7 @@ export class TreeState {
     this.scheduler = carried ? TreeScheduler.restore(schedulerSnapshotOf(records, carried.durationStats), options) : new TreeScheduler(options);
     if (carried) {
       for (const rec of records) this.index(rec);
-      carried.appliedRequests.forEach((r) => this.appliedRequests.add(r));
+      (carried.requests !== undefined ? decodeStringSet(carried.requests) : (carried.appliedRequests ?? [])).forEach((r) => this.appliedRequests.add(r));
       this.rejected.push(...carried.rejected);
       this.paused = carried.paused;
       this.closed = carried.closed;
@@ -153,24 +163,40 @@ export class TreeState {
     if (transitions.length > 0) this.version++;
   }
 
-  counts() {
-    return countStates(this.order);
+  /**
+   * Nodes per state. The scheduler keeps these counts as states change (the records follow its
+   * transitions exactly), so this is O(1): it runs on every activation, and counting the records
+   * each time was O(nodes), which a 10,000-node tree pays thousands of times.
+   */
+  counts(): Record<NodeState, number> {
+    return this.scheduler.counts();
   }
 
-  /** Compact state for continue-as-new. */
+  /**
+   * Compact state for continue-as-new. When it would not fit the payload limit (long, unique
+   * summaries on a very big tree), it is encoded again without summaries (they are on disk, in
+   * each output's `node-result.json`) and with rejected additions cut to their first error lines.
+   */
   carry(): CarriedState {
-    return {
-      nodes: encodeNodes(this.order),
-      durationStats: this.scheduler.snapshot().stats,
-      appliedRequests: [...this.appliedRequests],
-      rejected: this.rejected,
+    const state = (lean: boolean): CarriedState => ({
+      nodes: encodeNodes(this.order, { lean }),
+      // Not snapshot(): that copies every node only to keep the statistics.
+      durationStats: Object.entries(this.scheduler.durationStats()).map(([blockKey, d]) => ({ blockKey, count: d.count, total: d.total })).sort((a, b) => (a.blockKey < b.blockKey ? -1 : a.blockKey > b.blockKey ? 1 : 0)),
+      requests: encodeStringSet(this.appliedRequests),
+      rejected: lean ? this.rejected.map((r) => ({ ...r, errors: cutLines(r.errors, LEAN_REJECTED_ERRORS) })) : this.rejected,
       paused: this.paused,
       maxParallelJobs: this.maxParallelJobs,
       closed: this.closed,
       runs: this.runs + 1,
       version: this.version,
-    };
+    });
+    const full = state(false);
+    return utf8Length(JSON.stringify(full)) <= CARRY_BUDGET_BYTES ? full : state(true);
   }
+}
+
+function cutLines(lines: string[], keep: number): string[] {
+  return lines.length <= keep ? lines : [...lines.slice(0, keep), `(${lines.length - keep} more errors left out)`];
 }
 
 /** Rebuilds the scheduler's snapshot from carried node records (insertion order = sequence). */
