@@ -21,6 +21,13 @@ export interface SuperviseOptions {
   heartbeat(details: HeartbeatDetails): void;
   /** Heartbeat at least this often, even without progress. @default 2000 */
   heartbeatIntervalMs?: number;
+  /**
+   * No heartbeat before the attempt has run this long. Each heartbeat the worker sends is a
+   * server write; a node that ends sooner has nothing to report, and cancellation still reaches
+   * it (the activity's own cancellation, and the first heartbeat after this delay).
+   * @default the smaller of 1000 and `heartbeatIntervalMs`
+   */
+  firstHeartbeatAfterMs?: number;
 }
 
 /** The executor's outcome, and why it was aborted when it was. */
@@ -31,7 +38,8 @@ export interface SupervisedOutcome {
 
 /**
  * Runs `job` on `executor`; aborts it on cancellation or when `timeoutMs` passes. Heartbeats
- * on start, on every progress line (the SDK throttles them) and every `heartbeatIntervalMs`.
+ * once the attempt has run `firstHeartbeatAfterMs`, then on every progress line and container
+ * start (the SDK throttles them) and every `heartbeatIntervalMs`.
  */
 export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, opts: SuperviseOptions): Promise<SupervisedOutcome> {
   const controller = new AbortController();
@@ -41,13 +49,21 @@ export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, op
     controller.abort(why);
   };
   const details: HeartbeatDetails = { containerId: null, pid: null, progress: null, attemptDir: job.paths.dir };
-  const beat = (): void => opts.heartbeat({ ...details });
+  let armed = false;
+  const beat = (): void => {
+    if (armed) opts.heartbeat({ ...details });
+  };
   const onCancel = (): void => abort('cancelled');
   opts.cancellation.addEventListener('abort', onCancel, { once: true });
   if (opts.cancellation.aborted) onCancel();
   const timer = setTimeout(() => abort('timeout'), opts.timeoutMs);
-  const ticker = setInterval(beat, opts.heartbeatIntervalMs ?? 2000);
-  beat();
+  const interval = opts.heartbeatIntervalMs ?? 2000;
+  let ticker: NodeJS.Timeout | undefined;
+  const arm = setTimeout(() => {
+    armed = true;
+    beat();
+    ticker = setInterval(beat, interval);
+  }, opts.firstHeartbeatAfterMs ?? Math.min(1000, interval));
   try {
     const outcome = await executor.run(job, {
       signal: controller.signal,
@@ -64,6 +80,7 @@ export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, op
     return { outcome, abortedBy: outcome.status === 'aborted' ? abortedBy : null };
   } finally {
     clearTimeout(timer);
+    clearTimeout(arm);
     clearInterval(ticker);
     opts.cancellation.removeEventListener('abort', onCancel);
   }

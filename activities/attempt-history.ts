@@ -31,11 +31,7 @@ export async function readAttemptHistory(root: string, treeId: string, nodeId: s
     const folder = path.join(dir, name);
     const rec = await readFile(path.join(folder, 'outcome.json'), 'utf8').then((t) => JSON.parse(t) as AttemptRecord).catch(() => null);
     if (rec) {
-      out.push({
-        attempt: rec.activityAttempt, startedAt: rec.startedAt, endedAt: rec.endedAt, outcome: OUTCOMES[rec.status] ?? 'FAILED',
-        worker: rec.worker ?? 'unknown', ...(rec.failureType ? { errorType: rec.failureType } : {}),
-        ...(rec.exitCode !== null && rec.exitCode !== undefined ? { exitCode: rec.exitCode } : {}), memoryMB: rec.memoryMB,
-      });
+      out.push(historyEntry(rec));
     } else {
       // No outcome: the worker vanished mid-attempt. Its start is when the job file was written.
       const started = await stat(path.join(folder, 'job.json')).then((s) => s.mtime.toISOString()).catch(() => null);
@@ -43,4 +39,13 @@ export async function readAttemptHistory(root: string, treeId: string, nodeId: s
     }
   }
   return out;
+}
+
+/** How an attempt's `outcome.json` record appears in the attempt history. */
+export function historyEntry(rec: AttemptRecord): ActivityAttempt {
+  return {
+    attempt: rec.activityAttempt, startedAt: rec.startedAt, endedAt: rec.endedAt, outcome: OUTCOMES[rec.status] ?? 'FAILED',
+    worker: rec.worker ?? 'unknown', ...(rec.failureType ? { errorType: rec.failureType } : {}),
+    ...(rec.exitCode !== null && rec.exitCode !== undefined ? { exitCode: rec.exitCode } : {}), memoryMB: rec.memoryMB,
+  };
 }

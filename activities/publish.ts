@@ -21,6 +21,8 @@ import { nodeDir } from './workspace';
 export const OUTPUT_FILE = '_node_anndata.h5ad';
 /** File in a published folder holding its NodeResult. */
 export const NODE_RESULT_FILE = 'node-result.json';
+/** Outputs up to this size are hashed from one read instead of a stream. */
+const SMALL_FILE_BYTES = 8 * 1024 * 1024;
 
 /** `<root>/trees/<tree>/nodes/<node>/published/attempt-<attempt>` */
 export function publishedDir(root: string, treeId: string, nodeId: string, attempt: number): string {
@@ -65,8 +67,10 @@ export async function publishAttempt(opts: PublishOptions): Promise<NodeResult> 
   const { outputDir } = opts;
   const finalDir = publishedDir(opts.root, opts.treeId, opts.nodeId, opts.attempt);
   const data = path.join(outputDir, OUTPUT_FILE);
-  const manifest = await readResultManifest(outputDir, opts.warn ?? (() => undefined));
-  const stat = await lstat(data).catch(() => null);
+  const [manifest, stat] = await Promise.all([
+    readResultManifest(outputDir, opts.warn ?? (() => undefined)),
+    lstat(data).catch(() => null),
+  ]);
   if (stat && !stat.isFile()) throw new BlockCrashedError(`${data} is not a regular file`, { exitCode: 0, logDir: path.dirname(outputDir) });
   // The runner writes no AnnData when a block returned none and had no input (e.g. a root that
   // only reports metrics). That is a success without data: outputPath and outputSha256 are ''.
@@ -75,13 +79,15 @@ export async function publishAttempt(opts: PublishOptions): Promise<NodeResult> 
     figures: manifest.figures.map((rel) => path.join(finalDir, rel)),
     outputDir: finalDir,
     outputPath: stat ? path.join(finalDir, OUTPUT_FILE) : '',
-    outputSha256: stat ? await sha256File(data) : '',
+    outputSha256: stat ? await sha256File(data, stat.size) : '',
     ...opts.facts,
     reused: false,
   });
-  await writeFile(path.join(outputDir, NODE_RESULT_FILE), JSON.stringify(result, null, 2));
-  await freeze(outputDir, false);
-  await mkdir(path.dirname(finalDir), { recursive: true });
+  await Promise.all([
+    writeFile(path.join(outputDir, NODE_RESULT_FILE), JSON.stringify(result, null, 2)).then(() => chmod(path.join(outputDir, NODE_RESULT_FILE), 0o444)),
+    freeze(outputDir, false),
+    mkdir(path.dirname(finalDir), { recursive: true }),
+  ]);
   try {
     await rename(outputDir, finalDir);
   } catch (e) {
@@ -98,18 +104,23 @@ export async function publishAttempt(opts: PublishOptions): Promise<NodeResult> 
 }
 
 /** sha256 (hex) of a file, streamed. */
-export async function sha256File(file: string): Promise<string> {
+export async function sha256File(file: string, size = Infinity): Promise<string> {
   const hash = createHash('sha256');
+  // Small files in one read; large ones streamed, so memory stays flat on multi-GB outputs.
+  if (size <= SMALL_FILE_BYTES) return hash.update(await readFile(file)).digest('hex');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
 /** Makes files 0444 and folders 0555 below `dir` (and `dir` itself when `self`). Symlinks are left alone. */
 async function freeze(dir: string, self: boolean): Promise<void> {
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
+  const entries = await readdir(dir, { withFileTypes: true });
+  await Promise.all(entries.map((entry) => {
     const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) await freeze(p, true);
-    else if (entry.isFile()) await chmod(p, 0o444);
-  }
+    if (entry.isDirectory()) return freeze(p, true);
+    // node-result.json is written next to this walk and frozen by its writer.
+    if (entry.isFile() && entry.name !== NODE_RESULT_FILE) return chmod(p, 0o444);
+    return undefined;
+  }));
   if (self) await chmod(dir, 0o555);
 }

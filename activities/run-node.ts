@@ -16,7 +16,7 @@ import { memoryForAttempt } from '../common/memory';
 import { failureForExit } from './outcome';
 import { publishAttempt, readPublished } from './publish';
 import { readTail } from './runner-output';
-import { readAttemptHistory } from './attempt-history';
+import { historyEntry, readAttemptHistory } from './attempt-history';
 import { attemptPaths, prepareAttempt, recordAttempt, type AttemptRecord } from './workspace';
 
 /** What the activities are built from; the worker wires real ones, tests may pass others. */
@@ -60,9 +60,14 @@ export interface Activities {
 export function createActivities(deps: ActivityDeps): Activities {
   return {
     async runNode(input: RunNodeRequest): Promise<NodeResult> {
-      const history = () => readAttemptHistory(deps.workspaceRoot, workspaceKey(input), input.nodeId, input.attempt).catch(() => []);
+      const ctx = Context.current();
+      const recorded: { last?: AttemptRecord } = {};
+      // The first activity attempt of a run is the whole history: no need to read it back.
+      const history = () => (ctx.info.attempt === 1 && recorded.last
+        ? Promise.resolve([historyEntry(recorded.last)])
+        : readAttemptHistory(deps.workspaceRoot, workspaceKey(input), input.nodeId, input.attempt).catch(() => []));
       try {
-        const result = await runNodeAttempt(deps, Context.current(), input);
+        const result = await runNodeAttempt(deps, ctx, input, recorded);
         return { ...result, attemptHistory: await history() };
       } catch (e) {
         if (e instanceof NodeFailureError) {
@@ -75,7 +80,7 @@ export function createActivities(deps: ActivityDeps): Activities {
   };
 }
 
-async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequest): Promise<NodeResult> {
+async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequest, recorded: { last?: AttemptRecord }): Promise<NodeResult> {
   const parsed = RunNodeInputSchema.safeParse(raw);
   if (!parsed.success) throw new InvalidParametersError(`invalid runNode input:\n${formatZodError(parsed.error)}`);
   const input = parsed.data;
@@ -83,13 +88,19 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   const root = deps.workspaceRoot;
   // Folders are per tree *execution*: a tree id reused after its earlier run finished gets fresh ones.
   const treeKey = workspaceKey(input);
-  const stored = await readPublished(root, treeKey, nodeId, attempt);
+  // Independent reads, in parallel: each costs a round trip to the thread pool, and a no-op node
+  // pays them on its dependents' critical path.
+  const [stored, input0] = await Promise.all([
+    readPublished(root, treeKey, nodeId, attempt),
+    checkInput(input.inputPath).then((p) => ({ ok: true as const, path: p }), (error: unknown) => ({ ok: false as const, error })),
+  ]);
   if (stored) {
     ctx.log.info('attempt already published; returning the stored result', { treeId, nodeId, attempt });
     return stored;
   }
   const block = resolveBlock(input);
-  const inputPath = await checkInput(input.inputPath);
+  if (!input0.ok) throw input0.error;
+  const inputPath = input0.path;
   const maxMB = deps.maxMemoryMB ?? Math.floor(os.totalmem() / 1024 / 1024);
   const memoryMB = Math.min(memoryForAttempt(input.resources, 0, deps.defaultMemoryMB ?? 2048), maxMB);
   const activityAttempt = ctx.info.attempt;
@@ -100,10 +111,9 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
     cpus: input.resources?.cpus ?? deps.defaultCpus ?? 1,
     workerId: deps.workerId,
   };
-  let recorded = false;
   const record = (r: Pick<AttemptRecord, 'status' | 'failureType' | 'exitCode' | 'killMs' | 'startedAt' | 'endedAt'>): Promise<void> => {
-    recorded = true;
-    return recordAttempt(paths, { worker: deps.workerId, attempt, activityAttempt, memoryMB, ...r });
+    recorded.last = { worker: deps.workerId, attempt, activityAttempt, memoryMB, ...r };
+    return recordAttempt(paths, recorded.last);
   };
   const startedAt = new Date().toISOString();
   try {
@@ -140,7 +150,7 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
     await record({ ...times, status: 'succeeded', failureType: null });
     return result;
   } catch (e) {
-    if (e instanceof NodeFailureError && !recorded) {
+    if (e instanceof NodeFailureError && !recorded.last) {
       await record({ startedAt, endedAt: new Date().toISOString(), exitCode: e.details.exitCode, killMs: null, status: 'failed', failureType: e.type });
     }
     throw e;
@@ -164,13 +174,14 @@ async function checkInput(inputPath: string | null): Promise<string | null> {
   if (inputPath === '') throw new InputMissingError('the parent node produced no AnnData output (its outputPath is empty), so there is no input to run on');
   if (!inputPath.endsWith('.h5ad')) throw new InputMissingError(`input "${inputPath}" is not an .h5ad file`);
   const abs = path.resolve(inputPath);
-  const info = await stat(abs).catch(() => null);
+  const real = await realpath(abs).catch(() => null);
+  const [info, readable] = real === null ? [null, false] : await Promise.all([
+    stat(real).catch(() => null),
+    access(real, constants.R_OK).then(() => true, () => false),
+  ]);
   if (!info?.isFile()) throw new InputMissingError(`input "${abs}" does not exist or is not a file (was the parent's output published?)`);
-  await access(abs, constants.R_OK).catch(() => {
-    throw new InputMissingError(`input "${abs}" is not readable by the worker`);
-  });
-  // The real path: a bind mount of a symlink would mount whatever it points to at mount time anyway.
-  return realpath(abs);
+  if (!readable) throw new InputMissingError(`input "${abs}" is not readable by the worker`);
+  return real!;
 }
 
 /** Folder name of a tree execution under `<root>/trees/`: the tree id, plus the run key when the workflow gives one. */

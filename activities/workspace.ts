@@ -46,13 +46,24 @@ export interface RunnerJob {
  * died mid-run and got the same attempt number back) are removed first.
  */
 export async function prepareAttempt(paths: AttemptPaths, job: RunnerJob): Promise<void> {
-  await rm(paths.dir, { recursive: true, force: true });
-  await mkdir(paths.outputDir, { recursive: true });
-  // chmod, not mkdir's mode: mkdir's mode is masked by the umask.
-  await chmod(paths.outputDir, 0o777);
-  await writeFile(paths.jobFile, JSON.stringify(job, null, 2), { mode: 0o644 });
-  await writeFile(paths.stdoutLog, '');
-  await writeFile(paths.stderrLog, '');
+  // A folder of this exact attempt exists only when its task was delivered before and the
+  // worker died: start it afresh. Otherwise skip the recursive removal (a no-op node pays
+  // every file-system round trip on its dependents' critical path).
+  const fresh = await mkdir(paths.dir, { recursive: false }).then(() => true, (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EEXIST' || e.code === 'ENOENT') return false;
+    throw e;
+  });
+  if (!fresh) {
+    await rm(paths.dir, { recursive: true, force: true });
+    await mkdir(paths.dir, { recursive: true });
+  }
+  await mkdir(paths.outputDir);
+  await Promise.all([
+    chmod(paths.outputDir, 0o777),
+    writeFile(paths.jobFile, JSON.stringify(job, null, 2), { mode: 0o644 }),
+    writeFile(paths.stdoutLog, ''),
+    writeFile(paths.stderrLog, ''),
+  ]);
 }
 
 /** What every attempt leaves in `outcome.json`; read back as the attempt history (attempt-history.ts). */

@@ -26,7 +26,17 @@
 #                                  (created at start when not "default")
 #   RAGOMICS_TEMPORAL_DYNAMIC_CONFIG  space-separated KEY=VALUE pairs, each passed as
 #                                  --dynamic-config-value (only applies to a server this
-#                                  script starts; a reused server keeps its own)
+#                                  script starts; a reused server keeps its own).
+#                                  Default: system.enableActivityEagerExecution=true (a
+#                                  node's activity goes to the worker in the reply to the
+#                                  workflow task that scheduled it: one dispatch less per
+#                                  node; BENCHMARKS.md). Set it to "" for none.
+#   RAGOMICS_TEMPORAL_SQLITE_PRAGMAS  space-separated PRAGMA=VALUE pairs (--sqlite-pragma).
+#                                  Default: journal_mode=wal synchronous=NORMAL: commits
+#                                  survive a crash of the server process (what the
+#                                  reliability tests kill); a power loss may roll back
+#                                  the last commits. Measured: the server round trip per
+#                                  node drops by about a third (BENCHMARKS.md).
 #   RAGOMICS_TEMPORAL_START_TIMEOUT (60)  seconds to wait for the frontend
 #   RAGOMICS_DATA_DIR / RAGOMICS_TOOLS_DIR  see lib.sh; files used:
 #       $DATA_DIR/temporal/ragomics.db   SQLite persistence (survives restarts)
@@ -129,6 +139,8 @@ ADDRESS="$HOST:$PORT"
 START_TIMEOUT="${RAGOMICS_TEMPORAL_START_TIMEOUT:-60}"
 TDIR="$DATA_DIR/temporal"
 DB_FILE="$TDIR/ragomics.db"
+DYNAMIC_CONFIG="${RAGOMICS_TEMPORAL_DYNAMIC_CONFIG-system.enableActivityEagerExecution=true}"
+SQLITE_PRAGMAS="${RAGOMICS_TEMPORAL_SQLITE_PRAGMAS-journal_mode=wal synchronous=NORMAL}"
 LOG_FILE="$TDIR/server.log"
 PID_FILE="$TDIR/server.pid"
 VENV="$TOOLS_DIR/temporal-venv"
@@ -262,9 +274,13 @@ start_server() {
     --log-level warn
   )
   local sa kv
+  for kv in $SQLITE_PRAGMAS; do
+    [[ "$kv" == *=* ]] || die -c 2 "RAGOMICS_TEMPORAL_SQLITE_PRAGMAS: '$kv' is not PRAGMA=VALUE"
+    args+=(--sqlite-pragma "$kv")
+  done
   for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
   [[ "$NAMESPACE" != default ]] && args+=(--namespace "$NAMESPACE")
-  for kv in ${RAGOMICS_TEMPORAL_DYNAMIC_CONFIG:-}; do
+  for kv in $DYNAMIC_CONFIG; do
     [[ "$kv" == *=* ]] || die -c 2 "RAGOMICS_TEMPORAL_DYNAMIC_CONFIG: '$kv' is not KEY=VALUE"
     args+=(--dynamic-config-value "$kv")
   done
@@ -272,7 +288,7 @@ start_server() {
   local note
   for note in "${SA_NOTES[@]}"; do log "$note"; done
   [[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
-  printf '%s\n' "${RAGOMICS_TEMPORAL_DYNAMIC_CONFIG:-}" >"$TDIR/server.dynamic-config"
+  printf '%s\n' "$DYNAMIC_CONFIG $SQLITE_PRAGMAS" >"$TDIR/server.dynamic-config"
   printf '%s\n' "$ADDRESS" >"$TDIR/server.addr"
   log "starting temporal server on $ADDRESS (UI http://$HOST:$UI_PORT, db $DB_FILE)"
   # setsid: own session, so the server outlives this shell and its job
@@ -310,9 +326,9 @@ flock -w $((START_TIMEOUT + 30)) 9 || die -c 3 "timed out waiting for another en
 t0="$(now_ms)"
 if server_answers; then
   log "reusing temporal server on $ADDRESS"
-  wanted="${RAGOMICS_TEMPORAL_DYNAMIC_CONFIG:-}"
-  if [[ -n "$wanted" && "$wanted" != "$(cat "$TDIR/server.dynamic-config" 2>/dev/null || true)" ]]; then
-    warn "RAGOMICS_TEMPORAL_DYNAMIC_CONFIG is not applied to an already-running server; run scripts/stop-temporal.sh first"
+  wanted="$DYNAMIC_CONFIG $SQLITE_PRAGMAS"
+  if [[ "$wanted" != "$(cat "$TDIR/server.dynamic-config" 2>/dev/null || true)" ]]; then
+    warn "the running server was started with other settings than RAGOMICS_TEMPORAL_DYNAMIC_CONFIG / RAGOMICS_TEMPORAL_SQLITE_PRAGMAS ask for; run scripts/stop-temporal.sh to apply them"
   fi
 else
   old_pid="$(cat "$PID_FILE" 2>/dev/null || true)"
