@@ -42,6 +42,17 @@ void test('compose: PostgreSQL, schema setup, Temporal, namespace setup, Web UI 
   assert.deepEqual(s.blocks?.profiles, ['build'], 'the blocks image is built on demand, not started');
 });
 
+void test('compose: the Temporal server gets the dynamic configuration the dev server gets (eager activities)', () => {
+  const t = compose.services.temporal as Service;
+  const target = t.environment?.DYNAMIC_CONFIG_FILE_PATH;
+  assert.ok(target, 'DYNAMIC_CONFIG_FILE_PATH is set');
+  const mount = (t.volumes ?? []).find((v) => v.split(':')[1] === target);
+  assert.ok(mount, `a volume mounts a file at ${target}`);
+  const config = parse(readFileSync(path.join(ROOT, mount.split(':')[0]!), 'utf8')) as Record<string, { value: unknown }[]>;
+  assert.deepEqual(config['system.enableActivityEagerExecution'], [{ value: true }]);
+  assert.match(readFileSync(path.join(ROOT, 'scripts', 'ensure-temporal.sh'), 'utf8'), /system\.enableActivityEagerExecution=true/, 'the dev server is started with the same value');
+});
+
 void test('compose: workers are built from the project and reach the host Docker and workspace at the same paths', () => {
   const w = compose.services.worker as Service;
   assert.equal(w.build?.dockerfile, 'workers/Dockerfile');
