@@ -181,11 +181,14 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     retry: { maximumAttempts: 2, initialInterval: '1s', nonRetryableErrorTypes: [FailureTypes.CallbackFailed] },
   });
 
+  // Nothing to ask after a completion when no expansion source is configured: skip the
+  // callback (and its wake-up) for every node.
+  const expands = spec.expansion.fromResults || spec.expansion.rules.length > 0 || spec.expansion.policyUrl !== undefined;
   const runNode = createNodeRunner({
     spec, treeId, runKey, tree, callbacks,
     cancelReason: () => cancelRequested,
     onCompleted: (rec, result) => {
-      if (spec.enableReactive && !cancelRequested) void expandAfter(rec, result);
+      if (spec.enableReactive && expands && !cancelRequested) void expandAfter(rec, result);
     },
   });
 
