@@ -80,6 +80,35 @@ async function oneBigTree(ctx: WorkerContext, n: number, canAfter: number | unde
     `${result.runs} continue-as-new; last run's input ${(input / 1024).toFixed(0)} KiB${result.runs > 0 ? ` (${(input / n).toFixed(0)} B/node)` : ''}; ` +
     `RSS peak ${mb(m.peakRss)}, final ${mb(m.rss)}; heap used peak ${mb(m.peakHeap)}, final ${mb(m.heap)}`);
   if (result.state !== 'COMPLETED') console.log(`    failures: ${JSON.stringify(result.failures.slice(0, 3))}`);
+  // Where the slots went, in workflow time: each node holds a slot from RUNNING to its end.
+  const status = await tree.status({ transitions: true });
+  const held = status.nodes.map((x) => {
+    const ts = x.transitions ?? [];
+    const run = ts.find((t) => t.state === 'RUNNING');
+    return run ? { start: Date.parse(run.at), end: Date.parse(ts[ts.length - 1]!.at) } : undefined;
+  }).filter((x): x is { start: number; end: number } => x !== undefined);
+  const occ = occupancy(held);
+  console.log(`    slots (workflow view): mean ${occ.mean.toFixed(1)} of ${SLOTS} held; ${occ.emptyWindows} windows with none held (the drains before continue-as-new), ` +
+    `${(occ.emptyMs / 1000).toFixed(1)} s in all (${((100 * occ.emptyMs) / occ.spanMs).toFixed(1)} % of the run); mean slot hold ${(occ.holdMs / held.length).toFixed(0)} ms per node`);
+}
+
+/** Mean number of intervals open, and the windows (between first start and last end) where none is. */
+function occupancy(intervals: ReadonlyArray<{ start: number; end: number }>) {
+  const events: [number, number][] = [];
+  let holdMs = 0;
+  for (const i of intervals) {
+    events.push([i.start, 1], [i.end, -1]);
+    holdMs += i.end - i.start;
+  }
+  events.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  let open = 0, emptySince = -1, emptyMs = 0, emptyWindows = 0;
+  for (const [t, d] of events) {
+    if (open === 0 && emptySince >= 0 && t > emptySince) { emptyMs += t - emptySince; emptyWindows++; }
+    open += d;
+    emptySince = open === 0 ? t : -1;
+  }
+  const spanMs = events.length ? events[events.length - 1]![0] - events[0]![0] : 0;
+  return { mean: spanMs ? holdMs / spanMs : 0, emptyMs, emptyWindows, spanMs, holdMs };
 }
 
 async function manySmallTrees(ctx: WorkerContext, trees: number): Promise<void> {

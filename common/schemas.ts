@@ -145,8 +145,8 @@ export const TreeSpecSchema = z
     userRequest: z.string().max(10_000).default(''),
     inputDataPath: z.string().min(1).max(4096).regex(/\.h5ad$/, 'must be an .h5ad file').optional(),
     maxParallelJobs: z.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(3),
-    // Continue-as-new carries about 210 bytes per node under Temporal's 2 MB payload limit.
-    maxNodes: z.number().int().min(1, 'must be at least 1').max(8000, 'must be at most 8000 (one workflow carries its node table across continue-as-new within 2 MB)').default(20),
+    // Continue-as-new carries about 60 bytes per node (workflows/carry-codec.ts): 20,000 nodes take ~1.2 MB of Temporal's 2 MB payload limit.
+    maxNodes: z.number().int().min(1, 'must be at least 1').max(20_000, 'must be at most 20000 (one workflow carries its node table across continue-as-new within Temporal\'s 2 MB payload limit)').default(20),
     maxChildrenPerNode: z.number().int().min(1, 'must be at least 1').max(10_000).default(3),
     maxDepth: z.number().int().min(1).max(10_000).default(1000),
     priorityStrategy: PriorityStrategySchema.default('depth_first'),

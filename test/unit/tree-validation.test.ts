@@ -285,19 +285,31 @@ void describe('validateTreeSpec', () => {
     ]);
   });
 
-  void test('an 8,000-node chain (the largest tree) given in reverse order validates without stack overflow', () => {
-    const n = 8000;
-    const nodes = Array.from({ length: n }, (_, i) => ({ id: `c${n - 1 - i}`, parentId: n - 1 - i === 0 ? null : `c${n - 2 - i}`, block: { name: 'sleep' as const } }));
-    const spec = TreeSpecSchema.parse({ maxNodes: n, maxDepth: n, nodes });
+  void test('maxNodes above the cap (20,000) is refused with a message naming the limit and why; the cap itself is accepted', () => {
+    const over = TreeSpecSchema.safeParse({ maxNodes: 20_001 });
+    assert.equal(over.success, false);
+    assert.deepEqual(over.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`), [
+      "maxNodes: must be at most 20000 (one workflow carries its node table across continue-as-new within Temporal's 2 MB payload limit)",
+    ]);
+    assert.equal(TreeSpecSchema.parse({ maxNodes: 20_000 }).maxNodes, 20_000);
+  });
+
+  void test('a 20,000-node tree (the largest) of two 10,000-node chains (the deepest) given in reverse order validates without stack overflow', () => {
+    const n = 20_000;
+    const half = n / 2;
+    const chain = (p: string) => Array.from({ length: half }, (_, i) => ({ id: `${p}${half - 1 - i}`, parentId: half - 1 - i === 0 ? null : `${p}${half - 2 - i}`, block: { name: 'sleep' as const } }));
+    const nodes = [...chain('c'), ...chain('d')];
+    const spec = TreeSpecSchema.parse({ maxNodes: n, maxDepth: half, nodes });
     const t0 = performance.now();
     const out = nodesOf(validateTreeSpec(spec));
-    console.log(`  validation scale: ${n}-node chain in ${(performance.now() - t0).toFixed(0)} ms`);
+    console.log(`  validation scale: ${n} nodes in two chains in ${(performance.now() - t0).toFixed(0)} ms`);
+    assert.equal(out.length, n);
     assert.equal(out[0]?.id, 'c0');
-    assert.equal(out[n - 1]?.depth, n - 1);
-    // Close the chain into one big cycle: c0's parent becomes the last node.
-    const cyclic = TreeSpecSchema.parse({ maxNodes: n, maxDepth: n, nodes: nodes.map((x) => (x.id === 'c0' ? { ...x, parentId: `c${n - 1}` } : x)) });
+    assert.equal(out.find((x) => x.id === `d${half - 1}`)?.depth, half - 1);
+    // Close the first chain into one big cycle: c0's parent becomes its last node.
+    const cyclic = TreeSpecSchema.parse({ maxNodes: n, maxDepth: half, nodes: nodes.map((x) => (x.id === 'c0' ? { ...x, parentId: `c${half - 1}` } : x)) });
     const errors = errorsOf(validateTreeSpec(cyclic));
     assert.equal(errors.length, 1);
-    assert.match(errors[0] as string, new RegExp(`^nodes\\[0\\]: cycle c${n - 1} -> c${n - 2} -> .* -> c1 -> c0 -> c${n - 1}$`));
+    assert.match(errors[0] as string, new RegExp(`^nodes\\[0\\]: cycle c${half - 1} -> c${half - 2} -> .* -> c1 -> c0 -> c${half - 1}$`));
   });
 });
