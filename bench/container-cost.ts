@@ -4,7 +4,11 @@
  * `pca`) on the bundled PBMC dataset. Variants are interleaved round by round (executor order
  * alternating), round 0 warms caches and is dropped; figures are medians over ROUNDS.
  *
- *   npx tsc -p . && node dist/bench/container-cost.js [ROUNDS] [--blocks sleep,normalize,pca]
+ *   npx tsc -p . && node dist/bench/container-cost.js [ROUNDS] [--blocks sleep,normalize,pca] [--teardown]
+ *
+ * `--teardown` adds a third variant, the local executor with RAGOMICS_RUNNER_FULL_EXIT=1: the
+ * runner then exits through the interpreter's normal teardown instead of os._exit (what it did
+ * before), which shows what skipping the teardown saves per node.
  *
  * Each run calls the executor directly (job.json and workspace prepared like runNode does; no
  * publishing, no Temporal): "total" is `executor.run` from call to return. The split comes from
@@ -97,6 +101,8 @@ async function main(): Promise<void> {
     docker: createDockerExecutor({ image }),
     local: createLocalExecutor({ python: resolveLocalPython() }),
   };
+  if (args.includes('--teardown')) executors['local-teardown'] = createLocalExecutor({ python: resolveLocalPython(), env: { RAGOMICS_RUNNER_FULL_EXIT: '1' } });
+  const kinds = Object.keys(executors);
   const root = mkdtempSync(path.join(tmpdir(), 'bench-container-'));
   const samples = new Map<string, Partial<Record<Row, number>>[]>();
   const load0 = os.loadavg();
@@ -106,7 +112,7 @@ async function main(): Promise<void> {
     for (let round = 0; round <= rounds; round++) {
       for (const blockName of blocks) {
         // Alternate the executors' order so a systematic "second run is warmer" favours neither.
-        const order = round % 2 === 0 ? ['docker', 'local'] : ['local', 'docker'];
+        const order = round % 2 === 0 ? kinds : [...kinds].reverse();
         for (const kind of order) {
           const { block, input } = BLOCKS[blockName]!;
           const nodeId = `${kind}-${blockName}-${round}`;
@@ -135,7 +141,7 @@ async function main(): Promise<void> {
   }
   const load1 = os.loadavg();
 
-  const columns = blocks.flatMap((b) => ['docker', 'local'].map((k) => `${k}/${b}`));
+  const columns = blocks.flatMap((b) => kinds.map((k) => `${k}/${b}`));
   const med = (key: string, row: Row): number | undefined => {
     const xs = (samples.get(key) ?? []).map((s) => s[row]).filter((v): v is number => v !== undefined);
     return xs.length ? median(xs) : undefined;
@@ -159,6 +165,8 @@ async function main(): Promise<void> {
       return `${k} ${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
     });
     console.log(`${b.padEnd(10)} docker/local ${(d / l).toFixed(2)}  (docker ${d.toFixed(0)} ms, local ${l.toFixed(0)} ms; difference ${(d - l).toFixed(0)} ms; container API steps ${containerOnly.toFixed(0)} ms; ranges ${ranges.join(', ')})`);
+    const td = med(`local-teardown/${b}`, 'total');
+    if (td !== undefined) console.log(`${''.padEnd(10)} interpreter teardown (local-teardown − local): ${(td - l).toFixed(0)} ms per node (exit phase ${fmt(med(`local-teardown/${b}`, 'exit'))} vs ${fmt(med(`local/${b}`, 'exit'))} ms)`);
   }
 }
 
