@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Runs the benchmarks whose figures are in BENCHMARKS.md (`npm run bench`). Sets up what they
-# need like the tests do; each benchmark prints medians and ratios measured side by side.
+# need like the tests do (Docker engine, blocks image, local venv, Temporal dev server); each
+# benchmark prints medians and ratios measured side by side in one run.
+#
+# Env: ROUNDS (5) rounds of the interleaved comparisons; SCALE_NODES (10000) nodes of the
+# one-tree scale run; SCALE_TREES (100) trees of 20 nodes started at once; DATA_CELLS (100000)
+# cells of the synthetic dataset; ONLY=name[,name] runs only these benchmarks (orchestration,
+# schedule, containers, data, scale, speedup).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PROJECT_ROOT"
@@ -9,10 +15,18 @@ npx tsc -p tsconfig.json
 node scripts/bundle-workflows.js
 bash scripts/ensure-docker.sh >/dev/null
 bash scripts/build-image.sh
+bash scripts/fetch-dataset.sh >/dev/null
 export "$(bash scripts/ensure-local-python.sh)"
 if [[ -z "${TEMPORAL_ADDRESS:-}" ]]; then export "$(bash scripts/ensure-temporal.sh)"; fi
 export RAGOMICS_WORKFLOW_BUNDLE="$PROJECT_ROOT/dist/workflow-bundle.js"
-echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== executor overhead";      node dist/bench/executor-overhead.js "${ROUNDS:-15}"
-echo "== scheduling handoff";     node dist/bench/handoff-latency.js 30
-echo "== parallel speed-up";      node dist/bench/parallel-speedup.js "${REPEATS:-3}"
+ROUNDS="${ROUNDS:-5}"
+wanted() { [[ -z "${ONLY:-}" || ",$ONLY," == *",$1,"* ]]; }
+echo "== $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== temporal: $("${TEMPORAL_CLI:-$(bash scripts/ensure-temporal.sh --cli-only | cut -d= -f2)}" --version); docker $(docker version --format '{{.Server.Version}}'); node $(node --version)"
+if wanted orchestration; then echo "== 1. orchestration overhead"; node dist/bench/orchestration-overhead.js "$ROUNDS" 30 200 10; fi
+if wanted schedule; then echo "== 2. schedule quality"; node dist/bench/schedule-quality.js "$ROUNDS"; fi
+if wanted containers; then echo "== 3. containers"; node dist/bench/container-cost.js "$ROUNDS"; fi
+if wanted data; then echo "== 5. data passing"; node dist/bench/data-passing.js --cells "${DATA_CELLS:-100000}"; fi
+if wanted scale; then echo "== 4. scale"; node dist/bench/scale.js "${SCALE_NODES:-10000}" "${SCALE_TREES:-100}"; fi
+if wanted speedup; then echo "== the seed's parallel speed-up"; node dist/bench/parallel-speedup.js "${REPEATS:-3}"; fi
+echo "== load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -29,6 +29,14 @@ export const WorkerConfigSchema = z.strictObject({
   blocksImage: z.string().optional(),
   /** RAGOMICS_MAX_CONCURRENT_NODES: worker-wide cap on nodes (containers) running at once. @default 4 */
   maxConcurrentNodes: z.coerce.number().int().min(1).max(1000).default(4),
+  /**
+   * RAGOMICS_EAGER_NODES: take a tree's next nodes straight from the reply to the workflow task
+   * that scheduled them, when this worker has free slots (Temporal's eager activity dispatch):
+   * one dispatch less between a node ending and its dependents starting. Off spreads every
+   * node through the task queue instead, e.g. to balance containers across several hosts
+   * evenly when trees are narrower than one worker's cap. @default true
+   */
+  eagerNodes: z.preprocess((v) => (typeof v === 'string' ? ({ '1': true, true: true, on: true, yes: true, '0': false, false: false, off: false, no: false } as Record<string, boolean>)[v.toLowerCase()] ?? v : v), z.boolean({ error: 'must be 1/true/on/yes or 0/false/off/no' })).default(true),
   /** RAGOMICS_DEFAULT_MEMORY_MB: memory limit of a container without `resources.memoryMB`. @default 2048 */
   defaultMemoryMB: num(2048),
   /** RAGOMICS_DEFAULT_CPUS: CPU limit of a container without `resources.cpus`. @default 1 */
@@ -66,6 +74,7 @@ export const WORKER_ENV: Record<keyof WorkerConfig, string> = {
   workspace: 'RAGOMICS_WORKSPACE',
   blocksImage: 'RAGOMICS_BLOCKS_IMAGE',
   maxConcurrentNodes: 'RAGOMICS_MAX_CONCURRENT_NODES',
+  eagerNodes: 'RAGOMICS_EAGER_NODES',
   defaultMemoryMB: 'RAGOMICS_DEFAULT_MEMORY_MB',
   defaultCpus: 'RAGOMICS_DEFAULT_CPUS',
   shutdownGraceSeconds: 'RAGOMICS_SHUTDOWN_GRACE',

@@ -91,6 +91,14 @@ export async function createRagomicsWorker(config: WorkerConfig, logger?: Logger
     ...(traced ? { workflowsPath: require.resolve('../workflows'), plugins: [tracingPlugin(tracing?.exporter)] } : workflowSource(config)),
     // The worker-wide cap on nodes (containers) running at once.
     maxConcurrentActivityTaskExecutions: config.maxConcurrentNodes,
+    // Each waiting poll holds one of those slots. With the SDK's default (one poll per slot, up
+    // to 10) no slot is ever free when a workflow task schedules a node, so the server can never
+    // hand the node over eagerly in its reply and every node waits for a poll. Two polls are
+    // plenty to drain a backlog (one below 8 slots); the other slots take nodes eagerly
+    // (BENCHMARKS.md). With eagerNodes off, the SDK's defaults: every node through a poll.
+    ...(config.eagerNodes
+      ? { activityTaskPollerBehavior: { type: 'simple-maximum', maximum: Math.max(1, Math.min(2, Math.floor(config.maxConcurrentNodes / 4))) } as const }
+      : { maxEagerActivityReservationsPerWorkflowTask: 0 }),
     // On SIGTERM: stop polling, give running nodes this long, then cancel them (containers are killed).
     shutdownGraceTime: `${config.shutdownGraceSeconds}s`,
     // Heartbeats carry cancellation back to the activity: send them to the server at least every
