@@ -1,0 +1,124 @@
+/**
+ * What the dev-server and dispatch settings buy, before and after side by side in one run: two
+ * private dev servers started by scripts/ensure-temporal.sh on their own ports and databases,
+ *  - before: SQLite defaults (rollback journal, synchronous FULL), no eager activity dispatch,
+ *    workers with eager dispatch off (every node through a poll);
+ *  - after: the project's defaults (WAL, synchronous NORMAL, eager dispatch on the server and in
+ *    the workers).
+ * Same code, same machine, rounds alternating between the two: a chain of no-op nodes (handoff
+ * median), a fan (nodes per second) and the reference tree with critical_path (makespan).
+ *   npx tsc -p . && node scripts/bundle-workflows.js && node dist/bench/server-settings.js [ROUNDS]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { RagomicsClient } from '../client/sdk';
+import { loadWorkerConfig } from '../workers/config';
+import { createRagomicsWorker, type RagomicsWorker } from '../workers/create-worker';
+import { PrivateTemporalServer } from '../test/helpers/processes';
+// The harness also installs the SDK runtime with a quiet logger.
+import { sleepNode, uid } from '../test/helpers/harness';
+import { median } from '../test/helpers/timeline-checks';
+import { REFERENCE_TREE } from './schedule-quality';
+
+interface Setup {
+  name: string;
+  server: PrivateTemporalServer;
+  rw: RagomicsWorker;
+  client: RagomicsClient;
+  workspace: string;
+}
+
+/** Starts a private server with these settings (empty strings = the SQLite/server defaults). */
+async function startSetup(name: string, settings: { pragmas: string; dynamicConfig: string; eager: boolean }): Promise<Setup> {
+  const saved = { p: process.env.RAGOMICS_TEMPORAL_SQLITE_PRAGMAS, d: process.env.RAGOMICS_TEMPORAL_DYNAMIC_CONFIG };
+  process.env.RAGOMICS_TEMPORAL_SQLITE_PRAGMAS = settings.pragmas;
+  process.env.RAGOMICS_TEMPORAL_DYNAMIC_CONFIG = settings.dynamicConfig;
+  const server = new PrivateTemporalServer(mkdtempSync(path.join(tmpdir(), `ragomics-bench-${name}-`)));
+  try {
+    await server.start();
+  } finally {
+    for (const [k, v] of [['RAGOMICS_TEMPORAL_SQLITE_PRAGMAS', saved.p], ['RAGOMICS_TEMPORAL_DYNAMIC_CONFIG', saved.d]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+  const workspace = mkdtempSync(path.join(tmpdir(), `ragomics-ws-${name}-`));
+  const taskQueue = uid('tq');
+  const rw = await createRagomicsWorker(loadWorkerConfig({
+    address: server.address, taskQueue, workspace, executor: 'inprocess', maxConcurrentNodes: 20, eagerNodes: settings.eager, logLevel: 'ERROR', workerId: uid(name),
+  }));
+  const client = await RagomicsClient.connect({ address: server.address, taskQueue });
+  return { name, server, rw, client, workspace };
+}
+
+async function chainHandoffs(s: Setup, n: number): Promise<number[]> {
+  const tree = await s.client.startTree({ id: uid('chain'), maxNodes: n, maxDepth: n, nodes: Array.from({ length: n }, (_, i) => sleepNode(`c${i}`, 0, i ? { parentId: `c${i - 1}` } : {})) });
+  await tree.result();
+  const t = await tree.timeline();
+  return t.slice(1).map((e, i) => Date.parse(e.started!) - Date.parse(t[i]!.ended!));
+}
+
+async function fanRate(s: Setup, n: number): Promise<number> {
+  const tree = await s.client.startTree({ id: uid('fan'), maxParallelJobs: 10, maxNodes: n, maxChildrenPerNode: n, nodes: [sleepNode('root', 0), ...Array.from({ length: n - 1 }, (_, i) => sleepNode(`f${i}`, 0, { parentId: 'root' }))] });
+  const r = await tree.result();
+  return n / r.metrics.makespan;
+}
+
+async function referenceMakespan(s: Setup): Promise<number> {
+  const tree = await s.client.startTree({
+    id: uid('ref'), maxParallelJobs: 3, priorityStrategy: 'critical_path',
+    nodes: REFERENCE_TREE.map((n) => sleepNode(n.id, n.units / 10, { ...(n.parent ? { parentId: n.parent } : {}), expectedDuration: n.units / 10 })),
+  });
+  const r = await tree.result();
+  if (r.state !== 'COMPLETED') throw new Error(`reference tree ended ${r.state}`);
+  return r.metrics.makespan;
+}
+
+async function main(): Promise<void> {
+  const rounds = Number(process.argv[2] ?? 3);
+  const setups = [
+    await startSetup('before', { pragmas: '', dynamicConfig: '', eager: false }),
+    await startSetup('after', { pragmas: 'journal_mode=wal synchronous=NORMAL', dynamicConfig: 'system.enableActivityEagerExecution=true', eager: true }),
+  ];
+  const figures = new Map(setups.map((s) => [s.name, { handoffs: [] as number[], fan: [] as number[], ref: [] as number[] }]));
+  try {
+    await Promise.all(setups.map((s) => s.rw.worker.run()).concat([(async () => {
+      try {
+        for (let r = 0; r <= rounds; r++) {
+          for (const s of r % 2 ? [...setups].reverse() : setups) {
+            const h = await chainHandoffs(s, 30);
+            const f = await fanRate(s, 200);
+            const m = await referenceMakespan(s);
+            if (r === 0) continue; // warm-up
+            const fig = figures.get(s.name)!;
+            fig.handoffs.push(...h);
+            fig.fan.push(f);
+            fig.ref.push(m);
+          }
+          if (r > 0) process.stderr.write(`round ${r}/${rounds} done\n`);
+        }
+      } finally {
+        for (const s of setups) s.rw.worker.shutdown();
+      }
+    })()]));
+  } finally {
+    for (const s of setups) {
+      await s.client.close();
+      await s.rw.connection.close();
+      await s.server.destroy();
+      rmSync(s.workspace, { recursive: true, force: true });
+    }
+  }
+  const b = figures.get('before')!;
+  const a = figures.get('after')!;
+  console.log(`\n## Server and dispatch settings, before/after (${rounds} rounds after a warm-up, alternating)`);
+  console.log('| figure | before: SQLite defaults, no eager dispatch | after: WAL + synchronous NORMAL, eager dispatch | after/before |');
+  console.log('|---|---|---|---|');
+  const row = (label: string, x: number, y: number, unit: string, digits = 1) => console.log(`| ${label} | ${x.toFixed(digits)} ${unit} | ${y.toFixed(digits)} ${unit} | ${(y / x).toFixed(2)} |`);
+  row('chain of 30 no-op nodes: handoff median', median(b.handoffs), median(a.handoffs), 'ms');
+  row('fan of 200 no-op nodes at maxParallelJobs 10', median(b.fan), median(a.fan), 'nodes/s');
+  row('reference tree, critical_path, makespan (best 4.12 s)', median(b.ref), median(a.ref), 's', 3);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
