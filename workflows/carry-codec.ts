@@ -83,23 +83,28 @@ class Table {
 
 /** URL-safe base-64 digits: JSON carries them unescaped. */
 const DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const DIGIT_VALUE: Record<string, number> = {};
-for (let i = 0; i < DIGITS.length; i++) DIGIT_VALUE[DIGITS[i] as string] = i;
+/** Value of a digit by its character code; -1 for other characters. */
+const DIGIT_CODE: number[] = new Array<number>(128).fill(-1);
+for (let i = 0; i < DIGITS.length; i++) DIGIT_CODE[DIGITS.charCodeAt(i)] = i;
+const HEX = '0123456789abcdef';
+/** Value of a lowercase hex digit by its character code. */
+const HEX_CODE: number[] = new Array<number>(128).fill(0);
+for (let i = 0; i < 16; i++) HEX_CODE[HEX.charCodeAt(i)] = i;
 
 /** Thrown while encoding a node the compact form cannot hold exactly; that node is carried whole. */
 class NotCompact extends Error {}
 
 /** Digits of one node, committed to the stream only when the whole node encoded. */
 class IntWriter {
-  out: string[] = [];
+  out = '';
   /** Unsigned: 5 bits per digit, least significant first; digits ≥ 32 say "more follows". */
   u(v: number): void {
     if (!Number.isSafeInteger(v) || v < 0) throw new NotCompact();
     while (v >= 32) {
-      this.out.push(DIGITS[32 + (v % 32)] as string);
+      this.out += DIGITS[32 + (v % 32)] as string;
       v = Math.floor(v / 32);
     }
-    this.out.push(DIGITS[v] as string);
+    this.out += DIGITS[v] as string;
   }
   /** Signed, zig-zag: 0, -1, 1, -2, ... → 0, 1, 2, 3, ... */
   s(v: number): void {
@@ -115,8 +120,8 @@ class IntReader {
     let v = 0;
     let scale = 1;
     for (;;) {
-      const d = DIGIT_VALUE[this.text[this.pos++] as string];
-      if (d === undefined) throw new Error('carried node table: truncated or corrupt');
+      const d = DIGIT_CODE[this.text.charCodeAt(this.pos++)];
+      if (d === undefined || d < 0) throw new Error('carried node table: truncated or corrupt');
       if (d < 32) return v + d * scale;
       v += (d - 32) * scale;
       scale *= 32;
@@ -132,29 +137,24 @@ class IntReader {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
+/** 64 hex digits → 43 base-64 digits: every 3 hex digits (12 bits) make 2 (the last 4 bits are padded to 6). */
 function hexToBase64(hex: string): string {
   let out = '';
-  // 3 bytes (6 hex digits) → 4 digits; 32 bytes = 10 groups + 2 bytes.
-  for (let i = 0; i < 64; i += 6) {
-    const chunk = hex.slice(i, i + 6);
-    const bits = chunk.length * 4;
-    const v = parseInt(chunk, 16) * 2 ** (24 - bits);
-    const digits = Math.ceil(bits / 6);
-    for (let k = 0; k < digits; k++) out += DIGITS[Math.floor(v / 2 ** (18 - 6 * k)) % 64];
+  for (let i = 0; i < 63; i += 3) {
+    const v = (HEX_CODE[hex.charCodeAt(i)] as number) * 256 + (HEX_CODE[hex.charCodeAt(i + 1)] as number) * 16 + (HEX_CODE[hex.charCodeAt(i + 2)] as number);
+    out += (DIGITS[v >> 6] as string) + (DIGITS[v & 63] as string);
   }
-  return out;
+  return out + (DIGITS[(HEX_CODE[hex.charCodeAt(63)] as number) << 2] as string);
 }
 
-function base64ToHex(b64: string): string {
+/** Inverse of {@link hexToBase64}. `from` is where the 43 digits start in `text`. */
+function base64ToHex(text: string, from: number): string {
   let out = '';
-  for (let i = 0; i < b64.length; i += 4) {
-    const chunk = b64.slice(i, i + 4);
-    let v = 0;
-    for (let k = 0; k < 4; k++) v = v * 64 + (k < chunk.length ? (DIGIT_VALUE[chunk[k] as string] as number) : 0);
-    const hexDigits = chunk.length === 4 ? 6 : 4; // the last group holds 2 bytes
-    out += v.toString(16).padStart(6, '0').slice(0, hexDigits);
+  for (let i = from; i < from + 42; i += 2) {
+    const v = (DIGIT_CODE[text.charCodeAt(i)] as number) * 64 + (DIGIT_CODE[text.charCodeAt(i + 1)] as number);
+    out += (HEX[v >> 8] as string) + (HEX[(v >> 4) & 15] as string) + (HEX[v & 15] as string);
   }
-  return out;
+  return out + (HEX[(DIGIT_CODE[text.charCodeAt(from + 42)] as number) >> 2] as string);
 }
 
 /** Characters of one sha256 in the `sha` column. */
@@ -240,14 +240,14 @@ export function encodeNodes(nodes: readonly NodeRecord[], options: EncodeOptions
       depths[i] = rec.depth;
     }
     ids.push(rec.id.slice(shared));
-    ints.push(w.out.join(''));
+    ints.push(w.out);
     shas.push(...sha);
     index.set(rec.id, i);
     prevId = rec.id;
   });
 
   function encodeOne(rec: NodeRecord, i: number, w: IntWriter, sha: string[]): number {
-    for (const k of Object.keys(rec)) if (!RECORD_KEYS.has(k)) throw new NotCompact();
+    for (const k in rec) if (!RECORD_KEYS.has(k)) throw new NotCompact();
     const ref = (id: string): number => {
       const j = index.get(id);
       if (j === undefined) throw new NotCompact();
@@ -313,7 +313,7 @@ export function encodeNodes(nodes: readonly NodeRecord[], options: EncodeOptions
     let at0 = firstRunning ?? rec.queuedAt;
     let run = 1;
     rec.attempts.forEach((a, k) => {
-      for (const key of Object.keys(a)) if (!ATTEMPT_KEYS.has(key)) throw new NotCompact();
+      for (const key in a) if (!ATTEMPT_KEYS.has(key)) throw new NotCompact();
       if (a.n !== k + 1) throw new NotCompact();
       const extra: Record<string, unknown> = {};
       for (const key of ATTEMPT_EXTRA_KEYS) if (a[key] !== undefined && a[key] !== false) extra[key] = a[key];
@@ -331,7 +331,7 @@ export function encodeNodes(nodes: readonly NodeRecord[], options: EncodeOptions
 
     const o = rec.output;
     if (o) {
-      for (const key of Object.keys(o)) if (!OUTPUT_KEYS.has(key)) throw new NotCompact();
+      for (const key in o) if (!OUTPUT_KEYS.has(key)) throw new NotCompact();
       const [prefix, rest] = splitDir(o.outputDir);
       const dirMode = rest === conventionalDir(rec.id, rec.attempts[rec.attempts.length - 1]?.runIndex) ? 0 : 1;
       const pathMode = o.outputPath === o.outputDir + OUTPUT_FILE ? 0 : o.outputPath === '' ? 1 : 2;
@@ -468,7 +468,7 @@ function decodeV2(e: EncodedNodesV2): NodeRecord[] {
       let sha256 = '';
       if (shaMode === 2) sha256 = s(r.u());
       else if (shaMode === 0) {
-        sha256 = base64ToHex(e.sha.slice(shaPos, shaPos + SHA_CHARS));
+        sha256 = base64ToHex(e.sha, shaPos);
         shaPos += SHA_CHARS;
       }
       const summary = r.u();
@@ -556,10 +556,10 @@ export function encodeStringSet(values: Iterable<string>): string {
     while (shared < max && prev.charCodeAt(shared) === v.charCodeAt(shared)) shared++;
     w.u(shared);
     w.u(v.length - shared);
-    w.out.push(v.slice(shared));
+    w.out += v.slice(shared);
     prev = v;
   }
-  return w.out.join('');
+  return w.out;
 }
 
 /** Decodes what {@link encodeStringSet} produced (sorted). */
