@@ -5,7 +5,9 @@
  *      at maxParallelJobs 20 on a worker with maxConcurrentNodes 20, continue-as-new as the
  *      server suggests it. Prints total time, nodes/s, continue-as-new runs, the carried payload
  *      of the last run (bytes, bytes/node), and the bench process's RSS and heap (the worker runs
- *      in this process, like the tests' harness), sampled every 500 ms: peak and final.
+ *      in this process, like the tests' harness), sampled every 500 ms: peak and final; then where
+ *      the slots went (workflow view): mean slots held, the windows with none held (the drains
+ *      before continue-as-new), and each slot hold split into dispatch, run and report.
  *  (b) T trees × 20 nodes (default 100) started at once on the same worker: total time, nodes/s,
  *      per-tree makespan (start request → result) median and p95.
  * Prints figures only; no assertion about speed.
@@ -88,6 +90,18 @@ async function oneBigTree(ctx: WorkerContext, n: number, canAfter: number | unde
     return run ? { start: Date.parse(run.at), end: Date.parse(ts[ts.length - 1]!.at) } : undefined;
   }).filter((x): x is { start: number; end: number } => x !== undefined);
   const occ = occupancy(held);
+  // One slot hold = dispatch (RUNNING → the activity starts on the worker) + run + report (its end → the workflow sees it).
+  const phases = { dispatch: [] as number[], run: [] as number[], report: [] as number[] };
+  for (const x of status.nodes) {
+    const run = x.transitions?.find((t) => t.state === 'RUNNING');
+    const end = x.transitions?.[x.transitions.length - 1];
+    if (!run || !end || !x.startedAt || !x.endedAt || x.attempts !== 1) continue;
+    phases.dispatch.push(Date.parse(x.startedAt) - Date.parse(run.at));
+    phases.run.push(Date.parse(x.endedAt) - Date.parse(x.startedAt));
+    phases.report.push(Date.parse(end.at) - Date.parse(x.endedAt));
+  }
+  const mp = (xs: number[]) => `${median(xs).toFixed(0)}/${percentile(xs, 95).toFixed(0)}`;
+  console.log(`    slot hold phases, median/p95 ms: dispatch ${mp(phases.dispatch)}, run ${mp(phases.run)}, report ${mp(phases.report)}`);
   console.log(`    slots (workflow view): mean ${occ.mean.toFixed(1)} of ${SLOTS} held; ${occ.emptyWindows} windows with none held (the drains before continue-as-new), ` +
     `${(occ.emptyMs / 1000).toFixed(1)} s in all (${((100 * occ.emptyMs) / occ.spanMs).toFixed(1)} % of the run); mean slot hold ${(occ.holdMs / held.length).toFixed(0)} ms per node`);
 }
