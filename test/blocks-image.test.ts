@@ -316,6 +316,76 @@ void describe('blocks image: the demo chain on the real dataset', { timeout: 45 
   });
 });
 
+/**
+ * scanpy builds the kNN graph with scikit-learn's brute force below 8,192 cells (euclidean
+ * metric) and with pynndescent from there on. pynndescent 0.7.0 returns a scipy `csr_array`, on
+ * which scanpy 1.11.5 calls `getnnz()`, a method scipy 1.17's sparse arrays lack: `neighbors`
+ * (the leiden and umap blocks) failed with AttributeError on every data set that size until the
+ * runner's shim (blocks/runtime/ragomics_runner/compat.py). The data set is generated here,
+ * small in genes: synthetic counts, normalised, log1p, 20 PCs.
+ */
+void describe('blocks image: neighbours on more than 8,192 cells (pynndescent)', { timeout: 10 * 60_000 }, () => {
+  const cells = 8500;
+  const nNeighbors = 15;
+
+  void test('leiden builds the graph with pynndescent and finds clusters', async () => {
+    assert.ok(cells > 8192, 'below 8,192 cells scanpy would not use pynndescent');
+    const dir = path.join(tmpRoot, 'large-input');
+    await mkdir(dir, { recursive: true });
+    await chmod(dir, 0o777); // the container's uid 10001 writes here
+    const gen = [
+      'import scanpy as sc',
+      'from ragomics_runner.synthetic import synthetic_counts',
+      `ad = synthetic_counts(${cells}, 300, seed=1)`,
+      'sc.pp.normalize_total(ad, target_sum=1e4)',
+      'sc.pp.log1p(ad)',
+      'sc.pp.pca(ad, n_comps=20)',
+      "ad.write_h5ad('/data/large.h5ad')",
+      'print(ad.n_obs, ad.n_vars)',
+    ].join('\n');
+    const made = await docker(
+      [...SANDBOX, '-e', 'NUMBA_CACHE_DIR=/tmp/numba', '-v', `${dir}:/data`, '--entrypoint', '/opt/ragomics/bin/python', image, '-c', gen],
+      `ragomics-blocks-test-${RUN_ID}-gen-${++counter}`,
+    );
+    assert.equal(made.code, 0, `generating the data set failed:\n${made.stderr.slice(-3000)}`);
+    const input = path.join(dir, 'large.h5ad');
+
+    const r = await runBlock('leiden-large', { name: 'leiden', parameters: { n_neighbors: nNeighbors } }, { input });
+    assert.doesNotMatch(r.stderr, /getnnz/, 'scanpy called getnnz on a sparse array without the shim');
+    const m = assertOk(r, `leiden on ${cells} cells`);
+    await assertFigures(r, m);
+    assert.deepEqual(m.shape, [cells, 300]);
+    assert.ok(m.obsColumns.includes('leiden'));
+    assert.equal(m.metrics.neighbors_rebuilt, true);
+    const n = m.metrics.n_clusters as number;
+    assert.ok(Number.isInteger(n) && n > 1, `leiden found ${String(n)} clusters on ${cells} cells`);
+
+    const back = await readBack<{ groups: number; n: number; method: string; dist: number[]; nearest: number[]; conn: number[]; sym: boolean; finite: boolean }>(
+      r.output,
+      [
+        "d = ad.obsp['distances'].tocsr(); c = ad.obsp['connectivities'].tocsr()",
+        'pos = np.diff((d > 0).astype(np.int8).tocsr().indptr)',
+        "print(json.dumps({'groups': int(ad.obs['leiden'].nunique()), 'n': ad.n_obs,",
+        "  'method': str(ad.uns['neighbors']['params'].get('method')),",
+        "  'dist': sorted({int(k) for k in np.diff(d.indptr)}), 'nearest': [int(pos.min()), int(pos.max())],",
+        "  'conn': [int(np.diff(c.indptr).min()), int(np.diff(c.indptr).max())],",
+        "  'sym': bool(abs(c - c.T).max() < 1e-6), 'finite': bool(np.isfinite(d.data).all() and np.isfinite(c.data).all())}))",
+      ].join('\n'),
+    );
+    assert.equal(back.n, cells);
+    assert.equal(back.groups, n);
+    assert.equal(back.method, 'umap');
+    assert.equal(back.finite, true);
+    // The kNN graph: the same number of stored distances in every row (pynndescent's k, the cell
+    // itself included at distance 0), at least n_neighbors - 1 other cells at a positive distance,
+    // and symmetric connectivities linking every cell to at least n_neighbors - 1 others.
+    assert.equal(back.dist.length, 1, `rows of the distance matrix differ in length: ${back.dist.join(', ')}`);
+    assert.ok(back.nearest[0]! >= nNeighbors - 1, `a cell has only ${back.nearest[0]} neighbours at a positive distance`);
+    assert.ok(back.conn[0]! >= nNeighbors - 1, `a cell is connected to only ${back.conn[0]} others`);
+    assert.equal(back.sym, true, 'connectivities are not symmetric');
+  });
+});
+
 void describe('blocks image: runtime contract and failures', { timeout: 20 * 60_000 }, () => {
   void test('sleep without input writes a tiny AnnData; progress lines on stdout; starts fast', async () => {
     const r = await runBlock('sleep', { name: 'sleep', parameters: { seconds: 1 } });

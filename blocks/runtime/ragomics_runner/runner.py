@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import STARTED_AT_MS
+from . import compat
 from . import errors as E
 from . import report
 from .paths import CONTAINER_WORKSPACE, Workspace, install_rebase
@@ -561,6 +562,9 @@ def _run(ws: Workspace, job_arg: str | None) -> int:
     matplotlib.use("Agg", force=True)
     track_savefig()
     install_rebase(ws)
+    # Before any block is imported: shims for the pinned packages (scanpy 1.11.5 calls
+    # getnnz() on scipy 1.17's sparse arrays, which lack it); see compat.py.
+    compat.install()
 
     if "name" in block:
         loaded = load_builtin(block["name"], block["parameters"])

@@ -29,6 +29,46 @@ CHAIN = [
     ("sleep", {"seconds": 0}),
 ]
 
+# scanpy's neighbors switches from scikit-learn's brute force to pynndescent at 8,192 cells
+# (euclidean metric): one leiden run above that compiles (and caches) pynndescent's functions,
+# which took ~70 s in every container that built the graph on a large data set.
+LARGE_CELLS = 8300
+
+
+def _large_input(path: str) -> None:
+    """LARGE_CELLS cells with only a 20-dimensional X_pca in 6 clusters (the neighbours' input)."""
+    import anndata
+    import numpy as np
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    centers = rng.normal(scale=4.0, size=(6, 20))
+    pcs = centers[rng.integers(0, 6, LARGE_CELLS)] + rng.normal(size=(LARGE_CELLS, 20))
+    adata = anndata.AnnData(X=sp.csr_matrix((LARGE_CELLS, 1), dtype=np.float32))
+    adata.obsm["X_pca"] = pcs.astype(np.float32)
+    adata.write_h5ad(path)
+
+
+def _run_step(root: str, folder: str, label: str, name: str, params: dict, current: str) -> tuple[int, str, str]:
+    """Runs one block through the runner in a fresh workspace; returns (exit, summary, output)."""
+    ws = os.path.join(root, folder)
+    os.makedirs(os.path.join(ws, "input"))
+    os.makedirs(os.path.join(ws, "output"))
+    shutil.copy(current, os.path.join(ws, "input", "_node_anndata.h5ad"))
+    with open(os.path.join(ws, "job.json"), "w") as fh:
+        json.dump({"treeId": "warmup", "nodeId": name, "attempt": 1, "block": {"name": name, "parameters": params}}, fh)
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "ragomics_runner", "--workspace", ws],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        print(f"warmup: {name} failed with exit {proc.returncode}")
+        return proc.returncode, "", ""
+    with open(os.path.join(ws, "output", "result.json")) as fh:
+        summary = json.load(fh)["summary"]
+    print(f"warmup: {label:22s} {time.monotonic() - t0:5.1f} s  {summary}")
+    return 0, summary, os.path.join(ws, "output", "_node_anndata.h5ad")
+
 
 def main() -> int:
     from .datasets import pbmc68k_counts
@@ -38,23 +78,14 @@ def main() -> int:
         current = os.path.join(root, "input.h5ad")
         pbmc68k_counts().write_h5ad(current)
         for i, (name, params) in enumerate(CHAIN):
-            ws = os.path.join(root, f"step{i}")
-            os.makedirs(os.path.join(ws, "input"))
-            os.makedirs(os.path.join(ws, "output"))
-            shutil.copy(current, os.path.join(ws, "input", "_node_anndata.h5ad"))
-            with open(os.path.join(ws, "job.json"), "w") as fh:
-                json.dump({"treeId": "warmup", "nodeId": name, "attempt": 1, "block": {"name": name, "parameters": params}}, fh)
-            t0 = time.monotonic()
-            proc = subprocess.run([sys.executable, "-m", "ragomics_runner", "--workspace", ws],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            if proc.returncode != 0:
-                sys.stderr.write(proc.stderr)
-                print(f"warmup: {name} failed with exit {proc.returncode}")
+            code, _, current = _run_step(root, f"step{i}", name, name, params, current)
+            if code != 0:
                 return 1
-            with open(os.path.join(ws, "output", "result.json")) as fh:
-                summary = json.load(fh)["summary"]
-            print(f"warmup: {name:22s} {time.monotonic() - t0:5.1f} s  {summary}")
-            current = os.path.join(ws, "output", "_node_anndata.h5ad")
+        large = os.path.join(root, "large.h5ad")
+        _large_input(large)
+        code, _, _ = _run_step(root, "large", f"leiden {LARGE_CELLS} cells", "leiden", {}, large)
+        if code != 0:
+            return 1
         return 0
     finally:
         shutil.rmtree(root, ignore_errors=True)
