@@ -108,7 +108,9 @@ export async function sha256File(file: string, size = Infinity): Promise<string>
   const hash = createHash('sha256');
   // Small files in one read; large ones streamed, so memory stays flat on multi-GB outputs.
   if (size <= SMALL_FILE_BYTES) return hash.update(await readFile(file)).digest('hex');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  // 4 MiB reads instead of the stream's default 64 KiB: hashing a 1.9 GB output took 1.2 s
+  // instead of 1.6-2.1 s here (the hash is on the path from a node's end to its children's start).
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
