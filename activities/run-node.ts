@@ -28,6 +28,8 @@ export interface ActivityDeps {
   workerId: string;
   /** Heartbeat at least this often while an attempt runs. @default 2000 */
   heartbeatIntervalMs?: number;
+  /** No heartbeat before an attempt has run this long (see superviseAttempt). @default min(1000, heartbeatIntervalMs) */
+  firstHeartbeatAfterMs?: number;
   /** Memory limit of a node without `resources.memoryMB`. @default 2048 */
   defaultMemoryMB?: number;
   /** CPUs of a node without `resources.cpus`. @default 1 */
@@ -122,6 +124,7 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
       timeoutMs: input.timeoutSeconds * 1000,
       heartbeat: (d) => ctx.heartbeat(d),
       heartbeatIntervalMs: deps.heartbeatIntervalMs,
+      firstHeartbeatAfterMs: deps.firstHeartbeatAfterMs,
     });
     const times = { startedAt: outcome.startedAt.toISOString(), endedAt: outcome.endedAt.toISOString(), exitCode: outcome.exitCode, killMs: outcome.killMs ?? null };
     if (abortedBy === 'cancelled') {

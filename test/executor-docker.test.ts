@@ -35,7 +35,7 @@ before(async () => {
   image = fixtureImage();
   root = await tempRoot('ragomics-exec-docker');
   executor = createDockerExecutor({ docker, image, memorySampleMs: 500 });
-  activities = createActivities({ executor, workspaceRoot: root, workerId: 'test-worker', heartbeatIntervalMs: 200, defaultMemoryMB: 256 });
+  activities = createActivities({ executor, workspaceRoot: root, workerId: 'test-worker', heartbeatIntervalMs: 200, firstHeartbeatAfterMs: 0, defaultMemoryMB: 256 });
 });
 
 after(async () => {

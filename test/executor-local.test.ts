@@ -41,7 +41,7 @@ before(async () => {
   root = await tempRoot('ragomics-exec-local');
   local = createActivities({
     executor: createLocalExecutor({ python: 'python3', runtimeDir: FAKE_RUNTIME_DIR }),
-    workspaceRoot: root, workerId: 'test-local', heartbeatIntervalMs: 200,
+    workspaceRoot: root, workerId: 'test-local', heartbeatIntervalMs: 200, firstHeartbeatAfterMs: 0,
   });
   inproc = createActivities({ executor: createInprocessExecutor(), workspaceRoot: root, workerId: 'test-inproc', defaultMemoryMB: 256 });
 });
@@ -145,6 +145,18 @@ void describe('local executor', () => {
 });
 
 void describe('inprocess executor', () => {
+  void test('heartbeats (server writes) start after the first second: a short node sends none, a longer one reports where it runs', async () => {
+    const short = startRunNode(inproc, nodeInput(treeId('hb-short'), { block: { name: 'sleep', parameters: { seconds: 0.2 } } }));
+    await short.promise;
+    assert.equal(short.heartbeats.length, 0, 'a 0.2 s node sent a heartbeat');
+    const long = startRunNode(inproc, nodeInput(treeId('hb-long'), { block: { name: 'sleep', parameters: { seconds: 1.6 } } }));
+    await long.promise;
+    assert.ok(long.heartbeats.length >= 1, 'a 1.6 s node sent no heartbeat');
+    const first = long.heartbeats[0] as { pid: number | null; attemptDir: string };
+    assert.equal(first.pid, process.pid, 'the heartbeat names the process running the block');
+    assert.match(first.attemptDir, /hb-long/);
+  });
+
   void test('runs sleep in the worker and publishes a placeholder output', async () => {
     const result = await runNode(inproc, nodeInput(treeId('ip-ok'), { block: { name: 'sleep', parameters: { seconds: 0.1, memoryMB: 16 } } }));
     assert.equal(result.executor, 'inprocess');
