@@ -9,6 +9,7 @@
 # pbmc68k_counts: 700 PBMCs x 765 genes, raw integer counts rebuilt from scanpy's bundled
 # pbmc68k_reduced (see blocks/README.md, "Dataset"). Prints the path of the file.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NAME="${1:-pbmc68k_counts}"
@@ -35,12 +36,7 @@ fi
 mkdir -p "$DIR"
 T0=$SECONDS
 log "writing $NAME with $TAG"
-docker run --rm --name "ragomics-fetch-dataset-$$" \
-  --network none --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
-  --user "$(id -u):$(id -g)" \
-  -v "$DIR:/data" \
-  --entrypoint /opt/ragomics/bin/python \
-  "$TAG" -m ragomics_runner.datasets "$NAME" "/data/$NAME.h5ad" >&2 \
+run_runner_module "$TAG" "$DIR" ragomics-fetch-dataset ragomics_runner.datasets "$NAME" "/data/$NAME.h5ad" \
   || die "the dataset container failed (see above)"
 [[ -s "$OUT" ]] || die "$OUT was not written"
 log "done in $((SECONDS - T0)) s"

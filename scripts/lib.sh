@@ -14,6 +14,9 @@
 #   die [-c CODE] MSG   one-line "[ragomics] ERROR: MSG" on stderr, exit CODE (default 1)
 #   step_timer NAME CMD...   runs CMD in a subshell, then logs: step "NAME" took N.Ns (returns CMD's exit code)
 #   now_ms              milliseconds since the epoch
+#   run_runner_module IMAGE DIR NAME MODULE ARGS...
+#                       python -m MODULE ARGS in a sandboxed container of the blocks image
+#                       (no network, read-only root, no capabilities, caller's uid), DIR at /data
 #   PROJECT_ROOT        the checkout (parent of scripts/)
 #   DATA_DIR            ${RAGOMICS_DATA_DIR:-$PROJECT_ROOT/.data}   (runtime state: db files, logs, pids)
 #   TOOLS_DIR           ${RAGOMICS_TOOLS_DIR:-$PROJECT_ROOT/.tools} (installed tools: temporal venv, go bin)
@@ -54,6 +57,20 @@ die() {
   if [[ "${1:-}" == "-c" ]]; then code="$2"; shift 2; fi
   printf '[ragomics] ERROR: %s\n' "$*" >&2
   exit "$code"
+}
+
+# run_runner_module IMAGE DIR NAME MODULE ARGS...: how the dataset scripts write files with the
+# blocks image's Python (the same file whatever Python the host has). Output goes to stderr;
+# returns the container's exit code.
+run_runner_module() {
+  local image="$1" dir="$2" name="$3"
+  shift 3
+  docker run --rm --name "$name-$$" \
+    --network none --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
+    --user "$(id -u):$(id -g)" \
+    -v "$dir:/data" \
+    --entrypoint /opt/ragomics/bin/python \
+    "$image" -m "$@" >&2
 }
 
 now_ms() {

@@ -26,18 +26,13 @@ fi
 timeout 15 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 \
   || die -c 3 "Docker engine not reachable: run scripts/ensure-docker.sh"
 TAG="$(bash "$PROJECT_ROOT/scripts/build-image.sh")"
-docker run --rm --entrypoint /opt/ragomics/bin/python "$TAG" -c "import ragomics_runner.synthetic" 2>/dev/null \
+docker run --rm --network none --entrypoint /opt/ragomics/bin/python "$TAG" -c "import ragomics_runner.synthetic" 2>/dev/null \
   || die "$TAG has no ragomics_runner.synthetic; rebuild it with scripts/build-image.sh"
 
 mkdir -p "$DIR"
 T0=$SECONDS
 log "writing $NAME with $TAG"
-docker run --rm --name "ragomics-synthetic-$$" \
-  --network none --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
-  --user "$(id -u):$(id -g)" \
-  -v "$DIR:/data" \
-  --entrypoint /opt/ragomics/bin/python \
-  "$TAG" -m ragomics_runner.synthetic "/data/$NAME.h5ad" --cells "$CELLS" --genes "$GENES" >&2 \
+run_runner_module "$TAG" "$DIR" ragomics-synthetic ragomics_runner.synthetic "/data/$NAME.h5ad" --cells "$CELLS" --genes "$GENES" \
   || die "the generator container failed (see above)"
 [[ -s "$OUT" ]] || die "$OUT was not written"
 log "done in $((SECONDS - T0)) s"
