@@ -100,8 +100,8 @@ export function levelByLevel(tree: Tree, slots: number | null): number {
   return round1(total);
 }
 
-/** The tree as sleep nodes; `barriers` adds the seed's level barriers as dependencies; `hints` gives expectedDuration. */
-function treeNodes(opts: { barriers?: boolean; hints?: boolean } = {}): NodeSpecInput[] {
+/** The reference tree as sleep nodes; `barriers` adds the seed's level barriers as dependencies; `hints` gives expectedDuration. */
+export function treeNodes(opts: { barriers?: boolean; hints?: boolean } = {}): NodeSpecInput[] {
   const d = depths(REFERENCE_TREE);
   return REFERENCE_TREE.map((n) => {
     const seconds = round1(n.units) * SCALE;

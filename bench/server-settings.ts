@@ -19,7 +19,7 @@ import { PrivateTemporalServer } from '../test/helpers/processes';
 // The harness also installs the SDK runtime with a quiet logger.
 import { sleepNode, uid } from '../test/helpers/harness';
 import { median } from '../test/helpers/timeline-checks';
-import { REFERENCE_TREE } from './schedule-quality';
+import { treeNodes } from './schedule-quality';
 
 interface Setup {
   name: string;
@@ -68,7 +68,7 @@ async function fanRate(s: Setup, n: number): Promise<number> {
 async function referenceMakespan(s: Setup): Promise<number> {
   const tree = await s.client.startTree({
     id: uid('ref'), maxParallelJobs: 3, priorityStrategy: 'critical_path',
-    nodes: REFERENCE_TREE.map((n) => sleepNode(n.id, n.units / 10, { ...(n.parent ? { parentId: n.parent } : {}), expectedDuration: n.units / 10 })),
+    nodes: treeNodes({ hints: true }),
   });
   const r = await tree.result();
   if (r.state !== 'COMPLETED') throw new Error(`reference tree ended ${r.state}`);
