@@ -101,7 +101,7 @@ void test('TTY: a node waiting for a worker slot says so, with its task queue, a
   assert.match(out.text, /▶ node-0 +sleep +RUNNING +1\.\ds\n/);
   out.text = '';
   p.finish(status(['COMPLETED', 'COMPLETED'], 'COMPLETED'));
-  assert.match(out.text, /1 node\(s\) waited for a worker slot .*task queue "q1".*maxParallelJobs 2; raise RAGOMICS_MAX_CONCURRENT_NODES or add workers/);
+  assert.match(out.text, /1 node\(s\) were seen waiting for a worker slot .*task queue "q1".*maxParallelJobs 2; raise RAGOMICS_MAX_CONCURRENT_NODES or add workers/);
 });
 
 void test('plain: the wait is printed with its reason, then the start, then a summary line', () => {
@@ -115,7 +115,7 @@ void test('plain: the wait is printed with its reason, then the start, then a su
   assert.equal(lines.filter((l) => /node-1 RUNNING \(waiting for a worker slot on task queue "q1": activity scheduled, not yet started\)/.test(l)).length, 1);
   assert.equal(lines.filter((l) => /node-1 RUNNING \(started\)/.test(l)).length, 1);
   assert.equal(lines.filter((l) => /node-0 RUNNING/.test(l)).length, 1, 'node-0 never waited: one line');
-  assert.match(lines[lines.length - 1] ?? '', /1 node\(s\) waited for a worker slot/);
+  assert.match(lines[lines.length - 1] ?? '', /1 node\(s\) were seen waiting for a worker slot/);
 });
 
 void test('plain: no summary line about slots when no node waited', () => {

@@ -75,7 +75,7 @@ void test('a node the worker has no slot for is shown waiting, with the reason, 
     }
     assert.equal((await tree.result()).state, 'CANCELLED');
     assert.equal(await watchExit, 1, 'watch ends with the tree (cancelled nodes: exit 1)');
-    assert.match(watchOut, /1 node\(s\) waited for a worker slot .*maxParallelJobs 3; raise RAGOMICS_MAX_CONCURRENT_NODES or add workers/);
+    assert.match(watchOut, /1 node\(s\) were seen waiting for a worker slot .*maxParallelJobs 3; raise RAGOMICS_MAX_CONCURRENT_NODES or add workers/);
   });
 });
 

@@ -75,7 +75,7 @@ export class SlotWaitLog {
     const all = [...this.seen.values()];
     const longest = Math.max(...all.map((w) => w.last - w.first)) / 1000;
     const queues = [...new Set(all.map((w) => `"${w.taskQueue}"`))].join(', ');
-    return `  ${this.seen.size} node(s) waited for a worker slot (longest seen ${formatDuration(longest)}): the workers on task queue ${queues} had fewer free slots than this tree's maxParallelJobs ${maxParallelJobs}; raise RAGOMICS_MAX_CONCURRENT_NODES or add workers`;
+    return `  ${this.seen.size} node(s) were seen waiting for a worker slot (longest seen ${formatDuration(longest)}): the workers on task queue ${queues} had fewer free slots than this tree's maxParallelJobs ${maxParallelJobs}; raise RAGOMICS_MAX_CONCURRENT_NODES or add workers`;
   }
 }
 
