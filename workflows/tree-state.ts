@@ -8,7 +8,7 @@ import { AddNodesRequestSchema, formatZodError, type AddNodesRequest, type NodeS
 import { validateAdditions, type ExistingTree, type NormalizedNode } from '../common/tree-validation';
 import { decodeNodes, decodeStringSet, encodeNodes, encodeStringSet, utf8Length, type EncodedNodes } from './carry-codec';
 import { blockKey, type NodeRecord, type TransitionRecord } from './node-record';
-import { SCHEDULER_SNAPSHOT_VERSION, TreeScheduler, type SchedulerSnapshot, type Transition } from './scheduler';
+import { TreeScheduler, type SchedulerSnapshot, type Transition } from './scheduler';
 import type { RejectedAddition } from './views';
 
 /**
@@ -202,8 +202,6 @@ function cutLines(lines: string[], keep: number): string[] {
 /** Rebuilds the scheduler's snapshot from carried node records (insertion order = sequence). */
 function schedulerSnapshotOf(records: readonly NodeRecord[], stats: SchedulerSnapshot['stats']): SchedulerSnapshot {
   return {
-    version: SCHEDULER_SNAPSHOT_VERSION,
-    nextSeq: records.length,
     nodes: records.map((rec, seq) => {
       const last = rec.transitions[rec.transitions.length - 1];
       return {
