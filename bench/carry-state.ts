@@ -7,8 +7,9 @@
  *    a binary payload; `deflate+base64` is the same bytes as a base64 string inside JSON.
  * Prints bytes, bytes/node, share of Temporal's 2 MiB payload limit, and encode/decode CPU (median
  * of 5 runs, in this process), and writes the figures to .data/bench/carry-state.json.
- * Continue-as-new latency is measured against the server by `bench/carry-latency.ts`.
- *   npx tsc -p . && node dist/bench/carry-state.js
+ * With `--latency` it also measures continue-as-new latency against the Temporal server
+ * (bench/carry-latency/run.ts). bench/scale.ts runs this with `--only=carry`.
+ *   npx tsc -p . && node dist/bench/carry-state.js [--latency]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { deflateSync, inflateSync, strFromU8, strToU8 } from 'fflate';
 import { decodeNodes, encodeNodes, utf8Length } from '../workflows/carry-codec';
 import type { NodeRecord } from '../workflows/node-record';
 import { realisticTree } from '../test/helpers/realistic-tree';
+import { measureLatency, type LatencyRow } from './carry-latency/run';
 import { median } from '../test/helpers/timeline-checks';
 
 const LIMIT = 2 * 1024 * 1024;
@@ -63,16 +65,20 @@ function commit(): string {
   }
 }
 
-function main(): void {
-  const rows = [10_000, 20_000].flatMap(measure);
+/** Prints the table, measures latency when asked, and writes .data/bench/carry-state.json. */
+export async function carryState(latency: boolean): Promise<void> {
+  const sizes = [10_000, 20_000];
+  const rows = sizes.flatMap(measure);
   console.log('| nodes | form | bytes | B/node | % of 2 MiB | encode ms | decode ms |');
   console.log('|---:|---|---:|---:|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.nodes} | ${r.form} | ${r.bytes} | ${r.bytesPerNode} | ${(100 * r.shareOfLimit).toFixed(1)} | ${r.encodeMs} | ${r.decodeMs} |`);
   const out = path.join(__dirname, '..', '..', '.data', 'bench');
   mkdirSync(out, { recursive: true });
   const file = path.join(out, 'carry-state.json');
-  writeFileSync(file, JSON.stringify({ name: 'carry-state', commit: commit(), date: new Date().toISOString(), node: process.version, rows }, null, 2) + '\n');
+  const continueAsNew: LatencyRow[] = latency ? await measureLatency(sizes) : [];
+  const record = { name: 'carry-state', commit: commit(), date: new Date().toISOString(), node: process.version, limitBytes: LIMIT, rows, continueAsNew };
+  writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
   console.log(`# written to ${path.relative(process.cwd(), file)}`);
 }
 
-main();
+if (require.main === module) carryState(process.argv.includes('--latency')).catch((e) => { console.error(e); process.exit(1); });

@@ -180,7 +180,6 @@ export class TreeState {
   carry(): CarriedState {
     const state = (lean: boolean): CarriedState => ({
       nodes: encodeNodes(this.order, { lean }),
-      // Not snapshot(): that copies every node only to keep the statistics.
       durationStats: Object.entries(this.scheduler.durationStats()).map(([blockKey, d]) => ({ blockKey, count: d.count, total: d.total })).sort((a, b) => (a.blockKey < b.blockKey ? -1 : a.blockKey > b.blockKey ? 1 : 0)),
       requests: encodeStringSet(this.appliedRequests),
       rejected: lean ? this.rejected.map((r) => ({ ...r, errors: cutLines(r.errors, LEAN_REJECTED_ERRORS) })) : this.rejected,
