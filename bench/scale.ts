@@ -10,13 +10,17 @@
  *      before continue-as-new), and each slot hold split into dispatch, run and report.
  *  (b) T trees × 20 nodes (default 100) started at once on the same worker: total time, nodes/s,
  *      per-tree makespan (start request → result) median and p95.
+ *  (c) `--only=carry`: what continue-as-new carries, the columnar codec against fflate-deflated
+ *      JSON, at 10,000 and 20,000 nodes: bytes, encode/decode CPU and continue-as-new latency
+ *      (bench/carry-state.ts; written to .data/bench/carry-state.json).
  * Prints figures only; no assertion about speed.
- *   npx tsc -p . && node scripts/bundle-workflows.js && TEMPORAL_ADDRESS=127.0.0.1:7233 node dist/bench/scale.js [N] [T] [--only=a|b] [--can-after=EVENTS]
+ *   npx tsc -p . && node scripts/bundle-workflows.js && TEMPORAL_ADDRESS=127.0.0.1:7233 node dist/bench/scale.js [N] [T] [--only=a|b|carry] [--can-after=EVENTS]
  */
 import os from 'node:os';
 import type { NodeSpecInput } from '../common/schemas';
 import { sleepNode, uid, withWorker, type WorkerContext } from '../test/helpers/harness';
 import { median, percentile } from '../test/helpers/timeline-checks';
+import { carryState } from './carry-state';
 
 const SLOTS = 20;
 const SMALL_TREE = 20;
@@ -151,6 +155,7 @@ async function main(): Promise<void> {
   const only = flag('only');
   const canAfter = flag('can-after') ? Number(flag('can-after')) : undefined;
   console.log(`# scale: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at start, node ${process.version}`);
+  if (only === 'carry') return carryState(true);
   await withWorker({ maxConcurrentNodes: SLOTS }, async (ctx) => {
     if (only !== 'b') await oneBigTree(ctx, n, canAfter);
     if (only !== 'a') await manySmallTrees(ctx, trees);
