@@ -51,6 +51,7 @@ export async function failureForExit(outcome: ExecOutcome, paths: AttemptPaths, 
   return new Failure(parts.join(''), { exitCode: code, stderrTail, logDir: paths.dir, memoryMB });
 }
 
+/** True for a failing exit code the contract defines (anything else is an unexplained crash). */
 function isFailureExitCode(code: number): code is RunnerFailureExitCode {
   return Object.hasOwn(byExitCode, code);
 }
