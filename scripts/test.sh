@@ -3,7 +3,8 @@
 # then typechecks, lints and runs the whole suite with node's built-in test runner against a
 # real Temporal dev server and a real Docker engine.
 #
-# Steps: npm packages → build (tsc) → catalog check → lint → Docker engine → blocks image →
+# Steps: npm packages → build (tsc) → catalog and runner-contract checks → Python lint + unit
+# tests (ruff, pytest: scripts/check-python.sh) → lint → Docker engine → blocks image →
 # dataset → local executor's Python venv → Temporal dev server → workflow bundle (built once for all test files) → node --test.
 #
 # Env: TEMPORAL_ADDRESS (use this server instead of starting one), RAGOMICS_TEST_FILES (a subset
@@ -16,6 +17,8 @@ cd "$PROJECT_ROOT"
 step_timer "npm packages" bash scripts/ensure-node-deps.sh
 step_timer "typecheck + build" npx tsc -p tsconfig.json
 step_timer "block catalog up to date" node scripts/gen-catalog.js --check
+step_timer "runner contract up to date" node scripts/gen-runner-contract.js --check
+step_timer "python lint + unit" bash scripts/check-python.sh
 step_timer "lint" npx eslint --max-warnings 0 .
 step_timer "test tools" bash scripts/ensure-test-tools.sh
 step_timer "Docker engine" bash scripts/ensure-docker.sh
