@@ -4,7 +4,8 @@
 # real Temporal dev server and a real Docker engine.
 #
 # Steps: npm packages → build (tsc) → catalog check → lint → Docker engine → blocks image →
-# dataset → local executor's Python venv → Temporal dev server → workflow bundle (built once for all test files) → node --test.
+# dataset → local executor's Python venv → Temporal dev server → workflow bundle (built once for all test files) → node --test
+# → after-suite checks (reliability cases expected for the files that ran; no leftover containers).
 #
 # Env: TEMPORAL_ADDRESS (use this server instead of starting one), RAGOMICS_TEST_FILES (a subset
 # of compiled test files, e.g. "dist/test/unit"), RAGOMICS_TEST_CONCURRENCY (test files run at
@@ -40,10 +41,23 @@ rm -rf "${RAGOMICS_RELIABILITY_DIR:-$DATA_DIR/reliability}"
 out="$DATA_DIR/test-output.tap"
 rc=0
 node --test --test-concurrency="${RAGOMICS_TEST_CONCURRENCY:-1}" "${files[@]}" | tee "$out" || rc=$?
-node scripts/print-reliability-summary.js || true
+# After-suite checks: scripts, not test files, so no test depends on the order files run in.
+# The reliability check expects the cases of the reliability files that ran (none: nothing).
+after_rc=0
+node scripts/check-reliability.js --ran "${files[@]}" || after_rc=1
+# Leftover containers: only after the whole suite (a subset may run beside other test runs on
+# the same engine); RAGOMICS_CHECK_LEFTOVERS=1/0 forces it on/off.
+check_leftovers="${RAGOMICS_CHECK_LEFTOVERS:-}"
+if [[ -z "$check_leftovers" ]]; then if [[ -z "${RAGOMICS_TEST_FILES:-}" ]]; then check_leftovers=1; else check_leftovers=0; fi; fi
+if [[ "$check_leftovers" == 1 ]]; then
+  node scripts/check-no-leftover-containers.js || after_rc=1
+else
+  echo "== leftover containers: not checked (a subset ran: RAGOMICS_TEST_FILES; RAGOMICS_CHECK_LEFTOVERS=1 to check)"
+fi
 # The runner's own summary again, as the last line: "N passed, N failed".
 pass="$(grep -E '^# pass [0-9]+' "$out" | tail -1 | awk '{print $3}')"
 fail="$(grep -E '^# fail [0-9]+' "$out" | tail -1 | awk '{print $3}')"
 skip="$(grep -E '^# skipped [0-9]+' "$out" | tail -1 | awk '{print $3}')"
-echo "tests: ${pass:-0} passed, ${fail:-0} failed, ${skip:-0} skipped"
-exit "$rc"
+echo "tests: ${pass:-0} passed, ${fail:-0} failed, ${skip:-0} skipped; after-suite checks $([[ $after_rc == 0 ]] && echo passed || echo FAILED)"
+if [[ $rc != 0 ]]; then exit "$rc"; fi
+exit "$after_rc"
