@@ -21,7 +21,10 @@ function parseArgs(argv) {
   const out = { dir: process.env.RAGOMICS_RELIABILITY_DIR ?? path.join(ROOT, '.data', 'reliability'), ran: null };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--dir' && argv[i + 1]) out.dir = argv[++i];
-    else if (argv[i] === '--ran') out.ran = argv.slice(i + 1), i = argv.length;
+    else if (argv[i] === '--ran') {
+      out.ran = argv.slice(i + 1);
+      break;
+    }
     else {
       console.error(`check-reliability: unknown argument ${JSON.stringify(argv[i])} (usage: [--dir DIR] [--ran FILE...])`);
       process.exit(2);
