@@ -3,7 +3,7 @@
 # then typechecks, lints and runs the whole suite with node's built-in test runner against a
 # real Temporal dev server and a real Docker engine.
 #
-# Steps: npm packages → build (tsc) → catalog check → lint → Docker engine → blocks image →
+# Steps: npm packages → build (tsc) → catalog check → records check (scripts/render-records.js) → lint → Docker engine → blocks image →
 # dataset → local executor's Python venv → Temporal dev server → workflow bundle (built once for all test files) → node --test
 # → after-suite checks (reliability cases expected for the files that ran; no leftover containers).
 #
@@ -17,6 +17,7 @@ cd "$PROJECT_ROOT"
 step_timer "npm packages" bash scripts/ensure-node-deps.sh
 step_timer "typecheck + build" npx tsc -p tsconfig.json
 step_timer "block catalog up to date" node scripts/gen-catalog.js --check
+step_timer "RELIABILITY.md and BENCHMARKS.md rendered from docs/records" node scripts/render-records.js --check
 step_timer "lint" npx eslint --max-warnings 0 .
 step_timer "test tools" bash scripts/ensure-test-tools.sh
 step_timer "Docker engine" bash scripts/ensure-docker.sh
@@ -35,7 +36,10 @@ export RAGOMICS_BLOCKS_IMAGE="${RAGOMICS_BLOCKS_IMAGE:-$(cat "$DATA_DIR/blocks-i
 
 # Only *.test.js files: on Node 20 a directory argument would also run every helper and fixture
 # under dist/test/ as a test file.
-mapfile -t files < <(find ${RAGOMICS_TEST_FILES:-dist/test} -name '*.test.js' | sort)
+# A compiled test whose source is gone (tsc never deletes from dist/) is not run.
+mapfile -t files < <(find ${RAGOMICS_TEST_FILES:-dist/test} -name '*.test.js' | sort | while read -r f; do
+  src="${f#dist/}"; if [[ -f "${src%.js}.ts" ]]; then echo "$f"; else echo "[ragomics] not run: $f (no ${src%.js}.ts)" >&2; fi
+done)
 # Fresh reliability figures for this run only.
 rm -rf "${RAGOMICS_RELIABILITY_DIR:-$DATA_DIR/reliability}"
 out="$DATA_DIR/test-output.tap"
