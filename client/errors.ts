@@ -33,3 +33,19 @@ export class TreeNotFoundError extends RagomicsError {
 export class ServiceUnavailableError extends RagomicsError {
   override readonly exitCode = 3;
 }
+
+/**
+ * A setting is invalid: an environment variable, a flag or the Temporal client config file
+ * (`TEMPORAL_CONFIG_FILE`, `TEMPORAL_PROFILE`). `problems` holds one line per bad setting,
+ * each starting with the variable's name. Exit code 2; nothing was started.
+ */
+export class ConfigError extends InvalidInputError {}
+
+/** The tree's workflow has closed, so it accepts no more changes. Exit code 2. */
+export class TreeFinishedError extends InvalidInputError {}
+
+/**
+ * No worker polls the tree's task queue, so a query found nobody to answer it (the server's
+ * FAILED_PRECONDITION "no poller seen"). Exit code 3, like any other missing service.
+ */
+export class NoWorkerError extends ServiceUnavailableError {}

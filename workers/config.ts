@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../client/connection';
+import { ConfigError } from '../client/errors';
 
 /** Project root (two levels above the compiled file: dist/workers/ → ./). */
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
@@ -89,7 +90,10 @@ export const WORKER_ENV: Record<keyof WorkerConfig, string> = {
   buildCaBundle: 'RAGOMICS_BUILD_CA_BUNDLE',
 };
 
-/** Reads the configuration: `overrides` (flags) win over `env`. Throws a zod error naming the bad variable. */
+/**
+ * Reads the configuration: `overrides` (flags) win over `env`.
+ * @throws ConfigError with one problem per bad setting, each naming its variable.
+ */
 export function loadWorkerConfig(overrides: WorkerConfigInput = {}, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const fromEnv: Record<string, unknown> = {};
   for (const [key, name] of Object.entries(WORKER_ENV)) {
@@ -103,7 +107,7 @@ export function loadWorkerConfig(overrides: WorkerConfigInput = {}, env: NodeJS.
       const key = String(i.path[0] ?? '');
       return `${WORKER_ENV[key as keyof WorkerConfig] ?? key}: ${i.message}`;
     });
-    throw new Error(`invalid worker configuration:\n${lines.join('\n')}`);
+    throw new ConfigError(lines);
   }
   return parsed.data;
 }
