@@ -16,10 +16,10 @@ const num = (d: number) => z.coerce.number().positive().default(d);
 
 /** Every setting of a worker, with its environment variable. */
 export const WorkerConfigSchema = z.strictObject({
-  /** TEMPORAL_ADDRESS @default "localhost:7233" */
-  address: z.string().default('localhost:7233'),
-  /** TEMPORAL_NAMESPACE @default "default" */
-  namespace: z.string().default('default'),
+  /** TEMPORAL_ADDRESS @default the Temporal config file's profile, else "localhost:7233" (client/connection.ts) */
+  address: z.string().optional(),
+  /** TEMPORAL_NAMESPACE @default the Temporal config file's profile, else "default" (client/connection.ts) */
+  namespace: z.string().optional(),
   /** RAGOMICS_TASK_QUEUE @default "ragomics" */
   taskQueue: z.string().default(DEFAULT_TASK_QUEUE),
   /** RAGOMICS_EXECUTOR: docker (containers), local (Python subprocess), inprocess (diagnostic blocks in the worker). @default "docker" */
