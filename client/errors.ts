@@ -45,7 +45,8 @@ export class ConfigError extends InvalidInputError {}
 export class TreeFinishedError extends InvalidInputError {}
 
 /**
- * No worker polls the tree's task queue, so a query found nobody to answer it (the server's
- * FAILED_PRECONDITION "no poller seen"). Exit code 3, like any other missing service.
+ * No worker answered a query about the tree: none polls its task queue (the server's
+ * FAILED_PRECONDITION, or DEADLINE_EXCEEDED after its ~30 s query timeout), or none took the
+ * query in time. Exit code 3, like any other missing service.
  */
 export class NoWorkerError extends ServiceUnavailableError {}

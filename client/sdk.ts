@@ -243,15 +243,18 @@ export class TreeHandle {
 
   /**
    * Runs one server call, mapping its failure to the SDK's error classes. `query` marks calls
-   * answered by a worker: only those fail with FAILED_PRECONDITION when no worker polls.
+   * a worker must answer: only their FAILED_PRECONDITION / DEADLINE_EXCEEDED mean "no worker".
    */
   private async call<T>(fn: () => Promise<T>, kind: 'query' | 'other' = 'other'): Promise<T> {
     try {
       return await fn();
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw await this.notFoundOrFinished(err);
-      if (kind === 'query' && grpcStatusOf(err) === GrpcStatus.FAILED_PRECONDITION) {
-        throw new NoWorkerError('no worker answered (no poller seen for the tree\'s task queue recently); start one with `ragomics worker` (or `ragomics dev`)', { cause: err });
+      // The server answers a query nobody polls for with FAILED_PRECONDITION when the queue's
+      // pollers went away, and with DEADLINE_EXCEEDED after ~30 s when none ever came or all are busy.
+      const code = grpcStatusOf(err);
+      if (kind === 'query' && (code === GrpcStatus.FAILED_PRECONDITION || code === GrpcStatus.DEADLINE_EXCEEDED)) {
+        throw new NoWorkerError('no worker answered (none polls the tree\'s task queue, or none took the query in time); start one with `ragomics worker` (or `ragomics dev`)', { cause: err });
       }
       throw wrapServiceError(err);
     }
