@@ -20,7 +20,7 @@ import { ExitCode, reportError } from './cli/exit';
 export function buildProgram(): Command {
   const program = new Command()
     .name('ragomics')
-    .description('Durable single-cell analysis trees on Temporal.\nConnection: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, RAGOMICS_TASK_QUEUE.')
+    .description('Durable single-cell analysis trees on Temporal.\nConnection: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*,\nTEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE (Temporal\'s standard client settings), RAGOMICS_TASK_QUEUE.')
     .version(packageVersion(), '-V, --version')
     .showSuggestionAfterError(true)
     // Usage errors are thrown, not exited on, so they map to the contract's exit code 2.
