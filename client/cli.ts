@@ -6,8 +6,6 @@
  * Exit codes: 0 every node COMPLETED; 1 the tree ended with a node FAILED, TIMEOUT or
  * CANCELLED; 2 invalid input (nothing started or changed); 3 a service cannot be reached.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerRunCommands } from './cli/run';
 import { registerInspectCommands } from './cli/inspect';
@@ -15,6 +13,7 @@ import { registerSteerCommands } from './cli/steer';
 import { registerExportCommands } from './cli/export';
 import { registerWorkerCommands } from './cli/worker';
 import { ExitCode, reportError } from './cli/exit';
+import { packageVersion } from '../activities/executors/repo-root';
 
 /** Builds the program (exported for tests and for embedding). */
 export function buildProgram(): Command {
@@ -63,13 +62,4 @@ function exitAfterFlush(code: number): void {
   // Exit explicitly: a lingering gRPC handle must not keep a finished command alive, but only
   // after stdout has taken everything (a big --json or timeline may still be queued).
   process.stdout.write('', () => process.exit(code));
-}
-
-function packageVersion(): string {
-  try {
-    // dist/client/cli.js → package.json of the checkout.
-    return (JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
 }

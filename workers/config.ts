@@ -2,15 +2,16 @@
  * Worker configuration: every environment variable and flag the worker reads, in one zod schema.
  * Flags win over the environment, the environment over defaults.
  */
-import { readFileSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { resolveBlocksImage as resolveImage } from '../activities/executors/blocks-image';
+import { repoRoot } from '../activities/executors/repo-root';
 import { DEFAULT_TASK_QUEUE } from '../client/connection';
 import { ConfigError } from '../client/errors';
 
-/** Project root (two levels above the compiled file: dist/workers/ → ./). */
-export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+/** Project root (the checkout), found the one way: activities/executors/repo-root.ts. */
+export const PROJECT_ROOT = repoRoot();
 
 const num = (d: number) => z.coerce.number().positive().default(d);
 
@@ -112,10 +113,7 @@ export function loadWorkerConfig(overrides: WorkerConfigInput = {}, env: NodeJS.
   return parsed.data;
 }
 
-/** The blocks image: configured, else the tag `scripts/build-image.sh` recorded. */
+/** The blocks image: configured, else the tag `scripts/build-image.sh` recorded (activities/executors/blocks-image.ts). */
 export function resolveBlocksImage(config: WorkerConfig): string {
-  if (config.blocksImage) return config.blocksImage;
-  const file = path.join(PROJECT_ROOT, '.data', 'blocks-image');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  return 'ragomics/blocks:latest';
+  return resolveImage(config.blocksImage ?? '');
 }
