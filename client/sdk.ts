@@ -21,10 +21,19 @@ import {
   setPausedSignal, statusQuery, summaryQuery, timelineQuery, type AddNodesResult, type StatusQueryOptions,
 } from '../workflows/messages';
 import type { AnalysisTreeInput, TreeResult } from '../workflows/analysis-tree';
-import type { TimelineEntry, TreeMetrics, TreeStatus, TreeSummary } from '../workflows/views';
+import type { TimelineEntry, TreeMetrics, TreeSummary } from '../workflows/views';
 import { openClient, resolveConnection, type ConnectOptions } from './connection';
 import { InvalidInputError, NoWorkerError, RagomicsError, TreeFinishedError, TreeNotFoundError } from './errors';
 import { GrpcStatus, grpcStatusOf, toRagomicsError, wrapServiceError } from './service-errors';
+import { describeNodeActivities, mergeNodeActivityViews, type LiveTreeStatus } from './slot-wait';
+
+export type { LiveNodeStatus, LiveTreeStatus, NodeWait } from './slot-wait';
+
+/** Options of {@link TreeHandle.status}. */
+export type StatusOptions = Omit<StatusQueryOptions, 'offset' | 'limit'> & {
+  /** Merge in which dispatched nodes wait for a worker (one `describe()` call more). @default true */
+  nodeWaits?: boolean;
+};
 
 /** Workflow type name of an analysis tree. */
 export const TREE_WORKFLOW_TYPE = 'analysisTree';
@@ -182,15 +191,24 @@ export class TreeHandle {
     return this.call(() => this.workflow.executeUpdate(setMaxParallelJobsUpdate, { args: [n] }));
   }
 
-  /** Status with every node (pages through big trees). */
-  async status(options: Omit<StatusQueryOptions, 'offset' | 'limit'> = {}): Promise<TreeStatus> {
-    const first = await this.call(() => this.workflow.query(statusQuery, { ...options, offset: 0, limit: 1000 }), 'query');
+  /**
+   * Status with every node (pages through big trees). Unless `nodeWaits` is false, the server's
+   * view of the dispatched nodes is merged in (one `describe()` call): a RUNNING node that no
+   * worker has started yet carries `waitingFor` (e.g. every worker slot on its task queue is
+   * busy) and `startedAt: null`; `waitingForWorkerSlot` counts them. See client/slot-wait.ts.
+   */
+  async status(options: StatusOptions = {}): Promise<LiveTreeStatus> {
+    const { nodeWaits = true, ...query } = options;
+    const [first, views] = await Promise.all([
+      this.call(() => this.workflow.query(statusQuery, { ...query, offset: 0, limit: 1000 }), 'query'),
+      nodeWaits ? this.call(() => describeNodeActivities(this.workflow)) : null,
+    ]);
     while (first.nodes.length < first.totalNodes) {
-      const page = await this.call(() => this.workflow.query(statusQuery, { ...options, offset: first.nodes.length, limit: 1000 }), 'query');
+      const page = await this.call(() => this.workflow.query(statusQuery, { ...query, offset: first.nodes.length, limit: 1000 }), 'query');
       if (page.nodes.length === 0) break;
       first.nodes.push(...page.nodes);
     }
-    return first;
+    return views ? mergeNodeActivityViews(first, views) : first;
   }
 
   /** The seed's metrics and more. */

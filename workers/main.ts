@@ -9,7 +9,7 @@ import type { DockerExecutor } from '../activities/executors/docker';
 import { resolveConnection } from '../client/connection';
 import { createRagomicsWorker } from './create-worker';
 import { startOrphanSweeper } from './orphans';
-import { loadWorkerConfig, type WorkerConfigInput } from './config';
+import { loadWorkerConfig, nodeCapIsSet, type WorkerConfigInput } from './config';
 import { createJsonLogger } from './logging';
 
 let runtimeInstalled = false;
@@ -39,8 +39,13 @@ export async function runWorker(overrides: WorkerConfigInput = {}): Promise<void
       onError: (err) => logger.warn(`orphan container sweep failed: ${(err as Error).message}`),
     })
     : null;
+  // The cap decides how many nodes of all trees on the queue run at once: say which one is in force and why.
+  const capOrigin = nodeCapIsSet(overrides)
+    ? 'set by --max-concurrent-nodes or RAGOMICS_MAX_CONCURRENT_NODES'
+    : `the default for the ${config.executor} executor; set RAGOMICS_MAX_CONCURRENT_NODES or --max-concurrent-nodes to change it`;
   logger.info('worker started', {
     taskQueue: config.taskQueue, executor: config.executor, workerId: config.workerId, maxConcurrentNodes: config.maxConcurrentNodes,
+    nodeSlots: `up to ${config.maxConcurrentNodes} node(s) at once, over all trees (${capOrigin}); a tree runs at most min(its maxParallelJobs, free worker slots on task queue "${config.taskQueue}")`,
     address: resolved.address, workspace: config.workspace, metrics: config.metricsPort > 0 ? `http://0.0.0.0:${config.metricsPort}/metrics` : 'off',
   });
   try {

@@ -6,13 +6,15 @@
 import path from 'node:path';
 import { repoRoot } from '../../activities/executors/repo-root';
 import type { Block } from '../../common/schemas';
-import type { TimelineEntry, TreeStatus } from '../../workflows/views';
+import type { TimelineEntry } from '../../workflows/views';
+import type { LiveTreeStatus } from '../slot-wait';
 import type { TreeHandle } from '../sdk';
 import { figureBudget, logTail, readFigures, readPublishedResult, treeDir, type Figure, type PublishedResult } from './workspace';
 
 /** One node as the report shows it. */
 export interface ReportNode {
-  status: TreeStatus['nodes'][number];
+  /** With `waitingFor` while the tree runs and no worker has started the node yet. */
+  status: LiveTreeStatus['nodes'][number];
   block: Block | null;
   dependencies: string[];
   result: PublishedResult | null;
@@ -22,7 +24,7 @@ export interface ReportNode {
 
 /** Everything the report renders. */
 export interface ReportData {
-  status: TreeStatus;
+  status: LiveTreeStatus;
   timeline: TimelineEntry[];
   nodes: ReportNode[];
   generatedAt: Date;
