@@ -36,7 +36,7 @@ fi
 log "Temporal at $TEMPORAL_ADDRESS"
 step_timer "workflow bundle" node scripts/bundle-workflows.js
 export RAGOMICS_WORKFLOW_BUNDLE="$PROJECT_ROOT/dist/workflow-bundle.js"
-export RAGOMICS_BLOCKS_IMAGE="${RAGOMICS_BLOCKS_IMAGE:-$(cat "$DATA_DIR/blocks-image")}"
+export RAGOMICS_BLOCKS_IMAGE="$(blocks_image)"
 
 # Only *.test.js files: on Node 20 a directory argument would also run every helper and fixture
 # under dist/test/ as a test file.

@@ -2,14 +2,16 @@
  * Worker configuration: every environment variable and flag the worker reads, in one zod schema.
  * Flags win over the environment, the environment over defaults.
  */
-import { readFileSync, existsSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { resolveBlocksImage as resolveImage } from '../activities/executors/blocks-image';
+import { repoRoot } from '../activities/executors/repo-root';
 import { DEFAULT_TASK_QUEUE } from '../client/connection';
+import { ConfigError } from '../client/errors';
 
-/** Project root (two levels above the compiled file: dist/workers/ → ./). */
-export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+/** Project root (the checkout), found the one way: activities/executors/repo-root.ts. */
+export const PROJECT_ROOT = repoRoot();
 
 const num = (d: number) => z.coerce.number().positive().default(d);
 
@@ -35,10 +37,10 @@ export function defaultMaxConcurrentNodes(executor: ExecutorKind, cores: number 
 
 /** Every setting of a worker, with its environment variable. */
 export const WorkerConfigSchema = z.strictObject({
-  /** TEMPORAL_ADDRESS @default "localhost:7233" */
-  address: z.string().default('localhost:7233'),
-  /** TEMPORAL_NAMESPACE @default "default" */
-  namespace: z.string().default('default'),
+  /** TEMPORAL_ADDRESS @default the Temporal config file's profile, else "localhost:7233" (client/connection.ts) */
+  address: z.string().optional(),
+  /** TEMPORAL_NAMESPACE @default the Temporal config file's profile, else "default" (client/connection.ts) */
+  namespace: z.string().optional(),
   /** RAGOMICS_TASK_QUEUE @default "ragomics" */
   taskQueue: z.string().default(DEFAULT_TASK_QUEUE),
   /** RAGOMICS_EXECUTOR: docker (containers), local (Python subprocess), inprocess (diagnostic blocks in the worker). @default "docker" */
@@ -114,7 +116,10 @@ export const WORKER_ENV: Record<keyof WorkerConfig, string> = {
   buildCaBundle: 'RAGOMICS_BUILD_CA_BUNDLE',
 };
 
-/** Reads the configuration: `overrides` (flags) win over `env`. Throws a zod error naming the bad variable. */
+/**
+ * Reads the configuration: `overrides` (flags) win over `env`.
+ * @throws ConfigError with one problem per bad setting, each naming its variable.
+ */
 export function loadWorkerConfig(overrides: WorkerConfigInput = {}, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const fromEnv: Record<string, unknown> = {};
   for (const [key, name] of Object.entries(WORKER_ENV)) {
@@ -128,7 +133,7 @@ export function loadWorkerConfig(overrides: WorkerConfigInput = {}, env: NodeJS.
       const key = String(i.path[0] ?? '');
       return `${WORKER_ENV[key as keyof WorkerConfig] ?? key}: ${i.message}`;
     });
-    throw new Error(`invalid worker configuration:\n${lines.join('\n')}`);
+    throw new ConfigError(lines);
   }
   return { ...parsed.data, maxConcurrentNodes: parsed.data.maxConcurrentNodes ?? defaultMaxConcurrentNodes(parsed.data.executor) };
 }
@@ -138,10 +143,7 @@ export function nodeCapIsSet(overrides: WorkerConfigInput = {}, env: NodeJS.Proc
   return overrides.maxConcurrentNodes !== undefined || (env[WORKER_ENV.maxConcurrentNodes] ?? '') !== '';
 }
 
-/** The blocks image: configured, else the tag `scripts/build-image.sh` recorded. */
+/** The blocks image: configured, else the tag `scripts/build-image.sh` recorded (activities/executors/blocks-image.ts). */
 export function resolveBlocksImage(config: WorkerConfig): string {
-  if (config.blocksImage) return config.blocksImage;
-  const file = path.join(PROJECT_ROOT, '.data', 'blocks-image');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  return 'ragomics/blocks:latest';
+  return resolveImage(config.blocksImage ?? '');
 }
