@@ -10,6 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { attemptsOf, readLedger, reExecutions, runCase, verifyOutputs } from './helpers/ledger';
@@ -71,7 +72,7 @@ void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes t
     // Temporal notices the missing heartbeats: the interrupted activities are no longer started by A.
     await waitUntil('Temporal to stop counting the dead worker as live', async () => {
       const d = await tree!.workflow.describe();
-      return !(d.raw.pendingActivities ?? []).some((p) => p.state === 2 && p.lastWorkerIdentity === deadId);
+      return !(d.raw.pendingActivities ?? []).some((p) => p.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED && p.lastWorkerIdentity === deadId);
     }, 60_000, 250);
     const noticedMs = Date.now() - killAt;
 
