@@ -46,8 +46,11 @@ export class BenchRecord {
   private readonly startedAt = new Date().toISOString();
   private readonly loadAtStart = load();
 
-  /** `name`: the bench script's file name without extension. */
-  constructor(readonly name: string) {}
+  /**
+   * `name`: the bench script's file name without extension. `command`: how the run was started,
+   * when another script ran this one (default `node dist/bench/<name>.js <this process's args>`).
+   */
+  constructor(readonly name: string, private readonly command?: string) {}
 
   /** Prints a result line (may hold several lines) and keeps it for the record. */
   log(text: string): void {
@@ -62,7 +65,7 @@ export class BenchRecord {
     const file = path.join(dir, `${this.name}.json`);
     const rec: BenchRecordFile = {
       name: this.name,
-      command: ['node', `dist/bench/${this.name}.js`, ...process.argv.slice(2)].join(' '),
+      command: this.command ?? ['node', `dist/bench/${this.name}.js`, ...process.argv.slice(2)].join(' '),
       commit: commitOfCheckout(),
       startedAt: this.startedAt,
       endedAt: new Date().toISOString(),

@@ -12,7 +12,7 @@
  *      per-tree makespan (start request → result) median and p95.
  *  (c) `--only=carry`: what continue-as-new carries, the columnar codec against fflate-deflated
  *      JSON, at 10,000 and 20,000 nodes: bytes, encode/decode CPU and continue-as-new latency
- *      (bench/carry-state.ts; written to .data/bench/carry-state.json).
+ *      (bench/carry-state.ts; recorded as .data/bench/carry-state.json).
  * Prints figures only; no assertion about speed.
  *   npx tsc -p . && node scripts/bundle-workflows.js && TEMPORAL_ADDRESS=127.0.0.1:7233 node dist/bench/scale.js [N] [T] [--only=a|b|carry] [--can-after=EVENTS]
  */
@@ -159,7 +159,7 @@ async function main(): Promise<void> {
   const only = flag('only');
   const canAfter = flag('can-after') ? Number(flag('can-after')) : undefined;
   console.log(`# scale: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at start, node ${process.version}`);
-  if (only === 'carry') return carryState(true);
+  if (only === 'carry') return carryState(true, ['node', 'dist/bench/scale.js', ...process.argv.slice(2)].join(' '));
   await withWorker({ maxConcurrentNodes: SLOTS }, async (ctx) => {
     if (only !== 'b') await oneBigTree(ctx, n, canAfter);
     if (only !== 'a') await manySmallTrees(ctx, trees);

@@ -22,9 +22,9 @@
  * carried without an edit here. A node the columns cannot represent exactly (a time that is not
  * an integer, a dependency on a later node) is carried whole as JSON: nothing is lost silently.
  *
- * Why not compressed plain JSON: measured by bench/carry-state.ts (issue 11), JSON deflated with
- * fflate takes 1.83 MB for 20,000 nodes (87 % of the 2 MiB limit, over the 70 % kept as margin)
- * against 1.22 MB here, and a continue-as-new carrying it took 3.7 s against 2.3 s (bench/carry-latency).
+ * Why not compressed plain JSON: measured by bench/carry-state.ts (issue 11; BENCHMARKS.md, section
+ * 4b), JSON deflated with fflate carries 20,000 nodes in more than the 70 % of the 2 MiB limit kept
+ * as margin, this encoding in less, and its continue-as-new is not faster (bench/carry-latency).
  *
  * Version 1 (about 210 bytes per node: one JSON tuple per node) is still decoded: a tree that
  * continued as new under the previous code carries it.
