@@ -6,10 +6,10 @@
  * those files to docs/records/bench/ and renders the sections of BENCHMARKS.md from them, so no
  * figure in the document is typed by hand.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { checkoutCommit, repoRoot } from '../activities/executors/repo-root';
 
 /** The JSON one bench run leaves (read by scripts/render-records.js). */
 export interface BenchRecordFile {
@@ -26,17 +26,7 @@ export interface BenchRecordFile {
   lines: string[];
 }
 
-const REPO = path.resolve(__dirname, '..', '..');
-
-function commitOfCheckout(): string {
-  try {
-    const sha = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
-    return dirty ? `${sha}+dirty` : sha;
-  } catch {
-    return 'unknown';
-  }
-}
+const REPO = repoRoot();
 
 const load = () => os.loadavg().map((l) => Number(l.toFixed(2)));
 
@@ -66,7 +56,7 @@ export class BenchRecord {
     const rec: BenchRecordFile = {
       name: this.name,
       command: this.command ?? ['node', `dist/bench/${this.name}.js`, ...process.argv.slice(2)].join(' '),
-      commit: commitOfCheckout(),
+      commit: checkoutCommit(),
       startedAt: this.startedAt,
       endedAt: new Date().toISOString(),
       machine: { cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAtStart: this.loadAtStart, loadAtEnd: load() },

@@ -11,18 +11,12 @@ import { SchedulerError, isAllowedTransition, isTerminal, zeroCounts, type Trans
 import type { SchedulerNode } from './scheduler-types';
 
 /** The scheduler's own record of a node (never handed out: {@link NodeGraph.list} copies). */
-export interface GraphNode {
-  id: string;
-  parentId: string | null;
-  dependencies: string[];
-  priority: number;
-  depth: number;
-  seq: number;
-  blockKey: string;
-  expectedDuration: number | undefined;
-  state: NodeState;
-  reason: string | undefined;
-  rootCause: { id: string; state: NodeState } | undefined;
+export interface GraphNode extends Omit<SchedulerNode, 'expectedDuration' | 'reason' | 'rootCause'> {
+  // The optional fields of the public view are present (possibly undefined) on every record, so
+  // all records share one shape.
+  expectedDuration: SchedulerNode['expectedDuration'];
+  reason: SchedulerNode['reason'];
+  rootCause: SchedulerNode['rootCause'];
   /** Dependencies not yet COMPLETED; the node becomes READY when this reaches 0. */
   pendingDeps: number;
   /** Reverse edges, in insertion order, so completions and cascades touch only what they must. */

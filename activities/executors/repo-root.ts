@@ -3,6 +3,7 @@
  * package.json is ragomics'. The same answer from source (activities/executors/) and from the
  * build (dist/activities/executors/), so no caller counts `'..'`s.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -32,4 +33,19 @@ export function repoRoot(): string {
 /** The `version` of ragomics' package.json ("0.0.0" when the checkout is not found). */
 export function packageVersion(): string {
   return find().version;
+}
+
+/**
+ * The checkout's commit, `git rev-parse --short HEAD`, with `+dirty` when tracked files have
+ * uncommitted changes; "unknown" outside a git checkout or without git. Stamped on every record a
+ * run writes (reliability rows, bench records), so a figure names the code that produced it.
+ */
+export function checkoutCommit(): string {
+  const git = (...args: string[]) => execFileSync('git', ['-C', repoRoot(), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    const sha = git('rev-parse', '--short', 'HEAD');
+    return git('status', '--porcelain', '--untracked-files=no') !== '' ? `${sha}+dirty` : sha;
+  } catch {
+    return 'unknown';
+  }
 }

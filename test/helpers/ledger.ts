@@ -12,10 +12,10 @@
  * (run by scripts/test.sh after the suite) prints them and fails on a missing or failed case.
  */
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { checkoutCommit, repoRoot } from '../../activities/executors/repo-root';
 import type { NodeResult } from '../../common/schemas';
 
 /** One attempt folder. */
@@ -206,7 +206,7 @@ export interface CaseFigures {
 }
 
 /** The checkout (dist/test/helpers → ../../..). */
-const REPO = path.resolve(__dirname, '..', '..', '..');
+const REPO = repoRoot();
 
 /**
  * The expected cases, by test file (basename without `.test.ts`): the one list both
@@ -233,16 +233,6 @@ export type CaseReport = Pick<CaseFigures, 'faultsInjected' | 'nodesReExecuted' 
 export interface CaseRecorder {
   /** Merges figures into the case's row (`figures` is merged key by key). Call it as soon as a figure is known. */
   set(part: Partial<CaseReport>): void;
-}
-
-function commitOfCheckout(): string {
-  try {
-    const sha = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
-    return dirty ? `${sha}+dirty` : sha;
-  } catch {
-    return 'unknown';
-  }
 }
 
 /**
@@ -274,7 +264,7 @@ export function runCase(meta: { id: string; title: string; test: string }, body:
     } finally {
       await recordCase({
         ...meta, ...report, ok: error === undefined, ...(error === undefined ? {} : { error }),
-        commit: commitOfCheckout(), finishedAt: new Date().toISOString(), durationMs: Date.now() - t0,
+        commit: checkoutCommit(), finishedAt: new Date().toISOString(), durationMs: Date.now() - t0,
         line: report.line || '(nothing measured before the failure)',
       });
     }
