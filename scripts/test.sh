@@ -41,6 +41,8 @@ out="$DATA_DIR/test-output.tap"
 rc=0
 node --test --test-concurrency="${RAGOMICS_TEST_CONCURRENCY:-1}" "${files[@]}" | tee "$out" || rc=$?
 node scripts/print-reliability-summary.js || true
+# Every skipped test with its reason; under CI=true a skip not allowed in CI fails the run.
+node scripts/report-skips.js "$out" || { ((rc != 0)) || rc=1; }
 # The runner's own summary again, as the last line: "N passed, N failed".
 pass="$(grep -E '^# pass [0-9]+' "$out" | tail -1 | awk '{print $3}')"
 fail="$(grep -E '^# fail [0-9]+' "$out" | tail -1 | awk '{print $3}')"
