@@ -215,7 +215,8 @@ void describe('ragomics CLI end to end', () => {
       assert.equal(detach.stdout.trim(), id);
       const pause = await ragomics(['pause', id], env);
       assert.equal(pause.code, 0, pause.stderr);
-      assert.equal((await client.getTree(id).status()).paused, true);
+      // `pause` is a signal: it is applied with the workflow's next task.
+      await until('the tree to be paused', async () => ((await client.getTree(id).status()).paused ? true : undefined));
       const par = await ragomics(['parallelism', id, '3'], env);
       assert.equal(par.code, 0, par.stderr);
       assert.match(par.stdout, /maxParallelJobs 1 → 3/);
