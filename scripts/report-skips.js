@@ -27,8 +27,12 @@ const unescapeTap = (s) => s.replace(/\\(.)/g, '$1');
 const SUBTEST = /^( *)# Subtest: (.*)$/;
 const RESULT = /^( *)(?:not )?ok \d+ - ((?:[^#\\]|\\.)*?)(?: # (SKIP|TODO)(?: (.*))?)?$/i;
 
+/** node --test's reason for tests that --test-name-pattern left out. */
+const FILTERED = 'test name does not match pattern';
+
 const suites = [];
 const skipped = [];
+let filtered = 0;
 for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
   const sub = SUBTEST.exec(line);
   if (sub) {
@@ -41,8 +45,12 @@ for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
   if (!r || !r[3]) continue;
   const depth = r[1].length / 4;
   const name = [...suites.slice(0, depth), unescapeTap(r[2].trim())].join(' > ');
-  skipped.push({ name, kind: r[3].toUpperCase(), reason: r[4] ? unescapeTap(r[4]) : '(no reason given)' });
+  const reason = r[4] ? unescapeTap(r[4]) : '(no reason given)';
+  // Left out on purpose with --test-name-pattern: not a skip of the suite's own making.
+  if (reason === FILTERED) filtered++;
+  else skipped.push({ name, kind: r[3].toUpperCase(), reason });
 }
+if (filtered > 0) console.log(`tests left out by --test-name-pattern: ${filtered}`);
 
 if (skipped.length === 0) {
   console.log('skipped tests: none');
