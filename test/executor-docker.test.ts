@@ -306,6 +306,21 @@ void describe('docker executor: inline requirements', () => {
   });
 });
 
+void describe('docker executor: inline requirements that cannot be installed', () => {
+  void test('a requirement pip cannot find fails the attempt as BlockCrashedError naming the build settings', { timeout: 600_000 }, async () => {
+    const ext = createActivities({
+      executor: createDockerExecutor({ docker, image, requirementsBuild: { caBundle: process.env.PIP_CERT } }),
+      workspaceRoot: root,
+      workerId: 'test-worker',
+    });
+    const block = { code: B.IMPORTS_SIX, requirements: [`ragomics-no-such-package-${Math.random().toString(36).slice(2, 8)}==0.0.1`], parameters: {} };
+    const f = await failureOf(runNode(ext, nodeInput(treeId('reqs-bad'), { block })));
+    assert.equal(f.type, 'BlockCrashedError');
+    assert.match(f.message, /installing requirements .* failed \(build network Docker's default \(bridge\), CA bundle /);
+    assert.match(f.message, /No matching distribution found/, 'pip reached the index and found no such package');
+  });
+});
+
 /**
  * Why this host cannot fetch from the package index (pip's own settings: index, proxy, CA), or
  * null when it can. Local wheel folders (PIP_FIND_LINKS) are left out: they do not prove access.
