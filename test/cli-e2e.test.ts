@@ -22,8 +22,8 @@ const QUICKSTART = path.join(ROOT, 'examples', 'quickstart-sleep.yaml');
 const CHROMIUM = '/usr/bin/chromium';
 
 
-/** Polls `check` until it returns a value (not undefined), or fails after `ms`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+/** Polls `check` until it returns a value (not undefined), or fails after `ms` (only a bound on a failing test's hang). */
+async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await check().catch(() => undefined);

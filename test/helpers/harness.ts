@@ -139,8 +139,12 @@ export function maxConcurrency(intervals: ReadonlyArray<{ start: number; end: nu
   return max;
 }
 
-/** Polls `check` every 100 ms until it holds; throws after `timeoutMs`. */
-export async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+/**
+ * Polls `check` every 100 ms until it holds; throws after `timeoutMs`. The default is generous on
+ * purpose: it only bounds how long a failing test hangs, and a 2-core box running several suites
+ * can take seconds for a state a quiet one reaches in milliseconds.
+ */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (await check()) return;
