@@ -224,8 +224,8 @@ void describe('docker executor: timeout and cancellation', () => {
     assert.match(f.message, /timeout of 2 s/);
     const outcome = JSON.parse(await readFile(path.join(details(f).logDir!, 'outcome.json'), 'utf8')) as { killMs: number };
     console.log(`docker timeout: kill+remove ${Math.round(outcome.killMs)} ms; rejection ${Math.round(afterDeadlineMs)} ms after the deadline`);
-    // The promise: a timed-out container is gone within 5 s. Measured on the loaded 2-core box
-    // (load average ~15): 249 ms after the deadline, 244 ms with two `yes` CPU hogs beside it.
+    // The promise: a timed-out container is gone within 5 s. Measured on the 2-core box (load
+    // average 3-40): 103-249 ms after the deadline; with two `yes` CPU hogs 146-244 ms.
     assert.ok(afterDeadlineMs < 5000, `cleanup took ${afterDeadlineMs} ms`);
     assert.deepEqual(await managedContainers(docker, tree), []);
   });
@@ -241,8 +241,8 @@ void describe('docker executor: timeout and cancellation', () => {
     const ms = performance.now() - t0;
     console.log(`docker cancel: rejected ${Math.round(ms)} ms after cancel`);
     assert.ok(err instanceof CancelledFailure, `expected CancelledFailure, got ${String(err)}`);
-    // The promise: a cancelled container is gone within 5 s. Measured on the loaded 2-core box
-    // (load average ~15): 205 ms, 225 ms with two `yes` CPU hogs beside it.
+    // The promise: a cancelled container is gone within 5 s. Measured on the 2-core box (load
+    // average 3-40): 65-205 ms; with two `yes` CPU hogs 172-225 ms.
     assert.ok(ms < 5000, `cancel took ${ms} ms`);
     assert.deepEqual(await managedContainers(docker, tree), []);
   });

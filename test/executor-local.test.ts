@@ -104,8 +104,8 @@ void describe('local executor', () => {
     const helper = Number(await readFile(path.join(dir, 'output', 'helper.pid'), 'utf8'));
     const { killMs } = JSON.parse(await readFile(path.join(dir, 'outcome.json'), 'utf8')) as { killMs: number };
     console.log(`local timeout: group killed in ${Math.round(killMs)} ms; rejection ${Math.round(afterDeadline)} ms after the deadline`);
-    // The promise: a timed-out process group is killed within 5 s. Measured on the loaded 2-core
-    // box (load average ~15): 19 ms after the deadline, 81 ms with two `yes` CPU hogs beside it.
+    // The promise: a timed-out process group is killed within 5 s. Measured on the 2-core box
+    // (load average 3-40): 10-19 ms after the deadline; with two `yes` CPU hogs 79-81 ms.
     assert.ok(afterDeadline < 5000, `rejected ${afterDeadline} ms after the deadline`);
     await waitFor(() => !alive(helper), 2000, `helper ${helper} to die`);
   });
@@ -120,7 +120,7 @@ void describe('local executor', () => {
     const ms = performance.now() - t0;
     console.log(`local cancel: rejected ${Math.round(ms)} ms after cancel`);
     assert.ok(err instanceof CancelledFailure);
-    // Measured on the loaded 2-core box: 2 ms, 49 ms with two `yes` CPU hogs beside it.
+    // Measured on the 2-core box (load average 3-40): 2-3 ms; with two `yes` CPU hogs 23-49 ms.
     assert.ok(ms < 5000, `cancel took ${ms} ms`);
     assert.equal(alive(pid), false);
   });

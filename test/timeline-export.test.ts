@@ -93,8 +93,8 @@ void test('a large timeline renders quickly', () => {
   assert.equal(svg.match(/<title>/g)?.length, 6000);
   const ms = Date.now() - t;
   console.log(`# timeline of 3000 attempts: svg + csv in ${ms} ms`);
-  // Measured on the loaded 2-core box: 4.2 s (load average ~15), 3.7 s with two `yes` CPU hogs
-  // beside it. The bound is > 5x that: it catches a quadratic blow-up, not a slow machine.
+  // Measured on the 2-core box: 0.7-4.2 s (load average 3-40), 1.6-3.7 s with two `yes` CPU hogs
+  // beside the run. The bound is > 5x the worst: it catches a blow-up, not a slow machine.
   assert.ok(ms < 30_000, `took ${ms} ms`);
 });
 

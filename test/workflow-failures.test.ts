@@ -61,8 +61,8 @@ test('retries follow maxRetries with every attempt in the timeline; a node past 
     const slowStart = Date.parse(status.nodes.find((n) => n.id === 'slow')!.startedAt!);
     console.log(`# timeout: the 5 s node with a 0.5 s timeout ran ${slowEnd - slowStart} ms`);
     // The promise: a node past its timeout is stopped then, not when its work would have ended
-    // (5 s). Measured on the 2-core box (load average ~15): 500-506 ms, 583 ms with two `yes` CPU
-    // hogs beside it; 3 s is > 5x that.
+    // (5 s). Measured on the 2-core box (load average 3-40): 500-506 ms; with two `yes` CPU hogs
+    // beside the run 500-583 ms. 3 s is > 5x the worst.
     assert.ok(slowEnd - slowStart < 3000, `killed near its 0.5 s timeout (ran ${slowEnd - slowStart} ms)`);
   });
 });
@@ -85,8 +85,8 @@ test('cancel one running node: it and its dependents are CANCELLED, the rest com
     const stopMs = Date.now() - t0;
     console.log(`# cancel node: running node CANCELLED ${stopMs} ms after the cancel`);
     // A promise of cancelNode: the running node stops within seconds. Measured on the 2-core box
-    // (load average ~15 from other test runs): 775-872 ms, 786 ms with two `yes` CPU hogs beside
-    // it; 5 s is > 5x that.
+    // (load average 3-40 from other suites): 721-872 ms; with two `yes` CPU hogs beside the run
+    // 786-877 ms. 5 s is > 5x the worst.
     assert.ok(stopMs < 5000, `the running node was stopped within 5 s (${stopMs} ms)`);
     await tree.close();
     const result = await tree.result();
@@ -110,8 +110,8 @@ test('cancel the tree: running nodes stop, waiting ones are cancelled, the tree 
     const endMs = Date.now() - t0;
     console.log(`# cancel tree: ended ${endMs} ms after the cancel`);
     // A promise of cancel: the tree ends within seconds, not when its 30 s nodes would have.
-    // Measured on the 2-core box (load average ~15): 1084-1104 ms, 1090 ms with two `yes` CPU
-    // hogs beside it; 10 s is > 5x that.
+    // Measured on the 2-core box (load average 3-40): 1060-1104 ms; with two `yes` CPU hogs
+    // beside the run 1090-1113 ms. 10 s is > 5x the worst.
     assert.ok(endMs < 10_000, `the tree ended promptly (${endMs} ms)`);
     assert.equal(result.state, 'CANCELLED');
     assert.deepEqual((await tree.status()).nodes.map((n) => n.state), ['CANCELLED', 'CANCELLED', 'CANCELLED']);

@@ -59,9 +59,11 @@ test(`random DAG of ${N} nodes at maxParallelJobs ${SLOTS}: order and cap; idle 
     console.log(`# idle-slot scheduling delay: ${JSON.stringify(report)}`);
     // Each gap is the time from a slot freeing up to the next READY node starting in it: the
     // activity completion persisted by the server, one workflow task, one activity dispatch. The
-    // figures are printed (BENCHMARKS.md); only the median is bounded, at 5x the median measured
-    // on the loaded 2-core box. Measured medians: 55 ms (load average ~15, other test runs) and
-    // 408 ms (the same plus two `yes` CPU hogs; p95 6.5 s, max 6.7 s there, so no bound on the max).
-    assert.ok(report.medianMs < 2500, `median idle-slot gap ${report.medianMs} ms`);
+    // figures are printed (BENCHMARKS.md). Only the median is bounded, loosely: it catches a
+    // scheduler that leaves slots idle until some later event, not a slow machine. Medians seen
+    // on the 2-core box: 42-64 ms (load average 3-15), 289-408 ms with two `yes` CPU hogs beside
+    // the run, 1,588 ms once with the hogs and a second suite running (p95 there 11 s, so the
+    // maximum is not bounded). 10 s is > 6x the worst median seen.
+    assert.ok(report.medianMs < 10_000, `median idle-slot gap ${report.medianMs} ms`);
   });
 });
