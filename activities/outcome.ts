@@ -10,28 +10,20 @@ import {
   OutOfMemoryError,
   type NodeFailureError,
 } from './errors';
+import { RunnerExitCodes, type RunnerFailureExitCode } from '../common/runner-contract';
 import type { AttemptPaths, ExecOutcome } from './executors/types';
 import { readRunnerFailure, STDERR_TAIL_LINES } from './runner-output';
 
-/** Exit codes of `python -m ragomics_runner` (blocks/ contract). */
-export const RunnerExitCodes = {
-  ok: 0,
-  invalidParameters: 64,
-  invalidBlockCode: 65,
-  inputMissing: 66,
-  blockRaised: 70,
-  memoryError: 71,
-  outputError: 73,
-} as const;
-
 type FailureClass = new (message: string, details: object) => NodeFailureError;
 
-const byExitCode: Record<number, [FailureClass, string]> = {
+// One entry per failing exit code of the generated contract: a code added to
+// blocks/runner-contract.json is a type error here until it is mapped.
+const byExitCode: Record<RunnerFailureExitCode, [FailureClass, string]> = {
   [RunnerExitCodes.invalidParameters]: [InvalidParametersError, 'invalid block parameters'],
   [RunnerExitCodes.invalidBlockCode]: [InvalidBlockCodeError, 'invalid block code'],
   [RunnerExitCodes.inputMissing]: [InputMissingError, 'input missing or unreadable'],
-  [RunnerExitCodes.blockRaised]: [BlockCrashedError, 'the block raised an exception'],
-  [RunnerExitCodes.memoryError]: [OutOfMemoryError, 'the block ran out of memory (MemoryError)'],
+  [RunnerExitCodes.blockCrashed]: [BlockCrashedError, 'the block raised an exception'],
+  [RunnerExitCodes.outOfMemory]: [OutOfMemoryError, 'the block ran out of memory (MemoryError)'],
   // No failure type of its own: a full disk or a flaky mount is worth a retry, like a crash.
   [RunnerExitCodes.outputError]: [BlockCrashedError, 'the runner could not write its output'],
 };
@@ -47,7 +39,7 @@ export async function failureForExit(outcome: ExecOutcome, paths: AttemptPaths, 
   let failure: [FailureClass, string];
   if (outcome.oomKilled) {
     failure = [OutOfMemoryError, `killed by the kernel for memory (limit ${memoryMB} MB)`];
-  } else if (code !== null && byExitCode[code]) {
+  } else if (code !== null && isFailureExitCode(code)) {
     failure = byExitCode[code];
   } else {
     failure = [BlockCrashedError, code !== null && code > 128 ? `the runner died from signal ${code - 128}` : `the runner exited with code ${code}`];
@@ -57,4 +49,9 @@ export async function failureForExit(outcome: ExecOutcome, paths: AttemptPaths, 
   if (runnerError?.message) parts.push(`: ${runnerError.message}`);
   if (stderrTail) parts.push(`\n--- last ${STDERR_TAIL_LINES} lines of ${paths.stderrLog} ---\n${stderrTail}`);
   return new Failure(parts.join(''), { exitCode: code, stderrTail, logDir: paths.dir, memoryMB });
+}
+
+/** True for a failing exit code the contract defines (anything else is an unexplained crash). */
+function isFailureExitCode(code: number): code is RunnerFailureExitCode {
+  return Object.hasOwn(byExitCode, code);
 }

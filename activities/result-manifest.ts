@@ -9,17 +9,15 @@ import { z } from 'zod';
 import { SuggestedChildSchema, type SuggestedChild } from '../common/schemas';
 import { BlockCrashedError } from './errors';
 
-/** Phase marks the runner writes into result.json's `timings`, in the order they are taken. */
-export const RUNNER_TIMING_MARKS = ['processStart', 'runnerStart', 'importStart', 'importsDone', 'inputRead', 'runDone', 'outputWritten'] as const;
-/** One of {@link RUNNER_TIMING_MARKS}. */
-export type RunnerTimingMark = (typeof RUNNER_TIMING_MARKS)[number];
+import { RUNNER_TIMING_MARKS, type RunnerTimingMark } from '../common/runner-contract';
+
+// The marks and their order come from the generated contract (blocks/runner-contract.json).
+export { RUNNER_TIMING_MARKS, type RunnerTimingMark };
 
 /**
- * Wall-clock marks (epoch ms) of one runner process, from result.json's `timings` (blocks/README.md):
- * `processStart` the kernel's start time of the process (10 ms resolution; null where /proc is
- * missing), `runnerStart` first line of the runner package, `importStart` before anndata etc. are
- * imported, `importsDone` block loaded and its libraries imported, `inputRead` input AnnData in
- * memory, `runDone` the block's `run()` returned, `outputWritten` output AnnData written.
+ * Wall-clock marks (epoch ms) of one runner process, from result.json's `timings`: one per
+ * {@link RUNNER_TIMING_MARKS} (each mark's meaning is documented there); null for a mark the
+ * runner could not take (`processStart` where /proc is missing).
  */
 export type RunnerTimings = Record<RunnerTimingMark, number | null>;
 

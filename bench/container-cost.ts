@@ -35,6 +35,7 @@ import { attemptPaths, prepareAttempt } from '../activities/workspace';
 import type { Block } from '../common/schemas';
 import { loadWorkerConfig, PROJECT_ROOT, resolveBlocksImage } from '../workers/config';
 import { median } from '../test/helpers/timeline-checks';
+import { BenchRecord } from './record';
 
 const DATASET = path.join(PROJECT_ROOT, '.data', 'datasets', 'pbmc68k_counts.h5ad');
 
@@ -86,6 +87,9 @@ function split(outcome: ExecOutcome, t: RunnerTimings, totalMs: number): Partial
   for (const k of Object.keys(r) as Row[]) if (r[k] === undefined) delete r[k];
   return r;
 }
+
+/** This run's result lines, written to .data/bench/container-cost.json at the end (bench/record.ts). */
+const rec = new BenchRecord('container-cost');
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -147,15 +151,15 @@ async function main(): Promise<void> {
     return xs.length ? median(xs) : undefined;
   };
   const fmt = (v: number | undefined): string => (v === undefined ? '—' : v.toFixed(0));
-  console.log(`\nper-node cost, Docker vs local executor: medians of ${rounds} interleaved rounds (ms), ${n} runs in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  console.log(`image ${image}; ${os.cpus().length} cores; load average ${load0[0]!.toFixed(2)} at the start, ${load1[0]!.toFixed(2)} at the end; dataset ${path.basename(DATASET)}\n`);
-  console.log(`| phase | ${columns.join(' | ')} |`);
-  console.log(`|---|${columns.map(() => '---:').join('|')}|`);
+  rec.log(`\nper-node cost, Docker vs local executor: medians of ${rounds} interleaved rounds (ms), ${n} runs in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  rec.log(`image ${image}; ${os.cpus().length} cores; load average ${load0[0]!.toFixed(2)} at the start, ${load1[0]!.toFixed(2)} at the end; dataset ${path.basename(DATASET)}\n`);
+  rec.log(`| phase | ${columns.join(' | ')} |`);
+  rec.log(`|---|${columns.map(() => '---:').join('|')}|`);
   for (const [row, label] of ROWS) {
     const cells = columns.map((c) => fmt(med(c, row)));
-    console.log(`| ${row === 'total' ? '**total**' : row}: ${label} | ${row === 'total' ? cells.map((c) => `**${c}**`).join(' | ') : cells.join(' | ')} |`);
+    rec.log(`| ${row === 'total' ? '**total**' : row}: ${label} | ${row === 'total' ? cells.map((c) => `**${c}**`).join(' | ') : cells.join(' | ')} |`);
   }
-  console.log('');
+  rec.log('');
   for (const b of blocks) {
     const d = med(`docker/${b}`, 'total')!;
     const l = med(`local/${b}`, 'total')!;
@@ -164,10 +168,11 @@ async function main(): Promise<void> {
       const xs = (samples.get(`${k}/${b}`) ?? []).map((s) => s.total!);
       return `${k} ${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
     });
-    console.log(`${b.padEnd(10)} docker/local ${(d / l).toFixed(2)}  (docker ${d.toFixed(0)} ms, local ${l.toFixed(0)} ms; difference ${(d - l).toFixed(0)} ms; container API steps ${containerOnly.toFixed(0)} ms; ranges ${ranges.join(', ')})`);
+    rec.log(`${b.padEnd(10)} docker/local ${(d / l).toFixed(2)}  (docker ${d.toFixed(0)} ms, local ${l.toFixed(0)} ms; difference ${(d - l).toFixed(0)} ms; container API steps ${containerOnly.toFixed(0)} ms; ranges ${ranges.join(', ')})`);
     const td = med(`local-teardown/${b}`, 'total');
-    if (td !== undefined) console.log(`${''.padEnd(10)} interpreter teardown (local-teardown − local): ${(td - l).toFixed(0)} ms per node (exit phase ${fmt(med(`local-teardown/${b}`, 'exit'))} vs ${fmt(med(`local/${b}`, 'exit'))} ms)`);
+    if (td !== undefined) rec.log(`${''.padEnd(10)} interpreter teardown (local-teardown − local): ${(td - l).toFixed(0)} ms per node (exit phase ${fmt(med(`local-teardown/${b}`, 'exit'))} vs ${fmt(med(`local/${b}`, 'exit'))} ms)`);
   }
+  rec.save();
 }
 
 main().catch((e) => {

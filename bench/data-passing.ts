@@ -30,6 +30,7 @@ import { readResultManifest, runnerPhases, type ResultManifest, type RunnerPhase
 import type { NodeResult } from '../common/schemas';
 import { PROJECT_ROOT } from '../workers/config';
 import { uid, withWorker } from '../test/helpers/harness';
+import { BenchRecord } from './record';
 
 /** The chain: parameters chosen for ~100,000 cells x 2,000 genes of synthetic counts. */
 const CHAIN = [
@@ -83,6 +84,9 @@ function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
+
+/** This run's result lines, written to .data/bench/data-passing.json at the end (bench/record.ts). */
+const rec = new BenchRecord('data-passing');
 
 async function main(): Promise<void> {
   const cells = arg('--cells', '100000');
@@ -157,24 +161,25 @@ async function main(): Promise<void> {
     // workflow task that records its parent COMPLETED, so that handoff itself shows as 0 here.)
     const outside = rows.map((r) => r.completed - r.running - (r.executorEnd - r.executorStart));
 
-    console.log(`\ndata passing: ${CHAIN.length}-block chain on ${path.basename(dataset)} (${MB(datasetStat.size)} MB), Docker executor, real workflow`);
-    console.log(`${os.cpus().length} cores; load average ${load0[0]!.toFixed(2)} at the start, ${load1[0]!.toFixed(2)} at the end; nodes ${resources.cpus} CPUs, ${resources.memoryMB} MB\n`);
-    console.log('| node | block | shape out | input MB | input = parent\'s file (inode) | output MB | import s | read s | compute s | write s | read MB/s | write MB/s | runner s | executor s | workflow s |');
-    console.log('|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    rec.log(`\ndata passing: ${CHAIN.length}-block chain on ${path.basename(dataset)} (${MB(datasetStat.size)} MB), Docker executor, real workflow`);
+    rec.log(`${os.cpus().length} cores; load average ${load0[0]!.toFixed(2)} at the start, ${load1[0]!.toFixed(2)} at the end; nodes ${resources.cpus} CPUs, ${resources.memoryMB} MB\n`);
+    rec.log('| node | block | shape out | input MB | input = parent\'s file (inode) | output MB | import s | read s | compute s | write s | read MB/s | write MB/s | runner s | executor s | workflow s |');
+    rec.log('|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of rows) {
       const p = r.phases;
       const runner = r.manifest.timings && r.manifest.timings.processStart !== null ? r.manifest.timings.outputWritten! - r.manifest.timings.processStart : null;
       const rate = (bytes: number | null, ms: number | null | undefined): string => (bytes == null || !ms ? '—' : (bytes / 1e6 / (ms / 1000)).toFixed(0));
-      console.log(`| ${r.id} | ${r.block} | ${r.manifest.shape?.join(' × ') ?? '—'} | ${r.inputBytes == null ? '—' : MB(r.inputBytes)} | ${r.sameFile ? 'yes' : 'NO'} (${path.relative(workspace, r.parentFile).startsWith('..') ? 'dataset' : 'parent output'}) | ${MB(r.outputBytes)} | ${S(p?.importMs)} | ${S(p?.readMs)} | ${S(p?.computeMs)} | ${S(p?.writeMs)} | ${rate(r.inputBytes, p?.readMs)} | ${rate(r.outputBytes, p?.writeMs)} | ${S(runner)} | ${S(r.executorEnd - r.executorStart)} | ${S(r.completed - r.running)} |`);
+      rec.log(`| ${r.id} | ${r.block} | ${r.manifest.shape?.join(' × ') ?? '—'} | ${r.inputBytes == null ? '—' : MB(r.inputBytes)} | ${r.sameFile ? 'yes' : 'NO'} (${path.relative(workspace, r.parentFile).startsWith('..') ? 'dataset' : 'parent output'}) | ${MB(r.outputBytes)} | ${S(p?.importMs)} | ${S(p?.readMs)} | ${S(p?.computeMs)} | ${S(p?.writeMs)} | ${rate(r.inputBytes, p?.readMs)} | ${rate(r.outputBytes, p?.writeMs)} | ${S(runner)} | ${S(r.executorEnd - r.executorStart)} | ${S(r.completed - r.running)} |`);
     }
     const sum = (f: (r: NodeRow) => number | null | undefined): number => rows.reduce((s, r) => s + (f(r) ?? 0), 0);
-    console.log(`| **sum** | | | ${MB(sum((r) => r.inputBytes))} | | ${MB(sum((r) => r.outputBytes))} | ${S(sum((r) => r.phases?.importMs))} | ${S(sum((r) => r.phases?.readMs))} | ${S(sum((r) => r.phases?.computeMs))} | ${S(sum((r) => r.phases?.writeMs))} | | | | ${S(sum((r) => r.executorEnd - r.executorStart))} | ${S(sum((r) => r.completed - r.running))} |`);
-    console.log('\n"runner s": process start → output written; "executor s": container start → exit seen (NodeResult times); "workflow s": RUNNING → COMPLETED in the workflow (workspace, container, publishing with sha256).');
-    console.log(`\nbytes of node input copied between nodes: **${copiedBytes}** (${copies.length} candidate copies${copies.length ? `: ${copies.map((c) => c.file).join(', ')}` : ''}); inputs opened as the parent's own file (same inode and size): ${rows.filter((r) => r.sameFile).length}/${rows.length}`);
-    console.log(`tree workspace: ${MB(total)} MB on disk in ${unique.size} files; published outputs ${MB(publishedBytes)} MB; everything else ${MB(total - publishedBytes)} MB (largest: ${largestOther ? `${path.relative(workspace, largestOther.file)}, ${largestOther.size} B` : 'none'}); files under an input/ folder: ${inputDirs.length}`);
-    console.log(`makespan (first node start → last node end): ${S(makespanMs)} s; client start → result: ${S(clientWallMs)} s; parent's container gone → child's container started: ${gaps.map((h) => `${h} ms`).join(', ')}; per node, workflow time outside the container (dispatch, workspace, create, publish with sha256): ${outside.map((h) => `${h} ms`).join(', ')}`);
+    rec.log(`| **sum** | | | ${MB(sum((r) => r.inputBytes))} | | ${MB(sum((r) => r.outputBytes))} | ${S(sum((r) => r.phases?.importMs))} | ${S(sum((r) => r.phases?.readMs))} | ${S(sum((r) => r.phases?.computeMs))} | ${S(sum((r) => r.phases?.writeMs))} | | | | ${S(sum((r) => r.executorEnd - r.executorStart))} | ${S(sum((r) => r.completed - r.running))} |`);
+    rec.log('\n"runner s": process start → output written; "executor s": container start → exit seen (NodeResult times); "workflow s": RUNNING → COMPLETED in the workflow (workspace, container, publishing with sha256).');
+    rec.log(`\nbytes of node input copied between nodes: **${copiedBytes}** (${copies.length} candidate copies${copies.length ? `: ${copies.map((c) => c.file).join(', ')}` : ''}); inputs opened as the parent's own file (same inode and size): ${rows.filter((r) => r.sameFile).length}/${rows.length}`);
+    rec.log(`tree workspace: ${MB(total)} MB on disk in ${unique.size} files; published outputs ${MB(publishedBytes)} MB; everything else ${MB(total - publishedBytes)} MB (largest: ${largestOther ? `${path.relative(workspace, largestOther.file)}, ${largestOther.size} B` : 'none'}); files under an input/ folder: ${inputDirs.length}`);
+    rec.log(`makespan (first node start → last node end): ${S(makespanMs)} s; client start → result: ${S(clientWallMs)} s; parent's container gone → child's container started: ${gaps.map((h) => `${h} ms`).join(', ')}; per node, workflow time outside the container (dispatch, workspace, create, publish with sha256): ${outside.map((h) => `${h} ms`).join(', ')}`);
     if (copiedBytes !== 0 || rows.some((r) => !r.sameFile)) process.exitCode = 1;
   });
+  rec.save();
 }
 
 main().catch((e) => {

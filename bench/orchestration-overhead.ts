@@ -23,6 +23,7 @@ import { sleepNode, TEMPORAL_ADDRESS, uid, withWorker, type WorkerContext } from
 import { median, percentile } from '../test/helpers/timeline-checks';
 import { runPool, type PoolJob } from './baseline/job-pool';
 import type { BareActivities } from './workflows/bare';
+import { BenchRecord } from './record';
 
 type Interval = { start: number; end: number };
 type Variant = 'pool' | 'bare' | 'ragomics';
@@ -85,6 +86,9 @@ const handoffs = (iv: Interval[]) => iv.slice(1).map((x, i) => x.start - iv[i]!.
 const span = (iv: Interval[]) => Math.max(...iv.map((x) => x.end)) - Math.min(...iv.map((x) => x.start));
 const fmt = (x: number, digits = 1) => x.toFixed(digits);
 
+/** This run's result lines, written to .data/bench/orchestration-overhead.json at the end (bench/record.ts). */
+const rec = new BenchRecord('orchestration-overhead');
+
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 5);
   const chainLength = Number(process.argv[3] ?? 30);
@@ -136,23 +140,24 @@ async function main(): Promise<void> {
     }
 
     const h = (v: Variant) => figures.chainHandoffs.get(v)!;
-    console.log(`\n## Orchestration overhead: ${rounds} rounds (after 1 warm-up), chain of ${chainLength}, fan of ${fanSize} at maxParallelJobs ${parallel}, ten sequential 0.5 s nodes`);
-    console.log('| variant | per-node overhead in a chain: median (p95) | chain nodes/s | fan nodes/s | ten × 0.5 s end to end | vs 5 s floor |');
-    console.log('|---|---|---|---|---|---|');
-    console.log('| floor (zero overhead) | 0 ms | ∞ | ∞ | 5.00 s | 1.00 |');
+    rec.log(`\n## Orchestration overhead: ${rounds} rounds (after 1 warm-up), chain of ${chainLength}, fan of ${fanSize} at maxParallelJobs ${parallel}, ten sequential 0.5 s nodes`);
+    rec.log('| variant | per-node overhead in a chain: median (p95) | chain nodes/s | fan nodes/s | ten × 0.5 s end to end | vs 5 s floor |');
+    rec.log('|---|---|---|---|---|---|');
+    rec.log('| floor (zero overhead) | 0 ms | ∞ | ∞ | 5.00 s | 1.00 |');
     const names: Record<Variant, string> = { pool: 'in-process pool (no Temporal)', bare: 'bare Temporal workflow (server round trip)', ragomics: 'ragomics analysis tree' };
     for (const v of VARIANTS) {
       const ten = median(figures.ten.get(v)!) / 1000;
-      console.log(`| ${names[v]} | ${fmt(median(h(v)))} ms (${fmt(percentile(h(v), 95))} ms) | ${fmt(median(figures.chainRate.get(v)!))} | ${fmt(median(figures.fanRate.get(v)!))} | ${ten.toFixed(2)} s | ${(ten / 5).toFixed(3)} |`);
+      rec.log(`| ${names[v]} | ${fmt(median(h(v)))} ms (${fmt(percentile(h(v), 95))} ms) | ${fmt(median(figures.chainRate.get(v)!))} | ${fmt(median(figures.fanRate.get(v)!))} | ${ten.toFixed(2)} s | ${(ten / 5).toFixed(3)} |`);
     }
     const ours = median(h('ragomics'));
     const bound = 3 * (median(h('pool')) + median(h('bare')));
     const ten = median(figures.ten.get('ragomics')!) / 5000;
-    console.log(`\ntargets: median overhead ${fmt(ours)} ms ≤ 30 ms: ${ours <= 30 ? 'met' : `missed by ${fmt(ours - 30)} ms`}; ` +
+    rec.log(`\ntargets: median overhead ${fmt(ours)} ms ≤ 30 ms: ${ours <= 30 ? 'met' : `missed by ${fmt(ours - 30)} ms`}; ` +
       `≤ 3 × (pool ${fmt(median(h('pool')))} + bare ${fmt(median(h('bare')))}) = ${fmt(bound)} ms: ${ours <= bound ? 'met' : `missed by ${fmt(ours - bound)} ms`}; ` +
       `ten × 0.5 s at ${ten.toFixed(3)} × floor ≤ 1.3: ${ten <= 1.3 ? 'met' : 'missed'}`);
-    console.log(`ratios (same run): ragomics/bare handoff ${(ours / median(h('bare'))).toFixed(2)}, ragomics/pool fan throughput ${(median(figures.fanRate.get('ragomics')!) / median(figures.fanRate.get('pool')!)).toFixed(3)}`);
+    rec.log(`ratios (same run): ragomics/bare handoff ${(ours / median(h('bare'))).toFixed(2)}, ragomics/pool fan throughput ${(median(figures.fanRate.get('ragomics')!) / median(figures.fanRate.get('pool')!)).toFixed(3)}`);
   });
+  rec.save();
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -11,6 +11,7 @@
 import { sleepNode, uid, withWorker, type WorkerContext } from '../test/helpers/harness';
 import { median, prng } from '../test/helpers/timeline-checks';
 import type { NodeSpecInput } from '../common/schemas';
+import { BenchRecord } from './record';
 
 function randomDag(n: number, seed: number): (NodeSpecInput & { dependencies: string[] })[] {
   const rand = prng(seed);
@@ -38,6 +39,9 @@ async function makespan(ctx: WorkerContext, nodes: NodeSpecInput[], maxParallelJ
   return r.metrics.makespan;
 }
 
+/** This run's result lines, written to .data/bench/parallel-speedup.json at the end (bench/record.ts). */
+const rec = new BenchRecord('parallel-speedup');
+
 async function main(): Promise<void> {
   const repeats = Number(process.argv[2] ?? 3);
   const seedExample = [sleepNode('A', 1), sleepNode('B', 1, { parentId: 'A' }), sleepNode('C', 1, { parentId: 'A' })];
@@ -53,7 +57,8 @@ async function main(): Promise<void> {
     }
   });
   const med = (k: string) => median(m[k]!);
-  console.log(`seed example (A; B, C; 1 s each), median makespan of ${repeats}: sequential ${med('sequential').toFixed(2)} s, parallel ${med('parallel').toFixed(2)} s, ratio ${(med('sequential') / med('parallel')).toFixed(2)} (ideal 1.50)`);
-  console.log(`random DAG of 60 nodes at maxParallelJobs 4, median makespan of ${repeats}: level barriers ${med('barriers').toFixed(2)} s, dependency-driven ${med('dependencies').toFixed(2)} s, speed-up ${(med('barriers') / med('dependencies')).toFixed(2)}x`);
+  rec.log(`seed example (A; B, C; 1 s each), median makespan of ${repeats}: sequential ${med('sequential').toFixed(2)} s, parallel ${med('parallel').toFixed(2)} s, ratio ${(med('sequential') / med('parallel')).toFixed(2)} (ideal 1.50)`);
+  rec.log(`random DAG of 60 nodes at maxParallelJobs 4, median makespan of ${repeats}: level barriers ${med('barriers').toFixed(2)} s, dependency-driven ${med('dependencies').toFixed(2)} s, speed-up ${(med('barriers') / med('dependencies')).toFixed(2)}x`);
+  rec.save();
 }
 main().catch((e) => { console.error(e); process.exit(1); });

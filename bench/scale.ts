@@ -10,13 +10,18 @@
  *      before continue-as-new), and each slot hold split into dispatch, run and report.
  *  (b) T trees × 20 nodes (default 100) started at once on the same worker: total time, nodes/s,
  *      per-tree makespan (start request → result) median and p95.
+ *  (c) `--only=carry`: what continue-as-new carries, the columnar codec against fflate-deflated
+ *      JSON, at 10,000 and 20,000 nodes: bytes, encode/decode CPU and continue-as-new latency
+ *      (bench/carry-state.ts; written to .data/bench/carry-state.json).
  * Prints figures only; no assertion about speed.
- *   npx tsc -p . && node scripts/bundle-workflows.js && TEMPORAL_ADDRESS=127.0.0.1:7233 node dist/bench/scale.js [N] [T] [--only=a|b] [--can-after=EVENTS]
+ *   npx tsc -p . && node scripts/bundle-workflows.js && TEMPORAL_ADDRESS=127.0.0.1:7233 node dist/bench/scale.js [N] [T] [--only=a|b|carry] [--can-after=EVENTS]
  */
 import os from 'node:os';
 import type { NodeSpecInput } from '../common/schemas';
 import { sleepNode, uid, withWorker, type WorkerContext } from '../test/helpers/harness';
 import { median, percentile } from '../test/helpers/timeline-checks';
+import { carryState } from './carry-state';
+import { BenchRecord } from './record';
 
 const SLOTS = 20;
 const SMALL_TREE = 20;
@@ -78,10 +83,10 @@ async function oneBigTree(ctx: WorkerContext, n: number, canAfter: number | unde
   // The carried state is the input of the last run (its first history event).
   const history = await client.client.workflow.getHandle(tree.treeId).fetchHistory();
   const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data?.length ?? 0;
-  console.log(`(a) one tree of ${n} nodes, maxParallelJobs ${SLOTS}: ${result.state} in ${seconds.toFixed(1)} s = ${(n / seconds).toFixed(1)} nodes/s, ` +
+  rec.log(`(a) one tree of ${n} nodes, maxParallelJobs ${SLOTS}: ${result.state} in ${seconds.toFixed(1)} s = ${(n / seconds).toFixed(1)} nodes/s, ` +
     `${result.runs} continue-as-new; last run's input ${(input / 1024).toFixed(0)} KiB${result.runs > 0 ? ` (${(input / n).toFixed(0)} B/node)` : ''}; ` +
     `RSS peak ${mb(m.peakRss)}, final ${mb(m.rss)}; heap used peak ${mb(m.peakHeap)}, final ${mb(m.heap)}`);
-  if (result.state !== 'COMPLETED') console.log(`    failures: ${JSON.stringify(result.failures.slice(0, 3))}`);
+  if (result.state !== 'COMPLETED') rec.log(`    failures: ${JSON.stringify(result.failures.slice(0, 3))}`);
   // Where the slots went, in workflow time: each node holds a slot from RUNNING to its end.
   const status = await tree.status({ transitions: true });
   const held = status.nodes.map((x) => {
@@ -101,8 +106,8 @@ async function oneBigTree(ctx: WorkerContext, n: number, canAfter: number | unde
     phases.report.push(Date.parse(end.at) - Date.parse(x.endedAt));
   }
   const mp = (xs: number[]) => `${median(xs).toFixed(0)}/${percentile(xs, 95).toFixed(0)}`;
-  console.log(`    slot hold phases, median/p95 ms: dispatch ${mp(phases.dispatch)}, run ${mp(phases.run)}, report ${mp(phases.report)}`);
-  console.log(`    slots (workflow view): mean ${occ.mean.toFixed(1)} of ${SLOTS} held; ${occ.emptyWindows} windows with none held (the drains before continue-as-new), ` +
+  rec.log(`    slot hold phases, median/p95 ms: dispatch ${mp(phases.dispatch)}, run ${mp(phases.run)}, report ${mp(phases.report)}`);
+  rec.log(`    slots (workflow view): mean ${occ.mean.toFixed(1)} of ${SLOTS} held; ${occ.emptyWindows} windows with none held (the drains before continue-as-new), ` +
     `${(occ.emptyMs / 1000).toFixed(1)} s in all (${((100 * occ.emptyMs) / occ.spanMs).toFixed(1)} % of the run); mean slot hold ${(occ.holdMs / held.length).toFixed(0)} ms per node`);
 }
 
@@ -139,9 +144,12 @@ async function manySmallTrees(ctx: WorkerContext, trees: number): Promise<void> 
   }));
   const seconds = (Date.now() - t0) / 1000;
   const m = mem.stop();
-  console.log(`(b) ${trees} trees × ${SMALL_TREE} nodes at once (maxParallelJobs 5 each): ${seconds.toFixed(1)} s = ${((trees * SMALL_TREE) / seconds).toFixed(1)} nodes/s; ` +
+  rec.log(`(b) ${trees} trees × ${SMALL_TREE} nodes at once (maxParallelJobs 5 each): ${seconds.toFixed(1)} s = ${((trees * SMALL_TREE) / seconds).toFixed(1)} nodes/s; ` +
     `makespan per tree median ${median(makespans).toFixed(1)} s, p95 ${percentile(makespans, 95).toFixed(1)} s; RSS peak ${mb(m.peakRss)}, final ${mb(m.rss)}`);
 }
+
+/** This run's result lines, written to .data/bench/scale.json at the end (bench/record.ts). */
+const rec = new BenchRecord('scale');
 
 async function main(): Promise<void> {
   const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -151,10 +159,12 @@ async function main(): Promise<void> {
   const only = flag('only');
   const canAfter = flag('can-after') ? Number(flag('can-after')) : undefined;
   console.log(`# scale: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at start, node ${process.version}`);
+  if (only === 'carry') return carryState(true);
   await withWorker({ maxConcurrentNodes: SLOTS }, async (ctx) => {
     if (only !== 'b') await oneBigTree(ctx, n, canAfter);
     if (only !== 'a') await manySmallTrees(ctx, trees);
   });
   console.log(`# load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`);
+  rec.save();
 }
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -12,6 +12,7 @@ import type { NodeSpecInput, PriorityStrategy } from '../common/schemas';
 import { sleepNode, uid, withWorker, type WorkerContext } from '../test/helpers/harness';
 import { median } from '../test/helpers/timeline-checks';
 import { runPool } from './baseline/job-pool';
+import { BenchRecord } from './record';
 
 /** The reference tree: id, parent, duration in units (seconds before scaling). */
 export const REFERENCE_TREE: ReadonlyArray<{ id: string; parent: string | null; units: number }> = [
@@ -132,12 +133,13 @@ async function runInPool(strategy: PriorityStrategy, hints: boolean): Promise<nu
 }
 
 async function main(): Promise<void> {
+  const rec = new BenchRecord('schedule-quality');
   const repeats = Number(process.argv[2] ?? 3);
   const cp = criticalPath(REFERENCE_TREE);
   const best = bestSchedule(REFERENCE_TREE, SLOTS);
   const levels = levelByLevel(REFERENCE_TREE, SLOTS);
   const levelsUnbounded = levelByLevel(REFERENCE_TREE, null);
-  console.log(`reference tree: critical path ${cp} units, best ${SLOTS}-slot schedule ${best.makespan} units (start order ${best.order.join(', ')}), ` +
+  rec.log(`reference tree: critical path ${cp} units, best ${SLOTS}-slot schedule ${best.makespan} units (start order ${best.order.join(', ')}), ` +
     `level by level ${levels} units on ${SLOTS} slots (${levelsUnbounded} with unbounded slots); scaled ×${SCALE}: ${(cp * SCALE).toFixed(2)} s, ${(best.makespan * SCALE).toFixed(2)} s, ${(levels * SCALE).toFixed(2)} s`);
 
   type Variant = { name: string; run: (ctx: WorkerContext) => Promise<{ makespan: number; endToEnd: number | null }> };
@@ -161,16 +163,17 @@ async function main(): Promise<void> {
   });
   const bestS = best.makespan * SCALE;
   const cpS = cp * SCALE;
-  console.log(`\n## Schedule quality at maxParallelJobs ${SLOTS} (medians of ${repeats}; best ${bestS.toFixed(2)} s, critical path ${cpS.toFixed(2)} s, level by level ${(levels * SCALE).toFixed(2)} s)`);
-  console.log('| variant | makespan (first start → last end) | vs best schedule | vs critical path | end to end (start call → result) |');
-  console.log('|---|---|---|---|---|');
+  rec.log(`\n## Schedule quality at maxParallelJobs ${SLOTS} (medians of ${repeats}; best ${bestS.toFixed(2)} s, critical path ${cpS.toFixed(2)} s, level by level ${(levels * SCALE).toFixed(2)} s)`);
+  rec.log('| variant | makespan (first start → last end) | vs best schedule | vs critical path | end to end (start call → result) |');
+  rec.log('|---|---|---|---|---|');
   for (const v of variants) {
     const f = figures.get(v.name)!;
     const m = median(f.makespan);
-    console.log(`| ${v.name} | ${m.toFixed(3)} s | ${(m / bestS).toFixed(3)} | ${(m / cpS).toFixed(3)} | ${f.endToEnd.length ? `${median(f.endToEnd).toFixed(3)} s` : '—'} |`);
+    rec.log(`| ${v.name} | ${m.toFixed(3)} s | ${(m / bestS).toFixed(3)} | ${(m / cpS).toFixed(3)} | ${f.endToEnd.length ? `${median(f.endToEnd).toFixed(3)} s` : '—'} |`);
   }
   const cpm = median(figures.get(variants[3]!.name)!.makespan);
-  console.log(`\ntarget: critical_path within 3% of the best schedule (${(bestS * 1.03).toFixed(3)} s): ${cpm.toFixed(3)} s, ${((cpm / bestS - 1) * 100).toFixed(1)}% above: ${cpm <= bestS * 1.03 ? 'met' : 'missed'}`);
+  rec.log(`\ntarget: critical_path within 3% of the best schedule (${(bestS * 1.03).toFixed(3)} s): ${cpm.toFixed(3)} s, ${((cpm / bestS - 1) * 100).toFixed(1)}% above: ${cpm <= bestS * 1.03 ? 'met' : 'missed'}`);
+  rec.save();
 }
 
 if (require.main === module) main().catch((e) => { console.error(e); process.exit(1); });

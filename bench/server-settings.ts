@@ -20,6 +20,7 @@ import { PrivateTemporalServer } from '../test/helpers/processes';
 import { sleepNode, uid } from '../test/helpers/harness';
 import { median } from '../test/helpers/timeline-checks';
 import { treeNodes } from './schedule-quality';
+import { BenchRecord } from './record';
 
 interface Setup {
   name: string;
@@ -75,6 +76,9 @@ async function referenceMakespan(s: Setup): Promise<number> {
   return r.metrics.makespan;
 }
 
+/** This run's result lines, written to .data/bench/server-settings.json at the end (bench/record.ts). */
+const rec = new BenchRecord('server-settings');
+
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 3);
   const setups = [
@@ -112,13 +116,14 @@ async function main(): Promise<void> {
   }
   const b = figures.get('before')!;
   const a = figures.get('after')!;
-  console.log(`\n## Server and dispatch settings, before/after (${rounds} rounds after a warm-up, alternating)`);
-  console.log('| figure | before: SQLite defaults, no eager dispatch | after: WAL + synchronous NORMAL, eager dispatch | after/before |');
-  console.log('|---|---|---|---|');
-  const row = (label: string, x: number, y: number, unit: string, digits = 1) => console.log(`| ${label} | ${x.toFixed(digits)} ${unit} | ${y.toFixed(digits)} ${unit} | ${(y / x).toFixed(2)} |`);
+  rec.log(`\n## Server and dispatch settings, before/after (${rounds} rounds after a warm-up, alternating)`);
+  rec.log('| figure | before: SQLite defaults, no eager dispatch | after: WAL + synchronous NORMAL, eager dispatch | after/before |');
+  rec.log('|---|---|---|---|');
+  const row = (label: string, x: number, y: number, unit: string, digits = 1) => rec.log(`| ${label} | ${x.toFixed(digits)} ${unit} | ${y.toFixed(digits)} ${unit} | ${(y / x).toFixed(2)} |`);
   row('chain of 30 no-op nodes: handoff median', median(b.handoffs), median(a.handoffs), 'ms');
   row('fan of 200 no-op nodes at maxParallelJobs 10', median(b.fan), median(a.fan), 'nodes/s');
   row('reference tree, critical_path, makespan (best 4.12 s)', median(b.ref), median(a.ref), 's', 3);
+  rec.save();
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

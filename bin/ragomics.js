@@ -2,14 +2,14 @@
 // The `ragomics` command (package.json "bin"): a plain-JS shim that loads the compiled CLI, so
 // `npx ragomics` works from the checkout after `npm run build`.
 'use strict';
-let cli;
-try {
-  cli = require('../dist/client/cli.js');
-} catch (err) {
-  if (err && err.code === 'MODULE_NOT_FOUND' && /dist[\\/]client[\\/]cli/.test(String(err.message))) {
-    process.stderr.write('error: ragomics is not built yet; run `npm run build` in the checkout first\n');
-    process.exit(1);
-  }
-  throw err;
+const { existsSync } = require('node:fs');
+const path = require('node:path');
+
+// This file sits in <checkout>/bin/, so the build is next to it; checked by existence, not by
+// reading the text of a require error.
+const compiled = path.join(__dirname, '..', 'dist', 'client', 'cli.js');
+if (!existsSync(compiled)) {
+  process.stderr.write('error: ragomics is not built yet; run `npm run build` in the checkout first\n');
+  process.exit(1);
 }
-cli.main(process.argv);
+require(compiled).main(process.argv);

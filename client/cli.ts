@@ -6,8 +6,6 @@
  * Exit codes: 0 every node COMPLETED; 1 the tree ended with a node FAILED, TIMEOUT or
  * CANCELLED; 2 invalid input (nothing started or changed); 3 a service cannot be reached.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerRunCommands } from './cli/run';
 import { registerInspectCommands } from './cli/inspect';
@@ -15,12 +13,13 @@ import { registerSteerCommands } from './cli/steer';
 import { registerExportCommands } from './cli/export';
 import { registerWorkerCommands } from './cli/worker';
 import { ExitCode, reportError } from './cli/exit';
+import { packageVersion } from '../activities/executors/repo-root';
 
 /** Builds the program (exported for tests and for embedding). */
 export function buildProgram(): Command {
   const program = new Command()
     .name('ragomics')
-    .description('Durable single-cell analysis trees on Temporal.\nConnection: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, RAGOMICS_TASK_QUEUE.')
+    .description('Durable single-cell analysis trees on Temporal.\nConnection: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*,\nTEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE (Temporal\'s standard client settings), RAGOMICS_TASK_QUEUE.')
     .version(packageVersion(), '-V, --version')
     .showSuggestionAfterError(true)
     // Usage errors are thrown, not exited on, so they map to the contract's exit code 2.
@@ -63,13 +62,4 @@ function exitAfterFlush(code: number): void {
   // Exit explicitly: a lingering gRPC handle must not keep a finished command alive, but only
   // after stdout has taken everything (a big --json or timeline may still be queued).
   process.stdout.write('', () => process.exit(code));
-}
-
-function packageVersion(): string {
-  try {
-    // dist/client/cli.js → package.json of the checkout.
-    return (JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
 }

@@ -1,28 +1,35 @@
 /**
- * Connection settings for the SDK, CLI and worker: from explicit options first, then the
- * environment (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `RAGOMICS_TASK_QUEUE`,
- * `TEMPORAL_TLS_CERT`, `TEMPORAL_TLS_KEY`, `TEMPORAL_TLS_CA`, `TEMPORAL_API_KEY`).
+ * Connection settings for the SDK, CLI and worker, read the way every Temporal tool reads them
+ * (`@temporalio/envconfig`): explicit options first, then Temporal's standard environment
+ * variables (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS`,
+ * `TEMPORAL_TLS_CLIENT_CERT_PATH`, `TEMPORAL_TLS_CLIENT_KEY_PATH`, `TEMPORAL_TLS_SERVER_CA_CERT_PATH`,
+ * their `*_DATA` forms, `TEMPORAL_TLS_SERVER_NAME`, `TEMPORAL_GRPC_META_*`), then the profile
+ * `TEMPORAL_PROFILE` (default "default") of the TOML file `TEMPORAL_CONFIG_FILE` (default
+ * `~/.config/temporalio/temporal.toml`, when it exists), then defaults. ragomics' earlier names
+ * `TEMPORAL_TLS_CERT`, `TEMPORAL_TLS_KEY` and `TEMPORAL_TLS_CA` still work as aliases. The task
+ * queue is ragomics' own: `RAGOMICS_TASK_QUEUE`.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import { z } from 'zod';
-import { ServiceUnavailableError } from './errors';
+import { ConfigError, ServiceUnavailableError } from './errors';
 
 /** Default task queue of workers and trees. */
 export const DEFAULT_TASK_QUEUE = 'ragomics';
 
-/** Options of {@link connect}; each falls back to its environment variable. */
+/** Options of {@link connect}; each falls back to its environment variable, then the config file. */
 export const ConnectOptionsSchema = z.strictObject({
-  /** `host:port` of the Temporal frontend. @default env TEMPORAL_ADDRESS or "localhost:7233" */
+  /** `host:port` of the Temporal frontend. @default env TEMPORAL_ADDRESS, the profile's, or "localhost:7233" */
   address: z.string().min(1).optional(),
-  /** @default env TEMPORAL_NAMESPACE or "default" */
+  /** @default env TEMPORAL_NAMESPACE, the profile's, or "default" */
   namespace: z.string().min(1).optional(),
   /** Task queue trees are started on. @default env RAGOMICS_TASK_QUEUE or "ragomics" */
   taskQueue: z.string().min(1).optional(),
-  /** Client certificate and key (mTLS), PEM file paths. @default env TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY */
+  /** Client certificate and key (mTLS), PEM file paths. @default env TEMPORAL_TLS_CLIENT_CERT_PATH / TEMPORAL_TLS_CLIENT_KEY_PATH */
   tlsCertPath: z.string().optional(),
   tlsKeyPath: z.string().optional(),
-  /** CA bundle for the server certificate. @default env TEMPORAL_TLS_CA */
+  /** CA bundle for the server certificate. @default env TEMPORAL_TLS_SERVER_CA_CERT_PATH */
   tlsCaPath: z.string().optional(),
   /** API key (Temporal Cloud); implies TLS. @default env TEMPORAL_API_KEY */
   apiKey: z.string().optional(),
@@ -31,7 +38,7 @@ export const ConnectOptionsSchema = z.strictObject({
 });
 export type ConnectOptions = z.infer<typeof ConnectOptionsSchema>;
 
-/** Settings resolved from options and environment. */
+/** Settings resolved from options, environment and config file. */
 export interface ResolvedConnection {
   address: string;
   namespace: string;
@@ -39,31 +46,85 @@ export interface ResolvedConnection {
   connectionOptions: ConnectionOptions;
 }
 
-/** Resolves options against the environment. */
+/**
+ * ragomics' earlier variable names and the standard Temporal name each stands for. The standard
+ * name wins when both are set.
+ */
+export const LEGACY_CONNECTION_ENV: Readonly<Record<string, string>> = {
+  TEMPORAL_TLS_CERT: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  TEMPORAL_TLS_KEY: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  TEMPORAL_TLS_CA: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+};
+
+/** `env` as envconfig should see it: empty variables count as unset, aliases filled in. */
+function temporalEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') out[k] = v;
+  for (const [legacy, standard] of Object.entries(LEGACY_CONNECTION_ENV)) {
+    const v = out[legacy];
+    if (v !== undefined && out[standard] === undefined) out[standard] = v;
+  }
+  return out;
+}
+
+/**
+ * Resolves options against the environment and the Temporal config file.
+ * @throws ConfigError naming the variable or file when a setting is unusable: a missing
+ *   `TEMPORAL_CONFIG_FILE` or profile, malformed TOML, a client certificate without its key
+ *   (or the reverse), an unreadable certificate file. Nothing has been contacted then.
+ */
 export function resolveConnection(options: ConnectOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedConnection {
   const o = ConnectOptionsSchema.parse(options);
-  const address = o.address ?? env.TEMPORAL_ADDRESS ?? 'localhost:7233';
-  const cert = o.tlsCertPath ?? env.TEMPORAL_TLS_CERT;
-  const key = o.tlsKeyPath ?? env.TEMPORAL_TLS_KEY;
-  const ca = o.tlsCaPath ?? env.TEMPORAL_TLS_CA;
-  const apiKey = o.apiKey ?? env.TEMPORAL_API_KEY;
-  const connectionOptions: ConnectionOptions = { address, connectTimeout: `${o.connectTimeoutSeconds ?? 10}s` };
-  if (cert && key) {
-    connectionOptions.tls = {
-      clientCertPair: { crt: readFileSync(cert), key: readFileSync(key) },
-      ...(ca ? { serverRootCACertificate: readFileSync(ca) } : {}),
+  const vars = temporalEnv(env);
+  // envconfig treats a missing file as "no file"; one named explicitly must exist.
+  if (vars.TEMPORAL_CONFIG_FILE !== undefined && !existsSync(vars.TEMPORAL_CONFIG_FILE)) {
+    throw new ConfigError(`TEMPORAL_CONFIG_FILE: no such file "${vars.TEMPORAL_CONFIG_FILE}"`);
+  }
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({ overrideEnvVars: vars });
+  } catch (err) {
+    // Everything envconfig throws here is about the file or the profile chosen in it.
+    const where = vars.TEMPORAL_CONFIG_FILE ?? 'the Temporal config file';
+    throw new ConfigError(`${vars.TEMPORAL_PROFILE ? `TEMPORAL_PROFILE "${vars.TEMPORAL_PROFILE}" in ` : ''}${where}: ${String((err as Error).message).split('\n')[0]}`, { cause: err });
+  }
+  if (o.address) profile.address = o.address;
+  if (o.namespace) profile.namespace = o.namespace;
+  if (o.apiKey) profile.apiKey = o.apiKey;
+  if (o.tlsCertPath || o.tlsKeyPath || o.tlsCaPath) {
+    profile.tls = {
+      ...profile.tls,
+      ...(o.tlsCertPath ? { clientCert: { path: o.tlsCertPath } } : {}),
+      ...(o.tlsKeyPath ? { clientKey: { path: o.tlsKeyPath } } : {}),
+      ...(o.tlsCaPath ? { serverCACert: { path: o.tlsCaPath } } : {}),
     };
-  } else if (ca) {
-    connectionOptions.tls = { serverRootCACertificate: readFileSync(ca) };
   }
-  if (apiKey) {
-    connectionOptions.apiKey = apiKey;
-    connectionOptions.tls ??= true;
+  // envconfig silently drops half a client certificate pair; say so instead.
+  if (profile.tls && !profile.tls.disabled && Boolean(profile.tls.clientCert) !== Boolean(profile.tls.clientKey)) {
+    throw new ConfigError(profile.tls.clientCert
+      ? 'TEMPORAL_TLS_CLIENT_CERT_PATH is set without TEMPORAL_TLS_CLIENT_KEY_PATH (mTLS needs both)'
+      : 'TEMPORAL_TLS_CLIENT_KEY_PATH is set without TEMPORAL_TLS_CLIENT_CERT_PATH (mTLS needs both)');
   }
+  let standard: ReturnType<typeof toClientOptions>;
+  try {
+    standard = toClientOptions(profile);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(`TLS certificate or key: cannot read ${e.path ? `"${e.path}"` : 'a file'} (${e.code ?? e.message})`, { cause: err });
+  }
+  const address = profile.address ?? 'localhost:7233';
+  const { tls, apiKey, metadata } = standard.connectionOptions;
+  const connectionOptions: ConnectionOptions = {
+    address,
+    connectTimeout: `${o.connectTimeoutSeconds ?? 10}s`,
+    ...(tls !== undefined ? { tls } : {}),
+    ...(apiKey !== undefined ? { apiKey } : {}),
+    ...(metadata !== undefined ? { metadata } : {}),
+  };
   return {
     address,
-    namespace: o.namespace ?? env.TEMPORAL_NAMESPACE ?? 'default',
-    taskQueue: o.taskQueue ?? env.RAGOMICS_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+    namespace: profile.namespace ?? 'default',
+    taskQueue: o.taskQueue ?? vars.RAGOMICS_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
     connectionOptions,
   };
 }

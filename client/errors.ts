@@ -33,3 +33,20 @@ export class TreeNotFoundError extends RagomicsError {
 export class ServiceUnavailableError extends RagomicsError {
   override readonly exitCode = 3;
 }
+
+/**
+ * A setting is invalid: an environment variable, a flag or the Temporal client config file
+ * (`TEMPORAL_CONFIG_FILE`, `TEMPORAL_PROFILE`). `problems` holds one line per bad setting,
+ * each starting with the variable's name. Exit code 2; nothing was started.
+ */
+export class ConfigError extends InvalidInputError {}
+
+/** The tree's workflow has closed, so it accepts no more changes. Exit code 2. */
+export class TreeFinishedError extends InvalidInputError {}
+
+/**
+ * No worker answered a query about the tree: none polls its task queue (the server's
+ * FAILED_PRECONDITION, or DEADLINE_EXCEEDED after its ~30 s query timeout), or none took the
+ * query in time. Exit code 3, like any other missing service.
+ */
+export class NoWorkerError extends ServiceUnavailableError {}

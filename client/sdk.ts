@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError,
+  WorkflowNotFoundError,
   type Client, type Connection, type WorkflowHandle,
 } from '@temporalio/client';
 import { AddNodesRequestSchema, TreeSpecSchema, formatZodError, type NodeSpecInput, type TreeSpecInput } from '../common/schemas';
@@ -21,9 +21,19 @@ import {
   setPausedSignal, statusQuery, summaryQuery, timelineQuery, type AddNodesResult, type StatusQueryOptions,
 } from '../workflows/messages';
 import type { AnalysisTreeInput, TreeResult } from '../workflows/analysis-tree';
-import type { TimelineEntry, TreeMetrics, TreeStatus, TreeSummary } from '../workflows/views';
+import type { TimelineEntry, TreeMetrics, TreeSummary } from '../workflows/views';
 import { openClient, resolveConnection, type ConnectOptions } from './connection';
-import { InvalidInputError, RagomicsError, ServiceUnavailableError, TreeNotFoundError } from './errors';
+import { InvalidInputError, NoWorkerError, RagomicsError, TreeFinishedError, TreeNotFoundError } from './errors';
+import { GrpcStatus, grpcStatusOf, toRagomicsError, wrapServiceError } from './service-errors';
+import { describeNodeActivities, mergeNodeActivityViews, type LiveTreeStatus } from './slot-wait';
+
+export type { LiveNodeStatus, LiveTreeStatus, NodeWait } from './slot-wait';
+
+/** Options of {@link TreeHandle.status}. */
+export type StatusOptions = Omit<StatusQueryOptions, 'offset' | 'limit'> & {
+  /** Merge in which dispatched nodes wait for a worker (one `describe()` call more). @default true */
+  nodeWaits?: boolean;
+};
 
 /** Workflow type name of an analysis tree. */
 export const TREE_WORKFLOW_TYPE = 'analysisTree';
@@ -181,32 +191,41 @@ export class TreeHandle {
     return this.call(() => this.workflow.executeUpdate(setMaxParallelJobsUpdate, { args: [n] }));
   }
 
-  /** Status with every node (pages through big trees). */
-  async status(options: Omit<StatusQueryOptions, 'offset' | 'limit'> = {}): Promise<TreeStatus> {
-    const first = await this.call(() => this.workflow.query(statusQuery, { ...options, offset: 0, limit: 1000 }));
+  /**
+   * Status with every node (pages through big trees). Unless `nodeWaits` is false, the server's
+   * view of the dispatched nodes is merged in (one `describe()` call): a RUNNING node that no
+   * worker has started yet carries `waitingFor` (e.g. every worker slot on its task queue is
+   * busy) and `startedAt: null`; `waitingForWorkerSlot` counts them. See client/slot-wait.ts.
+   */
+  async status(options: StatusOptions = {}): Promise<LiveTreeStatus> {
+    const { nodeWaits = true, ...query } = options;
+    const [first, views] = await Promise.all([
+      this.call(() => this.workflow.query(statusQuery, { ...query, offset: 0, limit: 1000 }), 'query'),
+      nodeWaits ? this.call(() => describeNodeActivities(this.workflow)) : null,
+    ]);
     while (first.nodes.length < first.totalNodes) {
-      const page = await this.call(() => this.workflow.query(statusQuery, { ...options, offset: first.nodes.length, limit: 1000 }));
+      const page = await this.call(() => this.workflow.query(statusQuery, { ...query, offset: first.nodes.length, limit: 1000 }), 'query');
       if (page.nodes.length === 0) break;
       first.nodes.push(...page.nodes);
     }
-    return first;
+    return views ? mergeNodeActivityViews(first, views) : first;
   }
 
   /** The seed's metrics and more. */
   async metrics(): Promise<TreeMetrics> {
-    return this.call(() => this.workflow.query(metricsQuery));
+    return this.call(() => this.workflow.query(metricsQuery), 'query');
   }
 
   /** Cheap summary with a version number that changes whenever the tree changes. */
   async summary(): Promise<TreeSummary> {
-    return this.call(() => this.workflow.query(summaryQuery));
+    return this.call(() => this.workflow.query(summaryQuery), 'query');
   }
 
   /** Every attempt of every node (pages through big trees). */
   async timeline(): Promise<TimelineEntry[]> {
     const entries: TimelineEntry[] = [];
     for (;;) {
-      const page = await this.call(() => this.workflow.query(timelineQuery, { offset: entries.length, limit: 2000 }));
+      const page = await this.call(() => this.workflow.query(timelineQuery, { offset: entries.length, limit: 2000 }), 'query');
       entries.push(...page.entries);
       if (page.entries.length === 0 || entries.length >= page.total) return entries;
     }
@@ -240,33 +259,36 @@ export class TreeHandle {
     }
   }
 
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one server call, mapping its failure to the SDK's error classes. `query` marks calls
+   * a worker must answer: only their FAILED_PRECONDITION / DEADLINE_EXCEEDED mean "no worker".
+   */
+  private async call<T>(fn: () => Promise<T>, kind: 'query' | 'other' = 'other'): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      throw wrapServiceError(err, this.treeId);
+      if (err instanceof WorkflowNotFoundError) throw await this.notFoundOrFinished(err);
+      // The server answers a query nobody polls for with FAILED_PRECONDITION when the queue's
+      // pollers went away, and with DEADLINE_EXCEEDED after ~30 s when none ever came or all are busy.
+      const code = grpcStatusOf(err);
+      if (kind === 'query' && (code === GrpcStatus.FAILED_PRECONDITION || code === GrpcStatus.DEADLINE_EXCEEDED)) {
+        throw new NoWorkerError('no worker answered (none polls the tree\'s task queue, or none took the query in time); start one with `ragomics worker` (or `ragomics dev`)', { cause: err });
+      }
+      throw wrapServiceError(err);
     }
   }
-}
 
-/** Maps Temporal client errors to the SDK's error classes. */
-function wrapServiceError(err: unknown, treeId?: string): unknown {
-  if (err instanceof RagomicsError) return err;
-  if (err instanceof WorkflowNotFoundError) {
-    // Updates and signals to a closed tree also arrive as "not found".
-    return /completed|closed/i.test(err.message)
-      ? new InvalidInputError(`tree "${treeId ?? err.workflowId}" has finished; it accepts no more changes`, { cause: err })
-      : new TreeNotFoundError(`no tree with id "${treeId ?? err.workflowId}"`, { cause: err });
+  /**
+   * Signals and updates to a closed tree fail with NOT_FOUND, like those to a tree that never
+   * existed; the server's record of the run tells the two apart.
+   */
+  private async notFoundOrFinished(err: WorkflowNotFoundError): Promise<RagomicsError> {
+    try {
+      const d = await this.workflow.describe();
+      if (d.status.name !== 'RUNNING') return new TreeFinishedError(`tree "${this.treeId}" has finished; it accepts no more changes`, { cause: err });
+    } catch (describeErr) {
+      if (!(describeErr instanceof WorkflowNotFoundError)) return toRagomicsError(describeErr) ?? new TreeNotFoundError(`no tree with id "${this.treeId}"`, { cause: err });
+    }
+    return new TreeNotFoundError(`no tree with id "${this.treeId}"`, { cause: err });
   }
-  if (err instanceof WorkflowUpdateFailedError) return new InvalidInputError(String((err.cause as Error | undefined)?.message ?? err.message), { cause: err });
-  if (err instanceof WorkflowExecutionAlreadyStartedError) return new InvalidInputError(`a tree with id "${err.workflowId}" already exists`, { cause: err });
-  const e = err as { code?: number; message?: string; name?: string };
-  // gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4): the server is not there.
-  if (e?.code === 14 || e?.code === 4 || /ECONNREFUSED|UNAVAILABLE|failed to connect/i.test(e?.message ?? '')) {
-    return new ServiceUnavailableError(`the Temporal server stopped answering (${e.message?.split('\n')[0]})`, { cause: err });
-  }
-  if (e?.code === 3 || e?.name === 'WorkflowUpdateRPCTimeoutOrCancelledError') return err;
-  // Validator rejections of updates arrive as gRPC errors carrying the validator's message.
-  if (/Update rejected|validat/i.test(e?.message ?? '')) return new InvalidInputError(e.message ?? 'rejected', { cause: err });
-  return err;
 }

@@ -25,7 +25,7 @@ if [[ -z "${TEMPORAL_ADDRESS:-}" ]]; then
   export "${addr_line?}"
 fi
 export RAGOMICS_WORKFLOW_BUNDLE="$PROJECT_ROOT/dist/workflow-bundle.js"
-export RAGOMICS_BLOCKS_IMAGE="${RAGOMICS_BLOCKS_IMAGE:-$(cat "$DATA_DIR/blocks-image")}"
+export RAGOMICS_BLOCKS_IMAGE="$(blocks_image)"
 
 mkdir -p "$DATA_DIR/demo"
 worker_log="$DATA_DIR/demo/worker.log"

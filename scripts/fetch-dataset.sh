@@ -28,7 +28,7 @@ fi
 if ! timeout 15 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
   die "Docker engine not reachable: run scripts/ensure-docker.sh"
 fi
-TAG="$(cat "$ROOT/.data/blocks-image" 2>/dev/null || true)"
+TAG="$(blocks_image)"
 if [[ -z "$TAG" ]] || ! docker image inspect "$TAG" >/dev/null 2>&1; then
   TAG="$(bash "$ROOT/scripts/build-image.sh")"
 fi

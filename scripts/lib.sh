@@ -17,6 +17,7 @@
 #   run_runner_module IMAGE DIR NAME MODULE ARGS...
 #                       python -m MODULE ARGS in a sandboxed container of the blocks image
 #                       (no network, read-only root, no capabilities, caller's uid), DIR at /data
+#   blocks_image        the blocks image tag (RAGOMICS_BLOCKS_IMAGE, else $DATA_DIR/blocks-image)
 #   PROJECT_ROOT        the checkout (parent of scripts/)
 #   DATA_DIR            ${RAGOMICS_DATA_DIR:-$PROJECT_ROOT/.data}   (runtime state: db files, logs, pids)
 #   TOOLS_DIR           ${RAGOMICS_TOOLS_DIR:-$PROJECT_ROOT/.tools} (installed tools: temporal venv, go bin)
@@ -113,3 +114,11 @@ step_timer() {
 }
 
 fi
+
+# blocks_image: the blocks image scripts run: RAGOMICS_BLOCKS_IMAGE, else the tag
+# scripts/build-image.sh recorded in $DATA_DIR/blocks-image (empty when never
+# built). The TypeScript side reads the same two (activities/executors/blocks-image.ts).
+blocks_image() {
+  if [[ -n "${RAGOMICS_BLOCKS_IMAGE:-}" ]]; then echo "$RAGOMICS_BLOCKS_IMAGE"; return; fi
+  cat "$DATA_DIR/blocks-image" 2>/dev/null || true
+}

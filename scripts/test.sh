@@ -3,8 +3,11 @@
 # then typechecks, lints and runs the whole suite with node's built-in test runner against a
 # real Temporal dev server and a real Docker engine.
 #
-# Steps: npm packages → build (tsc) → catalog check → lint → Docker engine → blocks image →
-# dataset → local executor's Python venv → Temporal dev server → workflow bundle (built once for all test files) → node --test.
+# Steps: npm packages → build (tsc) → catalog and runner-contract checks → records check
+# (scripts/render-records.js) → Python lint + unit tests (ruff, pytest: scripts/check-python.sh) → lint →
+# Docker engine → blocks image → dataset → local executor's Python venv → Temporal dev server → workflow
+# bundle (built once for all test files) → node --test → after-suite checks (reliability cases expected
+# for the files that ran; no leftover containers).
 #
 # Env: TEMPORAL_ADDRESS (use this server instead of starting one), RAGOMICS_TEST_FILES (a subset
 # of compiled test files, e.g. "dist/test/unit"), RAGOMICS_TEST_CONCURRENCY (test files run at
@@ -16,6 +19,9 @@ cd "$PROJECT_ROOT"
 step_timer "npm packages" bash scripts/ensure-node-deps.sh
 step_timer "typecheck + build" npx tsc -p tsconfig.json
 step_timer "block catalog up to date" node scripts/gen-catalog.js --check
+step_timer "runner contract up to date" node scripts/gen-runner-contract.js --check
+step_timer "RELIABILITY.md and BENCHMARKS.md rendered from docs/records" node scripts/render-records.js --check
+step_timer "python lint + unit" bash scripts/check-python.sh
 step_timer "lint" npx eslint --max-warnings 0 .
 step_timer "test tools" bash scripts/ensure-test-tools.sh
 step_timer "Docker engine" bash scripts/ensure-docker.sh
@@ -30,22 +36,38 @@ fi
 log "Temporal at $TEMPORAL_ADDRESS"
 step_timer "workflow bundle" node scripts/bundle-workflows.js
 export RAGOMICS_WORKFLOW_BUNDLE="$PROJECT_ROOT/dist/workflow-bundle.js"
-export RAGOMICS_BLOCKS_IMAGE="${RAGOMICS_BLOCKS_IMAGE:-$(cat "$DATA_DIR/blocks-image")}"
+export RAGOMICS_BLOCKS_IMAGE="$(blocks_image)"
 
 # Only *.test.js files: on Node 20 a directory argument would also run every helper and fixture
 # under dist/test/ as a test file.
-mapfile -t files < <(find ${RAGOMICS_TEST_FILES:-dist/test} -name '*.test.js' | sort)
+# A compiled test whose source is gone (tsc never deletes from dist/) is not run.
+mapfile -t files < <(find ${RAGOMICS_TEST_FILES:-dist/test} -name '*.test.js' | sort | while read -r f; do
+  src="${f#dist/}"; if [[ -f "${src%.js}.ts" ]]; then echo "$f"; else echo "[ragomics] not run: $f (no ${src%.js}.ts)" >&2; fi
+done)
 # Fresh reliability figures for this run only.
 rm -rf "${RAGOMICS_RELIABILITY_DIR:-$DATA_DIR/reliability}"
 out="$DATA_DIR/test-output.tap"
 rc=0
 node --test --test-concurrency="${RAGOMICS_TEST_CONCURRENCY:-1}" "${files[@]}" | tee "$out" || rc=$?
-node scripts/print-reliability-summary.js || true
+# After-suite checks: scripts, not test files, so no test depends on the order files run in.
+# The reliability check expects the cases of the reliability files that ran (none: nothing).
+after_rc=0
+node scripts/check-reliability.js --ran "${files[@]}" || after_rc=1
 # Every skipped test with its reason; under CI=true a skip not allowed in CI fails the run.
-node scripts/report-skips.js "$out" || { ((rc != 0)) || rc=1; }
+node scripts/report-skips.js "$out" || after_rc=1
+# Leftover containers: only after the whole suite (a subset may run beside other test runs on
+# the same engine); RAGOMICS_CHECK_LEFTOVERS=1/0 forces it on/off.
+check_leftovers="${RAGOMICS_CHECK_LEFTOVERS:-}"
+if [[ -z "$check_leftovers" ]]; then if [[ -z "${RAGOMICS_TEST_FILES:-}" ]]; then check_leftovers=1; else check_leftovers=0; fi; fi
+if [[ "$check_leftovers" == 1 ]]; then
+  node scripts/check-no-leftover-containers.js || after_rc=1
+else
+  echo "== leftover containers: not checked (a subset ran: RAGOMICS_TEST_FILES; RAGOMICS_CHECK_LEFTOVERS=1 to check)"
+fi
 # The runner's own summary again, as the last line: "N passed, N failed".
 pass="$(grep -E '^# pass [0-9]+' "$out" | tail -1 | awk '{print $3}')"
 fail="$(grep -E '^# fail [0-9]+' "$out" | tail -1 | awk '{print $3}')"
 skip="$(grep -E '^# skipped [0-9]+' "$out" | tail -1 | awk '{print $3}')"
-echo "tests: ${pass:-0} passed, ${fail:-0} failed, ${skip:-0} skipped"
-exit "$rc"
+echo "tests: ${pass:-0} passed, ${fail:-0} failed, ${skip:-0} skipped; after-suite checks $([[ $after_rc == 0 ]] && echo passed || echo FAILED)"
+if [[ $rc != 0 ]]; then exit "$rc"; fi
+exit "$after_rc"

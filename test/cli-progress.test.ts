@@ -1,12 +1,15 @@
 /**
  * The live progress renderers of `run` / `watch` with a fake output stream: the TTY view is
  * redrawn in place (cursor up, clear) with one line per node, counts and a bar, and fits the
- * terminal; the plain renderer prints one line per node change.
+ * terminal; the plain renderer prints one line per node change. Nodes waiting for a worker
+ * slot are shown as such, with the reason, in both and in `status`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createProgress, progressBar } from '../client/cli/progress';
+import { renderStatusText, toContractStatus } from '../client/cli/status-view';
+import type { LiveTreeStatus, NodeWait } from '../client/slot-wait';
 import type { NodeStatus, TreeStatus } from '../workflows/views';
 
 class FakeOut extends Writable {
@@ -81,4 +84,58 @@ void test('plain: one line per node change, nothing repeated, then a summary', (
 
 void test('progress bar', () => {
   assert.equal(progressBar(status(['COMPLETED', 'FAILED', 'RUNNING', 'READY']), 8), '[████░░░░] 50%');
+});
+
+/** node-1 dispatched (RUNNING) but not started by any worker: as the SDK's status merges it. */
+function withSlotWait(s: TreeStatus): LiveTreeStatus {
+  const wait: NodeWait = { kind: 'worker-slot', taskQueue: 'q1', since: new Date(Date.now() - 2000).toISOString(), attempt: 1, reason: 'waiting for a worker slot on task queue "q1": activity scheduled, not yet started' };
+  return { ...s, waitingForWorkerSlot: 1, nodes: s.nodes.map((n) => (n.id === 'node-1' ? { ...n, startedAt: null, waitingFor: wait } : n)) };
+}
+
+void test('TTY: a node waiting for a worker slot says so, with its task queue, and the counts count it', () => {
+  const out = new FakeOut(120, 40);
+  const p = createProgress(out, true);
+  p.update(withSlotWait(status(['RUNNING', 'RUNNING'])));
+  assert.match(out.text, /2 running \(1 waiting for a worker slot\)/);
+  assert.match(out.text, /◌ node-1 +sleep +RUNNING +waiting for a worker slot on "q1" 2\.\ds/);
+  assert.match(out.text, /▶ node-0 +sleep +RUNNING +1\.\ds\n/);
+  out.text = '';
+  p.finish(status(['COMPLETED', 'COMPLETED'], 'COMPLETED'));
+  assert.match(out.text, /1 node\(s\) were seen waiting for a worker slot .*task queue "q1".*maxParallelJobs 2; raise RAGOMICS_MAX_CONCURRENT_NODES or add workers/);
+});
+
+void test('plain: the wait is printed with its reason, then the start, then a summary line', () => {
+  const out = new FakeOut(0, 0);
+  const p = createProgress(out, false);
+  p.update(withSlotWait(status(['RUNNING', 'RUNNING'])));
+  p.update(withSlotWait(status(['RUNNING', 'RUNNING'])));
+  p.update(status(['RUNNING', 'RUNNING']));
+  p.finish(status(['COMPLETED', 'COMPLETED'], 'COMPLETED'));
+  const lines = out.text.trimEnd().split('\n');
+  assert.equal(lines.filter((l) => /node-1 RUNNING \(waiting for a worker slot on task queue "q1": activity scheduled, not yet started\)/.test(l)).length, 1);
+  assert.equal(lines.filter((l) => /node-1 RUNNING \(started\)/.test(l)).length, 1);
+  assert.equal(lines.filter((l) => /node-0 RUNNING/.test(l)).length, 1, 'node-0 never waited: one line');
+  assert.match(lines[lines.length - 1] ?? '', /1 node\(s\) were seen waiting for a worker slot/);
+});
+
+void test('plain: no summary line about slots when no node waited', () => {
+  const out = new FakeOut(0, 0);
+  const p = createProgress(out, false);
+  p.update(status(['RUNNING']));
+  p.finish(status(['COMPLETED'], 'COMPLETED'));
+  assert.doesNotMatch(out.text, /worker slot/);
+});
+
+void test('status: --json carries waitingFor per node and the count; the text view prints the reason', () => {
+  const s = withSlotWait(status(['RUNNING', 'RUNNING', 'READY']));
+  const json = toContractStatus(s);
+  assert.equal(json.waitingForWorkerSlot, 1);
+  assert.equal(json.nodes[0]?.waitingFor, null);
+  assert.equal(json.nodes[1]?.waitingFor?.kind, 'worker-slot');
+  assert.equal(json.nodes[1]?.startedAt, null, 'not started');
+  assert.deepEqual(Object.keys(json.nodes[0] ?? {}).slice(0, 8), ['id', 'parentId', 'state', 'attempts', 'queuedAt', 'startedAt', 'endedAt', 'error'], "the contract's fields first");
+  const text = renderStatusText(s);
+  assert.match(text, /2 running \(1 waiting for a worker slot\)/);
+  assert.match(text, /node-1 .*RUNNING.*\n {4}↳ waiting for a worker slot on task queue "q1": activity scheduled, not yet started; for 2\.\ds/);
+  assert.match(text, /node-2 .*READY.*\n {4}↳ waiting for one of the tree's 2 slots \(maxParallelJobs; 2 running\)/);
 });

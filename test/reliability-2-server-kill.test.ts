@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
-import { readLedger, reExecutions, recordCase, verifyOutputs } from './helpers/ledger';
+import { readLedger, reExecutions, runCase, verifyOutputs, type CaseRecorder } from './helpers/ledger';
 import { PrivateTemporalServer, sleep, spawnWorker, tailOf, tempDir, waitUntil } from './helpers/processes';
 import { cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, waitForStatus } from './fixtures/reliability/common';
 
@@ -22,13 +22,11 @@ for (const v of [
   { id: '2', downtimeMs: 8000, what: 'longer than the heartbeat timeout' },
   { id: '2b', downtimeMs: 500, what: 'shorter than the heartbeat timeout' },
 ]) {
-  void test(`case ${v.id}: Temporal server SIGKILLed mid-tree, down ${v.what}, restarted on the same DB: the tree completes`, { timeout: 400_000 }, async () => {
-    await serverKill(v.id, v.downtimeMs);
-  });
+  void test(`case ${v.id}: Temporal server SIGKILLed mid-tree, down ${v.what}, restarted on the same DB: the tree completes`, { timeout: 400_000 },
+    runCase({ id: v.id, title: `Temporal server SIGKILLed mid-tree, down ${v.what}, restarted on the same DB`, test: 'test/reliability-2-server-kill.test.ts' }, (rec) => serverKill(rec, v.downtimeMs)));
 }
 
-async function serverKill(caseId: string, downtimeMs: number): Promise<void> {
-  const t0 = Date.now();
+async function serverKill(rec: CaseRecorder, downtimeMs: number): Promise<void> {
   const base = tempDir('rel-server');
   const ws = path.join(base, 'ws');
   const server = new PrivateTemporalServer(path.join(base, 'temporal-data'));
@@ -82,9 +80,8 @@ async function serverKill(caseId: string, downtimeMs: number): Promise<void> {
 
     worker.kill('SIGTERM');
     await worker.waitExit(60_000);
-    await recordCase({
-      id: caseId, title: `Temporal server SIGKILLed mid-tree, down ${secs(downMs)}, restarted on the same DB`, test: 'test/reliability-2-server-kill.test.ts', ok: true,
-      finishedAt: new Date().toISOString(), durationMs: Date.now() - t0, faultsInjected: 1, nodesReExecuted: re.total, outputsLost: check.problems.length,
+    rec.set({
+      faultsInjected: 1, nodesReExecuted: re.total, outputsLost: check.problems.length,
       outputsVerified: check.verified,
       line: `server SIGKILLed with c1,c2 running, down ${secs(downMs)} (restart took ${secs(restartMs)}, heartbeat timeout ${HEARTBEAT_TIMEOUT_S} s): tree COMPLETED ${secs(doneAfterRestartMs)} after the restart, re-executed ${JSON.stringify(re.nodes)}, worker process survived`,
       figures: { firstStartMs, restartMs, downMs, doneAfterRestartMs, reExecuted: re.nodes, attempts: ledger.attempts.map((a) => `${a.nodeId} ${a.run}-${a.activityAttempt} ${a.status}`) },

@@ -17,7 +17,7 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
-import { readLedger, reExecutions, recordCase, verifyOutputs } from './helpers/ledger';
+import { readLedger, reExecutions, runCase, verifyOutputs } from './helpers/ledger';
 import { PrivateDockerd, sleep, spawnWorker, tailOf, tempDir, waitUntil } from './helpers/processes';
 import { fixtureImage } from './fixtures/executor/helpers';
 import { TEMPORAL_ADDRESS, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode } from './fixtures/reliability/common';
@@ -49,8 +49,9 @@ after(async () => {
   await cleanupCase({ dirs: [base] });
 });
 
-void test('case 3a: Docker engine restarted while a node runs: the node is retried by its policy, the tree ends in bounded time', { timeout: 400_000 }, async () => {
-  const t0 = Date.now();
+const FILE = 'test/reliability-3-docker-restart.test.ts';
+
+void test('case 3a: Docker engine restarted while a node runs: the node is retried by its policy, the tree ends in bounded time', { timeout: 400_000 }, runCase({ id: '3a', title: 'Docker engine restarted while a node runs', test: FILE }, async (rec) => {
   const ws = path.join(base, 'ws-a');
   const taskQueue = uid('rel-dockerd');
   const treeId = uid('rel-dockerd-restart');
@@ -90,9 +91,8 @@ void test('case 3a: Docker engine restarted while a node runs: the node is retri
     await waitUntil('no container of the tree on the engine', async () => (await containersWith(docker, { 'ragomics.tree': treeId })).length === 0, 30_000);
     w.kill('SIGTERM');
     await w.waitExit(60_000);
-    await recordCase({
-      id: '3a', title: 'Docker engine restarted while a node runs', test: 'test/reliability-3-docker-restart.test.ts', ok: true,
-      finishedAt: new Date().toISOString(), durationMs: Date.now() - t0, faultsInjected: 1, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
+    rec.set({
+      faultsInjected: 1, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
       line: `dockerd restarted during a 20 s node (stop ${secs(stopMs)}, start ${secs(startMs)}): x ${x.state} after ${timeline.length} attempt(s) [${attemptLines(ledger, 'x').join('; ')}], tree ${result.state} ${secs(endedMs)} after the fault (bound ${secs(BOUND_MS)}); engine left clean`,
       figures: { stopMs, startMs, downMs, endedAfterFaultMs: endedMs, xState: x.state, xError: x.error, attempts: attemptLines(ledger, 'x'), reExecuted: re.nodes, privateEngine: setup },
     });
@@ -103,10 +103,9 @@ void test('case 3a: Docker engine restarted while a node runs: the node is retri
     await client?.close();
     await cleanupCase({ trees: [tree], treeIds: [treeId], docker, dirs: [ws] });
   }
-});
+}));
 
-void test('case 3b: Docker engine stopped for good while a node runs: the node FAILS in bounded time, naming Docker', { timeout: 400_000 }, async () => {
-  const t0 = Date.now();
+void test('case 3b: Docker engine stopped for good while a node runs: the node FAILS in bounded time, naming Docker', { timeout: 400_000 }, runCase({ id: '3b', title: 'Docker engine stopped for good while a node runs', test: FILE }, async (rec) => {
   const ws = path.join(base, 'ws-b');
   const taskQueue = uid('rel-dockerd');
   const treeId = uid('rel-dockerd-gone');
@@ -140,9 +139,8 @@ void test('case 3b: Docker engine stopped for good while a node runs: the node F
     assert.equal(w.child.exitCode, null, 'the worker process is still up');
     w.kill('SIGTERM');
     await w.waitExit(60_000);
-    await recordCase({
-      id: '3b', title: 'Docker engine stopped for good while a node runs', test: 'test/reliability-3-docker-restart.test.ts', ok: true,
-      finishedAt: new Date().toISOString(), durationMs: Date.now() - t0, faultsInjected: 1, nodesReExecuted: re.total, outputsLost: 0, outputsVerified: 0,
+    rec.set({
+      faultsInjected: 1, nodesReExecuted: re.total, outputsLost: 0, outputsVerified: 0,
       line: `dockerd stopped (took ${secs(stopMs)}) during a 30 s node: x FAILED ${secs(endedMs)} after the fault after ${timeline.length} attempt(s), reason "${(x.error ?? '').split('\n')[0]!.slice(0, 120)}"; worker up; nothing hung`,
       figures: { stopMs, endedAfterFaultMs: endedMs, attempts: attemptLines(ledger, 'x'), reason: x.error },
     });
@@ -150,4 +148,4 @@ void test('case 3b: Docker engine stopped for good while a node runs: the node F
     await client?.close();
     await cleanupCase({ trees: [tree], treeIds: [treeId], dirs: [ws] });
   }
-});
+}));

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
-import { attemptsOf, readLedger, reExecutions, recordCase, verifyOutputs } from './helpers/ledger';
+import { attemptsOf, readLedger, reExecutions, runCase, verifyOutputs } from './helpers/ledger';
 import { sleep, spawnWorker, tempDir, waitUntil } from './helpers/processes';
 import { TEMPORAL_ADDRESS, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker } from './fixtures/reliability/common';
 
@@ -74,8 +74,9 @@ async function sigtermWhileRunning(v: Variant) {
   }
 }
 
-void test('case 4a: SIGTERM while a node runs, grace longer than the node: it finishes there, nothing new is taken, the worker exits 0', { timeout: 300_000 }, async () => {
-  const t0 = Date.now();
+const FILE = 'test/reliability-4-sigterm.test.ts';
+
+void test('case 4a: SIGTERM while a node runs, grace longer than the node: it finishes there, nothing new is taken, the worker exits 0', { timeout: 300_000 }, runCase({ id: '4a', title: 'SIGTERM, grace longer than the node', test: FILE }, async (rec) => {
   const r = await sigtermWhileRunning({ name: 'long-grace', graceSeconds: 60, nodeSeconds: 8 });
   assert.equal(r.exitCode, 0, 'graceful exit');
   assert.equal(r.graceful, true);
@@ -87,16 +88,14 @@ void test('case 4a: SIGTERM while a node runs, grace longer than the node: it fi
   assert.ok(r.attempts.filter((x) => x.nodeId !== 'x').every((x) => x.worker === r.nextId), 'later and child ran on the next worker');
   assert.deepEqual(r.check.problems, []);
   assert.equal(r.re.total, 0, 'nothing ran twice');
-  await recordCase({
-    id: '4a', title: 'SIGTERM, grace longer than the node', test: 'test/reliability-4-sigterm.test.ts', ok: true,
-    finishedAt: new Date().toISOString(), durationMs: Date.now() - t0, faultsInjected: 1, nodesReExecuted: r.re.total, outputsLost: r.check.problems.length, outputsVerified: r.check.verified,
+  rec.set({
+    faultsInjected: 1, nodesReExecuted: r.re.total, outputsLost: r.check.problems.length, outputsVerified: r.check.verified,
     line: `SIGTERM with grace 60 s during an 8 s node: node finished on the stopping worker, which exited 0 after ${secs(r.exitMs)}; 0 nodes taken after SIGTERM; 0 containers left; tree completed on the next worker; 0 re-executions`,
     figures: { exitAfterTermMs: r.exitMs, graceSeconds: 60, nodeSeconds: 8 },
   });
-});
+}));
 
-void test('case 4b: SIGTERM while a node runs, grace shorter than the node: it is cancelled cleanly and re-run on the next worker', { timeout: 300_000 }, async () => {
-  const t0 = Date.now();
+void test('case 4b: SIGTERM while a node runs, grace shorter than the node: it is cancelled cleanly and re-run on the next worker', { timeout: 300_000 }, runCase({ id: '4b', title: 'SIGTERM, grace shorter than the node', test: FILE }, async (rec) => {
   const grace = 2;
   const r = await sigtermWhileRunning({ name: 'short-grace', graceSeconds: grace, nodeSeconds: 30 });
   assert.equal(r.exitCode, 0, 'graceful exit');
@@ -108,10 +107,9 @@ void test('case 4b: SIGTERM while a node runs, grace shorter than the node: it i
   const xs = r.attempts.filter((x) => x.nodeId === 'x');
   assert.deepEqual(xs.map((x) => [x.run, x.status, x.worker]), [[1, 'cancelled', r.stoppedId], [2, 'succeeded', r.nextId]]);
   assert.deepEqual(r.check.problems, []);
-  await recordCase({
-    id: '4b', title: 'SIGTERM, grace shorter than the node', test: 'test/reliability-4-sigterm.test.ts', ok: true,
-    finishedAt: new Date().toISOString(), durationMs: Date.now() - t0, faultsInjected: 1, nodesReExecuted: r.re.total, outputsLost: r.check.problems.length, outputsVerified: r.check.verified,
+  rec.set({
+    faultsInjected: 1, nodesReExecuted: r.re.total, outputsLost: r.check.problems.length, outputsVerified: r.check.verified,
     line: `SIGTERM with grace ${grace} s during a 30 s node: container killed and removed by the stopping worker, which exited 0 after ${secs(r.exitMs)}; node re-run on the next worker (re-executed ${JSON.stringify(r.re.nodes)}); 0 containers left; tree completed`,
     figures: { exitAfterTermMs: r.exitMs, graceSeconds: grace, nodeSeconds: 30, reExecuted: r.re.nodes },
   });
-});
+}));

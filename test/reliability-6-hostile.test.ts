@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
-import { readLedger, recordCase, reExecutions, sha256, verifyOutputs } from './helpers/ledger';
+import { readLedger, runCase, reExecutions, sha256, verifyOutputs } from './helpers/ledger';
 import { spawnWorker, tempDir } from './helpers/processes';
 import * as H from './fixtures/reliability/hostile';
 import { TEMPORAL_ADDRESS, cleanupCase, codeNode, containersWith, nodeOf, resultWithin, sleepNode, systemDocker } from './fixtures/reliability/common';
@@ -25,8 +25,9 @@ interface Expected {
   failureType?: string;
 }
 
-void test('case 6: hostile blocks are contained; the host and a sibling node are untouched', { timeout: 400_000 }, async () => {
-  const t0 = Date.now();
+const FILE = 'test/reliability-6-hostile.test.ts';
+
+void test('case 6: hostile blocks are contained; the host and a sibling node are untouched', { timeout: 400_000 }, runCase({ id: '6', title: 'hostile blocks (Docker executor, through the workflow)', test: FILE }, async (rec) => {
   const base = tempDir('rel-hostile');
   const ws = path.join(base, 'ws');
   const taskQueue = uid('rel-hostile');
@@ -124,9 +125,8 @@ void test('case 6: hostile blocks are contained; the host and a sibling node are
     w.kill('SIGTERM');
     await w.waitExit(60_000);
     const attacks = Object.keys(expected).filter((k) => !['seed', 'bystander'].includes(k));
-    await recordCase({
-      id: '6', title: 'hostile blocks (Docker executor, through the workflow)', test: 'test/reliability-6-hostile.test.ts', ok: true,
-      finishedAt: new Date().toISOString(), durationMs: Date.now() - t0, faultsInjected: attacks.length, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
+    rec.set({
+      faultsInjected: attacks.length, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
       line: `${attacks.length} attacks contained (5 FAILED with reason, 2 probes: ${Object.keys(ops).length} privileged ops all refused, no host path/socket/shadow visible); fork bomb peak ${fork[1]}/${fork[2]} pids, ${forkHits} forks refused by the limit; bystander COMPLETED; parent output and host /etc unchanged`,
       figures: { outcomes, privilegedOps: ops, forkBomb: { peak: Number(fork[1]), limit: Number(fork[2]), limitHits: forkHits }, hostBackedMounts: hostBacked.map((m) => m.target) },
     });
@@ -134,4 +134,4 @@ void test('case 6: hostile blocks are contained; the host and a sibling node are
     await client?.close();
     await cleanupCase({ trees: [tree], treeIds: [treeId], docker, dirs: [base] });
   }
-});
+}));

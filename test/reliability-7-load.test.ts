@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { maxConcurrency, uid } from './helpers/harness';
-import { readLedger, recordCase, reExecutions, verifyOutputs } from './helpers/ledger';
+import { readLedger, runCase, reExecutions, verifyOutputs } from './helpers/ledger';
 import { spawnWorker, tempDir } from './helpers/processes';
 import { prng } from './helpers/timeline-checks';
 import { TEMPORAL_ADDRESS, cleanupCase, resultWithin, secs, sleepNode } from './fixtures/reliability/common';
@@ -23,8 +23,9 @@ const NODES = 50;
 const PER_TREE_CAP = 3;
 const WORKER_CAP = 8;
 
-void test(`case 7: ${TREES} trees x ${NODES} nodes at once: all complete, no per-tree or worker-wide cap exceeded`, { timeout: 600_000 }, async () => {
-  const t0 = Date.now();
+const FILE = 'test/reliability-7-load.test.ts';
+
+void test(`case 7: ${TREES} trees x ${NODES} nodes at once: all complete, no per-tree or worker-wide cap exceeded`, { timeout: 600_000 }, runCase({ id: '7', title: `load: ${TREES} trees x ${NODES} nodes at once (inprocess executor)`, test: FILE }, async (rec) => {
   const base = tempDir('rel-load');
   const ws = path.join(base, 'ws');
   const taskQueue = uid('rel-load');
@@ -87,9 +88,8 @@ void test(`case 7: ${TREES} trees x ${NODES} nodes at once: all complete, no per
     const utilisation = busyMs / ((lastEnd - firstStart) * WORKER_CAP);
     w.kill('SIGTERM');
     await w.waitExit(60_000);
-    await recordCase({
-      id: '7', title: `load: ${TREES} trees x ${NODES} nodes at once (inprocess executor)`, test: 'test/reliability-7-load.test.ts', ok: true,
-      finishedAt: new Date().toISOString(), durationMs: Date.now() - t0, faultsInjected: 0, nodesReExecuted: reExecuted, outputsLost: problems.length, outputsVerified: verified,
+    rec.set({
+      faultsInjected: 0, nodesReExecuted: reExecuted, outputsLost: problems.length, outputsVerified: verified,
       line: `${TREES * NODES} nodes (${secs(sleepTotal * 1000)} of sleep) in ${secs(wallMs)}: all COMPLETED once; max running per tree ${Math.max(...perTreeMax)} (cap ${PER_TREE_CAP}), worker-wide ${globalMax} (cap ${WORKER_CAP}); slot utilisation ${(utilisation * 100).toFixed(0)}%; ${(TREES * NODES / (wallMs / 1000)).toFixed(1)} nodes/s`,
       figures: { trees: TREES, nodesPerTree: NODES, wallMs, sleepTotalS: Math.round(sleepTotal), perTreeMax: Math.max(...perTreeMax), globalMax, utilisation: Math.round(utilisation * 1000) / 1000, nodesPerSecond: Math.round((TREES * NODES / (wallMs / 1000)) * 10) / 10 },
     });
@@ -97,4 +97,4 @@ void test(`case 7: ${TREES} trees x ${NODES} nodes at once: all complete, no per
     await client?.close();
     await cleanupCase({ trees, dirs: [base] });
   }
-});
+}));

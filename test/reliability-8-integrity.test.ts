@@ -14,15 +14,16 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
-import { readLedger, recordCase, reExecutions, sha256, verifyOutputs } from './helpers/ledger';
+import { readLedger, runCase, reExecutions, sha256, verifyOutputs } from './helpers/ledger';
 import { sleep, spawnWorker, tempDir } from './helpers/processes';
 import { TEMPORAL_ADDRESS, cleanupCase, codeNode, containersWith, resultWithin, secs, sleepNode, systemDocker } from './fixtures/reliability/common';
 
 /** Adds an obs column named after the node, so each output differs from its input. */
 const TAG = 'def run(adata=None, **p):\n    adata.obs[p["name"]] = p["name"]\n    return adata\n';
 
-void test('case 8: every published output has a checksum, never changes after its node COMPLETED, and is read-only', { timeout: 400_000 }, async () => {
-  const t0 = Date.now();
+const FILE = 'test/reliability-8-integrity.test.ts';
+
+void test('case 8: every published output has a checksum, never changes after its node COMPLETED, and is read-only', { timeout: 400_000 }, runCase({ id: '8', title: 'integrity of published outputs', test: FILE }, async (rec) => {
   const base = tempDir('rel-integrity');
   const ws = path.join(base, 'ws');
   const taskQueue = uid('rel-integrity');
@@ -92,9 +93,8 @@ void test('case 8: every published output has a checksum, never changes after it
     const re = reExecutions(ledger);
     w.kill('SIGTERM');
     await w.waitExit(60_000);
-    await recordCase({
-      id: '8', title: 'integrity of published outputs', test: 'test/reliability-8-integrity.test.ts', ok: true,
-      finishedAt: new Date().toISOString(), durationMs: Date.now() - t0, faultsInjected: 2, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
+    rec.set({
+      faultsInjected: 2, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
       line: `${status.nodes.length} outputs: sha256 in every result; ${atCompletion.size} hashed within ${secs(Math.max(...firstSeenLagMs))} of COMPLETED and all ${check.verified} re-hashed equal at the end; files 0444, folders 0555; 2 non-root tamper attempts refused`,
       figures: { outputs: status.nodes.length, hashedAtCompletion: atCompletion.size, maxLagMs: Math.max(...firstSeenLagMs), verified: check.verified },
     });
@@ -102,4 +102,4 @@ void test('case 8: every published output has a checksum, never changes after it
     await client?.close();
     await cleanupCase({ trees: [tree], treeIds: [treeId], docker, dirs: [base] });
   }
-});
+}));

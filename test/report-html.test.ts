@@ -12,6 +12,7 @@ import { layoutTree } from '../client/report/layout';
 import { logTail, readFigures, readPublishedResult, treeDir } from '../client/report/workspace';
 import { reportHtml } from '../client/report/html';
 import type { ReportData, ReportNode } from '../client/report/collect';
+import type { LiveNodeStatus, LiveTreeStatus } from '../client/slot-wait';
 import type { NodeStatus, TreeStatus } from '../workflows/views';
 
 const ws = mkdtempSync(path.join(tmpdir(), 'ragomics-report-'));
@@ -30,7 +31,7 @@ const attempts = path.join(tree, 'nodes', 'leiden', 'attempts', '1-1');
 mkdirSync(attempts, { recursive: true });
 writeFileSync(path.join(attempts, 'stderr.log'), `${'noise\n'.repeat(50_000)}Traceback (most recent call last):\nValueError: resolution must be positive\n`);
 
-const node = (id: string, parentId: string | null, state: NodeStatus['state'], extra: Partial<NodeStatus> = {}): NodeStatus => ({
+const node = (id: string, parentId: string | null, state: NodeStatus['state'], extra: Partial<LiveNodeStatus> = {}): LiveNodeStatus => ({
   id, parentId, block: id, state, attempts: 1, queuedAt: '2025-01-01T00:00:00.000Z', startedAt: '2025-01-01T00:00:01.000Z', endedAt: '2025-01-01T00:00:03.000Z', error: null, ...extra,
 });
 
@@ -96,4 +97,22 @@ void test('report page: graph, metrics, nodes with parameters, timeline, figures
   assert.equal(html.match(/<img class="figure"[^>]+src="data:image\/png;base64,/g)?.length, 1);
   assert.match(html, /<div class="error" data-node="leiden">[\s\S]*block leiden raised ValueError[\s\S]*ValueError: resolution must be positive/);
   assert.ok(html.includes('id="tree-graph"') && html.includes('id="report-timeline"') && html.includes('id="metrics"'));
+});
+
+void test('report page of a running tree: a dispatched node no worker started shows why it waits', () => {
+  const wait = { kind: 'worker-slot' as const, taskQueue: 'q1', since: '2025-01-01T00:00:02.000Z', attempt: 1, reason: 'waiting for a worker slot on task queue "q1": activity scheduled, not yet started' };
+  const statusNodes: LiveNodeStatus[] = [
+    node('a', null, 'RUNNING', { endedAt: null }),
+    node('b', null, 'RUNNING', { startedAt: null, endedAt: null, waitingFor: wait }),
+  ];
+  const metrics = { totalProcessed: 0, avgWaitTime: 0, avgExecutionTime: 0, successRate: 0, makespan: 0, criticalPathLength: 0, parallelEfficiency: 0, totalAttempts: 2, retries: 0 };
+  const status: LiveTreeStatus = {
+    treeId: 'rep2', state: 'RUNNING', userRequest: '', paused: false, maxParallelJobs: 2, runningJobs: 2, queueSize: 0, totalProcessed: 0,
+    counts: { PENDING: 0, WAITING: 0, READY: 0, RUNNING: 2, COMPLETED: 0, FAILED: 0, CANCELLED: 0, TIMEOUT: 0 }, totalNodes: 2, offset: 0, nodes: statusNodes, rejected: [], metrics, runs: 1,
+    waitingForWorkerSlot: 1,
+  };
+  const nodes: ReportNode[] = statusNodes.map((s) => ({ status: s, block: { name: 'sleep', parameters: {} }, dependencies: [], result: null, figures: [], logTail: null }));
+  const html = reportHtml({ status, timeline: [], nodes, generatedAt: new Date('2025-01-01T00:00:05Z'), workspaceTreeDir: tree });
+  assert.match(html, /<div class="error" id="slot-waits"><b>1 dispatched node\(s\) not started yet<\/b>[\s\S]*<b>b<\/b>: waiting for a worker slot on task queue &quot;q1&quot;/);
+  assert.equal(html.match(/class="meta slot-wait"/g)?.length, 1, 'only the waiting node carries the note in the nodes table');
 });

@@ -2,33 +2,58 @@
  * Worker configuration: every environment variable and flag the worker reads, in one zod schema.
  * Flags win over the environment, the environment over defaults.
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { resolveBlocksImage as resolveImage } from '../activities/executors/blocks-image';
+import { repoRoot } from '../activities/executors/repo-root';
 import { DEFAULT_TASK_QUEUE } from '../client/connection';
+import { ConfigError } from '../client/errors';
 
-/** Project root (two levels above the compiled file: dist/workers/ → ./). */
-export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+/** Project root (the checkout), found the one way: activities/executors/repo-root.ts. */
+export const PROJECT_ROOT = repoRoot();
 
 const num = (d: number) => z.coerce.number().positive().default(d);
 
+/** Where blocks run: containers, a Python subprocess, or (diagnostic blocks only) inside the worker. */
+export const EXECUTOR_KINDS = ['docker', 'local', 'inprocess'] as const;
+export type ExecutorKind = (typeof EXECUTOR_KINDS)[number];
+
+/**
+ * The worker's default cap on nodes running at once, chosen for its executor when
+ * `RAGOMICS_MAX_CONCURRENT_NODES` is not set:
+ * - `inprocess`: 100. Its diagnostic blocks (sleep) run inside the worker and cost next to
+ *   nothing, so trees get the parallelism they ask for (`maxParallelJobs`) up to 100 nodes.
+ * - `local`: one node per core (`cores`), at least 2: each node is a Python process doing real work.
+ * - `docker`: 4. Each node is a container with its own memory limit (RAGOMICS_DEFAULT_MEMORY_MB,
+ *   2 GiB by default), so the cap is about memory as much as cores; raise it on bigger hosts.
+ * A tree never runs more than `min(its maxParallelJobs, free slots of all workers on its task queue)`.
+ */
+export function defaultMaxConcurrentNodes(executor: ExecutorKind, cores: number = availableParallelism()): number {
+  if (executor === 'inprocess') return 100;
+  if (executor === 'local') return Math.max(2, cores);
+  return 4;
+}
+
 /** Every setting of a worker, with its environment variable. */
 export const WorkerConfigSchema = z.strictObject({
-  /** TEMPORAL_ADDRESS @default "localhost:7233" */
-  address: z.string().default('localhost:7233'),
-  /** TEMPORAL_NAMESPACE @default "default" */
-  namespace: z.string().default('default'),
+  /** TEMPORAL_ADDRESS @default the Temporal config file's profile, else "localhost:7233" (client/connection.ts) */
+  address: z.string().optional(),
+  /** TEMPORAL_NAMESPACE @default the Temporal config file's profile, else "default" (client/connection.ts) */
+  namespace: z.string().optional(),
   /** RAGOMICS_TASK_QUEUE @default "ragomics" */
   taskQueue: z.string().default(DEFAULT_TASK_QUEUE),
   /** RAGOMICS_EXECUTOR: docker (containers), local (Python subprocess), inprocess (diagnostic blocks in the worker). @default "docker" */
-  executor: z.enum(['docker', 'local', 'inprocess']).default('docker'),
+  executor: z.enum(EXECUTOR_KINDS).default('docker'),
   /** RAGOMICS_WORKSPACE: root of node workspaces and published outputs. @default ".data/workspace" */
   workspace: z.string().default(path.join(PROJECT_ROOT, '.data', 'workspace')),
   /** RAGOMICS_BLOCKS_IMAGE: image of the function-block runtime. @default the tag in .data/blocks-image */
   blocksImage: z.string().optional(),
-  /** RAGOMICS_MAX_CONCURRENT_NODES: worker-wide cap on nodes (containers) running at once. @default 4 */
-  maxConcurrentNodes: z.coerce.number().int().min(1).max(1000).default(4),
+  /**
+   * RAGOMICS_MAX_CONCURRENT_NODES: worker-wide cap on nodes running at once (Temporal's activity
+   * slots), shared by every tree on the task queue. @default by executor, see {@link defaultMaxConcurrentNodes}
+   */
+  maxConcurrentNodes: z.coerce.number().int().min(1).max(1000).optional(),
   /**
    * RAGOMICS_EAGER_NODES: take a tree's next nodes straight from the reply to the workflow task
    * that scheduled them, when this worker has free slots (Temporal's eager activity dispatch):
@@ -62,8 +87,10 @@ export const WorkerConfigSchema = z.strictObject({
   /** RAGOMICS_BUILD_CA_BUNDLE: CA bundle pip trusts in those builds (a TLS-intercepting proxy). @default PIP_CERT when set */
   buildCaBundle: z.string().optional(),
 });
-export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 export type WorkerConfigInput = z.input<typeof WorkerConfigSchema>;
+
+/** A parsed worker configuration: every setting resolved, the node cap included. */
+export type WorkerConfig = Omit<z.output<typeof WorkerConfigSchema>, 'maxConcurrentNodes'> & { maxConcurrentNodes: number };
 
 /** Environment variable of each setting. */
 export const WORKER_ENV: Record<keyof WorkerConfig, string> = {
@@ -89,7 +116,10 @@ export const WORKER_ENV: Record<keyof WorkerConfig, string> = {
   buildCaBundle: 'RAGOMICS_BUILD_CA_BUNDLE',
 };
 
-/** Reads the configuration: `overrides` (flags) win over `env`. Throws a zod error naming the bad variable. */
+/**
+ * Reads the configuration: `overrides` (flags) win over `env`.
+ * @throws ConfigError with one problem per bad setting, each naming its variable.
+ */
 export function loadWorkerConfig(overrides: WorkerConfigInput = {}, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const fromEnv: Record<string, unknown> = {};
   for (const [key, name] of Object.entries(WORKER_ENV)) {
@@ -103,15 +133,17 @@ export function loadWorkerConfig(overrides: WorkerConfigInput = {}, env: NodeJS.
       const key = String(i.path[0] ?? '');
       return `${WORKER_ENV[key as keyof WorkerConfig] ?? key}: ${i.message}`;
     });
-    throw new Error(`invalid worker configuration:\n${lines.join('\n')}`);
+    throw new ConfigError(lines);
   }
-  return parsed.data;
+  return { ...parsed.data, maxConcurrentNodes: parsed.data.maxConcurrentNodes ?? defaultMaxConcurrentNodes(parsed.data.executor) };
 }
 
-/** The blocks image: configured, else the tag `scripts/build-image.sh` recorded. */
+/** True when flags or the environment set the node cap (else it is the executor's default). */
+export function nodeCapIsSet(overrides: WorkerConfigInput = {}, env: NodeJS.ProcessEnv = process.env): boolean {
+  return overrides.maxConcurrentNodes !== undefined || (env[WORKER_ENV.maxConcurrentNodes] ?? '') !== '';
+}
+
+/** The blocks image: configured, else the tag `scripts/build-image.sh` recorded (activities/executors/blocks-image.ts). */
 export function resolveBlocksImage(config: WorkerConfig): string {
-  if (config.blocksImage) return config.blocksImage;
-  const file = path.join(PROJECT_ROOT, '.data', 'blocks-image');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  return 'ragomics/blocks:latest';
+  return resolveImage(config.blocksImage ?? '');
 }

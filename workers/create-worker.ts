@@ -60,10 +60,10 @@ export async function createRagomicsWorker(config: WorkerConfig, logger?: Logger
   const resolved = resolveConnection({ address: config.address, namespace: config.namespace, taskQueue: config.taskQueue });
   let connection: NativeConnection;
   try {
-    const { address, tls, apiKey } = resolved.connectionOptions;
-    connection = await NativeConnection.connect({ address, tls, apiKey: typeof apiKey === 'string' ? apiKey : undefined });
+    const { address, tls, apiKey, metadata } = resolved.connectionOptions;
+    connection = await NativeConnection.connect({ address, tls, apiKey: typeof apiKey === 'string' ? apiKey : undefined, metadata });
   } catch (err) {
-    throw new ServiceUnavailableError(`cannot reach the Temporal server at ${config.address}: ${(err as Error).message.split('\n')[0]}; start one with \`npx ragomics dev\` or \`bash scripts/ensure-temporal.sh\``, { cause: err });
+    throw new ServiceUnavailableError(`cannot reach the Temporal server at ${resolved.address}: ${(err as Error).message.split('\n')[0]}; start one with \`npx ragomics dev\` or \`bash scripts/ensure-temporal.sh\``, { cause: err });
   }
   const executor = createExecutor(config);
   if (executor.kind === 'docker') {

@@ -9,7 +9,7 @@ import type { DockerExecutor } from '../activities/executors/docker';
 import { resolveConnection } from '../client/connection';
 import { createRagomicsWorker } from './create-worker';
 import { startOrphanSweeper } from './orphans';
-import { loadWorkerConfig, type WorkerConfigInput } from './config';
+import { loadWorkerConfig, nodeCapIsSet, type WorkerConfigInput } from './config';
 import { createJsonLogger } from './logging';
 
 let runtimeInstalled = false;
@@ -25,22 +25,28 @@ export async function runWorker(overrides: WorkerConfigInput = {}): Promise<void
     });
     runtimeInstalled = true;
   }
+  const resolved = resolveConnection({ address: config.address, namespace: config.namespace });
   const { worker, connection, executor } = await createRagomicsWorker(config, logger);
   // Containers of workers that die while this one runs are removed once Temporal gives up on them.
   const stopSweeper = executor.kind === 'docker' && config.orphanSweepSeconds > 0
     ? startOrphanSweeper({
       docker: (executor as DockerExecutor).docker,
-      connectionOptions: resolveConnection({ address: config.address, namespace: config.namespace }).connectionOptions,
-      namespace: config.namespace,
+      connectionOptions: resolved.connectionOptions,
+      namespace: resolved.namespace,
       intervalMs: config.orphanSweepSeconds * 1000,
       isActive: (id) => (executor as DockerExecutor).activeContainers().has(id),
       onRemoved: (ids) => logger.warn(`removed ${ids.length} container(s) left by dead workers`, { containers: ids }),
       onError: (err) => logger.warn(`orphan container sweep failed: ${(err as Error).message}`),
     })
     : null;
+  // The cap decides how many nodes of all trees on the queue run at once: say which one is in force and why.
+  const capOrigin = nodeCapIsSet(overrides)
+    ? 'set by --max-concurrent-nodes or RAGOMICS_MAX_CONCURRENT_NODES'
+    : `the default for the ${config.executor} executor; set RAGOMICS_MAX_CONCURRENT_NODES or --max-concurrent-nodes to change it`;
   logger.info('worker started', {
     taskQueue: config.taskQueue, executor: config.executor, workerId: config.workerId, maxConcurrentNodes: config.maxConcurrentNodes,
-    address: config.address, workspace: config.workspace, metrics: config.metricsPort > 0 ? `http://0.0.0.0:${config.metricsPort}/metrics` : 'off',
+    nodeSlots: `up to ${config.maxConcurrentNodes} node(s) at once, over all trees (${capOrigin}); a tree runs at most min(its maxParallelJobs, free worker slots on task queue "${config.taskQueue}")`,
+    address: resolved.address, workspace: config.workspace, metrics: config.metricsPort > 0 ? `http://0.0.0.0:${config.metricsPort}/metrics` : 'off',
   });
   try {
     await worker.run();

@@ -7,7 +7,10 @@
  */
 import type Docker from 'dockerode';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { cleanupOrphanContainers } from '../activities';
+
+const { PendingActivityState } = temporal.api.enums.v1;
 
 /**
  * Workers (identities) that have a started node activity, per tree; `null` when the tree is
@@ -19,8 +22,8 @@ async function liveWorkersOf(client: Client, treeId: string): Promise<Set<string
     if (d.status.name !== 'RUNNING') return null;
     const live = new Set<string>();
     for (const a of d.raw.pendingActivities ?? []) {
-      // PENDING_ACTIVITY_STATE_STARTED = 2: a worker is (or was, until the heartbeat times out) running it.
-      if (a.state === 2 && a.lastWorkerIdentity) live.add(a.lastWorkerIdentity);
+      // STARTED: a worker is (or was, until the heartbeat times out) running it.
+      if (a.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED && a.lastWorkerIdentity) live.add(a.lastWorkerIdentity);
     }
     return live;
   } catch {

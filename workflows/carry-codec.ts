@@ -16,9 +16,15 @@
  * What is on disk next to each published output (`node-result.json`: metrics, figure lists) is
  * left out, and so is what follows from the workspace convention (the output folder
  * `<tree>/nodes/<id>/published/attempt-<run>` and `_node_anndata.h5ad` in it) or from the graph
- * (a node's depth). About 75 bytes per completed node remain, 43 of them its sha256. A node this
- * scheme cannot represent exactly (a field it does not know, a time that is not an integer, a
- * dependency on a later node) is carried whole as JSON, so nothing is ever lost silently.
+ * (a node's depth). About 61 bytes per completed node remain, 42 of them its sha256. Fields
+ * without a column of their own (any field but the core ones, whatever its name) travel in the
+ * node's `extras` JSON, so a field added to `NodeRecord`, `AttemptRecord` or `NodeOutput` is
+ * carried without an edit here. A node the columns cannot represent exactly (a time that is not
+ * an integer, a dependency on a later node) is carried whole as JSON: nothing is lost silently.
+ *
+ * Why not compressed plain JSON: measured by bench/carry-state.ts (issue 11), JSON deflated with
+ * fflate takes 1.83 MB for 20,000 nodes (87 % of the 2 MiB limit, over the 70 % kept as margin)
+ * against 1.22 MB here, and a continue-as-new carrying it took 3.7 s against 2.3 s (bench/carry-latency).
  *
  * Version 1 (about 210 bytes per node: one JSON tuple per node) is still decoded: a tree that
  * continued as new under the previous code carries it.
@@ -172,16 +178,27 @@ const RAW_MARK = 0;
 // Node flags.
 const OUTPUT = 2, CUSTOM_DEPS = 4, EXTRAS = 8, PRIORITY = 16, STATE = 32, ERROR_IS_REASON = 64;
 
-/** Fields a record may have; any other makes the node travel whole (nothing dropped unnoticed). */
-const RECORD_KEYS = new Set([
-  'id', 'parentId', 'dependencies', 'priority', 'depth', 'block', 'timeout', 'maxRetries', 'resources', 'expectedDuration', 'taskQueue',
-  'source', 'state', 'queuedAt', 'transitions', 'attempts', 'output', 'error', 'patchedCode', 'repairs', 'oomRetries', 'lostRetries',
-]);
-const EXTRA_KEYS = ['timeout', 'maxRetries', 'resources', 'expectedDuration', 'taskQueue', 'patchedCode', 'error'] as const;
+/*
+ * The fields with a place of their own in the stream. Every other field of a record, an attempt
+ * or an output (present and not undefined) travels in the node's `extras` JSON, whatever its
+ * name: adding a field to `NodeRecord`, `AttemptRecord` or `NodeOutput` needs no edit here.
+ */
+const RECORD_PLACED = new Set(['id', 'parentId', 'dependencies', 'priority', 'depth', 'block', 'source', 'state', 'queuedAt', 'transitions', 'attempts', 'output']);
+/** Counters: carried in `extras` only when not 0 (absent means 0). */
 const COUNTER_KEYS = ['repairs', 'oomRetries', 'lostRetries'] as const;
-const ATTEMPT_KEYS = new Set(['n', 'runIndex', 'scheduledAt', 'startedAt', 'endedAt', 'state', 'worker', 'error', 'errorType', 'exitCode', 'memoryMB', 'peakMemoryMB', 'reused']);
-const ATTEMPT_EXTRA_KEYS = ['error', 'errorType', 'exitCode', 'memoryMB', 'peakMemoryMB', 'reused'] as const;
-const OUTPUT_KEYS = new Set(['outputDir', 'outputPath', 'sha256', 'shape', 'summary', 'figures', 'metrics', 'imageDigest']);
+const ATTEMPT_PLACED = new Set(['n', 'runIndex', 'scheduledAt', 'startedAt', 'endedAt', 'state', 'worker']);
+/** Output fields left on disk (`node-result.json`): they come back empty. */
+const OUTPUT_ON_DISK = new Set(['figures', 'metrics']);
+const OUTPUT_PLACED = new Set(['outputDir', 'outputPath', 'sha256', 'shape', 'summary', 'imageDigest', ...OUTPUT_ON_DISK]);
+/** Key in a node's `extras` for the output fields without a place (no record field has this name). */
+const OUTPUT_EXTRAS = '@output';
+
+/** The fields of `x` outside `placed` whose value is not undefined. */
+function unplaced(x: object, placed: ReadonlySet<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(x)) if (!placed.has(k) && v !== undefined) out[k] = v;
+  return out;
+}
 
 /** Splits an output folder into a prefix shared by the tree's nodes (up to `/nodes/`) and the rest. */
 function splitDir(p: string): [string, string] {
@@ -247,7 +264,6 @@ export function encodeNodes(nodes: readonly NodeRecord[], options: EncodeOptions
   });
 
   function encodeOne(rec: NodeRecord, i: number, w: IntWriter, sha: string[]): number {
-    for (const k in rec) if (!RECORD_KEYS.has(k)) throw new NotCompact();
     const ref = (id: string): number => {
       const j = index.get(id);
       if (j === undefined) throw new NotCompact();
@@ -255,14 +271,17 @@ export function encodeNodes(nodes: readonly NodeRecord[], options: EncodeOptions
     };
     const last = rec.transitions[rec.transitions.length - 1];
     const lastReason = last?.[2];
-    const extras: Record<string, unknown> = {};
-    for (const k of EXTRA_KEYS) if (rec[k] !== undefined) extras[k] = rec[k];
+    const extras = unplaced(rec, RECORD_PLACED);
     let flags = 0;
     if (extras.error !== undefined && extras.error === lastReason) {
       flags |= ERROR_IS_REASON;
       delete extras.error;
     }
-    for (const k of COUNTER_KEYS) if (rec[k] !== 0) extras[k] = rec[k];
+    for (const k of COUNTER_KEYS) if (rec[k] === 0) delete extras[k];
+    if (rec.output) {
+      const more = unplaced(rec.output, OUTPUT_PLACED);
+      if (Object.keys(more).length > 0) extras[OUTPUT_EXTRAS] = more;
+    }
     const defaultDeps = rec.parentId === null ? rec.dependencies.length === 0 : rec.dependencies.length === 1 && rec.dependencies[0] === rec.parentId;
     if (rec.output) flags |= OUTPUT;
     if (!defaultDeps) flags |= CUSTOM_DEPS;
@@ -313,10 +332,8 @@ export function encodeNodes(nodes: readonly NodeRecord[], options: EncodeOptions
     let at0 = firstRunning ?? rec.queuedAt;
     let run = 1;
     rec.attempts.forEach((a, k) => {
-      for (const key in a) if (!ATTEMPT_KEYS.has(key)) throw new NotCompact();
       if (a.n !== k + 1) throw new NotCompact();
-      const extra: Record<string, unknown> = {};
-      for (const key of ATTEMPT_EXTRA_KEYS) if (a[key] !== undefined && a[key] !== false) extra[key] = a[key];
+      const extra = unplaced(a, ATTEMPT_PLACED);
       if (!Number.isSafeInteger(a.runIndex)) throw new NotCompact();
       // State, worker, run, which times are known and the rare fields: one shared "head".
       const head = [t.id(a.state), a.worker === undefined ? -1 : t.id(a.worker), a.runIndex - run, a.startedAt !== null ? 1 : 0, a.endedAt !== null ? 1 : 0];
@@ -331,7 +348,6 @@ export function encodeNodes(nodes: readonly NodeRecord[], options: EncodeOptions
 
     const o = rec.output;
     if (o) {
-      for (const key in o) if (!OUTPUT_KEYS.has(key)) throw new NotCompact();
       const [prefix, rest] = splitDir(o.outputDir);
       const dirMode = rest === conventionalDir(rec.id, rec.attempts[rec.attempts.length - 1]?.runIndex) ? 0 : 1;
       const pathMode = o.outputPath === o.outputDir + OUTPUT_FILE ? 0 : o.outputPath === '' ? 1 : 2;
@@ -477,15 +493,14 @@ function decodeV2(e: EncodedNodesV2): NodeRecord[] {
         summary: summary === 0 ? '' : s(summary - 1), figures: [], metrics: {}, imageDigest: digest < 0 ? null : s(digest),
       };
     }
-    const x = (flags & EXTRAS ? JSON.parse(s(r.u())) : {}) as Partial<NodeRecord>;
+    const { [OUTPUT_EXTRAS]: outputExtras, ...x } = (flags & EXTRAS ? JSON.parse(s(r.u())) : {}) as Partial<NodeRecord> & { [OUTPUT_EXTRAS]?: object };
     const last = transitions[transitions.length - 1];
     const rec: NodeRecord = {
       id, parentId, dependencies, priority, depth, block, source, state: explicitState ?? (last as TransitionRecord)[0], queuedAt,
-      transitions, attempts, repairs: x.repairs ?? 0, oomRetries: x.oomRetries ?? 0, lostRetries: x.lostRetries ?? 0,
+      transitions, attempts, repairs: 0, oomRetries: 0, lostRetries: 0, ...x,
     };
-    for (const k of EXTRA_KEYS) if (x[k] !== undefined) (rec as unknown as Record<string, unknown>)[k] = x[k];
     if (flags & ERROR_IS_REASON) rec.error = last?.[2];
-    if (output) rec.output = output;
+    if (output) rec.output = outputExtras ? { ...output, ...outputExtras } : output;
     out.push(rec);
   }
   return out;
@@ -529,11 +544,8 @@ function decodeV1(e: EncodedNodesV1): NodeRecord[] {
     const rec: NodeRecord = {
       id, parentId: parentId === 0 ? null : parentId, dependencies: deps === 0 ? (parentId === 0 ? [] : [parentId]) : deps,
       priority, depth, block: JSON.parse(s(block)) as Block, source: s(source), state: s(state) as NodeState, queuedAt,
-      transitions: trs, attempts: atts, repairs: x.repairs ?? 0, oomRetries: x.oomRetries ?? 0, lostRetries: x.lostRetries ?? 0,
+      transitions: trs, attempts: atts, repairs: 0, oomRetries: 0, lostRetries: 0, ...x,
     };
-    for (const k of EXTRA_KEYS) {
-      if (x[k] !== undefined) (rec as unknown as Record<string, unknown>)[k] = x[k];
-    }
     if (out) rec.output = out;
     return rec;
   });

@@ -6,6 +6,7 @@
  * scheduler how the node ended. Workflow code: deterministic, no I/O.
  */
 import { CancellationScope, patched, proxyActivities, sleep } from '@temporalio/workflow';
+import { nodeActivityId } from '../common/activity-ids';
 import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES } from '../common/failure-types';
 import { memoryForAttempt } from '../common/memory';
 import type { NodeResult, RunNodeInput, TreeActivities, TreeSpec } from '../common/schemas';
@@ -17,6 +18,12 @@ import type { TreeState } from './tree-state';
 export const MAX_LOST_RETRIES = 5;
 /** Patch id of the back-off before re-running a node whose executor was unavailable. */
 const LOST_BACKOFF_PATCH = 'lost-executor-backoff';
+/**
+ * Patch id of activity ids that name their node (common/activity-ids.ts), so clients can tell a
+ * node that waits for a worker slot from one that runs. Trees recorded before keep the default
+ * sequence-number ids on replay (the id is part of the recorded command).
+ */
+const NODE_ACTIVITY_ID_PATCH = 'node-activity-id';
 /** Seconds added to a node's own timeout as Temporal's start-to-close backstop (the executor kills at the timeout). */
 const TIMEOUT_GRACE_SECONDS = 30;
 
@@ -39,10 +46,11 @@ export interface NodeRunnerContext {
 export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scope: CancellationScope) => Promise<void> {
   const { spec, treeId, runKey, tree, callbacks } = ctx;
 
-  function nodeActivity(rec: NodeRecord) {
+  function nodeActivity(rec: NodeRecord, run: number) {
     const timeout = rec.timeout ?? spec.jobTimeout;
     const maxRetries = rec.maxRetries ?? spec.maxRetries;
     return proxyActivities<TreeActivities>({
+      ...(patched(NODE_ACTIVITY_ID_PATCH) ? { activityId: nodeActivityId(rec.id, run) } : {}),
       taskQueue: rec.taskQueue,
       startToCloseTimeout: `${timeout + TIMEOUT_GRACE_SECONDS}s`,
       heartbeatTimeout: `${spec.heartbeatTimeout}s`,
@@ -118,7 +126,7 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
         timeoutSeconds: rec.timeout ?? spec.jobTimeout, patchedCode: rec.patchedCode,
       };
       try {
-        result = await scope.run(() => nodeActivity(rec).executeWithOptions({ summary: `${rec.id} · ${blockLabel(rec.block)} · run ${runIndex}` }, [input]));
+        result = await scope.run(() => nodeActivity(rec, placeholder.n).executeWithOptions({ summary: `${rec.id} · ${blockLabel(rec.block)} · run ${runIndex}` }, [input]));
         recordAttempts(rec, placeholder, result.attemptHistory, {
           startedAt: Date.parse(result.startedAt), endedAt: Date.parse(result.endedAt), state: 'COMPLETED', worker: result.worker, reused: result.reused, peakMemoryMB: result.peakMemoryMB ?? undefined,
         });

@@ -8,7 +8,7 @@ import { AddNodesRequestSchema, formatZodError, type AddNodesRequest, type NodeS
 import { validateAdditions, type ExistingTree, type NormalizedNode } from '../common/tree-validation';
 import { decodeNodes, decodeStringSet, encodeNodes, encodeStringSet, utf8Length, type EncodedNodes } from './carry-codec';
 import { blockKey, type NodeRecord, type TransitionRecord } from './node-record';
-import { SCHEDULER_SNAPSHOT_VERSION, TreeScheduler, type SchedulerSnapshot, type Transition } from './scheduler';
+import { TreeScheduler, type SchedulerSnapshot, type Transition } from './scheduler';
 import type { RejectedAddition } from './views';
 
 /**
@@ -180,7 +180,6 @@ export class TreeState {
   carry(): CarriedState {
     const state = (lean: boolean): CarriedState => ({
       nodes: encodeNodes(this.order, { lean }),
-      // Not snapshot(): that copies every node only to keep the statistics.
       durationStats: Object.entries(this.scheduler.durationStats()).map(([blockKey, d]) => ({ blockKey, count: d.count, total: d.total })).sort((a, b) => (a.blockKey < b.blockKey ? -1 : a.blockKey > b.blockKey ? 1 : 0)),
       requests: encodeStringSet(this.appliedRequests),
       rejected: lean ? this.rejected.map((r) => ({ ...r, errors: cutLines(r.errors, LEAN_REJECTED_ERRORS) })) : this.rejected,
@@ -202,8 +201,6 @@ function cutLines(lines: string[], keep: number): string[] {
 /** Rebuilds the scheduler's snapshot from carried node records (insertion order = sequence). */
 function schedulerSnapshotOf(records: readonly NodeRecord[], stats: SchedulerSnapshot['stats']): SchedulerSnapshot {
   return {
-    version: SCHEDULER_SNAPSHOT_VERSION,
-    nextSeq: records.length,
     nodes: records.map((rec, seq) => {
       const last = rec.transitions[rec.transitions.length - 1];
       return {

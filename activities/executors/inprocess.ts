@@ -9,7 +9,7 @@ import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BlockParameterSchemas } from '../../common/block-catalog';
 import { formatZodError } from '../../common/schemas';
-import { RunnerExitCodes } from '../outcome';
+import { RunnerErrorTypes, RunnerExitCodes, type RunnerFailureExitCode } from '../../common/runner-contract';
 import type { BlockExecutor, ExecControl, ExecJob, ExecOutcome } from './types';
 
 /** How often a sleeping block reports progress. */
@@ -35,12 +35,12 @@ async function runSleep(job: ExecJob, ctl: ExecControl): Promise<ExecOutcome> {
   const block = job.block;
   if (!('name' in block) || block.name !== 'sleep') {
     const what = 'name' in block ? `block "${block.name}"` : 'inline code';
-    await runnerError(job, RunnerExitCodes.invalidParameters, 'InvalidParameters', `${what} is not supported by the inprocess executor; use docker or local`);
+    await runnerError(job, RunnerExitCodes.invalidParameters, `${what} is not supported by the inprocess executor; use docker or local`);
     return done('exited', RunnerExitCodes.invalidParameters);
   }
   const parsed = BlockParameterSchemas.sleep.safeParse(block.parameters);
   if (!parsed.success) {
-    await runnerError(job, RunnerExitCodes.invalidParameters, 'InvalidParameters', formatZodError(parsed.error, 'parameters'));
+    await runnerError(job, RunnerExitCodes.invalidParameters, formatZodError(parsed.error, 'parameters'));
     return done('exited', RunnerExitCodes.invalidParameters);
   }
   const { seconds, fail, memoryMB } = parsed.data;
@@ -48,22 +48,22 @@ async function runSleep(job: ExecJob, ctl: ExecControl): Promise<ExecOutcome> {
   // Emulates the container's hard limit, so OOM handling (and memory growth on retry) can be
   // exercised without Docker.
   if (memoryMB > job.memoryMB) {
-    await runnerError(job, RunnerExitCodes.memoryError, 'OutOfMemory', `sleep asked for ${memoryMB} MB; the attempt's limit is ${job.memoryMB} MB`);
-    return done('exited', RunnerExitCodes.memoryError);
+    await runnerError(job, RunnerExitCodes.outOfMemory, `sleep asked for ${memoryMB} MB; the attempt's limit is ${job.memoryMB} MB`);
+    return done('exited', RunnerExitCodes.outOfMemory);
   }
   let held: Buffer | null;
   try {
     held = memoryMB > 0 ? Buffer.alloc(memoryMB * 1024 * 1024) : null;
   } catch (e) {
-    await runnerError(job, RunnerExitCodes.memoryError, 'OutOfMemory', `cannot allocate ${memoryMB} MB in the worker: ${(e as Error).message}`);
-    return done('exited', RunnerExitCodes.memoryError);
+    await runnerError(job, RunnerExitCodes.outOfMemory, `cannot allocate ${memoryMB} MB in the worker: ${(e as Error).message}`);
+    return done('exited', RunnerExitCodes.outOfMemory);
   }
   try {
     const finished = await sleepUnlessAborted(seconds * 1000, ctl);
     if (!finished) return done('aborted', null, memoryMB || null, 0);
     if (fail) {
-      await runnerError(job, RunnerExitCodes.blockRaised, 'BlockCrashed', 'sleep block asked to fail (fail=true)');
-      return done('exited', RunnerExitCodes.blockRaised, memoryMB || null);
+      await runnerError(job, RunnerExitCodes.blockCrashed, 'sleep block asked to fail (fail=true)');
+      return done('exited', RunnerExitCodes.blockCrashed, memoryMB || null);
     }
     await writePlaceholderOutput(job, { seconds, memoryMB, heldBytes: held?.length ?? 0 });
     return done('exited', RunnerExitCodes.ok, memoryMB || null);
@@ -90,8 +90,9 @@ function sleepUnlessAborted(ms: number, ctl: ExecControl): Promise<boolean> {
   });
 }
 
-async function runnerError(job: ExecJob, code: number, type: string, message: string): Promise<void> {
-  const record = JSON.stringify({ code, type, message });
+/** Leaves the runner's failure record, with the type the contract names for `code`, as the real runner would. */
+async function runnerError(job: ExecJob, code: RunnerFailureExitCode, message: string): Promise<void> {
+  const record = JSON.stringify({ code, type: RunnerErrorTypes[code], message });
   await appendFile(job.paths.stderrLog, `RAGOMICS_ERROR ${record}\n`);
   await writeFile(path.join(job.paths.outputDir, 'error.json'), record);
 }

@@ -32,7 +32,11 @@ export class CliExit extends Error {
   }
 }
 
-/** Prints `err` on stderr (one line per problem) and returns the exit code it stands for. */
+/**
+ * Prints `err` on stderr (one line per problem) and returns the exit code it stands for. Errors
+ * are recognised by class (the SDK's {@link RagomicsError} family, including bad settings as
+ * `ConfigError` and a missing worker as `NoWorkerError`), never by their message text.
+ */
 export function reportError(err: unknown, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): number {
   if (err instanceof CliExit) {
     if (err.message) write(err.message);
@@ -46,23 +50,12 @@ export function reportError(err: unknown, write: (line: string) => void = (l) =>
     write(`error: ${firstLine(err.message)}`);
     return err.exitCode;
   }
-  // A query nobody answers: the server gives up after ~30 s with FAILED_PRECONDITION.
-  const causeMessage = String((err as { cause?: { message?: unknown } })?.cause?.message ?? '');
-  if (/no poller seen for task queue/.test(causeMessage)) {
-    write('error: no worker answered (no poller seen for the tree\'s task queue recently); start one with `ragomics worker` (or `ragomics dev`)');
-    return ExitCode.unavailable;
-  }
   if (err instanceof WorkflowFailedError) {
     const cause = err.cause as Error | undefined;
     write(`error: the tree's workflow failed: ${firstLine(cause?.message ?? err.message)}`);
     return ExitCode.treeFailed;
   }
-  // The worker's configuration loader throws a plain Error naming the bad variable.
   const message = err instanceof Error ? err.message : String(err);
-  if (message.startsWith('invalid worker configuration:')) {
-    for (const line of message.split('\n').slice(1)) write(`error: ${line}`);
-    return ExitCode.invalidInput;
-  }
   write(`error: ${firstLine(message)}`);
   // Unexpected: still one line, unless asked for the stack.
   if (process.env.RAGOMICS_DEBUG && err instanceof Error && err.stack) write(err.stack);

@@ -1,7 +1,8 @@
 /**
  * The status object of CONTRACT.md (`--json`) and its human-readable rendering.
  */
-import type { NodeStatus, TreeStatus } from '../../workflows/views';
+import type { TreeStatus } from '../../workflows/views';
+import type { LiveNodeStatus, LiveTreeStatus, NodeWait } from '../slot-wait';
 
 /** One node of the contract's status object (contract fields first, then extensions). */
 export interface ContractNode {
@@ -15,6 +16,8 @@ export interface ContractNode {
   error: string | null;
   block: string;
   outputPath: string | null;
+  /** Why a RUNNING node has not started: dispatched, but no worker took it yet (else null). */
+  waitingFor: NodeWait | null;
 }
 
 /** The contract's final status object, extended with counts and the tree's settings. */
@@ -29,17 +32,19 @@ export interface ContractStatus {
   maxParallelJobs: number;
   userRequest: string;
   rejected: TreeStatus['rejected'];
+  /** RUNNING nodes that wait for a worker slot (counted among the running ones). */
+  waitingForWorkerSlot: number;
 }
 
 /** Maps the workflow's status to the contract shape (stable key order, no paging fields). */
-export function toContractStatus(s: TreeStatus): ContractStatus {
+export function toContractStatus(s: LiveTreeStatus): ContractStatus {
   return {
     treeId: s.treeId,
     state: s.state,
-    nodes: s.nodes.map((n: NodeStatus) => ({
+    nodes: s.nodes.map((n: LiveNodeStatus) => ({
       id: n.id, parentId: n.parentId ?? null, state: n.state, attempts: n.attempts,
       queuedAt: n.queuedAt, startedAt: n.startedAt ?? null, endedAt: n.endedAt ?? null, error: n.error ?? null,
-      block: n.block, outputPath: n.outputPath ?? null,
+      block: n.block, outputPath: n.outputPath ?? null, waitingFor: n.waitingFor ?? null,
     })),
     metrics: s.metrics,
     counts: s.counts,
@@ -48,7 +53,24 @@ export function toContractStatus(s: TreeStatus): ContractStatus {
     maxParallelJobs: s.maxParallelJobs,
     userRequest: s.userRequest,
     rejected: s.rejected,
+    waitingForWorkerSlot: s.waitingForWorkerSlot ?? 0,
   };
+}
+
+/** A short form of a node's wait for narrow views: `waiting for a worker slot on "q" 3.2s`. */
+export function shortWait(w: NodeWait, now = Date.now()): string {
+  const since = formatDuration((now - Date.parse(w.since)) / 1000);
+  return w.kind === 'worker-slot'
+    ? `waiting for a worker slot on "${w.taskQueue}" ${since}`
+    : `waiting to retry (attempt ${w.attempt} at ${w.until ?? '?'})`;
+}
+
+/** Why a READY node has not been dispatched: the tree is paused, or its own cap is reached. */
+function readyReason(s: LiveTreeStatus): string {
+  if (s.paused) return 'waiting: the tree is paused';
+  return s.counts.RUNNING >= s.maxParallelJobs
+    ? `waiting for one of the tree's ${s.maxParallelJobs} slots (maxParallelJobs; ${s.counts.RUNNING} running)`
+    : 'about to be dispatched';
 }
 
 /** Seconds as `1.2s`, `3m04s`, `2h05m`. */
@@ -61,7 +83,7 @@ export function formatDuration(seconds: number): string {
 }
 
 /** Elapsed run time of a node: end (or `now` while running) minus its last start. */
-export function nodeElapsed(n: Pick<NodeStatus, 'startedAt' | 'endedAt'>, now = Date.now()): number | null {
+export function nodeElapsed(n: Pick<LiveNodeStatus, 'startedAt' | 'endedAt'>, now = Date.now()): number | null {
   if (!n.startedAt) return null;
   const end = n.endedAt ? Date.parse(n.endedAt) : now;
   return Math.max(0, (end - Date.parse(n.startedAt)) / 1000);
@@ -73,12 +95,13 @@ export function cell(s: string, width: number): string {
 }
 
 /** Human-readable status: a header, the metrics and one line per node. */
-export function renderStatusText(s: TreeStatus, now = Date.now()): string {
+export function renderStatusText(s: LiveTreeStatus, now = Date.now()): string {
   const c = s.counts;
   const failed = c.FAILED + c.TIMEOUT;
+  const slot = s.waitingForWorkerSlot ? ` (${s.waitingForWorkerSlot} waiting for a worker slot)` : '';
   const lines = [
     `tree ${s.treeId}: ${s.state}${s.paused ? ' (paused)' : ''}`,
-    `  nodes ${s.totalNodes}: ${c.COMPLETED} completed, ${c.RUNNING} running, ${c.READY} ready, ${c.PENDING + c.WAITING} waiting, ${failed} failed, ${c.CANCELLED} cancelled`,
+    `  nodes ${s.totalNodes}: ${c.COMPLETED} completed, ${c.RUNNING} running${slot}, ${c.READY} ready, ${c.PENDING + c.WAITING} waiting, ${failed} failed, ${c.CANCELLED} cancelled`,
     `  metrics: makespan ${formatDuration(s.metrics.makespan)}, avg wait ${formatDuration(s.metrics.avgWaitTime)}, avg run ${formatDuration(s.metrics.avgExecutionTime)}, success ${(s.metrics.successRate * 100).toFixed(0)}%, maxParallelJobs ${s.maxParallelJobs}`,
     '',
     `  ${cell('NODE', 24)} ${cell('BLOCK', 20)} ${cell('STATE', 10)} ${cell('TRIES', 5)} ${cell('ELAPSED', 8)} ERROR`,
@@ -86,6 +109,9 @@ export function renderStatusText(s: TreeStatus, now = Date.now()): string {
   for (const n of s.nodes) {
     const el = nodeElapsed(n, now);
     lines.push(`  ${cell(n.id, 24)} ${cell(n.block, 20)} ${cell(n.state, 10)} ${cell(String(n.attempts), 5)} ${cell(el === null ? '-' : formatDuration(el), 8)} ${n.error ? n.error.split('\n')[0] : ''}`.trimEnd());
+    // Why a node that is not running yet waits: for a worker (dispatched) or for the tree (READY).
+    if (n.waitingFor) lines.push(`    ↳ ${n.waitingFor.reason}; for ${formatDuration((now - Date.parse(n.waitingFor.since)) / 1000)}`);
+    else if (n.state === 'READY' && s.state === 'RUNNING') lines.push(`    ↳ ${readyReason(s)}`);
   }
   for (const r of s.rejected) lines.push(`  rejected request ${r.requestId} (${r.source}): ${r.errors.join('; ')}`);
   return `${lines.join('\n')}\n`;

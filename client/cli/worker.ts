@@ -22,7 +22,7 @@ export function registerWorkerCommands(program: Command): void {
   const withWorkerFlags = (cmd: Command): Command => cmd
     .option('--executor <kind>', `where blocks run: ${EXECUTORS.join(', ')} (default: env RAGOMICS_EXECUTOR or docker)`)
     .option('--task-queue <queue>', 'task queue to poll (default: env RAGOMICS_TASK_QUEUE or "ragomics")')
-    .option('--max-concurrent-nodes <n>', 'most nodes this worker runs at once (default: env RAGOMICS_MAX_CONCURRENT_NODES or 4)');
+    .option('--max-concurrent-nodes <n>', 'most nodes this worker runs at once, over all trees (default: env RAGOMICS_MAX_CONCURRENT_NODES, else by executor: docker 4, local one per core, inprocess 100)');
 
   withWorkerFlags(program.command('worker').description('run a worker: executes the tree workflows and their nodes (stops on SIGINT/SIGTERM)'))
     .action(async (opts: WorkerFlags) => {

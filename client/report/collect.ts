@@ -4,14 +4,17 @@
  * results, figures and log tails.
  */
 import path from 'node:path';
+import { repoRoot } from '../../activities/executors/repo-root';
 import type { Block } from '../../common/schemas';
-import type { TimelineEntry, TreeStatus } from '../../workflows/views';
+import type { TimelineEntry } from '../../workflows/views';
+import type { LiveTreeStatus } from '../slot-wait';
 import type { TreeHandle } from '../sdk';
 import { figureBudget, logTail, readFigures, readPublishedResult, treeDir, type Figure, type PublishedResult } from './workspace';
 
 /** One node as the report shows it. */
 export interface ReportNode {
-  status: TreeStatus['nodes'][number];
+  /** With `waitingFor` while the tree runs and no worker has started the node yet. */
+  status: LiveTreeStatus['nodes'][number];
   block: Block | null;
   dependencies: string[];
   result: PublishedResult | null;
@@ -21,7 +24,7 @@ export interface ReportNode {
 
 /** Everything the report renders. */
 export interface ReportData {
-  status: TreeStatus;
+  status: LiveTreeStatus;
   timeline: TimelineEntry[];
   nodes: ReportNode[];
   generatedAt: Date;
@@ -38,7 +41,7 @@ export interface CollectOptions {
 /** Collects the report data of one tree. */
 export async function collectReport(tree: TreeHandle, options: CollectOptions = {}): Promise<ReportData> {
   const [status, timeline] = await Promise.all([tree.status({ details: true }), tree.timeline()]);
-  const fallbackRoot = options.workspace ?? process.env.RAGOMICS_WORKSPACE ?? path.resolve(__dirname, '..', '..', '..', '.data', 'workspace');
+  const fallbackRoot = options.workspace ?? process.env.RAGOMICS_WORKSPACE ?? path.join(repoRoot(), '.data', 'workspace');
   const outputs = status.nodes.map((n) => n.outputPath).filter((p): p is string => typeof p === 'string' && p.length > 0);
   const dir = treeDir(status.treeId, outputs, fallbackRoot);
   const budget = figureBudget();

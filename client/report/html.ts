@@ -17,6 +17,7 @@ export function reportHtml(data: ReportData): string {
     `<h1>Analysis tree ${escapeHtml(s.treeId)} ${badge(s.state)}</h1>`,
     `<div class="meta">${s.userRequest ? `${escapeHtml(s.userRequest)} · ` : ''}report generated ${escapeHtml(data.generatedAt.toISOString())}</div>`,
     metricCards(data),
+    slotWaitNote(data),
     '<h2>Tree</h2>',
     '<div class="meta">Solid arrows: parent → child (the child reads its parent\'s output). Dashed: other dependencies. Hover a node for its parameters; drag to pan, scroll to zoom.</div>',
     `<div id="tree-graph" class="chart" style="height:${graphHeight(data.nodes)}px"></div>`,
@@ -65,11 +66,20 @@ function nodesTable(nodes: readonly ReportNode[], gantt: ReturnType<typeof build
     const shape = n.result?.shape ? `${n.result.shape[0]} × ${n.result.shape[1]}` : '';
     return `<tr class="node-row" data-node="${escapeHtml(s.id)}"><td>${escapeHtml(s.id)}</td><td>${escapeHtml(s.parentId ?? '')}</td><td>${escapeHtml(block)}</td>`
       + `<td><code>${escapeHtml(params.length > 300 ? `${params.slice(0, 300)}…` : params)}</code></td>`
-      + `<td><span class="state" style="background:${NODE_STATE_COLORS[s.state] ?? '#777'}">${escapeHtml(s.state)}</span></td>`
+      + `<td><span class="state" style="background:${NODE_STATE_COLORS[s.state] ?? '#777'}">${escapeHtml(s.state)}</span>`
+      + `${s.waitingFor ? `<div class="meta slot-wait">${escapeHtml(s.waitingFor.reason)} (since ${escapeHtml(s.waitingFor.since)})</div>` : ''}</td>`
       + `<td class="num">${s.attempts}</td><td class="num">${wait.has(s.id) ? (wait.get(s.id) as number).toFixed(2) : ''}</td><td class="num">${run}</td>`
       + `<td>${escapeHtml(shape)}</td><td>${escapeHtml((n.result?.summary ?? s.summary ?? '').slice(0, 300))}</td></tr>`;
   });
   return `<table id="nodes">${head}${rows.join('')}</table>`;
+}
+
+/** While the tree runs: which dispatched nodes no worker has started yet, and why. */
+function slotWaitNote(data: ReportData): string {
+  const waiting = data.nodes.filter((n) => n.status.waitingFor);
+  if (waiting.length === 0) return '';
+  const items = waiting.map((n) => `<li><b>${escapeHtml(n.status.id)}</b>: ${escapeHtml(n.status.waitingFor?.reason ?? '')} (since ${escapeHtml(n.status.waitingFor?.since ?? '')})</li>`);
+  return `<div class="error" id="slot-waits"><b>${waiting.length} dispatched node(s) not started yet</b> (state RUNNING in the tree, no worker has taken them):<ul>${items.join('')}</ul></div>`;
 }
 
 function figuresSection(nodes: readonly ReportNode[]): string {

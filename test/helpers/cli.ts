@@ -1,10 +1,11 @@
 /** Runs the `ragomics` CLI of this checkout as a child process, as a user would. */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { repoRoot } from '../../activities/executors/repo-root';
 import { TEMPORAL_ADDRESS } from './harness';
 
 /** The checkout and its CLI entry point. */
-export const ROOT = path.resolve(__dirname, '..', '..', '..');
+export const ROOT = repoRoot();
 export const BIN = path.join(ROOT, 'bin', 'ragomics.js');
 
 /** Exit code and output of one CLI run. */

@@ -8,9 +8,11 @@
  * which runs were lost, and whether each published output is still the one that was recorded.
  *
  * Also the suite's figures: each case records what it injected and measured in
- * `.data/reliability/<case>.json`; the summary test prints them and totals.
+ * `.data/reliability/case-<id>.json`, pass or fail ({@link runCase}); `scripts/check-reliability.js`
+ * (run by scripts/test.sh after the suite) prints them and fails on a missing or failed case.
  */
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -176,7 +178,7 @@ export async function verifyOutputs(ledger: TreeLedger, nodes: readonly Complete
 
 // ---- figures -------------------------------------------------------------------------------
 
-/** What one case measured. */
+/** What one case measured: one file `.data/reliability/case-<id>.json`, written pass or fail. */
 export interface CaseFigures {
   /** "1", "2", ... as in RELIABILITY.md. */
   id: string;
@@ -184,6 +186,10 @@ export interface CaseFigures {
   /** The test file that proves it. */
   test: string;
   ok: boolean;
+  /** Why the case failed (its first error, trimmed); absent when it passed. */
+  error?: string;
+  /** `git rev-parse --short HEAD` of the checkout that ran it (`+dirty` with uncommitted changes). */
+  commit: string;
   finishedAt: string;
   durationMs: number;
   faultsInjected: number;
@@ -199,22 +205,78 @@ export interface CaseFigures {
   figures: Record<string, unknown>;
 }
 
+/** The checkout (dist/test/helpers → ../../..). */
+const REPO = path.resolve(__dirname, '..', '..', '..');
+
+/**
+ * The expected cases, by test file (basename without `.test.ts`): the one list both
+ * {@link runCase} and `scripts/check-reliability.js` read.
+ */
+export const EXPECTED_CASES_FILE = path.join(REPO, 'test', 'fixtures', 'reliability', 'expected-cases.json');
+
 /** Where case figures go: RAGOMICS_RELIABILITY_DIR or `<repo>/.data/reliability`. */
 export function figuresDir(): string {
-  return process.env.RAGOMICS_RELIABILITY_DIR ?? path.resolve(__dirname, '..', '..', '..', '.data', 'reliability');
+  return process.env.RAGOMICS_RELIABILITY_DIR ?? path.join(REPO, '.data', 'reliability');
 }
 
 /** Writes a case's figures (and prints its line). */
 export async function recordCase(f: CaseFigures): Promise<void> {
   await mkdir(figuresDir(), { recursive: true });
   await writeFile(path.join(figuresDir(), `case-${f.id}.json`), JSON.stringify(f, null, 2));
-  console.log(`[reliability] case ${f.id} ${f.ok ? 'PASS' : 'FAIL'} (${(f.durationMs / 1000).toFixed(1)} s): ${f.line}`);
+  console.log(`[reliability] case ${f.id} ${f.ok ? 'PASS' : 'FAIL'} (${(f.durationMs / 1000).toFixed(1)} s): ${f.line}${f.error ? ` — ${f.error}` : ''}`);
 }
 
-/** Every recorded case, by id. */
-export async function readCases(): Promise<CaseFigures[]> {
-  const names = (await readdir(figuresDir()).catch(() => [] as string[])).filter((n) => /^case-.+\.json$/.test(n));
-  const out: CaseFigures[] = [];
-  for (const n of names) out.push(JSON.parse(await readFile(path.join(figuresDir(), n), 'utf8')) as CaseFigures);
-  return out.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
+/** The figures a case body reports; what it has not set by the time it fails stays 0 / empty. */
+export type CaseReport = Pick<CaseFigures, 'faultsInjected' | 'nodesReExecuted' | 'outputsLost' | 'outputsVerified' | 'line' | 'figures'>;
+
+/** Handed to a case body: figures set so far are recorded even when the body then throws. */
+export interface CaseRecorder {
+  /** Merges figures into the case's row (`figures` is merged key by key). Call it as soon as a figure is known. */
+  set(part: Partial<CaseReport>): void;
+}
+
+function commitOfCheckout(): string {
+  try {
+    const sha = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return dirty ? `${sha}+dirty` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Wraps one reliability case for `test()`: runs `body` and, pass or fail, writes the case's row
+ * (`case-<id>.json`) in `finally`. The row is `ok: true` only when the body returned normally
+ * and reported its `line`; a throw records `ok: false` with the error, plus whatever figures the
+ * body had set. The id must be listed for its file in `expected-cases.json` (else the case fails),
+ * so the summary check and the cases cannot drift apart. The error is re-thrown: the test fails too.
+ */
+export function runCase(meta: { id: string; title: string; test: string }, body: (rec: CaseRecorder) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const t0 = Date.now();
+    const report: CaseReport = { faultsInjected: 0, nodesReExecuted: 0, outputsLost: 0, outputsVerified: 0, line: '', figures: {} };
+    const rec: CaseRecorder = {
+      set(part) {
+        Object.assign(report, { ...part, figures: { ...report.figures, ...(part.figures ?? {}) } });
+      },
+    };
+    let error: string | undefined;
+    try {
+      const expected = JSON.parse(await readFile(EXPECTED_CASES_FILE, 'utf8')) as Record<string, string[]>;
+      const file = path.basename(meta.test).replace(/\.test\.[jt]s$/, '');
+      if (!(expected[file] ?? []).includes(meta.id)) throw new Error(`case ${meta.id} is not listed for ${file} in ${path.relative(REPO, EXPECTED_CASES_FILE)}`);
+      await body(rec);
+      if (!report.line) throw new Error(`case ${meta.id} ended without reporting what it measured (rec.set({ line }))`);
+    } catch (e) {
+      error = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 400);
+      throw e;
+    } finally {
+      await recordCase({
+        ...meta, ...report, ok: error === undefined, ...(error === undefined ? {} : { error }),
+        commit: commitOfCheckout(), finishedAt: new Date().toISOString(), durationMs: Date.now() - t0,
+        line: report.line || '(nothing measured before the failure)',
+      });
+    }
+  };
 }

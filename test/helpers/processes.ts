@@ -12,11 +12,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { repoRoot } from '../../activities/executors/repo-root';
 
 const run = promisify(execFile);
 
-/** The checkout (dist/test/helpers → ../../..). */
-export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+/** The checkout, found the one way (activities/executors/repo-root.ts). */
+export const REPO_ROOT = repoRoot();
 const WORKER_MAIN = path.join(REPO_ROOT, 'dist', 'test', 'fixtures', 'reliability', 'worker-main.js');
 const WORKFLOW_BUNDLE = process.env.RAGOMICS_WORKFLOW_BUNDLE ?? path.join(REPO_ROOT, 'dist', 'workflow-bundle.js');
 

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { TreeSpecSchema } from '../../common/schemas';
 import { decodeNodes, decodeStringSet, encodeNodes, encodeStringSet, utf8Length, type EncodedNodes } from '../../workflows/carry-codec';
-import type { NodeRecord } from '../../workflows/node-record';
-import { prng } from '../helpers/timeline-checks';
+import type { AttemptRecord, NodeOutput, NodeRecord } from '../../workflows/node-record';
+import { realisticTree } from '../helpers/realistic-tree';
 
 const T = 1_764_300_000_000;
 const LIMIT = 2 * 1024 * 1024;
@@ -80,13 +80,40 @@ test('v2: failed, cancelled, repaired, running and waiting nodes keep errors, re
   assert.deepEqual(roundTrip(nodes), json(nodes));
 });
 
-test('v2: a node the compact form cannot hold is carried whole (unknown field, fractional time, inconsistent depth, unknown parent)', () => {
-  const odd = { ...completed(1, 'n0', 1), somethingNew: { x: 1 } } as NodeRecord;
+test('v2: a node the compact form cannot hold is carried whole (fractional time, inconsistent depth, unknown parent)', () => {
   const fractional = { ...completed(2, 'n0', 1), queuedAt: T + 0.5 };
   const wrongDepth = completed(3, 'n0', 7);
   const orphan = completed(4, 'nowhere', 1);
-  const nodes = [completed(0), odd, fractional, wrongDepth, orphan, completed(5, 'n1', 2)];
+  const nodes = [completed(0), fractional, wrongDepth, orphan, completed(5, 'n1', 2)];
   assert.deepEqual(roundTrip(nodes), json(nodes));
+});
+
+/** True when the node travels whole (the fallback), not in the columns. */
+const carriedWhole = (e: EncodedNodes, rec: NodeRecord) => e.v === 2 && e.strings.includes(JSON.stringify(rec));
+
+test('adding a field is one edit: every field of a node, an attempt and an output round-trips, known or not, and the node stays compact', () => {
+  // Required<...> makes this sample name every field the types have: a new field must be set here, and is then checked.
+  const attempt: Required<AttemptRecord> = {
+    n: 1, runIndex: 1, scheduledAt: T + 2, startedAt: T + 3, endedAt: T + 9, state: 'FAILED', worker: 'w1', error: 'boom', errorType: 'BlockCrashed',
+    exitCode: 70, memoryMB: 1024, peakMemoryMB: 900, reused: false,
+  };
+  const output: Required<NodeOutput> = { ...completed(1, 'n0', 1).output!, figures: [], metrics: {} };
+  const full: Required<NodeRecord> = {
+    ...completed(1, 'n0', 1), dependencies: ['n0'], priority: 2, timeout: 10, maxRetries: 3, resources: { memoryMB: 512, cpus: 1.5 }, expectedDuration: 2.5, taskQueue: 'bigmem',
+    source: 'client', error: 'boom', patchedCode: 'def run(adata=None): return adata', repairs: 1, oomRetries: 2, lostRetries: 3, output,
+    attempts: [attempt, { ...attempt, n: 2, state: 'COMPLETED', reused: true }],
+  };
+  // Fields the types do not have yet (what a future edit of node-record.ts adds) travel the same way.
+  const future = {
+    ...completed(2, 'n0', 1), somethingNew: { x: 1 }, flag: false,
+    attempts: [{ ...completed(2).attempts[0]!, newAttemptField: 'x' }],
+    output: { ...completed(2).output!, newOutputField: [1, 2] },
+  } as unknown as NodeRecord;
+  const nodes = [completed(0), full, future];
+  const e = encodeNodes(nodes);
+  assert.deepEqual(roundTrip(nodes), json(nodes));
+  for (const rec of nodes) assert.ok(!carriedWhole(e, rec), `${rec.id} is carried in the columns`);
+  for (const k of Object.keys(full)) assert.notEqual((full as Record<string, unknown>)[k], undefined, `sample sets ${k}`);
 });
 
 test('v2: summaries are cut at 300 characters, and left out in lean mode', () => {
@@ -129,76 +156,6 @@ test('request ids encode as a front-coded sorted set', () => {
   assert.deepEqual(decodeStringSet(encodeStringSet([])), []);
   assert.equal(utf8Length('a\u00e9\u20ac\u{1F600}'), 1 + 2 + 3 + 4);
 });
-
-/**
- * A realistic completed tree of `n` nodes: a root with a wide fan-out of chains, times as a run at
- * 20 slots gives them; 3 % of the nodes needed a retry (a failed attempt with an error, then a
- * completed one), 0.5 % were re-run after their worker was lost, 0.2 % failed for good and had
- * their chain cancelled behind them.
- */
-function realisticTree(n: number): NodeRecord[] {
-  const rand = prng(7);
-  const nodes: NodeRecord[] = [];
-  const chain = 10;
-  let clock = T;
-  for (let i = 0; i < n; i++) {
-    const head = (i - 1) % chain === 0;
-    const parent = i === 0 ? null : head ? 'r' : (nodes[i - 1] as NodeRecord).id;
-    const parentRec = nodes[i - 1];
-    const id = i === 0 ? 'r' : `b${Math.floor((i - 1) / chain)}.${(i - 1) % chain}`;
-    const depth = i === 0 ? 0 : head ? 1 : (parentRec as NodeRecord).depth + 1;
-    const queuedAt = T;
-    const ready = i === 0 ? T : head ? T + 40 : (timeOfEnd(parentRec as NodeRecord) ?? T);
-    clock += Math.floor(rand() * 40);
-    const running = Math.max(ready, clock) + Math.floor(rand() * 30);
-    const rec: NodeRecord = {
-      id, parentId: parent, dependencies: parent === null ? [] : [parent], priority: 0, depth, block: { name: 'sleep', parameters: { seconds: 0 } }, source: 'spec',
-      state: 'COMPLETED', queuedAt, transitions: [['PENDING', queuedAt], ['WAITING', queuedAt], ['READY', ready], ['RUNNING', running]], attempts: [],
-      repairs: 0, oomRetries: 0, lostRetries: 0,
-    };
-    const parentBad = parentRec && parent === parentRec.id && (parentRec.state === 'FAILED' || parentRec.state === 'CANCELLED');
-    if (parentBad) {
-      rec.state = 'CANCELLED';
-      const reason = parentRec.state === 'FAILED' ? `dependency "${parentRec.id}" FAILED` : `dependency "${parentRec.id}" CANCELLED (root cause: "${(parentRec.error ?? '').split('"')[1]}" FAILED)`;
-      rec.transitions = [['PENDING', queuedAt], ['WAITING', queuedAt], ['CANCELLED', ready, reason]];
-      rec.error = reason;
-      nodes.push(rec);
-      continue;
-    }
-    const r = rand();
-    let t = running;
-    const worker = `worker-${Math.floor(rand() * 2)}-7f3a9c`;
-    if (r < 0.005) {
-      rec.lostRetries = 1;
-      rec.attempts.push({ n: 1, runIndex: 1, scheduledAt: t, startedAt: t + 3, endedAt: null, state: 'LOST', worker, error: 'activity Heartbeat timeout', errorType: 'WorkerLost' });
-      t += 30_000;
-    } else if (r < 0.035) {
-      rec.attempts.push({ n: 1, runIndex: 1, scheduledAt: t, startedAt: t + 4, endedAt: t + 9, state: 'FAILED', worker, error: 'block crashed: ValueError: simulated failure', errorType: 'BlockCrashed', exitCode: 1 });
-      t += 5000;
-    }
-    const runIndex = 1 + rec.lostRetries;
-    const endOk = r >= 0.998 || (r > 0.035 && r < 0.037);
-    if (endOk) {
-      rec.state = 'FAILED';
-      rec.error = 'block crashed: RuntimeError: out of luck';
-      rec.attempts.push({ n: rec.attempts.length + 1, runIndex, scheduledAt: rec.attempts.length ? rec.attempts[0]!.scheduledAt + (rec.lostRetries ? 30_000 : 0) : t, startedAt: t + 4, endedAt: t + 11, state: 'FAILED', worker, error: rec.error, errorType: 'BlockCrashed', exitCode: 1 });
-      rec.transitions.push(['FAILED', t + 20, rec.error]);
-      nodes.push(rec);
-      continue;
-    }
-    const scheduledAt = rec.lostRetries ? t : running;
-    rec.attempts.push({ n: rec.attempts.length + 1, runIndex, scheduledAt, startedAt: t + 3 + Math.floor(rand() * 20), endedAt: t + 30 + Math.floor(rand() * 20), state: 'COMPLETED', worker });
-    rec.transitions.push(['COMPLETED', t + 60 + Math.floor(rand() * 20)]);
-    const dir = `/tmp/ragomics-ws-Ab12Cd/trees/scale-1a2b3c4d.5e6f7a8b/nodes/${id}/published/attempt-${runIndex}`;
-    rec.output = { outputDir: dir, outputPath: `${dir}/_node_anndata.h5ad`, sha256: sha(i), shape: [700, 765], summary: 'slept 0 s', figures: [], metrics: { seconds: 0 }, imageDigest: null };
-    nodes.push(rec);
-  }
-  return nodes;
-}
-
-function timeOfEnd(rec: NodeRecord): number | undefined {
-  return rec.transitions[rec.transitions.length - 1]?.[1];
-}
 
 test(`a realistic tree at the maxNodes cap (${MAX_NODES}) encodes comfortably under the 2 MB payload limit`, () => {
   const nodes = realisticTree(MAX_NODES);

@@ -112,8 +112,8 @@ void describe('validateAdditions: accepted additions', () => {
     for (const n of first) s.addNode({ ...n, blockKey: 'sleep' });
     const more = nodesOf(validateAdditions(s, [spec('g', 'c', { dependencies: ['r'] }), spec('h', 'g')], LIMITS));
     for (const n of more) s.addNode({ ...n, blockKey: 'sleep' });
-    assert.deepEqual(s.get('g')?.dependencies, ['c', 'r']);
-    assert.equal(s.get('h')?.depth, 3);
+    assert.deepEqual(s.list().find((n) => n.id === 'g')?.dependencies, ['c', 'r']);
+    assert.equal(s.depthOf('h'), 3);
     assert.equal(s.childCount('r'), 1);
     const r = validateAdditions(s, [spec('c2', 'r'), spec('c3', 'r')], { ...LIMITS, maxChildrenPerNode: 2 });
     assert.deepEqual(errorsOf(r), ['nodes[1].parentId: node "r" would have 3 children, more than maxChildrenPerNode 2']);

@@ -1,7 +1,8 @@
-/** Worker configuration from the environment: the eager-dispatch switch and its errors. */
+/** Worker configuration from the environment: the eager-dispatch switch, the node cap's default per executor, and their errors. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadWorkerConfig } from '../../workers/config';
+import { availableParallelism } from 'node:os';
+import { defaultMaxConcurrentNodes, loadWorkerConfig, nodeCapIsSet } from '../../workers/config';
 
 void test('RAGOMICS_EAGER_NODES: on by default, switched off by 0/false/off/no, on by 1/true/on/yes', () => {
   assert.equal(loadWorkerConfig({}, {}).eagerNodes, true);
@@ -12,4 +13,29 @@ void test('RAGOMICS_EAGER_NODES: on by default, switched off by 0/false/off/no, 
 
 void test('RAGOMICS_EAGER_NODES: any other value is refused, naming the variable and what it accepts', () => {
   assert.throws(() => loadWorkerConfig({}, { RAGOMICS_EAGER_NODES: 'maybe' }), /RAGOMICS_EAGER_NODES: must be 1\/true\/on\/yes or 0\/false\/off\/no/);
+});
+
+void test('node cap: without RAGOMICS_MAX_CONCURRENT_NODES the default fits the executor', () => {
+  assert.equal(defaultMaxConcurrentNodes('inprocess', 2), 100, 'in-process sleep nodes are not containers');
+  assert.equal(defaultMaxConcurrentNodes('local', 8), 8, 'local: one Python process per core');
+  assert.equal(defaultMaxConcurrentNodes('local', 1), 2, 'local: at least 2');
+  assert.equal(defaultMaxConcurrentNodes('docker', 64), 4, 'docker: containers with 2 GiB each by default');
+  const cores = availableParallelism();
+  assert.equal(loadWorkerConfig({}, {}).maxConcurrentNodes, 4, 'the default executor is docker');
+  assert.equal(loadWorkerConfig({}, { RAGOMICS_EXECUTOR: 'inprocess' }).maxConcurrentNodes, 100);
+  assert.equal(loadWorkerConfig({ executor: 'local' }, {}).maxConcurrentNodes, Math.max(2, cores));
+  assert.equal(nodeCapIsSet({}, {}), false);
+  assert.equal(nodeCapIsSet({}, { RAGOMICS_MAX_CONCURRENT_NODES: '' }), false, 'an empty variable is unset');
+});
+
+void test('node cap: a set value wins over the executor default, flags over the environment', () => {
+  assert.equal(loadWorkerConfig({}, { RAGOMICS_EXECUTOR: 'inprocess', RAGOMICS_MAX_CONCURRENT_NODES: '3' }).maxConcurrentNodes, 3);
+  assert.equal(loadWorkerConfig({ maxConcurrentNodes: 7 }, { RAGOMICS_EXECUTOR: 'inprocess', RAGOMICS_MAX_CONCURRENT_NODES: '3' }).maxConcurrentNodes, 7);
+  assert.equal(nodeCapIsSet({}, { RAGOMICS_MAX_CONCURRENT_NODES: '3' }), true);
+  assert.equal(nodeCapIsSet({ maxConcurrentNodes: 7 }, {}), true);
+});
+
+void test('node cap: a bad value is refused, naming the variable', () => {
+  assert.throws(() => loadWorkerConfig({}, { RAGOMICS_MAX_CONCURRENT_NODES: '0' }), /RAGOMICS_MAX_CONCURRENT_NODES: /);
+  assert.throws(() => loadWorkerConfig({}, { RAGOMICS_MAX_CONCURRENT_NODES: 'lots' }), /RAGOMICS_MAX_CONCURRENT_NODES: /);
 });

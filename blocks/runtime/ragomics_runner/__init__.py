@@ -10,6 +10,6 @@ import time as _time
 __version__ = "0.1.0"
 
 # Wall clock (epoch ms) when the runner's own code first ran, i.e. after the interpreter's start-up;
-# the first of the phase marks in result.json's `timings` (see runner.py). Taken here, in the
+# the first of the phase marks in result.json's `timings` (see timings.py). Taken here, in the
 # package's first module, so nothing of ours runs before it.
 STARTED_AT_MS = round(_time.time() * 1000, 1)

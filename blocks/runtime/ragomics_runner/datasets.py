@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 DATASETS: dict[str, str] = {
     "pbmc68k_counts": "700 PBMCs x 765 genes, raw counts rebuilt from scanpy's bundled pbmc68k_reduced",

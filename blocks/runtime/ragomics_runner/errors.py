@@ -1,23 +1,43 @@
-"""Exit codes and the typed failure the runner reports (see blocks/README.md)."""
+"""The typed failures the runner reports, each with its exit code (see blocks/README.md).
+
+The codes and type names come from contract.py, which scripts/gen-runner-contract.js generates
+from blocks/runner-contract.json together with the TypeScript side (common/runner-contract.ts).
+"""
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_INVALID_PARAMETERS = 64
-EXIT_INVALID_BLOCK_CODE = 65
-EXIT_INPUT_MISSING = 66
-EXIT_BLOCK_CRASHED = 70
-EXIT_OUT_OF_MEMORY = 71
-EXIT_OUTPUT_ERROR = 73
+import traceback
 
-ERROR_TYPES = {
-    EXIT_INVALID_PARAMETERS: "InvalidParameters",
-    EXIT_INVALID_BLOCK_CODE: "InvalidBlockCode",
-    EXIT_INPUT_MISSING: "InputMissing",
-    EXIT_BLOCK_CRASHED: "BlockCrashed",
-    EXIT_OUT_OF_MEMORY: "OutOfMemory",
-    EXIT_OUTPUT_ERROR: "OutputError",
-}
+from .contract import (
+    ERROR_TYPES,
+    EXIT_BLOCK_CRASHED,
+    EXIT_INPUT_MISSING,
+    EXIT_INVALID_BLOCK_CODE,
+    EXIT_INVALID_PARAMETERS,
+    EXIT_OK,
+    EXIT_OUT_OF_MEMORY,
+    EXIT_OUTPUT_ERROR,
+)
+
+__all__ = [
+    "ERROR_TYPES",
+    "EXIT_BLOCK_CRASHED",
+    "EXIT_INPUT_MISSING",
+    "EXIT_INVALID_BLOCK_CODE",
+    "EXIT_INVALID_PARAMETERS",
+    "EXIT_OK",
+    "EXIT_OUT_OF_MEMORY",
+    "EXIT_OUTPUT_ERROR",
+    "BlockCrashed",
+    "InputMissing",
+    "InvalidBlockCode",
+    "InvalidParameters",
+    "OutOfMemory",
+    "OutputError",
+    "RunnerError",
+    "current_traceback",
+    "short_exc",
+]
 
 
 class RunnerError(Exception):
@@ -62,3 +82,16 @@ class OutOfMemory(RunnerError):
 class OutputError(RunnerError):
     def __init__(self, message: str, traceback_text: str | None = None):
         super().__init__(EXIT_OUTPUT_ERROR, message, traceback_text)
+
+
+def current_traceback() -> str:
+    """The traceback of the exception being handled, as text (for error.json and stderr)."""
+    return traceback.format_exc()
+
+
+def short_exc(exc: BaseException) -> str:
+    """`Type: message` on one line, at most 500 characters of message."""
+    text = " ".join(str(exc).split())
+    if len(text) > 500:
+        text = text[:497] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

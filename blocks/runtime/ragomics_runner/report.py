@@ -113,7 +113,7 @@ def validate_child(child: Any, where: str = "suggested child") -> dict[str, Any]
     return out
 
 
-def suggest_child(block: dict[str, Any], priority: float = 0, id: str | None = None) -> None:  # noqa: A002
+def suggest_child(block: dict[str, Any], priority: float = 0, id: str | None = None) -> None:
     """Suggest a child node to run on this node's output."""
     child: dict[str, Any] = {"block": block, "priority": priority}
     if id is not None:

@@ -91,7 +91,9 @@ def embedding_plot(adata: Any, basis: str, color: str | None, title: str, name: 
             if len(cats.cat.categories) <= 30:
                 ax.legend(markerscale=3, fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
         else:
-            sca = ax.scatter(coords[:, 0], coords[:, 1], s=6, c=values.to_numpy(dtype=float), cmap="viridis", linewidths=0)
+            sca = ax.scatter(
+                coords[:, 0], coords[:, 1], s=6, c=values.to_numpy(dtype=float), cmap="viridis", linewidths=0
+            )
             fig.colorbar(sca, ax=ax, label=color)
     else:
         ax.scatter(coords[:, 0], coords[:, 1], s=6, color="tab:blue", linewidths=0)
@@ -126,7 +128,8 @@ def enable_numba_caching() -> int:
             continue
         for name in names:
             fn = getattr(module, name, None)
-            if fn is None or not hasattr(fn, "enable_caching") or type(getattr(fn, "_cache", None)).__name__ != "NullCache":
+            cache = type(getattr(fn, "_cache", None)).__name__
+            if fn is None or not hasattr(fn, "enable_caching") or cache != "NullCache":
                 continue
             try:
                 fn.enable_caching()

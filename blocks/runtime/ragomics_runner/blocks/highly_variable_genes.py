@@ -29,7 +29,9 @@ def run(adata: Any = None, n_top_genes: int = 2000, flavor: str = "seurat", subs
         try:
             import skmisc  # noqa: F401
         except ImportError:
-            raise E.InvalidParameters("parameter 'flavor': seurat_v3 needs the scikit-misc package, which is not installed") from None
+            raise E.InvalidParameters(
+                "parameter 'flavor': seurat_v3 needs the scikit-misc package, which is not installed"
+            ) from None
     elif "log1p" not in adata.uns:
         report.metric("warning", "input is not log-transformed; seurat/cell_ranger expect normalize(log1p=true) first")
     try:

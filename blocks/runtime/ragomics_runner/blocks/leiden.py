@@ -36,7 +36,8 @@ def run(
 
     basis = "X_umap" if "X_umap" in adata.obsm else "X_pca" if "X_pca" in adata.obsm else None
     if basis is not None:
-        embedding_plot(adata, basis, key_added, f"Leiden clusters (resolution {resolution:g})", f"{key_added}_clusters.png")
+        title = f"Leiden clusters (resolution {resolution:g})"
+        embedding_plot(adata, basis, key_added, title, f"{key_added}_clusters.png")
     pyplot = plt()
     fig, ax = pyplot.subplots(figsize=(max(4, 0.35 * n_clusters + 2), 3.2))
     ax.bar([str(i) for i in sizes.index], sizes.to_numpy(), color="tab:blue")
@@ -55,7 +56,8 @@ def run(
         "key_added": key_added,
     })
     report.summary(
-        f"{n_clusters} Leiden clusters at resolution {resolution:g} (largest {int(sizes.max())} cells, smallest {int(sizes.min())})"
+        f"{n_clusters} Leiden clusters at resolution {resolution:g} "
+        f"(largest {int(sizes.max())} cells, smallest {int(sizes.min())})"
     )
     if n_clusters >= 2:
         report.suggest_child(block={"name": "marker_genes", "parameters": {"groupby": key_added}}, priority=0)

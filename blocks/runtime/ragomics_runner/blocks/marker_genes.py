@@ -57,7 +57,9 @@ def run(adata: Any = None, groupby: str = "leiden", method: str = "wilcoxon", n_
         "n_genes": n,
         "used_raw": use_raw,
         "top_markers": top,
-        "top_scores": {g: round(float(np.asarray(scores[g])[0]), 3) for g in scores.dtype.names} if scores is not None else {},
+        "top_scores": (
+            {g: round(float(np.asarray(scores[g])[0]), 3) for g in scores.dtype.names} if scores is not None else {}
+        ),
     })
     preview = "; ".join(f"{g}: {', '.join(v[:3])}" for g, v in list(top.items())[:4])
     report.summary(f"markers for {len(groups)} {groupby} groups ({method}) - {preview}")

@@ -19,10 +19,14 @@ from ._common import plt, require_cells, scanpy, x_min_max
 
 def _violin(adata: Any, thresholds: dict[str, list[float]], n_kept: int) -> str:
     pyplot = plt()
-    keys = [("n_genes_by_counts", "genes per cell"), ("total_counts", "counts per cell"), ("pct_counts_mt", "% mitochondrial")]
+    keys = [
+        ("n_genes_by_counts", "genes per cell"),
+        ("total_counts", "counts per cell"),
+        ("pct_counts_mt", "% mitochondrial"),
+    ]
     fig, axes = pyplot.subplots(1, 3, figsize=(11, 3.8))
     keep = adata.obs["qc_pass"].to_numpy()
-    for ax, (key, label) in zip(axes, keys):
+    for ax, (key, label) in zip(axes, keys, strict=True):
         values = adata.obs[key].to_numpy(dtype=float)
         parts = ax.violinplot([values], showmedians=True, widths=0.8)
         for body in parts["bodies"]:
@@ -53,7 +57,8 @@ def run(
     lo, _hi = x_min_max(adata)
     if lo < 0:
         raise E.InvalidParameters(
-            "block quality_control needs non-negative counts in adata.X (the input looks scaled); run it before normalize/scale"
+            "block quality_control needs non-negative counts in adata.X (the input looks scaled); "
+            "run it before normalize/scale"
         )
     n_obs0, n_vars0 = adata.n_obs, adata.n_vars
     adata.var["mt"] = adata.var_names.str.upper().str.startswith(mito_prefix.upper())

@@ -11,7 +11,7 @@ from typing import Any
 from .. import report
 
 REQUIRES_INPUT = False
-USES_SCANPY = False  # the runner would otherwise import scanpy before run() (see runner.load_builtin)
+USES_SCANPY = False  # the runner would otherwise import scanpy before run() (see loading.load_builtin)
 CHUNK_MB = 16
 PAGE = 4096
 

@@ -10,7 +10,9 @@ from .. import report
 from ._common import embedding_plot, enable_numba_caching, ensure_neighbors, require_cells, scanpy
 
 
-def run(adata: Any = None, n_neighbors: int = 15, n_pcs: int | None = None, min_dist: float = 0.5, random_state: int = 0) -> Any:
+def run(
+    adata: Any = None, n_neighbors: int = 15, n_pcs: int | None = None, min_dist: float = 0.5, random_state: int = 0
+) -> Any:
     sc = scanpy()
     require_cells(adata, "umap", 4)
     used = ensure_neighbors(adata, n_neighbors, n_pcs, random_state)
@@ -18,7 +20,7 @@ def run(adata: Any = None, n_neighbors: int = 15, n_pcs: int | None = None, min_
     enable_numba_caching()
     sc.tl.umap(adata, min_dist=min_dist, random_state=random_state)
     color = next((c for c in ("leiden", "louvain", "bulk_labels", "total_counts") if c in adata.obs.columns), None)
-    embedding_plot(adata, "X_umap", color, f"UMAP" + (f" coloured by {color}" if color else ""), "umap.png")
+    embedding_plot(adata, "X_umap", color, "UMAP" + (f" coloured by {color}" if color else ""), "umap.png")
     report.metrics({
         "n_neighbors": used["n_neighbors"],
         "n_pcs": used["n_pcs"],

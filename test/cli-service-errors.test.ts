@@ -1,0 +1,52 @@
+/**
+ * Failures the server reports, recognised by type and gRPC status code and turned into the
+ * contract's exit codes, against the real Temporal server: a tree nobody's worker serves
+ * (FAILED_PRECONDITION on a query → exit 3), changes to a closed tree (NOT_FOUND, told apart
+ * from an unknown id by the server's record → exit 2), and unusable settings (ConfigError → exit 2).
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { NoWorkerError } from '../client/errors';
+import { RagomicsClient } from '../client/sdk';
+import { TEMPORAL_ADDRESS, uid } from './helpers/harness';
+import { ragomics, type CliResult } from './helpers/cli';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'ragomics-svc-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function assertFails(r: CliResult, code: number, pattern: RegExp): void {
+  assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line:\n${r.stderr}`);
+  assert.match(lines[0] ?? '', pattern);
+}
+
+void test('a tree whose task queue has no worker: status exits 3 naming the missing worker, the SDK query fails with NoWorkerError; once closed, add exits 2 "has finished"', async () => {
+  const taskQueue = uid('no-worker-queue');
+  const rc = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
+  const id = uid('svc-err');
+  try {
+    await rc.startTree({ id, nodes: [{ id: 'a', block: { name: 'sleep', parameters: { seconds: 1 } } }] });
+    // The CLI looks for pollers first; the SDK learns it from the query's FAILED_PRECONDITION.
+    assertFails(await ragomics(['status', id], { RAGOMICS_TASK_QUEUE: taskQueue }), 3, /^error: no worker is polling task queue .*ragomics worker/);
+    const t0 = Date.now();
+    await assert.rejects(rc.getTree(id).summary(), (e: unknown) => e instanceof NoWorkerError && e.exitCode === 3);
+    console.log(`summary query without a worker failed in ${Date.now() - t0} ms`);
+    await rc.client.workflow.getHandle(id).terminate('test: close the tree without a worker');
+    const nodes = path.join(dir, 'more.yaml');
+    writeFileSync(nodes, '- { id: b, parentId: a, block: { name: sleep } }\n');
+    assertFails(await ragomics(['add', id, nodes], { RAGOMICS_TASK_QUEUE: taskQueue }), 2, new RegExp(`^error: tree "${id}" has finished; it accepts no more changes$`));
+    assertFails(await ragomics(['add', uid('never-was'), nodes], { RAGOMICS_TASK_QUEUE: taskQueue }), 2, /^error: no tree with id "never-was-/);
+  } finally {
+    await rc.client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
+    await rc.close();
+  }
+});
+
+void test('unusable settings exit 2 before anything starts: a missing TEMPORAL_CONFIG_FILE, a bad worker variable', async () => {
+  assertFails(await ragomics(['status', 'whatever'], { TEMPORAL_CONFIG_FILE: path.join(dir, 'nope.toml') }), 2, /^error: TEMPORAL_CONFIG_FILE: no such file ".*nope\.toml"$/);
+  assertFails(await ragomics(['worker'], { RAGOMICS_EAGER_NODES: 'maybe' }), 2, /^error: RAGOMICS_EAGER_NODES: must be /);
+});
