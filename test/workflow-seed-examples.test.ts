@@ -85,6 +85,8 @@ test('seed dependency example at maxParallelJobs 2, depth_first: the four steps 
     gate.release('Child2');
     await waitFor(async () => (await running()).join() === 'Grandchild1,Grandchild2');
     assert.equal((await states(tree)).Grandchild3, 'READY', 'Grandchild3 waits for a slot');
+    // RUNNING is the workflow's decision; wait until the worker has started both as well.
+    await Promise.all([gate.started('Grandchild1'), gate.started('Grandchild2')]);
     // Step 4: Grandchild3 after a grandchild of Child1 ends.
     gate.release(firstGc!);
     await gate.started('Grandchild3');
