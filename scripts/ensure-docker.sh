@@ -41,6 +41,11 @@ if [[ -n "$PRIVATE_ROOT" ]]; then
   EXEC_ROOT="$PRIVATE_ROOT/exec"
   DAEMON_ARGS=(--data-root "$PRIVATE_ROOT/data" --exec-root "$EXEC_ROOT" --pidfile "$PID_FILE"
                -H "unix://$SOCKET" --bridge none --iptables=false --ip-masq=false)
+  # Its own network namespace: dockerd with --bridge none deletes any interface named docker0
+  # (moby's removeDefaultBridgeInterface), which in the host's namespace is the system engine's
+  # bridge; every bridge-network container and build there then fails. Its containers run with
+  # --network none and its API is a unix socket, so it needs no network of its own.
+  LAUNCH=(unshare --net)
   export DOCKER_HOST="unix://$SOCKET" # for our own checks below
   CHECK_ONLY=0
 else
@@ -48,6 +53,7 @@ else
   SOCKET=/var/run/docker.sock
   EXEC_ROOT=/var/run/docker
   DAEMON_ARGS=()
+  LAUNCH=()
   CHECK_ONLY=0; [[ -n "${DOCKER_HOST:-}" ]] && CHECK_ONLY=1
 fi
 # dockerd's own containerd (started when no system containerd is configured).
@@ -175,7 +181,8 @@ t="$(now_ms)"
 log "starting dockerd ${DAEMON_ARGS[*]:-} (log: $LOG_FILE)"
 # setsid: own session so the daemon outlives this shell; the inner shell
 # records its pid (setsid may fork). The lock fd is not passed on.
-setsid nohup bash -c 'echo $$ >"$0"; exec dockerd "$@"' "$LOG_DIR/dockerd.launcher.pid" "${DAEMON_ARGS[@]}" \
+# `unshare` (private daemon) execs dockerd without forking: the pid stays the same.
+setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$LOG_DIR/dockerd.launcher.pid" ${LAUNCH[@]+"${LAUNCH[@]}"} dockerd "${DAEMON_ARGS[@]}" \
   </dev/null >>"$LOG_FILE" 2>&1 9>&- &
 disown 2>/dev/null || true
 pid=""

@@ -53,6 +53,8 @@ node --test --test-concurrency="${RAGOMICS_TEST_CONCURRENCY:-1}" "${files[@]}" |
 # The reliability check expects the cases of the reliability files that ran (none: nothing).
 after_rc=0
 node scripts/check-reliability.js --ran "${files[@]}" || after_rc=1
+# Every skipped test with its reason; under CI=true a skip not allowed in CI fails the run.
+node scripts/report-skips.js "$out" || after_rc=1
 # Leftover containers: only after the whole suite (a subset may run beside other test runs on
 # the same engine); RAGOMICS_CHECK_LEFTOVERS=1/0 forces it on/off.
 check_leftovers="${RAGOMICS_CHECK_LEFTOVERS:-}"

@@ -91,7 +91,11 @@ void test('a large timeline renders quickly', () => {
   const svg = timelineSvg('big', many);
   timelineCsv(many);
   assert.equal(svg.match(/<title>/g)?.length, 6000);
-  assert.ok(Date.now() - t < 20_000, `took ${Date.now() - t} ms`);
+  const ms = Date.now() - t;
+  console.log(`# timeline of 3000 attempts: svg + csv in ${ms} ms`);
+  // Measured on the 2-core box: 0.7-4.2 s (load average 3-40), 1.6-3.7 s with two `yes` CPU hogs
+  // beside the run. The bound is > 5x the worst: it catches a blow-up, not a slow machine.
+  assert.ok(ms < 30_000, `took ${ms} ms`);
 });
 
 void test('format: flag, else the output extension, else json; anything else is invalid input', () => {

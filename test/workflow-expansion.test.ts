@@ -12,9 +12,11 @@ import { sleepNode, uid, waitFor, withWorker } from './helpers/harness';
 
 test('addNodes during the run: accepted nodes start at once; every invalid addition is rejected and changes nothing', async () => {
   await withWorker({}, async ({ client }) => {
+    // Kept open until closed: however slow the twelve rejected requests below are, the tree is
+    // still running when the valid one arrives.
     const tree = await client.startTree({
-      id: uid('grow'), maxParallelJobs: 2, maxNodes: 8, maxChildrenPerNode: 2, maxDepth: 3,
-      nodes: [sleepNode('root', 0.2), sleepNode('keeper', 4)],
+      id: uid('grow'), maxParallelJobs: 2, maxNodes: 8, maxChildrenPerNode: 2, maxDepth: 3, expansion: { idleTimeout: 600 },
+      nodes: [sleepNode('root', 0.2)],
     });
     await waitFor(async () => (await tree.status()).nodes[0]!.state === 'COMPLETED');
     const before = await tree.status();
@@ -26,7 +28,7 @@ test('addNodes during the run: accepted nodes start at once; every invalid addit
       ['unknown dependency', [sleepNode('x', 0.1, { dependencies: ['pca'] })], /nodes\[0\]\.dependencies\[0\]: unknown node "pca"/],
       ['self-dependency', [sleepNode('x', 0.1, { dependencies: ['x'] })], /"x" depends on itself/],
       ['cycle', [sleepNode('x', 0.1, { dependencies: ['y'] }), sleepNode('y', 0.1, { dependencies: ['x'] })], /cycle/],
-      ['maxNodes', Array.from({ length: 7 }, (_, i) => sleepNode(`m${i}`, 0.1)), /exceed maxNodes 8/],
+      ['maxNodes', Array.from({ length: 8 }, (_, i) => sleepNode(`m${i}`, 0.1)), /exceed maxNodes 8/],
       ['maxChildrenPerNode', [sleepNode('c1', 0.1, { parentId: 'root' }), sleepNode('c2', 0.1, { parentId: 'root' }), sleepNode('c3', 0.1, { parentId: 'root' })], /maxChildrenPerNode 2/],
       ['maxDepth', [sleepNode('d1', 0.1, { parentId: 'root' }), sleepNode('d2', 0.1, { parentId: 'd1' }), sleepNode('d3', 0.1, { parentId: 'd2' }), sleepNode('d4', 0.1, { parentId: 'd3' })], /maxDepth 3/],
       ['unknown block', [{ id: 'x', block: { name: 'tsne', parameters: {} } }], /unknown block "tsne"/],
@@ -43,20 +45,30 @@ test('addNodes during the run: accepted nodes start at once; every invalid addit
     assert.deepEqual(added, { requestId: 'req-1', added: ['late'], duplicate: false });
     const again = await tree.addNodes([sleepNode('late', 0.3, { parentId: 'root' })], { requestId: 'req-1' });
     assert.equal(again.duplicate, true, 'the same request id is applied once');
+    await tree.close();
     const result = await tree.result();
     assert.equal(result.state, 'COMPLETED');
+    assert.deepEqual(result.counts.COMPLETED, 2);
     const s = await tree.status({ transitions: true });
     const late = s.nodes.find((n) => n.id === 'late')!;
+    // "At once": the update that adds a node also starts it when a slot is free, so it never
+    // waits as READY for a later workflow task (that is the promise checked here).
+    assert.deepEqual(late.transitions!.map((x) => x.state).slice(-3), ['READY', 'RUNNING', 'COMPLETED']);
+    const at = (state: string) => Date.parse(late.transitions!.find((x) => x.state === state)!.at);
+    assert.equal(at('RUNNING'), at('PENDING'), 'started in the same workflow task that added it');
     const queued = Date.parse(late.queuedAt), started = Date.parse(late.startedAt!);
-    assert.ok(started - queued < 2000, `the added node started ${started - queued} ms after it was added (a slot was free)`);
+    console.log(`# added node: started ${started - queued} ms after it was added`);
   });
 });
 
 test('addNodes signal: invalid additions are recorded as rejected, valid ones run', async () => {
   await withWorker({}, async ({ client }) => {
-    const tree = await client.startTree({ id: uid('signal'), nodes: [sleepNode('root', 1.5)] });
+    // Kept open until closed: the signals always reach a running tree. Signals are applied in the
+    // order sent, so the close comes after both additions.
+    const tree = await client.startTree({ id: uid('signal'), expansion: { idleTimeout: 600 }, nodes: [sleepNode('root', 0.2)] });
     await tree.addNodesAsync([sleepNode('child', 0.1, { parentId: 'root' })], { requestId: 'ok-1' });
     await tree.addNodesAsync([sleepNode('orphan', 0.1, { parentId: 'nobody' })], { requestId: 'bad-1', source: 'agent' });
+    await tree.close();
     const result = await tree.result();
     assert.equal(result.state, 'COMPLETED');
     const s = await tree.status();
@@ -121,6 +133,8 @@ test('a tree kept open for an agent: idle until nodes are added, ends when close
   await withWorker({}, async ({ client }) => {
     const tree = await client.startTree({ id: uid('open'), expansion: { idleTimeout: 120 }, nodes: [sleepNode('first', 0.1)] });
     await waitFor(async () => (await tree.status()).counts.COMPLETED === 1);
+    // A negative check needs a look after a while: 0.5 s against an idle timeout of 120 s cannot
+    // race (a tree that closes when idle would end in the very workflow task that saw "first" end).
     await new Promise((r) => setTimeout(r, 500));
     assert.equal((await tree.summary()).state, 'RUNNING', 'stays open while idle');
     await tree.addNodes([sleepNode('second', 0.1, { parentId: 'first' })], { requestId: 'agent-1', source: 'agent' });

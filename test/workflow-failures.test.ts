@@ -59,15 +59,21 @@ test('retries follow maxRetries with every attempt in the timeline; a node past 
     assert.match(result.failures.find((f) => f.nodeId === 'after-slow')!.error, /dependency "slow" TIMEOUT/);
     const slowEnd = Date.parse(status.nodes.find((n) => n.id === 'slow')!.endedAt!);
     const slowStart = Date.parse(status.nodes.find((n) => n.id === 'slow')!.startedAt!);
+    console.log(`# timeout: the 5 s node with a 0.5 s timeout ran ${slowEnd - slowStart} ms`);
+    // The promise: a node past its timeout is stopped then, not when its work would have ended
+    // (5 s). Measured on the 2-core box (load average 3-40): 500-506 ms; with two `yes` CPU hogs
+    // beside the run 500-583 ms. 3 s is > 5x the worst.
     assert.ok(slowEnd - slowStart < 3000, `killed near its 0.5 s timeout (ran ${slowEnd - slowStart} ms)`);
   });
 });
 
 test('cancel one running node: it and its dependents are CANCELLED, the rest completes', async () => {
   await withWorker({}, async ({ client }) => {
+    // Kept open until closed, so the cancel and the checks below always find the tree running.
     const tree = await client.startTree({
       id: uid('cancel-node'),
-      nodes: [sleepNode('long', 30), sleepNode('long-child', 0.1, { parentId: 'long' }), sleepNode('other', 0.2), sleepNode('keeper', 3)],
+      expansion: { idleTimeout: 600 },
+      nodes: [sleepNode('long', 600), sleepNode('long-child', 0.1, { parentId: 'long' }), sleepNode('other', 0.2)],
     });
     await waitFor(async () => (await tree.status()).nodes.find((n) => n.id === 'other')?.state === 'COMPLETED');
     const t0 = Date.now();
@@ -76,15 +82,21 @@ test('cancel one running node: it and its dependents are CANCELLED, the rest com
     await assert.rejects(tree.cancelNode('other'), /already ended COMPLETED/);
     await assert.rejects(tree.cancelNode('nope'), /unknown node "nope"/);
     await waitFor(async () => (await tree.status()).nodes.find((n) => n.id === 'long')?.state === 'CANCELLED');
-    assert.ok(Date.now() - t0 < 5000, `the running node was stopped within 5 s (${Date.now() - t0} ms)`);
+    const stopMs = Date.now() - t0;
+    console.log(`# cancel node: running node CANCELLED ${stopMs} ms after the cancel`);
+    // A promise of cancelNode: the running node stops within seconds. Measured on the 2-core box
+    // (load average 3-40 from other suites): 721-872 ms; with two `yes` CPU hogs beside the run
+    // 786-877 ms. 5 s is > 5x the worst.
+    assert.ok(stopMs < 5000, `the running node was stopped within 5 s (${stopMs} ms)`);
+    await tree.close();
     const result = await tree.result();
     const status = await tree.status();
     const states = Object.fromEntries(status.nodes.map((n) => [n.id, n.state]));
-    assert.deepEqual(states, { long: 'CANCELLED', 'long-child': 'CANCELLED', other: 'COMPLETED', keeper: 'COMPLETED' });
+    assert.deepEqual(states, { long: 'CANCELLED', 'long-child': 'CANCELLED', other: 'COMPLETED' });
     assert.equal(status.nodes.find((n) => n.id === 'long')!.error, 'not needed');
     assert.match(status.nodes.find((n) => n.id === 'long-child')!.error!, /dependency "long" CANCELLED/);
     assert.equal(result.state, 'FAILED');
-    await assert.rejects(tree.cancelNode('keeper'), /finished/);
+    await assert.rejects(tree.cancelNode('other'), /finished/);
   });
 });
 
@@ -95,7 +107,12 @@ test('cancel the tree: running nodes stop, waiting ones are cancelled, the tree 
     const t0 = Date.now();
     await tree.cancel('user stop');
     const result = await tree.result();
-    assert.ok(Date.now() - t0 < 10_000, 'the tree ended promptly');
+    const endMs = Date.now() - t0;
+    console.log(`# cancel tree: ended ${endMs} ms after the cancel`);
+    // A promise of cancel: the tree ends within seconds, not when its 30 s nodes would have.
+    // Measured on the 2-core box (load average 3-40): 1060-1104 ms; with two `yes` CPU hogs
+    // beside the run 1090-1113 ms. 10 s is > 5x the worst.
+    assert.ok(endMs < 10_000, `the tree ended promptly (${endMs} ms)`);
     assert.equal(result.state, 'CANCELLED');
     assert.deepEqual((await tree.status()).nodes.map((n) => n.state), ['CANCELLED', 'CANCELLED', 'CANCELLED']);
   });
@@ -103,22 +120,30 @@ test('cancel the tree: running nodes stop, waiting ones are cancelled, the tree 
 
 test('pause stops dispatching, resume goes on; maxParallelJobs changes while running', async () => {
   await withWorker({}, async ({ client }) => {
-    const tree = await client.startTree({ id: uid('pause'), maxParallelJobs: 1, nodes: [sleepNode('a', 0.5), sleepNode('b', 0.2), sleepNode('c', 0.2), sleepNode('d', 0.2)] });
+    // Every node runs until the test ends it, so no step depends on how long a node takes.
+    const tree = await client.startTree({ id: uid('pause'), maxParallelJobs: 1, nodes: ['a', 'b', 'c', 'd'].map((id) => sleepNode(id, 600)) });
     await waitFor(async () => (await tree.status()).runningJobs === 1);
     await tree.pause();
-    await waitFor(async () => (await tree.status()).nodes.find((n) => n.id === 'a')?.state === 'COMPLETED');
-    await new Promise((r) => setTimeout(r, 800));
+    await waitFor(async () => (await tree.status()).paused);
+    // The running node ends while paused: the workflow task that records its end is the one that
+    // would start the next node, so the status right after shows whether one was started.
+    const first = (await tree.status()).nodes.find((n) => n.state === 'RUNNING')!.id;
+    await tree.cancelNode(first, 'make room');
+    await waitFor(async () => (await tree.status()).nodes.find((n) => n.id === first)?.state === 'CANCELLED');
     let s = await tree.status();
     assert.equal(s.paused, true);
     assert.equal(s.counts.RUNNING, 0, 'nothing started while paused');
     assert.equal(s.counts.READY, 3);
     assert.deepEqual(await tree.setMaxParallelJobs(3), { previous: 1, current: 3 });
     await assert.rejects(tree.setMaxParallelJobs(0), /maxParallelJobs: must be an integer from 1 to 1000/);
+    assert.equal((await tree.status()).counts.RUNNING, 0, 'a new limit starts nothing while paused');
     await tree.resume();
-    assert.equal((await tree.result()).state, 'COMPLETED');
+    // b, c and d run side by side after the change (they run until cancelled below).
+    await waitFor(async () => (await tree.status()).runningJobs === 3);
     s = await tree.status();
-    const starts = s.nodes.filter((n) => n.id !== 'a').map((n) => Date.parse(n.startedAt!));
-    assert.ok(Math.max(...starts) - Math.min(...starts) < 1000, 'b, c and d ran side by side after the change');
+    assert.deepEqual(s.nodes.filter((n) => n.state === 'RUNNING').map((n) => n.id).sort(), ['a', 'b', 'c', 'd'].filter((id) => id !== first));
+    await tree.cancel('test done');
+    assert.equal((await tree.result()).state, 'CANCELLED');
   });
 });
 

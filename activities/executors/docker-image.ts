@@ -21,7 +21,11 @@ export interface ResolvedImage {
 
 /** How derived (requirements) images are built. */
 export interface RequirementsBuildOptions {
-  /** Network of the build's RUN step (it needs PyPI). @default Docker's default ('bridge') */
+  /**
+   * Network of the build's RUN step (it needs PyPI). Docker's default bridge reaches PyPI on the
+   * project's machines (seen with Docker 20.10, whose docker0 bridge has outbound access); 'host'
+   * is the choice for an engine without a bridge. @default Docker's default ('bridge')
+   */
   networkMode?: string;
   /**
    * A PEM bundle of extra CA certificates for pip (e.g. a proxy that re-signs TLS, as the
@@ -90,6 +94,10 @@ async function buildRequirementsImage(
 ): Promise<void> {
   const context = await mkdtemp(path.join(os.tmpdir(), 'ragomics-ext-'));
   const log = createWriteStream(buildLog, { flags: 'a' });
+  // Said in the log and in a failure: a build that cannot reach the index is usually a network or
+  // CA setting of the worker (RAGOMICS_BUILD_NETWORK, RAGOMICS_BUILD_CA_BUNDLE / PIP_CERT).
+  const settings = `build network ${opts.networkMode ?? "Docker's default (bridge)"}, CA bundle ${opts.caBundle ?? 'none'}`;
+  log.write(`ragomics: building ${tag} FROM ${baseImage} (${settings})\n`);
   try {
     // Exec form: the requirement strings never pass through a shell. Root only for the install;
     // the image runs as the blocks user again. The build has network; the attempt later does not.
@@ -134,7 +142,7 @@ async function buildRequirementsImage(
     if (error) {
       await new Promise((r) => log.end(r));
       const tail = await readTail(buildLog);
-      throw new BlockCrashedError(`installing requirements ${JSON.stringify(requirements)} failed: ${error}\n--- last lines of ${buildLog} ---\n${tail}`, {
+      throw new BlockCrashedError(`installing requirements ${JSON.stringify(requirements)} failed (${settings}; the worker's RAGOMICS_BUILD_NETWORK and RAGOMICS_BUILD_CA_BUNDLE set them): ${error}\n--- last lines of ${buildLog} ---\n${tail}`, {
         stderrTail: tail,
         logDir: path.dirname(buildLog),
       });

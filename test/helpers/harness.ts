@@ -1,7 +1,8 @@
 /**
  * Test harness: every test file talks to the one Temporal dev server that `scripts/test.sh`
  * started (TEMPORAL_ADDRESS), runs its own worker on a unique task queue, and loads the workflow
- * bundle built once per run (RAGOMICS_WORKFLOW_BUNDLE).
+ * bundle built once per run (RAGOMICS_WORKFLOW_BUNDLE). Tests wait for states, never for time:
+ * {@link waitFor} a state, and a {@link NodeGate} for nodes whose end the test decides.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { DefaultLogger, Runtime, type WorkerOptions } from '@temporalio/worker';
+import type { BlockExecutor } from '../../activities/executors/types';
 import { RagomicsClient } from '../../client/sdk';
 import { loadWorkerConfig, type WorkerConfigInput } from '../../workers/config';
 import { createRagomicsWorker, type RagomicsWorker } from '../../workers/create-worker';
@@ -31,6 +33,67 @@ export interface WorkerContext {
   taskQueue: string;
   workspace: string;
   rw: RagomicsWorker;
+  /** Holds chosen nodes running until the test releases them (see {@link NodeGate}). */
+  gate: NodeGate;
+}
+
+/**
+ * Nodes whose end the test decides. A held node's attempt starts as usual (the workflow sees it
+ * RUNNING, the activity runs), then waits inside the executor until {@link NodeGate.release}
+ * (or until the attempt is cancelled or times out) before the real executor runs its block. So a
+ * test can say "Child1 ends now, Child2 later" instead of choosing sleep lengths and hoping the
+ * machine keeps to them. Nodes are named by id, in every tree of the worker.
+ */
+export class NodeGate {
+  private readonly held = new Map<string, { open: Promise<void>; release: () => void; started: Promise<void>; markStarted: () => void }>();
+
+  /** From now on, attempts of these nodes wait for {@link release}. */
+  hold(...nodeIds: string[]): void {
+    for (const id of nodeIds) {
+      if (this.held.has(id)) continue;
+      let release: () => void = () => undefined;
+      let markStarted: () => void = () => undefined;
+      const open = new Promise<void>((r) => (release = r));
+      const started = new Promise<void>((r) => (markStarted = r));
+      this.held.set(id, { open, release, started, markStarted });
+    }
+  }
+
+  /** Lets the held node's attempt go on to run its block (and so end). */
+  release(...nodeIds: string[]): void {
+    for (const id of nodeIds) this.entry(id).release();
+  }
+
+  /** Releases every held node (a test that failed half-way must not keep the worker from shutting down). */
+  releaseAll(): void {
+    for (const e of this.held.values()) e.release();
+  }
+
+  /** Resolves once an attempt of the held node has started and is waiting (or ran). */
+  started(nodeId: string): Promise<void> {
+    return this.entry(nodeId).started;
+  }
+
+  /** Wraps `executor.run` (the activities look it up per attempt, so this takes effect at once). */
+  install(executor: BlockExecutor): void {
+    const run = executor.run.bind(executor);
+    executor.run = async (job, ctl) => {
+      const gate = this.held.get(job.nodeId);
+      if (!gate) return run(job, ctl);
+      const startedAt = new Date();
+      gate.markStarted();
+      // An abort (cancel, timeout) ends the wait; the executor then sees the aborted signal.
+      await Promise.race([gate.open, new Promise<void>((r) => (ctl.signal.aborted ? r() : ctl.signal.addEventListener('abort', () => r(), { once: true })))]);
+      // The attempt ran from the start of the wait: that is when the timeline shows it starting.
+      return { ...(await run(job, ctl)), startedAt };
+    };
+  }
+
+  private entry(nodeId: string) {
+    const e = this.held.get(nodeId);
+    if (!e) throw new Error(`node "${nodeId}" is not held by the gate (call gate.hold first)`);
+    return e;
+  }
 }
 
 /**
@@ -42,9 +105,11 @@ export async function withWorker<T>(config: WorkerConfigInput, body: (ctx: Worke
   const workspace = config.workspace ?? mkdtempSync(path.join(tmpdir(), 'ragomics-ws-'));
   const cfg = loadWorkerConfig({ address: TEMPORAL_ADDRESS, executor: 'inprocess', maxConcurrentNodes: 20, logLevel: 'WARN', workerId: uid('worker'), ...config, taskQueue, workspace });
   const rw = await createRagomicsWorker(cfg, undefined, extra, tracing);
+  const gate = new NodeGate();
+  gate.install(rw.executor);
   const client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
   try {
-    return await rw.worker.runUntil(body({ client, taskQueue, workspace, rw }));
+    return await rw.worker.runUntil(body({ client, taskQueue, workspace, rw, gate }).finally(() => gate.releaseAll()));
   } finally {
     await client.close();
     await rw.connection.close();
@@ -74,8 +139,12 @@ export function maxConcurrency(intervals: ReadonlyArray<{ start: number; end: nu
   return max;
 }
 
-/** Polls `check` every 100 ms until it holds; throws after `timeoutMs`. */
-export async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+/**
+ * Polls `check` every 100 ms until it holds; throws after `timeoutMs`. The default is generous on
+ * purpose: it only bounds how long a failing test hangs, and a 2-core box running several suites
+ * can take seconds for a state a quiet one reaches in milliseconds.
+ */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (await check()) return;

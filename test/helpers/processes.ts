@@ -217,13 +217,13 @@ export function spawnWorker(opts: WorkerProcessOptions): WorkerProcess {
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
+  // 'close' comes after both pipes are drained (not a fixed delay after 'exit').
+  child.once('close', () => out.end());
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
     child.once('exit', (code, signal) => {
       const at = Date.now();
       started.delete(pid);
       failReady(new Error(`worker ${opts.workerId} exited (code ${code}, signal ${signal}) before it was ready; log ${logFile}:\n${text.slice(-3000)}`));
-      // Let the pipes drain before closing the log.
-      setTimeout(() => out.end(), 50);
       resolve({ code, signal, at });
     });
   });

@@ -40,12 +40,21 @@ describe('in-process pool (benchmark baseline)', () => {
   });
 
   void test('a dependent starts as soon as its dependency ends, not at a level barrier', async () => {
-    const run = await runPool<null>([
-      { id: 'slow', run: async () => { await sleep(200); return null; } },
-      { id: 'fast', run: async () => { await sleep(10); return null; } },
-      { id: 'child', dependencies: ['fast'], run: async () => null },
+    // "slow" ends only once "child" has started (or after 5 s, should it never start): a pool with
+    // a level barrier would start "child" after "slow" ended. The order of events decides, not
+    // how long anything took.
+    const events: string[] = [];
+    let childStarted: () => void = () => undefined;
+    const started = new Promise<void>((r) => (childStarted = r));
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<void>((r) => (timer = setTimeout(r, 5000)));
+    await runPool<null>([
+      { id: 'slow', run: async () => { await Promise.race([started, giveUp]); events.push('slow ends'); return null; } },
+      { id: 'fast', run: async () => null },
+      { id: 'child', dependencies: ['fast'], run: async () => { events.push('child starts'); childStarted(); return null; } },
     ], { maxParallelJobs: 3 });
-    assert.ok(run.intervals.get('child')!.start < run.intervals.get('slow')!.end - 100, 'child waited for the slow sibling');
+    clearTimeout(timer);
+    assert.deepEqual(events, ['child starts', 'slow ends'], 'child waited for the slow sibling');
   });
 });
 
