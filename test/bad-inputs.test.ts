@@ -13,8 +13,9 @@ import path from 'node:path';
 import { InvalidInputError } from '../client/errors';
 import { RagomicsClient } from '../client/sdk';
 import { TEMPORAL_ADDRESS, sleepNode, uid, withWorker } from './helpers/harness';
+import { repoRoot } from '../activities/executors/repo-root';
 
-const BIN = path.join(__dirname, '..', '..', 'bin', 'ragomics.js');
+const BIN = path.join(repoRoot(), 'bin', 'ragomics.js');
 let dir: string;
 let client: RagomicsClient;
 let refused = 0;

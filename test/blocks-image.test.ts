@@ -12,25 +12,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { repoRoot } from '../activities/executors/repo-root';
+import { resolveBlocksImage } from '../activities/executors/blocks-image';
 
 // ------------------------------------------------------------------------------------------------
 // Helpers
 
-function findRepoRoot(start: string): string {
-  let dir = start;
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'blocks'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no repository root above ${start}`);
-    dir = parent;
-  }
-}
-
-const ROOT = findRepoRoot(__dirname);
+const ROOT = repoRoot();
 const RUN_ID = `${process.pid}-${Date.now().toString(36)}`;
 const DATASET = path.join(ROOT, '.data', 'datasets', 'pbmc68k_counts.h5ad');
 const SANDBOX = ['--read-only', '--tmpfs', '/tmp', '--network', 'none', '--user', '10001', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges'];
@@ -182,7 +174,7 @@ function assertFailure(r: Ran, code: number, type: string): RunnerError {
 // ------------------------------------------------------------------------------------------------
 
 before(() => {
-  image = (process.env.RAGOMICS_BLOCKS_IMAGE ?? readFileSync(path.join(ROOT, '.data', 'blocks-image'), 'utf8')).trim();
+  image = resolveBlocksImage();
   execFileSync('docker', ['image', 'inspect', image], { stdio: 'ignore' });
   if (!existsSync(DATASET)) {
     execFileSync('bash', [path.join(ROOT, 'scripts', 'fetch-dataset.sh')], { stdio: ['ignore', 'ignore', 'inherit'], timeout: CONTAINER_TIMEOUT_MS });

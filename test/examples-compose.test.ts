@@ -13,8 +13,9 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { skipUnlessCI } from './helpers/prereq';
+import { repoRoot } from '../activities/executors/repo-root';
 
-const ROOT = path.resolve(__dirname, '..', '..');
+const ROOT = repoRoot();
 
 interface Service {
   image?: string;

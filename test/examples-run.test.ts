@@ -10,8 +10,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readNodesFile, readSpecFile } from '../client/spec-file';
 import { TEMPORAL_ADDRESS, uid, withWorker } from './helpers/harness';
+import { repoRoot } from '../activities/executors/repo-root';
 
-const ROOT = path.resolve(__dirname, '..', '..');
+const ROOT = repoRoot();
 const EXAMPLES = path.join(ROOT, 'examples');
 
 function run(cmd: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -12,6 +12,7 @@ import { formatLogEntry } from '../workers/logging';
 import { RagomicsClient } from '../client/sdk';
 import path from 'node:path';
 import { tmpdir } from 'node:os';
+import { repoRoot } from '../activities/executors/repo-root';
 
 test('tracing: one span for the tree workflow and one per node activity', { timeout: 120_000 }, async () => {
   const exporter = new InMemorySpanExporter();
@@ -28,7 +29,7 @@ test('tracing: one span for the tree workflow and one per node activity', { time
 test('metrics: a worker with RAGOMICS_METRICS_PORT serves Prometheus metrics', { timeout: 60_000 }, async () => {
   const port = 19_000 + Math.floor(Math.random() * 1000);
   const taskQueue = uid('metrics');
-  const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'bin', 'ragomics.js'), 'worker', '--executor', 'inprocess'], {
+  const child = spawn(process.execPath, [path.join(repoRoot(), 'bin', 'ragomics.js'), 'worker', '--executor', 'inprocess'], {
     env: { ...process.env, TEMPORAL_ADDRESS, RAGOMICS_TASK_QUEUE: taskQueue, RAGOMICS_METRICS_PORT: String(port), RAGOMICS_WORKSPACE: path.join(tmpdir(), taskQueue) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

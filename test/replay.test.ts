@@ -9,8 +9,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { workflowSource } from './helpers/harness';
+import { repoRoot } from '../activities/executors/repo-root';
 
-const DIR = path.join(__dirname, '..', '..', 'test', 'fixtures', 'histories');
+const DIR = path.join(repoRoot(), 'test', 'fixtures', 'histories');
 const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
 
 test('recorded histories exist for every scenario', () => {

@@ -14,6 +14,7 @@ import type { BlockExecutor } from '../../activities/executors/types';
 import { RagomicsClient } from '../../client/sdk';
 import { loadWorkerConfig, type WorkerConfigInput } from '../../workers/config';
 import { createRagomicsWorker, type RagomicsWorker } from '../../workers/create-worker';
+import { repoRoot } from '../../activities/executors/repo-root';
 
 /** Address of the shared test server. */
 export const TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
@@ -119,7 +120,7 @@ export async function withWorker<T>(config: WorkerConfigInput, body: (ctx: Worke
 
 /** The workflow code for replay: the prebuilt bundle when there is one, else the sources. */
 export function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
-  const bundle = process.env.RAGOMICS_WORKFLOW_BUNDLE ?? path.join(__dirname, '..', '..', 'workflow-bundle.js');
+  const bundle = process.env.RAGOMICS_WORKFLOW_BUNDLE ?? path.join(repoRoot(), 'dist', 'workflow-bundle.js');
   return existsSync(bundle) ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../../workflows') };
 }
 

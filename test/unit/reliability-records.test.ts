@@ -11,8 +11,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCase, type CaseFigures } from '../helpers/ledger';
+import { repoRoot } from '../../activities/executors/repo-root';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
+const ROOT = repoRoot();
 const CHECK = path.join(ROOT, 'scripts', 'check-reliability.js');
 const FILE1 = 'test/reliability-1-worker-kill.test.ts';
 

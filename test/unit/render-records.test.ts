@@ -10,8 +10,9 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { repoRoot } from '../../activities/executors/repo-root';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
+const ROOT = repoRoot();
 
 function sandbox(): string {
   const d = mkdtempSync(path.join(tmpdir(), 'render-records-'));

@@ -13,8 +13,9 @@ import { RUNNER_TIMING_MARKS, RunnerErrorTypes, RunnerExitCodes, type RunnerFail
 import { FailureTypes } from '../../common/failure-types';
 import { failureForExit } from '../../activities/outcome';
 import type { AttemptPaths, ExecOutcome } from '../../activities/executors/types';
+import { repoRoot } from '../../activities/executors/repo-root';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
+const ROOT = repoRoot();
 
 void test('the generated TypeScript and Python modules match blocks/runner-contract.json', async () => {
   execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'gen-runner-contract.js'), '--check'], { stdio: 'pipe' });
