@@ -48,7 +48,8 @@ done)
 rm -rf "${RAGOMICS_RELIABILITY_DIR:-$DATA_DIR/reliability}"
 out="$DATA_DIR/test-output.tap"
 rc=0
-node --test --test-concurrency="${RAGOMICS_TEST_CONCURRENCY:-1}" "${files[@]}" | tee "$out" || rc=$?
+# TAP explicitly: report-skips.js and the summary below read it (newer Node versions default to another reporter).
+node --test --test-reporter=tap --test-concurrency="${RAGOMICS_TEST_CONCURRENCY:-1}" "${files[@]}" | tee "$out" || rc=$?
 # After-suite checks: scripts, not test files, so no test depends on the order files run in.
 # The reliability check expects the cases of the reliability files that ran (none: nothing).
 after_rc=0

@@ -104,7 +104,7 @@ test('SDK refuses an invalid spec before starting anything', async () => {
 
 test('updates and the CLI refuse bad additions to a running tree, which stays unchanged', async () => {
   await withWorker({}, async ({ client: c, taskQueue }) => {
-    const tree = await c.startTree({ id: uid('bad-update'), maxChildrenPerNode: 1, nodes: [sleepNode('root', 0.1), sleepNode('keeper', 20)] });
+    const tree = await c.startTree({ id: uid('bad-update'), maxChildrenPerNode: 1, nodes: [sleepNode('root', 0.1), sleepNode('keeper', 600)] });
     const ids = async () => (await tree.status()).nodes.map((n) => n.id).join(',');
     const before = await ids();
     const cases: Array<[unknown[], RegExp]> = [

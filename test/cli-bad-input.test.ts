@@ -89,7 +89,7 @@ void test('ids the tree does not know: exit 2, the tree unchanged', async () => 
   await withWorker({}, async ({ client, taskQueue }) => {
     const env = { RAGOMICS_TASK_QUEUE: taskQueue };
     const id = uid('cli-bad');
-    const tree = await client.startTree({ id, nodes: [{ id: 'hold', block: { name: 'sleep', parameters: { seconds: 60 } } }] });
+    const tree = await client.startTree({ id, nodes: [{ id: 'hold', block: { name: 'sleep', parameters: { seconds: 600 } } }] });
     try {
       assertFails(await ragomics(['status', uid('no-such-tree')], env), 2, [/no tree with id "no-such-tree-/]);
       assertFails(await ragomics(['cancel', id, '--node', 'pca'], env), 2, [/pca/]);

@@ -84,6 +84,8 @@ void test('case 3a: Docker engine restarted while a node runs: the node is retri
     const x = nodeOf(status, 'x');
     assert.ok(['COMPLETED', 'FAILED'].includes(x.state), `x ended (${x.state})`);
     if (x.state === 'FAILED') assert.match(x.error ?? '', /docker|engine|container/i, 'the reason names Docker');
+    // The restart killed x's container: x must have been tried again, whatever its end.
+    assert.ok(attemptLines(ledger, 'x').length >= 2, `x was retried after the restart: ${attemptLines(ledger, 'x').join('; ')}`);
     assert.equal(nodeOf(status, 'z').state, 'COMPLETED', 'the other node is unaffected');
     const timeline = (await tree.timeline()).filter((e) => e.node === 'x');
     const re = reExecutions(ledger);
