@@ -72,6 +72,8 @@ void test('a node the worker has no slot for is shown waiting, with the reason, 
         .catch((err: Error) => { throw new Error(`${err.message}; watch printed:\n${watchOut}\n${watchErr}`); });
     } finally {
       await tree.cancel('test over');
+      // `watch` ends with the tree; should it not, it must not keep this file alive.
+      setTimeout(() => watch.kill('SIGKILL'), 120_000).unref();
     }
     assert.equal((await tree.result()).state, 'CANCELLED');
     assert.equal(await watchExit, 1, 'watch ends with the tree (cancelled nodes: exit 1)');
