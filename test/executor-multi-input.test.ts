@@ -27,10 +27,11 @@ const TREE_PREFIX = treeId('').slice(0, -1);
 const docker = new Docker();
 let root: string;
 
-/** An upstream node: writes an AnnData of `cells` x 4 with obs `origin` = `tag`. */
+/** An upstream node of one sample: writes an AnnData of `cells` x 4 and records the `sample=` it got. */
 const MAKE = (cells: number, tag: string): string => `
 import anndata, numpy as np, pandas as pd
-def run(adata=None, **p):
+def run(adata=None, sample=None, **p):
+    report.metric("sample", sample)
     obs = pd.DataFrame({"origin": ["${tag}"] * ${cells}}, index=[f"${tag}-c{i}" for i in range(${cells})])
     return anndata.AnnData(X=np.ones((${cells}, 4), dtype="float32"), obs=obs)
 `;
@@ -83,7 +84,9 @@ const CELLS: Record<(typeof KEYS)[number], number> = { s1: 5, s2: 7, s3: 3 };
 async function gatherProof(activities: Activities, tree: string, what: string): Promise<{ upstream: Record<string, NodeResult>; gather: NodeResult }> {
   const upstream: Record<string, NodeResult> = {};
   for (const key of ['s1', 's2', 's3'] as const) {
-    upstream[key] = await runNode(activities, nodeInput(tree, { nodeId: `qc-${key}`, block: { code: MAKE(CELLS[key], key), parameters: {} } }));
+    const sample = { sample: key, columns: { condition: key === 's1' ? 'ctrl' : 'treated', batch: 'b1' } };
+    upstream[key] = await runNode(activities, nodeInput(tree, { nodeId: `qc-${key}`, sample, block: { code: MAKE(CELLS[key], key), parameters: {} } }));
+    assert.deepEqual(upstream[key].metrics.sample, { sample: key, condition: sample.columns.condition, batch: 'b1' }, `${what}: sample= of a per-sample node`);
   }
   const inputs = KEYS.map((key) => ({
     key, path: upstream[key]!.outputPath,
@@ -177,5 +180,9 @@ void describe('multi-input nodes', () => {
     const bad = await failureOf(runNode(activities, nodeInput(tree, { nodeId: 'dup', inputs: [inputs[0]!, inputs[0]!] })));
     assert.equal(bad.type, FailureTypes.InvalidParameters);
     assert.match(bad.message, /inputs\[1\]\.key: input key "c" appears twice/);
+    // A Temporal retry of a published multi-input attempt returns it and runs nothing (as for one input).
+    const again = await runNode(activities, nodeInput(tree, { nodeId: 'g', inputs }), 2);
+    assert.equal(again.reused, true);
+    assert.equal(again.outputSha256, result.outputSha256);
   });
 });
