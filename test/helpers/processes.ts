@@ -385,8 +385,12 @@ export class PrivateDockerd {
     return stdout;
   }
 
-  /** Copies an image of the system engine into this one (`docker save | docker load`); returns ms taken. */
-  async loadImage(tag: string): Promise<number> {
+  /**
+   * Copies an image of the system engine into this one (`docker save | docker load`); returns ms
+   * taken. Both processes are killed and this throws after `timeoutMs` (a hung engine fails the
+   * test instead of hanging it).
+   */
+  async loadImage(tag: string, timeoutMs = 300_000): Promise<number> {
     const t0 = Date.now();
     const save = spawn('docker', ['save', tag], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DOCKER_HOST: '' } });
     const loadEnv: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: this.host };
@@ -397,7 +401,14 @@ export class PrivateDockerd {
     let err = '';
     save.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     load.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const [[saveCode], [loadCode]] = await Promise.all([once(save, 'exit'), once(load, 'exit')]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        for (const p of [save, load]) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+        reject(new Error(`docker save ${tag} | docker load did not finish within ${timeoutMs} ms: ${err}`));
+      }, timeoutMs);
+    });
+    const [[saveCode], [loadCode]] = await Promise.race([Promise.all([once(save, 'exit'), once(load, 'exit')]), timeout]).finally(() => clearTimeout(timer));
     if (saveCode !== 0 || loadCode !== 0) throw new Error(`docker save ${tag} | docker load failed (${saveCode}/${loadCode}): ${err}`);
     return Date.now() - t0;
   }
