@@ -15,24 +15,28 @@ import path from 'node:path';
 import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { readLedger, runCase, reExecutions, sha256, verifyOutputs } from './helpers/ledger';
-import { sleep, spawnWorker, tempDir } from './helpers/processes';
-import { TEMPORAL_ADDRESS, cleanupCase, codeNode, containersWith, resultWithin, secs, sleepNode, systemDocker } from './fixtures/reliability/common';
+import { WORKER_READY_MS, sleep, spawnWorker, tempDir } from './helpers/processes';
+import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, codeNode, containersWith, resultWithin, secs, sleepNode, systemDocker } from './fixtures/reliability/common';
 
 /** Adds an obs column named after the node, so each output differs from its input. */
 const TAG = 'def run(adata=None, **p):\n    adata.obs[p["name"]] = p["name"]\n    return adata\n';
 
 const FILE = 'test/reliability-8-integrity.test.ts';
 
-void test('case 8: every published output has a checksum, never changes after its node COMPLETED, and is read-only', { timeout: 400_000 }, runCase({ id: '8', title: 'integrity of published outputs', test: FILE }, async (rec) => {
+/** Every bounded wait of case 8, in order; its test timeout is their sum plus cleanup slack. */
+const W8 = { ready: WORKER_READY_MS, result: 300_000, stop: 60_000 };
+
+void test('case 8: every published output has a checksum, never changes after its node COMPLETED, and is read-only', { timeout: caseTimeout(W8) }, runCase({ id: '8', title: 'integrity of published outputs', test: FILE }, async (rec) => {
   const base = tempDir('rel-integrity');
   const ws = path.join(base, 'ws');
   const taskQueue = uid('rel-integrity');
   const treeId = uid('rel-integrity');
   const docker = systemDocker();
+  const workerId = `${treeId}-W`;
   let client: RagomicsClient | undefined;
   let tree: TreeHandle | undefined;
   try {
-    const w = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: `${treeId}-W`, logDir: base });
+    const w = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId, logDir: base, readyTimeoutMs: W8.ready });
     await w.ready;
     client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
     const tag = (id: string, parentId: string) => ({ ...codeNode(id, TAG, { parentId }), block: { code: TAG, parameters: { name: id } } });
@@ -48,7 +52,7 @@ void test('case 8: every published output has a checksum, never changes after it
     // Hash each output as soon as its node is seen COMPLETED.
     const atCompletion = new Map<string, string>();
     const firstSeenLagMs: number[] = [];
-    const done = resultWithin(tree, 300_000);
+    const done = resultWithin(tree, W8.result);
     let finished = false;
     void done.finally(() => (finished = true)).catch(() => undefined);
     while (!finished) {
@@ -92,7 +96,7 @@ void test('case 8: every published output has a checksum, never changes after it
     assert.deepEqual(await containersWith(docker, { 'ragomics.tree': treeId }), []);
     const re = reExecutions(ledger);
     w.kill('SIGTERM');
-    await w.waitExit(60_000);
+    await w.waitExit(W8.stop);
     rec.set({
       faultsInjected: 2, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
       line: `${status.nodes.length} outputs: sha256 in every result; ${atCompletion.size} hashed within ${secs(Math.max(...firstSeenLagMs))} of COMPLETED and all ${check.verified} re-hashed equal at the end; files 0444, folders 0555; 2 non-root tamper attempts refused`,
@@ -100,6 +104,6 @@ void test('case 8: every published output has a checksum, never changes after it
     });
   } finally {
     await client?.close();
-    await cleanupCase({ trees: [tree], treeIds: [treeId], docker, dirs: [base] });
+    await cleanupCase({ workerIds: [workerId], trees: [tree], treeIds: [treeId], docker, dirs: [base] });
   }
 }));

@@ -191,8 +191,16 @@ export interface WorkerProcessOptions {
   blocksImage?: string;
   /** Folder for the worker's log file. @default the workspace's parent */
   logDir?: string;
+  /** How long {@link WorkerProcess.ready} waits for "worker started" before it rejects. @default {@link WORKER_READY_MS} */
+  readyTimeoutMs?: number;
   env?: Record<string, string>;
 }
+
+/**
+ * How long a worker process may take to log "worker started" (connect, orphan cleanup, load the
+ * workflow bundle: seconds when healthy; generous for a loaded 2-core machine).
+ */
+export const WORKER_READY_MS = 60_000;
 
 /** A worker running as its own process. */
 export interface WorkerProcess {
@@ -201,7 +209,11 @@ export interface WorkerProcess {
   readonly child: ChildProcess;
   /** JSON log lines (stderr) and stdout of the worker. */
   readonly logFile: string;
-  /** Resolves once the worker logged "worker started" (it polls right after); rejects if it exits first. */
+  /**
+   * Resolves once the worker logged "worker started" (it polls right after); rejects if it exits
+   * first, or after `readyTimeoutMs` (the message names the worker, its pid, the limit and the
+   * log's tail; the process is left for the case's cleanup to kill).
+   */
   readonly ready: Promise<void>;
   /** Resolves when the process has exited. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
@@ -246,11 +258,18 @@ export function spawnWorker(opts: WorkerProcessOptions): WorkerProcess {
   let graceful = false;
   let signalReady: () => void = () => undefined;
   let failReady: (e: Error) => void = () => undefined;
+  const readyTimeoutMs = opts.readyTimeoutMs ?? WORKER_READY_MS;
+  let readyTimer: NodeJS.Timeout | undefined;
   const ready = new Promise<void>((resolve, reject) => {
     signalReady = resolve;
     failReady = reject;
+    readyTimer = setTimeout(() => reject(new Error(
+      `worker ${opts.workerId} (pid ${pid}) did not log "worker started" within ${readyTimeoutMs} ms; log ${logFile}:\n${text.slice(-3000)}`,
+    )), readyTimeoutMs);
+    // The limit must not keep a finished test process alive.
+    readyTimer.unref();
   });
-  ready.catch(() => undefined);
+  ready.catch(() => undefined).finally(() => clearTimeout(readyTimer));
   const onData = (chunk: Buffer): void => {
     const s = chunk.toString('utf8');
     out.write(s);
