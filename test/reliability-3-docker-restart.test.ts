@@ -34,7 +34,7 @@ const W_SETUP = { fixtureImage: 600_000, start: ENGINE_START_MS, load: 300_000 }
 /** Every bounded wait of case 3a, in order; its test timeout is their sum plus cleanup slack. */
 const W3A = { ready: WORKER_READY_MS, running: 60_000, settle: 1000, stop: ENGINE_STOP_MS, start: ENGINE_START_MS, result: BOUND_MS, noContainer: 30_000, stopWorker: 60_000 };
 /** Every bounded wait of case 3b, in order. */
-const W3B = { engineUp: ENGINE_START_MS, ready: WORKER_READY_MS, running: 60_000, settle: 1000, stop: ENGINE_STOP_MS, result: BOUND_MS, stopWorker: 60_000 };
+const W3B = { engineUp: ENGINE_START_MS, engineAnswers: 30_000, ready: WORKER_READY_MS, running: 60_000, settle: 1000, stop: ENGINE_STOP_MS, result: BOUND_MS, stopWorker: 60_000 };
 
 /** "run-k status failureType exit" per attempt of a node, from the ledger. */
 function attemptLines(ledger: Awaited<ReturnType<typeof readLedger>>, nodeId: string): string[] {
@@ -128,7 +128,14 @@ void test('case 3b: Docker engine stopped for good while a node runs: the node F
   let client: RagomicsClient | undefined;
   let tree: TreeHandle | undefined;
   try {
-    if (!engine.pid) await engine.start();
+    // 3b starts from a running engine whatever 3a left: 3a may have failed between stopping the
+    // engine and starting it again. (The old check, `engine.pid` being 0, could never be true:
+    // stop() did not clear the pid, so a stopped engine was never restarted here.) Then the
+    // engine must answer, or the failure below would blame the wrong thing.
+    const restartedFor3b = !engine.isRunning();
+    if (restartedFor3b) await engine.start();
+    await engine.docker(['version', '--format', '{{.Server.Version}}'], W3B.engineAnswers);
+    rec.set({ figures: { restartedFor3b } });
     const w = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId, logDir: base, dockerHost: engine.host, blocksImage: image, readyTimeoutMs: W3B.ready });
     await w.ready;
     client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });

@@ -454,16 +454,25 @@ export class PrivateDockerd {
     return Date.now() - t0;
   }
 
-  /** Stops the daemon with `signal` and waits until it is gone; returns ms taken. */
+  /** True when the daemon this object started is alive (`pid` is 0 after {@link stop} or a failed start). */
+  isRunning(): boolean {
+    return this.pid !== 0 && isAlive(this.pid);
+  }
+
+  /** Stops the daemon with `signal` and waits until it is gone (then `pid` is 0); returns ms taken. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 60_000): Promise<number> {
     const t0 = Date.now();
-    if (!this.pid || !isAlive(this.pid)) return 0;
+    if (!this.isRunning()) {
+      this.pid = 0;
+      return 0;
+    }
     process.kill(this.pid, signal);
     if (!(await waitForPidExit(this.pid, timeoutMs))) {
       process.kill(this.pid, 'SIGKILL');
-      await waitForPidExit(this.pid, 10_000);
+      if (!(await waitForPidExit(this.pid, 10_000))) throw new Error(`private dockerd pid ${this.pid} survived SIGKILL for 10 s`);
     }
     started.delete(this.pid);
+    this.pid = 0;
     return Date.now() - t0;
   }
 
@@ -504,7 +513,7 @@ export class PrivateDockerd {
 
   /** Stops the daemon (if running), unmounts what it left mounted and deletes its root. */
   async destroy(): Promise<void> {
-    if (this.pid && isAlive(this.pid)) {
+    if (this.isRunning()) {
       // Containers first, so the daemon does not wait for them on shutdown.
       await this.docker(['ps', '-aq']).then((ids) => (ids.trim() ? this.docker(['rm', '-f', ...ids.trim().split(/\s+/)]) : '')).catch(() => undefined);
       await this.stop('SIGTERM', 30_000);
