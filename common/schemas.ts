@@ -87,11 +87,63 @@ export const ResourcesSchema = z.strictObject({
 });
 export type Resources = z.infer<typeof ResourcesSchema>;
 
+// ---------------------------------------------------------------------------------------------
+// Cohorts (issue 12): sample sheets, per-sample templates, nodes with several inputs.
+
+/** Most samples one tree may hold. */
+export const MAX_SAMPLES = 10_000;
+
+/** Sample ids become parts of node ids and file names: the same characters as node ids. */
+export const SampleIdSchema = IdSchema;
+
+/**
+ * One row of a sample sheet, inline in a spec or from a CSV/TSV file (nf-core convention): a
+ * `sample` id, a `path` to its `.h5ad`, and any further columns (condition, batch, donor, ...),
+ * every value a string.
+ */
+export const SampleRowSchema = z.object({
+  sample: SampleIdSchema,
+  path: z.string().min(1, 'must not be empty').max(4096).regex(/\.h5ad$/, 'must be an .h5ad file'),
+}).catchall(z.string({ error: 'column values must be strings' }).max(10_000));
+export type SampleRow = z.infer<typeof SampleRowSchema>;
+
+/**
+ * `samples:` of a spec: a path to a CSV/TSV sheet (relative to the spec file; the client reads it
+ * and sends inline rows) or the inline rows themselves.
+ */
+export const SamplesSchema = z.union([
+  z.string().min(1).max(4096),
+  z.array(SampleRowSchema).max(MAX_SAMPLES, `must hold at most ${MAX_SAMPLES} samples`),
+]);
+
+/** The marker a template id (and its references to other templates) holds. */
+export const SAMPLE_MARKER = '{sample}';
+
+/** A template id (`qc_{sample}`) or reference: a node id once `{sample}` is replaced by a sample id. */
+export const TemplateIdSchema = z.string().min(1).max(128).superRefine((s, ctx) => {
+  const probe = IdSchema.safeParse(s.split(SAMPLE_MARKER).join('S'));
+  if (!probe.success) ctx.addIssue({ code: 'custom', message: probe.error.issues[0]?.message ?? 'invalid id' });
+});
+
+/**
+ * Several inputs of one node, instead of `parentId`: `{ gather: "norm_{sample}" }` (one input per
+ * sample, in sheet order, keyed by sample id) or a list of node ids (keyed by node id).
+ */
+export const NodeInputsSchema = z.union([
+  z.strictObject({ gather: TemplateIdSchema }),
+  z.array(IdSchema).min(1, 'must name at least one node').max(MAX_SAMPLES),
+]);
+export type NodeInputs = z.infer<typeof NodeInputsSchema>;
+
 /** One node as written in a spec or sent in `addNodes`. */
 export const NodeSpecSchema = z.strictObject({
   id: IdSchema,
   parentId: IdSchema.nullable().optional(),
-  dependencies: z.array(IdSchema).max(1000).default([]),
+  dependencies: z.array(IdSchema).max(MAX_SAMPLES).default([]),
+  /** Several inputs instead of `parentId` (see {@link NodeInputsSchema}); they are all dependencies. */
+  inputs: NodeInputsSchema.optional(),
+  /** The sample this node belongs to (set on nodes expanded from `forEachSample`). */
+  sample: SampleIdSchema.optional(),
   block: BlockSchema,
   priority: z.number().finite().default(0),
   /** Seconds one attempt may run; defaults to the tree's `jobTimeout`. */
@@ -106,6 +158,18 @@ export const NodeSpecSchema = z.strictObject({
 });
 export type NodeSpecInput = z.input<typeof NodeSpecSchema>;
 export type NodeSpec = z.infer<typeof NodeSpecSchema>;
+
+/**
+ * A `forEachSample` template: an ordinary node whose `id` holds `{sample}`, and whose `parentId`
+ * and `dependencies` may name other templates (with `{sample}`) or ordinary nodes (without).
+ * A template without `parentId` reads its sample's own `.h5ad`.
+ */
+export const TemplateNodeSchema = NodeSpecSchema.omit({ inputs: true, sample: true }).extend({
+  id: TemplateIdSchema,
+  parentId: TemplateIdSchema.nullable().optional(),
+  dependencies: z.array(TemplateIdSchema).max(1000).default([]),
+});
+export type TemplateNode = z.infer<typeof TemplateNodeSchema>;
 
 /** A declarative expansion rule: after a node running block `after` completes, add `add`. */
 export const ExpansionRuleSchema = z.strictObject({
@@ -162,9 +226,21 @@ export const TreeSpecSchema = z
     enableReactive: z.boolean().default(true),
     expansion: ExpansionSchema.default(() => ExpansionSchema.parse({})),
     nodes: z.array(NodeSpecSchema).default([]),
+    /** The cohort's samples: a CSV/TSV sheet path (read by the client) or inline rows. */
+    samples: SamplesSchema.optional(),
+    /** Node templates expanded once per sample, in sheet order (common/cohort.ts). */
+    forEachSample: z.array(TemplateNodeSchema).max(1000).default([]),
   });
 export type TreeSpecInput = z.input<typeof TreeSpecSchema>;
 export type TreeSpec = z.infer<typeof TreeSpecSchema>;
+
+/** Request body of the `addSamples` update: new rows (absolute paths) whose templates are expanded. */
+export const AddSamplesRequestSchema = z.strictObject({
+  /** Caller-chosen id; a repeated request with the same id is applied once. */
+  requestId: z.string().min(1).max(200),
+  samples: z.array(SampleRowSchema).min(1, 'must add at least one sample').max(MAX_SAMPLES),
+});
+export type AddSamplesRequest = z.infer<typeof AddSamplesRequestSchema>;
 
 /** Request body of the `addNodes` update and signal. */
 export const AddNodesRequestSchema = z.strictObject({
@@ -207,6 +283,10 @@ export function checkBlockParameters(block: BuiltinBlock, path: string): { ok: t
 // ---------------------------------------------------------------------------------------------
 // Activity boundary: what the workflow asks a worker to run, and what comes back.
 
+/** A sample as a node run sees it: its id and its sheet's further columns. */
+export const RunSampleSchema = z.strictObject({ sample: z.string().min(1), columns: z.record(z.string(), z.string()) });
+export type RunSample = z.infer<typeof RunSampleSchema>;
+
 /** Input of the `runNode` activity. */
 export const RunNodeInputSchema = z.strictObject({
   treeId: IdSchema,
@@ -216,6 +296,13 @@ export const RunNodeInputSchema = z.strictObject({
   block: BlockSchema,
   /** Host path of the input `.h5ad` (parent's published output or the tree's input), or null for none. */
   inputPath: z.string().nullable(),
+  /**
+   * Several inputs, in order (then `inputPath` is null): `key` is the sample id for a gather, the
+   * node id for a list; `sample` carries the input's sample and its sheet columns when it has one.
+   */
+  inputs: z.array(z.strictObject({ key: z.string().min(1), path: z.string().min(1), sample: z.lazy(() => RunSampleSchema).optional() })).optional(),
+  /** The sample of a per-sample node, with its sheet columns. */
+  sample: z.lazy(() => RunSampleSchema).optional(),
   resources: ResourcesSchema.optional(),
   timeoutSeconds: z.number().positive(),
   /**
