@@ -130,6 +130,7 @@ export class TreeState {
     this.samples.push(...samples);
     this.appliedRequests.add('spec');
     this.insert(v.nodes, 'spec', now);
+    this.version++;
     return { ok: true };
   }
 
