@@ -142,6 +142,32 @@ void describe('cohorts on the real server', () => {
   });
 });
 
+void describe('cohorts across continue-as-new', () => {
+  void test('samples added while draining travel in the carried state; the restored tree runs the gather with every input', async () => {
+    const rec = recorder();
+    await withWorker({}, async ({ client, gate }: WorkerContext) => {
+      gate.hold('norm_S3');
+      // A low event limit: the tree drains and continues as new while norm_S3 is held.
+      const tree = await client.startTree(cohort(uid('cohort-can')), { continueAsNewAfterEvents: 20 });
+      await gate.started('norm_S3');
+      const S4 = { sample: 'S4', path: sampleFile('s4c'), condition: 'ctrl', batch: 'b3' };
+      const added = await tree.addSamples([S4], { requestId: 'late' });
+      assert.deepEqual(added.gathers, ['merge']);
+      gate.release('norm_S3');
+      const result = await tree.result();
+      assert.equal(result.state, 'COMPLETED');
+      assert.ok(result.runs >= 1, `continued as new (runs ${result.runs})`);
+      assert.equal(result.counts.COMPLETED, 10);
+      const s = await tree.status();
+      assert.deepEqual(s.samples?.map((x) => x.sample), ['S1', 'S2', 'S3', 'S4']);
+      assert.equal(s.nodes.find((n) => n.id === 'norm_S4')?.sample, 'S4');
+      assert.deepEqual(rec.inputs.get('merge')?.inputs?.map((i) => i.key), ['S1', 'S2', 'S3', 'S4']);
+      assert.deepEqual(rec.inputs.get('qc_S4')?.sample, { sample: 'S4', columns: { condition: 'ctrl', batch: 'b3' } });
+      console.log(`# cohort across continue-as-new: ${result.runs} run(s) after the first`);
+    }, { interceptors: rec.interceptors });
+  });
+});
+
 void describe('cohorts through the CLI', () => {
   const write = (name: string, text: string): string => {
     const p = path.join(dir, name);
