@@ -86,10 +86,13 @@ export function loadSpecSamples(samples: unknown, specFile: string): LoadedSampl
   const folder = path.dirname(path.resolve(specFile));
   if (typeof samples === 'string' && samples !== '') return readSampleSheet(path.resolve(folder, samples));
   if (!Array.isArray(samples)) return null;
-  const rows = samples.map((r: unknown) =>
-    r !== null && typeof r === 'object' && typeof (r as { path?: unknown }).path === 'string' && (r as { path: string }).path !== ''
-      ? { ...r, path: path.resolve(folder, (r as { path: string }).path) }
-      : r) as SampleRow[];
+  const rows = samples.map((r: unknown) => {
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) return r;
+    // YAML reads `batch: 1` as a number: sheet columns are strings, as they are from a CSV.
+    const row = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' || typeof v === 'boolean' ? String(v) : v]));
+    if (typeof row.path === 'string' && row.path !== '') row.path = path.resolve(folder, row.path);
+    return row;
+  }) as SampleRow[];
   return { rows, where: inlineRowLocator('samples') };
 }
 

@@ -111,10 +111,19 @@ export type SampleRow = z.infer<typeof SampleRowSchema>;
  * `samples:` of a spec: a path to a CSV/TSV sheet (relative to the spec file; the client reads it
  * and sends inline rows) or the inline rows themselves.
  */
-export const SamplesSchema = z.union([
-  z.string().min(1).max(4096),
-  z.array(SampleRowSchema).max(MAX_SAMPLES, `must hold at most ${MAX_SAMPLES} samples`),
-]);
+export const SamplesSchema = z.unknown().transform((value, ctx) => {
+  // Dispatch on the form (as BlockSchema does), so errors name the bad row and column rather
+  // than zod's "Invalid input" for a union.
+  const schema = typeof value === 'string'
+    ? z.string().min(1).max(4096)
+    : Array.isArray(value)
+      ? z.array(SampleRowSchema).max(MAX_SAMPLES, `must hold at most ${MAX_SAMPLES} samples`)
+      : z.array(SampleRowSchema, { error: 'must be a sample sheet path (CSV/TSV) or a list of rows {sample, path, ...columns}' });
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data as string | SampleRow[];
+  for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path } as never);
+  return z.NEVER;
+}) as unknown as z.ZodType<string | SampleRow[], string | Array<z.input<typeof SampleRowSchema>>>;
 
 /** The marker a template id (and its references to other templates) holds. */
 export const SAMPLE_MARKER = '{sample}';
@@ -300,9 +309,9 @@ export const RunNodeInputSchema = z.strictObject({
    * Several inputs, in order (then `inputPath` is null): `key` is the sample id for a gather, the
    * node id for a list; `sample` carries the input's sample and its sheet columns when it has one.
    */
-  inputs: z.array(z.strictObject({ key: z.string().min(1), path: z.string().min(1), sample: z.lazy(() => RunSampleSchema).optional() })).optional(),
+  inputs: z.array(z.strictObject({ key: z.string().min(1), path: z.string().min(1), sample: RunSampleSchema.optional() })).optional(),
   /** The sample of a per-sample node, with its sheet columns. */
-  sample: z.lazy(() => RunSampleSchema).optional(),
+  sample: RunSampleSchema.optional(),
   resources: ResourcesSchema.optional(),
   timeoutSeconds: z.number().positive(),
   /**

@@ -112,6 +112,16 @@ void describe('validation errors: one line naming row and column, or node and fi
     assert.deepEqual(e, ['samples[1].sample: duplicate sample id "S1" (also samples[0].sample)']);
   });
 
+  void test('inline rows of the wrong shape are named by row and column, not as a union', () => {
+    const parse = (samples: unknown) => {
+      const r = TreeSpecSchema.safeParse({ samples });
+      return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    };
+    assert.deepEqual(parse([{ sample: 'A', path: '/a.h5ad' }, { sample: 'B', path: '/b.h5ad', batch: 2 }]), ['samples.1.batch: column values must be strings']);
+    assert.deepEqual(parse(5), ['samples: must be a sample sheet path (CSV/TSV) or a list of rows {sample, path, ...columns}']);
+    assert.deepEqual(parse('sheet.csv'), []);
+  });
+
   void test('a template id without {sample}, a duplicate template, unknown template references', () => {
     const e = errorsOf(validate(cohortSpec({
       forEachSample: [

@@ -84,8 +84,8 @@ void describe('readSpecFile and readAddSamplesFile with samples', () => {
     write('data/ok.csv', 'sample,path\nA,a.h5ad\nB,b.h5ad\n');
     const spec = readSpecFile(write('ok.yaml', `samples: data/ok.csv\n${tmpl}`));
     assert.deepEqual(spec.samples, [{ sample: 'A', path: path.join(dir, 'data', 'a.h5ad') }, { sample: 'B', path: path.join(dir, 'data', 'b.h5ad') }]);
-    const inline = readSpecFile(write('inline.yaml', `samples:\n  - { sample: A, path: data/a.h5ad, batch: "1" }\n${tmpl}`));
-    assert.deepEqual(inline.samples, [{ sample: 'A', path: path.join(dir, 'data', 'a.h5ad'), batch: '1' }]);
+    const inline = readSpecFile(write('inline.yaml', `samples:\n  - { sample: A, path: data/a.h5ad, batch: 1, paired: true }\n${tmpl}`));
+    assert.deepEqual(inline.samples, [{ sample: 'A', path: path.join(dir, 'data', 'a.h5ad'), batch: '1', paired: 'true' }]);
     const missing = write('missing.yaml', `samples:\n  - { sample: A, path: data/a.h5ad }\n  - { sample: B, path: data/zz.h5ad }\n  - { sample: C, path: data/yy.h5ad }\n${tmpl}`);
     assert.deepEqual(problems(() => readSpecFile(missing)), [
       `samples[1].path: no readable .h5ad file at "${path.join(dir, 'data', 'zz.h5ad')}"`,
