@@ -90,8 +90,11 @@ export type Resources = z.infer<typeof ResourcesSchema>;
 // ---------------------------------------------------------------------------------------------
 // Cohorts (issue 12): sample sheets, per-sample templates, nodes with several inputs.
 
-/** Most samples one tree may hold. */
-export const MAX_SAMPLES = 10_000;
+/**
+ * Most samples one tree may hold: the list travels in the start input and in the state carried
+ * across continue-as-new (about 150 bytes a sample), both under Temporal's 2 MB payload limit.
+ */
+export const MAX_SAMPLES = 2000;
 
 /** Sample ids become parts of node ids and file names: the same characters as node ids. */
 export const SampleIdSchema = IdSchema;
@@ -148,7 +151,7 @@ export type NodeInputs = z.infer<typeof NodeInputsSchema>;
 export const NodeSpecSchema = z.strictObject({
   id: IdSchema,
   parentId: IdSchema.nullable().optional(),
-  dependencies: z.array(IdSchema).max(MAX_SAMPLES).default([]),
+  dependencies: z.array(IdSchema).max(1000).default([]),
   /** Several inputs instead of `parentId` (see {@link NodeInputsSchema}); they are all dependencies. */
   inputs: NodeInputsSchema.optional(),
   /** The sample this node belongs to (set on nodes expanded from `forEachSample`). */

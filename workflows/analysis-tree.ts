@@ -302,8 +302,9 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     const idle = inFlight.size === 0 && pendingCallbacks === 0;
     if (draining && idle) {
       await condition(allHandlersFinished);
-      // The nodes travel in the carried state; the spec keeps only the tree's settings.
-      await continueAsNew<typeof analysisTree>({ spec: { ...input.spec, nodes: [] }, carried: tree.carry(), continueAsNewAfterEvents: input.continueAsNewAfterEvents });
+      // The nodes (and samples) travel in the carried state; the spec keeps only the tree's
+      // settings and templates (addSamples expands them).
+      await continueAsNew<typeof analysisTree>({ spec: { ...input.spec, nodes: [], samples: undefined }, carried: tree.carry(), continueAsNewAfterEvents: input.continueAsNewAfterEvents });
     }
     if (idle && tree.scheduler.isQuiescent()) {
       if (spec.expansion.idleTimeout === 0 || tree.closed) break;

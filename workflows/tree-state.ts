@@ -5,7 +5,7 @@
  * stay readable apart from the orchestration in `analysis-tree.ts`.
  */
 import { expandTemplates, inlineRowLocator, instantiate, samplesFromRows, type CohortContext, type Sample } from '../common/cohort';
-import { AddNodesRequestSchema, AddSamplesRequestSchema, formatZodError, type AddNodesRequest, type NodeState, type TreeSpec } from '../common/schemas';
+import { AddNodesRequestSchema, AddSamplesRequestSchema, MAX_SAMPLES, formatZodError, type AddNodesRequest, type NodeState, type TreeSpec } from '../common/schemas';
 import { initialNodes, validateAdditions, type ExistingTree, type NormalizedNode } from '../common/tree-validation';
 import { decodeNodes, decodeStringSet, encodeNodes, encodeStringSet, utf8Length, type EncodedNodes } from './carry-codec';
 import { blockKey, type NodeRecord, type TransitionRecord } from './node-record';
@@ -146,6 +146,8 @@ export class TreeState {
     const { requestId } = parsed.data;
     if (this.appliedRequests.has(requestId)) return { requestId, errors: [] };
     if (this.templateIds.size === 0) return { requestId, errors: ['samples: this tree has no forEachSample templates to expand for new samples'] };
+    const total = this.samples.length + parsed.data.samples.length;
+    if (total > MAX_SAMPLES) return { requestId, errors: [`samples: adding ${parsed.data.samples.length} would make ${total} samples, more than ${MAX_SAMPLES} (the tree has ${this.samples.length})`] };
     const rows = samplesFromRows(parsed.data.samples, inlineRowLocator('samples'), this.samples);
     if (!rows.ok) return { requestId, errors: rows.errors };
     const gathers = this.order.filter((r) => r.gather !== undefined);
