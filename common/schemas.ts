@@ -295,9 +295,19 @@ export function checkBlockParameters(block: BuiltinBlock, path: string): { ok: t
 // ---------------------------------------------------------------------------------------------
 // Activity boundary: what the workflow asks a worker to run, and what comes back.
 
-/** A sample as a node run sees it: its id and its sheet's further columns. */
-export const RunSampleSchema = z.strictObject({ sample: z.string().min(1), columns: z.record(z.string(), z.string()) });
-export type RunSample = z.infer<typeof RunSampleSchema>;
+/** A node's sample and the sheet's other columns (string values), as the runner gets them. */
+export const SampleFactsSchema = z.strictObject({ sample: z.string(), columns: z.record(z.string(), z.string()) });
+export type SampleFacts = z.infer<typeof SampleFactsSchema>;
+
+/** Key of one input of a multi-input node (a sample or node id): it names the file `inputs/<key>.h5ad`. */
+export const InputKeySchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'may hold only letters, digits, "-", "_" and "." (at most 128)')
+  .refine((k) => k !== '.' && k !== '..', 'must not be "." or ".."');
+
+/** One input of a multi-input node: its key, the host path of its `.h5ad`, its sample if it has one. */
+export const NodeInputSchema = z.strictObject({ key: InputKeySchema, path: z.string(), sample: SampleFactsSchema.optional() });
+export type NodeInput = z.infer<typeof NodeInputSchema>;
 
 /** Input of the `runNode` activity. */
 export const RunNodeInputSchema = z.strictObject({
@@ -306,15 +316,21 @@ export const RunNodeInputSchema = z.strictObject({
   /** 1-based attempt number as the workflow counts it (retries inside one activity bump Temporal's own attempt). */
   attempt: z.number().int().min(1),
   block: BlockSchema,
-  /** Host path of the input `.h5ad` (parent's published output or the tree's input), or null for none. */
+  /** Host path of the input `.h5ad` (parent's published output or the tree's input), or null for none (and for a multi-input node). */
   inputPath: z.string().nullable(),
-  /**
-   * Several inputs, in order (then `inputPath` is null): `key` is the sample id for a gather, the
-   * node id for a list; `sample` carries the input's sample and its sheet columns when it has one.
-   */
-  inputs: z.array(z.strictObject({ key: z.string().min(1), path: z.string().min(1), sample: RunSampleSchema.optional() })).optional(),
-  /** The sample of a per-sample node, with its sheet columns. */
-  sample: RunSampleSchema.optional(),
+  /** A multi-input node's inputs in order (then `inputPath` is null); keys unique within the node. */
+  inputs: z
+    .array(NodeInputSchema)
+    .superRefine((inputs, ctx) => {
+      const seen = new Set<string>();
+      inputs.forEach((input, i) => {
+        if (seen.has(input.key)) ctx.addIssue({ code: 'custom', path: [i, 'key'], message: `input key "${input.key}" appears twice` });
+        seen.add(input.key);
+      });
+    })
+    .optional(),
+  /** The sample of a per-sample node. */
+  sample: SampleFactsSchema.optional(),
   resources: ResourcesSchema.optional(),
   timeoutSeconds: z.number().positive(),
   /**
@@ -325,7 +341,7 @@ export const RunNodeInputSchema = z.strictObject({
   runKey: z.string().regex(/^[A-Za-z0-9-]{1,36}$/).optional(),
   /** Extra code patch from the repair hook, replacing inline code for this attempt. */
   patchedCode: z.string().optional(),
-});
+}).refine((input) => input.inputs === undefined || input.inputPath === null, { path: ['inputPath'], message: 'must be null when inputs are given' });
 export type RunNodeInput = z.infer<typeof RunNodeInputSchema>;
 
 /** A child suggested by a block's result manifest. */

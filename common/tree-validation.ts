@@ -8,6 +8,7 @@
  * messages. Pure and deterministic: it runs inside Temporal's workflow sandbox (no Node
  * built-ins, no clocks, no I/O) and never changes its inputs.
  */
+import { checkBlockInputs } from './block-inputs';
 import { expandTemplates, inlineRowLocator, resolveInputs, samplesFromRows, type CohortContext, type Sample } from './cohort';
 import { checkBlockParameters, type Block, type NodeSpec, type TreeSpec } from './schemas';
 
@@ -128,6 +129,8 @@ export function createExistingTree(nodes: Iterable<{ id: string; parentId: strin
  * - `nodes[2].inputs: a node reads either its parentId or its inputs, not both`
  * - `nodes[2].inputs[1]: unknown node "x"`; `nodes[2].inputs.gather: …` (see `resolveInputs`)
  * - `nodes[2].sample: unknown sample "S9"`
+ * - `nodes[2].block: node "merge": block "pca" takes one input (parentId), but the node has 3
+ *   inputs (inputs); …` (common/block-inputs.ts)
  * - block parameter errors from `checkBlockParameters`, e.g.
  *   `nodes[0].block.parameters.n_comps: Too small: expected number to be >=2`
  *
@@ -238,6 +241,11 @@ export function validateAdditions(
       }
     });
     newDeps.push(deps);
+
+    // A built-in block that takes one input on a multi-input node (or the reverse): rejected
+    // here, before anything starts, rather than by the runner (exit 67) after the inputs ran.
+    const mismatch = checkBlockInputs(id, spec.block, { multiInput: spec.inputs !== undefined, count: inputs ? inputs.ids.length : parentId !== null ? 1 : 0 });
+    if (mismatch) fail(i, `${at(i)}.block: ${mismatch}`);
 
     let block: Block = spec.block;
     if ('name' in spec.block) {

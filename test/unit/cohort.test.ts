@@ -161,6 +161,11 @@ void describe('validation errors: one line naming row and column, or node and fi
     ]);
   });
 
+  void test('a built-in block that takes one input on a multi-input node is refused before anything starts', () => {
+    const e = errorsOf(validate(cohortSpec({ nodes: [{ id: 'merge', inputs: { gather: 'norm_{sample}' }, block: { name: 'pca', parameters: {} } }] })));
+    assert.deepEqual(e, ['nodes[0].block: node "merge": block "pca" takes one input (parentId), but the node has 3 inputs (inputs); use a block that takes several, such as concatenate']);
+  });
+
   void test('a problem of a template is reported once, not once per sample; a node naming an unknown sample', () => {
     const e = errorsOf(validate(cohortSpec({
       forEachSample: [{ id: 'qc_{sample}', dependencies: ['missing'], block: sleep }],
