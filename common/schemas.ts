@@ -87,11 +87,75 @@ export const ResourcesSchema = z.strictObject({
 });
 export type Resources = z.infer<typeof ResourcesSchema>;
 
+// ---------------------------------------------------------------------------------------------
+// Cohorts (issue 12): sample sheets, per-sample templates, nodes with several inputs.
+
+/**
+ * Most samples one tree may hold: the list travels in the start input and in the state carried
+ * across continue-as-new (about 150 bytes a sample), both under Temporal's 2 MB payload limit.
+ */
+export const MAX_SAMPLES = 2000;
+
+/** Sample ids become parts of node ids and file names: the same characters as node ids. */
+export const SampleIdSchema = IdSchema;
+
+/**
+ * One row of a sample sheet, inline in a spec or from a CSV/TSV file (nf-core convention): a
+ * `sample` id, a `path` to its `.h5ad`, and any further columns (condition, batch, donor, ...),
+ * every value a string.
+ */
+export const SampleRowSchema = z.object({
+  sample: SampleIdSchema,
+  path: z.string().min(1, 'must not be empty').max(4096).regex(/\.h5ad$/, 'must be an .h5ad file'),
+}).catchall(z.string({ error: 'column values must be strings' }).max(10_000));
+export type SampleRow = z.infer<typeof SampleRowSchema>;
+
+/**
+ * `samples:` of a spec: a path to a CSV/TSV sheet (relative to the spec file; the client reads it
+ * and sends inline rows) or the inline rows themselves.
+ */
+export const SamplesSchema = z.unknown().transform((value, ctx) => {
+  // Dispatch on the form (as BlockSchema does), so errors name the bad row and column rather
+  // than zod's "Invalid input" for a union.
+  const schema = typeof value === 'string'
+    ? z.string().min(1).max(4096)
+    : Array.isArray(value)
+      ? z.array(SampleRowSchema).max(MAX_SAMPLES, `must hold at most ${MAX_SAMPLES} samples`)
+      : z.array(SampleRowSchema, { error: 'must be a sample sheet path (CSV/TSV) or a list of rows {sample, path, ...columns}' });
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data as string | SampleRow[];
+  for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path } as never);
+  return z.NEVER;
+}) as unknown as z.ZodType<string | SampleRow[], string | Array<z.input<typeof SampleRowSchema>>>;
+
+/** The marker a template id (and its references to other templates) holds. */
+export const SAMPLE_MARKER = '{sample}';
+
+/** A template id (`qc_{sample}`) or reference: a node id once `{sample}` is replaced by a sample id. */
+export const TemplateIdSchema = z.string().min(1).max(128).superRefine((s, ctx) => {
+  const probe = IdSchema.safeParse(s.split(SAMPLE_MARKER).join('S'));
+  if (!probe.success) ctx.addIssue({ code: 'custom', message: probe.error.issues[0]?.message ?? 'invalid id' });
+});
+
+/**
+ * Several inputs of one node, instead of `parentId`: `{ gather: "norm_{sample}" }` (one input per
+ * sample, in sheet order, keyed by sample id) or a list of node ids (keyed by node id).
+ */
+export const NodeInputsSchema = z.union([
+  z.strictObject({ gather: TemplateIdSchema }),
+  z.array(IdSchema).min(1, 'must name at least one node').max(MAX_SAMPLES),
+]);
+export type NodeInputs = z.infer<typeof NodeInputsSchema>;
+
 /** One node as written in a spec or sent in `addNodes`. */
 export const NodeSpecSchema = z.strictObject({
   id: IdSchema,
   parentId: IdSchema.nullable().optional(),
   dependencies: z.array(IdSchema).max(1000).default([]),
+  /** Several inputs instead of `parentId` (see {@link NodeInputsSchema}); they are all dependencies. */
+  inputs: NodeInputsSchema.optional(),
+  /** The sample this node belongs to (set on nodes expanded from `forEachSample`). */
+  sample: SampleIdSchema.optional(),
   block: BlockSchema,
   priority: z.number().finite().default(0),
   /** Seconds one attempt may run; defaults to the tree's `jobTimeout`. */
@@ -106,6 +170,18 @@ export const NodeSpecSchema = z.strictObject({
 });
 export type NodeSpecInput = z.input<typeof NodeSpecSchema>;
 export type NodeSpec = z.infer<typeof NodeSpecSchema>;
+
+/**
+ * A `forEachSample` template: an ordinary node whose `id` holds `{sample}`, and whose `parentId`
+ * and `dependencies` may name other templates (with `{sample}`) or ordinary nodes (without).
+ * A template without `parentId` reads its sample's own `.h5ad`.
+ */
+export const TemplateNodeSchema = NodeSpecSchema.omit({ inputs: true, sample: true }).extend({
+  id: TemplateIdSchema,
+  parentId: TemplateIdSchema.nullable().optional(),
+  dependencies: z.array(TemplateIdSchema).max(1000).default([]),
+});
+export type TemplateNode = z.infer<typeof TemplateNodeSchema>;
 
 /** A declarative expansion rule: after a node running block `after` completes, add `add`. */
 export const ExpansionRuleSchema = z.strictObject({
@@ -162,9 +238,21 @@ export const TreeSpecSchema = z
     enableReactive: z.boolean().default(true),
     expansion: ExpansionSchema.default(() => ExpansionSchema.parse({})),
     nodes: z.array(NodeSpecSchema).default([]),
+    /** The cohort's samples: a CSV/TSV sheet path (read by the client) or inline rows. */
+    samples: SamplesSchema.optional(),
+    /** Node templates expanded once per sample, in sheet order (common/cohort.ts). */
+    forEachSample: z.array(TemplateNodeSchema).max(1000).default([]),
   });
 export type TreeSpecInput = z.input<typeof TreeSpecSchema>;
 export type TreeSpec = z.infer<typeof TreeSpecSchema>;
+
+/** Request body of the `addSamples` update: new rows (absolute paths) whose templates are expanded. */
+export const AddSamplesRequestSchema = z.strictObject({
+  /** Caller-chosen id; a repeated request with the same id is applied once. */
+  requestId: z.string().min(1).max(200),
+  samples: z.array(SampleRowSchema).min(1, 'must add at least one sample').max(MAX_SAMPLES),
+});
+export type AddSamplesRequest = z.infer<typeof AddSamplesRequestSchema>;
 
 /** Request body of the `addNodes` update and signal. */
 export const AddNodesRequestSchema = z.strictObject({
@@ -207,7 +295,6 @@ export function checkBlockParameters(block: BuiltinBlock, path: string): { ok: t
 // ---------------------------------------------------------------------------------------------
 // Activity boundary: what the workflow asks a worker to run, and what comes back.
 
-/** Input of the `runNode` activity. */
 /** A node's sample and the sheet's other columns (string values), as the runner gets them. */
 export const SampleFactsSchema = z.strictObject({ sample: z.string(), columns: z.record(z.string(), z.string()) });
 export type SampleFacts = z.infer<typeof SampleFactsSchema>;
@@ -222,6 +309,7 @@ export const InputKeySchema = z
 export const NodeInputSchema = z.strictObject({ key: InputKeySchema, path: z.string(), sample: SampleFactsSchema.optional() });
 export type NodeInput = z.infer<typeof NodeInputSchema>;
 
+/** Input of the `runNode` activity. */
 export const RunNodeInputSchema = z.strictObject({
   treeId: IdSchema,
   nodeId: IdSchema,
