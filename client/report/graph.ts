@@ -1,7 +1,8 @@
 /**
  * The tree drawn as an ECharts graph: one node per tree node at its tidy-layout position,
  * coloured by state, labelled with id and block; hover shows the block's parameters, timing
- * and error. Parent edges are solid, other dependencies dashed. Pan and zoom with the mouse.
+ * and error. Parent edges are solid, a gather's inputs solid in blue, other dependencies dashed.
+ * Pan and zoom with the mouse.
  */
 import { chartScript } from '../timeline/page';
 import type { ReportNode } from './collect';
@@ -13,41 +14,89 @@ export const NODE_STATE_COLORS: Record<string, string> = {
   COMPLETED: '#2e9e44', FAILED: '#d62728', TIMEOUT: '#ff7f0e', CANCELLED: '#8c8c8c',
 };
 
-const COL_WIDTH = 230;
-const ROW_HEIGHT = 60;
+/** Horizontal distance between columns, vertical distance between rows, node box size (pixels). */
+export const COL_WIDTH = 230;
+export const ROW_HEIGHT = 48;
+export const BOX_WIDTH = 150;
+export const BOX_HEIGHT = 34;
+/** Space around the outermost box centres (half a box plus room for the arrowheads). */
+const MARGIN_X = BOX_WIDTH / 2 + 20;
+const MARGIN_Y = BOX_HEIGHT / 2 + 14;
 
-/** Pixel height of the graph container. */
-export function graphHeight(nodes: readonly ReportNode[]): number {
-  const { rows } = layoutTree(nodes.map((n) => ({ id: n.status.id, parentId: n.status.parentId })));
-  return Math.min(900, Math.max(260, rows * ROW_HEIGHT + 80));
+/**
+ * The graph in pixels: the centre of every node's box and the size of the drawing. The chart is
+ * drawn at exactly this scale (the series box is set to it), so boxes and their labels never
+ * overlap however many samples there are; the page scrolls instead of squeezing the drawing.
+ */
+export interface GraphGeometry {
+  centres: Map<string, { x: number; y: number }>;
+  width: number;
+  height: number;
+}
+
+/** Lays the nodes out (see layout.ts) and converts to pixels. */
+export function graphGeometry(nodes: readonly ReportNode[]): GraphGeometry {
+  const { placed } = layoutTree(nodes.map((n) => ({ id: n.status.id, parentId: n.status.parentId, dependencies: n.dependencies, inputs: n.status.inputs })));
+  let minRow = Infinity, maxRow = -Infinity, maxCol = 0;
+  for (const p of placed.values()) {
+    minRow = Math.min(minRow, p.row);
+    maxRow = Math.max(maxRow, p.row);
+    maxCol = Math.max(maxCol, p.col);
+  }
+  if (!Number.isFinite(minRow)) minRow = maxRow = 0;
+  const centres = new Map<string, { x: number; y: number }>();
+  for (const p of placed.values()) centres.set(p.id, { x: MARGIN_X + p.col * COL_WIDTH, y: MARGIN_Y + (p.row - minRow) * ROW_HEIGHT });
+  return { centres, width: 2 * MARGIN_X + maxCol * COL_WIDTH, height: 2 * MARGIN_Y + (maxRow - minRow) * ROW_HEIGHT };
+}
+
+/** Tallest graph drawn at scale 1; a taller tree (hundreds of leaves) is scaled down to fit it. */
+export const MAX_GRAPH_HEIGHT = 12_000;
+
+/** Pixel size of the graph container and the scale the drawing is shown at (1 unless very tall). */
+export function graphBox(geo: GraphGeometry): { width: number; height: number; scale: number } {
+  const scale = Math.min(1, MAX_GRAPH_HEIGHT / geo.height);
+  return { width: Math.ceil(geo.width * scale), height: Math.max(120, Math.ceil(geo.height * scale)), scale };
+}
+
+/** The graph's container: as wide and tall as the drawing, in a box that scrolls sideways. */
+export function graphContainer(nodes: readonly ReportNode[], id: string): string {
+  const box = graphBox(graphGeometry(nodes));
+  return `<div style="overflow-x:auto"><div id="${id}" class="chart" data-nodes="${nodes.length}" style="width:${box.width}px;min-width:100%;height:${box.height}px"></div></div>`;
 }
 
 /** Browser code drawing the graph into `#id` (exposed on `window.ragomicsCharts[id]`). */
 export function graphScript(nodes: readonly ReportNode[], id: string): string {
-  const { placed } = layoutTree(nodes.map((n) => ({ id: n.status.id, parentId: n.status.parentId })));
+  const geo = graphGeometry(nodes);
+  const box = graphBox(geo);
   const data = nodes.map((n) => {
-    const p = placed.get(n.status.id) ?? { col: 0, row: 0 };
+    const p = geo.centres.get(n.status.id) ?? { x: MARGIN_X, y: MARGIN_Y };
     const block = n.block ? ('name' in n.block ? n.block.name : 'inline code') : n.status.block;
     return {
       name: n.status.id,
-      x: p.col * COL_WIDTH,
-      y: p.row * ROW_HEIGHT,
+      x: p.x,
+      y: p.y,
       value: n.status.state,
-      symbolSize: [150, 36],
+      symbolSize: [BOX_WIDTH, BOX_HEIGHT],
       itemStyle: { color: NODE_STATE_COLORS[n.status.state] ?? '#777' },
       label: { formatter: `${truncate(n.status.id, 22)}\n${truncate(block, 22)}` },
       details: tooltipRows(n, block),
     };
   });
+  // Parent and inputs (what the node reads) solid; inputs of a gather in one colour, so its fan-in reads as one.
   const links = nodes.flatMap((n) => n.dependencies.map((dep) => ({
     source: dep, target: n.status.id,
-    lineStyle: dep === n.status.parentId ? { type: 'solid', width: 1.5 } : { type: 'dashed', width: 1 },
+    lineStyle: dep === n.status.parentId ? { type: 'solid', width: 1.5 }
+      : n.status.inputs?.includes(dep) ? { type: 'solid', width: 1, color: '#6a8caf', opacity: 0.8 }
+        : { type: 'dashed', width: 1 },
   })));
   const option = {
     animation: false,
     tooltip: { trigger: 'item', confine: true },
     series: [{
-      type: 'graph', layout: 'none', roam: true, symbol: 'roundRect', draggable: false,
+      type: 'graph', layout: 'none', roam: true,
+      // The series box is the drawing's own size (scale 1): see graphGeometry.
+      left: MARGIN_X * box.scale, top: MARGIN_Y * box.scale,
+      width: Math.max(2, (geo.width - 2 * MARGIN_X) * box.scale), height: Math.max(2, (geo.height - 2 * MARGIN_Y) * box.scale), symbol: 'roundRect', draggable: false,
       label: { show: true, color: '#fff', fontSize: 11, lineHeight: 14 },
       edgeSymbol: ['none', 'arrow'], edgeSymbolSize: 7,
       lineStyle: { color: '#888', curveness: 0 },

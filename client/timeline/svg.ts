@@ -13,7 +13,7 @@ export const SVG_WIDTH = 1200;
 
 /** Renders the timeline as a standalone SVG document. */
 export function timelineSvg(treeId: string, entries: readonly TimelineEntry[], opts: GanttOptions = {}): string {
-  return ganttSvg(buildGantt(entries, opts.now, opts.nodeEnds), `Timeline of tree ${treeId}`);
+  return ganttSvg(buildGantt(entries, opts.now, opts.nodeEnds, opts.samples), `Timeline of tree ${treeId}`);
 }
 
 /** Renders a Gantt model as SVG with one `<title>` per bar. */
