@@ -30,6 +30,12 @@ const MARGIN_Y = BOX_HEIGHT / 2 + 14;
  */
 export interface GraphGeometry {
   centres: Map<string, { x: number; y: number }>;
+  /**
+   * One bus per node with several inputs (a gather): each input's edge runs right along its own
+   * row to the bus's vertical bar at `x`, and one arrow goes from (`x`, `y`) into the gather. So
+   * 24 inputs draw as one fan-in instead of 24 diagonals across the other lanes' boxes.
+   */
+  buses: Array<{ gather: string; x: number; y: number; taps: Array<{ input: string; y: number }> }>;
   width: number;
   height: number;
 }
@@ -46,7 +52,16 @@ export function graphGeometry(nodes: readonly ReportNode[]): GraphGeometry {
   if (!Number.isFinite(minRow)) minRow = maxRow = 0;
   const centres = new Map<string, { x: number; y: number }>();
   for (const p of placed.values()) centres.set(p.id, { x: MARGIN_X + p.col * COL_WIDTH, y: MARGIN_Y + (p.row - minRow) * ROW_HEIGHT });
-  return { centres, width: 2 * MARGIN_X + maxCol * COL_WIDTH, height: 2 * MARGIN_Y + (maxRow - minRow) * ROW_HEIGHT };
+  const buses: GraphGeometry['buses'] = [];
+  for (const n of nodes) {
+    const g = centres.get(n.status.id);
+    const inputs = (n.status.inputs ?? []).filter((i) => centres.has(i));
+    if (!g || inputs.length === 0) continue;
+    // Halfway across the gap before the gather's column (columns always put inputs left of it).
+    const x = g.x - COL_WIDTH / 2;
+    buses.push({ gather: n.status.id, x, y: g.y, taps: inputs.map((i) => ({ input: i, y: (centres.get(i) as { y: number }).y })) });
+  }
+  return { centres, buses, width: 2 * MARGIN_X + maxCol * COL_WIDTH, height: 2 * MARGIN_Y + (maxRow - minRow) * ROW_HEIGHT };
 }
 
 /** Tallest graph drawn at scale 1; a taller tree (hundreds of leaves) is scaled down to fit it. */
@@ -68,7 +83,7 @@ export function graphContainer(nodes: readonly ReportNode[], id: string): string
 export function graphScript(nodes: readonly ReportNode[], id: string): string {
   const geo = graphGeometry(nodes);
   const box = graphBox(geo);
-  const data = nodes.map((n) => {
+  const data: Array<Record<string, unknown>> = nodes.map((n) => {
     const p = geo.centres.get(n.status.id) ?? { x: MARGIN_X, y: MARGIN_Y };
     const block = n.block ? ('name' in n.block ? n.block.name : 'inline code') : n.status.block;
     return {
@@ -82,13 +97,24 @@ export function graphScript(nodes: readonly ReportNode[], id: string): string {
       details: tooltipRows(n, block),
     };
   });
-  // Parent and inputs (what the node reads) solid; inputs of a gather in one colour, so its fan-in reads as one.
-  const links = nodes.flatMap((n) => n.dependencies.map((dep) => ({
+  // Parent solid, other dependencies dashed; a gather's inputs through its bus (below), in blue.
+  const links: unknown[] = nodes.flatMap((n) => n.dependencies.filter((dep) => !n.status.inputs?.includes(dep) || !geo.centres.has(dep)).map((dep) => ({
     source: dep, target: n.status.id,
-    lineStyle: dep === n.status.parentId ? { type: 'solid', width: 1.5 }
-      : n.status.inputs?.includes(dep) ? { type: 'solid', width: 1, color: '#6a8caf', opacity: 0.8 }
-        : { type: 'dashed', width: 1 },
+    lineStyle: dep === n.status.parentId ? { type: 'solid', width: 1.5 } : { type: 'dashed', width: 1 },
   })));
+  const busLine = { type: 'solid', width: 1.2, color: '#4f7cac' };
+  for (const bus of geo.buses) {
+    // Invisible points (names with a space: never a node id) carry the bus's corners.
+    const junction = `bus ${bus.gather}`;
+    data.push(busPoint(junction, bus.x, bus.y));
+    for (const tap of bus.taps) {
+      const corner = `bus ${bus.gather} ${tap.input}`;
+      data.push(busPoint(corner, bus.x, tap.y));
+      links.push({ source: tap.input, target: corner, symbol: ['none', 'none'], lineStyle: busLine, gather: bus.gather });
+      links.push({ source: corner, target: junction, symbol: ['none', 'none'], lineStyle: busLine, gather: bus.gather });
+    }
+    links.push({ source: junction, target: bus.gather, lineStyle: { ...busLine, width: 2 }, gather: bus.gather });
+  }
   const option = {
     animation: false,
     tooltip: { trigger: 'item', confine: true },
@@ -105,11 +131,17 @@ export function graphScript(nodes: readonly ReportNode[], id: string): string {
     }],
   };
   return chartScript(id, option, `  option.tooltip.formatter = function (p) {
-    if (p.dataType === 'edge') return esc(p.data.source) + ' → ' + esc(p.data.target);
+    if (p.data.bus) return '';
+    if (p.dataType === 'edge') return p.data.gather ? esc(p.data.gather) + ' reads its inputs' : esc(p.data.source) + ' → ' + esc(p.data.target);
     return '<table class="tip">' + (p.data.details || []).map(function (r) {
       return '<tr><td>' + esc(r[0]) + '</td><td style="max-width:460px;white-space:pre-wrap;font-family:monospace">' + esc(r[1]) + '</td></tr>';
     }).join('') + '</table>';
   };`);
+}
+
+/** An invisible point of a gather's bus. */
+function busPoint(name: string, x: number, y: number): Record<string, unknown> {
+  return { name, x, y, bus: true, symbolSize: 0, label: { show: false }, itemStyle: { color: 'rgba(0,0,0,0)' } };
 }
 
 function tooltipRows(n: ReportNode, block: string): [string, string][] {

@@ -181,6 +181,13 @@ void test('graph of 24 samples: one lane per sample, the gather centred on its i
   assert.equal(at('merge').x, at('hvg_P01').x + COL_WIDTH);
   assert.equal(at('merge').y, (at('hvg_P01').y + at('hvg_P24').y) / 2);
   assert.ok(at('integrate').x > at('merge').x && at('leiden').x > at('integrate').x);
+  // One fan-in: a single bus whose bar lies in the gap between the inputs' boxes and the gather's box.
+  assert.equal(geo.buses.length, 1);
+  const bus = geo.buses[0]!;
+  assert.equal(bus.gather, 'merge');
+  assert.deepEqual(bus.taps.map((t) => [t.input, t.y]), Array.from({ length: 24 }, (_, i) => `hvg_P${String(i + 1).padStart(2, '0')}`).map((id) => [id, at(id).y]));
+  assert.ok(bus.x > at('hvg_P01').x + BOX_WIDTH / 2 && bus.x < at('merge').x - BOX_WIDTH / 2, `bus at x=${bus.x}`);
+  assert.equal(bus.y, at('merge').y);
   // Bounded: 6 columns and 24 rows of boxes plus margins, whatever the ids.
   console.log(`# graph of 24 samples × 3 + 4 shared nodes: ${geo.width} × ${geo.height} px`);
   assert.ok(geo.width <= 5 * COL_WIDTH + BOX_WIDTH + 60, `width ${geo.width}`);
