@@ -5,15 +5,20 @@
  * and their output checked for the grouping by sample. The inprocess executor runs only `sleep`,
  * so the QC figures themselves (from `quality_control` results) are covered by the unit tests
  * (test/unit/cohort-report.test.ts); here the QC table's rows say there is no QC node.
+ * A second test runs 24 samples and opens the report in headless Chromium: the graph as ECharts
+ * drew it has every node, no two boxes overlapping, and the gather's inputs joined by one bus.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TreeSpecInput } from '../common/schemas';
 import { ragomics } from './helpers/cli';
 import { uid, withWorker, type WorkerContext } from './helpers/harness';
+import { skipUnlessCI } from './helpers/prereq';
+
+const CHROMIUM = '/usr/bin/chromium';
 
 const sleep = { name: 'sleep' as const, parameters: { seconds: 0 } };
 const dir = mkdtempSync(path.join(tmpdir(), 'ragomics-cohort-report-'));
@@ -83,5 +88,73 @@ void test('a cohort on the real server: the report has a Samples section and nod
     assert.equal(page.code, 0, page.stderr);
     assert.deepEqual([...page.stdout.matchAll(/<tr class="sample-group" data-sample="([^"]*)"/g)].map((m) => m[1]), ['S1', 'S2', 'S3', '']);
     assert.ok(page.stdout.includes('[S2] norm_S2 #1'), 'chart rows labelled with their sample');
+  });
+});
+
+void test('24 samples on the real server: the report\'s graph, as the browser draws it, has no overlapping boxes and one bus into the gather', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    skipUnlessCI(t, `${CHROMIUM} missing: the 24-sample report was not opened in a browser (apt-get install chromium; scripts/ensure-test-tools.sh installs it as root)`);
+    return;
+  }
+  await withWorker({}, async ({ client, taskQueue }: WorkerContext) => {
+    const id = uid('cohort-24');
+    const ids = Array.from({ length: 24 }, (_, i) => `P${String(i + 1).padStart(2, '0')}`);
+    const tree = await client.startTree({
+      id, maxParallelJobs: 8, maxNodes: 100,
+      samples: ids.map((sample, i) => ({ sample, path: sampleFile(sample), condition: i % 2 ? 'stim' : 'ctrl', batch: `b${i % 3}` })),
+      forEachSample: [
+        { id: 'qc_{sample}', block: sleep },
+        { id: 'normalize_{sample}', parentId: 'qc_{sample}', block: sleep },
+        { id: 'hvg_{sample}', parentId: 'normalize_{sample}', block: sleep },
+      ],
+      nodes: [
+        { id: 'concatenate', inputs: { gather: 'hvg_{sample}' }, block: sleep },
+        { id: 'integrate', parentId: 'concatenate', block: sleep },
+        { id: 'leiden', parentId: 'integrate', block: sleep },
+        { id: 'umap', parentId: 'integrate', block: sleep },
+      ],
+    });
+    const t0 = Date.now();
+    assert.equal((await tree.result()).state, 'COMPLETED');
+    console.log(`# 24-sample cohort (76 sleep nodes, inprocess) ran in ${Date.now() - t0} ms`);
+    const reportFile = path.join(dir, 'report-24.html');
+    const report = await ragomics(['report', id, '-o', reportFile], { RAGOMICS_TASK_QUEUE: taskQueue });
+    assert.equal(report.code, 0, report.stderr);
+    assert.equal(readFileSync(reportFile, 'utf8').match(/<tr class="sample-row"/g)?.length, 24);
+
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`file://${reportFile}`);
+      // Where ECharts put each item, in pixels (bus points have a space in their name).
+      const drawn = await page.evaluate(() => {
+        type Data = { count(): number; getName(i: number): string; getItemLayout(i: number): [number, number] };
+        const chart = (globalThis as unknown as { ragomicsCharts: Record<string, { getModel(): { getSeriesByIndex(i: number): { getData(): Data } } }> }).ragomicsCharts['tree-graph'];
+        const data = chart?.getModel().getSeriesByIndex(0).getData();
+        const out: Array<[string, number, number]> = [];
+        for (let i = 0; i < (data?.count() ?? 0); i++) out.push([data!.getName(i), ...data!.getItemLayout(i)]);
+        return out;
+      });
+      const boxes = drawn.filter(([name]) => !name.includes(' '));
+      assert.equal(boxes.length, 24 * 3 + 4);
+      for (let i = 0; i < boxes.length; i++) {
+        for (let j = i + 1; j < boxes.length; j++) {
+          const [a, ax, ay] = boxes[i]!, [b, bx, by] = boxes[j]!;
+          assert.ok(Math.abs(ax - bx) >= 150 || Math.abs(ay - by) >= 34, `${a} at (${ax}, ${ay}) overlaps ${b} at (${bx}, ${by})`);
+        }
+      }
+      const pos = new Map(boxes.map(([n, x, y]) => [n, { x, y }]));
+      assert.equal(pos.get('concatenate')?.y, ((pos.get('hvg_P01')?.y ?? 0) + (pos.get('hvg_P24')?.y ?? 0)) / 2, 'the gather halfway down the lanes');
+      assert.equal(drawn.filter(([name]) => name.startsWith('bus concatenate')).length, 25, 'one bus: a corner per input and a junction');
+      const size = await page.locator('#tree-graph').boundingBox();
+      console.log(`# 24-sample graph drawn at ${size?.width} × ${size?.height} px`);
+      assert.ok(size && size.height < 1400, `graph height ${size?.height}`);
+      assert.deepEqual(errors, [], 'no script errors in the page');
+    } finally {
+      await browser.close();
+    }
   });
 });
