@@ -147,6 +147,8 @@ function busPoint(name: string, x: number, y: number): Record<string, unknown> {
 function tooltipRows(n: ReportNode, block: string): [string, string][] {
   const s = n.status;
   const rows: [string, string][] = [['node', s.id], ['block', block], ['state', s.state], ['attempts', String(s.attempts)]];
+  if (s.sample !== undefined) rows.splice(1, 0, ['sample', s.sample]);
+  if (s.inputs) rows.push(['inputs', `${s.inputs.length}: ${s.inputs.length > 8 ? `${s.inputs.slice(0, 8).join(', ')}, …` : s.inputs.join(', ')}`]);
   if (s.startedAt) rows.push(['started', s.startedAt]);
   if (s.startedAt && s.endedAt) rows.push(['run time', `${((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000).toFixed(2)} s`]);
   if (n.block) rows.push(['parameters', JSON.stringify(n.block.parameters ?? {}, null, 1).slice(0, 2000)]);

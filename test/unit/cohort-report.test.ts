@@ -132,6 +132,9 @@ void test('report page of a cohort: Samples section with one QC row per sample, 
   assert.deepEqual(order, ['#S1', 'qc_S1', 'norm_S1', '#S2', 'load_S2', 'qc_S2', '#S3', 'qc_S3', '#S4', 'norm_S4', 'hvg_S4', '#', 'merge', 'cluster']);
   assert.match(table, /sample S4 <span class="meta">\(condition=ctrl, batch=b2\)<\/span> <span class="meta">2 node\(s\): 1 RUNNING, 1 PENDING<\/span>/);
   assert.match(table, /shared nodes \(gathers and after\)/);
+  // Hovering a node of the graph names its sample; a gather lists its inputs.
+  assert.ok(html.includes('["node","qc_S2"],["sample","S2"]'));
+  assert.ok(html.includes('["inputs","4: norm_S1, qc_S2, qc_S3, hvg_S4"]'));
   // The timeline of the report is grouped by sample too.
   assert.ok(html.includes('[S1] qc_S1 #1'));
 });
