@@ -4,9 +4,9 @@
  * on the time axis, and a table of every attempt below it.
  */
 import type { TimelineEntry } from '../../workflows/views';
-import { chartHeight, ganttOption, renderGanttBar } from './chart';
+import { chartHeight, ganttOption, renderGanttBar, sampleBands } from './chart';
 import { buildGantt, STATE_COLORS, waitSeconds, type GanttModel, type GanttOptions, type TimelineSamples } from './model';
-import { chartScript, escapeHtml, htmlPage } from './page';
+import { chartScript, escapeHtml, htmlPage, scriptJson } from './page';
 
 /** Renders the timeline as one self-contained HTML document. */
 export function timelineHtml(treeId: string, entries: readonly TimelineEntry[], opts: GanttOptions = {}): string {
@@ -34,7 +34,10 @@ export function ganttSection(model: GanttModel, id: string): string {
  */
 export function ganttScript(model: GanttModel, title: string, id: string): string {
   const option = ganttOption(model, title, { interactive: true, width: 0 });
+  const bands = sampleBands(model);
   return chartScript(id, option, `  var renderGanttBar = ${renderGanttBar.toString()};
+  var bands = ${scriptJson(bands)};
+  if (bands) option.yAxis.splitArea.interval = function (i) { return bands[i + 1] === true; };
   option.series.forEach(function (s) { s.renderItem = renderGanttBar; });
   option.tooltip.formatter = function (p) {
     var rows = (p.data && p.data.details) || [];

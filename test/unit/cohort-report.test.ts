@@ -17,6 +17,7 @@ import { reportHtml } from '../../client/report/html';
 import { layoutTree } from '../../client/report/layout';
 import { readPublishedResult } from '../../client/report/workspace';
 import { renderTimeline } from '../../client/timeline';
+import { sampleBands } from '../../client/timeline/chart';
 import { buildGantt, timelineSamples } from '../../client/timeline/model';
 import { timelineCsv, timelineJson } from '../../client/timeline/tabular';
 import type { LiveNodeStatus, LiveTreeStatus } from '../../client/slot-wait';
@@ -225,6 +226,13 @@ void test('timeline of a cohort: rows grouped by sample with a label; JSON/CSV g
   assert.deepEqual(model.rows.map((r) => r.sample), ['S1', 'S1', 'S2', 'S2', 'S3', 'S4', 'S4', null, null]);
   assert.deepEqual(model.rows.slice(0, 2).map((r) => r.label), ['[S1] norm_S1 #1', '[S1] qc_S1 #1']);
   assert.equal(model.rows[7]?.label, 'cluster (not run)');
+  // Alternating shades span one sample each (a band starts at each sample's first row); none without samples.
+  assert.deepEqual(sampleBands(model), [true, false, true, false, true, true, false, true, false]);
+  assert.equal(sampleBands(buildGantt(entries)), null);
+  // The static SVG shades every other sample: S2 and S4 (rows 2-3 and 5-6, 0-based).
+  const svg = renderTimeline('c1', entries, 'svg', { now: Date.parse('2025-01-01T00:00:10Z'), samples: ts });
+  assert.equal(svg.match(/fill="rgb\(70,130,180\)" fill-opacity="0\.09"/g)?.length, 2);
+  assert.doesNotMatch(renderTimeline('c1', entries, 'svg', { now: Date.parse('2025-01-01T00:00:10Z') }), /fill="rgb\(70,130,180\)"/);
   const csv = timelineCsv(entries, ts).split('\r\n');
   assert.equal(csv[0], 'node,parent_id,block,attempt,state,queued,ready,started,ended,duration,wait,exit_code,peak_memory_mb,worker,error,sample');
   assert.match(csv.find((l) => l.startsWith('qc_S2,')) ?? '', /,S2$/);
