@@ -53,7 +53,8 @@ void describe('bad cohort input changes nothing', () => {
       const s1 = write('s1.h5ad', 'placeholder\n');
       const s2 = write('s2.h5ad', 'placeholder\n');
       const s3 = write('s3.h5ad', 'placeholder\n');
-      gate.hold('qc_S1');
+      // Both per-sample nodes held running: the snapshots below then change only if a request did.
+      gate.hold('qc_S1', 'qc_S2');
       const spec: TreeSpecInput = {
         id: uid('cohort-bad-add'),
         samples: [{ sample: 'S1', path: s1 }, { sample: 'S2', path: s2 }],
@@ -62,6 +63,7 @@ void describe('bad cohort input changes nothing', () => {
       };
       const tree = await client.startTree(spec);
       await gate.started('qc_S1');
+      await gate.started('qc_S2');
       const before = await snapshot(tree);
 
       // SDK: the duplicate alone, then beside a new sample (all-or-nothing: S3 is not added either).
@@ -85,7 +87,7 @@ void describe('bad cohort input changes nothing', () => {
       assert.deepEqual(await snapshot(tree), before, 'the refused CLI requests changed nothing (S3 of the same sheet was not added)');
 
       // The tree goes on as it was: the gather reads the two samples it had.
-      gate.release('qc_S1');
+      gate.release('qc_S1', 'qc_S2');
       const result = await tree.result();
       assert.equal(result.state, 'COMPLETED');
       assert.equal(result.counts.COMPLETED, 3);
