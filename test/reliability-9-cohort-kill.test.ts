@@ -6,9 +6,10 @@
  * (the blocks run inside the worker, so the SIGKILL kills them with it; no container start-up on
  * a loaded machine). The worker is killed while the four `norm` nodes run; while it is dead a
  * fifth sample is added through the SDK. The update is handled by the workflow, and a workflow
- * task needs a worker: the request is sent during the downtime and stays pending (asserted) until
- * the replacement worker starts, which then takes it before the gather can start (the gather
- * still waits for the interrupted `norm` nodes). Asserted from the ledger: every node COMPLETED;
+ * task needs a worker: the request is sent right after the kill and is asserted still pending once
+ * Temporal has noticed the death, just before the replacement worker starts; the replacement
+ * applies it before the gather can start (the gather still waits for the re-run `norm` nodes; had
+ * it started, the request would be refused and the case would fail, not pass by luck). Asserted from the ledger: every node COMPLETED;
  * nodes COMPLETED before the kill never ran again (one attempt, `node-result.json` unchanged);
  * the interrupted ones have one lost attempt and one success on the new worker; the gather read
  * exactly S1..S5 in sheet order, each once, each the published output of its `score` node; no
