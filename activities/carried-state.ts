@@ -43,15 +43,16 @@ function parse<T>(schema: { safeParse(x: unknown): { success: true; data: T } | 
 /** The carried-state activities, on the workspace at `root`. */
 export function createCarryActivities(root: string): CarryActivities {
   return {
-    async writeCarriedChunk(raw: WriteCarriedChunk): Promise<void> {
+    async writeCarriedChunk(raw: WriteCarriedChunk, bytes: Uint8Array): Promise<void> {
       const input = parse(WriteCarriedChunkSchema, raw, 'writeCarriedChunk');
-      if (input.bytes.length > CARRIED_CHUNK_BYTES) throw ApplicationFailure.nonRetryable(`chunk ${input.index} holds ${input.bytes.length} bytes, more than ${CARRIED_CHUNK_BYTES}`, CarriedStateErrors.Invalid);
+      if (!(bytes instanceof Uint8Array)) throw ApplicationFailure.nonRetryable(`chunk ${input.index}: the bytes are not binary (a Uint8Array)`, CarriedStateErrors.Invalid);
+      if (bytes.length > CARRIED_CHUNK_BYTES) throw ApplicationFailure.nonRetryable(`chunk ${input.index} holds ${bytes.length} bytes, more than ${CARRIED_CHUNK_BYTES}`, CarriedStateErrors.Invalid);
       const final = carriedFile(root, input);
       await mkdir(path.dirname(final), { recursive: true });
       // Written whole under a temporary name, then renamed: a retry or a concurrent duplicate
       // leaves one complete part, never a torn one.
       const part = `${final}.part-${input.index}`;
-      await writeFile(`${part}.tmp`, input.bytes);
+      await writeFile(`${part}.tmp`, bytes);
       await rename(`${part}.tmp`, part);
     },
 

@@ -63,7 +63,7 @@ async function measure(n: number, root: string): Promise<Row> {
   const chunks = splitChunks(bytes);
   const file = { treeId: `bench-${n}`, runKey: 'bench', runId: 'r1' };
   const written = await timed(async () => {
-    for (const [index, chunk] of chunks.entries()) await acts.writeCarriedChunk({ ...file, index, bytes: chunk });
+    for (const [index, chunk] of chunks.entries()) await acts.writeCarriedChunk({ ...file, index }, chunk);
     return acts.commitCarried({ ...file, chunks: chunks.length, bytes: bytes.length, keep: [] });
   });
   const ref = { format: 'workspace-deflate-json-v1' as const, ...file, ...written.value, chunks: chunks.length };

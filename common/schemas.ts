@@ -221,7 +221,8 @@ export const TreeSpecSchema = z
     userRequest: z.string().max(10_000).default(''),
     inputDataPath: z.string().min(1).max(4096).regex(/\.h5ad$/, 'must be an .h5ad file').optional(),
     maxParallelJobs: z.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(3),
-    // Continue-as-new carries about 60 bytes per node (workflows/carry-codec.ts): 20,000 nodes take ~1.2 MB of Temporal's 2 MB payload limit.
+    // The state carried across continue-as-new goes through the workspace in chunks under Temporal's 2 MB payload limit
+    // (workflows/carried-state.ts): about 92 bytes per node deflated, 1.8 MB at 20,000 nodes, read back in the new run's first workflow task.
     maxNodes: z.number().int().min(1, 'must be at least 1').max(20_000, 'must be at most 20000 (one workflow carries its node table across continue-as-new within Temporal\'s 2 MB payload limit)').default(20),
     maxChildrenPerNode: z.number().int().min(1, 'must be at least 1').max(10_000).default(3),
     maxDepth: z.number().int().min(1).max(10_000).default(1000),
@@ -468,8 +469,12 @@ export const CarriedRefSchema = CarriedFileSchema.extend({
 });
 export type CarriedRef = z.infer<typeof CarriedRefSchema>;
 
-/** Input of the `writeCarriedChunk` activity: chunk `index` (0-based) of the deflated state. */
-export const WriteCarriedChunkSchema = CarriedFileSchema.extend({ index: z.number().int().min(0), bytes: z.custom<Uint8Array>((x) => x instanceof Uint8Array, "must be binary (a Uint8Array)") });
+/**
+ * First argument of the `writeCarriedChunk` activity: which chunk (0-based) of the deflated state.
+ * The bytes are its second argument: only a top-level `Uint8Array` travels as a binary payload
+ * (inside an object, Temporal's JSON converter would spell every byte out as a key).
+ */
+export const WriteCarriedChunkSchema = CarriedFileSchema.extend({ index: z.number().int().min(0) });
 export type WriteCarriedChunk = z.infer<typeof WriteCarriedChunkSchema>;
 
 /**
@@ -534,7 +539,7 @@ export interface TreeActivities {
 /** Activities that move the tree's state across continue-as-new through the workspace (activities/carried-state.ts). */
 export interface CarryActivities {
   /** Writes one chunk; idempotent (a retry rewrites the same part file). */
-  writeCarriedChunk(input: WriteCarriedChunk): Promise<void>;
+  writeCarriedChunk(input: WriteCarriedChunk, bytes: Uint8Array): Promise<void>;
   /** Joins the chunks into the state file (atomic rename); returns its sha256 and size. */
   commitCarried(input: CommitCarried): Promise<{ sha256: string; bytes: number }>;
   /** Returns one chunk of the state file after checking its size and sha256. */

@@ -25,7 +25,7 @@ import { createNodeRunner } from './node-runner';
 import { requestFromSuggestions, requestsFromRules } from './expansion';
 import {
   addNodesSignal, addNodesUpdate, addSamplesUpdate, cancelNodeUpdate, cancelTreeSignal, closeTreeSignal, metricsQuery,
-  setMaxParallelJobsUpdate, setPausedSignal, statusQuery, summaryQuery, timelineQuery,
+  setMaxParallelJobsUpdate, setPausedSignal, statusQuery, summaryQuery, timelineQuery, type TreeLoading,
 } from './messages';
 import { blockLabel, type NodeRecord } from './node-record';
 import { CARRY_IN_WORKSPACE_PATCH, loadState, saveState, type InlineCarried } from './carried-state';
@@ -78,17 +78,13 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   const runKey = workflowInfo().firstExecutionRunId.slice(0, 8);
   const tree = new TreeState(spec);
   // A reference is read after the handlers are registered (reading takes activities); until
-  // then handlers that need the tree wait for it and queries are refused.
+  // then handlers that need the tree wait for it and queries answer `TreeLoading`.
   const ref = carriedRef(input.carried);
   if (input.carried && !ref) tree.restore(isLegacyCarried(input.carried) ? fromLegacy(input.carried) : (input.carried as InlineCarried).state);
   let loaded = ref === null;
   /** Runs `f` now, or once the carried state is loaded. */
   function afterLoad<A extends unknown[], R>(f: (...args: A) => R): (...args: A) => R | Promise<R> {
     return (...args: A) => (loaded ? f(...args) : condition(() => loaded).then(() => f(...args)));
-  }
-  function loadedTree(): TreeState {
-    if (!loaded) throw new Error(`tree "${treeId}" is loading its state from the previous run; ask again`);
-    return tree;
   }
   const inFlight = new Map<string, CancellationScope>();
   let dirty = true;
@@ -189,14 +185,17 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
       if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`maxParallelJobs: must be an integer from 1 to 1000, got ${JSON.stringify(n)}`);
     },
   });
-  setHandler(statusQuery, (opts = {}) => loadedTree() && buildStatus(opts.offset ?? 0, opts.limit ?? 1000, opts.transitions ?? false, opts.details ?? false));
-  setHandler(metricsQuery, () => computeMetrics(loadedTree().order, tree.maxParallelJobs));
+  // While the carried state loads, every query says so (TreeLoading) and the SDK asks again.
+  const loading: TreeLoading = { loading: true, treeId };
+  setHandler(statusQuery, (opts = {}) => (loaded ? buildStatus(opts.offset ?? 0, opts.limit ?? 1000, opts.transitions ?? false, opts.details ?? false) : loading));
+  setHandler(metricsQuery, () => (loaded ? computeMetrics(tree.order, tree.maxParallelJobs) : loading));
   setHandler(timelineQuery, (opts = {}) => {
-    const all = timelineEntries(loadedTree().order);
+    if (!loaded) return loading;
+    const all = timelineEntries(tree.order);
     const offset = Math.max(0, opts.offset ?? 0);
     return { treeId, total: all.length, offset, entries: all.slice(offset, offset + Math.max(1, Math.min(opts.limit ?? 2000, 10_000))) };
   });
-  setHandler(summaryQuery, () => ({ treeId, state: treeState(), version: loadedTree().version, counts: tree.counts(), totalNodes: tree.order.length, paused: tree.paused, maxParallelJobs: tree.maxParallelJobs }));
+  setHandler(summaryQuery, () => (loaded ? { treeId, state: treeState(), version: tree.version, counts: tree.counts(), totalNodes: tree.order.length, paused: tree.paused, maxParallelJobs: tree.maxParallelJobs } : loading));
 
   function treeState(): TreeRunState {
     if (!finished) return 'RUNNING';

@@ -120,7 +120,7 @@ export async function saveState(state: CarriedState, file: { treeId: string; run
   try {
     // One after the other: each chunk is up to 1 MiB of history, and a burst of them in one
     // workflow task completion would approach the server's limit on a task's size.
-    for (const [index, chunk] of chunks.entries()) await acts.writeCarriedChunk({ ...file, index, bytes: chunk });
+    for (const [index, chunk] of chunks.entries()) await acts.writeCarriedChunk({ ...file, index }, chunk);
     const done = await acts.commitCarried({ ...file, chunks: chunks.length, bytes: bytes.length, keep });
     return { format: 'workspace-deflate-json-v1', ...file, bytes: done.bytes, sha256: done.sha256, chunks: chunks.length };
   } catch (err) {

@@ -39,7 +39,7 @@ export async function measureLatency(sizes: readonly number[], stateOf: (n: numb
         const bytes = encodeState(stateOf(n));
         const file = { treeId: `${taskQueue}-seed-${n}`, runKey: 'seed', runId: 'seed' };
         const chunks = splitChunks(bytes);
-        for (const [index, chunk] of chunks.entries()) await activities.writeCarriedChunk({ ...file, index, bytes: chunk });
+        for (const [index, chunk] of chunks.entries()) await activities.writeCarriedChunk({ ...file, index }, chunk);
         const done = await activities.commitCarried({ ...file, chunks: chunks.length, bytes: bytes.length, keep: [] });
         const ref: CarriedRef = { format: 'workspace-deflate-json-v1', ...file, ...done, chunks: chunks.length };
         const t0 = Date.now();

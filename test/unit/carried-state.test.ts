@@ -191,7 +191,7 @@ const file = { treeId: 'tree-1', runKey: 'abcd1234', runId: '0b7c7a4e-1111-4222-
 
 async function writeAll(acts: ReturnType<typeof createCarryActivities>, runId: string, bytes: Uint8Array, keep: string[] = []): Promise<CarriedRef> {
   const chunks = splitChunks(bytes, CARRIED_CHUNK_BYTES);
-  for (const [index, chunk] of chunks.entries()) await acts.writeCarriedChunk({ ...file, runId, index, bytes: chunk });
+  for (const [index, chunk] of chunks.entries()) await acts.writeCarriedChunk({ ...file, runId, index }, chunk);
   const done = await acts.commitCarried({ ...file, runId, chunks: chunks.length, bytes: bytes.length, keep });
   return { format: 'workspace-deflate-json-v1', ...file, runId, ...done, chunks: chunks.length };
 }
