@@ -49,4 +49,6 @@ export const CarriedStateErrors = {
   Corrupt: 'CarriedStateCorruptError',
   /** An activity input that cannot be right (a bug, not the disk). */
   Invalid: 'CarriedStateInvalidError',
+  /** The workspace kept failing (I/O errors, timeouts) through the activities' retries. */
+  Unavailable: 'CarriedStateUnavailableError',
 } as const;

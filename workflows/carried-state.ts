@@ -90,21 +90,24 @@ export function joinChunks(chunks: readonly Uint8Array[]): Uint8Array {
 
 /**
  * Short local activities: the worker running the workflow reads and writes the shared workspace
- * itself (no task-queue round trip, and a load finishes inside one workflow task, so queries
- * rarely find the tree still loading). Retried for passing I/O errors, never for a missing or
- * corrupt file.
+ * itself (no task-queue round trip, and a load usually finishes inside one workflow task). A
+ * missing or corrupt file is never retried; a passing I/O error (a busy or remounting disk) is,
+ * with back-off up to 10 s, for up to 10 minutes, and then the tree fails naming the file.
  */
 function carryActivities(): CarryActivities {
   return proxyLocalActivities<CarryActivities>({
     startToCloseTimeout: '30s',
-    retry: { maximumAttempts: 5, initialInterval: '200ms', backoffCoefficient: 2, nonRetryableErrorTypes: Object.values(CarriedStateErrors) },
+    scheduleToCloseTimeout: '10m',
+    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: Object.values(CarriedStateErrors) },
   });
 }
 
-/** An activity failure as the tree's own failure: the activity's message and type (it names the file). */
-function rethrow(err: unknown): never {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
-    throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? CarriedStateErrors.Corrupt);
+/** An activity failure as the tree's own failure, naming the file: the activity's type, or `CarriedStateUnavailableError` after the retries. */
+function rethrow(err: unknown, where: string): never {
+  if (err instanceof ActivityFailure) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure && cause.type && (Object.values(CarriedStateErrors) as string[]).includes(cause.type)) throw ApplicationFailure.nonRetryable(cause.message, cause.type);
+    throw ApplicationFailure.nonRetryable(`carried state ${where}: the workspace did not answer: ${cause?.message ?? err.message}`, CarriedStateErrors.Unavailable);
   }
   throw err;
 }
@@ -124,7 +127,7 @@ export async function saveState(state: CarriedState, file: { treeId: string; run
     const done = await acts.commitCarried({ ...file, chunks: chunks.length, bytes: bytes.length, keep });
     return { format: 'workspace-deflate-json-v1', ...file, bytes: done.bytes, sha256: done.sha256, chunks: chunks.length };
   } catch (err) {
-    rethrow(err);
+    rethrow(err, `trees/${file.treeId}.${file.runKey}/carried/${file.runId}.json.deflate`);
   }
 }
 
@@ -139,7 +142,7 @@ export async function loadState(ref: CarriedRef, where: string): Promise<Carried
   try {
     for (let index = 0; index < ref.chunks; index++) chunks.push(await acts.readCarriedChunk({ ...ref, index }));
   } catch (err) {
-    rethrow(err);
+    rethrow(err, where);
   }
   const bytes = joinChunks(chunks);
   if (bytes.length !== ref.bytes) throw ApplicationFailure.nonRetryable(`carried state ${where}: read ${bytes.length} bytes, ${ref.bytes} expected`, CarriedStateErrors.Corrupt);
