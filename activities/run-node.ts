@@ -8,8 +8,9 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { z } from 'zod';
 import { CancelledFailure } from '@temporalio/common';
-import { checkBlockParameters, formatZodError, RunNodeInputSchema, type Block, type NodeInput, type NodeResult, type RunNodeInput } from '../common/schemas';
+import { checkBlockParameters, formatZodError, RunNodeInputSchema, type Block, type CarryActivities, type NodeInput, type NodeResult, type RunNodeInput } from '../common/schemas';
 import { superviseAttempt } from './attempt-control';
+import { createCarryActivities } from './carried-state';
 import { BlockTimeoutError, InputMissingError, InvalidParametersError, NodeFailureError } from './errors';
 import type { BlockExecutor, ExecJob } from './executors/types';
 import { memoryForAttempt } from '../common/memory';
@@ -41,8 +42,8 @@ export interface ActivityDeps {
 /** What `runNode` accepts: RunNodeInput before zod defaults (a parsed RunNodeInput fits too). */
 export type RunNodeRequest = z.input<typeof RunNodeInputSchema>;
 
-/** The activities a worker registers. */
-export interface Activities {
+/** The activities a worker registers (with the carried-state ones of activities/carried-state.ts). */
+export interface Activities extends CarryActivities {
   /**
    * Runs one attempt of a node and returns its published result.
    *
@@ -61,6 +62,7 @@ export interface Activities {
 /** Builds the activities around injected dependencies. */
 export function createActivities(deps: ActivityDeps): Activities {
   return {
+    ...createCarryActivities(deps.workspaceRoot),
     async runNode(input: RunNodeRequest): Promise<NodeResult> {
       const ctx = Context.current();
       const recorded: { last?: AttemptRecord } = {};

@@ -5,6 +5,7 @@
  * <root>/trees/<tree>/nodes/<node>/
  *   attempts/<attempt>-<temporalAttempt>/   job.json, output/, stdout.log, stderr.log, outcome.json
  *   published/attempt-<attempt>/            the read-only output of a successful workflow attempt
+ * <root>/trees/<tree>/carried/<runId>.json.deflate   the tree's state at a continue-as-new (carried-state.ts)
  * ```
  * Tree and node ids are IdSchema-validated (no "/", no ".."), so they are safe path parts.
  */

@@ -10,8 +10,8 @@
  *      before continue-as-new), and each slot hold split into dispatch, run and report.
  *  (b) T trees × 20 nodes (default 100) started at once on the same worker: total time, nodes/s,
  *      per-tree makespan (start request → result) median and p95.
- *  (c) `--only=carry`: what continue-as-new carries, the columnar codec against fflate-deflated
- *      JSON, at 10,000 and 20,000 nodes: bytes, encode/decode CPU and continue-as-new latency
+ *  (c) `--only=carry`: what continue-as-new carries through the workspace (deflated JSON in
+ *      chunks), at 10,000 and 20,000 nodes: bytes, encode/decode CPU and continue-as-new latency
  *      (bench/carry-state.ts; recorded as .data/bench/carry-state.json).
  * Prints figures only; no assertion about speed.
  *   npx tsc -p . && node scripts/bundle-workflows.js && TEMPORAL_ADDRESS=127.0.0.1:7233 node dist/bench/scale.js [N] [T] [--only=a|b|carry] [--can-after=EVENTS]

@@ -18,7 +18,7 @@ import * as SA from '../common/search-attributes';
 import { validateTreeSpec } from '../common/tree-validation';
 import {
   addNodesSignal, addNodesUpdate, addSamplesUpdate, cancelNodeUpdate, cancelTreeSignal, closeTreeSignal, metricsQuery, setMaxParallelJobsUpdate,
-  setPausedSignal, statusQuery, summaryQuery, timelineQuery, type AddNodesResult, type AddSamplesResult, type StatusQueryOptions,
+  setPausedSignal, statusQuery, summaryQuery, timelineQuery, type AddNodesResult, type AddSamplesResult, type StatusQueryOptions, type TreeLoading,
 } from '../workflows/messages';
 import type { AnalysisTreeInput, TreeResult } from '../workflows/analysis-tree';
 import type { TimelineEntry, TreeMetrics, TreeSummary } from '../workflows/views';
@@ -37,6 +37,13 @@ export type StatusOptions = Omit<StatusQueryOptions, 'offset' | 'limit'> & {
 
 /** Workflow type name of an analysis tree. */
 export const TREE_WORKFLOW_TYPE = 'analysisTree';
+
+/**
+ * Longest wait for a tree that answers queries with "loading" (its first workflow task after a
+ * continue-as-new reads the state: well under a second at 20,000 nodes, BENCHMARKS.md 4b; the
+ * margin is for a loaded machine and a worker that restarts mid-load).
+ */
+const QUERY_LOADING_WAIT_MS = 60_000;
 
 /** Options of {@link RagomicsClient.startTree}. */
 export interface StartTreeOptions {
@@ -214,11 +221,11 @@ export class TreeHandle {
   async status(options: StatusOptions = {}): Promise<LiveTreeStatus> {
     const { nodeWaits = true, ...query } = options;
     const [first, views] = await Promise.all([
-      this.call(() => this.workflow.query(statusQuery, { ...query, offset: 0, limit: 1000 }), 'query'),
+      this.query(() => this.workflow.query(statusQuery, { ...query, offset: 0, limit: 1000 })),
       nodeWaits ? this.call(() => describeNodeActivities(this.workflow)) : null,
     ]);
     while (first.nodes.length < first.totalNodes) {
-      const page = await this.call(() => this.workflow.query(statusQuery, { ...query, offset: first.nodes.length, limit: 1000 }), 'query');
+      const page = await this.query(() => this.workflow.query(statusQuery, { ...query, offset: first.nodes.length, limit: 1000 }));
       if (page.nodes.length === 0) break;
       first.nodes.push(...page.nodes);
     }
@@ -227,19 +234,19 @@ export class TreeHandle {
 
   /** The seed's metrics and more. */
   async metrics(): Promise<TreeMetrics> {
-    return this.call(() => this.workflow.query(metricsQuery), 'query');
+    return this.query(() => this.workflow.query(metricsQuery));
   }
 
   /** Cheap summary with a version number that changes whenever the tree changes. */
   async summary(): Promise<TreeSummary> {
-    return this.call(() => this.workflow.query(summaryQuery), 'query');
+    return this.query(() => this.workflow.query(summaryQuery));
   }
 
   /** Every attempt of every node (pages through big trees). */
   async timeline(): Promise<TimelineEntry[]> {
     const entries: TimelineEntry[] = [];
     for (;;) {
-      const page = await this.call(() => this.workflow.query(timelineQuery, { offset: entries.length, limit: 2000 }), 'query');
+      const page = await this.query(() => this.workflow.query(timelineQuery, { offset: entries.length, limit: 2000 }));
       entries.push(...page.entries);
       if (page.entries.length === 0 || entries.length >= page.total) return entries;
     }
@@ -270,6 +277,20 @@ export class TreeHandle {
       }
       if (s.state !== 'RUNNING') return;
       await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+
+  /**
+   * Runs a query, asking again while the tree answers {@link TreeLoading} (a new run reading its
+   * state after continue-as-new: a fraction of a second; given up after `QUERY_LOADING_WAIT_MS`).
+   */
+  private async query<T extends object>(fn: () => Promise<T | TreeLoading>): Promise<T> {
+    const end = Date.now() + QUERY_LOADING_WAIT_MS;
+    for (;;) {
+      const answer = await this.call(fn, 'query');
+      if (!('loading' in answer && answer.loading === true)) return answer as T;
+      if (Date.now() > end) throw new RagomicsError(`tree "${this.treeId}" was still loading its state from its previous run after ${QUERY_LOADING_WAIT_MS / 1000} s`);
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 

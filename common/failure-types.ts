@@ -37,3 +37,18 @@ export const NON_RETRYABLE_FAILURE_TYPES: string[] = [
   // OOM is retried by the workflow (with more memory), never blindly by Temporal.
   FailureTypes.OutOfMemory,
 ];
+
+/**
+ * Failure types of the carried-state activities (activities/carried-state.ts). A tree whose
+ * carried state is missing or corrupt fails with one of these rather than starting empty.
+ */
+export const CarriedStateErrors = {
+  /** The state file of the previous run (or a chunk being written) is not in the workspace. */
+  Missing: 'CarriedStateMissingError',
+  /** The state file's size or sha256 differs from the reference, or it does not inflate and parse to a tree state. */
+  Corrupt: 'CarriedStateCorruptError',
+  /** An activity input that cannot be right (a bug, not the disk). */
+  Invalid: 'CarriedStateInvalidError',
+  /** The workspace kept failing (I/O errors, timeouts) through the activities' retries. */
+  Unavailable: 'CarriedStateUnavailableError',
+} as const;

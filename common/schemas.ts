@@ -221,7 +221,8 @@ export const TreeSpecSchema = z
     userRequest: z.string().max(10_000).default(''),
     inputDataPath: z.string().min(1).max(4096).regex(/\.h5ad$/, 'must be an .h5ad file').optional(),
     maxParallelJobs: z.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(3),
-    // Continue-as-new carries about 60 bytes per node (workflows/carry-codec.ts): 20,000 nodes take ~1.2 MB of Temporal's 2 MB payload limit.
+    // The state carried across continue-as-new goes through the workspace in chunks under Temporal's 2 MB payload limit
+    // (workflows/carried-state.ts): about 92 bytes per node deflated, 1.8 MB at 20,000 nodes, read back in the new run's first workflow task.
     maxNodes: z.number().int().min(1, 'must be at least 1').max(20_000, 'must be at most 20000 (one workflow carries its node table across continue-as-new within Temporal\'s 2 MB payload limit)').default(20),
     maxChildrenPerNode: z.number().int().min(1, 'must be at least 1').max(10_000).default(3),
     maxDepth: z.number().int().min(1).max(10_000).default(1000),
@@ -444,9 +445,103 @@ export const FixerResponseSchema = z.strictObject({
 });
 export type FixerResponse = z.infer<typeof FixerResponseSchema>;
 
+// ---- state carried across continue-as-new (workflows/carried-state.ts, activities/carried-state.ts) ----
+
+/** Which run's carried-state file: ids only, so an activity builds the path itself (no path travels). */
+const CarriedFileSchema = z.strictObject({
+  treeId: IdSchema,
+  /** See RunNodeInput.runKey: the tree's folder is `<treeId>.<runKey>`. */
+  runKey: z.string().regex(/^[A-Za-z0-9-]{1,36}$/),
+  /** The run that wrote the file (a Temporal run id: a UUID). */
+  runId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
+});
+
+/**
+ * What a continue-as-new input holds instead of the state itself: where the run that continued
+ * wrote it (`<workspace>/trees/<treeId>.<runKey>/carried/<runId>.json.deflate`), its size and
+ * sha256, and in how many chunks it is read back.
+ */
+export const CarriedRefSchema = CarriedFileSchema.extend({
+  format: z.literal('workspace-deflate-json-v1'),
+  bytes: z.number().int().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  chunks: z.number().int().min(1),
+});
+export type CarriedRef = z.infer<typeof CarriedRefSchema>;
+
+/**
+ * First argument of the `writeCarriedChunk` activity: which chunk (0-based) of the deflated state.
+ * The bytes are its second argument: only a top-level `Uint8Array` travels as a binary payload
+ * (inside an object, Temporal's JSON converter would spell every byte out as a key).
+ */
+export const WriteCarriedChunkSchema = CarriedFileSchema.extend({ index: z.number().int().min(0) });
+export type WriteCarriedChunk = z.infer<typeof WriteCarriedChunkSchema>;
+
+/**
+ * Input of the `commitCarried` activity: the chunks written make one file of `bytes` bytes;
+ * files of other runs of the tree than `keep` are removed.
+ */
+export const CommitCarriedSchema = CarriedFileSchema.extend({
+  chunks: z.number().int().min(1),
+  bytes: z.number().int().min(1),
+  keep: z.array(z.string().regex(/^[A-Za-z0-9-]{1,64}$/)),
+});
+export type CommitCarried = z.infer<typeof CommitCarriedSchema>;
+
+/** Input of the `readCarriedChunk` activity: the reference, and which chunk. */
+export const ReadCarriedChunkSchema = CarriedRefSchema.extend({ index: z.number().int().min(0) });
+export type ReadCarriedChunk = z.infer<typeof ReadCarriedChunkSchema>;
+
+/** Largest chunk of carried state in one activity payload (Temporal refuses payloads above 2 MB). */
+export const CARRIED_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * The shape of the carried state, checked after it was read back and inflated. It checks what
+ * the scheduler and the status rely on and passes every other field through unchanged
+ * (`looseObject`), so a field added to `NodeRecord` travels without an edit here.
+ */
+export const CarriedStateSchema = z.strictObject({
+  nodes: z.array(z.looseObject({
+    id: z.string(),
+    parentId: z.string().nullable(),
+    dependencies: z.array(z.string()),
+    priority: z.number(),
+    depth: z.number().int(),
+    block: z.looseObject({}),
+    source: z.string(),
+    state: NodeStateSchema,
+    queuedAt: z.number(),
+    transitions: z.array(z.tuple([NodeStateSchema, z.number()], z.string())),
+    attempts: z.array(z.looseObject({ n: z.number().int(), runIndex: z.number().int(), state: z.string() })),
+    repairs: z.number().int(),
+    oomRetries: z.number().int(),
+    lostRetries: z.number().int(),
+  })),
+  durationStats: z.array(z.strictObject({ blockKey: z.string(), count: z.number(), total: z.number() })),
+  requests: z.array(z.string()),
+  rejected: z.array(z.strictObject({ requestId: z.string(), source: z.string(), at: z.string(), errors: z.array(z.string()) })),
+  paused: z.boolean(),
+  maxParallelJobs: z.number().int().min(1),
+  closed: z.boolean(),
+  runs: z.number().int().min(0),
+  version: z.number().int().min(0),
+  /** The cohort's samples in sheet order (common/cohort.ts `Sample`); absent for trees without samples. */
+  samples: z.array(z.strictObject({ sample: z.string(), path: z.string(), columns: z.record(z.string(), z.string()) })).optional(),
+});
+
 /** Activities the workflow calls; implemented in `activities/`, named here so workflow code needs no import from there. */
 export interface TreeActivities {
   runNode(input: RunNodeInput): Promise<NodeResult>;
   callExpansionPolicy(url: string, request: ExpansionPolicyRequest): Promise<ExpansionPolicyResponse>;
   callFixer(url: string, request: FixerRequest): Promise<FixerResponse>;
+}
+
+/** Activities that move the tree's state across continue-as-new through the workspace (activities/carried-state.ts). */
+export interface CarryActivities {
+  /** Writes one chunk; idempotent (a retry rewrites the same part file). */
+  writeCarriedChunk(input: WriteCarriedChunk, bytes: Uint8Array): Promise<void>;
+  /** Joins the chunks into the state file (atomic rename); returns its sha256 and size. */
+  commitCarried(input: CommitCarried): Promise<{ sha256: string; bytes: number }>;
+  /** Returns one chunk of the state file after checking its size and sha256. */
+  readCarriedChunk(input: ReadCarriedChunk): Promise<Uint8Array>;
 }

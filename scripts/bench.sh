@@ -29,7 +29,7 @@ if wanted schedule; then echo "== 2. schedule quality"; node dist/bench/schedule
 if wanted containers; then echo "== 3. containers"; node dist/bench/container-cost.js "$ROUNDS"; fi
 if wanted data; then echo "== 5. data passing"; node dist/bench/data-passing.js --cells "${DATA_CELLS:-100000}"; fi
 if wanted scale; then echo "== 4. scale"; node dist/bench/scale.js "${SCALE_NODES:-10000}" "${SCALE_TREES:-100}"; fi
-if wanted carry-state; then echo "== 4b. carried node state: codec vs deflated JSON"; node dist/bench/carry-state.js --latency; fi
+if wanted carry-state; then echo "== 4b. carried node state through the workspace"; node dist/bench/carry-state.js --latency; fi
 if wanted settings; then echo "== server and dispatch settings, before/after"; node dist/bench/server-settings.js "${SETTINGS_ROUNDS:-3}"; fi
 if wanted speedup; then echo "== the seed's parallel speed-up"; node dist/bench/parallel-speedup.js "${REPEATS:-3}"; fi
 echo "== load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -10,31 +10,38 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { FailureTypes } from '../common/failure-types';
-import { TreeSpecSchema, formatZodError, type NodeResult, type TreeActivities, type TreeSpec, type TreeSpecInput } from '../common/schemas';
+import { CarriedStateErrors, FailureTypes } from '../common/failure-types';
+import { CarriedRefSchema, TreeSpecSchema, formatZodError, type CarriedRef, type NodeResult, type TreeActivities, type TreeSpec, type TreeSpecInput } from '../common/schemas';
 import * as SA from '../common/search-attributes';
 import { classifyFailure } from './classify-failure';
-import { createNodeRunner } from './node-runner';
+import { LOST_BACKOFF_PATCH, NODE_ACTIVITY_ID_PATCH, createNodeRunner } from './node-runner';
 import { requestFromSuggestions, requestsFromRules } from './expansion';
 import {
   addNodesSignal, addNodesUpdate, addSamplesUpdate, cancelNodeUpdate, cancelTreeSignal, closeTreeSignal, metricsQuery,
-  setMaxParallelJobsUpdate, setPausedSignal, statusQuery, summaryQuery, timelineQuery,
+  setMaxParallelJobsUpdate, setPausedSignal, statusQuery, summaryQuery, timelineQuery, type TreeLoading,
 } from './messages';
 import { blockLabel, type NodeRecord } from './node-record';
-import { TreeState, type CarriedState } from './tree-state';
+import { CARRY_IN_WORKSPACE_PATCH, loadState, saveState, type InlineCarried } from './carried-state';
+import { fromLegacy, isLegacyCarried, type LegacyCarriedState } from './legacy-carry';
+import { TreeState } from './tree-state';
 import { computeMetrics, nodeStatus, timelineEntries, type TreeMetrics, type TreeState as TreeRunState, type TreeStatus } from './views';
 
 /** Input of {@link analysisTree}. */
 export interface AnalysisTreeInput {
   spec: TreeSpecInput;
-  /** State carried from the previous run of this logical tree (continue-as-new). */
-  carried?: CarriedState;
+  /**
+   * State carried from the previous run of this logical tree (continue-as-new): a reference to
+   * the file that run wrote in the workspace. The other two forms are only read: the encoded
+   * node table runs of the previous code carried, and the inline state of a replayed history.
+   */
+  carried?: CarriedRef | LegacyCarriedState | InlineCarried;
   /** Continue as new after this many history events even before the server suggests it (tests). */
   continueAsNewAfterEvents?: number;
 }
@@ -69,7 +76,16 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   const spec: TreeSpec = parsed.data;
   const treeId = workflowInfo().workflowId;
   const runKey = workflowInfo().firstExecutionRunId.slice(0, 8);
-  const tree = new TreeState(spec, input.carried);
+  const tree = new TreeState(spec);
+  // A reference is read after the handlers are registered (reading takes activities); until
+  // then handlers that need the tree wait for it and queries answer `TreeLoading`.
+  const ref = carriedRef(input.carried);
+  if (input.carried && !ref) tree.restore(isLegacyCarried(input.carried) ? fromLegacy(input.carried) : (input.carried as InlineCarried).state);
+  let loaded = ref === null;
+  /** Runs `f` now, or once the carried state is loaded. */
+  function afterLoad<A extends unknown[], R>(f: (...args: A) => R): (...args: A) => R | Promise<R> {
+    return (...args: A) => (loaded ? f(...args) : condition(() => loaded).then(() => f(...args)));
+  }
   const inFlight = new Map<string, CancellationScope>();
   let dirty = true;
   let pendingCallbacks = 0;
@@ -88,38 +104,50 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   }
 
   // ---- handlers: registered before the first await --------------------------------------
-  setHandler(addNodesUpdate, (req) => {
+  setHandler(addNodesUpdate, afterLoad((req) => {
     const out = tree.addNodes(req, 'client', Date.now());
     if (!out.ok) throw ApplicationFailure.nonRetryable(out.errors.join('\n'), 'InvalidAddition');
     wake();
     return { requestId: req.requestId, added: out.added, duplicate: out.duplicate };
-  }, {
+  }), {
     validator: (req) => {
       if (cancelRequested) throw new Error(`tree "${treeId}" is being cancelled; no nodes can be added`);
+      // While loading, the handler validates (addNodes checks everything again).
+      if (!loaded) return;
       const { errors } = tree.check(req);
       if (errors.length > 0) throw new Error(errors.join('\n'));
     },
   });
-  setHandler(addSamplesUpdate, (req) => {
+  setHandler(addSamplesUpdate, afterLoad((req) => {
     const out = tree.addSamples(req, Date.now());
     if (!out.ok) throw ApplicationFailure.nonRetryable(out.errors.join('\n'), 'InvalidAddition');
     wake();
     return { requestId: req.requestId, samples: out.samples, added: out.added, gathers: out.gathers, duplicate: out.duplicate };
-  }, {
+  }), {
     validator: (req) => {
       if (cancelRequested) throw new Error(`tree "${treeId}" is being cancelled; no samples can be added`);
+      // While loading, the handler validates (addSamples checks everything again).
+      if (!loaded) return;
       const { errors } = tree.checkSamples(req);
       if (errors.length > 0) throw new Error(errors.join('\n'));
     },
   });
-  setHandler(addNodesSignal, (req) => {
+  setHandler(addNodesSignal, afterLoad((req) => {
     const requestId = typeof req?.requestId === 'string' ? req.requestId : '(none)';
     if (cancelRequested) return tree.reject(requestId, 'signal', ['tree is being cancelled'], Date.now());
     const out = tree.addNodes(req, 'signal', Date.now());
     if (!out.ok) tree.reject(requestId, req?.source ?? 'signal', out.errors, Date.now());
     wake();
-  });
-  setHandler(cancelNodeUpdate, (req) => {
+  }));
+  function cancellable(nodeId: unknown): string | null {
+    const rec = tree.nodes.get(nodeId as string);
+    if (!rec) return `unknown node "${String(nodeId)}"`;
+    if (['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'].includes(rec.state)) return `node "${rec.id}" already ended ${rec.state}`;
+    return null;
+  }
+  setHandler(cancelNodeUpdate, afterLoad((req) => {
+    const problem = cancellable(req.nodeId);
+    if (problem) throw ApplicationFailure.nonRetryable(problem, 'InvalidCancel');
     const rec = tree.nodes.get(req.nodeId)!;
     const scope = inFlight.get(rec.id);
     const reason = req.reason ?? 'cancelled by request';
@@ -132,39 +160,42 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     tree.apply(transitions, Date.now());
     wake();
     return { cancelled: transitions.filter((t) => t.to === 'CANCELLED').map((t) => t.nodeId) };
-  }, {
+  }), {
     validator: (req) => {
-      const rec = tree.nodes.get(req?.nodeId);
-      if (!rec) throw new Error(`unknown node "${String(req?.nodeId)}"`);
-      if (['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'].includes(rec.state)) throw new Error(`node "${rec.id}" already ended ${rec.state}`);
+      const problem = loaded ? cancellable(req?.nodeId) : null;
+      if (problem) throw new Error(problem);
     },
   });
   setHandler(cancelTreeSignal, ({ reason } = {}) => {
     cancelRequested ??= reason ?? 'tree cancelled by request';
     wake();
   });
-  setHandler(setPausedSignal, (paused) => { tree.paused = paused === true; tree.version++; wake(); });
-  setHandler(closeTreeSignal, () => { tree.closed = true; wake(); });
-  setHandler(setMaxParallelJobsUpdate, (n) => {
+  setHandler(setPausedSignal, afterLoad((paused) => { tree.paused = paused === true; tree.version++; wake(); }));
+  // The version bumps so a continue-as-new under way sees the change (it is carried).
+  setHandler(closeTreeSignal, afterLoad(() => { tree.closed = true; tree.version++; wake(); }));
+  setHandler(setMaxParallelJobsUpdate, afterLoad((n) => {
     const previous = tree.maxParallelJobs;
     tree.maxParallelJobs = n;
     tree.scheduler.setMaxParallel(n);
     tree.version++;
     wake();
     return { previous, current: n };
-  }, {
+  }), {
     validator: (n) => {
       if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`maxParallelJobs: must be an integer from 1 to 1000, got ${JSON.stringify(n)}`);
     },
   });
-  setHandler(statusQuery, (opts = {}) => buildStatus(opts.offset ?? 0, opts.limit ?? 1000, opts.transitions ?? false, opts.details ?? false));
-  setHandler(metricsQuery, () => computeMetrics(tree.order, tree.maxParallelJobs));
+  // While the carried state loads, every query says so (TreeLoading) and the SDK asks again.
+  const loading: TreeLoading = { loading: true, treeId };
+  setHandler(statusQuery, (opts = {}) => (loaded ? buildStatus(opts.offset ?? 0, opts.limit ?? 1000, opts.transitions ?? false, opts.details ?? false) : loading));
+  setHandler(metricsQuery, () => (loaded ? computeMetrics(tree.order, tree.maxParallelJobs) : loading));
   setHandler(timelineQuery, (opts = {}) => {
+    if (!loaded) return loading;
     const all = timelineEntries(tree.order);
     const offset = Math.max(0, opts.offset ?? 0);
     return { treeId, total: all.length, offset, entries: all.slice(offset, offset + Math.max(1, Math.min(opts.limit ?? 2000, 10_000))) };
   });
-  setHandler(summaryQuery, () => ({ treeId, state: treeState(), version: tree.version, counts: tree.counts(), totalNodes: tree.order.length, paused: tree.paused, maxParallelJobs: tree.maxParallelJobs }));
+  setHandler(summaryQuery, () => (loaded ? { treeId, state: treeState(), version: tree.version, counts: tree.counts(), totalNodes: tree.order.length, paused: tree.paused, maxParallelJobs: tree.maxParallelJobs } : loading));
 
   function treeState(): TreeRunState {
     if (!finished) return 'RUNNING';
@@ -285,6 +316,19 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     return info.continueAsNewSuggested || (input.continueAsNewAfterEvents !== undefined && info.historyLength >= input.continueAsNewAfterEvents);
   }
 
+  let loadedFrom: string | null = null;
+  if (ref) {
+    // A run started from a reference is new code throughout: take every patch now, before the
+    // first local activity. On replay, sdk-core resumes the workflow after a local activity's
+    // marker before it has told it of the patch markers that follow, so a first patched() call
+    // there would answer false and fail the replay as nondeterministic (seen when a worker
+    // replayed such a run to answer a query).
+    for (const id of [NODE_ACTIVITY_ID_PATCH, LOST_BACKOFF_PATCH, CARRY_IN_WORKSPACE_PATCH]) patched(id);
+    tree.restore(await loadState(ref, carriedPath(ref)));
+    loaded = true;
+    loadedFrom = ref.runId;
+  }
+
   publishProgress(true);
 
   // ---- main loop ------------------------------------------------------------------------
@@ -302,9 +346,20 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     const idle = inFlight.size === 0 && pendingCallbacks === 0;
     if (draining && idle) {
       await condition(allHandlersFinished);
+      const version = tree.version;
+      const state = tree.carry();
       // The nodes (and samples) travel in the carried state; the spec keeps only the tree's
       // settings and templates (addSamples expands them).
-      await continueAsNew<typeof analysisTree>({ spec: { ...input.spec, nodes: [], samples: undefined }, carried: tree.carry(), continueAsNewAfterEvents: input.continueAsNewAfterEvents });
+      const carried: CarriedRef | InlineCarried = patched(CARRY_IN_WORKSPACE_PATCH)
+        ? await saveState(state, { treeId, runKey, runId: workflowInfo().runId }, loadedFrom ? [loadedFrom] : [])
+        : { format: 'inline-json-v1', state };
+      // A handler that ran while the state was written changed what it holds: go round again
+      // (a cancel is handled; else the state is written anew).
+      if (tree.version === version && !cancelRequested && allHandlersFinished()) {
+        await continueAsNew<typeof analysisTree>({ spec: { ...input.spec, nodes: [], samples: undefined }, carried, continueAsNewAfterEvents: input.continueAsNewAfterEvents });
+      }
+      dirty = true;
+      continue;
     }
     if (idle && tree.scheduler.isQuiescent()) {
       if (spec.expansion.idleTimeout === 0 || tree.closed) break;
@@ -323,4 +378,22 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     .map((n) => ({ nodeId: n.id, state: n.state as NodeFailure['state'], error: n.error ?? n.state }));
   const state = treeState() as TreeResult['state'];
   return { treeId, state, allSucceeded: state === 'COMPLETED', counts, failures, metrics: computeMetrics(tree.order, tree.maxParallelJobs), runs: tree.runs };
+}
+
+/** The carried-state reference of an input, checked; null for no carried state or another form. */
+function carriedRef(carried: AnalysisTreeInput['carried']): CarriedRef | null {
+  if (!carried || !('format' in carried) || carried.format !== 'workspace-deflate-json-v1') {
+    if (carried && !isLegacyCarried(carried) && !('format' in carried && carried.format === 'inline-json-v1')) {
+      throw ApplicationFailure.nonRetryable('carried state: not a form this code reads', CarriedStateErrors.Invalid);
+    }
+    return null;
+  }
+  const parsed = CarriedRefSchema.safeParse(carried);
+  if (!parsed.success) throw ApplicationFailure.nonRetryable(`carried state reference:\n${formatZodError(parsed.error)}`, CarriedStateErrors.Invalid);
+  return parsed.data;
+}
+
+/** Where a reference's file is, under the workspace root (for messages). */
+function carriedPath(ref: CarriedRef): string {
+  return `trees/${ref.treeId}.${ref.runKey}/carried/${ref.runId}.json.deflate`;
 }

@@ -80,14 +80,24 @@ export interface StatusQueryOptions {
   details?: boolean;
 }
 
+/**
+ * What every query answers while a new run (after continue-as-new) is still reading the tree's
+ * state from the workspace, a fraction of a second: a query cannot wait, and an empty tree would
+ * be a wrong answer. The SDK asks again until it gets the tree (client/sdk.ts).
+ */
+export interface TreeLoading {
+  loading: true;
+  treeId: string;
+}
+
 /** Per-node states and the seed's `running_jobs`, `queue_size`, `total_processed`. */
-export const statusQuery = defineQuery<TreeStatus, [StatusQueryOptions?]>('status');
+export const statusQuery = defineQuery<TreeStatus | TreeLoading, [StatusQueryOptions?]>('status');
 
 /** The seed's metrics plus makespan, critical path and parallel efficiency. */
-export const metricsQuery = defineQuery<TreeMetrics>('metrics');
+export const metricsQuery = defineQuery<TreeMetrics | TreeLoading>('metrics');
 
 /** One entry per node attempt, paged. */
-export const timelineQuery = defineQuery<TimelinePage, [{ offset?: number; limit?: number }?]>('timeline');
+export const timelineQuery = defineQuery<TimelinePage | TreeLoading, [{ offset?: number; limit?: number }?]>('timeline');
 
 /** Small summary: counts, state and a version number that changes whenever anything changes (for watching). */
-export const summaryQuery = defineQuery<TreeSummary>('summary');
+export const summaryQuery = defineQuery<TreeSummary | TreeLoading>('summary');

@@ -17,13 +17,13 @@ import type { TreeState } from './tree-state';
 /** Re-runs of a node whose worker vanished, before it counts as FAILED. */
 export const MAX_LOST_RETRIES = 5;
 /** Patch id of the back-off before re-running a node whose executor was unavailable. */
-const LOST_BACKOFF_PATCH = 'lost-executor-backoff';
+export const LOST_BACKOFF_PATCH = 'lost-executor-backoff';
 /**
  * Patch id of activity ids that name their node (common/activity-ids.ts), so clients can tell a
  * node that waits for a worker slot from one that runs. Trees recorded before keep the default
  * sequence-number ids on replay (the id is part of the recorded command).
  */
-const NODE_ACTIVITY_ID_PATCH = 'node-activity-id';
+export const NODE_ACTIVITY_ID_PATCH = 'node-activity-id';
 /** Seconds added to a node's own timeout as Temporal's start-to-close backstop (the executor kills at the timeout). */
 const TIMEOUT_GRACE_SECONDS = 30;
 

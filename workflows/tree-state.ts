@@ -7,42 +7,13 @@
 import { expandTemplates, inlineRowLocator, instantiate, samplesFromRows, type CohortContext, type Sample } from '../common/cohort';
 import { AddNodesRequestSchema, AddSamplesRequestSchema, MAX_SAMPLES, formatZodError, type AddNodesRequest, type NodeState, type TreeSpec } from '../common/schemas';
 import { initialNodes, validateAdditions, type ExistingTree, type NormalizedNode } from '../common/tree-validation';
-import { decodeNodes, decodeStringSet, encodeNodes, encodeStringSet, utf8Length, type EncodedNodes } from './carry-codec';
+import type { CarriedState } from './carried-state';
 import { blockKey, type NodeRecord, type TransitionRecord } from './node-record';
 import { TreeScheduler, type SchedulerSnapshot, type Transition } from './scheduler';
 import type { RejectedAddition } from './views';
 
-/**
- * Everything carried across continue-as-new. The scheduler's node table is not carried: it is
- * rebuilt from the node records (same ids, order, dependencies and states), which keeps the
- * carried payload well under Temporal's 2 MB limit for trees of tens of thousands of nodes.
- */
-export interface CarriedState {
-  nodes: EncodedNodes;
-  durationStats: SchedulerSnapshot['stats'];
-  /** Applied request ids as a list: what runs before the v2 encoding carried. */
-  appliedRequests?: string[];
-  /** Applied request ids, front-coded (see `encodeStringSet`). */
-  requests?: string;
-  rejected: RejectedAddition[];
-  paused: boolean;
-  maxParallelJobs: number;
-  closed: boolean;
-  runs: number;
-  version: number;
-  /** The cohort's samples in sheet order (absent for trees without samples). */
-  samples?: Sample[];
-}
-
 /** Most rejected fire-and-forget additions kept in the status. */
 const MAX_REJECTED_KEPT = 100;
-/**
- * Largest carried state (UTF-8 bytes of its JSON) before the lean encoding is used: Temporal
- * refuses a continue-as-new input above 2 MiB, and the input also holds the tree's settings.
- */
-export const CARRY_BUDGET_BYTES = 1_900_000;
-/** Error lines kept per rejected addition by the lean encoding. */
-const LEAN_REJECTED_ERRORS = 5;
 
 /** Outcome of {@link TreeState.addNodes}. */
 export type AddOutcome = { ok: true; added: string[]; duplicate: boolean } | { ok: false; errors: string[] };
@@ -59,7 +30,8 @@ const NOT_STARTED: readonly NodeState[] = ['PENDING', 'WAITING', 'READY'];
 export class TreeState {
   readonly nodes = new Map<string, NodeRecord>();
   readonly order: NodeRecord[] = [];
-  readonly scheduler: TreeScheduler;
+  /** Replaced once by {@link restore}. */
+  scheduler: TreeScheduler;
   readonly appliedRequests = new Set<string>();
   readonly rejected: RejectedAddition[] = [];
   paused = false;
@@ -73,22 +45,34 @@ export class TreeState {
   private readonly templateIds: ReadonlySet<string>;
 
   constructor(readonly spec: TreeSpec, carried?: CarriedState) {
-    this.maxParallelJobs = carried?.maxParallelJobs ?? spec.maxParallelJobs;
+    this.maxParallelJobs = spec.maxParallelJobs;
     this.templateIds = new Set(spec.forEachSample.map((t) => t.id));
-    if (carried?.samples) this.samples.push(...carried.samples);
+    this.scheduler = new TreeScheduler(this.schedulerOptions());
+    if (carried) this.restore(carried);
+  }
+
+  private schedulerOptions() {
     // The seed's `priority_queue: false` is a plain FIFO queue: no priorities, submission order.
-    const options = { strategy: spec.priorityQueue ? spec.priorityStrategy : ('fifo' as const), usePriority: spec.priorityQueue, maxParallel: this.maxParallelJobs };
-    const records = carried ? decodeNodes(carried.nodes) : [];
-    this.scheduler = carried ? TreeScheduler.restore(schedulerSnapshotOf(records, carried.durationStats), options) : new TreeScheduler(options);
-    if (carried) {
-      for (const rec of records) this.index(rec);
-      (carried.requests !== undefined ? decodeStringSet(carried.requests) : (carried.appliedRequests ?? [])).forEach((r) => this.appliedRequests.add(r));
-      this.rejected.push(...carried.rejected);
-      this.paused = carried.paused;
-      this.closed = carried.closed;
-      this.runs = carried.runs;
-      this.version = carried.version;
-    }
+    const spec = this.spec;
+    return { strategy: spec.priorityQueue ? spec.priorityStrategy : ('fifo' as const), usePriority: spec.priorityQueue, maxParallel: this.maxParallelJobs };
+  }
+
+  /**
+   * Takes over the state a previous run carried (into a tree that has no nodes yet): the records
+   * as they are, and the scheduler rebuilt from them.
+   */
+  restore(carried: CarriedState): void {
+    if (this.order.length > 0) throw new Error('restore: the tree already has nodes');
+    this.maxParallelJobs = carried.maxParallelJobs;
+    this.scheduler = TreeScheduler.restore(schedulerSnapshotOf(carried.nodes, carried.durationStats), this.schedulerOptions());
+    for (const rec of carried.nodes) this.index(rec);
+    carried.requests.forEach((r) => this.appliedRequests.add(r));
+    this.rejected.push(...carried.rejected);
+    this.paused = carried.paused;
+    this.closed = carried.closed;
+    this.runs = carried.runs;
+    this.version = carried.version;
+    if (carried.samples) this.samples.push(...carried.samples);
   }
 
   private index(rec: NodeRecord): void {
@@ -282,31 +266,21 @@ export class TreeState {
     return this.scheduler.counts();
   }
 
-  /**
-   * Compact state for continue-as-new. When it would not fit the payload limit (long, unique
-   * summaries on a very big tree), it is encoded again without summaries (they are on disk, in
-   * each output's `node-result.json`) and with rejected additions cut to their first error lines.
-   */
+  /** The state for the next run (continue-as-new): the node records as they are, and the tree's scalars. */
   carry(): CarriedState {
-    const state = (lean: boolean): CarriedState => ({
-      nodes: encodeNodes(this.order, { lean }),
+    return {
+      nodes: this.order,
       durationStats: Object.entries(this.scheduler.durationStats()).map(([blockKey, d]) => ({ blockKey, count: d.count, total: d.total })).sort((a, b) => (a.blockKey < b.blockKey ? -1 : a.blockKey > b.blockKey ? 1 : 0)),
-      requests: encodeStringSet(this.appliedRequests),
-      rejected: lean ? this.rejected.map((r) => ({ ...r, errors: cutLines(r.errors, LEAN_REJECTED_ERRORS) })) : this.rejected,
+      requests: [...this.appliedRequests],
+      rejected: this.rejected,
       paused: this.paused,
       maxParallelJobs: this.maxParallelJobs,
       closed: this.closed,
       runs: this.runs + 1,
       version: this.version,
       ...(this.samples.length > 0 ? { samples: this.samples } : {}),
-    });
-    const full = state(false);
-    return utf8Length(JSON.stringify(full)) <= CARRY_BUDGET_BYTES ? full : state(true);
+    };
   }
-}
-
-function cutLines(lines: string[], keep: number): string[] {
-  return lines.length <= keep ? lines : [...lines.slice(0, keep), `(${lines.length - keep} more errors left out)`];
 }
 
 /** Rebuilds the scheduler's snapshot from carried node records (insertion order = sequence). */

@@ -1,21 +1,20 @@
 /**
  * Bench-only workflow (bundled by bench/carry-latency/run.ts, never by the project's worker): it
- * decodes the node table it was given, encodes it again in the same form and continues as new,
- * `left` times. Each run is what a tree's continue-as-new costs for its carried state: the server
- * storing and handing over the payload, and the decode and encode in the workflow sandbox.
+ * loads the tree state a reference points to and saves it again for the next run, through the
+ * same code and local activities a tree uses (workflows/carried-state.ts), and continues as new,
+ * `left` times. Each run is what a tree's continue-as-new costs for its carried state: reading
+ * the chunks, inflating, parsing and checking, deflating, writing the chunks, and the server
+ * storing the histories and handing over.
  */
-import { continueAsNew } from '@temporalio/workflow';
-import { deflateSync, inflateSync, strFromU8, strToU8 } from 'fflate';
-import { decodeNodes, encodeNodes, type EncodedNodes } from '../../workflows/carry-codec';
-import type { NodeRecord } from '../../workflows/node-record';
+import { continueAsNew, workflowInfo } from '@temporalio/workflow';
+import type { CarriedRef } from '../../common/schemas';
+import { loadState, saveState } from '../../workflows/carried-state';
 
-/** How the node table travels: the columnar codec (JSON), or plain JSON deflated (a binary payload). */
-export type CarryForm = 'codec' | 'deflate';
-
-/** Carries `state` through `left` continue-as-new runs; returns the number of nodes at the end. */
-export async function carryLoop(form: CarryForm, left: number, state: EncodedNodes | Uint8Array): Promise<number> {
-  const nodes = form === 'codec' ? decodeNodes(state as EncodedNodes) : (JSON.parse(strFromU8(inflateSync(state as Uint8Array))) as NodeRecord[]);
-  if (left <= 0) return nodes.length;
-  const next = form === 'codec' ? encodeNodes(nodes) : deflateSync(strToU8(JSON.stringify(nodes)), { level: 6 });
-  return await continueAsNew<typeof carryLoop>(form, left - 1, next);
+/** Carries the state `ref` points to through `left` continue-as-new runs; returns the number of nodes at the end. */
+export async function carryLoop(left: number, ref: CarriedRef): Promise<number> {
+  const state = await loadState(ref, `${ref.runId}.json.deflate`);
+  if (left <= 0) return state.nodes.length;
+  const info = workflowInfo();
+  const next = await saveState({ ...state, runs: state.runs + 1 }, { treeId: info.workflowId, runKey: info.firstExecutionRunId.slice(0, 8), runId: info.runId }, [ref.runId]);
+  return await continueAsNew<typeof carryLoop>(left - 1, next);
 }
