@@ -4,11 +4,15 @@
  * This is the single source of truth: the client and the workflow validate with these zod
  * schemas before any container starts, and `scripts/gen-catalog` writes them as JSON Schema to
  * `blocks/catalog.json`, which the Python runner validates against again inside the container.
- * Parameter names are the Python keyword arguments of each block's `run(adata=None, **parameters)`.
+ * Parameter names are the Python keyword arguments of each block's `run(adata=None, **parameters)`
+ * (`run(adatas=None, samples=None, **parameters)` for the blocks of several inputs, see
+ * {@link BlockInputs}).
  */
 import { z } from 'zod';
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
+/** An obs/obsm/layer key: a plain identifier-like name. */
+const key = () => z.string().min(1).max(64).regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/);
 
 export const BlockParameterSchemas = {
   /** Diagnostic block of CONTRACT.md: sleeps, may fail, may hold memory. */
@@ -52,6 +56,8 @@ export const BlockParameterSchemas = {
     n_pcs: int(2, 500).nullable().default(null),
     min_dist: z.number().min(0).max(10).default(0.5),
     random_state: int(0, 2 ** 31 - 1).default(0),
+    /** obsm key the graph is built on (e.g. X_pca_harmony after integrate); null: X_pca, else X. */
+    use_rep: key().nullable().default(null),
   }),
   /** Leiden clustering (builds the neighbour graph when missing). */
   leiden: z.strictObject({
@@ -60,6 +66,8 @@ export const BlockParameterSchemas = {
     n_pcs: int(2, 500).nullable().default(null),
     key_added: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).max(64).default('leiden'),
     random_state: int(0, 2 ** 31 - 1).default(0),
+    /** obsm key the graph is built on (e.g. X_pca_harmony after integrate); null: X_pca, else X. */
+    use_rep: key().nullable().default(null),
   }),
   /** Marker genes per cluster (rank_genes_groups). */
   marker_genes: z.strictObject({
@@ -67,10 +75,70 @@ export const BlockParameterSchemas = {
     method: z.enum(['wilcoxon', 't-test', 't-test_overestim_var', 'logreg']).default('wilcoxon'),
     n_genes: int(1, 1000).default(25),
   }),
+  /**
+   * Several inputs (one per sample) into one AnnData: obs `sample_key` holds the sample id, the
+   * sample sheet's columns become obs columns; outer join = union of genes (0 where missing).
+   * A gene counts as highly variable when selected in >= min_hvg_fraction of the samples.
+   */
+  concatenate: z.strictObject({
+    join: z.enum(['outer', 'inner']).default('outer'),
+    sample_key: key().default('sample'),
+    min_hvg_fraction: z.number().min(0).max(1).default(0.5),
+  }),
+  /** Harmony batch integration of a PCA (harmonypy); writes obsm[adjusted_basis]. */
+  integrate: z.strictObject({
+    batch_key: key().default('batch'),
+    basis: key().default('X_pca'),
+    adjusted_basis: key().default('X_pca_harmony'),
+    theta: z.number().min(0).max(100).default(2),
+    max_iter_harmony: int(1, 1000).default(20),
+    random_state: int(0, 2 ** 31 - 1).default(0),
+    /** Cells (seeded subsample) on which batch mixing is measured before and after. */
+    metric_cells: int(100, 1_000_000).default(5000),
+  }),
+  /**
+   * Pseudobulk (counts summed per sample x group) differential expression with PyDESeq2:
+   * `~ covariates + condition_key`, test_level vs reference (null: the sorted levels, second vs first).
+   */
+  pseudobulk_de: z.strictObject({
+    condition_key: key().default('condition'),
+    reference: z.string().min(1).max(200).nullable().default(null),
+    test_level: z.string().min(1).max(200).nullable().default(null),
+    sample_key: key().default('sample'),
+    /** Cell group column (e.g. cell_type, leiden); null: all cells of a sample form one pseudobulk. */
+    groupby: key().nullable().default(null),
+    /** Layer of raw counts; null: X (must then hold raw counts). */
+    layer: key().nullable().default('counts'),
+    covariates: z.array(key()).max(10).default([]),
+    min_cells: int(1, 1_000_000).default(10),
+    min_samples: int(2, 10_000).default(2),
+    min_counts: int(0, 1_000_000_000).default(10),
+    alpha: z.number().gt(0).lt(1).default(0.05),
+  }),
 } as const;
 
 export type BuiltinBlockName = keyof typeof BlockParameterSchemas;
 export const BUILTIN_BLOCK_NAMES = Object.keys(BlockParameterSchemas) as [BuiltinBlockName, ...BuiltinBlockName[]];
+
+/**
+ * How many inputs each built-in block takes: `one` (`run(adata=None, ...)`, a node with a
+ * `parentId` or the tree's input) or `many` (`run(adatas=None, samples=None, ...)`, a node with
+ * `inputs`). A node whose input count does not fit its block is rejected before it starts.
+ */
+export const BlockInputs: Record<BuiltinBlockName, 'one' | 'many'> = {
+  sleep: 'one',
+  quality_control: 'one',
+  normalize: 'one',
+  highly_variable_genes: 'one',
+  scale: 'one',
+  pca: 'one',
+  umap: 'one',
+  leiden: 'one',
+  marker_genes: 'one',
+  concatenate: 'many',
+  integrate: 'one',
+  pseudobulk_de: 'one',
+};
 
 /** The catalog as JSON Schema, as written to `blocks/catalog.json` for the Python runner. */
 export function blockCatalogJsonSchema(): Record<string, unknown> {
@@ -78,5 +146,9 @@ export function blockCatalogJsonSchema(): Record<string, unknown> {
   for (const name of BUILTIN_BLOCK_NAMES) {
     blocks[name] = z.toJSONSchema(BlockParameterSchemas[name], { io: 'input' });
   }
-  return { $comment: 'Generated from common/block-catalog.ts by scripts/gen-catalog.js; do not edit.', blocks };
+  return {
+    $comment: 'Generated from common/block-catalog.ts by scripts/gen-catalog.js; do not edit.',
+    blocks,
+    inputs: { ...BlockInputs },
+  };
 }
