@@ -119,7 +119,13 @@ def cohort_design(n_samples: int, n_batches: int) -> list[dict[str, str]]:
     ]
 
 
-def synthetic_cohort(
+def synthetic_cohort(**kwargs: Any) -> tuple[list[dict[str, str]], list[Any]]:
+    """(sheet rows, AnnData per row) of `iter_cohort(**kwargs)`, all in memory."""
+    pairs = list(iter_cohort(**kwargs))
+    return [row for row, _ in pairs], [adata for _, adata in pairs]
+
+
+def iter_cohort(
     n_samples: int = 8,
     cells_per_sample: int = 300,
     n_genes: int = 2000,
@@ -131,10 +137,11 @@ def synthetic_cohort(
     n_de_types: int = 2,
     batch_sigma: float = 0.5,
     sample_sigma: float = 0.1,
-) -> tuple[list[dict[str, str]], list[Any]]:
+) -> Any:
     """Raw-count AnnData per sample of a two-condition cohort with known truth.
 
-    Returns (sheet rows, AnnData per row). What is planted, on top of the single-sample model of
+    Yields (sheet row, AnnData) sample by sample, so a 24 x 20,000-cell cohort is written without
+    holding it all. What is planted, on top of the single-sample model of
     `synthetic_counts` (NB counts, log-normal gene abundances and library sizes, marker genes per
     cell type; no mitochondrial genes or dying cells here, so QC keeps nearly everything):
     - cell types `type0..` shared by all samples (obs `cell_type`), proportions varying per sample;
@@ -187,7 +194,6 @@ def synthetic_cohort(
     var["de_log2fc"] = log2fc
     var["de_cell_types"] = np.where(var["de_truth"].to_numpy(), ",".join(de_types), "")
 
-    adatas = []
     for i, row in enumerate(rows):
         srng = np.random.default_rng([seed, i + 1])
         treated = row["condition"] == CONDITIONS[1]
@@ -214,17 +220,17 @@ def synthetic_cohort(
             "batch_sigma": batch_sigma,
             "conditions": list(CONDITIONS),
         }
-        adatas.append(adata)
-    return rows, adatas
+        yield row, adata
 
 
 def write_cohort(out_dir: str, **kwargs: Any) -> str:
     """Write one .h5ad per sample and samplesheet.csv into out_dir; returns the sheet's path."""
     import csv
 
-    rows, adatas = synthetic_cohort(**kwargs)
     os.makedirs(out_dir, exist_ok=True)
-    for row, adata in zip(rows, adatas, strict=True):
+    rows = []
+    for row, adata in iter_cohort(**kwargs):
+        rows.append(row)
         target = os.path.join(out_dir, f"{row['sample']}.h5ad")
         tmp = os.path.join(out_dir, f".tmp-{os.getpid()}-{row['sample']}.h5ad")
         adata.write_h5ad(tmp)

@@ -77,7 +77,9 @@ def run(
     batches = adata.obs[batch_key].astype(str).to_numpy()
     n_batches = len(np.unique(batches))
     if n_batches < 2:
-        raise E.InvalidParameters(f"parameter 'batch_key': column {batch_key!r} has a single value; nothing to integrate")
+        raise E.InvalidParameters(
+            f"parameter 'batch_key': column {batch_key!r} has a single value; nothing to integrate"
+        )
 
     report.progress(0.1, f"Harmony over {n_batches} batches of {batch_key!r}")
     import harmonypy

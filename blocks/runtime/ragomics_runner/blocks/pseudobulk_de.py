@@ -106,7 +106,9 @@ def run(
     levels = sorted(meta[condition_key].unique())
     reference = reference if reference is not None else (levels[0] if levels else None)
     if reference not in levels:
-        raise E.InvalidParameters(f"parameter 'reference': {reference!r} is not a value of {condition_key!r} ({levels})")
+        raise E.InvalidParameters(
+            f"parameter 'reference': {reference!r} is not a value of {condition_key!r} ({levels})"
+        )
     others = [lv for lv in levels if lv != reference]
     test_level = test_level if test_level is not None else (others[0] if len(others) == 1 else None)
     if test_level is None or test_level not in others:
@@ -126,7 +128,6 @@ def run(
     from pydeseq2.dds import DeseqDataSet
     from pydeseq2.default_inference import DefaultInference
     from pydeseq2.ds import DeseqStats
-
     from threadpoolctl import threadpool_limits
 
     # PyDESeq2 fits every gene with tiny (samples x coefficients) linear algebra: BLAS threads only
