@@ -8,7 +8,8 @@ X_pca_harmony, and pseudobulk_de on concatenate's output (raw counts in layers['
 
 Cohort: ragomics_runner.synthetic.synthetic_cohort, 8 samples x 300 cells x 1000 genes, 2 conditions
 x 2 batches, 5 cell types, 60 condition-responsive genes (|log2FC| 1.5) in type0 and type1, a
-batch shift of every gene (log-normal, sigma 0.5). Figures are printed (run pytest with -s to see).
+batch shift of every gene (log-normal, sigma 0.5). The figures are printed past pytest's capture
+(capsys.disabled), so `npm test` shows them.
 Needs the image's packages (scripts/ensure-python-tools.sh installs them into the tools venv).
 """
 
@@ -113,26 +114,28 @@ def test_concatenate_keeps_samples_sheet_columns_and_counts(chain: dict[str, Any
     assert 0 < merged.var["highly_variable"].sum() < merged.n_vars
 
 
-def test_integration_mixes_batches_and_keeps_cell_types(chain: dict[str, Any]) -> None:
+def test_integration_mixes_batches_and_keeps_cell_types(chain: dict[str, Any], capsys: pytest.CaptureFixture) -> None:
     m = chain["integrate"]
     un, cl = chain["unintegrated"], chain["clustered"]
     ari_before = adjusted_rand_score(un.obs["cell_type"], un.obs["leiden"])
     ari_batch_before = adjusted_rand_score(un.obs["batch"], un.obs["leiden"])
     ari_after = adjusted_rand_score(cl.obs["cell_type"], cl.obs["leiden"])
     ari_batch_after = adjusted_rand_score(cl.obs["batch"], cl.obs["leiden"])
-    print(
+    line = (
         f"\nintegrate: |batch silhouette| {m['batch_silhouette_before']:.4f} -> {m['batch_silhouette_after']:.4f}; "
         f"kNN batch entropy {m['batch_entropy_before']:.3f} -> {m['batch_entropy_after']:.3f} (1 = mixed); "
         f"Leiden ARI vs cell types {ari_before:.3f} -> {ari_after:.3f}, vs batch {ari_batch_before:.3f} -> "
         f"{ari_batch_after:.3f}; clusters {un.obs['leiden'].nunique()} -> {cl.obs['leiden'].nunique()}"
     )
+    with capsys.disabled():
+        print(line)
     assert m["batch_entropy_before"] < 0.5, "the planted batch shift must separate batches before integration"
     assert m["batch_entropy_after"] > m["batch_entropy_before"] + 0.3
     assert m["batch_silhouette_after"] < m["batch_silhouette_before"]
     assert ari_after >= 0.8
 
 
-def test_pseudobulk_de_recovers_the_planted_genes(chain: dict[str, Any]) -> None:
+def test_pseudobulk_de_recovers_the_planted_genes(chain: dict[str, Any], capsys: pytest.CaptureFixture) -> None:
     merged, de = chain["merged"], chain["de"]
     results = de.uns["pseudobulk_de"]["results"]
     on_disk = pd.read_csv(chain["csv"])
@@ -149,12 +152,14 @@ def test_pseudobulk_de_recovers_the_planted_genes(chain: dict[str, Any]) -> None
     signs = merged.var["de_log2fc"]
     right_sign = np.mean([np.sign(r.log2FoldChange) == np.sign(signs[r.gene])
                           for r in sig.itertuples() if (r.group, r.gene) in truth])
-    print(
+    line = (
         f"\npseudobulk_de (FDR {FDR}): {len(called)} gene x cell type calls, {tp} of {len(truth)} planted; "
         f"precision {precision:.3f}, recall {recall:.3f}; genes: {len(genes_called)} called, "
         f"precision {len(genes_called & truth_genes) / max(1, len(genes_called)):.3f}, "
         f"recall {len(genes_called & truth_genes) / len(truth_genes):.3f}; sign right in {right_sign:.3f}"
     )
+    with capsys.disabled():
+        print(line)
     assert chain["de_metrics"]["n_significant"] == len(called)
     assert precision >= 0.8
     assert recall >= 0.8
