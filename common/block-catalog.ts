@@ -56,8 +56,11 @@ export const BlockParameterSchemas = {
     n_pcs: int(2, 500).nullable().default(null),
     min_dist: z.number().min(0).max(10).default(0.5),
     random_state: int(0, 2 ** 31 - 1).default(0),
-    /** obsm key the graph is built on (e.g. X_pca_harmony after integrate); null: X_pca, else X. */
-    use_rep: key().nullable().default(null),
+    /**
+     * obsm key the graph is built on (e.g. X_pca_harmony after integrate); absent or null: X_pca,
+     * else X. No default, so the normalised parameters of existing trees stay as they were.
+     */
+    use_rep: key().nullable().optional(),
   }),
   /** Leiden clustering (builds the neighbour graph when missing). */
   leiden: z.strictObject({
@@ -66,8 +69,11 @@ export const BlockParameterSchemas = {
     n_pcs: int(2, 500).nullable().default(null),
     key_added: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).max(64).default('leiden'),
     random_state: int(0, 2 ** 31 - 1).default(0),
-    /** obsm key the graph is built on (e.g. X_pca_harmony after integrate); null: X_pca, else X. */
-    use_rep: key().nullable().default(null),
+    /**
+     * obsm key the graph is built on (e.g. X_pca_harmony after integrate); absent or null: X_pca,
+     * else X. No default, so the normalised parameters of existing trees stay as they were.
+     */
+    use_rep: key().nullable().optional(),
   }),
   /** Marker genes per cluster (rank_genes_groups). */
   marker_genes: z.strictObject({
