@@ -20,8 +20,9 @@ ids) and, for inputs of a sample sheet, `samples[key] = {"sample": id, **columns
   var['highly_variable'] marks the genes selected in at least `min_hvg_fraction` of the samples
   (scanpy's batch-aware HVG selection works the same way), which pca then uses.
 
-Inputs are read one after another from the lazy mapping; the concatenated matrix and the inputs
-are in memory together once, while anndata.concat runs.
+Inputs are read one after another from the lazy mapping (each input's `.raw` is freed as soon
+as it is read); the inputs and the concatenated matrix are in memory together while
+anndata.concat runs, about twice the cohort's X + layers: this node bounds the cohort size.
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ def run(
         if label in columns:
             raise E.InvalidParameters(f"block concatenate: sample id {label!r} appears in two inputs")
         columns[label] = info
+        if adata.raw is not None:
+            # anndata.concat drops .raw anyway; freeing it now keeps one matrix fewer per input in
+            # memory while the others are read (normalize's .raw is a full copy of X).
+            del adata.raw
         if sample_key in adata.obs.columns:
             # The input already names its cells' sample (e.g. a re-concatenation); the label wins.
             adata.obs = adata.obs.drop(columns=[sample_key])

@@ -121,6 +121,7 @@ def run(
     keys = np.char.add(np.char.add(samples.astype(str), "\x1f"), groups.astype(str))
     uniq, summed = _aggregate(X, keys)
     n_cells = pd.Series(keys).value_counts()
+    enough_cells = np.array([n_cells[k] >= min_cells for k in uniq])
     pb_sample = np.array([k.split("\x1f")[0] for k in uniq])
     pb_group = np.array([k.split("\x1f")[1] for k in uniq])
     genes = np.asarray(adata.var_names.astype(str))
@@ -141,7 +142,7 @@ def run(
         group_names = sorted(set(pb_group.tolist()))
         for gi, group in enumerate(group_names):
             report.progress(0.1 + 0.8 * gi / len(group_names), f"DESeq2 for {groupby or 'all cells'} {group}")
-            rows = np.flatnonzero((pb_group == group) & (np.array([n_cells[k] for k in uniq]) >= min_cells))
+            rows = np.flatnonzero((pb_group == group) & enough_cells)
             md = meta.loc[pb_sample[rows]].copy()
             md.index = pd.Index(pb_sample[rows])
             n_ref = int((md[condition_key] == reference).sum())
