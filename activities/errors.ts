@@ -65,6 +65,11 @@ export class InputMissingError extends NodeFailureError {
   readonly type = FailureTypes.InputMissing;
   override readonly name = FailureTypes.InputMissing;
 }
+/** The block takes one input and the node has several, or the reverse (runner exit 67). */
+export class InputCountMismatchError extends NodeFailureError {
+  readonly type = FailureTypes.InputCountMismatch;
+  override readonly name = FailureTypes.InputCountMismatch;
+}
 /** The block raised, the runner exited non-zero, or its output could not be published. */
 export class BlockCrashedError extends NodeFailureError {
   readonly type = FailureTypes.BlockCrashed;

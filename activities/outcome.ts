@@ -4,6 +4,7 @@
  */
 import {
   BlockCrashedError,
+  InputCountMismatchError,
   InputMissingError,
   InvalidBlockCodeError,
   InvalidParametersError,
@@ -22,6 +23,7 @@ const byExitCode: Record<RunnerFailureExitCode, [FailureClass, string]> = {
   [RunnerExitCodes.invalidParameters]: [InvalidParametersError, 'invalid block parameters'],
   [RunnerExitCodes.invalidBlockCode]: [InvalidBlockCodeError, 'invalid block code'],
   [RunnerExitCodes.inputMissing]: [InputMissingError, 'input missing or unreadable'],
+  [RunnerExitCodes.inputCountMismatch]: [InputCountMismatchError, 'the block does not take this many inputs'],
   [RunnerExitCodes.blockCrashed]: [BlockCrashedError, 'the block raised an exception'],
   [RunnerExitCodes.outOfMemory]: [OutOfMemoryError, 'the block ran out of memory (MemoryError)'],
   // No failure type of its own: a full disk or a flaky mount is worth a retry, like a crash.

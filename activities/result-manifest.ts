@@ -30,7 +30,11 @@ export interface RunnerFileFacts {
 
 const FileFactsSchema = z.object({ bytes: z.number(), inode: z.number(), device: z.number() });
 const TimingsSchema = z.object(Object.fromEntries(RUNNER_TIMING_MARKS.map((k) => [k, z.number().nullable()])) as Record<RunnerTimingMark, z.ZodNullable<z.ZodNumber>>);
-const IoSchema = z.object({ input: FileFactsSchema.nullable(), output: FileFactsSchema.nullable() });
+const IoSchema = z.object({
+  input: FileFactsSchema.nullable(),
+  output: FileFactsSchema.nullable(),
+  inputs: z.array(z.object({ key: z.string(), facts: FileFactsSchema.nullable() })).optional(),
+});
 
 const ManifestSchema = z.object({
   shape: z.tuple([z.number(), z.number()]).nullable().optional(),
@@ -52,8 +56,11 @@ export interface ResultManifest {
   figures: string[];
   /** The runner's phase marks; absent for runners that write none (older images, stand-ins). */
   timings?: RunnerTimings;
-  /** Input and output file facts; absent like `timings`. */
-  io?: { input: RunnerFileFacts | null; output: RunnerFileFacts | null };
+  /**
+   * Input and output file facts; absent like `timings`. A multi-input node has `input` null and
+   * `inputs`: one entry per input, in order (facts null when the runner could not stat it).
+   */
+  io?: { input: RunnerFileFacts | null; output: RunnerFileFacts | null; inputs?: { key: string; facts: RunnerFileFacts | null }[] };
 }
 
 /** Durations in ms between the runner's marks; a phase is null when one of its marks is missing. */

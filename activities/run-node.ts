@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { z } from 'zod';
 import { CancelledFailure } from '@temporalio/common';
-import { checkBlockParameters, formatZodError, RunNodeInputSchema, type Block, type NodeResult, type RunNodeInput } from '../common/schemas';
+import { checkBlockParameters, formatZodError, RunNodeInputSchema, type Block, type NodeInput, type NodeResult, type RunNodeInput } from '../common/schemas';
 import { superviseAttempt } from './attempt-control';
 import { BlockTimeoutError, InputMissingError, InvalidParametersError, NodeFailureError } from './errors';
 import type { BlockExecutor, ExecJob } from './executors/types';
@@ -94,7 +94,7 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   // pays them on its dependents' critical path.
   const [stored, input0] = await Promise.all([
     readPublished(root, treeKey, nodeId, attempt),
-    checkInput(input.inputPath).then((p) => ({ ok: true as const, path: p }), (error: unknown) => ({ ok: false as const, error })),
+    checkInputs(input).then((p) => ({ ok: true as const, ...p }), (error: unknown) => ({ ok: false as const, error })),
   ]);
   if (stored) {
     ctx.log.info('attempt already published; returning the stored result', { treeId, nodeId, attempt });
@@ -102,14 +102,16 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   }
   const block = resolveBlock(input);
   if (!input0.ok) throw input0.error;
-  const inputPath = input0.path;
+  const { path: inputPath, inputs } = input0;
   const maxMB = deps.maxMemoryMB ?? Math.floor(os.totalmem() / 1024 / 1024);
   const memoryMB = Math.min(memoryForAttempt(input.resources, 0, deps.defaultMemoryMB ?? 2048), maxMB);
   const activityAttempt = ctx.info.attempt;
   const paths = attemptPaths(root, treeKey, nodeId, attempt, activityAttempt);
-  await prepareAttempt(paths, { treeId, nodeId, attempt, block, inputRequired: inputPath !== null });
+  const multi = inputs === undefined ? {} : { inputs };
+  const sample = input.sample === undefined ? {} : { sample: input.sample };
+  await prepareAttempt(paths, { treeId, nodeId, attempt, block, inputRequired: inputPath !== null || inputs !== undefined, ...multi, ...sample });
   const job: ExecJob = {
-    treeId, nodeId, attempt, activityAttempt, block, inputPath, paths, memoryMB,
+    treeId, nodeId, attempt, activityAttempt, block, inputPath, ...multi, ...sample, paths, memoryMB,
     cpus: input.resources?.cpus ?? deps.defaultCpus ?? 1,
     workerId: deps.workerId,
   };
@@ -171,19 +173,33 @@ function resolveBlock(input: RunNodeInput): Block {
   return input.patchedCode === undefined ? block : { ...block, code: input.patchedCode };
 }
 
-/** The real path of a readable `.h5ad` input, or null for none. */
-async function checkInput(inputPath: string | null): Promise<string | null> {
+/**
+ * The node's input(s), checked: the real path of a single input (or null for none), and for a
+ * multi-input node every input with its real path, in order. Every input is checked, in
+ * parallel; the first failing one (in input order) is thrown as InputMissingError naming its key.
+ */
+async function checkInputs(input: RunNodeInput): Promise<{ path: string | null; inputs?: NodeInput[] }> {
+  if (input.inputs === undefined) return { path: await checkInput(input.inputPath, 'input') };
+  const checked = await Promise.allSettled(input.inputs.map((i) => checkInput(i.path, `input "${i.key}"`)));
+  const failed = checked.find((c) => c.status === 'rejected');
+  if (failed) throw failed.reason;
+  const inputs = input.inputs.map((i, n) => ({ ...i, path: (checked[n] as PromiseFulfilledResult<string>).value }));
+  return { path: null, inputs };
+}
+
+/** The real path of a readable `.h5ad` input, or null for none; `what` names it in errors. */
+async function checkInput(inputPath: string | null, what: string): Promise<string | null> {
   if (inputPath === null) return null;
-  if (inputPath === '') throw new InputMissingError('the parent node produced no AnnData output (its outputPath is empty), so there is no input to run on');
-  if (!inputPath.endsWith('.h5ad')) throw new InputMissingError(`input "${inputPath}" is not an .h5ad file`);
+  if (inputPath === '') throw new InputMissingError(`${what === 'input' ? 'the parent node' : `${what}: its node`} produced no AnnData output (its outputPath is empty), so there is no input to run on`);
+  if (!inputPath.endsWith('.h5ad')) throw new InputMissingError(`${what} "${inputPath}" is not an .h5ad file`);
   const abs = path.resolve(inputPath);
   const real = await realpath(abs).catch(() => null);
   const [info, readable] = real === null ? [null, false] : await Promise.all([
     stat(real).catch(() => null),
     access(real, constants.R_OK).then(() => true, () => false),
   ]);
-  if (!info?.isFile()) throw new InputMissingError(`input "${abs}" does not exist or is not a file (was the parent's output published?)`);
-  if (!readable) throw new InputMissingError(`input "${abs}" is not readable by the worker`);
+  if (!info?.isFile()) throw new InputMissingError(`${what} "${abs}" does not exist or is not a file (was the ${what === 'input' ? "parent's" : 'upstream'} output published?)`);
+  if (!readable) throw new InputMissingError(`${what} "${abs}" is not readable by the worker`);
   return real!;
 }
 

@@ -10,7 +10,7 @@
  */
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Block } from '../common/schemas';
+import type { Block, NodeInput, SampleFacts } from '../common/schemas';
 import type { AttemptPaths } from './executors/types';
 
 /** `<root>/trees/<tree>/nodes/<node>` */
@@ -38,6 +38,10 @@ export interface RunnerJob {
   block: Block;
   /** True when an input was given: the runner then fails with InputMissing (66) if it cannot read it. */
   inputRequired: boolean;
+  /** A multi-input node's inputs in order (host paths; the runner reads `inputs/<key>.h5ad`). */
+  inputs?: NodeInput[];
+  /** The sample of a per-sample node. */
+  sample?: SampleFacts;
 }
 
 /**

@@ -91,7 +91,7 @@ const rec = new BenchRecord('data-passing');
 async function main(): Promise<void> {
   const cells = arg('--cells', '100000');
   const genes = arg('--genes', '2000');
-  const dataset = execFileSync('bash', [path.join(PROJECT_ROOT, 'scripts', 'make-synthetic-dataset.sh'), cells, genes], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const dataset = execFileSync('bash', [path.join(PROJECT_ROOT, 'scripts', 'make-synthetic-dataset.sh'), cells, genes], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 30 * 60_000 }).trim(); // bounded: a hung engine ends the run
   const datasetStat = await stat(dataset);
   const load0 = os.loadavg();
   // Serial chain; each node gets both cores and room for a dense 100,000 x 2,000 matrix.

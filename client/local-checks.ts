@@ -29,11 +29,13 @@ const COMPILE = 'import sys\nsrc = sys.stdin.read()\ntry:\n    compile(src, "<in
 /** Compiles every inline block with the local python3, when there is one; syntax errors name the node. */
 export function checkInlineCode(spec: TreeSpec, python = process.env.RAGOMICS_PYTHON ?? 'python3'): void {
   const problems: string[] = [];
-  spec.nodes.forEach((node, i) => {
+  const check = (prefix: string) => (node: { id: string; block: TreeSpec['nodes'][number]['block'] }, i: number): void => {
     if (!('code' in node.block)) return;
     const r = spawnSync(python, ['-c', COMPILE], { input: node.block.code, encoding: 'utf8', timeout: 20_000 });
     if (r.error) return; // no local Python: the worker reports it (InvalidBlockCodeError, never retried)
-    if (r.status === 1) problems.push(`nodes[${i}].block.code: node "${node.id}" has a Python syntax error: ${r.stdout.trim()}`);
-  });
+    if (r.status === 1) problems.push(`${prefix}[${i}].block.code: node "${node.id}" has a Python syntax error: ${r.stdout.trim()}`);
+  };
+  spec.forEachSample.forEach(check('forEachSample'));
+  spec.nodes.forEach(check('nodes'));
   if (problems.length > 0) throw new InvalidInputError(problems);
 }

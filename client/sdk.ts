@@ -13,12 +13,12 @@ import {
   WorkflowNotFoundError,
   type Client, type Connection, type WorkflowHandle,
 } from '@temporalio/client';
-import { AddNodesRequestSchema, TreeSpecSchema, formatZodError, type NodeSpecInput, type TreeSpecInput } from '../common/schemas';
+import { AddNodesRequestSchema, AddSamplesRequestSchema, TreeSpecSchema, formatZodError, type NodeSpecInput, type SampleRow, type TreeSpecInput } from '../common/schemas';
 import * as SA from '../common/search-attributes';
 import { validateTreeSpec } from '../common/tree-validation';
 import {
-  addNodesSignal, addNodesUpdate, cancelNodeUpdate, cancelTreeSignal, closeTreeSignal, metricsQuery, setMaxParallelJobsUpdate,
-  setPausedSignal, statusQuery, summaryQuery, timelineQuery, type AddNodesResult, type StatusQueryOptions,
+  addNodesSignal, addNodesUpdate, addSamplesUpdate, cancelNodeUpdate, cancelTreeSignal, closeTreeSignal, metricsQuery, setMaxParallelJobsUpdate,
+  setPausedSignal, statusQuery, summaryQuery, timelineQuery, type AddNodesResult, type AddSamplesResult, type StatusQueryOptions,
 } from '../workflows/messages';
 import type { AnalysisTreeInput, TreeResult } from '../workflows/analysis-tree';
 import type { TimelineEntry, TreeMetrics, TreeSummary } from '../workflows/views';
@@ -85,7 +85,7 @@ export class RagomicsClient {
         staticSummary: `Analysis tree ${id}: ${parsed.userRequest ? parsed.userRequest.slice(0, 120) : `${nodes} node(s)`}`,
         staticDetails: [
           `**User request:** ${parsed.userRequest || '(none)'}`,
-          `**Input:** ${parsed.inputDataPath ?? '(none)'}`,
+          `**Input:** ${parsed.inputDataPath ?? (Array.isArray(parsed.samples) ? `${parsed.samples.length} samples` : '(none)')}`,
           `**Nodes at start:** ${nodes} · **maxParallelJobs:** ${parsed.maxParallelJobs} · **strategy:** ${parsed.priorityStrategy}`,
           `**Limits:** maxNodes ${parsed.maxNodes}, maxChildrenPerNode ${parsed.maxChildrenPerNode}, jobTimeout ${parsed.jobTimeout}s, maxRetries ${parsed.maxRetries}`,
         ].join('\n\n'),
@@ -152,6 +152,20 @@ export class TreeHandle {
     const parsed = AddNodesRequestSchema.safeParse(request);
     if (!parsed.success) throw new InvalidInputError(formatZodError(parsed.error).split('\n'));
     return this.call(() => this.workflow.executeUpdate(addNodesUpdate, { args: [parsed.data] }));
+  }
+
+  /**
+   * Adds samples to a running cohort (rows `{ sample, path, ...columns }`, paths absolute as the
+   * workers see them; `readAddSamplesFile` in client/spec-file.ts reads a sheet): the tree expands
+   * its `forEachSample` templates for them and adds their nodes to every gather over a template.
+   * All or nothing; `requestId` makes it idempotent (a random one is used when omitted).
+   * @throws InvalidInputError naming the row and column, or the gather node that has already
+   *   started and its state; the tree is unchanged.
+   */
+  async addSamples(samples: SampleRow[], options: { requestId?: string } = {}): Promise<AddSamplesResult> {
+    const parsed = AddSamplesRequestSchema.safeParse({ requestId: options.requestId ?? randomUUID(), samples });
+    if (!parsed.success) throw new InvalidInputError(formatZodError(parsed.error).split('\n'));
+    return this.call(() => this.workflow.executeUpdate(addSamplesUpdate, { args: [parsed.data] }));
   }
 
   /** Fire-and-forget form of {@link addNodes}: invalid additions show up in `status().rejected`. */

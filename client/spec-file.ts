@@ -10,6 +10,8 @@ import { z } from 'zod';
 import { NodeSpecSchema, formatZodError, type NodeSpecInput, type TreeSpec } from '../common/schemas';
 import { InvalidInputError } from './errors';
 import { checkInlineCode, resolveInputPath } from './local-checks';
+import { checkSampleFiles, loadSpecSamples, readSamplesFile } from './sample-sheet';
+import type { SampleRow } from '../common/schemas';
 import { validateSpec } from './sdk';
 
 /** A parsed file: its data plus a way to turn a field path into `file:line:col`. */
@@ -21,14 +23,27 @@ interface LoadedFile {
 /** Reads, parses and validates a tree spec file. @throws InvalidInputError (nothing is started). */
 export function readSpecFile(file: string): TreeSpec {
   const loaded = loadFile(file);
+  // `samples:` as a sheet path becomes inline rows; every sample path becomes absolute.
+  const samples = loadSpecSamples((loaded.data as { samples?: unknown }).samples, file);
+  const data = samples ? { ...(loaded.data as object), samples: samples.rows } : loaded.data;
   let spec: TreeSpec;
   try {
-    spec = validateSpec(loaded.data);
+    spec = validateSpec(data);
   } catch (err) {
     throw locate(err, loaded);
   }
   checkInlineCode(spec);
+  if (samples && Array.isArray(spec.samples)) checkSampleFiles(spec.samples, samples.where);
   return resolveInputPath(spec, file);
+}
+
+/**
+ * Reads the samples of `ragomics add-samples`: a CSV/TSV sheet, or a YAML/JSON list of rows (or
+ * `{ samples: [...] }`); paths resolved against that file, every `.h5ad` checked.
+ * @throws InvalidInputError naming file, row and column.
+ */
+export function readAddSamplesFile(file: string): SampleRow[] {
+  return readSamplesFile(file, (f) => loadFile(f).data);
 }
 
 /**

@@ -127,12 +127,21 @@ export type BuiltinBlockName = keyof typeof BlockParameterSchemas;
 export const BUILTIN_BLOCK_NAMES = Object.keys(BlockParameterSchemas) as [BuiltinBlockName, ...BuiltinBlockName[]];
 
 /**
- * How many inputs each built-in block takes: `one` (`run(adata=None, ...)`, a node with a
- * `parentId` or the tree's input) or `many` (`run(adatas=None, samples=None, ...)`, a node with
- * `inputs`). A node whose input count does not fit its block is rejected before it starts.
+ * How many inputs a built-in block takes:
+ * - `one`: a node with `parentId` (or a root reading the tree's input); its Python `run(adata=None, ...)`;
+ * - `many`: a node with `inputs` (a gather or a list, even of one); its Python `run(adatas=None, ...)`;
+ * - `any`: either (only the diagnostic `sleep`, so scheduling tests can run cohorts).
  */
-export const BlockInputs: Record<BuiltinBlockName, 'one' | 'many'> = {
-  sleep: 'one',
+export type BlockInputCount = 'one' | 'many' | 'any';
+
+/**
+ * The input count of every built-in block. Adding a block to {@link BlockParameterSchemas}
+ * without an entry here is a type error: a new block declares `name: 'one'` or `name: 'many'`.
+ * Generated into `blocks/catalog.json` (`inputs`) beside the parameter schemas; checked by
+ * `checkBlockInputs` (common/block-inputs.ts) before a tree starts, and by the runner again.
+ */
+export const BlockInputs: { readonly [K in BuiltinBlockName]: BlockInputCount } = {
+  sleep: 'any',
   quality_control: 'one',
   normalize: 'one',
   highly_variable_genes: 'one',
@@ -146,15 +155,11 @@ export const BlockInputs: Record<BuiltinBlockName, 'one' | 'many'> = {
   pseudobulk_de: 'one',
 };
 
-/** The catalog as JSON Schema, as written to `blocks/catalog.json` for the Python runner. */
+/** The catalog as JSON Schema, as written to `blocks/catalog.json` for the Python runner (`blocks`: parameter schemas; `inputs`: {@link BlockInputs}). */
 export function blockCatalogJsonSchema(): Record<string, unknown> {
   const blocks: Record<string, unknown> = {};
   for (const name of BUILTIN_BLOCK_NAMES) {
     blocks[name] = z.toJSONSchema(BlockParameterSchemas[name], { io: 'input' });
   }
-  return {
-    $comment: 'Generated from common/block-catalog.ts by scripts/gen-catalog.js; do not edit.',
-    blocks,
-    inputs: { ...BlockInputs },
-  };
+  return { $comment: 'Generated from common/block-catalog.ts by scripts/gen-catalog.js; do not edit.', blocks, inputs: { ...BlockInputs } };
 }

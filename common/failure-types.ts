@@ -10,6 +10,11 @@ export const FailureTypes = {
   InvalidBlockCode: 'InvalidBlockCodeError',
   /** Input `.h5ad` missing or unreadable. Never retried. */
   InputMissing: 'InputMissingError',
+  /**
+   * A block taking one input on a node with several (`inputs`), or one taking several on a node
+   * with one (runner exit 67). Bad input, like InputMissing: never retried.
+   */
+  InputCountMismatch: 'InputCountMismatchError',
   /** The block raised or exited non-zero. Retried by the node's retry policy. */
   BlockCrashed: 'BlockCrashedError',
   /** The container was killed for memory. The workflow may retry with more memory. */
@@ -28,6 +33,7 @@ export const NON_RETRYABLE_FAILURE_TYPES: string[] = [
   FailureTypes.InvalidParameters,
   FailureTypes.InvalidBlockCode,
   FailureTypes.InputMissing,
+  FailureTypes.InputCountMismatch,
   // OOM is retried by the workflow (with more memory), never blindly by Temporal.
   FailureTypes.OutOfMemory,
 ];

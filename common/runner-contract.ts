@@ -13,8 +13,10 @@ export const RunnerExitCodes = {
   invalidParameters: 64,
   /** Inline code that does not compile or load, has no usable run(), or a requirement that cannot be installed. */
   invalidBlockCode: 65,
-  /** The block needs an input and input/_node_anndata.h5ad is missing or unreadable. */
+  /** The block needs an input and input/_node_anndata.h5ad (or an inputs/<key>.h5ad) is missing or unreadable. */
   inputMissing: 66,
+  /** A block taking run(adata=...) on a node with `inputs`, or run(adatas=...) on a node without. */
+  inputCountMismatch: 67,
   /** The block raised, called sys.exit(n != 0), or returned something other than AnnData, None or (AnnData, dict). */
   blockCrashed: 70,
   /** MemoryError anywhere in the runner or the block. */
@@ -32,6 +34,7 @@ export const RunnerErrorTypes = {
   [RunnerExitCodes.invalidParameters]: 'InvalidParameters',
   [RunnerExitCodes.invalidBlockCode]: 'InvalidBlockCode',
   [RunnerExitCodes.inputMissing]: 'InputMissing',
+  [RunnerExitCodes.inputCountMismatch]: 'InputCountMismatch',
   [RunnerExitCodes.blockCrashed]: 'BlockCrashed',
   [RunnerExitCodes.outOfMemory]: 'OutOfMemory',
   [RunnerExitCodes.outputError]: 'OutputError',

@@ -87,11 +87,75 @@ export const ResourcesSchema = z.strictObject({
 });
 export type Resources = z.infer<typeof ResourcesSchema>;
 
+// ---------------------------------------------------------------------------------------------
+// Cohorts (issue 12): sample sheets, per-sample templates, nodes with several inputs.
+
+/**
+ * Most samples one tree may hold: the list travels in the start input and in the state carried
+ * across continue-as-new (about 150 bytes a sample), both under Temporal's 2 MB payload limit.
+ */
+export const MAX_SAMPLES = 2000;
+
+/** Sample ids become parts of node ids and file names: the same characters as node ids. */
+export const SampleIdSchema = IdSchema;
+
+/**
+ * One row of a sample sheet, inline in a spec or from a CSV/TSV file (nf-core convention): a
+ * `sample` id, a `path` to its `.h5ad`, and any further columns (condition, batch, donor, ...),
+ * every value a string.
+ */
+export const SampleRowSchema = z.object({
+  sample: SampleIdSchema,
+  path: z.string().min(1, 'must not be empty').max(4096).regex(/\.h5ad$/, 'must be an .h5ad file'),
+}).catchall(z.string({ error: 'column values must be strings' }).max(10_000));
+export type SampleRow = z.infer<typeof SampleRowSchema>;
+
+/**
+ * `samples:` of a spec: a path to a CSV/TSV sheet (relative to the spec file; the client reads it
+ * and sends inline rows) or the inline rows themselves.
+ */
+export const SamplesSchema = z.unknown().transform((value, ctx) => {
+  // Dispatch on the form (as BlockSchema does), so errors name the bad row and column rather
+  // than zod's "Invalid input" for a union.
+  const schema = typeof value === 'string'
+    ? z.string().min(1).max(4096)
+    : Array.isArray(value)
+      ? z.array(SampleRowSchema).max(MAX_SAMPLES, `must hold at most ${MAX_SAMPLES} samples`)
+      : z.array(SampleRowSchema, { error: 'must be a sample sheet path (CSV/TSV) or a list of rows {sample, path, ...columns}' });
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data as string | SampleRow[];
+  for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path } as never);
+  return z.NEVER;
+}) as unknown as z.ZodType<string | SampleRow[], string | Array<z.input<typeof SampleRowSchema>>>;
+
+/** The marker a template id (and its references to other templates) holds. */
+export const SAMPLE_MARKER = '{sample}';
+
+/** A template id (`qc_{sample}`) or reference: a node id once `{sample}` is replaced by a sample id. */
+export const TemplateIdSchema = z.string().min(1).max(128).superRefine((s, ctx) => {
+  const probe = IdSchema.safeParse(s.split(SAMPLE_MARKER).join('S'));
+  if (!probe.success) ctx.addIssue({ code: 'custom', message: probe.error.issues[0]?.message ?? 'invalid id' });
+});
+
+/**
+ * Several inputs of one node, instead of `parentId`: `{ gather: "norm_{sample}" }` (one input per
+ * sample, in sheet order, keyed by sample id) or a list of node ids (keyed by node id).
+ */
+export const NodeInputsSchema = z.union([
+  z.strictObject({ gather: TemplateIdSchema }),
+  z.array(IdSchema).min(1, 'must name at least one node').max(MAX_SAMPLES),
+]);
+export type NodeInputs = z.infer<typeof NodeInputsSchema>;
+
 /** One node as written in a spec or sent in `addNodes`. */
 export const NodeSpecSchema = z.strictObject({
   id: IdSchema,
   parentId: IdSchema.nullable().optional(),
   dependencies: z.array(IdSchema).max(1000).default([]),
+  /** Several inputs instead of `parentId` (see {@link NodeInputsSchema}); they are all dependencies. */
+  inputs: NodeInputsSchema.optional(),
+  /** The sample this node belongs to (set on nodes expanded from `forEachSample`). */
+  sample: SampleIdSchema.optional(),
   block: BlockSchema,
   priority: z.number().finite().default(0),
   /** Seconds one attempt may run; defaults to the tree's `jobTimeout`. */
@@ -106,6 +170,18 @@ export const NodeSpecSchema = z.strictObject({
 });
 export type NodeSpecInput = z.input<typeof NodeSpecSchema>;
 export type NodeSpec = z.infer<typeof NodeSpecSchema>;
+
+/**
+ * A `forEachSample` template: an ordinary node whose `id` holds `{sample}`, and whose `parentId`
+ * and `dependencies` may name other templates (with `{sample}`) or ordinary nodes (without).
+ * A template without `parentId` reads its sample's own `.h5ad`.
+ */
+export const TemplateNodeSchema = NodeSpecSchema.omit({ inputs: true, sample: true }).extend({
+  id: TemplateIdSchema,
+  parentId: TemplateIdSchema.nullable().optional(),
+  dependencies: z.array(TemplateIdSchema).max(1000).default([]),
+});
+export type TemplateNode = z.infer<typeof TemplateNodeSchema>;
 
 /** A declarative expansion rule: after a node running block `after` completes, add `add`. */
 export const ExpansionRuleSchema = z.strictObject({
@@ -162,9 +238,21 @@ export const TreeSpecSchema = z
     enableReactive: z.boolean().default(true),
     expansion: ExpansionSchema.default(() => ExpansionSchema.parse({})),
     nodes: z.array(NodeSpecSchema).default([]),
+    /** The cohort's samples: a CSV/TSV sheet path (read by the client) or inline rows. */
+    samples: SamplesSchema.optional(),
+    /** Node templates expanded once per sample, in sheet order (common/cohort.ts). */
+    forEachSample: z.array(TemplateNodeSchema).max(1000).default([]),
   });
 export type TreeSpecInput = z.input<typeof TreeSpecSchema>;
 export type TreeSpec = z.infer<typeof TreeSpecSchema>;
+
+/** Request body of the `addSamples` update: new rows (absolute paths) whose templates are expanded. */
+export const AddSamplesRequestSchema = z.strictObject({
+  /** Caller-chosen id; a repeated request with the same id is applied once. */
+  requestId: z.string().min(1).max(200),
+  samples: z.array(SampleRowSchema).min(1, 'must add at least one sample').max(MAX_SAMPLES),
+});
+export type AddSamplesRequest = z.infer<typeof AddSamplesRequestSchema>;
 
 /** Request body of the `addNodes` update and signal. */
 export const AddNodesRequestSchema = z.strictObject({
@@ -207,6 +295,20 @@ export function checkBlockParameters(block: BuiltinBlock, path: string): { ok: t
 // ---------------------------------------------------------------------------------------------
 // Activity boundary: what the workflow asks a worker to run, and what comes back.
 
+/** A node's sample and the sheet's other columns (string values), as the runner gets them. */
+export const SampleFactsSchema = z.strictObject({ sample: z.string(), columns: z.record(z.string(), z.string()) });
+export type SampleFacts = z.infer<typeof SampleFactsSchema>;
+
+/** Key of one input of a multi-input node (a sample or node id): it names the file `inputs/<key>.h5ad`. */
+export const InputKeySchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'may hold only letters, digits, "-", "_" and "." (at most 128)')
+  .refine((k) => k !== '.' && k !== '..', 'must not be "." or ".."');
+
+/** One input of a multi-input node: its key, the host path of its `.h5ad`, its sample if it has one. */
+export const NodeInputSchema = z.strictObject({ key: InputKeySchema, path: z.string(), sample: SampleFactsSchema.optional() });
+export type NodeInput = z.infer<typeof NodeInputSchema>;
+
 /** Input of the `runNode` activity. */
 export const RunNodeInputSchema = z.strictObject({
   treeId: IdSchema,
@@ -214,8 +316,21 @@ export const RunNodeInputSchema = z.strictObject({
   /** 1-based attempt number as the workflow counts it (retries inside one activity bump Temporal's own attempt). */
   attempt: z.number().int().min(1),
   block: BlockSchema,
-  /** Host path of the input `.h5ad` (parent's published output or the tree's input), or null for none. */
+  /** Host path of the input `.h5ad` (parent's published output or the tree's input), or null for none (and for a multi-input node). */
   inputPath: z.string().nullable(),
+  /** A multi-input node's inputs in order (then `inputPath` is null); keys unique within the node. */
+  inputs: z
+    .array(NodeInputSchema)
+    .superRefine((inputs, ctx) => {
+      const seen = new Set<string>();
+      inputs.forEach((input, i) => {
+        if (seen.has(input.key)) ctx.addIssue({ code: 'custom', path: [i, 'key'], message: `input key "${input.key}" appears twice` });
+        seen.add(input.key);
+      });
+    })
+    .optional(),
+  /** The sample of a per-sample node. */
+  sample: SampleFactsSchema.optional(),
   resources: ResourcesSchema.optional(),
   timeoutSeconds: z.number().positive(),
   /**
@@ -226,7 +341,7 @@ export const RunNodeInputSchema = z.strictObject({
   runKey: z.string().regex(/^[A-Za-z0-9-]{1,36}$/).optional(),
   /** Extra code patch from the repair hook, replacing inline code for this attempt. */
   patchedCode: z.string().optional(),
-});
+}).refine((input) => input.inputs === undefined || input.inputPath === null, { path: ['inputPath'], message: 'must be null when inputs are given' });
 export type RunNodeInput = z.infer<typeof RunNodeInputSchema>;
 
 /** A child suggested by a block's result manifest. */

@@ -8,6 +8,8 @@
  * messages. Pure and deterministic: it runs inside Temporal's workflow sandbox (no Node
  * built-ins, no clocks, no I/O) and never changes its inputs.
  */
+import { checkBlockInputs } from './block-inputs';
+import { expandTemplates, inlineRowLocator, resolveInputs, samplesFromRows, type CohortContext, type Sample } from './cohort';
 import { checkBlockParameters, type Block, type NodeSpec, type TreeSpec } from './schemas';
 
 /**
@@ -44,6 +46,13 @@ export interface ValidationOptions {
    * broken 10,000-node spec does not produce a 10,000-line message. @default 100
    */
   maxErrors?: number;
+  /**
+   * Path of each addition in messages, by index (e.g. `forEachSample[1]` for an expanded
+   * template). @default `${prefix}[i]`
+   */
+  pathOf?: (index: number) => string;
+  /** Samples and templates of the tree, against which `inputs: { gather }` and `sample` are checked. */
+  cohort?: CohortContext;
 }
 
 /**
@@ -51,10 +60,14 @@ export interface ValidationOptions {
  * parent and hold no duplicates, `depth` is computed, and a built-in block's parameters are
  * parsed by its catalog schema (defaults filled in).
  */
-export type NormalizedNode = Omit<NodeSpec, 'parentId' | 'dependencies' | 'block'> & {
+export type NormalizedNode = Omit<NodeSpec, 'parentId' | 'dependencies' | 'block' | 'inputs'> & {
   parentId: string | null;
   dependencies: string[];
   block: Block;
+  /** For a node with several inputs: their node ids, in order (all are dependencies too). */
+  inputs?: string[];
+  /** For a gather: the template id it gathers over (so `addSamples` can extend it). */
+  gather?: string;
   /** 0 without dependencies, else 1 + the largest depth of its dependencies. */
   depth: number;
   /** Position of the node in the additions array (the `i` of `nodes[i]` in messages). */
@@ -113,6 +126,11 @@ export function createExistingTree(nodes: Iterable<{ id: string; parentId: strin
  *   at the cycle's first node in the additions)
  * - `nodes[2]: depth 12 exceeds maxDepth 10` (every node over the limit; not checked for nodes
  *   in or behind a cycle)
+ * - `nodes[2].inputs: a node reads either its parentId or its inputs, not both`
+ * - `nodes[2].inputs[1]: unknown node "x"`; `nodes[2].inputs.gather: …` (see `resolveInputs`)
+ * - `nodes[2].sample: unknown sample "S9"`
+ * - `nodes[2].block: node "merge": block "pca" takes one input (parentId), but the node has 3
+ *   inputs (inputs); …` (common/block-inputs.ts)
  * - block parameter errors from `checkBlockParameters`, e.g.
  *   `nodes[0].block.parameters.n_comps: Too small: expected number to be >=2`
  *
@@ -130,7 +148,7 @@ export function validateAdditions(
 ): ValidationResult {
   const prefix = options.prefix ?? 'nodes';
   const maxErrors = options.maxErrors ?? 100;
-  const at = (i: number): string => `${prefix}[${i}]`;
+  const at = options.pathOf ?? ((i: number): string => `${prefix}[${i}]`);
   /** Errors keyed by node index (-1 for tree-wide), sorted stably at the end. */
   const errors: Array<{ index: number; message: string }> = [];
   const fail = (index: number, message: string): void => {
@@ -169,6 +187,16 @@ export function validateAdditions(
     const parentId = spec.parentId ?? null;
     const deps: number[] = [];
     let parentOk = true;
+    let inputs: { ids: string[]; gather?: string } | undefined;
+    if (spec.inputs !== undefined) {
+      if (parentId !== null) fail(i, `${at(i)}.inputs: a node reads either its parentId or its inputs, not both`);
+      const r = resolveInputs(spec.inputs, options.cohort);
+      if (r.ok) inputs = r.inputs;
+      else fail(i, `${at(i)}.inputs.gather: ${r.error}`);
+    }
+    if (spec.sample !== undefined && !options.cohort?.samples.some((s) => s.sample === spec.sample)) {
+      fail(i, `${at(i)}.sample: unknown sample "${spec.sample}"`);
+    }
     if (parentId !== null) {
       if (parentId === id) {
         fail(i, `${at(i)}.parentId: node "${id}" is its own parent`);
@@ -195,6 +223,13 @@ export function validateAdditions(
     if (parentId !== null && !spec.dependencies.includes(parentId)) {
       if (parentOk) addDep(parentId);
     }
+    // Inputs first, in their order: they are the node's data; listed dependencies only order.
+    inputs?.ids.forEach((d, j) => {
+      const where = inputs?.gather !== undefined ? `${at(i)}.inputs.gather` : `${at(i)}.inputs[${j}]`;
+      if (d === id) fail(i, `${where}: node "${id}" reads itself`);
+      else if (!known(d)) fail(i, `${where}: unknown node "${d}"`);
+      else addDep(d);
+    });
     spec.dependencies.forEach((d, j) => {
       if (d === id) {
         fail(i, `${at(i)}.dependencies[${j}]: node "${id}" depends on itself`);
@@ -207,14 +242,24 @@ export function validateAdditions(
     });
     newDeps.push(deps);
 
+    // A built-in block that takes one input on a multi-input node (or the reverse): rejected
+    // here, before anything starts, rather than by the runner (exit 67) after the inputs ran.
+    const mismatch = checkBlockInputs(id, spec.block, { multiInput: spec.inputs !== undefined, count: inputs ? inputs.ids.length : parentId !== null ? 1 : 0 });
+    if (mismatch) fail(i, `${at(i)}.block: ${mismatch}`);
+
     let block: Block = spec.block;
     if ('name' in spec.block) {
       const checked = checkBlockParameters(spec.block, `${at(i)}.block`);
       if (checked.ok) block = { ...spec.block, parameters: checked.parameters };
       else for (const line of checked.error.split('\n')) fail(i, line);
     }
-    const { parentId: _p, dependencies: _d, block: _b, ...rest } = spec;
-    normalized[i] = { ...rest, parentId, dependencies, block, depth: 0, index: i };
+    const { parentId: _p, dependencies: _d, block: _b, inputs: _in, ...rest } = spec;
+    const node: NormalizedNode = { ...rest, parentId, dependencies, block, depth: 0, index: i };
+    if (inputs) {
+      node.inputs = inputs.ids;
+      if (inputs.gather !== undefined) node.gather = inputs.gather;
+    }
+    normalized[i] = node;
   }
 
   // Children per parent: existing children plus new ones, reported at the first one too many.
@@ -327,15 +372,62 @@ export function validateAdditions(
   return { ok: true, nodes: sorted.map((i) => normalized[i] as NormalizedNode) };
 }
 
+/** A spec's initial nodes: the `forEachSample` templates expanded per sample, then `nodes`. */
+export interface InitialNodes {
+  /** The tree's samples, in sheet order (empty without `samples`). */
+  samples: Sample[];
+  /** Expanded template nodes (sample by sample), then the spec's `nodes`. */
+  nodes: NodeSpec[];
+  /** Path of each node in messages: `forEachSample[i]` or `nodes[i]`. */
+  paths: string[];
+  cohort: CohortContext;
+}
+
 /**
- * {@link validateAdditions} for a spec's initial nodes against an empty tree, with the spec's
- * own `maxNodes`, `maxChildrenPerNode` and `maxDepth`. Paths start with `nodes`.
+ * Expands a spec's cohort part: its inline `samples` rows (a sheet path must have been read by
+ * the client first) and `forEachSample` templates, then appends `nodes`.
+ * @returns one line per problem (`samples[2].sample: duplicate sample id "S1" (also samples[0].sample)`).
+ */
+export function initialNodes(spec: TreeSpec): { ok: true; initial: InitialNodes } | { ok: false; errors: string[] } {
+  let samples: Sample[] = [];
+  if (typeof spec.samples === 'string') {
+    return { ok: false, errors: [`samples: "${spec.samples}" is a sample sheet path; read it first (the CLI and readSpecFile do) and pass its rows`] };
+  }
+  if (spec.samples) {
+    const rows = samplesFromRows(spec.samples, inlineRowLocator('samples'));
+    if (!rows.ok) return rows;
+    samples = rows.samples;
+  }
+  if (spec.forEachSample.length > 0 && samples.length === 0) return { ok: false, errors: ['forEachSample: templates need samples (a sheet path or rows under samples:)'] };
+  const expanded = expandTemplates(spec.forEachSample, samples);
+  if (!expanded.ok) return expanded;
+  const cohort: CohortContext = { samples, templateIds: new Set(spec.forEachSample.map((t) => t.id)) };
+  return {
+    ok: true,
+    initial: {
+      samples,
+      nodes: [...expanded.expansion.nodes, ...spec.nodes],
+      paths: [...expanded.expansion.paths, ...spec.nodes.map((_, i) => `nodes[${i}]`)],
+      cohort,
+    },
+  };
+}
+
+/**
+ * {@link validateAdditions} for a spec's initial nodes (templates expanded per sample, then
+ * `nodes`; see {@link initialNodes}) against an empty tree, with the spec's own `maxNodes`,
+ * `maxChildrenPerNode` and `maxDepth`. Paths start with `nodes` (or `forEachSample`, `samples`).
+ * A problem repeated for every sample is reported once.
  */
 export function validateTreeSpec(spec: TreeSpec, options: ValidationOptions = {}): ValidationResult {
-  return validateAdditions(
+  const init = initialNodes(spec);
+  if (!init.ok) return init;
+  const { nodes, paths, cohort } = init.initial;
+  const r = validateAdditions(
     EMPTY_TREE,
-    spec.nodes,
+    nodes,
     { maxNodes: spec.maxNodes, maxChildrenPerNode: spec.maxChildrenPerNode, maxDepth: spec.maxDepth },
-    options,
+    { pathOf: (i) => paths[i] ?? `nodes[${i}]`, cohort, ...options },
   );
+  return r.ok ? r : { ok: false, errors: [...new Set(r.errors)] };
 }

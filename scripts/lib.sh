@@ -18,6 +18,9 @@
 #                       python -m MODULE ARGS in a sandboxed container of the blocks image
 #                       (no network, read-only root, no capabilities, caller's uid), DIR at /data
 #   blocks_image        the blocks image tag (RAGOMICS_BLOCKS_IMAGE, else $DATA_DIR/blocks-image)
+#   ensure_venv DIR "BINS" "FILES" NO_PYTHON_MSG CREATING_MSG PIP_FAILED_MSG -- PIP_ARGS...
+#                       a project-local venv at DIR, (re)created only when FILES or the Python
+#                       version changed (hash stamp) or one of BINS is missing
 #   PROJECT_ROOT        the checkout (parent of scripts/)
 #   DATA_DIR            ${RAGOMICS_DATA_DIR:-$PROJECT_ROOT/.data}   (runtime state: db files, logs, pids)
 #   TOOLS_DIR           ${RAGOMICS_TOOLS_DIR:-$PROJECT_ROOT/.tools} (installed tools: temporal venv, go bin)
@@ -121,4 +124,31 @@ fi
 blocks_image() {
   if [[ -n "${RAGOMICS_BLOCKS_IMAGE:-}" ]]; then echo "$RAGOMICS_BLOCKS_IMAGE"; return; fi
   cat "$DATA_DIR/blocks-image" 2>/dev/null || true
+}
+
+# ensure_venv DIR "BINS" "FILES" NO_PYTHON_MSG CREATING_MSG PIP_FAILED_MSG -- PIP_ARGS...
+# The one venv set-up of ensure-python-tools.sh and ensure-local-python.sh. Does nothing when
+# DIR/bin holds every one of BINS (space-separated names) and DIR/.ragomics-stamp equals the
+# stamp: the first 16 hex of the sha256 of FILES' contents (space-separated paths, concatenated
+# in order), "-", and python3's major.minor. Otherwise logs CREATING_MSG, deletes DIR, creates
+# the venv, runs `pip install --quiet PIP_ARGS...` in it (its output on stderr) and writes the
+# stamp. Prints nothing on stdout (each caller prints its own result line). Fails through die
+# with exit code 3: NO_PYTHON_MSG when python3 is missing (checked before anything runs it),
+# "python3 -m venv failed; ..." when venv is, PIP_FAILED_MSG when pip fails.
+ensure_venv() {
+  local dir="$1" bins="$2" files="$3" no_python="$4" creating="$5" pip_failed="$6"
+  shift 6
+  [[ "${1:-}" == "--" ]] && shift
+  command -v python3 >/dev/null || die -c 3 "$no_python"
+  local want b fresh=1
+  # shellcheck disable=SC2086  # FILES: space-separated paths (the project's, without spaces)
+  want="$(cat $files | sha256sum | cut -c1-16)-$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  for b in $bins; do [[ -x "$dir/bin/$b" ]] || fresh=0; done
+  [[ "$(cat "$dir/.ragomics-stamp" 2>/dev/null)" == "$want" ]] || fresh=0
+  [[ $fresh == 1 ]] && return 0
+  log "$creating"
+  rm -rf "$dir"
+  python3 -m venv "$dir" || die -c 3 "python3 -m venv failed; install python3-venv"
+  "$dir/bin/pip" install --quiet "$@" >&2 || die -c 3 "$pip_failed"
+  echo "$want" > "$dir/.ragomics-stamp"
 }

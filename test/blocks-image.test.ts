@@ -28,6 +28,8 @@ const DATASET = path.join(ROOT, '.data', 'datasets', 'pbmc68k_counts.h5ad');
 const SANDBOX = ['--read-only', '--tmpfs', '/tmp', '--network', 'none', '--user', '10001', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges'];
 /** A real scanpy block on 700 cells takes seconds; the machine may be busy with other builds. */
 const CONTAINER_TIMEOUT_MS = 10 * 60_000;
+/** Bound on a quick `docker` CLI call (inspect, ps, rm): a hung engine fails the test instead of hanging CI. */
+const DOCKER_CLI_TIMEOUT_MS = 60_000;
 
 let image = '';
 let tmpRoot = '';
@@ -175,7 +177,7 @@ function assertFailure(r: Ran, code: number, type: string): RunnerError {
 
 before(() => {
   image = resolveBlocksImage();
-  execFileSync('docker', ['image', 'inspect', image], { stdio: 'ignore' });
+  execFileSync('docker', ['image', 'inspect', image], { stdio: 'ignore', timeout: DOCKER_CLI_TIMEOUT_MS });
   if (!existsSync(DATASET)) {
     execFileSync('bash', [path.join(ROOT, 'scripts', 'fetch-dataset.sh')], { stdio: ['ignore', 'ignore', 'inherit'], timeout: CONTAINER_TIMEOUT_MS });
   }
@@ -187,8 +189,8 @@ before(async () => {
 
 after(async () => {
   // --rm removes finished containers; force-remove any a failed test left running.
-  const left = execFileSync('docker', ['ps', '-aq', '--filter', `name=ragomics-blocks-test-${RUN_ID}-`], { encoding: 'utf8' }).trim();
-  if (left) execFileSync('docker', ['rm', '-f', ...left.split('\n')], { stdio: 'ignore' });
+  const left = execFileSync('docker', ['ps', '-aq', '--filter', `name=ragomics-blocks-test-${RUN_ID}-`], { encoding: 'utf8', timeout: DOCKER_CLI_TIMEOUT_MS }).trim();
+  if (left) execFileSync('docker', ['rm', '-f', ...left.split('\n')], { stdio: 'ignore', timeout: DOCKER_CLI_TIMEOUT_MS });
   if (tmpRoot) await rm(tmpRoot, { recursive: true, force: true });
   assert.equal(left, '', `containers left running: ${left}`);
 });

@@ -87,13 +87,19 @@ void test('worker Dockerfile: Node base by ARG, npm ci, build, workflow bundle, 
   assert.match(df, /^CMD \["worker"\]/m);
 });
 
+/** Bound on one compose CLI call (config -q answers in about a second). */
+const COMPOSE_TIMEOUT_MS = 60_000;
+
 void test('compose config -q with the installed compose implementation', (t) => {
   const impls: [string, string[]][] = [['docker', ['compose', 'config', '-q']], ['docker-compose', ['config', '-q']]];
   for (const [bin, args] of impls) {
-    const probe = spawnSync(bin, bin === 'docker' ? ['compose', 'version'] : ['version'], { encoding: 'utf8' });
+    // Bounded: a hung tool or engine fails the test instead of hanging CI (a timed-out probe is
+    // a failure, not a missing tool).
+    const probe = spawnSync(bin, bin === 'docker' ? ['compose', 'version'] : ['version'], { encoding: 'utf8', timeout: COMPOSE_TIMEOUT_MS });
+    assert.notEqual((probe.error as NodeJS.ErrnoException | undefined)?.code, 'ETIMEDOUT', `${bin} version did not answer within ${COMPOSE_TIMEOUT_MS} ms`);
     if (probe.status !== 0) continue;
-    const r = spawnSync(bin, args, { cwd: ROOT, encoding: 'utf8' });
-    assert.equal(r.status, 0, `${bin} ${args.join(' ')}: ${r.stderr}`);
+    const r = spawnSync(bin, args, { cwd: ROOT, encoding: 'utf8', timeout: COMPOSE_TIMEOUT_MS });
+    assert.equal(r.status, 0, `${bin} ${args.join(' ')}: ${r.error ? `${r.error.message} ` : ''}${r.stderr}`);
     return;
   }
   skipUnlessCI(t, 'neither `docker compose` nor `docker-compose` is installed (apt-get install docker-compose; scripts/ensure-test-tools.sh installs it as root)');

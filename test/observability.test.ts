@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { sleepNode, uid, waitFor, withWorker, TEMPORAL_ADDRESS } from './helpers/harness';
 import { formatLogEntry } from '../workers/logging';
@@ -13,6 +15,7 @@ import { RagomicsClient } from '../client/sdk';
 import path from 'node:path';
 import { tmpdir } from 'node:os';
 import { repoRoot } from '../activities/executors/repo-root';
+import { freePort } from './helpers/processes';
 
 test('tracing: one span for the tree workflow and one per node activity', { timeout: 120_000 }, async () => {
   const exporter = new InMemorySpanExporter();
@@ -26,20 +29,73 @@ test('tracing: one span for the tree workflow and one per node activity', { time
   assert.equal(names.filter((n) => n === 'RunActivity:runNode').length, 2, names.join(', '));
 });
 
-test('metrics: a worker with RAGOMICS_METRICS_PORT serves Prometheus metrics', { timeout: 60_000 }, async () => {
-  const port = 19_000 + Math.floor(Math.random() * 1000);
+/** How long a worker may take to log "worker started" (seconds when healthy; generous for a loaded machine). */
+const READY_MS = 60_000;
+/** How long a worker may take to exit after SIGTERM before it is SIGKILLed (it drains nothing here). */
+const STOP_GRACE_MS = 15_000;
+
+/** Ends `child`: SIGTERM, and SIGKILL if it has not exited within `graceMs`; resolves once it is gone. */
+async function stopChild(child: ChildProcess, graceMs = STOP_GRACE_MS): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)))]);
+  clearTimeout(timer);
+  if (inTime) return;
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/**
+ * Starts `ragomics worker` serving metrics on a port the OS picked (bound to port 0 and released);
+ * if another process took that port in between, the worker exits at start with EADDRINUSE
+ * (os error 98; a child process reports it only as text) and is started again on another port,
+ * up to 3 times. Resolves once the worker logged "worker started".
+ */
+async function startMetricsWorker(taskQueue: string): Promise<{ child: ChildProcess; port: number; logs: () => string }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child = spawn(process.execPath, [path.join(repoRoot(), 'bin', 'ragomics.js'), 'worker', '--executor', 'inprocess'], {
+      env: { ...process.env, TEMPORAL_ADDRESS, RAGOMICS_TASK_QUEUE: taskQueue, RAGOMICS_METRICS_PORT: String(port), RAGOMICS_WORKSPACE: path.join(tmpdir(), taskQueue) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let logs = '';
+    const outcome = await new Promise<'ready' | 'exited' | 'timeout'>((resolve) => {
+      const timer = setTimeout(() => resolve('timeout'), READY_MS);
+      child.stderr!.on('data', (c: Buffer) => {
+        logs += c.toString('utf8');
+        if (logs.includes('"msg":"worker started"')) {
+          clearTimeout(timer);
+          resolve('ready');
+        }
+      });
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve('exited');
+      });
+    });
+    if (outcome === 'ready') return { child, port, logs: () => logs };
+    await stopChild(child);
+    if (outcome === 'exited' && /Address already in use|os error 98/.test(logs) && attempt < 3) {
+      console.log(`# metrics port ${port} was taken meanwhile; another one (attempt ${attempt + 1})`);
+      continue;
+    }
+    throw new Error(`the metrics worker ${outcome === 'timeout' ? `did not log "worker started" within ${READY_MS} ms` : `exited before it was ready (code ${child.exitCode})`} on port ${port}: ${logs.slice(-2000)}`);
+  }
+}
+
+test('metrics: a worker with RAGOMICS_METRICS_PORT serves Prometheus metrics', { timeout: READY_MS * 3 + STOP_GRACE_MS + 120_000 }, async () => {
   const taskQueue = uid('metrics');
-  const child = spawn(process.execPath, [path.join(repoRoot(), 'bin', 'ragomics.js'), 'worker', '--executor', 'inprocess'], {
-    env: { ...process.env, TEMPORAL_ADDRESS, RAGOMICS_TASK_QUEUE: taskQueue, RAGOMICS_METRICS_PORT: String(port), RAGOMICS_WORKSPACE: path.join(tmpdir(), taskQueue) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let logs = '';
-  child.stderr.on('data', (c) => (logs += c));
+  const { child, port, logs } = await startMetricsWorker(taskQueue);
   try {
     const client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
-    const tree = await client.startTree({ id: uid('metrics'), nodes: [sleepNode('a', 0.05)] });
-    assert.equal((await tree.result()).state, 'COMPLETED');
-    await client.close();
+    try {
+      const tree = await client.startTree({ id: uid('metrics'), nodes: [sleepNode('a', 0.05)] });
+      assert.equal((await tree.result()).state, 'COMPLETED');
+    } finally {
+      await client.close();
+    }
     let text = '';
     await waitFor(async () => {
       text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
@@ -47,11 +103,11 @@ test('metrics: a worker with RAGOMICS_METRICS_PORT serves Prometheus metrics', {
     });
     assert.match(text, /task_queue="[^"]*metrics-/);
     // Worker logs are JSON lines.
-    const started = logs.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; taskQueue?: string }).find((l) => l.msg === 'worker started');
+    const started = logs().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; taskQueue?: string }).find((l) => l.msg === 'worker started');
     assert.equal(started?.taskQueue, taskQueue);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await stopChild(child);
+    rmSync(path.join(tmpdir(), taskQueue), { recursive: true, force: true });
   }
 });
 

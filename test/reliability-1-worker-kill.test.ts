@@ -14,8 +14,8 @@ import { temporal } from '@temporalio/proto';
 import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { attemptsOf, readLedger, reExecutions, runCase, verifyOutputs } from './helpers/ledger';
-import { sleep, spawnWorker, tempDir, waitUntil } from './helpers/processes';
-import { TEMPORAL_ADDRESS, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, waitForStatus } from './fixtures/reliability/common';
+import { WORKER_READY_MS, sleep, spawnWorker, tempDir, waitUntil } from './helpers/processes';
+import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, waitForStatus } from './fixtures/reliability/common';
 
 const HEARTBEAT_TIMEOUT_S = 5;
 const LONG_NODE_S = 12;
@@ -23,7 +23,18 @@ const ORPHAN_SWEEP_S = 3;
 
 const FILE = 'test/reliability-1-worker-kill.test.ts';
 
-void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes the tree', { timeout: 300_000 }, runCase({ id: '1', title: 'worker SIGKILLed while two Docker nodes run', test: FILE }, async (rec) => {
+/** Every bounded wait of case 1, in order; its test timeout is their sum plus cleanup slack. */
+const W1 = {
+  readyA: WORKER_READY_MS, running: 120_000, containers: 60_000, settle: 1500, killedExit: 10_000,
+  noticed: 60_000, readyB: WORKER_READY_MS, result: 180_000, stopB: 60_000,
+};
+/** Every bounded wait of case 1b, in order. */
+const W1B = {
+  readyA: WORKER_READY_MS, containers: 120_000, settle: 1500, killedExit: 10_000, readyB: WORKER_READY_MS,
+  swept: 60_000, result: 180_000, stopB: 60_000,
+};
+
+void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes the tree', { timeout: caseTimeout(W1) }, runCase({ id: '1', title: 'worker SIGKILLed while two Docker nodes run', test: FILE }, async (rec) => {
   const base = tempDir('rel-kill');
   const ws = path.join(base, 'ws');
   const taskQueue = uid('rel-kill');
@@ -34,7 +45,7 @@ void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes t
   let client: RagomicsClient | undefined;
   let tree: TreeHandle | undefined;
   try {
-    const a = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: deadId, logDir: base });
+    const a = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: deadId, logDir: base, readyTimeoutMs: W1.readyA });
     await a.ready;
     client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
     tree = await client.startTree({
@@ -52,19 +63,19 @@ void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes t
     });
 
     // Kill when c and d are RUNNING with their containers up (and a, b COMPLETED).
-    await waitForStatus(tree, 'c and d running', (s) => nodeOf(s, 'c').state === 'RUNNING' && nodeOf(s, 'd').state === 'RUNNING', 120_000);
+    await waitForStatus(tree, 'c and d running', (s) => nodeOf(s, 'c').state === 'RUNNING' && nodeOf(s, 'd').state === 'RUNNING', W1.running);
     await waitUntil('containers of c and d running', async () => {
       const running = (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.worker': deadId })).filter((c) => c.State === 'running');
       return new Set(running.map((c) => c.Labels['ragomics.node'])).size === 2;
-    }, 60_000);
-    await sleep(1500); // let the blocks get going
+    }, W1.containers);
+    await sleep(W1.settle); // let the blocks get going
     const before = await tree.status();
     const completedBefore = before.nodes.filter((n) => n.state === 'COMPLETED').map((n) => n.id).sort();
     const runningBefore = before.nodes.filter((n) => n.state === 'RUNNING').map((n) => n.id).sort();
     const killAt = Date.now();
     a.kill('SIGKILL');
     rec.set({ faultsInjected: 1, figures: { completedBefore, runningBefore, heartbeatTimeoutS: HEARTBEAT_TIMEOUT_S } });
-    const exit = await a.waitExit(10_000);
+    const exit = await a.waitExit(W1.killedExit);
     assert.equal(exit.signal, 'SIGKILL');
     const orphansAtKill = await containersWith(docker, { 'ragomics.worker': deadId });
     assert.equal(orphansAtKill.length, 2, 'the dead worker left its two containers behind');
@@ -73,15 +84,15 @@ void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes t
     await waitUntil('Temporal to stop counting the dead worker as live', async () => {
       const d = await tree!.workflow.describe();
       return !(d.raw.pendingActivities ?? []).some((p) => p.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED && p.lastWorkerIdentity === deadId);
-    }, 60_000, 250);
+    }, W1.noticed, 250);
     const noticedMs = Date.now() - killAt;
 
-    const b = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: newId, logDir: base });
+    const b = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: newId, logDir: base, readyTimeoutMs: W1.readyB });
     await b.ready;
     const orphansAfterStart = await containersWith(docker, { 'ragomics.worker': deadId });
     assert.deepEqual(orphansAfterStart.map((c) => c.Id), [], "the new worker's start removed the dead worker's containers");
 
-    const result = await resultWithin(tree, 180_000);
+    const result = await resultWithin(tree, W1.result);
     const finishedMs = Date.now() - killAt;
     assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
     const status = await tree.status();
@@ -123,7 +134,7 @@ void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes t
     const rerunAfterKillMs = Math.min(...ledger.attempts.filter((x) => x.run === 2).map((x) => x.beganAt)) - killAt;
 
     b.kill('SIGTERM');
-    await b.waitExit(60_000);
+    await b.waitExit(W1.stopB);
     rec.set({
       nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
       line: `SIGKILL with ${runningBefore.join(',')} running: re-executed ${JSON.stringify(re.nodes)}, completed-before-kill ran once, ${orphansAtKill.length} orphan containers removed at new worker start, heartbeat loss noticed in ${secs(noticedMs)}, re-runs began ${secs(rerunAfterKillMs)} and the tree was done ${secs(finishedMs)} after the kill`,
@@ -131,11 +142,11 @@ void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes t
     });
   } finally {
     await client?.close();
-    await cleanupCase({ trees: [tree], treeIds: [treeId], docker, dirs: [base] });
+    await cleanupCase({ workerIds: [deadId, newId], trees: [tree], treeIds: [treeId], docker, dirs: [base] });
   }
 }));
 
-void test('case 1b: the replacement worker starts at once (supervisor restart): no container outlives the tree', { timeout: 300_000 }, runCase({ id: '1b', title: 'worker SIGKILLed, replacement started at once', test: FILE }, async (rec) => {
+void test('case 1b: the replacement worker starts at once (supervisor restart): no container outlives the tree', { timeout: caseTimeout(W1B) }, runCase({ id: '1b', title: 'worker SIGKILLed, replacement started at once', test: FILE }, async (rec) => {
   const base = tempDir('rel-kill-now');
   const ws = path.join(base, 'ws');
   const taskQueue = uid('rel-kill-now');
@@ -146,7 +157,7 @@ void test('case 1b: the replacement worker starts at once (supervisor restart): 
   let client: RagomicsClient | undefined;
   let tree: TreeHandle | undefined;
   try {
-    const a = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: deadId, logDir: base });
+    const a = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: deadId, logDir: base, readyTimeoutMs: W1B.readyA });
     await a.ready;
     client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
     // Long nodes: the dead worker's containers would run on long after Temporal gave up on them.
@@ -157,25 +168,25 @@ void test('case 1b: the replacement worker starts at once (supervisor restart): 
     await waitUntil('containers of c and d running', async () => {
       const running = (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.worker': deadId })).filter((c) => c.State === 'running');
       return new Set(running.map((c) => c.Labels['ragomics.node'])).size === 2;
-    }, 120_000);
-    await sleep(1500);
+    }, W1B.containers);
+    await sleep(W1B.settle);
     const killAt = Date.now();
     a.kill('SIGKILL');
     rec.set({ faultsInjected: 1, figures: { orphanSweepS: ORPHAN_SWEEP_S } });
-    await a.waitExit(10_000);
+    await a.waitExit(W1B.killedExit);
     // A supervisor restarts the worker at once; it sweeps for orphans every ORPHAN_SWEEP_S.
-    const b = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: newId, logDir: base, env: { RAGOMICS_ORPHAN_SWEEP: String(ORPHAN_SWEEP_S) } });
+    const b = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: newId, logDir: base, readyTimeoutMs: W1B.readyB, env: { RAGOMICS_ORPHAN_SWEEP: String(ORPHAN_SWEEP_S) } });
     await b.ready;
     // A figure, not an assertion: whether Temporal had already timed out the dead worker's
     // activities when the replacement's start-time cleanup ran is a matter of timing (usually it
     // had not, so the containers survive the start and the periodic sweep is what removes them).
     const orphansAfterStart = (await containersWith(docker, { 'ragomics.worker': deadId })).length;
     rec.set({ figures: { orphansAfterStart } });
-    const goneMs = await waitUntil('the periodic sweep to remove the dead worker\'s containers', async () => (await containersWith(docker, { 'ragomics.worker': deadId })).length === 0, 60_000, 250)
+    const goneMs = await waitUntil('the periodic sweep to remove the dead worker\'s containers', async () => (await containersWith(docker, { 'ragomics.worker': deadId })).length === 0, W1B.swept, 250)
       .then(() => Date.now() - killAt, () => null);
     rec.set({ figures: { orphansGoneAfterKillMs: goneMs } });
     assert.notEqual(goneMs, null, "the dead worker's containers are removed while the replacement runs");
-    const result = await resultWithin(tree, 180_000);
+    const result = await resultWithin(tree, W1B.result);
     const finishedMs = Date.now() - killAt;
     assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
     const status = await tree.status();
@@ -186,7 +197,7 @@ void test('case 1b: the replacement worker starts at once (supervisor restart): 
     assert.equal(leftAtEnd, 0, 'no container of the tree is left');
     const re = reExecutions(ledger);
     b.kill('SIGTERM');
-    await b.waitExit(60_000);
+    await b.waitExit(W1B.stopB);
     rec.set({
       nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
       line: `replacement started at once: ${orphansAfterStart} dead-worker container(s) survived its start-time cleanup (${orphansAfterStart > 0 ? 'Temporal still counted the dead worker live' : 'Temporal had already timed the dead worker out'}), all gone ${secs(goneMs!)} after the kill (periodic sweep every ${ORPHAN_SWEEP_S} s); tree done ${secs(finishedMs)} after the kill, re-executed ${JSON.stringify(re.nodes)}, 0 containers left`,
@@ -194,6 +205,6 @@ void test('case 1b: the replacement worker starts at once (supervisor restart): 
     });
   } finally {
     await client?.close();
-    await cleanupCase({ trees: [tree], treeIds: [treeId], docker, dirs: [base] });
+    await cleanupCase({ workerIds: [deadId, newId], trees: [tree], treeIds: [treeId], docker, dirs: [base] });
   }
 }));

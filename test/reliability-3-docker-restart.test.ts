@@ -18,12 +18,23 @@ import Docker from 'dockerode';
 import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { readLedger, reExecutions, runCase, verifyOutputs } from './helpers/ledger';
-import { PrivateDockerd, sleep, spawnWorker, tailOf, tempDir, waitUntil } from './helpers/processes';
+import { PrivateDockerd, WORKER_READY_MS, sleep, spawnWorker, tailOf, tempDir, waitUntil } from './helpers/processes';
 import { fixtureImage } from './fixtures/executor/helpers';
-import { TEMPORAL_ADDRESS, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode } from './fixtures/reliability/common';
+import { CASE_SLACK_MS, TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode } from './fixtures/reliability/common';
 
 // The workflow backs off 5, 10, 20, 40, 60 s between re-runs of a node whose engine is gone (135 s in all).
 const BOUND_MS = 240_000;
+/** How long a start of the private engine may take (ensure-docker.sh's wait; the call's own bound adds 60 s). */
+const ENGINE_START_S = 60;
+const ENGINE_START_MS = (ENGINE_START_S + 60) * 1000;
+/** engine.stop: SIGTERM and up to 60 s, then SIGKILL and up to 10 s. */
+const ENGINE_STOP_MS = 70_000;
+/** Every bounded wait of the file's set-up (fixture image build, engine start, image load). */
+const W_SETUP = { fixtureImage: 600_000, start: ENGINE_START_MS, load: 300_000 };
+/** Every bounded wait of case 3a, in order; its test timeout is their sum plus cleanup slack. */
+const W3A = { ready: WORKER_READY_MS, running: 60_000, settle: 1000, stop: ENGINE_STOP_MS, start: ENGINE_START_MS, result: BOUND_MS, noContainer: 30_000, stopWorker: 60_000 };
+/** Every bounded wait of case 3b, in order. */
+const W3B = { engineUp: ENGINE_START_MS, engineAnswers: 30_000, ready: WORKER_READY_MS, running: 60_000, settle: 1000, stop: ENGINE_STOP_MS, result: BOUND_MS, stopWorker: 60_000 };
 
 /** "run-k status failureType exit" per attempt of a node, from the ledger. */
 function attemptLines(ledger: Awaited<ReturnType<typeof readLedger>>, nodeId: string): string[] {
@@ -37,30 +48,32 @@ let setup: { startMs: number; loadMs: number };
 before(async () => {
   image = fixtureImage();
   base = tempDir('rel-dockerd');
-  engine = new PrivateDockerd(path.join(base, 'engine'));
+  engine = new PrivateDockerd(path.join(base, 'engine'), { startTimeoutS: ENGINE_START_S });
   const startMs = await engine.start();
-  const loadMs = await engine.loadImage(image);
+  const loadMs = await engine.loadImage(image, W_SETUP.load);
   setup = { startMs, loadMs };
   console.log(`[reliability] private dockerd up in ${secs(startMs)}, image ${image} loaded in ${secs(loadMs)}`);
-});
+}, { timeout: caseTimeout(W_SETUP) });
 
 after(async () => {
   await engine?.destroy().catch((e: Error) => console.log(`private dockerd cleanup: ${e.message}`));
-  await cleanupCase({ dirs: [base] });
-});
+  // Each case killed its own workers; this only removes the folder.
+  await cleanupCase({ workerIds: [], dirs: [base] });
+}, { timeout: ENGINE_STOP_MS + CASE_SLACK_MS });
 
 const FILE = 'test/reliability-3-docker-restart.test.ts';
 
-void test('case 3a: Docker engine restarted while a node runs: the node is retried by its policy, the tree ends in bounded time', { timeout: 400_000 }, runCase({ id: '3a', title: 'Docker engine restarted while a node runs', test: FILE }, async (rec) => {
+void test('case 3a: Docker engine restarted while a node runs: the node is retried by its policy, the tree ends in bounded time', { timeout: caseTimeout(W3A) }, runCase({ id: '3a', title: 'Docker engine restarted while a node runs', test: FILE }, async (rec) => {
   const ws = path.join(base, 'ws-a');
   const taskQueue = uid('rel-dockerd');
   const treeId = uid('rel-dockerd-restart');
   const docker = new Docker({ socketPath: engine.socket });
+  const workerId = `${treeId}-W`;
   let client: RagomicsClient | undefined;
   let tree: TreeHandle | undefined;
   try {
     const w = spawnWorker({
-      address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: `${treeId}-W`, logDir: base, dockerHost: engine.host, blocksImage: image,
+      address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId, logDir: base, dockerHost: engine.host, blocksImage: image, readyTimeoutMs: W3A.ready,
       env: { RAGOMICS_ORPHAN_SWEEP: '3' },
     });
     await w.ready;
@@ -69,13 +82,13 @@ void test('case 3a: Docker engine restarted while a node runs: the node is retri
       id: treeId, heartbeatTimeout: 5, maxRetries: 2, retryDelay: 1,
       nodes: [sleepNode('x', 20), sleepNode('y', 0.5, { parentId: 'x' }), sleepNode('z', 0.5)],
     });
-    await waitUntil('x running in its container', async () => (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.node': 'x' })).some((c) => c.State === 'running'), 60_000);
-    await sleep(1000);
+    await waitUntil('x running in its container', async () => (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.node': 'x' })).some((c) => c.State === 'running'), W3A.running);
+    await sleep(W3A.settle);
     const faultAt = Date.now();
-    const stopMs = await engine.stop('SIGTERM');
+    const stopMs = await engine.stop('SIGTERM', W3A.stop - 10_000);
     const startMs = await engine.start();
     const downMs = Date.now() - faultAt;
-    const result = await resultWithin(tree, BOUND_MS);
+    const result = await resultWithin(tree, W3A.result);
     const endedMs = Date.now() - faultAt;
     const status = await tree.status();
     const ledger = await readLedger(ws, treeId);
@@ -90,9 +103,9 @@ void test('case 3a: Docker engine restarted while a node runs: the node is retri
     const timeline = (await tree.timeline()).filter((e) => e.node === 'x');
     const re = reExecutions(ledger);
     // What the restart left on the engine goes at the latest when the tree is closed (sweep).
-    await waitUntil('no container of the tree on the engine', async () => (await containersWith(docker, { 'ragomics.tree': treeId })).length === 0, 30_000);
+    await waitUntil('no container of the tree on the engine', async () => (await containersWith(docker, { 'ragomics.tree': treeId })).length === 0, W3A.noContainer);
     w.kill('SIGTERM');
-    await w.waitExit(60_000);
+    await w.waitExit(W3A.stopWorker);
     rec.set({
       faultsInjected: 1, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
       line: `dockerd restarted during a 20 s node (stop ${secs(stopMs)}, start ${secs(startMs)}): x ${x.state} after ${timeline.length} attempt(s) [${attemptLines(ledger, 'x').join('; ')}], tree ${result.state} ${secs(endedMs)} after the fault (bound ${secs(BOUND_MS)}); engine left clean`,
@@ -103,19 +116,27 @@ void test('case 3a: Docker engine restarted while a node runs: the node is retri
     throw e;
   } finally {
     await client?.close();
-    await cleanupCase({ trees: [tree], treeIds: [treeId], docker, dirs: [ws] });
+    await cleanupCase({ workerIds: [workerId], trees: [tree], treeIds: [treeId], docker, dirs: [ws] });
   }
 }));
 
-void test('case 3b: Docker engine stopped for good while a node runs: the node FAILS in bounded time, naming Docker', { timeout: 400_000 }, runCase({ id: '3b', title: 'Docker engine stopped for good while a node runs', test: FILE }, async (rec) => {
+void test('case 3b: Docker engine stopped for good while a node runs: the node FAILS in bounded time, naming Docker', { timeout: caseTimeout(W3B) }, runCase({ id: '3b', title: 'Docker engine stopped for good while a node runs', test: FILE }, async (rec) => {
   const ws = path.join(base, 'ws-b');
   const taskQueue = uid('rel-dockerd');
   const treeId = uid('rel-dockerd-gone');
+  const workerId = `${treeId}-W`;
   let client: RagomicsClient | undefined;
   let tree: TreeHandle | undefined;
   try {
-    if (!engine.pid) await engine.start();
-    const w = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: `${treeId}-W`, logDir: base, dockerHost: engine.host, blocksImage: image });
+    // 3b starts from a running engine whatever 3a left: 3a may have failed between stopping the
+    // engine and starting it again. (The old check, `engine.pid` being 0, could never be true:
+    // stop() did not clear the pid, so a stopped engine was never restarted here.) Then the
+    // engine must answer, or the failure below would blame the wrong thing.
+    const restartedFor3b = !engine.isRunning();
+    if (restartedFor3b) await engine.start();
+    await engine.docker(['version', '--format', '{{.Server.Version}}'], W3B.engineAnswers);
+    rec.set({ figures: { restartedFor3b } });
+    const w = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId, logDir: base, dockerHost: engine.host, blocksImage: image, readyTimeoutMs: W3B.ready });
     await w.ready;
     client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
     tree = await client.startTree({
@@ -123,11 +144,11 @@ void test('case 3b: Docker engine stopped for good while a node runs: the node F
       nodes: [sleepNode('x', 30), sleepNode('y', 0.5, { parentId: 'x' })],
     });
     const docker = new Docker({ socketPath: engine.socket });
-    await waitUntil('x running in its container', async () => (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.node': 'x' })).some((c) => c.State === 'running'), 60_000);
-    await sleep(1000);
+    await waitUntil('x running in its container', async () => (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.node': 'x' })).some((c) => c.State === 'running'), W3B.running);
+    await sleep(W3B.settle);
     const faultAt = Date.now();
-    const stopMs = await engine.stop('SIGTERM');
-    const result = await resultWithin(tree, BOUND_MS);
+    const stopMs = await engine.stop('SIGTERM', W3B.stop - 10_000);
+    const result = await resultWithin(tree, W3B.result);
     const endedMs = Date.now() - faultAt;
     const status = await tree.status();
     const x = nodeOf(status, 'x');
@@ -140,7 +161,7 @@ void test('case 3b: Docker engine stopped for good while a node runs: the node F
     const re = reExecutions(ledger);
     assert.equal(w.child.exitCode, null, 'the worker process is still up');
     w.kill('SIGTERM');
-    await w.waitExit(60_000);
+    await w.waitExit(W3B.stopWorker);
     rec.set({
       faultsInjected: 1, nodesReExecuted: re.total, outputsLost: 0, outputsVerified: 0,
       line: `dockerd stopped (took ${secs(stopMs)}) during a 30 s node: x FAILED ${secs(endedMs)} after the fault after ${timeline.length} attempt(s), reason "${(x.error ?? '').split('\n')[0]!.slice(0, 120)}"; worker up; nothing hung`,
@@ -148,6 +169,6 @@ void test('case 3b: Docker engine stopped for good while a node runs: the node F
     });
   } finally {
     await client?.close();
-    await cleanupCase({ trees: [tree], treeIds: [treeId], dirs: [ws] });
+    await cleanupCase({ workerIds: [workerId], trees: [tree], treeIds: [treeId], dirs: [ws] });
   }
 }));

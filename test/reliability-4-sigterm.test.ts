@@ -13,8 +13,8 @@ import path from 'node:path';
 import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { attemptsOf, readLedger, reExecutions, runCase, verifyOutputs } from './helpers/ledger';
-import { sleep, spawnWorker, tempDir, waitUntil } from './helpers/processes';
-import { TEMPORAL_ADDRESS, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker } from './fixtures/reliability/common';
+import { WORKER_READY_MS, sleep, spawnWorker, tempDir, waitUntil } from './helpers/processes';
+import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker } from './fixtures/reliability/common';
 
 interface Variant {
   name: 'long-grace' | 'short-grace';
@@ -22,7 +22,16 @@ interface Variant {
   nodeSeconds: number;
 }
 
+/** Every bounded wait of a variant, in order; its test timeout is their sum plus cleanup slack. */
+function waitsOf(v: Variant) {
+  return { readyA: WORKER_READY_MS, running: 120_000, settle: 1000, stopA: (v.graceSeconds + 60) * 1000, readyB: WORKER_READY_MS, result: 180_000, stopB: 60_000 };
+}
+
+const LONG_GRACE: Variant = { name: 'long-grace', graceSeconds: 60, nodeSeconds: 8 };
+const SHORT_GRACE: Variant = { name: 'short-grace', graceSeconds: 2, nodeSeconds: 30 };
+
 async function sigtermWhileRunning(v: Variant) {
+  const W = waitsOf(v);
   const base = tempDir(`rel-term-${v.name}`);
   const ws = path.join(base, 'ws');
   const taskQueue = uid('rel-term');
@@ -33,7 +42,7 @@ async function sigtermWhileRunning(v: Variant) {
   let client: RagomicsClient | undefined;
   let tree: TreeHandle | undefined;
   try {
-    const a = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: stoppedId, logDir: base, shutdownGraceSeconds: v.graceSeconds });
+    const a = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: stoppedId, logDir: base, shutdownGraceSeconds: v.graceSeconds, readyTimeoutMs: W.readyA });
     await a.ready;
     client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
     // One slot: `later` (READY, lower priority) and `child` wait while `x` runs.
@@ -41,11 +50,11 @@ async function sigtermWhileRunning(v: Variant) {
       id: treeId, heartbeatTimeout: 5, maxParallelJobs: 1,
       nodes: [sleepNode('x', v.nodeSeconds, { priority: 10 }), sleepNode('later', 0.5), sleepNode('child', 0.5, { parentId: 'x' })],
     });
-    await waitUntil('x running in its container', async () => (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.node': 'x' })).some((c) => c.State === 'running'), 120_000);
-    await sleep(1000);
+    await waitUntil('x running in its container', async () => (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.node': 'x' })).some((c) => c.State === 'running'), W.running);
+    await sleep(W.settle);
     const termAt = Date.now();
     a.kill('SIGTERM');
-    const exit = await a.waitExit((v.graceSeconds + 60) * 1000);
+    const exit = await a.waitExit(W.stopA);
     const exitMs = exit.at - termAt;
     // Nothing of the stopped worker is left, before any other worker could have cleaned up.
     const leftByA = await containersWith(docker, { 'ragomics.worker': stoppedId });
@@ -54,15 +63,15 @@ async function sigtermWhileRunning(v: Variant) {
     const startedAfterTerm = ledgerAtExit.attempts.filter((x) => x.beganAt > termAt);
     const xAtExit = attemptsOf(ledgerAtExit, 'x');
 
-    const b = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: nextId, logDir: base });
+    const b = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: nextId, logDir: base, readyTimeoutMs: W.readyB });
     await b.ready;
-    const result = await resultWithin(tree, 180_000);
+    const result = await resultWithin(tree, W.result);
     const status = await tree.status();
     const ledger = await readLedger(ws, treeId);
     const check = await verifyOutputs(ledger, status.nodes);
     const re = reExecutions(ledger);
     b.kill('SIGTERM');
-    await b.waitExit(60_000);
+    await b.waitExit(W.stopB);
     return {
       stoppedId, nextId, exitMs, exitAt: exit.at, exitCode: exit.code, graceful: a.gracefulExit(), leftByA: leftByA.length,
       startedAtTermBy: startedAfterTerm.map((x) => x.nodeId), xAtExit, result, xError: nodeOf(status, 'x').error,
@@ -70,14 +79,14 @@ async function sigtermWhileRunning(v: Variant) {
     };
   } finally {
     await client?.close();
-    await cleanupCase({ trees: [tree], treeIds: [treeId], docker, dirs: [base] });
+    await cleanupCase({ workerIds: [stoppedId, nextId], trees: [tree], treeIds: [treeId], docker, dirs: [base] });
   }
 }
 
 const FILE = 'test/reliability-4-sigterm.test.ts';
 
-void test('case 4a: SIGTERM while a node runs, grace longer than the node: it finishes there, nothing new is taken, the worker exits 0', { timeout: 300_000 }, runCase({ id: '4a', title: 'SIGTERM, grace longer than the node', test: FILE }, async (rec) => {
-  const r = await sigtermWhileRunning({ name: 'long-grace', graceSeconds: 60, nodeSeconds: 8 });
+void test('case 4a: SIGTERM while a node runs, grace longer than the node: it finishes there, nothing new is taken, the worker exits 0', { timeout: caseTimeout(waitsOf(LONG_GRACE)) }, runCase({ id: '4a', title: 'SIGTERM, grace longer than the node', test: FILE }, async (rec) => {
+  const r = await sigtermWhileRunning(LONG_GRACE);
   assert.equal(r.exitCode, 0, 'graceful exit');
   assert.equal(r.graceful, true);
   assert.deepEqual(r.startedAtTermBy, [], 'no attempt began on the stopping worker after SIGTERM');
@@ -95,9 +104,9 @@ void test('case 4a: SIGTERM while a node runs, grace longer than the node: it fi
   });
 }));
 
-void test('case 4b: SIGTERM while a node runs, grace shorter than the node: it is cancelled cleanly and re-run on the next worker', { timeout: 300_000 }, runCase({ id: '4b', title: 'SIGTERM, grace shorter than the node', test: FILE }, async (rec) => {
-  const grace = 2;
-  const r = await sigtermWhileRunning({ name: 'short-grace', graceSeconds: grace, nodeSeconds: 30 });
+void test('case 4b: SIGTERM while a node runs, grace shorter than the node: it is cancelled cleanly and re-run on the next worker', { timeout: caseTimeout(waitsOf(SHORT_GRACE)) }, runCase({ id: '4b', title: 'SIGTERM, grace shorter than the node', test: FILE }, async (rec) => {
+  const grace = SHORT_GRACE.graceSeconds;
+  const r = await sigtermWhileRunning(SHORT_GRACE);
   assert.equal(r.exitCode, 0, 'graceful exit');
   assert.ok(r.exitMs < (grace + 10) * 1000, `the worker exited soon after its grace (${r.exitMs} ms)`);
   assert.deepEqual(r.startedAtTermBy, []);

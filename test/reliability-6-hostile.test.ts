@@ -14,9 +14,9 @@ import path from 'node:path';
 import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { readLedger, runCase, reExecutions, sha256, verifyOutputs } from './helpers/ledger';
-import { spawnWorker, tempDir } from './helpers/processes';
+import { WORKER_READY_MS, spawnWorker, tempDir } from './helpers/processes';
 import * as H from './fixtures/reliability/hostile';
-import { TEMPORAL_ADDRESS, cleanupCase, codeNode, containersWith, nodeOf, resultWithin, sleepNode, systemDocker } from './fixtures/reliability/common';
+import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, codeNode, containersWith, nodeOf, resultWithin, sleepNode, systemDocker } from './fixtures/reliability/common';
 
 interface Expected {
   /** Node state and a pattern its recorded reason must match (FAILED nodes). */
@@ -27,19 +27,23 @@ interface Expected {
 
 const FILE = 'test/reliability-6-hostile.test.ts';
 
-void test('case 6: hostile blocks are contained; the host and a sibling node are untouched', { timeout: 400_000 }, runCase({ id: '6', title: 'hostile blocks (Docker executor, through the workflow)', test: FILE }, async (rec) => {
+/** Every bounded wait of case 6, in order; its test timeout is their sum plus cleanup slack. */
+const W6 = { ready: WORKER_READY_MS, result: 300_000, stop: 60_000 };
+
+void test('case 6: hostile blocks are contained; the host and a sibling node are untouched', { timeout: caseTimeout(W6) }, runCase({ id: '6', title: 'hostile blocks (Docker executor, through the workflow)', test: FILE }, async (rec) => {
   const base = tempDir('rel-hostile');
   const ws = path.join(base, 'ws');
   const taskQueue = uid('rel-hostile');
   const treeId = uid('rel-hostile');
   const marker = treeId;
   const docker = systemDocker();
+  const workerId = `${treeId}-W`;
   const passwdBefore = await sha256('/etc/passwd');
   const hostShadow = existsSync('/etc/shadow') ? readFileSync('/etc/shadow', 'utf8') : '';
   let client: RagomicsClient | undefined;
   let tree: TreeHandle | undefined;
   try {
-    const w = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: `${treeId}-W`, logDir: base });
+    const w = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId, logDir: base, readyTimeoutMs: W6.ready });
     await w.ready;
     client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
     const child = (id: string, code: string, extra: Record<string, unknown> = {}) => codeNode(id, code, { parentId: 'seed', ...extra });
@@ -57,7 +61,7 @@ void test('case 6: hostile blocks are contained; the host and a sibling node are
         sleepNode('bystander', 4, { parentId: 'seed' }),
       ],
     });
-    const result = await resultWithin(tree, 300_000);
+    const result = await resultWithin(tree, W6.result);
     const status = await tree.status();
     const ledger = await readLedger(ws, treeId);
     const expected: Record<string, Expected> = {
@@ -123,7 +127,7 @@ void test('case 6: hostile blocks are contained; the host and a sibling node are
     assert.deepEqual(left.map((c) => c.Names), [], 'no container left');
     const re = reExecutions(ledger);
     w.kill('SIGTERM');
-    await w.waitExit(60_000);
+    await w.waitExit(W6.stop);
     const attacks = Object.keys(expected).filter((k) => !['seed', 'bystander'].includes(k));
     rec.set({
       faultsInjected: attacks.length, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
@@ -132,6 +136,6 @@ void test('case 6: hostile blocks are contained; the host and a sibling node are
     });
   } finally {
     await client?.close();
-    await cleanupCase({ trees: [tree], treeIds: [treeId], docker, dirs: [base] });
+    await cleanupCase({ workerIds: [workerId], trees: [tree], treeIds: [treeId], docker, dirs: [base] });
   }
 }));

@@ -14,9 +14,9 @@ import path from 'node:path';
 import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { maxConcurrency, uid } from './helpers/harness';
 import { readLedger, runCase, reExecutions, verifyOutputs } from './helpers/ledger';
-import { spawnWorker, tempDir } from './helpers/processes';
+import { WORKER_READY_MS, spawnWorker, tempDir } from './helpers/processes';
 import { prng } from './helpers/timeline-checks';
-import { TEMPORAL_ADDRESS, cleanupCase, resultWithin, secs, sleepNode } from './fixtures/reliability/common';
+import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, resultWithin, secs, sleepNode } from './fixtures/reliability/common';
 
 const TREES = 20;
 const NODES = 50;
@@ -25,15 +25,19 @@ const WORKER_CAP = 8;
 
 const FILE = 'test/reliability-7-load.test.ts';
 
-void test(`case 7: ${TREES} trees x ${NODES} nodes at once: all complete, no per-tree or worker-wide cap exceeded`, { timeout: 600_000 }, runCase({ id: '7', title: `load: ${TREES} trees x ${NODES} nodes at once (inprocess executor)`, test: FILE }, async (rec) => {
+/** Every bounded wait of case 7, in order (the trees' results are awaited together, each bounded by `results`). */
+const W7 = { ready: WORKER_READY_MS, results: 480_000, stop: 60_000 };
+
+void test(`case 7: ${TREES} trees x ${NODES} nodes at once: all complete, no per-tree or worker-wide cap exceeded`, { timeout: caseTimeout(W7) }, runCase({ id: '7', title: `load: ${TREES} trees x ${NODES} nodes at once (inprocess executor)`, test: FILE }, async (rec) => {
   const base = tempDir('rel-load');
   const ws = path.join(base, 'ws');
   const taskQueue = uid('rel-load');
   const run = uid('rel-load');
+  const workerId = `${run}-W`;
   let client: RagomicsClient | undefined;
   const trees: TreeHandle[] = [];
   try {
-    const w = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: `${run}-W`, logDir: base, executor: 'inprocess', maxConcurrentNodes: WORKER_CAP });
+    const w = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId, logDir: base, executor: 'inprocess', maxConcurrentNodes: WORKER_CAP, readyTimeoutMs: W7.ready });
     await w.ready;
     client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
     const rand = prng(7);
@@ -49,7 +53,7 @@ void test(`case 7: ${TREES} trees x ${NODES} nodes at once: all complete, no per
     }));
     const startAt = Date.now();
     trees.push(...(await Promise.all(specs.map((s) => client!.startTree(s)))));
-    const results = await Promise.all(trees.map((t) => resultWithin(t, 480_000)));
+    const results = await Promise.all(trees.map((t) => resultWithin(t, W7.results)));
     const wallMs = Date.now() - startAt;
     for (const r of results) assert.equal(r.state, 'COMPLETED', `${r.treeId}: ${JSON.stringify(r.failures.slice(0, 3))}`);
 
@@ -79,7 +83,7 @@ void test(`case 7: ${TREES} trees x ${NODES} nodes at once: all complete, no per
     assert.equal(nodesCompleted, TREES * NODES);
     assert.ok(Math.max(...perTreeMax) <= PER_TREE_CAP, `per-tree cap exceeded: ${perTreeMax.join(',')}`);
     assert.ok(globalMax <= WORKER_CAP, `worker-wide cap exceeded: ${globalMax}`);
-    assert.deepEqual([...workers], [`${run}-W`]);
+    assert.deepEqual([...workers], [workerId]);
     assert.deepEqual(problems, []);
     assert.equal(reExecuted, 0);
     const busyMs = all.reduce((s, i) => s + (i.end - i.start), 0);
@@ -87,7 +91,7 @@ void test(`case 7: ${TREES} trees x ${NODES} nodes at once: all complete, no per
     const lastEnd = Math.max(...all.map((i) => i.end));
     const utilisation = busyMs / ((lastEnd - firstStart) * WORKER_CAP);
     w.kill('SIGTERM');
-    await w.waitExit(60_000);
+    await w.waitExit(W7.stop);
     rec.set({
       faultsInjected: 0, nodesReExecuted: reExecuted, outputsLost: problems.length, outputsVerified: verified,
       line: `${TREES * NODES} nodes (${secs(sleepTotal * 1000)} of sleep) in ${secs(wallMs)}: all COMPLETED once; max running per tree ${Math.max(...perTreeMax)} (cap ${PER_TREE_CAP}), worker-wide ${globalMax} (cap ${WORKER_CAP}); slot utilisation ${(utilisation * 100).toFixed(0)}%; ${(TREES * NODES / (wallMs / 1000)).toFixed(1)} nodes/s`,
@@ -95,6 +99,6 @@ void test(`case 7: ${TREES} trees x ${NODES} nodes at once: all complete, no per
     });
   } finally {
     await client?.close();
-    await cleanupCase({ trees, dirs: [base] });
+    await cleanupCase({ workerIds: [workerId], trees, dirs: [base] });
   }
 }));

@@ -16,10 +16,13 @@ import { PROJECT_ROOT, loadWorkerConfig, resolveBlocksImage } from '../workers/c
 const DATASET = path.join(PROJECT_ROOT, '.data', 'datasets', 'pbmc68k_counts.h5ad');
 const IMAGE = resolveBlocksImage(loadWorkerConfig({}));
 
+/** Bound on one `docker run` of the inspector (seconds when healthy): a hung engine fails the test instead of hanging CI. */
+const INSPECT_TIMEOUT_MS = 120_000;
+
 /** Reads shape and keys of an .h5ad with the image's own anndata (the host has no Python stack). */
 function inspect(file: string): { n_obs: number; n_vars: number; layers: string[]; uns: string[] } {
   const script = 'import anndata,json,sys; a=anndata.read_h5ad(sys.argv[1]); print(json.dumps({"n_obs":a.n_obs,"n_vars":a.n_vars,"layers":list(a.layers.keys()),"uns":list(a.uns.keys())}))';
-  const out = execFileSync('docker', ['run', '--rm', '--network', 'none', '--read-only', '--tmpfs', '/tmp', '-v', `${file}:/in.h5ad:ro`, '--entrypoint', '/opt/ragomics/bin/python', IMAGE, '-c', script, '/in.h5ad'], { encoding: 'utf8' });
+  const out = execFileSync('docker', ['run', '--rm', '--network', 'none', '--read-only', '--tmpfs', '/tmp', '-v', `${file}:/in.h5ad:ro`, '--entrypoint', '/opt/ragomics/bin/python', IMAGE, '-c', script, '/in.h5ad'], { encoding: 'utf8', timeout: INSPECT_TIMEOUT_MS });
   return JSON.parse(out.trim().split('\n').pop()!) as ReturnType<typeof inspect>;
 }
 

@@ -65,6 +65,17 @@ export async function createRagomicsWorker(config: WorkerConfig, logger?: Logger
   } catch (err) {
     throw new ServiceUnavailableError(`cannot reach the Temporal server at ${resolved.address}: ${(err as Error).message.split('\n')[0]}; start one with \`npx ragomics dev\` or \`bash scripts/ensure-temporal.sh\``, { cause: err });
   }
+  // Everything after the connect can throw (orphan clean-up, bundling, a bad option): close the
+  // connection then, so a failed start leaves nothing open behind it.
+  try {
+    return await startOn(connection, config, resolved, logger, extra, tracing);
+  } catch (err) {
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startOn(connection: NativeConnection, config: WorkerConfig, resolved: ReturnType<typeof resolveConnection>, logger: Logger | undefined, extra: Partial<WorkerOptions>, tracing: { exporter?: SpanExporter } | undefined): Promise<RagomicsWorker> {
   const executor = createExecutor(config);
   if (executor.kind === 'docker') {
     const clientConnection = await Connection.connect(resolved.connectionOptions);

@@ -23,7 +23,7 @@ import { classifyFailure } from './classify-failure';
 import { createNodeRunner } from './node-runner';
 import { requestFromSuggestions, requestsFromRules } from './expansion';
 import {
-  addNodesSignal, addNodesUpdate, cancelNodeUpdate, cancelTreeSignal, closeTreeSignal, metricsQuery,
+  addNodesSignal, addNodesUpdate, addSamplesUpdate, cancelNodeUpdate, cancelTreeSignal, closeTreeSignal, metricsQuery,
   setMaxParallelJobsUpdate, setPausedSignal, statusQuery, summaryQuery, timelineQuery,
 } from './messages';
 import { blockLabel, type NodeRecord } from './node-record';
@@ -82,10 +82,9 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   // with the start are delivered when their handler is set, and may refer to these nodes.
   if (!input.carried) {
     if (spec.userRequest) upsertSearchAttributes([{ key: SA.UserRequestKey, value: spec.userRequest.slice(0, 2000) }]);
-    if (spec.nodes.length > 0) {
-      const out = tree.addNodes({ requestId: 'spec', source: 'spec', nodes: spec.nodes }, 'spec', Date.now());
-      if (!out.ok) throw ApplicationFailure.nonRetryable(`invalid tree spec:\n${out.errors.join('\n')}`, 'InvalidTreeSpec');
-    }
+    // Templates expanded per sample, then the spec's nodes (common/cohort.ts).
+    const out = tree.start(Date.now());
+    if (!out.ok) throw ApplicationFailure.nonRetryable(`invalid tree spec:\n${out.errors.join('\n')}`, 'InvalidTreeSpec');
   }
 
   // ---- handlers: registered before the first await --------------------------------------
@@ -98,6 +97,18 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     validator: (req) => {
       if (cancelRequested) throw new Error(`tree "${treeId}" is being cancelled; no nodes can be added`);
       const { errors } = tree.check(req);
+      if (errors.length > 0) throw new Error(errors.join('\n'));
+    },
+  });
+  setHandler(addSamplesUpdate, (req) => {
+    const out = tree.addSamples(req, Date.now());
+    if (!out.ok) throw ApplicationFailure.nonRetryable(out.errors.join('\n'), 'InvalidAddition');
+    wake();
+    return { requestId: req.requestId, samples: out.samples, added: out.added, gathers: out.gathers, duplicate: out.duplicate };
+  }, {
+    validator: (req) => {
+      if (cancelRequested) throw new Error(`tree "${treeId}" is being cancelled; no samples can be added`);
+      const { errors } = tree.checkSamples(req);
       if (errors.length > 0) throw new Error(errors.join('\n'));
     },
   });
@@ -172,6 +183,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
       counts, totalNodes: tree.order.length, offset: start,
       nodes: tree.order.slice(start, start + Math.max(1, Math.min(limit, 5000))).map((n) => nodeStatus(n, withTransitions, withDetails)),
       rejected: tree.rejected, metrics: computeMetrics(tree.order, tree.maxParallelJobs), runs: tree.runs,
+      ...(tree.samples.length > 0 ? { samples: tree.samples } : {}),
     };
   }
 
@@ -253,7 +265,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     const c = tree.counts();
     const state = treeState();
     const key = `${state}|${tree.order.length}|${c.COMPLETED}|${c.FAILED + c.TIMEOUT + c.CANCELLED}|${c.RUNNING}`;
-    setCurrentDetails(`**${state}** · ${c.COMPLETED}/${tree.order.length} completed · ${c.RUNNING} running · ${c.READY} ready · ${c.FAILED + c.TIMEOUT} failed · ${c.CANCELLED} cancelled${tree.paused ? ' · paused' : ''}`);
+    setCurrentDetails(`**${state}** · ${tree.samples.length > 0 ? `${tree.samples.length} samples · ` : ''}${c.COMPLETED}/${tree.order.length} completed · ${c.RUNNING} running · ${c.READY} ready · ${c.FAILED + c.TIMEOUT} failed · ${c.CANCELLED} cancelled${tree.paused ? ' · paused' : ''}`);
     const now = Date.now();
     if (key === lastUpsertKey || (!force && now - lastUpsert < SEARCH_ATTRIBUTE_INTERVAL_MS)) return;
     lastUpsert = now;
@@ -290,8 +302,9 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     const idle = inFlight.size === 0 && pendingCallbacks === 0;
     if (draining && idle) {
       await condition(allHandlersFinished);
-      // The nodes travel in the carried state; the spec keeps only the tree's settings.
-      await continueAsNew<typeof analysisTree>({ spec: { ...input.spec, nodes: [] }, carried: tree.carry(), continueAsNewAfterEvents: input.continueAsNewAfterEvents });
+      // The nodes (and samples) travel in the carried state; the spec keeps only the tree's
+      // settings and templates (addSamples expands them).
+      await continueAsNew<typeof analysisTree>({ spec: { ...input.spec, nodes: [], samples: undefined }, carried: tree.carry(), continueAsNewAfterEvents: input.continueAsNewAfterEvents });
     }
     if (idle && tree.scheduler.isQuiescent()) {
       if (spec.expansion.idleTimeout === 0 || tree.closed) break;

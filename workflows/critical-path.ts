@@ -70,6 +70,12 @@ export class CriticalPaths {
     this.dirty = true;
   }
 
+  /** Replaces the tracked nodes after the insertion order changed (`TreeScheduler.addDependencies`). */
+  reorder(nodes: readonly PathNode[]): void {
+    this.active = nodes.filter((n) => !isTerminal(n.state));
+    this.dirty = true;
+  }
+
   /** Notes that a node ended in `to`. */
   ended(node: PathNode, to: NodeState): void {
     if (node.expectedDuration === undefined) node.stat.liveUsers--;

@@ -4,7 +4,7 @@
  * names and payload types are spelled once.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AddNodesRequest } from '../common/schemas';
+import type { AddNodesRequest, AddSamplesRequest } from '../common/schemas';
 import type { TreeMetrics, TreeStatus, TimelinePage, TreeSummary } from './views';
 
 /** Result of an accepted `addNodes` update. */
@@ -22,6 +22,27 @@ export interface AddNodesResult {
  * nothing changes then. Accepted nodes are scheduled at once. Idempotent by `requestId`.
  */
 export const addNodesUpdate = defineUpdate<AddNodesResult, [AddNodesRequest]>('addNodes');
+
+/** Result of an accepted `addSamples` update. */
+export interface AddSamplesResult {
+  requestId: string;
+  /** Sample ids added (empty when the request id was already applied). */
+  samples: string[];
+  /** Ids of the nodes expanded for them. */
+  added: string[];
+  /** Gather nodes that now read the new samples too. */
+  gathers: string[];
+  /** True when this request id had been applied before; nothing changed this time. */
+  duplicate: boolean;
+}
+
+/**
+ * Adds samples to a running cohort: expands the `forEachSample` templates for them and adds
+ * their nodes to every gather over a template. All or nothing, idempotent by `requestId`. The
+ * validator rejects bad or duplicate rows, a tree without templates, and any gather over the
+ * templates that has already started (one line naming it and its state); nothing changes then.
+ */
+export const addSamplesUpdate = defineUpdate<AddSamplesResult, [AddSamplesRequest]>('addSamples');
 
 /** Fire-and-forget form of {@link addNodesUpdate}: invalid requests are recorded as rejected in the status. */
 export const addNodesSignal = defineSignal<[AddNodesRequest]>('addNodesSignal');

@@ -58,8 +58,14 @@ export interface NodeRecord {
   resources?: Resources;
   expectedDuration?: number;
   taskQueue?: string;
-  /** Who added the node: spec, client, signal, result, rule, policy. */
+  /** Who added the node: spec, client, signal, result, rule, policy, samples. */
   source: string;
+  /** The sample this node belongs to (nodes expanded from `forEachSample`); see `TreeState.samples`. */
+  sample?: string;
+  /** A node with several inputs: their ids, in order (all are also dependencies). */
+  inputs?: string[];
+  /** A gather: the template id it reads one input per sample of (grows with `addSamples`). */
+  gather?: string;
   state: NodeState;
   queuedAt: number;
   transitions: TransitionRecord[];

@@ -66,8 +66,34 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
   }
 
   function inputPathFor(rec: NodeRecord): string | null {
-    if (!rec.parentId) return spec.inputDataPath ?? null;
+    if (rec.inputs) return null;
+    // A template root reads its sample's own .h5ad.
+    if (!rec.parentId) return (rec.sample !== undefined ? sampleById(rec.sample)?.path : undefined) ?? spec.inputDataPath ?? null;
     return tree.nodes.get(rec.parentId)?.output?.outputPath ?? null;
+  }
+
+  function sampleById(id: string) {
+    return tree.samples.find((s) => s.sample === id);
+  }
+
+  function runSample(id: string | undefined): RunNodeInput['sample'] {
+    const s = id === undefined ? undefined : sampleById(id);
+    return s ? { sample: s.sample, columns: { ...s.columns } } : undefined;
+  }
+
+  /**
+   * The inputs of a multi-input node, in order: each input node's published output, keyed by its
+   * sample id for a gather and by its node id for a list, with its sample's columns when it has one.
+   * Inputs are dependencies, so all have COMPLETED (and published) by now.
+   */
+  function inputsFor(rec: NodeRecord): RunNodeInput['inputs'] {
+    if (!rec.inputs) return undefined;
+    return rec.inputs.map((id) => {
+      const n = tree.nodes.get(id);
+      const sample = runSample(n?.sample);
+      const key = rec.gather !== undefined && n?.sample !== undefined ? n.sample : id;
+      return { key, path: n?.output?.outputPath ?? '', ...(sample ? { sample } : {}) };
+    });
   }
 
   function memoryFor(rec: NodeRecord): RunNodeInput['resources'] {
@@ -125,6 +151,11 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
         treeId, runKey, nodeId: rec.id, attempt: runIndex, block: rec.block, inputPath: inputPathFor(rec), resources,
         timeoutSeconds: rec.timeout ?? spec.jobTimeout, patchedCode: rec.patchedCode,
       };
+      // Only cohort nodes carry these, so single-input activity inputs are unchanged.
+      const inputs = inputsFor(rec);
+      if (inputs) input.inputs = inputs;
+      const sample = runSample(rec.sample);
+      if (sample) input.sample = sample;
       try {
         result = await scope.run(() => nodeActivity(rec, placeholder.n).executeWithOptions({ summary: `${rec.id} · ${blockLabel(rec.block)} · run ${runIndex}` }, [input]));
         recordAttempts(rec, placeholder, result.attemptHistory, {

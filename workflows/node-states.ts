@@ -15,6 +15,8 @@ import { NODE_STATES, TERMINAL_STATES, type NodeState } from '../common/schemas'
  *   cancels a running node (the workflow cancels the activity, then calls `finish(id, 'CANCELLED')`).
  * - `PENDING | WAITING | READY → CANCELLED` on user cancel, and `WAITING → CANCELLED` when a
  *   dependency ends FAILED, TIMEOUT or CANCELLED.
+ * - `READY → WAITING` when a node that has not started gets a new dependency that has not
+ *   completed (`TreeScheduler.addDependencies`: a gather taking in samples added to a cohort).
  * - The terminal states COMPLETED, FAILED, TIMEOUT and CANCELLED have no way out.
  *
  * Creation is the pseudo-transition `null → PENDING`; it is reported but not in this table.
@@ -22,7 +24,7 @@ import { NODE_STATES, TERMINAL_STATES, type NodeState } from '../common/schemas'
 export const ALLOWED_TRANSITIONS: Readonly<Record<NodeState, readonly NodeState[]>> = Object.freeze({
   PENDING: Object.freeze(['WAITING', 'CANCELLED'] as NodeState[]),
   WAITING: Object.freeze(['READY', 'CANCELLED'] as NodeState[]),
-  READY: Object.freeze(['RUNNING', 'CANCELLED'] as NodeState[]),
+  READY: Object.freeze(['RUNNING', 'CANCELLED', 'WAITING'] as NodeState[]),
   RUNNING: Object.freeze(['COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED'] as NodeState[]),
   COMPLETED: Object.freeze([] as NodeState[]),
   FAILED: Object.freeze([] as NodeState[]),

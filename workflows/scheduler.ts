@@ -156,6 +156,89 @@ export class TreeScheduler extends NodeGraph {
     return out;
   }
 
+  /**
+   * Adds dependencies to a node that has not started (PENDING, WAITING or READY): a gather
+   * taking in the samples added to a cohort. The new dependencies are appended in the given
+   * order (ones already listed are skipped). Then:
+   * - a READY node with a new dependency that has not COMPLETED goes back to WAITING;
+   * - a node with a new dependency that ended FAILED, TIMEOUT or CANCELLED is cancelled, with its
+   *   dependents (as in {@link addNode});
+   * - its depth (and its dependents') grows if a new dependency is deeper;
+   * - the node and all its dependents (none has started) move to the end of the insertion order,
+   *   keeping their relative order, with new sequence numbers: insertion order stays a
+   *   topological order, which continue-as-new ({@link restore}) and critical paths rely on.
+   *
+   * @returns the transitions and the ids moved to the end, in their new order.
+   * @throws SchedulerError `UNKNOWN_NODE`; `ILLEGAL_TRANSITION` when the node is RUNNING or
+   *   ended; `UNKNOWN_DEPENDENCY` for an unknown id or the node itself; `INVALID_ARGUMENT` when
+   *   a new dependency depends on the node (a cycle). Nothing changes then.
+   */
+  addDependencies(id: string, dependencies: readonly string[]): { transitions: Transition[]; moved: string[] } {
+    const node = this.require(id);
+    if (node.state !== 'PENDING' && node.state !== 'WAITING' && node.state !== 'READY') {
+      throw new SchedulerError('ILLEGAL_TRANSITION', `node "${id}" is ${node.state}; dependencies can only be added before it starts`, { nodeId: id, from: node.state });
+    }
+    const fresh: string[] = [];
+    for (const d of dependencies) if (!node.dependencies.includes(d) && !fresh.includes(d)) fresh.push(d);
+    const deps = fresh.map((d) => (d === id ? this.unknownDependency(id, d, 'UNKNOWN_DEPENDENCY') : this.nodes.get(d) ?? this.unknownDependency(id, d, 'UNKNOWN_DEPENDENCY')));
+    // The node and everything downstream of it: a new dependency among them would close a cycle.
+    const downstream = new Set<GraphNode>([node]);
+    const queue: GraphNode[] = [node];
+    for (let i = 0; i < queue.length; i++) {
+      for (const dep of (queue[i] as GraphNode).dependents) {
+        if (!downstream.has(dep)) {
+          downstream.add(dep);
+          queue.push(dep);
+        }
+      }
+    }
+    for (const dep of deps) {
+      if (downstream.has(dep)) throw new SchedulerError('INVALID_ARGUMENT', `node "${id}": adding dependency "${dep.id}" would close a cycle (it depends on "${id}")`, { nodeId: id });
+    }
+
+    // ---- from here on nothing throws
+    const out: Transition[] = [];
+    const moved = [...downstream].sort((a, b) => a.seq - b.seq);
+    node.dependencies.push(...fresh);
+    let failedDep: GraphNode | undefined;
+    for (const dep of deps) {
+      dep.dependents.push(node);
+      if (dep.state !== 'COMPLETED') node.pendingDeps++;
+      if (!failedDep && (dep.state === 'FAILED' || dep.state === 'TIMEOUT' || dep.state === 'CANCELLED')) failedDep = dep;
+    }
+    // Depths: recomputed in insertion (topological) order over the moved nodes.
+    for (const m of moved) {
+      let depth = 0;
+      for (const d of m.dependencies) depth = Math.max(depth, (this.nodes.get(d) as GraphNode).depth + 1);
+      m.depth = Math.max(m.depth, depth);
+    }
+    // Move to the end with new sequence numbers; reverse edges stay in insertion order.
+    const movedSet = new Set(moved);
+    const kept = this.order.filter((n) => !movedSet.has(n));
+    this.order.length = 0;
+    this.order.push(...kept, ...moved);
+    for (const m of moved) m.seq = this.nextSeq++;
+    for (const m of moved) for (const d of m.dependencies) (this.nodes.get(d) as GraphNode).dependents.sort((a, b) => a.seq - b.seq);
+    this.paths.reorder(this.order);
+
+    if (failedDep) {
+      if (node.state === 'READY') {
+        this.move(node, 'CANCELLED', `dependency "${failedDep.id}" ${failedDep.state}`, out);
+        node.rootCause = failedDep.rootCause ?? { id: failedDep.id, state: failedDep.state };
+      } else {
+        this.cancelBecauseOf(node, failedDep, out);
+      }
+      this.cascade(node, out);
+    } else if (node.state === 'READY' && node.pendingDeps > 0) {
+      this.move(node, 'WAITING', 'new dependencies', out);
+    }
+    // Sequence numbers (and maybe depths) changed: re-heapify, which also drops stale entries,
+    // so the heap never holds a node twice when it becomes READY again.
+    this.ready.rebuild();
+    this.heapKeysStale = false;
+    return { transitions: out, moved: moved.map((m) => m.id) };
+  }
+
   // ---- dispatch -----------------------------------------------------------------------------
 
   /**

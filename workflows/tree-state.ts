@@ -4,8 +4,9 @@
  * workflow clock (`Date.now()` is deterministic inside the sandbox), so the rules of the tree
  * stay readable apart from the orchestration in `analysis-tree.ts`.
  */
-import { AddNodesRequestSchema, formatZodError, type AddNodesRequest, type NodeState, type TreeSpec } from '../common/schemas';
-import { validateAdditions, type ExistingTree, type NormalizedNode } from '../common/tree-validation';
+import { expandTemplates, inlineRowLocator, instantiate, samplesFromRows, type CohortContext, type Sample } from '../common/cohort';
+import { AddNodesRequestSchema, AddSamplesRequestSchema, MAX_SAMPLES, formatZodError, type AddNodesRequest, type NodeState, type TreeSpec } from '../common/schemas';
+import { initialNodes, validateAdditions, type ExistingTree, type NormalizedNode } from '../common/tree-validation';
 import { decodeNodes, decodeStringSet, encodeNodes, encodeStringSet, utf8Length, type EncodedNodes } from './carry-codec';
 import { blockKey, type NodeRecord, type TransitionRecord } from './node-record';
 import { TreeScheduler, type SchedulerSnapshot, type Transition } from './scheduler';
@@ -29,6 +30,8 @@ export interface CarriedState {
   closed: boolean;
   runs: number;
   version: number;
+  /** The cohort's samples in sheet order (absent for trees without samples). */
+  samples?: Sample[];
 }
 
 /** Most rejected fire-and-forget additions kept in the status. */
@@ -44,6 +47,14 @@ const LEAN_REJECTED_ERRORS = 5;
 /** Outcome of {@link TreeState.addNodes}. */
 export type AddOutcome = { ok: true; added: string[]; duplicate: boolean } | { ok: false; errors: string[] };
 
+/** Outcome of {@link TreeState.addSamples}. */
+export type AddSamplesOutcome =
+  | { ok: true; samples: string[]; added: string[]; gathers: string[]; duplicate: boolean }
+  | { ok: false; errors: string[] };
+
+/** States of a gather that can still take in new samples. */
+const NOT_STARTED: readonly NodeState[] = ['PENDING', 'WAITING', 'READY'];
+
 /** Mutable state of one tree inside the workflow. */
 export class TreeState {
   readonly nodes = new Map<string, NodeRecord>();
@@ -57,9 +68,14 @@ export class TreeState {
   /** Bumps on every change, so watchers can poll a cheap summary. */
   version = 0;
   maxParallelJobs: number;
+  /** The cohort's samples, in sheet order; nodes name them by id (`NodeRecord.sample`). */
+  readonly samples: Sample[] = [];
+  private readonly templateIds: ReadonlySet<string>;
 
   constructor(readonly spec: TreeSpec, carried?: CarriedState) {
     this.maxParallelJobs = carried?.maxParallelJobs ?? spec.maxParallelJobs;
+    this.templateIds = new Set(spec.forEachSample.map((t) => t.id));
+    if (carried?.samples) this.samples.push(...carried.samples);
     // The seed's `priority_queue: false` is a plain FIFO queue: no priorities, submission order.
     const options = { strategy: spec.priorityQueue ? spec.priorityStrategy : ('fifo' as const), usePriority: spec.priorityQueue, maxParallel: this.maxParallelJobs };
     const records = carried ? decodeNodes(carried.nodes) : [];
@@ -85,14 +101,99 @@ export class TreeState {
     return this.scheduler;
   }
 
+  /** Samples and templates, against which gathers and `sample` fields are checked. */
+  cohort(samples: readonly Sample[] = this.samples): CohortContext {
+    return { samples, templateIds: this.templateIds };
+  }
+
   /** Validates a request without changing anything; returns the error lines, or none. */
   check(raw: unknown, prefix = 'nodes'): { request?: AddNodesRequest; errors: string[]; nodes?: NormalizedNode[] } {
     const parsed = AddNodesRequestSchema.safeParse(raw);
     if (!parsed.success) return { errors: formatZodError(parsed.error).split('\n') };
     const request = parsed.data;
     if (this.appliedRequests.has(request.requestId)) return { request, errors: [] };
-    const v = validateAdditions(this.existing(), request.nodes, this.limits(), { prefix });
+    const v = validateAdditions(this.existing(), request.nodes, this.limits(), { prefix, cohort: this.cohort() });
     return v.ok ? { request, errors: [], nodes: v.nodes } : { request, errors: v.errors };
+  }
+
+  /**
+   * Adds the spec's initial nodes: `forEachSample` expanded for every sample (sheet order), then
+   * `nodes`. Call once, on a tree's first run. All or nothing.
+   */
+  start(now: number): { ok: true } | { ok: false; errors: string[] } {
+    const init = initialNodes(this.spec);
+    if (!init.ok) return init;
+    const { nodes, paths, samples } = init.initial;
+    if (nodes.length === 0) return { ok: true };
+    const v = validateAdditions(this.existing(), nodes, this.limits(), { pathOf: (i) => paths[i] ?? `nodes[${i}]`, cohort: this.cohort(samples) });
+    if (!v.ok) return { ok: false, errors: [...new Set(v.errors)] };
+    this.samples.push(...samples);
+    this.appliedRequests.add('spec');
+    this.insert(v.nodes, 'spec', now);
+    this.version++;
+    return { ok: true };
+  }
+
+  /**
+   * Checks an `addSamples` request without changing anything. Returns the new samples, their
+   * expanded nodes (validated against the tree) and the gathers that take them in; or one line
+   * per problem: bad or duplicate rows, no templates, or a gather over the templates that has
+   * already started (`gather node "merge" is RUNNING; …`).
+   */
+  checkSamples(raw: unknown): { requestId?: string; errors: string[]; samples?: Sample[]; nodes?: NormalizedNode[]; gathers?: NodeRecord[] } {
+    const parsed = AddSamplesRequestSchema.safeParse(raw);
+    if (!parsed.success) return { errors: formatZodError(parsed.error).split('\n') };
+    const { requestId } = parsed.data;
+    if (this.appliedRequests.has(requestId)) return { requestId, errors: [] };
+    if (this.templateIds.size === 0) return { requestId, errors: ['samples: this tree has no forEachSample templates to expand for new samples'] };
+    const total = this.samples.length + parsed.data.samples.length;
+    if (total > MAX_SAMPLES) return { requestId, errors: [`samples: adding ${parsed.data.samples.length} would make ${total} samples, more than ${MAX_SAMPLES} (the tree has ${this.samples.length})`] };
+    const rows = samplesFromRows(parsed.data.samples, inlineRowLocator('samples'), this.samples);
+    if (!rows.ok) return { requestId, errors: rows.errors };
+    const gathers = this.order.filter((r) => r.gather !== undefined);
+    const started = gathers.filter((g) => !NOT_STARTED.includes(g.state));
+    if (started.length > 0) {
+      return {
+        requestId,
+        errors: started.map((g) => `gather node "${g.id}" (over "${g.gather as string}") is ${g.state}: it has already read its inputs, so samples can no longer be added to it; nothing was changed (start a new tree for the new samples)`),
+      };
+    }
+    const expanded = expandTemplates(this.spec.forEachSample, rows.samples);
+    if (!expanded.ok) return { requestId, errors: expanded.errors };
+    const all = [...this.samples, ...rows.samples];
+    const { nodes, paths } = expanded.expansion;
+    const v = validateAdditions(this.existing(), nodes, this.limits(), { pathOf: (i) => paths[i] ?? `forEachSample[${i}]`, cohort: this.cohort(all) });
+    if (!v.ok) return { requestId, errors: [...new Set(v.errors)] };
+    return { requestId, errors: [], samples: rows.samples, nodes: v.nodes, gathers };
+  }
+
+  /**
+   * Adds samples to a running cohort, all or nothing: expands the templates for them and adds
+   * their nodes to every gather over a template (none may have started). A request id seen
+   * before changes nothing and reports `duplicate`.
+   */
+  addSamples(raw: unknown, now: number): AddSamplesOutcome {
+    const { requestId, errors, samples, nodes, gathers } = this.checkSamples(raw);
+    if (errors.length > 0 || requestId === undefined) return { ok: false, errors };
+    if (!samples || !nodes || !gathers) return { ok: true, samples: [], added: [], gathers: [], duplicate: true };
+    this.appliedRequests.add(requestId);
+    this.samples.push(...samples);
+    const added = this.insert(nodes, 'samples', now);
+    for (const g of gathers) {
+      const ids = samples.map((s) => instantiate(g.gather as string, s.sample));
+      const { transitions, moved } = this.scheduler.addDependencies(g.id, ids);
+      g.inputs = [...(g.inputs ?? []), ...ids];
+      g.dependencies = [...g.dependencies, ...ids.filter((id) => !g.dependencies.includes(id))];
+      // Same order as the scheduler's: carried records rebuild it (insertion order = sequence).
+      const movedSet = new Set(moved);
+      const kept = this.order.filter((r) => !movedSet.has(r.id));
+      this.order.length = 0;
+      this.order.push(...kept, ...moved.map((id) => this.nodes.get(id) as NodeRecord));
+      for (const id of moved) (this.nodes.get(id) as NodeRecord).depth = this.scheduler.depthOf(id) as number;
+      this.apply(transitions, now);
+    }
+    this.version++;
+    return { ok: true, samples: samples.map((s) => s.sample), added, gathers: gathers.map((g) => g.id), duplicate: false };
   }
 
   private limits() {
@@ -109,6 +210,13 @@ export class TreeState {
     if (errors.length > 0 || !request) return { ok: false, errors };
     if (this.appliedRequests.has(request.requestId) || !nodes) return { ok: true, added: [], duplicate: true };
     this.appliedRequests.add(request.requestId);
+    const added = this.insert(nodes, request.source ?? source, now);
+    this.version++;
+    return { ok: true, added, duplicate: false };
+  }
+
+  /** Creates records for validated nodes (in their order) and adds them to the scheduler. */
+  private insert(nodes: readonly NormalizedNode[], source: string, now: number): string[] {
     const added: string[] = [];
     for (const n of nodes) {
       const rec: NodeRecord = {
@@ -123,7 +231,10 @@ export class TreeState {
         resources: n.resources,
         expectedDuration: n.expectedDuration,
         taskQueue: n.taskQueue,
-        source: request.source ?? source,
+        source,
+        ...(n.sample !== undefined ? { sample: n.sample } : {}),
+        ...(n.inputs !== undefined ? { inputs: n.inputs } : {}),
+        ...(n.gather !== undefined ? { gather: n.gather } : {}),
         state: 'PENDING',
         queuedAt: now,
         transitions: [],
@@ -139,8 +250,7 @@ export class TreeState {
         now,
       );
     }
-    this.version++;
-    return { ok: true, added, duplicate: false };
+    return added;
   }
 
   /** Records a rejected fire-and-forget addition so the status shows it. */
@@ -188,6 +298,7 @@ export class TreeState {
       closed: this.closed,
       runs: this.runs + 1,
       version: this.version,
+      ...(this.samples.length > 0 ? { samples: this.samples } : {}),
     });
     const full = state(false);
     return utf8Length(JSON.stringify(full)) <= CARRY_BUDGET_BYTES ? full : state(true);

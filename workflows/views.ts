@@ -28,6 +28,17 @@ export interface NodeStatus {
   /** With `details`: what the node runs and what it waits for. */
   blockSpec?: Block;
   dependencies?: string[];
+  /** The sample the node belongs to (only on nodes expanded from `forEachSample`). */
+  sample?: string;
+  /** A node with several inputs: their node ids, in order (only on such nodes). */
+  inputs?: string[];
+}
+
+/** One sample of a cohort in the status: its id, `.h5ad` and further sheet columns. */
+export interface SampleStatus {
+  sample: string;
+  path: string;
+  columns: Record<string, string>;
 }
 
 /** The seed's metrics plus what a scheduler should be judged by. Times in seconds. */
@@ -70,6 +81,8 @@ export interface TreeStatus {
   metrics: TreeMetrics;
   /** How many times this tree continued as new (one logical run). */
   runs: number;
+  /** The cohort's samples in sheet order (only for trees with samples). */
+  samples?: SampleStatus[];
 }
 
 /** One bar of the timeline: one attempt of one node. */
@@ -147,6 +160,9 @@ export function nodeStatus(rec: NodeRecord, withTransitions = false, withDetails
     sha256: rec.output?.sha256 ?? null,
     summary: rec.output?.summary ?? '',
   };
+  // Only on cohort nodes, so the status of a single-input tree is exactly what it was.
+  if (rec.sample !== undefined) s.sample = rec.sample;
+  if (rec.inputs !== undefined) s.inputs = rec.inputs;
   if (withDetails) {
     s.blockSpec = rec.block;
     s.dependencies = rec.dependencies;

@@ -68,9 +68,23 @@ export async function resolveBlockImage(docker: Docker, baseImage: string, block
   return built;
 }
 
-/** `ragomics/blocks-ext:<16 hex>`, a hash of the base image Id and the sorted requirements. */
-export function requirementsImageTag(baseImageId: string, sortedRequirements: string[]): string {
-  const hash = createHash('sha256').update(JSON.stringify({ base: baseImageId, requirements: sortedRequirements })).digest('hex');
+/**
+ * `ragomics/blocks-ext:<16 hex>`: the first 16 hex digits of the sha256 of the base image Id and
+ * the normalized requirement set, so the tag never holds requirement text (always a valid Docker
+ * tag, whatever a requirement looks like, e.g. `pip>=1..9`) and one set gets one image.
+ * Normalized: each requirement trimmed, its project name compared as PEP 503 says (case-insensitive,
+ * runs of `-`, `_`, `.` alike), duplicates dropped, sorted; order and spelling of the name do not
+ * matter. Already-normalized sets hash exactly as before this normalization existed, so images
+ * built earlier are reused. 64 bits: a collision among a worker's few requirement sets has odds
+ * of about n²/2⁶⁵.
+ */
+export function requirementsImageTag(baseImageId: string, requirements: readonly string[]): string {
+  const normalized = [...new Set(requirements.map((r) => {
+    const t = r.trim();
+    const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)(.*)$/s.exec(t);
+    return m ? `${m[1]!.toLowerCase().replace(/[-_.]+/g, '-')}${m[2]}` : t;
+  }))].sort();
+  const hash = createHash('sha256').update(JSON.stringify({ base: baseImageId, requirements: normalized })).digest('hex');
   return `ragomics/blocks-ext:${hash.slice(0, 16)}`;
 }
 

@@ -33,8 +33,9 @@ export function containerLabels(job: ExecJob): Record<string, string> {
 /**
  * Create options for an attempt's container: non-root, read-only root with a /tmp tmpfs, all
  * capabilities dropped, no privilege escalation, no network unless an inline block asked for
- * it, hard memory limit without swap, CPU and PID limits. The input is bind-mounted read-only
- * in place (never copied); only output/ is writable. The Docker socket is never mounted.
+ * it, hard memory limit without swap, CPU and PID limits. The input (or each input of a
+ * multi-input node, at `inputs/<key>.h5ad`) is bind-mounted read-only in place (never copied);
+ * only output/ is writable. The Docker socket is never mounted.
  */
 export function containerSpec(job: ExecJob, image: string, opts: SandboxOptions = {}): Docker.ContainerCreateOptions {
   const memoryBytes = job.memoryMB * 1024 * 1024;
@@ -46,6 +47,11 @@ export function containerSpec(job: ExecJob, image: string, opts: SandboxOptions 
   ];
   if (job.inputPath !== null) {
     mounts.push({ Type: 'bind', Source: job.inputPath, Target: `${CONTAINER_WORKSPACE}/input/_node_anndata.h5ad`, ReadOnly: true });
+  }
+  // A multi-input node: one read-only bind mount per input, the same file the upstream node
+  // published (zero bytes copied), at the path the runner reads for its key.
+  for (const input of job.inputs ?? []) {
+    mounts.push({ Type: 'bind', Source: input.path, Target: `${CONTAINER_WORKSPACE}/inputs/${input.key}.h5ad`, ReadOnly: true });
   }
   return {
     Image: image,

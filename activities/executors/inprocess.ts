@@ -16,7 +16,8 @@ import type { BlockExecutor, ExecControl, ExecJob, ExecOutcome } from './types';
 const PROGRESS_EVERY_MS = 1000;
 
 /**
- * Creates the in-process executor. Any block other than `sleep` ends as InvalidParameters
+ * Creates the in-process executor. `sleep` takes a single input or a multi-input node's inputs
+ * (reading none of them; their keys become the metric `input_keys`). Any other block ends as InvalidParameters
  * ("not supported by the inprocess executor"); `fail: true` as BlockCrashed; `memoryMB`
  * allocates and holds a Buffer of that size (zero-filled, so the pages are really used).
  */
@@ -65,7 +66,7 @@ async function runSleep(job: ExecJob, ctl: ExecControl): Promise<ExecOutcome> {
       await runnerError(job, RunnerExitCodes.blockCrashed, 'sleep block asked to fail (fail=true)');
       return done('exited', RunnerExitCodes.blockCrashed, memoryMB || null);
     }
-    await writePlaceholderOutput(job, { seconds, memoryMB, heldBytes: held?.length ?? 0 });
+    await writePlaceholderOutput(job, { seconds, memoryMB, heldBytes: held?.length ?? 0 }, job.inputs?.map((i) => i.key));
     return done('exited', RunnerExitCodes.ok, memoryMB || null);
   } finally {
     held = null; // released to the GC with the attempt
@@ -97,11 +98,16 @@ async function runnerError(job: ExecJob, code: RunnerFailureExitCode, message: s
   await writeFile(path.join(job.paths.outputDir, 'error.json'), record);
 }
 
-async function writePlaceholderOutput(job: ExecJob, metrics: Record<string, number>): Promise<void> {
+/**
+ * `inputKeys`: a multi-input node's input keys in the order the executor got them; recorded as
+ * the metric `input_keys` (like the Python sleep block), so scheduling tests can assert it.
+ */
+async function writePlaceholderOutput(job: ExecJob, numbers: Record<string, number>, inputKeys?: string[]): Promise<void> {
+  const metrics: Record<string, unknown> = inputKeys ? { ...numbers, input_keys: inputKeys } : numbers;
   const out = job.paths.outputDir;
   await mkdir(path.join(out, 'figures'), { recursive: true });
   // Not an AnnData file: a marker that lets checksums, publishing and children's input checks work.
   await writeFile(path.join(out, '_node_anndata.h5ad'), `ragomics inprocess placeholder for ${job.treeId}/${job.nodeId} attempt ${job.attempt}\n`);
-  const manifest = { shape: null, metrics, suggestedChildren: [], summary: `slept ${metrics.seconds} s in process`, figures: [], obsColumns: [], obsmKeys: [] };
+  const manifest = { shape: null, metrics, suggestedChildren: [], summary: `slept ${numbers.seconds} s in process${inputKeys ? ` (inputs: ${inputKeys.join(', ')})` : ''}`, figures: [], obsColumns: [], obsmKeys: [] };
   await writeFile(path.join(out, 'result.json'), JSON.stringify(manifest));
 }

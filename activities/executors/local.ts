@@ -33,7 +33,8 @@ export function resolveLocalPython(env: NodeJS.ProcessEnv = process.env): string
 
 /**
  * Creates the local executor: `python -m ragomics_runner --job <dir>/job.json --workspace <dir>`
- * in its own process group, input symlinked to `<dir>/input/_node_anndata.h5ad`. On abort the
+ * in its own process group, input symlinked to `<dir>/input/_node_anndata.h5ad` (a multi-input
+ * node's inputs to `<dir>/inputs/<key>.h5ad`). On abort the
  * whole group gets SIGKILL (the runner may have started helpers).
  *
  * Failure modes: a missing interpreter rejects `run` with ExecutorUnavailableError.
@@ -50,6 +51,12 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): BlockExecu
       if (job.inputPath !== null) {
         await mkdir(path.join(job.paths.dir, 'input'), { recursive: true });
         await symlink(job.inputPath, path.join(job.paths.dir, 'input', '_node_anndata.h5ad'));
+      }
+      if (job.inputs) {
+        // A multi-input node: one symlink per input to the upstream node's own file (nothing copied).
+        const dir = path.join(job.paths.dir, 'inputs');
+        await mkdir(dir, { recursive: true });
+        await Promise.all(job.inputs.map((input) => symlink(input.path, path.join(dir, `${input.key}.h5ad`))));
       }
       const threads = String(Math.max(1, Math.ceil(job.cpus)));
       const spawnT0 = performance.now();

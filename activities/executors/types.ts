@@ -4,7 +4,7 @@
  * raw facts (exit code, OOM, timings); preparing the workspace, classifying the outcome into a
  * typed failure and publishing are shared code in run-node.ts, so all three behave alike.
  */
-import type { Block } from '../../common/schemas';
+import type { Block, NodeInput, SampleFacts } from '../../common/schemas';
 
 /** Which executor ran an attempt; also recorded in NodeResult.executor. */
 export type ExecutorKind = 'docker' | 'local' | 'inprocess';
@@ -32,8 +32,16 @@ export interface ExecJob {
   activityAttempt: number;
   /** The block, built-in parameters already parsed (defaults applied); inline code patched. */
   block: Block;
-  /** Absolute host path of an existing input `.h5ad`, or null for a root without input. */
+  /** Absolute host path of an existing input `.h5ad`, or null for a root without input (and for a multi-input node). */
   inputPath: string | null;
+  /**
+   * A multi-input node's inputs in order, each `path` the real host path of an existing `.h5ad`
+   * (then `inputPath` is null). The executor makes each visible to the runner at
+   * `inputs/<key>.h5ad` in the workspace without copying a byte.
+   */
+  inputs?: NodeInput[];
+  /** The sample of a per-sample node (also in job.json). */
+  sample?: SampleFacts;
   paths: AttemptPaths;
   /** Memory limit in MB (hard, no swap) and CPU share for this attempt. */
   memoryMB: number;

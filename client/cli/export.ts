@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { buildReport } from '../report';
-import { renderTimeline, resolveTimelineFormat, TIMELINE_FORMATS } from '../timeline';
+import { renderTimeline, resolveTimelineFormat, timelineSamples, TIMELINE_FORMATS } from '../timeline';
 import { checkId, withClient, writeOutput } from './context';
 import { queryableTree } from './pollers';
 
@@ -22,9 +22,11 @@ export function registerExportCommands(program: Command): void {
       await withClient({}, async (rc) => {
         const tree = await queryableTree(rc, treeId);
         const entries = await tree.timeline();
-        // Charts end the wait bar of a never-started node where the node ended (from the status).
-        const nodeEnds = format === 'html' || format === 'svg' ? new Map((await tree.status()).nodes.map((n) => [n.id, n.endedAt])) : undefined;
-        writeOutput(opts.output, renderTimeline(treeId, entries, format, { nodeEnds }));
+        // From the status: charts end the wait bar of a never-started node where the node ended;
+        // a cohort's samples group the chart rows and fill the JSON/CSV `sample` column.
+        const status = await tree.status();
+        const nodeEnds = format === 'html' || format === 'svg' ? new Map(status.nodes.map((n) => [n.id, n.endedAt])) : undefined;
+        writeOutput(opts.output, renderTimeline(treeId, entries, format, { nodeEnds, samples: timelineSamples(status) }));
         if (opts.output && opts.output !== '-') process.stderr.write(`wrote ${format} timeline of ${treeId} (${entries.length} entries) to ${opts.output}\n`);
       });
     });

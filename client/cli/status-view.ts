@@ -18,6 +18,10 @@ export interface ContractNode {
   outputPath: string | null;
   /** Why a RUNNING node has not started: dispatched, but no worker took it yet (else null). */
   waitingFor: NodeWait | null;
+  /** The node's sample (only on nodes of a cohort's `forEachSample` templates). */
+  sample?: string;
+  /** A multi-input node's inputs, in order (only on such nodes). */
+  inputs?: string[];
 }
 
 /** The contract's final status object, extended with counts and the tree's settings. */
@@ -34,6 +38,8 @@ export interface ContractStatus {
   rejected: TreeStatus['rejected'];
   /** RUNNING nodes that wait for a worker slot (counted among the running ones). */
   waitingForWorkerSlot: number;
+  /** A cohort's samples in sheet order, with their sheet columns (only for trees with samples). */
+  samples?: TreeStatus['samples'];
 }
 
 /** Maps the workflow's status to the contract shape (stable key order, no paging fields). */
@@ -45,6 +51,8 @@ export function toContractStatus(s: LiveTreeStatus): ContractStatus {
       id: n.id, parentId: n.parentId ?? null, state: n.state, attempts: n.attempts,
       queuedAt: n.queuedAt, startedAt: n.startedAt ?? null, endedAt: n.endedAt ?? null, error: n.error ?? null,
       block: n.block, outputPath: n.outputPath ?? null, waitingFor: n.waitingFor ?? null,
+      ...(n.sample !== undefined ? { sample: n.sample } : {}),
+      ...(n.inputs !== undefined ? { inputs: n.inputs } : {}),
     })),
     metrics: s.metrics,
     counts: s.counts,
@@ -54,6 +62,7 @@ export function toContractStatus(s: LiveTreeStatus): ContractStatus {
     userRequest: s.userRequest,
     rejected: s.rejected,
     waitingForWorkerSlot: s.waitingForWorkerSlot ?? 0,
+    ...(s.samples ? { samples: s.samples } : {}),
   };
 }
 
@@ -106,13 +115,37 @@ export function renderStatusText(s: LiveTreeStatus, now = Date.now()): string {
     '',
     `  ${cell('NODE', 24)} ${cell('BLOCK', 20)} ${cell('STATE', 10)} ${cell('TRIES', 5)} ${cell('ELAPSED', 8)} ERROR`,
   ];
-  for (const n of s.nodes) {
+  // A cohort: one group per sample (sheet order, with its columns), then the nodes of no sample.
+  const groups: Array<{ title: string | null; nodes: LiveNodeStatus[] }> = [];
+  if (s.samples && s.samples.length > 0) {
+    const bySample = new Map<string, LiveNodeStatus[]>(s.samples.map((x) => [x.sample, []]));
+    const rest: LiveNodeStatus[] = [];
+    for (const n of s.nodes) {
+      const group = n.sample !== undefined ? bySample.get(n.sample) : undefined;
+      if (group) group.push(n);
+      else rest.push(n);
+    }
+    for (const x of s.samples) {
+      const cols = Object.entries(x.columns).map(([k, v]) => `${k}=${v}`).join(', ');
+      groups.push({ title: `sample ${x.sample}${cols ? ` (${cols})` : ''}`, nodes: bySample.get(x.sample) ?? [] });
+    }
+    groups.push({ title: 'cohort nodes', nodes: rest });
+  } else {
+    groups.push({ title: null, nodes: s.nodes });
+  }
+  for (const g of groups) {
+    if (g.title !== null) lines.push(`  ${g.title}`);
+    for (const n of g.nodes) renderNode(n);
+  }
+  for (const r of s.rejected) lines.push(`  rejected request ${r.requestId} (${r.source}): ${r.errors.join('; ')}`);
+  return `${lines.join('\n')}\n`;
+
+  function renderNode(n: LiveNodeStatus): void {
     const el = nodeElapsed(n, now);
     lines.push(`  ${cell(n.id, 24)} ${cell(n.block, 20)} ${cell(n.state, 10)} ${cell(String(n.attempts), 5)} ${cell(el === null ? '-' : formatDuration(el), 8)} ${n.error ? n.error.split('\n')[0] : ''}`.trimEnd());
     // Why a node that is not running yet waits: for a worker (dispatched) or for the tree (READY).
     if (n.waitingFor) lines.push(`    ↳ ${n.waitingFor.reason}; for ${formatDuration((now - Date.parse(n.waitingFor.since)) / 1000)}`);
     else if (n.state === 'READY' && s.state === 'RUNNING') lines.push(`    ↳ ${readyReason(s)}`);
+    if (n.inputs) lines.push(`    ↳ reads ${n.inputs.length} input(s): ${n.inputs.length > 6 ? `${n.inputs.slice(0, 6).join(', ')}, …` : n.inputs.join(', ')}`);
   }
-  for (const r of s.rejected) lines.push(`  rejected request ${r.requestId} (${r.source}): ${r.errors.join('; ')}`);
-  return `${lines.join('\n')}\n`;
 }

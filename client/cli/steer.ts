@@ -1,9 +1,9 @@
 /**
- * Commands that change a running tree: `add`, `cancel`, `pause`, `resume`, `parallelism`.
+ * Commands that change a running tree: `add`, `add-samples`, `cancel`, `pause`, `resume`, `parallelism`.
  * Each is validated by the tree before anything changes; a rejection exits 2 naming the id.
  */
 import type { Command } from 'commander';
-import { readNodesFile } from '../spec-file';
+import { readAddSamplesFile, readNodesFile } from '../spec-file';
 import { checkId, parsePositiveInt, withClient } from './context';
 
 /** Registers the steering commands. */
@@ -21,6 +21,22 @@ export function registerSteerCommands(program: Command): void {
         const res = await rc.getTree(treeId).addNodes(nodes, { requestId: opts.requestId, source: 'cli' });
         if (res.duplicate) process.stdout.write(`request ${res.requestId} was already applied; nothing changed\n`);
         else process.stdout.write(`added ${res.added.length} node(s) to ${treeId}: ${res.added.join(', ')}\n`);
+      });
+    });
+
+  program
+    .command('add-samples')
+    .description('add samples to a running cohort: its forEachSample templates are expanded for them, and every gather that has not started takes them in')
+    .argument('<treeId>', 'tree id')
+    .argument('<samplesFile>', 'a CSV/TSV sample sheet (sample, path, ...columns) or a YAML/JSON list of rows; paths relative to that file')
+    .option('--request-id <id>', 'idempotency key: the same request applied twice adds the samples once')
+    .action(async (treeId: string, file: string, opts: { requestId?: string }) => {
+      checkId('TREE_ID', treeId);
+      const samples = readAddSamplesFile(file);
+      await withClient({}, async (rc) => {
+        const res = await rc.getTree(treeId).addSamples(samples, { requestId: opts.requestId });
+        if (res.duplicate) process.stdout.write(`request ${res.requestId} was already applied; nothing changed\n`);
+        else process.stdout.write(`added ${res.samples.length} sample(s) to ${treeId} (${res.samples.join(', ')}): ${res.added.length} node(s)${res.gathers.length > 0 ? `; gathered by ${res.gathers.join(', ')}` : ''}\n`);
       });
     });
 

@@ -1,28 +1,34 @@
 /**
  * The tree report: one self-contained HTML page with the tree as a graph, the metrics, a table
  * of nodes (parameters, wait and run times, outputs), the Gantt timeline, the figures the
- * blocks produced (embedded), and each error with the tail of its log.
+ * blocks produced (embedded), and each error with the tail of its log. A cohort tree (issue 12)
+ * also gets a Samples section (one QC row per sample: cells and genes before and after, and the
+ * state of each of the sample's nodes), its nodes table grouped by sample, and its timeline rows
+ * grouped by sample.
  */
 import { ganttScript, ganttSection } from '../timeline/html';
-import { buildGantt, waitSeconds } from '../timeline/model';
+import { buildGantt, timelineSamples, waitSeconds } from '../timeline/model';
 import { escapeHtml, htmlPage } from '../timeline/page';
 import type { ReportData, ReportNode } from './collect';
-import { graphHeight, graphScript, NODE_STATE_COLORS } from './graph';
+import { blockName, groupBySample, QC_BLOCK, qcRows, sheetColumns, type NodeGroup } from './cohort';
+import { graphContainer, graphScript, NODE_STATE_COLORS } from './graph';
 
 /** Renders the report. */
 export function reportHtml(data: ReportData): string {
   const s = data.status;
-  const gantt = buildGantt(data.timeline, data.generatedAt.getTime(), new Map(s.nodes.map((n) => [n.id, n.endedAt])));
+  const gantt = buildGantt(data.timeline, data.generatedAt.getTime(), new Map(s.nodes.map((n) => [n.id, n.endedAt])), timelineSamples(s));
+  const groups = groupBySample(data.nodes, s.samples);
   const body = [
     `<h1>Analysis tree ${escapeHtml(s.treeId)} ${badge(s.state)}</h1>`,
     `<div class="meta">${s.userRequest ? `${escapeHtml(s.userRequest)} · ` : ''}report generated ${escapeHtml(data.generatedAt.toISOString())}</div>`,
     metricCards(data),
     slotWaitNote(data),
+    samplesSection(groups, data.nodes),
     '<h2>Tree</h2>',
-    '<div class="meta">Solid arrows: parent → child (the child reads its parent\'s output). Dashed: other dependencies. Hover a node for its parameters; drag to pan, scroll to zoom.</div>',
-    `<div id="tree-graph" class="chart" style="height:${graphHeight(data.nodes)}px"></div>`,
+    '<div class="meta">Solid arrows: parent → child (the child reads its parent\'s output); blue: the inputs of a node reading several (a gather). Dashed: other dependencies. Hover a node for its parameters; drag to pan, scroll to zoom.</div>',
+    graphContainer(data.nodes, 'tree-graph'),
     '<h2>Nodes</h2>',
-    nodesTable(data.nodes, gantt),
+    nodesTable(groups, gantt),
     '<h2>Timeline</h2>',
     ganttSection(gantt, 'report-timeline'),
     figuresSection(data.nodes),
@@ -50,7 +56,8 @@ function metricCards(data: ReportData): string {
   return `<div class="cards" id="metrics">${cards.map(([k, v]) => `<div class="card"><b>${escapeHtml(v)}</b><span>${escapeHtml(k)}</span></div>`).join('')}</div>`;
 }
 
-function nodesTable(nodes: readonly ReportNode[], gantt: ReturnType<typeof buildGantt>): string {
+/** The nodes table; for a cohort, a header row per sample group (id, sheet columns, node states). */
+function nodesTable(groups: readonly NodeGroup[], gantt: ReturnType<typeof buildGantt>): string {
   // Total wait of a node over its attempts, from the same spans the timeline draws.
   const wait = new Map<string, number>();
   for (const r of gantt.rows) {
@@ -58,7 +65,7 @@ function nodesTable(nodes: readonly ReportNode[], gantt: ReturnType<typeof build
     if (w !== null) wait.set(r.entry.node, (wait.get(r.entry.node) ?? 0) + w);
   }
   const head = '<tr><th>node</th><th>parent</th><th>block</th><th>parameters</th><th>state</th><th>attempts</th><th>wait (s)</th><th>run (s)</th><th>output</th><th>summary</th></tr>';
-  const rows = nodes.map((n) => {
+  const row = (n: ReportNode): string => {
     const s = n.status;
     const run = s.startedAt && s.endedAt ? ((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000).toFixed(2) : '';
     const block = n.block ? ('name' in n.block ? n.block.name : 'inline code') : s.block;
@@ -70,8 +77,47 @@ function nodesTable(nodes: readonly ReportNode[], gantt: ReturnType<typeof build
       + `${s.waitingFor ? `<div class="meta slot-wait">${escapeHtml(s.waitingFor.reason)} (since ${escapeHtml(s.waitingFor.since)})</div>` : ''}</td>`
       + `<td class="num">${s.attempts}</td><td class="num">${wait.has(s.id) ? (wait.get(s.id) as number).toFixed(2) : ''}</td><td class="num">${run}</td>`
       + `<td>${escapeHtml(shape)}</td><td>${escapeHtml((n.result?.summary ?? s.summary ?? '').slice(0, 300))}</td></tr>`;
+  };
+  const cohort = groups.some((g) => g.sample !== null);
+  const body = groups.map((g) => {
+    if (!cohort) return g.nodes.map(row).join('');
+    const title = g.sample === null ? 'shared nodes (gathers and after)' : `sample ${g.sample.sample}`;
+    const cols = g.sample ? Object.entries(g.sample.columns).map(([k, v]) => `${k}=${v}`).join(', ') : '';
+    return `<tr class="sample-group" data-sample="${escapeHtml(g.sample?.sample ?? '')}"><th colspan="10">${escapeHtml(title)}`
+      + `${cols ? ` <span class="meta">(${escapeHtml(cols)})</span>` : ''} <span class="meta">${escapeHtml(stateCounts(g.nodes))}</span></th></tr>${g.nodes.map(row).join('')}`;
   });
-  return `<table id="nodes">${head}${rows.join('')}</table>`;
+  return `<table id="nodes">${head}${body.join('')}</table>`;
+}
+
+/** `3 nodes: 2 COMPLETED, 1 RUNNING` */
+function stateCounts(nodes: readonly ReportNode[]): string {
+  const counts = new Map<string, number>();
+  for (const n of nodes) counts.set(n.status.state, (counts.get(n.status.state) ?? 0) + 1);
+  return `${nodes.length} node(s)${counts.size ? `: ${[...counts].map(([k, v]) => `${v} ${k}`).join(', ')}` : ''}`;
+}
+
+/**
+ * A cohort's Samples section: one row per sample (sheet order) with its sheet columns, cells and
+ * genes before and after its QC node, where those figures come from, and each of its nodes as a
+ * badge coloured by state. Empty for a tree without samples.
+ */
+function samplesSection(groups: readonly NodeGroup[], all: readonly ReportNode[]): string {
+  const samples = groups.flatMap((g) => (g.sample ? [g.sample] : []));
+  if (samples.length === 0) return '';
+  const cols = sheetColumns(samples);
+  const rows = qcRows(groups, all);
+  const n = (v: number | null) => (v === null ? '' : String(v));
+  const head = `<tr><th>sample</th>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}<th>cells before</th><th>cells after</th><th>genes before</th><th>genes after</th><th>QC node</th><th>nodes</th><th>source of the figures</th></tr>`;
+  const body = rows.map((r) => `<tr class="sample-row" data-sample="${escapeHtml(r.sample.sample)}"><td>${escapeHtml(r.sample.sample)}</td>`
+    + cols.map((c) => `<td>${escapeHtml(r.sample.columns[c] ?? '')}</td>`).join('')
+    + `<td class="num">${n(r.before.cells)}</td><td class="num">${n(r.after.cells)}</td><td class="num">${n(r.before.genes)}</td><td class="num">${n(r.after.genes)}</td>`
+    + `<td>${r.qcNode ? `${escapeHtml(r.qcNode)} ${badgeSmall(r.qcState ?? '')}` : ''}</td>`
+    + `<td>${r.nodes.map((x) => `<span class="state" title="${escapeHtml(`${x.id}: ${x.state}`)}" style="background:${NODE_STATE_COLORS[x.state] ?? '#777'};margin:1px">${escapeHtml(x.id)}</span>`).join(' ')}</td>`
+    + `<td class="meta">${escapeHtml(r.source)}</td></tr>`);
+  const shared = groups.find((g) => g.sample === null);
+  return `<h2>Samples</h2><div class="meta">${samples.length} sample(s) in sheet order${shared ? `; ${shared.nodes.length} shared node(s) (gathers and after): ${escapeHtml(shared.nodes.map((x) => `${x.status.id} (${blockName(x)})`).slice(0, 8).join(', '))}${shared.nodes.length > 8 ? ', …' : ''}` : ''}.`
+    + ` Cells and genes before/after QC: from the sample's ${QC_BLOCK} node (its first one), as the last column says.</div>`
+    + `<table id="samples">${head}${body.join('')}</table>`;
 }
 
 /** While the tree runs: which dispatched nodes no worker has started yet, and why. */

@@ -73,11 +73,24 @@ export function ganttOption(model: GanttModel, title: string, opts: { interactiv
     yAxis: {
       type: 'category', inverse: true, data: model.rows.map((r) => r.label),
       axisLabel: { interval: 0, width: labelWidth, overflow: 'truncate' }, axisTick: { show: false },
+      // A cohort: alternate shading per sample (its interval function is set by the caller, see sampleBands).
+      ...(sampleBands(model) ? { splitArea: { show: true, areaStyle: { color: ['rgba(255,255,255,0)', 'rgba(70,130,180,0.09)'] } } } : {}),
     },
     tooltip: opts.interactive ? { trigger: 'item', confine: true } : undefined,
     dataZoom: opts.interactive ? [{ type: 'slider', xAxisIndex: 0, bottom: 8, height: 18 }, { type: 'inside', xAxisIndex: 0 }] : undefined,
     series,
   };
+}
+
+/**
+ * For a cohort's chart (rows grouped by sample): true at each row starting a new group, so the
+ * y axis's split areas (alternating shades) span one sample each. Null when no row has a sample.
+ * Used by `yAxis.splitArea.interval` (a function: JSON cannot carry it, the caller sets it) as
+ * `i => bands[i + 1]`: ECharts asks about the boundary after category i (seen in Chromium).
+ */
+export function sampleBands(model: GanttModel): boolean[] | null {
+  if (!model.rows.some((r) => r.sample !== null)) return null;
+  return model.rows.map((r, i) => i === 0 || r.sample !== model.rows[i - 1]?.sample);
 }
 
 /** Pixel height of the chart for a model. */

@@ -6,6 +6,8 @@ import type { TimelineEntry } from '../../workflows/views';
 import { InvalidInputError } from '../errors';
 import { timelineHtml } from './html';
 import type { GanttOptions } from './model';
+
+export { timelineSamples, type TimelineSamples } from './model';
 import { timelineSvg } from './svg';
 import { timelineCsv, timelineJson } from './tabular';
 
@@ -23,12 +25,12 @@ export function resolveTimelineFormat(format: string | undefined, file: string |
   return f as TimelineFormat;
 }
 
-/** Renders the timeline of `treeId` in `format`. */
+/** Renders the timeline of `treeId` in `format`; `opts.samples` (a cohort) groups chart rows by sample and adds the `sample` column to JSON/CSV. */
 export function renderTimeline(treeId: string, entries: readonly TimelineEntry[], format: TimelineFormat, opts: GanttOptions = {}): string {
   switch (format) {
     case 'html': return timelineHtml(treeId, entries, opts);
     case 'svg': return timelineSvg(treeId, entries, opts);
-    case 'json': return timelineJson(treeId, entries, new Date(opts.now ?? Date.now()));
-    case 'csv': return timelineCsv(entries);
+    case 'json': return timelineJson(treeId, entries, new Date(opts.now ?? Date.now()), opts.samples);
+    case 'csv': return timelineCsv(entries, opts.samples);
   }
 }

@@ -4,7 +4,7 @@
  * run span (started → ended, or → now while running), coloured by how the attempt ended.
  * Shared by the HTML, SVG and report renderers.
  */
-import type { TimelineEntry } from '../../workflows/views';
+import type { SampleStatus, TimelineEntry } from '../../workflows/views';
 
 /** Colour of each attempt state (and of waiting). */
 export const STATE_COLORS: Record<string, string> = {
@@ -32,6 +32,25 @@ export interface GanttRow {
   open: boolean;
   /** True when the attempt ended but its real start was not recorded: the run bar starts at its wait start. */
   startUnknown: boolean;
+  /** The node's sample in a cohort tree (null for shared nodes, and in trees without samples). */
+  sample: string | null;
+}
+
+/**
+ * The samples of a cohort tree as the timeline uses them: the sheet order and each node's sample.
+ * Timeline entries do not carry the sample; it comes from the status (`nodes[].sample`, `samples`).
+ */
+export interface TimelineSamples {
+  samples: readonly SampleStatus[];
+  nodeSample: ReadonlyMap<string, string>;
+}
+
+/** The samples of a status, or undefined for a tree without samples (its timeline stays as it was). */
+export function timelineSamples(status: { nodes: ReadonlyArray<{ id: string; sample?: string }>; samples?: readonly SampleStatus[] }): TimelineSamples | undefined {
+  if (!status.samples || status.samples.length === 0) return undefined;
+  const nodeSample = new Map<string, string>();
+  for (const n of status.nodes) if (n.sample !== undefined) nodeSample.set(n.id, n.sample);
+  return { samples: status.samples, nodeSample };
 }
 
 /** Options of the chart renderers. */
@@ -40,6 +59,8 @@ export interface GanttOptions {
   now?: number;
   /** Node id → ISO time the node reached its final state (status `endedAt`); see {@link buildGantt}. */
   nodeEnds?: ReadonlyMap<string, string | null>;
+  /** A cohort's samples: chart rows grouped by sample (sheet order, shared nodes last), labelled with it; JSON/CSV gain a `sample` column. */
+  samples?: TimelineSamples;
 }
 
 /** The chart's rows plus its origin (epoch ms) and horizon (ms since origin). */
@@ -55,8 +76,10 @@ const ms = (iso: string | null): number | null => (iso ? Date.parse(iso) : null)
  * Builds the Gantt model; `now` closes bars of attempts still running. `nodeEnds` (node id →
  * ISO time it reached its final state, from the status) ends the wait bar of a node that never
  * started (e.g. cancelled because a dependency failed) where it ended instead of at the horizon.
+ * `samples` (a cohort) orders the rows sample by sample in sheet order (attempts of a sample in
+ * their order), shared nodes last, and prefixes each label with `[sample]`.
  */
-export function buildGantt(entries: readonly TimelineEntry[], now = Date.now(), nodeEnds: ReadonlyMap<string, string | null> = new Map()): GanttModel {
+export function buildGantt(entries: readonly TimelineEntry[], now = Date.now(), nodeEnds: ReadonlyMap<string, string | null> = new Map(), samples?: TimelineSamples): GanttModel {
   const times = entries.flatMap((e) => [ms(e.queued), ms(e.ready), ms(e.started), ms(e.ended)]).filter((t): t is number => t !== null);
   // Loops, not Math.min(...times): spreading 100k+ values overflows the call stack.
   let first = Infinity, last = -Infinity;
@@ -81,8 +104,10 @@ export function buildGantt(entries: readonly TimelineEntry[], now = Date.now(), 
     if (runTo !== null) prevEnd.set(e.node, runTo);
     const waitEnd = started ?? ms(nodeEnds.get(e.node) ?? null) ?? end;
     const hasWait = waitStart !== null && !startUnknown && waitEnd > waitStart;
+    const sample = samples?.nodeSample.get(e.node) ?? null;
+    const label = e.attempt > 0 ? `${e.node} #${e.attempt}` : `${e.node} (not run)`;
     rows.push({
-      label: e.attempt > 0 ? `${e.node} #${e.attempt}` : `${e.node} (not run)`,
+      label: sample !== null ? `[${sample}] ${label}` : label,
       entry: e,
       waitFrom: hasWait ? waitStart - origin : null,
       waitTo: hasWait ? waitEnd - origin : null,
@@ -90,9 +115,20 @@ export function buildGantt(entries: readonly TimelineEntry[], now = Date.now(), 
       runTo: runTo === null ? null : runTo - origin,
       open,
       startUnknown,
+      sample,
     });
   }
-  return { origin, horizon: end - origin, rows };
+  return { origin, horizon: end - origin, rows: samples ? bySample(rows, samples) : rows };
+}
+
+/** Rows sample by sample in sheet order, shared nodes (and samples not in the list) last; stable. */
+function bySample(rows: GanttRow[], samples: TimelineSamples): GanttRow[] {
+  const rank = new Map(samples.samples.map((s, i) => [s.sample, i]));
+  const last = samples.samples.length;
+  return rows
+    .map((row, i) => ({ row, i, g: row.sample === null ? last : (rank.get(row.sample) ?? last) }))
+    .sort((a, b) => a.g - b.g || a.i - b.i)
+    .map((x) => x.row);
 }
 
 /** Seconds of waiting of one row (null when it never started or has no queue time). */
@@ -106,6 +142,7 @@ export function rowDetails(row: GanttRow): [string, string][] {
   const wait = waitSeconds(row);
   const run = row.runFrom !== null && row.runTo !== null && !row.startUnknown ? (row.runTo - row.runFrom) / 1000 : null;
   const out: [string, string][] = [
+    ...(row.sample !== null ? [['sample', row.sample] as [string, string]] : []),
     ['node', e.node],
     ['block', e.block],
     ['attempt', e.attempt > 0 ? String(e.attempt) : 'never started'],

@@ -5,7 +5,7 @@
  */
 import * as echarts from 'echarts';
 import type { TimelineEntry } from '../../workflows/views';
-import { chartHeight, ganttOption, renderGanttBar, type BarItem } from './chart';
+import { chartHeight, ganttOption, renderGanttBar, sampleBands, type BarItem } from './chart';
 import { buildGantt, type GanttModel, type GanttOptions } from './model';
 
 /** Width of the static chart in pixels. */
@@ -13,7 +13,7 @@ export const SVG_WIDTH = 1200;
 
 /** Renders the timeline as a standalone SVG document. */
 export function timelineSvg(treeId: string, entries: readonly TimelineEntry[], opts: GanttOptions = {}): string {
-  return ganttSvg(buildGantt(entries, opts.now, opts.nodeEnds), `Timeline of tree ${treeId}`);
+  return ganttSvg(buildGantt(entries, opts.now, opts.nodeEnds, opts.samples), `Timeline of tree ${treeId}`);
 }
 
 /** Renders a Gantt model as SVG with one `<title>` per bar. */
@@ -21,6 +21,8 @@ export function ganttSvg(model: GanttModel, title: string, width = SVG_WIDTH): s
   const option = ganttOption(model, title, { interactive: false, width });
   const series = option.series as { data: BarItem[]; renderItem?: unknown }[];
   for (const s of series) s.renderItem = renderGanttBar;
+  const bands = sampleBands(model);
+  if (bands) (option.yAxis as { splitArea: { interval?: unknown } }).splitArea.interval = (i: number) => bands[i + 1] === true;
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height: chartHeight(model, false) });
   try {
     chart.setOption(option);

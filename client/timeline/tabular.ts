@@ -1,10 +1,12 @@
 /**
  * Trace-style exports of the timeline (like Nextflow's trace file): one record per node attempt
  * with node, block, attempt, state, queued, started, ended, duration, exit code, peak memory,
- * plus wait time, worker and error.
+ * plus wait time, worker and error. For a cohort tree every record also has `sample` (the node's
+ * sample; null, an empty CSV cell, for shared nodes), as the last key and the last CSV column, so
+ * the columns of trees without samples are exactly what they were.
  */
 import type { TimelineEntry } from '../../workflows/views';
-import { buildGantt, waitSeconds } from './model';
+import { buildGantt, waitSeconds, type TimelineSamples } from './model';
 
 /** One trace record. Times are ISO-8601, durations seconds. */
 export interface TraceRecord {
@@ -23,6 +25,8 @@ export interface TraceRecord {
   peakMemoryMB: number | null;
   worker: string | null;
   error: string | null;
+  /** Only for cohort trees: the node's sample, null for shared nodes (gathers and after). */
+  sample?: string | null;
 }
 
 /** CSV columns, in order (snake_case headers, as trace files use). */
@@ -32,30 +36,33 @@ const COLUMNS: [header: string, key: keyof TraceRecord][] = [
   ['wait', 'wait'], ['exit_code', 'exitCode'], ['peak_memory_mb', 'peakMemoryMB'], ['worker', 'worker'], ['error', 'error'],
 ];
 
-/** The trace records of a timeline. */
-export function traceRecords(entries: readonly TimelineEntry[]): TraceRecord[] {
+/** The trace records of a timeline, in entry order; with `samples` (a cohort) each has `sample`. */
+export function traceRecords(entries: readonly TimelineEntry[], samples?: TimelineSamples): TraceRecord[] {
   const gantt = buildGantt(entries);
   return gantt.rows.map((row) => {
     const e = row.entry;
     const wait = waitSeconds(row);
-    return {
+    const record: TraceRecord = {
       node: e.node, parentId: e.parentId, block: e.block, attempt: e.attempt, state: e.state,
       queued: e.queued, ready: e.ready, started: e.started, ended: e.ended,
       duration: e.duration, wait: wait === null ? null : Math.round(wait * 1000) / 1000,
       exitCode: e.exitCode, peakMemoryMB: e.peakMemoryMB, worker: e.worker, error: e.error,
     };
+    if (samples) record.sample = samples.nodeSample.get(e.node) ?? null;
+    return record;
   });
 }
 
 /** `{ treeId, generatedAt, attempts: [...] }` as pretty JSON. */
-export function timelineJson(treeId: string, entries: readonly TimelineEntry[], generatedAt = new Date()): string {
-  return `${JSON.stringify({ treeId, generatedAt: generatedAt.toISOString(), attempts: traceRecords(entries) }, null, 2)}\n`;
+export function timelineJson(treeId: string, entries: readonly TimelineEntry[], generatedAt = new Date(), samples?: TimelineSamples): string {
+  return `${JSON.stringify({ treeId, generatedAt: generatedAt.toISOString(), attempts: traceRecords(entries, samples) }, null, 2)}\n`;
 }
 
 /** RFC 4180 CSV with a header line; empty cells for nulls. */
-export function timelineCsv(entries: readonly TimelineEntry[]): string {
-  const lines = [COLUMNS.map(([h]) => h).join(',')];
-  for (const r of traceRecords(entries)) lines.push(COLUMNS.map(([, k]) => csvCell(r[k])).join(','));
+export function timelineCsv(entries: readonly TimelineEntry[], samples?: TimelineSamples): string {
+  const columns: [string, keyof TraceRecord][] = samples ? [...COLUMNS, ['sample', 'sample']] : COLUMNS;
+  const lines = [columns.map(([h]) => h).join(',')];
+  for (const r of traceRecords(entries, samples)) lines.push(columns.map(([, k]) => csvCell(r[k])).join(','));
   return `${lines.join('\r\n')}\r\n`;
 }
 

@@ -104,16 +104,21 @@ export class NodeGate {
 export async function withWorker<T>(config: WorkerConfigInput, body: (ctx: WorkerContext) => Promise<T>, extra: Partial<WorkerOptions> = {}, tracing?: { exporter?: SpanExporter }): Promise<T> {
   const taskQueue = config.taskQueue ?? uid('tq');
   const workspace = config.workspace ?? mkdtempSync(path.join(tmpdir(), 'ragomics-ws-'));
-  const cfg = loadWorkerConfig({ address: TEMPORAL_ADDRESS, executor: 'inprocess', maxConcurrentNodes: 20, logLevel: 'WARN', workerId: uid('worker'), ...config, taskQueue, workspace });
-  const rw = await createRagomicsWorker(cfg, undefined, extra, tracing);
-  const gate = new NodeGate();
-  gate.install(rw.executor);
-  const client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
+  // Everything from here on is inside the try: a failure to create the worker or to connect the
+  // client must not leak the worker's connection, the client or the temporary workspace.
+  let rw: RagomicsWorker | undefined;
+  let client: RagomicsClient | undefined;
   try {
-    return await rw.worker.runUntil(body({ client, taskQueue, workspace, rw, gate }).finally(() => gate.releaseAll()));
+    const cfg = loadWorkerConfig({ address: TEMPORAL_ADDRESS, executor: 'inprocess', maxConcurrentNodes: 20, logLevel: 'WARN', workerId: uid('worker'), ...config, taskQueue, workspace });
+    rw = await createRagomicsWorker(cfg, undefined, extra, tracing);
+    const gate = new NodeGate();
+    gate.install(rw.executor);
+    client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
+    const ctx: WorkerContext = { client, taskQueue, workspace, rw, gate };
+    return await rw.worker.runUntil(body(ctx).finally(() => gate.releaseAll()));
   } finally {
-    await client.close();
-    await rw.connection.close();
+    await client?.close();
+    await rw?.connection.close();
     if (!config.workspace) rmSync(workspace, { recursive: true, force: true });
   }
 }

@@ -7,7 +7,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -75,6 +75,50 @@ export function killEverythingStarted(which: (what: string) => boolean = () => t
   return killed;
 }
 process.once('exit', () => void killEverythingStarted());
+
+/** Pids of live processes (not this one) whose command line (arguments joined by spaces) contains `needle`. */
+export function pidsWithCommandLine(needle: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes(needle) && isAlive(pid)) pids.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/**
+ * After a failed start: SIGKILLs every process whose command line contains `needle` (what the
+ * start script had spawned in the background: a server still starting, a daemon and its
+ * containerd) and waits up to 10 s for each to be gone. Returns "pid (command)" per process killed.
+ */
+export async function killStartedByFailedStart(needle: string): Promise<string[]> {
+  const killed: string[] = [];
+  // Until a scan a second after the last kill finds nothing: a launcher the script forked just
+  // before it failed may exec (and so show the needle) a moment later.
+  for (let round = 0; round < 5; round++) {
+    const pids = pidsWithCommandLine(needle);
+    if (pids.length === 0 && round > 0) break;
+    for (const pid of pids) {
+      let cmd = '?';
+      try {
+        cmd = path.basename(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '?');
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        continue; // gone meanwhile
+      }
+      started.delete(pid);
+      await waitForPidExit(pid, 10_000);
+      killed.push(`${pid} (${cmd})`);
+    }
+    await sleep(1000);
+  }
+  return killed;
+}
 
 /** Waits until `pid` is gone (or a zombie); false after `timeoutMs`. */
 export async function waitForPidExit(pid: number, timeoutMs: number): Promise<boolean> {
@@ -147,8 +191,16 @@ export interface WorkerProcessOptions {
   blocksImage?: string;
   /** Folder for the worker's log file. @default the workspace's parent */
   logDir?: string;
+  /** How long {@link WorkerProcess.ready} waits for "worker started" before it rejects. @default {@link WORKER_READY_MS} */
+  readyTimeoutMs?: number;
   env?: Record<string, string>;
 }
+
+/**
+ * How long a worker process may take to log "worker started" (connect, orphan cleanup, load the
+ * workflow bundle: seconds when healthy; generous for a loaded 2-core machine).
+ */
+export const WORKER_READY_MS = 60_000;
 
 /** A worker running as its own process. */
 export interface WorkerProcess {
@@ -157,7 +209,11 @@ export interface WorkerProcess {
   readonly child: ChildProcess;
   /** JSON log lines (stderr) and stdout of the worker. */
   readonly logFile: string;
-  /** Resolves once the worker logged "worker started" (it polls right after); rejects if it exits first. */
+  /**
+   * Resolves once the worker logged "worker started" (it polls right after); rejects if it exits
+   * first, or after `readyTimeoutMs` (the message names the worker, its pid, the limit and the
+   * log's tail; the process is left for the case's cleanup to kill).
+   */
   readonly ready: Promise<void>;
   /** Resolves when the process has exited. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
@@ -202,11 +258,18 @@ export function spawnWorker(opts: WorkerProcessOptions): WorkerProcess {
   let graceful = false;
   let signalReady: () => void = () => undefined;
   let failReady: (e: Error) => void = () => undefined;
+  const readyTimeoutMs = opts.readyTimeoutMs ?? WORKER_READY_MS;
+  let readyTimer: NodeJS.Timeout | undefined;
   const ready = new Promise<void>((resolve, reject) => {
     signalReady = resolve;
     failReady = reject;
+    readyTimer = setTimeout(() => reject(new Error(
+      `worker ${opts.workerId} (pid ${pid}) did not log "worker started" within ${readyTimeoutMs} ms; log ${logFile}:\n${text.slice(-3000)}`,
+    )), readyTimeoutMs);
+    // The limit must not keep a finished test process alive.
+    readyTimer.unref();
   });
-  ready.catch(() => undefined);
+  ready.catch(() => undefined).finally(() => clearTimeout(readyTimer));
   const onData = (chunk: Buffer): void => {
     const s = chunk.toString('utf8');
     out.write(s);
@@ -258,12 +321,16 @@ export function spawnWorker(opts: WorkerProcessOptions): WorkerProcess {
 /** A Temporal dev server of our own (own port, own SQLite DB), started through scripts/ensure-temporal.sh. */
 export class PrivateTemporalServer {
   readonly dataDir: string;
+  /** How long ensure-temporal.sh waits for the server to answer (RAGOMICS_TEMPORAL_START_TIMEOUT), s. */
+  readonly startTimeoutS: number;
   port = 0;
   uiPort = 0;
   pid = 0;
 
-  constructor(dataDir: string) {
+  /** @param startTimeoutS how long a start waits for the server to answer. @default 60 */
+  constructor(dataDir: string, opts: { startTimeoutS?: number } = {}) {
     this.dataDir = dataDir;
+    this.startTimeoutS = opts.startTimeoutS ?? 60;
   }
 
   get address(): string {
@@ -278,22 +345,32 @@ export class PrivateTemporalServer {
     return path.join(this.dataDir, 'temporal', 'server.log');
   }
 
-  /** Starts it (first call picks free ports; later calls reuse them and the DB). Returns ms taken. */
+  /**
+   * Starts it (first call picks free ports; later calls reuse them and the DB). Returns ms taken.
+   * On a failed start (the script failed or ran out of time), the server it may have spawned in
+   * the background (found by its `--db-filename`, this server's own DB) is SIGKILLed before this
+   * throws, so nothing outlives the failure.
+   */
   async start(): Promise<number> {
     if (!this.port) {
       this.port = await freePort();
       this.uiPort = await freePort();
     }
     const t0 = Date.now();
-    const env = { ...process.env, TEMPORAL_PORT: String(this.port), TEMPORAL_UI_PORT: String(this.uiPort), RAGOMICS_DATA_DIR: this.dataDir, TEMPORAL_NAMESPACE: 'default' };
+    const env = {
+      ...process.env, TEMPORAL_PORT: String(this.port), TEMPORAL_UI_PORT: String(this.uiPort), RAGOMICS_DATA_DIR: this.dataDir, TEMPORAL_NAMESPACE: 'default',
+      RAGOMICS_TEMPORAL_START_TIMEOUT: String(this.startTimeoutS),
+    };
     try {
-      await run('bash', [path.join(REPO_ROOT, 'scripts', 'ensure-temporal.sh')], { env, timeout: 120_000, maxBuffer: 1 << 24 });
+      await run('bash', [path.join(REPO_ROOT, 'scripts', 'ensure-temporal.sh')], { env, timeout: (this.startTimeoutS + 60) * 1000, maxBuffer: 1 << 24 });
+      this.pid = Number(readFileSync(path.join(this.dataDir, 'temporal', 'server.pid'), 'utf8').trim());
+      remember(this.pid, `temporal server ${this.address}`);
     } catch (e) {
       const err = e as { stderr?: string; message: string };
-      throw new Error(`ensure-temporal.sh failed for the private server on ${this.address}: ${err.stderr ?? err.message}`);
+      const killed = await killStartedByFailedStart(`--db-filename ${this.dbFile}`);
+      this.pid = 0;
+      throw new Error(`ensure-temporal.sh failed for the private server on ${this.address}: ${err.stderr || err.message}${killed.length ? `\nkilled what it had started: ${killed.join(', ')}` : ''}`);
     }
-    this.pid = Number(readFileSync(path.join(this.dataDir, 'temporal', 'server.pid'), 'utf8').trim());
-    remember(this.pid, `temporal server ${this.address}`);
     return Date.now() - t0;
   }
 
@@ -327,11 +404,15 @@ export class PrivateDockerd {
   readonly root: string;
   /** Holds ensure-docker.sh's log and lock (never the system daemon's). */
   readonly dataDir: string;
+  /** How long ensure-docker.sh waits for the daemon to answer (RAGOMICS_DOCKER_START_TIMEOUT), s. */
+  readonly startTimeoutS: number;
   pid = 0;
 
-  constructor(root: string) {
+  /** @param startTimeoutS how long a start waits for the daemon to answer. @default 60 */
+  constructor(root: string, opts: { startTimeoutS?: number } = {}) {
     this.root = root;
     this.dataDir = path.join(root, 'state');
+    this.startTimeoutS = opts.startTimeoutS ?? 60;
   }
 
   get socket(): string {
@@ -347,34 +428,51 @@ export class PrivateDockerd {
     return path.join(this.dataDir, 'docker', 'dockerd.log');
   }
 
-  /** Starts the daemon and waits until it answers; returns ms taken. */
+  /**
+   * Starts the daemon and waits until it answers; returns ms taken. On a failed start (the script
+   * failed or ran out of time), every process it may have left (the daemon, its containerd:
+   * found by this engine's root in their command lines) is SIGKILLed and what they mounted
+   * below the root is unmounted before this throws, so nothing outlives the failure.
+   */
   async start(): Promise<number> {
     const t0 = Date.now();
-    const env: NodeJS.ProcessEnv = { ...process.env, RAGOMICS_DOCKERD_ROOT: this.root, RAGOMICS_DATA_DIR: this.dataDir, RAGOMICS_DOCKER_START_TIMEOUT: '60' };
+    const env: NodeJS.ProcessEnv = { ...process.env, RAGOMICS_DOCKERD_ROOT: this.root, RAGOMICS_DATA_DIR: this.dataDir, RAGOMICS_DOCKER_START_TIMEOUT: String(this.startTimeoutS) };
     delete env.DOCKER_HOST;
+    const root = this.root;
     try {
-      await run('bash', [path.join(REPO_ROOT, 'scripts', 'ensure-docker.sh')], { env, timeout: 120_000 });
+      await run('bash', [path.join(REPO_ROOT, 'scripts', 'ensure-docker.sh')], { env, timeout: (this.startTimeoutS + 60) * 1000 });
+      this.pid = Number(readFileSync(path.join(this.root, 'docker.pid'), 'utf8').trim());
+      remember(this.pid, `private dockerd ${this.root}`);
     } catch (e) {
       const err = e as { stderr?: string; message: string };
-      throw new Error(`ensure-docker.sh (private root ${this.root}) failed: ${err.stderr ?? err.message}`);
+      const killed = await killStartedByFailedStart(root);
+      unmountBelowSync(root);
+      this.pid = 0;
+      throw new Error(`ensure-docker.sh (private root ${this.root}) failed: ${err.stderr || err.message}${killed.length ? `\nkilled what it had started: ${killed.join(', ')}` : ''}`);
     }
-    this.pid = Number(readFileSync(path.join(this.root, 'docker.pid'), 'utf8').trim());
-    remember(this.pid, `private dockerd ${this.root}`);
-    const root = this.root;
     lastResorts.push(() => unmountBelowSync(root));
     return Date.now() - t0;
   }
 
-  /** Stops the daemon with `signal` and waits until it is gone; returns ms taken. */
+  /** True when the daemon this object started is alive (`pid` is 0 after {@link stop} or a failed start). */
+  isRunning(): boolean {
+    return this.pid !== 0 && isAlive(this.pid);
+  }
+
+  /** Stops the daemon with `signal` and waits until it is gone (then `pid` is 0); returns ms taken. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 60_000): Promise<number> {
     const t0 = Date.now();
-    if (!this.pid || !isAlive(this.pid)) return 0;
+    if (!this.isRunning()) {
+      this.pid = 0;
+      return 0;
+    }
     process.kill(this.pid, signal);
     if (!(await waitForPidExit(this.pid, timeoutMs))) {
       process.kill(this.pid, 'SIGKILL');
-      await waitForPidExit(this.pid, 10_000);
+      if (!(await waitForPidExit(this.pid, 10_000))) throw new Error(`private dockerd pid ${this.pid} survived SIGKILL for 10 s`);
     }
     started.delete(this.pid);
+    this.pid = 0;
     return Date.now() - t0;
   }
 
@@ -385,8 +483,12 @@ export class PrivateDockerd {
     return stdout;
   }
 
-  /** Copies an image of the system engine into this one (`docker save | docker load`); returns ms taken. */
-  async loadImage(tag: string): Promise<number> {
+  /**
+   * Copies an image of the system engine into this one (`docker save | docker load`); returns ms
+   * taken. Both processes are killed and this throws after `timeoutMs` (a hung engine fails the
+   * test instead of hanging it).
+   */
+  async loadImage(tag: string, timeoutMs = 300_000): Promise<number> {
     const t0 = Date.now();
     const save = spawn('docker', ['save', tag], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DOCKER_HOST: '' } });
     const loadEnv: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: this.host };
@@ -397,14 +499,21 @@ export class PrivateDockerd {
     let err = '';
     save.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     load.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const [[saveCode], [loadCode]] = await Promise.all([once(save, 'exit'), once(load, 'exit')]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        for (const p of [save, load]) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+        reject(new Error(`docker save ${tag} | docker load did not finish within ${timeoutMs} ms: ${err}`));
+      }, timeoutMs);
+    });
+    const [[saveCode], [loadCode]] = await Promise.race([Promise.all([once(save, 'exit'), once(load, 'exit')]), timeout]).finally(() => clearTimeout(timer));
     if (saveCode !== 0 || loadCode !== 0) throw new Error(`docker save ${tag} | docker load failed (${saveCode}/${loadCode}): ${err}`);
     return Date.now() - t0;
   }
 
   /** Stops the daemon (if running), unmounts what it left mounted and deletes its root. */
   async destroy(): Promise<void> {
-    if (this.pid && isAlive(this.pid)) {
+    if (this.isRunning()) {
       // Containers first, so the daemon does not wait for them on shutdown.
       await this.docker(['ps', '-aq']).then((ids) => (ids.trim() ? this.docker(['rm', '-f', ...ids.trim().split(/\s+/)]) : '')).catch(() => undefined);
       await this.stop('SIGTERM', 30_000);

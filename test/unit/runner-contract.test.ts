@@ -33,6 +33,7 @@ const expected: Record<RunnerFailureExitCode, string> = {
   [RunnerExitCodes.invalidParameters]: FailureTypes.InvalidParameters,
   [RunnerExitCodes.invalidBlockCode]: FailureTypes.InvalidBlockCode,
   [RunnerExitCodes.inputMissing]: FailureTypes.InputMissing,
+  [RunnerExitCodes.inputCountMismatch]: FailureTypes.InputCountMismatch,
   [RunnerExitCodes.blockCrashed]: FailureTypes.BlockCrashed,
   [RunnerExitCodes.outOfMemory]: FailureTypes.OutOfMemory,
   [RunnerExitCodes.outputError]: FailureTypes.BlockCrashed,

@@ -424,7 +424,7 @@ void describe('TreeScheduler: transitions table and errors', () => {
     assert.deepEqual(Object.keys(ALLOWED_TRANSITIONS).sort(), [...NODE_STATES].sort());
     assert.deepEqual(ALLOWED_TRANSITIONS.PENDING, ['WAITING', 'CANCELLED']);
     assert.deepEqual(ALLOWED_TRANSITIONS.WAITING, ['READY', 'CANCELLED']);
-    assert.deepEqual(ALLOWED_TRANSITIONS.READY, ['RUNNING', 'CANCELLED']);
+    assert.deepEqual(ALLOWED_TRANSITIONS.READY, ['RUNNING', 'CANCELLED', 'WAITING']);
     assert.deepEqual(ALLOWED_TRANSITIONS.RUNNING, ['COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED']);
     for (const t of ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'] as NodeState[]) assert.deepEqual(ALLOWED_TRANSITIONS[t], []);
     assert.ok(Object.isFrozen(ALLOWED_TRANSITIONS) && Object.isFrozen(ALLOWED_TRANSITIONS.READY));

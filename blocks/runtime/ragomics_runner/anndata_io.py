@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,84 @@ def load_input(ws: Workspace, required: bool) -> Any:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever anndata raises, the file is unreadable
         raise E.InputMissing(f"input AnnData {path} is unreadable: {E.short_exc(exc)}", E.current_traceback()) from None
+
+
+def read_anndata(path: Path, backed: str | None = None) -> Any:
+    """`anndata.read_h5ad(path)`, or opened backed (`backed="r"`: X stays on disk)."""
+    import anndata
+
+    return anndata.read_h5ad(path, backed=backed) if backed else anndata.read_h5ad(path)
+
+
+class LazyInputs(Mapping[str, Any]):
+    """The inputs of a multi-input node as a read-only mapping key -> AnnData, in input order.
+
+    Nothing is read up front: `inputs[key]` reads that one file on first access (and keeps it;
+    `release(key)` forgets it so a block can walk 24 inputs holding one at a time). With
+    `backed="r"` each is opened backed instead. Iterating, `len`, `in` and `paths` read nothing.
+    A file that cannot be read raises InputMissing naming its key."""
+
+    def __init__(
+        self,
+        paths: Mapping[str, Path],
+        backed: str | None = None,
+        reader: Callable[[Path, str | None], Any] = read_anndata,
+    ):
+        self._paths = dict(paths)
+        self._backed = backed
+        self._reader = reader
+        self._loaded: dict[str, Any] = {}
+
+    @property
+    def paths(self) -> Mapping[str, Path]:
+        """key -> the input's file (for blocks that read it themselves)."""
+        return dict(self._paths)
+
+    def loaded(self) -> list[str]:
+        """The keys read so far, in input order."""
+        return [k for k in self._paths if k in self._loaded]
+
+    def release(self, key: str) -> None:
+        """Forget the AnnData of `key` (read again on the next access)."""
+        self._loaded.pop(key, None)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._loaded:
+            path = self._paths[key]  # KeyError for an unknown key, as a Mapping should
+            try:
+                self._loaded[key] = self._reader(path, self._backed)
+            except MemoryError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - whatever anndata raises, the file is unreadable
+                raise E.InputMissing(
+                    f"input {key!r} ({path}) is unreadable: {E.short_exc(exc)}", E.current_traceback()
+                ) from None
+        return self._loaded[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._paths  # Mapping's default would read the file
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __repr__(self) -> str:
+        return f"LazyInputs({list(self._paths)}, loaded={self.loaded()})"
+
+
+def open_inputs(ws: Workspace, inputs: list[dict[str, Any]], backed: str | None = None) -> LazyInputs:
+    """The LazyInputs of a multi-input node: every `inputs/<key>.h5ad` must exist (InputMissing
+    naming the key and path otherwise); none is read yet."""
+    paths: dict[str, Path] = {}
+    for entry in inputs:
+        key = entry["key"]
+        path = ws.input_of(key)
+        if not path.is_file():
+            raise E.InputMissing(f"input {key!r} ({path}, from {entry.get('path')}) does not exist")
+        paths[key] = path
+    return LazyInputs(paths, backed)
 
 
 def write_output(ws: Workspace, adata: Any) -> None:

@@ -12,8 +12,10 @@ EXIT_OK = 0
 EXIT_INVALID_PARAMETERS = 64
 # Inline code that does not compile or load, has no usable run(), or a requirement that cannot be installed.
 EXIT_INVALID_BLOCK_CODE = 65
-# The block needs an input and input/_node_anndata.h5ad is missing or unreadable.
+# The block needs an input and input/_node_anndata.h5ad (or an inputs/<key>.h5ad) is missing or unreadable.
 EXIT_INPUT_MISSING = 66
+# A block taking run(adata=...) on a node with `inputs`, or run(adatas=...) on a node without.
+EXIT_INPUT_COUNT_MISMATCH = 67
 # The block raised, called sys.exit(n != 0), or returned something other than AnnData, None or (AnnData, dict).
 EXIT_BLOCK_CRASHED = 70
 # MemoryError anywhere in the runner or the block.
@@ -26,6 +28,7 @@ ERROR_TYPES: dict[int, str] = {
     EXIT_INVALID_PARAMETERS: "InvalidParameters",
     EXIT_INVALID_BLOCK_CODE: "InvalidBlockCode",
     EXIT_INPUT_MISSING: "InputMissing",
+    EXIT_INPUT_COUNT_MISMATCH: "InputCountMismatch",
     EXIT_BLOCK_CRASHED: "BlockCrashed",
     EXIT_OUT_OF_MEMORY: "OutOfMemory",
     EXIT_OUTPUT_ERROR: "OutputError",

@@ -11,6 +11,7 @@ import traceback
 from .contract import (
     ERROR_TYPES,
     EXIT_BLOCK_CRASHED,
+    EXIT_INPUT_COUNT_MISMATCH,
     EXIT_INPUT_MISSING,
     EXIT_INVALID_BLOCK_CODE,
     EXIT_INVALID_PARAMETERS,
@@ -22,6 +23,7 @@ from .contract import (
 __all__ = [
     "ERROR_TYPES",
     "EXIT_BLOCK_CRASHED",
+    "EXIT_INPUT_COUNT_MISMATCH",
     "EXIT_INPUT_MISSING",
     "EXIT_INVALID_BLOCK_CODE",
     "EXIT_INVALID_PARAMETERS",
@@ -29,6 +31,7 @@ __all__ = [
     "EXIT_OUT_OF_MEMORY",
     "EXIT_OUTPUT_ERROR",
     "BlockCrashed",
+    "InputCountMismatch",
     "InputMissing",
     "InvalidBlockCode",
     "InvalidParameters",
@@ -67,6 +70,13 @@ class InvalidBlockCode(RunnerError):
 class InputMissing(RunnerError):
     def __init__(self, message: str, traceback_text: str | None = None):
         super().__init__(EXIT_INPUT_MISSING, message, traceback_text)
+
+
+class InputCountMismatch(RunnerError):
+    """A one-input block on a multi-input node, or a many-input block on a node with one input."""
+
+    def __init__(self, message: str, traceback_text: str | None = None):
+        super().__init__(EXIT_INPUT_COUNT_MISMATCH, message, traceback_text)
 
 
 class BlockCrashed(RunnerError):

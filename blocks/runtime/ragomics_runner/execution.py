@@ -17,13 +17,53 @@ from .loading import LoadedBlock
 INFO_KEYS = ("metrics", "summary", "suggestedChildren", "figures")
 
 
-def call_block(loaded: LoadedBlock, adata: Any) -> Any:
-    """`loaded.run(adata=adata, **parameters)`; what it raises becomes BlockCrashed.
+def input_argument(loaded: LoadedBlock, multi: bool, count: int, node: str = "") -> str:
+    """"adata" or "adatas": how the block takes its input(s); InputCountMismatch when it cannot.
+
+    A block whose run() names `adatas` takes a multi-input node's inputs, one naming `adata`
+    takes a single input; one naming both takes either; one naming neither (only **kwargs, or a
+    signature that cannot be read) gets whichever the node has. `multi` is whether the node has
+    `inputs` (even one), `count` how many inputs it has (for the message)."""
+    named = loaded.arguments
+    if named is None or ("adata" in named) == ("adatas" in named):
+        return "adatas" if multi else "adata"
+    if multi and "adata" in named:
+        raise E.InputCountMismatch(
+            f"block {loaded.label}{node} takes one input (run(adata=...)) but the node has {count} inputs; "
+            "use a block that takes several (run(adatas=...))"
+        )
+    if not multi and "adatas" in named:
+        raise E.InputCountMismatch(
+            f"block {loaded.label}{node} takes several inputs (run(adatas=...)) but the node has {count} "
+            f"input{'' if count == 1 else 's'}; give it `inputs` or use a block that takes one (run(adata=...))"
+        )
+    return "adatas" if multi else "adata"
+
+
+def sample_kwargs(loaded: LoadedBlock, job: dict[str, Any]) -> dict[str, Any]:
+    """`samples=` (key -> {"sample": id, **columns}, for the inputs that carry a sample) and
+    `sample=` ({"sample": id, **columns}), each only when run() declares it and the node has it."""
+    named = loaded.arguments or frozenset()
+    out: dict[str, Any] = {}
+    if "samples" in named and job.get("inputs") is not None:
+        out["samples"] = {
+            e["key"]: {**e["sample"]["columns"], "sample": e["sample"]["sample"]}
+            for e in job["inputs"]
+            if e.get("sample")
+        }
+    if "sample" in named and job.get("sample"):
+        out["sample"] = {**job["sample"]["columns"], "sample": job["sample"]["sample"]}
+    return out
+
+
+def call_block(loaded: LoadedBlock, adata: Any, data: dict[str, Any] | None = None) -> Any:
+    """`loaded.run(adata=adata, **parameters)`, or `run(**data, **parameters)` when `data` (the
+    input arguments: `adatas=`, `samples=`, ...) is given; what it raises becomes BlockCrashed.
 
     RunnerError and MemoryError pass through (they carry their own exit code); sys.exit(0) or
     sys.exit(None) counts as returning None."""
     try:
-        return loaded.run(adata=adata, **loaded.parameters)
+        return loaded.run(**({"adata": adata} if data is None else data), **loaded.parameters)
     except E.RunnerError:
         raise
     except MemoryError:

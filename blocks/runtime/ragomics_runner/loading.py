@@ -31,7 +31,12 @@ _TEMP_DIRS: list[str] = []
 
 
 class LoadedBlock:
-    """A block ready to run: its label in messages, `run`, the parameters to pass, and its needs."""
+    """A block ready to run: its label in messages, `run`, the parameters to pass, and its needs.
+
+    `arguments` are the names run() declares (None when its signature cannot be read) and
+    `var_keyword` whether it takes **kwargs: they decide whether the block gets `adata` or
+    `adatas`, and whether `samples` / `sample` are passed (execution.data_kwargs). `backed` is
+    the module's ADATAS_BACKED ("r" opens every input of a multi-input node backed)."""
 
     def __init__(
         self,
@@ -40,12 +45,34 @@ class LoadedBlock:
         parameters: dict[str, Any],
         requires_input: bool,
         preload_scanpy: bool = False,
+        backed: str | None = None,
     ):
         self.label = label
         self.run = run
         self.parameters = parameters
         self.requires_input = requires_input
         self.preload_scanpy = preload_scanpy
+        self.backed = backed
+        self.arguments, self.var_keyword = signature_facts(run)
+
+
+def signature_facts(run: Callable[..., Any]) -> tuple[frozenset[str] | None, bool]:
+    """(names run() declares, whether it takes **kwargs); (None, True) when it cannot be read."""
+    try:
+        sig = inspect.signature(run)
+    except (TypeError, ValueError):
+        return None, True
+    params = sig.parameters.values()
+    variadic = (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    named = frozenset(p.name for p in params if p.kind not in variadic)
+    return named, any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def _backed_option(module: Any, label: str) -> str | None:
+    backed = getattr(module, "ADATAS_BACKED", None) if module is not None else None
+    if backed not in (None, "r"):
+        raise E.InvalidBlockCode(f"block {label}: ADATAS_BACKED must be None or 'r' (got {backed!r})")
+    return backed
 
 
 def load_block(block: dict[str, Any], ws: Workspace) -> LoadedBlock:
@@ -73,7 +100,12 @@ def load_builtin(name: str, params: dict[str, Any]) -> LoadedBlock:
     if not callable(run):
         raise E.InvalidBlockCode(f"built-in block {name} has no callable run()")
     return LoadedBlock(
-        name, run, validated, bool(getattr(module, "REQUIRES_INPUT", True)), bool(getattr(module, "USES_SCANPY", True))
+        name,
+        run,
+        validated,
+        bool(getattr(module, "REQUIRES_INPUT", True)),
+        bool(getattr(module, "USES_SCANPY", True)),
+        _backed_option(module, name),
     )
 
 
@@ -134,7 +166,7 @@ def ensure_requirements(requirements: list[Any], network: bool) -> None:
 def load_inline(block: dict[str, Any], ws: Workspace) -> LoadedBlock:
     """Compile and execute inline code as a module and check that `run` fits the parameters.
 
-    The module gets the globals WORKSPACE, INPUT_PATH, OUTPUT_DIR, OUTPUT_PATH, FIGURES_DIR and
+    The module gets the globals WORKSPACE, INPUT_PATH, INPUTS_DIR, OUTPUT_DIR, OUTPUT_PATH, FIGURES_DIR and
     `report`. Its source is written to a temp file (for tracebacks), removed by remove_temp_dirs."""
     code: str = block["code"]
     params: dict[str, Any] = block.get("parameters") or {}
@@ -158,6 +190,7 @@ def load_inline(block: dict[str, Any], ws: Workspace) -> LoadedBlock:
     module.__dict__.update(
         WORKSPACE=str(ws.root),
         INPUT_PATH=str(ws.input_path),
+        INPUTS_DIR=str(ws.inputs_dir),
         OUTPUT_DIR=str(ws.output_dir),
         OUTPUT_PATH=str(ws.output_path),
         FIGURES_DIR=str(ws.figures_dir),
@@ -180,7 +213,7 @@ def load_inline(block: dict[str, Any], ws: Workspace) -> LoadedBlock:
     if not callable(run):
         raise E.InvalidBlockCode("inline code defines no callable run(adata=None, **parameters)")
     _check_signature(run, params)
-    return LoadedBlock("inline", run, params, False)
+    return LoadedBlock("inline", run, params, False, backed=_backed_option(module, "inline"))
 
 
 def _check_signature(run: Callable[..., Any], params: dict[str, Any]) -> None:
@@ -189,10 +222,14 @@ def _check_signature(run: Callable[..., Any], params: dict[str, Any]) -> None:
     except (TypeError, ValueError):
         return  # a builtin or C callable: nothing to check before calling it
     accepts_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
-    if "adata" not in sig.parameters and not accepts_kwargs:
-        raise E.InvalidBlockCode("run() must accept an 'adata' argument: def run(adata=None, **parameters)")
+    if "adata" not in sig.parameters and "adatas" not in sig.parameters and not accepts_kwargs:
+        raise E.InvalidBlockCode(
+            "run() must accept an 'adata' argument: def run(adata=None, **parameters) "
+            "(or 'adatas' for several inputs: def run(adatas=None, **parameters))"
+        )
+    data_arg = "adata" if "adata" in sig.parameters or "adatas" not in sig.parameters else "adatas"
     try:
-        sig.bind(adata=None, **params)
+        sig.bind(**{data_arg: None}, **params)
     except TypeError as exc:
         m = re.search(r"'([^']+)'", str(exc))
         pname = m.group(1) if m else None

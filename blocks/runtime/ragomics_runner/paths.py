@@ -23,11 +23,17 @@ class Workspace:
         self.root = Path(os.path.abspath(os.fspath(root)))
         self.input_dir = self.root / "input"
         self.input_path = self.input_dir / ANNDATA_NAME
+        # A multi-input node's inputs, one file per key: inputs/<key>.h5ad.
+        self.inputs_dir = self.root / "inputs"
         self.output_dir = self.root / "output"
         self.output_path = self.output_dir / ANNDATA_NAME
         self.figures_dir = self.output_dir / "figures"
         self.result_path = self.output_dir / "result.json"
         self.error_path = self.output_dir / "error.json"
+
+    def input_of(self, key: str) -> Path:
+        """`inputs/<key>.h5ad`: where the input `key` of a multi-input node is (mounted or linked)."""
+        return self.inputs_dir / f"{key}.h5ad"
 
     @property
     def rebased(self) -> bool:

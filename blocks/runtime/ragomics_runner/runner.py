@@ -19,9 +19,9 @@ from typing import Any
 
 from . import STARTED_AT_MS, compat, report, timings
 from . import errors as E
-from .anndata_io import configure_scanpy, describe, describe_file, load_input, write_output
+from .anndata_io import LazyInputs, configure_scanpy, describe, describe_file, load_input, open_inputs, write_output
 from .environment import prepare_environment
-from .execution import apply_info, call_block, split_result
+from .execution import apply_info, call_block, input_argument, sample_kwargs, split_result
 from .figures import collect_figures, save_open_figures, track_savefig
 from .job import job_path, load_job
 from .loading import load_block, remove_temp_dirs
@@ -68,13 +68,26 @@ def run(ws: Workspace, job_arg: str | None) -> int:
     install_rebase(ws)
     timings.mark("importsDone")
 
+    multi = job.get("inputs") is not None
+    count = len(job["inputs"]) if multi else int(ws.input_path.exists())
+    # Before any input is read: a block that cannot take this node's inputs fails at once.
+    argument = input_argument(loaded, multi, count, f" of node {job.get('nodeId', '?')}")
+
     report.progress(0.05, "loading input")
-    adata = load_input(ws, required)
+    adata: Any = None
+    inputs: LazyInputs | None = None
+    if multi:
+        inputs = open_inputs(ws, job["inputs"], loaded.backed)  # nothing read yet: run() reads on access
+        data: dict[str, Any] = {argument: inputs}
+    else:
+        adata = load_input(ws, required)
+        data = {argument: adata}
+    data.update(sample_kwargs(loaded, job))
     timings.mark("inputRead")
     report.progress(0.1, f"running {loaded.label}")
 
     output_mtime_before = ws.output_path.stat().st_mtime_ns if ws.output_path.exists() else None
-    returned = call_block(loaded, adata)
+    returned = call_block(loaded, adata, data)
     configure_scanpy(ws)  # inline code may have imported scanpy inside run()
     install_rebase(ws)
     result_adata, info = split_result(loaded.label, returned)
@@ -94,13 +107,18 @@ def run(ws: Workspace, job_arg: str | None) -> int:
         described = describe(adata)
     timings.mark("outputWritten")
 
-    write_manifest(ws, build_manifest(ws, loaded.label, described))
+    write_manifest(ws, build_manifest(ws, loaded.label, described, job.get("inputs")))
     report.progress(1.0, f"done in {time.monotonic() - started:.1f} s")
     return E.EXIT_OK
 
 
-def build_manifest(ws: Workspace, label: str, described: dict[str, Any]) -> dict[str, Any]:
-    """result.json's content from the report state, the output's description and the timings."""
+def build_manifest(
+    ws: Workspace, label: str, described: dict[str, Any], inputs: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """result.json's content from the report state, the output's description and the timings.
+
+    `io.input` is the single input's file facts; a multi-input node has `io.input` null and
+    `io.inputs`, one {key, bytes, inode, device} per input in order (facts null when missing)."""
     snap = report._snapshot()
     summary = snap["summary"]
     if not summary:
@@ -115,11 +133,19 @@ def build_manifest(ws: Workspace, label: str, described: dict[str, Any]) -> dict
         "obsColumns": described["obsColumns"],
         "obsmKeys": described["obsmKeys"],
         "timings": timings.timings(),
-        "io": {
-            "input": file_facts(ws.input_path),
-            "output": file_facts(ws.output_path),
-        },
+        "io": io_facts(ws, inputs),
     }
+
+
+def io_facts(ws: Workspace, inputs: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The input and output files' sizes and identities (zero-copy checks compare inodes)."""
+    io: dict[str, Any] = {
+        "input": None if inputs is not None else file_facts(ws.input_path),
+        "output": file_facts(ws.output_path),
+    }
+    if inputs is not None:
+        io["inputs"] = [{"key": e["key"], "facts": file_facts(ws.input_of(e["key"]))} for e in inputs]
+    return io
 
 
 def failure_of(exc: BaseException) -> E.RunnerError:

@@ -29,8 +29,8 @@ CHAIN = [
     ("sleep", {"seconds": 0}),
 ]
 
-# The cohort blocks on a small synthetic cohort (4 samples). concatenate is called in-process (it
-# takes several inputs); the single-input cohort blocks after it go through the runner.
+# The cohort blocks on a small synthetic cohort (4 samples): concatenate as a multi-input node
+# (inputs/<sample>.h5ad, job.json `inputs` with the sheet's columns), then the single-input ones.
 COHORT = {"n_samples": 4, "cells_per_sample": 150, "n_genes": 300, "n_types": 3, "n_batches": 2, "seed": 0}
 COHORT_CHAIN = [
     ("normalize", {}),
@@ -59,19 +59,34 @@ def _large_input(path: str) -> None:
     adata.write_h5ad(path)
 
 
-def _cohort_input(path: str) -> str:
-    """The concatenated synthetic cohort (raw counts in X) as the cohort chain's input."""
-    from . import report, synthetic
-    from .blocks import concatenate
+def _cohort_step(root: str) -> tuple[int, str]:
+    """Runs concatenate through the runner on the synthetic cohort; returns (exit, output)."""
+    from . import synthetic
 
-    rows, adatas = synthetic.synthetic_cohort(**COHORT)
+    ws = os.path.join(root, "cohort-concatenate")
+    for sub in ("inputs", "output"):
+        os.makedirs(os.path.join(ws, sub))
+    inputs = []
+    for row, adata in synthetic.iter_cohort(**COHORT):
+        path = os.path.join(ws, "inputs", f"{row['sample']}.h5ad")
+        adata.write_h5ad(path)
+        columns = {k: v for k, v in row.items() if k != "sample"}
+        inputs.append({"key": row["sample"], "path": path, "sample": {"sample": row["sample"], "columns": columns}})
+    job = {"treeId": "warmup", "nodeId": "concatenate", "attempt": 1, "inputs": inputs,
+           "block": {"name": "concatenate", "parameters": {}}}
+    with open(os.path.join(ws, "job.json"), "w") as fh:
+        json.dump(job, fh)
     t0 = time.monotonic()
-    report._reset(os.path.dirname(path))
-    merged = concatenate.run({r["sample"]: a for r, a in zip(rows, adatas, strict=True)},
-                             samples={r["sample"]: r for r in rows})
-    merged.write_h5ad(path)
-    print(f"warmup: {'concatenate (in-process)':22s} {time.monotonic() - t0:5.1f} s  {report._state['summary']}")
-    return path
+    proc = subprocess.run([sys.executable, "-m", "ragomics_runner", "--workspace", ws],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        print(f"warmup: concatenate failed with exit {proc.returncode}")
+        return proc.returncode, ""
+    with open(os.path.join(ws, "output", "result.json")) as fh:
+        summary = json.load(fh)["summary"]
+    print(f"warmup: {'cohort concatenate':22s} {time.monotonic() - t0:5.1f} s  {summary}")
+    return 0, os.path.join(ws, "output", "_node_anndata.h5ad")
 
 
 def _run_step(root: str, folder: str, label: str, name: str, params: dict, current: str) -> tuple[int, str, str]:
@@ -106,7 +121,9 @@ def main() -> int:
             code, _, current = _run_step(root, f"step{i}", name, name, params, current)
             if code != 0:
                 return 1
-        current = _cohort_input(os.path.join(root, "cohort.h5ad"))
+        code, current = _cohort_step(root)
+        if code != 0:
+            return 1
         for i, (name, params) in enumerate(COHORT_CHAIN):
             code, _, current = _run_step(root, f"cohort{i}", f"cohort {name}", name, params, current)
             if code != 0:

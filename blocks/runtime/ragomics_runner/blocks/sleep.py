@@ -1,6 +1,8 @@
 """Diagnostic block (CONTRACT.md): sleep, optionally hold memory, optionally fail.
 
 Passes the input through unchanged, or writes a tiny 10 x 5 AnnData when there is no input.
+On a multi-input node (`adatas`) it reads none of the inputs: it records their keys, in the
+order it got them, as the metric `input_keys` and writes the tiny AnnData.
 """
 
 from __future__ import annotations
@@ -76,7 +78,9 @@ def _tiny_anndata() -> Any:
     return anndata.AnnData(X=X, obs=obs, var=var)
 
 
-def run(adata: Any = None, seconds: float = 0, fail: bool = False, memoryMB: int = 0) -> Any:
+def run(
+    adata: Any = None, adatas: Any = None, seconds: float = 0, fail: bool = False, memoryMB: int = 0
+) -> Any:
     held = hold_memory(memoryMB) if memoryMB > 0 else []
     if memoryMB:
         report.metric("memoryMB_held", memoryMB)
@@ -95,6 +99,8 @@ def run(adata: Any = None, seconds: float = 0, fail: bool = False, memoryMB: int
     del held
     if fail:
         raise RuntimeError(f"sleep block failed on purpose after {seconds:g} s (fail=true)")
+    if adatas is not None:
+        report.metric("input_keys", list(adatas))  # iterating reads nothing
     out = adata if adata is not None else _tiny_anndata()
     report.metric("passthrough", adata is not None)
     report.summary(
