@@ -4,11 +4,15 @@
  * This is the single source of truth: the client and the workflow validate with these zod
  * schemas before any container starts, and `scripts/gen-catalog` writes them as JSON Schema to
  * `blocks/catalog.json`, which the Python runner validates against again inside the container.
- * Parameter names are the Python keyword arguments of each block's `run(adata=None, **parameters)`.
+ * Parameter names are the Python keyword arguments of each block's `run(adata=None, **parameters)`
+ * (`run(adatas=None, samples=None, **parameters)` for the blocks of several inputs, see
+ * {@link BlockInputs}).
  */
 import { z } from 'zod';
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
+/** An obs/obsm/layer key: a plain identifier-like name. */
+const key = () => z.string().min(1).max(64).regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/);
 
 export const BlockParameterSchemas = {
   /** Diagnostic block of CONTRACT.md: sleeps, may fail, may hold memory. */
@@ -52,6 +56,11 @@ export const BlockParameterSchemas = {
     n_pcs: int(2, 500).nullable().default(null),
     min_dist: z.number().min(0).max(10).default(0.5),
     random_state: int(0, 2 ** 31 - 1).default(0),
+    /**
+     * obsm key the graph is built on (e.g. X_pca_harmony after integrate); absent or null: X_pca,
+     * else X. No default, so the normalised parameters of existing trees stay as they were.
+     */
+    use_rep: key().nullable().optional(),
   }),
   /** Leiden clustering (builds the neighbour graph when missing). */
   leiden: z.strictObject({
@@ -60,12 +69,57 @@ export const BlockParameterSchemas = {
     n_pcs: int(2, 500).nullable().default(null),
     key_added: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).max(64).default('leiden'),
     random_state: int(0, 2 ** 31 - 1).default(0),
+    /**
+     * obsm key the graph is built on (e.g. X_pca_harmony after integrate); absent or null: X_pca,
+     * else X. No default, so the normalised parameters of existing trees stay as they were.
+     */
+    use_rep: key().nullable().optional(),
   }),
   /** Marker genes per cluster (rank_genes_groups). */
   marker_genes: z.strictObject({
     groupby: z.string().min(1).max(64).default('leiden'),
     method: z.enum(['wilcoxon', 't-test', 't-test_overestim_var', 'logreg']).default('wilcoxon'),
     n_genes: int(1, 1000).default(25),
+  }),
+  /**
+   * Several inputs (one per sample) into one AnnData: obs `sample_key` holds the sample id, the
+   * sample sheet's columns become obs columns; outer join = union of genes (0 where missing).
+   * A gene counts as highly variable when selected in >= min_hvg_fraction of the samples.
+   */
+  concatenate: z.strictObject({
+    join: z.enum(['outer', 'inner']).default('outer'),
+    sample_key: key().default('sample'),
+    min_hvg_fraction: z.number().min(0).max(1).default(0.5),
+  }),
+  /** Harmony batch integration of a PCA (harmonypy); writes obsm[adjusted_basis]. */
+  integrate: z.strictObject({
+    batch_key: key().default('batch'),
+    basis: key().default('X_pca'),
+    adjusted_basis: key().default('X_pca_harmony'),
+    theta: z.number().min(0).max(100).default(2),
+    max_iter_harmony: int(1, 1000).default(20),
+    random_state: int(0, 2 ** 31 - 1).default(0),
+    /** Cells (seeded subsample) on which batch mixing is measured before and after. */
+    metric_cells: int(100, 1_000_000).default(5000),
+  }),
+  /**
+   * Pseudobulk (counts summed per sample x group) differential expression with PyDESeq2:
+   * `~ covariates + condition_key`, test_level vs reference (null: the sorted levels, second vs first).
+   */
+  pseudobulk_de: z.strictObject({
+    condition_key: key().default('condition'),
+    reference: z.string().min(1).max(200).nullable().default(null),
+    test_level: z.string().min(1).max(200).nullable().default(null),
+    sample_key: key().default('sample'),
+    /** Cell group column (e.g. cell_type, leiden); null: all cells of a sample form one pseudobulk. */
+    groupby: key().nullable().default(null),
+    /** Layer of raw counts; null: X (must then hold raw counts). */
+    layer: key().nullable().default('counts'),
+    covariates: z.array(key()).max(10).default([]),
+    min_cells: int(1, 1_000_000).default(10),
+    min_samples: int(2, 10_000).default(2),
+    min_counts: int(0, 1_000_000_000).default(10),
+    alpha: z.number().gt(0).lt(1).default(0.05),
   }),
 } as const;
 
@@ -96,6 +150,9 @@ export const BlockInputs: { readonly [K in BuiltinBlockName]: BlockInputCount } 
   umap: 'one',
   leiden: 'one',
   marker_genes: 'one',
+  concatenate: 'many',
+  integrate: 'one',
+  pseudobulk_de: 'one',
 };
 
 /** The catalog as JSON Schema, as written to `blocks/catalog.json` for the Python runner (`blocks`: parameter schemas; `inputs`: {@link BlockInputs}). */

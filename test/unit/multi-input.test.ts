@@ -13,9 +13,9 @@ import { containerSpec } from '../../activities/executors/docker-spec';
 import type { ExecJob } from '../../activities/executors/types';
 import { repoRoot } from '../../activities/executors/repo-root';
 
-void test('every built-in block declares its input count; the existing ones take one (sleep either)', () => {
+void test('every built-in block declares its input count: concatenate takes many, sleep either, the others one', () => {
   assert.deepEqual(Object.keys(BlockInputs).sort(), [...BUILTIN_BLOCK_NAMES].sort());
-  for (const name of BUILTIN_BLOCK_NAMES) assert.equal(BlockInputs[name], name === 'sleep' ? 'any' : 'one', name);
+  for (const name of BUILTIN_BLOCK_NAMES) assert.equal(BlockInputs[name], name === 'sleep' ? 'any' : name === 'concatenate' ? 'many' : 'one', name);
 });
 
 void test('blocks/catalog.json carries the same input counts for the runner', async () => {

@@ -54,25 +54,37 @@ def require_cells(adata: Any, block: str, at_least: int = 2) -> None:
         raise E.InvalidParameters(f"block {block} needs at least {at_least} cells; the input has {adata.n_obs}")
 
 
-def ensure_neighbors(adata: Any, n_neighbors: int, n_pcs: int | None, random_state: int) -> dict[str, Any]:
-    """Build the kNN graph unless one with the same settings is there. Returns what was used."""
+def ensure_neighbors(
+    adata: Any, n_neighbors: int, n_pcs: int | None, random_state: int, use_rep: str | None = None
+) -> dict[str, Any]:
+    """Build the kNN graph unless one with the same settings is there. Returns what was used.
+
+    The graph is built on obsm[use_rep] when given (e.g. X_pca_harmony after integrate;
+    InvalidParameters when missing), else on X_pca when present, else on X."""
     sc = scanpy()
     n_neighbors = int(min(n_neighbors, max(2, adata.n_obs - 1)))
-    use_rep = "X_pca" if "X_pca" in adata.obsm else None
+    if use_rep is not None and use_rep not in adata.obsm:
+        have = ", ".join(adata.obsm.keys()) or "none"
+        raise E.InvalidParameters(f"parameter 'use_rep': {use_rep!r} is not in adata.obsm (has: {have})")
+    if use_rep is None:
+        use_rep = "X_pca" if "X_pca" in adata.obsm else None
     if use_rep is not None and n_pcs is not None:
-        n_pcs = int(min(n_pcs, adata.obsm["X_pca"].shape[1]))
+        n_pcs = int(min(n_pcs, adata.obsm[use_rep].shape[1]))
     existing = adata.uns.get("neighbors", {})
     params = existing.get("params", {}) if isinstance(existing, dict) else {}
+    # A graph built on another representation is rebuilt (scanpy records use_rep only when given).
+    same_rep = str(params.get("use_rep", "X_pca" if "X_pca" in adata.obsm else "X")) == str(use_rep or "X")
     if (
         "connectivities" in adata.obsp
+        and same_rep
         and int(params.get("n_neighbors", -1)) == n_neighbors
         and (n_pcs is None or int(params.get("n_pcs", n_pcs)) == n_pcs)
     ):
-        return {"n_neighbors": n_neighbors, "n_pcs": n_pcs, "rebuilt": False}
+        return {"n_neighbors": n_neighbors, "n_pcs": n_pcs, "use_rep": use_rep, "rebuilt": False}
     report.progress(0.3, "building neighbour graph")
     enable_numba_caching()
     sc.pp.neighbors(adata, n_neighbors=n_neighbors, n_pcs=n_pcs, use_rep=use_rep, random_state=random_state)
-    return {"n_neighbors": n_neighbors, "n_pcs": n_pcs, "rebuilt": True}
+    return {"n_neighbors": n_neighbors, "n_pcs": n_pcs, "use_rep": use_rep, "rebuilt": True}
 
 
 def embedding_plot(adata: Any, basis: str, color: str | None, title: str, name: str) -> str:

@@ -1,5 +1,6 @@
 """Leiden clustering (scanpy.tl.leiden), building the neighbour graph when missing (or when it
-was built with another n_neighbors). Uses the igraph implementation when available."""
+was built with another n_neighbors or representation: obsm[use_rep] when given, e.g. X_pca_harmony
+after integrate, else X_pca). Uses the igraph implementation when available."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ def run(
     n_pcs: int | None = None,
     key_added: str = "leiden",
     random_state: int = 0,
+    use_rep: str | None = None,
 ) -> Any:
     sc = scanpy()
     require_cells(adata, "leiden", 3)
-    used = ensure_neighbors(adata, n_neighbors, n_pcs, random_state)
+    used = ensure_neighbors(adata, n_neighbors, n_pcs, random_state, use_rep)
     report.progress(0.6, "clustering")
     try:
         import igraph  # noqa: F401
@@ -53,6 +55,7 @@ def run(
         "flavor": flavor,
         "n_neighbors": used["n_neighbors"],
         "neighbors_rebuilt": used["rebuilt"],
+        "use_rep": used["use_rep"],
         "key_added": key_added,
     })
     report.summary(

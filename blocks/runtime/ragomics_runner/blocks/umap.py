@@ -1,6 +1,7 @@
 """Neighbour graph (scanpy.pp.neighbors) and UMAP embedding (scanpy.tl.umap).
 
-The figure is coloured by `leiden` when the input has it (else another label column)."""
+The graph is built on obsm[use_rep] when given (e.g. X_pca_harmony after integrate), else on
+X_pca. The figure is coloured by `leiden` when the input has it (else another label column)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ from ._common import embedding_plot, enable_numba_caching, ensure_neighbors, req
 
 
 def run(
-    adata: Any = None, n_neighbors: int = 15, n_pcs: int | None = None, min_dist: float = 0.5, random_state: int = 0
+    adata: Any = None,
+    n_neighbors: int = 15,
+    n_pcs: int | None = None,
+    min_dist: float = 0.5,
+    random_state: int = 0,
+    use_rep: str | None = None,
 ) -> Any:
     sc = scanpy()
     require_cells(adata, "umap", 4)
-    used = ensure_neighbors(adata, n_neighbors, n_pcs, random_state)
+    used = ensure_neighbors(adata, n_neighbors, n_pcs, random_state, use_rep)
     report.progress(0.5, "computing UMAP")
     enable_numba_caching()
     sc.tl.umap(adata, min_dist=min_dist, random_state=random_state)
@@ -25,6 +31,7 @@ def run(
         "n_neighbors": used["n_neighbors"],
         "n_pcs": used["n_pcs"],
         "neighbors_rebuilt": used["rebuilt"],
+        "use_rep": used["use_rep"],
         "min_dist": min_dist,
         "coloured_by": color,
     })

@@ -1,0 +1,232 @@
+"""Pseudobulk differential expression between two conditions (PyDESeq2).
+
+1. Counts: layers[`layer`] (default `counts`, the raw counts quality_control/normalize keep);
+   with layer=null, X, which must then hold raw counts. Non-integer or negative values are
+   rejected (DESeq2 models counts; a log-normalised X is not one).
+2. Pseudobulk: the counts are summed per sample (obs[`sample_key`]) x cell group
+   (obs[`groupby`]; groupby=null: one group, all cells). A sample x group with fewer than
+   `min_cells` cells is left out.
+3. For each group with at least `min_samples` samples in each of the two conditions, PyDESeq2
+   fits `~ covariates + condition` (condition = obs[`condition_key`], one value per sample, like
+   every covariate; genes with fewer than `min_counts` summed counts in that group are dropped)
+   and tests `test_level` against `reference` (defaults: the two levels in sorted order, the
+   second against the first) with Wald tests and Benjamini-Hochberg FDR.
+
+Output: uns['pseudobulk_de'] = {parameters, `results` (a table: group, gene, baseMean,
+log2FoldChange, lfcSE, stat, pvalue, padj), per-group sample counts}; output/pseudobulk_de.csv
+(the same table); figure: volcano per group (up to 6 groups in one figure). Metric
+`n_significant` = (group, gene) pairs with padj < alpha, and `n_genes_significant` = genes
+significant in any group.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import errors as E
+from .. import report
+from ._common import plt, require_obs
+
+USES_SCANPY = False
+MAX_VOLCANOES = 6
+
+
+def _counts_matrix(adata: Any, layer: str | None) -> Any:
+    import scipy.sparse as sp
+
+    if layer is not None:
+        if layer not in adata.layers:
+            have = ", ".join(adata.layers.keys()) or "none"
+            raise E.InvalidParameters(f"parameter 'layer': {layer!r} is not in adata.layers (has: {have})")
+        X = adata.layers[layer]
+    else:
+        X = adata.X
+    X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
+    data = X.data
+    if data.size and (data.min() < 0 or not np.all(np.equal(np.mod(data[: 100_000], 1), 0))):
+        where = f"layers[{layer!r}]" if layer is not None else "X"
+        raise E.InvalidParameters(
+            f"parameter 'layer': {where} does not hold raw counts (negative or non-integer values); "
+            "pseudobulk DE needs counts (normalize keeps them in layers['counts'])"
+        )
+    return X
+
+
+def _aggregate(X: Any, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the rows of X per key: returns (unique keys, matrix keys x genes)."""
+    import scipy.sparse as sp
+
+    uniq, inv = np.unique(keys, return_inverse=True)
+    indicator = sp.csr_matrix((np.ones(len(keys)), (inv, np.arange(len(keys)))), shape=(len(uniq), len(keys)))
+    return uniq, np.asarray((indicator @ X).todense())
+
+
+def run(
+    adata: Any = None,
+    condition_key: str = "condition",
+    reference: str | None = None,
+    test_level: str | None = None,
+    sample_key: str = "sample",
+    groupby: str | None = None,
+    layer: str | None = "counts",
+    covariates: list[str] | None = None,
+    min_cells: int = 10,
+    min_samples: int = 2,
+    min_counts: int = 10,
+    alpha: float = 0.05,
+) -> Any:
+    import pandas as pd
+
+    covariates = list(covariates or [])
+    require_obs(adata, condition_key, "condition_key")
+    require_obs(adata, sample_key, "sample_key")
+    if groupby is not None:
+        require_obs(adata, groupby, "groupby")
+    for cov in covariates:
+        require_obs(adata, cov, "covariates")
+        if cov in (condition_key, sample_key):
+            raise E.InvalidParameters(f"parameter 'covariates': {cov!r} is the condition or the sample column")
+    X = _counts_matrix(adata, layer)
+    obs = adata.obs
+    samples = obs[sample_key].astype(str).to_numpy()
+
+    # One value of the condition and of each covariate per sample.
+    per_sample = pd.DataFrame({"sample": samples})
+    for col in [condition_key, *covariates]:
+        per_sample[col] = obs[col].astype(str).to_numpy()
+    meta = per_sample.drop_duplicates()
+    if meta["sample"].duplicated().any():
+        bad = meta.loc[meta["sample"].duplicated(), "sample"].iloc[0]
+        raise E.InvalidParameters(
+            f"sample {bad!r} has cells with different {condition_key}/covariate values; each must be one per sample"
+        )
+    meta = meta.set_index("sample")
+    levels = sorted(meta[condition_key].unique())
+    reference = reference if reference is not None else (levels[0] if levels else None)
+    if reference not in levels:
+        raise E.InvalidParameters(
+            f"parameter 'reference': {reference!r} is not a value of {condition_key!r} ({levels})"
+        )
+    others = [lv for lv in levels if lv != reference]
+    test_level = test_level if test_level is not None else (others[0] if len(others) == 1 else None)
+    if test_level is None or test_level not in others:
+        raise E.InvalidParameters(
+            f"parameter 'test_level': name one of {others} to test against {reference!r}"
+            if others else f"column {condition_key!r} has a single value ({reference!r}); nothing to compare"
+        )
+
+    groups = obs[groupby].astype(str).to_numpy() if groupby is not None else np.full(adata.n_obs, "all")
+    keys = np.char.add(np.char.add(samples.astype(str), "\x1f"), groups.astype(str))
+    uniq, summed = _aggregate(X, keys)
+    n_cells = pd.Series(keys).value_counts()
+    enough_cells = np.array([n_cells[k] >= min_cells for k in uniq])
+    pb_sample = np.array([k.split("\x1f")[0] for k in uniq])
+    pb_group = np.array([k.split("\x1f")[1] for k in uniq])
+    genes = np.asarray(adata.var_names.astype(str))
+
+    from pydeseq2.dds import DeseqDataSet
+    from pydeseq2.default_inference import DefaultInference
+    from pydeseq2.ds import DeseqStats
+    from threadpoolctl import threadpool_limits
+
+    # PyDESeq2 fits every gene with tiny (samples x coefficients) linear algebra: BLAS threads only
+    # add overhead there (measured several-fold slower on 2 busy cores), so one thread, one process.
+    limiter = threadpool_limits(limits=1)
+    try:
+        inference = DefaultInference(n_cpus=1)
+        tables = []
+        tested: dict[str, dict[str, int]] = {}
+        skipped: dict[str, str] = {}
+        group_names = sorted(set(pb_group.tolist()))
+        for gi, group in enumerate(group_names):
+            report.progress(0.1 + 0.8 * gi / len(group_names), f"DESeq2 for {groupby or 'all cells'} {group}")
+            rows = np.flatnonzero((pb_group == group) & enough_cells)
+            md = meta.loc[pb_sample[rows]].copy()
+            md.index = pd.Index(pb_sample[rows])
+            n_ref = int((md[condition_key] == reference).sum())
+            n_test = int((md[condition_key] == test_level).sum())
+            if n_ref < min_samples or n_test < min_samples:
+                skipped[group] = f"{n_ref} {reference} / {n_test} {test_level} samples with >= {min_cells} cells"
+                continue
+            keep_md = md[condition_key].isin([reference, test_level]).to_numpy()
+            rows, md = rows[keep_md], md[keep_md]
+            counts = summed[rows]
+            gene_ok = counts.sum(axis=0) >= min_counts
+            counts_df = pd.DataFrame(counts[:, gene_ok].astype(np.int64), index=md.index, columns=genes[gene_ok])
+            design = "~" + " + ".join([*covariates, condition_key])
+            try:
+                dds = DeseqDataSet(counts=counts_df, metadata=md, design=design, refit_cooks=True,
+                                   inference=inference, quiet=True)
+                dds.deseq2()
+                stats = DeseqStats(dds, contrast=[condition_key, test_level, reference], alpha=alpha,
+                                   inference=inference, quiet=True)
+                stats.summary()
+            except (ValueError, np.linalg.LinAlgError) as exc:
+                raise E.InvalidParameters(f"PyDESeq2 failed for {groupby or 'all cells'} {group!r}: {exc}") from None
+            res = stats.results_df.copy()
+            res.insert(0, "gene", res.index.astype(str))
+            res.insert(0, "group", group)
+            tables.append(res.reset_index(drop=True))
+            tested[group] = {"n_samples_" + reference: n_ref, "n_samples_" + test_level: n_test,
+                             "n_genes_tested": int(gene_ok.sum())}
+    finally:
+        limiter.restore_original_limits()
+    if not tables:
+        raise E.InvalidParameters(
+            f"no {groupby or 'sample'} group has >= {min_samples} samples per condition with >= {min_cells} cells "
+            f"({'; '.join(f'{g}: {why}' for g, why in skipped.items())})"
+        )
+    results = pd.concat(tables, ignore_index=True)
+    results["padj"] = results["padj"].astype(float)
+    sig = results["padj"].fillna(1.0).to_numpy() < alpha
+    results.to_csv(report.output_dir() / "pseudobulk_de.csv", index=False)
+    adata.uns["pseudobulk_de"] = {
+        "params": {"condition_key": condition_key, "reference": reference, "test_level": test_level,
+                   "sample_key": sample_key, "groupby": groupby or "", "layer": layer or "X",
+                   "covariates": covariates, "alpha": alpha, "min_cells": min_cells},
+        "results": results,
+    }
+
+    pyplot = plt()
+    shown = list(tested)[:MAX_VOLCANOES]
+    ncol = min(3, len(shown))
+    nrow = int(np.ceil(len(shown) / ncol))
+    fig, axes = pyplot.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.8 * nrow), squeeze=False)
+    for ax, group in zip(axes.ravel(), shown, strict=False):
+        part = results[results["group"] == group]
+        lfc = part["log2FoldChange"].to_numpy(dtype=float)
+        p = np.clip(part["pvalue"].fillna(1.0).to_numpy(dtype=float), 1e-300, 1.0)
+        s = part["padj"].fillna(1.0).to_numpy(dtype=float) < alpha
+        ax.scatter(lfc[~s], -np.log10(p[~s]), s=4, color="lightgray", linewidths=0)
+        ax.scatter(lfc[s & (lfc > 0)], -np.log10(p[s & (lfc > 0)]), s=6, color="tab:red", linewidths=0)
+        ax.scatter(lfc[s & (lfc < 0)], -np.log10(p[s & (lfc < 0)]), s=6, color="tab:blue", linewidths=0)
+        ax.set_title(f"{group}: {int(s.sum())} at FDR {alpha:g}", fontsize=9)
+        ax.set_xlabel(f"log2 fold change ({test_level} / {reference})")
+        ax.set_ylabel("-log10 p")
+    for ax in axes.ravel()[len(shown):]:
+        ax.axis("off")
+    fig.tight_layout()
+    report.savefig(fig, "pseudobulk_volcano.png")
+
+    per_group = {g: int(((results["group"] == g).to_numpy() & sig).sum()) for g in tested}
+    n_genes_sig = int(results.loc[sig, "gene"].nunique())
+    report.metrics({
+        "contrast": f"{condition_key}: {test_level} vs {reference}",
+        "design": "~" + " + ".join([*covariates, condition_key]),
+        "groupby": groupby,
+        "alpha": alpha,
+        "n_pseudobulks": int(len(uniq)),
+        "groups_tested": tested,
+        "groups_skipped": skipped,
+        "n_significant": int(sig.sum()),
+        "n_genes_significant": n_genes_sig,
+        "significant_per_group": per_group,
+        "results_csv": "pseudobulk_de.csv",
+    })
+    report.summary(
+        f"pseudobulk DESeq2 {test_level} vs {reference} in {len(tested)} {groupby or 'sample'} group(s): "
+        f"{n_genes_sig} genes at FDR {alpha:g} ({int(sig.sum())} gene x group pairs)"
+    )
+    return adata
