@@ -17,7 +17,6 @@ import path from 'node:path';
 import { readSpecFile } from '../client/spec-file';
 import type { NodeResult } from '../common/schemas';
 import type { RunnerJob } from '../activities/workspace';
-import { nodeDir } from '../activities/workspace';
 import { NODE_RESULT_FILE } from '../activities/publish';
 import { ragomics } from './helpers/cli';
 import { uid, withWorker } from './helpers/harness';
@@ -39,7 +38,7 @@ void test('examples/cohort.yaml on a generated 8 x 300 cohort with the Docker ex
     console.log(`# generated an ${SAMPLES.length} x ${CELLS} cohort through the blocks image in ${cohort.tookMs} ms`);
     const id = uid('cohort-example');
     const spec = readSpecFile(cohortExampleCopy(cohort.dir, cohort.sheet, id));
-    await withWorker({ executor: 'docker', maxConcurrentNodes: 3, defaultMemoryMB: 2048 }, async ({ client, taskQueue, workspace }) => {
+    await withWorker({ executor: 'docker', maxConcurrentNodes: 3, defaultMemoryMB: 2048 }, async ({ client, taskQueue }) => {
       const t0 = Date.now();
       const tree = await client.startTree(spec);
       const result = await tree.result();
@@ -58,7 +57,8 @@ void test('examples/cohort.yaml on a generated 8 x 300 cohort with the Docker ex
 
       // The gather: one input per sample, in sheet order, each the published output of hvg_{sample}.
       const concat = node('concatenate');
-      const attempts = path.join(nodeDir(workspace, id, 'concatenate'), 'attempts');
+      // <tree folder>/nodes/concatenate/published/attempt-N/_node_anndata.h5ad → …/concatenate/attempts/*/job.json
+      const attempts = path.join(concat.outputPath, '..', '..', '..', 'attempts');
       const jobs = readdirSync(attempts).map((a) => JSON.parse(readFileSync(path.join(attempts, a, 'job.json'), 'utf8')) as RunnerJob);
       assert.ok(jobs.length >= 1);
       for (const job of jobs) {
@@ -80,8 +80,8 @@ void test('examples/cohort.yaml on a generated 8 x 300 cohort with the Docker ex
 
       // Pseudobulk DE between the conditions found genes (the planted ones are checked for
       // precision/recall by the science checks in blocks/tests; here: the example's DE ran and found some).
-      const dm = nodeResult(node('pseudobulk_de').outputPath).metrics as { n_genes_significant: number; n_significant: number; groups_tested: string[]; n_pseudobulks: number };
-      console.log(`# pseudobulk_de: ${dm.n_genes_significant} significant genes (${dm.n_significant} group x gene pairs) in ${dm.groups_tested.length} cell types, ${dm.n_pseudobulks} pseudobulks`);
+      const dm = nodeResult(node('pseudobulk_de').outputPath).metrics as { n_genes_significant: number; n_significant: number; groups_tested: Record<string, unknown>; n_pseudobulks: number };
+      console.log(`# pseudobulk_de: ${dm.n_genes_significant} significant genes (${dm.n_significant} group x gene pairs) in ${Object.keys(dm.groups_tested).length} cell types, ${dm.n_pseudobulks} pseudobulks`);
       assert.ok(dm.n_genes_significant > 0, 'pseudobulk_de reported significant genes');
 
       // The report's Samples section: 8 rows in sheet order, cells before/after from QC.
