@@ -5,8 +5,11 @@
 #   (persistent SQLite under .data/temporal) → a worker (Docker executor) → the tree of
 #   examples/pbmc-tree.yaml → status with output paths, timeline.html and report.html.
 #
-# Env: SPEC (another tree spec; default examples/pbmc-tree.yaml), TEMPORAL_ADDRESS (use a running
-# server instead of starting the dev server), RAGOMICS_TASK_QUEUE (default ragomics-demo).
+# Env: SPEC (another tree spec; default examples/pbmc-tree.yaml), COHORT ("SAMPLES CELLS": make
+# that synthetic cohort with scripts/make-synthetic-cohort.sh instead of fetching the PBMC dataset;
+# set by scripts/demo-cohort.sh), TREE_ID (run under this id instead of the spec's), TEMPORAL_ADDRESS
+# (use a running server instead of starting the dev server), RAGOMICS_TASK_QUEUE (default
+# ragomics-demo).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PROJECT_ROOT"
@@ -19,7 +22,12 @@ step_timer "build" npx tsc -p tsconfig.json
 step_timer "workflow bundle" node scripts/bundle-workflows.js
 step_timer "Docker engine" bash scripts/ensure-docker.sh >/dev/null
 step_timer "blocks image" bash scripts/build-image.sh
-step_timer "dataset" bash scripts/fetch-dataset.sh
+if [[ -n "${COHORT:-}" ]]; then
+  # shellcheck disable=SC2086 # COHORT is "SAMPLES CELLS", two arguments
+  step_timer "synthetic cohort" bash scripts/make-synthetic-cohort.sh $COHORT
+else
+  step_timer "dataset" bash scripts/fetch-dataset.sh
+fi
 if [[ -z "${TEMPORAL_ADDRESS:-}" ]]; then
   addr_line="$(bash scripts/ensure-temporal.sh)" || die -c 3 "the Temporal dev server could not be started (see above)"
   export "${addr_line?}"
@@ -37,8 +45,13 @@ trap 'kill -TERM "$worker_pid" 2>/dev/null || true; wait "$worker_pid" 2>/dev/nu
 
 log "running $SPEC"
 rc=0
-node bin/ragomics.js run "$SPEC" || rc=$?
-tree_id="$(node -e "const y=require('yaml');const fs=require('fs');const s=y.parse(fs.readFileSync(process.argv[1],'utf8'));console.log(s.id)" "$SPEC")"
+if [[ -n "${TREE_ID:-}" ]]; then
+  tree_id="$TREE_ID"
+  node bin/ragomics.js run "$SPEC" --id "$TREE_ID" || rc=$?
+else
+  tree_id="$(node -e "const y=require('yaml');const fs=require('fs');const s=y.parse(fs.readFileSync(process.argv[1],'utf8'));console.log(s.id)" "$SPEC")"
+  node bin/ragomics.js run "$SPEC" || rc=$?
+fi
 if [[ "$rc" -le 1 && -n "$tree_id" && "$tree_id" != "undefined" ]]; then
   echo
   log "nodes and their outputs:"
@@ -47,7 +60,7 @@ if [[ "$rc" -le 1 && -n "$tree_id" && "$tree_id" != "undefined" ]]; then
   log "where the outputs are (each node's published .h5ad; figures next to it under figures/):"
   node bin/ragomics.js status "$tree_id" --json | node -e '
     let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => {
-      for (const n of JSON.parse(s).nodes) console.log(`  ${n.id.padEnd(14)} ${n.state.padEnd(10)} ${n.outputPath ?? "-"}`);
+      for (const n of JSON.parse(s).nodes) console.log(`  ${n.id.padEnd(16)} ${n.state.padEnd(10)} ${n.outputPath ?? "-"}`);
     });' || true
   node bin/ragomics.js timeline "$tree_id" --format html -o "$DATA_DIR/demo/timeline.html" && log "timeline: $DATA_DIR/demo/timeline.html"
   node bin/ragomics.js report "$tree_id" -o "$DATA_DIR/demo/report.html" && log "report:   $DATA_DIR/demo/report.html (figures included)"
