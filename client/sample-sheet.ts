@@ -8,12 +8,13 @@
  * Parsing is csv-parse's (quoted fields, embedded delimiters and newlines, BOMs, CRLF): a sheet
  * written by a spreadsheet program is not something to parse by splitting on commas.
  */
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { CsvError, parse } from 'csv-parse/sync';
 import { inlineRowLocator, samplesFromRows, type RowLocator, type Sample } from '../common/cohort';
 import type { SampleRow } from '../common/schemas';
 import { InvalidInputError } from './errors';
+import { readInputFile } from './read-input-file';
 
 /** Rows read from a sheet (paths absolute), and how to name a row and column of it in messages. */
 export interface LoadedSamples {
@@ -33,14 +34,7 @@ const REQUIRED_COLUMNS = ['sample', 'path'] as const;
  * @throws InvalidInputError with one line per problem; nothing is started.
  */
 export function readSampleSheet(file: string): LoadedSamples {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    throw new InvalidInputError(`${file}: sample sheet: ${why}`);
-  }
+  const text = readInputFile(file, 'sample sheet');
   const firstLine = text.split(/\r?\n/, 1)[0] ?? '';
   const tabs = /\.(tsv|tab)$/i.test(file) || (firstLine.includes('\t') && !firstLine.includes(','));
   let records: Array<{ record: string[]; info: { lines: number } }>;

@@ -3,12 +3,12 @@
  * {@link InvalidInputError} whose lines name the file, the line and column when known, and
  * the path of the bad field, e.g. `tree.yaml:14:9: nodes[3].dependencies[0]: unknown node "pca"`.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { NodeSpecSchema, formatZodError, type NodeSpecInput, type TreeSpec } from '../common/schemas';
 import { InvalidInputError } from './errors';
+import { readInputFile } from './read-input-file';
 import { checkInlineCode, resolveInputPath } from './local-checks';
 import { checkSampleFiles, loadSpecSamples, readSamplesFile } from './sample-sheet';
 import type { SampleRow } from '../common/schemas';
@@ -71,14 +71,7 @@ export function readNodesFile(file: string): NodeSpecInput[] {
 
 /** Reads and parses a YAML or JSON file, keeping positions for error messages. */
 function loadFile(file: string): LoadedFile {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    throw new InvalidInputError(`${file}: ${why}`);
-  }
+  const text = readInputFile(file);
   if (text.trim() === '') throw new InvalidInputError(`${file}: the file is empty`);
   const isJson = path.extname(file).toLowerCase() === '.json';
   if (isJson) {

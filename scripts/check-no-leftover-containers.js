@@ -7,14 +7,21 @@
 'use strict';
 const Docker = require('dockerode');
 
+// With RAGOMICS_CONTAINER_SCOPE set (scripts/test.sh sets it for the suite; every container a
+// worker of the suite starts carries it as the label ragomics.scope), only the suite's own
+// containers count: a demo or a benchmark on the same engine is not a leftover of the suite.
+const scope = process.env.RAGOMICS_CONTAINER_SCOPE;
+const labels = ['ragomics.managed=true', ...(scope ? [`ragomics.scope=${scope}`] : [])];
+const what = labels.join(', ');
+
 new Docker()
-  .listContainers({ all: true, filters: JSON.stringify({ label: ['ragomics.managed=true'] }) })
+  .listContainers({ all: true, filters: JSON.stringify({ label: labels }) })
   .then((left) => {
     if (left.length === 0) {
-      console.log('== leftover containers: none labelled ragomics.managed=true');
+      console.log(`== leftover containers: none labelled ${what}`);
       return;
     }
-    console.log(`== leftover containers: ${left.length} labelled ragomics.managed=true remain`);
+    console.log(`== leftover containers: ${left.length} labelled ${what} remain`);
     for (const c of left) console.log(`  ${c.Names.join(',')} ${c.State} tree=${c.Labels['ragomics.tree']} node=${c.Labels['ragomics.node']}`);
     process.exitCode = 1;
   })

@@ -77,6 +77,19 @@ run_runner_module() {
     "$image" -m "$@" >&2
 }
 
+# generator_image PYTHON_CHECK: the blocks image tag the dataset scripts run (built if missing),
+# after checking that the engine answers (exit 3 if not) and that the image's Python runs
+# PYTHON_CHECK (an import of the generator); prints the tag.
+generator_image() {
+  local check="$1" tag
+  timeout 15 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 \
+    || die -c 3 "Docker engine not reachable: run scripts/ensure-docker.sh"
+  tag="$(bash "$PROJECT_ROOT/scripts/build-image.sh")" || die "the blocks image could not be built (see above)"
+  docker run --rm --network none --entrypoint /opt/ragomics/bin/python "$tag" -c "$check" 2>/dev/null \
+    || die "$tag cannot run \`$check\`; rebuild it with scripts/build-image.sh"
+  echo "$tag"
+}
+
 now_ms() {
   # EPOCHREALTIME is bash >= 5; fall back to date.
   if [[ -n "${EPOCHREALTIME:-}" ]]; then

@@ -29,11 +29,7 @@ if [[ -s "$DIR/samplesheet.csv" ]]; then
   exit 0
 fi
 
-timeout 15 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 \
-  || die -c 3 "Docker engine not reachable: run scripts/ensure-docker.sh"
-TAG="$(bash "$PROJECT_ROOT/scripts/build-image.sh")"
-docker run --rm --network none --entrypoint /opt/ragomics/bin/python "$TAG" -c "import ragomics_runner.synthetic as s; s.write_cohort" 2>/dev/null \
-  || die "$TAG has no cohort generator; rebuild it with scripts/build-image.sh"
+TAG="$(generator_image "import ragomics_runner.synthetic as s; s.write_cohort")"
 
 mkdir -p "$DIR"
 T0=$SECONDS

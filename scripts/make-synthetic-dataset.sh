@@ -23,11 +23,7 @@ if [[ -s "$OUT" ]]; then
   exit 0
 fi
 
-timeout 15 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 \
-  || die -c 3 "Docker engine not reachable: run scripts/ensure-docker.sh"
-TAG="$(bash "$PROJECT_ROOT/scripts/build-image.sh")"
-docker run --rm --network none --entrypoint /opt/ragomics/bin/python "$TAG" -c "import ragomics_runner.synthetic" 2>/dev/null \
-  || die "$TAG has no ragomics_runner.synthetic; rebuild it with scripts/build-image.sh"
+TAG="$(generator_image "import ragomics_runner.synthetic")"
 
 mkdir -p "$DIR"
 T0=$SECONDS

@@ -47,6 +47,9 @@ done)
 # Fresh reliability figures for this run only.
 rm -rf "${RAGOMICS_RELIABILITY_DIR:-$DATA_DIR/reliability}"
 out="$DATA_DIR/test-output.tap"
+# Every container the suite's workers start is labelled with this run's scope, so the leftover
+# check below counts the suite's own containers only (see activities/executors/docker-spec.ts).
+export RAGOMICS_CONTAINER_SCOPE="${RAGOMICS_CONTAINER_SCOPE:-suite-$$-$(date +%s)}"
 rc=0
 # TAP explicitly: report-skips.js and the summary below read it (newer Node versions default to another reporter).
 node --test --test-reporter=tap --test-concurrency="${RAGOMICS_TEST_CONCURRENCY:-1}" "${files[@]}" | tee "$out" || rc=$?

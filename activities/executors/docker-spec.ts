@@ -18,8 +18,19 @@ export interface SandboxOptions {
   pidsLimit?: number;
 }
 
+/** Label naming who started the container, from {@link SCOPE_ENV}. */
+export const SCOPE_LABEL = 'ragomics.scope';
+/**
+ * Environment variable whose value, when set, labels every container this process starts with
+ * {@link SCOPE_LABEL}. scripts/test.sh sets it (inherited by the workers its tests start), so
+ * its after-suite leftover check counts the suite's own containers and not a demo's or a
+ * benchmark's running on the same engine.
+ */
+export const SCOPE_ENV = 'RAGOMICS_CONTAINER_SCOPE';
+
 /** Labels that identify an attempt's container; used by cleanup and by tests. */
 export function containerLabels(job: ExecJob): Record<string, string> {
+  const scope = process.env[SCOPE_ENV];
   return {
     [MANAGED_LABEL]: 'true',
     'ragomics.tree': job.treeId,
@@ -27,6 +38,7 @@ export function containerLabels(job: ExecJob): Record<string, string> {
     'ragomics.attempt': String(job.attempt),
     'ragomics.activity-attempt': String(job.activityAttempt),
     'ragomics.worker': job.workerId,
+    ...(scope ? { [SCOPE_LABEL]: scope } : {}),
   };
 }
 

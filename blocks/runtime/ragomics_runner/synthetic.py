@@ -260,6 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     if args.cohort:
         cells = 300 if args.cells is None else args.cells
+        try:
+            cohort_design(args.samples, args.batches)  # a bad design is a usage error: one line, exit 2
+        except ValueError as exc:
+            print(f"ragomics_runner.synthetic: {exc}", file=sys.stderr)
+            return 2
         sheet = write_cohort(
             os.path.abspath(args.out), n_samples=args.samples, cells_per_sample=cells, n_genes=args.genes,
             n_types=5 if args.types is None else args.types, n_batches=args.batches, seed=args.seed,
