@@ -28,7 +28,7 @@
  * its error, and the figures of the nodes that ran are still written.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -97,15 +97,25 @@ function containerSampler(docker: Docker, treeId: string, intervalMs = 2000) {
   return { stop: () => { clearInterval(timer); return { peaks, peakSum, peakSumAt }; } };
 }
 
-/** 1-minute load average every 10 s: min, mean, max. */
-function loadSampler() {
+/**
+ * Every 10 s: the 1-minute load average (min, mean, max) and the space available on the
+ * workspace's filesystem (at the start, the least seen): every node writes its whole AnnData, so
+ * a cohort's workspace grows with cells × nodes, and the disk is shared with other work.
+ */
+function loadSampler(workspace: string) {
   const xs: number[] = [os.loadavg()[0]!];
-  const timer = setInterval(() => xs.push(os.loadavg()[0]!), 10_000);
+  const free = (): number => { const s = statfsSync(workspace); return s.bavail * s.bsize; };
+  const freeAtStart = free();
+  let minFree = freeAtStart;
+  const timer = setInterval(() => {
+    xs.push(os.loadavg()[0]!);
+    minFree = Math.min(minFree, free());
+  }, 10_000);
   return {
     stop: () => {
       clearInterval(timer);
       xs.push(os.loadavg()[0]!);
-      return { min: Math.min(...xs), mean: xs.reduce((a, b) => a + b, 0) / xs.length, max: Math.max(...xs), n: xs.length };
+      return { min: Math.min(...xs), mean: xs.reduce((a, b) => a + b, 0) / xs.length, max: Math.max(...xs), n: xs.length, freeAtStart, minFree: Math.min(minFree, free()) };
     },
   };
 }
@@ -171,7 +181,7 @@ async function main(): Promise<void> {
   const workspace = mkdtempSync(path.join(os.tmpdir(), 'ragomics-cohort-ws-'));
   try {
     await withWorker({ executor: 'docker', maxConcurrentNodes: parallel, defaultMemoryMB: sampleMB, workspace }, async ({ client }) => {
-      const loads = loadSampler();
+      const loads = loadSampler(workspace);
       const mem = containerSampler(docker, treeId);
       const t0 = Date.now();
       const tree = await client.startTree(treeSpec);
@@ -272,6 +282,7 @@ async function main(): Promise<void> {
       const sameFile = table.reduce((s, r) => s + r.sameFile, 0);
       const inputsOpened = table.filter((r) => r.inBytes !== null).reduce((s, r) => s + r.inputs, 0);
       rec.log(`\nbytes of node input copied between nodes: **${copiedBytes}** (.h5ad files in the tree's workspace that are not a published output: ${copies.length}${copies.length ? `: ${copies.map((c) => path.relative(workspace, c.file)).join(', ')}` : ''}); inputs the runners opened that are the upstream node's own published file or the sample's own .h5ad (same inode and size): ${sameFile}/${inputsOpened}`);
+      rec.log(`disk: the workspace's filesystem (shared with other work) had ${(load.freeAtStart / 1e9).toFixed(1)} GB available at the start and ${(load.minFree / 1e9).toFixed(1)} GB at its lowest during the run (sampled every 10 s)`);
       rec.log(`tree workspace: ${MB(totalBytes)} MB on disk in ${unique.size} files, of which published outputs ${MB(publishedBytes)} MB (${published.size} files); input bytes read by all nodes: ${MB(table.reduce((s, r) => s + (r.inBytes ?? 0), 0))} MB`);
       if (copiedBytes !== 0 || sameFile !== inputsOpened || result.state !== 'COMPLETED') process.exitCode = 1;
     });
