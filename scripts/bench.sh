@@ -7,7 +7,7 @@
 # one-tree scale run; SCALE_TREES (100) trees of 20 nodes started at once; DATA_CELLS (100000)
 # cells of the synthetic dataset; ONLY=name[,name] runs only these benchmarks (orchestration,
 # schedule, containers, data, scale, carry-state, settings, speedup; `cohort` — the 24 x 20,000-cell
-# cohort of bench/cohort-scale.ts, about an hour — runs only when named, COHORT_ARGS passed to it). Each writes its result lines to
+# cohort of bench/cohort-scale.ts, long and disk-hungry — runs only when named, COHORT_ARGS passed to it). Each writes its result lines to
 # .data/bench/<name>.json (bench/record.ts); scripts/render-records.js bench puts them in BENCHMARKS.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
