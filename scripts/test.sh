@@ -3,9 +3,9 @@
 # then typechecks, lints and runs the whole suite with node's built-in test runner against a
 # real Temporal dev server and a real Docker engine.
 #
-# Steps: npm packages → build (tsc) → catalog and runner-contract checks → records check
+# Steps: Temporal server build (Go, in the background) · npm packages → build (tsc) → catalog and runner-contract checks → records check
 # (scripts/render-records.js) → Python lint + unit tests (ruff, pytest: scripts/check-python.sh) → lint →
-# Docker engine → blocks image → dataset → local executor's Python venv → Temporal dev server → workflow
+# Docker engine → blocks image → dataset → production stack images (scripts/stack.sh images) → local executor's Python venv → Temporal dev server → workflow
 # bundle (built once for all test files) → node --test → after-suite checks (reliability cases expected
 # for the files that ran; no leftover containers).
 #
@@ -16,6 +16,20 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PROJECT_ROOT"
 
+# The production stack's Temporal server is built from the Go module proxy: about 16 minutes on a
+# machine that never built it (cached under .tools/ afterwards). It needs nothing the next steps
+# make, so it runs beside them and is waited for before the stack images are built.
+# Only when the stack's tests run: the whole suite, or a subset naming them.
+needs_stack=0
+if [[ -z "${RAGOMICS_TEST_FILES:-}" || "${RAGOMICS_TEST_FILES}" == *stack* ]]; then needs_stack=1; fi
+server_build_log="$DATA_DIR/temporal-server-build.log"
+mkdir -p "$DATA_DIR"
+if [[ $needs_stack == 1 ]]; then
+  ( step_timer "Temporal server build (beside the next steps)" bash scripts/ensure-temporal-server.sh ) >"$server_build_log" 2>&1 &
+  server_build_pid=$!
+else
+  log "production stack: not built (RAGOMICS_TEST_FILES names no stack test)"
+fi
 step_timer "npm packages" bash scripts/ensure-node-deps.sh
 step_timer "typecheck + build" npx tsc -p tsconfig.json
 step_timer "block catalog up to date" node scripts/gen-catalog.js --check
@@ -27,6 +41,13 @@ step_timer "test tools" bash scripts/ensure-test-tools.sh
 step_timer "Docker engine" bash scripts/ensure-docker.sh
 step_timer "blocks image" bash scripts/build-image.sh
 step_timer "dataset" bash scripts/fetch-dataset.sh
+if [[ $needs_stack == 1 ]]; then
+  server_build_rc=0
+  wait "$server_build_pid" || server_build_rc=$?
+  cat "$server_build_log" >&2
+  [[ $server_build_rc == 0 ]] || die -c 3 "the Temporal server build failed (log above: $server_build_log)"
+  step_timer "production stack images" bash scripts/stack.sh images
+fi
 py_line="$(bash scripts/ensure-local-python.sh)" || die -c 3 "the local executor's Python environment could not be created (see above)"
 export "${py_line?}"
 if [[ -z "${TEMPORAL_ADDRESS:-}" ]]; then
