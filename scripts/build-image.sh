@@ -15,6 +15,9 @@
 # Env: BASE_IMAGE, BLOCKS_IMAGE_REPO (default ragomics/blocks), FORCE=1 (rebuild), PULL_TIMEOUT (20),
 # RAGOMICS_DATA_DIR / RAGOMICS_HOME (where the tag and the build log go; see lib.sh).
 # Exit 3 when the Docker engine does not answer.
+#
+# Usage: build-image.sh [--print-tag]   --print-tag: print the tag the inputs hash to (the image
+#                                       this checkout or package runs) and exit; builds nothing
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -35,12 +38,15 @@ die() {
   exit "$code"
 }
 now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 
-T0="$(now)"
-if ! timeout 15 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
-  die -c 3 "Docker engine not reachable: start dockerd (or set DOCKER_HOST); on Debian as root: bash $ROOT/scripts/ensure-docker.sh"
-fi
+PRINT_TAG=0
+for arg in "$@"; do
+  case "$arg" in
+    --print-tag) PRINT_TAG=1 ;;
+    *) die -c 2 "build-image.sh: unknown argument '$arg' (use --print-tag)" ;;
+  esac
+done
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 
 # --- content hash of the inputs ------------------------------------------------------------
 inputs_hash() {
@@ -57,6 +63,16 @@ inputs_hash() {
 }
 HASH="$(inputs_hash)"
 TAG="$REPO_NAME:${HASH:0:12}"
+if [[ $PRINT_TAG == 1 ]]; then
+  echo "$TAG"
+  exit 0
+fi
+
+T0="$(now)"
+if ! timeout 15 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+  die -c 3 "Docker engine not reachable: start dockerd (or set DOCKER_HOST); on Debian as root: bash $ROOT/scripts/ensure-docker.sh"
+fi
+
 mkdir -p "$DATA/logs"
 
 write_tag() {

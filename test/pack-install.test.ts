@@ -10,6 +10,9 @@
  * - `ragomics dev --executor local` starts its own dev server (a free port; its database under
  *   `$HOME/.ragomics/data`) and a worker running the package's Python runtime; a tree completes
  *   with its outputs under `$HOME/.ragomics/data/workspace`; `ragomics dev --stop` stops the server;
+ * - `ragomics dev` with the Docker executor does the same, its `build-image.sh` finding the blocks
+ *   image of the package's `blocks/` (the one scripts/test.sh built: checked by tag first, so no
+ *   build starts here);
  * - a TypeScript file `import { RagomicsClient, … } from 'ragomics'` type-checks with the
  *   checkout's tsc against the installed package's declarations (a wrong call is a type error),
  *   and, compiled, lists and describes the tree with node.
@@ -216,48 +219,75 @@ describe('the packed package, installed outside the checkout', { concurrency: fa
   });
 
   test('dev --executor local from an empty directory: its own dev server and state under ~/.ragomics, a tree completes, dev --stop stops the server', async () => {
-    const port = await freePort();
-    const uiPort = await freePort();
-    const taskQueue = uid('pack-dev');
-    const treeId = uid('pack-dev-tree');
-    const dataDir = path.join(home, '.ragomics', 'data');
-    devServerPidFile = path.join(dataDir, 'temporal', 'server.pid');
-    const devEnv = { TEMPORAL_PORT: String(port), TEMPORAL_UI_PORT: String(uiPort), RAGOMICS_TASK_QUEUE: taskQueue };
-    const dev = startRagomics(['dev', '--executor', 'local'], devEnv);
-    try {
-      const started = await waitUntil('ragomics dev to start its server and worker', () => {
-        if (dev.child.exitCode !== null) throw new Error(`ragomics dev exited ${dev.child.exitCode}: ${dev.log()}`);
-        return workerStarted(dev.log());
-      }, 120_000);
-      assert.equal(started.address, `127.0.0.1:${port}`);
-      assert.equal(started.executor, 'local');
-      assert.match(dev.log(), new RegExp(`State: ${dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
-      assert.ok(existsSync(path.join(dataDir, 'temporal', 'ragomics.db')), 'the dev server database is under ~/.ragomics/data/temporal');
+    const { log } = await devRound('local', 'pack-dev-local');
+    assert.doesNotMatch(log, /\[build-image\]/, 'no blocks image is needed for the local executor');
+  });
 
-      const env = { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, RAGOMICS_TASK_QUEUE: taskQueue };
-      const res = await ragomics(['run', writeTree('dev-tree.yaml', treeId), '--json'], env);
-      assert.equal(res.code, 0, `run: ${res.stderr}\n${dev.log()}`);
-      const final = JSON.parse(res.stdout) as { state: string; nodes: { id: string; outputPath?: string }[] };
-      assert.equal(final.state, 'COMPLETED');
-      const status = await ragomics(['status', treeId, '--json'], env);
-      assert.equal(status.code, 0, status.stderr);
-      const s = JSON.parse(status.stdout) as { state: string; nodes: { id: string; state: string; outputPath?: string }[] };
-      assert.equal(s.state, 'COMPLETED');
-      for (const n of s.nodes) {
-        assert.equal(n.state, 'COMPLETED', n.id);
-        assert.ok(n.outputPath?.startsWith(path.join(dataDir, 'workspace') + path.sep), `${n.id}'s output is under ~/.ragomics/data/workspace: ${n.outputPath}`);
-        assert.ok(n.outputPath !== undefined && existsSync(n.outputPath), `${n.outputPath} exists`);
-      }
-    } finally {
-      await stop(dev.child);
-    }
-    const serverPid = Number(readFileSync(devServerPidFile, 'utf8').trim());
-    assert.ok(isAlive(serverPid), 'the dev server outlives the dev worker (start or reuse)');
-    const stopped = await ragomics(['dev', '--stop'], devEnv);
-    assert.equal(stopped.code, 0, stopped.stderr);
-    assert.ok(await waitForPidExit(serverPid, 30_000), `dev --stop stopped the server (pid ${serverPid})`);
+  test('dev with the Docker executor (the default): the package\'s build-image.sh finds the blocks image of its blocks/, a tree runs in containers', async () => {
+    // The package's blocks/ hashes to the image the checkout built (scripts/test.sh's "blocks
+    // image" step): checked first, so this test never starts a build of its own.
+    const pkgTag = (await run('bash', [path.join(pkgDir, 'scripts', 'build-image.sh'), '--print-tag'], { env: userEnv() })).stdout.trim();
+    const checkoutTag = (await run('bash', [path.join(ROOT, 'scripts', 'build-image.sh'), '--print-tag'])).stdout.trim();
+    assert.equal(pkgTag, checkoutTag, 'the package\'s blocks image is the checkout\'s');
+    await run('docker', ['image', 'inspect', '--format', '{{.Id}}', checkoutTag], { timeout: 30_000 }).catch(() => {
+      assert.fail(`${checkoutTag} is not on this Docker engine; scripts/test.sh builds it (scripts/build-image.sh)`);
+    });
+    // KEEP_OLD_IMAGES: even a build would then remove no older blocks image of the shared engine.
+    const { log } = await devRound('docker', 'pack-dev-docker', { KEEP_OLD_IMAGES: '1000' });
+    assert.match(log, new RegExp(`\\[build-image\\] ${pkgTag.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is up to date`));
+    assert.equal(readFileSync(path.join(home, '.ragomics', 'data', 'blocks-image'), 'utf8').trim(), pkgTag, 'the tag is recorded in ~/.ragomics/data, where the worker reads it');
   });
 });
+
+/**
+ * One `ragomics dev --executor EXECUTOR` from the empty directory, on free ports: it starts its
+ * own dev server (database under ~/.ragomics/data/temporal) and a worker; a tree runs to
+ * COMPLETED with its outputs under ~/.ragomics/data/workspace; the worker stops on SIGTERM, the
+ * server outlives it, and `ragomics dev --stop` stops the server. Returns dev's output.
+ */
+async function devRound(executor: 'local' | 'docker', name: string, extraEnv: Record<string, string> = {}): Promise<{ log: string }> {
+  const port = await freePort();
+  const uiPort = await freePort();
+  const taskQueue = uid(name);
+  const treeId = uid(`${name}-tree`);
+  const dataDir = path.join(home, '.ragomics', 'data');
+  devServerPidFile = path.join(dataDir, 'temporal', 'server.pid');
+  const devEnv = { TEMPORAL_PORT: String(port), TEMPORAL_UI_PORT: String(uiPort), RAGOMICS_TASK_QUEUE: taskQueue, ...extraEnv };
+  const dev = startRagomics(['dev', '--executor', executor], devEnv);
+  try {
+    const started = await waitUntil(`ragomics dev --executor ${executor} to start its server and worker`, () => {
+      if (dev.child.exitCode !== null) throw new Error(`ragomics dev exited ${dev.child.exitCode}: ${dev.log()}`);
+      return workerStarted(dev.log());
+    }, 120_000);
+    assert.equal(started.address, `127.0.0.1:${port}`);
+    assert.equal(started.executor, executor);
+    assert.equal(started.workflows, path.join(pkgDir, 'dist', 'workflow-bundle.js'), 'the worker loads the bundle shipped in the package');
+    assert.ok(dev.log().includes(`State: ${dataDir}\n`), `dev names its data folder ${dataDir}: ${dev.log()}`);
+    assert.ok(existsSync(path.join(dataDir, 'temporal', 'ragomics.db')), 'the dev server database is under ~/.ragomics/data/temporal');
+
+    const env = { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, RAGOMICS_TASK_QUEUE: taskQueue };
+    const res = await ragomics(['run', writeTree(`${name}.yaml`, treeId), '--json'], env);
+    assert.equal(res.code, 0, `run: ${res.stderr}\n${dev.log()}`);
+    assert.equal((JSON.parse(res.stdout) as { state: string }).state, 'COMPLETED');
+    const status = await ragomics(['status', treeId, '--json'], env);
+    assert.equal(status.code, 0, status.stderr);
+    const s = JSON.parse(status.stdout) as { state: string; nodes: { id: string; state: string; outputPath?: string }[] };
+    assert.equal(s.state, 'COMPLETED');
+    assert.deepEqual(s.nodes.map((n) => [n.id, n.state]), [['first', 'COMPLETED'], ['second', 'COMPLETED']]);
+    for (const n of s.nodes) {
+      assert.ok(n.outputPath?.startsWith(path.join(dataDir, 'workspace') + path.sep), `${n.id}'s output is under ~/.ragomics/data/workspace: ${n.outputPath}`);
+      assert.ok(n.outputPath !== undefined && existsSync(n.outputPath), `${n.outputPath} exists`);
+    }
+  } finally {
+    await stop(dev.child);
+  }
+  const serverPid = Number(readFileSync(devServerPidFile, 'utf8').trim());
+  assert.ok(isAlive(serverPid), 'the dev server outlives the dev worker (start or reuse)');
+  const stopped = await ragomics(['dev', '--stop'], devEnv);
+  assert.equal(stopped.code, 0, stopped.stderr);
+  assert.ok(await waitForPidExit(serverPid, 30_000), `dev --stop stopped the server (pid ${serverPid})`);
+  return { log: dev.log() };
+}
 
 /**
  * The SDK from the package, as another service uses it: a TypeScript file importing from
