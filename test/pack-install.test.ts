@@ -17,6 +17,7 @@
  *   checkout's tsc against the installed package's declarations (a wrong call is a type error),
  *   and, compiled, lists and describes the tree with node.
  *
+ * The pack runs in a copy of the checkout's files (a clean dist/, as in a fresh clone).
  * The tools (the `temporal` CLI, the local executor's Python venv) are the checkout's, passed as
  * RAGOMICS_TOOLS_DIR, so nothing is installed from PyPI here; npm installs from its cache
  * (`--prefer-offline`; `npm ci` filled it). Pack and install times are printed, never asserted.
@@ -24,7 +25,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot, toolsDir } from '../activities/executors/repo-root';
@@ -125,8 +126,20 @@ before(async () => {
   // The user's npm with its own cache (the real HOME): only the CLI runs with the empty HOME.
   const npmEnv = { ...process.env };
   for (const k of Object.keys(npmEnv)) if (k.startsWith('npm_')) delete npmEnv[k];
+  // `npm pack` runs prepack (tsc, then the workflow bundle), which writes dist/. Packing a copy of
+  // the checkout's files (git's tracked and untracked-but-not-ignored ones, as they are now; its
+  // node_modules linked) builds from a clean dist/, like a fresh clone, and never rewrites the
+  // dist/ other test files are loading from.
+  const src = path.join(work, 'src');
+  const { stdout: listed } = await run('git', ['-C', ROOT, 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], { maxBuffer: 1 << 26 });
+  for (const f of listed.split('\0').filter(Boolean)) {
+    if (!existsSync(path.join(ROOT, f))) continue; // deleted, not yet committed
+    mkdirSync(path.dirname(path.join(src, f)), { recursive: true });
+    copyFileSync(path.join(ROOT, f), path.join(src, f));
+  }
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(src, 'node_modules'), 'dir');
   const t0 = performance.now();
-  const { stdout: packOut } = await run('npm', ['pack', '--pack-destination', work, '--silent'], { cwd: ROOT, env: npmEnv, timeout: 600_000, maxBuffer: 1 << 24 });
+  const { stdout: packOut } = await run('npm', ['pack', '--pack-destination', work, '--silent'], { cwd: src, env: npmEnv, timeout: 600_000, maxBuffer: 1 << 24 });
   const tPack = performance.now() - t0;
   const tgz = readdirSync(work).find((f) => /^ragomics-.*\.tgz$/.test(f));
   assert.ok(tgz, `npm pack wrote no ragomics-*.tgz (stdout: ${packOut.trim()})`);
@@ -134,7 +147,7 @@ before(async () => {
   await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', `./${tgz}`], { cwd: work, env: npmEnv, timeout: 600_000, maxBuffer: 1 << 24 });
   const tInstall = performance.now() - t1;
   const { stdout: du } = await run('du', ['-sm', prefix]);
-  console.log(`npm pack (prepack: build + workflow bundle): ${(tPack / 1000).toFixed(1)} s; ${tgz} ${(readFileSync(path.join(work, tgz)).length / 1024).toFixed(0)} KiB`);
+  console.log(`npm pack (prepack: clean build + workflow bundle): ${(tPack / 1000).toFixed(1)} s; ${tgz} ${(readFileSync(path.join(work, tgz)).length / 1024).toFixed(0)} KiB`);
   console.log(`npm install -g --prefer-offline: ${(tInstall / 1000).toFixed(1)} s; installed ${du.split('\t')[0]} MB`);
 });
 
