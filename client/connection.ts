@@ -136,7 +136,7 @@ export async function openClient(resolved: ResolvedConnection): Promise<{ client
     connection = await Connection.connect(resolved.connectionOptions);
   } catch (err) {
     throw new ServiceUnavailableError(
-      `cannot reach the Temporal server at ${resolved.address} (${(err as Error).message.split('\n')[0]}); start one with \`npx ragomics dev\` or \`bash scripts/ensure-temporal.sh\`, or set TEMPORAL_ADDRESS`,
+      `cannot reach the Temporal server at ${resolved.address} (${(err as Error).message.split('\n')[0]}); start one with \`ragomics dev\` (or \`npx ragomics dev\` in the checkout), or set TEMPORAL_ADDRESS`,
       { cause: err },
     );
   }

@@ -1,5 +1,8 @@
 /**
- * The typed SDK other services import to start, grow, steer and watch analysis trees.
+ * The typed SDK other services import to start, grow, steer and watch analysis trees. Outside
+ * the checkout it comes from the installed package, `import { RagomicsClient } from 'ragomics'`
+ * (the package's one entry, client/index.ts, re-exports this module with the errors and types;
+ * docs/cli.md, "From another service").
  *
  * ```ts
  * const rc = await RagomicsClient.connect();            // env: TEMPORAL_ADDRESS, ...

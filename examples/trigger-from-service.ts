@@ -6,12 +6,11 @@
  *
  *   npm run build && node dist/examples/trigger-from-service.js
  *
- * In your own service, import from the package instead of the relative path
- * (`import { RagomicsClient } from 'ragomics/dist/client/sdk'`).
+ * It imports the package's public entry (client/index.ts) by its relative path; in your own
+ * service, after `npm install ragomics-<version>.tgz` (docs/cli.md), the same names come from the
+ * package: `import { RagomicsClient, RagomicsError, type TreeSpecInput } from 'ragomics'`.
  */
-import { RagomicsClient } from '../client/sdk';
-import { RagomicsError } from '../client/errors';
-import type { TreeSpecInput } from '../common/schemas';
+import { RagomicsClient, RagomicsError, type TreeSpecInput } from '../client';
 
 /** The tree this service asks for: a root and two parallel children (sleep blocks, for the demo). */
 export function demoSpec(id?: string): TreeSpecInput {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the function-block image `ragomics/blocks:<hash12>` (also tagged `ragomics/blocks:latest`)
-# and write its tag to .data/blocks-image.
+# and write its tag to $DATA_DIR/blocks-image (scripts/lib.sh: .data/ in a checkout,
+# ~/.ragomics/data/ in an installed package; `ragomics dev` runs this script for the Docker executor).
 #
 # <hash12> is a content hash of the image inputs: blocks/Dockerfile, blocks/.dockerignore,
 # blocks/requirements.txt, blocks/catalog.json, blocks/build-ca/README.md and the runtime tree
@@ -11,25 +12,41 @@
 # pullable within ~20 s; else ragomics/base-debian:bookworm built from Debian packages by
 # scripts/build-base-image.sh.
 #
-# Env: BASE_IMAGE, BLOCKS_IMAGE_REPO (default ragomics/blocks), FORCE=1 (rebuild), PULL_TIMEOUT (20).
+# Env: BASE_IMAGE, BLOCKS_IMAGE_REPO (default ragomics/blocks), FORCE=1 (rebuild), PULL_TIMEOUT (20),
+# RAGOMICS_DATA_DIR / RAGOMICS_HOME (where the tag and the build log go; see lib.sh).
+# Exit 3 when the Docker engine does not answer.
+#
+# Usage: build-image.sh [--print-tag]   --print-tag: print the tag the inputs hash to (the image
+#                                       this checkout or package runs) and exit; builds nothing
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$PROJECT_ROOT"
 REPO_NAME="${BLOCKS_IMAGE_REPO:-ragomics/blocks}"
 DEFAULT_BASE="python:3.11-slim-bookworm"
 PULL_TIMEOUT="${PULL_TIMEOUT:-20}"
-DATA="$ROOT/.data"
+DATA="$DATA_DIR"
 LOG="$DATA/logs/blocks-image-build.log"
 
 log() { echo "[build-image] $*" >&2; }
-die() { echo "[build-image] ERROR: $*" >&2; exit 1; }
+# Own prefix for this long build's lines; exit codes as lib.sh's die (-c CODE, default 1).
+die() {
+  local code=1
+  if [[ "${1:-}" == "-c" ]]; then code="$2"; shift 2; fi
+  echo "[build-image] ERROR: $*" >&2
+  exit "$code"
+}
 now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 
-T0="$(now)"
-if ! timeout 15 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
-  die "Docker engine not reachable: run scripts/ensure-docker.sh"
-fi
+PRINT_TAG=0
+for arg in "$@"; do
+  case "$arg" in
+    --print-tag) PRINT_TAG=1 ;;
+    *) die -c 2 "build-image.sh: unknown argument '$arg' (use --print-tag)" ;;
+  esac
+done
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 
 # --- content hash of the inputs ------------------------------------------------------------
 inputs_hash() {
@@ -46,6 +63,16 @@ inputs_hash() {
 }
 HASH="$(inputs_hash)"
 TAG="$REPO_NAME:${HASH:0:12}"
+if [[ $PRINT_TAG == 1 ]]; then
+  echo "$TAG"
+  exit 0
+fi
+
+T0="$(now)"
+if ! timeout 15 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+  die -c 3 "Docker engine not reachable: start dockerd (or set DOCKER_HOST); on Debian as root: bash $ROOT/scripts/ensure-docker.sh"
+fi
+
 mkdir -p "$DATA/logs"
 
 write_tag() {

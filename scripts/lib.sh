@@ -21,23 +21,39 @@
 #   ensure_venv DIR "BINS" "FILES" NO_PYTHON_MSG CREATING_MSG PIP_FAILED_MSG -- PIP_ARGS...
 #                       a project-local venv at DIR, (re)created only when FILES or the Python
 #                       version changed (hash stamp) or one of BINS is missing
-#   PROJECT_ROOT        the checkout (parent of scripts/)
-#   DATA_DIR            ${RAGOMICS_DATA_DIR:-$PROJECT_ROOT/.data}   (runtime state: db files, logs, pids)
-#   TOOLS_DIR           ${RAGOMICS_TOOLS_DIR:-$PROJECT_ROOT/.tools} (installed tools: temporal venv, go bin)
+#   PROJECT_ROOT        the package: the checkout, or the installed package (parent of scripts/)
+#   DATA_DIR            runtime state (db files, logs, pids): $RAGOMICS_DATA_DIR, else
+#                       $PROJECT_ROOT/.data in a checkout, else $RAGOMICS_HOME/data (installed)
+#   TOOLS_DIR           installed tools (temporal venv, go bin): $RAGOMICS_TOOLS_DIR, else
+#                       $PROJECT_ROOT/.tools in a checkout, else $RAGOMICS_HOME/tools (installed)
+#   RAGOMICS_INSTALLED  1 when PROJECT_ROOT lies under a node_modules folder (an installed
+#                       package, often read-only), else 0; the same rule as
+#                       activities/executors/repo-root.ts, which the CLI also passes on as
+#                       RAGOMICS_DATA_DIR / RAGOMICS_TOOLS_DIR
 #   PATH                gets /usr/local/sbin, /usr/sbin, /sbin appended when missing (dockerd, debootstrap)
 #
 # Env:
 #   RAGOMICS_DATA_DIR   overrides DATA_DIR
 #   RAGOMICS_TOOLS_DIR  overrides TOOLS_DIR (used by tests of the install path)
+#   RAGOMICS_HOME       state of an installed package (default ~/.ragomics)
 #   RAGOMICS_QUIET=1    silences log (not warn/die)
 
 if [[ -z "${_RAGOMICS_LIB_SH:-}" ]]; then
 _RAGOMICS_LIB_SH=1
 
-PROJECT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DATA_DIR="${RAGOMICS_DATA_DIR:-$PROJECT_ROOT/.data}"
-TOOLS_DIR="${RAGOMICS_TOOLS_DIR:-$PROJECT_ROOT/.tools}"
-export PROJECT_ROOT DATA_DIR TOOLS_DIR
+PROJECT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+# An installed package (npm install -g) is replaced on upgrade and may be read-only: its state
+# lives in the user's RAGOMICS_HOME instead of beside the code.
+if [[ "/$PROJECT_ROOT/" == */node_modules/* ]]; then
+  RAGOMICS_INSTALLED=1
+  DATA_DIR="${RAGOMICS_DATA_DIR:-${RAGOMICS_HOME:-$HOME/.ragomics}/data}"
+  TOOLS_DIR="${RAGOMICS_TOOLS_DIR:-${RAGOMICS_HOME:-$HOME/.ragomics}/tools}"
+else
+  RAGOMICS_INSTALLED=0
+  DATA_DIR="${RAGOMICS_DATA_DIR:-$PROJECT_ROOT/.data}"
+  TOOLS_DIR="${RAGOMICS_TOOLS_DIR:-$PROJECT_ROOT/.tools}"
+fi
+export PROJECT_ROOT DATA_DIR TOOLS_DIR RAGOMICS_INSTALLED
 
 # dockerd and debootstrap live in /usr/sbin, which a non-login PATH may lack.
 for _d in /usr/local/sbin /usr/sbin /sbin; do

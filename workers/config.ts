@@ -6,11 +6,11 @@ import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { resolveBlocksImage as resolveImage } from '../activities/executors/blocks-image';
-import { repoRoot } from '../activities/executors/repo-root';
+import { dataDir, repoRoot } from '../activities/executors/repo-root';
 import { DEFAULT_TASK_QUEUE } from '../client/connection';
 import { ConfigError } from '../client/errors';
 
-/** Project root (the checkout), found the one way: activities/executors/repo-root.ts. */
+/** The package's root (the checkout, or the installed package), found the one way: activities/executors/repo-root.ts. */
 export const PROJECT_ROOT = repoRoot();
 
 const num = (d: number) => z.coerce.number().positive().default(d);
@@ -45,9 +45,13 @@ export const WorkerConfigSchema = z.strictObject({
   taskQueue: z.string().default(DEFAULT_TASK_QUEUE),
   /** RAGOMICS_EXECUTOR: docker (containers), local (Python subprocess), inprocess (diagnostic blocks in the worker). @default "docker" */
   executor: z.enum(EXECUTOR_KINDS).default('docker'),
-  /** RAGOMICS_WORKSPACE: root of node workspaces and published outputs. @default ".data/workspace" */
-  workspace: z.string().default(path.join(PROJECT_ROOT, '.data', 'workspace')),
-  /** RAGOMICS_BLOCKS_IMAGE: image of the function-block runtime. @default the tag in .data/blocks-image */
+  /**
+   * RAGOMICS_WORKSPACE: root of node workspaces and published outputs.
+   * @default "<data dir>/workspace": `.data/workspace` in a checkout, `~/.ragomics/data/workspace`
+   * when installed (RAGOMICS_DATA_DIR, RAGOMICS_HOME; activities/executors/repo-root.ts)
+   */
+  workspace: z.string().default(() => path.join(dataDir(), 'workspace')),
+  /** RAGOMICS_BLOCKS_IMAGE: image of the function-block runtime. @default the tag in `<data dir>/blocks-image` */
   blocksImage: z.string().optional(),
   /**
    * RAGOMICS_MAX_CONCURRENT_NODES: worker-wide cap on nodes running at once (Temporal's activity
@@ -74,7 +78,7 @@ export const WorkerConfigSchema = z.strictObject({
   workerId: z.string().default(`${hostname()}-${process.pid}`),
   /** RAGOMICS_METRICS_PORT: serve Prometheus metrics on this port (0 = off). @default 0 */
   metricsPort: z.coerce.number().int().min(0).max(65535).default(0),
-  /** RAGOMICS_WORKFLOW_BUNDLE: prebuilt workflow bundle (else the workflows are bundled at start). */
+  /** RAGOMICS_WORKFLOW_BUNDLE: prebuilt workflow bundle. @default the bundle shipped in an installed package; in a checkout the workflows are bundled at start (workers/create-worker.ts) */
   workflowBundle: z.string().optional(),
   /** RAGOMICS_LOG_LEVEL @default "INFO" */
   logLevel: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),

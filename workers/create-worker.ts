@@ -15,6 +15,7 @@ import { createLocalExecutor } from '../activities/executors/local';
 import type { BlockExecutor } from '../activities/executors/types';
 import { resolveConnection } from '../client/connection';
 import { ServiceUnavailableError } from '../client/errors';
+import { isInstalledPackage } from '../activities/executors/repo-root';
 import { PROJECT_ROOT, resolveBlocksImage, type WorkerConfig } from './config';
 import type { Logger } from './logging';
 import { removeOrphanContainers } from './orphans';
@@ -27,6 +28,8 @@ export interface RagomicsWorker {
   connection: NativeConnection;
   executor: BlockExecutor;
   config: WorkerConfig;
+  /** Where the workflow code came from: the bundle's path, or "bundled at start". */
+  workflows: string;
 }
 
 /** Builds the executor the configuration names. */
@@ -44,10 +47,16 @@ export function createExecutor(config: WorkerConfig): BlockExecutor {
   }
 }
 
-/** Where the workflow code comes from: a prebuilt bundle when configured or present, else bundled at start. */
+/**
+ * Where the workflow code comes from: the configured bundle (RAGOMICS_WORKFLOW_BUNDLE) when it
+ * exists; in an installed package the bundle shipped in it (`dist/workflow-bundle.js`, built by
+ * `npm pack`'s prepack step from the same dist/); else the workflows are bundled at start (about
+ * a second). A checkout never picks up `dist/workflow-bundle.js` by itself: it may be older than
+ * the workflows just rebuilt.
+ */
 function workflowSource(config: WorkerConfig): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  const bundle = config.workflowBundle ?? path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js');
-  if (existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
+  const bundle = config.workflowBundle ?? (isInstalledPackage(PROJECT_ROOT) ? path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js') : undefined);
+  if (bundle !== undefined && existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
   return { workflowsPath: require.resolve('../workflows') };
 }
 
@@ -63,7 +72,7 @@ export async function createRagomicsWorker(config: WorkerConfig, logger?: Logger
     const { address, tls, apiKey, metadata } = resolved.connectionOptions;
     connection = await NativeConnection.connect({ address, tls, apiKey: typeof apiKey === 'string' ? apiKey : undefined, metadata });
   } catch (err) {
-    throw new ServiceUnavailableError(`cannot reach the Temporal server at ${resolved.address}: ${(err as Error).message.split('\n')[0]}; start one with \`npx ragomics dev\` or \`bash scripts/ensure-temporal.sh\``, { cause: err });
+    throw new ServiceUnavailableError(`cannot reach the Temporal server at ${resolved.address}: ${(err as Error).message.split('\n')[0]}; start one with \`ragomics dev\` (or \`npx ragomics dev\` in the checkout)`, { cause: err });
   }
   // Everything after the connect can throw (orphan clean-up, bundling, a bad option): close the
   // connection then, so a failed start leaves nothing open behind it.
@@ -92,14 +101,16 @@ async function startOn(connection: NativeConnection, config: WorkerConfig, resol
     callFixer,
   };
   const traced = config.tracing !== 'off' || tracing?.exporter !== undefined;
+  // Tracing adds workflow interceptors, which must be bundled with the workflow code: bundle at start then.
+  const source = traced ? { workflowsPath: require.resolve('../workflows') } : workflowSource(config);
   const worker = await Worker.create({
     connection,
     namespace: resolved.namespace,
     taskQueue: config.taskQueue,
     identity: config.workerId,
     activities,
-    // Tracing adds workflow interceptors, which must be bundled with the workflow code: bundle at start then.
-    ...(traced ? { workflowsPath: require.resolve('../workflows'), plugins: [tracingPlugin(tracing?.exporter)] } : workflowSource(config)),
+    ...source,
+    ...(traced ? { plugins: [tracingPlugin(tracing?.exporter)] } : {}),
     // The worker-wide cap on nodes (containers) running at once.
     maxConcurrentActivityTaskExecutions: config.maxConcurrentNodes,
     // Each waiting poll holds one of those slots. With the SDK's default (one poll per slot, up
@@ -119,5 +130,5 @@ async function startOn(connection: NativeConnection, config: WorkerConfig, resol
     defaultHeartbeatThrottleInterval: '1s',
     ...extra,
   });
-  return { worker, connection, executor, config };
+  return { worker, connection, executor, config, workflows: source.workflowBundle && 'codePath' in source.workflowBundle ? source.workflowBundle.codePath : 'bundled at start' };
 }

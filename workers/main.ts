@@ -26,7 +26,7 @@ export async function runWorker(overrides: WorkerConfigInput = {}): Promise<void
     runtimeInstalled = true;
   }
   const resolved = resolveConnection({ address: config.address, namespace: config.namespace });
-  const { worker, connection, executor } = await createRagomicsWorker(config, logger);
+  const { worker, connection, executor, workflows } = await createRagomicsWorker(config, logger);
   // Containers of workers that die while this one runs are removed once Temporal gives up on them.
   const stopSweeper = executor.kind === 'docker' && config.orphanSweepSeconds > 0
     ? startOrphanSweeper({
@@ -46,7 +46,7 @@ export async function runWorker(overrides: WorkerConfigInput = {}): Promise<void
   logger.info('worker started', {
     taskQueue: config.taskQueue, executor: config.executor, workerId: config.workerId, maxConcurrentNodes: config.maxConcurrentNodes,
     nodeSlots: `up to ${config.maxConcurrentNodes} node(s) at once, over all trees (${capOrigin}); a tree runs at most min(its maxParallelJobs, free worker slots on task queue "${config.taskQueue}")`,
-    address: resolved.address, workspace: config.workspace, metrics: config.metricsPort > 0 ? `http://0.0.0.0:${config.metricsPort}/metrics` : 'off',
+    address: resolved.address, workspace: config.workspace, workflows, metrics: config.metricsPort > 0 ? `http://0.0.0.0:${config.metricsPort}/metrics` : 'off',
   });
   try {
     await worker.run();

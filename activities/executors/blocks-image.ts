@@ -1,18 +1,19 @@
 /**
  * The one place that decides which blocks image runs: `RAGOMICS_BLOCKS_IMAGE` (or the worker's
  * setting), else the tag the blocks build (`scripts/build-image.sh`) recorded in
- * `.data/blocks-image`. The shell scripts use `blocks_image` in scripts/lib.sh, which reads the
- * same two.
+ * `<data dir>/blocks-image` (`.data/` in a checkout, `~/.ragomics/data/` when installed:
+ * activities/executors/repo-root.ts). The shell scripts use `blocks_image` in scripts/lib.sh,
+ * which reads the same two.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ExecutorUnavailableError } from '../errors';
-import { repoRoot } from './repo-root';
+import { dataDir } from './repo-root';
 
-/** The file the blocks build writes its tag to: `<repo>/.data/blocks-image`. */
+/** The file the blocks build writes its tag to: `<data dir>/blocks-image` ({@link dataDir}). */
 export function blocksImageTagFile(): string {
-  return path.join(repoRoot(), '.data', 'blocks-image');
+  return path.join(dataDir(), 'blocks-image');
 }
 
 /**

@@ -12,6 +12,8 @@ import type Docker from 'dockerode';
 import type { Block } from '../../common/schemas';
 import { BlockCrashedError, ExecutorUnavailableError } from '../errors';
 import { readTail } from '../runner-output';
+import { blocksImageTagFile } from './blocks-image';
+import { repoRoot } from './repo-root';
 
 /** An image ready to run: `ref` is its Id (immune to re-tagging), `digest` what NodeResult records. */
 export interface ResolvedImage {
@@ -48,7 +50,7 @@ export async function resolveBlockImage(docker: Docker, baseImage: string, block
   const base = await inspectImage(docker, baseImage);
   if (!base) {
     throw new ExecutorUnavailableError(
-      `blocks image "${baseImage}" is not present on this worker's Docker engine; build it (blocks/ build script, which records the tag in .data/blocks-image) and restart the worker`,
+      `blocks image "${baseImage}" is not present on this worker's Docker engine; build it with \`ragomics dev\` or \`bash ${path.join(repoRoot(), 'scripts', 'build-image.sh')}\` (records the tag in ${blocksImageTagFile()}) and restart the worker`,
     );
   }
   const requirements = 'name' in block ? [] : [...new Set(block.requirements)].sort();

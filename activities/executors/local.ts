@@ -12,22 +12,26 @@ import { ExecutorUnavailableError } from '../errors';
 import { settleWithin, whenAborted } from './abort';
 import { openLogSink } from './logs';
 import type { BlockExecutor, ExecOutcome } from './types';
-import { repoRoot } from './repo-root';
+import { repoRoot, toolsDir } from './repo-root';
 
 /** Options of {@link createLocalExecutor}. */
 export interface LocalExecutorOptions {
   /** Python interpreter. @default {@link resolveLocalPython}() */
   python?: string;
-  /** Folder holding the `ragomics_runner` package (put on PYTHONPATH). @default `<repo>/blocks/runtime` */
+  /** Folder holding the `ragomics_runner` package (put on PYTHONPATH). @default `<package>/blocks/runtime` (shipped in the npm package) */
   runtimeDir?: string;
   /** Extra environment for the runner. */
   env?: Record<string, string>;
 }
 
-/** `RAGOMICS_PYTHON`, else `<repo>/.tools/blocks-venv/bin/python` when it exists, else `python3`. */
+/**
+ * `RAGOMICS_PYTHON`, else `<tools dir>/blocks-venv/bin/python` when it exists (made by
+ * scripts/ensure-local-python.sh; `.tools/` in a checkout, `~/.ragomics/tools/` when installed),
+ * else `python3`.
+ */
 export function resolveLocalPython(env: NodeJS.ProcessEnv = process.env): string {
   if (env.RAGOMICS_PYTHON) return env.RAGOMICS_PYTHON;
-  const venv = path.join(repoRoot(), '.tools', 'blocks-venv', 'bin', 'python');
+  const venv = path.join(toolsDir(env), 'blocks-venv', 'bin', 'python');
   return existsSync(venv) ? venv : 'python3';
 }
 

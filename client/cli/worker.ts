@@ -1,18 +1,25 @@
 /**
  * `ragomics worker` (run a worker until SIGINT/SIGTERM) and `ragomics dev` (start or reuse the
- * local Temporal dev server with its persistent database, then run a worker in this process).
+ * local Temporal dev server with its persistent database, build the blocks image when the Docker
+ * executor needs it, then run a worker in this process). Both work from any directory, in a
+ * checkout or from the installed package: the scripts they run are found in the package, and
+ * state goes to the data folder (activities/executors/repo-root.ts).
  * The worker modules are loaded only here: they pull in the native Temporal core.
  */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import type { Command } from 'commander';
+import { dataDir } from '../../activities/executors/repo-root';
 import { InvalidInputError, ServiceUnavailableError } from '../errors';
 import { parsePositiveInt } from './context';
+import { runPackageScript } from './package-scripts';
 
 interface WorkerFlags {
   executor?: 'docker' | 'local' | 'inprocess';
   taskQueue?: string;
   maxConcurrentNodes?: string;
+}
+
+interface DevFlags extends WorkerFlags {
+  stop?: boolean;
 }
 
 const EXECUTORS = ['docker', 'local', 'inprocess'] as const;
@@ -29,41 +36,70 @@ export function registerWorkerCommands(program: Command): void {
       await startWorker(opts, {});
     });
 
-  withWorkerFlags(program.command('dev').description('start (or reuse) the local Temporal dev server with a persistent database, then run a worker'))
-    .action(async (opts: WorkerFlags) => {
+  withWorkerFlags(program.command('dev').description('start (or reuse) the local Temporal dev server with a persistent database (in the data folder: .data/ in a checkout, else $RAGOMICS_HOME or ~/.ragomics), build the blocks image for the Docker executor, then run a worker; the server keeps running after the worker stops'))
+    .option('--stop', 'stop the dev server that `dev` started with this data folder (its database is kept), then exit')
+    .action(async (opts: DevFlags) => {
+      if (opts.stop) {
+        await stopDevServer();
+        return;
+      }
+      const executor = checkExecutor(opts.executor ?? process.env.RAGOMICS_EXECUTOR ?? 'docker');
       const address = await ensureDevServer();
       const uiPort = process.env.TEMPORAL_UI_PORT ?? '8233';
-      process.stderr.write(`Temporal server: ${address}\nTemporal Web UI: http://localhost:${uiPort}\n`);
+      process.stderr.write(`Temporal server: ${address}\nTemporal Web UI: http://localhost:${uiPort}\nState: ${dataDir()}\n`);
+      // The Docker executor runs blocks in the blocks image: build it (content-hashed, so this is
+      // a sub-second check when it exists) unless the user named an image.
+      if (executor === 'docker' && !process.env.RAGOMICS_BLOCKS_IMAGE) await ensureBlocksImage();
       await startWorker(opts, { address });
     });
 }
 
+function checkExecutor(kind: string): (typeof EXECUTORS)[number] {
+  if (!(EXECUTORS as readonly string[]).includes(kind)) throw new InvalidInputError(`--executor: must be one of ${EXECUTORS.join(', ')}, got "${kind}"`);
+  return kind as (typeof EXECUTORS)[number];
+}
+
 async function startWorker(opts: WorkerFlags, extra: { address?: string }): Promise<void> {
-  if (opts.executor !== undefined && !(EXECUTORS as readonly string[]).includes(opts.executor)) {
-    throw new InvalidInputError(`--executor: must be one of ${EXECUTORS.join(', ')}, got "${opts.executor}"`);
-  }
+  if (opts.executor !== undefined) checkExecutor(opts.executor);
   const maxConcurrentNodes = opts.maxConcurrentNodes === undefined ? undefined : parsePositiveInt('--max-concurrent-nodes', opts.maxConcurrentNodes, 1000);
   const { runWorker } = await import('../../workers/main.js');
   await runWorker({ executor: opts.executor, taskQueue: opts.taskQueue, maxConcurrentNodes, ...extra });
 }
 
 /**
- * Runs `scripts/ensure-temporal.sh` from the checkout: it installs the pinned `temporal` CLI if
- * needed and starts (or reuses) the dev server; its stdout is `TEMPORAL_ADDRESS=host:port`.
+ * Runs the package's `scripts/ensure-temporal.sh`: it installs the pinned `temporal` CLI if
+ * needed (into the tools folder) and starts or reuses the dev server (database in
+ * `<data dir>/temporal/`, port TEMPORAL_PORT, default 7233); its stdout is `TEMPORAL_ADDRESS=host:port`.
+ * @throws ServiceUnavailableError when the script fails (its one-line reason is already on stderr).
  */
 async function ensureDevServer(): Promise<string> {
-  const { PROJECT_ROOT } = await import('../../workers/config.js');
-  const script = path.join(PROJECT_ROOT, 'scripts', 'ensure-temporal.sh');
-  const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve, reject) => {
-    const child = spawn('bash', [script], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (c) => resolve({ code: c ?? 1, stdout: out }));
-  });
+  const { code, stdout, script } = await runPackageScript('ensure-temporal.sh');
   const address = /TEMPORAL_ADDRESS=(\S+)/.exec(stdout)?.[1];
   if (code !== 0 || !address) {
-    throw new ServiceUnavailableError(`could not start the Temporal dev server (${script} exited ${code}; see its message above); run it by hand: bash scripts/ensure-temporal.sh`);
+    throw new ServiceUnavailableError(`could not start the Temporal dev server (${script} exited ${code}; see its message above)`);
   }
   return address;
+}
+
+/**
+ * Runs the package's `scripts/build-image.sh` (skipped in under a second when the image of the
+ * package's blocks/ exists; a first build takes minutes), which records the tag in the data
+ * folder, where the worker reads it.
+ * @throws ServiceUnavailableError when the build fails (no Docker engine, no base image).
+ */
+async function ensureBlocksImage(): Promise<void> {
+  const { code, script } = await runPackageScript('build-image.sh');
+  if (code !== 0) {
+    throw new ServiceUnavailableError(`the blocks image could not be built (${script} exited ${code}; see its message above); or run \`ragomics dev --executor local\` (Python on this host) or \`--executor inprocess\` (diagnostic blocks only)`);
+  }
+}
+
+/**
+ * Runs the package's `scripts/stop-temporal.sh`: stops the server whose pid file is in this data
+ * folder (never "whatever listens on the port"); nothing to do when none runs.
+ * @throws ServiceUnavailableError when the server could not be stopped.
+ */
+async function stopDevServer(): Promise<void> {
+  const { code, script } = await runPackageScript('stop-temporal.sh');
+  if (code !== 0) throw new ServiceUnavailableError(`the Temporal dev server could not be stopped (${script} exited ${code}; see its message above)`);
 }

@@ -4,7 +4,7 @@
  * results, figures and log tails.
  */
 import path from 'node:path';
-import { repoRoot } from '../../activities/executors/repo-root';
+import { dataDir } from '../../activities/executors/repo-root';
 import type { Block } from '../../common/schemas';
 import type { TimelineEntry } from '../../workflows/views';
 import type { LiveTreeStatus } from '../slot-wait';
@@ -34,14 +34,14 @@ export interface ReportData {
 
 /** Options of {@link collectReport}. */
 export interface CollectOptions {
-  /** Workspace root used when no node output reveals it. @default env RAGOMICS_WORKSPACE or <checkout>/.data/workspace */
+  /** Workspace root used when no node output reveals it. @default env RAGOMICS_WORKSPACE, else `<data dir>/workspace` (activities/executors/repo-root.ts) */
   workspace?: string;
 }
 
 /** Collects the report data of one tree. */
 export async function collectReport(tree: TreeHandle, options: CollectOptions = {}): Promise<ReportData> {
   const [status, timeline] = await Promise.all([tree.status({ details: true }), tree.timeline()]);
-  const fallbackRoot = options.workspace ?? process.env.RAGOMICS_WORKSPACE ?? path.join(repoRoot(), '.data', 'workspace');
+  const fallbackRoot = options.workspace ?? process.env.RAGOMICS_WORKSPACE ?? path.join(dataDir(), 'workspace');
   const outputs = status.nodes.map((n) => n.outputPath).filter((p): p is string => typeof p === 'string' && p.length > 0);
   const dir = treeDir(status.treeId, outputs, fallbackRoot);
   const budget = figureBudget();

@@ -1,10 +1,12 @@
-/** The one way to find the checkout, and the one place deciding the blocks image. */
+/** The one way to find the checkout (or installed package) and its state folders, and the one place deciding the blocks image. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { blocksImageTagFile, resolveBlocksImage } from '../../activities/executors/blocks-image';
-import { packageVersion, repoRoot } from '../../activities/executors/repo-root';
+import { dataDir, isInstalledPackage, packageVersion, repoRoot, toolsDir } from '../../activities/executors/repo-root';
 import { PROJECT_ROOT } from '../../workers/config';
 
 void test('repoRoot is the folder of ragomics\' package.json, from dist/ as from source; --version reads it', () => {
@@ -24,4 +26,57 @@ void test('the blocks image: the configured one wins, else the recorded tag, els
     // not built in this checkout
   }
   assert.equal(resolveBlocksImage(''), recorded || 'ragomics/blocks:latest');
+});
+
+void test('state: RAGOMICS_DATA_DIR / RAGOMICS_TOOLS_DIR win; else .data/.tools in a checkout; else $RAGOMICS_HOME (default ~/.ragomics) when installed', () => {
+  const checkout = path.join(path.sep, 'src', 'ragomics');
+  const installed = path.join(path.sep, 'usr', 'lib', 'node_modules', 'ragomics');
+  assert.equal(isInstalledPackage(checkout), false);
+  assert.equal(isInstalledPackage(installed), true);
+  // A folder merely named like node_modules is not one.
+  assert.equal(isInstalledPackage(path.join(path.sep, 'src', 'my_node_modules', 'ragomics')), false);
+
+  const home = os.homedir();
+  assert.equal(dataDir({}, checkout), path.join(checkout, '.data'));
+  assert.equal(toolsDir({}, checkout), path.join(checkout, '.tools'));
+  assert.equal(dataDir({}, installed), path.join(home, '.ragomics', 'data'));
+  assert.equal(toolsDir({}, installed), path.join(home, '.ragomics', 'tools'));
+  assert.equal(dataDir({ RAGOMICS_HOME: '/srv/rg' }, installed), path.join('/srv/rg', 'data'));
+  assert.equal(toolsDir({ RAGOMICS_HOME: '/srv/rg' }, installed), path.join('/srv/rg', 'tools'));
+  // RAGOMICS_HOME is the installed package's home only: a checkout keeps its own folders.
+  assert.equal(dataDir({ RAGOMICS_HOME: '/srv/rg' }, checkout), path.join(checkout, '.data'));
+  for (const root of [checkout, installed]) {
+    assert.equal(dataDir({ RAGOMICS_DATA_DIR: '/var/rg', RAGOMICS_HOME: '/srv/rg' }, root), '/var/rg');
+    assert.equal(toolsDir({ RAGOMICS_TOOLS_DIR: '/opt/rg-tools' }, root), '/opt/rg-tools');
+  }
+  // Relative settings are taken from the working directory, as a shell user means them.
+  assert.equal(dataDir({ RAGOMICS_DATA_DIR: 'state' }, installed), path.resolve('state'));
+});
+
+void test('scripts/lib.sh applies the same rule as repo-root.ts to DATA_DIR and TOOLS_DIR', () => {
+  const lib = path.join(repoRoot(), 'scripts', 'lib.sh');
+  const dirs = (env: Record<string, string>): string[] => execFileSync('bash', ['-c', `source "${lib}"; echo "$DATA_DIR"; echo "$TOOLS_DIR"; echo "$RAGOMICS_INSTALLED"`], {
+    env: { PATH: process.env.PATH ?? '', HOME: '/home/someone', ...env }, encoding: 'utf8',
+  }).trim().split('\n');
+  // This checkout (not under node_modules).
+  assert.deepEqual(dirs({}), [path.join(realpathSync(repoRoot()), '.data'), path.join(realpathSync(repoRoot()), '.tools'), '0']);
+  assert.deepEqual(dirs({ RAGOMICS_DATA_DIR: '/var/rg', RAGOMICS_TOOLS_DIR: '/opt/t' }), ['/var/rg', '/opt/t', '0']);
+  // The same scripts inside an installed package's folder: a copy under .../node_modules/ragomics.
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'ragomics-libsh-'));
+  try {
+    const pkgScripts = path.join(tmp, 'lib', 'node_modules', 'ragomics', 'scripts');
+    mkdirSync(pkgScripts, { recursive: true });
+    copyFileSync(lib, path.join(pkgScripts, 'lib.sh'));
+    const installed = (env: Record<string, string>): string[] => execFileSync('bash', ['-c', `source "${path.join(pkgScripts, 'lib.sh')}"; echo "$DATA_DIR"; echo "$TOOLS_DIR"; echo "$RAGOMICS_INSTALLED"`], {
+      env: { PATH: process.env.PATH ?? '', HOME: '/home/someone', ...env }, encoding: 'utf8',
+    }).trim().split('\n');
+    assert.deepEqual(installed({}), ['/home/someone/.ragomics/data', '/home/someone/.ragomics/tools', '1']);
+    assert.deepEqual(installed({ RAGOMICS_HOME: '/srv/rg' }), ['/srv/rg/data', '/srv/rg/tools', '1']);
+    assert.deepEqual(installed({ RAGOMICS_HOME: '/srv/rg', RAGOMICS_DATA_DIR: '/var/rg' }), ['/var/rg', '/srv/rg/tools', '1']);
+    // And the TypeScript side answers the same for that folder.
+    const root = path.dirname(pkgScripts);
+    assert.equal(dataDir({ HOME: '/home/someone', RAGOMICS_HOME: '/srv/rg' }, root), '/srv/rg/data');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });
