@@ -5,7 +5,7 @@
 #
 # Steps: npm packages → build (tsc) → catalog and runner-contract checks → records check
 # (scripts/render-records.js) → Python lint + unit tests (ruff, pytest: scripts/check-python.sh) → lint →
-# Docker engine → blocks image → dataset → local executor's Python venv → Temporal dev server → workflow
+# Docker engine → blocks image → production stack images (scripts/stack.sh images) → dataset → local executor's Python venv → Temporal dev server → workflow
 # bundle (built once for all test files) → node --test → after-suite checks (reliability cases expected
 # for the files that ran; no leftover containers).
 #
@@ -26,6 +26,9 @@ step_timer "lint" npx eslint --max-warnings 0 .
 step_timer "test tools" bash scripts/ensure-test-tools.sh
 step_timer "Docker engine" bash scripts/ensure-docker.sh
 step_timer "blocks image" bash scripts/build-image.sh
+# The production stack's local images (test/stack-up.test.ts and the other compose tests bring
+# the stack up; built here, once, so no test file pays for the Go build or an image).
+step_timer "stack images" bash scripts/stack.sh images >/dev/null
 step_timer "dataset" bash scripts/fetch-dataset.sh
 py_line="$(bash scripts/ensure-local-python.sh)" || die -c 3 "the local executor's Python environment could not be created (see above)"
 export "${py_line?}"

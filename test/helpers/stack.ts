@@ -1,0 +1,106 @@
+/**
+ * The production stack (docker-compose.yml) driven through `scripts/stack.sh`, as a user would,
+ * for tests. Each test file brings up its own stack: its own compose project name, free host
+ * ports and folder, so it runs beside the shared dev server and other stacks, and
+ * `down --volumes` removes everything it started except the folder, which the caller deletes.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import path from 'node:path';
+import { repoRoot } from '../../activities/executors/repo-root';
+import { freePort, tempDir } from './processes';
+
+const STACK_SH = path.join(repoRoot(), 'scripts', 'stack.sh');
+
+/**
+ * Bound on `stack.sh up`: on a machine where nothing is built yet it includes the Go build of the
+ * Temporal server (about 16 minutes on 2 cores) and every image; `scripts/test.sh` builds them
+ * before the tests (`stack.sh images`), so under the suite `up` takes well under a minute.
+ */
+export const STACK_UP_TIMEOUT_MS = 45 * 60_000;
+/** Bound on `stack.sh down`: workers get their 45 s stop grace when nodes run. */
+export const STACK_DOWN_TIMEOUT_MS = 3 * 60_000;
+
+/** Exit code and output of one `stack.sh` run. */
+export interface StackRun { code: number | null; stdout: string; stderr: string }
+
+/**
+ * Runs `bash scripts/stack.sh ARGS...` with `env` (the whole environment); resolves when it
+ * exits; killed (SIGKILL, code null) after `timeoutMs`.
+ */
+export function stackSh(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<StackRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [STACK_SH, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A stack brought up by {@link startStack}. */
+export interface Stack {
+  /** Compose project name (RAGOMICS_STACK_NAME). */
+  name: string;
+  /** Temporal frontend on the host, as `up` printed it (TEMPORAL_ADDRESS). */
+  address: string;
+  /** Web UI on the host, as `up` printed it (RAGOMICS_STACK_UI). */
+  uiUrl: string;
+  /** Host folder holding workspace/ and data/ (RAGOMICS_STACK_DIR). */
+  dir: string;
+  /** The environment every `stack.sh` call of this stack gets. */
+  env: NodeJS.ProcessEnv;
+  /** `stack.sh up`'s own output (step times on stderr). */
+  up: StackRun;
+  /** `stack.sh compose ARGS...` for this stack. */
+  compose(args: string[], timeoutMs?: number): Promise<StackRun>;
+  /** `stack.sh down --volumes` for this stack. */
+  down(): Promise<StackRun>;
+}
+
+/** Settings of a stack that is not up yet: name, free ports, folder, environment. */
+export async function stackSettings(prefix: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Pick<Stack, 'name' | 'dir' | 'env'> & { port: number; uiPort: number }> {
+  const name = `${prefix}${process.pid}`.toLowerCase().replace(/[^a-z0-9_-]/g, '');
+  const port = await freePort();
+  let uiPort = await freePort();
+  while (uiPort === port) uiPort = await freePort();
+  const dir = tempDir(`ragomics-${name}`);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    RAGOMICS_STACK_NAME: name,
+    RAGOMICS_STACK_PORT: String(port),
+    RAGOMICS_STACK_UI_PORT: String(uiPort),
+    RAGOMICS_STACK_DIR: dir,
+    ...extraEnv,
+  };
+  return { name, dir, env, port, uiPort };
+}
+
+/** The value of `KEY=value` on its own line of `text`. */
+function lineValue(text: string, key: string): string | undefined {
+  return text.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
+}
+
+/**
+ * Brings up a stack named PREFIX<pid> on free ports with `stack.sh up` and returns it.
+ * @throws Error with `up`'s exit code and the end of its stderr when it fails (the stack may be
+ *   partly up: call {@link stackSh} `down --volumes` with the same settings to clean up).
+ */
+export async function startStack(prefix: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Stack> {
+  const s = await stackSettings(prefix, extraEnv);
+  const compose = (args: string[], timeoutMs = STACK_DOWN_TIMEOUT_MS) => stackSh(['compose', ...args], s.env, timeoutMs);
+  const down = () => stackSh(['down', '--volumes'], s.env, STACK_DOWN_TIMEOUT_MS);
+  const up = await stackSh(['up'], s.env, STACK_UP_TIMEOUT_MS);
+  const address = lineValue(up.stdout, 'TEMPORAL_ADDRESS');
+  const uiUrl = lineValue(up.stdout, 'RAGOMICS_STACK_UI');
+  if (up.code !== 0 || !address || !uiUrl) {
+    await down();
+    throw new Error(`stack.sh up exited ${up.code} (stdout: ${JSON.stringify(up.stdout)}); stderr ends:\n${up.stderr.slice(-3000)}`);
+  }
+  return { name: s.name, dir: s.dir, env: s.env, address, uiUrl, up, compose, down };
+}
+
+/** Ids of every container (running or not) of compose project `name`. */
+export function projectContainers(name: string): string[] {
+  return execFileSync('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${name}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+}
