@@ -42,7 +42,8 @@
 #   RAGOMICS_CONTAINER_SCOPE label of every block container the workers start
 #   RAGOMICS_STACK_LOCAL_IMAGES=0   use the compose defaults (official images, pulled) instead
 #                            of building local ones; *_IMAGE variables set by hand always win
-#   RAGOMICS_STACK_START_TIMEOUT    seconds `up` waits for the frontend (default 180)
+#   RAGOMICS_STACK_START_TIMEOUT    seconds `up` waits from `compose up` until the frontend
+#                            answers (default 300)
 #   TEMPORAL_NAMESPACE       namespace created and given the search attributes (default default)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -55,7 +56,7 @@ UI_PORT="${RAGOMICS_STACK_UI_PORT:-8080}"
 BIND="${RAGOMICS_STACK_BIND:-127.0.0.1}"
 STACK_DIR="${RAGOMICS_STACK_DIR:-$DATA_DIR/stack/$NAME}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
-START_TIMEOUT="${RAGOMICS_STACK_START_TIMEOUT:-180}"
+START_TIMEOUT="${RAGOMICS_STACK_START_TIMEOUT:-300}"
 IMAGES_ENV="$DATA_DIR/stack-images.env"
 COMPOSE_FILE="$PROJECT_ROOT/docker-compose.yml"
 
@@ -93,16 +94,21 @@ select_images() {
   fi
 }
 
-# compose ARGS...: the compose implementation with this stack's project, file and environment.
+# resolve_compose: COMPOSE=(the compose implementation, this stack's project and file).
 COMPOSE=()
-compose() {
-  if [[ ${#COMPOSE[@]} -eq 0 ]]; then
-    if docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose)
-    elif command -v docker-compose >/dev/null 2>&1; then COMPOSE=(docker-compose)
-    else die -c 3 "no compose implementation: install the docker compose plugin or docker-compose (apt-get install docker-compose)"
-    fi
+resolve_compose() {
+  [[ ${#COMPOSE[@]} -eq 0 ]] || return 0
+  if docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose)
+  elif command -v docker-compose >/dev/null 2>&1; then COMPOSE=(docker-compose)
+  else die -c 3 "no compose implementation: install the docker compose plugin or docker-compose (apt-get install docker-compose)"
   fi
-  "${COMPOSE[@]}" -p "$NAME" -f "$COMPOSE_FILE" "$@"
+  COMPOSE+=(-p "$NAME" -f "$COMPOSE_FILE")
+}
+
+# compose ARGS...: the compose implementation with this stack's project, file and environment.
+compose() {
+  resolve_compose
+  "${COMPOSE[@]}" "$@"
 }
 
 # container_of SERVICE: the id of the service's container (empty when none).
@@ -155,7 +161,8 @@ build_images() {
 }
 
 cmd_up() {
-  step_timer "Docker engine" bash scripts/ensure-docker.sh >/dev/null || die -c 3 "no Docker engine: scripts/ensure-docker.sh could not start or reach one (see above)"
+  # ensure-docker.sh says in one line why no engine answers (exit 3).
+  step_timer "Docker engine" bash scripts/ensure-docker.sh >/dev/null || exit 3
   check_port "$PORT" RAGOMICS_STACK_PORT temporal
   check_port "$UI_PORT" RAGOMICS_STACK_UI_PORT temporal-ui
   step_timer "npm packages" bash scripts/ensure-node-deps.sh
@@ -175,11 +182,13 @@ cmd_up() {
   mkdir -p "$STACK_DIR/workspace" "$STACK_DIR/data"
   local t0 rc=0
   t0="$(now_ms)"
-  # compose v1 prints progress on stderr; `up -d` returns once every container started, having
-  # waited for each depends_on condition (healthchecks, one-shots) on the way.
-  step_timer "compose up" compose up -d --remove-orphans >&2 || rc=$?
+  local deadline=$(( t0 + START_TIMEOUT * 1000 ))
+  resolve_compose
+  # `up -d` returns once every container started, having waited for each depends_on condition
+  # (healthchecks, one-shots) on the way; bounded, since a dependency that never turns healthy
+  # nor unhealthy would hold it forever. Its progress goes to stderr.
+  step_timer "compose up" timeout -k 10 "$START_TIMEOUT" "${COMPOSE[@]}" up -d --remove-orphans >&2 || rc=$?
   [[ $rc == 0 ]] || explain_failure
-  local deadline=$(( $(now_ms) + START_TIMEOUT * 1000 ))
   until frontend_answers; do
     (( $(now_ms) < deadline )) || explain_failure
     sleep 1

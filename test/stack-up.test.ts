@@ -4,8 +4,8 @@
  * (persistence and visibility), the Web UI serves the UI and reaches that server, the four
  * worker hosts poll their task queues under their own ids, a tree of `sleep` blocks runs through
  * the Docker executor on them, and `down --volumes` leaves no container of the project.
- * Failure cases (cheap, nothing is started): a port in use and a bad stack name exit 3 with one
- * line naming what is wrong. One stack for the whole file, on free ports, beside the dev server.
+ * Failure cases (cheap, nothing is started): a port in use, a bad stack name, no Docker engine
+ * and no Go toolchain exit 3 with one line naming what is wrong. One stack for the whole file, on free ports, beside the dev server.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -156,6 +157,36 @@ void test('failure: a bad stack name → exit 3 with one line, before anything r
     assert.doesNotMatch(r.stderr, /step "/, 'no step ran');
   } finally {
     await removeTree(s.dir);
+  }
+});
+
+void test('failure: no Docker engine → exit 3 with one line naming it', async () => {
+  const s = await stackSettings('stacknodocker', { DOCKER_HOST: `unix://${path.join(tmpdir(), `no-docker-${process.pid}.sock`)}` });
+  try {
+    const r = await stackSh(['up'], s.env, 60_000);
+    assert.equal(r.code, 3);
+    const errors = r.stderr.split('\n').filter((l) => l.includes('ERROR'));
+    assert.equal(errors.length, 1, r.stderr);
+    assert.match(errors[0]!, /Docker at DOCKER_HOST=\S+ does not answer/);
+  } finally {
+    await removeTree(s.dir);
+  }
+});
+
+void test('failure: no Go toolchain and no Temporal build yet → exit 3 with one line naming Go', async () => {
+  // PATH without the folders that hold a `go`; node, docker and bash stay reachable.
+  const dirs = (process.env.PATH ?? '').split(':').filter((d) => d && !existsSync(path.join(d, 'go')));
+  const tools = tempDir('stack-no-go-tools');
+  const s = await stackSettings('stacknogo', { PATH: dirs.join(':'), RAGOMICS_TOOLS_DIR: tools });
+  try {
+    const r = await stackSh(['images'], s.env, 120_000);
+    assert.equal(r.code, 3, r.stderr);
+    const errors = r.stderr.split('\n').filter((l) => l.includes('ERROR'));
+    assert.equal(errors.length, 1, r.stderr);
+    assert.match(errors[0]!, /no Go toolchain/);
+  } finally {
+    await removeTree(s.dir);
+    await removeTree(tools);
   }
 });
 
