@@ -15,6 +15,8 @@
 #   bin/temporal-sql-tool     go.temporal.io/server/cmd/tools/sql        @ $TEMPORAL_SERVER_VERSION
 #   bin/temporal-ui-server    github.com/temporalio/ui-server/v2         @ $TEMPORAL_UI_VERSION
 #   schema/postgresql/        the module's own SQL schemas (v12: temporal + visibility)
+#   ui-config/                the UI server module's own config (base.yaml, docker.yaml: the
+#                             env-driven template the official temporalio/ui image uses)
 #   build.json                versions, Go version, seconds each build took, cold or cached
 #
 # Exit 3 with one line when Go is missing or too old, or a build fails (its output is above).
@@ -25,15 +27,19 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Pinned: v1.32.0 is the newest server whose go.mod asks for no newer Go than this machine kind
 # has (1.26.8; v1.32.2 needs 1.26.10) and has no replace directive, so `go install` takes it.
+# The UI server likewise: v2.56.1 and later (v2.58.1 included) ask for go 1.26.10, so
+# `go install` refuses them here ("requires go >= 1.26.10"); v2.55.0 asks for 1.26.5 and is the
+# newest this Go builds (the dev CLI 1.9.1 embeds UI 2.54.1). Its module zip carries the built
+# Web UI (ui/assets/local, embedded into the binary), so no Node build is needed.
 TEMPORAL_SERVER_VERSION=v1.32.0
-TEMPORAL_UI_VERSION=v2.58.1
+TEMPORAL_UI_VERSION=v2.55.0
 MIN_GO=1.26.8
 
 OUT="$TOOLS_DIR/temporal-server-$TEMPORAL_SERVER_VERSION-ui-$TEMPORAL_UI_VERSION"
 
 complete() {
   [[ -x "$OUT/bin/temporal-server" && -x "$OUT/bin/temporal-sql-tool" && -x "$OUT/bin/temporal-ui-server" \
-     && -d "$OUT/schema/postgresql/v12" && -f "$OUT/build.json" ]]
+     && -d "$OUT/schema/postgresql/v12" && -f "$OUT/ui-config/docker.yaml" && -f "$OUT/build.json" ]]
 }
 
 if complete; then
@@ -62,6 +68,19 @@ mkdir -p "$tmp/bin"
 export GOFLAGS="${GOFLAGS:--buildvcs=false} -trimpath"
 cold="$( [[ -d "$(go env GOMODCACHE)/go.temporal.io/server@$TEMPORAL_SERVER_VERSION" ]] && echo false || echo true)"
 
+# The UI server first: it is small, so a bad pin fails in seconds rather than after the server.
+t1="$(now_ms)"
+log "building Temporal Web UI server $TEMPORAL_UI_VERSION with go install"
+GOBIN="$tmp/bin" go install -ldflags='-s -w' "github.com/temporalio/ui-server/v2/cmd/server@$TEMPORAL_UI_VERSION" >&2 \
+  || die -c 3 "go install github.com/temporalio/ui-server/v2 $TEMPORAL_UI_VERSION failed (see above)"
+ui_ms=$(( $(now_ms) - t1 ))
+mv "$tmp/bin/server" "$tmp/bin/temporal-ui-server"
+uisrc="$(go env GOMODCACHE)/github.com/temporalio/ui-server/v2@$TEMPORAL_UI_VERSION/config"
+[[ -f "$uisrc/docker.yaml" ]] || die -c 3 "the module cache has no $uisrc/docker.yaml (the UI server's config template)"
+mkdir -p "$tmp/ui-config"
+cp "$uisrc/base.yaml" "$uisrc/docker.yaml" "$tmp/ui-config/"
+chmod -R u+w "$tmp/ui-config"
+
 t0="$(now_ms)"
 log "building Temporal server $TEMPORAL_SERVER_VERSION and its SQL tool with go install (cold: about 16 minutes on 2 cores)"
 # One go install for both commands: the packages they share compile once.
@@ -72,13 +91,6 @@ GOBIN="$tmp/bin" go install -ldflags='-s -w' \
 server_ms=$(( $(now_ms) - t0 ))
 mv "$tmp/bin/server" "$tmp/bin/temporal-server"
 mv "$tmp/bin/sql" "$tmp/bin/temporal-sql-tool"
-
-t1="$(now_ms)"
-log "building Temporal Web UI server $TEMPORAL_UI_VERSION with go install"
-GOBIN="$tmp/bin" go install -ldflags='-s -w' "github.com/temporalio/ui-server/v2/cmd/server@$TEMPORAL_UI_VERSION" >&2 \
-  || die -c 3 "go install github.com/temporalio/ui-server/v2 $TEMPORAL_UI_VERSION failed (see above)"
-ui_ms=$(( $(now_ms) - t1 ))
-mv "$tmp/bin/server" "$tmp/bin/temporal-ui-server"
 
 modsrc="$(go env GOMODCACHE)/go.temporal.io/server@$TEMPORAL_SERVER_VERSION/schema/postgresql"
 [[ -d "$modsrc/v12" ]] || die -c 3 "the module cache has no $modsrc/v12 (the schemas the SQL tool applies)"
@@ -93,5 +105,5 @@ JSON
 rm -rf "$OUT"
 mv "$tmp" "$OUT"
 exec 8>&-
-log "Temporal server, SQL tool and UI server built in $(format_ms $(( $(now_ms) - t0 ))) (server $(format_ms $server_ms), UI $(format_ms $ui_ms); cold module cache: $cold)"
+log "Temporal server, SQL tool and UI server built in $(format_ms $(( $(now_ms) - t1 ))) (server $(format_ms $server_ms), UI $(format_ms $ui_ms); cold module cache: $cold)"
 echo "TEMPORAL_SERVER_DIR=$OUT"

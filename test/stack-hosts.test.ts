@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { RagomicsClient } from '../client/sdk';
 import type { TimelineEntry } from '../workflows/views';
 import { maxConcurrency, uid } from './helpers/harness';
-import { GENERAL_WORKERS, HIGHMEM_QUEUE, HIGHMEM_WORKER, STACK_DOWN_MS, STACK_UP_MS, startStack, stopStack, type Stack } from './helpers/stack';
+import { GENERAL_WORKERS, HIGHMEM_QUEUE, HIGHMEM_WORKER, STACK_DOWN_TIMEOUT_MS, STACK_WARM_UP_MS, startStack, stopStack, type Stack } from './helpers/stack';
 import { sleepNode } from './fixtures/reliability/common';
 
 /** Per-worker node cap (RAGOMICS_MAX_CONCURRENT_NODES of every worker container). */
@@ -26,11 +26,11 @@ let stack: Stack | undefined;
 
 before(async () => {
   stack = await startStack('hosts', { RAGOMICS_MAX_CONCURRENT_NODES: String(CAP) });
-}, { timeout: STACK_UP_MS + 30_000 });
+}, { timeout: STACK_WARM_UP_MS + 30_000 });
 
 after(async () => {
   await stopStack(stack);
-}, { timeout: STACK_DOWN_MS + 30_000 });
+}, { timeout: STACK_DOWN_TIMEOUT_MS + 30_000 });
 
 /** Attempt intervals (ms) of `entries` that started, per worker. */
 function intervalsByWorker(entries: TimelineEntry[]): Map<string, { start: number; end: number }[]> {
