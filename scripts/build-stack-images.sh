@@ -37,7 +37,11 @@
 # $DATA_DIR/logs/stack-image-<name>.log. Exit 3 with one line when the engine, Go, the Temporal
 # build or a docker build fails (the build log's tail above it).
 #
-# Env: RAGOMICS_DATA_DIR, RAGOMICS_TOOLS_DIR (lib.sh); FORCE=1 rebuilds every image.
+# Disk: each checkout removes the tags it built itself beyond the newest KEEP_OLD_IMAGES (2) older
+# ones per image (listed in $DATA_DIR/stack-images.built), never another checkout's.
+#
+# Env: RAGOMICS_DATA_DIR, RAGOMICS_TOOLS_DIR (lib.sh); FORCE=1 rebuilds every image;
+# KEEP_OLD_IMAGES (2).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -89,7 +93,24 @@ build_image() {
     die -c 3 "building $tag failed (full log: $log)"
   fi
   log "built $tag in $(format_ms $(( $(now_ms) - t0 ))) ($(docker image inspect --format '{{.Size}}' "$tag" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"
+  forget_old_tags "$name" "$tag"
   echo "$tag"
+}
+
+# forget_old_tags NAME TAG: keeps disk bounded. Every tag this checkout built is listed in
+# $DATA_DIR/stack-images.built; of NAME's, all but TAG and the $KEEP_OLD_IMAGES (default 2) newest
+# before it are removed with a plain `docker rmi` (an image a container uses stays). Tags other
+# checkouts built on the same engine are never touched (they may be about to start them).
+forget_old_tags() {
+  local name="$1" tag="$2" list="$DATA_DIR/stack-images.built" old
+  touch "$list"
+  { grep -vxF "$tag" "$list" || true; echo "$tag"; } >"$list.$$" && mv -f "$list.$$" "$list"
+  grep "^ragomics/$name:" "$list" | grep -vxF "$tag" | head -n "-${KEEP_OLD_IMAGES:-2}" | while IFS= read -r old; do
+    if docker rmi "$old" >/dev/null 2>&1; then
+      log "removed old image $old"
+      { grep -vxF "$old" "$list" || true; } >"$list.$$" && mv -f "$list.$$" "$list"
+    fi
+  done
 }
 
 # --- PostgreSQL ------------------------------------------------------------------------------
