@@ -55,7 +55,7 @@ void test(`a ${GENERAL_NODES + HIGHMEM_NODES + 1}-node Docker tree spreads over 
       ...Array.from({ length: HIGHMEM_NODES }, (_, i) => sleepNode(`big${i}`, 3, { parentId: 'root', taskQueue: HIGHMEM_QUEUE })),
     ];
     // More parallelism than the stack has slots (3 × CAP + CAP): the workers' caps are what bind.
-    const tree = await client.startTree({ id: treeId, maxParallelJobs: 16, nodes });
+    const tree = await client.startTree({ id: treeId, maxParallelJobs: 16, maxNodes: 100, maxChildrenPerNode: 50, nodes });
     const t0 = Date.now();
     const result = await tree.result();
     const took = Date.now() - t0;
