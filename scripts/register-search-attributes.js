@@ -66,16 +66,42 @@ async function main() {
       }
     }
     const names = Object.keys(missing);
-    if (names.length === 0) return;
-    try {
-      await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });
-    } catch (err) {
-      // The dev server's SQLite store has a fixed number of columns per type (3 Int, 3 Double, 10 Keyword, ...).
-      fail(3, `could not register search attributes ${names.join(' ')} on ${address} (${firstLine(err)}); the dev server's SQLite store holds 10 Keyword and 3 of every other type`);
+    if (names.length > 0) {
+      try {
+        await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });
+      } catch (err) {
+        // The dev server's SQLite store has a fixed number of columns per type (3 Int, 3 Double, 10 Keyword, ...).
+        fail(3, `could not register search attributes ${names.join(' ')} on ${address} (${firstLine(err)}); the dev server's SQLite store holds 10 Keyword and 3 of every other type`);
+      }
+      process.stderr.write(`registered search attributes: ${names.join(' ')}\n`);
     }
-    process.stderr.write(`registered search attributes: ${names.join(' ')}\n`);
+    await untilUsable(connection);
   } finally {
     await connection.close();
+  }
+}
+
+/** A literal of each attribute type, for the probe query. */
+const LITERAL = { KEYWORD: "'x'", TEXT: "'x'", KEYWORD_LIST: "'x'", INT: '0', DOUBLE: '0', BOOL: 'true', DATETIME: "'2000-01-01T00:00:00Z'" };
+
+/**
+ * Waits until a visibility query naming every attribute is accepted. A server with SQL visibility
+ * (the production stack on PostgreSQL) maps an added attribute to a column in the namespace's
+ * record, which its frontend learns only at its next namespace-cache refresh (seen: about 10 s);
+ * until then starting a tree fails with "no mapping defined for search attribute". The dev server
+ * accepts the query at once.
+ */
+async function untilUsable(connection) {
+  const query = keys.map((k) => `${k.name} = ${LITERAL[k.type] ?? "'x'"}`).join(' AND ');
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await connection.workflowService.listWorkflowExecutions({ namespace, query, pageSize: 1 });
+      return;
+    } catch (err) {
+      if (Date.now() >= deadline) fail(3, `the search attributes of namespace ${namespace} on ${address} are registered but not usable after 60 s (${firstLine(err)})`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 }
 
