@@ -111,7 +111,8 @@ async function faultCase(rec: CaseRecorder, name: string, fault: (treeId: string
     const re = reExecutions(ledger);
     rec.set({
       nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
-      figures: { doneAfterFaultMs: doneMs, reExecuted: re.nodes },
+      // How each re-executed node's attempts ended, and where they ran (the why of every re-run).
+      figures: { doneAfterFaultMs: doneMs, reExecuted: re.nodes, reExecutedAttempts: Object.fromEntries(Object.keys(re.nodes).map((id) => [id, attemptsOf(ledger, id).map((a) => `${a.status}${a.failureType ? `:${a.failureType}` : ''}@${a.worker ?? '?'}`)])) },
       line: `${f.phrase}; ${runningBefore.length} nodes were running; re-executed ${JSON.stringify(re.nodes)}; completed-before-fault ran once; ${check.verified} outputs verified; no container left; tree done ${secs(doneMs)} after the fault`,
     });
   } finally {
@@ -139,7 +140,13 @@ void test('case 10a: a worker container is killed (docker kill) while it runs no
       return again.every(Boolean) ? again : null;
     }, W.result, 250);
     const failoverMs = Math.max(...resumed.map((a) => a!.beganAt)) - killAt;
-    const takenBy = [...new Set(resumed.map((a) => a!.worker))].sort();
+    // Who took them: the new attempts' containers carry their worker's id (the attempt folder
+    // learns it later).
+    const takenBy = await waitUntil("the re-run nodes' containers", async () => {
+      const cs = (await containersWith(systemDocker(), { 'ragomics.tree': treeId })).filter((c) => victimNodes.includes(c.Labels['ragomics.node']!) && c.Labels['ragomics.worker'] !== victim);
+      const workers = [...new Set(cs.map((c) => c.Labels['ragomics.worker']!))].sort();
+      return new Set(cs.map((c) => c.Labels['ragomics.node'])).size === victimNodes.length ? workers : null;
+    }, W.containers, 250);
     // Docker (20.10) counts `docker kill` as a manual stop, so no restart policy brings the
     // worker back: an operator does, as here, and the next cases start from four workers again.
     await stackShOk(stack, ['compose', 'start', victim], STACK_DOWN_TIMEOUT_MS);
