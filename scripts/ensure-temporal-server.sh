@@ -5,7 +5,7 @@
 # Why: the production stack (docker-compose.yml) runs the real Temporal server on PostgreSQL, not
 # the dev server. No container registry can be reached from these machines, so the official
 # images cannot be pulled; the Go module proxy can, and it serves the server's own module. The
-# build is slow (about 16 minutes cold on 2 busy cores: issue 13), so it is cached under
+# build is slow (measured cold here: about 5 minutes on 2 busy cores; docs/deploy.md), so it is cached under
 # $TOOLS_DIR/temporal-server-<versions>/, keyed by the pinned versions, and done at most once per
 # machine (a lock serialises concurrent callers). scripts/build-stack-images.sh copies the result
 # into the local images.
@@ -82,7 +82,7 @@ cp "$uisrc/base.yaml" "$uisrc/docker.yaml" "$tmp/ui-config/"
 chmod -R u+w "$tmp/ui-config"
 
 t0="$(now_ms)"
-log "building Temporal server $TEMPORAL_SERVER_VERSION and its SQL tool with go install (cold: about 16 minutes on 2 cores)"
+log "building Temporal server $TEMPORAL_SERVER_VERSION and its SQL tool with go install (cold: about 5 minutes on 2 cores)"
 # One go install for both commands: the packages they share compile once.
 GOBIN="$tmp/bin" go install -ldflags='-s -w' \
   "go.temporal.io/server/cmd/server@$TEMPORAL_SERVER_VERSION" \

@@ -16,7 +16,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PROJECT_ROOT"
 
-# The production stack's Temporal server is built from the Go module proxy: about 16 minutes on a
+# The production stack's Temporal server is built from the Go module proxy: about 5 minutes on a
 # machine that never built it (cached under .tools/ afterwards). It needs nothing the next steps
 # make, so it runs beside them and is waited for before the stack images are built.
 # Only when the stack's tests run: the whole suite, or a subset naming them.

@@ -13,7 +13,7 @@ const STACK_SH = path.join(repoRoot(), 'scripts', 'stack.sh');
 
 /**
  * Bound on `stack.sh up`: on a machine where nothing is built yet it includes the Go build of the
- * Temporal server (about 16 minutes on 2 cores) and every image; `scripts/test.sh` builds them
+ * Temporal server (about 5 minutes cold on 2 cores) and every image; `scripts/test.sh` builds them
  * before the tests (`stack.sh images`), so under the suite `up` takes well under a minute.
  */
 export const STACK_UP_TIMEOUT_MS = 45 * 60_000;
