@@ -87,7 +87,10 @@ async function startOn(connection: NativeConnection, config: WorkerConfig, resol
     }
   }
   const activities = {
-    ...createActivities({ executor, workspaceRoot: config.workspace, workerId: config.workerId, defaultMemoryMB: config.defaultMemoryMB, defaultCpus: config.defaultCpus }),
+    ...createActivities({
+      executor, workspaceRoot: config.workspace, workerId: config.workerId, defaultMemoryMB: config.defaultMemoryMB, defaultCpus: config.defaultCpus,
+      heartbeatIntervalMs: config.heartbeatIntervalSeconds * 1000,
+    }),
     callExpansionPolicy,
     callFixer,
   };
@@ -112,11 +115,16 @@ async function startOn(connection: NativeConnection, config: WorkerConfig, resol
       : { maxEagerActivityReservationsPerWorkflowTask: 0 }),
     // On SIGTERM: stop polling, give running nodes this long, then cancel them (containers are killed).
     shutdownGraceTime: `${config.shutdownGraceSeconds}s`,
-    // Heartbeats carry cancellation back to the activity: send them to the server at least every
-    // second (the SDK's default throttles to 80% of the heartbeat timeout, i.e. 24 s), so a
-    // cancelled node's container is killed within seconds.
-    maxHeartbeatThrottleInterval: '1s',
-    defaultHeartbeatThrottleInterval: '1s',
+    // Heartbeats carry cancellation back to the activity, and each one that reaches the server is
+    // a server write. The activity beats every RAGOMICS_HEARTBEAT_INTERVAL and on every progress
+    // line; the SDK sends at most one per this interval (its default would be 80% of the heartbeat
+    // timeout), so the interval alone sets both the write rate and how fast a cancelled node's
+    // container is killed (BENCHMARKS.md, failover).
+    maxHeartbeatThrottleInterval: `${config.heartbeatIntervalSeconds}s`,
+    defaultHeartbeatThrottleInterval: `${config.heartbeatIntervalSeconds}s`,
+    // A dead worker's trees learn of their lost nodes through a workflow task that first waits on
+    // its sticky queue for this long: part of the failover time (BENCHMARKS.md, failover).
+    stickyQueueScheduleToStartTimeout: `${config.stickyTimeoutSeconds}s`,
     ...extra,
   });
   return { worker, connection, executor, config };
