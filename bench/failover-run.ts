@@ -1,6 +1,7 @@
 /**
- * One failover, measured: a real `ragomics worker` process (A) runs a node, a second one (B)
- * joins, A is SIGKILLed, and the node runs again on B. Shared by bench/failover.ts (the sweep over
+ * One failover, measured: a real `ragomics worker` process (A) runs a tree (a short node, then a
+ * long one), a second one (B) joins, A is SIGKILLed while the long node runs, and that node runs
+ * again on B. Shared by bench/failover.ts (the sweep over
  * heartbeat and sticky settings) and test/failover.test.ts (the structural facts).
  *
  * The order makes the victim certain without racing: only A polls when the tree starts, so A
@@ -32,8 +33,8 @@ export interface FailoverRunOptions {
   namespace?: string;
   /** The run's own task queue (only A and B poll it). */
   taskQueue: string;
-  /** The tree's `heartbeatTimeout`, seconds. */
-  heartbeatTimeoutS: number;
+  /** The tree's `heartbeatTimeout`, seconds; unset: the spec's default. */
+  heartbeatTimeoutS?: number;
   /** The workers' RAGOMICS_STICKY_TIMEOUT, seconds; unset: the worker's default. */
   stickyTimeoutS?: number;
   /** The workers' RAGOMICS_HEARTBEAT_INTERVAL, seconds; unset: the worker's default. */
@@ -65,8 +66,10 @@ export interface FailoverRun {
   failoverMs: number;
   /** Kill → the tree ended (the workflow's close time), ms. */
   treeEndMs: number;
-  /** The node's timeline entries (attempt, state, worker). */
+  /** The long node's timeline entries (attempt, state, worker). */
   attempts: Pick<TimelineEntry, 'attempt' | 'state' | 'worker' | 'started' | 'ended'>[];
+  /** Timeline entries of `first`, the short node that completed on A before the long one started. */
+  firstAttempts: Pick<TimelineEntry, 'attempt' | 'state' | 'worker' | 'started' | 'ended'>[];
   /** Worker identity of the activity attempt that timed out (history ActivityTaskStarted). */
   lostAttemptWorker: string;
   /** The tree's final state. */
@@ -121,9 +124,13 @@ export async function runFailover(opts: FailoverRunOptions): Promise<FailoverRun
     a = startWorkerProcess({ ...common, workerId: workerA });
     await a.ready;
     client = await RagomicsClient.connect({ address: opts.address, namespace: opts.namespace, taskQueue: opts.taskQueue });
+    // `first` ends before `long` starts: a node finished before the kill, which must not run again.
     tree = await client.startTree({
-      id: treeId, heartbeatTimeout: opts.heartbeatTimeoutS, jobTimeout: nodeSeconds * 10,
-      nodes: [{ id: 'long', block: { name: 'sleep', parameters: { seconds: nodeSeconds } } }],
+      id: treeId, jobTimeout: nodeSeconds * 10, ...(opts.heartbeatTimeoutS === undefined ? {} : { heartbeatTimeout: opts.heartbeatTimeoutS }),
+      nodes: [
+        { id: 'first', block: { name: 'sleep', parameters: { seconds: 0.2 } } },
+        { id: 'long', parentId: 'first', block: { name: 'sleep', parameters: { seconds: nodeSeconds } } },
+      ],
     });
     const t = tree;
     await until('the node\'s activity STARTED by worker A', async () => {
@@ -145,8 +152,9 @@ export async function runFailover(opts: FailoverRunOptions): Promise<FailoverRun
     ]);
     const desc = await t.workflow.describe();
     const treeEndMs = (desc.closeTime?.getTime() ?? Date.now()) - killAt;
-    const timeline = (await t.timeline()).filter((e) => e.node === 'long');
-    const attempts = timeline.map(({ attempt, state, worker, started, ended }) => ({ attempt, state, worker, started, ended }));
+    const timeline = await t.timeline();
+    const pick = (node: string) => timeline.filter((e) => e.node === node).map(({ attempt, state, worker, started, ended }) => ({ attempt, state, worker, started, ended }));
+    const attempts = pick('long');
 
     const events = (await t.workflow.fetchHistory()).events ?? [];
     const timedOutIdx = events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT);
@@ -172,6 +180,7 @@ export async function runFailover(opts: FailoverRunOptions): Promise<FailoverRun
       failoverMs: Date.parse(rerun.started) - killAt,
       treeEndMs,
       attempts,
+      firstAttempts: pick('first'),
       lostAttemptWorker,
       treeState: result.state,
       dir,

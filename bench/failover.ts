@@ -192,11 +192,15 @@ async function main(): Promise<void> {
   if (metricsUrl && only !== 'failover') await readCounters(metricsUrl);
   const rec = new BenchRecord('failover');
   try {
-    if (only !== 'cost') {
-      await failoverSweep(rec, { address, namespace, prefix, heartbeats, sticky: nums('--sticky', [10, 2]), reps: num('--reps', 3), nodeSeconds: num('--node-seconds', 30), dir });
-    }
-    if (only !== 'failover') {
-      await costSweep(rec, { address: arg('--cost-address') ?? address, namespace, metricsUrl: metricsUrl!, prefix, heartbeats, intervals: nums('--intervals', [2]), nodes: num('--cost-nodes', 20), windowS: num('--cost-window', 60), dir });
+    const costAddress = arg('--cost-address') ?? address;
+    const failover = () => (only === 'cost' ? Promise.resolve() : failoverSweep(rec, { address, namespace, prefix, heartbeats, sticky: nums('--sticky', [10, 2]), reps: num('--reps', 3), nodeSeconds: num('--node-seconds', 30), dir }));
+    const cost = () => (only === 'failover' ? Promise.resolve() : costSweep(rec, { address: costAddress, namespace, metricsUrl: metricsUrl!, prefix, heartbeats, intervals: nums('--intervals', [2]), nodes: num('--cost-nodes', 20), windowS: num('--cost-window', 60), dir }));
+    // On two servers the parts run side by side (the failover runs' writes would count in the
+    // cost on one server); each logs its table when it ends.
+    if (costAddress !== address) await Promise.all([failover(), cost()]);
+    else {
+      await failover();
+      await cost();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

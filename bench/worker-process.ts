@@ -13,9 +13,17 @@ import { repoRoot } from '../activities/executors/repo-root';
 const REPO = repoRoot();
 const CLI = path.join(REPO, 'bin', 'ragomics.js');
 const live = new Set<ChildProcess>();
-process.once('exit', () => {
+function killAll(): void {
   for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+}
+process.once('exit', killAll);
+// Ctrl-C or a kill of the bench: its workers go with it (then the usual exit status of the signal).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    killAll();
+    process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+  });
+}
 
 /** Options of {@link startWorkerProcess}; each becomes the worker's environment variable. */
 export interface WorkerProcessSpec {
