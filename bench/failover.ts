@@ -8,7 +8,7 @@
  *   node dist/bench/failover.js --address HOST:PORT --metrics-url http://HOST:PORT/metrics
  *        [--namespace NS] [--task-queue PREFIX (failover)] [--heartbeats 5,10,30] [--sticky 10,2]
  *        [--reps 3] [--node-seconds 30] [--cost-nodes 20] [--cost-window 60] [--intervals 2]
- *        [--only failover|cost] [--cost-address HOST:PORT (default: --address)]
+ *        [--only failover|cost] [--cost-address HOST:PORT (default: --address)] [--goal 10 (s)]
  * Address and metrics URL also from TEMPORAL_ADDRESS and RAGOMICS_METRICS_URL; nothing here is
  * specific to the dev server (the production server exposes the same metrics). On the dev
  * server: scripts/ensure-temporal.sh with RAGOMICS_TEMPORAL_METRICS_PORT (see BENCHMARKS.md).
@@ -62,9 +62,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** One failover setting: the tree's heartbeat timeout and the workers' sticky timeout. */
 interface FailoverSetting { heartbeatTimeoutS: number; stickyTimeoutS: number }
 
-async function failoverSweep(rec: BenchRecord, o: { address: string; namespace?: string; prefix: string; heartbeats: number[]; sticky: number[]; reps: number; nodeSeconds: number; dir: string }): Promise<void> {
+/** Failover times (ms) per `${heartbeatTimeoutS}/${stickyTimeoutS}`. */
+type FailoverTimes = Map<string, number[]>;
+/** Writes per node per minute per `${heartbeatTimeoutS}/${intervalS}`. */
+type CostRates = Map<string, number>;
+
+async function failoverSweep(rec: BenchRecord, o: { address: string; namespace?: string; prefix: string; heartbeats: number[]; sticky: number[]; reps: number; nodeSeconds: number; dir: string }): Promise<FailoverTimes> {
   const settings: FailoverSetting[] = o.heartbeats.flatMap((h) => o.sticky.map((s) => ({ heartbeatTimeoutS: h, stickyTimeoutS: s })));
   const runs = new Map<FailoverSetting, FailoverRun[]>(settings.map((s) => [s, []]));
+  const times: FailoverTimes = new Map();
   for (let rep = 1; rep <= o.reps; rep++) {
     for (const s of rep % 2 ? settings : [...settings].reverse()) {
       const taskQueue = uid(`${o.prefix}-h${s.heartbeatTimeoutS}-s${s.stickyTimeoutS}`);
@@ -86,8 +92,10 @@ async function failoverSweep(rec: BenchRecord, o: { address: string; namespace?:
   for (const s of settings) {
     const r = runs.get(s)!;
     const f = r.map((x) => x.failoverMs);
+    times.set(`${s.heartbeatTimeoutS}/${s.stickyTimeoutS}`, f);
     rec.log(`| ${s.heartbeatTimeoutS} s | ${s.stickyTimeoutS} s | **${S(median(f))} s** | ${S(Math.max(...f))} s | ${S(median(r.map((x) => x.detectMs)))} s | ${S(median(r.map((x) => x.workflowTaskMs)))} s | ${r.filter((x) => x.stickyTimedOut).length} of ${r.length} | ${S(median(r.map((x) => x.treeEndMs)))} s |`);
   }
+  return times;
 }
 
 /** Write rate of one setting, per running node per minute. */
@@ -158,13 +166,15 @@ async function rateOver(metricsUrl: string, seconds: number): Promise<WriteCount
   return { byOperation: new Map([...d.byOperation].map(([k, v]) => [k, v / minutes])), heartbeatRpcs: d.heartbeatRpcs / minutes };
 }
 
-async function costSweep(rec: BenchRecord, o: { address: string; namespace?: string; metricsUrl: string; prefix: string; heartbeats: number[]; intervals: number[]; nodes: number; windowS: number; dir: string }): Promise<void> {
+async function costSweep(rec: BenchRecord, o: { address: string; namespace?: string; metricsUrl: string; prefix: string; heartbeats: number[]; intervals: number[]; nodes: number; windowS: number; dir: string }): Promise<CostRates> {
   const rows: string[] = [];
+  const rates: CostRates = new Map();
   const idleS = Math.max(20, Math.round(o.windowS / 3));
   for (const intervalS of o.intervals) {
     for (const heartbeatTimeoutS of o.heartbeats) {
       const c = await costOf({ ...o, heartbeatTimeoutS, intervalS, idleS });
       process.stderr.write(`cost heartbeatTimeout ${heartbeatTimeoutS} s, interval ${intervalS} s: ${c.writes.toFixed(1)} writes/node/min (idle ${c.idle.toFixed(0)} writes/min)\n`);
+      rates.set(`${heartbeatTimeoutS}/${intervalS}`, c.writes);
       const effective = Math.min(intervalS, heartbeatTimeoutS / 3);
       rows.push(`| ${heartbeatTimeoutS} s | ${intervalS} s${effective < intervalS ? ` (${effective.toFixed(2)} s: a third of the timeout)` : ''} | **${c.writes.toFixed(1)}** | ${c.updates.toFixed(1)} | ${c.appends.toFixed(1)} | ${c.heartbeats.toFixed(1)} | ${c.idle.toFixed(0)} | ${c.top} |`);
     }
@@ -174,6 +184,28 @@ async function costSweep(rec: BenchRecord, o: { address: string; namespace?: str
   rec.log('| heartbeatTimeout | worker heartbeat interval | writes/node/min | of which UpdateWorkflowExecution | AppendHistoryNodes | heartbeat RPCs/node/min | idle writes/min (subtracted) | write operations ≥ 0.5/node/min |');
   rec.log('|---|---|---|---|---|---|---|---|');
   for (const r of rows) rec.log(r);
+  return rates;
+}
+
+/**
+ * Both parts side by side per heartbeatTimeout: the failover time at each sticky timeout and the
+ * writes at each heartbeat interval, and which settings kept every run within the goal.
+ */
+function summary(rec: BenchRecord, heartbeats: number[], sticky: number[], intervals: number[], times: FailoverTimes, rates: CostRates, goalS: number): void {
+  rec.log(`\n## Side by side: failover (median / max of the runs) and writes per running node per minute`);
+  rec.log(`| heartbeatTimeout | ${sticky.map((s) => `failover, sticky ${s} s`).join(' | ')} | ${intervals.map((i) => `writes/node/min, heartbeat every ${i} s`).join(' | ')} |`);
+  rec.log(`|---|${sticky.map(() => '---').join('|')}|${intervals.map(() => '---').join('|')}|`);
+  const within: string[] = [];
+  for (const h of heartbeats) {
+    const f = sticky.map((s) => {
+      const t = times.get(`${h}/${s}`) ?? [];
+      if (t.length && Math.max(...t) <= goalS * 1000) within.push(`heartbeatTimeout ${h} s with sticky ${s} s`);
+      return t.length ? `${S(median(t))} / ${S(Math.max(...t))} s` : '—';
+    });
+    const c = intervals.map((i) => (rates.has(`${h}/${i}`) ? rates.get(`${h}/${i}`)!.toFixed(1) : '—'));
+    rec.log(`| ${h} s | ${f.join(' | ')} | ${c.join(' | ')} |`);
+  }
+  rec.log(`Every run within the ${goalS} s goal: ${within.length ? within.join('; ') : 'no setting'}.`);
 }
 
 async function main(): Promise<void> {
@@ -190,18 +222,23 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   // Checked before anything starts: a wrong URL must not cost a failover sweep first.
   if (metricsUrl && only !== 'failover') await readCounters(metricsUrl);
-  const rec = new BenchRecord('failover');
+  // Run by scripts/bench-failover.sh, the record names that command (its servers' ports are its own).
+  const rec = new BenchRecord('failover', process.env.RAGOMICS_BENCH_COMMAND || undefined);
   try {
     const costAddress = arg('--cost-address') ?? address;
-    const failover = () => (only === 'cost' ? Promise.resolve() : failoverSweep(rec, { address, namespace, prefix, heartbeats, sticky: nums('--sticky', [10, 2]), reps: num('--reps', 3), nodeSeconds: num('--node-seconds', 30), dir }));
-    const cost = () => (only === 'failover' ? Promise.resolve() : costSweep(rec, { address: costAddress, namespace, metricsUrl: metricsUrl!, prefix, heartbeats, intervals: nums('--intervals', [2]), nodes: num('--cost-nodes', 20), windowS: num('--cost-window', 60), dir }));
+    const sticky = nums('--sticky', [10, 2]);
+    const intervals = nums('--intervals', [2]);
+    const failover = () => (only === 'cost' ? Promise.resolve(new Map() as FailoverTimes) : failoverSweep(rec, { address, namespace, prefix, heartbeats, sticky, reps: num('--reps', 3), nodeSeconds: num('--node-seconds', 30), dir }));
+    const cost = () => (only === 'failover' ? Promise.resolve(new Map() as CostRates) : costSweep(rec, { address: costAddress, namespace, metricsUrl: metricsUrl!, prefix, heartbeats, intervals, nodes: num('--cost-nodes', 20), windowS: num('--cost-window', 60), dir }));
     // On two servers the parts run side by side (the failover runs' writes would count in the
     // cost on one server); each logs its table when it ends.
-    if (costAddress !== address) await Promise.all([failover(), cost()]);
+    let times: FailoverTimes, rates: CostRates;
+    if (costAddress !== address) [times, rates] = await Promise.all([failover(), cost()]);
     else {
-      await failover();
-      await cost();
+      times = await failover();
+      rates = await cost();
     }
+    if (!only) summary(rec, heartbeats, sticky, intervals, times, rates, num('--goal', 10));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
