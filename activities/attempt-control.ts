@@ -19,7 +19,11 @@ export interface SuperviseOptions {
   /** Kill the attempt after this long. */
   timeoutMs: number;
   heartbeat(details: HeartbeatDetails): void;
-  /** Heartbeat at least this often, even without progress. @default 2000 */
+  /**
+   * Heartbeat this often. Progress lines and the container's start only update what the next
+   * heartbeat carries: each heartbeat is one server write, so this interval alone sets the write
+   * rate and how fast a cancellation reaches the attempt (BENCHMARKS.md, failover). @default 2000
+   */
   heartbeatIntervalMs?: number;
   /**
    * No heartbeat before the attempt has run this long. Each heartbeat the worker sends is a
@@ -38,8 +42,8 @@ export interface SupervisedOutcome {
 
 /**
  * Runs `job` on `executor`; aborts it on cancellation or when `timeoutMs` passes. Heartbeats
- * once the attempt has run `firstHeartbeatAfterMs`, then on every progress line and container
- * start (the SDK throttles them) and every `heartbeatIntervalMs`.
+ * once the attempt has run `firstHeartbeatAfterMs`, then every `heartbeatIntervalMs`, each with
+ * the latest progress line and the container or process running the block.
  */
 export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, opts: SuperviseOptions): Promise<SupervisedOutcome> {
   const controller = new AbortController();
@@ -49,10 +53,7 @@ export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, op
     controller.abort(why);
   };
   const details: HeartbeatDetails = { containerId: null, pid: null, progress: null, attemptDir: job.paths.dir };
-  let armed = false;
-  const beat = (): void => {
-    if (armed) opts.heartbeat({ ...details });
-  };
+  const beat = (): void => opts.heartbeat({ ...details });
   const onCancel = (): void => abort('cancelled');
   opts.cancellation.addEventListener('abort', onCancel, { once: true });
   if (opts.cancellation.aborted) onCancel();
@@ -60,7 +61,6 @@ export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, op
   const interval = opts.heartbeatIntervalMs ?? 2000;
   let ticker: NodeJS.Timeout | undefined;
   const arm = setTimeout(() => {
-    armed = true;
     beat();
     ticker = setInterval(beat, interval);
   }, opts.firstHeartbeatAfterMs ?? Math.min(1000, interval));
@@ -69,12 +69,10 @@ export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, op
       signal: controller.signal,
       onProgress: (p) => {
         details.progress = p;
-        beat();
       },
       onStarted: (info) => {
         details.containerId = info.containerId ?? null;
         details.pid = info.pid ?? null;
-        beat();
       },
     });
     return { outcome, abortedBy: outcome.status === 'aborted' ? abortedBy : null };

@@ -15,11 +15,16 @@ import { removeTree, tempDir } from './helpers/processes';
 const ADDRESS = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
 /** Every bound of the run: worker start, the node reaching RUNNING, the tree's end after the kill. */
 const WAIT_MS = 90_000;
+/**
+ * The interrupted node's length: far above the time B takes to start on a loaded machine (the run
+ * checks the node is still A's when B is ready, and fails saying so otherwise).
+ */
+const NODE_SECONDS = 30;
 
 void test('a worker SIGKILLed while it runs a node: the node runs again on the other worker, nothing finished re-runs', { timeout: 4 * WAIT_MS + 60_000 }, async (t) => {
   const dir = tempDir('failover');
   try {
-    const r = await runFailover({ address: ADDRESS, taskQueue: uid('failover-test'), nodeSeconds: 15, dir, waitMs: WAIT_MS });
+    const r = await runFailover({ address: ADDRESS, taskQueue: uid('failover-test'), nodeSeconds: NODE_SECONDS, dir, waitMs: WAIT_MS });
     const line = `failover with the defaults: the node's new attempt started on the other worker ${(r.failoverMs / 1000).toFixed(1)} s after the SIGKILL `
       + `(heartbeat timeout recorded at ${(r.detectMs / 1000).toFixed(1)} s, the workflow task that learned of it started at ${(r.workflowTaskMs / 1000).toFixed(1)} s`
       + `${r.stickyTimedOut ? ', after timing out on the dead worker\'s sticky queue' : ''}); the tree ended ${(r.treeEndMs / 1000).toFixed(1)} s after the kill`;

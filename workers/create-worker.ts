@@ -116,12 +116,11 @@ async function startOn(connection: NativeConnection, config: WorkerConfig, resol
     // On SIGTERM: stop polling, give running nodes this long, then cancel them (containers are killed).
     shutdownGraceTime: `${config.shutdownGraceSeconds}s`,
     // Heartbeats carry cancellation back to the activity, and each one that reaches the server is
-    // a server write. The activity beats every RAGOMICS_HEARTBEAT_INTERVAL and on every progress
-    // line; the SDK sends at most one per this interval (its default would be 80% of the heartbeat
-    // timeout), so the interval alone sets both the write rate and how fast a cancelled node's
-    // container is killed (BENCHMARKS.md, failover).
-    maxHeartbeatThrottleInterval: `${config.heartbeatIntervalSeconds}s`,
-    defaultHeartbeatThrottleInterval: `${config.heartbeatIntervalSeconds}s`,
+    // a server write. The activity itself beats every RAGOMICS_HEARTBEAT_INTERVAL (a third of a
+    // shorter heartbeat timeout: activities/run-node.ts), so the SDK must pass its beats through
+    // undelayed: its default throttle (80% of the heartbeat timeout) would stretch them.
+    maxHeartbeatThrottleInterval: `${Math.min(1, config.heartbeatIntervalSeconds)}s`,
+    defaultHeartbeatThrottleInterval: `${Math.min(1, config.heartbeatIntervalSeconds)}s`,
     // A dead worker's trees learn of their lost nodes through a workflow task that first waits on
     // its sticky queue for this long: part of the failover time (BENCHMARKS.md, failover).
     stickyQueueScheduleToStartTimeout: `${config.stickyTimeoutSeconds}s`,
