@@ -20,9 +20,9 @@ export interface SuperviseOptions {
   timeoutMs: number;
   heartbeat(details: HeartbeatDetails): void;
   /**
-   * Heartbeat this often. Progress lines and the container's start only update what the next
-   * heartbeat carries: each heartbeat is one server write, so this interval alone sets the write
-   * rate and how fast a cancellation reaches the attempt (BENCHMARKS.md, failover). @default 2000
+   * Heartbeat this often. Progress lines only update what the next heartbeat carries: each
+   * heartbeat is one server write, so this interval sets the write rate and how fast a
+   * cancellation reaches the attempt (BENCHMARKS.md, failover). @default 2000
    */
   heartbeatIntervalMs?: number;
   /**
@@ -43,7 +43,8 @@ export interface SupervisedOutcome {
 /**
  * Runs `job` on `executor`; aborts it on cancellation or when `timeoutMs` passes. Heartbeats
  * once the attempt has run `firstHeartbeatAfterMs`, then every `heartbeatIntervalMs`, each with
- * the latest progress line and the container or process running the block.
+ * the latest progress line and the container or process running the block (and once more when
+ * that container or process starts after the first heartbeat).
  */
 export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, opts: SuperviseOptions): Promise<SupervisedOutcome> {
   const controller = new AbortController();
@@ -54,6 +55,7 @@ export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, op
   };
   const details: HeartbeatDetails = { containerId: null, pid: null, progress: null, attemptDir: job.paths.dir };
   const beat = (): void => opts.heartbeat({ ...details });
+  let armed = false;
   const onCancel = (): void => abort('cancelled');
   opts.cancellation.addEventListener('abort', onCancel, { once: true });
   if (opts.cancellation.aborted) onCancel();
@@ -61,6 +63,7 @@ export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, op
   const interval = opts.heartbeatIntervalMs ?? 2000;
   let ticker: NodeJS.Timeout | undefined;
   const arm = setTimeout(() => {
+    armed = true;
     beat();
     ticker = setInterval(beat, interval);
   }, opts.firstHeartbeatAfterMs ?? Math.min(1000, interval));
@@ -73,6 +76,9 @@ export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, op
       onStarted: (info) => {
         details.containerId = info.containerId ?? null;
         details.pid = info.pid ?? null;
+        // Once per attempt: where the block runs reaches the server at once (after the first
+        // heartbeat's delay, whose beat carries it otherwise).
+        if (armed) beat();
       },
     });
     return { outcome, abortedBy: outcome.status === 'aborted' ? abortedBy : null };
