@@ -19,7 +19,11 @@ export interface SuperviseOptions {
   /** Kill the attempt after this long. */
   timeoutMs: number;
   heartbeat(details: HeartbeatDetails): void;
-  /** Heartbeat at least this often, even without progress. @default 2000 */
+  /**
+   * Heartbeat this often. Progress lines only update what the next heartbeat carries: each
+   * heartbeat is one server write, so this interval sets the write rate and how fast a
+   * cancellation reaches the attempt (BENCHMARKS.md, failover). @default 2000
+   */
   heartbeatIntervalMs?: number;
   /**
    * No heartbeat before the attempt has run this long. Each heartbeat the worker sends is a
@@ -38,8 +42,9 @@ export interface SupervisedOutcome {
 
 /**
  * Runs `job` on `executor`; aborts it on cancellation or when `timeoutMs` passes. Heartbeats
- * once the attempt has run `firstHeartbeatAfterMs`, then on every progress line and container
- * start (the SDK throttles them) and every `heartbeatIntervalMs`.
+ * once the attempt has run `firstHeartbeatAfterMs`, then every `heartbeatIntervalMs`, each with
+ * the latest progress line and the container or process running the block (and once more when
+ * that container or process starts after the first heartbeat).
  */
 export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, opts: SuperviseOptions): Promise<SupervisedOutcome> {
   const controller = new AbortController();
@@ -49,10 +54,8 @@ export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, op
     controller.abort(why);
   };
   const details: HeartbeatDetails = { containerId: null, pid: null, progress: null, attemptDir: job.paths.dir };
+  const beat = (): void => opts.heartbeat({ ...details });
   let armed = false;
-  const beat = (): void => {
-    if (armed) opts.heartbeat({ ...details });
-  };
   const onCancel = (): void => abort('cancelled');
   opts.cancellation.addEventListener('abort', onCancel, { once: true });
   if (opts.cancellation.aborted) onCancel();
@@ -69,12 +72,13 @@ export async function superviseAttempt(executor: BlockExecutor, job: ExecJob, op
       signal: controller.signal,
       onProgress: (p) => {
         details.progress = p;
-        beat();
       },
       onStarted: (info) => {
         details.containerId = info.containerId ?? null;
         details.pid = info.pid ?? null;
-        beat();
+        // Once per attempt: where the block runs reaches the server at once (after the first
+        // heartbeat's delay, whose beat carries it otherwise).
+        if (armed) beat();
       },
     });
     return { outcome, abortedBy: outcome.status === 'aborted' ? abortedBy : null };

@@ -27,7 +27,10 @@ export interface ActivityDeps {
   workspaceRoot: string;
   /** This worker's id: container label and NodeResult.worker. */
   workerId: string;
-  /** Heartbeat at least this often while an attempt runs. @default 2000 */
+  /**
+   * Heartbeat at least this often while an attempt runs; an activity whose heartbeat timeout is
+   * under three intervals heartbeats every third of it instead. @default 2000
+   */
   heartbeatIntervalMs?: number;
   /** No heartbeat before an attempt has run this long (see superviseAttempt). @default min(1000, heartbeatIntervalMs) */
   firstHeartbeatAfterMs?: number;
@@ -37,6 +40,19 @@ export interface ActivityDeps {
   defaultCpus?: number;
   /** Upper bound for any attempt's memory (after OOM growth). @default this host's total memory */
   maxMemoryMB?: number;
+}
+
+/** The worker's heartbeat interval when its configuration names none (RAGOMICS_HEARTBEAT_INTERVAL). */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 2000;
+
+/**
+ * The interval an attempt heartbeats at: the worker's, or a third of the activity's heartbeat
+ * timeout when that is shorter, so one late beat (a busy event loop, a slow RPC) does not make
+ * Temporal declare a live worker lost.
+ */
+export function heartbeatInterval(workerIntervalMs: number, heartbeatTimeoutMs: number | undefined): number {
+  if (!heartbeatTimeoutMs || heartbeatTimeoutMs <= 0) return workerIntervalMs;
+  return Math.min(workerIntervalMs, heartbeatTimeoutMs / 3);
 }
 
 /** What `runNode` accepts: RunNodeInput before zod defaults (a parsed RunNodeInput fits too). */
@@ -127,7 +143,7 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
       cancellation: ctx.cancellationSignal,
       timeoutMs: input.timeoutSeconds * 1000,
       heartbeat: (d) => ctx.heartbeat(d),
-      heartbeatIntervalMs: deps.heartbeatIntervalMs,
+      heartbeatIntervalMs: heartbeatInterval(deps.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS, ctx.info.heartbeatTimeoutMs),
       firstHeartbeatAfterMs: deps.firstHeartbeatAfterMs,
     });
     const times = { startedAt: outcome.startedAt.toISOString(), endedAt: outcome.endedAt.toISOString(), exitCode: outcome.exitCode, killMs: outcome.killMs ?? null };

@@ -233,8 +233,15 @@ export const TreeSpecSchema = z
     maxRetries: z.number().int().min(0).max(100).default(0),
     retryDelay: z.number().min(0).max(24 * 3600).default(5),
     callbackTimeout: z.number().positive().max(3600).default(30),
-    /** Seconds without a heartbeat after which a node's worker is presumed dead and the attempt retried. @default 30 */
-    heartbeatTimeout: z.number().min(1).max(3600).default(30),
+    /**
+     * Seconds without a heartbeat after which a node's worker is presumed dead and the node runs
+     * again elsewhere. Most of the failover time; a shorter one costs server writes (one timer per
+     * timeout per running node) and calls a worker whose event loop stalls this long lost. 6 with
+     * the workers' defaults (a heartbeat every 2 s, sticky timeout 2 s) keeps failover within
+     * 10 s (BENCHMARKS.md, failover). Trees recorded with the earlier default (30) keep it on
+     * replay (workflows/analysis-tree.ts, HEARTBEAT_DEFAULT_PATCH). @default 6
+     */
+    heartbeatTimeout: z.number().min(1).max(3600).default(6),
     /** Run expansion callbacks on completion (the seed's `enable_callbacks` / `enable_reactive`). @default true */
     enableReactive: z.boolean().default(true),
     expansion: ExpansionSchema.default(() => ExpansionSchema.parse({})),

@@ -39,6 +39,9 @@
 #                                  reliability tests kill); a power loss may roll back
 #                                  the last commits. Measured: the server round trip per
 #                                  node drops by about a third (BENCHMARKS.md).
+#   RAGOMICS_TEMPORAL_METRICS_PORT  serve the server's Prometheus metrics on
+#                                  http://127.0.0.1:PORT/metrics (--metrics-port; only a
+#                                  server this script starts). Default: the CLI's own.
 #   RAGOMICS_TEMPORAL_START_TIMEOUT (60)  seconds to wait for the frontend
 #   RAGOMICS_DATA_DIR / RAGOMICS_TOOLS_DIR  see lib.sh; files used:
 #       $DATA_DIR/temporal/ragomics.db   SQLite persistence (survives restarts)
@@ -205,6 +208,10 @@ start_server() {
     args+=(--sqlite-pragma "$kv")
   done
   [[ "$NAMESPACE" != default ]] && args+=(--namespace "$NAMESPACE")
+  if [[ -n "${RAGOMICS_TEMPORAL_METRICS_PORT:-}" ]]; then
+    [[ "$RAGOMICS_TEMPORAL_METRICS_PORT" =~ ^[0-9]+$ ]] || die -c 2 "RAGOMICS_TEMPORAL_METRICS_PORT: '$RAGOMICS_TEMPORAL_METRICS_PORT' is not a port number"
+    args+=(--metrics-port "$RAGOMICS_TEMPORAL_METRICS_PORT")
+  fi
   for kv in $DYNAMIC_CONFIG; do
     [[ "$kv" == *=* ]] || die -c 2 "RAGOMICS_TEMPORAL_DYNAMIC_CONFIG: '$kv' is not KEY=VALUE"
     args+=(--dynamic-config-value "$kv")

@@ -74,6 +74,23 @@ export const WorkerConfigSchema = z.strictObject({
   shutdownGraceSeconds: z.coerce.number().min(0).default(30),
   /** RAGOMICS_ORPHAN_SWEEP: seconds between sweeps for containers of dead workers while the worker runs (0 = only at start). @default 60 */
   orphanSweepSeconds: z.coerce.number().min(0).default(60),
+  /**
+   * RAGOMICS_HEARTBEAT_INTERVAL: seconds between a running node's heartbeats to the server. Each
+   * heartbeat is one server write (BENCHMARKS.md, failover), and the heartbeat reply is how a
+   * cancellation reaches the node, so this bounds how fast a cancelled node's container is killed.
+   * A tree whose `heartbeatTimeout` is under three intervals gets a third of it instead, so a
+   * live worker never misses its deadline by one late beat. @default 2
+   */
+  heartbeatIntervalSeconds: z.coerce.number().min(0.1).max(3600).default(2),
+  /**
+   * RAGOMICS_STICKY_TIMEOUT: seconds a workflow task waits on this worker's own (sticky) queue
+   * before the server hands it to any worker of the task queue. After this worker dies, the
+   * task that tells its trees a node was lost waits this long first (unless the server has
+   * already noticed no poller for 10 s), so it is part of the failover time; a live worker takes
+   * its tasks within milliseconds, and a task that waits longer is replayed from history by
+   * another worker (slower, still correct). Temporal's TypeScript default is 10. @default 2
+   */
+  stickyTimeoutSeconds: z.coerce.number().min(0.1).max(3600).default(2),
   /** RAGOMICS_WORKER_ID: name in container labels and the timeline. @default "<host>-<pid>" */
   workerId: z.string().default(`${hostname()}-${process.pid}`),
   /** RAGOMICS_METRICS_PORT: serve Prometheus metrics on this port (0 = off). @default 0 */
@@ -110,6 +127,8 @@ export const WORKER_ENV: Record<keyof WorkerConfig, string> = {
   defaultCpus: 'RAGOMICS_DEFAULT_CPUS',
   shutdownGraceSeconds: 'RAGOMICS_SHUTDOWN_GRACE',
   orphanSweepSeconds: 'RAGOMICS_ORPHAN_SWEEP',
+  heartbeatIntervalSeconds: 'RAGOMICS_HEARTBEAT_INTERVAL',
+  stickyTimeoutSeconds: 'RAGOMICS_STICKY_TIMEOUT',
   workerId: 'RAGOMICS_WORKER_ID',
   metricsPort: 'RAGOMICS_METRICS_PORT',
   workflowBundle: 'RAGOMICS_WORKFLOW_BUNDLE',

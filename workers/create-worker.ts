@@ -96,7 +96,10 @@ async function startOn(connection: NativeConnection, config: WorkerConfig, resol
     }
   }
   const activities = {
-    ...createActivities({ executor, workspaceRoot: config.workspace, workerId: config.workerId, defaultMemoryMB: config.defaultMemoryMB, defaultCpus: config.defaultCpus }),
+    ...createActivities({
+      executor, workspaceRoot: config.workspace, workerId: config.workerId, defaultMemoryMB: config.defaultMemoryMB, defaultCpus: config.defaultCpus,
+      heartbeatIntervalMs: config.heartbeatIntervalSeconds * 1000,
+    }),
     callExpansionPolicy,
     callFixer,
   };
@@ -123,11 +126,15 @@ async function startOn(connection: NativeConnection, config: WorkerConfig, resol
       : { maxEagerActivityReservationsPerWorkflowTask: 0 }),
     // On SIGTERM: stop polling, give running nodes this long, then cancel them (containers are killed).
     shutdownGraceTime: `${config.shutdownGraceSeconds}s`,
-    // Heartbeats carry cancellation back to the activity: send them to the server at least every
-    // second (the SDK's default throttles to 80% of the heartbeat timeout, i.e. 24 s), so a
-    // cancelled node's container is killed within seconds.
-    maxHeartbeatThrottleInterval: '1s',
-    defaultHeartbeatThrottleInterval: '1s',
+    // Heartbeats carry cancellation back to the activity, and each one that reaches the server is
+    // a server write. The activity itself beats every RAGOMICS_HEARTBEAT_INTERVAL (a third of a
+    // shorter heartbeat timeout: activities/run-node.ts), so the SDK must pass its beats through
+    // undelayed: its default throttle (80% of the heartbeat timeout) would stretch them.
+    maxHeartbeatThrottleInterval: `${Math.min(1, config.heartbeatIntervalSeconds)}s`,
+    defaultHeartbeatThrottleInterval: `${Math.min(1, config.heartbeatIntervalSeconds)}s`,
+    // A dead worker's trees learn of their lost nodes through a workflow task that first waits on
+    // its sticky queue for this long: part of the failover time (BENCHMARKS.md, failover).
+    stickyQueueScheduleToStartTimeout: `${config.stickyTimeoutSeconds}s`,
     ...extra,
   });
   return { worker, connection, executor, config, workflows: source.workflowBundle && 'codePath' in source.workflowBundle ? source.workflowBundle.codePath : 'bundled at start' };

@@ -64,6 +64,14 @@ export interface TreeResult {
   runs: number;
 }
 
+/**
+ * Patch id of the spec's shorter default `heartbeatTimeout` (common/schemas.ts; chosen from
+ * BENCHMARKS.md, failover). Runs recorded before it keep {@link LEGACY_HEARTBEAT_TIMEOUT_S}.
+ */
+export const HEARTBEAT_DEFAULT_PATCH = 'heartbeat-timeout-default';
+/** The spec's default `heartbeatTimeout` before {@link HEARTBEAT_DEFAULT_PATCH}, seconds. */
+export const LEGACY_HEARTBEAT_TIMEOUT_S = 30;
+
 /** Most failures listed in the result (the status query pages through all). */
 const MAX_FAILURES_LISTED = 1000;
 /** Least time between two search-attribute upserts (each one is a history event). */
@@ -74,6 +82,10 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   const parsed = TreeSpecSchema.safeParse(input.spec);
   if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid tree spec:\n${formatZodError(parsed.error)}`, 'InvalidTreeSpec');
   const spec: TreeSpec = parsed.data;
+  // A spec without its own heartbeatTimeout takes the default; histories recorded while the
+  // default was 30 s replay with 30 s (their activities were scheduled with it). Called only for
+  // such specs, first thing, before any command.
+  if (input.spec.heartbeatTimeout === undefined && !patched(HEARTBEAT_DEFAULT_PATCH)) spec.heartbeatTimeout = LEGACY_HEARTBEAT_TIMEOUT_S;
   const treeId = workflowInfo().workflowId;
   const runKey = workflowInfo().firstExecutionRunId.slice(0, 8);
   const tree = new TreeState(spec);

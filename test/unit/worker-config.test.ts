@@ -39,3 +39,15 @@ void test('node cap: a bad value is refused, naming the variable', () => {
   assert.throws(() => loadWorkerConfig({}, { RAGOMICS_MAX_CONCURRENT_NODES: '0' }), /RAGOMICS_MAX_CONCURRENT_NODES: /);
   assert.throws(() => loadWorkerConfig({}, { RAGOMICS_MAX_CONCURRENT_NODES: 'lots' }), /RAGOMICS_MAX_CONCURRENT_NODES: /);
 });
+
+void test('heartbeat interval and sticky timeout: defaults, the environment, flags, and bad values named', () => {
+  const d = loadWorkerConfig({}, {});
+  assert.equal(d.heartbeatIntervalSeconds, 2);
+  assert.equal(d.stickyTimeoutSeconds, 2);
+  const e = loadWorkerConfig({}, { RAGOMICS_HEARTBEAT_INTERVAL: '4', RAGOMICS_STICKY_TIMEOUT: '10' });
+  assert.equal(e.heartbeatIntervalSeconds, 4);
+  assert.equal(e.stickyTimeoutSeconds, 10);
+  assert.equal(loadWorkerConfig({ heartbeatIntervalSeconds: 1 }, { RAGOMICS_HEARTBEAT_INTERVAL: '4' }).heartbeatIntervalSeconds, 1, 'a flag wins over the environment');
+  assert.throws(() => loadWorkerConfig({}, { RAGOMICS_HEARTBEAT_INTERVAL: '0' }), /RAGOMICS_HEARTBEAT_INTERVAL: /);
+  assert.throws(() => loadWorkerConfig({}, { RAGOMICS_STICKY_TIMEOUT: 'soon' }), /RAGOMICS_STICKY_TIMEOUT: /);
+});
