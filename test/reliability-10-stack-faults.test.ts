@@ -8,7 +8,8 @@
  * - 10d `docker compose down`, then `up` again with the volumes kept.
  *
  * Every case asserts, from the workspace ledger, the tree's status and the Docker API: the tree
- * completes; nodes that had completed before the fault never ran again; every completed output
+ * completes; nodes that had completed before the fault never ran again, and no node ran again
+ * after one of its attempts had succeeded; every completed output
  * still has the sha256 recorded when the test first saw it completed; no container of the tree is
  * left once the tree is done. Case 10a also measures the failover time: from the kill to the
  * interrupted nodes' new attempts starting (on whichever worker took them).
@@ -102,6 +103,13 @@ async function faultCase(rec: CaseRecorder, name: string, fault: (treeId: string
       const att = attemptsOf(ledger, id);
       assert.equal(att.length, 1, `${id} completed before the fault and ran once: ${JSON.stringify(att)}`);
       assert.equal(ledger.published.filter((p) => p.nodeId === id).length, 1, `${id} was published once`);
+    }
+    // A node whose attempt succeeded never runs again, whatever the fault did afterwards (the
+    // attempt's completion must reach the server, or the retry must reuse the published output).
+    for (const n of status.nodes) {
+      const att = attemptsOf(ledger, n.id);
+      const firstOk = att.findIndex((a) => a.status === 'succeeded');
+      assert.ok(firstOk === -1 || firstOk === att.length - 1, `${n.id} ran again after an attempt that succeeded: ${att.map((a) => `${a.status}@${a.worker ?? '?'}`).join(', ')}`);
     }
     const check = await verifyOutputs(ledger, status.nodes, hashed);
     assert.deepEqual(check.problems, [], 'every completed output is intact');
