@@ -26,5 +26,4 @@ export {
 export type { TreeState, NodeStatus, TreeStatus, TreeMetrics, TreeSummary, TimelineEntry, SampleStatus } from '../workflows/views';
 export type { AddNodesResult, AddSamplesResult } from '../workflows/messages';
 export type { Provenance, ProvenanceBy, NodeEvent, NodeEventKind } from '../workflows/provenance';
-export { ExpansionPolicyRequestSchema, ExpansionPolicyResponseSchema, type ExpansionPolicyRequest, type ExpansionPolicyResponse } from '../common/schemas';
 export type { TreeResult, NodeFailure } from '../workflows/analysis-tree';
