@@ -151,6 +151,37 @@ export function latestAdditions(order: readonly WithProvenance[], limit = 5, wid
   return out;
 }
 
+/**
+ * A few words for a narrow column: `spec`, `rule markers`, `policy`, `update cli: alice@…`,
+ * `result qc`, `samples`, `fork t1/n3`; `-` when unknown (a status from older code).
+ */
+export function addedBy(p: Provenance | undefined): string {
+  if (!p) return '-';
+  switch (p.by) {
+    case 'rule': return `rule ${p.rule ?? ''}`.trim();
+    case 'result': return `result ${p.from ?? ''}`.trim();
+    case 'client': return p.client ? `update ${p.client}` : 'update';
+    case 'signal': return p.client ? `signal ${p.client}` : 'signal';
+    case 'fork': return `fork ${p.from ?? ''}`.trim();
+    default: return p.by;
+  }
+}
+
+/**
+ * The whole provenance as one readable line (report hover text, docs):
+ * `policy http://agent:8700/ after leiden_1 · request policy:leiden_1 · 2026-11-29T08:01:02Z · reason: 7 clusters …`.
+ */
+export function provenanceText(p: Provenance): string {
+  const who = p.by === 'client' ? 'update' : p.by;
+  const parts = [
+    [who, p.rule ? `"${p.rule}"` : '', p.url ?? '', p.from ? `${p.by === 'fork' ? 'of' : 'after'} ${p.from}` : '', p.client ? `from ${p.client}` : ''].filter(Boolean).join(' '),
+  ];
+  if (p.requestId) parts.push(`request ${p.requestId}`);
+  parts.push(p.at);
+  if (p.reason) parts.push(`reason: ${p.reason}`);
+  return parts.join(' · ');
+}
+
 function clip(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }

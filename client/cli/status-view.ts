@@ -1,7 +1,7 @@
 /**
  * The status object of CONTRACT.md (`--json`) and its human-readable rendering.
  */
-import type { NodeEvent, Provenance } from '../../workflows/provenance';
+import { addedBy, type NodeEvent, type Provenance } from '../../workflows/provenance';
 import type { TreeStatus } from '../../workflows/views';
 import type { LiveNodeStatus, LiveTreeStatus, NodeWait } from '../slot-wait';
 
@@ -103,22 +103,6 @@ export function nodeElapsed(n: Pick<LiveNodeStatus, 'startedAt' | 'endedAt'>, no
   if (!n.startedAt) return null;
   const end = n.endedAt ? Date.parse(n.endedAt) : now;
   return Math.max(0, (end - Date.parse(n.startedAt)) / 1000);
-}
-
-/**
- * A few words for the ADDED BY column: `spec`, `rule markers`, `policy`, `update cli: alice@…`,
- * `result qc`, `samples`, `fork t1/n3`. The full record is in `status --json`.
- */
-export function addedBy(p: Provenance | undefined): string {
-  if (!p) return '-';
-  switch (p.by) {
-    case 'rule': return `rule ${p.rule ?? ''}`.trim();
-    case 'result': return `result ${p.from ?? ''}`.trim();
-    case 'client': return p.client ? `update ${p.client}` : 'update';
-    case 'signal': return p.client ? `signal ${p.client}` : 'signal';
-    case 'fork': return `fork ${p.from ?? ''}`.trim();
-    default: return p.by;
-  }
 }
 
 /** Pads or cuts to a column width. */
