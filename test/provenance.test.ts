@@ -269,3 +269,30 @@ test('real blocks: the rule-based agent adds marker genes after Leiden (> 3 clus
     fixer.close();
   }
 });
+
+test('provenance travels across continue-as-new unchanged (the carried state holds it)', { timeout: 180_000 }, async () => {
+  await withWorker({}, async ({ client, gate }) => {
+    gate.hold('root');
+    const chain = Array.from({ length: 30 }, (_, i) => ({ id: `c${i}`, parentId: i === 0 ? 'root' : `c${i - 1}`, block: sleep() }));
+    const tree = await client.startTree({
+      id: uid('prov-can'), maxNodes: 50,
+      nodes: [{ id: 'root', block: sleep() }, ...chain],
+    }, { continueAsNewAfterEvents: 60 });
+    await gate.started('root');
+    // Added in the first run, while root holds everything up.
+    await tree.addNodes([{ id: 'upd', parentId: 'root', block: sleep() }], { requestId: 'upd-can', client: 'carol@lab-2 pid 9' });
+    await tree.addNodesAsync([{ id: 'sig', parentId: 'root', block: sleep() }], { requestId: 'sig-can', client: 'dave@lab-3 pid 11' });
+    await waitFor(async () => (await tree.status()).nodes.some((n) => n.id === 'sig'));
+    const before = await tree.status();
+    assert.equal(before.runs, 0, 'still the first run');
+    gate.release('root');
+    const result = await tree.result();
+    assert.equal(result.state, 'COMPLETED');
+    assert.ok(result.runs >= 1, `continued as new (${result.runs} times)`);
+    const after = await tree.status();
+    const prov = (s: typeof before) => Object.fromEntries(s.nodes.map((n) => [n.id, n.provenance]));
+    assert.deepEqual(prov(after), prov(before), 'every node keeps its provenance');
+    assert.deepEqual({ ...after.nodes.find((n) => n.id === 'upd')?.provenance, at: '' }, { by: 'client', at: '', requestId: 'upd-can', client: 'carol@lab-2 pid 9' });
+    assert.deepEqual({ ...after.nodes.find((n) => n.id === 'sig')?.provenance, at: '' }, { by: 'signal', at: '', requestId: 'sig-can', client: 'dave@lab-3 pid 11' });
+  });
+});
