@@ -45,6 +45,16 @@ void test('after quality_control: a QC report (inline block) when more than 20% 
   assert.deepEqual(decide(request(qc, {})).nodes, []);
 });
 
+void test('the answer schema: a reason per node is optional and at most 2000 characters; unknown fields are refused', () => {
+  const node = { id: 'x', block: { name: 'sleep', parameters: {} } };
+  assert.ok(ExpansionPolicyResponseSchema.safeParse({ nodes: [node, { ...node, id: 'y', reason: 'r'.repeat(2000) }] }).success);
+  const long = ExpansionPolicyResponseSchema.safeParse({ nodes: [{ ...node, reason: 'r'.repeat(2001) }] });
+  assert.equal(long.success, false);
+  assert.match(long.error?.issues[0]?.message ?? '', /at most 2000 characters/);
+  assert.deepEqual(long.error?.issues[0]?.path, ['nodes', 0, 'reason']);
+  assert.equal(ExpansionPolicyResponseSchema.safeParse({ nodes: [{ ...node, why: 'x' }] }).success, false);
+});
+
 void test('other blocks and inline code: nothing', () => {
   assert.deepEqual(decide(request({ name: 'pca', parameters: {} }, { n_clusters: 10 })).nodes, []);
   assert.deepEqual(decide(request({ code: 'def run(adata=None): return adata', requirements: [], network: false, parameters: {} }, { n_clusters: 10 })).nodes, []);
