@@ -25,4 +25,5 @@ export {
 } from '../common/schemas';
 export type { TreeState, NodeStatus, TreeStatus, TreeMetrics, TreeSummary, TimelineEntry, SampleStatus } from '../workflows/views';
 export type { AddNodesResult, AddSamplesResult } from '../workflows/messages';
+export type { Provenance, ProvenanceBy, NodeEvent, NodeEventKind } from '../workflows/provenance';
 export type { TreeResult, NodeFailure } from '../workflows/analysis-tree';

@@ -12,6 +12,7 @@
  * ```
  */
 import { randomUUID } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
 import {
   WorkflowNotFoundError,
   type Client, type Connection, type WorkflowHandle,
@@ -37,6 +38,30 @@ export type StatusOptions = Omit<StatusQueryOptions, 'offset' | 'limit'> & {
   /** Merge in which dispatched nodes wait for a worker (one `describe()` call more). @default true */
   nodeWaits?: boolean;
 };
+
+/** Options of {@link TreeHandle.addNodes} and {@link TreeHandle.addNodesAsync}. */
+export interface AddNodesOptions {
+  /** Makes the call idempotent. @default a random UUID */
+  requestId?: string;
+  /** A label for who asks (`cli`, `agent`, ...); it prefixes the identity in the nodes' provenance. @default 'client' */
+  source?: string;
+  /** Identity recorded in the added nodes' provenance (at most 200 characters). @default {@link clientIdentity}() */
+  client?: string;
+}
+
+/**
+ * This process as a caller: `user@host pid N` (the user is left out where the OS cannot name
+ * it, e.g. a container running as an unnamed uid).
+ */
+export function clientIdentity(): string {
+  let user: string | null = null;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = null; // no passwd entry for this uid
+  }
+  return `${user ? `${user}@` : ''}${hostname()} pid ${process.pid}`;
+}
 
 /** Workflow type name of an analysis tree. */
 export const TREE_WORKFLOW_TYPE = 'analysisTree';
@@ -154,11 +179,12 @@ export class TreeHandle {
 
   /**
    * Adds nodes and waits until the tree accepted them (they are scheduled at once).
-   * `requestId` makes the call idempotent (a random one is used when omitted).
+   * `requestId` makes the call idempotent (a random one is used when omitted); the request id and
+   * `client` identity become the nodes' provenance.
    * @throws InvalidInputError naming the offending id; the tree is unchanged.
    */
-  async addNodes(nodes: NodeSpecInput[], options: { requestId?: string; source?: string } = {}): Promise<AddNodesResult> {
-    const request = { requestId: options.requestId ?? randomUUID(), nodes, source: options.source ?? 'client' };
+  async addNodes(nodes: NodeSpecInput[], options: AddNodesOptions = {}): Promise<AddNodesResult> {
+    const request = { requestId: options.requestId ?? randomUUID(), nodes, source: options.source ?? 'client', client: options.client ?? clientIdentity() };
     const parsed = AddNodesRequestSchema.safeParse(request);
     if (!parsed.success) throw new InvalidInputError(formatZodError(parsed.error).split('\n'));
     return this.call(() => this.workflow.executeUpdate(addNodesUpdate, { args: [parsed.data] }));
@@ -179,8 +205,8 @@ export class TreeHandle {
   }
 
   /** Fire-and-forget form of {@link addNodes}: invalid additions show up in `status().rejected`. */
-  async addNodesAsync(nodes: NodeSpecInput[], options: { requestId?: string; source?: string } = {}): Promise<void> {
-    const request = { requestId: options.requestId ?? randomUUID(), nodes, source: options.source ?? 'client' };
+  async addNodesAsync(nodes: NodeSpecInput[], options: AddNodesOptions = {}): Promise<void> {
+    const request = { requestId: options.requestId ?? randomUUID(), nodes, source: options.source ?? 'client', client: options.client ?? clientIdentity() };
     await this.call(() => this.workflow.signal(addNodesSignal, request as never));
   }
 

@@ -185,6 +185,8 @@ export type TemplateNode = z.infer<typeof TemplateNodeSchema>;
 
 /** A declarative expansion rule: after a node running block `after` completes, add `add`. */
 export const ExpansionRuleSchema = z.strictObject({
+  /** Shown as the provenance of the nodes it adds; default `rule <index> (after <block>)`. */
+  name: z.string().min(1).max(100).optional(),
   after: z.string().min(1),
   add: z.array(z.strictObject({
     idSuffix: z.string().regex(/^[A-Za-z0-9_.-]+$/).max(64),
@@ -269,6 +271,11 @@ export const AddNodesRequestSchema = z.strictObject({
   nodes: z.array(NodeSpecSchema).min(1, 'must add at least one node').max(100_000),
   /** Who asked (shown in the timeline): client, agent, rule, result. */
   source: z.string().max(100).optional(),
+  /**
+   * Identity of the caller (e.g. `alice@lab-1 pid 4242`), recorded as the added nodes'
+   * provenance. The SDK and CLI fill it in; absent = the caller did not name itself.
+   */
+  client: z.string().max(200).optional(),
 });
 export type AddNodesRequest = z.infer<typeof AddNodesRequestSchema>;
 
@@ -427,9 +434,18 @@ export const ExpansionPolicyRequestSchema = z.object({
 });
 export type ExpansionPolicyRequest = z.infer<typeof ExpansionPolicyRequestSchema>;
 
-/** What it answers: nodes to add (validated like an `addNodes` update; `parentId` defaults to the completed node). */
+/** Longest `reason` the policy endpoint may give for one node. */
+export const MAX_POLICY_REASON = 2000;
+
+/**
+ * What it answers: nodes to add (validated like an `addNodes` update; `parentId` defaults to the
+ * completed node), each with an optional `reason`, kept as the node's provenance.
+ */
 export const ExpansionPolicyResponseSchema = z.strictObject({
-  nodes: z.array(NodeSpecSchema).max(1000).default([]),
+  nodes: z.array(NodeSpecSchema.extend({
+    /** Why the endpoint adds this node (the agent's rationale); shown in status, report and Web UI. */
+    reason: z.string().max(MAX_POLICY_REASON, `must be at most ${MAX_POLICY_REASON} characters`).optional(),
+  })).max(1000).default([]),
 });
 export type ExpansionPolicyResponse = z.infer<typeof ExpansionPolicyResponseSchema>;
 

@@ -28,6 +28,7 @@ import {
   setMaxParallelJobsUpdate, setPausedSignal, statusQuery, summaryQuery, timelineQuery, type TreeLoading,
 } from './messages';
 import { blockLabel, type NodeRecord } from './node-record';
+import { latestAdditions, type AdditionOrigin } from './provenance';
 import { CARRY_IN_WORKSPACE_PATCH, loadState, saveState, type InlineCarried } from './carried-state';
 import { fromLegacy, isLegacyCarried, type LegacyCarriedState } from './legacy-carry';
 import { TreeState } from './tree-state';
@@ -71,6 +72,14 @@ export interface TreeResult {
 export const HEARTBEAT_DEFAULT_PATCH = 'heartbeat-timeout-default';
 /** The spec's default `heartbeatTimeout` before {@link HEARTBEAT_DEFAULT_PATCH}, seconds. */
 export const LEGACY_HEARTBEAT_TIMEOUT_S = 30;
+
+/** Lines of "latest additions" in the Web UI's current details. */
+const DETAILS_ADDITIONS = 5;
+
+/** Text safe inside a Markdown list item (a policy's reason or a client name is free text). */
+function escapeMarkdown(s: string): string {
+  return s.replace(/[\\`*_[\]<>#|]/g, (c) => `\\${c}`).replace(/\s+/g, ' ');
+}
 
 /** Most failures listed in the result (the status query pages through all). */
 const MAX_FAILURES_LISTED = 1000;
@@ -117,7 +126,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
 
   // ---- handlers: registered before the first await --------------------------------------
   setHandler(addNodesUpdate, afterLoad((req) => {
-    const out = tree.addNodes(req, 'client', Date.now());
+    const out = tree.addNodes(req, { by: 'client' }, Date.now());
     if (!out.ok) throw ApplicationFailure.nonRetryable(out.errors.join('\n'), 'InvalidAddition');
     wake();
     return { requestId: req.requestId, added: out.added, duplicate: out.duplicate };
@@ -147,7 +156,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   setHandler(addNodesSignal, afterLoad((req) => {
     const requestId = typeof req?.requestId === 'string' ? req.requestId : '(none)';
     if (cancelRequested) return tree.reject(requestId, 'signal', ['tree is being cancelled'], Date.now());
-    const out = tree.addNodes(req, 'signal', Date.now());
+    const out = tree.addNodes(req, { by: 'signal' }, Date.now());
     if (!out.ok) tree.reject(requestId, req?.source ?? 'signal', out.errors, Date.now());
     wake();
   }));
@@ -251,23 +260,28 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   async function expandAfter(rec: NodeRecord, result: NodeResult): Promise<void> {
     pendingCallbacks++;
     try {
-      const requests = [];
       if (spec.expansion.fromResults) {
         const r = requestFromSuggestions(rec.id, result.suggestedChildren);
-        if (r) requests.push(r);
+        if (r) apply(r, { by: 'result', from: rec.id });
       }
-      requests.push(...requestsFromRules(rec.id, rec.block, spec.expansion.rules));
-      for (const req of requests) apply(req, req.source ?? 'result');
+      for (const { request, rule } of requestsFromRules(rec.id, rec.block, spec.expansion.rules)) apply(request, { by: 'rule', rule, from: rec.id });
       if (spec.expansion.policyUrl) {
+        const url = spec.expansion.policyUrl;
         const requestId = `policy:${rec.id}`;
         try {
-          const res = await callbacks.callExpansionPolicy(spec.expansion.policyUrl, {
+          const res = await callbacks.callExpansionPolicy(url, {
             treeId, userRequest: spec.userRequest,
             node: { id: rec.id, block: rec.block, summary: result.summary, shape: result.shape, metrics: result.metrics, outputPath: result.outputPath },
             tree: tree.order.map((n) => ({ id: n.id, parentId: n.parentId, block: blockLabel(n.block), state: n.state })),
           });
           if (res.nodes.length > 0 && !cancelRequested) {
-            apply({ requestId, source: 'policy', nodes: res.nodes.map((n) => ({ ...n, parentId: n.parentId === undefined ? rec.id : n.parentId })) }, 'policy');
+            // The per-node `reason` is provenance, not part of the node: it goes beside the request.
+            const reasons = new Map<string, string>();
+            const nodes = res.nodes.map(({ reason, ...n }) => {
+              if (reason !== undefined) reasons.set(n.id, reason);
+              return { ...n, parentId: n.parentId === undefined ? rec.id : n.parentId };
+            });
+            apply({ requestId, source: 'policy', nodes }, { by: 'policy', url, from: rec.id, reasons });
           }
         } catch (err) {
           tree.reject(requestId, 'policy', [classifyFailure(err).message], Date.now());
@@ -279,9 +293,9 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     }
   }
 
-  function apply(req: { requestId: string; source?: string; nodes: unknown[] }, source: string): void {
-    const out = tree.addNodes(req, source, Date.now());
-    if (!out.ok) tree.reject(req.requestId, source, out.errors, Date.now());
+  function apply(req: { requestId: string; source?: string; nodes: unknown[] }, origin: AdditionOrigin): void {
+    const out = tree.addNodes(req, origin, Date.now());
+    if (!out.ok) tree.reject(req.requestId, origin.by, out.errors, Date.now());
   }
 
   function dispatch(): void {
@@ -308,7 +322,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     const c = tree.counts();
     const state = treeState();
     const key = `${state}|${tree.order.length}|${c.COMPLETED}|${c.FAILED + c.TIMEOUT + c.CANCELLED}|${c.RUNNING}`;
-    setCurrentDetails(`**${state}** · ${tree.samples.length > 0 ? `${tree.samples.length} samples · ` : ''}${c.COMPLETED}/${tree.order.length} completed · ${c.RUNNING} running · ${c.READY} ready · ${c.FAILED + c.TIMEOUT} failed · ${c.CANCELLED} cancelled${tree.paused ? ' · paused' : ''}`);
+    setCurrentDetails(`**${state}** · ${tree.samples.length > 0 ? `${tree.samples.length} samples · ` : ''}${c.COMPLETED}/${tree.order.length} completed · ${c.RUNNING} running · ${c.READY} ready · ${c.FAILED + c.TIMEOUT} failed · ${c.CANCELLED} cancelled${tree.paused ? ' · paused' : ''}${additionsMarkdown()}`);
     const now = Date.now();
     if (key === lastUpsertKey || (!force && now - lastUpsert < SEARCH_ATTRIBUTE_INTERVAL_MS)) return;
     lastUpsert = now;
@@ -321,6 +335,22 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
       { key: SA.NodesFailedKey, value: c.FAILED + c.TIMEOUT + c.CANCELLED },
       { key: SA.NodesRunningKey, value: c.RUNNING },
     ]);
+  }
+
+  /**
+   * The latest additions and who made them, for the Web UI's details (bounded: at most
+   * {@link DETAILS_ADDITIONS} lines of at most 160 characters, whatever the tree's size).
+   * Computed only when the node count changed since the last call.
+   */
+  let additionsFor = -1;
+  let additionsText = '';
+  function additionsMarkdown(): string {
+    if (additionsFor !== tree.order.length) {
+      additionsFor = tree.order.length;
+      const lines = latestAdditions(tree.order, DETAILS_ADDITIONS);
+      additionsText = lines.length > 0 ? `\n\n**Latest additions** (newest first, UTC):\n${lines.map((l) => `- ${escapeMarkdown(l)}`).join('\n')}` : '';
+    }
+    return additionsText;
   }
 
   function shouldContinueAsNew(): boolean {

@@ -7,6 +7,7 @@
 import type { AddNodesRequest, ExpansionRule, NodeSpecInput, SuggestedChild } from '../common/schemas';
 import { blockLabel } from './node-record';
 import type { Block } from '../common/schemas';
+import { ruleName } from './provenance';
 
 /** Children suggested by a block's `result.json`, as one request (or none). */
 export function requestFromSuggestions(parentId: string, suggestions: readonly SuggestedChild[]): AddNodesRequest | null {
@@ -20,14 +21,18 @@ export function requestFromSuggestions(parentId: string, suggestions: readonly S
   return { requestId: `result:${parentId}`, source: 'result', nodes: nodes as AddNodesRequest['nodes'] };
 }
 
-/** Children the declarative rules add after a node running `block` completed (one request per matching rule). */
-export function requestsFromRules(parentId: string, block: Block, rules: readonly ExpansionRule[]): AddNodesRequest[] {
+/**
+ * Children the declarative rules add after a node running `block` completed: one request per
+ * matching rule, with the rule's display name (its `name`, else `rule <index> (after <block>)`)
+ * for the nodes' provenance.
+ */
+export function requestsFromRules(parentId: string, block: Block, rules: readonly ExpansionRule[]): Array<{ request: AddNodesRequest; rule: string }> {
   const label = blockLabel(block);
-  const out: AddNodesRequest[] = [];
+  const out: Array<{ request: AddNodesRequest; rule: string }> = [];
   rules.forEach((rule, r) => {
     if (rule.after !== label) return;
     const nodes = rule.add.map((a) => ({ id: `${parentId}.${a.idSuffix}`, parentId, block: a.block, priority: a.priority, dependencies: [] }));
-    out.push({ requestId: `rule:${parentId}:${r}`, source: 'rule', nodes: nodes as AddNodesRequest['nodes'] });
+    out.push({ request: { requestId: `rule:${parentId}:${r}`, source: 'rule', nodes: nodes as AddNodesRequest['nodes'] }, rule: ruleName(rule, r) });
   });
   return out;
 }

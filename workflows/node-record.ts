@@ -4,6 +4,7 @@
  * from queries. Times are epoch milliseconds.
  */
 import type { Block, NodeState, Resources } from '../common/schemas';
+import type { NodeEvent, Provenance } from './provenance';
 
 /** How one attempt of a node ended. `LOST`: its worker vanished (heartbeat timeout) and it was re-run. */
 export type AttemptState = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED' | 'LOST';
@@ -58,8 +59,15 @@ export interface NodeRecord {
   resources?: Resources;
   expectedDuration?: number;
   taskQueue?: string;
-  /** Who added the node: spec, client, signal, result, rule, policy, samples. */
+  /** Who added the node: spec, client, signal, result, rule, policy, samples, fork (= `provenance.by`). */
   source: string;
+  /**
+   * Who or what added the node, and when (workflows/provenance.ts). Absent on records written
+   * before provenance existed: `provenanceOf` derives one from `source` and `queuedAt`.
+   */
+  provenance?: Provenance;
+  /** What happened to the node after it was added (repairs, cache hits, shared waits), oldest first. */
+  events?: NodeEvent[];
   /** The sample this node belongs to (nodes expanded from `forEachSample`); see `TreeState.samples`. */
   sample?: string;
   /** A node with several inputs: their ids, in order (all are also dependencies). */

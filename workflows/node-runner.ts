@@ -12,6 +12,7 @@ import { memoryForAttempt } from '../common/memory';
 import type { NodeResult, RunNodeInput, TreeActivities, TreeSpec } from '../common/schemas';
 import { classifyFailure } from './classify-failure';
 import { blockLabel, type AttemptRecord, type NodeRecord } from './node-record';
+import { recordEvent } from './provenance';
 import type { TreeState } from './tree-state';
 
 /** Re-runs of a node whose worker vanished, before it counts as FAILED. */
@@ -131,9 +132,13 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
         treeId, nodeId: rec.id, code: rec.patchedCode ?? rec.block.code, parameters: rec.block.parameters, error, stderrTail, repair: rec.repairs + 1,
       });
       rec.transitions.push(['RUNNING', Date.now(), res.code ? `repair ${rec.repairs + 1}: patched code received` : 'repair: fixer gave up']);
+      const said = res.explanation?.trim();
+      recordEvent(rec, 'repair', res.code ? `repair ${rec.repairs + 1}: ${said || 'patched code received (no explanation)'}` : `gave up${said ? `: ${said}` : ''}`, Date.now());
       return res.code;
     } catch (err) {
-      rec.transitions.push(['RUNNING', Date.now(), `repair failed: ${classifyFailure(err).message}`]);
+      const message = classifyFailure(err).message;
+      rec.transitions.push(['RUNNING', Date.now(), `repair failed: ${message}`]);
+      recordEvent(rec, 'repair', `repair ${rec.repairs + 1} failed: ${message}`, Date.now());
       return null;
     }
   }

@@ -9,6 +9,7 @@ import { AddNodesRequestSchema, AddSamplesRequestSchema, MAX_SAMPLES, formatZodE
 import { initialNodes, validateAdditions, type ExistingTree, type NormalizedNode } from '../common/tree-validation';
 import type { CarriedState } from './carried-state';
 import { blockKey, type NodeRecord, type TransitionRecord } from './node-record';
+import { forkOrigin, type AdditionOrigin, type Provenance } from './provenance';
 import { TreeScheduler, type SchedulerSnapshot, type Transition } from './scheduler';
 import type { RejectedAddition } from './views';
 
@@ -113,7 +114,12 @@ export class TreeState {
     if (!v.ok) return { ok: false, errors: [...new Set(v.errors)] };
     this.samples.push(...samples);
     this.appliedRequests.add('spec');
-    this.insert(v.nodes, 'spec', now);
+    // A forked tree's roots read the origin node's output: the fork added them, the spec the rest.
+    const fork = forkOrigin(this.spec);
+    const at = new Date(now).toISOString();
+    const spec: Provenance = { by: 'spec', at, requestId: 'spec' };
+    const forked: Provenance | null = fork ? { by: 'fork', at, requestId: 'spec', from: `${fork.treeId}/${fork.nodeId}` } : null;
+    this.insert(v.nodes, (n) => (forked && !n.parentId && !n.inputs ? forked : spec), now);
     this.version++;
     return { ok: true };
   }
@@ -162,7 +168,8 @@ export class TreeState {
     if (!samples || !nodes || !gathers) return { ok: true, samples: [], added: [], gathers: [], duplicate: true };
     this.appliedRequests.add(requestId);
     this.samples.push(...samples);
-    const added = this.insert(nodes, 'samples', now);
+    const samplesProv: Provenance = { by: 'samples', at: new Date(now).toISOString(), requestId };
+    const added = this.insert(nodes, () => samplesProv, now);
     for (const g of gathers) {
       const ids = samples.map((s) => instantiate(g.gather as string, s.sample));
       const { transitions, moved } = this.scheduler.addDependencies(g.id, ids);
@@ -186,23 +193,36 @@ export class TreeState {
 
   /**
    * Adds the nodes of a request, all or nothing. A request id seen before changes nothing and
-   * reports `duplicate`. Accepted nodes become WAITING or READY at once.
+   * reports `duplicate`. Accepted nodes become WAITING or READY at once. `origin` says who added
+   * them (their provenance, with the request's id and its `client` identity; a request `source`
+   * label other than the origin's own word, e.g. `cli` or `agent`, prefixes the identity).
    */
-  addNodes(raw: unknown, source: string, now: number): AddOutcome {
+  addNodes(raw: unknown, origin: AdditionOrigin, now: number): AddOutcome {
     // One validation: check() returns the normalized nodes it validated.
     const { request, errors, nodes } = this.check(raw);
     if (errors.length > 0 || !request) return { ok: false, errors };
     if (this.appliedRequests.has(request.requestId) || !nodes) return { ok: true, added: [], duplicate: true };
     this.appliedRequests.add(request.requestId);
-    const added = this.insert(nodes, request.source ?? source, now);
+    const base: Provenance = { by: origin.by, at: new Date(now).toISOString(), requestId: request.requestId };
+    const client = clientOf(request.source, request.client, origin.by);
+    if (client !== undefined) base.client = client;
+    if (origin.rule !== undefined) base.rule = origin.rule;
+    if (origin.url !== undefined) base.url = origin.url;
+    if (origin.from !== undefined) base.from = origin.from;
+    const reasons = origin.reasons;
+    const added = this.insert(nodes, (n) => {
+      const reason = reasons?.get(n.id);
+      return reason === undefined ? base : { ...base, reason };
+    }, now);
     this.version++;
     return { ok: true, added, duplicate: false };
   }
 
   /** Creates records for validated nodes (in their order) and adds them to the scheduler. */
-  private insert(nodes: readonly NormalizedNode[], source: string, now: number): string[] {
+  private insert(nodes: readonly NormalizedNode[], provenance: (n: NormalizedNode) => Provenance, now: number): string[] {
     const added: string[] = [];
     for (const n of nodes) {
+      const p = provenance(n);
       const rec: NodeRecord = {
         id: n.id,
         parentId: n.parentId ?? null,
@@ -215,7 +235,9 @@ export class TreeState {
         resources: n.resources,
         expectedDuration: n.expectedDuration,
         taskQueue: n.taskQueue,
-        source,
+        source: p.by,
+        // A copy per node: records are mutated (events) and must not share objects.
+        provenance: { ...p },
         ...(n.sample !== undefined ? { sample: n.sample } : {}),
         ...(n.inputs !== undefined ? { inputs: n.inputs } : {}),
         ...(n.gather !== undefined ? { gather: n.gather } : {}),
@@ -281,6 +303,16 @@ export class TreeState {
       ...(this.samples.length > 0 ? { samples: this.samples } : {}),
     };
   }
+}
+
+/**
+ * The client identity recorded for a request: its `client`, prefixed by its `source` label when
+ * that label says more than the origin's own word (`cli: alice@lab pid 7`, `agent: ...`).
+ */
+function clientOf(source: string | undefined, client: string | undefined, by: string): string | undefined {
+  const label = source !== undefined && source !== by && source !== 'client' ? source : undefined;
+  if (label !== undefined && client !== undefined) return `${label}: ${client}`;
+  return client ?? label;
 }
 
 /** Rebuilds the scheduler's snapshot from carried node records (insertion order = sequence). */

@@ -6,6 +6,7 @@
 import type { Block, NodeState } from '../common/schemas';
 import { TERMINAL_STATES } from '../common/schemas';
 import { blockLabel, timeOf, type AttemptState, type NodeRecord } from './node-record';
+import { provenanceOf, type NodeEvent, type Provenance } from './provenance';
 
 /** Overall state of a tree. */
 export type TreeState = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
@@ -32,6 +33,13 @@ export interface NodeStatus {
   sample?: string;
   /** A node with several inputs: their node ids, in order (only on such nodes). */
   inputs?: string[];
+  /**
+   * Who or what added the node, and when (workflows/provenance.ts). Always set by this code;
+   * optional because a status may come from a worker running older code.
+   */
+  provenance?: Provenance;
+  /** What happened to the node after it was added (only when something did). */
+  events?: NodeEvent[];
 }
 
 /** One sample of a cohort in the status: its id, `.h5ad` and further sheet columns. */
@@ -159,7 +167,9 @@ export function nodeStatus(rec: NodeRecord, withTransitions = false, withDetails
     outputPath: rec.output?.outputPath ?? null,
     sha256: rec.output?.sha256 ?? null,
     summary: rec.output?.summary ?? '',
+    provenance: provenanceOf(rec),
   };
+  if (rec.events && rec.events.length > 0) s.events = rec.events;
   // Only on cohort nodes, so the status of a single-input tree is exactly what it was.
   if (rec.sample !== undefined) s.sample = rec.sample;
   if (rec.inputs !== undefined) s.inputs = rec.inputs;

@@ -1,6 +1,7 @@
 /**
  * The status object of CONTRACT.md (`--json`) and its human-readable rendering.
  */
+import { addedBy, type NodeEvent, type Provenance } from '../../workflows/provenance';
 import type { TreeStatus } from '../../workflows/views';
 import type { LiveNodeStatus, LiveTreeStatus, NodeWait } from '../slot-wait';
 
@@ -22,6 +23,10 @@ export interface ContractNode {
   sample?: string;
   /** A multi-input node's inputs, in order (only on such nodes). */
   inputs?: string[];
+  /** Who or what added the node, and when (docs/provenance.md); absent only from a worker running older code. */
+  provenance?: Provenance;
+  /** What happened to the node after it was added: repairs, cache hits, shared waits (only when any). */
+  events?: NodeEvent[];
 }
 
 /** The contract's final status object, extended with counts and the tree's settings. */
@@ -53,6 +58,8 @@ export function toContractStatus(s: LiveTreeStatus): ContractStatus {
       block: n.block, outputPath: n.outputPath ?? null, waitingFor: n.waitingFor ?? null,
       ...(n.sample !== undefined ? { sample: n.sample } : {}),
       ...(n.inputs !== undefined ? { inputs: n.inputs } : {}),
+      ...(n.provenance !== undefined ? { provenance: n.provenance } : {}),
+      ...(n.events !== undefined ? { events: n.events } : {}),
     })),
     metrics: s.metrics,
     counts: s.counts,
@@ -113,7 +120,7 @@ export function renderStatusText(s: LiveTreeStatus, now = Date.now()): string {
     `  nodes ${s.totalNodes}: ${c.COMPLETED} completed, ${c.RUNNING} running${slot}, ${c.READY} ready, ${c.PENDING + c.WAITING} waiting, ${failed} failed, ${c.CANCELLED} cancelled`,
     `  metrics: makespan ${formatDuration(s.metrics.makespan)}, avg wait ${formatDuration(s.metrics.avgWaitTime)}, avg run ${formatDuration(s.metrics.avgExecutionTime)}, success ${(s.metrics.successRate * 100).toFixed(0)}%, maxParallelJobs ${s.maxParallelJobs}`,
     '',
-    `  ${cell('NODE', 24)} ${cell('BLOCK', 20)} ${cell('STATE', 10)} ${cell('TRIES', 5)} ${cell('ELAPSED', 8)} ERROR`,
+    `  ${cell('NODE', 24)} ${cell('BLOCK', 20)} ${cell('STATE', 10)} ${cell('TRIES', 5)} ${cell('ELAPSED', 8)} ${cell('ADDED BY', 18)} ERROR`,
   ];
   // A cohort: one group per sample (sheet order, with its columns), then the nodes of no sample.
   const groups: Array<{ title: string | null; nodes: LiveNodeStatus[] }> = [];
@@ -142,7 +149,10 @@ export function renderStatusText(s: LiveTreeStatus, now = Date.now()): string {
 
   function renderNode(n: LiveNodeStatus): void {
     const el = nodeElapsed(n, now);
-    lines.push(`  ${cell(n.id, 24)} ${cell(n.block, 20)} ${cell(n.state, 10)} ${cell(String(n.attempts), 5)} ${cell(el === null ? '-' : formatDuration(el), 8)} ${n.error ? n.error.split('\n')[0] : ''}`.trimEnd());
+    lines.push(`  ${cell(n.id, 24)} ${cell(n.block, 20)} ${cell(n.state, 10)} ${cell(String(n.attempts), 5)} ${cell(el === null ? '-' : formatDuration(el), 8)} ${cell(addedBy(n.provenance), 18)} ${n.error ? n.error.split('\n')[0] : ''}`.trimEnd());
+    // The agent's rationale and what happened to the node since, one line each (cut to the terminal's taste).
+    if (n.provenance?.reason) lines.push(`    ↳ ${n.provenance.by} (${n.provenance.url ?? ''}): ${cell(n.provenance.reason.replace(/\s+/g, ' '), 160).trimEnd()}`);
+    for (const e of n.events ?? []) lines.push(`    ↳ ${e.kind} ${e.at.slice(11, 19)}: ${cell(e.detail.replace(/\s+/g, ' '), 160).trimEnd()}`);
     // Why a node that is not running yet waits: for a worker (dispatched) or for the tree (READY).
     if (n.waitingFor) lines.push(`    ↳ ${n.waitingFor.reason}; for ${formatDuration((now - Date.parse(n.waitingFor.since)) / 1000)}`);
     else if (n.state === 'READY' && s.state === 'RUNNING') lines.push(`    ↳ ${readyReason(s)}`);

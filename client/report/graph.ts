@@ -4,6 +4,7 @@
  * and error. Parent edges are solid, a gather's inputs solid in blue, other dependencies dashed.
  * Pan and zoom with the mouse.
  */
+import { provenanceText } from '../../workflows/provenance';
 import { chartScript } from '../timeline/page';
 import type { ReportNode } from './collect';
 import { layoutTree } from './layout';
@@ -156,6 +157,8 @@ function tooltipRows(n: ReportNode, block: string): [string, string][] {
   if (n.result?.shape) rows.push(['output', `${n.result.shape[0]} cells × ${n.result.shape[1]} genes`]);
   if (n.result?.summary) rows.push(['summary', n.result.summary.slice(0, 600)]);
   if (s.error) rows.push(['error', s.error.slice(0, 600)]);
+  if (s.provenance) rows.push(['added by', provenanceText(s.provenance).slice(0, 800)]);
+  for (const e of (s.events ?? []).slice(-5)) rows.push([e.kind, `${e.at}: ${e.detail.slice(0, 300)}`]);
   return rows;
 }
 

@@ -12,6 +12,7 @@ import { escapeHtml, htmlPage } from '../timeline/page';
 import type { ReportData, ReportNode } from './collect';
 import { blockName, groupBySample, QC_BLOCK, qcRows, sheetColumns, type NodeGroup } from './cohort';
 import { graphContainer, graphScript, NODE_STATE_COLORS } from './graph';
+import { addedBy, provenanceText } from '../../workflows/provenance';
 
 /** Renders the report. */
 export function reportHtml(data: ReportData): string {
@@ -64,7 +65,7 @@ function nodesTable(groups: readonly NodeGroup[], gantt: ReturnType<typeof build
     const w = waitSeconds(r);
     if (w !== null) wait.set(r.entry.node, (wait.get(r.entry.node) ?? 0) + w);
   }
-  const head = '<tr><th>node</th><th>parent</th><th>block</th><th>parameters</th><th>state</th><th>attempts</th><th>wait (s)</th><th>run (s)</th><th>output</th><th>summary</th></tr>';
+  const head = '<tr><th>node</th><th>parent</th><th>block</th><th>parameters</th><th>state</th><th>attempts</th><th>wait (s)</th><th>run (s)</th><th>output</th><th>summary</th><th>added by</th></tr>';
   const row = (n: ReportNode): string => {
     const s = n.status;
     const run = s.startedAt && s.endedAt ? ((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000).toFixed(2) : '';
@@ -76,17 +77,30 @@ function nodesTable(groups: readonly NodeGroup[], gantt: ReturnType<typeof build
       + `<td><span class="state" style="background:${NODE_STATE_COLORS[s.state] ?? '#777'}">${escapeHtml(s.state)}</span>`
       + `${s.waitingFor ? `<div class="meta slot-wait">${escapeHtml(s.waitingFor.reason)} (since ${escapeHtml(s.waitingFor.since)})</div>` : ''}</td>`
       + `<td class="num">${s.attempts}</td><td class="num">${wait.has(s.id) ? (wait.get(s.id) as number).toFixed(2) : ''}</td><td class="num">${run}</td>`
-      + `<td>${escapeHtml(shape)}</td><td>${escapeHtml((n.result?.summary ?? s.summary ?? '').slice(0, 300))}</td></tr>`;
+      + `<td>${escapeHtml(shape)}</td><td>${escapeHtml((n.result?.summary ?? s.summary ?? '').slice(0, 300))}</td>${provenanceCell(s)}</tr>`;
   };
   const cohort = groups.some((g) => g.sample !== null);
   const body = groups.map((g) => {
     if (!cohort) return g.nodes.map(row).join('');
     const title = g.sample === null ? 'shared nodes (gathers and after)' : `sample ${g.sample.sample}`;
     const cols = g.sample ? Object.entries(g.sample.columns).map(([k, v]) => `${k}=${v}`).join(', ') : '';
-    return `<tr class="sample-group" data-sample="${escapeHtml(g.sample?.sample ?? '')}"><th colspan="10">${escapeHtml(title)}`
+    return `<tr class="sample-group" data-sample="${escapeHtml(g.sample?.sample ?? '')}"><th colspan="11">${escapeHtml(title)}`
       + `${cols ? ` <span class="meta">(${escapeHtml(cols)})</span>` : ''} <span class="meta">${escapeHtml(stateCounts(g.nodes))}</span></th></tr>${g.nodes.map(row).join('')}`;
   });
   return `<table id="nodes">${head}${body.join('')}</table>`;
+}
+
+/**
+ * The "added by" cell: a few words, the agent's reason (shortened) and the node's events below;
+ * the whole provenance in the hover text.
+ */
+function provenanceCell(s: ReportNode['status']): string {
+  const p = s.provenance;
+  if (!p) return '<td class="provenance">-</td>';
+  const hover = [provenanceText(p), ...(s.events ?? []).map((e) => `${e.kind} ${e.at}: ${e.detail}`)].join('\n');
+  const reason = p.reason ? `<div class="meta">${escapeHtml(p.reason.length > 200 ? `${p.reason.slice(0, 199)}…` : p.reason)}</div>` : '';
+  const events = (s.events ?? []).map((e) => `<div class="meta">${escapeHtml(e.kind)}: ${escapeHtml(e.detail.length > 120 ? `${e.detail.slice(0, 119)}…` : e.detail)}</div>`).join('');
+  return `<td class="provenance" title="${escapeHtml(hover)}">${escapeHtml(addedBy(p))}${reason}${events}</td>`;
 }
 
 /** `3 nodes: 2 COMPLETED, 1 RUNNING` */

@@ -85,6 +85,8 @@ test('adding a field is one edit: every field of a node, an attempt and an outpu
   const full: Required<NodeRecord> = {
     ...completed(1, 'n0', 1), dependencies: ['n0'], priority: 2, timeout: 10, maxRetries: 3, resources: { memoryMB: 512, cpus: 1.5 }, expectedDuration: 2.5, taskQueue: 'bigmem',
     source: 'client', sample: 'S1', inputs: ['n0'], gather: 'n_{sample}', error: 'boom', patchedCode: 'def run(adata=None): return adata', repairs: 1, oomRetries: 2, lostRetries: 3, output,
+    provenance: { by: 'policy', at: '2026-11-29T00:00:01.000Z', requestId: 'policy:n0', url: 'http://agent/', reason: '7 clusters > 3', from: 'n0', client: 'x', rule: 'r' },
+    events: [{ kind: 'repair', at: '2026-11-29T00:00:02.000Z', detail: 'gave up' }],
     attempts: [attempt, { ...attempt, n: 2, state: 'COMPLETED', reused: true }],
   };
   // Fields the types do not have yet (what a future edit of node-record.ts adds) travel the same way.
