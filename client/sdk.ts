@@ -142,8 +142,8 @@ export class RagomicsClient {
 
   /** The error for a start refused because `id` is taken, naming the holder's status. */
   private async idTaken(id: string, cause: unknown): Promise<TreeIdTakenError> {
-    const status = await this.client.workflow.getHandle(id).describe().then((d) => d.status.name, () => 'known to Temporal');
-    return new TreeIdTakenError(`id: tree id "${id}" is taken (a tree with that id is ${status}); choose another`, { cause });
+    const status = await this.client.workflow.getHandle(id).describe().then((d) => `its workflow is ${d.status.name}`, () => 'Temporal knows it');
+    return new TreeIdTakenError(`id: tree id "${id}" is taken (a tree with that id exists: ${status}); choose another`, { cause });
   }
 
   /** A handle to an existing tree (no server call until used). */

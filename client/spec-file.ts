@@ -78,7 +78,9 @@ export function readNodesFile(file: string): NodeSpecInput[] {
  * @throws InvalidInputError naming file, line and field.
  */
 export function readForkFile(file: string): ForkSpecInput {
-  const loaded = loadFile(file);
+  const raw = loadFile(file);
+  // A bare list is read as `{ nodes: [...] }`: its problems name `nodes[i]`, found at `[i]`.
+  const loaded: LoadedFile = Array.isArray(raw.data) ? { data: raw.data, where: (p) => raw.where(p.replace(/^nodes(?=\[)/, '')) } : raw;
   const data = (Array.isArray(loaded.data) ? { nodes: loaded.data } : loaded.data) as Record<string, unknown>;
   const forbidden = Object.keys(data).filter((k) => k in FORK_FORBIDDEN_FIELDS);
   if (forbidden.length > 0) throw locate(new InvalidInputError(forbidden.map((k) => `${k}: ${FORK_FORBIDDEN_FIELDS[k]}`)), loaded);
@@ -103,7 +105,7 @@ function loadFile(file: string): LoadedFile {
     try {
       JSON.parse(text);
     } catch (err) {
-      throw new InvalidInputError(`${file}:${jsonErrorPosition(text, err as Error)}: malformed JSON: ${(err as Error).message.replace(/\s*\(line \d+ column \d+\)$/, '').replace(/ in JSON at position \d+.*$/, '')}`);
+      throw new InvalidInputError(`${file}:${jsonErrorPosition(text, err as Error)}: malformed JSON: ${(err as Error).message.replace(/\s*\(line \d+ column \d+\)$/, '').replace(/ in JSON at position \d+.*$/, '').replace(/\s*\n\s*/g, ' ')}`);
     }
   }
   const lineCounter = new LineCounter();
