@@ -17,7 +17,7 @@ import { dataDir } from '../../activities/executors/repo-root';
 import { collectGarbage, type GcEntry, type GcReport } from '../../activities/cache/gc';
 import { formatBytes } from '../cache-stats';
 import { GcRefusedError, InvalidInputError } from '../errors';
-import { formatAge, parseAge } from './age';
+import { parseAge } from './age';
 import { withClient } from './context';
 
 /** Most running trees named in a refusal. */
@@ -54,18 +54,18 @@ export function registerGcCommand(program: Command): void {
         process.stdout.write(`${JSON.stringify({ ...report, runningTrees: names }, null, 2)}\n`);
         return;
       }
-      process.stdout.write(renderGcReport(report, olderThanMs));
+      process.stdout.write(renderGcReport(report, opts.olderThan));
       if (names.length > 0) process.stdout.write(`note: a real gc would be refused now: tree(s) running (${list})\n`);
     });
 }
 
-/** The human form of a gc report: a summary line, then one line per removed entry. */
-export function renderGcReport(r: GcReport, olderThanMs: number): string {
+/** The human form of a gc report (`olderThan` as the user wrote it): a summary line, then one line per removed entry. */
+export function renderGcReport(r: GcReport, olderThan: string): string {
   const verb = r.dryRun ? 'would remove' : 'removed';
   const linked = r.kept.filter((k) => k.reason !== 'young').length;
   const young = r.kept.length - linked;
   const lines = [
-    `gc of ${path.join(r.root, 'cache')} (entries older than ${formatAge(olderThanMs)}, held by no tree)${r.dryRun ? ': dry run, nothing changed' : ''}`,
+    `gc of ${path.join(r.root, 'cache')} (entries older than ${olderThan}, held by no tree)${r.dryRun ? ': dry run, nothing changed' : ''}`,
     `  ${verb} ${r.removed.length} entr${r.removed.length === 1 ? 'y' : 'ies'}, ${formatBytes(r.removedBytes)}; kept ${r.kept.length} (${linked} held by a tree workspace, ${young} younger)`,
   ];
   if (r.staging.removed.length > 0) lines.push(`  ${verb} ${r.staging.removed.length} stale staging folder(s), ${formatBytes(r.staging.bytes)}`);
