@@ -23,11 +23,3 @@ export function parseAge(name: string, value: string): number {
   if (!Number.isSafeInteger(ms) || ms > MAX_AGE_MS) throw bad('is longer than 100 years');
   return ms;
 }
-
-/** An age in milliseconds for people, in the largest unit that divides it: `7d`, `90m`, `45s`. */
-export function formatAge(ms: number): string {
-  for (const [unit, size] of Object.entries(UNIT_MS).reverse()) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms / 1000}s`;
-}

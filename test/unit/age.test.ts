@@ -1,7 +1,7 @@
 /** The age parser of `ragomics gc --older-than` (client/cli/age.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatAge, parseAge } from '../../client/cli/age';
+import { parseAge } from '../../client/cli/age';
 import { InvalidInputError } from '../../client/errors';
 
 void test('ages: one or more integer-unit parts, s m h d w', () => {
@@ -25,8 +25,4 @@ void test('not an age: one InvalidInputError line naming the option and the valu
     }, bad);
   }
   assert.throws(() => parseAge('--older-than', '99999999w'), /--older-than: "99999999w" is longer than 100 years/);
-});
-
-void test('formatAge: the largest unit that divides the age', () => {
-  assert.deepEqual([formatAge(604_800_000), formatAge(86_400_000), formatAge(5_400_000), formatAge(45_000), formatAge(0), formatAge(1500)], ['1w', '1d', '90m', '45s', '0s', '1.5s']);
 });
