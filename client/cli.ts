@@ -1,6 +1,6 @@
 /**
  * The `ragomics` command line (CONTRACT.md): run, watch, status, add, cancel, pause, resume,
- * parallelism, timeline, report, list, worker, dev. Built on the SDK, so the CLI and other
+ * parallelism, timeline, report, list, worker, dev, fork, gc. Built on the SDK, so the CLI and other
  * services see the same validation and the same errors.
  *
  * Exit codes: 0 every node COMPLETED; 1 the tree ended with a node FAILED, TIMEOUT or
@@ -12,6 +12,8 @@ import { registerInspectCommands } from './cli/inspect';
 import { registerSteerCommands } from './cli/steer';
 import { registerExportCommands } from './cli/export';
 import { registerWorkerCommands } from './cli/worker';
+import { registerForkCommand } from './cli/fork';
+import { registerGcCommand } from './cli/gc';
 import { ExitCode, reportError } from './cli/exit';
 import { packageVersion } from '../activities/executors/repo-root';
 
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
   registerSteerCommands(program);
   registerExportCommands(program);
   registerWorkerCommands(program);
+  registerForkCommand(program);
+  registerGcCommand(program);
   // Subcommands inherit exitOverride only when set on each of them.
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

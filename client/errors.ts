@@ -50,3 +50,48 @@ export class TreeFinishedError extends InvalidInputError {}
  * query in time. Exit code 3, like any other missing service.
  */
 export class NoWorkerError extends ServiceUnavailableError {}
+
+/** Why a node cannot be forked (see {@link ForkSourceError}). */
+export type ForkSourceProblem =
+  /** The source tree has no node with that id. */
+  | 'unknown-node'
+  /** The node has not COMPLETED (its state is in the message). */
+  | 'not-completed'
+  /** The node completed without an AnnData output (`_node_anndata.h5ad`). */
+  | 'no-output'
+  /** The published output cannot be read from here (to verify its sha256). */
+  | 'output-unreadable'
+  /** The published output's sha256 no longer matches the one recorded when it was published. */
+  | 'output-changed'
+  /** No nodes were given and the node has no descendants to copy. */
+  | 'nothing-to-copy'
+  /** No nodes were given and a descendant reads a node outside the copy. */
+  | 'cannot-copy';
+
+/**
+ * The node named as a fork's source cannot be forked; `problem` says why (match on it, never on
+ * the message). Exit code 2; nothing was started.
+ */
+export class ForkSourceError extends InvalidInputError {
+  constructor(readonly problem: ForkSourceProblem, message: string, options?: { cause?: unknown }) {
+    super([message], options);
+  }
+}
+
+/**
+ * A new tree was asked to start under an id that a tree Temporal still knows (running or closed)
+ * already has, where the caller asked for a fresh one (fork). Exit code 2; nothing was started.
+ */
+export class TreeIdTakenError extends InvalidInputError {}
+
+/**
+ * `gc` refused to run because analysis trees are RUNNING (one of them might be about to reuse an
+ * entry); `runningTrees` names some of them. Exit code 2 (the contract's "changes nothing"
+ * refusal); nothing was removed.
+ */
+export class GcRefusedError extends RagomicsError {
+  override readonly exitCode = 2;
+  constructor(readonly runningTrees: string[], message: string) {
+    super(message);
+  }
+}

@@ -14,14 +14,15 @@
 export * from './sdk';
 export {
   RagomicsError, InvalidInputError, ConfigError, TreeNotFoundError, TreeFinishedError, ServiceUnavailableError, NoWorkerError,
+  ForkSourceError, TreeIdTakenError, GcRefusedError, type ForkSourceProblem,
 } from './errors';
 export { DEFAULT_TASK_QUEUE, type ConnectOptions } from './connection';
-export { readSpecFile, readNodesFile, readAddSamplesFile } from './spec-file';
+export { readSpecFile, readNodesFile, readAddSamplesFile, readForkFile } from './spec-file';
 export { renderTimeline, TIMELINE_FORMATS, type TimelineFormat } from './timeline';
 export { buildReport } from './report';
 export {
   NODE_STATES, type NodeState, type TreeSpecInput, type TreeSpec, type NodeSpecInput, type NodeSpec, type Block, type SampleRow,
-  type PriorityStrategy, type Resources,
+  type PriorityStrategy, type Resources, type ForkOrigin,
 } from '../common/schemas';
 export type { TreeState, NodeStatus, TreeStatus, TreeMetrics, TreeSummary, TimelineEntry, SampleStatus } from '../workflows/views';
 export type { AddNodesResult, AddSamplesResult } from '../workflows/messages';

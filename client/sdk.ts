@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import {
-  WorkflowNotFoundError,
+  WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError,
   type Client, type Connection, type WorkflowHandle,
 } from '@temporalio/client';
 import { AddNodesRequestSchema, AddSamplesRequestSchema, TreeSpecSchema, formatZodError, type NodeSpecInput, type SampleRow, type TreeSpecInput } from '../common/schemas';
@@ -27,11 +27,13 @@ import {
 import type { AnalysisTreeInput, TreeResult } from '../workflows/analysis-tree';
 import type { TimelineEntry, TreeMetrics, TreeSummary } from '../workflows/views';
 import { openClient, resolveConnection, type ConnectOptions } from './connection';
-import { InvalidInputError, NoWorkerError, RagomicsError, TreeFinishedError, TreeNotFoundError } from './errors';
+import { InvalidInputError, NoWorkerError, RagomicsError, TreeFinishedError, TreeIdTakenError, TreeNotFoundError } from './errors';
+import { forkTree, type ForkedTree, type ForkOptions, type ForkSpecInput } from './fork';
 import { GrpcStatus, grpcStatusOf, toRagomicsError, wrapServiceError } from './service-errors';
 import { describeNodeActivities, mergeNodeActivityViews, type LiveTreeStatus } from './slot-wait';
 
 export type { LiveNodeStatus, LiveTreeStatus, NodeWait } from './slot-wait';
+export type { ForkedTree, ForkOptions, ForkSpecInput } from './fork';
 
 /** Options of {@link TreeHandle.status}. */
 export type StatusOptions = Omit<StatusQueryOptions, 'offset' | 'limit'> & {
@@ -79,6 +81,12 @@ export interface StartTreeOptions {
   taskQueue?: string;
   /** Continue as new after this many history events (tests of big trees). */
   continueAsNewAfterEvents?: number;
+  /**
+   * When a tree with `spec.id` already exists: `attach` returns the running tree (a closed one's
+   * id is used again); `fail` throws {@link TreeIdTakenError} for any tree Temporal still knows,
+   * running or closed (a fork asks for a fresh tree). @default 'attach'
+   */
+  ifIdTaken?: 'attach' | 'fail';
 }
 
 /** Parses and validates a spec exactly as the workflow will; throws {@link InvalidInputError} naming each bad field. */
@@ -116,13 +124,16 @@ export class RagomicsClient {
         args: [input],
         taskQueue: options.taskQueue ?? this.taskQueue,
         workflowId: id,
-        workflowIdConflictPolicy: 'USE_EXISTING',
+        ...(options.ifIdTaken === 'fail'
+          ? { workflowIdConflictPolicy: 'FAIL' as const, workflowIdReusePolicy: 'REJECT_DUPLICATE' as const }
+          : { workflowIdConflictPolicy: 'USE_EXISTING' as const }),
         staticSummary: `Analysis tree ${id}: ${parsed.userRequest ? parsed.userRequest.slice(0, 120) : `${nodes} node(s)`}`,
         staticDetails: [
           `**User request:** ${parsed.userRequest || '(none)'}`,
           `**Input:** ${parsed.inputDataPath ?? (Array.isArray(parsed.samples) ? `${parsed.samples.length} samples` : '(none)')}`,
           `**Nodes at start:** ${nodes} · **maxParallelJobs:** ${parsed.maxParallelJobs} · **strategy:** ${parsed.priorityStrategy}`,
           `**Limits:** maxNodes ${parsed.maxNodes}, maxChildrenPerNode ${parsed.maxChildrenPerNode}, jobTimeout ${parsed.jobTimeout}s, maxRetries ${parsed.maxRetries}`,
+          ...(parsed.origin ? [`**Forked from:** tree ${parsed.origin.treeId}, node ${parsed.origin.nodeId} (sha256 ${parsed.origin.outputSha256.slice(0, 12)}…)`] : []),
         ].join('\n\n'),
         typedSearchAttributes: [
           { key: SA.TreeIdKey, value: id },
@@ -132,8 +143,32 @@ export class RagomicsClient {
       });
       return new TreeHandle(handle);
     } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError && options.ifIdTaken === 'fail') throw await this.idTaken(id, err);
       throw wrapServiceError(err);
     }
+  }
+
+  /**
+   * Starts a new tree from the published output of node `nodeId` of tree `treeId` (running, or
+   * finished while Temporal still knows it): the node must be COMPLETED with an AnnData output,
+   * whose sha256 is checked (unless `options.verifyOutput` is false). The new tree's
+   * `inputDataPath` is that output and its spec records `origin`. `spec` holds the new tree's
+   * nodes (roots read the forked output) and any other spec field; without nodes, the source
+   * node's descendants are copied with its children as roots. Runs on the source tree's task
+   * queue unless `options.taskQueue` says otherwise. See client/fork.ts.
+   * @throws TreeNotFoundError unknown source tree; ForkSourceError (`problem` says which:
+   *   unknown node, not completed, no output, output unreadable or changed, nothing to copy);
+   *   TreeIdTakenError when `spec.id` names a tree Temporal knows; InvalidInputError for an
+   *   invalid spec. Nothing is started in any of these cases.
+   */
+  async forkTree(treeId: string, nodeId: string, spec: ForkSpecInput = {}, options: ForkOptions = {}): Promise<ForkedTree> {
+    return forkTree(this, treeId, nodeId, spec, options);
+  }
+
+  /** The error for a start refused because `id` is taken, naming the holder's status. */
+  private async idTaken(id: string, cause: unknown): Promise<TreeIdTakenError> {
+    const status = await this.client.workflow.getHandle(id).describe().then((d) => `its workflow is ${d.status.name}`, () => 'Temporal knows it');
+    return new TreeIdTakenError(`id: tree id "${id}" is taken (a tree with that id exists: ${status}); choose another`, { cause });
   }
 
   /** A handle to an existing tree (no server call until used). */

@@ -13,6 +13,7 @@ import { checkInlineCode, resolveInputPath } from './local-checks';
 import { checkSampleFiles, loadSpecSamples, readSamplesFile } from './sample-sheet';
 import type { SampleRow } from '../common/schemas';
 import { validateSpec } from './sdk';
+import { FORK_FORBIDDEN_FIELDS, type ForkSpecInput } from './fork';
 
 /** A parsed file: its data plus a way to turn a field path into `file:line:col`. */
 interface LoadedFile {
@@ -69,6 +70,32 @@ export function readNodesFile(file: string): NodeSpecInput[] {
   return (wrapped ? (loaded.data as { nodes: NodeSpecInput[] }).nodes : loaded.data) as NodeSpecInput[];
 }
 
+/**
+ * Reads the nodes file of `ragomics fork`: a list of nodes, or an object with `nodes` and any
+ * other tree spec field (maxParallelJobs, expansion, ...) except those the fork sets
+ * (`inputDataPath`, `origin`) or that need a cohort (`samples`, `forEachSample`). Validated as
+ * the new tree's spec will be (with the forked output as its input), so a bad file starts nothing.
+ * @throws InvalidInputError naming file, line and field.
+ */
+export function readForkFile(file: string): ForkSpecInput {
+  const raw = loadFile(file);
+  // A bare list is read as `{ nodes: [...] }`: its problems name `nodes[i]`, found at `[i]`.
+  const loaded: LoadedFile = Array.isArray(raw.data) ? { data: raw.data, where: (p) => raw.where(p.replace(/^nodes(?=\[)/, '')) } : raw;
+  const data = (Array.isArray(loaded.data) ? { nodes: loaded.data } : loaded.data) as Record<string, unknown>;
+  const forbidden = Object.keys(data).filter((k) => k in FORK_FORBIDDEN_FIELDS);
+  if (forbidden.length > 0) throw locate(new InvalidInputError(forbidden.map((k) => `${k}: ${FORK_FORBIDDEN_FIELDS[k]}`)), loaded);
+  if (Array.isArray(data.nodes) && data.nodes.length === 0) throw locate(new InvalidInputError('nodes: must hold at least one node (leave the file out to copy the node\'s descendants)'), loaded);
+  let spec: TreeSpec;
+  try {
+    // A stand-in path: the real one is known only after the source tree was read.
+    spec = validateSpec({ ...data, inputDataPath: 'forked-output.h5ad' });
+  } catch (err) {
+    throw locate(err, loaded);
+  }
+  checkInlineCode(spec);
+  return data as ForkSpecInput;
+}
+
 /** Reads and parses a YAML or JSON file, keeping positions for error messages. */
 function loadFile(file: string): LoadedFile {
   const text = readInputFile(file);
@@ -78,7 +105,7 @@ function loadFile(file: string): LoadedFile {
     try {
       JSON.parse(text);
     } catch (err) {
-      throw new InvalidInputError(`${file}:${jsonErrorPosition(text, err as Error)}: malformed JSON: ${(err as Error).message.replace(/\s*\(line \d+ column \d+\)$/, '').replace(/ in JSON at position \d+.*$/, '')}`);
+      throw new InvalidInputError(`${file}:${jsonErrorPosition(text, err as Error)}: malformed JSON: ${(err as Error).message.replace(/\s*\(line \d+ column \d+\)$/, '').replace(/ in JSON at position \d+.*$/, '').replace(/\s*\n\s*/g, ' ')}`);
     }
   }
   const lineCounter = new LineCounter();

@@ -216,6 +216,19 @@ export const ExpansionSchema = z.strictObject({
 });
 export type Expansion = z.infer<typeof ExpansionSchema>;
 
+/**
+ * Where a forked tree's input came from (`ragomics fork`, `RagomicsClient.forkTree`): the source
+ * tree and node, and the published output (path and sha256) that is the new tree's
+ * `inputDataPath`. Recorded so the new tree's status names its origin.
+ */
+export const ForkOriginSchema = z.strictObject({
+  treeId: IdSchema,
+  nodeId: IdSchema,
+  outputPath: z.string().min(1).max(4096).regex(/\.h5ad$/, 'must be an .h5ad file'),
+  outputSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 (64 lowercase hex digits)'),
+});
+export type ForkOrigin = z.infer<typeof ForkOriginSchema>;
+
 /** The tree spec of CONTRACT.md. */
 export const TreeSpecSchema = z
   .strictObject({
@@ -252,6 +265,14 @@ export const TreeSpecSchema = z
     samples: SamplesSchema.optional(),
     /** Node templates expanded once per sample, in sheet order (common/cohort.ts). */
     forEachSample: z.array(TemplateNodeSchema).max(1000).default([]),
+    /** Set by fork: the node whose output this tree starts from ({@link ForkOriginSchema}); must match `inputDataPath`. */
+    origin: ForkOriginSchema.optional(),
+  })
+  .superRefine((spec, ctx) => {
+    // The origin describes the input: one that names another file would be a false record.
+    if (spec.origin && spec.origin.outputPath !== spec.inputDataPath) {
+      ctx.addIssue({ code: 'custom', path: ['origin', 'outputPath'], message: `must equal inputDataPath (the forked output the tree reads), got "${spec.origin.outputPath}"` });
+    }
   });
 export type TreeSpecInput = z.input<typeof TreeSpecSchema>;
 export type TreeSpec = z.infer<typeof TreeSpecSchema>;

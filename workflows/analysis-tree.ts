@@ -236,6 +236,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
       nodes: tree.order.slice(start, start + Math.max(1, Math.min(limit, 5000))).map((n) => nodeStatus(n, withTransitions, withDetails)),
       rejected: tree.rejected, metrics: computeMetrics(tree.order, tree.maxParallelJobs), runs: tree.runs,
       ...(tree.samples.length > 0 ? { samples: tree.samples } : {}),
+      ...(spec.origin ? { origin: spec.origin } : {}),
     };
   }
 

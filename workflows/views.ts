@@ -3,7 +3,7 @@
  * the seed's metrics (and more), and the per-attempt timeline. Pure functions, so the workflow's
  * queries, its final result and the unit tests all compute them the same way.
  */
-import type { Block, NodeState } from '../common/schemas';
+import type { Block, ForkOrigin, NodeState, Resources } from '../common/schemas';
 import { TERMINAL_STATES } from '../common/schemas';
 import { blockLabel, timeOf, type AttemptState, type NodeRecord } from './node-record';
 import { provenanceOf, type NodeEvent, type Provenance } from './provenance';
@@ -40,6 +40,13 @@ export interface NodeStatus {
   provenance?: Provenance;
   /** What happened to the node after it was added (only when something did). */
   events?: NodeEvent[];
+  /** With `details`: the rest of the node's spec (what a fork copies; absent fields were not set). */
+  priority?: number;
+  timeout?: number;
+  maxRetries?: number;
+  resources?: Resources;
+  expectedDuration?: number;
+  taskQueue?: string;
 }
 
 /** One sample of a cohort in the status: its id, `.h5ad` and further sheet columns. */
@@ -91,6 +98,8 @@ export interface TreeStatus {
   runs: number;
   /** The cohort's samples in sheet order (only for trees with samples). */
   samples?: SampleStatus[];
+  /** A forked tree: the tree, node and published output it started from (spec `origin`). */
+  origin?: ForkOrigin;
 }
 
 /** One bar of the timeline: one attempt of one node. */
@@ -176,6 +185,11 @@ export function nodeStatus(rec: NodeRecord, withTransitions = false, withDetails
   if (withDetails) {
     s.blockSpec = rec.block;
     s.dependencies = rec.dependencies;
+    s.priority = rec.priority;
+    // The optional settings only when set, so a copy of the node (fork) takes the same defaults.
+    for (const k of ['timeout', 'maxRetries', 'resources', 'expectedDuration', 'taskQueue'] as const) {
+      if (rec[k] !== undefined) Object.assign(s, { [k]: rec[k] });
+    }
   }
   if (withTransitions) {
     s.transitions = rec.transitions.map(([state, at, reason]) => (reason ? { state, at: new Date(at).toISOString(), reason } : { state, at: new Date(at).toISOString() }));

@@ -6,6 +6,7 @@ import { checkId, withClient } from './context';
 import { queryableTree } from './pollers';
 import { CliExit, ExitCode, treeExitCode } from './exit';
 import { cell, renderStatusText, toContractStatus } from './status-view';
+import { cacheStats, workspaceSavings } from '../cache-stats';
 
 /** Registers `status` and `list`. */
 export function registerInspectCommands(program: Command): void {
@@ -24,7 +25,8 @@ export function registerInspectCommands(program: Command): void {
           if (opts.transitions) out.nodes.forEach((n, i) => Object.assign(n, { transitions: status.nodes[i]?.transitions ?? [] }));
           process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         } else {
-          process.stdout.write(renderStatusText(status));
+          // Savings are read from the workspace when it is visible from here (else "not measured").
+          process.stdout.write(renderStatusText(status, Date.now(), cacheStats(status.nodes, workspaceSavings(process.env.RAGOMICS_WORKSPACE))));
         }
         const code = treeExitCode(status.state);
         if (code !== ExitCode.ok) throw new CliExit(code);

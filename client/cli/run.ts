@@ -60,8 +60,11 @@ export function registerRunCommands(program: Command): void {
     });
 }
 
-/** Follows the tree with the right renderer, prints the result, and exits with the tree's code. */
-async function follow(rc: RagomicsClient, tree: TreeHandle, taskQueue: string, json: boolean): Promise<void> {
+/**
+ * Follows the tree with the right renderer (waiting for a worker first), prints the result (the
+ * status object with `json`), and throws {@link CliExit} with the tree's code unless it COMPLETED.
+ */
+export async function follow(rc: RagomicsClient, tree: TreeHandle, taskQueue: string, json: boolean): Promise<void> {
   const renderer = pickRenderer(json);
   const onSigint = (): void => {
     process.stderr.write(`\ninterrupted: tree ${tree.treeId} keeps running; follow it with \`ragomics watch ${tree.treeId}\`, stop it with \`ragomics cancel ${tree.treeId}\`\n`);

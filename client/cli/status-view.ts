@@ -4,6 +4,7 @@
 import { addedBy, type NodeEvent, type Provenance } from '../../workflows/provenance';
 import type { TreeStatus } from '../../workflows/views';
 import type { LiveNodeStatus, LiveTreeStatus, NodeWait } from '../slot-wait';
+import { formatCacheStats, nodeCacheInfo, type CacheStats } from '../cache-stats';
 
 /** One node of the contract's status object (contract fields first, then extensions). */
 export interface ContractNode {
@@ -45,6 +46,8 @@ export interface ContractStatus {
   waitingForWorkerSlot: number;
   /** A cohort's samples in sheet order, with their sheet columns (only for trees with samples). */
   samples?: TreeStatus['samples'];
+  /** A forked tree: the tree, node and published output (path, sha256) it started from. */
+  origin?: TreeStatus['origin'];
 }
 
 /** Maps the workflow's status to the contract shape (stable key order, no paging fields). */
@@ -70,6 +73,7 @@ export function toContractStatus(s: LiveTreeStatus): ContractStatus {
     rejected: s.rejected,
     waitingForWorkerSlot: s.waitingForWorkerSlot ?? 0,
     ...(s.samples ? { samples: s.samples } : {}),
+    ...(s.origin ? { origin: s.origin } : {}),
   };
 }
 
@@ -110,8 +114,11 @@ export function cell(s: string, width: number): string {
   return s.length > width ? `${s.slice(0, width - 1)}…` : s.padEnd(width);
 }
 
-/** Human-readable status: a header, the metrics and one line per node. */
-export function renderStatusText(s: LiveTreeStatus, now = Date.now()): string {
+/**
+ * Human-readable status: a header, the metrics (with the cache's hits, misses and savings when
+ * `cache` is given and any node was cacheable), the fork origin, and one line per node.
+ */
+export function renderStatusText(s: LiveTreeStatus, now = Date.now(), cache?: CacheStats): string {
   const c = s.counts;
   const failed = c.FAILED + c.TIMEOUT;
   const slot = s.waitingForWorkerSlot ? ` (${s.waitingForWorkerSlot} waiting for a worker slot)` : '';
@@ -119,6 +126,8 @@ export function renderStatusText(s: LiveTreeStatus, now = Date.now()): string {
     `tree ${s.treeId}: ${s.state}${s.paused ? ' (paused)' : ''}`,
     `  nodes ${s.totalNodes}: ${c.COMPLETED} completed, ${c.RUNNING} running${slot}, ${c.READY} ready, ${c.PENDING + c.WAITING} waiting, ${failed} failed, ${c.CANCELLED} cancelled`,
     `  metrics: makespan ${formatDuration(s.metrics.makespan)}, avg wait ${formatDuration(s.metrics.avgWaitTime)}, avg run ${formatDuration(s.metrics.avgExecutionTime)}, success ${(s.metrics.successRate * 100).toFixed(0)}%, maxParallelJobs ${s.maxParallelJobs}`,
+    ...(s.origin ? [`  forked from tree ${s.origin.treeId}, node ${s.origin.nodeId}: ${s.origin.outputPath} (sha256 ${s.origin.outputSha256.slice(0, 12)}…)`] : []),
+    ...(cache && cache.cacheable > 0 ? [`  cache: ${formatCacheStats(cache)}`] : []),
     '',
     `  ${cell('NODE', 24)} ${cell('BLOCK', 20)} ${cell('STATE', 10)} ${cell('TRIES', 5)} ${cell('ELAPSED', 8)} ${cell('ADDED BY', 18)} ERROR`,
   ];
@@ -157,5 +166,7 @@ export function renderStatusText(s: LiveTreeStatus, now = Date.now()): string {
     if (n.waitingFor) lines.push(`    ↳ ${n.waitingFor.reason}; for ${formatDuration((now - Date.parse(n.waitingFor.since)) / 1000)}`);
     else if (n.state === 'READY' && s.state === 'RUNNING') lines.push(`    ↳ ${readyReason(s)}`);
     if (n.inputs) lines.push(`    ↳ reads ${n.inputs.length} input(s): ${n.inputs.length > 6 ? `${n.inputs.slice(0, 6).join(', ')}, …` : n.inputs.join(', ')}`);
+    const hit = nodeCacheInfo(n);
+    if (hit?.hit) lines.push(`    ↳ cached${hit.from ? ` from ${hit.from.treeId}/${hit.from.nodeId} attempt ${hit.from.attempt}` : ''}${hit.waitedFor ? ` (after waiting for ${hit.waitedFor.treeId}/${hit.waitedFor.nodeId})` : ''}`);
   }
 }

@@ -9,6 +9,7 @@ import type { Block } from '../../common/schemas';
 import type { TimelineEntry } from '../../workflows/views';
 import type { LiveTreeStatus } from '../slot-wait';
 import type { TreeHandle } from '../sdk';
+import { cacheStats, workspaceSavings, type CacheStats } from '../cache-stats';
 import { figureBudget, logTail, readFigures, readPublishedResult, treeDir, type Figure, type PublishedResult } from './workspace';
 
 /** One node as the report shows it. */
@@ -30,6 +31,8 @@ export interface ReportData {
   generatedAt: Date;
   /** Where logs and figures were looked for. */
   workspaceTreeDir: string;
+  /** Cache hits, misses and savings (client/cache-stats.ts); absent or `cacheable` 0: no cache section. */
+  cache?: CacheStats;
 }
 
 /** Options of {@link collectReport}. */
@@ -57,5 +60,7 @@ export async function collectReport(tree: TreeHandle, options: CollectOptions = 
       logTail: failed ? logTail(dir, n.id) : null,
     };
   });
-  return { status, timeline, nodes, generatedAt: new Date(), workspaceTreeDir: dir };
+  // The workspace root is the one the tree folder sits in (two levels up from `<root>/trees/<tree>`).
+  const cache = cacheStats(status.nodes, workspaceSavings(path.dirname(path.dirname(dir))));
+  return { status, timeline, nodes, generatedAt: new Date(), workspaceTreeDir: dir, cache };
 }

@@ -13,6 +13,7 @@ import type { ReportData, ReportNode } from './collect';
 import { blockName, groupBySample, QC_BLOCK, qcRows, sheetColumns, type NodeGroup } from './cohort';
 import { graphContainer, graphScript, NODE_STATE_COLORS } from './graph';
 import { addedBy, provenanceText } from '../../workflows/provenance';
+import { cacheStats, formatBytes, nodeCacheInfo } from '../cache-stats';
 
 /** Renders the report. */
 export function reportHtml(data: ReportData): string {
@@ -22,7 +23,9 @@ export function reportHtml(data: ReportData): string {
   const body = [
     `<h1>Analysis tree ${escapeHtml(s.treeId)} ${badge(s.state)}</h1>`,
     `<div class="meta">${s.userRequest ? `${escapeHtml(s.userRequest)} · ` : ''}report generated ${escapeHtml(data.generatedAt.toISOString())}</div>`,
+    originNote(data),
     metricCards(data),
+    cacheCards(data),
     slotWaitNote(data),
     samplesSection(groups, data.nodes),
     '<h2>Tree</h2>',
@@ -57,6 +60,29 @@ function metricCards(data: ReportData): string {
   return `<div class="cards" id="metrics">${cards.map(([k, v]) => `<div class="card"><b>${escapeHtml(v)}</b><span>${escapeHtml(k)}</span></div>`).join('')}</div>`;
 }
 
+/** A forked tree: the tree, node and output it started from. */
+function originNote(data: ReportData): string {
+  const o = data.status.origin;
+  if (!o) return '';
+  return `<div class="meta" id="origin">Forked from tree <b>${escapeHtml(o.treeId)}</b>, node <b>${escapeHtml(o.nodeId)}</b>: <code>${escapeHtml(o.outputPath)}</code> (sha256 <code>${escapeHtml(o.outputSha256)}</code>)</div>`;
+}
+
+/**
+ * Cache statistics (hits, misses, bytes and compute seconds saved), when any node had a cache
+ * key. Savings of hits whose workspace facts were not visible are left out and said so.
+ */
+function cacheCards(data: ReportData): string {
+  // Without workspace facts (data built elsewhere than collectReport), hits and misses still show.
+  const c = data.cache ?? cacheStats(data.status.nodes);
+  if (c.cacheable === 0) return '';
+  const cards: [string, string][] = [
+    ['cache hits', String(c.hits)], ['cache misses', String(c.misses)], ['shared waits', String(c.sharedWaits)],
+    ['bytes saved', formatBytes(c.bytesSaved)], ['compute saved', `${c.computeSecondsSaved.toFixed(2)} s`],
+  ];
+  const note = c.unmeasured > 0 ? `<div class="meta">${c.unmeasured} hit(s) not measured: their cache entry or source attempt is not visible from here.</div>` : '';
+  return `<div class="cards" id="cache-stats">${cards.map(([k, v]) => `<div class="card"><b>${escapeHtml(v)}</b><span>${escapeHtml(k)}</span></div>`).join('')}</div>${note}`;
+}
+
 /** The nodes table; for a cohort, a header row per sample group (id, sheet columns, node states). */
 function nodesTable(groups: readonly NodeGroup[], gantt: ReturnType<typeof buildGantt>): string {
   // Total wait of a node over its attempts, from the same spans the timeline draws.
@@ -75,7 +101,7 @@ function nodesTable(groups: readonly NodeGroup[], gantt: ReturnType<typeof build
     return `<tr class="node-row" data-node="${escapeHtml(s.id)}"><td>${escapeHtml(s.id)}</td><td>${escapeHtml(s.parentId ?? '')}</td><td>${escapeHtml(block)}</td>`
       + `<td><code>${escapeHtml(params.length > 300 ? `${params.slice(0, 300)}…` : params)}</code></td>`
       + `<td><span class="state" style="background:${NODE_STATE_COLORS[s.state] ?? '#777'}">${escapeHtml(s.state)}</span>`
-      + `${s.waitingFor ? `<div class="meta slot-wait">${escapeHtml(s.waitingFor.reason)} (since ${escapeHtml(s.waitingFor.since)})</div>` : ''}</td>`
+      + `${s.waitingFor ? `<div class="meta slot-wait">${escapeHtml(s.waitingFor.reason)} (since ${escapeHtml(s.waitingFor.since)})</div>` : ''}${cacheNote(s)}</td>`
       + `<td class="num">${s.attempts}</td><td class="num">${wait.has(s.id) ? (wait.get(s.id) as number).toFixed(2) : ''}</td><td class="num">${run}</td>`
       + `<td>${escapeHtml(shape)}</td><td>${escapeHtml((n.result?.summary ?? s.summary ?? '').slice(0, 300))}</td>${provenanceCell(s)}</tr>`;
   };
@@ -101,6 +127,16 @@ function provenanceCell(s: ReportNode['status']): string {
   const reason = p.reason ? `<div class="meta">${escapeHtml(p.reason.length > 200 ? `${p.reason.slice(0, 199)}…` : p.reason)}</div>` : '';
   const events = (s.events ?? []).map((e) => `<div class="meta">${escapeHtml(e.kind)}: ${escapeHtml(e.detail.length > 120 ? `${e.detail.slice(0, 119)}…` : e.detail)}</div>`).join('');
   return `<td class="provenance" title="${escapeHtml(hover)}">${escapeHtml(addedBy(p))}${reason}${events}</td>`;
+}
+
+/** Under a node's state: `cached from <tree>/<node> attempt n`, or `computed (cache miss)`. */
+function cacheNote(s: ReportNode['status']): string {
+  const c = nodeCacheInfo(s);
+  if (!c) return '';
+  if (!c.hit) return '<div class="meta cache-miss">computed (cache miss)</div>';
+  const from = c.from ? ` from ${c.from.treeId}/${c.from.nodeId} attempt ${c.from.attempt}` : '';
+  const waited = c.waitedFor ? ` after waiting for ${c.waitedFor.treeId}/${c.waitedFor.nodeId}` : '';
+  return `<div class="meta cache-hit" title="cache key ${escapeHtml(c.key)}">cached${escapeHtml(from + waited)}</div>`;
 }
 
 /** `3 nodes: 2 COMPLETED, 1 RUNNING` */
