@@ -50,3 +50,9 @@ export class TreeFinishedError extends InvalidInputError {}
  * query in time. Exit code 3, like any other missing service.
  */
 export class NoWorkerError extends ServiceUnavailableError {}
+
+/**
+ * A tree's workspace (its published outputs, attempt folders) cannot be read from here: deleted,
+ * or on another machine. Raised by exports that need the files, such as the run crate. Exit code 2.
+ */
+export class WorkspaceMissingError extends InvalidInputError {}
