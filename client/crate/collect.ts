@@ -55,7 +55,8 @@ export async function collectCrateFacts(rc: RagomicsClient, treeId: string, opti
   }
 
   const byNode = new Map<string, TimelineEntry[]>();
-  for (const e of timeline) byNode.set(e.node, [...(byNode.get(e.node) ?? []), e]);
+  // Attempt 0 is the timeline's bar of a node that never had an attempt: no execution.
+  for (const e of timeline) if (e.attempt >= 1) byNode.set(e.node, [...(byNode.get(e.node) ?? []), e]);
   const nodeFacts: NodeFacts[] = [];
   // One node after another: hashing outputs is disk-bound, and parallel reads of big files only thrash.
   for (const n of nodes) nodeFacts.push(await collectNode(dir, n, byNode.get(n.id) ?? []));
