@@ -265,3 +265,25 @@ test('a running tree with a failed node exports as an incomplete run that still 
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('scripts/ensure-crate-validator.sh: exit 3 and a one-line error when the package cannot be installed; a no-op when warm', { timeout: 120_000 }, async () => {
+  const tools = mkdtempSync(path.join(tmpdir(), 'crate-tools-'));
+  const script = path.join(repoRoot(), 'scripts', 'ensure-crate-validator.sh');
+  try {
+    // No package index: pip cannot resolve roc-validator.
+    const failed = await run('bash', [script], { env: { ...process.env, RAGOMICS_TOOLS_DIR: tools, PIP_NO_INDEX: '1', PIP_FIND_LINKS: '' } }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code?: number; stderr?: string }) => ({ code: e.code ?? -1, stderr: e.stderr ?? '' }),
+    );
+    assert.equal(failed.code, 3, failed.stderr);
+    assert.match(failed.stderr.trim().split('\n').pop()!, /^\[ragomics\] ERROR: pip install -r scripts\/crate-validator-requirements.txt failed \(see above\)$/);
+    assert.ok(!existsSync(path.join(tools, 'crate-validator', '.ragomics-stamp')), 'no stamp: the next run tries again');
+  } finally {
+    rmSync(tools, { recursive: true, force: true });
+  }
+  // Warm (the suite's venv): prints the bin folder and installs nothing.
+  checkValidatorInstalled();
+  const warm = await run('bash', [script]);
+  assert.equal(warm.stdout.trim(), path.dirname(VALIDATOR));
+  assert.doesNotMatch(warm.stderr, /creating|storing/);
+});

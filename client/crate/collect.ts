@@ -34,7 +34,9 @@ export interface CollectCrateOptions {
  */
 export async function collectCrateFacts(rc: RagomicsClient, treeId: string, options: CollectCrateOptions = {}): Promise<CrateFacts> {
   const tree = rc.getTree(treeId);
-  const [description, started] = await Promise.all([describe(tree), startInput(rc, treeId)]);
+  // describe() first: it is what tells an unknown tree (TreeNotFoundError) from other failures.
+  const description = await describe(tree);
+  const started = await startInput(rc, treeId);
   const [status, timeline] = await Promise.all([tree.status({ details: true, nodeWaits: false }), tree.timeline()]);
   const nodes = status.nodes as CrateNodeStatus[];
   const runKey = started.firstExecutionRunId.slice(0, 8);
