@@ -242,7 +242,7 @@ export function buildCrate(facts: CrateFacts, options: BuildCrateOptions): Built
         referenced++;
       } else {
         embedded++;
-        files.push({ path: id, source: o.abs, size: o.size });
+        files.push({ path: `outputs/${n.status.id}/${o.rel}`, source: o.abs, size: o.size });
       }
       add(fileEntity(id, o.rel, o, id.startsWith('file:')
         ? `Output of node ${n.status.id}, not embedded (${o.size} bytes > ${options.embedMaxBytes}): referenced by absolute path, with its sha256.`
@@ -452,9 +452,12 @@ export function buildCrate(facts: CrateFacts, options: BuildCrateOptions): Built
   }
 }
 
-/** Crate id of an output file: its path in the crate when embedded, else its absolute `file://` URI. */
+/**
+ * Crate id of an output file: its path in the crate when embedded (each segment URI-encoded, so a
+ * figure named `a #1.png` is not read as a fragment), else its absolute `file://` URI.
+ */
 function outputEntityId(nodeId: string, o: OutputFileFact, embedMaxBytes: number): string {
-  return o.size <= embedMaxBytes ? `outputs/${nodeId}/${o.rel}` : pathToFileURL(o.abs).href;
+  return o.size <= embedMaxBytes ? ['outputs', nodeId, ...o.rel.split('/')].map(encodeURIComponent).join('/') : pathToFileURL(o.abs).href;
 }
 
 function fileEntity(id: string, name: string, f: FileFact, description: string): Entity {

@@ -91,6 +91,12 @@ void test('outputs: large ones referenced by file:// with size and sha256, small
   assert.deepEqual(ids(g.get('#run-qc-1')!.result).sort(), ['file:///ws/trees/t.k/nodes/qc/published/attempt-1/_node_anndata.h5ad', 'outputs/qc/node-result.json'].sort());
   assert.equal(g.get('#run-qc-1')!.containerImage && ids(g.get('#run-qc-1')!.containerImage)[0], `#image-sha256:${'b'.repeat(64)}`);
   assert.equal(g.get('#run-qc-1')!.startTime, '2026-01-01T00:00:00.000+00:00');
+  // A file name that is not a plain URI path is encoded in the id, kept as is in the crate.
+  const odd = node(nodeStatus('qc', null, 'COMPLETED'), { name: 'quality_control', parameters: {} }, [attempt('qc', 'COMPLETED')]);
+  odd.outputs.push({ rel: 'figures/violin #1.png', abs: '/ws/trees/t.k/nodes/qc/published/attempt-1/figures/violin #1.png', size: 10, sha256: 'f'.repeat(64) });
+  const oddCrate = buildCrate(facts([odd]), { embedMaxBytes: 1024, license: 'x' });
+  assert.ok(graphOf(oddCrate).get('outputs/qc/figures/violin%20%231.png'));
+  assert.ok(oddCrate.files.some((f) => f.path === 'outputs/qc/figures/violin #1.png'));
   // Everything embedded when the limit allows it.
   assert.equal(buildCrate(facts([qc]), { embedMaxBytes: 10_000_000, license: 'x' }).referenced, 0);
 });
