@@ -30,7 +30,8 @@ class LocalFiles(BaseAdapter):
         super().__init__()
         self.files = files
 
-    def send(self, request, **kwargs):  # noqa: ARG002 (requests passes stream, timeout, ...)
+    def send(self, request, **kwargs):
+        # kwargs: stream, timeout, verify, ... (requests passes them; a local file needs none).
         resp = requests.Response()
         resp.request = request
         resp.url = request.url
