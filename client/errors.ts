@@ -95,3 +95,9 @@ export class GcRefusedError extends RagomicsError {
     super(message);
   }
 }
+
+/**
+ * A tree's workspace (its published outputs, attempt folders) cannot be read from here: deleted,
+ * or on another machine. Raised by exports that need the files, such as the run crate. Exit code 2.
+ */
+export class WorkspaceMissingError extends InvalidInputError {}

@@ -13,9 +13,10 @@
  */
 export * from './sdk';
 export {
-  RagomicsError, InvalidInputError, ConfigError, TreeNotFoundError, TreeFinishedError, ServiceUnavailableError, NoWorkerError,
+  RagomicsError, InvalidInputError, ConfigError, TreeNotFoundError, TreeFinishedError, ServiceUnavailableError, NoWorkerError, WorkspaceMissingError,
   ForkSourceError, TreeIdTakenError, GcRefusedError, type ForkSourceProblem,
 } from './errors';
+export { type ExportCrateOptions, type ExportCrateResult, DEFAULT_EMBED_MAX_BYTES } from './crate';
 export { DEFAULT_TASK_QUEUE, type ConnectOptions } from './connection';
 export { readSpecFile, readNodesFile, readAddSamplesFile, readForkFile } from './spec-file';
 export { renderTimeline, TIMELINE_FORMATS, type TimelineFormat } from './timeline';

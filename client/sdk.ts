@@ -27,6 +27,7 @@ import {
 import type { AnalysisTreeInput, TreeResult } from '../workflows/analysis-tree';
 import type { TimelineEntry, TreeMetrics, TreeSummary } from '../workflows/views';
 import { openClient, resolveConnection, type ConnectOptions } from './connection';
+import { exportCrate, type ExportCrateOptions, type ExportCrateResult } from './crate';
 import { InvalidInputError, NoWorkerError, RagomicsError, TreeFinishedError, TreeIdTakenError, TreeNotFoundError } from './errors';
 import { forkTree, type ForkedTree, type ForkOptions, type ForkSpecInput } from './fork';
 import { GrpcStatus, grpcStatusOf, toRagomicsError, wrapServiceError } from './service-errors';
@@ -196,6 +197,19 @@ export class RagomicsClient {
       throw wrapServiceError(err);
     }
     return out;
+  }
+
+  /**
+   * Exports a tree as a Workflow Run RO-Crate (Provenance Run Crate profile; docs/crate.md): a
+   * zip when `file` ends in `.zip`, else a folder. The tree's queries are answered by a worker
+   * (one must poll its task queue) and its workspace must be readable from here. A running tree
+   * is exported as an unfinished run (`incomplete: true`). Written atomically: on any failure
+   * nothing is left at `file`.
+   * @throws InvalidInputError (bad option, `file` exists without `force`), TreeNotFoundError,
+   *   WorkspaceMissingError (its files are gone or elsewhere: `workspace` names another root).
+   */
+  async exportCrate(treeId: string, file: string, options: ExportCrateOptions = {}): Promise<ExportCrateResult> {
+    return exportCrate(this, treeId, file, options);
   }
 
   /** Closes the connection. */

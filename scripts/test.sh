@@ -6,7 +6,7 @@
 # Steps: Temporal server build (Go, in the background) · npm packages → build (tsc) → catalog and runner-contract checks → records check
 # (scripts/render-records.js) → Python lint + unit tests (ruff, pytest: scripts/check-python.sh) → lint →
 # Docker engine → blocks image → dataset → production stack images (scripts/stack.sh images) → local executor's Python venv → Temporal dev server → workflow
-# bundle (built once for all test files) → node --test → after-suite checks (reliability cases expected
+# bundle (built once for all test files) → crate validator (when test/crate.test.ts runs) → node --test → after-suite checks (reliability cases expected
 # for the files that ran; no leftover containers).
 #
 # Env: TEMPORAL_ADDRESS (use this server instead of starting one), RAGOMICS_TEST_FILES (a subset
@@ -67,6 +67,11 @@ export RAGOMICS_BLOCKS_IMAGE="$(blocks_image)"
 mapfile -t files < <(find ${RAGOMICS_TEST_FILES:-dist/test} -name '*.test.js' | sort | while read -r f; do
   src="${f#dist/}"; if [[ -f "${src%.js}.ts" ]]; then echo "$f"; else echo "[ragomics] not run: $f (no ${src%.js}.ts)" >&2; fi
 done)
+# The run-crate test validates crates with rocrate-validator (PyPI roc-validator, in a venv under
+# .tools/; a hash stamp makes this a no-op when warm): only when that test is in the run.
+if printf '%s\n' "${files[@]}" | grep -q '/crate\.test\.js$'; then
+  step_timer "crate validator" bash scripts/ensure-crate-validator.sh >/dev/null || die -c 3 "the crate validator could not be installed (see above)"
+fi
 # Fresh reliability figures for this run only.
 rm -rf "${RAGOMICS_RELIABILITY_DIR:-$DATA_DIR/reliability}"
 out="$DATA_DIR/test-output.tap"

@@ -1,14 +1,16 @@
 /**
- * Export commands: `timeline TREE_ID --format html|svg|json|csv -o FILE` and
- * `report TREE_ID -o FILE`.
+ * Export commands: `timeline TREE_ID --format html|svg|json|csv -o FILE`,
+ * `report TREE_ID -o FILE` and `crate TREE_ID -o FILE.crate.zip|DIR`.
  */
 import type { Command } from 'commander';
 import { buildReport } from '../report';
 import { renderTimeline, resolveTimelineFormat, timelineSamples, TIMELINE_FORMATS } from '../timeline';
+import { DEFAULT_EMBED_MAX_BYTES } from '../crate';
+import { InvalidInputError } from '../errors';
 import { checkId, withClient, writeOutput } from './context';
 import { queryableTree } from './pollers';
 
-/** Registers `timeline` and `report`. */
+/** Registers `timeline`, `report` and `crate`. */
 export function registerExportCommands(program: Command): void {
   program
     .command('timeline')
@@ -44,6 +46,30 @@ export function registerExportCommands(program: Command): void {
         const html = await buildReport(await queryableTree(rc, treeId), { workspace: opts.workspace });
         writeOutput(file, html);
         if (file !== '-') process.stderr.write(`wrote report of ${treeId} to ${file}\n`);
+      });
+    });
+
+  program
+    .command('crate')
+    .description('export a tree as a Workflow Run RO-Crate (Provenance Run Crate profile): spec, block code, parameters, every execution, outputs with sha256')
+    .argument('<treeId>', 'tree id')
+    .option('-o, --output <file>', 'a .zip file, or a folder for any other name (default: <treeId>.crate.zip)')
+    .option('--embed-max-bytes <n>', `embed output files up to this size, reference larger ones by file:// path and sha256 (default: ${DEFAULT_EMBED_MAX_BYTES})`)
+    .option('--license <url>', 'licence of the crate, e.g. https://spdx.org/licenses/CC-BY-4.0 (default: recorded as not specified)')
+    .option('--workspace <dir>', 'workspace root to read outputs from (default: env RAGOMICS_WORKSPACE or .data/workspace)')
+    .option('--force', 'replace an existing crate')
+    .action(async (treeId: string, opts: { output?: string; embedMaxBytes?: string; license?: string; workspace?: string; force?: boolean }) => {
+      checkId('TREE_ID', treeId);
+      const file = opts.output ?? `${treeId}.crate.zip`;
+      let embedMaxBytes: number | undefined;
+      if (opts.embedMaxBytes !== undefined) {
+        embedMaxBytes = Number(opts.embedMaxBytes);
+        if (!/^\d+$/.test(opts.embedMaxBytes) || !Number.isSafeInteger(embedMaxBytes)) throw new InvalidInputError(`--embed-max-bytes: must be a whole number of bytes (0 or more), got "${opts.embedMaxBytes}"`);
+      }
+      await withClient({}, async (rc) => {
+        await queryableTree(rc, treeId);
+        const r = await rc.exportCrate(treeId, file, { embedMaxBytes, license: opts.license, workspace: opts.workspace, force: opts.force });
+        process.stderr.write(`wrote run crate of ${treeId} to ${file} (${r.format === 'zip' ? 'zip' : 'folder'}; ${r.nodes} node(s), ${r.entities} entities; ${r.embedded} output file(s) embedded, ${r.referenced} referenced by path)${r.incomplete ? '; the tree is still running: the crate records an unfinished run' : ''}\n`);
       });
     });
 }
