@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, utimesSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { publishAttempt, publishedDir, sha256File } from '../../activities/publish';
@@ -34,7 +34,7 @@ function workspace(t: { after(fn: () => void): void }): string {
 async function published(root: string, tree: string, node: string, data = 'anndata bytes') {
   const out = path.join(root, 'scratch', `${tree}-${node}`, 'output');
   const figs = path.join(out, 'figures');
-  require('node:fs').mkdirSync(figs, { recursive: true });
+  mkdirSync(figs, { recursive: true });
   writeFileSync(path.join(out, '_node_anndata.h5ad'), data);
   writeFileSync(path.join(figs, 'umap.png'), 'png');
   writeFileSync(path.join(out, 'result.json'), JSON.stringify({ summary: 'did it', shape: [10, 5], metrics: { n: 1 }, figures: ['figures/umap.png'] }));
