@@ -15,12 +15,14 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TreeSpecInput } from '../common/schemas';
 import { NodeResultSchema } from '../common/schemas';
 import { entryDir } from '../activities/cache/store';
 import type { RagomicsClient } from '../client/sdk';
+import { ragomics } from './helpers/cli';
 import { uid, withWorker } from './helpers/harness';
 import { PROJECT_ROOT } from '../workers/config';
 
@@ -157,5 +159,33 @@ describe('results reused across trees (Docker, blocks image, PBMC)', { timeout: 
       assert.equal(JSON.parse(readFileSync(path.join(entryDir(workspace, normKey), 'entry.json'), 'utf8')).origin.treeId.startsWith(`${g.treeId}.`), true);
       console.log(`# cache: ${ran.length} executor runs for ${[a, b, c, d, e, f1, f2, g].reduce((s, t) => s + t.nodes.size, 0)} nodes in 8 trees`);
     });
+  });
+});
+
+describe('ragomics run --no-cache', () => {
+  void test('sets the spec\'s cache: false: a deterministic node gets no cache key; without the flag it gets one', async () => {
+    // The in-process executor runs only `sleep`, so `normalize` fails there, after its cache lookup:
+    // the lookup (and so the key in the status) is what the flag turns off.
+    const dir = mkdtempSync(path.join(tmpdir(), 'ragomics-nocache-'));
+    try {
+      const spec = path.join(dir, 'tree.yaml');
+      writeFileSync(spec, 'nodes:\n  - id: norm\n    block: { name: normalize }\n');
+      await withWorker({}, async ({ taskQueue }) => {
+        const statusOf = async (args: string[]) => {
+          const r = await ragomics(['run', spec, '--json', '--task-queue', taskQueue, '--id', uid('nocache'), ...args]);
+          assert.equal(r.code, 1, `the node fails on the in-process executor: ${r.stderr}`);
+          return JSON.parse(r.stdout) as { nodes: Array<{ id: string; error: string | null; cache?: { key: string; hit: boolean } }> };
+        };
+        const on = await statusOf([]);
+        assert.match(on.nodes[0]!.cache?.key ?? '', /^[0-9a-f]{64}$/, 'cache on by default: the node had a key');
+        assert.equal(on.nodes[0]!.cache?.hit, false);
+        assert.match(on.nodes[0]!.error ?? '', /not supported by the inprocess executor/);
+        const off = await statusOf(['--no-cache']);
+        assert.equal(off.nodes[0]!.cache, undefined, '--no-cache: not cacheable');
+        assert.match(off.nodes[0]!.error ?? '', /not supported by the inprocess executor/);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
