@@ -22,6 +22,7 @@ import type { TreeSpecInput } from '../common/schemas';
 import { NodeResultSchema } from '../common/schemas';
 import { entryDir } from '../activities/cache/store';
 import type { RagomicsClient } from '../client/sdk';
+import { collectReport } from '../client/report/collect';
 import { ragomics } from './helpers/cli';
 import { uid, withWorker } from './helpers/harness';
 import { PROJECT_ROOT } from '../workers/config';
@@ -103,6 +104,12 @@ describe('results reused across trees (Docker, blocks image, PBMC)', { timeout: 
       assert.equal(leaf.cache?.hit, false, 'a changed parameter is another key: a miss');
       assert.notEqual(leaf.cache?.key, a.nodes.get('pca')!.cache?.key);
       assert.equal(statSync(leaf.outputPath!).ino !== statSync(a.nodes.get('pca')!.outputPath!).ino, true);
+
+      // The report counts them: two hits (their outputs' bytes saved), one miss.
+      const report = await collectReport(client.getTree(b.treeId), { workspace });
+      assert.equal(report.cache?.hits, 2);
+      assert.equal(report.cache?.misses, 1);
+      assert.ok((report.cache?.bytesSaved ?? 0) >= statSync(b.nodes.get('qc2')!.outputPath!).size + statSync(b.nodes.get('norm2')!.outputPath!).size);
 
       // 3. cache: false on the tree (what `ragomics run --no-cache` sets): everything runs, nothing is published, no cache facts.
       const before = entries();
