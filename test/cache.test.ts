@@ -15,6 +15,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -193,6 +195,44 @@ describe('ragomics run --no-cache', () => {
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('repaired code and the cache', () => {
+  void test('a result of repaired code is not published under the key of the code that crashed: that code fails again elsewhere', { timeout: 300_000 }, async () => {
+    const broken = 'def run(adata=None, **parameters):\n    raise ValueError("typo")\n';
+    const fixed = 'def run(adata=None, **parameters):\n    import anndata, numpy as np\n    return anndata.AnnData(np.ones((4, 3), dtype=np.float32))\n';
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ code: fixed }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const fixerUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fix`;
+    try {
+      await withWorker({ executor: 'docker', maxConcurrentNodes: 2, defaultMemoryMB: 512 }, async ({ client, workspace }) => {
+        const block = { code: broken, deterministic: true };
+        const repaired = await client.startTree({ id: uid('cache-repair'), expansion: { fixerUrl, maxRepairs: 1 }, nodes: [{ id: 'custom', block }] });
+        assert.equal((await repaired.result()).state, 'COMPLETED');
+        const node = (await repaired.status()).nodes[0]!;
+        assert.equal(node.attempts, 2, 'crashed, then the repaired code ran');
+        const key = node.cache?.key;
+        assert.match(key ?? '', /^[0-9a-f]{64}$/, 'the node had the key of its original code');
+        assert.equal(published(node).cacheKey, null, 'the repaired run published under no key');
+        assert.ok(!existsSync(entryDir(workspace, key!)), 'nothing cached under the crashing code\'s key');
+        // The same crashing code in another tree (no fixer) runs, and fails: it never gets the repaired output.
+        const again = await client.startTree({ id: uid('cache-repair-again'), nodes: [{ id: 'custom', block }] });
+        assert.equal((await again.result()).state, 'FAILED');
+        const n2 = (await again.status()).nodes[0]!;
+        assert.equal(n2.cache?.key, key);
+        assert.equal(n2.cache?.hit, false);
+        assert.match(n2.error ?? '', /typo/);
+      });
+    } finally {
+      server.close();
     }
   });
 });

@@ -4,6 +4,13 @@
  * (the node runs again elsewhere), out of memory with `memoryGrowthFactor` (again with more
  * memory), a code failure with a fixer endpoint (again with the patched code). Then it tells the
  * scheduler how the node ended. Workflow code: deterministic, no I/O.
+ *
+ * A node that may be cacheable ({@link mayCache}) first asks the `lookupCache` activity for its
+ * key: a verified entry completes it at once (`cached: true`, nothing runs); on a miss it takes
+ * the key's lease (workflows/key-lease.ts): the holder computes with the key (runNode then
+ * publishes a success to the cache) and reports the outcome on every path; a waiter whose key
+ * was published looks it up again, and one whose owner failed fails with
+ * SharedComputationFailedError naming the owner and its error (the same input already failed).
  */
 import { CancellationScope, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import { nodeActivityId } from '../common/activity-ids';
