@@ -26,7 +26,7 @@ import { entryDir } from '../activities/cache/store';
 import type { RagomicsClient } from '../client/sdk';
 import { collectReport } from '../client/report/collect';
 import { ragomics } from './helpers/cli';
-import { uid, withWorker } from './helpers/harness';
+import { uid, waitFor, withWorker } from './helpers/harness';
 import { PROJECT_ROOT } from '../workers/config';
 
 const DATASET = path.join(PROJECT_ROOT, '.data', 'datasets', 'pbmc68k_counts.h5ad');
@@ -234,5 +234,29 @@ describe('repaired code and the cache', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('cancelled work and the cache', () => {
+  void test('a node cancelled while it computes publishes nothing; the next tree computes it', { timeout: 300_000 }, async () => {
+    await withWorker({ executor: 'docker', maxConcurrentNodes: 2, defaultMemoryMB: 1024 }, async ({ client, workspace, gate }) => {
+      gate.hold('qc');
+      const tree = await client.startTree({ id: uid('cache-cancel'), inputDataPath: DATASET, nodes: [{ id: 'qc', block: QC }] });
+      await gate.started('qc');
+      await tree.cancel('test: cancel while computing');
+      assert.equal((await tree.result()).state, 'CANCELLED');
+      const node = (await tree.status()).nodes[0]!;
+      assert.equal(node.state, 'CANCELLED');
+      assert.equal(node.cache?.hit, false, 'it had looked up its key (a miss) before it ran');
+      assert.ok(!existsSync(entryDir(workspace, node.cache!.key)), 'a cancelled computation is not cached');
+      // The next tree with the same work computes it (and then caches it).
+      const next = await client.startTree({ id: uid('cache-after-cancel'), inputDataPath: DATASET, nodes: [{ id: 'qc', block: QC }] });
+      gate.release('qc');
+      assert.equal((await next.result()).state, 'COMPLETED');
+      const n2 = (await next.status()).nodes[0]!;
+      assert.equal(n2.cache?.key, node.cache?.key);
+      assert.equal(n2.cache?.hit, false);
+      await waitFor(async () => existsSync(path.join(entryDir(workspace, node.cache!.key), 'entry.json')));
+    });
   });
 });
