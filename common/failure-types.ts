@@ -25,6 +25,12 @@ export const FailureTypes = {
   ExecutorUnavailable: 'ExecutorUnavailableError',
   /** An expansion policy or fixer endpoint failed or answered nonsense. */
   CallbackFailed: 'CallbackFailedError',
+  /**
+   * A node waited for another tree's node computing the same cache key (workflows/key-lease.ts),
+   * and that computation failed: the waiter fails too, naming the owner and its error, rather
+   * than repeating work that just failed on the same input.
+   */
+  SharedComputationFailed: 'SharedComputationFailedError',
 } as const;
 export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];
 

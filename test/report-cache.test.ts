@@ -87,7 +87,7 @@ void test('cacheStats: hits and misses from the status; bytes from entry.json or
   // An explicit root that holds nothing: nothing measured.
   assert.equal(cacheStats(statusNodes, workspaceSavings(path.join(ws, 'nope'))).computeSecondsSaved, 0);
   // A malformed cache field is ignored, not counted.
-  assert.equal(cacheStats([node('x', null, { cache: { hit: 'yes' } } as Partial<LiveNodeStatus>)]).cacheable, 0);
+  assert.equal(cacheStats([node('x', null, { cache: { hit: 'yes' } } as unknown as Partial<LiveNodeStatus>)]).cacheable, 0);
   assert.equal(formatCacheStats(s), '3 hits, 1 miss (1 after waiting for another tree); saved 1.5 MB and 15.5s of compute (1 hit not measured: workspace not visible from here)');
   assert.equal(formatBytes(1023), '1023 B');
   assert.equal(formatBytes(1536), '1.5 KB');

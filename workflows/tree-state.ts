@@ -235,6 +235,7 @@ export class TreeState {
         resources: n.resources,
         expectedDuration: n.expectedDuration,
         taskQueue: n.taskQueue,
+        ...(n.cache === false ? { noCache: true as const } : {}),
         source: p.by,
         // A copy per node: records are mutated (events) and must not share objects.
         provenance: { ...p },

@@ -5,7 +5,7 @@
  */
 import type { Block, ForkOrigin, NodeState, Resources } from '../common/schemas';
 import { TERMINAL_STATES } from '../common/schemas';
-import { blockLabel, timeOf, type AttemptState, type NodeRecord } from './node-record';
+import { blockLabel, timeOf, type AttemptState, type NodeCacheRecord, type NodeRecord } from './node-record';
 import { provenanceOf, type NodeEvent, type Provenance } from './provenance';
 
 /** Overall state of a tree. */
@@ -47,6 +47,8 @@ export interface NodeStatus {
   resources?: Resources;
   expectedDuration?: number;
   taskQueue?: string;
+  /** Cache facts of a cacheable node: its key, whether it reused a cached output, from where (absent: not cacheable). */
+  cache?: NodeCacheRecord;
 }
 
 /** One sample of a cohort in the status: its id, `.h5ad` and further sheet columns. */
@@ -182,6 +184,7 @@ export function nodeStatus(rec: NodeRecord, withTransitions = false, withDetails
   // Only on cohort nodes, so the status of a single-input tree is exactly what it was.
   if (rec.sample !== undefined) s.sample = rec.sample;
   if (rec.inputs !== undefined) s.inputs = rec.inputs;
+  if (rec.cache !== undefined) s.cache = rec.cache;
   if (withDetails) {
     s.blockSpec = rec.block;
     s.dependencies = rec.dependencies;

@@ -28,6 +28,8 @@ export interface ContractNode {
   provenance?: Provenance;
   /** What happened to the node after it was added: repairs, cache hits, shared waits (only when any). */
   events?: NodeEvent[];
+  /** A cacheable node's cache key, whether it reused a cached output and from where (absent: not cacheable). */
+  cache?: TreeStatus['nodes'][number]['cache'];
 }
 
 /** The contract's final status object, extended with counts and the tree's settings. */
@@ -63,6 +65,7 @@ export function toContractStatus(s: LiveTreeStatus): ContractStatus {
       ...(n.inputs !== undefined ? { inputs: n.inputs } : {}),
       ...(n.provenance !== undefined ? { provenance: n.provenance } : {}),
       ...(n.events !== undefined ? { events: n.events } : {}),
+      ...(n.cache !== undefined ? { cache: n.cache } : {}),
     })),
     metrics: s.metrics,
     counts: s.counts,

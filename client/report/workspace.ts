@@ -110,3 +110,4 @@ function readEnd(file: string, bytes: number): string {
     closeSync(fd);
   }
 }
+

@@ -79,7 +79,7 @@ test('adding a field is one edit: every field of a node, an attempt and an outpu
   // Required<...> makes this sample name every field the types have: a new field must be set here, and is then checked.
   const attempt: Required<AttemptRecord> = {
     n: 1, runIndex: 1, scheduledAt: T + 2, startedAt: T + 3, endedAt: T + 9, state: 'FAILED', worker: 'w1', error: 'boom', errorType: 'BlockCrashed',
-    exitCode: 70, memoryMB: 1024, peakMemoryMB: 900, reused: false,
+    exitCode: 70, memoryMB: 1024, peakMemoryMB: 900, reused: false, cached: false,
   };
   const output: Required<NodeOutput> = { ...completed(1, 'n0', 1).output!, figures: [], metrics: {} };
   const full: Required<NodeRecord> = {
@@ -87,6 +87,7 @@ test('adding a field is one edit: every field of a node, an attempt and an outpu
     source: 'client', sample: 'S1', inputs: ['n0'], gather: 'n_{sample}', error: 'boom', patchedCode: 'def run(adata=None): return adata', repairs: 1, oomRetries: 2, lostRetries: 3, output,
     provenance: { by: 'policy', at: '2026-11-29T00:00:01.000Z', requestId: 'policy:n0', url: 'http://agent/', reason: '7 clusters > 3', from: 'n0', client: 'x', rule: 'r' },
     events: [{ kind: 'repair', at: '2026-11-29T00:00:02.000Z', detail: 'gave up' }],
+    noCache: true, cache: { key: 'k'.repeat(64), hit: true, from: { treeId: 't.abc', nodeId: 'n0', attempt: 1 }, waitedFor: { treeId: 't', nodeId: 'n0' } },
     attempts: [attempt, { ...attempt, n: 2, state: 'COMPLETED', reused: true }],
   };
   // Fields the types do not have yet (what a future edit of node-record.ts adds) travel the same way.
