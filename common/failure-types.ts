@@ -25,6 +25,12 @@ export const FailureTypes = {
   ExecutorUnavailable: 'ExecutorUnavailableError',
   /** An expansion policy or fixer endpoint failed or answered nonsense. */
   CallbackFailed: 'CallbackFailedError',
+  /**
+   * A node that waited for another tree's node computing the same cache key, whose computation
+   * failed (workflows/key-lease.ts). The message names that tree and node and their error.
+   * Failures are not cached: the next tree that reaches the key computes afresh.
+   */
+  SharedComputationFailed: 'SharedComputationFailedError',
 } as const;
 export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];
 
