@@ -154,4 +154,22 @@ void describe('key lease protocol (claimer workflows)', () => {
     await c.signal(finishSignal, 'completed');
     assert.equal((await c.result()).role, 'compute');
   });
+
+  void test('a lease terminated by hand: its waiter claims again after its own hold limit and computes', async () => {
+    const key = newKey();
+    const a = await claim(key, 'n1');
+    await owns(a);
+    const b = await claim(key, 'n2', 3);
+    await waitsFor(b, a.workflowId);
+    const leaseRun = (await client.workflow.getHandle(keyLeaseWorkflowId(key)).describe()).runId;
+    await client.workflow.getHandle(keyLeaseWorkflowId(key)).terminate('test: an operator removed the lease');
+    await owns(b);
+    const next = await client.workflow.getHandle(keyLeaseWorkflowId(key)).describe();
+    assert.notEqual(next.runId, leaseRun, 'a new lease run');
+    assert.equal(next.parentExecution?.workflowId, b.workflowId, 'started by the waiter');
+    await b.signal(finishSignal, 'completed');
+    await a.signal(finishSignal, 'completed');
+    assert.equal((await b.result()).role, 'compute');
+    assert.equal((await a.result()).role, 'compute', 'the first owner is not disturbed (its release reaches a lease that no longer knows it)');
+  });
 });

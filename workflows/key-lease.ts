@@ -126,7 +126,8 @@ export async function acquireKeyLease(key: string, claim: KeyClaim, options: Acq
   pending.set(claimId, waiting);
   try {
     const leaseId = keyLeaseWorkflowId(key);
-    const claimed = await CancellationScope.nonCancellable(async () => {
+    /** Starts the lease (this claim owns the key) or queues in the running one. */
+    const claimRound = () => CancellationScope.nonCancellable(async () => {
       for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
         try {
           await startChild(keyLease, {
@@ -151,10 +152,15 @@ export async function acquireKeyLease(key: string, claim: KeyClaim, options: Acq
       }
       return 'alone' as const;
     });
-    if (claimed === 'owner') return computeGrant(key, claimId);
-    if (claimed === 'alone') return { role: 'compute', release: () => Promise.resolve() };
-    // Cancellable: a node cancelled while it waits ends here.
-    await condition(() => waiting.grant !== undefined);
+    for (;;) {
+      const claimed = await claimRound();
+      if (claimed === 'owner') return computeGrant(key, claimId);
+      if (claimed === 'alone') return { role: 'compute', release: () => Promise.resolve() };
+      // Cancellable: a node cancelled while it waits ends here. Nothing heard for a whole hold
+      // limit: claim again with the same id (a lease that has it ignores the repeat; one that was
+      // terminated by hand is started anew), so no lease mishap leaves a node waiting for ever.
+      if (await condition(() => waiting.grant !== undefined, claim.holdLimitSeconds * 1000)) break;
+    }
     const g = waiting.grant!;
     if (g.role === 'compute') return computeGrant(key, claimId);
     if (g.role === 'ready') return { role: 'ready', owner: g.owner };
