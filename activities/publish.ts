@@ -41,7 +41,7 @@ export async function readPublished(root: string, treeId: string, nodeId: string
 }
 
 /** Facts of the run that the output folder does not hold. */
-export type RunFacts = Pick<NodeResult, 'imageDigest' | 'executor' | 'worker' | 'startedAt' | 'endedAt' | 'activityAttempt' | 'peakMemoryMB'>;
+export type RunFacts = Pick<NodeResult, 'imageDigest' | 'executor' | 'worker' | 'startedAt' | 'endedAt' | 'activityAttempt' | 'peakMemoryMB'> & Partial<Pick<NodeResult, 'cacheKey'>>;
 
 /** Options of {@link publishAttempt}. */
 export interface PublishOptions {

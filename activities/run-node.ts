@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { z } from 'zod';
 import { CancelledFailure } from '@temporalio/common';
-import { checkBlockParameters, formatZodError, RunNodeInputSchema, type Block, type CarryActivities, type NodeInput, type NodeResult, type RunNodeInput } from '../common/schemas';
+import { checkBlockParameters, formatZodError, RunNodeInputSchema, type Block, type CacheLookup, type CarryActivities, type NodeInput, type NodeResult, type RunNodeInput } from '../common/schemas';
 import { superviseAttempt } from './attempt-control';
 import { createCarryActivities } from './carried-state';
 import { BlockTimeoutError, InputMissingError, InvalidParametersError, NodeFailureError } from './errors';
@@ -19,6 +19,7 @@ import { publishAttempt, readPublished } from './publish';
 import { readTail } from './runner-output';
 import { historyEntry, readAttemptHistory } from './attempt-history';
 import { attemptPaths, prepareAttempt, recordAttempt, type AttemptRecord } from './workspace';
+import { lookupNodeCache, publishComputed } from './cache/lookup';
 
 /** What the activities are built from; the worker wires real ones, tests may pass others. */
 export interface ActivityDeps {
@@ -73,6 +74,13 @@ export interface Activities extends CarryActivities {
    * - On cancellation the attempt is killed and Temporal's CancelledFailure is rethrown.
    */
   runNode(input: RunNodeRequest): Promise<NodeResult>;
+  /**
+   * The node's cache key and, when the key has a verified entry, its result linked from the
+   * cache into this tree's `published/attempt-<attempt>/` (activities/cache). `key: null`: not
+   * cacheable (the block is not deterministic, the executor names no runtime, an input cannot be
+   * read). A corrupt entry is moved aside and is a miss. Throws only on store I/O errors.
+   */
+  lookupCache(input: RunNodeRequest): Promise<CacheLookup>;
 }
 
 /** Builds the activities around injected dependencies. */
@@ -97,6 +105,12 @@ export function createActivities(deps: ActivityDeps): Activities {
         throw e;
       }
     },
+    async lookupCache(input: RunNodeRequest): Promise<CacheLookup> {
+      return lookupNodeCache({
+        executor: deps.executor, workspaceRoot: deps.workspaceRoot, workerId: deps.workerId,
+        heartbeatIntervalMs: heartbeatInterval(deps.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS, Context.current().info.heartbeatTimeoutMs),
+      }, Context.current(), input);
+    },
   };
 }
 
@@ -116,6 +130,8 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   ]);
   if (stored) {
     ctx.log.info('attempt already published; returning the stored result', { treeId, nodeId, attempt });
+    // The run that published it may have died before it reached the cache.
+    await publishComputed({ workspaceRoot: root }, ctx, input, treeKey, stored);
     return stored;
   }
   const block = resolveBlock(input);
@@ -167,10 +183,13 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
       facts: {
         imageDigest: outcome.imageDigest, executor: deps.executor.kind, worker: deps.workerId,
         startedAt: times.startedAt, endedAt: times.endedAt, activityAttempt, peakMemoryMB: outcome.peakMemoryMB,
+        ...(input.cacheKey !== undefined ? { cacheKey: input.cacheKey } : {}),
       },
       warn: (m) => ctx.log.warn(m, { treeId, nodeId, attempt }),
     });
     await record({ ...times, status: 'succeeded', failureType: null });
+    // Only successes are cached, and only after they are published in the tree.
+    await publishComputed({ workspaceRoot: root }, ctx, input, treeKey, result);
     return result;
   } catch (e) {
     if (e instanceof NodeFailureError && !recorded.last) {

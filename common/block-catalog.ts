@@ -155,11 +155,34 @@ export const BlockInputs: { readonly [K in BuiltinBlockName]: BlockInputCount } 
   pseudobulk_de: 'one',
 };
 
-/** The catalog as JSON Schema, as written to `blocks/catalog.json` for the Python runner (`blocks`: parameter schemas; `inputs`: {@link BlockInputs}). */
+/**
+ * Whether each built-in block is deterministic: the same input, parameters and runtime give the
+ * same output, so its result may be reused across trees (activities/cache). The scanpy blocks
+ * are (they fix their `random_state`); `sleep` is not: it is a diagnostic block whose point is
+ * to take time (and to fail or hold memory on demand), so reusing it would defeat its purpose.
+ * Adding a block without an entry here is a type error. Generated into `blocks/catalog.json`
+ * (`deterministic`).
+ */
+export const BlockDeterministic: { readonly [K in BuiltinBlockName]: boolean } = {
+  sleep: false,
+  quality_control: true,
+  normalize: true,
+  highly_variable_genes: true,
+  scale: true,
+  pca: true,
+  umap: true,
+  leiden: true,
+  marker_genes: true,
+  concatenate: true,
+  integrate: true,
+  pseudobulk_de: true,
+};
+
+/** The catalog as JSON Schema, as written to `blocks/catalog.json` for the Python runner (`blocks`: parameter schemas; `inputs`: {@link BlockInputs}; `deterministic`: {@link BlockDeterministic}). */
 export function blockCatalogJsonSchema(): Record<string, unknown> {
   const blocks: Record<string, unknown> = {};
   for (const name of BUILTIN_BLOCK_NAMES) {
     blocks[name] = z.toJSONSchema(BlockParameterSchemas[name], { io: 'input' });
   }
-  return { $comment: 'Generated from common/block-catalog.ts by scripts/gen-catalog.js; do not edit.', blocks, inputs: { ...BlockInputs } };
+  return { $comment: 'Generated from common/block-catalog.ts by scripts/gen-catalog.js; do not edit.', blocks, inputs: { ...BlockInputs }, deterministic: { ...BlockDeterministic } };
 }

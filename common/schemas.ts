@@ -51,6 +51,12 @@ export const InlineBlockSchema = z.strictObject({
     .default([]),
   /** Inline blocks get no network unless they ask for it. */
   network: z.boolean().default(false),
+  /**
+   * The code gives the same output for the same input, parameters and runtime (it fixes its
+   * random seeds), so its result may be reused across trees (activities/cache). Absent = false:
+   * inline code is never reused unless it says so.
+   */
+  deterministic: z.boolean().optional(),
   parameters: ParametersSchema,
 });
 
@@ -167,6 +173,11 @@ export const NodeSpecSchema = z.strictObject({
   expectedDuration: z.number().nonnegative().optional(),
   /** Task queue for this node's activity (resource classes, e.g. large-memory workers). */
   taskQueue: z.string().min(1).max(200).optional(),
+  /**
+   * false: this node neither reuses a cached result nor publishes its own to the cache
+   * (activities/cache). Absent: the tree's `cache` decides.
+   */
+  cache: z.boolean().optional(),
 });
 export type NodeSpecInput = z.input<typeof NodeSpecSchema>;
 export type NodeSpec = z.infer<typeof NodeSpecSchema>;
@@ -250,6 +261,14 @@ export const TreeSpecSchema = z
     samples: SamplesSchema.optional(),
     /** Node templates expanded once per sample, in sheet order (common/cohort.ts). */
     forEachSample: z.array(TemplateNodeSchema).max(1000).default([]),
+    /**
+     * Reuse results across trees: a node of a deterministic block whose cache key (block,
+     * runtime, parameters, inputs: activities/cache/key.ts) has a published, verified output
+     * completes with that output (`cached: true`) and runs nothing; a computed one is published
+     * to the cache. false: no node of this tree reuses or publishes (`ragomics run --no-cache`).
+     * @default true
+     */
+    cache: z.boolean().default(true),
   });
 export type TreeSpecInput = z.input<typeof TreeSpecSchema>;
 export type TreeSpec = z.infer<typeof TreeSpecSchema>;
@@ -349,6 +368,12 @@ export const RunNodeInputSchema = z.strictObject({
   runKey: z.string().regex(/^[A-Za-z0-9-]{1,36}$/).optional(),
   /** Extra code patch from the repair hook, replacing inline code for this attempt. */
   patchedCode: z.string().optional(),
+  /**
+   * The node's cache key (activities/cache/key.ts), from the `lookupCache` activity: a
+   * successful attempt is published to the cache under it. Absent: not cacheable, nothing is
+   * published.
+   */
+  cacheKey: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 }).refine((input) => input.inputs === undefined || input.inputPath === null, { path: ['inputPath'], message: 'must be null when inputs are given' });
 export type RunNodeInput = z.infer<typeof RunNodeInputSchema>;
 
@@ -382,6 +407,10 @@ export interface FailureDetails {
   attemptHistory?: ActivityAttempt[];
 }
 
+/** The computation a cached output came from (`treeId` is the workspace key `<treeId>.<runKey>`). */
+export const CachedFromSchema = z.strictObject({ treeId: z.string(), nodeId: z.string(), attempt: z.number().int().min(1) });
+export type CachedFrom = z.infer<typeof CachedFromSchema>;
+
 /** Small result of one node run: paths, digests, metrics; never data. */
 export const NodeResultSchema = z.object({
   outputDir: z.string(),
@@ -405,8 +434,31 @@ export const NodeResultSchema = z.object({
   peakMemoryMB: z.number().nullable().default(null),
   /** Every Temporal attempt of this run, oldest first, when the activity could reconstruct them (from heartbeat details). */
   attemptHistory: z.array(z.lazy(() => ActivityAttemptSchema)).default([]),
+  /** True when the output was reused from the cache (hard links of an entry) and nothing ran. */
+  cached: z.boolean().default(false),
+  /** The cache key the node had (computed or reused), null when it was not cacheable. */
+  cacheKey: z.string().nullable().default(null),
+  /** Where a cached output was first computed: the workspace key `<treeId>.<runKey>`, the node and its attempt. */
+  cachedFrom: CachedFromSchema.nullable().default(null),
 });
 export type NodeResult = z.infer<typeof NodeResultSchema>;
+
+/**
+ * `<workspace>/cache/entries/<key>/entry.json`: what a cache entry holds (activities/cache/store.ts;
+ * `ragomics gc` reads it too). `origin.treeId` is the workspace key `<treeId>.<runKey>`;
+ * `bytes` the total size of the entry's files (what a hit saves computing and storing);
+ * `block` the block's label (a built-in block's name or `inline`).
+ */
+export const CacheEntrySchema = z.object({
+  key: z.string().regex(/^[0-9a-f]{64}$/),
+  createdAt: z.string(),
+  origin: CachedFromSchema,
+  /** sha256 of the entry's `_node_anndata.h5ad`, '' when the block produced no AnnData. */
+  outputSha256: z.string().regex(/^([0-9a-f]{64})?$/),
+  bytes: z.number().int().min(0),
+  block: z.string(),
+});
+export type CacheEntry = z.infer<typeof CacheEntrySchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Callbacks to external services (the seed's function selector and bug fixer).
@@ -581,9 +633,21 @@ export const CarriedStateSchema = z.strictObject({
   samples: z.array(z.strictObject({ sample: z.string(), path: z.string(), columns: z.record(z.string(), z.string()) })).optional(),
 });
 
+/** Answer of the `lookupCache` activity. */
+export interface CacheLookup {
+  key: string | null;
+  hit: NodeResult | null;
+}
+
 /** Activities the workflow calls; implemented in `activities/`, named here so workflow code needs no import from there. */
 export interface TreeActivities {
   runNode(input: RunNodeInput): Promise<NodeResult>;
+  /**
+   * The node's cache key, and its cached result when the key has a verified entry (then linked
+   * into this tree's `published/attempt-<attempt>/`). `key: null`: not cacheable (a block that
+   * is not deterministic, an executor without a runtime identity, an input that is missing).
+   */
+  lookupCache(input: RunNodeInput): Promise<CacheLookup>;
   callExpansionPolicy(url: string, request: ExpansionPolicyRequest): Promise<ExpansionPolicyResponse>;
   callFixer(url: string, request: FixerRequest): Promise<FixerResponse>;
 }

@@ -22,7 +22,7 @@ import { CarriedRefSchema, TreeSpecSchema, formatZodError, type CarriedRef, type
 import * as SA from '../common/search-attributes';
 import { classifyFailure } from './classify-failure';
 import { installKeyGrantHandler } from './key-lease';
-import { LOST_BACKOFF_PATCH, NODE_ACTIVITY_ID_PATCH, createNodeRunner } from './node-runner';
+import { LOST_BACKOFF_PATCH, NODE_ACTIVITY_ID_PATCH, NODE_CACHE_PATCH, createNodeRunner } from './node-runner';
 import { requestFromSuggestions, requestsFromRules } from './expansion';
 import {
   addNodesSignal, addNodesUpdate, addSamplesUpdate, cancelNodeUpdate, cancelTreeSignal, closeTreeSignal, metricsQuery,
@@ -338,7 +338,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     // marker before it has told it of the patch markers that follow, so a first patched() call
     // there would answer false and fail the replay as nondeterministic (seen when a worker
     // replayed such a run to answer a query).
-    for (const id of [NODE_ACTIVITY_ID_PATCH, LOST_BACKOFF_PATCH, CARRY_IN_WORKSPACE_PATCH]) patched(id);
+    for (const id of [NODE_ACTIVITY_ID_PATCH, LOST_BACKOFF_PATCH, CARRY_IN_WORKSPACE_PATCH, NODE_CACHE_PATCH]) patched(id);
     tree.restore(await loadState(ref, carriedPath(ref)));
     loaded = true;
     loadedFrom = ref.runId;

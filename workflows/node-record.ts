@@ -28,6 +28,21 @@ export interface AttemptRecord {
   peakMemoryMB?: number;
   /** True when a retry found this attempt's output already published and did not run again. */
   reused?: boolean;
+  /** True when the attempt reused a cached output (activities/cache) and ran nothing. */
+  cached?: boolean;
+}
+
+/**
+ * A cacheable node's cache facts, shown in the status (`cache`): its key, whether it reused a
+ * cached output and from where, and whose computation of the same key it waited for.
+ */
+export interface NodeCacheRecord {
+  key: string;
+  hit: boolean;
+  /** The computation the reused output came from (`treeId` = workspace key `<treeId>.<runKey>`). */
+  from?: { treeId: string; nodeId: string; attempt: number };
+  /** The node of another tree that computed this key while this one waited (key lease). */
+  waitedFor?: { treeId: string; nodeId: string };
 }
 
 /** A state change: `[to, at, reason?]`, compact because big trees carry thousands of them. */
@@ -58,6 +73,8 @@ export interface NodeRecord {
   resources?: Resources;
   expectedDuration?: number;
   taskQueue?: string;
+  /** The spec's `cache: false`: this node neither reuses nor publishes cached results. */
+  noCache?: true;
   /** Who added the node: spec, client, signal, result, rule, policy, samples. */
   source: string;
   /** The sample this node belongs to (nodes expanded from `forEachSample`); see `TreeState.samples`. */
@@ -77,6 +94,8 @@ export interface NodeRecord {
   repairs: number;
   oomRetries: number;
   lostRetries: number;
+  /** Cache facts of a node that was cacheable (absent: it was not). */
+  cache?: NodeCacheRecord;
 }
 
 /** Display label of a node's block: its name, or `inline` for inline code. */

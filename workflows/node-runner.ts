@@ -7,10 +7,12 @@
  */
 import { CancellationScope, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import { nodeActivityId } from '../common/activity-ids';
+import { BlockDeterministic } from '../common/block-catalog';
 import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES } from '../common/failure-types';
 import { memoryForAttempt } from '../common/memory';
-import type { NodeResult, RunNodeInput, TreeActivities, TreeSpec } from '../common/schemas';
+import type { CacheLookup, NodeResult, Resources, RunNodeInput, TreeActivities, TreeSpec } from '../common/schemas';
 import { classifyFailure } from './classify-failure';
+import { acquireKeyLease, type LeaseGrant } from './key-lease';
 import { blockLabel, type AttemptRecord, type NodeRecord } from './node-record';
 import type { TreeState } from './tree-state';
 
@@ -24,8 +26,36 @@ export const LOST_BACKOFF_PATCH = 'lost-executor-backoff';
  * sequence-number ids on replay (the id is part of the recorded command).
  */
 export const NODE_ACTIVITY_ID_PATCH = 'node-activity-id';
+/**
+ * Patch id of results reused across trees (activities/cache): a cacheable node first asks the
+ * `lookupCache` activity (and the key's lease) before it runs. Asked only for nodes that can be
+ * cacheable, so trees recorded before replay as they ran, and trees of `sleep` nodes (the
+ * benchmarks) schedule exactly the commands they did.
+ */
+export const NODE_CACHE_PATCH = 'node-cache';
 /** Seconds added to a node's own timeout as Temporal's start-to-close backstop (the executor kills at the timeout). */
 const TIMEOUT_GRACE_SECONDS = 30;
+/** Prefix of the `lookupCache` activity ids: not `node:` (common/activity-ids.ts), so a lookup is never taken for the node's run. */
+const CACHE_ACTIVITY_PREFIX = 'cache:';
+
+/**
+ * Whether a node can be cacheable, decided from its spec alone (workflow code, no I/O): the tree
+ * and the node allow it, and the block is deterministic (a built-in block flagged so in
+ * common/block-catalog.ts, inline code with `deterministic: true`). Whether it really gets a key
+ * is the `lookupCache` activity's answer (the executor must name its runtime).
+ */
+export function mayCache(spec: Pick<TreeSpec, 'cache'>, rec: Pick<NodeRecord, 'block' | 'noCache'>): boolean {
+  if (spec.cache === false || rec.noCache) return false;
+  return 'name' in rec.block ? BlockDeterministic[rec.block.name] : rec.block.deterministic === true;
+}
+
+/** How the cache step before a node's first run ended. */
+type CacheStart =
+  | { kind: 'none' }
+  | { kind: 'hit'; result: NodeResult }
+  | { kind: 'compute'; key: string; release?: Extract<LeaseGrant, { role: 'compute' }>['release'] }
+  | { kind: 'failed'; reason: string; errorType: string }
+  | { kind: 'cancelled' };
 
 /** What a node runner needs from its tree. */
 export interface NodeRunnerContext {
@@ -63,6 +93,91 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
         nonRetryableErrorTypes: NON_RETRYABLE_FAILURE_TYPES,
       },
     }).runNode;
+  }
+
+  /** The `lookupCache` activity, on the node's task queue (its worker's executor names the runtime). */
+  function lookupActivity(rec: NodeRecord, n: number) {
+    const timeout = rec.timeout ?? spec.jobTimeout;
+    return proxyActivities<TreeActivities>({
+      activityId: `${CACHE_ACTIVITY_PREFIX}${rec.id}:${rec.attempts.length + 1}:${n}`,
+      taskQueue: rec.taskQueue,
+      // Hashing a large root input (once per worker) or building a requirements image may take a while; the heartbeat tells a live lookup from a lost one.
+      startToCloseTimeout: `${timeout + TIMEOUT_GRACE_SECONDS}s`,
+      heartbeatTimeout: `${spec.heartbeatTimeout}s`,
+      retry: { maximumAttempts: 3, initialInterval: '1s', backoffCoefficient: 2 },
+    }).lookupCache;
+  }
+
+  /** The activity input of run `runIndex` of a node. */
+  function activityInput(rec: NodeRecord, runIndex: number, resources: Resources | undefined): RunNodeInput {
+    const input: RunNodeInput = {
+      treeId, runKey, nodeId: rec.id, attempt: runIndex, block: rec.block, inputPath: inputPathFor(rec), resources,
+      timeoutSeconds: rec.timeout ?? spec.jobTimeout, patchedCode: rec.patchedCode,
+    };
+    // Only cohort nodes carry these, so single-input activity inputs are unchanged.
+    const inputs = inputsFor(rec);
+    if (inputs) input.inputs = inputs;
+    const sample = runSample(rec.sample);
+    if (sample) input.sample = sample;
+    return input;
+  }
+
+  /**
+   * Before a cacheable node's first run: look its key up; on a miss take the key's lease
+   * (workflows/key-lease.ts) and compute, or wait for the tree that computes it and look up
+   * again. A lookup that fails (after its retries) leaves the node uncached: it runs as before.
+   */
+  async function startFromCache(rec: NodeRecord, scope: CancellationScope): Promise<CacheStart> {
+    const input = activityInput(rec, 1, memoryFor(rec));
+    let found: CacheLookup;
+    try {
+      found = await scope.run(() => lookupActivity(rec, 1)(input));
+    } catch (err) {
+      if (classifyFailure(err).state === 'CANCELLED') return { kind: 'cancelled' };
+      rec.transitions.push(['RUNNING', Date.now(), `cache lookup failed, running uncached: ${classifyFailure(err).message.split('\n')[0]}`]);
+      return { kind: 'none' };
+    }
+    const key = found.key;
+    if (key === null) return { kind: 'none' };
+    if (found.hit) {
+      rec.cache = { key, hit: true, ...(found.hit.cachedFrom ? { from: found.hit.cachedFrom } : {}) };
+      return { kind: 'hit', result: found.hit };
+    }
+    rec.cache = { key, hit: false };
+    let grant: LeaseGrant;
+    try {
+      const timeout = rec.timeout ?? spec.jobTimeout;
+      const runs = (rec.maxRetries ?? spec.maxRetries) + 1;
+      grant = await scope.run(() => acquireKeyLease(key, { treeId, nodeId: rec.id, holdLimitSeconds: (timeout + TIMEOUT_GRACE_SECONDS) * runs }));
+    } catch (err) {
+      const f = classifyFailure(err);
+      if (f.state === 'CANCELLED') return { kind: 'cancelled' };
+      rec.transitions.push(['RUNNING', Date.now(), `key lease failed, computing without it: ${f.message.split('\n')[0]}`]);
+      return { kind: 'compute', key };
+    }
+    if (grant.role === 'compute') return { kind: 'compute', key, release: grant.release };
+    if (grant.role === 'failed') {
+      rec.cache.waitedFor = grant.owner;
+      const error = grant.error.split('\n')[0] ?? '';
+      return {
+        kind: 'failed', errorType: FailureTypes.SharedComputationFailed,
+        reason: `the same computation (cache key ${key.slice(0, 12)}) failed in tree "${grant.owner.treeId}" node "${grant.owner.nodeId}": ${error}`,
+      };
+    }
+    // 'ready': the key was published while this node waited; the new entry is normally there.
+    try {
+      found = await scope.run(() => lookupActivity(rec, 2)(input));
+    } catch (err) {
+      if (classifyFailure(err).state === 'CANCELLED') return { kind: 'cancelled' };
+      return { kind: 'compute', key };
+    }
+    if (found.hit) {
+      const from = found.hit.cachedFrom;
+      rec.cache = { key, hit: true, ...(from ? { from, waitedFor: { treeId: from.treeId, nodeId: from.nodeId } } : {}) };
+      return { kind: 'hit', result: found.hit };
+    }
+    // Published and gone again (a corrupt entry moved aside): compute it here.
+    return { kind: 'compute', key };
   }
 
   function inputPathFor(rec: NodeRecord): string | null {
@@ -143,28 +258,64 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
     let outcome: 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED' = 'FAILED';
     let reason: string | undefined;
     let result: NodeResult | undefined;
+    // patched() only for nodes that may be cacheable: other nodes (sleep) add no marker and no activity.
+    const cache: CacheStart = mayCache(spec, rec) && patched(NODE_CACHE_PATCH) ? await startFromCache(rec, scope) : { kind: 'none' };
+    // A key describes the code it was computed for: once a repair patched the code, results are no longer published under it.
+    const repairsAtLookup = rec.repairs;
+    try {
+      if (cache.kind === 'hit') {
+        result = cache.result;
+        const placeholder: AttemptRecord = { n: rec.attempts.length + 1, runIndex: 1, scheduledAt: Date.now(), startedAt: null, endedAt: null, state: 'RUNNING' };
+        rec.attempts.push(placeholder);
+        recordAttempts(rec, placeholder, undefined, { startedAt: Date.parse(result.startedAt), endedAt: Date.parse(result.endedAt), state: 'COMPLETED', worker: result.worker, cached: true });
+        rec.output = outputOf(result);
+        outcome = 'COMPLETED';
+      } else if (cache.kind === 'failed') {
+        const now = Date.now();
+        rec.attempts.push({ n: rec.attempts.length + 1, runIndex: 1, scheduledAt: now, startedAt: null, endedAt: now, state: 'FAILED', error: cache.reason, errorType: cache.errorType });
+        tree.version++;
+        outcome = 'FAILED';
+        reason = cache.reason;
+      } else if (cache.kind === 'cancelled') {
+        outcome = 'CANCELLED';
+        reason = ctx.cancelReason() ?? rec.error ?? 'cancelled';
+      } else {
+        ({ outcome, reason, result } = await compute(rec, scope, cache.kind === 'compute' ? () => (rec.repairs === repairsAtLookup ? cache.key : undefined) : () => undefined));
+      }
+    } finally {
+      // The lease's owner reports how its computation ended on every path, also when the node was
+      // cancelled (a non-cancellable scope: the cancelled scope could not run the release).
+      if (cache.kind === 'compute' && cache.release) {
+        const release = cache.release;
+        const how = outcome === 'COMPLETED' ? 'completed' : outcome === 'CANCELLED' ? 'cancelled' : 'failed';
+        await CancellationScope.nonCancellable(() => release(how, how === 'failed' ? reason : undefined));
+      }
+    }
+    if (reason) rec.error = reason;
+    const a = rec.attempts[rec.attempts.length - 1];
+    const duration = a?.startedAt != null && a.endedAt != null ? (a.endedAt - a.startedAt) / 1000 : undefined;
+    tree.apply(tree.scheduler.finish(rec.id, outcome, duration, reason), Date.now());
+    if (outcome === 'COMPLETED' && result) ctx.onCompleted(rec, result);
+  };
+
+  /** Runs the node's activity until it ends; `cacheKey()` gives the key to publish a success under, if any. */
+  async function compute(rec: NodeRecord, scope: CancellationScope, cacheKey: () => string | undefined): Promise<{ outcome: 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED'; reason?: string; result?: NodeResult }> {
+    let outcome: 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED' = 'FAILED';
+    let reason: string | undefined;
+    let result: NodeResult | undefined;
     for (let runIndex = 1; ; runIndex++) {
       const resources = memoryFor(rec);
       const placeholder: AttemptRecord = { n: rec.attempts.length + 1, runIndex, scheduledAt: Date.now(), startedAt: null, endedAt: null, state: 'RUNNING', memoryMB: resources?.memoryMB };
       rec.attempts.push(placeholder);
-      const input: RunNodeInput = {
-        treeId, runKey, nodeId: rec.id, attempt: runIndex, block: rec.block, inputPath: inputPathFor(rec), resources,
-        timeoutSeconds: rec.timeout ?? spec.jobTimeout, patchedCode: rec.patchedCode,
-      };
-      // Only cohort nodes carry these, so single-input activity inputs are unchanged.
-      const inputs = inputsFor(rec);
-      if (inputs) input.inputs = inputs;
-      const sample = runSample(rec.sample);
-      if (sample) input.sample = sample;
+      const input = activityInput(rec, runIndex, resources);
+      const key = cacheKey();
+      if (key !== undefined) input.cacheKey = key;
       try {
         result = await scope.run(() => nodeActivity(rec, placeholder.n).executeWithOptions({ summary: `${rec.id} · ${blockLabel(rec.block)} · run ${runIndex}` }, [input]));
         recordAttempts(rec, placeholder, result.attemptHistory, {
           startedAt: Date.parse(result.startedAt), endedAt: Date.parse(result.endedAt), state: 'COMPLETED', worker: result.worker, reused: result.reused, peakMemoryMB: result.peakMemoryMB ?? undefined,
         });
-        rec.output = {
-          outputDir: result.outputDir, outputPath: result.outputPath, sha256: result.outputSha256, shape: result.shape,
-          summary: result.summary, figures: result.figures, metrics: result.metrics, imageDigest: result.imageDigest,
-        };
+        rec.output = outputOf(result);
         outcome = 'COMPLETED';
         break;
       } catch (err) {
@@ -197,10 +348,14 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
         break;
       }
     }
-    if (reason) rec.error = reason;
-    const a = rec.attempts[rec.attempts.length - 1];
-    const duration = a?.startedAt != null && a.endedAt != null ? (a.endedAt - a.startedAt) / 1000 : undefined;
-    tree.apply(tree.scheduler.finish(rec.id, outcome, duration, reason), Date.now());
-    if (outcome === 'COMPLETED' && result) ctx.onCompleted(rec, result);
+    return { outcome, reason, result };
+  }
+}
+
+/** What the node record keeps of a result. */
+function outputOf(result: NodeResult): NonNullable<NodeRecord['output']> {
+  return {
+    outputDir: result.outputDir, outputPath: result.outputPath, sha256: result.outputSha256, shape: result.shape,
+    summary: result.summary, figures: result.figures, metrics: result.metrics, imageDigest: result.imageDigest,
   };
 }

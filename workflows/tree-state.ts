@@ -215,6 +215,7 @@ export class TreeState {
         resources: n.resources,
         expectedDuration: n.expectedDuration,
         taskQueue: n.taskQueue,
+        ...(n.cache === false ? { noCache: true as const } : {}),
         source,
         ...(n.sample !== undefined ? { sample: n.sample } : {}),
         ...(n.inputs !== undefined ? { inputs: n.inputs } : {}),

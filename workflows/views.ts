@@ -5,7 +5,7 @@
  */
 import type { Block, NodeState } from '../common/schemas';
 import { TERMINAL_STATES } from '../common/schemas';
-import { blockLabel, timeOf, type AttemptState, type NodeRecord } from './node-record';
+import { blockLabel, timeOf, type AttemptState, type NodeCacheRecord, type NodeRecord } from './node-record';
 
 /** Overall state of a tree. */
 export type TreeState = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
@@ -32,6 +32,8 @@ export interface NodeStatus {
   sample?: string;
   /** A node with several inputs: their node ids, in order (only on such nodes). */
   inputs?: string[];
+  /** Cache facts of a cacheable node: its key, whether it reused a cached output, from where (absent: not cacheable). */
+  cache?: NodeCacheRecord;
 }
 
 /** One sample of a cohort in the status: its id, `.h5ad` and further sheet columns. */
@@ -163,6 +165,7 @@ export function nodeStatus(rec: NodeRecord, withTransitions = false, withDetails
   // Only on cohort nodes, so the status of a single-input tree is exactly what it was.
   if (rec.sample !== undefined) s.sample = rec.sample;
   if (rec.inputs !== undefined) s.inputs = rec.inputs;
+  if (rec.cache !== undefined) s.cache = rec.cache;
   if (withDetails) {
     s.blockSpec = rec.block;
     s.dependencies = rec.dependencies;

@@ -50,6 +50,12 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
     kind: 'docker',
     docker,
     activeContainers: () => active,
+    // The image Id, not a tag or RepoDigest: a rebuilt image under the same tag is another runtime.
+    runtimeIdentity: async (block, ctx) => {
+      await ping(docker, opts.pingTimeoutMs ?? 5000);
+      const image = await resolveBlockImage(docker, opts.image, block, ctx.buildLog, opts.requirementsBuild);
+      return `docker:${image.ref}`;
+    },
     run: async (job, ctl) => {
       const tPrepare = performance.now();
       await ping(docker, opts.pingTimeoutMs ?? 5000);

@@ -11,6 +11,7 @@ import { BlockParameterSchemas } from '../../common/block-catalog';
 import { formatZodError } from '../../common/schemas';
 import { RunnerErrorTypes, RunnerExitCodes, type RunnerFailureExitCode } from '../../common/runner-contract';
 import type { BlockExecutor, ExecControl, ExecJob, ExecOutcome } from './types';
+import { inprocessRuntimeIdentity } from '../cache/runtime';
 
 /** How often a sleeping block reports progress. */
 const PROGRESS_EVERY_MS = 1000;
@@ -24,6 +25,7 @@ const PROGRESS_EVERY_MS = 1000;
 export function createInprocessExecutor(): BlockExecutor {
   return {
     kind: 'inprocess',
+    runtimeIdentity: () => inprocessRuntimeIdentity(__filename),
     run: async (job, ctl) => runSleep(job, ctl),
   };
 }

@@ -13,6 +13,7 @@ import { settleWithin, whenAborted } from './abort';
 import { openLogSink } from './logs';
 import type { BlockExecutor, ExecOutcome } from './types';
 import { repoRoot, toolsDir } from './repo-root';
+import { localRuntimeIdentity } from '../cache/runtime';
 
 /** Options of {@link createLocalExecutor}. */
 export interface LocalExecutorOptions {
@@ -48,6 +49,7 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): BlockExecu
   const runtimeDir = opts.runtimeDir ?? path.join(repoRoot(), 'blocks', 'runtime');
   return {
     kind: 'local',
+    runtimeIdentity: () => localRuntimeIdentity(python, runtimeDir),
     run: async (job, ctl): Promise<ExecOutcome> => {
       const startedAt = new Date();
       const base = { imageDigest: null, peakMemoryMB: null, oomKilled: false, startedAt };

@@ -130,4 +130,15 @@ export interface ExecPhases {
 export interface BlockExecutor {
   readonly kind: ExecutorKind;
   run(job: ExecJob, ctl: ExecControl): Promise<ExecOutcome>;
+  /**
+   * The identity of the runtime `block` would run in on this executor, for cache keys
+   * (activities/cache/key.ts): Docker, the Id of the image (a requirements image built if
+   * missing, its build output appended to `buildLog`); local, a hash of the runner's sources and
+   * interpreter; in-process, a hash of its own code. It must change whenever the runtime changes.
+   * An executor without it makes no node cacheable.
+   *
+   * @throws ExecutorUnavailableError (engine or image missing) or BlockCrashedError (a
+   *   requirements build failed); the caller then treats the node as not cacheable.
+   */
+  runtimeIdentity?(block: Block, ctx: { buildLog: string }): Promise<string>;
 }
