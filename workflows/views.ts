@@ -34,6 +34,11 @@ export interface NodeStatus {
   inputs?: string[];
   /** Cache facts of a cacheable node: its key, whether it reused a cached output, from where (absent: not cacheable). */
   cache?: NodeCacheRecord;
+  /**
+   * Only while a RUNNING node waits for another node computing the same cache key (key lease):
+   * that node, and since when (ISO-8601). It runs nothing meanwhile (no worker slot).
+   */
+  sharedWait?: { treeId: string; nodeId: string; since: string };
 }
 
 /** One sample of a cohort in the status: its id, `.h5ad` and further sheet columns. */
@@ -166,6 +171,7 @@ export function nodeStatus(rec: NodeRecord, withTransitions = false, withDetails
   if (rec.sample !== undefined) s.sample = rec.sample;
   if (rec.inputs !== undefined) s.inputs = rec.inputs;
   if (rec.cache !== undefined) s.cache = rec.cache;
+  if (rec.sharedWait !== undefined) s.sharedWait = { treeId: rec.sharedWait.treeId, nodeId: rec.sharedWait.nodeId, since: new Date(rec.sharedWait.since).toISOString() };
   if (withDetails) {
     s.blockSpec = rec.block;
     s.dependencies = rec.dependencies;

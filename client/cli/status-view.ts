@@ -22,6 +22,8 @@ export interface ContractNode {
   sample?: string;
   /** A multi-input node's inputs, in order (only on such nodes). */
   inputs?: string[];
+  /** Only while a RUNNING node waits for another tree's node computing the same cache key: that node, since when. */
+  sharedWait?: { treeId: string; nodeId: string; since: string };
 }
 
 /** The contract's final status object, extended with counts and the tree's settings. */
@@ -53,6 +55,7 @@ export function toContractStatus(s: LiveTreeStatus): ContractStatus {
       block: n.block, outputPath: n.outputPath ?? null, waitingFor: n.waitingFor ?? null,
       ...(n.sample !== undefined ? { sample: n.sample } : {}),
       ...(n.inputs !== undefined ? { inputs: n.inputs } : {}),
+      ...(n.sharedWait !== undefined ? { sharedWait: n.sharedWait } : {}),
     })),
     metrics: s.metrics,
     counts: s.counts,
@@ -145,6 +148,7 @@ export function renderStatusText(s: LiveTreeStatus, now = Date.now()): string {
     lines.push(`  ${cell(n.id, 24)} ${cell(n.block, 20)} ${cell(n.state, 10)} ${cell(String(n.attempts), 5)} ${cell(el === null ? '-' : formatDuration(el), 8)} ${n.error ? n.error.split('\n')[0] : ''}`.trimEnd());
     // Why a node that is not running yet waits: for a worker (dispatched) or for the tree (READY).
     if (n.waitingFor) lines.push(`    ↳ ${n.waitingFor.reason}; for ${formatDuration((now - Date.parse(n.waitingFor.since)) / 1000)}`);
+    else if (n.sharedWait) lines.push(`    ↳ waiting for the same computation in tree ${n.sharedWait.treeId} node ${n.sharedWait.nodeId}; for ${formatDuration((now - Date.parse(n.sharedWait.since)) / 1000)}`);
     else if (n.state === 'READY' && s.state === 'RUNNING') lines.push(`    ↳ ${readyReason(s)}`);
     if (n.inputs) lines.push(`    ↳ reads ${n.inputs.length} input(s): ${n.inputs.length > 6 ? `${n.inputs.slice(0, 6).join(', ')}, …` : n.inputs.join(', ')}`);
   }

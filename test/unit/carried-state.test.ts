@@ -86,6 +86,7 @@ test('adding a field is one edit: every field of a node, an attempt and an outpu
     ...completed(1, 'n0', 1), dependencies: ['n0'], priority: 2, timeout: 10, maxRetries: 3, resources: { memoryMB: 512, cpus: 1.5 }, expectedDuration: 2.5, taskQueue: 'bigmem',
     source: 'client', sample: 'S1', inputs: ['n0'], gather: 'n_{sample}', error: 'boom', patchedCode: 'def run(adata=None): return adata', repairs: 1, oomRetries: 2, lostRetries: 3, output,
     noCache: true, cache: { key: 'k'.repeat(64), hit: true, from: { treeId: 't.abc', nodeId: 'n0', attempt: 1 }, waitedFor: { treeId: 't', nodeId: 'n0' } },
+    sharedWait: { treeId: 't', nodeId: 'n0', since: T + 1 },
     attempts: [attempt, { ...attempt, n: 2, state: 'COMPLETED', reused: true }],
   };
   // Fields the types do not have yet (what a future edit of node-record.ts adds) travel the same way.
