@@ -515,7 +515,7 @@ export type LeaseHolder = z.infer<typeof LeaseHolderSchema>;
 
 /**
  * One node's claim on a key (signal `claimKey` to the lease workflow, or its start input).
- * `claimId` is unique per claim (`<run id prefix>:<node id>:<n>`), so grants and releases name
+ * `claimId` is unique per claim (`<run id>:<node id>:<n>`), so grants and releases name
  * the claim they answer and a stale one (a cancelled waiter, an expired owner) is told apart.
  * `holdLimitSeconds`: how long this claim may own the key before the lease gives it to the
  * next waiter as if it had been cancelled (its tree was terminated, say).

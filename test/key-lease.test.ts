@@ -6,14 +6,30 @@
  * who computes, who waits, what completion, failure, cancellation and termination of the owner
  * tell the waiters, and what happens to a cancelled waiter. Every claimer holds the key until
  * the test says how its computation ended, so "in flight together" is a fact, not a timing.
+ *
+ * The trees: two analysis trees reach the same cache key (the same deterministic inline block on
+ * the local executor: real Python, real publishing into the cache store). The harness's gate
+ * holds the node's attempt inside the executor until the test releases it, so the second tree
+ * provably reaches the key while the first computes it. Then: one computes and the other reuses
+ * its output (a); the owner fails and the waiter fails with SharedComputationFailedError, and a
+ * later tree computes afresh (b); the owner is cancelled and the waiter computes (c); the
+ * owner's workflow is terminated and the waiter computes after the hold limit (d).
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { TEMPORAL_ADDRESS, uid, waitFor } from './helpers/harness';
+import { spawnSync } from 'node:child_process';
+import { TEMPORAL_ADDRESS, uid, waitFor, withWorker, type WorkerContext } from './helpers/harness';
+import { skipUnlessCI } from './helpers/prereq';
+import { resolveLocalPython } from '../activities';
+import { FailureTypes } from '../common/failure-types';
+import { renderStatusText } from '../client/cli/status-view';
+import type { TreeHandle } from '../client/sdk';
+import type { LiveNodeStatus } from '../client/slot-wait';
 import { keyLeaseWorkflowId } from '../workflows/key-lease-messages';
+import { holdLimitSeconds } from '../workflows/key-lease';
 import { finishSignal, progressQuery, type ClaimerInput, type ClaimerResult, type leaseClaimer } from './fixtures/key-lease/workflows';
 
 const newKey = () => randomBytes(32).toString('hex');
@@ -54,9 +70,10 @@ void describe('key lease protocol (claimer workflows)', () => {
 
   void test('the first claim computes, the second waits for it and is told ready; the lease then ends', async () => {
     const key = newKey();
+    // The same node id in both (two trees with the same node): claims still tell them apart.
     const a = await claim(key, 'n1');
     await owns(a);
-    const b = await claim(key, 'n2');
+    const b = await claim(key, 'n1');
     await waitsFor(b, a.workflowId);
     assert.equal((await progress(b)).role, null, 'still waiting while the owner computes');
     const lease = await client.workflow.getHandle(keyLeaseWorkflowId(key)).describe();
@@ -171,5 +188,166 @@ void describe('key lease protocol (claimer workflows)', () => {
     await a.signal(finishSignal, 'completed');
     assert.equal((await b.result()).role, 'compute');
     assert.equal((await a.result()).role, 'compute', 'the first owner is not disturbed (its release reaches a lease that no longer knows it)');
+  });
+});
+
+/** A deterministic inline block, unique per test (so its key is new): builds a small AnnData, or raises. */
+function sharedBlock(tag: string, fail = false) {
+  const body = fail
+    ? `    raise RuntimeError("planned failure ${tag}")`
+    : '    import anndata, numpy\n    return anndata.AnnData(numpy.arange(12, dtype="float32").reshape(4, 3))';
+  return { code: `# ${tag}\ndef run(adata=None, **parameters):\n${body}\n`, deterministic: true, parameters: {} };
+}
+
+/** Tree-level runs through the real workflow, node runner and cache (local executor). */
+void describe('key leases between trees (local executor, real blocks)', () => {
+  const python = resolveLocalPython();
+  const pythonReady = spawnSync(python, ['-c', 'import anndata'], { encoding: 'utf8' }).status === 0;
+
+  /** Counts the block runs per tree (the gate's wrapper is inside: a held run counts when it starts). */
+  function countRuns(ctx: WorkerContext): Map<string, number> {
+    const runs = new Map<string, number>();
+    const run = ctx.rw.executor.run.bind(ctx.rw.executor);
+    ctx.rw.executor.run = (job, ctl) => {
+      runs.set(job.treeId, (runs.get(job.treeId) ?? 0) + 1);
+      return run(job, ctl);
+    };
+    return runs;
+  }
+
+  const nodeOf = async (t: TreeHandle, id = 'shared', transitions = false): Promise<LiveNodeStatus> => (await t.status({ transitions })).nodes.find((n) => n.id === id)!;
+  /** Waits until one of the trees' `shared` node waits for the other's; returns [owner, waiter]. */
+  async function ownerAndWaiter(a: TreeHandle, b: TreeHandle): Promise<[TreeHandle, TreeHandle]> {
+    let pair: [TreeHandle, TreeHandle] | undefined;
+    try {
+      await waitFor(async () => {
+        const [na, nb] = [await nodeOf(a), await nodeOf(b)];
+        if (nb.sharedWait?.treeId === a.workflow.workflowId) pair = [a, b];
+        if (na.sharedWait?.treeId === b.workflow.workflowId) pair = [b, a];
+        return pair !== undefined;
+      });
+    } catch (err) {
+      // Say what the trees showed instead.
+      throw new Error(`${(err as Error).message}: ${JSON.stringify([await nodeOf(a, 'shared', true), await nodeOf(b, 'shared', true)])}`);
+    }
+    return pair!;
+  }
+  const tree = (ctx: WorkerContext, name: string, tag: string, extra: Record<string, unknown> = {}, fail = false) =>
+    ctx.client.startTree({ id: uid(name), nodes: [{ id: 'shared', block: sharedBlock(tag, fail), ...extra }] });
+  const leaseHandle = (ctx: WorkerContext, key: string) => ctx.client.client.workflow.getHandle(keyLeaseWorkflowId(key));
+  const withLocal = <T>(body: (ctx: WorkerContext) => Promise<T>) => withWorker({ executor: 'local', python, maxConcurrentNodes: 4 }, body);
+
+  void test('(a) two trees reach the same key together: one computes, the other waits and reuses its output', { timeout: 300_000 }, async (t) => {
+    if (!pythonReady) return skipUnlessCI(t, `the local executor's venv has no anndata (${python}): run scripts/ensure-local-python.sh`);
+    await withLocal(async (ctx) => {
+      const runs = countRuns(ctx);
+      ctx.gate.hold('shared');
+      const tag = uid('a');
+      const [a, b] = await Promise.all([tree(ctx, 'lease-a1', tag), tree(ctx, 'lease-a2', tag)]);
+      await ctx.gate.started('shared');
+      const [owner, waiter] = await ownerAndWaiter(a, b);
+      // While it waits: RUNNING, nothing runs for it, and the status says for whom it waits.
+      const waiting = await nodeOf(waiter, 'shared', true);
+      assert.equal(waiting.state, 'RUNNING');
+      assert.equal(waiting.attempts, 0, 'a waiting node has no attempt');
+      assert.equal(waiting.sharedWait?.nodeId, 'shared');
+      const reason = `waiting for the same computation in tree ${owner.workflow.workflowId} node shared`;
+      assert.ok(waiting.transitions?.some((x) => x.reason?.startsWith(reason)), JSON.stringify(waiting.transitions));
+      assert.match(renderStatusText(await waiter.status()), new RegExp(`↳ ${reason}; for `));
+      assert.equal(runs.get(waiter.workflow.workflowId), undefined, 'the waiter ran nothing');
+      ctx.gate.release('shared');
+      const [ra, rb] = await Promise.all([a.result(), b.result()]);
+      assert.equal(ra.state, 'COMPLETED', JSON.stringify(ra.failures));
+      assert.equal(rb.state, 'COMPLETED', JSON.stringify(rb.failures));
+      assert.equal(runs.get(owner.workflow.workflowId), 1, 'the owner ran the block once');
+      assert.equal(runs.get(waiter.workflow.workflowId), undefined, 'the waiter never ran it');
+      const [o, w] = [await nodeOf(owner), await nodeOf(waiter)];
+      assert.equal(o.cache?.hit, false);
+      assert.equal(w.cache?.hit, true);
+      assert.deepEqual(w.cache?.waitedFor, { treeId: owner.workflow.workflowId, nodeId: 'shared' });
+      assert.equal(w.cache?.key, o.cache?.key);
+      assert.equal(w.sha256, o.sha256, 'the same output');
+      assert.equal(w.sharedWait, undefined, 'no longer waiting');
+    });
+  });
+
+  void test('(b) the owner fails: the waiter fails with SharedComputationFailedError naming it; a later tree computes afresh', { timeout: 300_000 }, async (t) => {
+    if (!pythonReady) return skipUnlessCI(t, `the local executor's venv has no anndata (${python}): run scripts/ensure-local-python.sh`);
+    await withLocal(async (ctx) => {
+      const runs = countRuns(ctx);
+      ctx.gate.hold('shared');
+      const tag = uid('b');
+      const [a, b] = await Promise.all([tree(ctx, 'lease-b1', tag, {}, true), tree(ctx, 'lease-b2', tag, {}, true)]);
+      await ctx.gate.started('shared');
+      const [owner, waiter] = await ownerAndWaiter(a, b);
+      ctx.gate.release('shared');
+      const [ro, rw] = [await owner.result(), await waiter.result()];
+      assert.equal(ro.state, 'FAILED');
+      assert.equal(rw.state, 'FAILED');
+      const [o, w] = [await nodeOf(owner), await nodeOf(waiter)];
+      assert.equal(o.errorType, FailureTypes.BlockCrashed);
+      assert.equal(w.errorType, FailureTypes.SharedComputationFailed);
+      assert.ok(w.error?.includes(`tree "${owner.workflow.workflowId}" node "shared"`), w.error ?? '');
+      assert.match(w.error ?? '', /planned failure/);
+      assert.deepEqual(w.cache?.waitedFor, { treeId: owner.workflow.workflowId, nodeId: 'shared' });
+      assert.equal(runs.get(waiter.workflow.workflowId), undefined, 'the waiter ran nothing');
+      // Failures are not cached: the next tree that reaches the key computes (and fails) itself.
+      const c = await tree(ctx, 'lease-b3', tag, {}, true);
+      assert.equal((await c.result()).state, 'FAILED');
+      assert.equal((await nodeOf(c)).errorType, FailureTypes.BlockCrashed);
+      assert.equal(runs.get(c.workflow.workflowId), 1);
+    });
+  });
+
+  void test('(c) the owner is cancelled: the waiter computes itself; the owner\'s cancellation reaches nothing else', { timeout: 300_000 }, async (t) => {
+    if (!pythonReady) return skipUnlessCI(t, `the local executor's venv has no anndata (${python}): run scripts/ensure-local-python.sh`);
+    await withLocal(async (ctx) => {
+      const runs = countRuns(ctx);
+      ctx.gate.hold('shared');
+      const tag = uid('c');
+      const [a, b] = await Promise.all([tree(ctx, 'lease-c1', tag), tree(ctx, 'lease-c2', tag)]);
+      await ctx.gate.started('shared');
+      const [owner, waiter] = await ownerAndWaiter(a, b);
+      await owner.cancelNode('shared', 'test: the owner is cancelled');
+      assert.equal((await owner.result()).state, 'FAILED');
+      assert.equal((await nodeOf(owner)).state, 'CANCELLED');
+      // The waiter now owns the key: its own attempt starts (held by the gate too), then runs.
+      await waitFor(async () => (runs.get(waiter.workflow.workflowId) ?? 0) === 1);
+      ctx.gate.release('shared');
+      const r = await waiter.result();
+      assert.equal(r.state, 'COMPLETED', JSON.stringify(r.failures));
+      const w = await nodeOf(waiter, 'shared', true);
+      assert.equal(w.cache?.hit, false, 'computed here, not reused');
+      assert.deepEqual(w.cache?.waitedFor, { treeId: owner.workflow.workflowId, nodeId: 'shared' });
+      assert.ok(w.transitions?.some((x) => x.reason?.startsWith(`computing here: tree ${owner.workflow.workflowId} node shared gave the key up`)), JSON.stringify(w.transitions));
+      assert.equal(runs.get(waiter.workflow.workflowId), 1);
+    });
+  });
+
+  void test('(d) the owner\'s workflow is terminated: after its hold limit the waiter computes', { timeout: 300_000 }, async (t) => {
+    if (!pythonReady) return skipUnlessCI(t, `the local executor's venv has no anndata (${python}): run scripts/ensure-local-python.sh`);
+    await withLocal(async (ctx) => {
+      const runs = countRuns(ctx);
+      ctx.gate.hold('shared');
+      const tag = uid('d');
+      // The timeout is not part of the key: the owner's is short (hold limit 1 s + slack), the waiter's generous.
+      const a = await tree(ctx, 'lease-d1', tag, { timeout: 1 });
+      await ctx.gate.started('shared');
+      await waitFor(async () => (await nodeOf(a)).cache !== undefined);
+      const b = await tree(ctx, 'lease-d2', tag, { timeout: 120 });
+      await waitFor(async () => (await nodeOf(b)).sharedWait?.treeId === a.workflow.workflowId);
+      await a.workflow.terminate('test: the owner tree is gone');
+      ctx.gate.release('shared');
+      const r = await b.result();
+      assert.equal(r.state, 'COMPLETED', JSON.stringify(r.failures));
+      const w = await nodeOf(b, 'shared', true);
+      assert.equal(w.cache?.hit, false);
+      assert.ok(w.transitions?.some((x) => x.reason?.startsWith('computing here:')), JSON.stringify(w.transitions));
+      assert.equal(runs.get(b.workflow.workflowId), 1);
+      // It waited out the owner's hold limit, counted from the grant (the lease's start).
+      const leaseStart = (await leaseHandle(ctx, w.cache!.key).describe()).startTime.getTime();
+      const limitMs = holdLimitSeconds(1, 0) * 1000;
+      assert.ok(Date.parse(w.startedAt!) - leaseStart >= limitMs, `the waiter computed ${Date.parse(w.startedAt!) - leaseStart} ms after the owner's grant (hold limit ${limitMs} ms)`);
+    });
   });
 });

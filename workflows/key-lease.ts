@@ -119,7 +119,9 @@ export function installKeyGrantHandler(): void {
  */
 export async function acquireKeyLease(key: string, claim: KeyClaim, options: AcquireOptions = {}): Promise<LeaseGrant> {
   if (!installed) throw new Error('acquireKeyLease: the workflow did not call installKeyGrantHandler()');
-  const claimId = `${workflowInfo().runId.slice(0, 8)}:${claim.nodeId}:${++claims}`;
+  // The whole run id: a prefix of it is not unique (run ids are UUIDv7, time first: two trees started
+  // in the same minute share the first 8 digits).
+  const claimId = `${workflowInfo().runId}:${claim.nodeId}:${++claims}`;
   const full = { claimId, treeId: claim.treeId, nodeId: claim.nodeId, holdLimitSeconds: claim.holdLimitSeconds };
   const waiting: PendingClaim = { key, onWait: options.onWait };
   // Registered before the claim goes out: the answer may arrive in the very next task.

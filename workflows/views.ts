@@ -21,6 +21,12 @@ export interface NodeStatus {
   startedAt: string | null;
   endedAt: string | null;
   error: string | null;
+  /**
+   * The failure type of a FAILED or TIMEOUT node's last attempt (common/failure-types.ts, e.g.
+   * `SharedComputationFailedError`), so clients tell failures apart by type, not by message text.
+   * Absent on other nodes.
+   */
+  errorType?: string;
   outputPath?: string | null;
   sha256?: string | null;
   summary?: string;
@@ -171,6 +177,8 @@ export function nodeStatus(rec: NodeRecord, withTransitions = false, withDetails
   if (rec.sample !== undefined) s.sample = rec.sample;
   if (rec.inputs !== undefined) s.inputs = rec.inputs;
   if (rec.cache !== undefined) s.cache = rec.cache;
+  const lastAttempt = rec.attempts[rec.attempts.length - 1];
+  if ((rec.state === 'FAILED' || rec.state === 'TIMEOUT') && lastAttempt?.errorType) s.errorType = lastAttempt.errorType;
   if (rec.sharedWait !== undefined) s.sharedWait = { treeId: rec.sharedWait.treeId, nodeId: rec.sharedWait.nodeId, since: new Date(rec.sharedWait.since).toISOString() };
   if (withDetails) {
     s.blockSpec = rec.block;
