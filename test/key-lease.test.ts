@@ -232,8 +232,8 @@ void describe('key leases between trees (local executor, real blocks)', () => {
     }
     return pair!;
   }
-  const tree = (ctx: WorkerContext, name: string, tag: string, extra: Record<string, unknown> = {}, fail = false) =>
-    ctx.client.startTree({ id: uid(name), nodes: [{ id: 'shared', block: sharedBlock(tag, fail), ...extra }] });
+  const tree = (ctx: WorkerContext, name: string, tag: string, extra: Record<string, unknown> = {}, fail = false, continueAsNewAfterEvents?: number) =>
+    ctx.client.startTree({ id: uid(name), nodes: [{ id: 'shared', block: sharedBlock(tag, fail), ...extra }] }, { continueAsNewAfterEvents });
   const leaseHandle = (ctx: WorkerContext, key: string) => ctx.client.client.workflow.getHandle(keyLeaseWorkflowId(key));
   const withLocal = <T>(body: (ctx: WorkerContext) => Promise<T>) => withWorker({ executor: 'local', python, maxConcurrentNodes: 4 }, body);
 
@@ -243,9 +243,14 @@ void describe('key leases between trees (local executor, real blocks)', () => {
       const runs = countRuns(ctx);
       ctx.gate.hold('shared');
       const tag = uid('a');
-      const [a, b] = await Promise.all([tree(ctx, 'lease-a1', tag), tree(ctx, 'lease-a2', tag)]);
+      // Both trees want to continue as new almost at once: a tree drains its in-flight nodes first,
+      // and a waiting node is in flight, so the waiter stays in its first run until it is answered.
+      const [a, b] = await Promise.all([tree(ctx, 'lease-a1', tag, {}, false, 12), tree(ctx, 'lease-a2', tag, {}, false, 12)]);
       await ctx.gate.started('shared');
       const [owner, waiter] = await ownerAndWaiter(a, b);
+      const during = await waiter.workflow.describe();
+      assert.ok(during.historyLength >= 12, `history ${during.historyLength} events: past the continue-as-new threshold`);
+      assert.equal((await waiter.status()).runs, 0, 'still the first run while it waits');
       // While it waits: RUNNING, nothing runs for it, and the status says for whom it waits.
       const waiting = await nodeOf(waiter, 'shared', true);
       assert.equal(waiting.state, 'RUNNING');
@@ -268,6 +273,7 @@ void describe('key leases between trees (local executor, real blocks)', () => {
       assert.equal(w.cache?.key, o.cache?.key);
       assert.equal(w.sha256, o.sha256, 'the same output');
       assert.equal(w.sharedWait, undefined, 'no longer waiting');
+      assert.ok(rb.runs + ra.runs >= 1, 'the trees continued as new once their node was answered');
     });
   });
 
