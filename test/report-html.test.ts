@@ -9,9 +9,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { layoutTree } from '../client/report/layout';
-import { logTail, readFigures, readPublishedResult, treeDir } from '../client/report/workspace';
+import { logTail, publishedBytes, readFigures, readPublishedResult, treeDir } from '../client/report/workspace';
 import { reportHtml } from '../client/report/html';
-import type { ReportData, ReportNode } from '../client/report/collect';
+import { cacheStats, type ReportData, type ReportNode } from '../client/report/collect';
 import type { LiveNodeStatus, LiveTreeStatus } from '../client/slot-wait';
 import type { NodeStatus, TreeStatus } from '../workflows/views';
 
@@ -115,4 +115,36 @@ void test('report page of a running tree: a dispatched node no worker started sh
   const html = reportHtml({ status, timeline: [], nodes, generatedAt: new Date('2025-01-01T00:00:05Z'), workspaceTreeDir: tree });
   assert.match(html, /<div class="error" id="slot-waits"><b>1 dispatched node\(s\) not started yet<\/b>[\s\S]*<b>b<\/b>: waiting for a worker slot on task queue &quot;q1&quot;/);
   assert.equal(html.match(/class="meta slot-wait"/g)?.length, 1, 'only the waiting node carries the note in the nodes table');
+});
+
+void test('report page: cache statistics (hits, misses, bytes saved) and where a reused node came from', () => {
+  const reusedPath = path.join(published, '_node_anndata.h5ad');
+  const statusNodes: LiveNodeStatus[] = [
+    node('qc', null, 'COMPLETED', { outputPath: reusedPath, cache: { key: 'a'.repeat(64), hit: true, from: { treeId: 'first.abcd1234', nodeId: 'qc0', attempt: 1 } } }),
+    node('pca', 'qc', 'COMPLETED', { cache: { key: 'b'.repeat(64), hit: false } }),
+    node('nap', null, 'COMPLETED'),
+  ];
+  const stats = cacheStats(statusNodes);
+  assert.equal(stats.hits, 1);
+  assert.equal(stats.misses, 1, 'only cacheable nodes count');
+  const size = publishedBytes(reusedPath);
+  assert.ok(size !== null && size > 0);
+  assert.equal(stats.bytesSaved, size, 'the reused output folder, read from the workspace');
+  assert.equal(cacheStats(statusNodes, () => null).bytesSaved, null, 'not visible: unknown, never 0');
+  assert.equal(publishedBytes(path.join(ws, 'nowhere', 'x.h5ad')), null);
+  const metrics = { totalProcessed: 3, avgWaitTime: 0, avgExecutionTime: 0, successRate: 1, makespan: 0, criticalPathLength: 0, parallelEfficiency: 0, totalAttempts: 3, retries: 0 };
+  const status: LiveTreeStatus = {
+    treeId: 'rep3', state: 'COMPLETED', userRequest: '', paused: false, maxParallelJobs: 2, runningJobs: 0, queueSize: 0, totalProcessed: 3,
+    counts: { PENDING: 0, WAITING: 0, READY: 0, RUNNING: 0, COMPLETED: 3, FAILED: 0, CANCELLED: 0, TIMEOUT: 0 }, totalNodes: 3, offset: 0, nodes: statusNodes, rejected: [], metrics, runs: 1,
+  };
+  const nodes: ReportNode[] = statusNodes.map((s) => ({ status: s, block: { name: 'pca', parameters: {} }, dependencies: [], result: null, figures: [], logTail: null }));
+  const html = reportHtml({ status, timeline: [], nodes, generatedAt: new Date('2025-01-01T00:00:05Z'), workspaceTreeDir: tree, cache: { hits: 1, misses: 1, bytesSaved: 1_500_000 } });
+  assert.match(html, /<b>1<\/b><span>cache hits<\/span>/);
+  assert.match(html, /<b>1<\/b><span>cache misses<\/span>/);
+  assert.match(html, /<b>1\.5 MB<\/b><span>bytes saved<\/span>/);
+  assert.equal(html.match(/class="meta cache-hit"/g)?.length, 1, 'only the reused node carries the note');
+  assert.match(html, /class="meta cache-hit">reused from first\.abcd1234 \/ qc0</);
+  // Without collected statistics the page counts from the nodes, and says the bytes are unknown.
+  const bare = reportHtml({ status, timeline: [], nodes, generatedAt: new Date('2025-01-01T00:00:05Z'), workspaceTreeDir: tree });
+  assert.match(bare, /<b>not visible here<\/b><span>bytes saved<\/span>/);
 });

@@ -18,6 +18,8 @@ interface RunOptions {
   taskQueue?: string;
   id?: string;
   detach?: boolean;
+  /** commander's negation of `--no-cache`: false when given. */
+  cache?: boolean;
 }
 
 /** Registers `run` and `watch`. */
@@ -30,10 +32,12 @@ export function registerRunCommands(program: Command): void {
     .option('--task-queue <queue>', 'task queue of the workers (default: env RAGOMICS_TASK_QUEUE or "ragomics")')
     .option('--id <treeId>', 'tree id (overrides the spec\'s id)')
     .option('--detach', 'start the tree, print its id and return without waiting')
+    .option('--no-cache', 'compute every node: reuse no cached result and publish none (sets the spec\'s `cache: false`)')
     .action(async (file: string, opts: RunOptions) => {
       // Everything about the input is checked before connecting: exit 2 means nothing started.
       const spec: TreeSpecInput = { ...readSpecFile(file) };
       if (opts.id) spec.id = checkId('--id', opts.id);
+      if (opts.cache === false) spec.cache = false;
       await withClient({ taskQueue: opts.taskQueue }, async (rc) => {
         const tree = await rc.startTree(spec);
         const taskQueue = opts.taskQueue ?? rc.taskQueue;

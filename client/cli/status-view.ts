@@ -22,6 +22,8 @@ export interface ContractNode {
   sample?: string;
   /** A multi-input node's inputs, in order (only on such nodes). */
   inputs?: string[];
+  /** A cacheable node's cache key, whether it reused a cached output and from where (absent: not cacheable). */
+  cache?: TreeStatus['nodes'][number]['cache'];
   /** Only while a RUNNING node waits for another tree's node computing the same cache key: that node, since when. */
   sharedWait?: { treeId: string; nodeId: string; since: string };
 }
@@ -55,6 +57,7 @@ export function toContractStatus(s: LiveTreeStatus): ContractStatus {
       block: n.block, outputPath: n.outputPath ?? null, waitingFor: n.waitingFor ?? null,
       ...(n.sample !== undefined ? { sample: n.sample } : {}),
       ...(n.inputs !== undefined ? { inputs: n.inputs } : {}),
+      ...(n.cache !== undefined ? { cache: n.cache } : {}),
       ...(n.sharedWait !== undefined ? { sharedWait: n.sharedWait } : {}),
     })),
     metrics: s.metrics,

@@ -9,7 +9,7 @@ import type { Block } from '../../common/schemas';
 import type { TimelineEntry } from '../../workflows/views';
 import type { LiveTreeStatus } from '../slot-wait';
 import type { TreeHandle } from '../sdk';
-import { figureBudget, logTail, readFigures, readPublishedResult, treeDir, type Figure, type PublishedResult } from './workspace';
+import { figureBudget, logTail, publishedBytes, readFigures, readPublishedResult, treeDir, type Figure, type PublishedResult } from './workspace';
 
 /** One node as the report shows it. */
 export interface ReportNode {
@@ -30,6 +30,35 @@ export interface ReportData {
   generatedAt: Date;
   /** Where logs and figures were looked for. */
   workspaceTreeDir: string;
+  /** Results reused across trees (activities/cache); absent: counted from the nodes, bytes unknown. */
+  cache?: CacheStats;
+}
+
+/** The tree's cache statistics, from its nodes' status `cache` facts and, for bytes, the workspace. */
+export interface CacheStats {
+  /** Nodes that completed from a cached result (nothing ran). */
+  hits: number;
+  /** Cacheable nodes that computed (no usable entry). */
+  misses: number;
+  /** Bytes of the reused outputs; null when a reused output is not visible from here. */
+  bytesSaved: number | null;
+}
+
+/** Counts hits and misses; sums the reused outputs' sizes with `sizeOf` (null when unknown). */
+export function cacheStats(nodes: ReadonlyArray<{ cache?: { hit: boolean }; outputPath?: string | null }>, sizeOf: (outputPath: string) => number | null = publishedBytes): CacheStats {
+  let hits = 0, misses = 0;
+  let bytes: number | null = 0;
+  for (const n of nodes) {
+    if (!n.cache) continue;
+    if (!n.cache.hit) {
+      misses++;
+      continue;
+    }
+    hits++;
+    const size = n.outputPath ? sizeOf(n.outputPath) : null;
+    bytes = bytes === null || size === null ? null : bytes + size;
+  }
+  return { hits, misses, bytesSaved: bytes };
 }
 
 /** Options of {@link collectReport}. */
@@ -57,5 +86,5 @@ export async function collectReport(tree: TreeHandle, options: CollectOptions = 
       logTail: failed ? logTail(dir, n.id) : null,
     };
   });
-  return { status, timeline, nodes, generatedAt: new Date(), workspaceTreeDir: dir };
+  return { status, timeline, nodes, generatedAt: new Date(), workspaceTreeDir: dir, cache: cacheStats(status.nodes) };
 }

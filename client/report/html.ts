@@ -9,7 +9,7 @@
 import { ganttScript, ganttSection } from '../timeline/html';
 import { buildGantt, timelineSamples, waitSeconds } from '../timeline/model';
 import { escapeHtml, htmlPage } from '../timeline/page';
-import type { ReportData, ReportNode } from './collect';
+import { cacheStats, type ReportData, type ReportNode } from './collect';
 import { blockName, groupBySample, QC_BLOCK, qcRows, sheetColumns, type NodeGroup } from './cohort';
 import { graphContainer, graphScript, NODE_STATE_COLORS } from './graph';
 
@@ -45,6 +45,7 @@ function badge(state: string): string {
 
 function metricCards(data: ReportData): string {
   const m = data.status.metrics, c = data.status.counts;
+  const cache = data.cache ?? cacheStats(data.nodes.map((n) => n.status), () => null);
   const sec = (v: number) => `${v.toFixed(2)} s`;
   const cards: [string, string][] = [
     ['nodes', String(data.status.totalNodes)], ['completed', String(c.COMPLETED)], ['failed', String(c.FAILED + c.TIMEOUT)],
@@ -52,6 +53,9 @@ function metricCards(data: ReportData): string {
     ['avg run', sec(m.avgExecutionTime)], ['success rate', `${(m.successRate * 100).toFixed(0)}%`],
     ['critical path', sec(m.criticalPathLength)], ['parallel efficiency', m.parallelEfficiency.toFixed(2)],
     ['attempts', String(m.totalAttempts)], ['retries', String(m.retries)], ['maxParallelJobs', String(data.status.maxParallelJobs)],
+    // Results reused across trees: nodes that completed from the cache, cacheable nodes that computed, bytes not computed again.
+    ['cache hits', String(cache.hits)], ['cache misses', String(cache.misses)],
+    ['bytes saved', cache.bytesSaved === null ? 'not visible here' : formatBytes(cache.bytesSaved)],
   ];
   return `<div class="cards" id="metrics">${cards.map(([k, v]) => `<div class="card"><b>${escapeHtml(v)}</b><span>${escapeHtml(k)}</span></div>`).join('')}</div>`;
 }
@@ -74,6 +78,7 @@ function nodesTable(groups: readonly NodeGroup[], gantt: ReturnType<typeof build
     return `<tr class="node-row" data-node="${escapeHtml(s.id)}"><td>${escapeHtml(s.id)}</td><td>${escapeHtml(s.parentId ?? '')}</td><td>${escapeHtml(block)}</td>`
       + `<td><code>${escapeHtml(params.length > 300 ? `${params.slice(0, 300)}…` : params)}</code></td>`
       + `<td><span class="state" style="background:${NODE_STATE_COLORS[s.state] ?? '#777'}">${escapeHtml(s.state)}</span>`
+      + `${s.cache?.hit ? `<div class="meta cache-hit">reused from ${escapeHtml(s.cache.from ? `${s.cache.from.treeId} / ${s.cache.from.nodeId}` : 'the cache')}</div>` : ''}`
       + `${s.waitingFor ? `<div class="meta slot-wait">${escapeHtml(s.waitingFor.reason)} (since ${escapeHtml(s.waitingFor.since)})</div>` : ''}</td>`
       + `<td class="num">${s.attempts}</td><td class="num">${wait.has(s.id) ? (wait.get(s.id) as number).toFixed(2) : ''}</td><td class="num">${run}</td>`
       + `<td>${escapeHtml(shape)}</td><td>${escapeHtml((n.result?.summary ?? s.summary ?? '').slice(0, 300))}</td></tr>`;
@@ -87,6 +92,15 @@ function nodesTable(groups: readonly NodeGroup[], gantt: ReturnType<typeof build
       + `${cols ? ` <span class="meta">(${escapeHtml(cols)})</span>` : ''} <span class="meta">${escapeHtml(stateCounts(g.nodes))}</span></th></tr>${g.nodes.map(row).join('')}`;
   });
   return `<table id="nodes">${head}${body.join('')}</table>`;
+}
+
+/** `1.5 MB`: bytes in decimal units. */
+function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n, i = -1;
+  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  return `${v.toFixed(1)} ${units[i]}`;
 }
 
 /** `3 nodes: 2 COMPLETED, 1 RUNNING` */

@@ -110,3 +110,26 @@ function readEnd(file: string, bytes: number): string {
     closeSync(fd);
   }
 }
+
+/**
+ * Total size of the files of a published attempt (the folder of `outputPath`), or null when it
+ * is not visible from here. For a node that reused a cached result, what the reuse saved
+ * computing and storing (its files are hard links of the cache entry's).
+ */
+export function publishedBytes(outputPath: string): number | null {
+  const dir = path.dirname(outputPath);
+  let total = 0;
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) total += statSync(p).size;
+    }
+  };
+  try {
+    walk(dir);
+    return total;
+  } catch {
+    return null;
+  }
+}
