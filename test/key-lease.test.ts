@@ -79,6 +79,7 @@ void describe('key lease protocol (claimer workflows)', () => {
     const lease = await client.workflow.getHandle(keyLeaseWorkflowId(key)).describe();
     assert.equal(lease.status.name, 'RUNNING');
     assert.equal(lease.parentExecution?.workflowId, a.workflowId, 'the lease is a child of the first claimer');
+    assert.equal(await lease.staticSummary(), `cache key ${key.slice(0, 12)} · computing in tree ${a.workflowId} node n1`, 'the Web UI summary');
     await a.signal(finishSignal, 'completed');
     const rb: ClaimerResult = await b.result();
     assert.equal(rb.role, 'ready');
