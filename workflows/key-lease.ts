@@ -62,16 +62,20 @@ export const MAX_CLAIM_ROUNDS = 5;
 /** Seconds added to a node's attempts in its hold limit: the start-to-close grace, a retry back-off, publishing. */
 export const HOLD_LIMIT_SLACK_SECONDS = 30;
 
+/** Longest hold limit (ten years; what a lease claim accepts, common/schemas.ts LeaseClaimSchema). */
+export const MAX_HOLD_LIMIT_SECONDS = 10 * 365 * 24 * 3600;
+
 /**
  * How long a node may own a key: every attempt may take its timeout, plus
- * {@link HOLD_LIMIT_SLACK_SECONDS} and the retry back-offs (`retryDelay`, doubling). Past it the
- * lease hands the key to the next waiter, so a waiter never waits for an owner whose tree was
- * terminated much longer than that owner could have computed.
+ * {@link HOLD_LIMIT_SLACK_SECONDS} and the retry back-offs (`retryDelay`, doubling, at most 100×
+ * `retryDelay` each: Temporal's default maximum interval), at most {@link MAX_HOLD_LIMIT_SECONDS}.
+ * Past it the lease hands the key to the next waiter, so a waiter never waits for an owner whose
+ * tree was terminated much longer than that owner could have computed.
  */
 export function holdLimitSeconds(timeoutSeconds: number, maxRetries: number, retryDelaySeconds = 0): number {
   let backoff = 0;
-  for (let i = 0; i < maxRetries; i++) backoff += retryDelaySeconds * 2 ** i;
-  return timeoutSeconds * (maxRetries + 1) + backoff + HOLD_LIMIT_SLACK_SECONDS;
+  for (let i = 0; i < maxRetries; i++) backoff += Math.min(retryDelaySeconds * 2 ** i, retryDelaySeconds * 100);
+  return Math.min(MAX_HOLD_LIMIT_SECONDS, timeoutSeconds * (maxRetries + 1) + backoff + HOLD_LIMIT_SLACK_SECONDS);
 }
 
 interface PendingClaim {

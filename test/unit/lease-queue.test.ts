@@ -6,8 +6,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { LeaseQueue, type LeaseNotice } from '../../workflows/lease-queue';
-import { holdLimitSeconds, HOLD_LIMIT_SLACK_SECONDS } from '../../workflows/key-lease';
-import type { LeaseClaim } from '../../common/schemas';
+import { holdLimitSeconds, HOLD_LIMIT_SLACK_SECONDS, MAX_HOLD_LIMIT_SECONDS } from '../../workflows/key-lease';
+import { LeaseClaimSchema, type LeaseClaim } from '../../common/schemas';
 
 const KEY = 'a'.repeat(64);
 const claim = (n: number, holdLimitSeconds = 60): LeaseClaim => ({ claimId: `run${n}:node${n}:1`, treeId: `tree${n}`, nodeId: `node${n}`, holdLimitSeconds });
@@ -132,5 +132,11 @@ void describe('lease queue', () => {
   void test('hold limit: every attempt may take its timeout, plus back-offs and slack', () => {
     assert.equal(holdLimitSeconds(10, 0), 10 + HOLD_LIMIT_SLACK_SECONDS);
     assert.equal(holdLimitSeconds(10, 2, 5), 30 + 5 + 10 + HOLD_LIMIT_SLACK_SECONDS);
+    // Back-offs stop doubling at 100× the delay (Temporal's default maximum interval).
+    assert.equal(holdLimitSeconds(1, 8, 1), 9 + (1 + 2 + 4 + 8 + 16 + 32 + 64 + 100) + HOLD_LIMIT_SLACK_SECONDS);
+    // The largest spec (a week per attempt, 100 retries, a day's delay) stays within what a claim accepts.
+    const most = holdLimitSeconds(7 * 24 * 3600, 100, 24 * 3600);
+    assert.equal(most, MAX_HOLD_LIMIT_SECONDS);
+    assert.ok(LeaseClaimSchema.safeParse({ claimId: 'r:n:1', treeId: 't', nodeId: 'n', holdLimitSeconds: most }).success);
   });
 });
