@@ -25,7 +25,7 @@ import { TEMPORAL_ADDRESS, uid, waitFor, withWorker, type WorkerContext } from '
 import { skipUnlessCI } from './helpers/prereq';
 import { resolveLocalPython } from '../activities';
 import { FailureTypes } from '../common/failure-types';
-import { renderStatusText } from '../client/cli/status-view';
+import { renderStatusText, toContractStatus } from '../client/cli/status-view';
 import type { TreeHandle } from '../client/sdk';
 import type { LiveNodeStatus } from '../client/slot-wait';
 import { keyLeaseWorkflowId } from '../workflows/key-lease-messages';
@@ -260,6 +260,7 @@ void describe('key leases between trees (local executor, real blocks)', () => {
       const reason = `waiting for the same computation in tree ${owner.workflow.workflowId} node shared`;
       assert.ok(waiting.transitions?.some((x) => x.reason?.startsWith(reason)), JSON.stringify(waiting.transitions));
       assert.match(renderStatusText(await waiter.status()), new RegExp(`↳ ${reason}; for `));
+      assert.equal(toContractStatus(await waiter.status()).nodes[0]?.sharedWait?.treeId, owner.workflow.workflowId, 'status --json');
       assert.equal(runs.get(waiter.workflow.workflowId), undefined, 'the waiter ran nothing');
       ctx.gate.release('shared');
       const [ra, rb] = await Promise.all([a.result(), b.result()]);
@@ -294,6 +295,7 @@ void describe('key leases between trees (local executor, real blocks)', () => {
       const [o, w] = [await nodeOf(owner), await nodeOf(waiter)];
       assert.equal(o.errorType, FailureTypes.BlockCrashed);
       assert.equal(w.errorType, FailureTypes.SharedComputationFailed);
+      assert.equal(toContractStatus(await waiter.status()).nodes[0]?.errorType, FailureTypes.SharedComputationFailed, 'status --json');
       assert.ok(w.error?.includes(`tree "${owner.workflow.workflowId}" node "shared"`), w.error ?? '');
       assert.match(w.error ?? '', /planned failure/);
       assert.deepEqual(w.cache?.waitedFor, { treeId: owner.workflow.workflowId, nodeId: 'shared' });

@@ -24,6 +24,8 @@ export interface ContractNode {
   inputs?: string[];
   /** A cacheable node's cache key, whether it reused a cached output and from where (absent: not cacheable). */
   cache?: TreeStatus['nodes'][number]['cache'];
+  /** A FAILED or TIMEOUT node's failure type (e.g. `SharedComputationFailedError`); absent on other nodes. */
+  errorType?: string;
   /** Only while a RUNNING node waits for another tree's node computing the same cache key: that node, since when. */
   sharedWait?: { treeId: string; nodeId: string; since: string };
 }
@@ -58,6 +60,7 @@ export function toContractStatus(s: LiveTreeStatus): ContractStatus {
       ...(n.sample !== undefined ? { sample: n.sample } : {}),
       ...(n.inputs !== undefined ? { inputs: n.inputs } : {}),
       ...(n.cache !== undefined ? { cache: n.cache } : {}),
+      ...(n.errorType !== undefined ? { errorType: n.errorType } : {}),
       ...(n.sharedWait !== undefined ? { sharedWait: n.sharedWait } : {}),
     })),
     metrics: s.metrics,
