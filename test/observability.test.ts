@@ -93,15 +93,21 @@ test('metrics: a worker with RAGOMICS_METRICS_PORT serves Prometheus metrics', {
     try {
       const tree = await client.startTree({ id: uid('metrics'), nodes: [sleepNode('a', 0.05)] });
       assert.equal((await tree.result()).state, 'COMPLETED');
+      // A deterministic node is looked up in the cache first (a miss, counted), then fails: the in-process executor runs only sleep.
+      const cacheable = await client.startTree({ id: uid('metrics-cache'), nodes: [{ id: 'norm', block: { name: 'normalize' } }] });
+      assert.equal((await cacheable.result()).state, 'FAILED');
     } finally {
       await client.close();
     }
     let text = '';
     await waitFor(async () => {
       text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
-      return /temporal_activity_execution_latency|temporal_workflow_completed/.test(text);
+      return /temporal_activity_execution_latency|temporal_workflow_completed/.test(text) && /ragomics_cache_misses/.test(text);
     });
     assert.match(text, /task_queue="[^"]*metrics-/);
+    // The cache counters are the runtime's own metrics, on the same endpoint (activities/cache/metrics.ts).
+    assert.match(text, /^ragomics_cache_misses\w*\{[^}]*\} 1$/m);
+    console.log(`# ${text.split('\n').find((l) => l.startsWith('ragomics_cache_misses'))}`);
     // Worker logs are JSON lines.
     const started = logs().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; taskQueue?: string }).find((l) => l.msg === 'worker started');
     assert.equal(started?.taskQueue, taskQueue);

@@ -17,9 +17,13 @@ describe('block catalog: inputs and cohort blocks', () => {
 
   void test('blocks/catalog.json is the generated catalog, inputs included', () => {
     const file = path.join(__dirname, '..', '..', '..', 'blocks', 'catalog.json');
-    const onDisk = JSON.parse(readFileSync(file, 'utf8')) as { inputs: Record<string, string> };
+    const onDisk = JSON.parse(readFileSync(file, 'utf8')) as { inputs: Record<string, string>; deterministic: Record<string, boolean> };
     assert.deepEqual(onDisk, JSON.parse(JSON.stringify(blockCatalogJsonSchema())));
     assert.equal(onDisk.inputs.concatenate, 'many');
+    // Whether a result may be reused across trees (activities/cache): every block but the diagnostic sleep.
+    assert.equal(onDisk.deterministic.sleep, false);
+    assert.equal(onDisk.deterministic.quality_control, true);
+    assert.deepEqual(Object.keys(onDisk.deterministic).sort(), [...BUILTIN_BLOCK_NAMES].sort());
   });
 
   void test('defaults of the cohort blocks', () => {
