@@ -26,9 +26,9 @@ export const FailureTypes = {
   /** An expansion policy or fixer endpoint failed or answered nonsense. */
   CallbackFailed: 'CallbackFailedError',
   /**
-   * A node waited for another tree's node computing the same cache key (workflows/key-lease.ts),
-   * and that computation failed: the waiter fails too, naming the owner and its error, rather
-   * than repeating work that just failed on the same input.
+   * A node that waited for another tree's node computing the same cache key, whose computation
+   * failed (workflows/key-lease.ts). The message names that tree and node and their error.
+   * Failures are not cached: the next tree that reaches the key computes afresh.
    */
   SharedComputationFailed: 'SharedComputationFailedError',
 } as const;

@@ -541,6 +541,51 @@ export const FixerResponseSchema = z.strictObject({
 });
 export type FixerResponse = z.infer<typeof FixerResponseSchema>;
 
+// ---- key leases: identical work in flight runs once (workflows/key-lease.ts, workflows/key-lease-workflow.ts) ----
+
+/** A cache key: the sha256 (64 lowercase hex) of a node's canonical key document. */
+export const CacheKeySchema = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits (a sha256)');
+
+/** Who a lease claim or grant speaks of: a tree (its workflow id) and one of its nodes. */
+export const LeaseHolderSchema = z.strictObject({ treeId: z.string().min(1).max(256), nodeId: z.string().min(1).max(256) });
+export type LeaseHolder = z.infer<typeof LeaseHolderSchema>;
+
+/**
+ * One node's claim on a key (signal `claimKey` to the lease workflow, or its start input).
+ * `claimId` is unique per claim (`<run id>:<node id>:<n>`), so grants and releases name
+ * the claim they answer and a stale one (a cancelled waiter, an expired owner) is told apart.
+ * `holdLimitSeconds`: how long this claim may own the key before the lease gives it to the
+ * next waiter as if it had been cancelled (its tree was terminated, say).
+ */
+export const LeaseClaimSchema = LeaseHolderSchema.extend({
+  claimId: z.string().min(1).max(600),
+  holdLimitSeconds: z.number().positive().max(10 * 365 * 24 * 3600),
+});
+export type LeaseClaim = z.infer<typeof LeaseClaimSchema>;
+
+/** How an owner's computation ended (signal `releaseKey`). `failed` carries the error shown to waiters. */
+export const LeaseReleaseSchema = z.strictObject({
+  claimId: z.string().min(1).max(600),
+  outcome: z.enum(['completed', 'failed', 'cancelled']),
+  error: z.string().max(4000).optional(),
+});
+export type LeaseRelease = z.infer<typeof LeaseReleaseSchema>;
+
+/**
+ * What the lease tells a claiming tree (signal `keyGrant`). `queued`: someone else computes the
+ * key (`owner`), wait; sent again with the new owner after a hand-over. The final answers:
+ * `compute` (you own the key now), `ready` (`owner` published it: look it up again), `failed`
+ * (`owner`'s computation failed with `error`; failures are not cached).
+ */
+export const KeyGrantSchema = z.strictObject({
+  key: CacheKeySchema,
+  claimId: z.string().min(1).max(600),
+  role: z.enum(['queued', 'compute', 'ready', 'failed']),
+  owner: LeaseHolderSchema,
+  error: z.string().max(4000).optional(),
+});
+export type KeyGrant = z.infer<typeof KeyGrantSchema>;
+
 // ---- state carried across continue-as-new (workflows/carried-state.ts, activities/carried-state.ts) ----
 
 /** Which run's carried-state file: ids only, so an activity builds the path itself (no path travels). */

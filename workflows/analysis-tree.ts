@@ -21,6 +21,7 @@ import { CarriedStateErrors, FailureTypes } from '../common/failure-types';
 import { CarriedRefSchema, TreeSpecSchema, formatZodError, type CarriedRef, type NodeResult, type TreeActivities, type TreeSpec, type TreeSpecInput } from '../common/schemas';
 import * as SA from '../common/search-attributes';
 import { classifyFailure } from './classify-failure';
+import { installKeyGrantHandler } from './key-lease';
 import { LOST_BACKOFF_PATCH, NODE_ACTIVITY_ID_PATCH, NODE_CACHE_PATCH, createNodeRunner } from './node-runner';
 import { requestFromSuggestions, requestsFromRules } from './expansion';
 import {
@@ -217,6 +218,8 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     return { treeId, total: all.length, offset, entries: all.slice(offset, offset + Math.max(1, Math.min(opts.limit ?? 2000, 10_000))) };
   });
   setHandler(summaryQuery, () => (loaded ? { treeId, state: treeState(), version: tree.version, counts: tree.counts(), totalNodes: tree.order.length, paused: tree.paused, maxParallelJobs: tree.maxParallelJobs } : loading));
+  // Answers of key leases to this tree's claims (workflows/key-lease.ts). Adds no command.
+  installKeyGrantHandler();
 
   function treeState(): TreeRunState {
     if (!finished) return 'RUNNING';

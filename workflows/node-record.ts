@@ -74,6 +74,11 @@ export interface NodeRecord {
   resources?: Resources;
   expectedDuration?: number;
   taskQueue?: string;
+  /**
+   * Set while the node waits for another node computing the same cache key (workflows/shared-wait.ts):
+   * whom it waits for and since when (epoch ms). Never carried: a tree does not continue as new while a node waits.
+   */
+  sharedWait?: { treeId: string; nodeId: string; since: number };
   /** The spec's `cache: false`: this node neither reuses nor publishes cached results. */
   noCache?: true;
   /** Who added the node: spec, client, signal, result, rule, policy, samples, fork (= `provenance.by`). */

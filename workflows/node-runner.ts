@@ -17,9 +17,10 @@ import { nodeActivityId } from '../common/activity-ids';
 import { BlockDeterministic } from '../common/block-catalog';
 import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES } from '../common/failure-types';
 import { memoryForAttempt } from '../common/memory';
-import type { CacheLookup, NodeResult, Resources, RunNodeInput, TreeActivities, TreeSpec } from '../common/schemas';
+import type { CacheLookup, LeaseHolder, NodeResult, Resources, RunNodeInput, TreeActivities, TreeSpec } from '../common/schemas';
 import { classifyFailure } from './classify-failure';
-import { acquireKeyLease, type LeaseGrant } from './key-lease';
+import { acquireKeyLease, holdLimitSeconds, type LeaseGrant } from './key-lease';
+import { endSharedWait, noteSharedWait } from './shared-wait';
 import { blockLabel, type AttemptRecord, type NodeRecord } from './node-record';
 import { recordEvent } from './provenance';
 import type { TreeState } from './tree-state';
@@ -154,16 +155,20 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
     rec.cache = { key, hit: false };
     let grant: LeaseGrant;
     try {
-      const timeout = rec.timeout ?? spec.jobTimeout;
-      const runs = (rec.maxRetries ?? spec.maxRetries) + 1;
-      grant = await scope.run(() => acquireKeyLease(key, { treeId, nodeId: rec.id, holdLimitSeconds: (timeout + TIMEOUT_GRACE_SECONDS) * runs }));
+      const holdLimit = holdLimitSeconds(rec.timeout ?? spec.jobTimeout, rec.maxRetries ?? spec.maxRetries, spec.retryDelay);
+      const onWait = (owner: LeaseHolder) => { noteSharedWait(rec, owner, key, Date.now()); tree.version++; };
+      grant = await scope.run(() => acquireKeyLease(key, { treeId, nodeId: rec.id, holdLimitSeconds: holdLimit }, { onWait })).finally(() => endSharedWait(rec));
     } catch (err) {
       const f = classifyFailure(err);
       if (f.state === 'CANCELLED') return { kind: 'cancelled' };
       rec.transitions.push(['RUNNING', Date.now(), `key lease failed, computing without it: ${f.message.split('\n')[0]}`]);
       return { kind: 'compute', key };
     }
-    if (grant.role === 'compute') return { kind: 'compute', key, release: grant.release };
+    if (grant.role === 'compute') {
+      const w = rec.cache.waitedFor;
+      if (w) rec.transitions.push(['RUNNING', Date.now(), `computing here: tree ${w.treeId} node ${w.nodeId} gave the key up (cancelled, or past its hold limit)`]);
+      return { kind: 'compute', key, release: grant.release };
+    }
     if (grant.role === 'failed') {
       rec.cache.waitedFor = grant.owner;
       const error = grant.error.split('\n')[0] ?? '';
@@ -181,7 +186,8 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
     }
     if (found.hit) {
       const from = found.hit.cachedFrom;
-      rec.cache = { key, hit: true, ...(from ? { from, waitedFor: { treeId: from.treeId, nodeId: from.nodeId } } : {}) };
+      // waitedFor names the tree's workflow id (the lease's owner), `from` the workspace it published from.
+      rec.cache = { key, hit: true, ...(from ? { from } : {}), waitedFor: grant.owner };
       return { kind: 'hit', result: found.hit };
     }
     // Published and gone again (a corrupt entry moved aside): compute it here.

@@ -22,6 +22,12 @@ export interface NodeStatus {
   startedAt: string | null;
   endedAt: string | null;
   error: string | null;
+  /**
+   * The failure type of a FAILED or TIMEOUT node's last attempt (common/failure-types.ts, e.g.
+   * `SharedComputationFailedError`), so clients tell failures apart by type, not by message text.
+   * Absent on other nodes.
+   */
+  errorType?: string;
   outputPath?: string | null;
   sha256?: string | null;
   summary?: string;
@@ -49,6 +55,11 @@ export interface NodeStatus {
   taskQueue?: string;
   /** Cache facts of a cacheable node: its key, whether it reused a cached output, from where (absent: not cacheable). */
   cache?: NodeCacheRecord;
+  /**
+   * Only while a RUNNING node waits for another node computing the same cache key (key lease):
+   * that node, and since when (ISO-8601). It runs nothing meanwhile (no worker slot).
+   */
+  sharedWait?: { treeId: string; nodeId: string; since: string };
 }
 
 /** One sample of a cohort in the status: its id, `.h5ad` and further sheet columns. */
@@ -185,6 +196,9 @@ export function nodeStatus(rec: NodeRecord, withTransitions = false, withDetails
   if (rec.sample !== undefined) s.sample = rec.sample;
   if (rec.inputs !== undefined) s.inputs = rec.inputs;
   if (rec.cache !== undefined) s.cache = rec.cache;
+  const lastAttempt = rec.attempts[rec.attempts.length - 1];
+  if ((rec.state === 'FAILED' || rec.state === 'TIMEOUT') && lastAttempt?.errorType) s.errorType = lastAttempt.errorType;
+  if (rec.sharedWait !== undefined) s.sharedWait = { treeId: rec.sharedWait.treeId, nodeId: rec.sharedWait.nodeId, since: new Date(rec.sharedWait.since).toISOString() };
   if (withDetails) {
     s.blockSpec = rec.block;
     s.dependencies = rec.dependencies;

@@ -30,6 +30,10 @@ export interface ContractNode {
   events?: NodeEvent[];
   /** A cacheable node's cache key, whether it reused a cached output and from where (absent: not cacheable). */
   cache?: TreeStatus['nodes'][number]['cache'];
+  /** A FAILED or TIMEOUT node's failure type (e.g. `SharedComputationFailedError`); absent on other nodes. */
+  errorType?: string;
+  /** Only while a RUNNING node waits for another tree's node computing the same cache key: that node, since when. */
+  sharedWait?: { treeId: string; nodeId: string; since: string };
 }
 
 /** The contract's final status object, extended with counts and the tree's settings. */
@@ -66,6 +70,8 @@ export function toContractStatus(s: LiveTreeStatus): ContractStatus {
       ...(n.provenance !== undefined ? { provenance: n.provenance } : {}),
       ...(n.events !== undefined ? { events: n.events } : {}),
       ...(n.cache !== undefined ? { cache: n.cache } : {}),
+      ...(n.errorType !== undefined ? { errorType: n.errorType } : {}),
+      ...(n.sharedWait !== undefined ? { sharedWait: n.sharedWait } : {}),
     })),
     metrics: s.metrics,
     counts: s.counts,
@@ -167,6 +173,7 @@ export function renderStatusText(s: LiveTreeStatus, now = Date.now(), cache?: Ca
     for (const e of n.events ?? []) lines.push(`    ↳ ${e.kind} ${e.at.slice(11, 19)}: ${cell(e.detail.replace(/\s+/g, ' '), 160).trimEnd()}`);
     // Why a node that is not running yet waits: for a worker (dispatched) or for the tree (READY).
     if (n.waitingFor) lines.push(`    ↳ ${n.waitingFor.reason}; for ${formatDuration((now - Date.parse(n.waitingFor.since)) / 1000)}`);
+    else if (n.sharedWait) lines.push(`    ↳ waiting for the same computation in tree ${n.sharedWait.treeId} node ${n.sharedWait.nodeId}; for ${formatDuration((now - Date.parse(n.sharedWait.since)) / 1000)}`);
     else if (n.state === 'READY' && s.state === 'RUNNING') lines.push(`    ↳ ${readyReason(s)}`);
     if (n.inputs) lines.push(`    ↳ reads ${n.inputs.length} input(s): ${n.inputs.length > 6 ? `${n.inputs.slice(0, 6).join(', ')}, …` : n.inputs.join(', ')}`);
     const hit = nodeCacheInfo(n);

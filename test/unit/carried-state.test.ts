@@ -88,6 +88,7 @@ test('adding a field is one edit: every field of a node, an attempt and an outpu
     provenance: { by: 'policy', at: '2026-11-29T00:00:01.000Z', requestId: 'policy:n0', url: 'http://agent/', reason: '7 clusters > 3', from: 'n0', client: 'x', rule: 'r' },
     events: [{ kind: 'repair', at: '2026-11-29T00:00:02.000Z', detail: 'gave up' }],
     noCache: true, cache: { key: 'k'.repeat(64), hit: true, from: { treeId: 't.abc', nodeId: 'n0', attempt: 1 }, waitedFor: { treeId: 't', nodeId: 'n0' } },
+    sharedWait: { treeId: 't', nodeId: 'n0', since: T + 1 },
     attempts: [attempt, { ...attempt, n: 2, state: 'COMPLETED', reused: true }],
   };
   // Fields the types do not have yet (what a future edit of node-record.ts adds) travel the same way.
