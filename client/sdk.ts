@@ -365,11 +365,28 @@ export class TreeHandle {
   private async query<T extends object>(fn: () => Promise<T | TreeLoading>): Promise<T> {
     const end = Date.now() + QUERY_LOADING_WAIT_MS;
     for (;;) {
-      const answer = await this.call(fn, 'query');
+      const answer = await this.call(fn, 'query').catch((err: unknown) => this.retryDroppedQuery(err, fn));
       if (!('loading' in answer && answer.loading === true)) return answer as T;
       if (Date.now() > end) throw new RagomicsError(`tree "${this.treeId}" was still loading its state from its previous run after ${QUERY_LOADING_WAIT_MS / 1000} s`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /**
+   * A query to a tree that has just closed can be lost by the worker: the Temporal SDK evicts the
+   * closed run from its cache and drops a query task buffered for it ("There were leftover
+   * buffered tasks when evicting run" in the worker's log), and the server gives up after its
+   * ~30 s deadline. Seen with two queries sent at once right after a tree's `result()`
+   * (issue 14's lease and crate work). The next query replays the closed run from its history and
+   * is answered, so a DEADLINE_EXCEEDED on a closed tree is asked once more; any other failure,
+   * or a tree still running (a worker that really is missing or busy), is rethrown as it came.
+   */
+  private async retryDroppedQuery<T>(err: unknown, fn: () => Promise<T>): Promise<T> {
+    const dropped = err instanceof NoWorkerError && grpcStatusOf(err.cause) === GrpcStatus.DEADLINE_EXCEEDED;
+    if (!dropped) throw err;
+    const closed = await this.workflow.describe().then((d) => d.status.name !== 'RUNNING', () => false);
+    if (!closed) throw err;
+    return this.call(fn, 'query');
   }
 
   /**

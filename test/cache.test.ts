@@ -93,6 +93,8 @@ describe('results reused across trees (Docker, blocks image, PBMC)', { timeout: 
         assert.equal(n.cache?.hit, true, `${mine} reused`);
         assert.equal(n.cache?.key, from.cache?.key, `${mine} has ${theirs}'s key (ids are not in it)`);
         assert.equal(n.cache?.from?.nodeId, theirs);
+        assert.deepEqual(n.events?.map((e) => e.kind), ['cache-hit'], `${mine}: the reuse is in its provenance events`);
+        assert.match(n.events![0]!.detail, new RegExp(`node ${theirs} attempt 1`));
         assert.ok(n.cache?.from?.treeId.startsWith(`${a.treeId}.`), `from the first tree's workspace: ${n.cache?.from?.treeId}`);
         const r = published(n);
         assert.equal(r.cached, true);

@@ -275,6 +275,7 @@ void describe('key leases between trees (local executor, real blocks)', () => {
       assert.equal(w.cache?.key, o.cache?.key);
       assert.equal(w.sha256, o.sha256, 'the same output');
       assert.equal(w.sharedWait, undefined, 'no longer waiting');
+      assert.deepEqual(w.events?.map((e) => e.kind), ['shared-wait', 'cache-hit'], 'the wait and the reuse are provenance events');
       assert.ok(rb.runs + ra.runs >= 1, 'the trees continued as new once their node was answered');
     });
   });

@@ -150,6 +150,7 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
     if (key === null) return { kind: 'none' };
     if (found.hit) {
       rec.cache = { key, hit: true, ...(found.hit.cachedFrom ? { from: found.hit.cachedFrom } : {}) };
+      recordEvent(rec, 'cache-hit', cacheHitDetail(key, found.hit.cachedFrom), Date.now());
       return { kind: 'hit', result: found.hit };
     }
     rec.cache = { key, hit: false };
@@ -188,10 +189,16 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
       const from = found.hit.cachedFrom;
       // waitedFor names the tree's workflow id (the lease's owner), `from` the workspace it published from.
       rec.cache = { key, hit: true, ...(from ? { from } : {}), waitedFor: grant.owner };
+      recordEvent(rec, 'cache-hit', `${cacheHitDetail(key, from)}, after waiting for tree ${grant.owner.treeId} node ${grant.owner.nodeId}`, Date.now());
       return { kind: 'hit', result: found.hit };
     }
     // Published and gone again (a corrupt entry moved aside): compute it here.
     return { kind: 'compute', key };
+  }
+
+  /** The `cache-hit` event's words: the key and the attempt whose output the node took. */
+  function cacheHitDetail(key: string, from: NodeResult['cachedFrom']): string {
+    return `reused the output of ${from ? `tree ${from.treeId} node ${from.nodeId} attempt ${from.attempt}` : 'a cached result'} (cache key ${key.slice(0, 12)})`;
   }
 
   function inputPathFor(rec: NodeRecord): string | null {

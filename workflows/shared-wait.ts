@@ -7,6 +7,7 @@
  */
 import type { LeaseHolder } from '../common/schemas';
 import type { NodeRecord } from './node-record';
+import { recordEvent } from './provenance';
 
 /** The transition reason of a node that starts (or goes on) waiting for `owner`. */
 export function sharedWaitReason(owner: LeaseHolder, key: string): string {
@@ -18,6 +19,7 @@ export function noteSharedWait(rec: NodeRecord, owner: LeaseHolder, key: string,
   rec.sharedWait = { treeId: owner.treeId, nodeId: owner.nodeId, since: rec.sharedWait?.since ?? now };
   if (rec.cache) rec.cache.waitedFor = { treeId: owner.treeId, nodeId: owner.nodeId };
   rec.transitions.push(['RUNNING', now, sharedWaitReason(owner, key)]);
+  recordEvent(rec, 'shared-wait', sharedWaitReason(owner, key), now);
 }
 
 /** The wait is over (granted, failed or cancelled): `cache.waitedFor` stays, `sharedWait` goes. */

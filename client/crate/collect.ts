@@ -37,7 +37,9 @@ export async function collectCrateFacts(rc: RagomicsClient, treeId: string, opti
   // describe() first: it is what tells an unknown tree (TreeNotFoundError) from other failures.
   const description = await describe(tree);
   const started = await startInput(rc, treeId);
-  const [status, timeline] = await Promise.all([tree.status({ details: true, nodeWaits: false }), tree.timeline()]);
+  // One query after the other: two at once right after a tree closed can lose one (TreeHandle.retryDroppedQuery).
+  const status = await tree.status({ details: true, nodeWaits: false });
+  const timeline = await tree.timeline();
   const nodes = status.nodes as CrateNodeStatus[];
   const runKey = started.firstExecutionRunId.slice(0, 8);
   const fallbackRoot = options.workspace ?? process.env.RAGOMICS_WORKSPACE ?? path.join(dataDir(), 'workspace');

@@ -43,7 +43,9 @@ export interface CollectOptions {
 
 /** Collects the report data of one tree. */
 export async function collectReport(tree: TreeHandle, options: CollectOptions = {}): Promise<ReportData> {
-  const [status, timeline] = await Promise.all([tree.status({ details: true }), tree.timeline()]);
+  // One query after the other: two at once right after a tree closed can lose one (TreeHandle.retryDroppedQuery).
+  const status = await tree.status({ details: true });
+  const timeline = await tree.timeline();
   const fallbackRoot = options.workspace ?? process.env.RAGOMICS_WORKSPACE ?? path.join(dataDir(), 'workspace');
   const outputs = status.nodes.map((n) => n.outputPath).filter((p): p is string => typeof p === 'string' && p.length > 0);
   const dir = treeDir(status.treeId, outputs, fallbackRoot);
