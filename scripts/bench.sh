@@ -6,7 +6,7 @@
 # Env: ROUNDS (5) rounds of the interleaved comparisons; SCALE_NODES (10000) nodes of the
 # one-tree scale run; SCALE_TREES (100) trees of 20 nodes started at once; DATA_CELLS (100000)
 # cells of the synthetic dataset; ONLY=name[,name] runs only these benchmarks (orchestration,
-# schedule, containers, data, scale, carry-state, settings, speedup; `cohort` — the 24 x 20,000-cell
+# schedule, containers, data, scale, carry-state, settings, speedup, cache; `cohort` — the 24 x 20,000-cell
 # cohort of bench/cohort-scale.ts, long and disk-hungry — runs only when named, COHORT_ARGS passed to it;
 # `failover` — scripts/bench-failover.sh, on two private dev servers of its own, FAILOVER_ARGS passed
 # to it — also only when named). Each writes its result lines to
@@ -36,6 +36,7 @@ if wanted carry-state; then echo "== 4b. carried node state through the workspac
 if wanted settings; then echo "== server and dispatch settings, before/after"; node dist/bench/server-settings.js "${SETTINGS_ROUNDS:-3}"; fi
 if [[ ",${ONLY:-}," == *",cohort,"* ]]; then echo "== 6. a cohort at scale"; node dist/bench/cohort-scale.js ${COHORT_ARGS:-}; fi
 if [[ ",${ONLY:-}," == *",failover,"* ]]; then echo "== 7. failover"; bash scripts/bench-failover.sh ${FAILOVER_ARGS:-}; fi
+if wanted cache; then echo "== 8. results shared across trees"; node dist/bench/cache-reuse.js; fi
 if wanted speedup; then echo "== the seed's parallel speed-up"; node dist/bench/parallel-speedup.js "${REPEATS:-3}"; fi
 echo "== load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== results in .data/bench/<name>.json; into BENCHMARKS.md with: node scripts/render-records.js bench (then commit docs/records/bench/)"
