@@ -7,43 +7,10 @@ import type { Block } from '../../common/schemas';
 import type { NodeStatus, TimelineEntry, TreeStatus } from '../../workflows/views';
 
 /**
- * Who or what added a node, as the provenance part of issue 14 records it in the status
- * (`provenance`, `events`, `cache`). These fields arrive with the provenance and cache work;
- * on a status without them (older workers, or before that work is merged) they are simply
- * absent and the crate says less.
+ * A status node. Its `provenance`, `events` and `cache` (issue 14) are optional: a status from a
+ * worker running older code lacks them, and the crate then says less.
  */
-export interface NodeProvenance {
-  by: string;
-  at: string;
-  requestId?: string;
-  client?: string;
-  rule?: string;
-  url?: string;
-  reason?: string;
-  from?: string;
-}
-
-/** Something that happened to a node after it was added (repair, cache hit, shared wait, fork). */
-export interface NodeEvent {
-  kind: string;
-  at: string;
-  detail: string;
-}
-
-/** The status' view of a node's cache lookup. */
-export interface NodeCacheView {
-  key: string;
-  hit: boolean;
-  from?: { treeId: string; nodeId: string; attempt: number };
-  waitedFor?: { treeId: string; nodeId: string };
-}
-
-/** A status node, with the optional provenance and cache fields of issue 14. */
-export type CrateNodeStatus = NodeStatus & {
-  provenance?: NodeProvenance;
-  events?: NodeEvent[];
-  cache?: NodeCacheView;
-};
+export type CrateNodeStatus = NodeStatus;
 
 /** A file the crate describes: where it is, how big, and its sha256 (hex). */
 export interface FileFact {

@@ -20,7 +20,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Block } from '../../common/schemas';
 import type { TimelineEntry } from '../../workflows/views';
-import type { CrateFacts, FileFact, NodeFacts, NodeProvenance, OutputFileFact } from './facts';
+import type { CrateFacts, FileFact, NodeFacts, OutputFileFact } from './facts';
+import { provenanceText as describeProvenance, type Provenance } from '../../workflows/provenance';
 
 /** Profile permalinks the crate conforms to. */
 export const PROFILES = {
@@ -100,16 +101,9 @@ function valueType(v: unknown): string {
   return 'PropertyValue';
 }
 
-/** One line saying who or what added a node, when, and why (issue 14 provenance). */
-export function provenanceText(p: NodeProvenance | undefined): string | null {
-  if (!p) return null;
-  const parts = [`added by ${p.by}`];
-  if (p.rule) parts.push(`rule "${p.rule}"`);
-  if (p.url) parts.push(`endpoint ${p.url}`);
-  if (p.client) parts.push(`client ${p.client}`);
-  if (p.requestId) parts.push(`request ${p.requestId}`);
-  if (p.from) parts.push(`after node ${p.from} completed`);
-  return `${parts.join(', ')} at ${p.at}${p.reason ? `: ${p.reason}` : ''}`;
+/** One line saying who or what added a node, when, and why (workflows/provenance.ts words it). */
+export function provenanceText(p: Provenance | undefined): string | null {
+  return p ? `added by ${describeProvenance(p)}` : null;
 }
 
 /** What the cache did for a node, from the status (`cache`) or the published result. */

@@ -64,7 +64,7 @@ void test('provenance and cache hits appear in steps and actions when the status
   }), { name: 'leiden', parameters: { resolution: 1 } }, [attempt('leiden', 'COMPLETED')]);
   const g = graphOf(buildCrate(facts([qc, leiden]), { embedMaxBytes: 1024, license: 'https://spdx.org/licenses/CC0-1.0' }));
   const step = g.get('#step-leiden')!;
-  assert.match(String(step.description), /added by policy, endpoint http:\/\/agent\/next, after node qc completed at 2026-01-01T00:00:00.000Z: qc kept 90% of cells/);
+  assert.match(String(step.description), /added by policy http:\/\/agent\/next after qc · 2026-01-01T00:00:00\.000Z · reason: qc kept 90% of cells/);
   assert.equal(step.dateCreated, '2026-01-01T00:00:00.000+00:00');
   assert.match(String(g.get('#control-leiden')!.description), /Events: cache-hit at .*: reused tree u node leiden/);
   assert.match(String(g.get('#run-leiden-1')!.description), /reused a cached result \(tree u\.k, node leiden, attempt 1\), cache key e{64}: nothing ran/);
