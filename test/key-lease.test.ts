@@ -13,11 +13,15 @@
  * provably reaches the key while the first computes it. Then: one computes and the other reuses
  * its output (a); the owner fails and the waiter fails with SharedComputationFailedError, and a
  * later tree computes afresh (b); the owner is cancelled and the waiter computes (c); the
- * owner's workflow is terminated and the waiter computes after the hold limit (d).
+ * owner's workflow is terminated and the waiter computes after the hold limit (d); two workers with their own task queues and one workspace, as on two
+ * hosts, compute a key once between them (f).
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { spawnSync } from 'node:child_process';
@@ -359,5 +363,37 @@ void describe('key leases between trees (local executor, real blocks)', () => {
       const limitMs = holdLimitSeconds(1, 0) * 1000;
       assert.ok(Date.parse(w.startedAt!) - leaseStart >= limitMs, `the waiter computed ${Date.parse(w.startedAt!) - leaseStart} ms after the owner's grant (hold limit ${limitMs} ms)`);
     });
+  });
+
+  void test('(f) across workers: trees served by two workers (own task queues, one shared workspace) compute the key once', { timeout: 300_000 }, async (t) => {
+    if (!pythonReady) return skipUnlessCI(t, `the local executor's venv has no anndata (${python}): run scripts/ensure-local-python.sh`);
+    // Two workers as on two hosts: each polls only its own task queue, and they share the
+    // workspace (the store), as the production stack's workers share their volume.
+    const workspace = mkdtempSync(path.join(tmpdir(), 'ragomics-lease-ws-'));
+    try {
+      await withWorker({ executor: 'local', python, maxConcurrentNodes: 4, workspace, workerId: uid('host-1') }, (c1) =>
+        withWorker({ executor: 'local', python, maxConcurrentNodes: 4, workspace, workerId: uid('host-2') }, async (c2) => {
+          const [runs1, runs2] = [countRuns(c1), countRuns(c2)];
+          c1.gate.hold('shared');
+          c2.gate.hold('shared');
+          const tag = uid('f');
+          const [a, b] = await Promise.all([tree(c1, 'lease-f1', tag), tree(c2, 'lease-f2', tag)]);
+          const [owner, waiter] = await ownerAndWaiter(a, b);
+          const ownerCtx = owner === a ? c1 : c2;
+          await ownerCtx.gate.started('shared');
+          ownerCtx.gate.release('shared');
+          const [ra, rb] = await Promise.all([a.result(), b.result()]);
+          assert.equal(ra.state, 'COMPLETED', JSON.stringify(ra.failures));
+          assert.equal(rb.state, 'COMPLETED', JSON.stringify(rb.failures));
+          const all = [...runs1.entries(), ...runs2.entries()];
+          assert.deepEqual(all, [[owner.workflow.workflowId, 1]], 'one block run in all, on the owner tree\'s worker');
+          const [o, w] = [await nodeOf(owner), await nodeOf(waiter)];
+          assert.equal(w.cache?.hit, true);
+          assert.deepEqual(w.cache?.waitedFor, { treeId: owner.workflow.workflowId, nodeId: 'shared' });
+          assert.equal(w.sha256, o.sha256, 'the same output');
+        }));
+    } finally {
+      rmSync(workspace, { recursive: true, force: true });
+    }
   });
 });
