@@ -57,6 +57,13 @@ export const InlineBlockSchema = z.strictObject({
    * inline code is never reused unless it says so.
    */
   deterministic: z.boolean().optional(),
+  /**
+   * The node's `resources` (memory, CPUs) change what the code computes (e.g. it picks a chunk
+   * size or a thread count from them), so they are part of its cache key. Absent = false: a
+   * result is reused whatever resources the node was given (a node that got more memory after an
+   * out-of-memory kill still matches).
+   */
+  resourcesAffectResult: z.boolean().optional(),
   parameters: ParametersSchema,
 });
 

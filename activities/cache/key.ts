@@ -9,7 +9,8 @@
  * defaults applied (so `{}` and the explicit defaults give one key), the sha256 of every input in
  * order (a multi-input node's with their keys) and the sample facts of a per-sample node.
  *
- * Not in it: tree and node ids, timing, resources, priorities, task queues. So two trees that
+ * Not in it: tree and node ids, timing, priorities, task queues, and resources unless inline code
+ * declares `resourcesAffectResult` (then its `memoryMB` and `cpus` are in it). So two trees that
  * run the same block on the same bytes with the same parameters share one key, and a node that
  * got more memory after an OOM still matches. A new runtime (image rebuilt, runner changed) is a
  * new key: old entries simply stop matching.
@@ -17,7 +18,7 @@
  * Pure: no I/O. The activity (activities/cache/lookup.ts) gathers the ingredients.
  */
 import { createHash } from 'node:crypto';
-import { checkBlockParameters, type Block, type SampleFacts } from '../../common/schemas';
+import { checkBlockParameters, type Block, type Resources, type SampleFacts } from '../../common/schemas';
 
 /**
  * Version of the key document's layout. Bump it when the document changes meaning (a new
@@ -40,6 +41,8 @@ export interface CacheKeyIngredients {
   inputs: ReadonlyArray<{ key: string | null; sha256: string }>;
   /** The sample facts of a per-sample node (the runner passes them to the block). */
   sample?: SampleFacts;
+  /** The node's resources; in the key only for inline code with `resourcesAffectResult`. */
+  resources?: Resources;
 }
 
 /**
@@ -67,6 +70,7 @@ export function cacheKeyDocument(ingredients: CacheKeyIngredients): Record<strin
       requirements: [...new Set(block.requirements.map((r) => r.trim()))].sort(),
       network: block.network,
       parameters: block.parameters,
+      ...(block.resourcesAffectResult ? { resources: { memoryMB: ingredients.resources?.memoryMB ?? null, cpus: ingredients.resources?.cpus ?? null } } : {}),
     };
   }
   return {

@@ -47,7 +47,7 @@ export async function nodeCacheKey(deps: CacheDeps, input: RunNodeInput, warn: (
       deps.executor.runtimeIdentity(block, { buildLog: path.join(nodeDir(deps.workspaceRoot, treeKey, input.nodeId), 'cache-image-build.log') }),
       runnerContractVersion(),
     ]);
-    return cacheKey({ block: input.block, patchedCode: input.patchedCode, runtime, contract, inputs, sample: input.sample });
+    return cacheKey({ block: input.block, patchedCode: input.patchedCode, runtime, contract, inputs, sample: input.sample, resources: input.resources });
   } catch (e) {
     warn(`node ${input.nodeId} is not cacheable this time: ${(e as Error).message.split('\n')[0]}`);
     return null;

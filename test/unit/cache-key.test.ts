@@ -91,11 +91,24 @@ test('tree and node ids, attempt, resources, timeout, priority and task queue ar
     treeId: 't1', runKey: 'abcd1234', nodeId: 'qc', attempt: 1, block: { name: 'quality_control', parameters: {} }, inputPath: '/x.h5ad',
     timeoutSeconds: 60, ...over,
   });
-  const keyOf = (i: ReturnType<typeof input>) => cacheKey({ block: i.block, patchedCode: i.patchedCode, runtime: 'r', contract: 'c', inputs: [{ key: null, sha256: SHA_A }], sample: i.sample });
+  const keyOf = (i: ReturnType<typeof input>) => cacheKey({ block: i.block, patchedCode: i.patchedCode, runtime: 'r', contract: 'c', inputs: [{ key: null, sha256: SHA_A }], sample: i.sample, resources: i.resources });
   const k = keyOf(input({}));
   for (const over of [{ treeId: 't2' }, { runKey: 'ffff0000' }, { nodeId: 'other' }, { attempt: 3 }, { resources: { memoryMB: 8192, cpus: 4 } }, { timeoutSeconds: 7200 }, { inputPath: '/elsewhere/y.h5ad' }]) {
     assert.equal(keyOf(input(over)), k, JSON.stringify(over));
   }
+});
+
+test('resources are in the key only for inline code that declares resourcesAffectResult', () => {
+  const inline = (extra: Record<string, unknown> = {}) => BlockSchema.parse({ code: 'def run(adata=None):\n    return adata\n', ...extra });
+  const small = { memoryMB: 1024, cpus: 1 };
+  const big = { memoryMB: 8192, cpus: 4 };
+  assert.equal(cacheKey(base({ block: inline(), resources: small })), cacheKey(base({ block: inline(), resources: big })), 'undeclared: resources do not matter');
+  assert.equal(cacheKey(base({ resources: small })), cacheKey(base({ resources: big })), 'built-in blocks: resources do not matter');
+  const declared = inline({ resourcesAffectResult: true });
+  assert.notEqual(cacheKey(base({ block: declared, resources: small })), cacheKey(base({ block: declared, resources: big })), 'declared: another memory/CPU is another key');
+  assert.equal(cacheKey(base({ block: declared, resources: small })), cacheKey(base({ block: declared, resources: { ...small } })), 'the same resources, the same key');
+  assert.notEqual(cacheKey(base({ block: declared })), cacheKey(base({ block: inline() })), 'the declaration puts resources (here: none) in the document');
+  assert.equal(BlockSchema.safeParse({ code: 'x', resourcesAffectResult: 'yes' }).success, false, 'a wrong type is refused');
 });
 
 test('invalid built-in parameters throw (the caller then treats the node as not cacheable)', () => {
