@@ -27,7 +27,7 @@ import {
 import type { AnalysisTreeInput, TreeResult } from '../workflows/analysis-tree';
 import type { TimelineEntry, TreeMetrics, TreeSummary } from '../workflows/views';
 import { openClient, resolveConnection, type ConnectOptions } from './connection';
-import { exportCrate, type ExportCrateOptions, type ExportCrateResult } from './crate';
+import type { ExportCrateOptions, ExportCrateResult } from './crate';
 import { InvalidInputError, NoWorkerError, RagomicsError, TreeFinishedError, TreeIdTakenError, TreeNotFoundError } from './errors';
 import { forkTree, type ForkedTree, type ForkOptions, type ForkSpecInput } from './fork';
 import { GrpcStatus, grpcStatusOf, toRagomicsError, wrapServiceError } from './service-errors';
@@ -209,6 +209,8 @@ export class RagomicsClient {
    *   WorkspaceMissingError (its files are gone or elsewhere: `workspace` names another root).
    */
   async exportCrate(treeId: string, file: string, options: ExportCrateOptions = {}): Promise<ExportCrateResult> {
+    // Loaded here, not with the SDK: the crate writer (and its zip library) only serves this call.
+    const { exportCrate } = await import('./crate/index.js');
     return exportCrate(this, treeId, file, options);
   }
 

@@ -37,6 +37,7 @@ if wanted settings; then echo "== server and dispatch settings, before/after"; n
 if [[ ",${ONLY:-}," == *",cohort,"* ]]; then echo "== 6. a cohort at scale"; node dist/bench/cohort-scale.js ${COHORT_ARGS:-}; fi
 if [[ ",${ONLY:-}," == *",failover,"* ]]; then echo "== 7. failover"; bash scripts/bench-failover.sh ${FAILOVER_ARGS:-}; fi
 if wanted cache; then echo "== 8. results shared across trees"; node dist/bench/cache-reuse.js; fi
+if wanted cli; then echo "== 9. CLI start-up"; node dist/bench/cli-startup.js "$(( ROUNDS * 3 ))"; fi
 if wanted speedup; then echo "== the seed's parallel speed-up"; node dist/bench/parallel-speedup.js "${REPEATS:-3}"; fi
 echo "== load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== results in .data/bench/<name>.json; into BENCHMARKS.md with: node scripts/render-records.js bench (then commit docs/records/bench/)"

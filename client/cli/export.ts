@@ -3,9 +3,10 @@
  * `report TREE_ID -o FILE` and `crate TREE_ID -o FILE.crate.zip|DIR`.
  */
 import type { Command } from 'commander';
-import { buildReport } from '../report';
-import { renderTimeline, resolveTimelineFormat, timelineSamples, TIMELINE_FORMATS } from '../timeline';
-import { DEFAULT_EMBED_MAX_BYTES } from '../crate';
+// The renderers (echarts, the report, the zip writer) are loaded by the command that uses them,
+// not by every `ragomics` command (`run` starts faster: bench/cli-startup.ts).
+import { resolveTimelineFormat, TIMELINE_FORMATS } from '../timeline/formats';
+import { DEFAULT_EMBED_MAX_BYTES } from '../crate/defaults';
 import { InvalidInputError } from '../errors';
 import { checkId, withClient, writeOutput } from './context';
 import { queryableTree } from './pollers';
@@ -21,6 +22,7 @@ export function registerExportCommands(program: Command): void {
     .action(async (treeId: string, opts: { format?: string; output?: string }) => {
       checkId('TREE_ID', treeId);
       const format = resolveTimelineFormat(opts.format, opts.output);
+      const { renderTimeline, timelineSamples } = await import('../timeline/index.js');
       await withClient({}, async (rc) => {
         const tree = await queryableTree(rc, treeId);
         const entries = await tree.timeline();
@@ -42,6 +44,7 @@ export function registerExportCommands(program: Command): void {
     .action(async (treeId: string, opts: { output?: string; workspace?: string }) => {
       checkId('TREE_ID', treeId);
       const file = opts.output ?? `${treeId}-report.html`;
+      const { buildReport } = await import('../report/index.js');
       await withClient({}, async (rc) => {
         const html = await buildReport(await queryableTree(rc, treeId), { workspace: opts.workspace });
         writeOutput(file, html);

@@ -19,9 +19,19 @@ export interface FollowOptions {
 export async function followTree(tree: TreeHandle, options: FollowOptions = {}): Promise<LiveTreeStatus> {
   const renderer = options.renderer;
   const intervalMs = options.intervalMs ?? 500;
+  // The workflow's result, asked for once from the start (a long poll on the server): the wait
+  // between polls ends the moment the tree closes, not up to a poll interval later. It also
+  // makes "ended" mean closed, and a failed workflow surface as an error.
+  const result = tree.result();
+  let closed = false;
+  const closing = result.then(() => {
+    closed = true;
+  }, () => {
+    closed = true;
+  });
   let version = -1;
   let waiting = false;
-  for (;;) {
+  while (!closed) {
     const summary = await tree.summary();
     if (summary.state !== 'RUNNING') break;
     if (renderer && (summary.version !== version || waiting)) {
@@ -30,12 +40,13 @@ export async function followTree(tree: TreeHandle, options: FollowOptions = {}):
       renderer.update(status);
     }
     version = summary.version;
-    await new Promise((r) => setTimeout(r, intervalMs));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closing, new Promise((r) => (timer = setTimeout(r, intervalMs)))]);
+    clearTimeout(timer);
   }
-  // The workflow decides its state before it returns; wait for the result so that "ended"
-  // really means closed (and a failed workflow surfaces as an error).
-  await tree.result();
-  const final = await tree.status();
+  await result;
+  // Closed: no node waits for a worker any more, so the server's view of pending work adds nothing.
+  const final = await tree.status({ nodeWaits: false });
   renderer?.finish(final);
   return final;
 }

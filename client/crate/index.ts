@@ -15,8 +15,9 @@ import { collectCrateFacts } from './collect';
 import { buildCrate } from './graph';
 import { checkCrateTarget, writeCrate } from './write';
 
-/** Files up to this size are embedded by default (1 MiB): figures and result files, not AnnData of real size. */
-export const DEFAULT_EMBED_MAX_BYTES = 1024 * 1024;
+import { DEFAULT_EMBED_MAX_BYTES } from './defaults';
+
+export { DEFAULT_EMBED_MAX_BYTES };
 
 /** Licence text of a crate exported without `license`: RO-Crate requires one, and ragomics cannot choose it for the data. */
 export const DEFAULT_CRATE_LICENSE = 'not specified by the exporter (ragomics crate --license URL sets one)';
