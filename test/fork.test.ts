@@ -19,7 +19,7 @@ import { ForkSourceError, TreeIdTakenError } from '../client/errors';
 import type { RagomicsClient } from '../client/sdk';
 import type { BlockExecutor } from '../activities/executors/types';
 import { sleepNode, uid, waitFor, withWorker } from './helpers/harness';
-import { ragomics, type CliResult } from './helpers/cli';
+import { assertFailsOneLine as assertFails, ragomics } from './helpers/cli';
 import { PROJECT_ROOT } from '../workers/config';
 
 /** The small PBMC dataset of scripts/fetch-dataset.sh (as test/skeleton-docker.test.ts). */
@@ -33,14 +33,6 @@ function file(name: string, text: string): string {
   return p;
 }
 
-/** Exit code `code` and exactly one line on stderr matching `pattern`. */
-function assertFails(r: CliResult, code: number, pattern: RegExp | string): void {
-  assert.equal(r.code, code, `exit code (stdout: ${r.stdout} stderr: ${r.stderr})`);
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `one line:\n${r.stderr}`);
-  if (typeof pattern === 'string') assert.equal(lines[0], pattern);
-  else assert.match(lines[0] ?? '', pattern);
-}
 
 /** Records the input path the executor got for each `tree/node`: what the activity really passed on. */
 function recordInputs(executor: BlockExecutor): Map<string, string | null> {

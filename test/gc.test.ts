@@ -27,7 +27,7 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { collectGarbage } from '../activities/cache/gc';
 import { RagomicsClient } from '../client/sdk';
-import { ROOT, ragomics, type CliResult } from './helpers/cli';
+import { ROOT, assertFailsOneLine as assertFails, ragomics } from './helpers/cli';
 import { TEMPORAL_ADDRESS, sleepNode, uid, waitFor, withWorker } from './helpers/harness';
 
 const NAMESPACE = 'ragomics-gc-test';
@@ -109,13 +109,6 @@ function snapshot(root: string): string[] {
   }).sort();
 }
 
-function assertFails(r: CliResult, code: number, pattern: RegExp | string): void {
-  assert.equal(r.code, code, `exit code (stdout: ${r.stdout} stderr: ${r.stderr})`);
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `one line:\n${r.stderr}`);
-  if (typeof pattern === 'string') assert.equal(lines[0], pattern);
-  else assert.match(lines[0] ?? '', pattern);
-}
 
 interface JsonReport {
   dryRun: boolean;

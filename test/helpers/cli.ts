@@ -1,5 +1,6 @@
 /** Runs the `ragomics` CLI of this checkout as a child process, as a user would. */
 import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
 import path from 'node:path';
 import { repoRoot } from '../../activities/executors/repo-root';
 import { TEMPORAL_ADDRESS } from './harness';
@@ -43,4 +44,13 @@ export function startRagomics(args: string[], env: Record<string, string> = {}):
  */
 export function ragomics(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return startRagomics(args, env).done;
+}
+
+/** Asserts exit code `code` and exactly one line on stderr, equal to `pattern` (a string) or matching it. */
+export function assertFailsOneLine(r: CliResult, code: number, pattern: RegExp | string): void {
+  assert.equal(r.code, code, `exit code (stdout: ${r.stdout} stderr: ${r.stderr})`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line:\n${r.stderr}`);
+  if (typeof pattern === 'string') assert.equal(lines[0], pattern);
+  else assert.match(lines[0] ?? '', pattern);
 }

@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Context } from '@temporalio/activity';
 import type { MetricMeter } from '@temporalio/common';
@@ -14,6 +13,7 @@ import { lookupNodeCache, publishComputed, type CacheDeps } from '../../activiti
 import { publishAttempt } from '../../activities/publish';
 import type { BlockExecutor } from '../../activities/executors/types';
 import { RunNodeInputSchema, type RunNodeInput } from '../../common/schemas';
+import { tempWorkspace } from '../helpers/workspace-dir';
 
 /** A meter that sums what each counter was given. */
 function recordingMeter(): { meter: MetricMeter; sums: Map<string, number> } {
@@ -33,15 +33,7 @@ function fakeContext(meter: MetricMeter, warnings: string[]): Context {
 }
 
 function setup(t: { after(fn: () => void): void }, executor: Partial<BlockExecutor> = {}) {
-  const root = mkdtempSync(path.join(tmpdir(), 'ragomics-lookup-'));
-  t.after(() => {
-    const open = (d: string) => {
-      chmodSync(d, 0o755);
-      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) open(path.join(d, e.name));
-    };
-    open(root);
-    rmSync(root, { recursive: true, force: true });
-  });
+  const root = tempWorkspace(t, 'ragomics-lookup-');
   const input = path.join(root, 'input.h5ad');
   writeFileSync(input, 'input bytes');
   const deps: CacheDeps = {

@@ -6,28 +6,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, utimesSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { publishAttempt, publishedDir, sha256File } from '../../activities/publish';
 import { entryDir, lookupCache, publishToCache, ENTRY_FILE } from '../../activities/cache/store';
 import { inputSha256 } from '../../activities/cache/input-hash';
 import { CacheEntrySchema, NodeResultSchema } from '../../common/schemas';
+import { tempWorkspace } from '../helpers/workspace-dir';
 
 const KEY = 'c'.repeat(64);
 
 function workspace(t: { after(fn: () => void): void }): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'ragomics-cache-'));
-  t.after(() => {
-    // Published folders are 0555: open them so the removal works for any user.
-    const open = (d: string) => {
-      chmodSync(d, 0o755);
-      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) open(path.join(d, e.name));
-    };
-    open(root);
-    rmSync(root, { recursive: true, force: true });
-  });
-  return root;
+  return tempWorkspace(t, 'ragomics-cache-');
 }
 
 /** Publishes a fake attempt (AnnData bytes, a figure, result.json) of `tree`/`node` and returns its result. */
