@@ -24,9 +24,7 @@ import sys
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import task as taskmod  # noqa: E402  (after the path)
-
+sys.path.insert(0, HERE)  # task.py and peers_prefect.py, imported below by name
 
 
 def prefect_engine():
@@ -39,6 +37,7 @@ def prefect_engine():
 def luigi_engine():
     """Returns run(request) for Luigi (local scheduler, a forked process per task)."""
     import luigi
+    import task as taskmod
 
     luigi.configuration.get_config().set("worker", "force_multiprocessing", "true")
     shapes: dict = {}

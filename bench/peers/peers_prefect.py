@@ -9,6 +9,7 @@ task), "subprocess" (thread runner, each task running task.py as a fresh process
 task like Snakemake and the ragomics local executor).
 """
 
+import importlib
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
-import task as taskmod  # noqa: E402  (after the path)
+taskmod = importlib.import_module("task")  # task.py beside this file (after the path)
 
 TASK = os.path.join(HERE, "task.py")
 RUNNERS = {"thread": ThreadPoolTaskRunner, "processpool": ProcessPoolTaskRunner, "subprocess": ThreadPoolTaskRunner}
