@@ -9,7 +9,8 @@
 # schedule, containers, data, scale, carry-state, settings, speedup, cache; `cohort` — the 24 x 20,000-cell
 # cohort of bench/cohort-scale.ts, long and disk-hungry — runs only when named, COHORT_ARGS passed to it;
 # `failover` — scripts/bench-failover.sh, on two private dev servers of its own, FAILOVER_ARGS passed
-# to it — also only when named). Each writes its result lines to
+# to it — also only when named; `peers` — bench/peers.ts: ragomics beside Prefect, Snakemake and Luigi
+# from PyPI (scripts/ensure-peers.sh), PEERS_ROUNDS (3) rounds, since Prefect is slow to start). Each writes its result lines to
 # .data/bench/<name>.json (bench/record.ts); scripts/render-records.js bench puts them in BENCHMARKS.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -38,6 +39,10 @@ if [[ ",${ONLY:-}," == *",cohort,"* ]]; then echo "== 6. a cohort at scale"; nod
 if [[ ",${ONLY:-}," == *",failover,"* ]]; then echo "== 7. failover"; bash scripts/bench-failover.sh ${FAILOVER_ARGS:-}; fi
 if wanted cache; then echo "== 8. results shared across trees"; node dist/bench/cache-reuse.js; fi
 if wanted cli; then echo "== 9. CLI start-up"; node dist/bench/cli-startup.js "$(( ROUNDS * 3 ))"; fi
+if wanted peers; then
+  echo "== 10. peers side by side"
+  PEERS_VENV_BIN="$(bash scripts/ensure-peers.sh)" node dist/bench/peers.js "${PEERS_ROUNDS:-3}"
+fi
 if wanted speedup; then echo "== the seed's parallel speed-up"; node dist/bench/parallel-speedup.js "${REPEATS:-3}"; fi
 echo "== load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== results in .data/bench/<name>.json; into BENCHMARKS.md with: node scripts/render-records.js bench (then commit docs/records/bench/)"
