@@ -40,6 +40,8 @@ export interface LocalWarmMember {
   exit(): WarmExit | null;
   /** True once the ready line was read. */
   ready(): boolean;
+  /** Resolves true on the ready line, false if the process exits before it. */
+  readonly becameReady: Promise<boolean>;
   /**
    * Hands the job's output to `sink` (everything the job printed so far first, then the rest as
    * it comes, with back-pressure) and makes the child keep the worker's event loop alive again.
@@ -90,6 +92,9 @@ export async function spawnWarmMember(opts: WarmSpawnOptions): Promise<LocalWarm
 
   // stdout: discard lines up to the ready line; after it, bytes go to the sink or wait for it.
   let isReady = false;
+  let markReady: (ready: boolean) => void = () => undefined;
+  const becameReady = new Promise<boolean>((resolve) => (markReady = resolve));
+  void exited.then(() => markReady(false));
   let preReady: Buffer = Buffer.alloc(0);
   let held: Buffer[] = [];
   let heldBytes = 0;
@@ -116,6 +121,7 @@ export async function spawnWarmMember(opts: WarmSpawnOptions): Promise<LocalWarm
       preReady = preReady.subarray(nl + 1);
       if (line === WARM_READY_LINE) {
         isReady = true;
+        markReady(true);
         const rest = preReady;
         preReady = Buffer.alloc(0);
         forward(rest);
@@ -149,6 +155,7 @@ export async function spawnWarmMember(opts: WarmSpawnOptions): Promise<LocalWarm
     closed,
     exit: () => exitInfo,
     ready: () => isReady,
+    becameReady,
     assign(target: LogSink): void {
       assigned = true;
       setRef(child, true);

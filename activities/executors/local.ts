@@ -147,6 +147,9 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): LocalExecu
   };
 }
 
+/** A warm runner not ready after this long is killed (counted as a failed start). */
+const WARM_READY_TIMEOUT_MS = 120_000;
+
 type OutcomeBase = Pick<ExecOutcome, 'imageDigest' | 'peakMemoryMB' | 'oomKilled' | 'startedAt'>;
 
 /**
@@ -219,8 +222,33 @@ async function awaitAttempt(
 function createLocalWarmPool(size: number, python: string, env: NodeJS.ProcessEnv): WarmPool<LocalWarmMember> {
   const pool: WarmPool<LocalWarmMember> = createWarmPool<LocalWarmMember>({
     size,
-    create: () => spawnWarmMember({ python, env, onIdleExit: (m) => pool.evict(m) }),
+    // A member joins the pool once it is ready, and half the cores (at least one) warm up at a
+    // time: a warm-up imports scanpy (1.5 s of CPU), which a cold no-op node never does, so an
+    // unbounded refill during a wide fan would take the CPU the running nodes need
+    // (BENCHMARKS.md section 10).
+    maxStarting: Math.max(1, Math.floor(os.availableParallelism() / 2)),
+    create: async (signal) => {
+      const member = await spawnWarmMember({ python, env, onIdleExit: (m) => pool.evict(m) });
+      let timer: NodeJS.Timeout | undefined;
+      const aborted = whenAborted(signal);
+      const ready = await Promise.race([
+        member.becameReady,
+        aborted.promise.then(() => false as const),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), WARM_READY_TIMEOUT_MS).unref())),
+      ]);
+      clearTimeout(timer);
+      aborted.dispose();
+      if (!ready) {
+        member.child.ref(); // the exit event must come even when nothing else keeps the loop alive
+        killGroup(member.pid);
+        await settleWithin(member.exited, 2000);
+        const exit = member.exit();
+        throw new Error(exit ? `a warm runner exited (code ${exit.code}, signal ${exit.signal}) before it was ready` : `a warm runner was not ready within ${WARM_READY_TIMEOUT_MS / 1000} s`);
+      }
+      return member;
+    },
     destroy: async (m) => {
+      m.child.ref(); // an idle member is unref'd: drain() must still see it exit
       killGroup(m.pid);
       await settleWithin(m.exited, 2000);
     },

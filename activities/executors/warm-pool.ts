@@ -12,10 +12,18 @@ export interface WarmPoolOptions<M> {
   /** Members kept started (idle or starting). 0 makes a pool that never holds anything. */
   size: number;
   /**
-   * Starts one member and resolves once it is started (it may still be importing: the job line
-   * waits in its stdin). Rejects when it cannot be started; the pool then backs off.
+   * Most `create` calls in flight at once (members being started). A warm-up costs CPU that
+   * running nodes then lack, so a small cap bounds what the pool takes from them while it
+   * refills. @default size
    */
-  create(): Promise<M>;
+  maxStarting?: number;
+  /**
+   * Starts one member and resolves once it is started (it may still be importing: the job line
+   * waits in its stdin). Rejects when it cannot be started; the pool then backs off. `signal`
+   * aborts when the pool drains: a creation still under way should then give up (and clean up)
+   * promptly, since drain() waits for it.
+   */
+  create(signal: AbortSignal): Promise<M>;
   /** Ends a member that will not be handed out (drain, dead, evicted). Errors are ignored. */
   destroy(member: M): Promise<void>;
   /** False for a member that died while idle; such a member is destroyed, never handed out. @default always alive */
@@ -79,6 +87,7 @@ export interface WarmPool<M> {
  */
 export function createWarmPool<M>(opts: WarmPoolOptions<M>): WarmPool<M> {
   const size = Math.max(0, Math.floor(opts.size));
+  const maxStarting = Math.max(1, Math.floor(opts.maxStarting ?? size));
   const baseBackoff = opts.backoffMs ?? 500;
   const maxBackoff = opts.maxBackoffMs ?? 30_000;
   const idle: M[] = [];
@@ -93,6 +102,7 @@ export function createWarmPool<M>(opts: WarmPoolOptions<M>): WarmPool<M> {
   let consecutive = 0;
   let draining = false;
   let backoff: NodeJS.Timeout | undefined;
+  const draining$ = new AbortController();
 
   const destroy = (member: M): void => {
     const p = Promise.resolve()
@@ -120,10 +130,10 @@ export function createWarmPool<M>(opts: WarmPoolOptions<M>): WarmPool<M> {
   };
 
   const refill = (): void => {
-    while (!draining && !backoff && idle.length + starting < size) {
+    while (!draining && !backoff && idle.length + starting < size && starting < maxStarting) {
       starting++;
       const p = Promise.resolve()
-        .then(() => opts.create())
+        .then(() => opts.create(draining$.signal))
         .then(
           (member) => {
             starting--;
@@ -134,7 +144,7 @@ export function createWarmPool<M>(opts: WarmPoolOptions<M>): WarmPool<M> {
           },
           (error: unknown) => {
             starting--;
-            failed(error);
+            if (!draining) failed(error); // a creation given up because of drain() is no failure
           },
         )
         .finally(() => {
@@ -192,6 +202,7 @@ export function createWarmPool<M>(opts: WarmPoolOptions<M>): WarmPool<M> {
     },
     async drain(): Promise<void> {
       draining = true;
+      draining$.abort();
       clearTimeout(backoff);
       backoff = undefined;
       // Creations in flight destroy their member themselves once they settle (draining is set).

@@ -155,3 +155,18 @@ void test('take prefers a ready member over an older one still warming up', asyn
   assert.equal(pool.take()?.id, 0, 'none ready: the oldest still warming up rather than null');
   await pool.drain();
 });
+
+void test('maxStarting bounds the creations in flight; the pool still fills one after another', async () => {
+  const m = members();
+  m.state.instant = false;
+  const pool = createWarmPool({ size: 3, maxStarting: 1, create: m.create, destroy: m.destroy });
+  assert.equal(pool.stats().starting, 1);
+  for (let n = 1; n <= 3; n++) {
+    await until(() => m.waiting.length === 1, `creation ${n} under way`);
+    assert.equal(pool.stats().starting, 1, 'never more than one at once');
+    m.waiting.shift()!();
+    await filled(pool, n);
+  }
+  assert.equal(pool.stats().starting, 0);
+  await pool.drain();
+});
