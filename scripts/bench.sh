@@ -6,7 +6,7 @@
 # Env: ROUNDS (5) rounds of the interleaved comparisons; SCALE_NODES (10000) nodes of the
 # one-tree scale run; SCALE_TREES (100) trees of 20 nodes started at once; DATA_CELLS (100000)
 # cells of the synthetic dataset; ONLY=name[,name] runs only these benchmarks (orchestration,
-# schedule, containers, data, scale, carry-state, settings, speedup, cache; `cohort` — the 24 x 20,000-cell
+# schedule, containers, data, scale, carry-state, settings, speedup, cache, cli, warm, peers; `cohort` — the 24 x 20,000-cell
 # cohort of bench/cohort-scale.ts, long and disk-hungry — runs only when named, COHORT_ARGS passed to it;
 # `failover` — scripts/bench-failover.sh, on two private dev servers of its own, FAILOVER_ARGS passed
 # to it — also only when named; `peers` — bench/peers.ts: ragomics beside Prefect, Snakemake and Luigi
@@ -39,8 +39,9 @@ if [[ ",${ONLY:-}," == *",cohort,"* ]]; then echo "== 6. a cohort at scale"; nod
 if [[ ",${ONLY:-}," == *",failover,"* ]]; then echo "== 7. failover"; bash scripts/bench-failover.sh ${FAILOVER_ARGS:-}; fi
 if wanted cache; then echo "== 8. results shared across trees"; node dist/bench/cache-reuse.js; fi
 if wanted cli; then echo "== 9. CLI start-up"; node dist/bench/cli-startup.js "$(( ROUNDS * 3 ))"; fi
+if wanted warm; then echo "== 10. warm runtimes (local executor)"; node dist/bench/warm-chain.js "$ROUNDS" --fan "${WARM_FAN:-200}"; fi
 if wanted peers; then
-  echo "== 10. peers side by side"
+  echo "== 11. peers side by side"
   PEERS_VENV_BIN="$(bash scripts/ensure-peers.sh)" node dist/bench/peers.js "${PEERS_ROUNDS:-3}"
 fi
 if wanted speedup; then echo "== the seed's parallel speed-up"; node dist/bench/parallel-speedup.js "${REPEATS:-3}"; fi
