@@ -100,25 +100,6 @@ if [[ "${FORCE:-0}" != 1 && -n "$existing_base" ]] && [[ -z "${BASE_IMAGE:-}" ||
   exit 0
 fi
 
-# --- choose the base -------------------------------------------------------------------------
-T1="$(now)"
-if [[ -n "${BASE_IMAGE:-}" ]]; then
-  BASE="$BASE_IMAGE"
-  docker image inspect "$BASE" >/dev/null 2>&1 || timeout "$PULL_TIMEOUT" docker pull -q "$BASE" >/dev/null \
-    || die "BASE_IMAGE=$BASE is neither present locally nor pullable"
-  log "base: $BASE (from \$BASE_IMAGE)"
-elif docker image inspect "$DEFAULT_BASE" >/dev/null 2>&1; then
-  BASE="$DEFAULT_BASE"
-  log "base: $BASE (present locally)"
-elif timeout "$PULL_TIMEOUT" docker pull -q "$DEFAULT_BASE" >/dev/null 2>&1; then
-  BASE="$DEFAULT_BASE"
-  log "base: $BASE (pulled in $(since "$T1"))"
-else
-  log "base: $DEFAULT_BASE cannot be pulled (no registry); building the Debian base"
-  BASE="$(bash "$ROOT/scripts/build-base-image.sh")" || die "building the Debian base image failed"
-  log "base: $BASE ($(since "$T1"))"
-fi
-
 # --- the wheels, downloaded on the host -------------------------------------------------------
 # fetch_wheels: fills $WHEELS (complete when $WHEELS/.complete exists); returns non-zero on failure.
 REQ_HASH="$(sha256sum <"$ROOT/blocks/requirements.txt" | cut -c1-16)"
@@ -139,12 +120,38 @@ fetch_wheels() {
   rm -rf "$WHEELS"
   mv "$tmp" "$WHEELS"
 }
+# In the background: the download (network) overlaps choosing and building the base.
 T_W="$(now)"
-if fetch_wheels; then
-  log "wheels: $(find "$WHEELS" -name '*.whl' | wc -l) in ${WHEELS#"$ROOT"/} ($(since "$T_W"))"
+(
+  if fetch_wheels; then
+    log "wheels: $(find "$WHEELS" -name '*.whl' | wc -l) in ${WHEELS#"$ROOT"/} ($(since "$T_W"))"
+  else
+    log "wheels: host download failed or no pip on the host (log: $DATA/logs/wheels-download.log); the build downloads them"
+  fi
+) &
+WHEELS_PID=$!
+
+
+# --- choose the base -------------------------------------------------------------------------
+T1="$(now)"
+if [[ -n "${BASE_IMAGE:-}" ]]; then
+  BASE="$BASE_IMAGE"
+  docker image inspect "$BASE" >/dev/null 2>&1 || timeout "$PULL_TIMEOUT" docker pull -q "$BASE" >/dev/null \
+    || die "BASE_IMAGE=$BASE is neither present locally nor pullable"
+  log "base: $BASE (from \$BASE_IMAGE)"
+elif docker image inspect "$DEFAULT_BASE" >/dev/null 2>&1; then
+  BASE="$DEFAULT_BASE"
+  log "base: $BASE (present locally)"
+elif timeout "$PULL_TIMEOUT" docker pull -q "$DEFAULT_BASE" >/dev/null 2>&1; then
+  BASE="$DEFAULT_BASE"
+  log "base: $BASE (pulled in $(since "$T1"))"
 else
-  log "wheels: host download failed or no pip on the host (log: $DATA/logs/wheels-download.log); the build downloads them"
+  log "base: $DEFAULT_BASE cannot be pulled (no registry); building the Debian base"
+  BASE="$(bash "$ROOT/scripts/build-base-image.sh")" || die "building the Debian base image failed"
+  log "base: $BASE ($(since "$T1"))"
 fi
+
+wait "$WHEELS_PID" || true
 
 # --- build context: the inputs, plus the machine's extra CA certificates for pip --------------
 CTX="$(mktemp -d "${TMPDIR:-/tmp}/ragomics-blocks-ctx.XXXXXX")"
