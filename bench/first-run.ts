@@ -27,6 +27,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import net from 'node:net';
 import path from 'node:path';
 import { repoRoot } from '../activities/executors/repo-root';
+import type { NodeState } from '../common/schemas';
 import { BenchRecord } from './record';
 
 const REPO = repoRoot();
@@ -198,7 +199,7 @@ async function firstRun(commit: string, o: Options): Promise<RunResult> {
     }
     if (steps.size === 0) throw new Error(`npm run demo at ${commit} printed no step times`);
     const status = JSON.parse(sh('node', ['bin/ragomics.js', 'status', 'pbmc-demo', '--json'], { cwd: clone, env: { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` } })) as { nodes: { id: string; state: string }[] };
-    const bad = status.nodes.filter((n) => n.state !== 'succeeded');
+    const bad = status.nodes.filter((n) => n.state !== ('COMPLETED' satisfies NodeState));
     if (status.nodes.length === 0 || bad.length > 0) throw new Error(`demo tree at ${commit}: ${bad.map((n) => `${n.id} ${n.state}`).join(', ') || 'no nodes'}`);
     const imageLines = demo.lines.map((l) => l.trim()).filter((l) => /^\[build-image\] (base:|wheels:|built |\s*warmup:)|^\[build-base-image\] (debootstrap done|import done)/.test(l));
     return { commit, totalMs: demo.ms, steps, imageLines, nodes: status.nodes.length };
