@@ -9,8 +9,10 @@
 # schedule, containers, data, scale, carry-state, settings, speedup, cache, cli, warm, peers; `cohort` — the 24 x 20,000-cell
 # cohort of bench/cohort-scale.ts, long and disk-hungry — runs only when named, COHORT_ARGS passed to it;
 # `failover` — scripts/bench-failover.sh, on two private dev servers of its own, FAILOVER_ARGS passed
-# to it — also only when named; `peers` — bench/peers.ts: ragomics beside Prefect, Snakemake and Luigi
-# from PyPI (scripts/ensure-peers.sh), PEERS_ROUNDS (3) rounds, since Prefect is slow to start). Each writes its result lines to
+# to it — also only when named; `first-run` — bench/first-run.ts, a fresh clone's `npm run demo` on a
+# private Docker engine, minutes per run, FIRST_RUN_ARGS passed to it — also only when named; `peers` —
+# bench/peers.ts: ragomics beside Prefect, Snakemake and Luigi from PyPI (scripts/ensure-peers.sh),
+# PEERS_ROUNDS (3) rounds, since Prefect is slow to start). Each writes its result lines to
 # .data/bench/<name>.json (bench/record.ts); scripts/render-records.js bench puts them in BENCHMARKS.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -37,6 +39,7 @@ if wanted carry-state; then echo "== 4b. carried node state through the workspac
 if wanted settings; then echo "== server and dispatch settings, before/after"; node dist/bench/server-settings.js "${SETTINGS_ROUNDS:-3}"; fi
 if [[ ",${ONLY:-}," == *",cohort,"* ]]; then echo "== 6. a cohort at scale"; node dist/bench/cohort-scale.js ${COHORT_ARGS:-}; fi
 if [[ ",${ONLY:-}," == *",failover,"* ]]; then echo "== 7. failover"; bash scripts/bench-failover.sh ${FAILOVER_ARGS:-}; fi
+if [[ ",${ONLY:-}," == *",first-run,"* ]]; then echo "== 12. first run: npm run demo on a new machine"; node dist/bench/first-run.js ${FIRST_RUN_ARGS:-}; fi
 if wanted cache; then echo "== 8. results shared across trees"; node dist/bench/cache-reuse.js; fi
 if wanted cli; then echo "== 9. CLI start-up"; node dist/bench/cli-startup.js "$(( ROUNDS * 3 ))"; fi
 if wanted warm; then echo "== 10. warm runtimes (local executor)"; node dist/bench/warm-chain.js "$ROUNDS" --fan "${WARM_FAN:-200}"; fi

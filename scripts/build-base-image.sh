@@ -77,6 +77,8 @@ fi
 WORK="$(mktemp -d /var/tmp/ragomics-base.XXXXXX)"
 cleanup() { rm -rf --one-file-system "$WORK"; }
 trap cleanup EXIT
+# A stopped build (the demo stops its background image build when it fails) still cleans up.
+trap 'exit 143' TERM INT
 ROOTFS="$WORK/rootfs"
 
 t0=$SECONDS

@@ -12,6 +12,12 @@
 # pullable within ~20 s; else ragomics/base-debian:bookworm built from Debian packages by
 # scripts/build-base-image.sh.
 #
+# Python wheels: the pinned wheels of blocks/requirements.txt are downloaded on the host (pip
+# download, for CPython 3.11 manylinux x86_64) into $DATA_DIR/wheelhouse/<hash of requirements>/
+# and put in the build context, so the build itself needs no network (a private or bridgeless
+# Docker engine builds too). When the host has no python3 with pip, or the download fails, the
+# build's pip downloads them itself (the old way).
+#
 # Env: BASE_IMAGE, BLOCKS_IMAGE_REPO (default ragomics/blocks), FORCE=1 (rebuild), PULL_TIMEOUT (20),
 # RAGOMICS_DATA_DIR / RAGOMICS_HOME (where the tag and the build log go; see lib.sh).
 # Exit 3 when the Docker engine does not answer.
@@ -94,6 +100,38 @@ if [[ "${FORCE:-0}" != 1 && -n "$existing_base" ]] && [[ -z "${BASE_IMAGE:-}" ||
   exit 0
 fi
 
+# --- the wheels, downloaded on the host -------------------------------------------------------
+# fetch_wheels: fills $WHEELS (complete when $WHEELS/.complete exists); returns non-zero on failure.
+REQ_HASH="$(sha256sum <"$ROOT/blocks/requirements.txt" | cut -c1-16)"
+WHEELS="$DATA/wheelhouse/$REQ_HASH"
+fetch_wheels() {
+  [[ -f "$WHEELS/.complete" ]] && return 0
+  command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 || return 1
+  local platforms=() v tmp="$WHEELS.tmp.$$"
+  # Wheels run on the base's glibc (bookworm: 2.36) and older; pip does not expand a
+  # manylinux_2_X --platform to older ones itself.
+  for v in $(seq 36 -1 17); do platforms+=(--platform "manylinux_2_${v}_x86_64"); done
+  platforms+=(--platform manylinux2014_x86_64 --platform manylinux2010_x86_64 --platform manylinux1_x86_64)
+  rm -rf "$tmp"
+  python3 -m pip download --quiet --disable-pip-version-check --no-input --no-deps --only-binary=:all: \
+    --python-version 3.11 --implementation cp --abi cp311 "${platforms[@]}" \
+    -d "$tmp" -r "$ROOT/blocks/requirements.txt" >"$DATA/logs/wheels-download.log" 2>&1 || { rm -rf "$tmp"; return 1; }
+  touch "$tmp/.complete"
+  rm -rf "$WHEELS"
+  mv "$tmp" "$WHEELS"
+}
+# In the background: the download (network) overlaps choosing and building the base.
+T_W="$(now)"
+(
+  if fetch_wheels; then
+    log "wheels: $(find "$WHEELS" -name '*.whl' | wc -l) in ${WHEELS#"$ROOT"/} ($(since "$T_W"))"
+  else
+    log "wheels: host download failed or no pip on the host (log: $DATA/logs/wheels-download.log); the build downloads them"
+  fi
+) &
+WHEELS_PID=$!
+
+
 # --- choose the base -------------------------------------------------------------------------
 T1="$(now)"
 if [[ -n "${BASE_IMAGE:-}" ]]; then
@@ -113,11 +151,17 @@ else
   log "base: $BASE ($(since "$T1"))"
 fi
 
+wait "$WHEELS_PID" || true
+
 # --- build context: the inputs, plus the machine's extra CA certificates for pip --------------
 CTX="$(mktemp -d "${TMPDIR:-/tmp}/ragomics-blocks-ctx.XXXXXX")"
 trap 'rm -rf "$CTX"' EXIT
 (cd "$ROOT/blocks" && cp -a Dockerfile .dockerignore requirements.txt catalog.json runtime build-ca "$CTX/")
 find "$CTX/runtime" -name __pycache__ -prune -exec rm -rf {} +
+mkdir -p "$CTX/wheels"
+if [[ -f "$WHEELS/.complete" ]]; then
+  cp -al "$WHEELS"/*.whl "$CTX/wheels/" 2>/dev/null || cp -a "$WHEELS"/*.whl "$CTX/wheels/"
+fi
 for crt in /usr/local/share/ca-certificates/*.crt; do
   if [[ -f "$crt" ]]; then cp "$crt" "$CTX/build-ca/"; fi
 done

@@ -5,6 +5,13 @@ the blocks use and matplotlib builds its font cache. Used at image build time:
         python -m ragomics_runner.warmup
 
 Exits non-zero when any block fails, so a broken image does not build.
+
+Numba's cache is keyed by function and argument types, not by data size: small inputs fill it as
+well as large ones. The work is split in independent groups (the block chain on the bundled
+dataset; the cohort blocks on a small synthetic cohort; pynndescent's neighbour search on a few
+hundred points) run at the same time, one thread each waiting for its runner subprocesses, so a
+build on several cores takes about as long as the longest group (RAGOMICS_WARMUP_PARALLEL=0 runs
+them one after the other).
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 
 CHAIN = [
     ("quality_control", {"min_genes": 200, "min_cells": 3}),
@@ -40,23 +49,70 @@ COHORT_CHAIN = [
 ]
 
 # scanpy's neighbors switches from scikit-learn's brute force to pynndescent at 8,192 cells
-# (euclidean metric): one leiden run above that compiles (and caches) pynndescent's functions,
-# which took ~70 s in every container that built the graph on a large data set.
-LARGE_CELLS = 8300
+# (euclidean metric); compiling pynndescent's functions took ~70 s in every container that built
+# the graph on a large data set. The leiden block's `neighbors_transformer` parameter does not
+# exist, so the warm-up builds the graph through the runner's own neighbours helper on a few
+# hundred points with the transformer scanpy would pick above 8,192 cells (same class, same
+# keyword arguments, hence the same compiled signatures): see _pynndescent_step.
+PYNNDESCENT_POINTS = 400
 
 
-def _large_input(path: str) -> None:
-    """LARGE_CELLS cells with only a 20-dimensional X_pca in 6 clusters (the neighbours' input)."""
+def _pynndescent_input(n: int):
+    """n points in 6 clusters with only a 20-dimensional float32 X_pca (the neighbours' input)."""
     import anndata
     import numpy as np
     import scipy.sparse as sp
 
     rng = np.random.default_rng(0)
     centers = rng.normal(scale=4.0, size=(6, 20))
-    pcs = centers[rng.integers(0, 6, LARGE_CELLS)] + rng.normal(size=(LARGE_CELLS, 20))
-    adata = anndata.AnnData(X=sp.csr_matrix((LARGE_CELLS, 1), dtype=np.float32))
+    pcs = centers[rng.integers(0, 6, n)] + rng.normal(size=(n, 20))
+    adata = anndata.AnnData(X=sp.csr_matrix((n, 1), dtype=np.float32))
     adata.obsm["X_pca"] = pcs.astype(np.float32)
-    adata.write_h5ad(path)
+    return adata
+
+
+def large_transformer(n_obs: int, n_neighbors: int = 15):
+    """The PyNNDescentTransformer scanpy.pp.neighbors builds itself for n_obs > 8,192 cells
+    (euclidean), with the defaults it takes from umap's nearest_neighbors."""
+    import numpy as np
+    import scanpy as sc
+    from pynndescent import PyNNDescentTransformer
+
+    return PyNNDescentTransformer(
+        n_neighbors=n_neighbors, metric="euclidean", metric_kwds={}, random_state=0,
+        n_jobs=sc.settings.n_jobs,
+        n_trees=min(64, 5 + round(n_obs ** 0.5 / 20.0)),
+        n_iters=max(5, round(np.log2(n_obs))),
+    )
+
+
+def _pynndescent_step() -> int:
+    """In this process: the neighbour graph of PYNNDESCENT_POINTS points through pynndescent, then
+    leiden on it (what the leiden block runs above 8,192 cells, minus the data size)."""
+    import scanpy as sc
+
+    from . import compat
+    from .blocks._common import enable_numba_caching
+
+    compat.install()
+    t0 = time.monotonic()
+    adata = _pynndescent_input(PYNNDESCENT_POINTS)
+    enable_numba_caching()
+    sc.pp.neighbors(adata, n_neighbors=15, use_rep="X_pca", random_state=0,
+                    transformer=large_transformer(PYNNDESCENT_POINTS))
+    sc.tl.leiden(adata, flavor="igraph", n_iterations=2, directed=False, random_state=0)
+    n = adata.obs["leiden"].nunique()
+    _say(f"warmup: {'pynndescent neighbours':22s} {time.monotonic() - t0:5.1f} s  "
+         f"{PYNNDESCENT_POINTS} points, {n} Leiden clusters")
+    return 0
+
+
+_PRINT = threading.Lock()
+
+
+def _say(line: str) -> None:
+    with _PRINT:
+        print(line, flush=True)
 
 
 def _cohort_step(root: str) -> tuple[int, str]:
@@ -81,11 +137,11 @@ def _cohort_step(root: str) -> tuple[int, str]:
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
-        print(f"warmup: concatenate failed with exit {proc.returncode}")
+        _say(f"warmup: concatenate failed with exit {proc.returncode}")
         return proc.returncode, ""
     with open(os.path.join(ws, "output", "result.json")) as fh:
         summary = json.load(fh)["summary"]
-    print(f"warmup: {'cohort concatenate':22s} {time.monotonic() - t0:5.1f} s  {summary}")
+    _say(f"warmup: {'cohort concatenate':22s} {time.monotonic() - t0:5.1f} s  {summary}")
     return 0, os.path.join(ws, "output", "_node_anndata.h5ad")
 
 
@@ -102,38 +158,102 @@ def _run_step(root: str, folder: str, label: str, name: str, params: dict, curre
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
-        print(f"warmup: {name} failed with exit {proc.returncode}")
+        _say(f"warmup: {name} failed with exit {proc.returncode}")
         return proc.returncode, "", ""
     with open(os.path.join(ws, "output", "result.json")) as fh:
         summary = json.load(fh)["summary"]
-    print(f"warmup: {label:22s} {time.monotonic() - t0:5.1f} s  {summary}")
+    _say(f"warmup: {label:22s} {time.monotonic() - t0:5.1f} s  {summary}")
     return 0, summary, os.path.join(ws, "output", "_node_anndata.h5ad")
 
 
-def main() -> int:
+def _chain(root: str) -> int:
+    """The block chain on the bundled dataset (what the demo tree runs), one runner each."""
     from .datasets import pbmc68k_counts
 
+    current = os.path.join(root, "input.h5ad")
+    pbmc68k_counts().write_h5ad(current)
+    for i, (name, params) in enumerate(CHAIN):
+        code, _, current = _run_step(root, f"step{i}", name, name, params, current)
+        if code != 0:
+            return 1
+    return 0
+
+
+def _cohort(root: str) -> int:
+    """The cohort blocks on a small synthetic cohort: concatenate, then the single-input ones."""
+    code, current = _cohort_step(root)
+    if code != 0:
+        return 1
+    for i, (name, params) in enumerate(COHORT_CHAIN):
+        code, _, current = _run_step(root, f"cohort{i}", f"cohort {name}", name, params, current)
+        if code != 0:
+            return 1
+    return 0
+
+
+def _pynndescent(root: str) -> int:
+    """pynndescent's compilation, in a runner-like subprocess (its own numba/thread state)."""
+    proc = subprocess.run([sys.executable, "-m", "ragomics_runner.warmup", "--pynndescent"],
+                          stderr=subprocess.PIPE, text=True, cwd=root)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        _say(f"warmup: pynndescent neighbours failed with exit {proc.returncode}")
+        return 1
+    return 0
+
+
+GROUPS: list[tuple[str, Callable[[str], int]]] = [
+    # Longest first: with fewer cores than groups they start in this order.
+    ("chain", _chain),
+    ("pynndescent", _pynndescent),
+    ("cohort", _cohort),
+]
+
+
+def run_groups(groups: list[tuple[str, Callable[[str], int]]], root: str, parallel: bool) -> list[str]:
+    """Runs each group (in its own folder under root), at the same time when parallel; returns
+    the names of the groups that failed (a group that raised counts as failed)."""
+    failed: list[str] = []
+
+    def one(name: str, fn: Callable[[str], int]) -> None:
+        folder = os.path.join(root, name)
+        os.makedirs(folder, exist_ok=True)
+        try:
+            code = fn(folder)
+        except Exception as e:  # noqa: BLE001 - reported as this group's failure, not a thread crash
+            _say(f"warmup: group {name} raised {type(e).__name__}: {e}")
+            code = 1
+        if code != 0:
+            with _PRINT:
+                failed.append(name)
+
+    if not parallel:
+        for name, fn in groups:
+            one(name, fn)
+        return failed
+    threads = [threading.Thread(target=one, args=g, name=f"warmup-{g[0]}") for g in groups]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--pynndescent"]:
+        return _pynndescent_step()
+    if args:
+        print(f"usage: python -m ragomics_runner.warmup [--pynndescent] (got {' '.join(args)})", file=sys.stderr)
+        return 2
+    parallel = os.environ.get("RAGOMICS_WARMUP_PARALLEL", "1") != "0"
     root = tempfile.mkdtemp(prefix="ragomics-warmup-")
+    t0 = time.monotonic()
     try:
-        current = os.path.join(root, "input.h5ad")
-        pbmc68k_counts().write_h5ad(current)
-        for i, (name, params) in enumerate(CHAIN):
-            code, _, current = _run_step(root, f"step{i}", name, name, params, current)
-            if code != 0:
-                return 1
-        code, current = _cohort_step(root)
-        if code != 0:
-            return 1
-        for i, (name, params) in enumerate(COHORT_CHAIN):
-            code, _, current = _run_step(root, f"cohort{i}", f"cohort {name}", name, params, current)
-            if code != 0:
-                return 1
-        large = os.path.join(root, "large.h5ad")
-        _large_input(large)
-        code, _, _ = _run_step(root, "large", f"leiden {LARGE_CELLS} cells", "leiden", {}, large)
-        if code != 0:
-            return 1
-        return 0
+        failed = run_groups(GROUPS, root, parallel)
+        _say(f"warmup: {'total':22s} {time.monotonic() - t0:5.1f} s  "
+             f"({'parallel' if parallel else 'sequential'} groups: {', '.join(g for g, _ in GROUPS)})")
+        return 1 if failed else 0
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
