@@ -309,7 +309,11 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
       const rec = tree.nodes.get(id)!;
       const scope = new CancellationScope();
       inFlight.set(id, scope);
-      void runNode(rec, scope).finally(() => { inFlight.delete(id); wake(); });
+      // then(end, fail) rather than finally(): every promise created in workflow code costs a
+      // stack capture in the SDK's promise hook, and finally() makes three of them per node
+      // (BENCHMARKS.md section 1). A rejection is rethrown, as finally() did (the task fails loudly).
+      const end = (): void => { inFlight.delete(id); wake(); };
+      void runNode(rec, scope).then(end, (e: unknown) => { end(); throw e; });
     }
   }
 
