@@ -11,7 +11,6 @@ import path from 'node:path';
 import { repoRoot } from '../activities/executors/repo-root';
 
 const REPO = repoRoot();
-const CLI = path.join(REPO, 'bin', 'ragomics.js');
 const live = new Set<ChildProcess>();
 function killAll(): void {
   for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -49,6 +48,14 @@ export interface WorkerProcessSpec {
   logDir: string;
   /** How long {@link WorkerProcessHandle.ready} waits for "worker started". @default 60000 */
   readyTimeoutMs?: number;
+  /**
+   * Another built checkout whose `bin/ragomics.js` (and `dist/workflow-bundle.js`, as
+   * RAGOMICS_WORKFLOW_BUNDLE) to run instead of this one's: a benchmark's `--baseline DIR`.
+   * @default this checkout (RAGOMICS_WORKFLOW_BUNDLE passed on from the caller's environment)
+   */
+  repoDir?: string;
+  /** Extra arguments to node before the script, e.g. `--cpu-prof`. @default none */
+  nodeArgs?: string[];
 }
 
 /** A started worker process. */
@@ -71,7 +78,8 @@ export interface WorkerProcessHandle {
  * shell cannot change what is measured). Throws when the CLI is not built.
  */
 export function startWorkerProcess(spec: WorkerProcessSpec): WorkerProcessHandle {
-  if (!existsSync(path.join(REPO, 'dist', 'client', 'cli.js'))) throw new Error('dist/client/cli.js is missing: run npx tsc -p . first');
+  const repo = spec.repoDir ?? REPO;
+  if (!existsSync(path.join(repo, 'dist', 'client', 'cli.js'))) throw new Error(`${path.join(repo, 'dist', 'client', 'cli.js')} is missing: run npx tsc -p . there first`);
   mkdirSync(spec.logDir, { recursive: true });
   const logFile = path.join(spec.logDir, `${spec.workerId}.log`);
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RAGOMICS_') || k === 'RAGOMICS_WORKFLOW_BUNDLE' || k === 'RAGOMICS_BLOCKS_IMAGE' || k === 'RAGOMICS_PYTHON' || k === 'RAGOMICS_CONTAINER_SCOPE'));
@@ -83,11 +91,16 @@ export function startWorkerProcess(spec: WorkerProcessSpec): WorkerProcessHandle
     RAGOMICS_EXECUTOR: spec.executor ?? 'inprocess',
     RAGOMICS_LOG_LEVEL: 'INFO',
   });
+  if (spec.repoDir) {
+    const bundle = path.join(spec.repoDir, 'dist', 'workflow-bundle.js');
+    if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run node scripts/bundle-workflows.js there first`);
+    env.RAGOMICS_WORKFLOW_BUNDLE = bundle;
+  }
   if (spec.namespace) env.TEMPORAL_NAMESPACE = spec.namespace;
   if (spec.stickyTimeoutSeconds !== undefined) env.RAGOMICS_STICKY_TIMEOUT = String(spec.stickyTimeoutSeconds);
   if (spec.heartbeatIntervalSeconds !== undefined) env.RAGOMICS_HEARTBEAT_INTERVAL = String(spec.heartbeatIntervalSeconds);
   if (spec.maxConcurrentNodes !== undefined) env.RAGOMICS_MAX_CONCURRENT_NODES = String(spec.maxConcurrentNodes);
-  const child = spawn(process.execPath, [CLI, 'worker'], { env, cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), path.join(repo, 'bin', 'ragomics.js'), 'worker'], { env, cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
   if (!child.pid) throw new Error(`could not start worker ${spec.workerId}`);
   live.add(child);
   const out = createWriteStream(logFile, { flags: 'a' });

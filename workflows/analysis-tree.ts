@@ -14,6 +14,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  Trigger,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -82,6 +83,16 @@ function escapeMarkdown(s: string): string {
   return s.replace(/[\\`*_[\]<>#|]/g, (c) => `\\${c}`).replace(/\s+/g, ' ');
 }
 
+/**
+ * Patch id of the main loop's prompt wake-up: it waits on a Trigger that `wake()` resolves
+ * instead of `condition(() => dirty)`. The condition cost the SDK one more call into the
+ * workflow sandbox per activation (each call starts a watchdog thread); with the trigger the loop
+ * runs in the same call, right after the event that woke it, so when several nodes end in one
+ * activation the first dispatch may see only some of them (the rest are dispatched by the next
+ * turn of the loop, in the same activation). Histories recorded before replay with the condition.
+ */
+export const PROMPT_WAKE_PATCH = 'prompt-wake';
+
 /** Most failures listed in the result (the status query pages through all). */
 const MAX_FAILURES_LISTED = 1000;
 /** Least time between two search-attribute upserts (each one is a history event). */
@@ -114,7 +125,16 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   let cancelRequested: string | null = null;
   let draining = false;
 
-  const wake = () => { dirty = true; };
+  /** Resolves the main loop's wait (PROMPT_WAKE_PATCH); null while the loop is not waiting. */
+  let wakeTrigger: Trigger<void> | null = null;
+  const wake = () => {
+    dirty = true;
+    if (wakeTrigger) {
+      const t = wakeTrigger;
+      wakeTrigger = null;
+      t.resolve();
+    }
+  };
 
   // The spec's nodes go in before any handler is registered: signals and updates that arrived
   // with the start are delivered when their handler is set, and may refer to these nodes.
@@ -309,7 +329,11 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
       const rec = tree.nodes.get(id)!;
       const scope = new CancellationScope();
       inFlight.set(id, scope);
-      void runNode(rec, scope).finally(() => { inFlight.delete(id); wake(); });
+      // then(end, fail) rather than finally(): every promise created in workflow code costs a
+      // stack capture in the SDK's promise hook, and finally() makes three of them per node
+      // (BENCHMARKS.md section 1). A rejection is rethrown, as finally() did (the task fails loudly).
+      const end = (): void => { inFlight.delete(id); wake(); };
+      void runNode(rec, scope).then(end, (e: unknown) => { end(); throw e; });
     }
   }
 
@@ -362,6 +386,8 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     return info.continueAsNewSuggested || (input.continueAsNewAfterEvents !== undefined && info.historyLength >= input.continueAsNewAfterEvents);
   }
 
+  // Before the first await (and the first local activity of a carried run): see the comment below.
+  const promptWake = patched(PROMPT_WAKE_PATCH);
   let loadedFrom: string | null = null;
   if (ref) {
     // A run started from a reference is new code throughout: take every patch now, before the
@@ -379,7 +405,12 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
 
   // ---- main loop ------------------------------------------------------------------------
   for (;;) {
-    await condition(() => dirty);
+    if (!promptWake) await condition(() => dirty);
+    else if (!dirty) {
+      // A Trigger, like condition(), rejects when the workflow's scope is cancelled.
+      wakeTrigger = new Trigger<void>();
+      await wakeTrigger;
+    }
     dirty = false;
     if (cancelRequested) {
       cancelEverything();
