@@ -9,17 +9,18 @@ import { z } from 'zod';
 import { SuggestedChildSchema, type SuggestedChild } from '../common/schemas';
 import { BlockCrashedError } from './errors';
 
-import { RUNNER_TIMING_MARKS, type RunnerTimingMark } from '../common/runner-contract';
+import { RUNNER_OPTIONAL_TIMING_MARKS, RUNNER_TIMING_MARKS, type RunnerOptionalTimingMark, type RunnerTimingMark } from '../common/runner-contract';
 
 // The marks and their order come from the generated contract (blocks/runner-contract.json).
-export { RUNNER_TIMING_MARKS, type RunnerTimingMark };
+export { RUNNER_OPTIONAL_TIMING_MARKS, RUNNER_TIMING_MARKS, type RunnerOptionalTimingMark, type RunnerTimingMark };
 
 /**
  * Wall-clock marks (epoch ms) of one runner process, from result.json's `timings`: one per
  * {@link RUNNER_TIMING_MARKS} (each mark's meaning is documented there); null for a mark the
- * runner could not take (`processStart` where /proc is missing).
+ * runner could not take (`processStart` where /proc is missing); plus the
+ * {@link RUNNER_OPTIONAL_TIMING_MARKS} the run took (`jobReceivedAt` in a warm run), absent otherwise.
  */
-export type RunnerTimings = Record<RunnerTimingMark, number | null>;
+export type RunnerTimings = Record<RunnerTimingMark, number | null> & Partial<Record<RunnerOptionalTimingMark, number>>;
 
 /** Size and identity (inode, device) of a file the runner read or wrote, from result.json's `io`. */
 export interface RunnerFileFacts {
@@ -29,7 +30,10 @@ export interface RunnerFileFacts {
 }
 
 const FileFactsSchema = z.object({ bytes: z.number(), inode: z.number(), device: z.number() });
-const TimingsSchema = z.object(Object.fromEntries(RUNNER_TIMING_MARKS.map((k) => [k, z.number().nullable()])) as Record<RunnerTimingMark, z.ZodNullable<z.ZodNumber>>);
+const TimingsSchema = z.object({
+  ...(Object.fromEntries(RUNNER_TIMING_MARKS.map((k) => [k, z.number().nullable()])) as Record<RunnerTimingMark, z.ZodNullable<z.ZodNumber>>),
+  ...(Object.fromEntries(RUNNER_OPTIONAL_TIMING_MARKS.map((k) => [k, z.number().optional()])) as Record<RunnerOptionalTimingMark, z.ZodOptional<z.ZodNumber>>),
+});
 const IoSchema = z.object({
   input: FileFactsSchema.nullable(),
   output: FileFactsSchema.nullable(),

@@ -61,3 +61,11 @@ export const RUNNER_TIMING_MARKS = [
 ] as const;
 /** One of {@link RUNNER_TIMING_MARKS}. */
 export type RunnerTimingMark = (typeof RUNNER_TIMING_MARKS)[number];
+
+/** Marks written into result.json's `timings` only by the runs that take them (absent otherwise). */
+export const RUNNER_OPTIONAL_TIMING_MARKS = [
+  /** Warm runs only (`--warm`): the job line arrived on stdin (the pool wait ends here). */
+  'jobReceivedAt',
+] as const;
+/** One of {@link RUNNER_OPTIONAL_TIMING_MARKS}. */
+export type RunnerOptionalTimingMark = (typeof RUNNER_OPTIONAL_TIMING_MARKS)[number];

@@ -33,9 +33,10 @@ function readSource() {
   } catch (e) {
     fail(`cannot read: ${e.message}`);
   }
-  const { exitCodes, timingMarks } = src;
+  const { exitCodes, timingMarks, optionalTimingMarks = [] } = src;
   if (!Array.isArray(exitCodes) || exitCodes.length === 0) fail('exitCodes must be a non-empty array');
   if (!Array.isArray(timingMarks) || timingMarks.length === 0) fail('timingMarks must be a non-empty array');
+  if (!Array.isArray(optionalTimingMarks)) fail('optionalTimingMarks must be an array');
   const seen = new Set();
   const doc = (where, d) => {
     if (typeof d !== 'string' || !d.trim() || d.includes('*/') || /[\n\r]/.test(d)) fail(`${where}.doc must be one line of text without "*/"`);
@@ -53,20 +54,19 @@ function readSource() {
   });
   if (!exitCodes.some((e) => e.code === 0 && e.name === 'ok')) fail('exitCodes must hold { "name": "ok", "code": 0 }');
   const marks = new Set();
-  timingMarks.forEach((m, i) => {
-    const where = `timingMarks[${i}]`;
+  [...timingMarks.map((m, i) => [m, `timingMarks[${i}]`]), ...optionalTimingMarks.map((m, i) => [m, `optionalTimingMarks[${i}]`])].forEach(([m, where]) => {
     if (typeof m.name !== 'string' || !/^[a-z][A-Za-z]*$/.test(m.name)) fail(`${where}.name must be camelCase letters`);
     if (marks.has(m.name)) fail(`${where}: "${m.name}" appears twice`);
     marks.add(m.name);
     doc(where, m.doc);
   });
-  return { exitCodes, timingMarks };
+  return { exitCodes, timingMarks, optionalTimingMarks };
 }
 
 const upperSnake = (name) => name.replace(/([A-Z])/g, '_$1').toUpperCase();
 const str = (s) => JSON.stringify(s); // a valid string literal in Python and TypeScript alike
 
-function python({ exitCodes, timingMarks }) {
+function python({ exitCodes, timingMarks, optionalTimingMarks }) {
   const failing = exitCodes.filter((e) => e.code !== 0);
   return [
     `"""${HEADER}`,
@@ -89,10 +89,15 @@ function python({ exitCodes, timingMarks }) {
     ...timingMarks.flatMap((m) => [`    # ${m.doc}`, `    ${str(m.name)},`]),
     ')',
     '',
+    "# Marks written into result.json's `timings` only by the runs that take them (absent otherwise).",
+    'OPTIONAL_TIMING_MARKS: tuple[str, ...] = (',
+    ...optionalTimingMarks.flatMap((m) => [`    # ${m.doc}`, `    ${str(m.name)},`]),
+    ')',
+    '',
   ].join('\n');
 }
 
-function typescript({ exitCodes, timingMarks }) {
+function typescript({ exitCodes, timingMarks, optionalTimingMarks }) {
   const failing = exitCodes.filter((e) => e.code !== 0);
   return [
     '/**',
@@ -124,6 +129,13 @@ function typescript({ exitCodes, timingMarks }) {
     '] as const;',
     '/** One of {@link RUNNER_TIMING_MARKS}. */',
     'export type RunnerTimingMark = (typeof RUNNER_TIMING_MARKS)[number];',
+    '',
+    "/** Marks written into result.json's `timings` only by the runs that take them (absent otherwise). */",
+    'export const RUNNER_OPTIONAL_TIMING_MARKS = [',
+    ...optionalTimingMarks.flatMap((m) => [`  /** ${m.doc} */`, `  '${m.name}',`]),
+    '] as const;',
+    '/** One of {@link RUNNER_OPTIONAL_TIMING_MARKS}. */',
+    'export type RunnerOptionalTimingMark = (typeof RUNNER_OPTIONAL_TIMING_MARKS)[number];',
     '',
   ].join('\n');
 }

@@ -116,6 +116,13 @@ export interface ExecPhases {
   processStartedAt?: number;
   /** When the process ended: Docker's State.FinishedAt; local: the exit event. */
   processEndedAt?: number;
+  /**
+   * The attempt ran in a pre-started runtime from the executor's warm pool (`warmPool` option):
+   * interpreter start and imports were paid before the job arrived. Absent or false: a cold run.
+   */
+  warm?: boolean;
+  /** Warm runs: handing the job to the pooled runtime (input links, job line, limits) until it has it. */
+  assignMs?: number;
 }
 
 /**
@@ -141,4 +148,10 @@ export interface BlockExecutor {
    *   requirements build failed); the caller then treats the node as not cacheable.
    */
   runtimeIdentity?(block: Block, ctx: { buildLog: string }): Promise<string>;
+  /**
+   * Drains the executor's warm pool: stops refilling and removes every idle pre-started runtime
+   * (processes killed, containers removed). The worker calls it on shutdown after its running
+   * attempts ended; attempts started later run cold. Never rejects. Absent: nothing to release.
+   */
+  close?(): Promise<void>;
 }

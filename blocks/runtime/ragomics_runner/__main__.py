@@ -1,10 +1,16 @@
 import os
 import sys
 
-from .runner import main
-
 if __name__ == "__main__":
-    code = main()
+    if sys.argv[1:] == ["--warm"]:
+        # A pooled runner: warms up, then runs the one node named on stdin (see warm.py).
+        from .warm import warm_main
+
+        code = warm_main()
+    else:
+        from .runner import main
+
+        code = main()
     # Everything the node produces is on disk (output written and replaced atomically, result.json
     # fsynced), so the interpreter's teardown (garbage-collecting the AnnData, unloading scanpy,
     # numba, matplotlib: 0.3-0.8 s per node) only delays the exit the worker is waiting for.

@@ -51,3 +51,9 @@ TIMING_MARKS: tuple[str, ...] = (
     # Output .h5ad written.
     "outputWritten",
 )
+
+# Marks written into result.json's `timings` only by the runs that take them (absent otherwise).
+OPTIONAL_TIMING_MARKS: tuple[str, ...] = (
+    # Warm runs only (`--warm`): the job line arrived on stdin (the pool wait ends here).
+    "jobReceivedAt",
+)

@@ -12,9 +12,12 @@ from __future__ import annotations
 import os
 import time
 
-from .contract import TIMING_MARKS
+from .contract import OPTIONAL_TIMING_MARKS, TIMING_MARKS
 
 _marks: dict[str, float | None] = {}
+# Optional marks (contract.OPTIONAL_TIMING_MARKS) belong to the process, not to one start():
+# a warm runner takes `jobReceivedAt` before the run starts its marks.
+_optional: dict[str, float] = {}
 
 
 def now_ms() -> float:
@@ -35,9 +38,17 @@ def mark(name: str) -> None:
     _marks[name] = now_ms()
 
 
+def set_job_received(at_ms: float) -> None:
+    """Record `jobReceivedAt` (a warm runner got its job line at `at_ms`, epoch ms)."""
+    _optional["jobReceivedAt"] = at_ms
+
+
 def timings() -> dict[str, float | None]:
-    """Every contract mark in contract order; None for a mark not taken."""
-    return {name: _marks.get(name) for name in TIMING_MARKS}
+    """Every contract mark in contract order, None for a mark not taken; then the optional
+    marks that were taken (absent otherwise)."""
+    out = {name: _marks.get(name) for name in TIMING_MARKS}
+    out.update({name: _optional[name] for name in OPTIONAL_TIMING_MARKS if name in _optional})
+    return out
 
 
 def process_start_ms() -> float | None:

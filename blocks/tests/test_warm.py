@@ -1,0 +1,137 @@
+"""`python -m ragomics_runner --warm`: the ready line, one job per process, drain on EOF, the
+malformed job line, and the thread limits of the job line (warm.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import RUNTIME_DIR
+
+from ragomics_runner import errors as E
+from ragomics_runner.warm import READY_LINE, parse_job_line
+
+# Reports the thread limits the node actually runs under, as metrics.
+THREADS_CODE = """
+def run(adata=None):
+    import os
+    import numba
+    import threadpoolctl
+    from ragomics_runner import report
+    report.metric("blas", sorted({p["num_threads"] for p in threadpoolctl.threadpool_info()}))
+    report.metric("omp_env", os.environ["OMP_NUM_THREADS"])
+    report.metric("numba", numba.get_num_threads())
+"""
+
+
+def start_warm(home: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(RUNTIME_DIR), "HOME": str(home)}
+    env.pop("RAGOMICS_CACHE_SEED", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ragomics_runner", "--warm"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+
+
+def wait_ready(proc: subprocess.Popen[str]) -> None:
+    """Reads stdout up to the ready line (warm-up chatter before it is allowed)."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.rstrip("\n") == READY_LINE:
+            return
+    stderr = proc.stderr.read() if proc.stderr else ""
+    raise AssertionError(f"no {READY_LINE} line; exit {proc.wait()}, stderr: {stderr}")
+
+
+def workspace(root: Path, block: dict[str, object]) -> Path:
+    root.mkdir()
+    (root / "job.json").write_text(json.dumps({"block": block}))
+    return root
+
+
+def job_line(ws: Path, threads: int = 1) -> str:
+    return json.dumps({"job": str(ws / "job.json"), "workspace": str(ws), "threads": threads}) + "\n"
+
+
+def test_ready_then_one_job_then_exit(tmp_path: Path) -> None:
+    first = workspace(tmp_path / "a", {"name": "sleep", "parameters": {"seconds": 0}})
+    second = workspace(tmp_path / "b", {"name": "sleep", "parameters": {"seconds": 0}})
+    proc = start_warm(tmp_path)
+    wait_ready(proc)
+    # Two job lines: the process runs the first and exits without reading the second.
+    out, err = proc.communicate(job_line(first) + job_line(second), timeout=120)
+    assert proc.returncode == 0, err
+    assert READY_LINE not in out  # exactly one ready line (already read)
+    result = json.loads((first / "output" / "result.json").read_text())
+    t = result["timings"]
+    assert t["runnerStart"] <= t["jobReceivedAt"] <= t["importStart"] <= t["outputWritten"]
+    assert not (second / "output").exists()
+
+
+def test_eof_and_empty_line_exit_0_silently(tmp_path: Path) -> None:
+    for stdin in ("", "\n"):
+        proc = start_warm(tmp_path)
+        wait_ready(proc)
+        out, err = proc.communicate(stdin, timeout=60)
+        assert (proc.returncode, out, err) == (0, "", ""), stdin
+
+
+@pytest.mark.parametrize(
+    ("line", "names"),
+    [
+        ("not json\n", "not JSON"),
+        ("[1]\n", "JSON object"),
+        ('{"job": "/x/job.json", "workspace": "/x"}\n', "threads"),
+        ('{"job": "", "workspace": "/x", "threads": 1}\n', "`job`"),
+        ('{"job": "/x/job.json", "threads": 1}\n', "`workspace`"),
+        ('{"job": "/x/job.json", "workspace": "/x", "threads": 0}\n', "threads"),
+        ('{"job": "/x/job.json", "workspace": "/x", "threads": true}\n', "threads"),
+    ],
+)
+def test_a_malformed_line_exits_invalid_parameters(tmp_path: Path, line: str, names: str) -> None:
+    with pytest.raises(E.InvalidParameters, match=names):
+        parse_job_line(line)
+    if names == "not JSON":  # one of them end to end: exit code and the usual error line
+        proc = start_warm(tmp_path)
+        wait_ready(proc)
+        _, err = proc.communicate(line, timeout=60)
+        assert proc.returncode == E.EXIT_INVALID_PARAMETERS
+        last = json.loads(err.rstrip("\n").splitlines()[-1].removeprefix("RAGOMICS_ERROR "))
+        assert last["type"] == "InvalidParameters" and "not JSON" in last["message"]
+
+
+def test_a_malformed_line_naming_a_workspace_writes_error_json(tmp_path: Path) -> None:
+    proc = start_warm(tmp_path)
+    wait_ready(proc)
+    line = json.dumps({"job": "j.json", "workspace": str(tmp_path), "threads": -2}) + "\n"
+    _, err = proc.communicate(line, timeout=60)
+    assert proc.returncode == E.EXIT_INVALID_PARAMETERS, err
+    assert json.loads((tmp_path / "output" / "error.json").read_text())["type"] == "InvalidParameters"
+
+
+def test_the_threads_of_the_job_line_are_applied(tmp_path: Path) -> None:
+    ws = workspace(tmp_path / "t", {"code": THREADS_CODE})
+    proc = start_warm(tmp_path)
+    wait_ready(proc)
+    _, err = proc.communicate(job_line(ws, threads=1), timeout=120)
+    assert proc.returncode == 0, err
+    metrics = json.loads((ws / "output" / "result.json").read_text())["metrics"]
+    assert metrics["omp_env"] == "1"
+    assert metrics["numba"] == 1
+    assert metrics["blas"] == [1]  # every BLAS/OpenMP pool threadpoolctl sees (openblas, libgomp) is at 1
+
+
+def test_job_received_at_is_written_only_when_taken() -> None:
+    from ragomics_runner import timings
+
+    timings._optional.clear()
+    timings.start(1.0)
+    assert "jobReceivedAt" not in timings.timings()  # a cold run: absent, not null
+    timings.set_job_received(2.0)
+    timings.start(3.0)  # the run's start keeps the process's optional marks
+    assert timings.timings()["jobReceivedAt"] == 2.0
+    timings._optional.clear()
