@@ -147,9 +147,9 @@ async function startMember(docker: Docker, imageRef: string, opts: WarmDockerPoo
     container = await docker.createContainer(poolContainerSpec(imageRef, { workspaceDir, outputDir, workerId: opts.workerId }, opts));
     opts.onContainer?.(container.id, true);
     const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
-    const member = wireMember(id, container, dir, workspaceDir, outputDir, stream);
     await container.start();
-    return member;
+    // Only after the start: waiting on a created container ("not-running") returns at once.
+    return wireMember(id, container, dir, workspaceDir, outputDir, stream);
   } catch (e) {
     if (container) {
       await container.remove({ force: true, v: true }).catch(() => undefined);

@@ -69,6 +69,8 @@ export interface DockerExecutor extends BlockExecutor {
 export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecutor {
   const docker = opts.docker ?? new Docker();
   const active = new Set<string>();
+  /** Removals of exited warm containers still under way (runWarm). */
+  const removals = new Set<Promise<void>>();
   if ((opts.warmPool ?? 0) > 0 && !opts.warmDir) throw new Error('createDockerExecutor: warmPool needs warmDir (a folder on the workspace file system)');
   const pool = (opts.warmPool ?? 0) > 0
     ? createWarmDockerPool({
@@ -83,6 +85,7 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
     activeContainers: () => active,
     close: async () => {
       await pool?.drain();
+      while (removals.size > 0) await Promise.all([...removals]);
     },
     // The image Id, not a tag or RepoDigest: a rebuilt image under the same tag is another runtime.
     runtimeIdentity: async (block, ctx) => {
@@ -102,7 +105,7 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
       if (image === null || ctl.signal.aborted) return abortedBeforeStart(image?.digest ?? null);
       const member = pool && (await pool.canServe(job, image.ref)) ? pool.take() : null;
       if (member) {
-        const warm = await runWarm(docker, member, job, ctl, image.digest, opts.memorySampleMs ?? 2000, performance.now() - tPrepare, active);
+        const warm = await runWarm(docker, member, job, ctl, image.digest, opts.memorySampleMs ?? 2000, performance.now() - tPrepare, active, removals);
         if (warm) return warm;
         // The member could not take the node: removed by runWarm; the node runs cold below.
       }
@@ -136,7 +139,7 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
  * the member's output becomes the attempt's output/. Returns null (member removed, nothing
  * written to the attempt) when the member could not take the job; the caller runs it cold.
  */
-async function runWarm(docker: Docker, member: WarmMember, job: ExecJob, ctl: ExecControl, imageDigest: string, sampleMs: number, prepareMs: number, active: Set<string>): Promise<ExecOutcome | null> {
+async function runWarm(docker: Docker, member: WarmMember, job: ExecJob, ctl: ExecControl, imageDigest: string, sampleMs: number, prepareMs: number, active: Set<string>, removals: Set<Promise<void>>): Promise<ExecOutcome | null> {
   const container = member.container;
   const phases: ExecPhases = { prepareMs, warm: true };
   const sink = openLogSink(job.paths, ctl.onProgress);
@@ -157,12 +160,17 @@ async function runWarm(docker: Docker, member: WarmMember, job: ExecJob, ctl: Ex
       sink, attach: member.stream, attachEnded: member.streamEnded, exited: member.exited,
     });
   } finally {
-    const t1 = performance.now();
-    await container.remove({ force: true, v: true }).catch(() => undefined);
-    phases.removeMs = performance.now() - t1;
-    active.delete(container.id);
     // The output moves whatever happened: stdout.log and error.json are evidence on failures too.
+    // The container has exited (or was force-removed on abort): its mounts are gone.
     await collectOutput(member, job).catch(() => undefined);
+    // Removing the exited container (20-80 ms) is off the node's path: the process is gone and
+    // its state read; the container stays in `active` (spared by sweeps) until it is removed,
+    // and close() waits for pending removals.
+    const removal = container.remove({ force: true, v: true }).catch(() => undefined).finally(() => {
+      active.delete(container.id);
+      removals.delete(removal);
+    });
+    removals.add(removal);
   }
   return outcome.status === 'exited' ? { ...outcome, phases } : outcome;
 }
