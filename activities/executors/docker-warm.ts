@@ -12,7 +12,7 @@
  * cannot serve runs cold: see {@link WarmDockerPool.canServe}.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, link, mkdir, realpath, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
@@ -52,6 +52,8 @@ export interface WarmMember {
   readonly streamEnded: Promise<void>;
   /** True once the container exited or was removed. */
   isGone(): boolean;
+  /** True once the runner printed its ready line (imports done). */
+  isReady(): boolean;
   /** Sends the runner's output from now on to `sink` (chatter before the ready line is dropped). */
   routeTo(sink: LogSink): void;
 }
@@ -83,6 +85,8 @@ export interface WarmDockerPool {
   canServe(job: ExecJob, imageRef: string): Promise<boolean>;
   /** A started member or null (then run cold); never waits, never throws. */
   take(): WarmMember | null;
+  /** Idle members whose runner is ready (imports done); benchmarks wait for it. */
+  readyIdle(): number;
   /** Removes idle members and stops refilling. */
   drain(): Promise<void>;
   stats(): unknown;
@@ -102,9 +106,13 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
     ref = image.ref;
     await mkdir(opts.dir, { recursive: true });
     poolDev ??= (await stat(opts.dir)).dev;
-    return startMember(docker, image.ref, opts);
+    const member = await startMember(docker, image.ref, opts);
+    idle.add(member);
+    return member;
   };
+  const idle = new Set<WarmMember>();
   const destroy = async (m: WarmMember): Promise<void> => {
+    idle.delete(m);
     await m.container.remove({ force: true, v: true }).catch(() => undefined);
     opts.onContainer?.(m.id, false);
     m.stream.destroy();
@@ -118,14 +126,22 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
       if (!('name' in job.block) && job.block.network === true) return false;
       if (job.memoryMB < WARM_MIN_MEMORY_MB) return false;
       const files = [job.paths.jobFile, ...(job.inputPath ? [job.inputPath] : []), ...(job.inputs ?? []).map((i) => i.path)];
+      const uid = process.getuid?.() ?? 0;
       try {
-        const devs = await Promise.all(files.map(async (f) => (await stat(f)).dev));
-        return devs.every((d) => d === poolDev);
+        const stats = await Promise.all(files.map((f) => stat(f)));
+        // Same file system (a hard link cannot cross one), and a file the kernel lets us link:
+        // with fs.protected_hardlinks only its owner (or root) may link a file it cannot write.
+        return stats.every((st) => st.dev === poolDev && (uid === 0 || st.uid === uid));
       } catch {
         return false;
       }
     },
-    take: () => pool.take(),
+    take: () => {
+      const m = pool.take();
+      if (m) idle.delete(m);
+      return m;
+    },
+    readyIdle: () => [...idle].filter((m) => m.isReady() && !m.isGone()).length,
     drain: () => pool.drain(),
     stats: () => pool.stats(),
   };
@@ -207,6 +223,7 @@ function wireMember(id: string, container: Docker.Container, dir: string, worksp
   return {
     id, container, dir, workspaceDir, outputDir, stream, exited, streamEnded,
     isGone: () => gone,
+    isReady: () => ready,
     routeTo: (s) => {
       sink = s;
       // A member that died during its imports: its stderr is the only trace of why.
@@ -224,9 +241,11 @@ function wireMember(id: string, container: Docker.Container, dir: string, worksp
  */
 export async function assignJob(member: WarmMember, job: ExecJob): Promise<boolean> {
   try {
+    // link(2) does not follow symbolic links: link the file an input path resolves to.
+    const linkTo = async (from: string, to: string): Promise<void> => link(await realpath(from), to);
     const links: Promise<void>[] = [link(job.paths.jobFile, path.join(member.workspaceDir, 'job.json'))];
-    if (job.inputPath !== null) links.push(link(job.inputPath, path.join(member.workspaceDir, 'input', '_node_anndata.h5ad')));
-    for (const input of job.inputs ?? []) links.push(link(input.path, path.join(member.workspaceDir, 'inputs', `${input.key}.h5ad`)));
+    if (job.inputPath !== null) links.push(linkTo(job.inputPath, path.join(member.workspaceDir, 'input', '_node_anndata.h5ad')));
+    for (const input of job.inputs ?? []) links.push(linkTo(input.path, path.join(member.workspaceDir, 'inputs', `${input.key}.h5ad`)));
     const memoryBytes = job.memoryMB * 1024 * 1024;
     await Promise.all([
       ...links,

@@ -2,6 +2,7 @@
  * Docker executor: one sandboxed container per attempt (see docker-spec.ts for the sandbox),
  * output streamed to the attempt's log files, container removed by us after its state is read.
  */
+import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
@@ -35,7 +36,8 @@ export interface DockerExecutorOptions extends SandboxOptions {
   warmPool?: number;
   /**
    * Host folder of the members' workspaces; must be on the workspace's file system (inputs are
-   * hard-linked into it). Required when `warmPool` > 0.
+   * hard-linked into it; on another one every node runs cold). The worker passes
+   * `<workspace>/warm`. @default `<os tmpdir>/ragomics-warm`
    */
   warmDir?: string;
   /** Worker id for the pool containers' `ragomics.worker` label. @default `pool-<pid>` */
@@ -63,18 +65,16 @@ export interface DockerExecutor extends BlockExecutor {
  * every path (exit, abort, error). On abort it is force-removed (SIGKILL + remove, one call).
  * With `warmPool` > 0 it fills a pool of warm containers in the background; a member that
  * cannot take its node (link or limit update failed) is removed and the node runs cold.
- *
- * @throws Error when `warmPool` > 0 without `warmDir`.
+
  */
 export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecutor {
   const docker = opts.docker ?? new Docker();
   const active = new Set<string>();
   /** Removals of exited warm containers still under way (runWarm). */
   const removals = new Set<Promise<void>>();
-  if ((opts.warmPool ?? 0) > 0 && !opts.warmDir) throw new Error('createDockerExecutor: warmPool needs warmDir (a folder on the workspace file system)');
   const pool = (opts.warmPool ?? 0) > 0
     ? createWarmDockerPool({
-      docker, image: opts.image, size: opts.warmPool!, dir: opts.warmDir!, workerId: opts.workerId ?? `pool-${process.pid}`, pidsLimit: opts.pidsLimit,
+      docker, image: opts.image, size: opts.warmPool!, dir: opts.warmDir ?? path.join(os.tmpdir(), 'ragomics-warm'), workerId: opts.workerId ?? `pool-${process.pid}`, pidsLimit: opts.pidsLimit,
       onContainer: (id, present) => (present ? active.add(id) : active.delete(id)),
     })
     : null;
