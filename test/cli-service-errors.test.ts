@@ -49,4 +49,6 @@ void test('a tree whose task queue has no worker: status exits 3 naming the miss
 void test('unusable settings exit 2 before anything starts: a missing TEMPORAL_CONFIG_FILE, a bad worker variable', async () => {
   assertFails(await ragomics(['status', 'whatever'], { TEMPORAL_CONFIG_FILE: path.join(dir, 'nope.toml') }), 2, /^error: TEMPORAL_CONFIG_FILE: no such file ".*nope\.toml"$/);
   assertFails(await ragomics(['worker'], { RAGOMICS_EAGER_NODES: 'maybe' }), 2, /^error: RAGOMICS_EAGER_NODES: must be /);
+  assertFails(await ragomics(['worker', '--executor', 'local', '--warm', 'lots']), 2, /^error: --warm: must be a whole number 0-64 \(runtimes kept started; 0 = off\), got "lots"$/);
+  assertFails(await ragomics(['worker', '--executor', 'local'], { RAGOMICS_WARM_POOL: '-1' }), 2, /^error: RAGOMICS_WARM_POOL: must be a whole number 0-64$/);
 });

@@ -38,10 +38,12 @@ export function createExecutor(config: WorkerConfig): BlockExecutor {
     case 'docker':
       return createDockerExecutor({
         image: resolveBlocksImage(config),
+        // warmPool: typed by h/warm-docker's DockerExecutorOptions; passed through until that lands.
+        ...({ warmPool: config.warmPool } as object),
         requirementsBuild: { networkMode: config.buildNetwork, caBundle: config.buildCaBundle ?? process.env.PIP_CERT },
       });
     case 'local':
-      return createLocalExecutor({ python: config.python });
+      return createLocalExecutor({ python: config.python, warmPool: config.warmPool });
     case 'inprocess':
       return createInprocessExecutor();
   }

@@ -44,13 +44,15 @@ export async function runWorker(overrides: WorkerConfigInput = {}): Promise<void
     ? 'set by --max-concurrent-nodes or RAGOMICS_MAX_CONCURRENT_NODES'
     : `the default for the ${config.executor} executor; set RAGOMICS_MAX_CONCURRENT_NODES or --max-concurrent-nodes to change it`;
   logger.info('worker started', {
-    taskQueue: config.taskQueue, executor: config.executor, workerId: config.workerId, maxConcurrentNodes: config.maxConcurrentNodes,
+    taskQueue: config.taskQueue, executor: config.executor, workerId: config.workerId, maxConcurrentNodes: config.maxConcurrentNodes, warmPool: config.warmPool,
     nodeSlots: `up to ${config.maxConcurrentNodes} node(s) at once, over all trees (${capOrigin}); a tree runs at most min(its maxParallelJobs, free worker slots on task queue "${config.taskQueue}")`,
     address: resolved.address, workspace: config.workspace, workflows, metrics: config.metricsPort > 0 ? `http://0.0.0.0:${config.metricsPort}/metrics` : 'off',
   });
   try {
     await worker.run();
   } finally {
+    // worker.run() resolves once every running attempt ended: the warm pool's idle runtimes go now.
+    await executor.close?.();
     await stopSweeper?.();
     await connection.close();
     logger.info('worker stopped', { workerId: config.workerId });

@@ -16,6 +16,7 @@ interface WorkerFlags {
   executor?: 'docker' | 'local' | 'inprocess';
   taskQueue?: string;
   maxConcurrentNodes?: string;
+  warm?: string;
 }
 
 interface DevFlags extends WorkerFlags {
@@ -29,7 +30,8 @@ export function registerWorkerCommands(program: Command): void {
   const withWorkerFlags = (cmd: Command): Command => cmd
     .option('--executor <kind>', `where blocks run: ${EXECUTORS.join(', ')} (default: env RAGOMICS_EXECUTOR or docker)`)
     .option('--task-queue <queue>', 'task queue to poll (default: env RAGOMICS_TASK_QUEUE or "ragomics")')
-    .option('--max-concurrent-nodes <n>', 'most nodes this worker runs at once, over all trees (default: env RAGOMICS_MAX_CONCURRENT_NODES, else by executor: docker 4, local one per core, inprocess 100)');
+    .option('--max-concurrent-nodes <n>', 'most nodes this worker runs at once, over all trees (default: env RAGOMICS_MAX_CONCURRENT_NODES, else by executor: docker 4, local one per core, inprocess 100)')
+    .option('--warm <n>', 'runner processes (local) or containers (docker) kept started with their imports done, so nodes skip that start-up; 0 = off (default: env RAGOMICS_WARM_POOL, else 2 for local and docker, at most the node cap; about 256 MB each)');
 
   withWorkerFlags(program.command('worker').description('run a worker: executes the tree workflows and their nodes (stops on SIGINT/SIGTERM)'))
     .action(async (opts: WorkerFlags) => {
@@ -62,8 +64,15 @@ function checkExecutor(kind: string): (typeof EXECUTORS)[number] {
 async function startWorker(opts: WorkerFlags, extra: { address?: string }): Promise<void> {
   if (opts.executor !== undefined) checkExecutor(opts.executor);
   const maxConcurrentNodes = opts.maxConcurrentNodes === undefined ? undefined : parsePositiveInt('--max-concurrent-nodes', opts.maxConcurrentNodes, 1000);
+  const warmPool = opts.warm === undefined ? undefined : parseWarmPool(opts.warm);
   const { runWorker } = await import('../../workers/main.js');
-  await runWorker({ executor: opts.executor, taskQueue: opts.taskQueue, maxConcurrentNodes, ...extra });
+  await runWorker({ executor: opts.executor, taskQueue: opts.taskQueue, maxConcurrentNodes, warmPool, ...extra });
+}
+
+/** `--warm N`: a whole number 0-64. @throws InvalidInputError naming the flag and the value. */
+export function parseWarmPool(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) > 64) throw new InvalidInputError(`--warm: must be a whole number 0-64 (runtimes kept started; 0 = off), got "${value}"`);
+  return Number(value);
 }
 
 /**

@@ -117,6 +117,9 @@ export async function withWorker<T>(config: WorkerConfigInput, body: (ctx: Worke
     const ctx: WorkerContext = { client, taskQueue, workspace, rw, gate };
     return await rw.worker.runUntil(body(ctx).finally(() => gate.releaseAll()));
   } finally {
+    // After runUntil the worker has shut down and its attempts ended: drain the warm pool, as
+    // `ragomics worker` does (workers/main.ts), so no pooled runtime outlives the test.
+    await rw?.executor.close?.();
     await client?.close();
     await rw?.connection.close();
     if (!config.workspace) rmSync(workspace, { recursive: true, force: true });

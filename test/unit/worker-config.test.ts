@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
-import { defaultMaxConcurrentNodes, loadWorkerConfig, nodeCapIsSet } from '../../workers/config';
+import { defaultMaxConcurrentNodes, defaultWarmPool, loadWorkerConfig, nodeCapIsSet } from '../../workers/config';
+import { parseWarmPool } from '../../client/cli/worker';
+import { InvalidInputError } from '../../client/errors';
 
 void test('RAGOMICS_EAGER_NODES: on by default, switched off by 0/false/off/no, on by 1/true/on/yes', () => {
   assert.equal(loadWorkerConfig({}, {}).eagerNodes, true);
@@ -50,4 +52,22 @@ void test('heartbeat interval and sticky timeout: defaults, the environment, fla
   assert.equal(loadWorkerConfig({ heartbeatIntervalSeconds: 1 }, { RAGOMICS_HEARTBEAT_INTERVAL: '4' }).heartbeatIntervalSeconds, 1, 'a flag wins over the environment');
   assert.throws(() => loadWorkerConfig({}, { RAGOMICS_HEARTBEAT_INTERVAL: '0' }), /RAGOMICS_HEARTBEAT_INTERVAL: /);
   assert.throws(() => loadWorkerConfig({}, { RAGOMICS_STICKY_TIMEOUT: 'soon' }), /RAGOMICS_STICKY_TIMEOUT: /);
+});
+
+void test('warm pool: 2 for local and docker (at most the node cap), 0 in-process; the environment and flags set it', () => {
+  assert.equal(defaultWarmPool('inprocess', 100), 0);
+  assert.equal(defaultWarmPool('local', 8), 2);
+  assert.equal(defaultWarmPool('docker', 1), 1, 'never more members than node slots');
+  assert.equal(loadWorkerConfig({}, {}).warmPool, 2, 'docker by default');
+  assert.equal(loadWorkerConfig({}, { RAGOMICS_EXECUTOR: 'inprocess' }).warmPool, 0);
+  assert.equal(loadWorkerConfig({}, { RAGOMICS_EXECUTOR: 'local', RAGOMICS_MAX_CONCURRENT_NODES: '1' }).warmPool, 1);
+  assert.equal(loadWorkerConfig({}, { RAGOMICS_WARM_POOL: '0' }).warmPool, 0, '0 turns it off');
+  assert.equal(loadWorkerConfig({ warmPool: 5 }, { RAGOMICS_WARM_POOL: '3' }).warmPool, 5, 'a flag wins over the environment');
+});
+
+void test('warm pool: a bad RAGOMICS_WARM_POOL or --warm is refused, naming it', () => {
+  for (const v of ['-1', 'some', '1.5', '65']) assert.throws(() => loadWorkerConfig({}, { RAGOMICS_WARM_POOL: v }), /^.*RAGOMICS_WARM_POOL: must be a whole number 0-64/s, v);
+  for (const v of ['-1', 'some', '1.5', '65', '']) assert.throws(() => parseWarmPool(v), (e: unknown) => e instanceof InvalidInputError && /^--warm: must be a whole number 0-64 .*got "/.test(e.message), v);
+  assert.equal(parseWarmPool('0'), 0);
+  assert.equal(parseWarmPool('4'), 4);
 });
