@@ -21,7 +21,7 @@ import type { NodeResult } from '../common/schemas';
 import { loadWorkerConfig, PROJECT_ROOT, resolveBlocksImage } from '../workers/config';
 import { removeOrphanContainers } from '../workers/orphans';
 import { failureOf, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor } from './fixtures/executor/helpers';
-import { TEMPORAL_ADDRESS, uid } from './helpers/harness';
+import { TEMPORAL_ADDRESS, uid, withWorker } from './helpers/harness';
 
 const docker = new Docker();
 const DATASET = path.join(PROJECT_ROOT, '.data', 'datasets', 'pbmc68k_counts.h5ad');
@@ -257,3 +257,38 @@ void describe('docker warm pool: clean-up', () => {
   });
 });
 
+void describe('docker warm pool: a tree on a worker', () => {
+  void test('a tree with the pool on completes with correct outputs, nodes served warm; shutdown removes idle members', { timeout: 600_000 }, async () => {
+    const workerId = uid('warm-tree-worker');
+    await withWorker({ executor: 'docker', maxConcurrentNodes: 2, defaultMemoryMB: 1024, warmPool: 2, workerId }, async ({ client, rw }) => {
+      const pool = (rw.executor as DockerExecutor).pool!;
+      await waitFor(() => (pool.stats() as { idle: number }).idle === 2, READY_MS, 'two idle members');
+      const tree = await client.startTree({
+        id: uid('warm-tree'),
+        userRequest: 'QC, then normalization and PCA, in warm containers',
+        inputDataPath: input,
+        nodes: [
+          { id: 'qc', block: { name: 'quality_control', parameters: { min_genes: 10, min_cells: 1, max_pct_mito: null } } },
+          { id: 'normalize', parentId: 'qc', block: { name: 'normalize', parameters: {} } },
+          { id: 'pca', parentId: 'normalize', block: { name: 'pca', parameters: { n_comps: 10, use_highly_variable: false } } },
+        ],
+      });
+      const result = await tree.result();
+      assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
+      const status = await tree.status();
+      let warm = 0;
+      for (const n of status.nodes) {
+        assert.ok(n.outputPath, `${n.id} published`);
+        assert.equal(n.sha256, await sha256File(n.outputPath));
+        const manifest = JSON.parse(await readFile(path.join(path.dirname(n.outputPath), 'result.json'), 'utf8')) as { timings?: { jobReceivedAt?: number } };
+        if (typeof manifest.timings?.jobReceivedAt === 'number') warm++;
+      }
+      // The root takes an idle member; later nodes take one when its refill finished in time.
+      assert.ok(warm >= 1, `at least the root ran warm (${warm} of ${status.nodes.length})`);
+      console.log(`# warm tree: ${warm} of ${status.nodes.length} nodes warm; pool ${JSON.stringify(pool.stats())}`);
+      assert.ok((await poolContainers(workerId)).length > 0, 'the pool refilled');
+    });
+    // The worker's shutdown (harness: executor.close()) removed its idle members.
+    assert.deepEqual(await poolContainers(workerId), []);
+  });
+});
