@@ -4,7 +4,7 @@
  * `pca`) on the bundled PBMC dataset. Variants are interleaved round by round (executor order
  * alternating), round 0 warms caches and is dropped; figures are medians over ROUNDS.
  *
- *   npx tsc -p . && node dist/bench/container-cost.js [ROUNDS] [--blocks sleep,normalize,pca] [--teardown]
+ *   npx tsc -p . && node dist/bench/container-cost.js [ROUNDS] [--blocks sleep,normalize,pca] [--local-warm] [--teardown]
  *
  * Warm variants run side by side in the same rounds: `docker-warm` (the Docker executor with a
  * warm pool of one pre-started container, activities/executors/docker-warm.ts) and, with
@@ -138,8 +138,15 @@ async function main(): Promise<void> {
     'docker-warm': dockerWarm,
     local: createLocalExecutor({ python: resolveLocalPython() }),
   };
-  // Waits until the variant's pool holds a member whose imports are done ("wait in pool" is not measured).
+  // Waits until the variant's pool holds a member whose imports are done ("wait in pool" is not
+  // measured). The local pool tells only that a member is started: a local-warm run may wait for
+  // the rest of its imports, which then shows in its "hand-over" row.
   const warmReady: Record<string, () => boolean> = { 'docker-warm': () => dockerWarm.pool!.readyIdle() > 0 };
+  if (args.includes('--local-warm')) {
+    const localWarm = createLocalExecutor({ python: resolveLocalPython(), warmPool: 1 });
+    executors['local-warm'] = localWarm;
+    warmReady['local-warm'] = () => (localWarm.warmPoolStats()?.idle ?? 0) > 0;
+  }
   if (args.includes('--teardown')) executors['local-teardown'] = createLocalExecutor({ python: resolveLocalPython(), env: { RAGOMICS_RUNNER_FULL_EXIT: '1' } });
   const kinds = Object.keys(executors);
   const samples = new Map<string, Partial<Record<Row, number>>[]>();

@@ -29,7 +29,7 @@ echo "== $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores, $(awk '/MemT
 echo "== temporal: $("${TEMPORAL_CLI:-$(bash scripts/ensure-temporal.sh --cli-only | cut -d= -f2)}" --version); docker $(docker version --format '{{.Server.Version}}'); node $(node --version)"
 if wanted orchestration; then echo "== 1. orchestration overhead"; node dist/bench/orchestration-overhead.js "$ROUNDS" 30 200 10; fi
 if wanted schedule; then echo "== 2. schedule quality"; node dist/bench/schedule-quality.js "$ROUNDS"; fi
-if wanted containers; then echo "== 3. containers"; node dist/bench/container-cost.js "$ROUNDS"; fi
+if wanted containers; then echo "== 3. containers"; node dist/bench/container-cost.js "$ROUNDS" --local-warm; fi
 if wanted warm-trees; then echo "== 3b. trees cold vs warm containers"; node dist/bench/warm-trees.js --repeats "${WARM_TREES_REPEATS:-2}" --fan "${WARM_TREES_FAN:-199}"; fi
 if wanted data; then echo "== 5. data passing"; node dist/bench/data-passing.js --cells "${DATA_CELLS:-100000}"; fi
 if wanted scale; then echo "== 4. scale"; node dist/bench/scale.js "${SCALE_NODES:-10000}" "${SCALE_TREES:-100}"; fi
