@@ -87,6 +87,8 @@ export interface WarmDockerPool {
   take(): WarmMember | null;
   /** Idle members whose runner is ready (imports done); benchmarks wait for it. */
   readyIdle(): number;
+  /** Refill times (ms), create call → ready line, of the members that got ready so far (the last 1000). */
+  warmUpTimes(): readonly number[];
   /** Removes idle members and stops refilling. */
   drain(): Promise<void>;
   stats(): unknown;
@@ -106,10 +108,15 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
     ref = image.ref;
     await mkdir(opts.dir, { recursive: true });
     poolDev ??= (await stat(opts.dir)).dev;
-    const member = await startMember(docker, image.ref, opts);
+    const t0 = performance.now();
+    const member = await startMember(docker, image.ref, opts, () => {
+      warmUps.push(performance.now() - t0);
+      if (warmUps.length > 1000) warmUps.shift();
+    });
     idle.add(member);
     return member;
   };
+  const warmUps: number[] = [];
   const idle = new Set<WarmMember>();
   const destroy = async (m: WarmMember): Promise<void> => {
     idle.delete(m);
@@ -141,6 +148,7 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
       if (m) idle.delete(m);
       return m;
     },
+    warmUpTimes: () => warmUps,
     readyIdle: () => [...idle].filter((m) => m.isReady() && !m.isGone()).length,
     drain: () => pool.drain(),
     stats: () => pool.stats(),
@@ -148,7 +156,7 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
 }
 
 /** Creates, attaches and starts one member. On any failure nothing is left behind. */
-async function startMember(docker: Docker, imageRef: string, opts: WarmDockerPoolOptions): Promise<WarmMember> {
+async function startMember(docker: Docker, imageRef: string, opts: WarmDockerPoolOptions, onReady: () => void): Promise<WarmMember> {
   const id = `m${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
   const dir = path.join(opts.dir, id);
   const workspaceDir = path.join(dir, 'ws');
@@ -165,7 +173,7 @@ async function startMember(docker: Docker, imageRef: string, opts: WarmDockerPoo
     const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
     await container.start();
     // Only after the start: waiting on a created container ("not-running") returns at once.
-    return wireMember(id, container, dir, workspaceDir, outputDir, stream);
+    return wireMember(id, container, dir, workspaceDir, outputDir, stream, onReady);
   } catch (e) {
     if (container) {
       await container.remove({ force: true, v: true }).catch(() => undefined);
@@ -177,7 +185,7 @@ async function startMember(docker: Docker, imageRef: string, opts: WarmDockerPoo
 }
 
 /** Output routing and exit tracking of an attached member. */
-function wireMember(id: string, container: Docker.Container, dir: string, workspaceDir: string, outputDir: string, stream: Duplex): WarmMember {
+function wireMember(id: string, container: Docker.Container, dir: string, workspaceDir: string, outputDir: string, stream: Duplex, onReady: () => void): WarmMember {
   let sink: LogSink | null = null;
   let ready = false;
   let pending = '';
@@ -193,6 +201,7 @@ function wireMember(id: string, container: Docker.Container, dir: string, worksp
       const at = pending.indexOf(`${WARM_READY_LINE}\n`);
       if (at >= 0) {
         ready = true;
+        onReady();
         const rest = pending.slice(at + WARM_READY_LINE.length + 1);
         pending = '';
         if (rest) sink?.stdout.write(rest);
