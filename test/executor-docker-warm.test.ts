@@ -29,6 +29,8 @@ const IMAGE = resolveBlocksImage(loadWorkerConfig({}));
 const treeId = treeIdFactory('exec-warm');
 /** Generous: on the shared 2-core box a warm-up takes 2-10 s. */
 const READY_MS = 120_000;
+/** A real block's timeout: a cold scanpy node takes 3-60 s on the shared, loaded 2-core box. */
+const REAL_BLOCK_TIMEOUT_S = 600;
 let root: string;
 let input: string;
 let executor: DockerExecutor;
@@ -110,7 +112,7 @@ void describe('docker warm pool: runs', () => {
   void test('a built-in block runs in a warm member: published output, the member is removed after it', { timeout: 300_000 }, async () => {
     await poolHasIdle(executor);
     const before = taken(executor);
-    const ran = startRunNode(activities, nodeInput(treeId('ok'), { inputPath: input, block: { name: 'normalize', parameters: { target_sum: 1e4, log1p: true } } }));
+    const ran = startRunNode(activities, nodeInput(treeId('ok'), { inputPath: input, block: { name: 'normalize', parameters: { target_sum: 1e4, log1p: true } }, timeoutSeconds: REAL_BLOCK_TIMEOUT_S }));
     let containerId: string | undefined;
     ran.env.on('heartbeat', (d: { containerId?: string | null }) => (containerId ??= d.containerId ?? undefined));
     const result = await ran.promise;
@@ -134,7 +136,7 @@ void describe('docker warm pool: runs', () => {
     await chmod(writable, 0o666);
     const sha = await sha256File(writable);
     const inode = (await stat(writable)).ino;
-    const result = await runNode(activities, nodeInput(treeId('sandbox'), { inputPath: writable, block: { code: PROBE, parameters: {} }, resources: { memoryMB: 700, cpus: 1 } }));
+    const result = await runNode(activities, nodeInput(treeId('sandbox'), { inputPath: writable, block: { code: PROBE, parameters: {} }, resources: { memoryMB: 700, cpus: 1 }, timeoutSeconds: REAL_BLOCK_TIMEOUT_S }));
     assert.equal(taken(executor), before + 1, 'served warm');
     const m = result.metrics as Record<string, unknown>;
     assert.match(String(m.write), /Read-only file system/);
@@ -182,7 +184,7 @@ void describe('docker warm pool: cold fallback', () => {
   void test('nodes the pool cannot serve run cold: network, memory below the warm minimum', { timeout: 300_000 }, async () => {
     await poolHasIdle(executor);
     const before = taken(executor);
-    const small = await runNode(activities, nodeInput(treeId('small'), { inputPath: input, block: { name: 'normalize', parameters: {} }, resources: { memoryMB: WARM_MIN_MEMORY_MB - 1 } }));
+    const small = await runNode(activities, nodeInput(treeId('small'), { inputPath: input, block: { name: 'normalize', parameters: {} }, resources: { memoryMB: WARM_MIN_MEMORY_MB - 1 }, timeoutSeconds: REAL_BLOCK_TIMEOUT_S }));
     assert.equal(await ranWarm(small), false);
     assert.equal(taken(executor), before, 'no member taken');
   });
@@ -195,7 +197,7 @@ void describe('docker warm pool: cold fallback', () => {
     try {
       const acts = createActivities({ executor: broken, workspaceRoot: root, workerId: 'warm-test', defaultMemoryMB: 1024 });
       await waitFor(() => (broken.pool!.stats() as { failures: number }).failures > 0, 30_000, 'a failed refill');
-      const result = await runNode(acts, nodeInput(treeId('coldfallback'), { inputPath: input, block: { name: 'normalize', parameters: {} } }));
+      const result = await runNode(acts, nodeInput(treeId('coldfallback'), { inputPath: input, block: { name: 'normalize', parameters: {} }, timeoutSeconds: REAL_BLOCK_TIMEOUT_S }));
       assert.equal(await ranWarm(result), false, 'ran cold');
       assert.equal(taken(broken), 0);
     } finally {
