@@ -99,7 +99,8 @@ before(async () => {
   input = path.join(root, 'parent.h5ad');
   await copyFile(DATASET, input);
   await chmod(input, 0o444);
-  executor = createDockerExecutor({ docker, image: IMAGE, warmPool: 1, warmDir: path.join(root, 'warm'), workerId: uid('warm-test'), memorySampleMs: 500 });
+  // Inline code served warm too: the probes below are inline blocks (catalog blocks run in the same container).
+  executor = createDockerExecutor({ docker, image: IMAGE, warmPool: 1, warmDir: path.join(root, 'warm'), workerId: uid('warm-test'), memorySampleMs: 500, warmInlineCode: true });
   activities = createActivities({ executor, workspaceRoot: root, workerId: 'warm-test', heartbeatIntervalMs: 200, firstHeartbeatAfterMs: 0, defaultMemoryMB: 1024 });
 });
 
@@ -186,7 +187,25 @@ void describe('docker warm pool: cold fallback', () => {
     const before = taken(executor);
     const small = await runNode(activities, nodeInput(treeId('small'), { inputPath: input, block: { name: 'normalize', parameters: {} }, resources: { memoryMB: WARM_MIN_MEMORY_MB - 1 }, timeoutSeconds: REAL_BLOCK_TIMEOUT_S }));
     assert.equal(await ranWarm(small), false);
+    const net = await runNode(activities, nodeInput(treeId('net'), { block: { code: 'def run(adata, **p):\n    return adata', parameters: {}, network: true } }));
+    assert.equal(await ranWarm(net), false);
     assert.equal(taken(executor), before, 'no member taken');
+  });
+
+  void test('by default the pool serves catalog blocks only: inline code runs cold', { timeout: 300_000 }, async () => {
+    const ex = createDockerExecutor({ docker, image: IMAGE, warmPool: 1, warmDir: path.join(root, 'warm-catalog'), workerId: uid('warm-catalog') });
+    try {
+      const acts = createActivities({ executor: ex, workspaceRoot: root, workerId: 'warm-test', defaultMemoryMB: 1024 });
+      await poolHasIdle(ex);
+      const inline = await runNode(acts, nodeInput(treeId('inline'), { block: { code: 'def run(adata, **p):\n    return adata', parameters: {} } }));
+      assert.equal(await ranWarm(inline), false);
+      assert.equal(taken(ex), 0);
+      const builtin = await runNode(acts, nodeInput(treeId('builtin'), { block: { name: 'sleep', parameters: { seconds: 0 } } }));
+      assert.ok(await ranWarm(builtin));
+      assert.equal(taken(ex), 1);
+    } finally {
+      await ex.close();
+    }
   });
 
   void test('a pool whose refill fails serves nothing and every node runs cold', { timeout: 300_000 }, async () => {

@@ -69,6 +69,14 @@ export interface WarmDockerPoolOptions extends SandboxOptions {
   dir: string;
   /** Worker id for the `ragomics.worker` label. */
   workerId: string;
+  /**
+   * Serve inline-code blocks too (without requirements or network), not only catalog blocks.
+   * Off by default: a warm member sees its inputs as hard links inside its read-only /workspace
+   * mount, not as bind mounts of their own, and test/reliability-6-hostile.test.ts asserts the
+   * cold layout for hostile inline code. The sandbox is the same either way (tests prove it with
+   * this option on). @default false
+   */
+  inlineCode?: boolean;
   /** Called when a member's container exists / is gone, so the worker's own sweeper spares it. */
   onContainer?(id: string, present: boolean): void;
 }
@@ -78,8 +86,8 @@ export interface WarmDockerPool {
   /** The Id of the image members run, once known (null until the first member was created). */
   imageRef(): string | null;
   /**
-   * Whether `job` may run in a member of image `imageRef`: same image (no inline requirements),
-   * no network, a memory limit of at least {@link WARM_MIN_MEMORY_MB}, every input on the pool
+   * Whether `job` may run in a member of image `imageRef`: a catalog block (inline code only
+   * with `inlineCode`, and then without network), same image (no inline requirements), a memory limit of at least {@link WARM_MIN_MEMORY_MB}, every input on the pool
    * folder's file system (hard links). Never throws (false instead).
    */
   canServe(job: ExecJob, imageRef: string): Promise<boolean>;
@@ -120,17 +128,15 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
   const idle = new Set<WarmMember>();
   const destroy = async (m: WarmMember): Promise<void> => {
     idle.delete(m);
-    await m.container.remove({ force: true, v: true }).catch(() => undefined);
-    opts.onContainer?.(m.id, false);
-    m.stream.destroy();
-    await rm(m.dir, { recursive: true, force: true }).catch(() => undefined);
+    await discardMember(m);
+    opts.onContainer?.(m.container.id, false);
   };
   const pool = createWarmPool<WarmMember>({ size: opts.size, create, destroy, alive: (m) => !m.isGone() });
   return {
     imageRef: () => ref,
     canServe: async (job, imageRef) => {
       if (ref === null || imageRef !== ref || poolDev === null) return false;
-      if (!('name' in job.block) && job.block.network === true) return false;
+      if (!('name' in job.block) && (opts.inlineCode !== true || job.block.network === true)) return false;
       if (job.memoryMB < WARM_MIN_MEMORY_MB) return false;
       const files = [job.paths.jobFile, ...(job.inputPath ? [job.inputPath] : []), ...(job.inputs ?? []).map((i) => i.path)];
       const uid = process.getuid?.() ?? 0;
@@ -274,10 +280,17 @@ export async function assignJob(member: WarmMember, job: ExecJob): Promise<boole
 
 /**
  * After the member exited: its output folder becomes the attempt's `output/` (a rename on one
- * file system; the attempt's empty folder is replaced), and the member's folder is deleted.
+ * file system; the attempt's empty folder is replaced). The member's folder (input links, job
+ * link) is deleted by {@link discardMember}.
  */
 export async function collectOutput(member: WarmMember, job: ExecJob): Promise<void> {
   await rmdir(job.paths.outputDir).catch(() => undefined);
   await rename(member.outputDir, job.paths.outputDir);
-  await rm(member.dir, { recursive: true, force: true });
+}
+
+/** Removes a used member's container and host folder (its hard links to the inputs). Never rejects. */
+export async function discardMember(member: WarmMember): Promise<void> {
+  await member.container.remove({ force: true, v: true }).catch(() => undefined);
+  member.stream.destroy();
+  await rm(member.dir, { recursive: true, force: true }).catch(() => undefined);
 }

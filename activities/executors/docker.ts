@@ -11,7 +11,7 @@ import { settleWithin, whenAborted } from './abort';
 import { resolveBlockImage, type RequirementsBuildOptions } from './docker-image';
 import { containerSpec, type SandboxOptions } from './docker-spec';
 import { sampleMemory, type MemorySampler } from './docker-stats';
-import { assignJob, collectOutput, createWarmDockerPool, type WarmDockerPool, type WarmMember } from './docker-warm';
+import { assignJob, collectOutput, createWarmDockerPool, discardMember, type WarmDockerPool, type WarmMember } from './docker-warm';
 import { openLogSink } from './logs';
 import type { BlockExecutor, ExecControl, ExecJob, ExecOutcome, ExecPhases } from './types';
 
@@ -29,9 +29,10 @@ export interface DockerExecutorOptions extends SandboxOptions {
   pingTimeoutMs?: number;
   /**
    * Pre-started runner containers kept ready (docker-warm.ts); 0 = every node creates its own
-   * container. Each idle member holds about 210 MB of memory and takes about 2 s to refill.
-   * Nodes the pool cannot serve (network, inline requirements, memory below 512 MB, inputs on
-   * another file system) and nodes arriving while it is empty run cold. @default 0
+   * container. Each idle member holds about 160-210 MB of memory and takes about 2 s to refill
+   * on an idle 2-core host (5-15 s under load). Catalog blocks only (unless `warmInlineCode`);
+   * nodes the pool cannot serve (inline code, memory below 512 MB, inputs on another file system
+   * or not linkable) and nodes arriving while it is empty run cold. @default 0
    */
   warmPool?: number;
   /**
@@ -40,6 +41,8 @@ export interface DockerExecutorOptions extends SandboxOptions {
    * `<workspace>/warm`. @default `<os tmpdir>/ragomics-warm`
    */
   warmDir?: string;
+  /** Serve inline-code blocks from the pool too (see WarmDockerPoolOptions.inlineCode). @default false */
+  warmInlineCode?: boolean;
   /** Worker id for the pool containers' `ragomics.worker` label. @default `pool-<pid>` */
   workerId?: string;
 }
@@ -74,7 +77,7 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
   const removals = new Set<Promise<void>>();
   const pool = (opts.warmPool ?? 0) > 0
     ? createWarmDockerPool({
-      docker, image: opts.image, size: opts.warmPool!, dir: opts.warmDir ?? path.join(os.tmpdir(), 'ragomics-warm'), workerId: opts.workerId ?? `pool-${process.pid}`, pidsLimit: opts.pidsLimit,
+      docker, image: opts.image, size: opts.warmPool!, dir: opts.warmDir ?? path.join(os.tmpdir(), 'ragomics-warm'), workerId: opts.workerId ?? `pool-${process.pid}`, pidsLimit: opts.pidsLimit, inlineCode: opts.warmInlineCode,
       onContainer: (id, present) => (present ? active.add(id) : active.delete(id)),
     })
     : null;
@@ -146,11 +149,9 @@ async function runWarm(docker: Docker, member: WarmMember, job: ExecJob, ctl: Ex
   member.routeTo(sink);
   const t = performance.now();
   if (!(await assignJob(member, job))) {
-    await container.remove({ force: true, v: true }).catch(() => undefined);
+    await discardMember(member);
     active.delete(container.id);
-    member.stream.destroy();
     await sink.close();
-    await collectOutput(member, job).catch(() => undefined);
     return null;
   }
   phases.assignMs = performance.now() - t;
@@ -163,10 +164,10 @@ async function runWarm(docker: Docker, member: WarmMember, job: ExecJob, ctl: Ex
     // The output moves whatever happened: stdout.log and error.json are evidence on failures too.
     // The container has exited (or was force-removed on abort): its mounts are gone.
     await collectOutput(member, job).catch(() => undefined);
-    // Removing the exited container (20-80 ms) is off the node's path: the process is gone and
-    // its state read; the container stays in `active` (spared by sweeps) until it is removed,
+    // Removing the exited container (20-80 ms) and the member's folder is off the node's path:
+    // the process is gone and its state read; the container stays in `active` (spared by sweeps) until it is removed,
     // and close() waits for pending removals.
-    const removal = container.remove({ force: true, v: true }).catch(() => undefined).finally(() => {
+    const removal = discardMember(member).finally(() => {
       active.delete(container.id);
       removals.delete(removal);
     });
