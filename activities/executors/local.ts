@@ -225,6 +225,7 @@ function createLocalWarmPool(size: number, python: string, env: NodeJS.ProcessEn
       await settleWithin(m.exited, 2000);
     },
     alive: (m) => m.exit() === null,
+    ready: (m) => m.ready(),
     onError: (e) => console.warn(`[ragomics] local warm pool: ${(e as Error).message ?? String(e)}`),
   });
   return pool;

@@ -20,6 +20,8 @@ export interface WarmPoolOptions<M> {
   destroy(member: M): Promise<void>;
   /** False for a member that died while idle; such a member is destroyed, never handed out. @default always alive */
   alive?(member: M): boolean;
+  /** True once a member finished its warm-up; take() prefers ready members over ones still starting. @default always ready */
+  ready?(member: M): boolean;
   /** Called with each creation failure (for the worker's log); never throws back into the pool. */
   onError?(error: unknown): void;
   /** First back-off after a failure, doubled per consecutive failure. @default 500 */
@@ -33,6 +35,8 @@ export interface WarmPoolStats {
   size: number;
   /** Members started and waiting to be taken. */
   idle: number;
+  /** Of `idle`, those whose warm-up is done (`ready`). */
+  ready: number;
   /** `create` calls not yet settled. */
   starting: number;
   /** Members created successfully so far. */
@@ -51,8 +55,9 @@ export interface WarmPoolStats {
 /** A pool made by {@link createWarmPool}. */
 export interface WarmPool<M> {
   /**
-   * An idle member (the oldest, most likely ready), or null when none is idle or the pool is
-   * draining. Never waits, never throws; starts replacements for what it took or dropped.
+   * An idle member, or null when none is idle or the pool is draining: the oldest ready one,
+   * else the oldest still warming up (its job waits in its stdin: still sooner than a cold
+   * start). Never waits, never throws; starts replacements for what it took or dropped.
    */
   take(): M | null;
   /**
@@ -148,6 +153,14 @@ export function createWarmPool<M>(opts: WarmPoolOptions<M>): WarmPool<M> {
     }
   };
 
+  const isReady = (member: M): boolean => {
+    try {
+      return opts.ready ? opts.ready(member) : true;
+    } catch {
+      return false;
+    }
+  };
+
   refill();
   return {
     take(): M | null {
@@ -155,17 +168,14 @@ export function createWarmPool<M>(opts: WarmPoolOptions<M>): WarmPool<M> {
         missed++;
         return null;
       }
-      let found: M | null = null;
-      while (idle.length > 0) {
-        const member = idle.shift()!;
-        if (isAlive(member)) {
-          found = member;
-          break;
-        }
+      for (const member of idle.filter((m) => !isAlive(m))) {
+        idle.splice(idle.indexOf(member), 1);
         dead++;
         destroy(member);
         failed(new Error('a warm member died while idle'));
       }
+      const i = idle.findIndex(isReady);
+      const found = idle.length === 0 ? null : idle.splice(i >= 0 ? i : 0, 1)[0]!;
       if (found === null) missed++;
       else taken++;
       refill();
@@ -189,6 +199,6 @@ export function createWarmPool<M>(opts: WarmPoolOptions<M>): WarmPool<M> {
       for (const member of idle.splice(0)) destroy(member);
       while (destroying.size > 0) await Promise.all([...destroying]);
     },
-    stats: (): WarmPoolStats => ({ size, idle: idle.length, starting, created, taken, missed, failures, dead, draining }),
+    stats: (): WarmPoolStats => ({ size, idle: idle.length, ready: idle.filter(isReady).length, starting, created, taken, missed, failures, dead, draining }),
   };
 }

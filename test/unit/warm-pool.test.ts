@@ -142,3 +142,16 @@ void test('size 0 holds nothing and creates nothing', async () => {
   await pool.drain();
   assert.equal(m.state.calls, 0);
 });
+
+void test('take prefers a ready member over an older one still warming up', async () => {
+  const m = members();
+  const ready = new Set<number>();
+  const pool = createWarmPool({ size: 2, create: m.create, destroy: m.destroy, alive: m.alive, ready: (x) => ready.has(x.id) });
+  await filled(pool, 2);
+  assert.equal(pool.stats().ready, 0);
+  ready.add(1);
+  assert.equal(pool.stats().ready, 1);
+  assert.equal(pool.take()?.id, 1, 'the ready one, though member 0 is older');
+  assert.equal(pool.take()?.id, 0, 'none ready: the oldest still warming up rather than null');
+  await pool.drain();
+});

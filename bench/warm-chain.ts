@@ -1,0 +1,215 @@
+/**
+ * What the local executor's warm pool buys (issue 15, goal 1: a node costs what its science
+ * costs). Two in-process workers with the LOCAL executor and the real runner (the blocks venv)
+ * on their own task queues, through the real workflow: `cold` (warmPool 0: every node starts
+ * Python and imports anndata/scanpy itself, the path before the pool) and `warm` (warmPool P,
+ * default 4), rounds interleaved (the order alternates):
+ *   (a) a chain of ten `sleep 0.5` nodes, end to end (startTree to result()), against the 5.0 s
+ *       floor; target ≤ 1.2 × the floor;
+ *   (b) the per-node cost of a `sleep 0` node: one-node trees, each started once the warm pool
+ *       is full, cost = the executor's run() call from its start to its return (the attempt's
+ *       whole life in the executor: links, process start or hand-over, imports left, the block,
+ *       exit, logs closed); also the node's start→end from the tree's timestamps; target ≤ 300 ms;
+ *   (c) a fan of N no-op nodes (a root and N-1 children, `sleep 0`) at 10 slots
+ *       (maxParallelJobs 10, 10 worker slots): N / makespan, nodes per second.
+ * (b) also splits out the runner's own part (result.json timings). "Pool full" means every member
+ * finished its warm-up (printed its ready line). Before any round each worker runs one warm-up node (not counted). The bench checks itself
+ * before it records: every tree COMPLETED with every node, every `cold` attempt ran cold, every
+ * (b) `warm` attempt ran warm (phases.warm) and each (a)/(c) warm variant had warm attempts.
+ *   npx tsc -p . && TEMPORAL_ADDRESS=127.0.0.1:7233 RAGOMICS_PYTHON=.tools/blocks-venv/bin/python \
+ *     node dist/bench/warm-chain.js [ROUNDS] [--pool P] [--fan N] [--fan-rounds R]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { resolveLocalPython } from '../activities/executors/local';
+import type { LocalExecutor } from '../activities/executors/local';
+import { RagomicsClient } from '../client/sdk';
+import { TEMPORAL_ADDRESS, uid } from '../test/helpers/harness';
+import { median } from '../test/helpers/timeline-checks';
+import { loadWorkerConfig } from '../workers/config';
+import { createRagomicsWorker, type RagomicsWorker } from '../workers/create-worker';
+import { BenchRecord } from './record';
+
+const CHAIN = 10;
+const CHAIN_SLEEP = 0.5;
+const FLOOR_S = CHAIN * CHAIN_SLEEP;
+const SLOTS = 10;
+
+interface Attempt {
+  treeId: string;
+  nodeId: string;
+  warm: boolean;
+  runMs: number;
+  /** The runner's own part (result.json timings): from the job line's arrival (warm) or the process's start (cold) to the output written. */
+  runnerMs: number | null;
+}
+
+interface Variant {
+  name: 'cold' | 'warm';
+  pool: number;
+  rw: RagomicsWorker;
+  exec: LocalExecutor;
+  client: RagomicsClient;
+  workspace: string;
+  attempts: Attempt[];
+}
+
+function parseArgs(argv: string[]): { rounds: number; pool: number; fan: number; fanRounds: number } {
+  const flag = (name: string, d: number): number => {
+    const i = argv.indexOf(name);
+    if (i < 0) return d;
+    const n = Number(argv[i + 1]);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: a whole number ≥ 1, got "${argv[i + 1]}"`);
+    return n;
+  };
+  const positional = argv.filter((a, i) => !a.startsWith('--') && !argv[i - 1]?.startsWith('--'));
+  const rounds = Number(positional[0] ?? 3);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`ROUNDS: a whole number ≥ 1, got "${positional[0]}"`);
+  return { rounds, pool: flag('--pool', 4), fan: flag('--fan', 200), fanRounds: flag('--fan-rounds', 1) };
+}
+
+async function startVariant(name: Variant['name'], pool: number, python: string): Promise<Variant> {
+  const workspace = mkdtempSync(path.join(tmpdir(), `ragomics-warm-${name}-`));
+  const taskQueue = uid(`warm-bench-${name}`);
+  const rw = await createRagomicsWorker(loadWorkerConfig({
+    address: TEMPORAL_ADDRESS, taskQueue, workspace, executor: 'local', python, warmPool: pool, maxConcurrentNodes: SLOTS, logLevel: 'ERROR', workerId: uid(name),
+  }));
+  const exec = rw.executor as LocalExecutor;
+  const attempts: Attempt[] = [];
+  const run = exec.run.bind(exec);
+  exec.run = async (job, ctl) => {
+    const t0 = performance.now();
+    const outcome = await run(job, ctl);
+    const runMs = performance.now() - t0;
+    let runnerMs: number | null = null;
+    try {
+      const t = (JSON.parse(await readFile(path.join(job.paths.outputDir, 'result.json'), 'utf8')) as { timings: Record<string, number | null> }).timings;
+      const from = t.jobReceivedAt ?? t.processStart;
+      runnerMs = from != null && t.outputWritten != null ? t.outputWritten - from : null;
+    } catch {
+      // no result.json (a failed attempt): the tree's check reports it
+    }
+    attempts.push({ treeId: job.treeId, nodeId: job.nodeId, warm: outcome.phases?.warm === true, runMs, runnerMs });
+    return outcome;
+  };
+  const client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
+  return { name, pool, rw, exec, client, workspace, attempts };
+}
+
+/** Waits until the warm pool holds `pool` idle members done with their warm-up (the cold variant: at once). */
+async function poolFull(v: Variant): Promise<void> {
+  const end = Date.now() + 120_000;
+  while ((v.exec.warmPoolStats()?.ready ?? v.pool) < v.pool) {
+    if (Date.now() > end) throw new Error(`${v.name}: the warm pool did not fill in 120 s: ${JSON.stringify(v.exec.warmPoolStats())}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const sleepNode = (id: string, seconds: number, parentId?: string) => ({ id, block: { name: 'sleep' as const, parameters: { seconds } }, ...(parentId ? { parentId } : {}) });
+
+/** Runs a tree; checks it COMPLETED with `n` nodes; returns its id and end-to-end seconds. */
+async function runTree(v: Variant, spec: Parameters<RagomicsClient['startTree']>[0], n: number): Promise<{ treeId: string; e2e: number; makespan: number; nodes: { start: number; end: number }[] }> {
+  const t0 = performance.now();
+  const tree = await v.client.startTree(spec);
+  const r = await tree.result();
+  const e2e = (performance.now() - t0) / 1000;
+  if (r.state !== 'COMPLETED' || !r.allSucceeded) throw new Error(`${v.name}: tree ${spec.id} ended ${r.state}: ${JSON.stringify(r.failures).slice(0, 500)}`);
+  const st = await tree.status({ nodeWaits: false });
+  const done = st.nodes.filter((x) => x.state === 'COMPLETED');
+  if (done.length !== n) throw new Error(`${v.name}: tree ${spec.id}: ${done.length} of ${n} nodes COMPLETED`);
+  return { treeId: spec.id!, e2e, makespan: r.metrics.makespan, nodes: done.map((x) => ({ start: Date.parse(x.startedAt!), end: Date.parse(x.endedAt!) })) };
+}
+
+const chainSpec = () => ({ id: uid('warm-chain'), maxNodes: CHAIN, maxDepth: CHAIN, nodes: Array.from({ length: CHAIN }, (_, i) => sleepNode(`c${i}`, CHAIN_SLEEP, i ? `c${i - 1}` : undefined)) });
+const fanSpec = (n: number) => ({ id: uid('warm-fan'), maxParallelJobs: SLOTS, maxNodes: n, maxChildrenPerNode: n, nodes: [sleepNode('root', 0), ...Array.from({ length: n - 1 }, (_, i) => sleepNode(`f${i}`, 0, 'root'))] });
+
+const attemptsOf = (v: Variant, treeId: string): Attempt[] => v.attempts.filter((a) => a.treeId === treeId);
+
+async function main(): Promise<void> {
+  const { rounds, pool, fan, fanRounds } = parseArgs(process.argv.slice(2));
+  const python = resolveLocalPython();
+  const rec = new BenchRecord('warm-chain');
+  const variants = [await startVariant('cold', 0, python), await startVariant('warm', pool, python)];
+  const fig = new Map(variants.map((v) => [v.name, { chain: [] as number[], chainWarm: [] as number[], nodeRun: [] as number[], nodeRunner: [] as number[], nodeSpan: [] as number[], fan: [] as number[], fanWarm: [] as number[] }]));
+  const problems: string[] = [];
+  try {
+    await Promise.all(variants.map((v) => v.rw.worker.run()).concat([(async () => {
+      try {
+        for (const v of variants) {
+          await poolFull(v);
+          await runTree(v, { id: uid('warm-up'), nodes: [sleepNode('w', 0)] }, 1);
+        }
+        for (let r = 0; r < rounds; r++) {
+          for (const v of r % 2 ? [...variants].reverse() : variants) {
+            const f = fig.get(v.name)!;
+            await poolFull(v);
+            const chain = await runTree(v, chainSpec(), CHAIN);
+            f.chain.push(chain.e2e);
+            f.chainWarm.push(attemptsOf(v, chain.treeId).filter((a) => a.warm).length);
+            for (let k = 0; k < 2; k++) {
+              await poolFull(v);
+              const one = await runTree(v, { id: uid('warm-one'), nodes: [sleepNode('one', 0)] }, 1);
+              const [a] = attemptsOf(v, one.treeId);
+              if (!a) throw new Error(`${v.name}: no attempt recorded for ${one.treeId}`);
+              if (v.name === 'warm' && !a.warm) problems.push(`(b) ${one.treeId} ran cold although the pool was full`);
+              f.nodeRun.push(a.runMs);
+              if (a.runnerMs !== null) f.nodeRunner.push(a.runnerMs);
+              f.nodeSpan.push(one.nodes[0]!.end - one.nodes[0]!.start);
+            }
+          }
+          process.stderr.write(`round ${r + 1}/${rounds}: chain cold ${fig.get('cold')!.chain.at(-1)!.toFixed(1)} s, warm ${fig.get('warm')!.chain.at(-1)!.toFixed(1)} s\n`);
+        }
+        for (let r = 0; r < fanRounds; r++) {
+          for (const v of r % 2 ? [...variants].reverse() : variants) {
+            await poolFull(v);
+            const t = await runTree(v, fanSpec(fan), fan);
+            fig.get(v.name)!.fan.push(fan / t.makespan);
+            fig.get(v.name)!.fanWarm.push(attemptsOf(v, t.treeId).filter((a) => a.warm).length);
+            process.stderr.write(`fan ${v.name}: ${(fan / t.makespan).toFixed(2)} nodes/s\n`);
+          }
+        }
+      } finally {
+        for (const v of variants) v.rw.worker.shutdown();
+      }
+    })()]));
+  } finally {
+    for (const v of variants) {
+      await v.rw.executor.close?.();
+      await v.client.close();
+      await v.rw.connection.close();
+      rmSync(v.workspace, { recursive: true, force: true });
+    }
+  }
+  const cold = fig.get('cold')!;
+  const warm = fig.get('warm')!;
+  // Self-checks before anything is recorded.
+  const coldWarm = variants[0]!.attempts.filter((a) => a.warm).length;
+  if (coldWarm > 0) problems.push(`${coldWarm} attempt(s) of the cold worker ran warm`);
+  if (warm.chainWarm.some((n) => n === 0)) problems.push(`a warm chain had no warm attempt: ${warm.chainWarm.join(', ')}`);
+  if (warm.fanWarm.some((n) => n === 0)) problems.push(`the warm fan had no warm attempt: ${warm.fanWarm.join(', ')}`);
+  if (problems.length) {
+    console.error(`warm-chain: not recorded:\n  ${problems.join('\n  ')}`);
+    process.exit(1);
+  }
+  const s = (x: number) => `${x.toFixed(1)} s`;
+  const ms = (x: number) => `${Math.round(x)} ms`;
+  const mc = median(cold.chain);
+  const mw = median(warm.chain);
+  rec.log(`Local executor, real runner (blocks venv), through the workflow; two workers in one process (10 slots each): \`cold\` (warmPool 0, every node starts its own Python) and \`warm\` (warmPool ${pool}); ${rounds} rounds interleaved, medians.`);
+  rec.log('| figure | cold (warmPool 0) | warm | warm / cold | target |\n|---|---|---|---|---|');
+  rec.log(`| (a) chain of ${CHAIN} \`sleep ${CHAIN_SLEEP}\` nodes, startTree to result() (floor ${FLOOR_S.toFixed(1)} s) | ${s(mc)} (${(mc / FLOOR_S).toFixed(2)} × floor) | ${s(mw)} (${(mw / FLOOR_S).toFixed(2)} × floor) | ${(mw / mc).toFixed(2)} | ≤ 1.2 × floor: ${mw <= 1.2 * FLOOR_S ? 'met' : 'missed'} |`);
+  rec.log(`| (a) attempts that ran warm, per chain | ${median(cold.chainWarm)} of ${CHAIN} | ${warm.chainWarm.join(', ')} of ${CHAIN} | | |`);
+  rec.log(`| (b) \`sleep 0\` node: executor run() call, start to return | ${ms(median(cold.nodeRun))} | ${ms(median(warm.nodeRun))} | ${(median(warm.nodeRun) / median(cold.nodeRun)).toFixed(2)} | ≤ 300 ms: ${median(warm.nodeRun) <= 300 ? 'met' : 'missed'} |`);
+  rec.log(`| (b) of which the runner: job line received (warm) or process start (cold) to output written | ${ms(median(cold.nodeRunner))} | ${ms(median(warm.nodeRunner))} | ${(median(warm.nodeRunner) / median(cold.nodeRunner)).toFixed(2)} | |`);
+  rec.log(`| (b) \`sleep 0\` node: start to end from the tree's timestamps | ${ms(median(cold.nodeSpan))} | ${ms(median(warm.nodeSpan))} | ${(median(warm.nodeSpan) / median(cold.nodeSpan)).toFixed(2)} | |`);
+  rec.log(`| (c) fan of ${fan} \`sleep 0\` nodes at ${SLOTS} slots, nodes / makespan (${fanRounds} run${fanRounds > 1 ? 's' : ''} each) | ${median(cold.fan).toFixed(2)} nodes/s | ${median(warm.fan).toFixed(2)} nodes/s (${warm.fanWarm.join(', ')} of ${fan} warm) | ${(median(warm.fan) / median(cold.fan)).toFixed(2)} | |`);
+  rec.log(`\n(b) is measured on one-node trees started once the pool is full, so it is the cost of a node that finds a warm runtime waiting; in (a) and (c) the pool refills while nodes run (a refill is a Python start-up plus imports, 1.5 s of CPU on a quiet core), so later nodes may find a member still importing or none (then they run cold). The issue's "before" figures: 24.8 s for the chain, 0.8 nodes/s for the fan.`);
+  rec.save();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
