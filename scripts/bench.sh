@@ -6,7 +6,7 @@
 # Env: ROUNDS (5) rounds of the interleaved comparisons; SCALE_NODES (10000) nodes of the
 # one-tree scale run; SCALE_TREES (100) trees of 20 nodes started at once; DATA_CELLS (100000)
 # cells of the synthetic dataset; ONLY=name[,name] runs only these benchmarks (orchestration,
-# schedule, containers, data, scale, carry-state, settings, speedup, cache, cli, warm, peers; `cohort` — the 24 x 20,000-cell
+# schedule, containers, warm-trees, data, scale, carry-state, settings, speedup, cache, cli, warm, peers; `cohort` — the 24 x 20,000-cell
 # cohort of bench/cohort-scale.ts, long and disk-hungry — runs only when named, COHORT_ARGS passed to it;
 # `failover` — scripts/bench-failover.sh, on two private dev servers of its own, FAILOVER_ARGS passed
 # to it — also only when named; `first-run` — bench/first-run.ts, a fresh clone's `npm run demo` on a
@@ -32,7 +32,8 @@ echo "== $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores, $(awk '/MemT
 echo "== temporal: $("${TEMPORAL_CLI:-$(bash scripts/ensure-temporal.sh --cli-only | cut -d= -f2)}" --version); docker $(docker version --format '{{.Server.Version}}'); node $(node --version)"
 if wanted orchestration; then echo "== 1. orchestration overhead"; node dist/bench/orchestration-overhead.js "$ROUNDS" 30 200 10; fi
 if wanted schedule; then echo "== 2. schedule quality"; node dist/bench/schedule-quality.js "$ROUNDS"; fi
-if wanted containers; then echo "== 3. containers"; node dist/bench/container-cost.js "$ROUNDS"; fi
+if wanted containers; then echo "== 3. containers"; node dist/bench/container-cost.js "$ROUNDS" --local-warm; fi
+if wanted warm-trees; then echo "== 3b. trees cold vs warm containers"; node dist/bench/warm-trees.js --repeats "${WARM_TREES_REPEATS:-2}" --fan "${WARM_TREES_FAN:-199}"; fi
 if wanted data; then echo "== 5. data passing"; node dist/bench/data-passing.js --cells "${DATA_CELLS:-100000}"; fi
 if wanted scale; then echo "== 4. scale"; node dist/bench/scale.js "${SCALE_NODES:-10000}" "${SCALE_TREES:-100}"; fi
 if wanted carry-state; then echo "== 4b. carried node state through the workspace"; node dist/bench/carry-state.js --latency; fi

@@ -38,8 +38,8 @@ export function createExecutor(config: WorkerConfig): BlockExecutor {
     case 'docker':
       return createDockerExecutor({
         image: resolveBlocksImage(config),
-        // warmPool: typed by h/warm-docker's DockerExecutorOptions; passed through until that lands.
-        ...({ warmPool: config.warmPool } as object),
+        // Members' folders on the workspace's file system: inputs are hard-linked into them.
+        warmPool: config.warmPool, warmDir: path.join(config.workspace, 'warm'), workerId: config.workerId,
         requirementsBuild: { networkMode: config.buildNetwork, caBundle: config.buildCaBundle ?? process.env.PIP_CERT },
       });
     case 'local':

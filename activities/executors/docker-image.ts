@@ -90,7 +90,11 @@ export function requirementsImageTag(baseImageId: string, requirements: readonly
   return `ragomics/blocks-ext:${hash.slice(0, 16)}`;
 }
 
-async function inspectImage(docker: Docker, name: string): Promise<ResolvedImage | null> {
+/**
+ * The Id and digest of image `name`, or null when the engine does not have it.
+ * @throws ExecutorUnavailableError when the engine cannot be asked.
+ */
+export async function inspectImage(docker: Docker, name: string): Promise<ResolvedImage | null> {
   try {
     const info = await docker.getImage(name).inspect();
     return { ref: info.Id, digest: info.RepoDigests?.[0] ?? info.Id };

@@ -28,6 +28,78 @@ export const SCOPE_LABEL = 'ragomics.scope';
  */
 export const SCOPE_ENV = 'RAGOMICS_CONTAINER_SCOPE';
 
+/**
+ * Label of a pre-started pool container (value `true`). Labels cannot be changed after create,
+ * so such a container carries no tree or node label: once assigned, the node it runs is named
+ * by the job.json in its read-only workspace folder (see workers/orphans.ts).
+ */
+export const POOL_LABEL = 'ragomics.pool';
+
+/** Memory limit of an idle pool container (MB): a warm interpreter holds about 210 MB (BENCHMARKS.md section 3). */
+export const POOL_IDLE_MEMORY_MB = 1024;
+
+/** What a pool container is made of: the host folders it sees and who owns it. */
+export interface PoolContainerSettings {
+  /** Host folder bind-mounted read-only at /workspace (input links and job.json go there at assignment). */
+  workspaceDir: string;
+  /** Host folder bind-mounted writable at /workspace/output. */
+  outputDir: string;
+  /** Worker id for the `ragomics.worker` label. */
+  workerId: string;
+}
+
+/**
+ * Create options of a warm pool container: the sandbox of {@link containerSpec} (non-root,
+ * read-only root, /tmp tmpfs, no capabilities, no privilege escalation, PID limit, no network,
+ * no socket), started as `--warm` with stdin open (one job line). Its memory and CPU limits are
+ * idle ones ({@link POOL_IDLE_MEMORY_MB}, one CPU) until the executor applies the node's with
+ * `container.update` at assignment.
+ */
+export function poolContainerSpec(image: string, settings: PoolContainerSettings, opts: SandboxOptions = {}): Docker.ContainerCreateOptions {
+  const memoryBytes = POOL_IDLE_MEMORY_MB * 1024 * 1024;
+  const scope = process.env[SCOPE_ENV];
+  return {
+    Image: image,
+    Cmd: ['--warm'],
+    User: CONTAINER_USER,
+    WorkingDir: CONTAINER_WORKSPACE,
+    Labels: {
+      [MANAGED_LABEL]: 'true',
+      [POOL_LABEL]: 'true',
+      'ragomics.worker': settings.workerId,
+      ...(scope ? { [SCOPE_LABEL]: scope } : {}),
+    },
+    // Thread counts are set per node by the job line (threadpoolctl, numba); these are the
+    // idle defaults for pools started during the imports.
+    Env: ['OMP_NUM_THREADS=1', 'OPENBLAS_NUM_THREADS=1', 'MKL_NUM_THREADS=1', 'PYTHONUNBUFFERED=1'],
+    AttachStdin: true,
+    OpenStdin: true,
+    // Stdin closes when our attach connection does: a pooled runner whose worker died reads EOF
+    // and exits by itself, so no other worker has to guess whether an idle member is orphaned.
+    StdinOnce: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    NetworkDisabled: true,
+    HostConfig: {
+      AutoRemove: false,
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      Tmpfs: { '/tmp': 'rw,nosuid,nodev,mode=1777' },
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      PidsLimit: opts.pidsLimit ?? 256,
+      Memory: memoryBytes,
+      MemorySwap: memoryBytes,
+      NanoCpus: 1e9,
+      Mounts: [
+        { Type: 'bind', Source: settings.workspaceDir, Target: CONTAINER_WORKSPACE, ReadOnly: true },
+        { Type: 'bind', Source: settings.outputDir, Target: `${CONTAINER_WORKSPACE}/output`, ReadOnly: false },
+      ],
+      LogConfig: { Type: 'none', Config: {} },
+    },
+  };
+}
+
 /** Labels that identify an attempt's container; used by cleanup and by tests. */
 export function containerLabels(job: ExecJob): Record<string, string> {
   const scope = process.env[SCOPE_ENV];

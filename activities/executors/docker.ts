@@ -2,6 +2,7 @@
  * Docker executor: one sandboxed container per attempt (see docker-spec.ts for the sandbox),
  * output streamed to the attempt's log files, container removed by us after its state is read.
  */
+import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
@@ -10,6 +11,7 @@ import { settleWithin, whenAborted } from './abort';
 import { resolveBlockImage, type RequirementsBuildOptions } from './docker-image';
 import { containerSpec, type SandboxOptions } from './docker-spec';
 import { sampleMemory, type MemorySampler } from './docker-stats';
+import { assignJob, collectOutput, createWarmDockerPool, discardMember, type WarmDockerPool, type WarmMember } from './docker-warm';
 import { openLogSink } from './logs';
 import type { BlockExecutor, ExecControl, ExecJob, ExecOutcome, ExecPhases } from './types';
 
@@ -25,14 +27,36 @@ export interface DockerExecutorOptions extends SandboxOptions {
   memorySampleMs?: number;
   /** How long a ping may take before the engine counts as unreachable. @default 5000 */
   pingTimeoutMs?: number;
+  /**
+   * Pre-started runner containers kept ready (docker-warm.ts); 0 = every node creates its own
+   * container. Each idle member holds about 160-210 MB of memory and takes about 2 s to refill
+   * on an idle 2-core host (5-15 s under load). Catalog blocks only (unless `warmInlineCode`);
+   * nodes the pool cannot serve (inline code, memory below 512 MB, inputs on another file system
+   * or not linkable) and nodes arriving while it is empty run cold. @default 0
+   */
+  warmPool?: number;
+  /**
+   * Host folder of the members' workspaces; must be on the workspace's file system (inputs are
+   * hard-linked into it; on another one every node runs cold). The worker passes
+   * `<workspace>/warm`. @default `<os tmpdir>/ragomics-warm`
+   */
+  warmDir?: string;
+  /** Serve inline-code blocks from the pool too (see WarmDockerPoolOptions.inlineCode). @default false */
+  warmInlineCode?: boolean;
+  /** Worker id for the pool containers' `ragomics.worker` label. @default `pool-<pid>` */
+  workerId?: string;
 }
 
 /** The Docker executor, plus what worker start-up needs for orphan cleanup. */
 export interface DockerExecutor extends BlockExecutor {
   readonly kind: 'docker';
   readonly docker: Docker;
-  /** Ids of containers this executor is running right now. */
+  /** Ids of containers this executor is running right now, idle pool members included. */
   activeContainers(): ReadonlySet<string>;
+  /** The warm pool, when `warmPool` > 0 (tests and benchmarks read its stats). */
+  readonly pool: WarmDockerPool | null;
+  /** Drains the warm pool (idle members removed); running attempts are not touched. */
+  close(): Promise<void>;
 }
 
 /**
@@ -42,14 +66,30 @@ export interface DockerExecutor extends BlockExecutor {
  * ExecutorUnavailableError before anything is created; a requirements build failure with
  * BlockCrashedError. Once a container exists, `run` resolves and the container is removed on
  * every path (exit, abort, error). On abort it is force-removed (SIGKILL + remove, one call).
+ * With `warmPool` > 0 it fills a pool of warm containers in the background; a member that
+ * cannot take its node (link or limit update failed) is removed and the node runs cold.
+
  */
 export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecutor {
   const docker = opts.docker ?? new Docker();
   const active = new Set<string>();
+  /** Removals of exited warm containers still under way (runWarm). */
+  const removals = new Set<Promise<void>>();
+  const pool = (opts.warmPool ?? 0) > 0
+    ? createWarmDockerPool({
+      docker, image: opts.image, size: opts.warmPool!, dir: opts.warmDir ?? path.join(os.tmpdir(), 'ragomics-warm'), workerId: opts.workerId ?? `pool-${process.pid}`, pidsLimit: opts.pidsLimit, inlineCode: opts.warmInlineCode,
+      onContainer: (id, present) => (present ? active.add(id) : active.delete(id)),
+    })
+    : null;
   return {
     kind: 'docker',
     docker,
+    pool,
     activeContainers: () => active,
+    close: async () => {
+      await pool?.drain();
+      while (removals.size > 0) await Promise.all([...removals]);
+    },
     // The image Id, not a tag or RepoDigest: a rebuilt image under the same tag is another runtime.
     runtimeIdentity: async (block, ctx) => {
       await ping(docker, opts.pingTimeoutMs ?? 5000);
@@ -66,6 +106,12 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
       const aborted = whenAborted(ctl.signal);
       const image = await Promise.race([resolving, aborted.promise.then(() => null)]).finally(() => aborted.dispose());
       if (image === null || ctl.signal.aborted) return abortedBeforeStart(image?.digest ?? null);
+      const member = pool && (await pool.canServe(job, image.ref)) ? pool.take() : null;
+      if (member) {
+        const warm = await runWarm(docker, member, job, ctl, image.digest, opts.memorySampleMs ?? 2000, performance.now() - tPrepare, active, removals);
+        if (warm) return warm;
+        // The member could not take the node: removed by runWarm; the node runs cold below.
+      }
       let container: Docker.Container;
       const t0 = performance.now();
       const phases: ExecPhases = { prepareMs: t0 - tPrepare };
@@ -91,32 +137,91 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
   };
 }
 
-/** Runs a created container to its end; fills `phases` (all but create and remove) as it goes. */
-async function runContainer(docker: Docker, container: Docker.Container, job: ExecJob, ctl: ExecControl, imageDigest: string, sampleMs: number, phases: ExecPhases): Promise<ExecOutcome> {
+/**
+ * Runs `job` in a warm member: hands it over, then runs it to its end like a cold container;
+ * the member's output becomes the attempt's output/. Returns null (member removed, nothing
+ * written to the attempt) when the member could not take the job; the caller runs it cold.
+ */
+async function runWarm(docker: Docker, member: WarmMember, job: ExecJob, ctl: ExecControl, imageDigest: string, sampleMs: number, prepareMs: number, active: Set<string>, removals: Set<Promise<void>>): Promise<ExecOutcome | null> {
+  const container = member.container;
+  const phases: ExecPhases = { prepareMs, warm: true };
   const sink = openLogSink(job.paths, ctl.onProgress);
+  member.routeTo(sink);
+  const t = performance.now();
+  if (!(await assignJob(member, job))) {
+    await discardMember(member);
+    active.delete(container.id);
+    await sink.close();
+    return null;
+  }
+  phases.assignMs = performance.now() - t;
+  let outcome: ExecOutcome;
+  try {
+    outcome = await runContainer(docker, container, job, ctl, imageDigest, sampleMs, phases, {
+      sink, attach: member.stream, attachEnded: member.streamEnded, exited: member.exited,
+    });
+  } finally {
+    // The output moves whatever happened: stdout.log and error.json are evidence on failures too.
+    // The container has exited (or was force-removed on abort): its mounts are gone.
+    await collectOutput(member, job).catch(() => undefined);
+    // Removing the exited container (20-80 ms) and the member's folder is off the node's path:
+    // the process is gone and its state read; the container stays in `active` (spared by sweeps) until it is removed,
+    // and close() waits for pending removals.
+    const removal = discardMember(member).finally(() => {
+      active.delete(container.id);
+      removals.delete(removal);
+    });
+    removals.add(removal);
+  }
+  return outcome.status === 'exited' ? { ...outcome, phases } : outcome;
+}
+
+/** A warm member already attached, started and handed its job (see runWarm). */
+interface Launched {
+  sink: ReturnType<typeof openLogSink>;
+  attach: Duplex;
+  attachEnded: Promise<void>;
+  exited: Promise<void>;
+}
+
+/**
+ * Runs a created container to its end; fills `phases` (all but create and remove) as it goes.
+ * `launched`: a warm member that already runs (no attach, no start).
+ */
+async function runContainer(docker: Docker, container: Docker.Container, job: ExecJob, ctl: ExecControl, imageDigest: string, sampleMs: number, phases: ExecPhases, launched?: Launched): Promise<ExecOutcome> {
+  const sink = launched?.sink ?? openLogSink(job.paths, ctl.onProgress);
   let t = performance.now();
-  // The attach stream is an HTTP socket (a Duplex); typed as ReadWriteStream by @types/dockerode.
-  const attach = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Duplex;
-  phases.attachMs = performance.now() - t;
-  container.modem.demuxStream(attach, sink.stdout, sink.stderr);
-  const attachEnded = new Promise<void>((resolve) => {
-    attach.on('end', resolve);
-    attach.on('close', resolve);
-    attach.on('error', () => resolve());
-  });
+  let attach: Duplex;
+  let attachEnded: Promise<void>;
+  if (launched) {
+    ({ attach, attachEnded } = launched);
+  } else {
+    // The attach stream is an HTTP socket (a Duplex); typed as ReadWriteStream by @types/dockerode.
+    attach = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Duplex;
+    phases.attachMs = performance.now() - t;
+    container.modem.demuxStream(attach, sink.stdout, sink.stderr);
+    const stream = attach;
+    attachEnded = new Promise<void>((resolve) => {
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', () => resolve());
+    });
+  }
   const aborted = whenAborted(ctl.signal);
   const startedAt = new Date();
   const base = { imageDigest, startedAt };
   let memory: MemorySampler | undefined;
   const peak = (): number | null => memory?.stop() ?? null;
   try {
-    t = performance.now();
-    await container.start();
-    phases.startMs = performance.now() - t;
+    if (!launched) {
+      t = performance.now();
+      await container.start();
+      phases.startMs = performance.now() - t;
+    }
     t = performance.now();
     ctl.onStarted({ containerId: container.id });
     memory = sampleMemory(container, sampleMs);
-    const exited = container.wait().then(() => 'exited' as const);
+    const exited = launched ? launched.exited.then(() => 'exited' as const) : container.wait().then(() => 'exited' as const);
     const first = await Promise.race([exited, aborted.promise.then(() => 'aborted' as const)]);
     if (first === 'aborted') {
       const t0 = performance.now();

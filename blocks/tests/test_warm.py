@@ -27,6 +27,16 @@ def run(adata=None):
     report.metric("numba", numba.get_num_threads())
 """
 
+# umap/pynndescent reload numba's config; it must still agree with the threads numba launched.
+NUMBA_RELOAD_CODE = """
+def run(adata=None):
+    import numba
+    from numba.core import config
+    from ragomics_runner import report
+    config.reload_config()
+    report.metric("numba", numba.get_num_threads())
+"""
+
 
 def start_warm(home: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(RUNTIME_DIR), "HOME": str(home)}
@@ -123,6 +133,15 @@ def test_the_threads_of_the_job_line_are_applied(tmp_path: Path) -> None:
     assert metrics["omp_env"] == "1"
     assert metrics["numba"] == 1
     assert metrics["blas"] == [1]  # every BLAS/OpenMP pool threadpoolctl sees (openblas, libgomp) is at 1
+
+
+def test_numba_config_reload_after_the_thread_limit_does_not_fail(tmp_path: Path) -> None:
+    ws = workspace(tmp_path / "r", {"code": NUMBA_RELOAD_CODE})
+    proc = start_warm(tmp_path)
+    wait_ready(proc)
+    _, err = proc.communicate(job_line(ws, threads=1), timeout=120)
+    assert proc.returncode == 0, err
+    assert json.loads((ws / "output" / "result.json").read_text())["metrics"]["numba"] == 1
 
 
 def test_job_received_at_is_written_only_when_taken() -> None:

@@ -35,8 +35,10 @@ from .runner import main
 
 READY_LINE = "RAGOMICS_WARM_READY"
 
-# Environment variables the BLAS / OpenMP / numba runtimes read when they start their pools.
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+# Environment variables the BLAS / OpenMP runtimes read when they start their pools. Not
+# NUMBA_NUM_THREADS: numba's threads may already run (set_num_threads launches them), and a
+# config reload (umap, pynndescent) then fails if that variable disagrees with their count.
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass(frozen=True)

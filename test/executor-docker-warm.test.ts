@@ -1,0 +1,320 @@
+/**
+ * The Docker executor's warm pool (activities/executors/docker-warm.ts) against the real Docker
+ * engine and the real blocks image (`python -m ragomics_runner --warm`): nodes run in pre-started
+ * containers with every isolation guarantee of a cold container, fall back to cold when the pool
+ * cannot serve them, and pool containers are cleaned up on shutdown and after a worker's death.
+ * A node ran warm when its published result.json carries `timings.jobReceivedAt` (the runner
+ * sets it only when it got its job on stdin).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFile, chmod, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import Docker from 'dockerode';
+import { Connection } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import { createActivities, createDockerExecutor, sha256File, type Activities, type DockerExecutor } from '../activities';
+import { POOL_LABEL } from '../activities/executors/docker-spec';
+import { WARM_MIN_MEMORY_MB } from '../activities/executors/docker-warm';
+import type { NodeResult } from '../common/schemas';
+import { loadWorkerConfig, PROJECT_ROOT, resolveBlocksImage } from '../workers/config';
+import { removeOrphanContainers } from '../workers/orphans';
+import { failureOf, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor } from './fixtures/executor/helpers';
+import { TEMPORAL_ADDRESS, uid, withWorker } from './helpers/harness';
+
+const docker = new Docker();
+const DATASET = path.join(PROJECT_ROOT, '.data', 'datasets', 'pbmc68k_counts.h5ad');
+const IMAGE = resolveBlocksImage(loadWorkerConfig({}));
+const treeId = treeIdFactory('exec-warm');
+/** Generous: on the shared 2-core box a warm-up takes 2-10 s. */
+const READY_MS = 120_000;
+/** A real block's timeout: a cold scanpy node takes 3-60 s on the shared, loaded 2-core box. */
+const REAL_BLOCK_TIMEOUT_S = 600;
+let root: string;
+let input: string;
+let executor: DockerExecutor;
+let activities: Activities;
+
+/** Inline block (real runner): what the sandbox lets it do, reported as metrics. */
+const PROBE = [
+  'import os, socket',
+  'def run(adata, **p):',
+  '    path = "/workspace/input/_node_anndata.h5ad"',
+  '    try:',
+  '        with open(path, "ab") as f:',
+  '            f.write(b"tampered")',
+  '        wrote = "written"',
+  '    except OSError as e:',
+  '        wrote = str(e)',
+  '    try:',
+  '        socket.create_connection(("1.1.1.1", 53), timeout=3).close()',
+  '        net = "connected"',
+  '    except OSError as e:',
+  '        net = str(e)',
+  '    limit = None',
+  '    for f in ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"):',
+  '        if os.path.exists(f):',
+  '            limit = open(f).read().strip()',
+  '            break',
+  '    return adata, {"metrics": {"write": wrote, "net": net, "memLimit": limit, "inode": os.stat(path).st_ino, "uid": os.getuid()}}',
+].join('\n');
+
+/** Inline block touching 2 GiB, 16 MiB at a time: OOM-killed under a smaller limit. */
+const HOG = [
+  'def run(adata, **p):',
+  '    hold = []',
+  '    for _ in range(128):',
+  '        hold.append(b"\\x01" * (16 << 20))',
+  '    return adata, {"metrics": {"held": len(hold)}}',
+].join('\n');
+
+/** Pool containers (any state) of worker `workerId`. */
+async function poolContainers(workerId: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${POOL_LABEL}=true`, `ragomics.worker=${workerId}`] }) });
+}
+
+/** Whether a published node ran warm: its result.json has the runner's jobReceivedAt mark. */
+async function ranWarm(result: NodeResult): Promise<boolean> {
+  const manifest = JSON.parse(await readFile(path.join(result.outputDir, 'result.json'), 'utf8')) as { timings?: { jobReceivedAt?: number } };
+  return typeof manifest.timings?.jobReceivedAt === 'number';
+}
+
+/** Waits until the pool holds an idle member, so the next attempt is served warm. */
+async function poolHasIdle(ex: DockerExecutor): Promise<void> {
+  await waitFor(() => ((ex.pool?.stats() as { idle: number } | undefined)?.idle ?? 0) > 0, READY_MS, 'an idle warm member');
+}
+
+function taken(ex: DockerExecutor): number {
+  return (ex.pool!.stats() as { taken: number }).taken;
+}
+
+async function containerGone(id: string): Promise<boolean> {
+  return docker.getContainer(id).inspect().then(() => false, (e: { statusCode?: number }) => e.statusCode === 404);
+}
+
+before(async () => {
+  root = await tempRoot('ragomics-exec-warm');
+  // A parent's published output: read-only, on the workspace's file system (hard-linkable).
+  input = path.join(root, 'parent.h5ad');
+  await copyFile(DATASET, input);
+  await chmod(input, 0o444);
+  // Inline code served warm too: the probes below are inline blocks (catalog blocks run in the same container).
+  executor = createDockerExecutor({ docker, image: IMAGE, warmPool: 1, warmDir: path.join(root, 'warm'), workerId: uid('warm-test'), memorySampleMs: 500, warmInlineCode: true });
+  activities = createActivities({ executor, workspaceRoot: root, workerId: 'warm-test', heartbeatIntervalMs: 200, firstHeartbeatAfterMs: 0, defaultMemoryMB: 1024 });
+});
+
+after(async () => {
+  await executor.close();
+  await removeRoot(root);
+});
+
+void describe('docker warm pool: runs', () => {
+  void test('a built-in block runs in a warm member: published output, the member is removed after it', { timeout: 300_000 }, async () => {
+    await poolHasIdle(executor);
+    const before = taken(executor);
+    const ran = startRunNode(activities, nodeInput(treeId('ok'), { inputPath: input, block: { name: 'normalize', parameters: { target_sum: 1e4, log1p: true } }, timeoutSeconds: REAL_BLOCK_TIMEOUT_S }));
+    let containerId: string | undefined;
+    ran.env.on('heartbeat', (d: { containerId?: string | null }) => (containerId ??= d.containerId ?? undefined));
+    const result = await ran.promise;
+    assert.equal(taken(executor), before + 1, 'the attempt took a member');
+    assert.ok(await ranWarm(result), 'result.json carries jobReceivedAt');
+    assert.match(result.outputSha256!, /^[0-9a-f]{64}$/);
+    assert.equal(result.outputSha256, await sha256File(path.join(result.outputDir, '_node_anndata.h5ad')));
+    assert.equal((await stat(result.outputDir)).mode & 0o222, 0, 'published read-only');
+    assert.ok(containerId, 'the attempt reported its container');
+    // Removal runs after the node's result: wait for it.
+    await waitFor(() => !executor.activeContainers().has(containerId!), 30_000, 'the used member to be removed');
+    assert.ok(await containerGone(containerId!));
+  });
+
+  void test('sandbox of a warm member: input read-only and unchanged (same inode), no network, the node’s memory limit, uid 10001', { timeout: 300_000 }, async () => {
+    await poolHasIdle(executor);
+    const before = taken(executor);
+    // World-writable on purpose: only the read-only mount may stop the container from writing it.
+    const writable = path.join(root, 'writable-parent.h5ad');
+    await copyFile(DATASET, writable);
+    await chmod(writable, 0o666);
+    const sha = await sha256File(writable);
+    const inode = (await stat(writable)).ino;
+    const result = await runNode(activities, nodeInput(treeId('sandbox'), { inputPath: writable, block: { code: PROBE, parameters: {} }, resources: { memoryMB: 700, cpus: 1 }, timeoutSeconds: REAL_BLOCK_TIMEOUT_S }));
+    assert.equal(taken(executor), before + 1, 'served warm');
+    const m = result.metrics as Record<string, unknown>;
+    assert.match(String(m.write), /Read-only file system/);
+    assert.equal(m.inode, inode, 'the runner read the parent’s file itself (a hard link), not a copy');
+    assert.match(String(m.net), /Network is unreachable|Errno 101|Cannot assign/);
+    assert.equal(m.memLimit, String(700 * 1024 * 1024), 'the node’s limit, applied at assignment');
+    assert.equal(m.uid, 10001);
+    assert.equal(await sha256File(writable), sha, 'the parent’s file is unchanged');
+    // The member's folder (and its link to the input) is removed with the container, after the result.
+    const end = Date.now() + 30_000;
+    while ((await stat(writable)).nlink !== 1) {
+      if (Date.now() > end) assert.fail('the link in the member’s folder outlived it');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  void test('a memory hog in a warm member is OOM-killed under the node’s limit: OutOfMemoryError', { timeout: 300_000 }, async () => {
+    await poolHasIdle(executor);
+    const before = taken(executor);
+    const f = await failureOf(runNode(activities, nodeInput(treeId('oom'), { block: { code: HOG, parameters: {} }, resources: { memoryMB: WARM_MIN_MEMORY_MB } })));
+    assert.equal(taken(executor), before + 1, 'served warm');
+    assert.equal(f.type, 'OutOfMemoryError');
+    assert.match(f.message, new RegExp(`killed by the kernel for memory \\(limit ${WARM_MIN_MEMORY_MB} MB\\)`));
+  });
+
+  void test('a timeout removes the warm container: BlockTimeoutError', { timeout: 300_000 }, async () => {
+    await poolHasIdle(executor);
+    const ran = startRunNode(activities, nodeInput(treeId('timeout'), { block: { name: 'sleep', parameters: { seconds: 120 } }, timeoutSeconds: 8 }));
+    let containerId: string | undefined;
+    ran.env.on('heartbeat', (d: { containerId?: string | null }) => (containerId ??= d.containerId ?? undefined));
+    const f = await failureOf(ran.promise);
+    assert.equal(f.type, 'BlockTimeoutError');
+    assert.ok(containerId && (await containerGone(containerId)), 'the container is gone when the attempt ends');
+  });
+
+  void test('cancelling a warm attempt removes its container', { timeout: 300_000 }, async () => {
+    await poolHasIdle(executor);
+    const ran = startRunNode(activities, nodeInput(treeId('cancel'), { block: { name: 'sleep', parameters: { seconds: 120 } } }));
+    let containerId: string | undefined;
+    ran.env.on('heartbeat', (d: { containerId?: string | null }) => (containerId ??= d.containerId ?? undefined));
+    await waitFor(() => containerId !== undefined, 60_000, 'the attempt to report its container');
+    ran.env.cancel();
+    const err = await ran.promise.then(() => null, (e: unknown) => e);
+    assert.ok(err instanceof CancelledFailure, `expected CancelledFailure, got ${String(err)}`);
+    assert.ok(await containerGone(containerId!), 'the container is gone when the attempt ends');
+  });
+});
+
+void describe('docker warm pool: cold fallback', () => {
+  void test('nodes the pool cannot serve run cold: network, memory below the warm minimum', { timeout: 300_000 }, async () => {
+    await poolHasIdle(executor);
+    const before = taken(executor);
+    const small = await runNode(activities, nodeInput(treeId('small'), { inputPath: input, block: { name: 'normalize', parameters: {} }, resources: { memoryMB: WARM_MIN_MEMORY_MB - 1 }, timeoutSeconds: REAL_BLOCK_TIMEOUT_S }));
+    assert.equal(await ranWarm(small), false);
+    const net = await runNode(activities, nodeInput(treeId('net'), { block: { code: 'def run(adata, **p):\n    return adata', parameters: {}, network: true } }));
+    assert.equal(await ranWarm(net), false);
+    assert.equal(taken(executor), before, 'no member taken');
+  });
+
+  void test('by default the pool serves catalog blocks only: inline code runs cold', { timeout: 300_000 }, async () => {
+    const ex = createDockerExecutor({ docker, image: IMAGE, warmPool: 1, warmDir: path.join(root, 'warm-catalog'), workerId: uid('warm-catalog') });
+    try {
+      const acts = createActivities({ executor: ex, workspaceRoot: root, workerId: 'warm-test', defaultMemoryMB: 1024 });
+      await poolHasIdle(ex);
+      const inline = await runNode(acts, nodeInput(treeId('inline'), { block: { code: 'def run(adata, **p):\n    return adata', parameters: {} } }));
+      assert.equal(await ranWarm(inline), false);
+      assert.equal(taken(ex), 0);
+      const builtin = await runNode(acts, nodeInput(treeId('builtin'), { block: { name: 'sleep', parameters: { seconds: 0 } } }));
+      assert.ok(await ranWarm(builtin));
+      assert.equal(taken(ex), 1);
+    } finally {
+      await ex.close();
+    }
+  });
+
+  void test('a pool whose refill fails serves nothing and every node runs cold', { timeout: 300_000 }, async () => {
+    // The members' folder cannot be created (its parent is a file): every creation fails.
+    const blocker = path.join(root, 'not-a-folder');
+    await writeFile(blocker, '');
+    const broken = createDockerExecutor({ docker, image: IMAGE, warmPool: 1, warmDir: path.join(blocker, 'warm'), workerId: uid('warm-broken') });
+    try {
+      const acts = createActivities({ executor: broken, workspaceRoot: root, workerId: 'warm-test', defaultMemoryMB: 1024 });
+      await waitFor(() => (broken.pool!.stats() as { failures: number }).failures > 0, 30_000, 'a failed refill');
+      const result = await runNode(acts, nodeInput(treeId('coldfallback'), { inputPath: input, block: { name: 'normalize', parameters: {} }, timeoutSeconds: REAL_BLOCK_TIMEOUT_S }));
+      assert.equal(await ranWarm(result), false, 'ran cold');
+      assert.equal(taken(broken), 0);
+    } finally {
+      await broken.close();
+    }
+  });
+});
+
+void describe('docker warm pool: clean-up', () => {
+  void test('close() removes idle members and their folders', { timeout: 300_000 }, async () => {
+    const workerId = uid('warm-close');
+    const dir = path.join(root, 'warm-close');
+    const ex = createDockerExecutor({ docker, image: IMAGE, warmPool: 2, warmDir: dir, workerId });
+    await poolHasIdle(ex);
+    assert.ok((await poolContainers(workerId)).length > 0);
+    await ex.close();
+    assert.deepEqual(await poolContainers(workerId), []);
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  void test('a live worker’s idle members survive another worker’s sweep; a SIGKILLed worker’s members exit and the next start-up sweep removes them', { timeout: 300_000 }, async () => {
+    const connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
+    const live = uid('warm-live');
+    const liveEx = createDockerExecutor({ docker, image: IMAGE, warmPool: 1, warmDir: path.join(root, 'warm-live'), workerId: live });
+    const dead = uid('warm-dead');
+    // A worker process of its own, with a pool, that we SIGKILL.
+    const script = `const { createDockerExecutor } = require(${JSON.stringify(path.join(PROJECT_ROOT, 'dist', 'activities'))});
+      const ex = createDockerExecutor({ image: ${JSON.stringify(IMAGE)}, warmPool: 2, warmDir: ${JSON.stringify(path.join(root, 'warm-dead'))}, workerId: ${JSON.stringify(dead)} });
+      setInterval(() => { if (ex.pool.stats().idle === 2) console.log('READY'); }, 200);`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await poolHasIdle(liveEx);
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => d.toString().includes('READY') && resolve());
+        child.on('exit', (code) => reject(new Error(`the pool process exited (${code})`)));
+      });
+      // Both members run (importing or ready): a runner reads its stdin after its imports.
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      // Stdin was the dead worker's attach connection: each member reads EOF and exits.
+      const end = Date.now() + READY_MS;
+      while ((await poolContainers(dead)).some((c) => c.State === 'running')) {
+        if (Date.now() > end) assert.fail('the dead worker’s members did not exit');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const deadIds = (await poolContainers(dead)).map((c) => c.Id).sort();
+      assert.equal(deadIds.length, 2);
+      // What a worker's start-up runs (workers/create-worker.ts).
+      const removed = await removeOrphanContainers(docker, connection, 'default');
+      assert.deepEqual(removed.filter((id) => deadIds.includes(id)).sort(), deadIds);
+      assert.deepEqual(await poolContainers(dead), []);
+      const liveIds = (await poolContainers(live)).map((c) => c.Id);
+      assert.ok(liveIds.length > 0 && liveIds.every((id) => !removed.includes(id)), 'the live worker’s members were spared');
+    } finally {
+      child.kill('SIGKILL');
+      await liveEx.close();
+      await connection.close();
+    }
+  });
+});
+
+void describe('docker warm pool: a tree on a worker', () => {
+  void test('a tree with the pool on completes with correct outputs, nodes served warm; shutdown removes idle members', { timeout: 600_000 }, async () => {
+    const workerId = uid('warm-tree-worker');
+    await withWorker({ executor: 'docker', maxConcurrentNodes: 2, defaultMemoryMB: 1024, warmPool: 2, workerId }, async ({ client, rw }) => {
+      const pool = (rw.executor as DockerExecutor).pool!;
+      await waitFor(() => (pool.stats() as { idle: number }).idle === 2, READY_MS, 'two idle members');
+      const tree = await client.startTree({
+        id: uid('warm-tree'),
+        userRequest: 'QC, then normalization and PCA, in warm containers',
+        inputDataPath: input,
+        nodes: [
+          { id: 'qc', block: { name: 'quality_control', parameters: { min_genes: 10, min_cells: 1, max_pct_mito: null } } },
+          { id: 'normalize', parentId: 'qc', block: { name: 'normalize', parameters: {} } },
+          { id: 'pca', parentId: 'normalize', block: { name: 'pca', parameters: { n_comps: 10, use_highly_variable: false } } },
+        ],
+      });
+      const result = await tree.result();
+      assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
+      const status = await tree.status();
+      let warm = 0;
+      for (const n of status.nodes) {
+        assert.ok(n.outputPath, `${n.id} published`);
+        assert.equal(n.sha256, await sha256File(n.outputPath));
+        const manifest = JSON.parse(await readFile(path.join(path.dirname(n.outputPath), 'result.json'), 'utf8')) as { timings?: { jobReceivedAt?: number } };
+        if (typeof manifest.timings?.jobReceivedAt === 'number') warm++;
+      }
+      // The root takes an idle member; later nodes take one when its refill finished in time.
+      assert.ok(warm >= 1, `at least the root ran warm (${warm} of ${status.nodes.length})`);
+      console.log(`# warm tree: ${warm} of ${status.nodes.length} nodes warm; pool ${JSON.stringify(pool.stats())}`);
+      assert.ok((await poolContainers(workerId)).length > 0, 'the pool refilled');
+    });
+    // The worker's shutdown (harness: executor.close()) removed its idle members.
+    assert.deepEqual(await poolContainers(workerId), []);
+  });
+});
