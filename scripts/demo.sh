@@ -56,7 +56,7 @@ export RAGOMICS_BLOCKS_IMAGE="$(blocks_image)"
 
 worker_log="$DATA_DIR/demo/worker.log"
 log "starting a worker (Docker executor, task queue $RAGOMICS_TASK_QUEUE); log: $worker_log"
-node bin/ragomics.js worker --executor docker >"$worker_log" 2>&1 &
+node bin/ragomics.js worker --executor docker --warm 2 >"$worker_log" 2>&1 &
 worker_pid=$!
 # SIGTERM is the graceful stop: running nodes get the grace period, no container is left behind.
 trap 'kill -TERM "$worker_pid" 2>/dev/null || true; wait "$worker_pid" 2>/dev/null || true' EXIT

@@ -39,7 +39,11 @@ export function defaultMaxConcurrentNodes(executor: ExecutorKind, cores: number 
  * The worker's default warm pool (runner processes or containers kept started, their imports
  * done, so a node skips that start-up), when `RAGOMICS_WARM_POOL` / `--warm` is not set:
  * - `inprocess`: 0 (its blocks run inside the worker: nothing to start).
- * - `local` and `docker`: 2, at most the node cap. Measured on the blocks venv (2 cores): an idle
+ * - `docker`: 0 (opt in with `--warm N`). A pooled container is created before its node is known,
+ *   and Docker cannot label a container after it was created: `docker ps` and the fault cases of
+ *   RELIABILITY.md find an attempt's container by its `ragomics.tree`/`ragomics.node` labels, which
+ *   a pooled container lacks. Until those labels can be had, the pool is a choice, not the default.
+ * - `local`: 2, at most the node cap. Measured on the blocks venv (2 cores): an idle
  *   warm runner holds 256 MB RSS (150 MB its own, 105 MB shared library pages) and takes 1.5 s
  *   to be ready on an idle host (4-6 s under load). A chain needs one member (the next node's
  *   runner warms up while the current node runs); a second covers a branch. More members only
@@ -47,7 +51,7 @@ export function defaultMaxConcurrentNodes(executor: ExecutorKind, cores: number 
  *   256 MB each: raise it on hosts with many cores and the memory to spare.
  */
 export function defaultWarmPool(executor: ExecutorKind, maxConcurrentNodes: number): number {
-  if (executor === 'inprocess') return 0;
+  if (executor === 'inprocess' || executor === 'docker') return 0;
   return Math.min(2, maxConcurrentNodes);
 }
 
