@@ -3,7 +3,8 @@
 # need like the tests do (Docker engine, blocks image, local venv, Temporal dev server); each
 # benchmark prints medians and ratios measured side by side in one run.
 #
-# Env: ROUNDS (5) rounds of the interleaved comparisons; SCALE_NODES (10000) nodes of the
+# Env: ROUNDS (5) rounds of the interleaved comparisons; ORCHESTRATION_ARGS (e.g. `--baseline DIR`:
+# another checkout's worker beside this one, before/after in one run); SCALE_NODES (10000) nodes of the
 # one-tree scale run; SCALE_TREES (100) trees of 20 nodes started at once; DATA_CELLS (100000)
 # cells of the synthetic dataset; ONLY=name[,name] runs only these benchmarks (orchestration,
 # schedule, containers, warm-trees, data, scale, carry-state, settings, speedup, cache, cli, warm, peers; `cohort` — the 24 x 20,000-cell
@@ -30,7 +31,7 @@ ROUNDS="${ROUNDS:-5}"
 wanted() { [[ -z "${ONLY:-}" || ",$ONLY," == *",$1,"* ]]; }
 echo "== $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== temporal: $("${TEMPORAL_CLI:-$(bash scripts/ensure-temporal.sh --cli-only | cut -d= -f2)}" --version); docker $(docker version --format '{{.Server.Version}}'); node $(node --version)"
-if wanted orchestration; then echo "== 1. orchestration overhead"; node dist/bench/orchestration-overhead.js "$ROUNDS" 30 200 10; fi
+if wanted orchestration; then echo "== 1. orchestration overhead"; node dist/bench/orchestration-overhead.js "$ROUNDS" 30 200 10 ${ORCHESTRATION_ARGS:-}; fi
 if wanted schedule; then echo "== 2. schedule quality"; node dist/bench/schedule-quality.js "$ROUNDS"; fi
 if wanted containers; then echo "== 3. containers"; node dist/bench/container-cost.js "$ROUNDS" --local-warm; fi
 if wanted warm-trees; then echo "== 3b. trees cold vs warm containers"; node dist/bench/warm-trees.js --repeats "${WARM_TREES_REPEATS:-2}" --fan "${WARM_TREES_FAN:-199}"; fi
