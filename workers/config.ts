@@ -116,9 +116,9 @@ export const WorkerConfigSchema = z.strictObject({
   /** RAGOMICS_LOG_LEVEL @default "INFO" */
   logLevel: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /**
-   * RAGOMICS_WARM_POOL: runner processes (local) or containers (docker) kept started, imports
-   * done, so nodes skip the runtime's start-up; 0 = every node starts its own. A node finding
-   * none idle runs cold, never waits. @default by executor, see {@link defaultWarmPool}
+   * RAGOMICS_WARM_POOL: warm mode, so nodes skip the runtime's start-up; 0 = every node starts
+   * its own. local: any N > 0 = one fork server forking a child per node; docker: N containers
+   * kept started, imports done. A node finding nothing ready runs cold, never waits. @default by executor, see {@link defaultWarmPool}
    */
   warmPool: z.coerce.number({ error: 'must be a whole number 0-64' }).int('must be a whole number 0-64').min(0, 'must be a whole number 0-64').max(64, 'must be a whole number 0-64').optional(),
   /** RAGOMICS_PYTHON: Python of the local executor. */
