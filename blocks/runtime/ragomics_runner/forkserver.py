@@ -191,7 +191,8 @@ def warm_up_more() -> None:
     """What every node pays after warm.warm_up() and a fork can share instead (measured on a
     forked `sleep 0`: 35 ms of catalog validation, 10 ms of thread limits, 50 ms of a first
     figure): jsonschema and the catalog, threadpoolctl's library scan, one small AnnData written
-    and read back (anndata's and h5py's lazy imports), one small figure saved (pyplot, fonts). Never fails: a cold run would import them."""
+    and read back (anndata's and h5py's lazy imports), one small figure saved (pyplot, fonts).
+    Never fails: a cold run would import them."""
     try:
         from .catalog import load_catalog, validate_parameters
 
