@@ -43,12 +43,10 @@ export function defaultMaxConcurrentNodes(executor: ExecutorKind, cores: number 
  *   and Docker cannot label a container after it was created: `docker ps` and the fault cases of
  *   RELIABILITY.md find an attempt's container by its `ragomics.tree`/`ragomics.node` labels, which
  *   a pooled container lacks. Until those labels can be had, the pool is a choice, not the default.
- * - `local`: 2, at most the node cap. Measured on the blocks venv (2 cores): an idle
- *   warm runner holds 256 MB RSS (150 MB its own, 105 MB shared library pages) and takes 1.5 s
- *   to be ready on an idle host (4-6 s under load). A chain needs one member (the next node's
- *   runner warms up while the current node runs); a second covers a branch. More members only
- *   help wide fans, where the refill (a CPU-bound start-up per node) limits the rate anyway, at
- *   256 MB each: raise it on hosts with many cores and the memory to spare.
+ * - `local`: 2 (at most the node cap; for `local` any N > 0 means one fork server per worker,
+ *   see activities/executors/fork-server.ts). Measured on the blocks venv (2 cores): the warmed-up
+ *   server holds 256 MB RSS (150 MB its own, 105 MB shared library pages), is ready 1.5 s after
+ *   start on an idle host (4-6 s under load), and a forked node shares its pages copy-on-write.
  */
 export function defaultWarmPool(executor: ExecutorKind, maxConcurrentNodes: number): number {
   if (executor === 'inprocess' || executor === 'docker') return 0;
@@ -120,9 +118,9 @@ export const WorkerConfigSchema = z.strictObject({
   /** RAGOMICS_LOG_LEVEL @default "INFO" */
   logLevel: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /**
-   * RAGOMICS_WARM_POOL: runner processes (local) or containers (docker) kept started, imports
-   * done, so nodes skip the runtime's start-up; 0 = every node starts its own. A node finding
-   * none idle runs cold, never waits. @default by executor, see {@link defaultWarmPool}
+   * RAGOMICS_WARM_POOL: warm mode, so nodes skip the runtime's start-up; 0 = every node starts
+   * its own. local: any N > 0 = one fork server forking a child per node; docker: N containers
+   * kept started, imports done. A node finding nothing ready runs cold, never waits. @default by executor, see {@link defaultWarmPool}
    */
   warmPool: z.coerce.number({ error: 'must be a whole number 0-64' }).int('must be a whole number 0-64').min(0, 'must be a whole number 0-64').max(64, 'must be a whole number 0-64').optional(),
   /** RAGOMICS_PYTHON: Python of the local executor. */

@@ -3,7 +3,7 @@
  * worker's host. No sandbox: no memory limit, network, or read-only input beyond file modes.
  * Meant for development machines without Docker and for the runner's own tests.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, symlink } from 'node:fs/promises';
 import os from 'node:os';
@@ -12,14 +12,13 @@ import { ExecutorUnavailableError } from '../errors';
 import { settleWithin, whenAborted } from './abort';
 import { openLogSink } from './logs';
 import type { BlockExecutor, ExecControl, ExecJob, ExecOutcome, ExecPhases } from './types';
-import { spawnWarmMember, type LocalWarmMember } from './local-warm';
-import { createWarmPool, type WarmPool, type WarmPoolStats } from './warm-pool';
+import { createForkServer, killGroup, type ForkedRun, type ForkServer, type ForkServerStats } from './fork-server';
 
-/** The local executor: a {@link BlockExecutor} whose warm pool can be observed. */
+/** The local executor: a {@link BlockExecutor} whose fork server can be observed. */
 export interface LocalExecutor extends BlockExecutor {
   readonly kind: 'local';
-  /** The warm pool's counters; null without a pool (`warmPool` 0). */
-  warmPoolStats(): WarmPoolStats | null;
+  /** The fork server's counters; null without one (`warmPool` 0). */
+  forkServerStats(): ForkServerStats | null;
 }
 import { repoRoot, toolsDir } from './repo-root';
 import { localRuntimeIdentity } from '../cache/runtime';
@@ -33,11 +32,13 @@ export interface LocalExecutorOptions {
   /** Extra environment for the runner. */
   env?: Record<string, string>;
   /**
-   * Runner processes kept started (`python -m ragomics_runner --warm`: interpreter up, anndata,
-   * matplotlib and scanpy imported) so that an attempt skips that start-up. 0 = every attempt
-   * starts its own process. An attempt that finds no idle member runs cold, never waits. Each
-   * member holds about 250 MB of memory (RSS with scanpy imported) and takes 1.5-3 s to start
-   * (measured on the blocks venv; see docs/cli.md). The worker's default: {@link DEFAULT_WARM_POOL}.
+   * Warm mode on (> 0) or off (0). On: the executor keeps ONE fork server
+   * (`python -m ragomics_runner --fork-server`: interpreter up, anndata, matplotlib and scanpy
+   * imported once, about 250 MB RSS, 1.5-6 s to start) and every attempt runs in a child forked
+   * from it (a few ms instead of a Python start and the imports). The number itself is not used
+   * by the local executor (the Docker executor's pool size shares the option); any N > 0 means
+   * one server. An attempt that arrives while the server is not ready runs cold, never waits.
+   * The worker's default: `defaultWarmPool` (workers/config.ts). See docs/cli.md.
    * @default 0
    */
   warmPool?: number;
@@ -60,15 +61,16 @@ export function resolveLocalPython(env: NodeJS.ProcessEnv = process.env): string
  * node's inputs to `<dir>/inputs/<key>.h5ad`). On abort the
  * whole group gets SIGKILL (the runner may have started helpers).
  *
- * With `warmPool` > 0 an attempt first takes a pooled `python -m ragomics_runner --warm` (already
- * started, in its own process group, environment without anything of a job): the same links,
- * then the job line `{job, workspace, threads}` on its stdin; its output from the ready line on
- * goes to the attempt's logs and progress exactly as a cold run's. Exit codes, logs, abort
- * (group SIGKILL, killMs) are the cold run's; `phases.warm` is true and `assignMs` is set. No
- * idle member, or one that died: the attempt runs cold. `close()` kills the idle members.
+ * With `warmPool` > 0 an attempt first asks the executor's fork server (fork-server.ts) for a
+ * child: the same links, then the job line; the child runs in its own session (process group),
+ * its stdout/stderr reach the attempt's logs and progress through a Unix socket exactly as a
+ * cold run's pipes do. Exit codes (code, or 128 + signal), logs, abort (group SIGKILL, killMs)
+ * are the cold run's; `phases.warm` is true and `assignMs` is set (job line to `started`). A
+ * server not ready, dead or refusing: the attempt runs cold, and the server is restarted in the
+ * background. `close()` ends the server.
  *
- * Failure modes: a missing interpreter rejects `run` with ExecutorUnavailableError (the pool's
- * failed starts are logged, backed off and retried; attempts then run cold).
+ * Failure modes: a missing interpreter rejects `run` with ExecutorUnavailableError (the fork
+ * server's failed starts are logged, backed off and retried; attempts then run cold).
  */
 export function createLocalExecutor(opts: LocalExecutorOptions = {}): LocalExecutor {
   const python = opts.python ?? resolveLocalPython();
@@ -80,14 +82,19 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): LocalExecu
     PYTHONUNBUFFERED: '1',
     PYTHONDONTWRITEBYTECODE: '1', // keeps the checkout clean; concurrent runners never race on .pyc files
   });
-  const pool = (opts.warmPool ?? 0) > 0 ? createLocalWarmPool(opts.warmPool!, python, baseEnv()) : null;
+  // BLAS/OpenMP pools of one thread are never started: the server has one thread when it forks
+  // (forkserver.py); each child raises the limits to its job's `threads`. numba's count stays
+  // the default, since numba cannot go above the count it was imported with.
+  const server = (opts.warmPool ?? 0) > 0
+    ? createForkServer({ python, env: { ...baseEnv(), OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' } })
+    : null;
   return {
     kind: 'local',
     runtimeIdentity: () => localRuntimeIdentity(python, runtimeDir),
     close: async () => {
-      await pool?.drain();
+      await server?.close();
     },
-    warmPoolStats: () => pool?.stats() ?? null,
+    forkServerStats: () => server?.stats() ?? null,
     run: async (job, ctl): Promise<ExecOutcome> => {
       const startedAt = new Date();
       const base = { imageDigest: null, peakMemoryMB: null, oomKilled: false, startedAt };
@@ -103,11 +110,10 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): LocalExecu
         await Promise.all(job.inputs.map((input) => symlink(input.path, path.join(dir, `${input.key}.h5ad`))));
       }
       const threads = Math.max(1, Math.ceil(job.cpus));
-      const member = pool?.take() ?? null;
-      if (member) {
-        const warm = await runWarm(member, job, ctl, threads, base);
+      if (server) {
+        const warm = await runForked(server, job, ctl, threads, base);
         if (warm) return warm;
-        // The member died before it could take the job (between take() and the job line): cold.
+        // No server ready, or it died before forking: cold.
       }
       const spawnT0 = performance.now();
       const child = spawn(python, ['-m', 'ragomics_runner', '--job', job.paths.jobFile, '--workspace', job.paths.dir], {
@@ -137,7 +143,7 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): LocalExecu
       child.stdout.pipe(sink.stdout);
       child.stderr.pipe(sink.stderr);
       ctl.onStarted({ pid: child.pid });
-      return awaitAttempt(child, exited.then(([code, sig]) => ({ code, signal: sig, at: exitedAt })), closed, sink, ctl, base, (exitAt) => ({
+      return awaitAttempt(child.pid, exited.then(([code, sig]) => ({ code, signal: sig, at: exitedAt })), closed, sink, ctl, base, (exitAt) => ({
         startMs: spawnedAt - spawnT0,
         waitMs: exitAt - spawnedAt,
         processStartedAt,
@@ -147,38 +153,30 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): LocalExecu
   };
 }
 
-/** A warm runner not ready after this long is killed (counted as a failed start). */
-const WARM_READY_TIMEOUT_MS = 120_000;
-
 type OutcomeBase = Pick<ExecOutcome, 'imageDigest' | 'peakMemoryMB' | 'oomKilled' | 'startedAt'>;
 
 /**
- * Runs the attempt on a pooled process: the job line on its stdin, its output to the attempt's
- * logs. Null when the member turned out dead before it got the job (the caller runs cold).
+ * Runs the attempt in a child of the fork server, its output into the attempt's logs. Null when
+ * the server could not fork it (the caller runs cold; nothing of the job ran).
  */
-async function runWarm(member: LocalWarmMember, job: ExecJob, ctl: ExecControl, threads: number, base: OutcomeBase): Promise<ExecOutcome | null> {
+async function runForked(server: ForkServer, job: ExecJob, ctl: ExecControl, threads: number, base: OutcomeBase): Promise<ExecOutcome | null> {
   const assignT0 = performance.now();
-  if (member.exit() !== null) return null;
   const sink = openLogSink(job.paths, ctl.onProgress);
-  member.assign(sink);
-  const line = JSON.stringify({ job: job.paths.jobFile, workspace: job.paths.dir, threads }) + '\n';
-  const written = await new Promise<Error | null>((resolve) => member.child.stdin.once('error', resolve).end(line, (err?: Error | null) => resolve(err ?? null)));
-  if (written !== null) {
-    // EPIPE: it died before reading its job. Nothing of the job ran; the attempt runs cold.
-    killGroup(member.pid);
-    await settleWithin(member.closed, 2000);
+  const run: ForkedRun | null = await server.start({ jobFile: job.paths.jobFile, dir: job.paths.dir, threads }, sink); // never throws
+  if (run === null) {
     await sink.close();
     return null;
   }
   const assignedAt = performance.now();
-  ctl.onStarted({ pid: member.pid });
-  return awaitAttempt(member.child, member.exited, member.closed, sink, ctl, base, (exitAt) => ({
+  const processStartedAt = Date.now();
+  ctl.onStarted({ pid: run.pid });
+  return awaitAttempt(run.pid, run.exited, run.closed, sink, ctl, base, (exitAt) => ({
     warm: true,
     assignMs: assignedAt - assignT0,
-    startMs: 0, // no process was started for this attempt
+    startMs: 0, // no interpreter was started for this attempt
     waitMs: exitAt - assignedAt,
-    processStartedAt: member.spawnedAt,
-    processEndedAt: Date.now() - (performance.now() - exitAt),
+    processStartedAt,
+    processEndedAt: processStartedAt + (exitAt - assignedAt),
   }));
 }
 
@@ -187,7 +185,7 @@ async function runWarm(member: LocalWarmMember, job: ExecJob, ctl: ExecControl, 
  * group and measure killMs), kill leftover helpers, wait for stdio and close the logs.
  */
 async function awaitAttempt(
-  child: ChildProcess,
+  pid: number | undefined,
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>,
   closed: Promise<void>,
   sink: { close(): Promise<void> },
@@ -200,7 +198,7 @@ async function awaitAttempt(
     const first = await Promise.race([exited.then(() => 'exited' as const), aborted.promise.then(() => 'aborted' as const)]);
     if (first === 'aborted') {
       const t0 = performance.now();
-      killGroup(child.pid);
+      killGroup(pid);
       await exited;
       return { ...base, status: 'aborted', exitCode: null, endedAt: new Date(), killMs: performance.now() - t0 };
     }
@@ -209,62 +207,9 @@ async function awaitAttempt(
     return { ...base, status: 'exited', exitCode, endedAt: new Date(), phases: phases(at) };
   } finally {
     aborted.dispose();
-    killGroup(child.pid); // helpers the runner left behind die with the attempt
+    killGroup(pid); // helpers the runner left behind die with the attempt
     await settleWithin(closed, 2000);
     await sink.close();
-  }
-}
-
-/**
- * The pool of warm runner processes: members spawned with the job-independent environment;
- * one that exits while idle is dropped at once (and never handed out); drain kills them all.
- */
-function createLocalWarmPool(size: number, python: string, env: NodeJS.ProcessEnv): WarmPool<LocalWarmMember> {
-  const pool: WarmPool<LocalWarmMember> = createWarmPool<LocalWarmMember>({
-    size,
-    // A member joins the pool once it is ready, and half the cores (at least one) warm up at a
-    // time: a warm-up imports scanpy (1.5 s of CPU), which a cold no-op node never does, so an
-    // unbounded refill during a wide fan would take the CPU the running nodes need
-    // (BENCHMARKS.md section 10).
-    maxStarting: Math.max(1, Math.floor(os.availableParallelism() / 2)),
-    create: async (signal) => {
-      const member = await spawnWarmMember({ python, env, onIdleExit: (m) => pool.evict(m) });
-      let timer: NodeJS.Timeout | undefined;
-      const aborted = whenAborted(signal);
-      const ready = await Promise.race([
-        member.becameReady,
-        aborted.promise.then(() => false as const),
-        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), WARM_READY_TIMEOUT_MS).unref())),
-      ]);
-      clearTimeout(timer);
-      aborted.dispose();
-      if (!ready) {
-        member.child.ref(); // the exit event must come even when nothing else keeps the loop alive
-        killGroup(member.pid);
-        await settleWithin(member.exited, 2000);
-        const exit = member.exit();
-        throw new Error(exit ? `a warm runner exited (code ${exit.code}, signal ${exit.signal}) before it was ready` : `a warm runner was not ready within ${WARM_READY_TIMEOUT_MS / 1000} s`);
-      }
-      return member;
-    },
-    destroy: async (m) => {
-      m.child.ref(); // an idle member is unref'd: drain() must still see it exit
-      killGroup(m.pid);
-      await settleWithin(m.exited, 2000);
-    },
-    alive: (m) => m.exit() === null,
-    ready: (m) => m.ready(),
-    onError: (e) => console.warn(`[ragomics] local warm pool: ${(e as Error).message ?? String(e)}`),
-  });
-  return pool;
-}
-
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // ESRCH: the group is already gone.
   }
 }
 

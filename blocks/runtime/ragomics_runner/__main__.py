@@ -7,6 +7,11 @@ if __name__ == "__main__":
         from .warm import warm_main
 
         code = warm_main()
+    elif sys.argv[1:] == ["--fork-server"]:
+        # The local executor's warm mode: forks one child per node (see forkserver.py).
+        from .forkserver import fork_server_main
+
+        code = fork_server_main()
     else:
         from .runner import main
 

@@ -1,0 +1,206 @@
+"""`python -m ragomics_runner --fork-server` (forkserver.py): the control lines, one child per job
+with its output on the job's socket, exit codes and signals, state isolation between consecutive
+jobs, one thread at fork, the job's thread limits in the child, EOF ends the server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from conftest import RUNTIME_DIR
+
+from ragomics_runner import errors as E
+
+# Job 1 leaves every kind of trace a node can leave in its process; job 2 reports what it sees.
+DIRTY_CODE = """
+def run(adata=None):
+    import os, sys, logging
+    import numpy
+    import matplotlib.pyplot as plt
+    import ragomics_runner
+    os.environ["RAGOMICS_TEST_LEAK"] = "1"
+    ragomics_runner._leak = True
+    plt.figure()
+    logging.getLogger().addHandler(logging.StreamHandler(sys.stdout))
+    os.makedirs("elsewhere", exist_ok=True)
+    os.chdir("elsewhere")
+    from ragomics_runner import report
+    report.metric("left", 1)
+    report.metric("draw", float(numpy.random.random()))
+    print("job one says hi")
+"""
+CHECK_CODE = """
+def run(adata=None):
+    import os, logging
+    import numpy
+    import matplotlib.pyplot as plt
+    import ragomics_runner
+    from ragomics_runner import report
+    report.metric("env", os.environ.get("RAGOMICS_TEST_LEAK"))
+    report.metric("module", hasattr(ragomics_runner, "_leak"))
+    report.metric("figures", len(plt.get_fignums()))
+    report.metric("handlers", len(logging.getLogger().handlers))
+    report.metric("cwd", os.getcwd())
+    report.metric("draw", float(numpy.random.random()))
+    print("job two says hi")
+"""
+THREADS_CODE = """
+def run(adata=None):
+    import os
+    import threadpoolctl
+    from ragomics_runner import report
+    report.metric("blas", sorted({p["num_threads"] for p in threadpoolctl.threadpool_info()}))
+    report.metric("omp_env", os.environ["OMP_NUM_THREADS"])
+"""
+
+
+class Logs:
+    """A Unix socket server like the executor's: routes each connection by its header line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.streams: dict[tuple[Any, str], bytes] = {}
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(16)
+        self.threads: list[threading.Thread] = []
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            t = threading.Thread(target=self.read, args=(conn,), daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def read(self, conn: socket.socket) -> None:
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+        head, _, rest = data.partition(b"\n")
+        h = json.loads(head)
+        self.streams[(h["token"], h["stream"])] = rest
+
+    def out(self, token: Any, stream: str = "stdout") -> str:
+        for t in list(self.threads):
+            t.join(10)
+        return self.streams.get((token, stream), b"").decode()
+
+
+def start(home: Path) -> subprocess.Popen[str]:
+    # As the executor starts it: BLAS/OpenMP at one thread, so no pool exists at fork.
+    threads = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(RUNTIME_DIR), "HOME": str(home), **threads}
+    env.pop("RAGOMICS_CACHE_SEED", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ragomics_runner", "--fork-server"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert json.loads(proc.stdout.readline()) == {"ready": True}
+    return proc
+
+
+def workspace(root: Path, block: dict[str, object]) -> Path:
+    root.mkdir()
+    (root / "job.json").write_text(json.dumps({"block": block}))
+    return root
+
+
+def submit(proc: subprocess.Popen[str], logs: Logs, token: Any, ws: Path, threads: int = 1) -> dict[str, Any]:
+    """Sends one job and returns its `exited` report (after checking `started` came first)."""
+    assert proc.stdin is not None and proc.stdout is not None
+    line = {"token": token, "job": str(ws / "job.json"), "workspace": str(ws), "threads": threads, "socket": logs.path}
+    proc.stdin.write(json.dumps(line) + "\n")
+    proc.stdin.flush()
+    started = json.loads(proc.stdout.readline())
+    assert started["started"]["token"] == token, started
+    exited = json.loads(proc.stdout.readline())["exited"]
+    assert exited["token"] == token and exited["pid"] == started["started"]["pid"]
+    return exited
+
+
+def metrics(ws: Path) -> dict[str, Any]:
+    return json.loads((ws / "output" / "result.json").read_text())["metrics"]
+
+
+def test_two_jobs_one_server_no_trace_of_the_first(tmp_path: Path) -> None:
+    proc = start(tmp_path)
+    logs = Logs(tmp_path / "s.sock")
+    one = workspace(tmp_path / "one", {"code": DIRTY_CODE})
+    two = workspace(tmp_path / "two", {"code": CHECK_CODE})
+    e1 = submit(proc, logs, 1, one)
+    assert (e1["code"], e1["signal"]) == (0, None), logs.out(1, "stderr")
+    e2 = submit(proc, logs, 2, two)
+    assert e2["code"] == 0, logs.out(2, "stderr")
+    m1, m2 = metrics(one), metrics(two)
+    assert m1["left"] == 1
+    assert (m2["env"], m2["module"], m2["figures"], m2["handlers"], m2["cwd"]) == (None, False, 0, 0, str(two))
+    assert m1["draw"] != m2["draw"], "each child draws from its own random state"
+    assert "job one says hi" in logs.out(1) and "job two says hi" not in logs.out(1)
+    assert "job two says hi" in logs.out(2)
+    assert logs.out(2).startswith('RAGOMICS_PROGRESS {"fraction": 0.0, "message": "loading block"}\n')
+    t = json.loads((two / "output" / "result.json").read_text())["timings"]
+    assert t["runnerStart"] <= t["importStart"] and isinstance(t["jobReceivedAt"], float)
+    _, err = proc.communicate("", timeout=30)
+    assert proc.returncode == 0
+    assert "1 thread(s)" in err and "threads at fork" not in err, err
+
+
+def test_exit_codes_and_signals_are_the_childs(tmp_path: Path) -> None:
+    proc = start(tmp_path)
+    logs = Logs(tmp_path / "s.sock")
+    bad = workspace(tmp_path / "bad", {"name": "sleep", "parameters": {"seconds": -1}})
+    segv = "def run(adata=None):\n    import os, signal\n    os.kill(os.getpid(), signal.SIGSEGV)\n"
+    crash = workspace(tmp_path / "crash", {"code": segv})
+    e_bad = submit(proc, logs, "b", bad)
+    assert (e_bad["code"], e_bad["signal"]) == (E.EXIT_INVALID_PARAMETERS, None)
+    assert logs.out("b", "stderr").rstrip("\n").splitlines()[-1].startswith("RAGOMICS_ERROR ")
+    e_crash = submit(proc, logs, "c", crash)
+    assert (e_crash["code"], e_crash["signal"]) == (None, signal.SIGSEGV)
+    proc.communicate("", timeout=30)
+
+
+def test_a_child_is_in_its_own_session_and_runs_with_the_jobs_threads(tmp_path: Path) -> None:
+    proc = start(tmp_path)
+    logs = Logs(tmp_path / "s.sock")
+    code = (
+        "def run(adata=None):\n    import os\n    from ragomics_runner import report\n"
+        "    report.metric('sid', os.getsid(0) == os.getpid())\n"
+    )
+    ws = workspace(tmp_path / "sid", {"code": code})
+    assert submit(proc, logs, "s", ws)["code"] == 0
+    assert metrics(ws)["sid"] is True
+    ws2 = workspace(tmp_path / "threads", {"code": THREADS_CODE})
+    assert submit(proc, logs, "t", ws2, threads=2)["code"] == 0, logs.out("t", "stderr")
+    m = metrics(ws2)
+    assert m["omp_env"] == "2"
+    assert m["blas"] == [2], m  # raised from the server's 1 thread
+    proc.communicate("", timeout=30)
+
+
+def test_a_bad_line_is_rejected_and_the_server_goes_on(tmp_path: Path) -> None:
+    proc = start(tmp_path)
+    assert proc.stdin is not None and proc.stdout is not None
+    bad = {"token": 5, "job": "/x/job.json", "workspace": "/x", "threads": 0, "socket": "/x.sock"}
+    proc.stdin.write(json.dumps(bad) + "\nnot json\n")
+    proc.stdin.flush()
+    r1 = json.loads(proc.stdout.readline())["rejected"]
+    r2 = json.loads(proc.stdout.readline())["rejected"]
+    assert r1["token"] == 5 and "threads" in r1["error"]
+    assert r2["token"] is None and "not JSON" in r2["error"]
+    logs = Logs(tmp_path / "s.sock")
+    ws = workspace(tmp_path / "ok", {"name": "sleep", "parameters": {"seconds": 0}})
+    assert submit(proc, logs, 6, ws)["code"] == 0
+    proc.communicate("", timeout=30)
+    assert proc.returncode == 0
