@@ -8,7 +8,7 @@
  *
  * Warm variants run side by side in the same rounds: `docker-warm` (the Docker executor with a
  * warm pool of one pre-started container, activities/executors/docker-warm.ts) and, with
- * `--local-warm`, `local-warm` (the local executor's pool). Before each warm run the bench
+ * `--local-warm`, `local-warm` (the local executor's fork server: a child forked per node). Before each warm run the bench
  * waits until the pool's member is ready (its imports done): the time a node would spend
  * waiting for a member still warming up ("wait in pool") is excluded, and the refill runs while
  * the other variants do. A warm run adds two rows: "assign" (input links, limits, job line) and
@@ -138,14 +138,14 @@ async function main(): Promise<void> {
     'docker-warm': dockerWarm,
     local: createLocalExecutor({ python: resolveLocalPython() }),
   };
-  // Waits until the variant's pool holds a member whose imports are done ("wait in pool" is not
-  // measured). The local pool tells only that a member is started: a local-warm run may wait for
-  // the rest of its imports, which then shows in its "hand-over" row.
+  // Waits until the variant's warm runtime is ready ("wait in pool" is not measured): a Docker
+  // pool member whose imports are done, the local executor's fork server having printed its ready
+  // line (each local-warm node is then a child forked from it).
   const warmReady: Record<string, () => boolean> = { 'docker-warm': () => dockerWarm.pool!.readyIdle() > 0 };
   if (args.includes('--local-warm')) {
     const localWarm = createLocalExecutor({ python: resolveLocalPython(), warmPool: 1 });
     executors['local-warm'] = localWarm;
-    warmReady['local-warm'] = () => (localWarm.warmPoolStats()?.idle ?? 0) > 0;
+    warmReady['local-warm'] = () => localWarm.forkServerStats()?.ready === true;
   }
   if (args.includes('--teardown')) executors['local-teardown'] = createLocalExecutor({ python: resolveLocalPython(), env: { RAGOMICS_RUNNER_FULL_EXIT: '1' } });
   const kinds = Object.keys(executors);
