@@ -80,23 +80,48 @@ export function poolContainerSpec(image: string, settings: PoolContainerSettings
     AttachStdout: true,
     AttachStderr: true,
     NetworkDisabled: true,
-    HostConfig: {
-      AutoRemove: false,
-      NetworkMode: 'none',
-      ReadonlyRootfs: true,
-      Tmpfs: { '/tmp': 'rw,nosuid,nodev,mode=1777' },
-      CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
-      PidsLimit: opts.pidsLimit ?? 256,
-      Memory: memoryBytes,
-      MemorySwap: memoryBytes,
-      NanoCpus: 1e9,
-      Mounts: [
+    HostConfig: sandboxHostConfig({
+      network: false,
+      memoryBytes,
+      nanoCpus: 1e9,
+      mounts: [
         { Type: 'bind', Source: settings.workspaceDir, Target: CONTAINER_WORKSPACE, ReadOnly: true },
         { Type: 'bind', Source: settings.outputDir, Target: `${CONTAINER_WORKSPACE}/output`, ReadOnly: false },
       ],
-      LogConfig: { Type: 'none', Config: {} },
-    },
+    }, opts),
+  };
+}
+
+/** What differs between the containers of {@link sandboxHostConfig}. */
+interface SandboxLimits {
+  /** Bridge network (inline blocks that asked for it) instead of none. */
+  network: boolean;
+  /** Hard memory limit, swap included (no swap). */
+  memoryBytes: number;
+  nanoCpus: number;
+  mounts: Docker.MountSettings[];
+}
+
+/**
+ * The sandbox every ragomics container runs in, cold or pooled, in one place: read-only root
+ * with a /tmp tmpfs, all capabilities dropped, no privilege escalation, PID limit, hard memory
+ * limit without swap, CPU limit, only the given mounts (never the Docker socket), no log driver.
+ */
+function sandboxHostConfig(limits: SandboxLimits, opts: SandboxOptions): Docker.HostConfig {
+  return {
+    AutoRemove: false, // we read State (exit code, OOMKilled) before removing it ourselves
+    NetworkMode: limits.network ? 'bridge' : 'none',
+    ReadonlyRootfs: true,
+    // tmpfs pages count against the memory limit, so the size needs no cap of its own.
+    Tmpfs: { '/tmp': 'rw,nosuid,nodev,mode=1777' },
+    CapDrop: ['ALL'],
+    SecurityOpt: ['no-new-privileges'],
+    PidsLimit: opts.pidsLimit ?? 256,
+    Memory: limits.memoryBytes,
+    MemorySwap: limits.memoryBytes, // equal to Memory: no swap, so a hog is OOM-killed instead of thrashing
+    NanoCpus: limits.nanoCpus,
+    Mounts: limits.mounts,
+    LogConfig: { Type: 'none', Config: {} }, // we stream the output to files ourselves
   };
 }
 
@@ -155,20 +180,6 @@ export function containerSpec(job: ExecJob, image: string, opts: SandboxOptions 
     AttachStdout: true,
     AttachStderr: true,
     NetworkDisabled: !wantsNetwork,
-    HostConfig: {
-      AutoRemove: false, // we read State (exit code, OOMKilled) before removing it ourselves
-      NetworkMode: wantsNetwork ? 'bridge' : 'none',
-      ReadonlyRootfs: true,
-      // tmpfs pages count against the memory limit, so the size needs no cap of its own.
-      Tmpfs: { '/tmp': 'rw,nosuid,nodev,mode=1777' },
-      CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
-      PidsLimit: opts.pidsLimit ?? 256,
-      Memory: memoryBytes,
-      MemorySwap: memoryBytes, // equal to Memory: no swap, so a hog is OOM-killed instead of thrashing
-      NanoCpus: Math.round(job.cpus * 1e9),
-      Mounts: mounts,
-      LogConfig: { Type: 'none', Config: {} }, // we stream the output to files ourselves
-    },
+    HostConfig: sandboxHostConfig({ network: wantsNetwork, memoryBytes, nanoCpus: Math.round(job.cpus * 1e9), mounts }, opts),
   };
 }
