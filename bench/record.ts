@@ -17,7 +17,11 @@ export interface BenchRecordFile {
   name: string;
   /** How it was run: `node dist/bench/<name>.js <args>`. */
   command: string;
-  /** `git rev-parse --short HEAD`, `+dirty` with uncommitted changes to tracked files. */
+  /**
+   * `git rev-parse --short HEAD` when the run started, `+dirty` with uncommitted changes to
+   * tracked files; followed by `, checkout moved to <commit> during the run` when HEAD changed
+   * before the record was written (the code that ran is the start's, built before the run).
+   */
   commit: string;
   startedAt: string;
   endedAt: string;
@@ -35,6 +39,7 @@ export class BenchRecord {
   private readonly lines: string[] = [];
   private readonly startedAt = new Date().toISOString();
   private readonly loadAtStart = load();
+  private readonly commitAtStart = checkoutCommit();
 
   /**
    * `name`: the bench script's file name without extension. `command`: how the run was started,
@@ -56,7 +61,7 @@ export class BenchRecord {
     const rec: BenchRecordFile = {
       name: this.name,
       command: this.command ?? ['node', `dist/bench/${this.name}.js`, ...process.argv.slice(2)].join(' '),
-      commit: checkoutCommit(),
+      commit: this.commitAtEnd(),
       startedAt: this.startedAt,
       endedAt: new Date().toISOString(),
       machine: { cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAtStart: this.loadAtStart, loadAtEnd: load() },
@@ -65,5 +70,10 @@ export class BenchRecord {
     writeFileSync(file, `${JSON.stringify(rec, null, 2)}\n`);
     console.log(`# recorded in ${path.relative(process.cwd(), file)}`);
     return file;
+  }
+
+  private commitAtEnd(): string {
+    const end = checkoutCommit();
+    return end === this.commitAtStart ? end : `${this.commitAtStart}, checkout moved to ${end} during the run`;
   }
 }
