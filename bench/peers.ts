@@ -7,7 +7,7 @@
  *  - a fan of 200 no-op tasks (one root, 199 children) at 10 slots (tasks/s).
  * Engines (bench/peers/engines.ts says how each is driven):
  *  - ragomics, in-process executor (the `sleep` block in the worker's process, as section 1) and
- *    local executor (one Python process per node), each a worker on its own task queue of the
+ *    local executor (one Python process per node, forked by the worker's fork server), each a worker on its own task queue of the
  *    shared dev server, timed from `startTree` to `result()`, intervals from the tree's timeline;
  *  - Prefect 3 with `prefect server start` (private port, SQLite): default thread runner, and
  *    ProcessPoolTaskRunner (Prefect's process isolation: a pool of spawned interpreters per flow
@@ -88,10 +88,11 @@ async function main(): Promise<void> {
   let ok = false;
   try {
     await withWorker({ executor: 'inprocess', maxConcurrentNodes: 20 }, async (inproc) => {
+      // The local worker's default warm mode: its fork server forks one child process per node.
       await withWorker({ executor: 'local', maxConcurrentNodes: 20 }, async (local) => {
         const engines: Engine[] = [
           { key: 'ragomics-inprocess', label: 'ragomics, in-process executor', run: (w) => runTree(inproc, w) },
-          { key: 'ragomics-local', label: 'ragomics, local executor (a process per node)', run: (w) => runTree(local, w) },
+          { key: 'ragomics-local', label: 'ragomics, local executor (a child forked per node by its fork server)', run: (w) => runTree(local, w) },
         ];
         const want = (key: string) => !wanted || wanted.includes(key);
         if (prefectModes.some((m) => want(`prefect-${m}`))) {
