@@ -68,7 +68,6 @@ export interface DockerExecutor extends BlockExecutor {
  * every path (exit, abort, error). On abort it is force-removed (SIGKILL + remove, one call).
  * With `warmPool` > 0 it fills a pool of warm containers in the background; a member that
  * cannot take its node (link or limit update failed) is removed and the node runs cold.
-
  */
 export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecutor {
   const docker = opts.docker ?? new Docker();
