@@ -82,4 +82,4 @@ if wanted peers; then
 fi
 if wanted speedup; then echo "== the seed's parallel speed-up"; node dist/bench/parallel-speedup.js "${REPEATS:-3}"; fi
 echo "== load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== results in .data/bench/<name>.json; into BENCHMARKS.md with: node scripts/render-records.js bench (then commit docs/records/bench/)"
+echo "== run $RAGOMICS_BENCH_RUN: results in .data/bench/<name>.json; into BENCHMARKS.md with: node scripts/render-records.js bench (then commit docs/records/bench/ and BENCHMARKS.md)"

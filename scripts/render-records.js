@@ -131,7 +131,8 @@ function benchRunsSection(records, doc) {
     const commits = [...new Set(rs.map((r) => r.commit))].join('; ');
     const start = rs.map((r) => r.startedAt).sort()[0];
     const end = rs.map((r) => r.endedAt).sort().slice(-1)[0];
-    return `| ${first.run ? `\`${first.run}\`` : '— (no run id)'} | ${first.runSet ? `\`${cell(first.runSet)}\`` : '—'} | ${cell(commits)} | ${utc(start)}–${utc(end).slice(11)} | ${rs.map((r) => sectionLabel(doc, r.name)).join(', ')} |`;
+    const inDocOrder = rs.map((r) => r.name).sort((x, y) => doc.indexOf(`<!-- bench:${x}:start -->`) - doc.indexOf(`<!-- bench:${y}:start -->`));
+    return `| ${first.run ? `\`${first.run}\`` : '— (no run id)'} | ${first.runSet ? `\`${cell(first.runSet)}\`` : '—'} | ${cell(commits)} | ${utc(start)}–${utc(end).slice(11)} | ${inDocOrder.map((n) => sectionLabel(doc, n)).join(', ')} |`;
   });
   const ided = [...runs.values()].filter((rs) => rs[0].run);
   return [
@@ -165,7 +166,7 @@ function renderBench(key, doc) {
   const records = benchRecords();
   if (key === 'bench-runs') return benchRunsSection(records, doc);
   if (key === 'issue15-targets') {
-    const t = issue15Table(records);
+    const t = issue15Table(records, (name) => `section ${sectionLabel(doc, name)}`);
     problems.push(...t.problems.map((p) => `issue 15 targets: ${p}`));
     return t.text;
   }
