@@ -101,7 +101,8 @@ function sectionLabel(doc, name) {
 /** The sentence saying which run a section's record came from and which other sections share it. */
 function runSentence(records, doc, r) {
   if (!r.run) return 'No run id (recorded before run ids, or not by `npm run bench`): a run of its own.';
-  const others = [...records.values()].filter((o) => o.run === r.run && o.name !== r.name).map((o) => sectionLabel(doc, o.name));
+  const others = [...records.values()].filter((o) => o.run === r.run && o.name !== r.name).map((o) => o.name)
+    .sort((x, y) => doc.indexOf(`<!-- bench:${x}:start -->`) - doc.indexOf(`<!-- bench:${y}:start -->`)).map((n) => sectionLabel(doc, n));
   const set = r.runSet ? ` (\`ONLY=${r.runSet}\`)` : '';
   return others.length
     ? `Run \`${r.run}\`${set}, the same run as ${others.join(', ')}.`
