@@ -23,6 +23,15 @@ export interface BenchRecordFile {
    * before the record was written (the code that ran is the start's, built before the run).
    */
   commit: string;
+  /**
+   * The `npm run bench` run this record came from: scripts/bench.sh exports one
+   * `RAGOMICS_BENCH_RUN=<UTC start>-<short commit>` to every bench it starts, so records of one
+   * run share it (BENCHMARKS.md says which sections came from which run). Absent when the bench
+   * was started by hand, outside scripts/bench.sh.
+   */
+  run?: string;
+  /** What that run was asked for: scripts/bench.sh's `ONLY` (or `all`) and its BASELINE, if any (RAGOMICS_BENCH_SET). */
+  runSet?: string;
   startedAt: string;
   endedAt: string;
   machine: { cores: number; memGiB: number; node: string; loadAtStart: number[]; loadAtEnd: number[] };
@@ -31,6 +40,9 @@ export interface BenchRecordFile {
 }
 
 const REPO = repoRoot();
+
+/** The run id scripts/bench.sh exported (RAGOMICS_BENCH_RUN), or undefined when empty or unset. */
+const benchRun = (): string | undefined => process.env.RAGOMICS_BENCH_RUN?.trim() || undefined;
 
 const load = () => os.loadavg().map((l) => Number(l.toFixed(2)));
 
@@ -62,6 +74,7 @@ export class BenchRecord {
       name: this.name,
       command: this.command ?? ['node', `dist/bench/${this.name}.js`, ...process.argv.slice(2)].join(' '),
       commit: this.commitAtEnd(),
+      ...(benchRun() ? { run: benchRun(), runSet: process.env.RAGOMICS_BENCH_SET?.trim() || undefined } : {}),
       startedAt: this.startedAt,
       endedAt: new Date().toISOString(),
       machine: { cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAtStart: this.loadAtStart, loadAtEnd: load() },

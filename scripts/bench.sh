@@ -4,7 +4,9 @@
 # benchmark prints medians and ratios measured side by side in one run.
 #
 # Env: ROUNDS (5) rounds of the interleaved comparisons; ORCHESTRATION_ARGS (e.g. `--baseline DIR`:
-# another checkout's worker beside this one, before/after in one run); SCALE_NODES (10000) nodes of the
+# another checkout's worker beside this one, before/after in one run; BASELINE below sets it); CLI_ARGS
+# (cli-startup's, e.g. `--baseline DIR`); WARM_FAN (200) the warm bench's fan; WARM_TREES_REPEATS (2)
+# and WARM_TREES_FAN (199) the warm-trees bench's runs per tree and fan width; SCALE_NODES (10000) nodes of the
 # one-tree scale run; SCALE_TREES (100) trees of 20 nodes started at once; DATA_CELLS (100000)
 # cells of the synthetic dataset; ONLY=name[,name] runs only these benchmarks (orchestration,
 # schedule, containers, warm-trees, data, scale, carry-state, settings, speedup, cache, cli, warm, peers; `cohort` — the 24 x 20,000-cell
@@ -15,6 +17,18 @@
 # bench/peers.ts: ragomics beside Prefect, Snakemake and Luigi from PyPI (scripts/ensure-peers.sh),
 # PEERS_ROUNDS (3) rounds, since Prefect is slow to start). Each writes its result lines to
 # .data/bench/<name>.json (bench/record.ts); scripts/render-records.js bench puts them in BENCHMARKS.md.
+#
+# Named sets (ONLY may mix them with single names):
+#   issue15 = orchestration,containers,warm-trees,cli,warm,peers: every bench that measures a goal of
+#     issue 15 except the first run (goal 4: `ONLY=first-run`, its own run: a private empty Docker
+#     engine, minutes). BENCHMARKS.md's "Targets of issue 15" table is rendered from their records.
+#     Without BASELINE set, it takes BASELINE=3b9395e (the commit before issue 15's work began).
+# BASELINE=REF (empty: none): scripts/bench-baseline.sh builds REF once into .data/bench/baseline-<sha>
+#   (a detached git worktree, reused) and passes `--baseline DIR` to orchestration and cli, so their
+#   before (REF) and after (this checkout) come from the same rounds of the same run.
+# One run id: every bench started here gets RAGOMICS_BENCH_RUN=<UTC start>-<short commit> and
+# RAGOMICS_BENCH_SET=<ONLY, or all> (bench/record.ts writes both into its record); the head of
+# BENCHMARKS.md says which sections came from which run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PROJECT_ROOT"
@@ -28,8 +42,25 @@ export "$(bash scripts/ensure-local-python.sh)"
 if [[ -z "${TEMPORAL_ADDRESS:-}" ]]; then export "$(bash scripts/ensure-temporal.sh)"; fi
 export RAGOMICS_WORKFLOW_BUNDLE="$PROJECT_ROOT/dist/workflow-bundle.js"
 ROUNDS="${ROUNDS:-5}"
+# Named sets, expanded into ONLY's names (see the header).
+ISSUE15_SET="orchestration,containers,warm-trees,cli,warm,peers"
+ISSUE15_BEFORE="3b9395e"
+SET_NAMES="${ONLY:-all}"
+if [[ ",${ONLY:-}," == *",issue15,"* ]]; then
+  ONLY="${ONLY//issue15/$ISSUE15_SET}"
+  if [[ -z "${BASELINE+set}" ]]; then BASELINE="$ISSUE15_BEFORE"; fi
+fi
 wanted() { [[ -z "${ONLY:-}" || ",$ONLY," == *",$1,"* ]]; }
+export RAGOMICS_BENCH_RUN="${RAGOMICS_BENCH_RUN:-$(date -u +%Y%m%dT%H%M%SZ)-$(git rev-parse --short HEAD)}"
+export RAGOMICS_BENCH_SET="$SET_NAMES${BASELINE:+, BASELINE=$BASELINE}"
+CLI_ARGS="${CLI_ARGS:-}"
+if [[ -n "${BASELINE:-}" ]] && { wanted orchestration || wanted cli; }; then
+  baseline_dir="$(bash scripts/bench-baseline.sh "$BASELINE")"
+  if [[ "${ORCHESTRATION_ARGS:-}" != *--baseline* ]]; then ORCHESTRATION_ARGS="${ORCHESTRATION_ARGS:-} --baseline $baseline_dir"; fi
+  if [[ "$CLI_ARGS" != *--baseline* ]]; then CLI_ARGS="$CLI_ARGS --baseline $baseline_dir"; fi
+fi
 echo "== $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== run $RAGOMICS_BENCH_RUN (ONLY=$RAGOMICS_BENCH_SET)"
 echo "== temporal: $("${TEMPORAL_CLI:-$(bash scripts/ensure-temporal.sh --cli-only | cut -d= -f2)}" --version); docker $(docker version --format '{{.Server.Version}}'); node $(node --version)"
 if wanted orchestration; then echo "== 1. orchestration overhead"; node dist/bench/orchestration-overhead.js "$ROUNDS" 30 200 10 ${ORCHESTRATION_ARGS:-}; fi
 if wanted schedule; then echo "== 2. schedule quality"; node dist/bench/schedule-quality.js "$ROUNDS"; fi
@@ -43,7 +74,7 @@ if [[ ",${ONLY:-}," == *",cohort,"* ]]; then echo "== 6. a cohort at scale"; nod
 if [[ ",${ONLY:-}," == *",failover,"* ]]; then echo "== 7. failover"; bash scripts/bench-failover.sh ${FAILOVER_ARGS:-}; fi
 if [[ ",${ONLY:-}," == *",first-run,"* ]]; then echo "== 12. first run: npm run demo on a new machine"; node dist/bench/first-run.js ${FIRST_RUN_ARGS:-}; fi
 if wanted cache; then echo "== 8. results shared across trees"; node dist/bench/cache-reuse.js; fi
-if wanted cli; then echo "== 9. CLI start-up"; node dist/bench/cli-startup.js "$(( ROUNDS * 3 ))"; fi
+if wanted cli; then echo "== 9. CLI start-up"; node dist/bench/cli-startup.js "$(( ROUNDS * 3 ))" $CLI_ARGS; fi
 if wanted warm; then echo "== 10. warm runtimes (local executor)"; node dist/bench/warm-chain.js "$ROUNDS" --fan "${WARM_FAN:-200}"; fi
 if wanted peers; then
   echo "== 11. peers side by side"
@@ -51,4 +82,4 @@ if wanted peers; then
 fi
 if wanted speedup; then echo "== the seed's parallel speed-up"; node dist/bench/parallel-speedup.js "${REPEATS:-3}"; fi
 echo "== load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== results in .data/bench/<name>.json; into BENCHMARKS.md with: node scripts/render-records.js bench (then commit docs/records/bench/)"
+echo "== run $RAGOMICS_BENCH_RUN: results in .data/bench/<name>.json; into BENCHMARKS.md with: node scripts/render-records.js bench (then commit docs/records/bench/ and BENCHMARKS.md)"

@@ -16,7 +16,7 @@ const ROOT = repoRoot();
 
 function sandbox(): string {
   const d = mkdtempSync(path.join(tmpdir(), 'render-records-'));
-  for (const rel of ['scripts/render-records.js', 'test/fixtures/reliability/expected-cases.json']) {
+  for (const rel of ['scripts/render-records.js', 'scripts/issue15-targets.js', 'test/fixtures/reliability/expected-cases.json']) {
     mkdirSync(path.dirname(path.join(d, rel)), { recursive: true });
     copyFileSync(path.join(ROOT, rel), path.join(d, rel));
   }
@@ -82,6 +82,54 @@ void test('render-records: renders from the records, fails --check on a hand edi
     assert.match(r.out, /case 42 is not in/);
     assert.equal(readFileSync(path.join(d, 'RELIABILITY.md'), 'utf8'), before);
     assert.equal(run(d, 'bogus').code, 2);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+void test('render-records: run ids: each section names its run and the sections sharing it; the runs table; issue 15 targets fail render and --check while a record is missing', () => {
+  const d = sandbox();
+  try {
+    writeFileSync(path.join(d, 'BENCHMARKS.md'), [
+      '# B', '', '<!-- bench-runs:start -->', '<!-- bench-runs:end -->', '', '<!-- issue15-targets:start -->', '<!-- issue15-targets:end -->', '',
+      '## 1. Orchestration', '', '<!-- bench:orchestration-overhead:start -->', '<!-- bench:orchestration-overhead:end -->', '',
+      '## 9. CLI start-up', '', '<!-- bench:cli-startup:start -->', '<!-- bench:cli-startup:end -->', '',
+      '## 2. Schedule', '', '<!-- bench:schedule-quality:start -->', '<!-- bench:schedule-quality:end -->', '',
+      '## What the settings buy', '', '<!-- bench:server-settings:start -->', '<!-- bench:server-settings:end -->', '',
+    ].join('\n'));
+    const dir = path.join(d, 'bench-run');
+    mkdirSync(dir);
+    const rec = (name: string, run: string | undefined, lines: string[], startedAt = '2026-11-29T14:00:00.000Z') => writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({
+      name, command: `node dist/bench/${name}.js`, commit: 'abc1234', ...(run ? { run, runSet: 'issue15, BASELINE=3b9395e' } : {}), startedAt, endedAt: new Date(Date.parse(startedAt) + 600_000).toISOString(),
+      machine: { cores: 2, memGiB: 24, node: 'v20.20.2', loadAtStart: [1, 1, 1], loadAtEnd: [2, 2, 2] }, lines,
+    }));
+    rec('orchestration-overhead', 'R1', ['targets (issue 15, goal 3): ragomics/bare handoff 1.33 ≤ 1.10: missed; fan throughput 0.198 of the pool ≥ 0.40: missed']);
+    rec('cli-startup', 'R1', ['target: `ragomics run` adds ≤ 500 ms (head plus tail) over the SDK: 343 ms, met.']);
+    rec('schedule-quality', 'R2', ['target: met'], '2026-11-29T15:00:00.000Z');
+    rec('server-settings', undefined, ['x'], '2026-11-28T10:00:00.000Z');
+    // Issue 15's other records (container-cost, warm-chain, warm-trees, first-run, peers) are missing.
+    let r = run(d, 'bench', '--from', dir);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /issue 15 targets: container-cost: no docs\/records\/bench\/container-cost\.json/);
+    assert.match(r.out, /issue 15 targets: peers: no docs\/records\/bench\/peers\.json/);
+    assert.match(readFileSync(path.join(d, 'BENCHMARKS.md'), 'utf8'), /Goals 1, 2, 3 and 5 do NOT come from one run: `R1`: `cli-startup`, `orchestration-overhead`\./, 'records missing: not "one run"');
+    const doc = readFileSync(path.join(d, 'BENCHMARKS.md'), 'utf8');
+    assert.match(doc, /\| 3 \| ragomics\/bare handoff ratio in a chain ≤ 1\.10 \| — \(run without BASELINE\) \| this checkout: 1\.33 \| missed \| section 1 \(`orchestration-overhead`\), run `R1` \|/);
+    assert.match(doc, /\| \? \| \(peers\) \| — \| — \| \*\*not recorded\*\* \|/);
+    assert.match(doc, /Run `R1` \(`ONLY=issue15, BASELINE=3b9395e`\), the same run as 9 \(`cli-startup`\)\. Rendered by/);
+    assert.match(doc, /Run `R2` \(`ONLY=issue15, BASELINE=3b9395e`\): no other section comes from this run\./);
+    assert.match(doc, /No run id \(recorded before run ids, or not by `npm run bench`\): a run of its own\./);
+    assert.match(doc, /come from 3 runs \(2 of `npm run bench` with a run id/);
+    assert.match(doc, /\| — \(no run id\) \| — \| abc1234 \| 2026-11-28 10:00–10:10 \| `server-settings` \|\n\| `R1` \| `issue15, BASELINE=3b9395e` \| abc1234 \| 2026-11-29 14:00–14:10 \| 1 \(`orchestration-overhead`\), 9 \(`cli-startup`\) \|\n\| `R2` \|/);
+    r = run(d, '--check');
+    assert.equal(r.code, 1, 'rendered, but a record of issue 15 is missing');
+    assert.match(r.out, /issue 15 targets: warm-chain: no docs/);
+    assert.doesNotMatch(r.out, /differ from what/);
+    // A target line that lost its shape fails too.
+    rec('cli-startup', 'R1', ['target: `ragomics run` adds too much']);
+    r = run(d, 'bench', '--from', dir);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /issue 15 targets: cli-startup: cannot read goal 2's target from "target: `ragomics run` adds too much"/);
   } finally {
     rmSync(d, { recursive: true, force: true });
   }
