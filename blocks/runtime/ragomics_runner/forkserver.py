@@ -32,8 +32,15 @@ blocks/tests/profile_fork_child.py):
   then writes its exit code on a pipe only the server reads, and the server reports `exited` at
   once (the later waitpid is not reported again). A child that dies any other way (a signal, the
   runner's own `os._exit` on failure) is reported by waitpid as before;
+- the first touches of a node's common paths (15-20 ms: reading and writing a small AnnData and
+  saving a figure cost that much more in a fresh child than in one that did it before, mostly
+  copy-on-write faults on the server's pages): a spare forked while at most one other child runs
+  (a chain, a lone node) and left waiting for SPARE_IDLE_S repeats the server's warm-up (one small
+  AnnData written and read, one figure saved) while it waits. It is what the server's warm-up
+  already did, so it leaves nothing a fresh fork would not have; a spare of a busy server (a fan)
+  skips it: there it would only take CPU from the running nodes;
 - built-in blocks' modules: imported once by the server (a child compiled its block's source).
-`RAGOMICS_FORK_SPEEDUPS=0` in the server's environment turns these three off (the server of
+`RAGOMICS_FORK_SPEEDUPS=0` in the server's environment turns these four off (the server of
 commit 0190ad1), for before/after benchmarks.
 
 A child: own session (`setsid`, so the executor kills its process group on abort), dies with
@@ -69,6 +76,8 @@ from .warm import WarmJob, limit_threads, parse_job_line, warm_up
 
 READY = {"ready": True}
 PR_SET_PDEATHSIG = 1
+# A spare that got no job this long after its fork settles (see the module comment).
+SPARE_IDLE_S = 0.03
 
 
 def speedups_on() -> bool:
@@ -265,12 +274,13 @@ class Server:
         report_r, report_w = self.pre_fork()
         job_r, job_w = os.pipe()
         close = self.server_fds() + [report_r, job_w]
+        settle = len(self.tokens) <= 1  # a chain or a lone node, not a fan (see the module comment)
         pid = os.fork()
         if pid == 0:
             code = 70
             try:
                 detach(close)
-                code = spare_main(job_r, report_w)
+                code = spare_main(job_r, report_w, settle)
             finally:
                 os._exit(code)
         os.close(report_w)
@@ -311,8 +321,9 @@ def detach(server_fds: list[int]) -> None:
     os.close(devnull)
 
 
-def spare_main(job_r: int, report_w: int) -> int:
-    """A spare: waits for its job line on `job_r` (EOF: the server is gone, exit 0), then runs it."""
+def spare_main(job_r: int, report_w: int, settle: bool = False) -> int:
+    """A spare: waits for its job line on `job_r` (EOF: the server is gone, exit 0), then runs it.
+    With `settle`, a spare without a job after SPARE_IDLE_S first repeats the warm-up's I/O."""
     numba = sys.modules.get("numba")
     if numba is not None:
         try:
@@ -324,6 +335,8 @@ def spare_main(job_r: int, report_w: int) -> int:
         except Exception:  # noqa: BLE001 - limit_threads meets (and ignores) it again
             pass
     controller = thread_controller()  # after numba's layer: it loads an OpenMP runtime
+    if settle and not select.select([job_r], [], [], SPARE_IDLE_S)[0]:
+        touch_common_paths()
     data = b""
     while b"\n" not in data:
         chunk = os.read(job_r, 65536)
@@ -368,6 +381,31 @@ def child(
         except OSError:  # the server is gone: its children die with it anyway
             pass
     return code
+
+
+def touch_common_paths() -> None:
+    """What most nodes do first and a spare can do before its job: one small AnnData written and
+    read back, one small figure laid out and saved as report.savefig saves (tight box, 100 dpi),
+    into nothing that outlives the call. Never fails."""
+    try:
+        import io
+        import tempfile
+
+        import anndata
+        import matplotlib.pyplot as plt
+        import numpy as np
+
+        with tempfile.TemporaryDirectory(prefix="ragomics-spare-") as tmp:
+            path = os.path.join(tmp, "touch.h5ad")
+            anndata.AnnData(np.zeros((10, 5), dtype="float32")).write_h5ad(path)
+            anndata.read_h5ad(path)
+        fig, ax = plt.subplots(figsize=(4, 2.5))
+        ax.barh(["a", "b"], [1.0, 0.0])
+        ax.set_title("touch")
+        fig.savefig(io.BytesIO(), format="png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
+    except Exception:  # noqa: BLE001 - the node meets any such failure itself
+        pass
 
 
 def preload_blocks() -> None:
