@@ -359,3 +359,18 @@ def test_an_exit_report_is_sent_at_once_and_waitpid_does_not_repeat_it() -> None
         time.sleep(0.01)
     with pytest.raises(BlockingIOError):
         os.read(control_r, 4096)  # nothing more: the reaped status is not reported again
+
+
+def test_a_spare_touches_common_paths_leaving_no_trace_and_stops_for_its_job(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    import matplotlib.pyplot as plt
+
+    open_before = plt.get_fignums()
+    assert fs.touch_common_paths() == 4, "write, read, draw, save"
+    calls = iter([False, True])
+    assert fs.touch_common_paths(lambda: next(calls)) == 1, "stopped before the step after its job arrived"
+    assert plt.get_fignums() == open_before, "no figure left open"
+    assert list(tmp_path.iterdir()) == [], "no file left behind"

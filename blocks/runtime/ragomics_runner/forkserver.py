@@ -36,9 +36,11 @@ blocks/tests/profile_fork_child.py):
   saving a figure cost that much more in a fresh child than in one that did it before, mostly
   copy-on-write faults on the server's pages): a spare forked while at most one other child runs
   (a chain, a lone node) and left waiting for SPARE_IDLE_S repeats the server's warm-up (one small
-  AnnData written and read, one figure saved) while it waits. It is what the server's warm-up
-  already did, so it leaves nothing a fresh fork would not have; a spare of a busy server (a fan)
-  skips it: there it would only take CPU from the running nodes;
+  AnnData written and read, one figure saved) while it waits, step by step, stopping as soon as
+  its job arrives (so a job waits for one step at most, and the node before it is mostly done
+  when the spare starts). It is what the server's warm-up already did, so it leaves nothing a
+  fresh fork would not have; a spare of a busy server (a fan) skips it: there it would only take
+  CPU from the running nodes;
 - built-in blocks' modules: imported once by the server (a child compiled its block's source).
 `RAGOMICS_FORK_SPEEDUPS=0` in the server's environment turns these four off (the server of
 commit 0190ad1), for before/after benchmarks.
@@ -67,6 +69,7 @@ import select
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,8 +79,9 @@ from .warm import WarmJob, limit_threads, parse_job_line, warm_up
 
 READY = {"ready": True}
 PR_SET_PDEATHSIG = 1
-# A spare that got no job this long after its fork settles (see the module comment).
-SPARE_IDLE_S = 0.03
+# A spare that got no job this long after its fork settles (see the module comment): long enough
+# for the short node handed over just before its fork to be mostly done.
+SPARE_IDLE_S = 0.1
 
 
 def speedups_on() -> bool:
@@ -336,7 +340,7 @@ def spare_main(job_r: int, report_w: int, settle: bool = False) -> int:
             pass
     controller = thread_controller()  # after numba's layer: it loads an OpenMP runtime
     if settle and not select.select([job_r], [], [], SPARE_IDLE_S)[0]:
-        touch_common_paths()
+        touch_common_paths(lambda: bool(select.select([job_r], [], [], 0)[0]))
     data = b""
     while b"\n" not in data:
         chunk = os.read(job_r, 65536)
@@ -383,29 +387,56 @@ def child(
     return code
 
 
-def touch_common_paths() -> None:
+def touch_common_paths(job_arrived: Callable[[], bool] = lambda: False) -> int:
     """What most nodes do first and a spare can do before its job: one small AnnData written and
     read back, one small figure laid out and saved as report.savefig saves (tight box, 100 dpi),
-    into nothing that outlives the call. Never fails."""
-    try:
-        import io
-        import tempfile
+    into nothing that outlives the call; step by step, stopping before the next step once
+    `job_arrived()`. Returns the steps done. Never fails."""
+    import io
+    import tempfile
 
+    done = 0
+    state: dict[str, Any] = {}
+    tmp = tempfile.TemporaryDirectory(prefix="ragomics-spare-")
+    path = os.path.join(tmp.name, "touch.h5ad")
+
+    def write() -> None:
         import anndata
-        import matplotlib.pyplot as plt
         import numpy as np
 
-        with tempfile.TemporaryDirectory(prefix="ragomics-spare-") as tmp:
-            path = os.path.join(tmp, "touch.h5ad")
-            anndata.AnnData(np.zeros((10, 5), dtype="float32")).write_h5ad(path)
-            anndata.read_h5ad(path)
+        anndata.AnnData(np.zeros((10, 5), dtype="float32")).write_h5ad(path)
+
+    def read() -> None:
+        import anndata
+
+        anndata.read_h5ad(path)
+
+    def draw() -> None:
+        import matplotlib.pyplot as plt
+
         fig, ax = plt.subplots(figsize=(4, 2.5))
         ax.barh(["a", "b"], [1.0, 0.0])
         ax.set_title("touch")
-        fig.savefig(io.BytesIO(), format="png", dpi=100, bbox_inches="tight")
-        plt.close(fig)
+        state["fig"] = fig
+
+    def save() -> None:
+        state["fig"].savefig(io.BytesIO(), format="png", dpi=100, bbox_inches="tight")
+
+    try:
+        for step in (write, read, draw, save):
+            if job_arrived():
+                break
+            step()
+            done += 1
     except Exception:  # noqa: BLE001 - the node meets any such failure itself
         pass
+    finally:
+        if "fig" in state:
+            import matplotlib.pyplot as plt
+
+            plt.close(state["fig"])
+        tmp.cleanup()
+    return done
 
 
 def preload_blocks() -> None:
