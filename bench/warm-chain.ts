@@ -2,8 +2,11 @@
  * What the local executor's warm mode (the fork server, activities/executors/fork-server.ts)
  * buys (issue 15, goal 1: a node costs what its science costs). Two in-process workers with the LOCAL executor and the real runner (the blocks venv)
  * on their own task queues, through the real workflow: `cold` (warmPool 0: every node starts
- * Python and imports anndata/scanpy itself, the path before the pool) and `warm` (warmPool > 0:
- * one fork server, a forked child per node), rounds interleaved (the order alternates):
+ * Python and imports anndata/scanpy itself, the path before the pool), `warm` (warmPool > 0:
+ * one fork server, a forked child per node) and `warm-before` (the same fork server with
+ * RAGOMICS_FORK_SPEEDUPS=0: no spare child, exits reported after waitpid, thread limits scanned and
+ * blocks imported in each child; the server of commit 0190ad1, see forkserver.py), rounds
+ * interleaved (the order rotates):
  *   (a) a chain of ten `sleep 0.5` nodes, end to end (startTree to result()), against the 5.0 s
  *       floor; target ≤ 1.2 × the floor;
  *   (b) the per-node cost of a `sleep 0` node: one-node trees, each started once the fork server
@@ -12,7 +15,7 @@
  *       exit, logs closed); also the node's start→end from the tree's timestamps; target ≤ 300 ms;
  *   (c) a fan of N no-op nodes (a root and N-1 children, `sleep 0`) at 10 slots
  *       (maxParallelJobs 10, 10 worker slots): N / makespan, nodes per second.
- * (b) also splits out the runner's own part (result.json timings). "Ready" means the server
+ * (b) also splits out the runner's own part (result.json timings). `--no-before` leaves `warm-before` out. "Ready" means the server
  * finished its warm-up (printed its ready line). Before any round each worker runs one warm-up node (not counted). The bench checks itself
  * before it records: every tree COMPLETED with every node, every `cold` attempt ran cold, every
  * (b) `warm` attempt ran warm (phases.warm) and each (a)/(c) warm variant had warm attempts.
@@ -47,7 +50,7 @@ interface Attempt {
 }
 
 interface Variant {
-  name: 'cold' | 'warm';
+  name: 'cold' | 'warm-before' | 'warm';
   pool: number;
   rw: RagomicsWorker;
   exec: LocalExecutor;
@@ -56,7 +59,7 @@ interface Variant {
   attempts: Attempt[];
 }
 
-function parseArgs(argv: string[]): { rounds: number; pool: number; fan: number; fanRounds: number } {
+function parseArgs(argv: string[]): { rounds: number; pool: number; fan: number; fanRounds: number; before: boolean } {
   const flag = (name: string, d: number): number => {
     const i = argv.indexOf(name);
     if (i < 0) return d;
@@ -67,15 +70,24 @@ function parseArgs(argv: string[]): { rounds: number; pool: number; fan: number;
   const positional = argv.filter((a, i) => !a.startsWith('--') && !argv[i - 1]?.startsWith('--'));
   const rounds = Number(positional[0] ?? 3);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`ROUNDS: a whole number ≥ 1, got "${positional[0]}"`);
-  return { rounds, pool: flag('--pool', 4), fan: flag('--fan', 200), fanRounds: flag('--fan-rounds', 1) };
+  return { rounds, pool: flag('--pool', 4), fan: flag('--fan', 200), fanRounds: flag('--fan-rounds', 1), before: !argv.includes('--no-before') };
 }
 
 async function startVariant(name: Variant['name'], pool: number, python: string): Promise<Variant> {
   const workspace = mkdtempSync(path.join(tmpdir(), `ragomics-warm-${name}-`));
   const taskQueue = uid(`warm-bench-${name}`);
-  const rw = await createRagomicsWorker(loadWorkerConfig({
-    address: TEMPORAL_ADDRESS, taskQueue, workspace, executor: 'local', python, warmPool: pool, maxConcurrentNodes: SLOTS, logLevel: 'ERROR', workerId: uid(name),
-  }));
+  // The executor hands its environment to the fork server when it is created (here, at once).
+  const saved = process.env.RAGOMICS_FORK_SPEEDUPS;
+  if (name === 'warm-before') process.env.RAGOMICS_FORK_SPEEDUPS = '0';
+  let rw: RagomicsWorker;
+  try {
+    rw = await createRagomicsWorker(loadWorkerConfig({
+      address: TEMPORAL_ADDRESS, taskQueue, workspace, executor: 'local', python, warmPool: pool, maxConcurrentNodes: SLOTS, logLevel: 'ERROR', workerId: uid(name),
+    }));
+  } finally {
+    if (saved === undefined) delete process.env.RAGOMICS_FORK_SPEEDUPS;
+    else process.env.RAGOMICS_FORK_SPEEDUPS = saved;
+  }
   const exec = rw.executor as LocalExecutor;
   const attempts: Attempt[] = [];
   const run = exec.run.bind(exec);
@@ -128,10 +140,12 @@ const fanSpec = (n: number) => ({ id: uid('warm-fan'), maxParallelJobs: SLOTS, m
 const attemptsOf = (v: Variant, treeId: string): Attempt[] => v.attempts.filter((a) => a.treeId === treeId);
 
 async function main(): Promise<void> {
-  const { rounds, pool, fan, fanRounds } = parseArgs(process.argv.slice(2));
+  const { rounds, pool, fan, fanRounds, before } = parseArgs(process.argv.slice(2));
   const python = resolveLocalPython();
   const rec = new BenchRecord('warm-chain');
-  const variants = [await startVariant('cold', 0, python), await startVariant('warm', pool, python)];
+  const variants = [await startVariant('cold', 0, python), ...(before ? [await startVariant('warm-before', pool, python)] : []), await startVariant('warm', pool, python)];
+  /** Round r's order: rotated by r, so no variant always runs first (right after another's chain). */
+  const order = (r: number) => variants.map((_, i) => variants[(i + r) % variants.length]!);
   const fig = new Map(variants.map((v) => [v.name, { chain: [] as number[], chainWarm: [] as number[], nodeRun: [] as number[], nodeRunner: [] as number[], nodeSpan: [] as number[], fan: [] as number[], fanWarm: [] as number[] }]));
   const problems: string[] = [];
   try {
@@ -142,7 +156,7 @@ async function main(): Promise<void> {
           await runTree(v, { id: uid('warm-up'), nodes: [sleepNode('w', 0)] }, 1);
         }
         for (let r = 0; r < rounds; r++) {
-          for (const v of r % 2 ? [...variants].reverse() : variants) {
+          for (const v of order(r)) {
             const f = fig.get(v.name)!;
             await poolFull(v);
             const chain = await runTree(v, chainSpec(), CHAIN);
@@ -153,16 +167,16 @@ async function main(): Promise<void> {
               const one = await runTree(v, { id: uid('warm-one'), nodes: [sleepNode('one', 0)] }, 1);
               const [a] = attemptsOf(v, one.treeId);
               if (!a) throw new Error(`${v.name}: no attempt recorded for ${one.treeId}`);
-              if (v.name === 'warm' && !a.warm) problems.push(`(b) ${one.treeId} ran cold although the fork server was ready`);
+              if (v.name !== 'cold' && !a.warm) problems.push(`(b) ${one.treeId} ran cold although the fork server was ready`);
               f.nodeRun.push(a.runMs);
               if (a.runnerMs !== null) f.nodeRunner.push(a.runnerMs);
               f.nodeSpan.push(one.nodes[0]!.end - one.nodes[0]!.start);
             }
           }
-          process.stderr.write(`round ${r + 1}/${rounds}: chain cold ${fig.get('cold')!.chain.at(-1)!.toFixed(1)} s, warm ${fig.get('warm')!.chain.at(-1)!.toFixed(1)} s\n`);
+          process.stderr.write(`round ${r + 1}/${rounds}: chain ${variants.map((v) => `${v.name} ${fig.get(v.name)!.chain.at(-1)!.toFixed(2)} s`).join(', ')}\n`);
         }
         for (let r = 0; r < fanRounds; r++) {
-          for (const v of r % 2 ? [...variants].reverse() : variants) {
+          for (const v of order(r)) {
             await poolFull(v);
             const t = await runTree(v, fanSpec(fan), fan);
             fig.get(v.name)!.fan.push(fan / t.makespan);
@@ -184,27 +198,34 @@ async function main(): Promise<void> {
   }
   const cold = fig.get('cold')!;
   const warm = fig.get('warm')!;
+  const prior = fig.get('warm-before');
   // Self-checks before anything is recorded.
   const coldWarm = variants[0]!.attempts.filter((a) => a.warm).length;
   if (coldWarm > 0) problems.push(`${coldWarm} attempt(s) of the cold worker ran warm`);
-  if (warm.chainWarm.some((n) => n === 0)) problems.push(`a warm chain had no warm attempt: ${warm.chainWarm.join(', ')}`);
-  if (warm.fanWarm.some((n) => n === 0)) problems.push(`the warm fan had no warm attempt: ${warm.fanWarm.join(', ')}`);
+  for (const [name, f] of [['warm', warm], ['warm-before', prior]] as const) {
+    if (!f) continue;
+    if (f.chainWarm.some((n) => n === 0)) problems.push(`a ${name} chain had no warm attempt: ${f.chainWarm.join(', ')}`);
+    if (f.fanWarm.some((n) => n === 0)) problems.push(`the ${name} fan had no warm attempt: ${f.fanWarm.join(', ')}`);
+  }
   if (problems.length) {
     console.error(`warm-chain: not recorded:\n  ${problems.join('\n  ')}`);
     process.exit(1);
   }
-  const s = (x: number) => `${x.toFixed(1)} s`;
+  const s = (x: number) => `${x.toFixed(2)} s`;
   const ms = (x: number) => `${Math.round(x)} ms`;
-  const mc = median(cold.chain);
+  const ratio = (a: number[], b: number[]) => (median(a) / median(b)).toFixed(2);
+  /** One row: cold | (warm-before) | warm | warm / cold | (warm / warm-before) | target. */
+  const row = (label: string, pick: (f: typeof warm) => string, nums: ((f: typeof warm) => number[]) | null, target: string) =>
+    `| ${label} | ${pick(cold)} | ${prior ? `${pick(prior)} | ` : ''}${pick(warm)} | ${nums ? ratio(nums(warm), nums(cold)) : ''} | ${prior ? `${nums ? ratio(nums(warm), nums(prior)) : ''} | ` : ''}${target} |`;
   const mw = median(warm.chain);
-  rec.log(`Local executor, real runner (blocks venv), through the workflow; two workers in one process (10 slots each): \`cold\` (warmPool 0, every node starts its own Python) and \`warm\` (fork server: one warmed-up Python forking a child per node); ${rounds} rounds interleaved, medians.`);
-  rec.log('| figure | cold (warmPool 0) | warm | warm / cold | target |\n|---|---|---|---|---|');
-  rec.log(`| (a) chain of ${CHAIN} \`sleep ${CHAIN_SLEEP}\` nodes, startTree to result() (floor ${FLOOR_S.toFixed(1)} s) | ${s(mc)} (${(mc / FLOOR_S).toFixed(2)} × floor) | ${s(mw)} (${(mw / FLOOR_S).toFixed(2)} × floor) | ${(mw / mc).toFixed(2)} | ≤ 1.2 × floor: ${mw <= 1.2 * FLOOR_S ? 'met' : 'missed'} |`);
-  rec.log(`| (a) attempts that ran warm, per chain | ${median(cold.chainWarm)} of ${CHAIN} | ${warm.chainWarm.join(', ')} of ${CHAIN} | | |`);
-  rec.log(`| (b) \`sleep 0\` node: executor run() call, start to return | ${ms(median(cold.nodeRun))} | ${ms(median(warm.nodeRun))} | ${(median(warm.nodeRun) / median(cold.nodeRun)).toFixed(2)} | ≤ 300 ms: ${median(warm.nodeRun) <= 300 ? 'met' : 'missed'} |`);
-  rec.log(`| (b) of which the runner: job line received (warm) or process start (cold) to output written | ${ms(median(cold.nodeRunner))} | ${ms(median(warm.nodeRunner))} | ${(median(warm.nodeRunner) / median(cold.nodeRunner)).toFixed(2)} | |`);
-  rec.log(`| (b) \`sleep 0\` node: start to end from the tree's timestamps | ${ms(median(cold.nodeSpan))} | ${ms(median(warm.nodeSpan))} | ${(median(warm.nodeSpan) / median(cold.nodeSpan)).toFixed(2)} | |`);
-  rec.log(`| (c) fan of ${fan} \`sleep 0\` nodes at ${SLOTS} slots, nodes / makespan (${fanRounds} run${fanRounds > 1 ? 's' : ''} each) | ${median(cold.fan).toFixed(2)} nodes/s | ${median(warm.fan).toFixed(2)} nodes/s (${warm.fanWarm.join(', ')} of ${fan} warm) | ${(median(warm.fan) / median(cold.fan)).toFixed(2)} | |`);
+  rec.log(`Local executor, real runner (blocks venv), through the workflow; ${variants.length} workers in one process (10 slots each): \`cold\` (warmPool 0, every node starts its own Python)${prior ? ', `warm-before` (the fork server with `RAGOMICS_FORK_SPEEDUPS=0`: a child forked after its job line, its exit reported after waitpid, thread limits scanned and its block imported in the child)' : ''} and \`warm\` (fork server: one warmed-up Python, a spare child forked ahead per node, exits reported before the kernel’s teardown); ${rounds} rounds interleaved, medians.`);
+  rec.log(`| figure | cold (warmPool 0) | ${prior ? 'warm-before | ' : ''}warm | warm / cold | ${prior ? 'warm / warm-before | ' : ''}target |\n|---|---|---|---|---|${prior ? '---|---|' : ''}`);
+  rec.log(row(`(a) chain of ${CHAIN} \`sleep ${CHAIN_SLEEP}\` nodes, startTree to result() (floor ${FLOOR_S.toFixed(1)} s)`, (f) => `${s(median(f.chain))} (${(median(f.chain) / FLOOR_S).toFixed(2)} × floor)`, (f) => f.chain, `≤ 1.2 × floor: ${mw <= 1.2 * FLOOR_S ? 'met' : 'missed'}`));
+  rec.log(row('(a) attempts that ran warm, per chain', (f) => `${f.chainWarm.join(', ')} of ${CHAIN}`, null, ''));
+  rec.log(row('(b) `sleep 0` node: executor run() call, start to return', (f) => ms(median(f.nodeRun)), (f) => f.nodeRun, `≤ 300 ms: ${median(warm.nodeRun) <= 300 ? 'met' : 'missed'}`));
+  rec.log(row('(b) of which the runner: job line received (warm) or process start (cold) to output written', (f) => ms(median(f.nodeRunner)), (f) => f.nodeRunner, ''));
+  rec.log(row("(b) `sleep 0` node: start to end from the tree's timestamps", (f) => ms(median(f.nodeSpan)), (f) => f.nodeSpan, ''));
+  rec.log(row(`(c) fan of ${fan} \`sleep 0\` nodes at ${SLOTS} slots, nodes / makespan (${fanRounds} run${fanRounds > 1 ? 's' : ''} each)`, (f) => `${median(f.fan).toFixed(2)} nodes/s${f === cold ? '' : ` (${f.fanWarm.join(', ')} of ${fan} warm)`}`, (f) => f.fan, ''));
   rec.log(`\n(b) is measured on one-node trees started once the fork server is ready; in (a) and (c) too every node that arrives while it is up runs in a forked child (nothing to refill: a fork costs milliseconds), so "attempts that ran warm" below 10 only means the server was restarting. The issue's "before" figures: 24.8 s for the chain, 0.8 nodes/s for the fan.`);
   rec.save();
 }

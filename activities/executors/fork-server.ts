@@ -5,7 +5,8 @@
  * stderr reach its attempt's log sink.
  *
  * Control: JSON lines on the server's stdin (jobs) and stdout (`ready`, `started`, `exited`,
- * `rejected`); the server's stderr goes to `server.log` in the executor's private folder (mode
+ * `rejected`; `exited` may come from the child's own exit report, sent once it closed its output
+ * and before the kernel tore its address space down, or from the server's waitpid: once either way); the server's stderr goes to `server.log` in the executor's private folder (mode
  * 0700, removed by close()), where the socket lives too. A child connects twice and writes one
  * header line `{"token","stream"}` on each connection; everything after it is the stream's bytes,
  * piped into the sink with back-pressure (progress lines parsed by the sink as for a cold run).

@@ -35,7 +35,8 @@ export interface LocalExecutorOptions {
    * Warm mode on (> 0) or off (0). On: the executor keeps ONE fork server
    * (`python -m ragomics_runner --fork-server`: interpreter up, anndata, matplotlib and scanpy
    * imported once, about 250 MB RSS, 1.5-6 s to start) and every attempt runs in a child forked
-   * from it (a few ms instead of a Python start and the imports). The number itself is not used
+   * from it (a few ms instead of a Python start and the imports; the server keeps one spare child
+   * forked ahead, and a child's exit is reported before the kernel's teardown: forkserver.py). The number itself is not used
    * by the local executor (the Docker executor's pool size shares the option); any N > 0 means
    * one server. An attempt that arrives while the server is not ready runs cold, never waits.
    * The worker's default: `defaultWarmPool` (workers/config.ts). See docs/cli.md.

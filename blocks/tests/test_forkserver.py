@@ -1,6 +1,7 @@
 """`python -m ragomics_runner --fork-server` (forkserver.py): the control lines, one child per job
 with its output on the job's socket, exit codes and signals, state isolation between consecutive
-jobs, one thread at fork, the job's thread limits in the child, EOF ends the server."""
+jobs, one thread at fork, the job's thread limits in the child, EOF ends the server; the spare child,
+the exit reports and the preloaded blocks (RAGOMICS_FORK_SPEEDUPS)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import RUNTIME_DIR
 
 from ragomics_runner import errors as E
+from ragomics_runner import forkserver as fs
 
 # Job 1 leaves every kind of trace a node can leave in its process; job 2 reports what it sees.
 DIRTY_CODE = """
@@ -204,3 +208,169 @@ def test_a_bad_line_is_rejected_and_the_server_goes_on(tmp_path: Path) -> None:
     assert submit(proc, logs, 6, ws)["code"] == 0
     proc.communicate("", timeout=30)
     assert proc.returncode == 0
+
+
+# --- The hand-over's speed-ups (issue 15): a spare child, exit reports, thread controller, preloaded blocks.
+
+PRELOADED_CODE = """
+def run(adata=None):
+    import sys
+    from ragomics_runner import report
+    report.metric("preloaded", "ragomics_runner.blocks.sleep" in sys.modules)
+"""
+
+
+def children(ppid: int) -> list[int]:
+    """Live (non-zombie) processes whose parent is `ppid`."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[1]) == ppid:
+            found.append(int(name))
+    return found
+
+
+def wait_for_children(ppid: int, want: int, avoid: frozenset[int] = frozenset()) -> list[int]:
+    """Waits (up to 60 s) until `ppid` has `want` live children other than `avoid`."""
+    deadline = time.monotonic() + 60
+    while True:
+        kids = [p for p in children(ppid) if p not in avoid]
+        if len(kids) == want:
+            return kids
+        assert time.monotonic() < deadline, f"{ppid} has children {kids}, waited for {want}"
+        time.sleep(0.02)
+
+
+def rest_of_stdout(proc: subprocess.Popen[str]) -> list[str]:
+    out, _ = proc.communicate("", timeout=30)
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def test_a_spare_child_waits_for_the_next_job_and_runs_it_like_a_fresh_fork(tmp_path: Path) -> None:
+    proc = start(tmp_path)
+    logs = Logs(tmp_path / "s.sock")
+    [spare] = wait_for_children(proc.pid, 1)
+    deadline = time.monotonic() + 30
+    while os.getsid(spare) != spare:  # the spare detaches (setsid) right after its fork, before any job
+        assert time.monotonic() < deadline, "the spare never got its own session"
+        time.sleep(0.01)
+    ws = workspace(tmp_path / "sleep", {"name": "sleep", "parameters": {"seconds": 0}})
+    e = submit(proc, logs, 1, ws)
+    assert (e["pid"], e["code"], e["signal"]) == (spare, 0, None), logs.out(1, "stderr")
+    out = ws / "output"
+    assert (out / "_node_anndata.h5ad").stat().st_size > 0 and (out / "figures" / "sleep.png").stat().st_size > 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["figures"] == ["figures/sleep.png"] and result["shape"] == [10, 5]
+    assert logs.out(1).splitlines()[-1].startswith('RAGOMICS_PROGRESS {"fraction": 1.0')
+    # The next spare is forked once the job is handed over, and runs the next job.
+    [spare2] = wait_for_children(proc.pid, 1, frozenset({spare}))
+    ws2 = workspace(tmp_path / "pre", {"code": PRELOADED_CODE})
+    e2 = submit(proc, logs, 2, ws2)
+    assert (e2["pid"], e2["code"]) == (spare2, 0), logs.out(2, "stderr")
+    assert metrics(ws2)["preloaded"] is True, "the server imported the built-in blocks"
+    assert rest_of_stdout(proc) == [], "each exit is reported once"
+
+
+def test_jobs_arriving_together_take_the_spare_and_fresh_forks(tmp_path: Path) -> None:
+    proc = start(tmp_path)
+    logs = Logs(tmp_path / "s.sock")
+    wait_for_children(proc.pid, 1)
+    assert proc.stdin is not None and proc.stdout is not None
+    spaces = {}
+    for token in (1, 2, 3):
+        ws = workspace(tmp_path / f"j{token}", {"code": CHECK_CODE})
+        spaces[token] = ws
+        line = {"token": token, "job": str(ws / "job.json"), "workspace": str(ws), "threads": 1, "socket": logs.path}
+        proc.stdin.write(json.dumps(line) + "\n")
+    proc.stdin.flush()
+    seen: dict[str, dict[Any, Any]] = {"started": {}, "exited": {}}
+    while len(seen["exited"]) < 3:
+        msg = json.loads(proc.stdout.readline())
+        kind = next(iter(msg))
+        assert kind in seen and msg[kind]["token"] not in seen[kind], msg
+        if kind == "exited":
+            assert msg[kind]["token"] in seen["started"], "started comes first"
+        seen[kind][msg[kind]["token"]] = msg[kind]
+    assert len({s["pid"] for s in seen["started"].values()}) == 3
+    for token, ws in spaces.items():
+        assert seen["exited"][token]["code"] == 0, logs.out(token, "stderr")
+        assert metrics(ws)["cwd"] == str(ws)
+        assert "job two says hi" in logs.out(token)
+    assert rest_of_stdout(proc) == []
+
+
+def test_a_killed_spare_is_replaced_and_the_job_still_runs(tmp_path: Path) -> None:
+    proc = start(tmp_path)
+    logs = Logs(tmp_path / "s.sock")
+    [spare] = wait_for_children(proc.pid, 1)
+    os.kill(spare, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while os.path.exists(f"/proc/{spare}"):  # reaped: the server has dropped it
+        assert time.monotonic() < deadline, "the server did not reap the killed spare"
+        time.sleep(0.02)
+    ws = workspace(tmp_path / "ok", {"name": "sleep", "parameters": {"seconds": 0}})
+    e = submit(proc, logs, 1, ws)
+    assert e["code"] == 0 and e["pid"] != spare, logs.out(1, "stderr")
+    wait_for_children(proc.pid, 1, frozenset({spare, e["pid"]}))
+    assert rest_of_stdout(proc) == [], "no line for the killed spare"
+
+
+def test_speedups_off_forks_after_the_job_line(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("RAGOMICS_FORK_SPEEDUPS", "0")
+    proc = start(tmp_path)
+    logs = Logs(tmp_path / "s.sock")
+    ws = workspace(tmp_path / "pre", {"code": PRELOADED_CODE})
+    e = submit(proc, logs, 1, ws)
+    assert e["code"] == 0, logs.out(1, "stderr")
+    assert metrics(ws)["preloaded"] is False
+    assert children(proc.pid) == [], "no spare: the exit was reaped and nothing was forked ahead"
+    proc.communicate("", timeout=30)
+
+
+def test_an_exit_report_is_sent_at_once_and_waitpid_does_not_repeat_it() -> None:
+    control_r, control_w = os.pipe()
+    server = fs.Server(control_w)
+    report_r, report_w = os.pipe()
+    gate_r, gate_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # reports 0, then lives on until the test lets it end with 3
+        os.write(report_w, b"0\n")
+        os.read(gate_r, 1)
+        os._exit(3)
+    os.close(report_w)
+    server.tokens[pid] = "t"
+    server.reports[report_r] = pid
+    server.read_report(report_r)
+    line = json.loads(os.read(control_r, 4096))
+    assert line == {"exited": {"token": "t", "pid": pid, "code": 0, "signal": None}}
+    assert os.waitpid(pid, os.WNOHANG) == (0, 0), "reported while the process still exists"
+    os.write(gate_w, b"x")
+    os.set_blocking(control_r, False)
+    deadline = time.monotonic() + 30
+    while pid in server.tokens:
+        server.reap()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    with pytest.raises(BlockingIOError):
+        os.read(control_r, 4096)  # nothing more: the reaped status is not reported again
+
+
+def test_a_spare_touches_common_paths_leaving_no_trace_and_stops_for_its_job(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    import matplotlib.pyplot as plt
+
+    open_before = plt.get_fignums()
+    assert fs.touch_common_paths() == 4, "write, read, draw, save"
+    calls = iter([False, True])
+    assert fs.touch_common_paths(lambda: next(calls)) == 1, "stopped before the step after its job arrived"
+    assert plt.get_fignums() == open_before, "no figure left open"
+    assert list(tmp_path.iterdir()) == [], "no file left behind"

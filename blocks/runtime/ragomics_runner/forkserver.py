@@ -15,6 +15,36 @@ warm-up's chatter and the server's own messages go to stderr, the executor's ser
   out `{"rejected": {"token": T, "error": "..."}}` for a line it cannot use (nothing forked).
 EOF on stdin: the server exits (children of running attempts are the executor's to kill).
 
+What a node pays for the hand-over, and what is taken off its path (issue 15; measured on a
+chain of `sleep 0` nodes, 2 shared cores: see BENCHMARKS.md section 10 and
+blocks/tests/profile_fork_child.py):
+- the fork itself (5-10 ms: the page tables of a 250 MB process), the child's set-up and its
+  thread limits (5-15 ms: numba's threading layer started, threadpoolctl's scan of the loaded
+  libraries): the server keeps ONE spare child, forked and detached ahead of time, which starts
+  numba's threading layer and scans the libraries (threadpoolctl's controller) while it waits on
+  a pipe for its job; then only the limits are set. A job line goes to the spare when there is
+  one (else to a fresh fork, which does all of it as before), and the next spare is forked once
+  the `started` line is out. A spare is a fork of the same warmed-up server state, so it is
+  exactly the child a fresh fork would be, only earlier. Neither can be done before the fork:
+  GNU OpenMP (loaded by numba's layer) aborts a child forked after it was loaded;
+- the exit (another 5-15 ms: the kernel tears down the child's copy-on-write address space
+  before waitpid sees it): a child that returns from the runner flushes and closes its output,
+  then writes its exit code on a pipe only the server reads, and the server reports `exited` at
+  once (the later waitpid is not reported again). A child that dies any other way (a signal, the
+  runner's own `os._exit` on failure) is reported by waitpid as before;
+- the first touches of a node's common paths (15-20 ms: reading and writing a small AnnData and
+  saving a figure cost that much more in a fresh child than in one that did it before, mostly
+  copy-on-write faults on the server's pages): a spare forked while at most one other child runs
+  (a chain, a lone node) and left waiting for SPARE_IDLE_S repeats the server's warm-up (one small
+  AnnData written and read, one figure saved) while it waits, step by step, stopping as soon as
+  its job arrives (so a job waits for one step at most, and the node before it is mostly done
+  when the spare starts). It is what the server's warm-up already did, so it leaves nothing a
+  fresh fork would not have; a spare of a busy server (a fan) skips it: there it would only take
+  CPU from the running nodes;
+- built-in blocks' modules: imported once by the server (a child compiled its block's source).
+`RAGOMICS_FORK_SPEEDUPS=0` in the server's environment turns these four off (the server of
+commit 0190ad1), for before/after benchmarks.
+
 A child: own session (`setsid`, so the executor kills its process group on abort), dies with
 the server (PR_SET_PDEATHSIG), connects to `socket` twice, writes `{"token": T, "stream":
 "stdout"|"stderr"}` + newline on each, dup2s them onto fd 1 and fd 2, stdin from /dev/null, then
@@ -39,6 +69,8 @@ import select
 import signal
 import socket
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from . import errors as E
@@ -47,6 +79,14 @@ from .warm import WarmJob, limit_threads, parse_job_line, warm_up
 
 READY = {"ready": True}
 PR_SET_PDEATHSIG = 1
+# A spare that got no job this long after its fork settles (see the module comment): long enough
+# for the short node handed over just before its fork to be mostly done.
+SPARE_IDLE_S = 0.1
+
+
+def speedups_on() -> bool:
+    """False when `RAGOMICS_FORK_SPEEDUPS=0` (the before/after benchmarks' "before")."""
+    return os.environ.get("RAGOMICS_FORK_SPEEDUPS", "1") != "0"
 
 
 def thread_count() -> int:
@@ -57,30 +97,81 @@ def thread_count() -> int:
         return 1
 
 
+@dataclass
+class Spare:
+    """A child forked ahead of its job: `job_w` is the server's end of the pipe it waits on."""
+
+    pid: int
+    job_w: int
+    report_r: int
+
+
 class Server:
     """The control loop: job lines in, started/exited lines out (see the module comment)."""
 
-    def __init__(self, control_fd: int) -> None:
+    def __init__(self, control_fd: int, speedups: bool = True) -> None:
         self.control_fd = control_fd
         self.tokens: dict[int, Any] = {}  # pid -> token of a running child
+        self.reports: dict[int, int] = {}  # exit-report pipe (server's end) -> pid
+        self.reported: set[int] = set()  # pids whose exit was reported from their pipe
+        self.speedups = speedups  # a spare and exit reports (off: RAGOMICS_FORK_SPEEDUPS=0)
+        self.spare: Spare | None = None
 
     def send(self, obj: dict[str, Any]) -> None:
         # One os.write per line, well under PIPE_BUF: a line is never split or interleaved.
         os.write(self.control_fd, (json.dumps(obj) + "\n").encode())
 
+    def server_fds(self) -> list[int]:
+        """The descriptors a child must not keep: the control channel, every pipe end of the server."""
+        fds = [self.control_fd, *self.reports]
+        if self.spare is not None:
+            fds += [self.spare.job_w, self.spare.report_r]
+        return fds
+
     def reap(self) -> None:
         """Report every child that has ended (non-blocking)."""
-        while self.tokens:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            token = self.tokens.pop(pid, None)
+            if self.spare is not None and pid == self.spare.pid:
+                # A spare that died before its job (killed from outside): the next job forks afresh.
+                self.drop_spare()
+                continue
+            if pid not in self.tokens:
+                continue  # a spare that died before it got its job (hand_to_spare forked afresh)
+            token = self.tokens.pop(pid)
+            if pid in self.reported:
+                self.reported.discard(pid)
+                continue
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
             sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
             self.send({"exited": {"token": token, "pid": pid, "code": code, "signal": sig}})
+
+    def drop_spare(self) -> None:
+        if self.spare is not None:
+            os.close(self.spare.job_w)
+            os.close(self.spare.report_r)
+            self.spare = None
+
+    def read_report(self, fd: int) -> None:
+        """A child's exit report: its code, written just before its `os._exit`; EOF without one
+        (it died otherwise): waitpid reports it."""
+        try:
+            data = os.read(fd, 64)
+        except OSError:
+            data = b""
+        pid = self.reports.pop(fd)
+        os.close(fd)
+        token = self.tokens.get(pid)
+        text = data.decode("ascii", "replace").strip()
+        if token is None or not text.lstrip("-").isdigit():
+            return
+        self.reported.add(pid)
+        self.send({"exited": {"token": token, "pid": pid, "code": int(text), "signal": None}})
 
     def serve(self, stdin_fd: int) -> int:
         """Reads job lines until EOF. SIGCHLD wakes the loop through a pipe (no handler code
@@ -89,12 +180,16 @@ class Server:
         os.set_blocking(wr, False)
         signal.set_wakeup_fd(wr)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so set_wakeup_fd sees it
+        self.refill()
         pending = b""
         while True:
             try:
-                ready, _, _ = select.select([stdin_fd, rd], [], [])
+                ready, _, _ = select.select([stdin_fd, rd, *self.reports], [], [])
             except InterruptedError:
                 continue
+            for fd in ready:
+                if fd in self.reports:
+                    self.read_report(fd)
             if rd in ready:
                 os.read(rd, 512)
             self.reap()
@@ -108,6 +203,7 @@ class Server:
                 line, pending = pending.split(b"\n", 1)
                 if line.strip():
                     self.handle(line.decode("utf8", "replace"))
+            self.refill()
 
     def handle(self, line: str) -> None:
         received = timings.now_ms()
@@ -123,21 +219,77 @@ class Server:
             msg = exc.message if isinstance(exc, E.InvalidParameters) else f"the job line is not JSON ({exc.msg})"
             self.send({"rejected": {"token": token, "error": msg}})
             return
+        pid = self.hand_to_spare(job, token, sock, received)
+        if pid is None:
+            pid = self.fork_child(job, token, sock, received)
+        self.tokens[pid] = token
+        self.send({"started": {"token": token, "pid": pid}})
+
+    def hand_to_spare(self, job: WarmJob, token: Any, sock: str, received: float) -> int | None:
+        """The spare's pid once it has the job; None without a spare (or a dead one)."""
+        spare = self.spare
+        if spare is None:
+            return None
+        self.spare = None
+        payload = {"token": token, "job": job.job, "workspace": job.workspace, "threads": job.threads}
+        payload.update(socket=sock, received=received)
+        try:
+            os.write(spare.job_w, (json.dumps(payload) + "\n").encode())
+        except OSError:  # it died meanwhile (EPIPE): waitpid reports it, untracked
+            os.close(spare.report_r)
+            return None
+        finally:
+            os.close(spare.job_w)
+        self.reports[spare.report_r] = spare.pid
+        return spare.pid
+
+    def pre_fork(self) -> tuple[int, int]:
+        """Checks the thread count and flushes; returns a fresh exit-report pipe (read, write)."""
         threads = thread_count()
         if threads != 1:
             sys.stderr.write(f"ragomics fork server: {threads} threads at fork (expected 1)\n")
-            sys.stderr.flush()
         sys.stdout.flush()
         sys.stderr.flush()
+        return os.pipe()
+
+    def fork_child(self, job: WarmJob, token: Any, sock: str, received: float) -> int:
+        """A child forked for this job (no spare ready): runs it at once."""
+        report_r, report_w = self.pre_fork()
+        close = self.server_fds() + [report_r]
         pid = os.fork()
         if pid == 0:
             code = 70  # EX_SOFTWARE: the child failed before the runner could report
             try:
-                code = child(job, token, sock, received, self.control_fd)
+                detach(close)
+                code = child(job, token, sock, received, report_w if self.speedups else None)
             finally:
                 os._exit(code)
-        self.tokens[pid] = token
-        self.send({"started": {"token": token, "pid": pid}})
+        os.close(report_w)
+        if self.speedups:
+            self.reports[report_r] = pid
+        else:
+            os.close(report_r)
+        return pid
+
+    def refill(self) -> None:
+        """Forks the next spare when there is none (and spares are on)."""
+        if not self.speedups or self.spare is not None:
+            return
+        report_r, report_w = self.pre_fork()
+        job_r, job_w = os.pipe()
+        close = self.server_fds() + [report_r, job_w]
+        settle = len(self.tokens) <= 1  # a chain or a lone node, not a fan (see the module comment)
+        pid = os.fork()
+        if pid == 0:
+            code = 70
+            try:
+                detach(close)
+                code = spare_main(job_r, report_w, settle)
+            finally:
+                os._exit(code)
+        os.close(report_w)
+        os.close(job_r)
+        self.spare = Spare(pid, job_w, report_r)
 
 
 def connect(path: str, token: Any, stream: str) -> socket.socket:
@@ -155,8 +307,9 @@ def fresh_state() -> None:
         np.random.seed()
 
 
-def child(job: WarmJob, token: Any, sock: str, received: float, control_fd: int) -> int:
-    """The forked child: detach, wire its output, then run the node like warm.py does."""
+def detach(server_fds: list[int]) -> None:
+    """A new child's first steps: no server signal plumbing, its own session, death with the
+    server, none of the server's descriptors, stdin from /dev/null."""
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # subprocess.wait in a block needs its children
     os.setsid()
@@ -165,10 +318,47 @@ def child(job: WarmJob, token: Any, sock: str, received: float, control_fd: int)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         pass
-    os.close(control_fd)
+    for fd in server_fds:
+        os.close(fd)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+
+
+def spare_main(job_r: int, report_w: int, settle: bool = False) -> int:
+    """A spare: waits for its job line on `job_r` (EOF: the server is gone, exit 0), then runs it.
+    With `settle`, a spare without a job after SPARE_IDLE_S first repeats the warm-up's I/O."""
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        try:
+            # What limit_threads does first in every child (numba's threading layer loaded, no
+            # thread started yet), done while the spare waits.
+            from numba.np.ufunc import parallel
+
+            parallel._launch_threads()
+        except Exception:  # noqa: BLE001 - limit_threads meets (and ignores) it again
+            pass
+    controller = thread_controller()  # after numba's layer: it loads an OpenMP runtime
+    if settle and not select.select([job_r], [], [], SPARE_IDLE_S)[0]:
+        touch_common_paths(lambda: bool(select.select([job_r], [], [], 0)[0]))
+    data = b""
+    while b"\n" not in data:
+        chunk = os.read(job_r, 65536)
+        if not chunk:
+            return E.EXIT_OK
+        data += chunk
+    os.close(job_r)
+    msg = json.loads(data.split(b"\n", 1)[0])
+    job = WarmJob(job=msg["job"], workspace=msg["workspace"], threads=msg["threads"])
+    return child(job, msg["token"], msg["socket"], msg["received"], report_w, controller)
+
+
+def child(
+    job: WarmJob, token: Any, sock: str, received: float, report_w: int | None = None, controller: Any = None
+) -> int:
+    """The forked child once detached: wire its output, run the node like warm.py does, then
+    report its exit code on `report_w` (see the module comment). `controller`: the spare's
+    threadpoolctl controller (None: limit_threads scans)."""
     out, err = connect(sock, token, "stdout"), connect(sock, token, "stderr")
     os.dup2(out.fileno(), 1)
     os.dup2(err.fileno(), 2)
@@ -180,11 +370,86 @@ def child(job: WarmJob, token: Any, sock: str, received: float, control_fd: int)
     runner.STARTED_AT_MS = timings.now_ms()
     timings.set_job_received(received)
     fresh_state()
-    limit_threads(job.threads)
+    limit_threads(job.threads, controller)
     code = runner.main(["--job", job.job, "--workspace", job.workspace])
     sys.stdout.flush()
     sys.stderr.flush()
+    if report_w is not None:
+        # The logs end here (the executor waits for both streams), then the code goes out before
+        # the kernel tears the address space down. A helper the block left running keeps its own
+        # copies of the streams until the executor kills the child's group.
+        os.close(1)
+        os.close(2)
+        try:
+            os.write(report_w, f"{code}\n".encode())
+        except OSError:  # the server is gone: its children die with it anyway
+            pass
     return code
+
+
+def touch_common_paths(job_arrived: Callable[[], bool] = lambda: False) -> int:
+    """What most nodes do first and a spare can do before its job: one small AnnData written and
+    read back, one small figure laid out and saved as report.savefig saves (tight box, 100 dpi),
+    into nothing that outlives the call; step by step, stopping before the next step once
+    `job_arrived()`. Returns the steps done. Never fails."""
+    import io
+    import tempfile
+
+    done = 0
+    state: dict[str, Any] = {}
+    tmp = tempfile.TemporaryDirectory(prefix="ragomics-spare-")
+    path = os.path.join(tmp.name, "touch.h5ad")
+
+    def write() -> None:
+        import anndata
+        import numpy as np
+
+        anndata.AnnData(np.zeros((10, 5), dtype="float32")).write_h5ad(path)
+
+    def read() -> None:
+        import anndata
+
+        anndata.read_h5ad(path)
+
+    def draw() -> None:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(4, 2.5))
+        ax.barh(["a", "b"], [1.0, 0.0])
+        ax.set_title("touch")
+        state["fig"] = fig
+
+    def save() -> None:
+        state["fig"].savefig(io.BytesIO(), format="png", dpi=100, bbox_inches="tight")
+
+    try:
+        for step in (write, read, draw, save):
+            if job_arrived():
+                break
+            step()
+            done += 1
+    except Exception:  # noqa: BLE001 - the node meets any such failure itself
+        pass
+    finally:
+        if "fig" in state:
+            import matplotlib.pyplot as plt
+
+            plt.close(state["fig"])
+        tmp.cleanup()
+    return done
+
+
+def preload_blocks() -> None:
+    """Imports every built-in block's module, so a child does not compile its block's source."""
+    import importlib
+
+    from .catalog import load_catalog
+
+    for name in load_catalog():
+        try:
+            importlib.import_module(f"{__package__}.blocks.{name}")
+        except Exception:  # noqa: BLE001 - the node that needs it reports the failure
+            pass
 
 
 def warm_up_more() -> None:
@@ -228,6 +493,17 @@ def warm_up_more() -> None:
         pass
 
 
+def thread_controller() -> Any:
+    """threadpoolctl's controller of the libraries loaded now (None without threadpoolctl: then
+    limit_threads tries, and reports nothing, as in a cold run)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        return ThreadpoolController()
+    except Exception:  # noqa: BLE001 - limit_threads then scans in each child
+        return None
+
+
 def fork_server_main() -> int:
     """Warm up with the control channel kept aside (fd 1 → stderr for any chatter), announce
     readiness, serve until EOF."""
@@ -236,11 +512,14 @@ def fork_server_main() -> int:
     os.dup2(2, 1)
     warm_up()
     warm_up_more()
+    speedups = speedups_on()
+    if speedups:
+        preload_blocks()
     # The warm-up's objects never die: out of the collector's sight, a child's collections do not
     # touch (and so copy) the pages they live on.
     gc.freeze()
     sys.stdout.flush()
-    server = Server(control_fd)
+    server = Server(control_fd, speedups=speedups)
     server.send(READY)
     sys.stderr.write(f"ragomics fork server {os.getpid()}: ready, {thread_count()} thread(s)\n")
     sys.stderr.flush()

@@ -91,9 +91,11 @@ def parse_job_line(line: str) -> WarmJob:
     return WarmJob(job=job, workspace=workspace, threads=threads)
 
 
-def limit_threads(threads: int) -> None:
+def limit_threads(threads: int, controller: Any = None) -> None:
     """Cap BLAS/OpenMP (threadpoolctl, for pools already started by the imports), numba, and the
-    environment (for pools started later and for child processes) at `threads`."""
+    environment (for pools started later and for child processes) at `threads`. `controller`: a
+    threadpoolctl.ThreadpoolController made earlier (the fork server's, of the libraries loaded
+    before the fork), which saves the library scan; default: scan now."""
     for key in THREAD_ENV:
         os.environ[key] = str(threads)
     numba = sys.modules.get("numba")
@@ -105,9 +107,12 @@ def limit_threads(threads: int) -> None:
         except Exception:  # noqa: BLE001 - a numba without threading layer
             pass
     try:
-        from threadpoolctl import threadpool_limits
+        if controller is not None:
+            controller.limit(limits=threads)
+        else:
+            from threadpoolctl import threadpool_limits
 
-        threadpool_limits(limits=threads)
+            threadpool_limits(limits=threads)
     except Exception:  # noqa: BLE001 - threadpoolctl missing or a library it cannot steer
         pass
 
