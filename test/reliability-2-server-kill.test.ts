@@ -83,7 +83,7 @@ async function serverKill(rec: CaseRecorder, v: Variant): Promise<void> {
     });
     await waitForStatus(tree, 'c1 and c2 running', (s) => nodeOf(s, 'c1').state === 'RUNNING' && nodeOf(s, 'c2').state === 'RUNNING', W.running);
     await waitUntil('containers of c1 and c2 running', async () =>
-      (await containersWith(docker, { 'ragomics.tree': treeId })).filter((c) => c.State === 'running').length === 2, W.containers);
+      (await containersWith(docker, { treeId })).filter((c) => c.State === 'running').length === 2, W.containers);
     await sleep(W.settle);
 
     const killAt = Date.now();
@@ -114,7 +114,7 @@ async function serverKill(rec: CaseRecorder, v: Variant): Promise<void> {
     assert.ok(workerAliveWhileDown, 'the worker survived the server outage');
     // An outage shorter than the heartbeat timeout costs nothing (RELIABILITY.md): no node ran twice.
     if (v.outage === 'shorter') assert.deepEqual(re.nodes, {}, 'nothing ran again after an outage shorter than the heartbeat timeout');
-    await waitUntil('no container of the tree', async () => (await containersWith(docker, { 'ragomics.tree': treeId })).length === 0, W.noContainer);
+    await waitUntil('no container of the tree', async () => (await containersWith(docker, { treeId })).length === 0, W.noContainer);
 
     worker.kill('SIGTERM');
     await worker.waitExit(W.stop);

@@ -82,7 +82,7 @@ void test('case 3a: Docker engine restarted while a node runs: the node is retri
       id: treeId, heartbeatTimeout: 5, maxRetries: 2, retryDelay: 1,
       nodes: [sleepNode('x', 20), sleepNode('y', 0.5, { parentId: 'x' }), sleepNode('z', 0.5)],
     });
-    await waitUntil('x running in its container', async () => (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.node': 'x' })).some((c) => c.State === 'running'), W3A.running);
+    await waitUntil('x running in its container', async () => (await containersWith(docker, { treeId, nodeId: 'x' })).some((c) => c.State === 'running'), W3A.running);
     await sleep(W3A.settle);
     const faultAt = Date.now();
     const stopMs = await engine.stop('SIGTERM', W3A.stop - 10_000);
@@ -103,7 +103,7 @@ void test('case 3a: Docker engine restarted while a node runs: the node is retri
     const timeline = (await tree.timeline()).filter((e) => e.node === 'x');
     const re = reExecutions(ledger);
     // What the restart left on the engine goes at the latest when the tree is closed (sweep).
-    await waitUntil('no container of the tree on the engine', async () => (await containersWith(docker, { 'ragomics.tree': treeId })).length === 0, W3A.noContainer);
+    await waitUntil('no container of the tree on the engine', async () => (await containersWith(docker, { treeId })).length === 0, W3A.noContainer);
     w.kill('SIGTERM');
     await w.waitExit(W3A.stopWorker);
     rec.set({
@@ -144,7 +144,7 @@ void test('case 3b: Docker engine stopped for good while a node runs: the node F
       nodes: [sleepNode('x', 30), sleepNode('y', 0.5, { parentId: 'x' })],
     });
     const docker = new Docker({ socketPath: engine.socket });
-    await waitUntil('x running in its container', async () => (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.node': 'x' })).some((c) => c.State === 'running'), W3B.running);
+    await waitUntil('x running in its container', async () => (await containersWith(docker, { treeId, nodeId: 'x' })).some((c) => c.State === 'running'), W3B.running);
     await sleep(W3B.settle);
     const faultAt = Date.now();
     const stopMs = await engine.stop('SIGTERM', W3B.stop - 10_000);

@@ -50,14 +50,14 @@ async function sigtermWhileRunning(v: Variant) {
       id: treeId, heartbeatTimeout: 5, maxParallelJobs: 1,
       nodes: [sleepNode('x', v.nodeSeconds, { priority: 10 }), sleepNode('later', 0.5), sleepNode('child', 0.5, { parentId: 'x' })],
     });
-    await waitUntil('x running in its container', async () => (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.node': 'x' })).some((c) => c.State === 'running'), W.running);
+    await waitUntil('x running in its container', async () => (await containersWith(docker, { treeId, nodeId: 'x' })).some((c) => c.State === 'running'), W.running);
     await sleep(W.settle);
     const termAt = Date.now();
     a.kill('SIGTERM');
     const exit = await a.waitExit(W.stopA);
     const exitMs = exit.at - termAt;
     // Nothing of the stopped worker is left, before any other worker could have cleaned up.
-    const leftByA = await containersWith(docker, { 'ragomics.worker': stoppedId });
+    const leftByA = await containersWith(docker, { workerId: stoppedId });
     const ledgerAtExit = await readLedger(ws, treeId);
     // Attempts that began after SIGTERM, while only the stopping worker was polling this queue.
     const startedAfterTerm = ledgerAtExit.attempts.filter((x) => x.beganAt > termAt);

@@ -123,7 +123,7 @@ void test('case 6: hostile blocks are contained; the host and a sibling node are
     assert.deepEqual(check.problems, [], 'the parent output (the attacked input) and every completed output are intact');
     assert.ok(check.verified >= 4);
     assert.equal(nodeOf(status, 'seed').sha256, ledger.published.find((p) => p.nodeId === 'seed')!.result.outputSha256);
-    const left = await containersWith(docker, { 'ragomics.tree': treeId });
+    const left = await containersWith(docker, { treeId });
     assert.deepEqual(left.map((c) => c.Names), [], 'no container left');
     const re = reExecutions(ledger);
     w.kill('SIGTERM');

@@ -114,7 +114,7 @@ void test('case 8: every published output has a checksum, never changes after it
     assert.notEqual(add.status, 0, 'adding a file to a published folder as uid 65534 fails');
     assert.match(add.stderr, /Permission denied/);
     assert.equal(await sha256(sample.outputPath!), sample.sha256);
-    assert.deepEqual(await containersWith(docker, { 'ragomics.tree': treeId }), []);
+    assert.deepEqual(await containersWith(docker, { treeId }), []);
     const re = reExecutions(ledger);
     w.kill('SIGTERM');
     await w.waitExit(W8.stop);
