@@ -15,7 +15,7 @@ import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { attemptsOf, readLedger, reExecutions, runCase, verifyOutputs } from './helpers/ledger';
 import { WORKER_READY_MS, sleep, spawnWorker, tempDir, waitUntil } from './helpers/processes';
-import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, waitForStatus } from './fixtures/reliability/common';
+import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, waitForStatus, logPooled, logWarmNodes } from './fixtures/reliability/common';
 
 const HEARTBEAT_TIMEOUT_S = 5;
 const LONG_NODE_S = 12;
@@ -78,6 +78,7 @@ void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes t
     const exit = await a.waitExit(W1.killedExit);
     assert.equal(exit.signal, 'SIGKILL');
     const orphansAtKill = await containersWith(docker, { workerId: deadId });
+    logPooled('case 1: containers at the kill', orphansAtKill);
     assert.equal(orphansAtKill.length, 2, 'the dead worker left its two containers behind');
 
     // Temporal notices the missing heartbeats: the interrupted activities are no longer started by A.
@@ -96,6 +97,7 @@ void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes t
     const finishedMs = Date.now() - killAt;
     assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
     const status = await tree.status();
+    await logWarmNodes('case 1', status);
     const ledger = await readLedger(ws, treeId);
 
     // Completed before the kill: exactly one execution, by the dead worker, never again.
@@ -190,6 +192,7 @@ void test('case 1b: the replacement worker starts at once (supervisor restart): 
     const finishedMs = Date.now() - killAt;
     assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
     const status = await tree.status();
+    await logWarmNodes('case 1b', status);
     const ledger = await readLedger(ws, treeId);
     const check = await verifyOutputs(ledger, status.nodes);
     assert.deepEqual(check.problems, []);

@@ -21,7 +21,7 @@ import { uid } from './helpers/harness';
 import { attemptsOf, readLedger, reExecutions, runCase, sha256, verifyOutputs, type CaseRecorder } from './helpers/ledger';
 import { waitUntil } from './helpers/processes';
 import { GENERAL_WORKERS, STACK_DOWN_TIMEOUT_MS, STACK_WARM_UP_MS, containerOf, docker, projectContainers, stackShOk, startStack, stopStack, workspaceOf, type Stack } from './helpers/stack';
-import { caseTimeout, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, terminateIfRunning, waitForStatus } from './fixtures/reliability/common';
+import { caseTimeout, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, terminateIfRunning, waitForStatus, logWarmNodes } from './fixtures/reliability/common';
 
 const FILE = 'test/reliability-10-stack-faults.test.ts';
 /** Long enough that the fault lands while these nodes run, short enough to keep a case near two minutes. */
@@ -98,6 +98,7 @@ async function faultCase(rec: CaseRecorder, name: string, fault: (treeId: string
     const doneMs = Date.now() - faultAt;
     assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
     const status = await tree.status();
+    await logWarmNodes(`case 10 ${name}`, status);
     const ledger = await readLedger(workspaceOf(stack), treeId);
     for (const id of completedBefore) {
       const att = attemptsOf(ledger, id);

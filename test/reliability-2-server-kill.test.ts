@@ -19,7 +19,7 @@ import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { readLedger, reExecutions, runCase, verifyOutputs, type CaseRecorder } from './helpers/ledger';
 import { PrivateTemporalServer, WORKER_READY_MS, sleep, spawnWorker, tailOf, tempDir, waitUntil } from './helpers/processes';
-import { caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, waitForStatus } from './fixtures/reliability/common';
+import { caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, waitForStatus, logWarmNodes } from './fixtures/reliability/common';
 
 /** How long a private server start may take (ensure-temporal.sh's wait; the call's own bound adds 60 s). */
 const SERVER_START_S = 60;
@@ -104,6 +104,7 @@ async function serverKill(rec: CaseRecorder, v: Variant): Promise<void> {
     const doneAfterRestartMs = Date.now() - killAt - downMs;
     assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
     const status = await tree.status();
+    await logWarmNodes('case 2', status);
     const ledger = await readLedger(ws, treeId);
     const check = await verifyOutputs(ledger, status.nodes);
     assert.deepEqual(check.problems, []);

@@ -20,7 +20,7 @@ import { uid } from './helpers/harness';
 import { readLedger, reExecutions, runCase, verifyOutputs } from './helpers/ledger';
 import { PrivateDockerd, WORKER_READY_MS, sleep, spawnWorker, tailOf, tempDir, waitUntil } from './helpers/processes';
 import { fixtureImage } from './fixtures/executor/helpers';
-import { CASE_SLACK_MS, TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode } from './fixtures/reliability/common';
+import { CASE_SLACK_MS, TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, logWarmNodes } from './fixtures/reliability/common';
 
 // The workflow backs off 5, 10, 20, 40, 60 s between re-runs of a node whose engine is gone (135 s in all).
 const BOUND_MS = 240_000;
@@ -91,6 +91,7 @@ void test('case 3a: Docker engine restarted while a node runs: the node is retri
     const result = await resultWithin(tree, W3A.result);
     const endedMs = Date.now() - faultAt;
     const status = await tree.status();
+    await logWarmNodes('case 3a', status);
     const ledger = await readLedger(ws, treeId);
     const check = await verifyOutputs(ledger, status.nodes);
     assert.deepEqual(check.problems, []);
@@ -151,6 +152,7 @@ void test('case 3b: Docker engine stopped for good while a node runs: the node F
     const result = await resultWithin(tree, W3B.result);
     const endedMs = Date.now() - faultAt;
     const status = await tree.status();
+    await logWarmNodes('case 3b', status);
     const x = nodeOf(status, 'x');
     assert.equal(result.state, 'FAILED');
     assert.equal(x.state, 'FAILED');

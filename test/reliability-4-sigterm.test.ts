@@ -14,7 +14,7 @@ import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { attemptsOf, readLedger, reExecutions, runCase, verifyOutputs } from './helpers/ledger';
 import { WORKER_READY_MS, sleep, spawnWorker, tempDir, waitUntil } from './helpers/processes';
-import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker } from './fixtures/reliability/common';
+import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, logWarmNodes } from './fixtures/reliability/common';
 
 interface Variant {
   name: 'long-grace' | 'short-grace';
@@ -67,6 +67,7 @@ async function sigtermWhileRunning(v: Variant) {
     await b.ready;
     const result = await resultWithin(tree, W.result);
     const status = await tree.status();
+    await logWarmNodes('case 4', status);
     const ledger = await readLedger(ws, treeId);
     const check = await verifyOutputs(ledger, status.nodes);
     const re = reExecutions(ledger);
