@@ -1,18 +1,26 @@
 /** Removal of containers left behind by a worker that died mid-attempt. */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import type Docker from 'dockerode';
-import { MANAGED_LABEL } from './executors/docker-spec';
+import { containerIdentity } from './executors/docker-identity';
+import { CONTAINER_WORKSPACE, MANAGED_LABEL, POOL_LABEL } from './executors/docker-spec';
 
 /** Which managed containers {@link cleanupOrphanContainers} considers. */
 export interface OrphanFilter {
-  /** Only this worker's containers (label `ragomics.worker`); other workers on the same engine keep theirs. */
+  /** Only this worker's containers (label `ragomics.worker`, which cold and pooled containers carry); other workers on the same engine keep theirs. */
   workerId?: string;
-  /** Only this tree's containers (label `ragomics.tree`); tests use it. */
+  /**
+   * Only the containers running this tree's attempts, by their identity (docker-identity.ts
+   * `containerIdentity`): cold ones by their `ragomics.tree` label, pooled ones by the name they
+   * got at hand-over. Idle pool members belong to no tree and are never selected by it.
+   */
   treeId?: string;
 }
 
 /**
  * Force-removes every container labelled `ragomics.managed=true` (narrowed by `filter`) for
- * which `isStillRunning` is false, running or not. Call it at worker start, before polling,
+ * which `isStillRunning` is false, running or not, and the host folder of each removed pool
+ * member (its input hard links and output; see {@link poolMemberDir}). Call it at worker start, before polling,
  * when no activity of this worker can own one; pass e.g. `(c) => executor.activeContainers().has(c.Id)`
  * when calling it later. Returns the removed container ids; a container that vanished
  * meanwhile is not an error.
@@ -24,8 +32,8 @@ export async function cleanupOrphanContainers(
 ): Promise<string[]> {
   const labels = [`${MANAGED_LABEL}=true`];
   if (filter.workerId) labels.push(`ragomics.worker=${filter.workerId}`);
-  if (filter.treeId) labels.push(`ragomics.tree=${filter.treeId}`);
-  const containers = await docker.listContainers({ all: true, filters: JSON.stringify({ label: labels }) });
+  const listed = await docker.listContainers({ all: true, filters: JSON.stringify({ label: labels }) });
+  const containers = filter.treeId ? listed.filter((c) => containerIdentity(c)?.treeId === filter.treeId) : listed;
   const removed: string[] = [];
   for (const c of containers) {
     if (isStillRunning(c)) continue;
@@ -35,6 +43,18 @@ export async function cleanupOrphanContainers(
     } catch (e) {
       if ((e as { statusCode?: number }).statusCode !== 404) throw e;
     }
+    const dir = poolMemberDir(c);
+    if (dir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
   return removed;
+}
+
+/**
+ * The host folder of a pool member (the parent of its `ws/` folder mounted at /workspace,
+ * docker-warm.ts), or null for other containers.
+ */
+export function poolMemberDir(c: Pick<Docker.ContainerInfo, 'Labels' | 'Mounts'>): string | null {
+  if (c.Labels?.[POOL_LABEL] !== 'true') return null;
+  const ws = c.Mounts?.find((m) => m.Destination === CONTAINER_WORKSPACE)?.Source;
+  return ws && path.basename(ws) === 'ws' ? path.dirname(ws) : null;
 }

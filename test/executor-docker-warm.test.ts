@@ -9,12 +9,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFile, chmod, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { Connection } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import { createActivities, createDockerExecutor, sha256File, type Activities, type DockerExecutor } from '../activities';
+import { cleanupOrphanContainers, createActivities, createDockerExecutor, sha256File, type Activities, type DockerExecutor } from '../activities';
+import { containerIdentity, containerName, containerNameFilter } from '../activities/executors/docker-identity';
 import { POOL_LABEL } from '../activities/executors/docker-spec';
 import { WARM_MIN_MEMORY_MB } from '../activities/executors/docker-warm';
 import type { NodeResult } from '../common/schemas';
@@ -22,6 +23,7 @@ import { loadWorkerConfig, PROJECT_ROOT, resolveBlocksImage } from '../workers/c
 import { removeOrphanContainers } from '../workers/orphans';
 import { failureOf, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor } from './fixtures/executor/helpers';
 import { TEMPORAL_ADDRESS, uid, withWorker } from './helpers/harness';
+import { containersWith } from './fixtures/reliability/common';
 
 const docker = new Docker();
 const DATASET = path.join(PROJECT_ROOT, '.data', 'datasets', 'pbmc68k_counts.h5ad');
@@ -31,6 +33,8 @@ const treeId = treeIdFactory('exec-warm');
 const READY_MS = 120_000;
 /** A real block's timeout: a cold scanpy node takes 3-60 s on the shared, loaded 2-core box. */
 const REAL_BLOCK_TIMEOUT_S = 600;
+/** The pool label `ragomics.worker` of the file's executor. */
+const EXECUTOR_WORKER = uid('warm-test');
 let root: string;
 let input: string;
 let executor: DockerExecutor;
@@ -100,7 +104,7 @@ before(async () => {
   await copyFile(DATASET, input);
   await chmod(input, 0o444);
   // Inline code served warm too: the probes below are inline blocks (catalog blocks run in the same container).
-  executor = createDockerExecutor({ docker, image: IMAGE, warmPool: 1, warmDir: path.join(root, 'warm'), workerId: uid('warm-test'), memorySampleMs: 500, warmInlineCode: true });
+  executor = createDockerExecutor({ docker, image: IMAGE, warmPool: 1, warmDir: path.join(root, 'warm'), workerId: EXECUTOR_WORKER, memorySampleMs: 500, warmInlineCode: true });
   activities = createActivities({ executor, workspaceRoot: root, workerId: 'warm-test', heartbeatIntervalMs: 200, firstHeartbeatAfterMs: 0, defaultMemoryMB: 1024 });
 });
 
@@ -280,6 +284,152 @@ void describe('docker warm pool: clean-up', () => {
       await liveEx.close();
       await connection.close();
     }
+  });
+});
+
+/** A pool member's host folder: the parent of the `ws/` folder mounted at /workspace. */
+function memberFolder(c: Docker.ContainerInfo): string {
+  const ws = c.Mounts.find((m) => m.Destination === '/workspace')?.Source;
+  assert.ok(ws, 'a pool member mounts its folder at /workspace');
+  return path.dirname(ws);
+}
+
+void describe('docker warm pool: identity of a pooled node\'s container', () => {
+  void test('a pooled node\'s container is found by tree and node while it runs (its name, set at hand-over); clean-up by tree removes it and its folder', { timeout: 300_000 }, async () => {
+    await poolHasIdle(executor);
+    const before = taken(executor);
+    const tree = treeId('ident');
+    const ran = startRunNode(activities, nodeInput(tree, { nodeId: 'long', block: { name: 'sleep', parameters: { seconds: 300 } }, timeoutSeconds: 600 }));
+    let containerId: string | undefined;
+    ran.env.on('heartbeat', (d: { containerId?: string | null }) => (containerId ??= d.containerId ?? undefined));
+    try {
+      await waitFor(() => containerId !== undefined, 60_000, 'the attempt to report its container');
+      assert.equal(taken(executor), before + 1, 'served warm');
+      // By the one identity function, as the fault tests, the clean-up and the sweep see it.
+      const found = await containersWith(docker, { treeId: tree, nodeId: 'long' });
+      assert.deepEqual(found.map((c) => [c.Id, c.State]), [[containerId, 'running']]);
+      assert.deepEqual(found[0]!.identity, { treeId: tree, nodeId: 'long', attempt: 1, activityAttempt: 1, workerId: EXECUTOR_WORKER, pooled: true });
+      assert.deepEqual(found[0]!.Names, [`/${containerName({ treeId: tree, nodeId: 'long', attempt: 1, activityAttempt: 1 })!}`]);
+      // The operator's way (docs/cli.md): `docker ps --filter name=<containerNameFilter>`.
+      const byName = await docker.listContainers({ filters: JSON.stringify({ name: [containerNameFilter(tree, 'long')] }) });
+      assert.deepEqual(byName.map((c) => c.Id), [containerId]);
+      const folder = memberFolder(found[0]!);
+      assert.ok((await readdir(path.join(root, 'warm'))).includes(path.basename(folder)));
+      const idle = (await poolContainers(EXECUTOR_WORKER)).filter((c) => containerIdentity(c) === null).map((c) => c.Id);
+      // What `cleanupOrphanContainers` by tree does (tests and tools): the pooled container goes, with its folder.
+      const removed = await cleanupOrphanContainers(docker, undefined, { treeId: tree });
+      assert.deepEqual(removed, [containerId]);
+      assert.ok(await containerGone(containerId!));
+      assert.ok(!(await readdir(path.join(root, 'warm'))).includes(path.basename(folder)), 'the member\'s folder was removed');
+      const stillThere = new Set((await poolContainers(EXECUTOR_WORKER)).map((c) => c.Id));
+      assert.ok(idle.every((id) => stillThere.has(id)), 'idle members (no tree) were not touched');
+    } finally {
+      ran.env.cancel();
+      await ran.promise.catch(() => undefined);
+    }
+  });
+
+  void test('a rename that fails (the name is taken) runs the node cold; it does not fail', { timeout: 300_000 }, async () => {
+    await poolHasIdle(executor);
+    const before = taken(executor);
+    const tree = treeId('conflict');
+    const name = containerName({ treeId: tree, nodeId: 'n1', attempt: 1, activityAttempt: 1 })!;
+    // Not a ragomics container (no managed label): no sweep of another test removes it meanwhile.
+    const squatter = await docker.createContainer({ name, Image: IMAGE, Entrypoint: ['true'], HostConfig: { NetworkMode: 'none' } });
+    try {
+      const result = await runNode(activities, nodeInput(tree, { inputPath: input, block: { name: 'normalize', parameters: {} }, timeoutSeconds: REAL_BLOCK_TIMEOUT_S }));
+      assert.equal(taken(executor), before + 1, 'a member was taken');
+      assert.equal(await ranWarm(result), false, 'and the node ran cold');
+      assert.match(result.outputSha256!, /^[0-9a-f]{64}$/);
+      assert.equal((await squatter.inspect()).Name, `/${name}`, 'the squatter is untouched');
+      // The member that could not take the node was removed before the node ran cold: the
+      // worker's pool containers are idle ones (its refill) only.
+      const pooled = await poolContainers(EXECUTOR_WORKER);
+      assert.ok(pooled.length <= 1 && pooled.every((c) => containerIdentity(c) === null), JSON.stringify(pooled.map((c) => c.Names)));
+      assert.deepEqual(await containersWith(docker, { treeId: tree }), []);
+    } finally {
+      await squatter.remove({ force: true });
+    }
+  });
+
+  void test('a SIGKILLed worker\'s pooled node keeps its identity (name and worker label); clean-up by tree removes it', { timeout: 300_000 }, async () => {
+    const dead = uid('warm-ident-dead');
+    const tree = treeId('killed');
+    const warmDir = path.join(root, 'warm-ident-dead');
+    const attemptDir = path.join(root, 'killed-attempt');
+    await mkdir(path.join(attemptDir, 'output'), { recursive: true });
+    await chmod(path.join(attemptDir, 'output'), 0o777);
+    const block = { name: 'sleep', parameters: { seconds: 300 } };
+    await writeFile(path.join(attemptDir, 'job.json'), JSON.stringify({ treeId: tree, nodeId: 'n', attempt: 1, block, inputRequired: false }));
+    // A worker process of its own: its executor, pool on, runs one attempt, then it is SIGKILLed.
+    const job = {
+      treeId: tree, nodeId: 'n', attempt: 1, activityAttempt: 1, block, inputPath: null, memoryMB: 1024, cpus: 1, workerId: dead,
+      paths: { dir: attemptDir, jobFile: path.join(attemptDir, 'job.json'), outputDir: path.join(attemptDir, 'output'), stdoutLog: path.join(attemptDir, 'stdout.log'), stderrLog: path.join(attemptDir, 'stderr.log') },
+    };
+    const script = `const { createDockerExecutor } = require(${JSON.stringify(path.join(PROJECT_ROOT, 'dist', 'activities'))});
+      const ex = createDockerExecutor({ image: ${JSON.stringify(IMAGE)}, warmPool: 1, warmDir: ${JSON.stringify(warmDir)}, workerId: ${JSON.stringify(dead)} });
+      const timer = setInterval(() => {
+        if (ex.pool.readyIdle() < 1) return;
+        clearInterval(timer);
+        ex.run(${JSON.stringify(job)}, { signal: new AbortController().signal, onProgress() {}, onStarted(i) { console.log('STARTED ' + i.containerId + ' ' + ex.pool.stats().taken); } });
+      }, 200);`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let containerId: string | undefined;
+    try {
+      const [id, takenCount] = await new Promise<[string, string]>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /STARTED (\w+) (\d+)/.exec(out);
+          if (m) resolve([m[1]!, m[2]!]);
+        });
+        child.on('exit', (code) => reject(new Error(`the worker process exited (${code})`)));
+      });
+      containerId = id;
+      assert.equal(takenCount, '1', 'the attempt ran in a pooled member');
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      // The node goes on in its container; its identity outlives the worker.
+      const found = await containersWith(docker, { treeId: tree });
+      assert.deepEqual(found.map((c) => [c.Id, c.State]), [[containerId, 'running']]);
+      assert.deepEqual(found[0]!.identity, { treeId: tree, nodeId: 'n', attempt: 1, activityAttempt: 1, workerId: dead, pooled: true });
+      assert.deepEqual((await containersWith(docker, { workerId: dead })).map((c) => c.Id), [containerId], 'found by its dead worker too');
+      const folder = memberFolder(found[0]!);
+      assert.deepEqual(await cleanupOrphanContainers(docker, undefined, { treeId: tree }), [containerId]);
+      assert.ok(await containerGone(containerId));
+      assert.ok(!(await readdir(warmDir)).includes(path.basename(folder)), 'the member\'s folder was removed with it');
+    } finally {
+      child.kill('SIGKILL');
+      // The dead worker's refill (idle, exits on EOF) and anything left of the attempt.
+      await cleanupOrphanContainers(docker, undefined, { workerId: dead });
+      if (containerId) await docker.getContainer(containerId).remove({ force: true }).catch(() => undefined);
+    }
+  });
+
+  void test('cancelling a tree on a worker removes its pooled node\'s container, found by tree and node while it ran', { timeout: 300_000 }, async () => {
+    const workerId = uid('warm-cancel-worker');
+    await withWorker({ executor: 'docker', maxConcurrentNodes: 1, defaultMemoryMB: 1024, warmPool: 1, workerId }, async ({ client, rw }) => {
+      const pool = (rw.executor as DockerExecutor).pool!;
+      await waitFor(() => pool.readyIdle() === 1, READY_MS, 'a ready member');
+      const tree = await client.startTree({ id: uid('warm-cancel'), nodes: [{ id: 'long', block: { name: 'sleep', parameters: { seconds: 300 } } }] });
+      const end = Date.now() + 120_000;
+      let found: Awaited<ReturnType<typeof containersWith>> = [];
+      while (!(found = await containersWith(docker, { treeId: tree.treeId, nodeId: 'long' })).some((c) => c.State === 'running')) {
+        if (Date.now() > end) assert.fail('the node\'s container did not show up running');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(found.length, 1);
+      assert.deepEqual(found[0]!.identity, { treeId: tree.treeId, nodeId: 'long', attempt: 1, activityAttempt: 1, workerId, pooled: true });
+      await tree.cancel('test');
+      const result = await tree.result();
+      assert.notEqual(result.state, 'COMPLETED');
+      const gone = Date.now() + 60_000;
+      while ((await containersWith(docker, { treeId: tree.treeId })).length > 0) {
+        if (Date.now() > gone) assert.fail('the cancelled node\'s container is still there');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(await containerGone(found[0]!.Id));
+    });
   });
 });
 

@@ -46,7 +46,7 @@ after(async () => {
   // Only this file's containers: other test files may be running theirs on the same engine.
   for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
   await removeRoot(root);
-  assert.deepEqual(left.map((c) => c.Labels['ragomics.tree']), [], 'containers left behind by this file');
+  assert.deepEqual(left.map((c) => c.Names), [], 'containers left behind by this file');
 });
 
 void describe('docker executor: success and publishing', () => {
@@ -251,7 +251,7 @@ void describe('docker executor: timeout and cancellation', () => {
 
   void test('cleanupOrphanContainers removes managed containers not owned by a running activity', async () => {
     const tree = treeId('orphan');
-    const labels = { 'ragomics.managed': 'true', 'ragomics.tree': tree, 'ragomics.worker': 'dead-worker' };
+    const labels = { 'ragomics.managed': 'true', 'ragomics.tree': tree, 'ragomics.node': 'n', 'ragomics.attempt': '1', 'ragomics.activity-attempt': '1', 'ragomics.worker': 'dead-worker' };
     const mk = () => docker.createContainer({ Image: image, Entrypoint: ['sleep', '60'], Labels: labels, HostConfig: { NetworkMode: 'none' } });
     const [a, b] = [await mk(), await mk()];
     await a.start();

@@ -15,7 +15,7 @@ import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { attemptsOf, readLedger, reExecutions, runCase, verifyOutputs } from './helpers/ledger';
 import { WORKER_READY_MS, sleep, spawnWorker, tempDir, waitUntil } from './helpers/processes';
-import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, waitForStatus } from './fixtures/reliability/common';
+import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, waitForStatus, logPooled, logWarmNodes } from './fixtures/reliability/common';
 
 const HEARTBEAT_TIMEOUT_S = 5;
 const LONG_NODE_S = 12;
@@ -65,8 +65,8 @@ void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes t
     // Kill when c and d are RUNNING with their containers up (and a, b COMPLETED).
     await waitForStatus(tree, 'c and d running', (s) => nodeOf(s, 'c').state === 'RUNNING' && nodeOf(s, 'd').state === 'RUNNING', W1.running);
     await waitUntil('containers of c and d running', async () => {
-      const running = (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.worker': deadId })).filter((c) => c.State === 'running');
-      return new Set(running.map((c) => c.Labels['ragomics.node'])).size === 2;
+      const running = (await containersWith(docker, { treeId, workerId: deadId })).filter((c) => c.State === 'running');
+      return new Set(running.map((c) => c.identity.nodeId)).size === 2;
     }, W1.containers);
     await sleep(W1.settle); // let the blocks get going
     const before = await tree.status();
@@ -77,7 +77,8 @@ void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes t
     rec.set({ faultsInjected: 1, figures: { completedBefore, runningBefore, heartbeatTimeoutS: HEARTBEAT_TIMEOUT_S } });
     const exit = await a.waitExit(W1.killedExit);
     assert.equal(exit.signal, 'SIGKILL');
-    const orphansAtKill = await containersWith(docker, { 'ragomics.worker': deadId });
+    const orphansAtKill = await containersWith(docker, { workerId: deadId });
+    logPooled('case 1: containers at the kill', orphansAtKill);
     assert.equal(orphansAtKill.length, 2, 'the dead worker left its two containers behind');
 
     // Temporal notices the missing heartbeats: the interrupted activities are no longer started by A.
@@ -89,13 +90,14 @@ void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes t
 
     const b = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId: newId, logDir: base, readyTimeoutMs: W1.readyB });
     await b.ready;
-    const orphansAfterStart = await containersWith(docker, { 'ragomics.worker': deadId });
+    const orphansAfterStart = await containersWith(docker, { workerId: deadId });
     assert.deepEqual(orphansAfterStart.map((c) => c.Id), [], "the new worker's start removed the dead worker's containers");
 
     const result = await resultWithin(tree, W1.result);
     const finishedMs = Date.now() - killAt;
     assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
     const status = await tree.status();
+    await logWarmNodes('case 1', status);
     const ledger = await readLedger(ws, treeId);
 
     // Completed before the kill: exactly one execution, by the dead worker, never again.
@@ -126,7 +128,7 @@ void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes t
     const check = await verifyOutputs(ledger, status.nodes);
     assert.deepEqual(check.problems, []);
     assert.equal(check.verified, 6);
-    const left = await containersWith(docker, { 'ragomics.tree': treeId });
+    const left = await containersWith(docker, { treeId });
     assert.deepEqual(left.map((c) => c.Names), [], 'no container of the tree is left');
     const re = reExecutions(ledger);
     // When the interrupted nodes began again (the workflow task that learns of the timeout waits
@@ -166,8 +168,8 @@ void test('case 1b: the replacement worker starts at once (supervisor restart): 
       nodes: [sleepNode('c', 3 * LONG_NODE_S), sleepNode('d', 3 * LONG_NODE_S), sleepNode('e', 0.5, { parentId: 'c' })],
     });
     await waitUntil('containers of c and d running', async () => {
-      const running = (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.worker': deadId })).filter((c) => c.State === 'running');
-      return new Set(running.map((c) => c.Labels['ragomics.node'])).size === 2;
+      const running = (await containersWith(docker, { treeId, workerId: deadId })).filter((c) => c.State === 'running');
+      return new Set(running.map((c) => c.identity.nodeId)).size === 2;
     }, W1B.containers);
     await sleep(W1B.settle);
     const killAt = Date.now();
@@ -180,9 +182,9 @@ void test('case 1b: the replacement worker starts at once (supervisor restart): 
     // A figure, not an assertion: whether Temporal had already timed out the dead worker's
     // activities when the replacement's start-time cleanup ran is a matter of timing (usually it
     // had not, so the containers survive the start and the periodic sweep is what removes them).
-    const orphansAfterStart = (await containersWith(docker, { 'ragomics.worker': deadId })).length;
+    const orphansAfterStart = (await containersWith(docker, { workerId: deadId })).length;
     rec.set({ figures: { orphansAfterStart } });
-    const goneMs = await waitUntil('the periodic sweep to remove the dead worker\'s containers', async () => (await containersWith(docker, { 'ragomics.worker': deadId })).length === 0, W1B.swept, 250)
+    const goneMs = await waitUntil('the periodic sweep to remove the dead worker\'s containers', async () => (await containersWith(docker, { workerId: deadId })).length === 0, W1B.swept, 250)
       .then(() => Date.now() - killAt, () => null);
     rec.set({ figures: { orphansGoneAfterKillMs: goneMs } });
     assert.notEqual(goneMs, null, "the dead worker's containers are removed while the replacement runs");
@@ -190,10 +192,11 @@ void test('case 1b: the replacement worker starts at once (supervisor restart): 
     const finishedMs = Date.now() - killAt;
     assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
     const status = await tree.status();
+    await logWarmNodes('case 1b', status);
     const ledger = await readLedger(ws, treeId);
     const check = await verifyOutputs(ledger, status.nodes);
     assert.deepEqual(check.problems, []);
-    const leftAtEnd = (await containersWith(docker, { 'ragomics.tree': treeId })).length;
+    const leftAtEnd = (await containersWith(docker, { treeId })).length;
     assert.equal(leftAtEnd, 0, 'no container of the tree is left');
     const re = reExecutions(ledger);
     b.kill('SIGTERM');

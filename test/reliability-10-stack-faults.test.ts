@@ -21,7 +21,7 @@ import { uid } from './helpers/harness';
 import { attemptsOf, readLedger, reExecutions, runCase, sha256, verifyOutputs, type CaseRecorder } from './helpers/ledger';
 import { waitUntil } from './helpers/processes';
 import { GENERAL_WORKERS, STACK_DOWN_TIMEOUT_MS, STACK_WARM_UP_MS, containerOf, docker, projectContainers, stackShOk, startStack, stopStack, workspaceOf, type Stack } from './helpers/stack';
-import { caseTimeout, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, terminateIfRunning, waitForStatus } from './fixtures/reliability/common';
+import { caseTimeout, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, terminateIfRunning, waitForStatus, logWarmNodes } from './fixtures/reliability/common';
 
 const FILE = 'test/reliability-10-stack-faults.test.ts';
 /** Long enough that the fault lands while these nodes run, short enough to keep a case near two minutes. */
@@ -82,7 +82,7 @@ async function faultCase(rec: CaseRecorder, name: string, fault: (treeId: string
     const before = await waitForStatus(tree, 'a and b completed and long0..3 running', (s) =>
       ['a', 'b'].every((id) => nodeOf(s, id).state === 'COMPLETED') && [0, 1, 2, 3].filter((i) => nodeOf(s, `long${i}`).state === 'RUNNING').length >= 2, W.running);
     await waitUntil('containers of the running long nodes', async () => {
-      const running = (await containersWith(dockerApi, { 'ragomics.tree': treeId })).filter((c) => c.State === 'running');
+      const running = (await containersWith(dockerApi, { treeId })).filter((c) => c.State === 'running');
       return running.length >= 2;
     }, W.containers);
     const completedBefore = before.nodes.filter((n) => n.state === 'COMPLETED').map((n) => n.id).sort();
@@ -98,6 +98,7 @@ async function faultCase(rec: CaseRecorder, name: string, fault: (treeId: string
     const doneMs = Date.now() - faultAt;
     assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
     const status = await tree.status();
+    await logWarmNodes(`case 10 ${name}`, status);
     const ledger = await readLedger(workspaceOf(stack), treeId);
     for (const id of completedBefore) {
       const att = attemptsOf(ledger, id);
@@ -115,7 +116,7 @@ async function faultCase(rec: CaseRecorder, name: string, fault: (treeId: string
     assert.deepEqual(check.problems, [], 'every completed output is intact');
     assert.equal(check.verified, status.nodes.length, 'every node has a verified output');
     // The dead or stopped attempts' containers are removed by the workers' sweeps.
-    await waitUntil('no container of the tree left', async () => (await containersWith(dockerApi, { 'ragomics.tree': treeId })).length === 0, W.containersGone, 500);
+    await waitUntil('no container of the tree left', async () => (await containersWith(dockerApi, { treeId })).length === 0, W.containersGone, 500);
     const re = reExecutions(ledger);
     rec.set({
       nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
@@ -133,9 +134,9 @@ void test('case 10a: a worker container is killed (docker kill) while it runs no
     assert.ok(stack);
     // Who runs what: the workflow learns an attempt's worker only when it ends, so ask Docker
     // (every node container carries its tree, node and worker in its labels).
-    const running = (await containersWith(systemDocker(), { 'ragomics.tree': treeId })).filter((c) => c.State === 'running');
+    const running = (await containersWith(systemDocker(), { treeId })).filter((c) => c.State === 'running');
     const counts = new Map<string, string[]>();
-    for (const c of running) counts.set(c.Labels['ragomics.worker']!, [...(counts.get(c.Labels['ragomics.worker']!) ?? []), c.Labels['ragomics.node']!]);
+    for (const c of running) counts.set(c.identity.workerId!, [...(counts.get(c.identity.workerId!) ?? []), c.identity.nodeId]);
     const [victim, victimNodes] = [...counts.entries()].sort((x, y) => y[1].length - x[1].length)[0] ?? [];
     assert.ok(victim && victimNodes && (GENERAL_WORKERS as readonly string[]).includes(victim), `a general worker runs nodes (running: ${JSON.stringify([...counts])})`);
     const killAt = Date.now();
@@ -151,9 +152,9 @@ void test('case 10a: a worker container is killed (docker kill) while it runs no
     // Who took them: the new attempts' containers carry their worker's id (the attempt folder
     // learns it later).
     const takenBy = await waitUntil("the re-run nodes' containers", async () => {
-      const cs = (await containersWith(systemDocker(), { 'ragomics.tree': treeId })).filter((c) => victimNodes.includes(c.Labels['ragomics.node']!) && c.Labels['ragomics.worker'] !== victim);
-      const workers = [...new Set(cs.map((c) => c.Labels['ragomics.worker']!))].sort();
-      return new Set(cs.map((c) => c.Labels['ragomics.node'])).size === victimNodes.length ? workers : null;
+      const cs = (await containersWith(systemDocker(), { treeId })).filter((c) => victimNodes.includes(c.identity.nodeId) && c.identity.workerId !== victim);
+      const workers = [...new Set(cs.map((c) => c.identity.workerId!))].sort();
+      return new Set(cs.map((c) => c.identity.nodeId)).size === victimNodes.length ? workers : null;
     }, W.containers, 250);
     // Docker (20.10) counts `docker kill` as a manual stop, so no restart policy brings the
     // worker back: an operator does, as here, and the next cases start from four workers again.

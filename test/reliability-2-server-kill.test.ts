@@ -19,7 +19,7 @@ import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { readLedger, reExecutions, runCase, verifyOutputs, type CaseRecorder } from './helpers/ledger';
 import { PrivateTemporalServer, WORKER_READY_MS, sleep, spawnWorker, tailOf, tempDir, waitUntil } from './helpers/processes';
-import { caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, waitForStatus } from './fixtures/reliability/common';
+import { caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, waitForStatus, logWarmNodes } from './fixtures/reliability/common';
 
 /** How long a private server start may take (ensure-temporal.sh's wait; the call's own bound adds 60 s). */
 const SERVER_START_S = 60;
@@ -83,7 +83,7 @@ async function serverKill(rec: CaseRecorder, v: Variant): Promise<void> {
     });
     await waitForStatus(tree, 'c1 and c2 running', (s) => nodeOf(s, 'c1').state === 'RUNNING' && nodeOf(s, 'c2').state === 'RUNNING', W.running);
     await waitUntil('containers of c1 and c2 running', async () =>
-      (await containersWith(docker, { 'ragomics.tree': treeId })).filter((c) => c.State === 'running').length === 2, W.containers);
+      (await containersWith(docker, { treeId })).filter((c) => c.State === 'running').length === 2, W.containers);
     await sleep(W.settle);
 
     const killAt = Date.now();
@@ -104,6 +104,7 @@ async function serverKill(rec: CaseRecorder, v: Variant): Promise<void> {
     const doneAfterRestartMs = Date.now() - killAt - downMs;
     assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
     const status = await tree.status();
+    await logWarmNodes('case 2', status);
     const ledger = await readLedger(ws, treeId);
     const check = await verifyOutputs(ledger, status.nodes);
     assert.deepEqual(check.problems, []);
@@ -114,7 +115,7 @@ async function serverKill(rec: CaseRecorder, v: Variant): Promise<void> {
     assert.ok(workerAliveWhileDown, 'the worker survived the server outage');
     // An outage shorter than the heartbeat timeout costs nothing (RELIABILITY.md): no node ran twice.
     if (v.outage === 'shorter') assert.deepEqual(re.nodes, {}, 'nothing ran again after an outage shorter than the heartbeat timeout');
-    await waitUntil('no container of the tree', async () => (await containersWith(docker, { 'ragomics.tree': treeId })).length === 0, W.noContainer);
+    await waitUntil('no container of the tree', async () => (await containersWith(docker, { treeId })).length === 0, W.noContainer);
 
     worker.kill('SIGTERM');
     await worker.waitExit(W.stop);

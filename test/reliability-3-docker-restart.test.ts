@@ -20,7 +20,7 @@ import { uid } from './helpers/harness';
 import { readLedger, reExecutions, runCase, verifyOutputs } from './helpers/ledger';
 import { PrivateDockerd, WORKER_READY_MS, sleep, spawnWorker, tailOf, tempDir, waitUntil } from './helpers/processes';
 import { fixtureImage } from './fixtures/executor/helpers';
-import { CASE_SLACK_MS, TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode } from './fixtures/reliability/common';
+import { CASE_SLACK_MS, TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, logWarmNodes } from './fixtures/reliability/common';
 
 // The workflow backs off 5, 10, 20, 40, 60 s between re-runs of a node whose engine is gone (135 s in all).
 const BOUND_MS = 240_000;
@@ -82,7 +82,7 @@ void test('case 3a: Docker engine restarted while a node runs: the node is retri
       id: treeId, heartbeatTimeout: 5, maxRetries: 2, retryDelay: 1,
       nodes: [sleepNode('x', 20), sleepNode('y', 0.5, { parentId: 'x' }), sleepNode('z', 0.5)],
     });
-    await waitUntil('x running in its container', async () => (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.node': 'x' })).some((c) => c.State === 'running'), W3A.running);
+    await waitUntil('x running in its container', async () => (await containersWith(docker, { treeId, nodeId: 'x' })).some((c) => c.State === 'running'), W3A.running);
     await sleep(W3A.settle);
     const faultAt = Date.now();
     const stopMs = await engine.stop('SIGTERM', W3A.stop - 10_000);
@@ -91,6 +91,7 @@ void test('case 3a: Docker engine restarted while a node runs: the node is retri
     const result = await resultWithin(tree, W3A.result);
     const endedMs = Date.now() - faultAt;
     const status = await tree.status();
+    await logWarmNodes('case 3a', status);
     const ledger = await readLedger(ws, treeId);
     const check = await verifyOutputs(ledger, status.nodes);
     assert.deepEqual(check.problems, []);
@@ -103,7 +104,7 @@ void test('case 3a: Docker engine restarted while a node runs: the node is retri
     const timeline = (await tree.timeline()).filter((e) => e.node === 'x');
     const re = reExecutions(ledger);
     // What the restart left on the engine goes at the latest when the tree is closed (sweep).
-    await waitUntil('no container of the tree on the engine', async () => (await containersWith(docker, { 'ragomics.tree': treeId })).length === 0, W3A.noContainer);
+    await waitUntil('no container of the tree on the engine', async () => (await containersWith(docker, { treeId })).length === 0, W3A.noContainer);
     w.kill('SIGTERM');
     await w.waitExit(W3A.stopWorker);
     rec.set({
@@ -144,13 +145,14 @@ void test('case 3b: Docker engine stopped for good while a node runs: the node F
       nodes: [sleepNode('x', 30), sleepNode('y', 0.5, { parentId: 'x' })],
     });
     const docker = new Docker({ socketPath: engine.socket });
-    await waitUntil('x running in its container', async () => (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.node': 'x' })).some((c) => c.State === 'running'), W3B.running);
+    await waitUntil('x running in its container', async () => (await containersWith(docker, { treeId, nodeId: 'x' })).some((c) => c.State === 'running'), W3B.running);
     await sleep(W3B.settle);
     const faultAt = Date.now();
     const stopMs = await engine.stop('SIGTERM', W3B.stop - 10_000);
     const result = await resultWithin(tree, W3B.result);
     const endedMs = Date.now() - faultAt;
     const status = await tree.status();
+    await logWarmNodes('case 3b', status);
     const x = nodeOf(status, 'x');
     assert.equal(result.state, 'FAILED');
     assert.equal(x.state, 'FAILED');

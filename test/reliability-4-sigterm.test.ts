@@ -14,7 +14,7 @@ import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { attemptsOf, readLedger, reExecutions, runCase, verifyOutputs } from './helpers/ledger';
 import { WORKER_READY_MS, sleep, spawnWorker, tempDir, waitUntil } from './helpers/processes';
-import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker } from './fixtures/reliability/common';
+import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, logWarmNodes } from './fixtures/reliability/common';
 
 interface Variant {
   name: 'long-grace' | 'short-grace';
@@ -50,14 +50,14 @@ async function sigtermWhileRunning(v: Variant) {
       id: treeId, heartbeatTimeout: 5, maxParallelJobs: 1,
       nodes: [sleepNode('x', v.nodeSeconds, { priority: 10 }), sleepNode('later', 0.5), sleepNode('child', 0.5, { parentId: 'x' })],
     });
-    await waitUntil('x running in its container', async () => (await containersWith(docker, { 'ragomics.tree': treeId, 'ragomics.node': 'x' })).some((c) => c.State === 'running'), W.running);
+    await waitUntil('x running in its container', async () => (await containersWith(docker, { treeId, nodeId: 'x' })).some((c) => c.State === 'running'), W.running);
     await sleep(W.settle);
     const termAt = Date.now();
     a.kill('SIGTERM');
     const exit = await a.waitExit(W.stopA);
     const exitMs = exit.at - termAt;
     // Nothing of the stopped worker is left, before any other worker could have cleaned up.
-    const leftByA = await containersWith(docker, { 'ragomics.worker': stoppedId });
+    const leftByA = await containersWith(docker, { workerId: stoppedId });
     const ledgerAtExit = await readLedger(ws, treeId);
     // Attempts that began after SIGTERM, while only the stopping worker was polling this queue.
     const startedAfterTerm = ledgerAtExit.attempts.filter((x) => x.beganAt > termAt);
@@ -67,6 +67,7 @@ async function sigtermWhileRunning(v: Variant) {
     await b.ready;
     const result = await resultWithin(tree, W.result);
     const status = await tree.status();
+    await logWarmNodes('case 4', status);
     const ledger = await readLedger(ws, treeId);
     const check = await verifyOutputs(ledger, status.nodes);
     const re = reExecutions(ledger);

@@ -16,7 +16,7 @@ import { uid } from './helpers/harness';
 import { readLedger, runCase, reExecutions, sha256, verifyOutputs } from './helpers/ledger';
 import { WORKER_READY_MS, spawnWorker, tempDir } from './helpers/processes';
 import * as H from './fixtures/reliability/hostile';
-import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, codeNode, containersWith, nodeOf, resultWithin, sleepNode, systemDocker } from './fixtures/reliability/common';
+import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, codeNode, containersWith, nodeOf, resultWithin, sleepNode, systemDocker, logWarmNodes } from './fixtures/reliability/common';
 
 interface Expected {
   /** Node state and a pattern its recorded reason must match (FAILED nodes). */
@@ -63,6 +63,7 @@ void test('case 6: hostile blocks are contained; the host and a sibling node are
     });
     const result = await resultWithin(tree, W6.result);
     const status = await tree.status();
+    await logWarmNodes('case 6', status);
     const ledger = await readLedger(ws, treeId);
     const expected: Record<string, Expected> = {
       seed: { state: 'COMPLETED' },
@@ -123,7 +124,7 @@ void test('case 6: hostile blocks are contained; the host and a sibling node are
     assert.deepEqual(check.problems, [], 'the parent output (the attacked input) and every completed output are intact');
     assert.ok(check.verified >= 4);
     assert.equal(nodeOf(status, 'seed').sha256, ledger.published.find((p) => p.nodeId === 'seed')!.result.outputSha256);
-    const left = await containersWith(docker, { 'ragomics.tree': treeId });
+    const left = await containersWith(docker, { treeId });
     assert.deepEqual(left.map((c) => c.Names), [], 'no container left');
     const re = reExecutions(ledger);
     w.kill('SIGTERM');

@@ -17,7 +17,7 @@ import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { readLedger, runCase, reExecutions, sha256, verifyOutputs } from './helpers/ledger';
 import { WORKER_READY_MS, sleep, spawnWorker, tempDir } from './helpers/processes';
-import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, codeNode, containersWith, resultWithin, secs, sleepNode, systemDocker } from './fixtures/reliability/common';
+import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, codeNode, containersWith, resultWithin, secs, sleepNode, systemDocker, logWarmNodes } from './fixtures/reliability/common';
 
 /** Adds an obs column named after the node, so each output differs from its input. */
 const TAG = 'def run(adata=None, **p):\n    adata.obs[p["name"]] = p["name"]\n    return adata\n';
@@ -77,6 +77,7 @@ void test('case 8: every published output has a checksum, never changes after it
     const result = await done;
     assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
     const status = await tree.status();
+    await logWarmNodes('case 8', status);
     const ledger = await readLedger(ws, treeId);
 
     // Every completed node has a checksum in its result (status and node-result.json).
@@ -114,7 +115,7 @@ void test('case 8: every published output has a checksum, never changes after it
     assert.notEqual(add.status, 0, 'adding a file to a published folder as uid 65534 fails');
     assert.match(add.stderr, /Permission denied/);
     assert.equal(await sha256(sample.outputPath!), sample.sha256);
-    assert.deepEqual(await containersWith(docker, { 'ragomics.tree': treeId }), []);
+    assert.deepEqual(await containersWith(docker, { treeId }), []);
     const re = reExecutions(ledger);
     w.kill('SIGTERM');
     await w.waitExit(W8.stop);

@@ -188,7 +188,7 @@ void test('case 9: worker SIGKILLed mid-cohort while a sample is added; the tree
     const check = await verifyOutputs(ledger, status.nodes);
     assert.deepEqual(check.problems, []);
     assert.equal(check.verified, expectedIds.length);
-    const left = await containersWith(docker, { 'ragomics.tree': treeId });
+    const left = await containersWith(docker, { treeId });
     assert.deepEqual(left.map((c) => c.Names), [], 'no container of the tree is left');
     const re = reExecutions(ledger);
     assert.equal(re.total, norms.length, `only the interrupted nodes ran again: ${JSON.stringify(re.nodes)}`);

@@ -39,17 +39,20 @@ export function defaultMaxConcurrentNodes(executor: ExecutorKind, cores: number 
  * The worker's default warm pool (runner processes or containers kept started, their imports
  * done, so a node skips that start-up), when `RAGOMICS_WARM_POOL` / `--warm` is not set:
  * - `inprocess`: 0 (its blocks run inside the worker: nothing to start).
- * - `docker`: 0 (opt in with `--warm N`). A pooled container is created before its node is known,
- *   and Docker cannot label a container after it was created: `docker ps` and the fault cases of
- *   RELIABILITY.md find an attempt's container by its `ragomics.tree`/`ragomics.node` labels, which
- *   a pooled container lacks. Until those labels can be had, the pool is a choice, not the default.
+ * - `docker`: 2 (at most the node cap). Measured on the blocks image (2 cores): an idle, ready
+ *   member holds 163 MiB (`docker stats`), a refill (create → ready) takes 1.45 s median on a
+ *   quiet host and 10 s at load 15; a served node pays a 35-42 ms hand-over instead of 0.8-1.5 s
+ *   of create, start and imports (BENCHMARKS.md sections 3 and 10, quoted from the issue 15
+ *   session of 2026-11-29). A pooled container is identifiable per node like a cold one: it is
+ *   renamed to its attempt's name at hand-over (activities/executors/docker-identity.ts), which
+ *   `docker ps --filter name=...`, the clean-up, the orphan sweep and the fault tests read.
  * - `local`: 2 (at most the node cap; for `local` any N > 0 means one fork server per worker,
  *   see activities/executors/fork-server.ts). Measured on the blocks venv (2 cores): the warmed-up
  *   server holds 256 MB RSS (150 MB its own, 105 MB shared library pages), is ready 1.5 s after
  *   start on an idle host (4-6 s under load), and a forked node shares its pages copy-on-write.
  */
 export function defaultWarmPool(executor: ExecutorKind, maxConcurrentNodes: number): number {
-  if (executor === 'inprocess' || executor === 'docker') return 0;
+  if (executor === 'inprocess') return 0;
   return Math.min(2, maxConcurrentNodes);
 }
 

@@ -5,13 +5,12 @@
  * removed. Asking Temporal instead of guessing keeps other live workers' containers on a shared
  * Docker engine safe.
  */
-import { readFile, rm } from 'node:fs/promises';
-import path from 'node:path';
 import type Docker from 'dockerode';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { cleanupOrphanContainers } from '../activities';
-import { CONTAINER_WORKSPACE, POOL_LABEL } from '../activities/executors/docker-spec';
+import { containerIdentity } from '../activities/executors/docker-identity';
+import { POOL_LABEL } from '../activities/executors/docker-spec';
 
 const { PendingActivityState } = temporal.api.enums.v1;
 
@@ -45,80 +44,45 @@ async function liveWorkersOf(client: Client, treeId: string): Promise<Set<string
  * is true, and containers of trees this server does not know (another server or namespace on
  * the same engine).
  *
- * Warm pool containers (label `ragomics.pool`) carry no tree label (labels are fixed at create,
- * before a node is known): see {@link poolVerdict}. A removed pool container's host folder
- * (hard links to inputs, its output) is deleted with it.
+ * Which attempt a container runs is its identity (docker-identity.ts `containerIdentity`):
+ * labels for a cold container, the name it got at hand-over for a warm pool container (label
+ * `ragomics.pool`). A pool container without one is idle: see {@link idleMemberVerdict}. A removed
+ * pool container's host folder (hard links to inputs, its output) is deleted with it.
  */
 export async function removeOrphanContainers(docker: Docker, connection: Connection, namespace: string, keep: (c: Docker.ContainerInfo) => boolean = () => false): Promise<string[]> {
   const client = new Client({ connection, namespace });
   const cache = new Map<string, Set<string> | null | 'unknown'>();
   const containers = await docker.listContainers({ all: true, filters: JSON.stringify({ label: ['ragomics.managed=true'] }) });
-  const pool = new Map<string, PoolVerdict>();
   for (const c of containers) {
-    if (c.Labels[POOL_LABEL] === 'true' && !keep(c)) pool.set(c.Id, await poolVerdict(c));
-    const verdict = pool.get(c.Id);
-    const tree = verdict && typeof verdict === 'object' ? verdict.treeId : c.Labels['ragomics.tree'];
+    const tree = containerIdentity(c)?.treeId;
     if (tree && !cache.has(tree) && !keep(c)) cache.set(tree, await liveWorkersOf(client, tree));
   }
-  const removed = await cleanupOrphanContainers(docker, (c) => {
+  const judgedAt = Date.now() / 1000;
+  return cleanupOrphanContainers(docker, (c) => {
     if (keep(c)) return true;
-    const verdict = pool.get(c.Id);
-    // Listed after the verdicts were taken (a member just created): not judged this time.
-    if (c.Labels[POOL_LABEL] === 'true' && verdict === undefined) return true;
-    if (verdict === 'keep') return true;
-    if (verdict === 'remove') return false;
-    const tree = verdict ? verdict.treeId : c.Labels['ragomics.tree'];
-    const worker = c.Labels['ragomics.worker'];
-    const live = tree ? cache.get(tree) : null;
-    // Listed after the cache was filled (a container just created): not judged this time.
-    if (tree && !cache.has(tree)) return true;
+    const identity = containerIdentity(c);
+    if (!identity) return c.Labels[POOL_LABEL] === 'true' ? idleMemberVerdict(c, judgedAt) === 'keep' : true;
+    const live = cache.get(identity.treeId);
+    // Listed after the cache was filled (a container just created or handed its node): not judged this time.
+    if (!cache.has(identity.treeId)) return true;
     if (live === 'unknown') return true;
-    return Boolean(live && worker && live.has(worker));
+    return Boolean(live && identity.workerId && live.has(identity.workerId));
   });
-  const byId = new Map(containers.map((c) => [c.Id, c]));
-  for (const id of removed) {
-    const dir = poolMemberDir(byId.get(id));
-    if (dir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-  }
-  return removed;
 }
-
-/** How a pool container is judged: at once (`keep`, `remove`) or, once assigned, by its node's tree like any attempt container. */
-type PoolVerdict = 'keep' | 'remove' | { treeId: string };
 
 /** A pool container never started by its worker is left alone this long (its worker may be between create and start). */
 const POOL_CREATED_GRACE_S = 60;
 
 /**
- * The verdict on a pool container. Assigned (a job.json in its read-only /workspace folder):
- * judged by that job's tree and the container's worker label, as attempt containers are.
- * Idle and running: kept, because a member's stdin is its worker's attach connection
- * (StdinOnce): when that worker dies the runner reads EOF and exits by itself, and then it is
- * removed here. Idle and exited: removed. Created but never started: removed after
- * {@link POOL_CREATED_GRACE_S}. A job.json this worker cannot read (a folder on another host):
- * kept, not ours to judge.
+ * The verdict on a pool container that runs no attempt (no attempt name yet). Running: kept,
+ * because an idle member's stdin is its worker's attach connection (StdinOnce): when that
+ * worker dies the runner reads EOF and exits by itself, and then it is removed here. Exited:
+ * removed. Created but never started: removed after {@link POOL_CREATED_GRACE_S}.
  */
-async function poolVerdict(c: Docker.ContainerInfo): Promise<PoolVerdict> {
-  const ws = c.Mounts?.find((m) => m.Destination === CONTAINER_WORKSPACE)?.Source;
-  if (ws) {
-    try {
-      const job = JSON.parse(await readFile(path.join(ws, 'job.json'), 'utf8')) as { treeId?: unknown };
-      if (typeof job.treeId === 'string' && job.treeId) return { treeId: job.treeId };
-      return 'keep';
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return 'keep';
-    }
-  }
+function idleMemberVerdict(c: Docker.ContainerInfo, now: number): 'keep' | 'remove' {
   if (c.State === 'running') return 'keep';
-  if (c.State === 'created') return Date.now() / 1000 - c.Created > POOL_CREATED_GRACE_S ? 'remove' : 'keep';
+  if (c.State === 'created') return now - c.Created > POOL_CREATED_GRACE_S ? 'remove' : 'keep';
   return 'remove';
-}
-
-/** The host folder of a pool member (parent of its `ws/` workspace), or null for other containers. */
-function poolMemberDir(c: Docker.ContainerInfo | undefined): string | null {
-  if (!c || c.Labels[POOL_LABEL] !== 'true') return null;
-  const ws = c.Mounts?.find((m) => m.Destination === CONTAINER_WORKSPACE)?.Source;
-  return ws && path.basename(ws) === 'ws' ? path.dirname(ws) : null;
 }
 
 /**

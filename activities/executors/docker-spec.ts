@@ -30,8 +30,8 @@ export const SCOPE_ENV = 'RAGOMICS_CONTAINER_SCOPE';
 
 /**
  * Label of a pre-started pool container (value `true`). Labels cannot be changed after create,
- * so such a container carries no tree or node label: once assigned, the node it runs is named
- * by the job.json in its read-only workspace folder (see workers/orphans.ts).
+ * so such a container carries no tree or node label: at hand-over it is renamed to its
+ * attempt's name, from which docker-identity.ts `containerIdentity` reads the node it runs.
  */
 export const POOL_LABEL = 'ragomics.pool';
 
@@ -125,7 +125,7 @@ function sandboxHostConfig(limits: SandboxLimits, opts: SandboxOptions): Docker.
   };
 }
 
-/** Labels that identify an attempt's container; used by cleanup and by tests. */
+/** Labels that identify a cold attempt's container; read back by docker-identity.ts `containerIdentity` (cleanup, sweeps, tests). */
 export function containerLabels(job: ExecJob): Record<string, string> {
   const scope = process.env[SCOPE_ENV];
   return {

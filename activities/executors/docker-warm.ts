@@ -8,7 +8,8 @@
  * /workspace is a host folder mounted read-only into which the node's inputs are hard-linked
  * (same inode, no byte copied, unwritable through that mount), /workspace/output its own
  * writable folder, moved to the attempt's output/ after the exit; the node's memory, CPU and PID
- * limits are applied with `container.update` before the job line is written. Whatever the pool
+ * limits are applied with `container.update` and the container is renamed to its attempt's name
+ * (docker-identity.ts) before the job line is written. Whatever the pool
  * cannot serve runs cold: see {@link WarmDockerPool.canServe}.
  */
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,7 @@ import path from 'node:path';
 import { Writable, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { inspectImage } from './docker-image';
+import { containerName } from './docker-identity';
 import { CONTAINER_WORKSPACE, poolContainerSpec, type SandboxOptions } from './docker-spec';
 import type { LogSink } from './logs';
 import type { ExecJob } from './types';
@@ -251,10 +253,16 @@ function wireMember(id: string, container: Docker.Container, dir: string, worksp
 
 /**
  * Hands `job` to `member`: hard-links job.json and the inputs into its read-only workspace,
- * applies the node's limits and writes the job line. Returns false when the member cannot take
- * it (a link or the update failed, or it died): the caller destroys it and runs the node cold.
+ * applies the node's limits, renames the container to the attempt's name (docker-identity.ts
+ * `containerName`: a pooled container's only mark of its node, since labels are fixed at
+ * create) and writes the job line. Link, update and rename run at once, all before the job
+ * line, so the container is identifiable from the moment it runs the node. Returns false when
+ * the member cannot take it (a link, the update or the rename failed, e.g. the name is taken,
+ * or it died): the caller destroys it and runs the node cold.
  */
 export async function assignJob(member: WarmMember, job: ExecJob): Promise<boolean> {
+  const name = containerName(job);
+  if (name === null) return false;
   try {
     // link(2) does not follow symbolic links: link the file an input path resolves to.
     const linkTo = async (from: string, to: string): Promise<void> => link(await realpath(from), to);
@@ -266,6 +274,7 @@ export async function assignJob(member: WarmMember, job: ExecJob): Promise<boole
       ...links,
       // MemorySwap = Memory: no swap, as in the cold path. The PID limit stays the sandbox's.
       member.container.update({ Memory: memoryBytes, MemorySwap: memoryBytes, NanoCpus: Math.round(job.cpus * 1e9) }),
+      member.container.rename({ name }),
     ]);
   } catch {
     return false;

@@ -9,6 +9,7 @@ import Docker from 'dockerode';
 import { ExecutorUnavailableError } from '../errors';
 import { settleWithin, whenAborted } from './abort';
 import { resolveBlockImage, type RequirementsBuildOptions } from './docker-image';
+import { containerName } from './docker-identity';
 import { containerSpec, type SandboxOptions } from './docker-spec';
 import { sampleMemory, type MemorySampler } from './docker-stats';
 import { assignJob, collectOutput, createWarmDockerPool, discardMember, type WarmDockerPool, type WarmMember } from './docker-warm';
@@ -115,7 +116,7 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
       const t0 = performance.now();
       const phases: ExecPhases = { prepareMs: t0 - tPrepare };
       try {
-        container = await docker.createContainer(containerSpec(job, image.ref, opts));
+        container = await createNamed(docker, containerSpec(job, image.ref, opts), containerName(job));
       } catch (e) {
         throw new ExecutorUnavailableError(`cannot create the container: ${(e as Error).message}`, { logDir: job.paths.dir });
       }
@@ -266,6 +267,22 @@ function engineTime(iso: string | undefined): number | undefined {
   // Docker's zero time (0001-01-01) means "never".
   if (Number.isNaN(whole) || whole <= 0) return undefined;
   return whole + Number(`0.${m[2] ?? '0'}`) * 1000;
+}
+
+/**
+ * Creates a cold container under its attempt's name (docker-identity.ts), so operators find cold
+ * and pooled containers with one `docker ps --filter name=...`. The name is a convenience here
+ * (a cold container's identity is its labels): when it is taken (a leftover of the same attempt
+ * not yet swept, HTTP 409) or there is none, the container is created unnamed instead.
+ */
+async function createNamed(docker: Docker, spec: Docker.ContainerCreateOptions, name: string | null): Promise<Docker.Container> {
+  if (name === null) return docker.createContainer(spec);
+  try {
+    return await docker.createContainer({ ...spec, name });
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode !== 409) throw e;
+    return docker.createContainer(spec);
+  }
 }
 
 /** Wait before asking whether the engine went away after a container was killed. */

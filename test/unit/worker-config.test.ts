@@ -58,9 +58,10 @@ void test('warm pool: 2 for local and docker (at most the node cap), 0 in-proces
   assert.equal(defaultWarmPool('inprocess', 100), 0);
   assert.equal(defaultWarmPool('local', 8), 2);
   assert.equal(defaultWarmPool('local', 1), 1, 'never more members than node slots');
-  assert.equal(defaultWarmPool('docker', 4), 0, 'docker: opt in (pooled containers lack per-node labels)');
-  assert.equal(loadWorkerConfig({}, {}).warmPool, 0, 'docker by default: off');
-  assert.equal(loadWorkerConfig({ warmPool: 2 }, {}).warmPool, 2, 'docker: on when asked');
+  assert.equal(defaultWarmPool('docker', 4), 2, 'docker: on (a pooled container is named for its node at hand-over)');
+  assert.equal(defaultWarmPool('docker', 1), 1, 'docker: never more members than node slots');
+  assert.equal(loadWorkerConfig({}, {}).warmPool, 2, 'docker by default: on');
+  assert.equal(loadWorkerConfig({ warmPool: 0 }, {}).warmPool, 0, 'docker: off when asked');
   assert.equal(loadWorkerConfig({}, { RAGOMICS_EXECUTOR: 'inprocess' }).warmPool, 0);
   assert.equal(loadWorkerConfig({}, { RAGOMICS_EXECUTOR: 'local', RAGOMICS_MAX_CONCURRENT_NODES: '1' }).warmPool, 1);
   assert.equal(loadWorkerConfig({}, { RAGOMICS_WARM_POOL: '0' }).warmPool, 0, '0 turns it off');

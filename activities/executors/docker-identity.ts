@@ -1,0 +1,121 @@
+/**
+ * Which attempt a ragomics container runs, read back from the Docker API alone: the one place
+ * that knows how cold and pooled containers carry it.
+ *
+ * A cold container is created for its attempt and labelled with it (docker-spec.ts
+ * `containerLabels`). A warm pool container is created before its node is known, and Docker
+ * cannot change labels after create, so at hand-over the executor renames it to
+ * {@link containerName} of the attempt (docker-warm.ts `assignJob`), before the job line is
+ * sent: from the moment it runs the node, its name says which one. Cold containers get the same
+ * name at create (when it is free), so one `docker ps --filter name=...` finds both kinds.
+ *
+ * Both marks are set by the worker through the Docker API, which no block can reach (no socket,
+ * no network), and both outlive the worker, so a sweep can judge a dead worker's containers.
+ */
+import type Docker from 'dockerode';
+import { IdSchema } from '../../common/schemas';
+import { MANAGED_LABEL, POOL_LABEL } from './docker-spec';
+
+/** Prefix of every attempt's container name. */
+export const CONTAINER_NAME_PREFIX = 'ragomics-';
+
+/** What names an attempt: the inputs of {@link containerName}. */
+export interface AttemptKey {
+  treeId: string;
+  nodeId: string;
+  /** Workflow attempt (1-based). */
+  attempt: number;
+  /** Temporal's attempt of the activity (1-based). */
+  activityAttempt: number;
+}
+
+/** The attempt a container runs, and who runs it. */
+export interface ContainerIdentity extends AttemptKey {
+  /** The worker that started it (label `ragomics.worker`), null when unlabelled. */
+  workerId: string | null;
+  /** A warm pool container (identity from its name), else a cold one (identity from its labels). */
+  pooled: boolean;
+}
+
+/** Separator of the name's fields: tree and node ids never hold "..", and never start with "." (common/schemas.ts IdSchema). */
+const SEP = '..';
+/** Splits at a separator: a run of three dots is an id ending in "." followed by the separator. */
+const SPLIT = /\.\.(?!\.)/;
+
+/**
+ * The container name of an attempt: `ragomics-<tree>..<node>..<attempt>-<activityAttempt>`,
+ * e.g. `ragomics-pbmc..normalize..1-1`. Tree and node ids are IdSchema ids, whose characters
+ * (`[A-Za-z0-9_.-]`) are all allowed in Docker names and which never contain "..", so the name
+ * is the ids verbatim and {@link parseContainerName} inverts it exactly: no sanitising, no hash.
+ * The longest is 276 characters (two 128-character ids); Docker sets no length limit on names
+ * (a 2,000-character name was accepted by Docker 20.10). Returns null when an id is not an
+ * IdSchema id (the activity validates them, so this is a guard, not a path) or a count is not a
+ * positive integer.
+ */
+export function containerName(key: AttemptKey): string | null {
+  if (!IdSchema.safeParse(key.treeId).success || !IdSchema.safeParse(key.nodeId).success) return null;
+  if (!isCount(key.attempt) || !isCount(key.activityAttempt)) return null;
+  return `${CONTAINER_NAME_PREFIX}${key.treeId}${SEP}${key.nodeId}${SEP}${key.attempt}-${key.activityAttempt}`;
+}
+
+/** The attempt named by a container name (with or without Docker's leading "/"), or null when it is not one of {@link containerName}'s. */
+export function parseContainerName(name: string): AttemptKey | null {
+  const bare = name.startsWith('/') ? name.slice(1) : name;
+  if (!bare.startsWith(CONTAINER_NAME_PREFIX)) return null;
+  const parts = bare.slice(CONTAINER_NAME_PREFIX.length).split(SPLIT);
+  if (parts.length !== 3) return null;
+  const [treeId, nodeId, attempts] = parts as [string, string, string];
+  const m = /^(\d{1,9})-(\d{1,9})$/.exec(attempts);
+  if (!m) return null;
+  const key = { treeId, nodeId, attempt: Number(m[1]), activityAttempt: Number(m[2]) };
+  return containerName(key) === bare ? key : null;
+}
+
+/**
+ * A regular expression for `docker ps --filter name=...` (and the API's `name` filter) that
+ * matches the containers of `treeId`, or of its node `nodeId`: e.g. `^/ragomics-pbmc\.\.normalize\.\.`.
+ */
+export function containerNameFilter(treeId: string, nodeId?: string): string {
+  const esc = (s: string): string => s.replace(/\./g, '\\.');
+  return `^/${esc(CONTAINER_NAME_PREFIX + treeId + SEP)}${nodeId === undefined ? '' : esc(nodeId + SEP)}`;
+}
+
+/**
+ * The identity of a listed container (`docker.listContainers` entry, any state), or null for a
+ * container that runs no attempt (an idle pool member, or one not ragomics-managed).
+ * - Cold: its labels `ragomics.tree`, `ragomics.node`, `ragomics.attempt`, `ragomics.activity-attempt`, `ragomics.worker`.
+ * - Pooled (label `ragomics.pool=true`): its name ({@link containerName}, set at hand-over) and its `ragomics.worker` label.
+ * Never throws; labels or a name that do not parse give null.
+ */
+export function containerIdentity(c: Pick<Docker.ContainerInfo, 'Labels' | 'Names'>): ContainerIdentity | null {
+  const labels = c.Labels ?? {};
+  if (labels[MANAGED_LABEL] !== 'true') return null;
+  const workerId = labels['ragomics.worker'] ?? null;
+  if (labels[POOL_LABEL] === 'true') {
+    for (const name of c.Names ?? []) {
+      const key = parseContainerName(name);
+      if (key) return { ...key, workerId, pooled: true };
+    }
+    return null;
+  }
+  const treeId = labels['ragomics.tree'];
+  const nodeId = labels['ragomics.node'];
+  const attempt = Number(labels['ragomics.attempt']);
+  const activityAttempt = Number(labels['ragomics.activity-attempt']);
+  if (!treeId || !nodeId || !isCount(attempt) || !isCount(activityAttempt)) return null;
+  return { treeId, nodeId, attempt, activityAttempt, workerId, pooled: false };
+}
+
+/** Which identities {@link identityMatches} accepts; every given field must be equal. */
+export type IdentityFilter = Partial<Omit<ContainerIdentity, 'pooled'>>;
+
+/** True when `c` runs an attempt and every field of `filter` equals its identity's. */
+export function identityMatches(c: Pick<Docker.ContainerInfo, 'Labels' | 'Names'>, filter: IdentityFilter): boolean {
+  const id = containerIdentity(c);
+  if (!id) return false;
+  return (Object.keys(filter) as (keyof IdentityFilter)[]).every((k) => filter[k] === undefined || filter[k] === id[k]);
+}
+
+function isCount(n: number): boolean {
+  return Number.isInteger(n) && n >= 1;
+}
