@@ -138,6 +138,9 @@ export async function readResultManifest(outputDir: string, warn: (message: stri
 
 /** Figures named by the manifest that are real files inside the output folder (no escapes). */
 async function existingFigures(outputDir: string, names: string[], warn: (message: string) => void): Promise<string[]> {
+  // No figures (most nodes): no realpath of the folder (a thread-pool round trip on the path
+  // from a node's end to its children's start).
+  if (names.length === 0) return [];
   const root = await realpath(outputDir);
   const out: string[] = [];
   for (const name of names) {

@@ -230,14 +230,16 @@ async function checkInput(inputPath: string | null, what: string): Promise<strin
   if (inputPath === '') throw new InputMissingError(`${what === 'input' ? 'the parent node' : `${what}: its node`} produced no AnnData output (its outputPath is empty), so there is no input to run on`);
   if (!inputPath.endsWith('.h5ad')) throw new InputMissingError(`${what} "${inputPath}" is not an .h5ad file`);
   const abs = path.resolve(inputPath);
-  const real = await realpath(abs).catch(() => null);
-  const [info, readable] = real === null ? [null, false] : await Promise.all([
-    stat(real).catch(() => null),
-    access(real, constants.R_OK).then(() => true, () => false),
+  // In parallel, one thread-pool round trip instead of two: stat() and access() follow symlinks,
+  // so on `abs` they answer for the same file as on its real path.
+  const [real, info, readable] = await Promise.all([
+    realpath(abs).catch(() => null),
+    stat(abs).catch(() => null),
+    access(abs, constants.R_OK).then(() => true, () => false),
   ]);
-  if (!info?.isFile()) throw new InputMissingError(`${what} "${abs}" does not exist or is not a file (was the ${what === 'input' ? "parent's" : 'upstream'} output published?)`);
+  if (real === null || !info?.isFile()) throw new InputMissingError(`${what} "${abs}" does not exist or is not a file (was the ${what === 'input' ? "parent's" : 'upstream'} output published?)`);
   if (!readable) throw new InputMissingError(`${what} "${abs}" is not readable by the worker`);
-  return real!;
+  return real;
 }
 
 /** Folder name of a tree execution under `<root>/trees/`: the tree id, plus the run key when the workflow gives one. */

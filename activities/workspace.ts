@@ -53,15 +53,14 @@ export interface RunnerJob {
 export async function prepareAttempt(paths: AttemptPaths, job: RunnerJob): Promise<void> {
   // A folder of this exact attempt exists only when its task was delivered before and the
   // worker died: start it afresh. Otherwise skip the recursive removal (a no-op node pays
-  // every file-system round trip on its dependents' critical path). ENOENT (the node's first
-  // attempt: its `attempts/` folder does not exist yet) means there is nothing to remove either.
-  const made = await mkdir(paths.dir, { recursive: false }).then(() => 'made' as const, (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EEXIST') return 'exists' as const;
-    if (e.code === 'ENOENT') return 'no-parent' as const;
-    throw e;
-  });
-  if (made === 'exists') await rm(paths.dir, { recursive: true, force: true });
-  if (made !== 'made') await mkdir(paths.dir, { recursive: true });
+  // every file-system round trip on its dependents' critical path). One recursive mkdir tells
+  // both cases apart in one round trip: it returns the first folder it created, or undefined
+  // when the attempt folder was already there.
+  const created = await mkdir(paths.dir, { recursive: true });
+  if (created === undefined) {
+    await rm(paths.dir, { recursive: true, force: true });
+    await mkdir(paths.dir, { recursive: true });
+  }
   await mkdir(paths.outputDir);
   await Promise.all([
     chmod(paths.outputDir, 0o777),

@@ -5,6 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { CancelledFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
 import { sleepNode, uid, waitFor, withWorker } from './helpers/harness';
 
 test('a failing node cancels its dependents; the other branch completes; the failure is reported', async () => {
@@ -115,6 +117,21 @@ test('cancel the tree: running nodes stop, waiting ones are cancelled, the tree 
     assert.ok(endMs < 10_000, `the tree ended promptly (${endMs} ms)`);
     assert.equal(result.state, 'CANCELLED');
     assert.deepEqual((await tree.status()).nodes.map((n) => n.state), ['CANCELLED', 'CANCELLED', 'CANCELLED']);
+  });
+});
+
+test('the workflow itself cancelled through Temporal (not cancelTree): its running nodes are cancelled and the run ends cancelled', async () => {
+  await withWorker({}, async ({ client }) => {
+    // The main loop waits for events on a promise that only the workflow scope's cancellation
+    // can reject (workflows/analysis-tree.ts, LEAN_WAKE_PATCH): a wait that missed it would hang.
+    const tree = await client.startTree({ id: uid('cancel-wf'), nodes: [sleepNode('a', 600), sleepNode('b', 1, { parentId: 'a' })] });
+    await waitFor(async () => (await tree.status()).runningJobs === 1);
+    const handle = client.client.workflow.getHandle(tree.treeId);
+    await handle.cancel();
+    const err = await tree.result().then(() => null, (e: unknown) => e);
+    assert.ok(err instanceof WorkflowFailedError, `the run failed (${String(err)})`);
+    assert.ok(err.cause instanceof CancelledFailure, `as cancelled (${String(err.cause)})`);
+    assert.equal((await handle.describe()).status.name, 'CANCELLED');
   });
 });
 

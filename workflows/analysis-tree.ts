@@ -93,6 +93,18 @@ function escapeMarkdown(s: string): string {
  */
 export const PROMPT_WAKE_PATCH = 'prompt-wake';
 
+/**
+ * Patch id of the lean wake-up (taken only with PROMPT_WAKE_PATCH): the main loop waits on a
+ * plain promise instead of a Trigger, the workflow scope's cancellation reaching it through one
+ * listener set up once, and a node's runner reports its own end instead of a `then()` on its
+ * promise. Every promise created in workflow code costs a stack capture in the SDK's promise
+ * hook (about 30 µs here, BENCHMARKS.md section 1): a Trigger and its wait make about six, the
+ * plain wait two, the `then()` one per node. The loop then runs a few microtasks earlier after
+ * the event that woke it, so nodes ending in one activation may be dispatched in other turns of
+ * the loop than before: histories recorded before replay with the Trigger.
+ */
+export const LEAN_WAKE_PATCH = 'lean-wake';
+
 /** Most failures listed in the result (the status query pages through all). */
 const MAX_FAILURES_LISTED = 1000;
 /** Least time between two search-attribute upserts (each one is a history event). */
@@ -127,12 +139,21 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
 
   /** Resolves the main loop's wait (PROMPT_WAKE_PATCH); null while the loop is not waiting. */
   let wakeTrigger: Trigger<void> | null = null;
+  /** The main loop's wait under LEAN_WAKE_PATCH: its promise's resolve and reject; null while the loop is not waiting. */
+  let wakeWaiter: { resolve: () => void; reject: (err: unknown) => void } | null = null;
+  /** Under LEAN_WAKE_PATCH: the workflow scope's cancellation, once it came (a wait started later rejects at once). */
+  const scopeCancel: { cancelled: boolean; err?: unknown } = { cancelled: false };
   const wake = () => {
     dirty = true;
     if (wakeTrigger) {
       const t = wakeTrigger;
       wakeTrigger = null;
       t.resolve();
+    }
+    if (wakeWaiter) {
+      const w = wakeWaiter;
+      wakeWaiter = null;
+      w.resolve();
     }
   };
 
@@ -333,7 +354,10 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
       // stack capture in the SDK's promise hook, and finally() makes three of them per node
       // (BENCHMARKS.md section 1). A rejection is rethrown, as finally() did (the task fails loudly).
       const end = (): void => { inFlight.delete(id); wake(); };
-      void runNode(rec, scope).then(end, (e: unknown) => { end(); throw e; });
+      // LEAN_WAKE_PATCH: the runner calls end() itself when it ends (also when it throws; its
+      // rejection then fails the task loudly, as the rethrow below does).
+      if (leanWake) void runNode(rec, scope, end);
+      else void runNode(rec, scope).then(end, (e: unknown) => { end(); throw e; });
     }
   }
 
@@ -388,6 +412,17 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
 
   // Before the first await (and the first local activity of a carried run): see the comment below.
   const promptWake = patched(PROMPT_WAKE_PATCH);
+  const leanWake = promptWake && patched(LEAN_WAKE_PATCH);
+  if (leanWake) {
+    // What a Trigger does per wait (reject when the workflow's scope is cancelled), once for the run.
+    CancellationScope.current().cancelRequested.catch((err: unknown) => {
+      scopeCancel.cancelled = true;
+      scopeCancel.err = err;
+      const w = wakeWaiter;
+      wakeWaiter = null;
+      w?.reject(err);
+    });
+  }
   let loadedFrom: string | null = null;
   if (ref) {
     // A run started from a reference is new code throughout: take every patch now, before the
@@ -406,7 +441,10 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   // ---- main loop ------------------------------------------------------------------------
   for (;;) {
     if (!promptWake) await condition(() => dirty);
-    else if (!dirty) {
+    else if (!dirty && leanWake) {
+      if (scopeCancel.cancelled) throw scopeCancel.err;
+      await new Promise<void>((resolve, reject) => { wakeWaiter = { resolve, reject }; });
+    } else if (!dirty) {
       // A Trigger, like condition(), rejects when the workflow's scope is cancelled.
       wakeTrigger = new Trigger<void>();
       await wakeTrigger;

@@ -81,8 +81,12 @@ export interface NodeRunnerContext {
   onCompleted(rec: NodeRecord, result: NodeResult): void;
 }
 
-/** Returns `runNode(rec, scope)`, which resolves when the node has ended and the scheduler knows. */
-export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scope: CancellationScope) => Promise<void> {
+/**
+ * Returns `runNode(rec, scope, onEnd?)`, which resolves when the node has ended and the scheduler
+ * knows; `onEnd` is called then, also when it throws (before its promise settles), so a caller
+ * needs no `then()` of its own (one promise fewer per node, workflows/analysis-tree.ts).
+ */
+export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scope: CancellationScope, onEnd?: () => void) => Promise<void> {
   const { spec, treeId, runKey, tree, callbacks } = ctx;
 
   function nodeActivity(rec: NodeRecord, run: number) {
@@ -279,48 +283,53 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
   }
 
   /** Runs one node until it ends, re-running it when the workflow decides to (lost worker, OOM growth, repair). */
-  return async function runNode(rec: NodeRecord, scope: CancellationScope): Promise<void> {
-    let outcome: 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED' = 'FAILED';
-    let reason: string | undefined;
-    let result: NodeResult | undefined;
-    // patched() only for nodes that may be cacheable: other nodes (sleep) add no marker and no activity.
-    const cache: CacheStart = mayCache(spec, rec) && patched(NODE_CACHE_PATCH) ? await startFromCache(rec, scope) : { kind: 'none' };
-    // A key describes the code it was computed for: once a repair patched the code, results are no longer published under it.
-    const repairsAtLookup = rec.repairs;
+  return async function runNode(rec: NodeRecord, scope: CancellationScope, onEnd?: () => void): Promise<void> {
+    // The whole body in one try: a wrapper function around it would cost two promises more.
     try {
-      if (cache.kind === 'hit') {
-        result = cache.result;
-        const placeholder: AttemptRecord = { n: rec.attempts.length + 1, runIndex: 1, scheduledAt: Date.now(), startedAt: null, endedAt: null, state: 'RUNNING' };
-        rec.attempts.push(placeholder);
-        recordAttempts(rec, placeholder, undefined, { startedAt: Date.parse(result.startedAt), endedAt: Date.parse(result.endedAt), state: 'COMPLETED', worker: result.worker, cached: true });
-        rec.output = outputOf(result);
-        outcome = 'COMPLETED';
-      } else if (cache.kind === 'failed') {
-        const now = Date.now();
-        rec.attempts.push({ n: rec.attempts.length + 1, runIndex: 1, scheduledAt: now, startedAt: null, endedAt: now, state: 'FAILED', error: cache.reason, errorType: cache.errorType });
-        tree.version++;
-        outcome = 'FAILED';
-        reason = cache.reason;
-      } else if (cache.kind === 'cancelled') {
-        outcome = 'CANCELLED';
-        reason = ctx.cancelReason() ?? rec.error ?? 'cancelled';
-      } else {
-        ({ outcome, reason, result } = await compute(rec, scope, cache.kind === 'compute' ? () => (rec.repairs === repairsAtLookup ? cache.key : undefined) : () => undefined));
+      let outcome: 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED' = 'FAILED';
+      let reason: string | undefined;
+      let result: NodeResult | undefined;
+      // patched() only for nodes that may be cacheable: other nodes (sleep) add no marker and no activity.
+      const cache: CacheStart = mayCache(spec, rec) && patched(NODE_CACHE_PATCH) ? await startFromCache(rec, scope) : { kind: 'none' };
+      // A key describes the code it was computed for: once a repair patched the code, results are no longer published under it.
+      const repairsAtLookup = rec.repairs;
+      try {
+        if (cache.kind === 'hit') {
+          result = cache.result;
+          const placeholder: AttemptRecord = { n: rec.attempts.length + 1, runIndex: 1, scheduledAt: Date.now(), startedAt: null, endedAt: null, state: 'RUNNING' };
+          rec.attempts.push(placeholder);
+          recordAttempts(rec, placeholder, undefined, { startedAt: Date.parse(result.startedAt), endedAt: Date.parse(result.endedAt), state: 'COMPLETED', worker: result.worker, cached: true });
+          rec.output = outputOf(result);
+          outcome = 'COMPLETED';
+        } else if (cache.kind === 'failed') {
+          const now = Date.now();
+          rec.attempts.push({ n: rec.attempts.length + 1, runIndex: 1, scheduledAt: now, startedAt: null, endedAt: now, state: 'FAILED', error: cache.reason, errorType: cache.errorType });
+          tree.version++;
+          outcome = 'FAILED';
+          reason = cache.reason;
+        } else if (cache.kind === 'cancelled') {
+          outcome = 'CANCELLED';
+          reason = ctx.cancelReason() ?? rec.error ?? 'cancelled';
+        } else {
+          ({ outcome, reason, result } = await compute(rec, scope, cache.kind === 'compute' ? () => (rec.repairs === repairsAtLookup ? cache.key : undefined) : () => undefined));
+        }
+      } finally {
+        // The lease's owner reports how its computation ended on every path, also when the node was
+        // cancelled (a non-cancellable scope: the cancelled scope could not run the release).
+        if (cache.kind === 'compute' && cache.release) {
+          const release = cache.release;
+          const how = outcome === 'COMPLETED' ? 'completed' : outcome === 'CANCELLED' ? 'cancelled' : 'failed';
+          await CancellationScope.nonCancellable(() => release(how, how === 'failed' ? reason : undefined));
+        }
       }
+      if (reason) rec.error = reason;
+      const a = rec.attempts[rec.attempts.length - 1];
+      const duration = a?.startedAt != null && a.endedAt != null ? (a.endedAt - a.startedAt) / 1000 : undefined;
+      tree.apply(tree.scheduler.finish(rec.id, outcome, duration, reason), Date.now());
+      if (outcome === 'COMPLETED' && result) ctx.onCompleted(rec, result);
     } finally {
-      // The lease's owner reports how its computation ended on every path, also when the node was
-      // cancelled (a non-cancellable scope: the cancelled scope could not run the release).
-      if (cache.kind === 'compute' && cache.release) {
-        const release = cache.release;
-        const how = outcome === 'COMPLETED' ? 'completed' : outcome === 'CANCELLED' ? 'cancelled' : 'failed';
-        await CancellationScope.nonCancellable(() => release(how, how === 'failed' ? reason : undefined));
-      }
+      onEnd?.();
     }
-    if (reason) rec.error = reason;
-    const a = rec.attempts[rec.attempts.length - 1];
-    const duration = a?.startedAt != null && a.endedAt != null ? (a.endedAt - a.startedAt) / 1000 : undefined;
-    tree.apply(tree.scheduler.finish(rec.id, outcome, duration, reason), Date.now());
-    if (outcome === 'COMPLETED' && result) ctx.onCompleted(rec, result);
   };
 
   /** Runs the node's activity until it ends; `cacheKey()` gives the key to publish a success under, if any. */

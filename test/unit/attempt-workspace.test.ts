@@ -1,0 +1,66 @@
+/**
+ * The attempt folder and the result manifest's figures (activities/workspace.ts,
+ * activities/result-manifest.ts): the file work every node pays, cut to fewer round trips in
+ * issue 15 (one recursive mkdir that also tells a left-over folder apart; no realpath of the
+ * output folder when the manifest names no figures). These are the cases those cuts must keep.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { attemptPaths, prepareAttempt, type RunnerJob } from '../../activities/workspace';
+import { readResultManifest } from '../../activities/result-manifest';
+
+const job: RunnerJob = { treeId: 't', nodeId: 'n', attempt: 1, block: { name: 'sleep', parameters: { seconds: 0 } }, inputRequired: false };
+
+function withRoot(body: (root: string) => Promise<void>): Promise<void> {
+  const root = mkdtempSync(path.join(tmpdir(), 'ragomics-attempt-'));
+  return body(root).finally(() => rmSync(root, { recursive: true, force: true }));
+}
+
+void test('prepareAttempt on a node seen for the first time: folders, job.json, empty logs, an output/ anyone can write', () => withRoot(async (root) => {
+  const paths = attemptPaths(root, 't', 'n', 1, 1);
+  await prepareAttempt(paths, job);
+  assert.deepEqual(JSON.parse(readFileSync(paths.jobFile, 'utf8')), job);
+  assert.equal(readFileSync(paths.stdoutLog, 'utf8'), '');
+  assert.equal(readFileSync(paths.stderrLog, 'utf8'), '');
+  assert.deepEqual(readdirSync(paths.outputDir), []);
+  assert.equal(statSync(paths.outputDir).mode & 0o777, 0o777);
+}));
+
+void test('prepareAttempt on a folder a dead worker left: its leftovers are removed, the attempt starts afresh', () => withRoot(async (root) => {
+  const paths = attemptPaths(root, 't', 'n', 1, 2);
+  mkdirSync(path.join(paths.outputDir, 'figures'), { recursive: true });
+  writeFileSync(path.join(paths.outputDir, '_node_anndata.h5ad'), 'half written');
+  writeFileSync(path.join(paths.dir, 'outcome.json'), '{}');
+  writeFileSync(paths.stderrLog, 'the old run');
+  await prepareAttempt(paths, job);
+  assert.deepEqual(readdirSync(paths.dir).sort(), ['job.json', 'output', 'stderr.log', 'stdout.log']);
+  assert.deepEqual(readdirSync(paths.outputDir), []);
+  assert.equal(readFileSync(paths.stderrLog, 'utf8'), '');
+}));
+
+void test('prepareAttempt beside another attempt of the same node leaves that one alone', () => withRoot(async (root) => {
+  const first = attemptPaths(root, 't', 'n', 1, 1);
+  await prepareAttempt(first, job);
+  writeFileSync(path.join(first.dir, 'outcome.json'), '{"status":"failed"}');
+  await prepareAttempt(attemptPaths(root, 't', 'n', 1, 2), job);
+  assert.ok(existsSync(path.join(first.dir, 'outcome.json')));
+}));
+
+void test('result manifest figures: none named gives none; a real figure is kept; a missing one or one that escapes the folder is dropped with a warning', () => withRoot(async (root) => {
+  const out = path.join(root, 'output');
+  mkdirSync(path.join(out, 'figures'), { recursive: true });
+  writeFileSync(path.join(out, 'figures', 'umap.png'), 'png');
+  writeFileSync(path.join(root, 'outside.png'), 'png');
+  symlinkSync(path.join(root, 'outside.png'), path.join(out, 'figures', 'escape.png'));
+  const warnings: string[] = [];
+  writeFileSync(path.join(out, 'result.json'), JSON.stringify({ summary: 's' }));
+  assert.deepEqual((await readResultManifest(out, (m) => warnings.push(m))).figures, []);
+  writeFileSync(path.join(out, 'result.json'), JSON.stringify({ summary: 's', figures: ['umap.png', 'figures/escape.png', 'gone.png'] }));
+  assert.deepEqual((await readResultManifest(out, (m) => warnings.push(m))).figures, [path.join('figures', 'umap.png')]);
+  assert.equal(warnings.length, 2);
+  assert.match(warnings[0]!, /figure "figures\/escape\.png" dropped/);
+  assert.match(warnings[1]!, /figure "gone\.png" dropped/);
+}));
