@@ -5,6 +5,12 @@
  * reports every operation it could not do and the test asserts that. The host and the other
  * nodes are untouched: the parent's output keeps its checksum, the host's /etc is unchanged,
  * a sibling node completes, and no container is left.
+ *
+ * Case 6b: the same attacks in pooled containers (the Docker warm pool, docker-warm.ts, with
+ * RAGOMICS_WARM_INLINE_CODE on): the pool is filled with a member for every node before the
+ * tree starts, and Docker's rename events prove every node ran in one. Only the layout differs:
+ * a pooled container sees its inputs as hard links inside its read-only `/workspace` mount
+ * instead of a bind mount of their own; the memory bomb asks for the pool's least memory.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +19,12 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
-import { readLedger, runCase, reExecutions, sha256, verifyOutputs } from './helpers/ledger';
-import { WORKER_READY_MS, spawnWorker, tempDir } from './helpers/processes';
+import { readLedger, runCase, reExecutions, sha256, verifyOutputs, type CaseRecorder } from './helpers/ledger';
+import { WORKER_READY_MS, spawnWorker, tempDir, waitUntil } from './helpers/processes';
+import type Docker from 'dockerode';
+import { parseContainerName } from '../activities/executors/docker-identity';
+import { POOL_LABEL } from '../activities/executors/docker-spec';
+import { WARM_MIN_MEMORY_MB } from '../activities/executors/docker-warm';
 import * as H from './fixtures/reliability/hostile';
 import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, codeNode, containersWith, nodeOf, resultWithin, sleepNode, systemDocker, logWarmNodes } from './fixtures/reliability/common';
 
@@ -28,13 +38,21 @@ interface Expected {
 const FILE = 'test/reliability-6-hostile.test.ts';
 
 /** Every bounded wait of case 6, in order; its test timeout is their sum plus cleanup slack. */
-const W6 = { ready: WORKER_READY_MS, result: 300_000, stop: 60_000 };
+const W6 = { ready: WORKER_READY_MS, pool: 240_000, result: 300_000, stop: 60_000 };
 
-void test('case 6: hostile blocks are contained; the host and a sibling node are untouched', { timeout: caseTimeout(W6) }, runCase({ id: '6', title: 'hostile blocks (Docker executor, through the workflow)', test: FILE }, async (rec) => {
-  const base = tempDir('rel-hostile');
+/** Members of the pool in case 6b: one for every node of the tree, all started before it. */
+const POOL_6B = 9;
+
+void test('case 6: hostile blocks are contained; the host and a sibling node are untouched', { timeout: caseTimeout(W6) }, runCase({ id: '6', title: 'hostile blocks (Docker executor, through the workflow)', test: FILE }, (rec) => hostileCase(rec, false)));
+
+void test('case 6b: the same attacks in pooled containers are contained the same way', { timeout: caseTimeout(W6) }, runCase({ id: '6b', title: 'hostile blocks in pooled containers (Docker warm pool)', test: FILE }, (rec) => hostileCase(rec, true)));
+
+/** Case 6 (`pooled` false: every node in a container created for it) or 6b (every node in a pooled one). */
+async function hostileCase(rec: CaseRecorder, pooled: boolean): Promise<void> {
+  const base = tempDir(pooled ? 'rel-hostile-pool' : 'rel-hostile');
   const ws = path.join(base, 'ws');
   const taskQueue = uid('rel-hostile');
-  const treeId = uid('rel-hostile');
+  const treeId = uid(pooled ? 'rel-hostile-pool' : 'rel-hostile');
   const marker = treeId;
   const docker = systemDocker();
   const workerId = `${treeId}-W`;
@@ -43,8 +61,14 @@ void test('case 6: hostile blocks are contained; the host and a sibling node are
   let client: RagomicsClient | undefined;
   let tree: TreeHandle | undefined;
   try {
-    const w = spawnWorker({ address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId, logDir: base, readyTimeoutMs: W6.ready });
+    const w = spawnWorker({
+      address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId, logDir: base, readyTimeoutMs: W6.ready,
+      env: pooled ? { RAGOMICS_WARM_POOL: String(POOL_6B), RAGOMICS_WARM_INLINE_CODE: '1' } : { RAGOMICS_WARM_POOL: '0' },
+    });
     await w.ready;
+    const since = Date.now();
+    // Every node takes a member already started (take() never waits; one missing would run cold).
+    if (pooled) await waitUntil(`${POOL_6B} pooled containers of the worker running`, async () => (await poolMembers(docker, workerId)) >= POOL_6B, W6.pool);
     client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
     const child = (id: string, code: string, extra: Record<string, unknown> = {}) => codeNode(id, code, { parentId: 'seed', ...extra });
     tree = await client.startTree({
@@ -55,7 +79,8 @@ void test('case 6: hostile blocks are contained; the host and a sibling node are
         child('write-input', H.WRITE_INPUT),
         { ...child('write-outside', H.WRITE_OUTSIDE), block: { code: H.WRITE_OUTSIDE, parameters: { marker } } },
         child('fork-bomb', H.FORK_BOMB),
-        child('memory-bomb', H.MEMORY_BOMB, { resources: { memoryMB: 256 } }),
+        // The pool serves nodes of at least WARM_MIN_MEMORY_MB; a cold container gets the tighter limit.
+        child('memory-bomb', H.MEMORY_BOMB, { resources: { memoryMB: pooled ? WARM_MIN_MEMORY_MB : 256 } }),
         child('probe-host', H.PROBE_HOST),
         child('probe-privileged', H.PROBE_PRIVILEGED),
         sleepNode('bystander', 4, { parentId: 'seed' }),
@@ -63,7 +88,7 @@ void test('case 6: hostile blocks are contained; the host and a sibling node are
     });
     const result = await resultWithin(tree, W6.result);
     const status = await tree.status();
-    await logWarmNodes('case 6', status);
+    await logWarmNodes(pooled ? 'case 6b' : 'case 6', status);
     const ledger = await readLedger(ws, treeId);
     const expected: Record<string, Expected> = {
       seed: { state: 'COMPLETED' },
@@ -109,7 +134,13 @@ void test('case 6: hostile blocks are contained; the host and a sibling node are
     const hostBacked = mounts.filter((m) => m.root !== '/' && !kernelFs.has(m.fstype));
     const foreign = hostBacked.filter((m) => !m.root.startsWith(ws) && !m.root.startsWith('/var/lib/docker/containers/'));
     assert.deepEqual(foreign, [], 'no host path is mounted except the attempt\'s job, output and input, and Docker\'s hosts/hostname/resolv.conf');
-    assert.ok(hostBacked.some((m) => m.target === '/workspace/input/_node_anndata.h5ad'), 'the input is mounted');
+    if (pooled) {
+      // The member's own folder, read-only, holds the hard-linked input; its output folder is the only writable mount.
+      assert.ok(hostBacked.some((m) => m.target === '/workspace' && m.root.startsWith(path.join(ws, 'warm'))), 'the member\'s read-only folder is mounted');
+      assert.ok(!hostBacked.some((m) => m.target.startsWith('/workspace/input')), 'no bind mount of its own for the input in a pooled container');
+    } else {
+      assert.ok(hostBacked.some((m) => m.target === '/workspace/input/_node_anndata.h5ad'), 'the input is mounted');
+    }
     const priv = metricsOf('probe-privileged');
     const ops = priv.ops as Record<string, string>;
     const allowed = Object.entries(ops).filter(([, v]) => !v.startsWith('blocked'));
@@ -126,17 +157,45 @@ void test('case 6: hostile blocks are contained; the host and a sibling node are
     assert.equal(nodeOf(status, 'seed').sha256, ledger.published.find((p) => p.nodeId === 'seed')!.result.outputSha256);
     const left = await containersWith(docker, { treeId });
     assert.deepEqual(left.map((c) => c.Names), [], 'no container left');
+    const ranPooled = await renamedNodes(docker, workerId, treeId, since);
+    if (pooled) assert.deepEqual([...ranPooled].sort(), Object.keys(expected).sort(), 'every node ran in a pooled container (renamed to its attempt at hand-over)');
+    else assert.deepEqual([...ranPooled], [], 'case 6 runs every node in a container created for it');
     const re = reExecutions(ledger);
     w.kill('SIGTERM');
     await w.waitExit(W6.stop);
     const attacks = Object.keys(expected).filter((k) => !['seed', 'bystander'].includes(k));
     rec.set({
       faultsInjected: attacks.length, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
-      line: `${attacks.length} attacks contained (5 FAILED with reason, 2 probes: ${Object.keys(ops).length} privileged ops all refused, no host path/socket/shadow visible); fork bomb peak ${fork[1]}/${fork[2]} pids, ${forkHits} forks refused by the limit; bystander COMPLETED; parent output and host /etc unchanged`,
+      line: `${pooled ? 'in pooled containers: ' : ''}${attacks.length} attacks contained (5 FAILED with reason, 2 probes: ${Object.keys(ops).length} privileged ops all refused, no host path/socket/shadow visible); fork bomb peak ${fork[1]}/${fork[2]} pids, ${forkHits} forks refused by the limit; bystander COMPLETED; parent output and host /etc unchanged`,
       figures: { outcomes, privilegedOps: ops, forkBomb: { peak: Number(fork[1]), limit: Number(fork[2]), limitHits: forkHits }, hostBackedMounts: hostBacked.map((m) => m.target) },
     });
   } finally {
     await client?.close();
     await cleanupCase({ workerIds: [workerId], trees: [tree], treeIds: [treeId], docker, dirs: [base] });
   }
-}));
+}
+
+/** Running pooled containers (idle or assigned) of worker `workerId`. */
+async function poolMembers(docker: Docker, workerId: string): Promise<number> {
+  const cs = await docker.listContainers({ filters: JSON.stringify({ label: [`${POOL_LABEL}=true`, `ragomics.worker=${workerId}`], status: ['running'] }) });
+  return cs.length;
+}
+
+/** Nodes of `treeId` whose container was renamed to their attempt since `sinceMs`: the hand-overs of pooled containers (docker-warm.ts). */
+async function renamedNodes(docker: Docker, workerId: string, treeId: string, sinceMs: number): Promise<Set<string>> {
+  const stream = await docker.getEvents({
+    since: Math.floor(sinceMs / 1000),
+    until: Math.ceil(Date.now() / 1000) + 1,
+    filters: JSON.stringify({ type: ['container'], event: ['rename'], label: [`ragomics.worker=${workerId}`] }),
+  });
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
+  const nodes = new Set<string>();
+  for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const e = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
+    const key = parseContainerName(e.Actor?.Attributes?.name ?? '');
+    if (key?.treeId === treeId) nodes.add(key.nodeId);
+  }
+  return nodes;
+}

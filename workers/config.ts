@@ -57,6 +57,14 @@ export function defaultWarmPool(executor: ExecutorKind, maxConcurrentNodes: numb
 }
 
 /** Every setting of a worker, with its environment variable. */
+/** Words an on/off setting takes from the environment (any case). */
+const ON_OFF: Record<string, boolean> = { '1': true, true: true, on: true, yes: true, '0': false, false: false, off: false, no: false };
+
+/** An on/off setting: a boolean, or one of {@link ON_OFF}'s words; anything else is named in one line. */
+function onOff(fallback: boolean) {
+  return z.preprocess((v) => (typeof v === 'string' ? ON_OFF[v.toLowerCase()] ?? v : v), z.boolean({ error: 'must be 1/true/on/yes or 0/false/off/no' })).default(fallback);
+}
+
 export const WorkerConfigSchema = z.strictObject({
   /** TEMPORAL_ADDRESS @default the Temporal config file's profile, else "localhost:7233" (client/connection.ts) */
   address: z.string().optional(),
@@ -86,7 +94,7 @@ export const WorkerConfigSchema = z.strictObject({
    * node through the task queue instead, e.g. to balance containers across several hosts
    * evenly when trees are narrower than one worker's cap. @default true
    */
-  eagerNodes: z.preprocess((v) => (typeof v === 'string' ? ({ '1': true, true: true, on: true, yes: true, '0': false, false: false, off: false, no: false } as Record<string, boolean>)[v.toLowerCase()] ?? v : v), z.boolean({ error: 'must be 1/true/on/yes or 0/false/off/no' })).default(true),
+  eagerNodes: onOff(true),
   /** RAGOMICS_DEFAULT_MEMORY_MB: memory limit of a container without `resources.memoryMB`. @default 2048 */
   defaultMemoryMB: num(2048),
   /** RAGOMICS_DEFAULT_CPUS: CPU limit of a container without `resources.cpus`. @default 1 */
@@ -126,6 +134,14 @@ export const WorkerConfigSchema = z.strictObject({
    * kept started, imports done. A node finding nothing ready runs cold, never waits. @default by executor, see {@link defaultWarmPool}
    */
   warmPool: z.coerce.number({ error: 'must be a whole number 0-64' }).int('must be a whole number 0-64').min(0, 'must be a whole number 0-64').max(64, 'must be a whole number 0-64').optional(),
+  /**
+   * RAGOMICS_WARM_INLINE_CODE: the Docker pool also serves inline-code blocks (without
+   * `requirements` or `network`), not only catalog blocks. Off by default: code an agent or a
+   * client sent gets a container created for it, with its input bind-mounted on its own. The
+   * sandbox of a pooled container is the same (test/reliability-6-hostile.test.ts, case 6b, runs
+   * every attack in pooled containers with this on). @default false
+   */
+  warmInlineCode: onOff(false),
   /** RAGOMICS_PYTHON: Python of the local executor. */
   python: z.string().optional(),
   /** RAGOMICS_TRACING: OpenTelemetry spans of workflows and activities; "console" prints them. @default "off" */
@@ -161,6 +177,7 @@ export const WORKER_ENV: Record<keyof WorkerConfig, string> = {
   workflowBundle: 'RAGOMICS_WORKFLOW_BUNDLE',
   logLevel: 'RAGOMICS_LOG_LEVEL',
   warmPool: 'RAGOMICS_WARM_POOL',
+  warmInlineCode: 'RAGOMICS_WARM_INLINE_CODE',
   python: 'RAGOMICS_PYTHON',
   tracing: 'RAGOMICS_TRACING',
   buildNetwork: 'RAGOMICS_BUILD_NETWORK',

@@ -39,7 +39,7 @@ export function createExecutor(config: WorkerConfig): BlockExecutor {
       return createDockerExecutor({
         image: resolveBlocksImage(config),
         // Members' folders on the workspace's file system: inputs are hard-linked into them.
-        warmPool: config.warmPool, warmDir: path.join(config.workspace, 'warm'), workerId: config.workerId,
+        warmPool: config.warmPool, warmDir: path.join(config.workspace, 'warm'), workerId: config.workerId, warmInlineCode: config.warmInlineCode,
         requirementsBuild: { networkMode: config.buildNetwork, caBundle: config.buildCaBundle ?? process.env.PIP_CERT },
       });
     case 'local':

@@ -74,3 +74,10 @@ void test('warm pool: a bad RAGOMICS_WARM_POOL or --warm is refused, naming it',
   assert.equal(parseWarmPool('0'), 0);
   assert.equal(parseWarmPool('4'), 4);
 });
+
+void test('RAGOMICS_WARM_INLINE_CODE: off by default, an on/off word, anything else refused naming it', () => {
+  assert.equal(loadWorkerConfig({}, {}).warmInlineCode, false, 'inline code gets a container of its own by default');
+  for (const v of ['1', 'true', 'ON']) assert.equal(loadWorkerConfig({}, { RAGOMICS_WARM_INLINE_CODE: v }).warmInlineCode, true, v);
+  for (const v of ['0', 'no']) assert.equal(loadWorkerConfig({}, { RAGOMICS_WARM_INLINE_CODE: v }).warmInlineCode, false, v);
+  assert.throws(() => loadWorkerConfig({}, { RAGOMICS_WARM_INLINE_CODE: 'sometimes' }), /RAGOMICS_WARM_INLINE_CODE: must be 1\/true\/on\/yes or 0\/false\/off\/no/);
+});
