@@ -88,19 +88,38 @@ export async function publishAttempt(opts: PublishOptions): Promise<NodeResult> 
     freeze(outputDir, false),
     mkdir(path.dirname(finalDir), { recursive: true }),
   ]);
-  try {
-    await rename(outputDir, finalDir);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+  if ((await commitFolder(outputDir, finalDir, { parentMade: true })) === 'exists') {
     // Another run of this workflow attempt published first; its output is the one children use.
     const stored = await readPublished(opts.root, opts.treeId, opts.nodeId, opts.attempt);
     if (stored) return stored;
+    // Not the block's fault (a plain error: the activity is retried, as for any file-system failure).
+    throw new Error(`${finalDir} exists but holds no readable ${NODE_RESULT_FILE}`);
+  }
+  return result;
+}
+
+/**
+ * Makes the filled folder `staging` the folder `final` in one rename, then makes `final`
+ * read-only (0o555). The top folder's mode comes last because moving a folder to another parent
+ * needs write access to it. Used wherever a published folder appears whole or not at all: an
+ * attempt's output, a cache entry, a cache hit linked into a tree.
+ *
+ * @param opts.parentMade the caller already made `final`'s parent (e.g. alongside other work); by default it is made here.
+ * @returns 'committed', or 'exists' when a folder was already at `final` (another publisher won
+ *   the rename: ENOTEMPTY or EEXIST); `final` is then untouched and `staging` left to the caller.
+ * @throws any other error of the mkdir, the rename or the chmod.
+ */
+export async function commitFolder(staging: string, final: string, opts: { parentMade?: boolean } = {}): Promise<'committed' | 'exists'> {
+  if (!opts.parentMade) await mkdir(path.dirname(final), { recursive: true });
+  try {
+    await rename(staging, final);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return 'exists';
     throw e;
   }
-  // The top folder last: moving a folder to another parent needs write access to it.
-  await chmod(finalDir, 0o555);
-  return result;
+  await chmod(final, 0o555);
+  return 'committed';
 }
 
 /** sha256 (hex) of a file, streamed. */

@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { chmod, link, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CacheEntrySchema, NodeResultSchema, type CacheEntry, type CachedFrom, type NodeResult } from '../../common/schemas';
-import { NODE_RESULT_FILE, OUTPUT_FILE, publishedDir, readPublished, sha256File } from '../publish';
+import { NODE_RESULT_FILE, OUTPUT_FILE, commitFolder, publishedDir, readPublished, sha256File } from '../publish';
 import { nodeDir } from '../workspace';
 
 /** File of an entry that describes it. */
@@ -72,18 +72,9 @@ export async function publishToCache(opts: CachePublishOptions): Promise<'publis
       key: opts.key, createdAt: new Date().toISOString(), origin: opts.origin, outputSha256: opts.outputSha256, bytes, block: opts.block,
     };
     await writeFile(path.join(staging, ENTRY_FILE), JSON.stringify(entry, null, 2), { mode: 0o444 });
-    // Deepest folders first; the top one after the rename (moving a folder to another parent needs write access to it).
+    // Deepest folders first; the top one after the rename (commitFolder).
     for (const d of dirs.reverse()) await chmod(d, 0o555);
-    await mkdir(path.dirname(final), { recursive: true });
-    try {
-      await rename(staging, final);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') return 'exists';
-      throw e;
-    }
-    await chmod(final, 0o555);
-    return 'published';
+    return (await commitFolder(staging, final)) === 'committed' ? 'published' : 'exists';
   } finally {
     // Left only when the rename did not happen (lost race or error).
     await removeTree(staging);
@@ -172,17 +163,12 @@ export async function lookupCache(opts: CacheLookupOptions): Promise<CacheHit | 
     }
     await writeFile(path.join(staging, NODE_RESULT_FILE), JSON.stringify(result, null, 2), { mode: 0o444 });
     for (const d of dirs.reverse()) await chmod(d, 0o555);
-    await mkdir(path.dirname(target), { recursive: true });
-    try {
-      await rename(staging, target);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+    if ((await commitFolder(staging, target)) === 'exists') {
+      // Another run of this attempt published first (a computation or another hit): children use that one.
       const raced = await readPublished(opts.root, opts.treeId, opts.nodeId, opts.attempt);
       if (raced) return { result: raced, entry };
-      throw e;
+      throw new Error(`${target} exists but holds no readable ${NODE_RESULT_FILE}`);
     }
-    await chmod(target, 0o555);
     return { result, entry };
   } finally {
     await removeTree(staging);
