@@ -8,7 +8,8 @@
  *
  * Case 6b: the same attacks in pooled containers (the Docker warm pool, docker-warm.ts, with
  * RAGOMICS_WARM_INLINE_CODE on): the pool is filled with a member for every node before the
- * tree starts, and Docker's rename events prove every node ran in one. Only the layout differs:
+ * tree starts (the worker logs "warm pool ready"), and Docker's rename events prove every node
+ * ran in one. Only the layout differs:
  * a pooled container sees its inputs as hard links inside its read-only `/workspace` mount
  * instead of a bind mount of their own; the memory bomb asks for the pool's least memory.
  */
@@ -23,7 +24,6 @@ import { readLedger, runCase, reExecutions, sha256, verifyOutputs, type CaseReco
 import { WORKER_READY_MS, spawnWorker, tempDir, waitUntil } from './helpers/processes';
 import type Docker from 'dockerode';
 import { parseContainerName } from '../activities/executors/docker-identity';
-import { POOL_LABEL } from '../activities/executors/docker-spec';
 import { WARM_MIN_MEMORY_MB } from '../activities/executors/docker-warm';
 import * as H from './fixtures/reliability/hostile';
 import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, codeNode, containersWith, nodeOf, resultWithin, sleepNode, systemDocker, logWarmNodes } from './fixtures/reliability/common';
@@ -67,8 +67,8 @@ async function hostileCase(rec: CaseRecorder, pooled: boolean): Promise<void> {
     });
     await w.ready;
     const since = Date.now();
-    // Every node takes a member already started (take() never waits; one missing would run cold).
-    if (pooled) await waitUntil(`${POOL_6B} pooled containers of the worker running`, async () => (await poolMembers(docker, workerId)) >= POOL_6B, W6.pool);
+    // Every node takes a member already idle and ready (take() never waits; a node finding none would run cold).
+    if (pooled) await waitUntil(`the worker's "warm pool ready" line (${POOL_6B} members)`, () => w.log().includes('warm pool ready'), W6.pool);
     client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
     const child = (id: string, code: string, extra: Record<string, unknown> = {}) => codeNode(id, code, { parentId: 'seed', ...extra });
     tree = await client.startTree({
@@ -173,12 +173,6 @@ async function hostileCase(rec: CaseRecorder, pooled: boolean): Promise<void> {
     await client?.close();
     await cleanupCase({ workerIds: [workerId], trees: [tree], treeIds: [treeId], docker, dirs: [base] });
   }
-}
-
-/** Running pooled containers (idle or assigned) of worker `workerId`. */
-async function poolMembers(docker: Docker, workerId: string): Promise<number> {
-  const cs = await docker.listContainers({ filters: JSON.stringify({ label: [`${POOL_LABEL}=true`, `ragomics.worker=${workerId}`], status: ['running'] }) });
-  return cs.length;
 }
 
 /** Nodes of `treeId` whose container was renamed to their attempt since `sinceMs`: the hand-overs of pooled containers (docker-warm.ts). */

@@ -120,7 +120,7 @@ test('cancel the tree: running nodes stop, waiting ones are cancelled, the tree 
   });
 });
 
-test('the workflow itself cancelled through Temporal (not cancelTree): its running nodes are cancelled and the run ends cancelled', async () => {
+test('the workflow itself cancelled through Temporal (not cancelTree) while a node runs: the run ends cancelled', async () => {
   await withWorker({}, async ({ client }) => {
     // The main loop waits for events on a promise that only the workflow scope's cancellation
     // can reject (workflows/analysis-tree.ts, LEAN_WAKE_PATCH): a wait that missed it would hang.

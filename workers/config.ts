@@ -56,7 +56,6 @@ export function defaultWarmPool(executor: ExecutorKind, maxConcurrentNodes: numb
   return Math.min(2, maxConcurrentNodes);
 }
 
-/** Every setting of a worker, with its environment variable. */
 /** Words an on/off setting takes from the environment (any case). */
 const ON_OFF: Record<string, boolean> = { '1': true, true: true, on: true, yes: true, '0': false, false: false, off: false, no: false };
 
@@ -65,6 +64,7 @@ function onOff(fallback: boolean) {
   return z.preprocess((v) => (typeof v === 'string' ? ON_OFF[v.toLowerCase()] ?? v : v), z.boolean({ error: 'must be 1/true/on/yes or 0/false/off/no' })).default(fallback);
 }
 
+/** Every setting of a worker, with its environment variable. */
 export const WorkerConfigSchema = z.strictObject({
   /** TEMPORAL_ADDRESS @default the Temporal config file's profile, else "localhost:7233" (client/connection.ts) */
   address: z.string().optional(),
@@ -131,7 +131,8 @@ export const WorkerConfigSchema = z.strictObject({
   /**
    * RAGOMICS_WARM_POOL: warm mode, so nodes skip the runtime's start-up; 0 = every node starts
    * its own. local: any N > 0 = one fork server forking a child per node; docker: N containers
-   * kept started, imports done. A node finding nothing ready runs cold, never waits. @default by executor, see {@link defaultWarmPool}
+   * kept started (a node takes a ready one, else one still importing, else runs cold; it never
+   * waits for a refill). @default by executor, see {@link defaultWarmPool}
    */
   warmPool: z.coerce.number({ error: 'must be a whole number 0-64' }).int('must be a whole number 0-64').min(0, 'must be a whole number 0-64').max(64, 'must be a whole number 0-64').optional(),
   /**

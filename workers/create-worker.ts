@@ -32,16 +32,23 @@ export interface RagomicsWorker {
   workflows: string;
 }
 
-/** Builds the executor the configuration names. */
-export function createExecutor(config: WorkerConfig): BlockExecutor {
+/** Builds the executor the configuration names; `logger` gets the Docker pool's "warm pool ready" line (once, when it is first full). */
+export function createExecutor(config: WorkerConfig, logger?: Logger): BlockExecutor {
   switch (config.executor) {
-    case 'docker':
+    case 'docker': {
+      let announced = false;
       return createDockerExecutor({
+        onWarmReady: (ready, size) => {
+          if (announced || ready < size) return;
+          announced = true;
+          logger?.info('warm pool ready', { ready, size, workerId: config.workerId });
+        },
         image: resolveBlocksImage(config),
         // Members' folders on the workspace's file system: inputs are hard-linked into them.
         warmPool: config.warmPool, warmDir: path.join(config.workspace, 'warm'), workerId: config.workerId, warmInlineCode: config.warmInlineCode,
         requirementsBuild: { networkMode: config.buildNetwork, caBundle: config.buildCaBundle ?? process.env.PIP_CERT },
       });
+    }
     case 'local':
       return createLocalExecutor({ python: config.python, warmPool: config.warmPool });
     case 'inprocess':
@@ -87,7 +94,7 @@ export async function createRagomicsWorker(config: WorkerConfig, logger?: Logger
 }
 
 async function startOn(connection: NativeConnection, config: WorkerConfig, resolved: ReturnType<typeof resolveConnection>, logger: Logger | undefined, extra: Partial<WorkerOptions>, tracing: { exporter?: SpanExporter } | undefined): Promise<RagomicsWorker> {
-  const executor = createExecutor(config);
+  const executor = createExecutor(config, logger);
   if (executor.kind === 'docker') {
     const clientConnection = await Connection.connect(resolved.connectionOptions);
     try {

@@ -48,7 +48,7 @@ const SPLIT = /\.\.(?!\.)/;
  * (`[A-Za-z0-9_.-]`) are all allowed in Docker names and which never contain "..", so the name
  * is the ids verbatim and {@link parseContainerName} inverts it exactly: no sanitising, no hash.
  * The longest is 276 characters (two 128-character ids); Docker sets no length limit on names
- * (a 2,000-character name was accepted by Docker 20.10). Returns null when an id is not an
+ * (a 2,000-character name was accepted by Docker 20.10 when this was written, checked by hand). Returns null when an id is not an
  * IdSchema id (the activity validates them, so this is a guard, not a path) or a count is not a
  * positive integer.
  */
@@ -73,11 +73,15 @@ export function parseContainerName(name: string): AttemptKey | null {
 
 /**
  * A regular expression for `docker ps --filter name=...` (and the API's `name` filter) that
- * matches the containers of `treeId`, or of its node `nodeId`: e.g. `^/ragomics-pbmc\.\.normalize\.\.`.
+ * matches the containers of `treeId`, or of its node `nodeId`: e.g.
+ * `^/ragomics-pbmc\.\.normalize\.\.[^.]`. The `[^.]` after the last separator keeps out an id
+ * that only starts like this one and ends in "." (tree `pbmc.` for `pbmc`): what follows a
+ * separator (the next id, or the attempt number) never starts with ".". Plain syntax only:
+ * Docker matches with Go's regexp, which has no look-ahead.
  */
 export function containerNameFilter(treeId: string, nodeId?: string): string {
   const esc = (s: string): string => s.replace(/\./g, '\\.');
-  return `^/${esc(CONTAINER_NAME_PREFIX + treeId + SEP)}${nodeId === undefined ? '' : esc(nodeId + SEP)}`;
+  return `^/${esc(CONTAINER_NAME_PREFIX + treeId + SEP)}${nodeId === undefined ? '' : esc(nodeId + SEP)}[^.]`;
 }
 
 /**

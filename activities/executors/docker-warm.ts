@@ -81,6 +81,12 @@ export interface WarmDockerPoolOptions extends SandboxOptions {
   inlineCode?: boolean;
   /** Called when a member's container exists / is gone, so the worker's own sweeper spares it. */
   onContainer?(id: string, present: boolean): void;
+  /**
+   * Called with the number of idle members whose runner is ready each time a member becomes
+   * ready or joins the idle set (the worker logs when the pool is first full; tests wait for it).
+   * Never called while draining. Must not throw.
+   */
+  onReadyIdle?(readyIdle: number): void;
 }
 
 /** The pool as the executor uses it. */
@@ -122,9 +128,16 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
     const member = await startMember(docker, image.ref, opts, () => {
       warmUps.push(performance.now() - t0);
       if (warmUps.length > 1000) warmUps.shift();
+      notifyReady();
     });
     idle.add(member);
+    // Also here: the ready line may come before the member joins the idle set.
+    notifyReady();
     return member;
+  };
+  const readyIdle = (): number => [...idle].filter((m) => m.isReady() && !m.isGone()).length;
+  const notifyReady = (): void => {
+    if (!pool.stats().draining) opts.onReadyIdle?.(readyIdle());
   };
   const warmUps: number[] = [];
   const idle = new Set<WarmMember>();
@@ -157,7 +170,7 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
       return m;
     },
     warmUpTimes: () => warmUps,
-    readyIdle: () => [...idle].filter((m) => m.isReady() && !m.isGone()).length,
+    readyIdle,
     drain: () => pool.drain(),
     stats: () => pool.stats(),
   };

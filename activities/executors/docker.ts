@@ -30,10 +30,11 @@ export interface DockerExecutorOptions extends SandboxOptions {
   pingTimeoutMs?: number;
   /**
    * Pre-started runner containers kept ready (docker-warm.ts); 0 = every node creates its own
-   * container. Each idle member holds about 160-210 MB of memory and takes about 2 s to refill
-   * on an idle 2-core host (5-15 s under load). Catalog blocks only (unless `warmInlineCode`);
+   * container. For the memory an idle member holds and its refill time, see
+   * workers/config.ts `defaultWarmPool` (quoted figures). Catalog blocks only (unless `warmInlineCode`);
    * nodes the pool cannot serve (inline code, memory below 512 MB, inputs on another file system
-   * or not linkable) and nodes arriving while it is empty run cold. @default 0
+   * or not linkable) and nodes arriving while it is empty run cold. @default 0 (the worker passes
+   * its own default, 2: workers/config.ts `defaultWarmPool`)
    */
   warmPool?: number;
   /**
@@ -46,6 +47,8 @@ export interface DockerExecutorOptions extends SandboxOptions {
   warmInlineCode?: boolean;
   /** Worker id for the pool containers' `ragomics.worker` label. @default `pool-<pid>` */
   workerId?: string;
+  /** Called with the pool's ready idle members and its size whenever a member becomes ready (the worker logs when the pool is first full). Must not throw. */
+  onWarmReady?(readyIdle: number, size: number): void;
 }
 
 /** The Docker executor, plus what worker start-up needs for orphan cleanup. */
@@ -79,6 +82,7 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
     ? createWarmDockerPool({
       docker, image: opts.image, size: opts.warmPool!, dir: opts.warmDir ?? path.join(os.tmpdir(), 'ragomics-warm'), workerId: opts.workerId ?? `pool-${process.pid}`, pidsLimit: opts.pidsLimit, inlineCode: opts.warmInlineCode,
       onContainer: (id, present) => (present ? active.add(id) : active.delete(id)),
+      onReadyIdle: (ready) => opts.onWarmReady?.(ready, opts.warmPool!),
     })
     : null;
   return {

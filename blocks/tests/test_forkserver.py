@@ -340,7 +340,7 @@ def test_an_exit_report_is_sent_at_once_and_waitpid_does_not_repeat_it() -> None
     gate_r, gate_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # reports 0, then lives on until the test lets it end with 3
-        os.write(report_w, b"0\n")
+        os.write(report_w, f"{os.getpid()} 0\n".encode())
         os.read(gate_r, 1)
         os._exit(3)
     os.close(report_w)
@@ -354,11 +354,43 @@ def test_an_exit_report_is_sent_at_once_and_waitpid_does_not_repeat_it() -> None
     os.set_blocking(control_r, False)
     deadline = time.monotonic() + 30
     while pid in server.tokens:
-        server.reap()
+        server.reap(lambda _any, flags: os.waitpid(pid, flags))  # this test's child only, not pytest's others
         assert time.monotonic() < deadline
         time.sleep(0.01)
     with pytest.raises(BlockingIOError):
         os.read(control_r, 4096)  # nothing more: the reaped status is not reported again
+
+
+@pytest.mark.parametrize("report", [b"0\n", b"1 0\n", b"", b"x y\n"])
+def test_a_report_without_the_childs_pid_is_ignored_and_waitpid_reports_the_exit(report: bytes) -> None:
+    """A bare code, another process's pid (one the block forked ran on through the child's tail),
+    EOF or garbage: not a report; the child's real exit comes from waitpid."""
+    control_r, control_w = os.pipe()
+    server = fs.Server(control_w)
+    report_r, report_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        if report:
+            os.write(report_w, report)
+        os._exit(5)
+    os.close(report_w)
+    server.tokens[pid] = "t"
+    server.reports[report_r] = pid
+    server.read_report(report_r)
+    assert pid not in server.reported
+    deadline = time.monotonic() + 30
+    while pid in server.tokens:
+        server.reap(lambda _any, flags: os.waitpid(pid, flags))
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    line = json.loads(os.read(control_r, 4096))
+    assert line == {"exited": {"token": "t", "pid": pid, "code": 5, "signal": None}}
+
+
+def test_no_child_keeps_the_servers_wake_up_pipe() -> None:
+    server = fs.Server(1)
+    server.wake = (101, 102)
+    assert {101, 102} <= set(server.server_fds())
 
 
 def test_a_spare_touches_common_paths_leaving_no_trace_and_stops_for_its_job(

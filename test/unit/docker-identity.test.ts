@@ -44,6 +44,11 @@ void test('containerNameFilter: a regular expression matching the tree\'s (or no
   assert.doesNotMatch(name, new RegExp(containerNameFilter('t.1', 'q')));
   assert.doesNotMatch(name, new RegExp(containerNameFilter('tx1')), 'a "." in an id is literal');
   assert.doesNotMatch(`/${containerName({ treeId: 't.10', nodeId: 'qc', attempt: 1, activityAttempt: 1 })!}`, new RegExp(containerNameFilter('t.1')));
+  // Ids may end in ".": tree `pbmc.` is not tree `pbmc`, node `qc.` is not node `qc`.
+  assert.doesNotMatch(`/${containerName({ treeId: 'pbmc.', nodeId: 'x', attempt: 1, activityAttempt: 1 })!}`, new RegExp(containerNameFilter('pbmc')));
+  assert.doesNotMatch(`/${containerName({ treeId: 't', nodeId: 'qc.', attempt: 1, activityAttempt: 1 })!}`, new RegExp(containerNameFilter('t', 'qc')));
+  assert.match(`/${containerName({ treeId: 'pbmc.', nodeId: 'x', attempt: 1, activityAttempt: 1 })!}`, new RegExp(containerNameFilter('pbmc.')));
+  assert.match(`/${containerName({ treeId: 't', nodeId: 'qc.', attempt: 1, activityAttempt: 1 })!}`, new RegExp(containerNameFilter('t', 'qc.')));
 });
 
 const job = { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, workerId: 'w1' } as ExecJob;

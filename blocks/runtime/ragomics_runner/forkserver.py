@@ -15,9 +15,9 @@ warm-up's chatter and the server's own messages go to stderr, the executor's ser
   out `{"rejected": {"token": T, "error": "..."}}` for a line it cannot use (nothing forked).
 EOF on stdin: the server exits (children of running attempts are the executor's to kill).
 
-What a node pays for the hand-over, and what is taken off its path (issue 15; measured on a
-chain of `sleep 0` nodes, 2 shared cores: see BENCHMARKS.md section 10 and
-blocks/tests/profile_fork_child.py):
+What a node pays for the hand-over, and what is taken off its path (issue 15; the milliseconds
+below are quoted from the profiling session of 2026-11-29, a chain of `sleep 0` nodes on 2 shared
+cores with blocks/tests/profile_fork_child.py; BENCHMARKS.md section 10 has the recorded effect):
 - the fork itself (5-10 ms: the page tables of a 250 MB process), the child's set-up and its
   thread limits (5-15 ms: numba's threading layer started, threadpoolctl's scan of the loaded
   libraries): the server keeps ONE spare child, forked and detached ahead of time, which starts
@@ -29,8 +29,9 @@ blocks/tests/profile_fork_child.py):
   GNU OpenMP (loaded by numba's layer) aborts a child forked after it was loaded;
 - the exit (another 5-15 ms: the kernel tears down the child's copy-on-write address space
   before waitpid sees it): a child that returns from the runner flushes and closes its output,
-  then writes its exit code on a pipe only the server reads, and the server reports `exited` at
-  once (the later waitpid is not reported again). A child that dies any other way (a signal, the
+  then writes its pid and exit code on a pipe only the server reads, and the server reports
+  `exited` at once (the later waitpid is not reported again; a line with another pid, from a
+  process the block forked, is ignored and waitpid reports the child). A child that dies any other way (a signal, the
   runner's own `os._exit` on failure) is reported by waitpid as before;
 - the first touches of a node's common paths (15-20 ms: reading and writing a small AnnData and
   saving a figure cost that much more in a fresh child than in one that did it before, mostly
@@ -116,6 +117,7 @@ class Server:
         self.reported: set[int] = set()  # pids whose exit was reported from their pipe
         self.speedups = speedups  # a spare and exit reports (off: RAGOMICS_FORK_SPEEDUPS=0)
         self.spare: Spare | None = None
+        self.wake: tuple[int, int] | None = None  # the SIGCHLD wake-up pipe (serve)
 
     def send(self, obj: dict[str, Any]) -> None:
         # One os.write per line, well under PIPE_BUF: a line is never split or interleaved.
@@ -124,15 +126,18 @@ class Server:
     def server_fds(self) -> list[int]:
         """The descriptors a child must not keep: the control channel, every pipe end of the server."""
         fds = [self.control_fd, *self.reports]
+        if self.wake is not None:
+            fds += list(self.wake)
         if self.spare is not None:
             fds += [self.spare.job_w, self.spare.report_r]
         return fds
 
-    def reap(self) -> None:
-        """Report every child that has ended (non-blocking)."""
+    def reap(self, waitpid: Callable[[int, int], tuple[int, int]] = os.waitpid) -> None:
+        """Report every child that has ended (non-blocking). `waitpid`: tests pass one that waits
+        for their own child only."""
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status = waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
@@ -158,8 +163,9 @@ class Server:
             self.spare = None
 
     def read_report(self, fd: int) -> None:
-        """A child's exit report: its code, written just before its `os._exit`; EOF without one
-        (it died otherwise): waitpid reports it."""
+        """A child's exit report, `<pid> <code>`, written just before its `os._exit`. Anything
+        else (EOF: it died otherwise; another pid: a process the block forked that ran on through
+        the child's tail) is not a report: waitpid reports the child's real exit."""
         try:
             data = os.read(fd, 64)
         except OSError:
@@ -167,16 +173,17 @@ class Server:
         pid = self.reports.pop(fd)
         os.close(fd)
         token = self.tokens.get(pid)
-        text = data.decode("ascii", "replace").strip()
-        if token is None or not text.lstrip("-").isdigit():
+        fields = data.decode("ascii", "replace").split("\n", 1)[0].split()
+        if token is None or len(fields) != 2 or fields[0] != str(pid) or not fields[1].lstrip("-").isdigit():
             return
         self.reported.add(pid)
-        self.send({"exited": {"token": token, "pid": pid, "code": int(text), "signal": None}})
+        self.send({"exited": {"token": token, "pid": pid, "code": int(fields[1]), "signal": None}})
 
     def serve(self, stdin_fd: int) -> int:
         """Reads job lines until EOF. SIGCHLD wakes the loop through a pipe (no handler code
         runs between a fork and its `started` line, so `started` always comes first)."""
         rd, wr = os.pipe()
+        self.wake = (rd, wr)
         os.set_blocking(wr, False)
         signal.set_wakeup_fd(wr)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so set_wakeup_fd sees it
@@ -243,19 +250,20 @@ class Server:
         self.reports[spare.report_r] = spare.pid
         return spare.pid
 
-    def pre_fork(self) -> tuple[int, int]:
-        """Checks the thread count and flushes; returns a fresh exit-report pipe (read, write)."""
+    def pre_fork(self) -> None:
+        """Checks the thread count and flushes."""
         threads = thread_count()
         if threads != 1:
             sys.stderr.write(f"ragomics fork server: {threads} threads at fork (expected 1)\n")
         sys.stdout.flush()
         sys.stderr.flush()
-        return os.pipe()
 
     def fork_child(self, job: WarmJob, token: Any, sock: str, received: float) -> int:
-        """A child forked for this job (no spare ready): runs it at once."""
-        report_r, report_w = self.pre_fork()
-        close = self.server_fds() + [report_r]
+        """A child forked for this job (no spare ready): runs it at once. With speed-ups it
+        gets an exit-report pipe; without, waitpid alone reports it (as before the pipe existed)."""
+        self.pre_fork()
+        report_r, report_w = os.pipe() if self.speedups else (-1, -1)
+        close = self.server_fds() + ([report_r] if self.speedups else [])
         pid = os.fork()
         if pid == 0:
             code = 70  # EX_SOFTWARE: the child failed before the runner could report
@@ -264,18 +272,17 @@ class Server:
                 code = child(job, token, sock, received, report_w if self.speedups else None)
             finally:
                 os._exit(code)
-        os.close(report_w)
         if self.speedups:
+            os.close(report_w)
             self.reports[report_r] = pid
-        else:
-            os.close(report_r)
         return pid
 
     def refill(self) -> None:
         """Forks the next spare when there is none (and spares are on)."""
         if not self.speedups or self.spare is not None:
             return
-        report_r, report_w = self.pre_fork()
+        self.pre_fork()
+        report_r, report_w = os.pipe()
         job_r, job_w = os.pipe()
         close = self.server_fds() + [report_r, job_w]
         settle = len(self.tokens) <= 1  # a chain or a lone node, not a fan (see the module comment)
@@ -381,7 +388,8 @@ def child(
         os.close(1)
         os.close(2)
         try:
-            os.write(report_w, f"{code}\n".encode())
+            # With its pid: a process the block forked that ran on to here reports nothing.
+            os.write(report_w, f"{os.getpid()} {code}\n".encode())
         except OSError:  # the server is gone: its children die with it anyway
             pass
     return code
