@@ -51,13 +51,26 @@ function dockerRows(rec) {
   return rows;
 }
 
-/** Goal 1, local: warm-chain's table rows (a) chain and (b) `sleep 0` run() call; cells: figure | cold | warm | ratio | target: met|missed. */
+/**
+ * Goal 1, local: warm-chain's table rows (a) chain and (b) `sleep 0` run() call. With the table's
+ * header (`| figure | cold … | … | warm | … | target |`) the cold, warm and target cells are found
+ * by their column (the bench may print more variants, e.g. warm-before); without one, the first
+ * shape: figure | cold | warm | ratio | target: met|missed.
+ */
 function localRows(rec) {
+  const header = rec.lines.map((l) => l.trim()).find((l) => l.startsWith('| figure |'));
+  const names = header ? cells(header) : null;
+  const cold = names ? names.findIndex((n) => n.startsWith('cold')) : 1;
+  const warm = names ? names.indexOf('warm') : 2;
+  const width = names ? names.length : 5;
+  if (cold < 0 || warm < 0 || (names && names[width - 1] !== 'target')) {
+    throw new TargetParseError(`${rec.name}: the table header "${header}" has no "cold…", "warm" or last "target" column`);
+  }
   const row = (prefix, target) => {
     const c = cells(need(rec, prefix, target));
-    const t = c.length === 5 ? /^(.+): (met|missed)$/.exec(c[4]) : null;
-    if (!t) throw new TargetParseError(`${rec.name}: cannot read "${target}" from the row "${prefix}…" (expected 5 cells, the last "<target>: met|missed")`);
-    return { goal: '1 (local)', target: `${target} ${t[1]}`, before: `cold: ${c[1]}`, after: `fork server: ${c[2]}`, result: verdict(t[2]) };
+    const t = c.length === width ? /^(.+): (met|missed)$/.exec(c[width - 1]) : null;
+    if (!t) throw new TargetParseError(`${rec.name}: cannot read "${target}" from the row "${prefix}…" (expected ${width} cells, the last "<target>: met|missed")`);
+    return { goal: '1 (local)', target: `${target} ${t[1]}`, before: `cold: ${c[cold]}`, after: `fork server: ${c[warm]}`, result: verdict(t[2]) };
   };
   return [
     row('| (b) `sleep 0` node: executor run() call', '`sleep 0` node, executor run() call:'),

@@ -153,3 +153,19 @@ void test('issue 15 table: says whether goals 1, 2, 3 and 5 came from one run, a
   t = issue15Table(records({ 'warm-trees': null }));
   assert.match(t.text, /\*\*Not readable at this commit\*\*: warm-trees: no docs\/records\/bench\/warm-trees\.json\./);
 });
+
+void test('issue 15 targets: warm-chain with more variants (warm-before): cold, warm and target found by the header', () => {
+  const { rows, problems } = issue15Targets(records({
+    'warm-chain': [
+      '| figure | cold (warmPool 0) | warm-before | warm | warm / cold | warm / warm-before | target |', '|---|---|---|---|---|---|---|',
+      '| (a) chain of 10 `sleep 0.5` nodes, startTree to result() (floor 5.0 s) | 13.45 s (2.69 × floor) | 6.25 s (1.25 × floor) | 5.87 s (1.17 × floor) | 0.44 | 0.94 | ≤ 1.2 × floor: met |',
+      '| (b) `sleep 0` node: executor run() call, start to return | 812 ms | 95 ms | 51 ms | 0.06 | 0.54 | ≤ 300 ms: met |',
+    ],
+  }));
+  assert.deepEqual(problems, []);
+  const chain = row(rows, '1 (local)', /^chain/);
+  assert.deepEqual([chain.before, chain.after, chain.result], ['cold: 13.45 s (2.69 × floor)', 'fork server: 5.87 s (1.17 × floor)', 'met']);
+  assert.deepEqual([row(rows, '1 (local)', /^`sleep 0`/).before, row(rows, '1 (local)', /^`sleep 0`/).after], ['cold: 812 ms', 'fork server: 51 ms']);
+  const bad = issue15Targets(records({ 'warm-chain': ['| figure | cold (warmPool 0) | hot | target |', '| (b) `sleep 0` node: executor run() call | 1 | 2 | ≤ 300 ms: met |'] }));
+  assert.match(bad.problems.join('\n'), /warm-chain: the table header .* has no "cold…", "warm" or last "target" column/);
+});
