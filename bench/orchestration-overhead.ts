@@ -31,7 +31,13 @@ import type { NodeResult } from '../common/schemas';
 import { sleepNode, TEMPORAL_ADDRESS, uid } from '../test/helpers/harness';
 import { median, percentile } from '../test/helpers/timeline-checks';
 import { runPool, type PoolJob } from './baseline/job-pool';
+import { chainHandoffPhases, PHASES, type HandoffPhases } from './handoff-phases';
 import { BenchRecord } from './record';
+
+/** Column heads of the handoff phases (bench/handoff-phases.ts). */
+const PHASE_LABELS: Record<keyof HandoffPhases, string> = {
+  after: 'compute end → activity completed', server: '→ workflow task started', workflow: 'workflow task', dispatch: '→ next activity started', before: '→ next compute start',
+};
 import { startWorkerProcess, type WorkerProcessHandle } from './worker-process';
 
 type Interval = { start: number; end: number };
@@ -43,8 +49,8 @@ interface ShapeNode { id: string; parent: string | null; seconds: number }
 const chain = (n: number, seconds: number): ShapeNode[] => Array.from({ length: n }, (_, i) => ({ id: `c${i}`, parent: i ? `c${i - 1}` : null, seconds }));
 const fan = (n: number): ShapeNode[] => [{ id: 'root', parent: null, seconds: 0 }, ...Array.from({ length: n - 1 }, (_, i) => ({ id: `f${i}`, parent: 'root', seconds: 0 }))];
 
-/** What one run of a shape gives: node intervals in shape order and the end-to-end time. */
-interface RunFigures { intervals: Interval[]; endToEndMs: number }
+/** What one run of a shape gives: node intervals in shape order, the end-to-end time, and the workflow that ran it (none for the pool). */
+interface RunFigures { intervals: Interval[]; endToEndMs: number; workflowId?: string }
 
 /** Throws unless `iv` holds one finite interval per node of `shape`, each ending at or after its start. */
 function checkIntervals(what: string, shape: ShapeNode[], iv: ReadonlyArray<Interval | undefined>): Interval[] {
@@ -79,11 +85,12 @@ async function runInPool(shape: ShapeNode[], parallel: number, workspace: string
 async function runBare(client: Client, taskQueue: string, shape: ShapeNode[], parallel: number, isChain: boolean): Promise<RunFigures> {
   const ms = (shape[0]?.seconds ?? 0) * 1000;
   const t0 = Date.now();
+  const workflowId = uid(isChain ? 'bare-chain' : 'bare-fan');
   const intervals: Interval[] = isChain
-    ? await client.workflow.execute('bareChain', { taskQueue, workflowId: uid('bare-chain'), args: [shape.length, ms] })
-    : await client.workflow.execute('bareFan', { taskQueue, workflowId: uid('bare-fan'), args: [shape.length, parallel, ms] });
+    ? await client.workflow.execute('bareChain', { taskQueue, workflowId, args: [shape.length, ms] })
+    : await client.workflow.execute('bareFan', { taskQueue, workflowId, args: [shape.length, parallel, ms] });
   // The bare workflows return one interval per completed activity: all of them, or the run failed.
-  return { endToEndMs: Date.now() - t0, intervals: checkIntervals('bare', shape, intervals) };
+  return { endToEndMs: Date.now() - t0, intervals: checkIntervals('bare', shape, intervals), workflowId };
 }
 
 /** Runs a shape as an analysis tree through `client` (whose task queue a ragomics worker process polls). */
@@ -97,7 +104,7 @@ async function runTree(client: RagomicsClient, what: string, shape: ShapeNode[],
   const endToEndMs = Date.now() - t0;
   if (result.state !== 'COMPLETED' || result.counts.COMPLETED !== shape.length) throw new Error(`${what}: tree ${tree.treeId} ended ${result.state} with ${result.counts.COMPLETED}/${shape.length} nodes completed`);
   const byNode = new Map((await tree.timeline()).map((e) => [e.node, { start: Date.parse(e.started ?? ''), end: Date.parse(e.ended ?? '') }]));
-  return { endToEndMs, intervals: checkIntervals(`${what} tree ${tree.treeId}`, shape, shape.map((n) => byNode.get(n.id))) };
+  return { endToEndMs, intervals: checkIntervals(`${what} tree ${tree.treeId}`, shape, shape.map((n) => byNode.get(n.id))), workflowId: tree.treeId };
 }
 
 const handoffs = (iv: Interval[]) => iv.slice(1).map((x, i) => x.start - iv[i]!.end);
@@ -170,6 +177,7 @@ async function main(): Promise<void> {
   };
   const perVariant = () => new Map<Variant, number[]>(variants.map((v) => [v, []]));
   const figures = { chainHandoffs: perVariant(), chainRate: perVariant(), fanRate: perVariant(), ten: perVariant() };
+  const phases = new Map<Variant, HandoffPhases[]>(variants.filter((v) => v !== 'pool').map((v) => [v, []]));
   try {
     await Promise.all(workers.map((w) => w.ready));
     for (let round = 0; round <= rounds; round++) {
@@ -184,6 +192,10 @@ async function main(): Promise<void> {
         const t = await run(shapes.ten, true);
         if (round === 0) continue; // warm-up: JIT, workflow cache, SQLite pages
         figures.chainHandoffs.get(v)!.push(...handoffs(c.intervals));
+        if (c.workflowId !== undefined) {
+          const { events } = await client.workflow.getHandle(c.workflowId).fetchHistory();
+          phases.get(v)!.push(...chainHandoffPhases(events ?? [], v === 'bare' ? 'noop' : 'runNode', c.intervals));
+        }
         figures.chainRate.get(v)!.push((chainLength * 1000) / span(c.intervals));
         figures.fanRate.get(v)!.push((fanSize * 1000) / span(f.intervals));
         figures.ten.get(v)!.push(t.endToEndMs);
@@ -217,6 +229,14 @@ async function main(): Promise<void> {
   const ours = median(h('ragomics'));
   const bound = 3 * (median(h('pool')) + median(h('bare')));
   const ten = median(figures.ten.get('ragomics')!) / 5000;
+  // Means, so the phases add up to the mean handoff (a median of a sum is no sum of medians).
+  rec.log(`\nwhere a chain handoff goes (mean ms per handoff over every measured chain, from the histories' event times and the nodes' own stamps; bench/handoff-phases.ts):`);
+  rec.log(`| variant | ${PHASES.map((p) => PHASE_LABELS[p]).join(' | ')} | sum (mean handoff) |`);
+  rec.log(`|---|${PHASES.map(() => '---|').join('')}---|`);
+  for (const [v, list] of phases) {
+    const mean = (k: keyof HandoffPhases) => list.reduce((a, x) => a + x[k], 0) / list.length;
+    rec.log(`| ${names[v]} | ${PHASES.map((p) => fmt(mean(p), 2)).join(' | ')} | ${fmt(PHASES.reduce((a, p) => a + mean(p), 0), 2)} |`);
+  }
   rec.log(`\ntargets: median overhead ${fmt(ours)} ms ≤ 30 ms: ${ours <= 30 ? 'met' : `missed by ${fmt(ours - 30)} ms`}; ` +
     `≤ 3 × (pool ${fmt(median(h('pool')))} + bare ${fmt(median(h('bare')))}) = ${fmt(bound)} ms: ${ours <= bound ? 'met' : `missed by ${fmt(ours - bound)} ms`}; ` +
     `ten × 0.5 s at ${ten.toFixed(3)} × floor ≤ 1.3: ${ten <= 1.3 ? 'met' : 'missed'}`);

@@ -1,12 +1,15 @@
 /**
- * What the dev-server and dispatch settings buy, before and after side by side in one run: two
- * private dev servers started by scripts/ensure-temporal.sh on their own ports and databases,
- *  - before: SQLite defaults (rollback journal, synchronous FULL), no eager activity dispatch,
- *    workers with eager dispatch off (every node through a poll);
- *  - after: the project's defaults (WAL, synchronous NORMAL, eager dispatch on the server and in
- *    the workers).
- * Same code, same machine, rounds alternating between the two: a chain of no-op nodes (handoff
- * median), a fan (nodes per second) and the reference tree with critical_path (makespan).
+ * What the dev-server and dispatch settings buy, side by side in one run: three private dev
+ * servers started by scripts/ensure-temporal.sh on their own ports and databases,
+ *  - defaults: SQLite defaults (rollback journal, synchronous FULL), no eager activity dispatch,
+ *    workers with eager dispatch off (every node through a poll), the server's own transfer-queue
+ *    read rate (history.transferProcessorMaxPollRPS 20 per shard);
+ *  - issue 7: WAL, synchronous NORMAL, eager dispatch on the server and in the workers;
+ *  - now: the project's defaults (scripts/ensure-temporal.sh's DYNAMIC_CONFIG default, which
+ *    adds history.transferProcessorMaxPollRPS=1000).
+ * Same code, same machine, rounds alternating: a chain of no-op nodes (handoff median and p90:
+ * 60 nodes, so most handoffs come after the transfer queue's burst of reads is used up), a fan
+ * (nodes per second) and the reference tree with critical_path (makespan).
  *   npx tsc -p . && node scripts/bundle-workflows.js && node dist/bench/server-settings.js [ROUNDS]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +21,7 @@ import { createRagomicsWorker, type RagomicsWorker } from '../workers/create-wor
 import { PrivateTemporalServer } from '../test/helpers/processes';
 // The harness also installs the SDK runtime with a quiet logger.
 import { sleepNode, uid } from '../test/helpers/harness';
-import { median } from '../test/helpers/timeline-checks';
+import { median, percentile } from '../test/helpers/timeline-checks';
 import { treeNodes } from './schedule-quality';
 import { BenchRecord } from './record';
 
@@ -30,11 +33,12 @@ interface Setup {
   workspace: string;
 }
 
-/** Starts a private server with these settings (empty strings = the SQLite/server defaults). */
-async function startSetup(name: string, settings: { pragmas: string; dynamicConfig: string; eager: boolean }): Promise<Setup> {
+/** Starts a private server with these settings (empty strings = the SQLite/server defaults; dynamicConfig undefined = the project's). */
+async function startSetup(name: string, settings: { pragmas: string; dynamicConfig: string | undefined; eager: boolean }): Promise<Setup> {
   const saved = { p: process.env.RAGOMICS_TEMPORAL_SQLITE_PRAGMAS, d: process.env.RAGOMICS_TEMPORAL_DYNAMIC_CONFIG };
   process.env.RAGOMICS_TEMPORAL_SQLITE_PRAGMAS = settings.pragmas;
-  process.env.RAGOMICS_TEMPORAL_DYNAMIC_CONFIG = settings.dynamicConfig;
+  if (settings.dynamicConfig === undefined) delete process.env.RAGOMICS_TEMPORAL_DYNAMIC_CONFIG;
+  else process.env.RAGOMICS_TEMPORAL_DYNAMIC_CONFIG = settings.dynamicConfig;
   const server = new PrivateTemporalServer(mkdtempSync(path.join(tmpdir(), `ragomics-bench-${name}-`)));
   try {
     await server.start();
@@ -79,19 +83,27 @@ async function referenceMakespan(s: Setup): Promise<number> {
 /** This run's result lines, written to .data/bench/server-settings.json at the end (bench/record.ts). */
 const rec = new BenchRecord('server-settings');
 
+/** The project's default dynamic configuration: scripts/ensure-temporal.sh's own (an unset variable takes it). */
+const PROJECT_DEFAULTS = undefined;
+/** The chain's length: past the transfer queue's burst of 20 reads (see the header). */
+const CHAIN = 60;
+
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 3);
-  const setups = [
-    await startSetup('before', { pragmas: '', dynamicConfig: '', eager: false }),
-    await startSetup('after', { pragmas: 'journal_mode=wal synchronous=NORMAL', dynamicConfig: 'system.enableActivityEagerExecution=true', eager: true }),
+  const settings: { name: string; label: string; pragmas: string; dynamicConfig: string | undefined; eager: boolean }[] = [
+    { name: 'defaults', label: 'SQLite and server defaults, no eager dispatch', pragmas: '', dynamicConfig: '', eager: false },
+    { name: 'issue7', label: 'WAL + synchronous NORMAL, eager dispatch (issue 7)', pragmas: 'journal_mode=wal synchronous=NORMAL', dynamicConfig: 'system.enableActivityEagerExecution=true', eager: true },
+    { name: 'now', label: 'the project\'s defaults: + transfer queue read at up to 1000/s', pragmas: 'journal_mode=wal synchronous=NORMAL', dynamicConfig: PROJECT_DEFAULTS, eager: true },
   ];
+  const setups: Setup[] = [];
+  for (const x of settings) setups.push(await startSetup(x.name, x));
   const figures = new Map(setups.map((s) => [s.name, { handoffs: [] as number[], fan: [] as number[], ref: [] as number[] }]));
   try {
     await Promise.all(setups.map((s) => s.rw.worker.run()).concat([(async () => {
       try {
         for (let r = 0; r <= rounds; r++) {
           for (const s of r % 2 ? [...setups].reverse() : setups) {
-            const h = await chainHandoffs(s, 30);
+            const h = await chainHandoffs(s, CHAIN);
             const f = await fanRate(s, 200);
             const m = await referenceMakespan(s);
             if (r === 0) continue; // warm-up
@@ -114,15 +126,18 @@ async function main(): Promise<void> {
       rmSync(s.workspace, { recursive: true, force: true });
     }
   }
-  const b = figures.get('before')!;
-  const a = figures.get('after')!;
-  rec.log(`\n## Server and dispatch settings, before/after (${rounds} rounds after a warm-up, alternating)`);
-  rec.log('| figure | before: SQLite defaults, no eager dispatch | after: WAL + synchronous NORMAL, eager dispatch | after/before |');
-  rec.log('|---|---|---|---|');
-  const row = (label: string, x: number, y: number, unit: string, digits = 1) => rec.log(`| ${label} | ${x.toFixed(digits)} ${unit} | ${y.toFixed(digits)} ${unit} | ${(y / x).toFixed(2)} |`);
-  row('chain of 30 no-op nodes: handoff median', median(b.handoffs), median(a.handoffs), 'ms');
-  row('fan of 200 no-op nodes at maxParallelJobs 10', median(b.fan), median(a.fan), 'nodes/s');
-  row('reference tree, critical_path, makespan (best 4.12 s)', median(b.ref), median(a.ref), 's', 3);
+  const fig = settings.map((x) => figures.get(x.name)!);
+  for (const [i, f] of fig.entries()) {
+    if (f.handoffs.length !== rounds * (CHAIN - 1) || f.fan.length !== rounds || f.ref.length !== rounds) throw new Error(`${settings[i]!.name}: incomplete figures (${f.handoffs.length} handoffs, ${f.fan.length} fans, ${f.ref.length} trees)`);
+  }
+  rec.log(`\n## Server and dispatch settings side by side (${rounds} rounds after a warm-up, alternating)`);
+  rec.log(`| figure | ${settings.map((x) => x.label).join(' | ')} | now/defaults |`);
+  rec.log(`|---|${settings.map(() => '---|').join('')}---|`);
+  const row = (label: string, xs: number[], unit: string, digits = 1) => rec.log(`| ${label} | ${xs.map((x) => `${x.toFixed(digits)} ${unit}`).join(' | ')} | ${(xs[xs.length - 1]! / xs[0]!).toFixed(2)} |`);
+  row(`chain of ${CHAIN} no-op nodes: handoff median`, fig.map((f) => median(f.handoffs)), 'ms');
+  row(`chain of ${CHAIN} no-op nodes: handoff p90`, fig.map((f) => percentile(f.handoffs, 90)), 'ms');
+  row('fan of 200 no-op nodes at maxParallelJobs 10', fig.map((f) => median(f.fan)), 'nodes/s');
+  row('reference tree, critical_path, makespan (best 4.12 s)', fig.map((f) => median(f.ref)), 's', 3);
   rec.save();
 }
 

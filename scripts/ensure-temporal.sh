@@ -29,10 +29,15 @@
 #   RAGOMICS_TEMPORAL_DYNAMIC_CONFIG  space-separated KEY=VALUE pairs, each passed as
 #                                  --dynamic-config-value (only applies to a server this
 #                                  script starts; a reused server keeps its own).
-#                                  Default: system.enableActivityEagerExecution=true (a
-#                                  node's activity goes to the worker in the reply to the
-#                                  workflow task that scheduled it: one dispatch less per
-#                                  node; BENCHMARKS.md). Set it to "" for none.
+#                                  Default (the same as workers/temporal/dynamicconfig.yaml):
+#                                  system.enableActivityEagerExecution=true (a node's
+#                                  activity goes to the worker in the reply to the workflow
+#                                  task that scheduled it: one dispatch less per node) and
+#                                  history.transferProcessorMaxPollRPS=1000 (the history
+#                                  service reads its queue of tasks for matching at most
+#                                  this often per shard; the server's 20 made every handoff
+#                                  past a burst of 20 wait ~50 ms on the dev server's single
+#                                  shard); BENCHMARKS.md. Set it to "" for none.
 #   RAGOMICS_TEMPORAL_SQLITE_PRAGMAS  space-separated PRAGMA=VALUE pairs (--sqlite-pragma).
 #                                  Default: journal_mode=wal synchronous=NORMAL: commits
 #                                  survive a crash of the server process (what the
@@ -85,7 +90,7 @@ ADDRESS="$HOST:$PORT"
 START_TIMEOUT="${RAGOMICS_TEMPORAL_START_TIMEOUT:-60}"
 TDIR="$DATA_DIR/temporal"
 DB_FILE="$TDIR/ragomics.db"
-DYNAMIC_CONFIG="${RAGOMICS_TEMPORAL_DYNAMIC_CONFIG-system.enableActivityEagerExecution=true}"
+DYNAMIC_CONFIG="${RAGOMICS_TEMPORAL_DYNAMIC_CONFIG-system.enableActivityEagerExecution=true history.transferProcessorMaxPollRPS=1000}"
 SQLITE_PRAGMAS="${RAGOMICS_TEMPORAL_SQLITE_PRAGMAS-journal_mode=wal synchronous=NORMAL}"
 LOG_FILE="$TDIR/server.log"
 PID_FILE="$TDIR/server.pid"

@@ -72,7 +72,7 @@ void test('compose: host ports come from RAGOMICS_STACK_PORT and RAGOMICS_STACK_
   assert.deepEqual(compose.services['temporal-ui']?.ports, ['${RAGOMICS_STACK_BIND:-127.0.0.1}:${RAGOMICS_STACK_UI_PORT:-8080}:8080']);
 });
 
-void test('compose: the Temporal server gets the dynamic configuration the dev server gets (eager activities)', () => {
+void test('compose: the Temporal server gets the dynamic configuration the dev server gets (eager activities, transfer queue reads)', () => {
   const t = compose.services.temporal as Service;
   const target = t.environment?.DYNAMIC_CONFIG_FILE_PATH;
   assert.ok(target, 'DYNAMIC_CONFIG_FILE_PATH is set');
@@ -80,7 +80,16 @@ void test('compose: the Temporal server gets the dynamic configuration the dev s
   assert.ok(mount, `a volume mounts a file at ${target}`);
   const config = parse(readFileSync(path.join(ROOT, mount.split(':')[0]!), 'utf8')) as Record<string, { value: unknown }[]>;
   assert.deepEqual(config['system.enableActivityEagerExecution'], [{ value: true }]);
-  assert.match(readFileSync(path.join(ROOT, 'scripts', 'ensure-temporal.sh'), 'utf8'), /system\.enableActivityEagerExecution=true/, 'the dev server is started with the same value');
+  assert.deepEqual(config['history.transferProcessorMaxPollRPS'], [{ value: 1000 }]);
+  // The dev server's default (scripts/ensure-temporal.sh) holds exactly the same keys and values.
+  const script = readFileSync(path.join(ROOT, 'scripts', 'ensure-temporal.sh'), 'utf8');
+  const devDefault = /^DYNAMIC_CONFIG="\$\{RAGOMICS_TEMPORAL_DYNAMIC_CONFIG-([^}]*)\}"$/m.exec(script)?.[1];
+  assert.ok(devDefault, 'ensure-temporal.sh has a DYNAMIC_CONFIG default');
+  const dev = Object.fromEntries(devDefault.split(' ').map((kv) => {
+    const [k, v] = kv.split('=') as [string, string];
+    return [k, [{ value: v === 'true' ? true : v === 'false' ? false : Number(v) }]];
+  }));
+  assert.deepEqual(dev, config, 'the dev server is started with the same values');
 });
 
 void test('compose: each worker host has its id, task queue and cap, the host Docker, and the stack folder at the same path', () => {
