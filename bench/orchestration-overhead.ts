@@ -32,6 +32,7 @@ import { sleepNode, TEMPORAL_ADDRESS, uid } from '../test/helpers/harness';
 import { median, percentile } from '../test/helpers/timeline-checks';
 import { runPool, type PoolJob } from './baseline/job-pool';
 import { chainHandoffPhases, PHASES, type HandoffPhases } from './handoff-phases';
+import { listeningPid, ownCpuMs, processCpuMs } from './process-cpu';
 import { BenchRecord } from './record';
 
 /** Column heads of the handoff phases (bench/handoff-phases.ts). */
@@ -130,7 +131,7 @@ function parseArgs(argv: string[]): { rounds: number; chainLength: number; fanSi
 }
 
 /** Starts the bare worker process on `taskQueue`; resolves once it polls. Killed with this process (SIGKILL on exit). */
-async function startBareWorker(taskQueue: string, maxConcurrent: number): Promise<{ stop(): Promise<void> }> {
+async function startBareWorker(taskQueue: string, maxConcurrent: number): Promise<{ pid: number; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [path.join(__dirname, 'workflows', 'bare-worker.js')], {
     env: { ...process.env, TEMPORAL_ADDRESS, BARE_TASK_QUEUE: taskQueue, BARE_MAX_CONCURRENT: String(maxConcurrent) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -145,6 +146,7 @@ async function startBareWorker(taskQueue: string, maxConcurrent: number): Promis
     void exited.then((code) => reject(new Error(`bare worker exited (code ${code}) before it started:\n${log}`)));
   });
   return {
+    pid: child.pid!,
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
@@ -169,6 +171,7 @@ async function main(): Promise<void> {
     ...(baseline ? [startWorkerProcess({ address: TEMPORAL_ADDRESS, taskQueue: queues.base, workerId: uid('w-base'), workspace: path.join(dir, 'ws-base'), logDir: dir, maxConcurrentNodes: slots, repoDir: baseline })] : []),
   ];
   const bare = await startBareWorker(queues.bare, slots);
+
   const connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
   const client = new Client({ connection });
   const clients = {
@@ -177,6 +180,14 @@ async function main(): Promise<void> {
   };
   const perVariant = () => new Map<Variant, number[]>(variants.map((v) => [v, []]));
   const figures = { chainHandoffs: perVariant(), chainRate: perVariant(), fanRate: perVariant(), ten: perVariant() };
+  // CPU per fan node: the variant's worker process (the pool: this process) and the server's.
+  const serverPid = listeningPid(Number(TEMPORAL_ADDRESS.split(':').pop()));
+  const fanCpu = new Map<Variant, { worker: number[]; server: number[] }>(variants.map((v) => [v, { worker: [], server: [] }]));
+  const workerPid: Partial<Record<Variant, number>> = { bare: bare.pid, ragomics: workers[0]!.pid, ...(baseline ? { base: workers[1]!.pid } : {}) };
+  const cpuOf = (v: Variant) => ({
+    worker: v === 'pool' ? ownCpuMs() : processCpuMs(workerPid[v]!),
+    server: serverPid === null ? null : processCpuMs(serverPid),
+  });
   const phases = new Map<Variant, HandoffPhases[]>(variants.filter((v) => v !== 'pool').map((v) => [v, []]));
   try {
     await Promise.all(workers.map((w) => w.ready));
@@ -188,7 +199,9 @@ async function main(): Promise<void> {
             : v === 'bare' ? runBare(client, queues.bare, shape, isChain ? 1 : parallel, isChain)
               : runTree((v === 'base' ? clients.base : clients.ragomics)!, v, shape, isChain ? 1 : parallel);
         const c = await run(shapes.chain, true);
+        const cpu0 = cpuOf(v);
         const f = await run(shapes.fan, false);
+        const cpu1 = cpuOf(v);
         const t = await run(shapes.ten, true);
         if (round === 0) continue; // warm-up: JIT, workflow cache, SQLite pages
         figures.chainHandoffs.get(v)!.push(...handoffs(c.intervals));
@@ -198,6 +211,8 @@ async function main(): Promise<void> {
         }
         figures.chainRate.get(v)!.push((chainLength * 1000) / span(c.intervals));
         figures.fanRate.get(v)!.push((fanSize * 1000) / span(f.intervals));
+        fanCpu.get(v)!.worker.push((cpu1.worker - cpu0.worker) / fanSize);
+        if (cpu0.server !== null && cpu1.server !== null) fanCpu.get(v)!.server.push((cpu1.server - cpu0.server) / fanSize);
         figures.ten.get(v)!.push(t.endToEndMs);
       }
       if (round > 0) process.stderr.write(`round ${round}/${rounds} done\n`);
@@ -229,6 +244,11 @@ async function main(): Promise<void> {
   const ours = median(h('ragomics'));
   const bound = 3 * (median(h('pool')) + median(h('bare')));
   const ten = median(figures.ten.get('ragomics')!) / 5000;
+  const cpuCell = (xs: number[]) => (xs.length ? `${fmt(median(xs), 2)} ms` : 'not measured');
+  rec.log(`\nCPU per fan node (median over the rounds; user + system time of the whole process, all its threads, from /proc; the pool's "worker" is this benchmark process; the server is ${serverPid === null ? 'not found (no process listening on the Temporal port)' : `pid ${serverPid}, the process listening on ${TEMPORAL_ADDRESS}`}):`);
+  rec.log('| variant | worker process | Temporal server |');
+  rec.log('|---|---|---|');
+  for (const v of variants) rec.log(`| ${names[v]} | ${cpuCell(fanCpu.get(v)!.worker)} | ${v === 'pool' ? 'none' : cpuCell(fanCpu.get(v)!.server)} |`);
   // Means, so the phases add up to the mean handoff (a median of a sum is no sum of medians).
   rec.log(`\nwhere a chain handoff goes (mean ms per handoff over every measured chain, from the histories' event times and the nodes' own stamps; bench/handoff-phases.ts):`);
   rec.log(`| variant | ${PHASES.map((p) => PHASE_LABELS[p]).join(' | ')} | sum (mean handoff) |`);
