@@ -13,19 +13,23 @@
 # cohort of bench/cohort-scale.ts, long and disk-hungry — runs only when named, COHORT_ARGS passed to it;
 # `failover` — scripts/bench-failover.sh, on two private dev servers of its own, FAILOVER_ARGS passed
 # to it — also only when named; `first-run` — bench/first-run.ts, a fresh clone's `npm run demo` on a
-# private Docker engine, minutes per run, FIRST_RUN_ARGS passed to it — also only when named; `peers` —
+# private Docker engine, minutes per run, FIRST_RUN_ARGS passed to it (with BASELINE set, `--baseline
+# $BASELINE` is added unless FIRST_RUN_ARGS has one), needs root — also only when named (issue15
+# names it); `peers` —
 # bench/peers.ts: ragomics beside Prefect, Snakemake and Luigi from PyPI (scripts/ensure-peers.sh),
 # PEERS_ROUNDS (3) rounds, since Prefect is slow to start). Each writes its result lines to
 # .data/bench/<name>.json (bench/record.ts); scripts/render-records.js bench puts them in BENCHMARKS.md.
 #
 # Named sets (ONLY may mix them with single names):
-#   issue15 = orchestration,containers,warm-trees,cli,warm,peers: every bench that measures a goal of
-#     issue 15 except the first run (goal 4: `ONLY=first-run`, its own run: a private empty Docker
-#     engine, minutes). BENCHMARKS.md's "Targets of issue 15" table is rendered from their records.
+#   issue15 = orchestration,containers,warm-trees,cli,warm,first-run,peers: every bench that measures
+#     a goal of issue 15, so one `ONLY=issue15 npm run bench` gives every goal's before and after
+#     (the first run, goal 4, adds two fresh-clone demos on private empty Docker engines: about 10
+#     minutes). BENCHMARKS.md's "Targets of issue 15" table is rendered from their records.
 #     Without BASELINE set, it takes BASELINE=3b9395e (the commit before issue 15's work began).
 # BASELINE=REF (empty: none): scripts/bench-baseline.sh builds REF once into .data/bench/baseline-<sha>
 #   (a detached git worktree, reused) and passes `--baseline DIR` to orchestration and cli, so their
-#   before (REF) and after (this checkout) come from the same rounds of the same run.
+#   before (REF) and after (this checkout) come from the same rounds of the same run; first-run gets
+#   `--baseline REF` (a fresh clone of REF, run just before the one of HEAD).
 # One run id: every bench started here gets RAGOMICS_BENCH_RUN=<UTC start>-<short commit> and
 # RAGOMICS_BENCH_SET=<ONLY, or all> (bench/record.ts writes both into its record); the head of
 # BENCHMARKS.md says which sections came from which run.
@@ -43,7 +47,7 @@ if [[ -z "${TEMPORAL_ADDRESS:-}" ]]; then export "$(bash scripts/ensure-temporal
 export RAGOMICS_WORKFLOW_BUNDLE="$PROJECT_ROOT/dist/workflow-bundle.js"
 ROUNDS="${ROUNDS:-5}"
 # Named sets, expanded into ONLY's names (see the header).
-ISSUE15_SET="orchestration,containers,warm-trees,cli,warm,peers"
+ISSUE15_SET="orchestration,containers,warm-trees,cli,warm,first-run,peers"
 ISSUE15_BEFORE="3b9395e"
 SET_NAMES="${ONLY:-all}"
 if [[ ",${ONLY:-}," == *",issue15,"* ]]; then
@@ -54,6 +58,8 @@ wanted() { [[ -z "${ONLY:-}" || ",$ONLY," == *",$1,"* ]]; }
 export RAGOMICS_BENCH_RUN="${RAGOMICS_BENCH_RUN:-$(date -u +%Y%m%dT%H%M%SZ)-$(git rev-parse --short HEAD)}"
 export RAGOMICS_BENCH_SET="$SET_NAMES${BASELINE:+, BASELINE=$BASELINE}"
 CLI_ARGS="${CLI_ARGS:-}"
+FIRST_RUN_ARGS="${FIRST_RUN_ARGS:-}"
+if [[ -n "${BASELINE:-}" && "$FIRST_RUN_ARGS" != *--baseline* ]]; then FIRST_RUN_ARGS="$FIRST_RUN_ARGS --baseline $BASELINE"; fi
 if [[ -n "${BASELINE:-}" ]] && { wanted orchestration || wanted cli; }; then
   baseline_dir="$(bash scripts/bench-baseline.sh "$BASELINE")"
   if [[ "${ORCHESTRATION_ARGS:-}" != *--baseline* ]]; then ORCHESTRATION_ARGS="${ORCHESTRATION_ARGS:-} --baseline $baseline_dir"; fi
@@ -72,7 +78,7 @@ if wanted carry-state; then echo "== 4b. carried node state through the workspac
 if wanted settings; then echo "== server and dispatch settings, before/after"; node dist/bench/server-settings.js "${SETTINGS_ROUNDS:-3}"; fi
 if [[ ",${ONLY:-}," == *",cohort,"* ]]; then echo "== 6. a cohort at scale"; node dist/bench/cohort-scale.js ${COHORT_ARGS:-}; fi
 if [[ ",${ONLY:-}," == *",failover,"* ]]; then echo "== 7. failover"; bash scripts/bench-failover.sh ${FAILOVER_ARGS:-}; fi
-if [[ ",${ONLY:-}," == *",first-run,"* ]]; then echo "== 12. first run: npm run demo on a new machine"; node dist/bench/first-run.js ${FIRST_RUN_ARGS:-}; fi
+if [[ ",${ONLY:-}," == *",first-run,"* ]]; then echo "== 12. first run: npm run demo on a new machine"; node dist/bench/first-run.js $FIRST_RUN_ARGS; fi
 if wanted cache; then echo "== 8. results shared across trees"; node dist/bench/cache-reuse.js; fi
 if wanted cli; then echo "== 9. CLI start-up"; node dist/bench/cli-startup.js "$(( ROUNDS * 3 ))" $CLI_ARGS; fi
 if wanted warm; then echo "== 10. warm runtimes (local executor)"; node dist/bench/warm-chain.js "$ROUNDS" --fan "${WARM_FAN:-200}"; fi

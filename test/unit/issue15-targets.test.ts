@@ -154,6 +154,19 @@ void test('issue 15 table: says whether goals 1, 2, 3 and 5 came from one run, a
   assert.match(t.text, /\*\*Not readable at this commit\*\*: warm-trees: no docs\/records\/bench\/warm-trees\.json\./);
 });
 
+void test('issue 15 table: a first run recorded in the same run as the others (ONLY=issue15) is said to be from that one run', () => {
+  const recs = records({ 'first-run': ['Goal: at most 240 s. abc1234: 201.0 s; 3b9395e: 400.0 s (1.99x).'] });
+  recs.set('first-run', { ...recs.get('first-run')!, run: 'R1' });
+  let t = issue15Table(recs);
+  assert.match(t.text, /Goals 1 to 5: every row from one run, `R1`/);
+  assert.match(t.text, /\| 4 \| .* \| 3b9395e: 400\.0 s \| abc1234: 201\.0 s \| met \| `first-run`, run `R1` \|/);
+  // Same first run, but goal 3's record from another run: not one run, and goal 4 is not claimed to share it.
+  recs.set('orchestration-overhead', { ...recs.get('orchestration-overhead')!, run: 'R2' });
+  t = issue15Table(recs);
+  assert.doesNotMatch(t.text, /Goals 1 to 5/);
+  assert.match(t.text, /do NOT come from one run/);
+});
+
 void test('issue 15 targets: warm-chain with more variants (warm-before): cold, warm and target found by the header', () => {
   const { rows, problems } = issue15Targets(records({
     'warm-chain': [
