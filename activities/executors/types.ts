@@ -30,6 +30,11 @@ export interface ExecJob {
   attempt: number;
   /** Temporal's attempt of the activity (1-based). */
   activityAttempt: number;
+  /**
+   * The tree execution's run key (RunNodeInput.runKey): tells two executions of one tree id
+   * apart (the Docker executor's container names and labels). Absent when the input had none.
+   */
+  runKey?: string;
   /** The block, built-in parameters already parsed (defaults applied); inline code patched. */
   block: Block;
   /** Absolute host path of an existing input `.h5ad`, or null for a root without input (and for a multi-input node). */
