@@ -57,7 +57,8 @@ const SPLIT = /\.\.(?!\.)/;
  * execution: without it two executions of one tree id on one engine (an id used again while a
  * container of its earlier run is still being removed, two servers or namespaces sharing the
  * engine) would want the same name, and the second hand-over's rename would fail (that node
- * then ran cold). It comes last so that the tree and node filters ({@link containerNameFilter},
+ * then ran cold); unique as far as run keys are (two executions started within ~65 s share one:
+ * common/run-key.ts). It comes last so that the tree and node filters ({@link containerNameFilter},
  * docs/cli.md) match names with and without it alike. A key without a run key gives the
  * previous version's name, `ragomics-<tree>..<node>..<attempt>-<activityAttempt>`.
  *
