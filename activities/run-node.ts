@@ -145,7 +145,7 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   const sample = input.sample === undefined ? {} : { sample: input.sample };
   await prepareAttempt(paths, { treeId, nodeId, attempt, block, inputRequired: inputPath !== null || inputs !== undefined, ...multi, ...sample });
   const job: ExecJob = {
-    treeId, nodeId, attempt, activityAttempt, block, inputPath, ...multi, ...sample, paths, memoryMB,
+    treeId, nodeId, attempt, activityAttempt, ...(input.runKey === undefined ? {} : { runKey: input.runKey }), block, inputPath, ...multi, ...sample, paths, memoryMB,
     cpus: input.resources?.cpus ?? deps.defaultCpus ?? 1,
     workerId: deps.workerId,
   };

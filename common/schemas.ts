@@ -28,6 +28,13 @@ export const IdSchema = z
   .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'may hold only letters, digits, "-", "_" and "." and must not start with "." or "-"')
   .refine((s) => !s.includes('..'), 'must not contain ".."');
 
+/**
+ * A tree execution's run key (RunNodeInput.runKey): the first 8 characters of the tree's first
+ * run id in practice; letters, digits and "-" only, never ".", so it can follow an id after a
+ * "." (workspace folders `<treeId>.<runKey>`) or a ".." (container names, docker-identity.ts).
+ */
+export const RunKeySchema = z.string().regex(/^[A-Za-z0-9-]{1,36}$/);
+
 /** Largest JSON size of one node's parameters; keeps history events far below Temporal's 2 MB payload limit. */
 export const MAX_PARAMETERS_BYTES = 64 * 1024;
 
@@ -400,7 +407,7 @@ export const RunNodeInputSchema = z.strictObject({
    * 8 characters of the tree's first run id, stable across continue-as-new. Workspace folders
    * are `<treeId>.<runKey>`.
    */
-  runKey: z.string().regex(/^[A-Za-z0-9-]{1,36}$/).optional(),
+  runKey: RunKeySchema.optional(),
   /** Extra code patch from the repair hook, replacing inline code for this attempt. */
   patchedCode: z.string().optional(),
   /**
@@ -599,7 +606,7 @@ export type KeyGrant = z.infer<typeof KeyGrantSchema>;
 const CarriedFileSchema = z.strictObject({
   treeId: IdSchema,
   /** See RunNodeInput.runKey: the tree's folder is `<treeId>.<runKey>`. */
-  runKey: z.string().regex(/^[A-Za-z0-9-]{1,36}$/),
+  runKey: RunKeySchema,
   /** The run that wrote the file (a Temporal run id: a UUID). */
   runId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
 });

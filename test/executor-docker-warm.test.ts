@@ -299,7 +299,8 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
     await poolHasIdle(executor);
     const before = taken(executor);
     const tree = treeId('ident');
-    const ran = startRunNode(activities, nodeInput(tree, { nodeId: 'long', block: { name: 'sleep', parameters: { seconds: 300 } }, timeoutSeconds: 600 }));
+    const runKey = 'aaaa1111';
+    const ran = startRunNode(activities, nodeInput(tree, { nodeId: 'long', runKey, block: { name: 'sleep', parameters: { seconds: 300 } }, timeoutSeconds: 600 }));
     let containerId: string | undefined;
     ran.env.on('heartbeat', (d: { containerId?: string | null }) => (containerId ??= d.containerId ?? undefined));
     try {
@@ -308,11 +309,14 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
       // By the one identity function, as the fault tests, the clean-up and the sweep see it.
       const found = await containersWith(docker, { treeId: tree, nodeId: 'long' });
       assert.deepEqual(found.map((c) => [c.Id, c.State]), [[containerId, 'running']]);
-      assert.deepEqual(found[0]!.identity, { treeId: tree, nodeId: 'long', attempt: 1, activityAttempt: 1, workerId: EXECUTOR_WORKER, pooled: true });
-      assert.deepEqual(found[0]!.Names, [`/${containerName({ treeId: tree, nodeId: 'long', attempt: 1, activityAttempt: 1 })!}`]);
-      // The operator's way (docs/cli.md): `docker ps --filter name=<containerNameFilter>`.
-      const byName = await docker.listContainers({ filters: JSON.stringify({ name: [containerNameFilter(tree, 'long')] }) });
-      assert.deepEqual(byName.map((c) => c.Id), [containerId]);
+      assert.deepEqual(found[0]!.identity, { treeId: tree, nodeId: 'long', attempt: 1, activityAttempt: 1, runKey, workerId: EXECUTOR_WORKER, pooled: true });
+      assert.deepEqual(found[0]!.Names, [`/${containerName({ treeId: tree, nodeId: 'long', attempt: 1, activityAttempt: 1, runKey })!}`]);
+      // The operator's way (docs/cli.md): `docker ps --filter name=<containerNameFilter>`, by tree, node, execution.
+      for (const filter of [containerNameFilter(tree), containerNameFilter(tree, 'long'), containerNameFilter(tree, undefined, runKey)]) {
+        const byName = await docker.listContainers({ filters: JSON.stringify({ name: [filter] }) });
+        assert.deepEqual(byName.map((c) => c.Id), [containerId], filter);
+      }
+      assert.deepEqual(await docker.listContainers({ filters: JSON.stringify({ name: [containerNameFilter(tree, undefined, 'bbbb2222')] }) }), [], 'another execution\'s filter');
       const folder = memberFolder(found[0]!);
       assert.ok((await readdir(path.join(root, 'warm'))).includes(path.basename(folder)));
       const idle = (await poolContainers(EXECUTOR_WORKER)).filter((c) => containerIdentity(c) === null).map((c) => c.Id);
@@ -333,11 +337,12 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
     await poolHasIdle(executor);
     const before = taken(executor);
     const tree = treeId('conflict');
-    const name = containerName({ treeId: tree, nodeId: 'n1', attempt: 1, activityAttempt: 1 })!;
+    const runKey = 'cccc3333';
+    const name = containerName({ treeId: tree, nodeId: 'n1', attempt: 1, activityAttempt: 1, runKey })!;
     // Not a ragomics container (no managed label): no sweep of another test removes it meanwhile.
     const squatter = await docker.createContainer({ name, Image: IMAGE, Entrypoint: ['true'], HostConfig: { NetworkMode: 'none' } });
     try {
-      const result = await runNode(activities, nodeInput(tree, { inputPath: input, block: { name: 'normalize', parameters: {} }, timeoutSeconds: REAL_BLOCK_TIMEOUT_S }));
+      const result = await runNode(activities, nodeInput(tree, { runKey, inputPath: input, block: { name: 'normalize', parameters: {} }, timeoutSeconds: REAL_BLOCK_TIMEOUT_S }));
       assert.equal(taken(executor), before + 1, 'a member was taken');
       assert.equal(await ranWarm(result), false, 'and the node ran cold');
       assert.match(result.outputSha256!, /^[0-9a-f]{64}$/);
@@ -352,6 +357,36 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
     }
   });
 
+  void test('two executions of one tree id run the same node pooled at once: their names differ by run key, both are served warm', { timeout: 300_000 }, async () => {
+    // Before names carried the run key, the second hand-over's rename failed (the name was the
+    // first execution's) and that node ran cold: `pooled` would be false for one of them.
+    const tree = treeId('twice');
+    const runs = [];
+    try {
+      for (const runKey of ['dddd4444', 'eeee5555']) {
+        await poolHasIdle(executor);
+        const before = taken(executor);
+        const ran = startRunNode(activities, nodeInput(tree, { nodeId: 'same', runKey, block: { name: 'sleep', parameters: { seconds: 300 } }, timeoutSeconds: 600 }));
+        runs.push(ran);
+        // Both end cancelled in the finally below; their rejections are expected.
+        ran.promise.catch(() => undefined);
+        let containerId: string | undefined;
+        ran.env.on('heartbeat', (d: { containerId?: string | null }) => (containerId ??= d.containerId ?? undefined));
+        await waitFor(() => containerId !== undefined, 60_000, `execution ${runKey} to report its container`);
+        assert.equal(taken(executor), before + 1, `execution ${runKey} took a member`);
+        const mine = await containersWith(docker, { treeId: tree, nodeId: 'same', runKey });
+        assert.deepEqual(mine.map((c) => [c.Id, c.identity.pooled, c.State]), [[containerId, true, 'running']], `execution ${runKey} runs pooled`);
+      }
+      const both = await containersWith(docker, { treeId: tree, nodeId: 'same' });
+      assert.deepEqual(both.map((c) => c.identity.runKey).sort(), ['dddd4444', 'eeee5555']);
+      assert.ok(both.every((c) => c.identity.pooled && c.State === 'running'));
+    } finally {
+      for (const ran of runs) ran.env.cancel();
+      for (const ran of runs) await ran.promise.catch(() => undefined);
+    }
+    assert.deepEqual(await containersWith(docker, { treeId: tree }), [], 'cancelled: both removed');
+  });
+
   void test('a SIGKILLed worker\'s pooled node keeps its identity (name and worker label); clean-up by tree removes it', { timeout: 300_000 }, async () => {
     const dead = uid('warm-ident-dead');
     const tree = treeId('killed');
@@ -362,6 +397,7 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
     const block = { name: 'sleep', parameters: { seconds: 300 } };
     await writeFile(path.join(attemptDir, 'job.json'), JSON.stringify({ treeId: tree, nodeId: 'n', attempt: 1, block, inputRequired: false }));
     // A worker process of its own: its executor, pool on, runs one attempt, then it is SIGKILLed.
+    // The job has no run key (as from an input without one): the name of the previous version.
     const job = {
       treeId: tree, nodeId: 'n', attempt: 1, activityAttempt: 1, block, inputPath: null, memoryMB: 1024, cpus: 1, workerId: dead,
       paths: { dir: attemptDir, jobFile: path.join(attemptDir, 'job.json'), outputDir: path.join(attemptDir, 'output'), stdoutLog: path.join(attemptDir, 'stdout.log'), stderrLog: path.join(attemptDir, 'stderr.log') },
@@ -392,7 +428,8 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
       // The node goes on in its container; its identity outlives the worker.
       const found = await containersWith(docker, { treeId: tree });
       assert.deepEqual(found.map((c) => [c.Id, c.State]), [[containerId, 'running']]);
-      assert.deepEqual(found[0]!.identity, { treeId: tree, nodeId: 'n', attempt: 1, activityAttempt: 1, workerId: dead, pooled: true });
+      assert.deepEqual(found[0]!.identity, { treeId: tree, nodeId: 'n', attempt: 1, activityAttempt: 1, runKey: null, workerId: dead, pooled: true });
+      assert.deepEqual(found[0]!.Names, [`/ragomics-${tree}..n..1-1`], 'no run key: the previous version\'s name');
       assert.deepEqual((await containersWith(docker, { workerId: dead })).map((c) => c.Id), [containerId], 'found by its dead worker too');
       const folder = memberFolder(found[0]!);
       assert.deepEqual(await cleanupOrphanContainers(docker, undefined, { treeId: tree }), [containerId]);
@@ -408,7 +445,7 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
 
   void test('cancelling a tree on a worker removes its pooled node\'s container, found by tree and node while it ran', { timeout: 300_000 }, async () => {
     const workerId = uid('warm-cancel-worker');
-    await withWorker({ executor: 'docker', maxConcurrentNodes: 1, defaultMemoryMB: 1024, warmPool: 1, workerId }, async ({ client, rw }) => {
+    await withWorker({ executor: 'docker', maxConcurrentNodes: 1, defaultMemoryMB: 1024, warmPool: 1, workerId }, async ({ client, rw, workspace }) => {
       const pool = (rw.executor as DockerExecutor).pool!;
       await waitFor(() => pool.readyIdle() === 1, READY_MS, 'a ready member');
       const tree = await client.startTree({ id: uid('warm-cancel'), nodes: [{ id: 'long', block: { name: 'sleep', parameters: { seconds: 300 } } }] });
@@ -419,7 +456,12 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
         await new Promise((r) => setTimeout(r, 200));
       }
       assert.equal(found.length, 1);
-      assert.deepEqual(found[0]!.identity, { treeId: tree.treeId, nodeId: 'long', attempt: 1, activityAttempt: 1, workerId, pooled: true });
+      // The tree's run key, as its workspace folder `trees/<treeId>.<runKey>` names it.
+      const folders = (await readdir(path.join(workspace, 'trees'))).filter((f) => f.startsWith(`${tree.treeId}.`));
+      assert.equal(folders.length, 1, folders.join());
+      const runKey = folders[0]!.slice(tree.treeId.length + 1);
+      assert.match(runKey, /^[A-Za-z0-9-]{1,36}$/);
+      assert.deepEqual(found[0]!.identity, { treeId: tree.treeId, nodeId: 'long', attempt: 1, activityAttempt: 1, runKey, workerId, pooled: true });
       await tree.cancel('test');
       const result = await tree.result();
       assert.notEqual(result.state, 'COMPLETED');

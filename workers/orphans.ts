@@ -10,30 +10,61 @@ import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { cleanupOrphanContainers } from '../activities';
 import { containerIdentity } from '../activities/executors/docker-identity';
+import { runKeyOf } from '../common/run-key';
 import { POOL_LABEL } from '../activities/executors/docker-spec';
 
 const { PendingActivityState } = temporal.api.enums.v1;
 
-/**
- * Workers (identities) that have a started node activity, per tree; `null` when the tree is
- * closed; `'unknown'` when this server and namespace do not know the tree (or cannot say now).
- */
-async function liveWorkersOf(client: Client, treeId: string): Promise<Set<string> | null | 'unknown'> {
+/** What the sweep knows of a tree id in this namespace: see {@link liveWorkersOf}. */
+interface TreeState {
+  /**
+   * Workers (identities) that have a started node activity in its latest execution; `null` when
+   * that execution is closed; `'unknown'` when this server and namespace do not know the tree
+   * (or cannot say now).
+   */
+  live: Set<string> | null | 'unknown';
+  /** The latest execution's run key (common/run-key.ts `runKeyOf` its first run id); null when unknown. */
+  runKey: string | null;
+}
+
+/** The latest execution of `treeId` in this namespace: its live workers and its run key. */
+async function liveWorkersOf(client: Client, treeId: string): Promise<TreeState> {
   try {
     const d = await client.workflow.getHandle(treeId).describe();
-    if (d.status.name !== 'RUNNING') return null;
+    const first = d.raw.workflowExecutionInfo?.firstRunId;
+    const runKey = first ? runKeyOf(first) : null;
+    if (d.status.name !== 'RUNNING') return { live: null, runKey };
     const live = new Set<string>();
     for (const a of d.raw.pendingActivities ?? []) {
       // STARTED: a worker is (or was, until the heartbeat times out) running it.
       if (a.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED && a.lastWorkerIdentity) live.add(a.lastWorkerIdentity);
     }
-    return live;
+    return { live, runKey };
   } catch {
     // Not found: the tree belongs to another server or namespace sharing the Docker engine (or
     // to a test driving the executor directly), so it is not ours to judge. Any other error:
     // we cannot tell now; a later sweep will.
-    return 'unknown';
+    return { live: 'unknown', runKey: null };
   }
+}
+
+/**
+ * Whether this namespace holds an execution of `treeId` whose run key is `runKey` (the first run
+ * of a chain has the chain's first run id as its own run id). Such an execution is not
+ * the latest one (that one's run key differs), so it is closed: one workflow id has at most one
+ * open execution. False when none is found (another server or namespace's execution, or one
+ * past retention) and when the list fails (a later sweep asks again).
+ */
+async function isOwnEarlierExecution(client: Client, treeId: string, runKey: string): Promise<boolean> {
+  try {
+    // Tree ids are IdSchema ids ([A-Za-z0-9_.-]): nothing to escape in the quoted value.
+    for await (const w of client.workflow.list({ query: `WorkflowId = '${treeId}'` })) {
+      if (runKeyOf(w.runId) === runKey) return true;
+    }
+  } catch {
+    // Visibility unavailable now: keep the container, a later sweep judges it.
+  }
+  return false;
 }
 
 /**
@@ -48,25 +79,45 @@ async function liveWorkersOf(client: Client, treeId: string): Promise<Set<string
  * labels for a cold container, the name it got at hand-over for a warm pool container (label
  * `ragomics.pool`). A pool container without one is idle: see {@link idleMemberVerdict}. A removed
  * pool container's host folder (hard links to inputs, its output) is deleted with it.
+ *
+ * A container whose identity carries a run key other than the tree's latest execution's belongs
+ * to another execution of that tree id: removed when this namespace holds that execution (an
+ * earlier, closed one), kept otherwise (another server or namespace on the same engine whose
+ * tree has the same id). Containers without a run key (named or labelled by a version before
+ * run keys) are judged by the tree's latest execution, as that version did.
  */
 export async function removeOrphanContainers(docker: Docker, connection: Connection, namespace: string, keep: (c: Docker.ContainerInfo) => boolean = () => false): Promise<string[]> {
   const client = new Client({ connection, namespace });
-  const cache = new Map<string, Set<string> | null | 'unknown'>();
+  const trees = new Map<string, TreeState>();
+  /** `<tree>\0<run key>` → whether that execution is an earlier one of this namespace. */
+  const earlier = new Map<string, boolean>();
   const containers = await docker.listContainers({ all: true, filters: JSON.stringify({ label: ['ragomics.managed=true'] }) });
   for (const c of containers) {
-    const tree = containerIdentity(c)?.treeId;
-    if (tree && !cache.has(tree) && !keep(c)) cache.set(tree, await liveWorkersOf(client, tree));
+    const identity = keep(c) ? null : containerIdentity(c);
+    if (!identity) continue;
+    const tree = identity.treeId;
+    if (!trees.has(tree)) trees.set(tree, await liveWorkersOf(client, tree));
+    const state = trees.get(tree)!;
+    const other = `${tree}\0${identity.runKey}`;
+    if (identity.runKey !== null && state.runKey !== null && identity.runKey !== state.runKey && !earlier.has(other)) {
+      earlier.set(other, await isOwnEarlierExecution(client, tree, identity.runKey));
+    }
   }
   const judgedAt = Date.now() / 1000;
   return cleanupOrphanContainers(docker, (c) => {
     if (keep(c)) return true;
     const identity = containerIdentity(c);
     if (!identity) return c.Labels[POOL_LABEL] === 'true' ? idleMemberVerdict(c, judgedAt) === 'keep' : true;
-    const live = cache.get(identity.treeId);
-    // Listed after the cache was filled (a container just created or handed its node): not judged this time.
-    if (!cache.has(identity.treeId)) return true;
-    if (live === 'unknown') return true;
-    return Boolean(live && identity.workerId && live.has(identity.workerId));
+    const state = trees.get(identity.treeId);
+    // Listed after the states were read (a container just created or handed its node): not judged this time.
+    if (!state) return true;
+    if (state.live === 'unknown') return true;
+    if (identity.runKey !== null && state.runKey !== null && identity.runKey !== state.runKey) {
+      // Another execution of this tree id: ours and closed (remove), or not ours (keep); not asked yet: next sweep.
+      const own = earlier.get(`${identity.treeId}\0${identity.runKey}`);
+      return own !== true;
+    }
+    return Boolean(state.live && identity.workerId && state.live.has(identity.workerId));
   });
 }
 

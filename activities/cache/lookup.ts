@@ -44,7 +44,11 @@ export async function nodeCacheKey(deps: CacheDeps, input: RunNodeInput, warn: (
       input.inputs
         ? Promise.all(input.inputs.map(async (i) => ({ key: i.key, sha256: await inputSha256(i.path) })))
         : input.inputPath === null ? Promise.resolve([]) : inputSha256(input.inputPath).then((sha256) => [{ key: null, sha256 }]),
-      deps.executor.runtimeIdentity(block, { buildLog: path.join(nodeDir(deps.workspaceRoot, treeKey, input.nodeId), 'cache-image-build.log') }),
+      deps.executor.runtimeIdentity(block, {
+        buildLog: path.join(nodeDir(deps.workspaceRoot, treeKey, input.nodeId), 'cache-image-build.log'),
+        // The run of this attempt may reuse what the executor resolved (one image inspect per node, the key's runtime).
+        node: { treeId: input.treeId, ...(input.runKey === undefined ? {} : { runKey: input.runKey }), nodeId: input.nodeId, attempt: input.attempt },
+      }),
       runnerContractVersion(),
     ]);
     return cacheKey({ block: input.block, patchedCode: input.patchedCode, runtime, contract, inputs, sample: input.sample, resources: input.resources });

@@ -13,8 +13,8 @@
  * no network), and both outlive the worker, so a sweep can judge a dead worker's containers.
  */
 import type Docker from 'dockerode';
-import { IdSchema } from '../../common/schemas';
-import { MANAGED_LABEL, POOL_LABEL } from './docker-spec';
+import { IdSchema, RunKeySchema } from '../../common/schemas';
+import { MANAGED_LABEL, POOL_LABEL, RUN_KEY_LABEL } from './docker-spec';
 
 /** Prefix of every attempt's container name. */
 export const CONTAINER_NAME_PREFIX = 'ragomics-';
@@ -27,10 +27,18 @@ export interface AttemptKey {
   attempt: number;
   /** Temporal's attempt of the activity (1-based). */
   activityAttempt: number;
+  /**
+   * The tree execution's run key (RunNodeInput.runKey, common/schemas.ts RunKeySchema), which
+   * tells two executions of one tree id apart. Absent: a job without one (an old workflow
+   * history, a direct caller), or a container named by a version before run keys.
+   */
+  runKey?: string;
 }
 
 /** The attempt a container runs, and who runs it. */
-export interface ContainerIdentity extends AttemptKey {
+export interface ContainerIdentity extends Omit<AttemptKey, 'runKey'> {
+  /** The run key in its name or label `ragomics.run-key`; null for a container without one (named or labelled by a previous version, or a job without a run key). */
+  runKey: string | null;
   /** The worker that started it (label `ragomics.worker`), null when unlabelled. */
   workerId: string | null;
   /** A warm pool container (identity from its name), else a cold one (identity from its labels). */
@@ -43,52 +51,74 @@ const SEP = '..';
 const SPLIT = /\.\.(?!\.)/;
 
 /**
- * The container name of an attempt: `ragomics-<tree>..<node>..<attempt>-<activityAttempt>`,
- * e.g. `ragomics-pbmc..normalize..1-1`. Tree and node ids are IdSchema ids, whose characters
- * (`[A-Za-z0-9_.-]`) are all allowed in Docker names and which never contain "..", so the name
- * is the ids verbatim and {@link parseContainerName} inverts it exactly: no sanitising, no hash.
- * The longest is 276 characters (two 128-character ids); Docker sets no length limit on names
- * (a 2,000-character name was accepted by Docker 20.10 when this was written, checked by hand). Returns null when an id is not an
- * IdSchema id (the activity validates them, so this is a guard, not a path) or a count is not a
- * positive integer.
+ * The container name of an attempt:
+ * `ragomics-<tree>..<node>..<attempt>-<activityAttempt>..<runKey>`, e.g.
+ * `ragomics-pbmc..normalize..1-1..3f2a9c1e`. The run key makes the name unique per tree
+ * execution: without it two executions of one tree id on one engine (an id used again while a
+ * container of its earlier run is still being removed, two servers or namespaces sharing the
+ * engine) would want the same name, and the second hand-over's rename would fail (that node
+ * then ran cold); unique as far as run keys are (two executions started within ~65 s share one:
+ * common/run-key.ts). It comes last so that the tree and node filters ({@link containerNameFilter},
+ * docs/cli.md) match names with and without it alike. A key without a run key gives the
+ * previous version's name, `ragomics-<tree>..<node>..<attempt>-<activityAttempt>`.
+ *
+ * Tree and node ids are IdSchema ids, whose characters (`[A-Za-z0-9_.-]`) are all allowed in
+ * Docker names and which never contain ".."; a run key holds no "." at all; so the name is the
+ * ids verbatim and {@link parseContainerName} inverts it exactly: no sanitising, no hash. The
+ * longest is 326 characters (two 128-character ids, two 9-digit counts, a 36-character run key;
+ * real run keys have 8); Docker sets no length limit on names (a 326-character name was
+ * accepted by Docker 20.10.24: that longest one, created and removed by hand when this was written). Returns null when an id
+ * is not an IdSchema id or the run key not a RunKeySchema key (the activity validates them, so
+ * this is a guard, not a path) or a count is not a positive integer.
  */
 export function containerName(key: AttemptKey): string | null {
   if (!IdSchema.safeParse(key.treeId).success || !IdSchema.safeParse(key.nodeId).success) return null;
   if (!isCount(key.attempt) || !isCount(key.activityAttempt)) return null;
-  return `${CONTAINER_NAME_PREFIX}${key.treeId}${SEP}${key.nodeId}${SEP}${key.attempt}-${key.activityAttempt}`;
+  if (key.runKey !== undefined && !RunKeySchema.safeParse(key.runKey).success) return null;
+  const run = key.runKey === undefined ? '' : `${SEP}${key.runKey}`;
+  return `${CONTAINER_NAME_PREFIX}${key.treeId}${SEP}${key.nodeId}${SEP}${key.attempt}-${key.activityAttempt}${run}`;
 }
 
-/** The attempt named by a container name (with or without Docker's leading "/"), or null when it is not one of {@link containerName}'s. */
+/**
+ * The attempt named by a container name (with or without Docker's leading "/"), or null when it
+ * is not one of {@link containerName}'s. A name of the previous version (no run key) gives a key
+ * without `runKey`, so containers named before an upgrade are still recognised.
+ */
 export function parseContainerName(name: string): AttemptKey | null {
   const bare = name.startsWith('/') ? name.slice(1) : name;
   if (!bare.startsWith(CONTAINER_NAME_PREFIX)) return null;
   const parts = bare.slice(CONTAINER_NAME_PREFIX.length).split(SPLIT);
-  if (parts.length !== 3) return null;
-  const [treeId, nodeId, attempts] = parts as [string, string, string];
+  if (parts.length !== 3 && parts.length !== 4) return null;
+  const [treeId, nodeId, attempts, runKey] = parts as [string, string, string, string | undefined];
   const m = /^(\d{1,9})-(\d{1,9})$/.exec(attempts);
   if (!m) return null;
-  const key = { treeId, nodeId, attempt: Number(m[1]), activityAttempt: Number(m[2]) };
+  const key: AttemptKey = { treeId, nodeId, attempt: Number(m[1]), activityAttempt: Number(m[2]), ...(runKey === undefined ? {} : { runKey }) };
   return containerName(key) === bare ? key : null;
 }
 
 /**
  * A regular expression for `docker ps --filter name=...` (and the API's `name` filter) that
- * matches the containers of `treeId`, or of its node `nodeId`: e.g.
- * `^/ragomics-pbmc\.\.normalize\.\.[^.]`. The `[^.]` after the last separator keeps out an id
- * that only starts like this one and ends in "." (tree `pbmc.` for `pbmc`): what follows a
- * separator (the next id, or the attempt number) never starts with ".". Plain syntax only:
- * Docker matches with Go's regexp, which has no look-ahead.
+ * matches the containers of `treeId`, or of its node `nodeId`, of every execution of the tree
+ * and with or without a run key in the name: e.g. `^/ragomics-pbmc\.\.normalize\.\.[^.]`. The
+ * `[^.]` after the last separator keeps out an id that only starts like this one and ends in
+ * "." (tree `pbmc.` for `pbmc`): what follows a separator (the next id, or the attempt number)
+ * never starts with ".". With `runKey`, only that execution's containers (named with it):
+ * e.g. `^/ragomics-pbmc\.\.[^.].*\.\.[0-9]+-[0-9]+\.\.3f2a9c1e$` (the attempts before the key
+ * keep out an old name whose attempts look like a run key). Plain syntax only: Docker matches
+ * with Go's regexp, which has no look-ahead.
  */
-export function containerNameFilter(treeId: string, nodeId?: string): string {
+export function containerNameFilter(treeId: string, nodeId?: string, runKey?: string): string {
   const esc = (s: string): string => s.replace(/\./g, '\\.');
-  return `^/${esc(CONTAINER_NAME_PREFIX + treeId + SEP)}${nodeId === undefined ? '' : esc(nodeId + SEP)}[^.]`;
+  const head = `^/${esc(CONTAINER_NAME_PREFIX + treeId + SEP)}${nodeId === undefined ? '' : esc(nodeId + SEP)}`;
+  if (runKey === undefined) return `${head}[^.]`;
+  return `${head}${nodeId === undefined ? '[^.].*\\.\\.' : ''}[0-9]+-[0-9]+\\.\\.${runKey}$`;
 }
 
 /**
  * The identity of a listed container (`docker.listContainers` entry, any state), or null for a
  * container that runs no attempt (an idle pool member, or one not ragomics-managed).
- * - Cold: its labels `ragomics.tree`, `ragomics.node`, `ragomics.attempt`, `ragomics.activity-attempt`, `ragomics.worker`.
- * - Pooled (label `ragomics.pool=true`): its name ({@link containerName}, set at hand-over) and its `ragomics.worker` label.
+ * - Cold: its labels `ragomics.tree`, `ragomics.node`, `ragomics.attempt`, `ragomics.activity-attempt`, `ragomics.worker`, `ragomics.run-key` (absent: runKey null).
+ * - Pooled (label `ragomics.pool=true`): its name ({@link containerName}, set at hand-over; a name without a run key gives runKey null) and its `ragomics.worker` label.
  * Never throws; labels or a name that do not parse give null.
  */
 export function containerIdentity(c: Pick<Docker.ContainerInfo, 'Labels' | 'Names'>): ContainerIdentity | null {
@@ -98,7 +128,7 @@ export function containerIdentity(c: Pick<Docker.ContainerInfo, 'Labels' | 'Name
   if (labels[POOL_LABEL] === 'true') {
     for (const name of c.Names ?? []) {
       const key = parseContainerName(name);
-      if (key) return { ...key, workerId, pooled: true };
+      if (key) return { ...key, runKey: key.runKey ?? null, workerId, pooled: true };
     }
     return null;
   }
@@ -107,7 +137,7 @@ export function containerIdentity(c: Pick<Docker.ContainerInfo, 'Labels' | 'Name
   const attempt = Number(labels['ragomics.attempt']);
   const activityAttempt = Number(labels['ragomics.activity-attempt']);
   if (!treeId || !nodeId || !isCount(attempt) || !isCount(activityAttempt)) return null;
-  return { treeId, nodeId, attempt, activityAttempt, workerId, pooled: false };
+  return { treeId, nodeId, attempt, activityAttempt, runKey: labels[RUN_KEY_LABEL] ?? null, workerId, pooled: false };
 }
 
 /** Which identities {@link identityMatches} accepts; every given field must be equal. */

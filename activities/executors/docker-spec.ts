@@ -35,6 +35,9 @@ export const SCOPE_ENV = 'RAGOMICS_CONTAINER_SCOPE';
  */
 export const POOL_LABEL = 'ragomics.pool';
 
+/** Label of a cold attempt's container naming its tree execution's run key (ExecJob.runKey); absent when the job has none. */
+export const RUN_KEY_LABEL = 'ragomics.run-key';
+
 /** Memory limit of an idle pool container (MB): a warm interpreter holds about 210 MB (BENCHMARKS.md section 3). */
 export const POOL_IDLE_MEMORY_MB = 1024;
 
@@ -135,6 +138,7 @@ export function containerLabels(job: ExecJob): Record<string, string> {
     'ragomics.attempt': String(job.attempt),
     'ragomics.activity-attempt': String(job.activityAttempt),
     'ragomics.worker': job.workerId,
+    ...(job.runKey === undefined ? {} : { [RUN_KEY_LABEL]: job.runKey }),
     ...(scope ? { [SCOPE_LABEL]: scope } : {}),
   };
 }

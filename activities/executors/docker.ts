@@ -10,10 +10,12 @@ import { ExecutorUnavailableError } from '../errors';
 import { settleWithin, whenAborted } from './abort';
 import { resolveBlockImage, type RequirementsBuildOptions } from './docker-image';
 import { containerName } from './docker-identity';
+import { ResolvedImages } from './docker-resolved';
 import { containerSpec, type SandboxOptions } from './docker-spec';
 import { sampleMemory, type MemorySampler } from './docker-stats';
 import { assignJob, collectOutput, createWarmDockerPool, discardMember, type WarmDockerPool, type WarmMember } from './docker-warm';
 import { openLogSink } from './logs';
+import type { Block } from '../../common/schemas';
 import type { BlockExecutor, ExecControl, ExecJob, ExecOutcome, ExecPhases } from './types';
 
 /** Options of {@link createDockerExecutor}. */
@@ -67,7 +69,8 @@ export interface DockerExecutor extends BlockExecutor {
  * Creates the Docker executor.
  *
  * Failure modes: an unreachable engine or a missing blocks image rejects `run` with
- * ExecutorUnavailableError before anything is created; a requirements build failure with
+ * ExecutorUnavailableError before anything is created (found by the ping and image inspect, or,
+ * for a node whose cache lookup resolved its image on this worker, by the container create); a requirements build failure with
  * BlockCrashedError. Once a container exists, `run` resolves and the container is removed on
  * every path (exit, abort, error). On abort it is force-removed (SIGKILL + remove, one call).
  * With `warmPool` > 0 it fills a pool of warm containers in the background; a member that
@@ -78,6 +81,8 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
   const active = new Set<string>();
   /** Removals of exited warm containers still under way (runWarm). */
   const removals = new Set<Promise<void>>();
+  /** What cache lookups resolved, for their node's run (docker-resolved.ts). */
+  const resolved = new ResolvedImages();
   const pool = (opts.warmPool ?? 0) > 0
     ? createWarmDockerPool({
       docker, image: opts.image, size: opts.warmPool!, dir: opts.warmDir ?? path.join(os.tmpdir(), 'ragomics-warm'), workerId: opts.workerId ?? `pool-${process.pid}`, pidsLimit: opts.pidsLimit, inlineCode: opts.warmInlineCode,
@@ -98,17 +103,23 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
     runtimeIdentity: async (block, ctx) => {
       await ping(docker, opts.pingTimeoutMs ?? 5000);
       const image = await resolveBlockImage(docker, opts.image, block, ctx.buildLog, opts.requirementsBuild);
+      if (ctx.node) resolved.put({ ...ctx.node, requirements: requirementsOf(block) }, image);
       return `docker:${image.ref}`;
     },
     run: async (job, ctl) => {
       const tPrepare = performance.now();
-      await ping(docker, opts.pingTimeoutMs ?? 5000);
-      // A requirements build may take minutes: an abort stops waiting for it (the build itself
-      // goes on for the cache, and its failure is observed here so it cannot go unhandled).
-      const resolving = resolveBlockImage(docker, opts.image, job.block, path.join(job.paths.dir, 'image-build.log'), opts.requirementsBuild);
-      resolving.catch(() => undefined);
-      const aborted = whenAborted(ctl.signal);
-      const image = await Promise.race([resolving, aborted.promise.then(() => null)]).finally(() => aborted.dispose());
+      // A cacheable node's lookup resolved the image moments ago (the Id its cache key names):
+      // no second ping and inspect. An unreachable engine then fails the create below instead.
+      let image = resolved.take({ treeId: job.treeId, ...(job.runKey === undefined ? {} : { runKey: job.runKey }), nodeId: job.nodeId, attempt: job.attempt, requirements: requirementsOf(job.block) });
+      if (image === null) {
+        await ping(docker, opts.pingTimeoutMs ?? 5000);
+        // A requirements build may take minutes: an abort stops waiting for it (the build itself
+        // goes on for the cache, and its failure is observed here so it cannot go unhandled).
+        const resolving = resolveBlockImage(docker, opts.image, job.block, path.join(job.paths.dir, 'image-build.log'), opts.requirementsBuild);
+        resolving.catch(() => undefined);
+        const aborted = whenAborted(ctl.signal);
+        image = await Promise.race([resolving, aborted.promise.then(() => null)]).finally(() => aborted.dispose());
+      }
       if (image === null || ctl.signal.aborted) return abortedBeforeStart(image?.digest ?? null);
       const member = pool && (await pool.canServe(job, image.ref)) ? pool.take() : null;
       if (member) {
@@ -308,6 +319,11 @@ async function ping(docker: Docker, timeoutMs: number): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A block's requirement set: another set runs in another (derived) image. */
+function requirementsOf(block: Block): string[] {
+  return 'name' in block ? [] : block.requirements;
 }
 
 function abortedBeforeStart(imageDigest: string | null): ExecOutcome {

@@ -30,6 +30,11 @@ export interface ExecJob {
   attempt: number;
   /** Temporal's attempt of the activity (1-based). */
   activityAttempt: number;
+  /**
+   * The tree execution's run key (RunNodeInput.runKey): tells two executions of one tree id
+   * apart (the Docker executor's container names and labels). Absent when the input had none.
+   */
+  runKey?: string;
   /** The block, built-in parameters already parsed (defaults applied); inline code patched. */
   block: Block;
   /** Absolute host path of an existing input `.h5ad`, or null for a root without input (and for a multi-input node). */
@@ -48,6 +53,15 @@ export interface ExecJob {
   cpus: number;
   /** The worker running the attempt (labels, logs). */
   workerId: string;
+}
+
+/** The node attempt a runtime identity is asked for (BlockExecutor.runtimeIdentity): ExecJob's fields of the same names. */
+export interface RuntimeFor {
+  treeId: string;
+  runKey?: string;
+  nodeId: string;
+  /** Workflow attempt (1-based). */
+  attempt: number;
 }
 
 /** One `RAGOMICS_PROGRESS` line. */
@@ -144,10 +158,14 @@ export interface BlockExecutor {
    * interpreter; in-process, a hash of its own code. It must change whenever the runtime changes.
    * An executor without it makes no node cacheable.
    *
+   * `ctx.node`: the node attempt the identity is for, when the caller will run that attempt
+   * next (the cache lookup): an executor may hand what it resolved to that attempt's `run` (the
+   * Docker executor does, docker-resolved.ts), so the run uses the very runtime the key names.
+   *
    * @throws ExecutorUnavailableError (engine or image missing) or BlockCrashedError (a
    *   requirements build failed); the caller then treats the node as not cacheable.
    */
-  runtimeIdentity?(block: Block, ctx: { buildLog: string }): Promise<string>;
+  runtimeIdentity?(block: Block, ctx: { buildLog: string; node?: RuntimeFor }): Promise<string>;
   /**
    * Drains the executor's warm pool: stops refilling and removes every idle pre-started runtime
    * (processes killed, containers removed). The worker calls it on shutdown after its running

@@ -16,6 +16,9 @@ void test('containerName: the ids verbatim, valid for Docker, inverted exactly (
     { treeId: 'a.b-c_d', nodeId: 'x.', attempt: 3, activityAttempt: 12 },
     { treeId: 'tree.', nodeId: '_n.1', attempt: 2, activityAttempt: 1 },
     { treeId: long, nodeId: 'n'.repeat(128), attempt: 100, activityAttempt: 100 },
+    { treeId: 'pbmc', nodeId: 'normalize', attempt: 1, activityAttempt: 1, runKey: '3f2a9c1e' },
+    { treeId: 'a.', nodeId: 'x.', attempt: 2, activityAttempt: 3, runKey: '1-2' },
+    { treeId: long, nodeId: `${'n'.repeat(127)}.`, attempt: 999_999_999, activityAttempt: 999_999_999, runKey: 'k'.repeat(36) },
   ];
   for (const key of keys) {
     const name = containerName(key);
@@ -23,7 +26,15 @@ void test('containerName: the ids verbatim, valid for Docker, inverted exactly (
     assert.deepEqual(parseContainerName(name!), key);
     assert.deepEqual(parseContainerName(`/${name!}`), key, 'with the leading "/" of the API');
   }
-  assert.equal(containerName(keys[0]!), 'ragomics-pbmc..normalize..1-1');
+  assert.equal(containerName(keys[0]!), 'ragomics-pbmc..normalize..1-1', 'no run key: the previous version\'s name');
+  assert.equal(containerName(keys[4]!), 'ragomics-pbmc..normalize..1-1..3f2a9c1e');
+  assert.equal(containerName(keys[6]!)!.length, 326, 'the longest name (a 326-character name was checked against Docker 20.10.24 by hand)');
+});
+
+void test('containerName: two executions of one tree id (run keys) never share a name; neither does one with and one without a run key', () => {
+  const attempt = { treeId: 'pbmc', nodeId: 'qc', attempt: 1, activityAttempt: 1 };
+  const names = new Set([containerName(attempt), containerName({ ...attempt, runKey: 'aaaa1111' }), containerName({ ...attempt, runKey: 'bbbb2222' })]);
+  assert.equal(names.size, 3);
 });
 
 void test('containerName refuses what is not an attempt; parseContainerName refuses names it did not make', () => {
@@ -32,7 +43,11 @@ void test('containerName refuses what is not an attempt; parseContainerName refu
   assert.equal(containerName({ treeId: 'a', nodeId: 'n/x', attempt: 1, activityAttempt: 1 }), null);
   assert.equal(containerName({ treeId: 'a', nodeId: 'n', attempt: 0, activityAttempt: 1 }), null);
   assert.equal(containerName({ treeId: 'a', nodeId: 'n', attempt: 1, activityAttempt: 1.5 }), null);
-  for (const bad of ['musing_shockley', 'ragomics-a..b', 'ragomics-a..b..c', 'ragomics-a..b..1-x', 'ragomics-a..b..c..1-1', 'ragomics-..b..1-1', 'other-a..b..1-1']) {
+  for (const runKey of ['', 'a.b', 'a_b', 'k'.repeat(37)]) {
+    assert.equal(containerName({ treeId: 'a', nodeId: 'n', attempt: 1, activityAttempt: 1, runKey }), null, `run key ${JSON.stringify(runKey)}`);
+  }
+  for (const bad of ['musing_shockley', 'ragomics-a..b', 'ragomics-a..b..c', 'ragomics-a..b..1-x', 'ragomics-a..b..c..1-1', 'ragomics-..b..1-1', 'other-a..b..1-1',
+    'ragomics-a..b..1-1..', 'ragomics-a..b..1-1..k.', 'ragomics-a..b..1-1..k..x', 'ragomics-a..b..k..1-1', 'ragomics-a..b..1-1...k']) {
     assert.equal(parseContainerName(bad), null, bad);
   }
 });
@@ -51,11 +66,33 @@ void test('containerNameFilter: a regular expression matching the tree\'s (or no
   assert.match(`/${containerName({ treeId: 't', nodeId: 'qc.', attempt: 1, activityAttempt: 1 })!}`, new RegExp(containerNameFilter('t', 'qc.')));
 });
 
+void test('containerNameFilter: tree and node filters match names with and without a run key; a run key narrows to that execution', () => {
+  const at = (treeId: string, nodeId: string, runKey?: string): string => `/${containerName({ treeId, nodeId, attempt: 2, activityAttempt: 1, ...(runKey === undefined ? {} : { runKey }) })!}`;
+  for (const name of [at('t.1', 'qc'), at('t.1', 'qc', 'aaaa1111')]) {
+    assert.match(name, new RegExp(containerNameFilter('t.1')), name);
+    assert.match(name, new RegExp(containerNameFilter('t.1', 'qc')), name);
+    assert.doesNotMatch(name, new RegExp(containerNameFilter('t.1', 'q')), name);
+  }
+  assert.match(at('t.1', 'qc', 'aaaa1111'), new RegExp(containerNameFilter('t.1', undefined, 'aaaa1111')));
+  assert.match(at('t.1', 'qc', 'aaaa1111'), new RegExp(containerNameFilter('t.1', 'qc', 'aaaa1111')));
+  assert.match(at('t', 'qc.', 'aaaa1111'), new RegExp(containerNameFilter('t', undefined, 'aaaa1111')), 'a node id ending in "."');
+  assert.doesNotMatch(at('t.1', 'qc', 'bbbb2222'), new RegExp(containerNameFilter('t.1', undefined, 'aaaa1111')), 'another execution');
+  assert.doesNotMatch(at('t.1', 'qc', 'aaaa11112'), new RegExp(containerNameFilter('t.1', undefined, 'aaaa1111')), 'a run key that only starts like it');
+  assert.doesNotMatch(at('t.1', 'qc', 'aaaa1111'), new RegExp(containerNameFilter('t.1', 'q', 'aaaa1111')), 'another node');
+  assert.doesNotMatch(at('t.10', 'qc', 'aaaa1111'), new RegExp(containerNameFilter('t.1', undefined, 'aaaa1111')), 'another tree');
+  // A name without a run key whose attempts look like one: never taken for an execution's.
+  assert.doesNotMatch(at('t', 'x'), new RegExp(containerNameFilter('t', undefined, '2-1')));
+});
+
 const job = { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, workerId: 'w1' } as ExecJob;
 
 void test('containerIdentity: a cold container by its labels, whatever its name', () => {
   const c = { Labels: containerLabels(job), Names: ['/musing_shockley'] } as Pick<Docker.ContainerInfo, 'Labels' | 'Names'>;
-  assert.deepEqual(containerIdentity(c), { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, workerId: 'w1', pooled: false });
+  assert.deepEqual(containerIdentity(c), { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, runKey: null, workerId: 'w1', pooled: false });
+  const keyed = { Labels: containerLabels({ ...job, runKey: 'aaaa1111' }), Names: ['/musing_shockley'] };
+  assert.equal(containerIdentity(keyed)?.runKey, 'aaaa1111', 'label ragomics.run-key');
+  assert.ok(identityMatches(keyed, { treeId: 'tree-1', runKey: 'aaaa1111' }));
+  assert.ok(!identityMatches(keyed, { treeId: 'tree-1', runKey: 'bbbb2222' }));
   assert.ok(identityMatches(c, { treeId: 'tree-1', nodeId: 'qc' }));
   assert.ok(!identityMatches(c, { treeId: 'tree-1', nodeId: 'other' }));
   assert.ok(identityMatches(c, { workerId: 'w1' }));
@@ -64,9 +101,27 @@ void test('containerIdentity: a cold container by its labels, whatever its name'
 void test('containerIdentity: a pooled container by its name (set at hand-over), its worker by its label; idle or unmanaged ones have none', () => {
   const pool = { 'ragomics.managed': 'true', 'ragomics.pool': 'true', 'ragomics.worker': 'w1' };
   const assigned = { Labels: pool, Names: [`/${containerName(job)!}`] };
-  assert.deepEqual(containerIdentity(assigned), { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, workerId: 'w1', pooled: true });
+  assert.deepEqual(containerIdentity(assigned), { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, runKey: null, workerId: 'w1', pooled: true });
+  const keyed = { Labels: pool, Names: [`/${containerName({ ...job, runKey: 'aaaa1111' })!}`] };
+  assert.deepEqual(containerIdentity(keyed), { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, runKey: 'aaaa1111', workerId: 'w1', pooled: true });
   assert.equal(containerIdentity({ Labels: pool, Names: ['/nostalgic_turing'] }), null, 'idle member');
   assert.ok(!identityMatches({ Labels: pool, Names: ['/nostalgic_turing'] }, { workerId: 'w1' }), 'an idle member runs no attempt');
   assert.equal(containerIdentity({ Labels: {}, Names: [`/${containerName(job)!}`] }), null, 'not managed: a name alone is no identity');
   assert.equal(containerIdentity({ Labels: { 'ragomics.managed': 'true', 'ragomics.tree': 't' }, Names: [] }), null, 'incomplete labels');
+});
+
+void test('upgrade: containers named or labelled by the previous version (no run key) keep their identity, so the clean-up by tree and the sweep still find them', () => {
+  // Verbatim what the previous version produced: the name `ragomics-<tree>..<node>..<a>-<k>` of a
+  // pooled container, and a cold container's labels without `ragomics.run-key`.
+  const pool = { 'ragomics.managed': 'true', 'ragomics.pool': 'true', 'ragomics.worker': 'old-w' };
+  const pooled = { Labels: pool, Names: ['/ragomics-pbmc..normalize..1-2'] };
+  assert.deepEqual(containerIdentity(pooled), { treeId: 'pbmc', nodeId: 'normalize', attempt: 1, activityAttempt: 2, runKey: null, workerId: 'old-w', pooled: true });
+  const cold = { Labels: { 'ragomics.managed': 'true', 'ragomics.tree': 'pbmc', 'ragomics.node': 'qc', 'ragomics.attempt': '1', 'ragomics.activity-attempt': '1', 'ragomics.worker': 'old-w' }, Names: ['/ragomics-pbmc..qc..1-1'] };
+  assert.deepEqual(containerIdentity(cold), { treeId: 'pbmc', nodeId: 'qc', attempt: 1, activityAttempt: 1, runKey: null, workerId: 'old-w', pooled: false });
+  // The clean-up by tree and the sweep select by identity.treeId / workerId: both match.
+  for (const c of [pooled, cold]) {
+    assert.ok(identityMatches(c, { treeId: 'pbmc' }));
+    assert.ok(identityMatches(c, { workerId: 'old-w' }));
+    assert.match(c.Names[0]!, new RegExp(containerNameFilter('pbmc')), 'the documented docker ps filter');
+  }
 });

@@ -1,0 +1,84 @@
+/**
+ * The orphan sweep (workers/orphans.ts) on containers of two executions of one tree id, against
+ * the real Temporal server and Docker engine. The tree's executions are plain workflows on a task
+ * queue no worker polls (they stay open until terminated): the sweep asks only describe and list.
+ * The containers are created, never started, from the executor tests' fixture image, labelled
+ * as the Docker executor labels a cold attempt's container (docker-spec.ts `containerLabels`).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Docker from 'dockerode';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { containerLabels } from '../activities/executors/docker-spec';
+import type { ExecJob } from '../activities/executors/types';
+import { runKeyOf } from '../common/run-key';
+import { removeOrphanContainers } from '../workers/orphans';
+import { fixtureImage } from './fixtures/executor/helpers';
+import { TEMPORAL_ADDRESS, uid } from './helpers/harness';
+
+const docker = new Docker();
+let image: string;
+let connection: Connection;
+let client: Client;
+const created: string[] = [];
+const handles: WorkflowHandle[] = [];
+
+before(async () => {
+  image = fixtureImage();
+  connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
+  client = new Client({ connection, namespace: 'default' });
+});
+
+after(async () => {
+  for (const id of created) await docker.getContainer(id).remove({ force: true }).catch(() => undefined);
+  for (const h of handles) await h.terminate('test over').catch(() => undefined);
+  await connection.close();
+});
+
+/** An open execution of `treeId` (nothing polls its task queue); its run key as workflows/analysis-tree.ts derives it. */
+async function execution(treeId: string): Promise<{ handle: WorkflowHandle; runKey: string }> {
+  const handle = await client.workflow.start('ragomicsSweepTestNoWorker', { taskQueue: uid('no-worker'), workflowId: treeId });
+  handles.push(handle);
+  return { handle, runKey: runKeyOf(handle.firstExecutionRunId) };
+}
+
+/** A created (never started) container labelled as a cold attempt of `treeId`, run by a worker that is gone. */
+async function coldContainer(treeId: string, nodeId: string, runKey: string | undefined, workerId: string): Promise<string> {
+  const job = { treeId, nodeId, attempt: 1, activityAttempt: 1, workerId, ...(runKey === undefined ? {} : { runKey }) } as ExecJob;
+  const c = await docker.createContainer({ Image: image, Entrypoint: ['sleep', '60'], Labels: containerLabels(job), HostConfig: { NetworkMode: 'none' } });
+  created.push(c.id);
+  return c.id;
+}
+
+async function exists(id: string): Promise<boolean> {
+  return docker.getContainer(id).inspect().then(() => true, (e: { statusCode?: number }) => e.statusCode !== 404);
+}
+
+void test('sweep: another execution of a tree id is judged by its run key: an earlier one of this namespace is removed, an unknown one (another server) kept', { timeout: 120_000 }, async () => {
+  const treeId = uid('sweep-runkey');
+  const dead = uid('sweep-dead-worker');
+  const first = await execution(treeId);
+  await first.handle.terminate('the first execution ended');
+  // UUIDv7 run ids (this server's) begin with a millisecond timestamp: executions started within
+  // the same 2^16 ms share a run key (common/run-key.ts). Wait for an execution with another one.
+  let second = await execution(treeId);
+  while (second.runKey === first.runKey) {
+    await second.handle.terminate('same run key: started again');
+    await new Promise((r) => setTimeout(r, 1000));
+    second = await execution(treeId);
+  }
+  const earlier = await coldContainer(treeId, 'a', first.runKey, dead);
+  const foreign = await coldContainer(treeId, 'b', 'zzzz9999', dead);
+  const current = await coldContainer(treeId, 'c', second.runKey, dead);
+  const unkeyed = await coldContainer(treeId, 'd', undefined, dead);
+  const mine = new Set(created);
+  // Only this test's containers are judged: other tests' may share the engine.
+  const removed = await removeOrphanContainers(docker, connection, 'default', (c) => !mine.has(c.Id));
+  assert.deepEqual(new Set(removed), new Set([earlier, current, unkeyed]), 'the earlier execution\'s, the open one\'s whose worker is gone, and the one without a run key (as before run keys)');
+  assert.ok(await exists(foreign), 'an execution this namespace does not hold (another server sharing the engine) is not ours to judge');
+  assert.ok(!(await exists(earlier)) && !(await exists(current)) && !(await exists(unkeyed)));
+  // Once the tree id's latest execution is closed too, a foreign execution's container is still kept.
+  await second.handle.terminate('the second execution ended');
+  assert.deepEqual(await removeOrphanContainers(docker, connection, 'default', (c) => !mine.has(c.Id)), []);
+  assert.ok(await exists(foreign));
+});
