@@ -59,8 +59,8 @@ void test('sweep: another execution of a tree id is judged by its run key: an ea
   const dead = uid('sweep-dead-worker');
   const first = await execution(treeId);
   await first.handle.terminate('the first execution ended');
-  // UUIDv7 run ids (this server's) begin with a millisecond timestamp: executions started within
-  // the same 2^16 ms share a run key (common/run-key.ts). Wait for an execution with another one.
+  // Run keys are the run ids' random tails (common/run-key.ts): two executions share one only by a
+  // 48-bit coincidence; should it happen, start again rather than test nothing.
   let second = await execution(treeId);
   while (second.runKey === first.runKey) {
     await second.handle.terminate('same run key: started again');

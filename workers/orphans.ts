@@ -10,7 +10,7 @@ import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { cleanupOrphanContainers } from '../activities';
 import { containerIdentity } from '../activities/executors/docker-identity';
-import { runKeyOf } from '../common/run-key';
+import { isRunKeyOf } from '../common/run-key';
 import { POOL_LABEL } from '../activities/executors/docker-spec';
 
 const { PendingActivityState } = temporal.api.enums.v1;
@@ -23,8 +23,8 @@ interface TreeState {
    * (or cannot say now).
    */
   live: Set<string> | null | 'unknown';
-  /** The latest execution's run key (common/run-key.ts `runKeyOf` its first run id); null when unknown. */
-  runKey: string | null;
+  /** The latest execution's first run id (its run key: common/run-key.ts `isRunKeyOf`); null when unknown. */
+  firstRunId: string | null;
 }
 
 /** The latest execution of `treeId` in this namespace: its live workers and its run key. */
@@ -32,19 +32,19 @@ async function liveWorkersOf(client: Client, treeId: string): Promise<TreeState>
   try {
     const d = await client.workflow.getHandle(treeId).describe();
     const first = d.raw.workflowExecutionInfo?.firstRunId;
-    const runKey = first ? runKeyOf(first) : null;
-    if (d.status.name !== 'RUNNING') return { live: null, runKey };
+    const firstRunId = first || null;
+    if (d.status.name !== 'RUNNING') return { live: null, firstRunId };
     const live = new Set<string>();
     for (const a of d.raw.pendingActivities ?? []) {
       // STARTED: a worker is (or was, until the heartbeat times out) running it.
       if (a.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED && a.lastWorkerIdentity) live.add(a.lastWorkerIdentity);
     }
-    return { live, runKey };
+    return { live, firstRunId };
   } catch {
     // Not found: the tree belongs to another server or namespace sharing the Docker engine (or
     // to a test driving the executor directly), so it is not ours to judge. Any other error:
     // we cannot tell now; a later sweep will.
-    return { live: 'unknown', runKey: null };
+    return { live: 'unknown', firstRunId: null };
   }
 }
 
@@ -59,7 +59,7 @@ async function isOwnEarlierExecution(client: Client, treeId: string, runKey: str
   try {
     // Tree ids are IdSchema ids ([A-Za-z0-9_.-]): nothing to escape in the quoted value.
     for await (const w of client.workflow.list({ query: `WorkflowId = '${treeId}'` })) {
-      if (runKeyOf(w.runId) === runKey) return true;
+      if (isRunKeyOf(runKey, w.runId)) return true;
     }
   } catch {
     // Visibility unavailable now: keep the container, a later sweep judges it.
@@ -99,7 +99,7 @@ export async function removeOrphanContainers(docker: Docker, connection: Connect
     if (!trees.has(tree)) trees.set(tree, await liveWorkersOf(client, tree));
     const state = trees.get(tree)!;
     const other = `${tree}\0${identity.runKey}`;
-    if (identity.runKey !== null && state.runKey !== null && identity.runKey !== state.runKey && !earlier.has(other)) {
+    if (identity.runKey !== null && state.firstRunId !== null && !isRunKeyOf(identity.runKey, state.firstRunId) && !earlier.has(other)) {
       earlier.set(other, await isOwnEarlierExecution(client, tree, identity.runKey));
     }
   }
@@ -112,7 +112,7 @@ export async function removeOrphanContainers(docker: Docker, connection: Connect
     // Listed after the states were read (a container just created or handed its node): not judged this time.
     if (!state) return true;
     if (state.live === 'unknown') return true;
-    if (identity.runKey !== null && state.runKey !== null && identity.runKey !== state.runKey) {
+    if (identity.runKey !== null && state.firstRunId !== null && !isRunKeyOf(identity.runKey, state.firstRunId)) {
       // Another execution of this tree id: ours and closed (remove), or not ours (keep); not asked yet: next sweep.
       const own = earlier.get(`${identity.treeId}\0${identity.runKey}`);
       return own !== true;

@@ -20,6 +20,7 @@ import {
 } from '@temporalio/workflow';
 import { CarriedStateErrors, FailureTypes } from '../common/failure-types';
 import { CarriedRefSchema, TreeSpecSchema, formatZodError, type CarriedRef, type NodeResult, type TreeActivities, type TreeSpec, type TreeSpecInput } from '../common/schemas';
+import { legacyRunKeyOf, runKeyOf } from '../common/run-key';
 import * as SA from '../common/search-attributes';
 import { classifyFailure } from './classify-failure';
 import { installKeyGrantHandler } from './key-lease';
@@ -72,6 +73,13 @@ export interface TreeResult {
  * BENCHMARKS.md, failover). Runs recorded before it keep {@link LEGACY_HEARTBEAT_TIMEOUT_S}.
  */
 export const HEARTBEAT_DEFAULT_PATCH = 'heartbeat-timeout-default';
+/**
+ * Patch id of run keys taken from the first run id's random tail (common/run-key.ts): before it,
+ * the id's head, which two executions of one tree id started within ~65 s shared (UUIDv7 ids
+ * start with a timestamp), and with it their workspace folder. An execution keeps the key it
+ * started with: a continued run takes its carried state's.
+ */
+export const RUN_KEY_TAIL_PATCH = 'run-key-tail';
 /** The spec's default `heartbeatTimeout` before {@link HEARTBEAT_DEFAULT_PATCH}, seconds. */
 export const LEGACY_HEARTBEAT_TIMEOUT_S = 30;
 
@@ -120,11 +128,14 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   // such specs, first thing, before any command.
   if (input.spec.heartbeatTimeout === undefined && !patched(HEARTBEAT_DEFAULT_PATCH)) spec.heartbeatTimeout = LEGACY_HEARTBEAT_TIMEOUT_S;
   const treeId = workflowInfo().workflowId;
-  const runKey = workflowInfo().firstExecutionRunId.slice(0, 8);
   const tree = new TreeState(spec);
   // A reference is read after the handlers are registered (reading takes activities); until
   // then handlers that need the tree wait for it and queries answer `TreeLoading`.
   const ref = carriedRef(input.carried);
+  // A continued run keeps its chain's key (in its reference; an inline carried state is older
+  // than the patch); a first run takes the random tail unless it was recorded before the patch.
+  const firstRunId = workflowInfo().firstExecutionRunId;
+  const runKey = ref ? ref.runKey : !input.carried && patched(RUN_KEY_TAIL_PATCH) ? runKeyOf(firstRunId) : legacyRunKeyOf(firstRunId);
   if (input.carried && !ref) tree.restore(isLegacyCarried(input.carried) ? fromLegacy(input.carried) : (input.carried as InlineCarried).state);
   let loaded = ref === null;
   /** Runs `f` now, or once the carried state is loaded. */

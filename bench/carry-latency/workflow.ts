@@ -8,6 +8,7 @@
  */
 import { continueAsNew, workflowInfo } from '@temporalio/workflow';
 import type { CarriedRef } from '../../common/schemas';
+import { runKeyOf } from '../../common/run-key';
 import { loadState, saveState } from '../../workflows/carried-state';
 
 /** Carries the state `ref` points to through `left` continue-as-new runs; returns the number of nodes at the end. */
@@ -15,6 +16,6 @@ export async function carryLoop(left: number, ref: CarriedRef): Promise<number> 
   const state = await loadState(ref, `${ref.runId}.json.deflate`);
   if (left <= 0) return state.nodes.length;
   const info = workflowInfo();
-  const next = await saveState({ ...state, runs: state.runs + 1 }, { treeId: info.workflowId, runKey: info.firstExecutionRunId.slice(0, 8), runId: info.runId }, [ref.runId]);
+  const next = await saveState({ ...state, runs: state.runs + 1 }, { treeId: info.workflowId, runKey: runKeyOf(info.firstExecutionRunId), runId: info.runId }, [ref.runId]);
   return await continueAsNew<typeof carryLoop>(left - 1, next);
 }

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { sha256File } from '../../activities/publish';
 import { dataDir, packageVersion, repoRoot } from '../../activities/executors/repo-root';
+import { runKeysOf } from '../../common/run-key';
 import { BlockSchema, type Block } from '../../common/schemas';
 import type { TimelineEntry } from '../../workflows/views';
 import { TreeNotFoundError, WorkspaceMissingError } from '../errors';
@@ -41,11 +42,13 @@ export async function collectCrateFacts(rc: RagomicsClient, treeId: string, opti
   const status = await tree.status({ details: true, nodeWaits: false });
   const timeline = await tree.timeline();
   const nodes = status.nodes as CrateNodeStatus[];
-  const runKey = started.firstExecutionRunId.slice(0, 8);
   const fallbackRoot = options.workspace ?? process.env.RAGOMICS_WORKSPACE ?? path.join(dataDir(), 'workspace');
   const outputs = nodes.map((n) => n.outputPath).filter((p): p is string => typeof p === 'string' && p.length > 0);
   const fromOutputs = treeDirFromOutputs(treeId, outputs, fallbackRoot);
-  const dir = outputs.length > 0 ? fromOutputs : path.join(path.resolve(fallbackRoot), 'trees', `${treeId}.${runKey}`);
+  // Without outputs, the folder is found by the run key: the one of the two derivations
+  // (common/run-key.ts) whose folder exists, else the current one (reported as missing below).
+  const byKey = runKeysOf(started.firstExecutionRunId).map((k) => path.join(path.resolve(fallbackRoot), 'trees', `${treeId}.${k}`));
+  const dir = outputs.length > 0 ? fromOutputs : (await firstDir(byKey)) ?? byKey[0]!;
 
   // Nodes ran, so their folder must exist: otherwise the workspace is gone (or elsewhere).
   const ran = nodes.filter((n) => n.attempts > 0);
@@ -209,6 +212,12 @@ async function fileFact(abs: string): Promise<FileFact> {
   const info = await stat(abs).catch(() => null);
   if (!info?.isFile()) return { abs, size: -1, sha256: '' };
   return { abs, size: info.size, sha256: await sha256File(abs, info.size) };
+}
+
+/** The first of `dirs` that is a folder, or null. */
+async function firstDir(dirs: readonly string[]): Promise<string | null> {
+  for (const d of dirs) if (await isDir(d)) return d;
+  return null;
 }
 
 async function isDir(p: string): Promise<boolean> {
