@@ -8,8 +8,9 @@
  * attempt (a Temporal retry that raced, or re-ran after a lost completion) loses the rename and
  * returns the stored result with `reused: true`.
  *
- * Synchronous file calls: the few metadata operations and tiny writes of publishing (node-result.json,
- * the commit's mkdir, rename and chmod) are synchronous on purpose. Each awaited fs/promises call
+ * Synchronous file calls: the few metadata operations and tiny reads and writes of publishing
+ * (node-result.json, the commit's mkdir, rename and chmod, the check for a published attempt
+ * before a run) are synchronous on purpose. Each awaited fs/promises call
  * is a round trip through libuv's thread pool (0.1-0.3 ms on a loaded host, against microseconds
  * for the call itself on a local disk), and a no-op node pays every one between its parent's end
  * and its children's start. The cost: while one runs the event loop waits, so a hung (network)
@@ -18,7 +19,7 @@
  * result.json and output, hashing, and the walk that makes the output read-only.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, constants, createReadStream, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, constants, createReadStream, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { chmod, lstat, open, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NodeResultSchema, type NodeResult } from '../common/schemas';
@@ -47,7 +48,26 @@ export async function readPublished(root: string, treeId: string, nodeId: string
     if (e.code === 'ENOENT') return null;
     throw e;
   });
-  if (text === null) return null;
+  return text === null ? null : storedResult(text);
+}
+
+/**
+ * {@link readPublished}, synchronously: the check `runNode` makes before every attempt, where it
+ * is almost always one failed open (see the module comment on synchronous calls).
+ */
+export function readPublishedSync(root: string, treeId: string, nodeId: string, attempt: number): NodeResult | null {
+  const file = path.join(publishedDir(root, treeId, nodeId, attempt), NODE_RESULT_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  return storedResult(text);
+}
+
+function storedResult(text: string): NodeResult {
   return { ...NodeResultSchema.parse(JSON.parse(text)), reused: true };
 }
 
