@@ -120,8 +120,8 @@ export async function publishAttempt(opts: PublishOptions): Promise<NodeResult> 
     reused: false,
   });
   // node-result.json before the walk (which skips it by name), synchronously: one small write
-  // into the attempt's own folder (see the module comment). The walk stays asynchronous: a block may
-  // leave any number of files.
+  // into the attempt's own folder (see the module comment). The walk stays asynchronous: a
+  // block may leave any number of files.
   const resultFile = path.join(outputDir, NODE_RESULT_FILE);
   writeFileSync(resultFile, JSON.stringify(result, null, 2));
   chmodSync(resultFile, 0o444);
@@ -148,8 +148,8 @@ export async function publishAttempt(opts: PublishOptions): Promise<NodeResult> 
  * @throws any other error of the mkdir, the rename or the chmod.
  */
 export async function commitFolder(staging: string, final: string, opts: { parentMade?: boolean } = {}): Promise<'committed' | 'exists'> {
-  // Three metadata operations, synchronous on purpose (see the module comment): each awaited one would be
-  // a thread-pool round trip between a node's end and its children's start.
+  // Three metadata operations, synchronous on purpose (see the module comment): each awaited
+  // one would be a thread-pool round trip between a node's end and its children's start.
   if (!opts.parentMade) mkdirSync(path.dirname(final), { recursive: true });
   try {
     renameSync(staging, final);
@@ -159,7 +159,7 @@ export async function commitFolder(staging: string, final: string, opts: { paren
     throw e;
   }
   chmodSync(final, 0o555);
-  return Promise.resolve('committed');
+  return 'committed';
 }
 
 /** Flags that open the output only if it is a regular file's own name: no symlink is followed (ELOOP), and a FIFO does not block the open. */
@@ -168,8 +168,9 @@ const OUTPUT_OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (co
 /**
  * sha256 (hex) of the runner's output `data`, or null when there is none. The runner writes no
  * AnnData when a block returned none and had no input (e.g. a root that only reports metrics).
- * A small output is hashed through one handle (open, fstat, read, close) instead of an lstat and
- * then a read by name: two round trips fewer, and what is hashed is what was checked.
+ * A small output is hashed through one handle (open; the fstat alongside the first read; close)
+ * instead of an lstat and then a read by name (open, fstat, read, close): three round trips
+ * instead of five, and what is hashed is what was checked.
  *
  * @throws BlockCrashedError when `data` is not a regular file (a symlink, a folder, a FIFO); any
  *   other error reading it (a plain error: the activity is retried).
