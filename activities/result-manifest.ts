@@ -3,7 +3,8 @@
  * and suggested children that fail the schema are dropped with a warning rather than failing
  * a node whose data output is fine.
  */
-import { readFile, realpath } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { SuggestedChildSchema, type SuggestedChild } from '../common/schemas';
@@ -100,7 +101,7 @@ export function runnerPhases(t: RunnerTimings): RunnerPhases {
 export async function readResultManifest(outputDir: string, warn: (message: string) => void): Promise<ResultManifest> {
   const file = path.join(outputDir, 'result.json');
   const logDir = path.dirname(outputDir);
-  const text = await readFile(file, 'utf8').catch(() => null);
+  const text = await readSmallText(file).catch(() => null);
   if (text === null) throw new BlockCrashedError(`the runner exited 0 but wrote no result.json in ${outputDir}`, { exitCode: 0, logDir });
   let parsed;
   try {
@@ -134,6 +135,29 @@ export async function readResultManifest(outputDir: string, warn: (message: stri
     else warn(`result.json io dropped: ${io.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
   }
   return manifest;
+}
+
+/** A read that holds all of a typical result.json; a larger one is read again in full. */
+const FIRST_READ_BYTES = 64 * 1024;
+
+/**
+ * A file's text, read as open, one read, close: a round trip less than `readFile` (which fstats
+ * first), on the path from a node's end to its children's start. A file that fills the first
+ * read is read again in full. O_NONBLOCK: a FIFO in its place reads EAGAIN (an error) instead
+ * of blocking the open until a writer comes; it changes nothing for a regular file.
+ *
+ * @throws the open's or the read's error (ENOENT, EISDIR, EAGAIN...).
+ */
+export async function readSmallText(file: string): Promise<string> {
+  const handle = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    const buf = Buffer.allocUnsafe(FIRST_READ_BYTES);
+    const { bytesRead } = await handle.read(buf, 0, FIRST_READ_BYTES, 0);
+    if (bytesRead < FIRST_READ_BYTES) return buf.toString('utf8', 0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  return readFile(file, 'utf8');
 }
 
 /** Figures named by the manifest that are real files inside the output folder (no escapes). */

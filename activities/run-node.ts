@@ -2,7 +2,7 @@
  * The `runNode` activity: one attempt of one node, from validated input to a published,
  * immutable output (or a typed failure). Executor-independent; see executors/ for the how.
  */
-import { access, constants, realpath, stat } from 'node:fs/promises';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -15,7 +15,7 @@ import { BlockTimeoutError, InputMissingError, InvalidParametersError, NodeFailu
 import type { BlockExecutor, ExecJob } from './executors/types';
 import { memoryForAttempt } from '../common/memory';
 import { failureForExit } from './outcome';
-import { publishAttempt, readPublished } from './publish';
+import { publishAttempt, readPublishedSync } from './publish';
 import { readTail } from './runner-output';
 import { historyEntry, readAttemptHistory } from './attempt-history';
 import { attemptPaths, prepareAttempt, recordAttempt, type AttemptRecord } from './workspace';
@@ -122,18 +122,18 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   const root = deps.workspaceRoot;
   // Folders are per tree *execution*: a tree id reused after its earlier run finished gets fresh ones.
   const treeKey = workspaceKey(input);
-  // Independent reads, in parallel: each costs a round trip to the thread pool, and a no-op node
-  // pays them on its dependents' critical path.
-  const [stored, input0] = await Promise.all([
-    readPublished(root, treeKey, nodeId, attempt),
-    checkInputs(input).then((p) => ({ ok: true as const, ...p }), (error: unknown) => ({ ok: false as const, error })),
-  ]);
+  // Synchronous checks (a failed open, a realpath, a stat and an access: metadata calls of
+  // microseconds, where each awaited one is a thread-pool round trip that a no-op node pays on
+  // its dependents' critical path). The trade-off is publish.ts's: a hung file system would
+  // block the event loop. The published check comes first: its error is the one reported.
+  const stored = readPublishedSync(root, treeKey, nodeId, attempt);
   if (stored) {
     ctx.log.info('attempt already published; returning the stored result', { treeId, nodeId, attempt });
     // The run that published it may have died before it reached the cache.
     await publishComputed({ workspaceRoot: root }, ctx, input, treeKey, stored);
     return stored;
   }
+  const input0 = tryCheckInputs(input);
   const block = resolveBlock(input);
   if (!input0.ok) throw input0.error;
   const { path: inputPath, inputs } = input0;
@@ -212,34 +212,45 @@ function resolveBlock(input: RunNodeInput): Block {
 
 /**
  * The node's input(s), checked: the real path of a single input (or null for none), and for a
- * multi-input node every input with its real path, in order. Every input is checked, in
- * parallel; the first failing one (in input order) is thrown as InputMissingError naming its key.
+ * multi-input node every input with its real path, in order. Every input is checked; the first
+ * failing one (in input order) is the InputMissingError returned, naming its key.
  */
-async function checkInputs(input: RunNodeInput): Promise<{ path: string | null; inputs?: NodeInput[] }> {
-  if (input.inputs === undefined) return { path: await checkInput(input.inputPath, 'input') };
-  const checked = await Promise.allSettled(input.inputs.map((i) => checkInput(i.path, `input "${i.key}"`)));
-  const failed = checked.find((c) => c.status === 'rejected');
-  if (failed) throw failed.reason;
-  const inputs = input.inputs.map((i, n) => ({ ...i, path: (checked[n] as PromiseFulfilledResult<string>).value }));
-  return { path: null, inputs };
+function tryCheckInputs(input: RunNodeInput): { ok: true; path: string | null; inputs?: NodeInput[] } | { ok: false; error: unknown } {
+  try {
+    if (input.inputs === undefined) return { ok: true, path: checkInput(input.inputPath, 'input') };
+    const inputs = input.inputs.map((i) => ({ ...i, path: checkInput(i.path, `input "${i.key}"`) as string }));
+    return { ok: true, path: null, inputs };
+  } catch (error) {
+    return { ok: false, error };
+  }
 }
 
 /** The real path of a readable `.h5ad` input, or null for none; `what` names it in errors. */
-async function checkInput(inputPath: string | null, what: string): Promise<string | null> {
+function checkInput(inputPath: string | null, what: string): string | null {
   if (inputPath === null) return null;
   if (inputPath === '') throw new InputMissingError(`${what === 'input' ? 'the parent node' : `${what}: its node`} produced no AnnData output (its outputPath is empty), so there is no input to run on`);
   if (!inputPath.endsWith('.h5ad')) throw new InputMissingError(`${what} "${inputPath}" is not an .h5ad file`);
   const abs = path.resolve(inputPath);
-  // In parallel, one thread-pool round trip instead of two: stat() and access() follow symlinks,
-  // so on `abs` they answer for the same file as on its real path.
-  const [real, info, readable] = await Promise.all([
-    realpath(abs).catch(() => null),
-    stat(abs).catch(() => null),
-    access(abs, constants.R_OK).then(() => true, () => false),
-  ]);
+  // stat() and access() follow symlinks, so on `abs` they answer for the same file as on its real
+  // path. realpathSync.native is realpath(3), what fs/promises' realpath calls.
+  const real = orNull(() => realpathSync.native(abs));
+  const info = orNull(() => statSync(abs));
   if (real === null || !info?.isFile()) throw new InputMissingError(`${what} "${abs}" does not exist or is not a file (was the ${what === 'input' ? "parent's" : 'upstream'} output published?)`);
+  const readable = orNull(() => {
+    accessSync(abs, constants.R_OK);
+    return true;
+  });
   if (!readable) throw new InputMissingError(`${what} "${abs}" is not readable by the worker`);
   return real;
+}
+
+/** `f()`, or null when it throws. */
+function orNull<T>(f: () => T): T | null {
+  try {
+    return f();
+  } catch {
+    return null;
+  }
 }
 
 /** Folder name of a tree execution under `<root>/trees/`: the tree id, plus the run key when the workflow gives one. */

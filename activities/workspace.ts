@@ -9,7 +9,8 @@
  * ```
  * Tree and node ids are IdSchema-validated (no "/", no ".."), so they are safe path parts.
  */
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmodSync, closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Block, NodeInput, SampleFacts } from '../common/schemas';
 import type { AttemptPaths } from './executors/types';
@@ -51,23 +52,25 @@ export interface RunnerJob {
  * died mid-run and got the same attempt number back) are removed first.
  */
 export async function prepareAttempt(paths: AttemptPaths, job: RunnerJob): Promise<void> {
+  // Synchronous calls, on purpose: these are a handful of metadata operations and tiny writes in
+  // the worker's own attempt folder (microseconds each on a local disk), and every awaited
+  // fs/promises call is a round trip through libuv's thread pool (0.1-0.3 ms on a loaded host)
+  // that a no-op node pays between its parent's end and its children's start. The cost: while
+  // one runs, the event loop waits, so a hung (network) file system would stall this worker's
+  // heartbeats too, and Temporal would then retry its attempts elsewhere. Anything that can be
+  // large (the removal of a left-over folder, outputs, hashing) stays asynchronous.
   // A folder of this exact attempt exists only when its task was delivered before and the
-  // worker died: start it afresh. Otherwise skip the recursive removal (a no-op node pays
-  // every file-system round trip on its dependents' critical path). One recursive mkdir tells
-  // both cases apart in one round trip: it returns the first folder it created, or undefined
-  // when the attempt folder was already there.
-  const created = await mkdir(paths.dir, { recursive: true });
-  if (created === undefined) {
+  // worker died: start it afresh. The recursive mkdir returns the first folder it created, or
+  // undefined when the attempt folder was already there.
+  if (mkdirSync(paths.dir, { recursive: true }) === undefined) {
     await rm(paths.dir, { recursive: true, force: true });
-    await mkdir(paths.dir, { recursive: true });
+    mkdirSync(paths.dir, { recursive: true });
   }
-  await mkdir(paths.outputDir);
-  await Promise.all([
-    chmod(paths.outputDir, 0o777),
-    writeFile(paths.jobFile, JSON.stringify(job, null, 2), { mode: 0o644 }),
-    writeFile(paths.stdoutLog, ''),
-    writeFile(paths.stderrLog, ''),
-  ]);
+  mkdirSync(paths.outputDir);
+  chmodSync(paths.outputDir, 0o777);
+  writeFileSync(paths.jobFile, JSON.stringify(job, null, 2), { mode: 0o644 });
+  closeSync(openSync(paths.stdoutLog, 'w'));
+  closeSync(openSync(paths.stderrLog, 'w'));
 }
 
 /** What every attempt leaves in `outcome.json`; read back as the attempt history (attempt-history.ts). */
@@ -87,5 +90,9 @@ export interface AttemptRecord {
 
 /** Writes `outcome.json` into the attempt folder; best effort (a missing one reads back as a lost attempt). */
 export async function recordAttempt(paths: AttemptPaths, record: AttemptRecord): Promise<void> {
-  await writeFile(path.join(paths.dir, 'outcome.json'), JSON.stringify(record, null, 2)).catch(() => undefined);
+  try {
+    writeFileSync(path.join(paths.dir, 'outcome.json'), JSON.stringify(record, null, 2));
+  } catch {
+    // best effort
+  }
 }

@@ -75,8 +75,9 @@ async function runSleep(job: ExecJob, ctl: ExecControl): Promise<ExecOutcome> {
   }
 }
 
-/** Sleeps `ms`, reporting progress; false when aborted first. */
+/** Sleeps `ms`, reporting progress; false when aborted first. `ms` 0 returns at once (no timer: Node's shortest is 1 ms). */
 function sleepUnlessAborted(ms: number, ctl: ExecControl): Promise<boolean> {
+  if (ms <= 0) return Promise.resolve(!ctl.signal.aborted);
   return new Promise((resolve) => {
     const t0 = Date.now();
     const tick = setInterval(() => ctl.onProgress({ fraction: Math.min(1, (Date.now() - t0) / Math.max(ms, 1)), message: 'sleeping' }), PROGRESS_EVERY_MS);
@@ -107,9 +108,13 @@ async function runnerError(job: ExecJob, code: RunnerFailureExitCode, message: s
 async function writePlaceholderOutput(job: ExecJob, numbers: Record<string, number>, inputKeys?: string[]): Promise<void> {
   const metrics: Record<string, unknown> = inputKeys ? { ...numbers, input_keys: inputKeys } : numbers;
   const out = job.paths.outputDir;
-  await mkdir(path.join(out, 'figures'), { recursive: true });
-  // Not an AnnData file: a marker that lets checksums, publishing and children's input checks work.
-  await writeFile(path.join(out, '_node_anndata.h5ad'), `ragomics inprocess placeholder for ${job.treeId}/${job.nodeId} attempt ${job.attempt}\n`);
   const manifest = { shape: null, metrics, suggestedChildren: [], summary: `slept ${numbers.seconds} s in process${inputKeys ? ` (inputs: ${inputKeys.join(', ')})` : ''}`, figures: [], obsColumns: [], obsmKeys: [] };
-  await writeFile(path.join(out, 'result.json'), JSON.stringify(manifest));
+  // Three independent writes at once (one thread-pool round trip deep, not three: a no-op node
+  // pays them between its parent's end and its children's start).
+  await Promise.all([
+    mkdir(path.join(out, 'figures'), { recursive: true }),
+    // Not an AnnData file: a marker that lets checksums, publishing and children's input checks work.
+    writeFile(path.join(out, '_node_anndata.h5ad'), `ragomics inprocess placeholder for ${job.treeId}/${job.nodeId} attempt ${job.attempt}\n`),
+    writeFile(path.join(out, 'result.json'), JSON.stringify(manifest)),
+  ]);
 }
