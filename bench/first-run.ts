@@ -211,6 +211,9 @@ async function startEngine(root: string, engine: PrivateEngine): Promise<number>
   const child = spawn('dockerd', [
     '--data-root', path.join(root, 'data'), '--exec-root', path.join(root, 'exec'), '--pidfile', path.join(root, 'docker.pid'),
     '-H', engine.host, '--bridge', engine.bridge, '--iptables=false', '--ip-masq=false', '--ip-forward=false',
+    // On a host with a system containerd (/run/containerd/containerd.sock) dockerd attaches to it:
+    // namespaces of its own keep the shared engine's containers and images apart from this one's.
+    '--containerd-namespace', `${engine.bridge}-moby`, '--containerd-plugins-namespace', `${engine.bridge}-plugins`,
   ], { stdio: ['ignore', log, log], detached: true });
   closeSync(log);
   child.unref();

@@ -41,7 +41,7 @@ export function chainHandoffPhases(events: readonly HistoryEvent[], activityType
   const scheduled = new Set<string>();
   const started: number[] = [];
   const completed: number[] = [];
-  // After each completion: the first workflow task started and completed.
+  // After each completion: the first workflow task started after it, and that task's completion.
   const tasks: { started?: number; completed?: number }[] = [];
   for (const e of events) {
     if (e.activityTaskScheduledEventAttributes?.activityType?.name === activityType) scheduled.add(String(e.eventId));
@@ -50,7 +50,8 @@ export function chainHandoffPhases(events: readonly HistoryEvent[], activityType
       completed.push(ms(e));
       tasks.push({});
     } else if (e.workflowTaskStartedEventAttributes && tasks.length > 0 && tasks[tasks.length - 1]!.started === undefined) tasks[tasks.length - 1]!.started = ms(e);
-    else if (e.workflowTaskCompletedEventAttributes && tasks.length > 0 && tasks[tasks.length - 1]!.completed === undefined) tasks[tasks.length - 1]!.completed = ms(e);
+    // Only a task started after the completion: one already in flight then (e.g. a signal's) is not it.
+    else if (e.workflowTaskCompletedEventAttributes && tasks.length > 0 && tasks[tasks.length - 1]!.started !== undefined && tasks[tasks.length - 1]!.completed === undefined) tasks[tasks.length - 1]!.completed = ms(e);
   }
   const n = intervals.length;
   if (scheduled.size !== n || started.length !== n || completed.length !== n) {

@@ -29,8 +29,9 @@ export const IdSchema = z
   .refine((s) => !s.includes('..'), 'must not contain ".."');
 
 /**
- * A tree execution's run key (RunNodeInput.runKey): the first 8 characters of the tree's first
- * run id in practice; letters, digits and "-" only, never ".", so it can follow an id after a
+ * A tree execution's run key (RunNodeInput.runKey): in practice the last 12 characters of the
+ * tree's first run id (its random tail), or its first 8 for executions started before the
+ * `run-key-tail` patch (common/run-key.ts); letters, digits and "-" only, never ".", so it can follow an id after a
  * "." (workspace folders `<treeId>.<runKey>`) or a ".." (container names, docker-identity.ts).
  */
 export const RunKeySchema = z.string().regex(/^[A-Za-z0-9-]{1,36}$/);
@@ -403,9 +404,9 @@ export const RunNodeInputSchema = z.strictObject({
   resources: ResourcesSchema.optional(),
   timeoutSeconds: z.number().positive(),
   /**
-   * Distinguishes executions of one tree id (a finished tree's id can be used again): the first
-   * 8 characters of the tree's first run id, stable across continue-as-new. Workspace folders
-   * are `<treeId>.<runKey>`.
+   * Distinguishes executions of one tree id (a finished tree's id can be used again): derived
+   * from the tree's first run id (common/run-key.ts), stable across continue-as-new. Workspace
+   * folders are `<treeId>.<runKey>`.
    */
   runKey: RunKeySchema.optional(),
   /** Extra code patch from the repair hook, replacing inline code for this attempt. */

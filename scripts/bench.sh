@@ -78,7 +78,6 @@ if wanted carry-state; then echo "== 4b. carried node state through the workspac
 if wanted settings; then echo "== server and dispatch settings, before/after"; node dist/bench/server-settings.js "${SETTINGS_ROUNDS:-3}"; fi
 if [[ ",${ONLY:-}," == *",cohort,"* ]]; then echo "== 6. a cohort at scale"; node dist/bench/cohort-scale.js ${COHORT_ARGS:-}; fi
 if [[ ",${ONLY:-}," == *",failover,"* ]]; then echo "== 7. failover"; bash scripts/bench-failover.sh ${FAILOVER_ARGS:-}; fi
-if [[ ",${ONLY:-}," == *",first-run,"* ]]; then echo "== 12. first run: npm run demo on a new machine"; node dist/bench/first-run.js $FIRST_RUN_ARGS; fi
 if wanted cache; then echo "== 8. results shared across trees"; node dist/bench/cache-reuse.js; fi
 if wanted cli; then echo "== 9. CLI start-up"; node dist/bench/cli-startup.js "$(( ROUNDS * 3 ))" $CLI_ARGS; fi
 if wanted warm; then echo "== 10. warm runtimes (local executor)"; node dist/bench/warm-chain.js "$ROUNDS" --fan "${WARM_FAN:-200}"; fi
@@ -87,5 +86,8 @@ if wanted peers; then
   PEERS_VENV_BIN="$(bash scripts/ensure-peers.sh)" node dist/bench/peers.js "${PEERS_ROUNDS:-3}"
 fi
 if wanted speedup; then echo "== the seed's parallel speed-up"; node dist/bench/parallel-speedup.js "${REPEATS:-3}"; fi
+# Last: it needs root and the network (two fresh clones' demos), so a failure of it (set -e ends
+# the run) leaves every other bench of the run measured.
+if [[ ",${ONLY:-}," == *",first-run,"* ]]; then echo "== 12. first run: npm run demo on a new machine"; node dist/bench/first-run.js $FIRST_RUN_ARGS; fi
 echo "== load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== run $RAGOMICS_BENCH_RUN: results in .data/bench/<name>.json; into BENCHMARKS.md with: node scripts/render-records.js bench (then commit docs/records/bench/ and BENCHMARKS.md)"

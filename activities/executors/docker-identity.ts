@@ -53,7 +53,7 @@ const SPLIT = /\.\.(?!\.)/;
 /**
  * The container name of an attempt:
  * `ragomics-<tree>..<node>..<attempt>-<activityAttempt>..<runKey>`, e.g.
- * `ragomics-pbmc..normalize..1-1..3f2a9c1e`. The run key makes the name unique per tree
+ * `ragomics-pbmc..normalize..1-1..3f5b2a7d10e4`. The run key makes the name unique per tree
  * execution: without it two executions of one tree id on one engine (an id used again while a
  * container of its earlier run is still being removed, two servers or namespaces sharing the
  * engine) would want the same name, and the second hand-over's rename would fail (that node
@@ -66,7 +66,7 @@ const SPLIT = /\.\.(?!\.)/;
  * Docker names and which never contain ".."; a run key holds no "." at all; so the name is the
  * ids verbatim and {@link parseContainerName} inverts it exactly: no sanitising, no hash. The
  * longest is 326 characters (two 128-character ids, two 9-digit counts, a 36-character run key;
- * real run keys have 8); Docker sets no length limit on names (a 326-character name was
+ * real run keys have 12, or 8 before the `run-key-tail` patch: common/run-key.ts); Docker sets no length limit on names (a 326-character name was
  * accepted by Docker 20.10.24: that longest one, created and removed by hand when this was written). Returns null when an id
  * is not an IdSchema id or the run key not a RunKeySchema key (the activity validates them, so
  * this is a guard, not a path) or a count is not a positive integer.
@@ -103,7 +103,7 @@ export function parseContainerName(name: string): AttemptKey | null {
  * `[^.]` after the last separator keeps out an id that only starts like this one and ends in
  * "." (tree `pbmc.` for `pbmc`): what follows a separator (the next id, or the attempt number)
  * never starts with ".". With `runKey`, only that execution's containers (named with it):
- * e.g. `^/ragomics-pbmc\.\.[^.].*\.\.[0-9]+-[0-9]+\.\.3f2a9c1e$` (the attempts before the key
+ * e.g. `^/ragomics-pbmc\.\.[^.].*\.\.[0-9]+-[0-9]+\.\.3f5b2a7d10e4$` (the attempts before the key
  * keep out an old name whose attempts look like a run key). Plain syntax only: Docker matches
  * with Go's regexp, which has no look-ahead.
  */

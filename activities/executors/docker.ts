@@ -108,11 +108,13 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
     },
     run: async (job, ctl) => {
       const tPrepare = performance.now();
-      // A cacheable node's lookup resolved the image moments ago (the Id its cache key names):
-      // no second ping and inspect. An unreachable engine then fails the create below instead.
+      // The bounded ping first, always: an engine that hangs (rather than refusing) fails the
+      // node fast as ExecutorUnavailable instead of stalling the create below (dockerode has no
+      // timeout of its own). A cacheable node's lookup resolved the image moments ago (the Id its
+      // cache key names): no second inspect.
+      await ping(docker, opts.pingTimeoutMs ?? 5000);
       let image = resolved.take({ treeId: job.treeId, ...(job.runKey === undefined ? {} : { runKey: job.runKey }), nodeId: job.nodeId, attempt: job.attempt, requirements: requirementsOf(job.block) });
       if (image === null) {
-        await ping(docker, opts.pingTimeoutMs ?? 5000);
         // A requirements build may take minutes: an abort stops waiting for it (the build itself
         // goes on for the cache, and its failure is observed here so it cannot go unhandled).
         const resolving = resolveBlockImage(docker, opts.image, job.block, path.join(job.paths.dir, 'image-build.log'), opts.requirementsBuild);

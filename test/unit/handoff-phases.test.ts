@@ -46,6 +46,15 @@ void test('handoff phases: activities of another type are not nodes of the chain
   assert.equal(phases[0]!.workflow, 5);
 });
 
+void test('handoff phases: a workflow task already in flight when a node completes is not that handoff\'s', () => {
+  const a = scheduled('runNode', 10_000);
+  const b = scheduled('runNode', 10_017);
+  // A signal's task started at 10 009, before node 1 completed at 10 010, and completed at 10 011.
+  const events = [wftStarted(9_990), wftCompleted(9_995), a, started(a, 10_000), wftStarted(10_009), completed(a, 10_010), wftCompleted(10_011), wftStarted(10_012), wftCompleted(10_017), b, started(b, 10_017), completed(b, 10_030)];
+  const [p] = chainHandoffPhases(events, 'runNode', [{ start: 10_001, end: 10_008 }, { start: 10_020, end: 10_025 }]);
+  assert.deepEqual(p, { after: 2, server: 2, workflow: 5, dispatch: 0, before: 3 });
+});
+
 void test('handoff phases: a history that is not the chain asked for is refused', () => {
   assert.throws(() => chainHandoffPhases(twoNodeChain(false), 'runNode', [{ start: 1, end: 2 }, { start: 3, end: 4 }, { start: 5, end: 6 }]), /2 scheduled, 2 started, 2 completed "runNode" activities for a chain of 3/);
   assert.throws(() => chainHandoffPhases(twoNodeChain(false), 'noop', [{ start: 1, end: 2 }, { start: 3, end: 4 }]), /0 scheduled/);
