@@ -34,9 +34,25 @@ export async function cleanupOrphanContainers(
   if (filter.workerId) labels.push(`ragomics.worker=${filter.workerId}`);
   const listed = await docker.listContainers({ all: true, filters: JSON.stringify({ label: labels }) });
   const containers = filter.treeId ? listed.filter((c) => containerIdentity(c)?.treeId === filter.treeId) : listed;
+  return removeContainersUnless(docker, containers, isStillRunning);
+}
+
+/**
+ * Force-removes each of `containers` (entries of a listing already made) for which `keep` is
+ * false, with the host folder of each removed pool member. A caller that judged the containers
+ * from facts gathered after its listing (workers/orphans.ts asks Temporal) passes that same
+ * listing: a container created, or a pool member handed its node, after it was listed is then
+ * never judged by facts older than itself. Returns the removed ids; a container that vanished
+ * meanwhile is not an error, any other Docker error is thrown.
+ */
+export async function removeContainersUnless(
+  docker: Docker,
+  containers: readonly Docker.ContainerInfo[],
+  keep: (container: Docker.ContainerInfo) => boolean,
+): Promise<string[]> {
   const removed: string[] = [];
   for (const c of containers) {
-    if (isStillRunning(c)) continue;
+    if (keep(c)) continue;
     try {
       await docker.getContainer(c.Id).remove({ force: true, v: true });
       removed.push(c.Id);

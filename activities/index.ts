@@ -3,7 +3,7 @@
  * Workflow code may import only *types* from here.
  */
 export { createActivities, type Activities, type ActivityDeps, type RunNodeRequest } from './run-node';
-export { cleanupOrphanContainers, type OrphanFilter } from './cleanup';
+export { cleanupOrphanContainers, removeContainersUnless, type OrphanFilter } from './cleanup';
 export { memoryForAttempt, DEFAULT_MEMORY_GROWTH_FACTOR, MAX_MEMORY_MB } from '../common/memory';
 export { publishAttempt, publishedDir, readPublished, sha256File, NODE_RESULT_FILE, OUTPUT_FILE } from './publish';
 export { attemptPaths, nodeDir } from './workspace';

@@ -6,8 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
-/** Clock ticks per second of /proc's times (`getconf CLK_TCK`; 100 on Linux). */
-const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+/** Clock ticks per second of /proc's times (`getconf CLK_TCK`; 100, Linux's value, when getconf is missing). */
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
 /**
  * User + system CPU of process `pid` so far, ms (all its threads). Throws when the process is gone

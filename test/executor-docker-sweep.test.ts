@@ -82,3 +82,28 @@ void test('sweep: another execution of a tree id is judged by its run key: an ea
   assert.deepEqual(await removeOrphanContainers(docker, connection, 'default', (c) => !mine.has(c.Id)), []);
   assert.ok(await exists(foreign));
 });
+
+void test('sweep: a container that appears after the sweep listed the engine is not judged by that sweep (its attempt may have started after the describe)', { timeout: 120_000 }, async () => {
+  const treeId = uid('sweep-late');
+  const dead = uid('sweep-dead-worker');
+  const { handle, runKey } = await execution(treeId);
+  const listed = await coldContainer(treeId, 'a', runKey, dead);
+  let late: string | undefined;
+  // The engine as the sweep sees it, with one interleaving forced: a worker creates a container
+  // for this tree right after the sweep's listing (its activity started after the describe that
+  // follows would have been answered, so that describe could not name its worker).
+  const racing = Object.create(docker) as Docker;
+  racing.listContainers = (async (opts: Docker.ContainerListOptions) => {
+    const result = await docker.listContainers(opts);
+    late ??= await coldContainer(treeId, 'b', runKey, uid('sweep-new-worker'));
+    return result;
+  }) as Docker['listContainers'];
+  const mine = (id: string): boolean => id === listed || id === late;
+  const removed = await removeOrphanContainers(racing, connection, 'default', (c) => !mine(c.Id));
+  assert.ok(late, 'the late container was created during the sweep');
+  assert.deepEqual(removed, [listed], 'only the container the sweep listed before asking Temporal is judged');
+  assert.ok(await exists(late), 'the late container is left for the next sweep');
+  // The next sweep lists it before asking: its worker has no started activity here, so it goes.
+  assert.deepEqual(await removeOrphanContainers(docker, connection, 'default', (c) => !mine(c.Id)), [late]);
+  await handle.terminate('test over');
+});

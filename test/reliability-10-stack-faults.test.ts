@@ -20,7 +20,7 @@ import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { attemptsOf, readLedger, reExecutions, runCase, sha256, verifyOutputs, type CaseRecorder } from './helpers/ledger';
 import { waitUntil } from './helpers/processes';
-import { GENERAL_WORKERS, STACK_DOWN_TIMEOUT_MS, STACK_WARM_UP_MS, containerOf, docker, projectContainers, stackShOk, startStack, stopStack, workspaceOf, type Stack } from './helpers/stack';
+import { GENERAL_WORKERS, STACK_DOWN_TIMEOUT_MS, STACK_WARM_UP_MS, containerOf, docker, projectContainers, stackSh, stackShOk, startStack, stopStack, workspaceOf, type Stack } from './helpers/stack';
 import { caseTimeout, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, terminateIfRunning, waitForStatus, logWarmNodes } from './fixtures/reliability/common';
 
 const FILE = 'test/reliability-10-stack-faults.test.ts';
@@ -124,9 +124,25 @@ async function faultCase(rec: CaseRecorder, name: string, fault: (treeId: string
       figures: { doneAfterFaultMs: doneMs, reExecuted: re.nodes, reExecutedAttempts: Object.fromEntries(Object.keys(re.nodes).map((id) => [id, attemptsOf(ledger, id).map((a) => `${a.status}${a.failureType ? `:${a.failureType}` : ''}@${a.worker ?? '?'}`)])) },
       line: `${f.phrase}; ${runningBefore.length} nodes were running; re-executed ${JSON.stringify(re.nodes)}; completed-before-fault ran once; ${check.verified} outputs verified; no container left; tree done ${secs(doneMs)} after the fault`,
     });
+  } catch (e) {
+    await printWorkerWarnings(treeId);
+    throw e;
   } finally {
     await terminateIfRunning(tree);
   }
+}
+
+/**
+ * After a failed case: the general workers' warnings and errors (JSON log lines) about this tree
+ * or about containers they removed, so a failure in CI, where the stack is gone afterwards,
+ * says who did what. Never throws.
+ */
+async function printWorkerWarnings(treeId: string): Promise<void> {
+  if (!stack) return;
+  const r = await stackSh(['compose', 'logs', '--no-color', '--no-log-prefix', ...GENERAL_WORKERS], stack.env, 60_000).catch(() => null);
+  const lines = (r?.stdout ?? '').split('\n').filter((l) => /"level":"(WARN|ERROR)"/.test(l) && (l.includes(treeId) || l.includes('container')));
+  console.log(`# workers' warnings about ${treeId} or containers (${lines.length}, the last 30):`);
+  for (const l of lines.slice(-30)) console.log(`#   ${l.slice(0, 600)}`);
 }
 
 void test('case 10a: a worker container is killed (docker kill) while it runs nodes', { timeout: caseTimeout(W) }, runCase({ id: '10a', title: 'production stack: `docker kill` of a worker container running nodes', test: FILE }, (rec) =>

@@ -8,7 +8,7 @@
 import type Docker from 'dockerode';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { cleanupOrphanContainers } from '../activities';
+import { removeContainersUnless } from '../activities';
 import { containerIdentity } from '../activities/executors/docker-identity';
 import { isRunKeyOf } from '../common/run-key';
 import { POOL_LABEL } from '../activities/executors/docker-spec';
@@ -104,14 +104,20 @@ export async function removeOrphanContainers(docker: Docker, connection: Connect
     }
   }
   const judgedAt = Date.now() / 1000;
-  return cleanupOrphanContainers(docker, (c) => {
+  // Judge the listing made before Temporal was asked, not a new one: a container listed with an
+  // attempt had that attempt started on the server before it was listed (the worker creates or
+  // renames a container only once it holds the activity), so the describe above saw its worker.
+  // A container created, or a pool member handed its node, after the listing is judged by the
+  // next sweep: judged now, by a describe older than its attempt, it would be killed while its
+  // attempt runs. (A current attempt killed by SIGKILL, with no other killer in sight, failed
+  // case 10c once in CI: a node re-run after the Temporal restart fits this window.)
+  return removeContainersUnless(docker, containers, (c) => {
     if (keep(c)) return true;
     const identity = containerIdentity(c);
     if (!identity) return c.Labels[POOL_LABEL] === 'true' ? idleMemberVerdict(c, judgedAt) === 'keep' : true;
     const state = trees.get(identity.treeId);
-    // Listed after the states were read (a container just created or handed its node): not judged this time.
-    if (!state) return true;
-    if (state.live === 'unknown') return true;
+    // `keep` spared it while the states were read (its worker's own attempt, ended since): its tree was not asked, so not judged this time.
+    if (!state || state.live === 'unknown') return true;
     if (identity.runKey !== null && state.firstRunId !== null && !isRunKeyOf(identity.runKey, state.firstRunId)) {
       // Another execution of this tree id: ours and closed (remove), or not ours (keep); not asked yet: next sweep.
       const own = earlier.get(`${identity.treeId}\0${identity.runKey}`);
