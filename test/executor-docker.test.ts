@@ -216,6 +216,36 @@ void describe('docker executor: failures', () => {
   });
 });
 
+void describe('docker executor: a container killed by someone else', () => {
+  /** Starts a 60 s sleep node and returns its run and its container's id once it runs. */
+  async function running(tree: string) {
+    const ran = startRunNode(activities, nodeInput(tree, { block: { name: 'sleep', parameters: { seconds: 60 } } }));
+    const containerOf = (h: unknown): string | null => (h as { containerId?: string | null }).containerId ?? null;
+    await waitFor(() => ran.heartbeats.some(containerOf), 30_000, 'the container to start');
+    return { ran, containerId: containerOf(ran.heartbeats.find(containerOf))! };
+  }
+
+  void test('removed while it runs (`docker rm -f`, e.g. by an operator or a misjudging sweep): ExecutorUnavailableError, so the node runs again', async () => {
+    const tree = treeId('removed');
+    const { ran, containerId } = await running(tree);
+    await docker.getContainer(containerId).remove({ force: true });
+    const f = await failureOf(ran.promise);
+    assert.equal(f.type, 'ExecutorUnavailableError', f.message);
+    assert.equal(f.nonRetryable, false);
+    assert.deepEqual(await managedContainers(docker, tree), []);
+  });
+
+  void test('killed but not removed (`docker kill`): the block died from a signal, BlockCrashedError, as before', async () => {
+    const tree = treeId('killed');
+    const { ran, containerId } = await running(tree);
+    await docker.getContainer(containerId).kill();
+    const f = await failureOf(ran.promise);
+    assert.equal(f.type, 'BlockCrashedError', f.message);
+    assert.match(f.message, /the runner died from signal 9 \(exit code 137\)/);
+    assert.deepEqual(await managedContainers(docker, tree), []);
+  });
+});
+
 void describe('docker executor: timeout and cancellation', () => {
   void test('a timeout kills and removes the container within 5 s: BlockTimeoutError', async () => {
     const tree = treeId('timeout');

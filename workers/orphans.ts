@@ -15,10 +15,34 @@ import { POOL_LABEL } from '../activities/executors/docker-spec';
 
 const { PendingActivityState } = temporal.api.enums.v1;
 
+/**
+ * Pending-activity states whose attempt still runs on its worker: started, and started with a
+ * cancel or a pause requested (the worker learns of it at its next heartbeat, and its container
+ * runs until then; killed now, a cancelled node would end FAILED, not CANCELLED).
+ */
+const RUNNING_STATES: ReadonlySet<number> = new Set([
+  PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+  PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED,
+  PendingActivityState.PENDING_ACTIVITY_STATE_PAUSE_REQUESTED,
+]);
+
+/**
+ * The workers running an attempt of these pending activities (a running workflow's, from
+ * describe): each activity in one of {@link RUNNING_STATES} names its worker. SCHEDULED (waiting
+ * for a retry) and PAUSED ones name the worker of an attempt that has ended, so not theirs.
+ */
+export function liveWorkersIn(pending: readonly Pick<temporal.api.workflow.v1.IPendingActivityInfo, 'state' | 'lastWorkerIdentity'>[]): Set<string> {
+  const live = new Set<string>();
+  for (const a of pending) {
+    if (RUNNING_STATES.has(a.state ?? PendingActivityState.PENDING_ACTIVITY_STATE_UNSPECIFIED) && a.lastWorkerIdentity) live.add(a.lastWorkerIdentity);
+  }
+  return live;
+}
+
 /** What the sweep knows of a tree id in this namespace: see {@link liveWorkersOf}. */
 interface TreeState {
   /**
-   * Workers (identities) that have a started node activity in its latest execution; `null` when
+   * Workers (identities) running an attempt of its latest execution ({@link liveWorkersIn}); `null` when
    * that execution is closed; `'unknown'` when this server and namespace do not know the tree
    * (or cannot say now).
    */
@@ -34,12 +58,7 @@ async function liveWorkersOf(client: Client, treeId: string): Promise<TreeState>
     const first = d.raw.workflowExecutionInfo?.firstRunId;
     const firstRunId = first || null;
     if (d.status.name !== 'RUNNING') return { live: null, firstRunId };
-    const live = new Set<string>();
-    for (const a of d.raw.pendingActivities ?? []) {
-      // STARTED: a worker is (or was, until the heartbeat times out) running it.
-      if (a.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED && a.lastWorkerIdentity) live.add(a.lastWorkerIdentity);
-    }
-    return { live, firstRunId };
+    return { live: liveWorkersIn(d.raw.pendingActivities ?? []), firstRunId };
   } catch {
     // Not found: the tree belongs to another server or namespace sharing the Docker engine (or
     // to a test driving the executor directly), so it is not ours to judge. Any other error:
@@ -92,6 +111,9 @@ export async function removeOrphanContainers(docker: Docker, connection: Connect
   /** `<tree>\0<run key>` → whether that execution is an earlier one of this namespace. */
   const earlier = new Map<string, boolean>();
   const containers = await docker.listContainers({ all: true, filters: JSON.stringify({ label: ['ragomics.managed=true'] }) });
+  // The time of the listing, whose states are judged: not of the verdict, which comes after
+  // every tree's describe (seconds each while the server restarts).
+  const judgedAt = Date.now() / 1000;
   for (const c of containers) {
     const identity = keep(c) ? null : containerIdentity(c);
     if (!identity) continue;
@@ -103,7 +125,6 @@ export async function removeOrphanContainers(docker: Docker, connection: Connect
       earlier.set(other, await isOwnEarlierExecution(client, tree, identity.runKey));
     }
   }
-  const judgedAt = Date.now() / 1000;
   // Judge the listing made before Temporal was asked, not a new one: a container listed with an
   // attempt had that attempt started on the server before it was listed (the worker creates or
   // renames a container only once it holds the activity), so the describe above saw its worker.

@@ -259,6 +259,11 @@ async function runContainer(docker: Docker, container: Docker.Container, job: Ex
       // the way down. If the engine is gone a moment later, that was it: not the block's fault.
       await new Promise((r) => setTimeout(r, ENGINE_GONE_CHECK_MS));
       await ping(docker, 2000);
+      // Or someone removed the running container (`docker rm -f` by an operator, a sweep that
+      // misjudged it): the attempt was lost, not failed, and the node runs again (LOST).
+      if (await beingRemoved(container)) {
+        throw new ExecutorUnavailableError(`the container was removed while the attempt ran (killed by \`docker rm -f\`, not by the block, nor for memory): the attempt is lost`, { logDir: job.paths.dir });
+      }
     }
     // An OOM kill means the limit was reached, whatever the last sample saw.
     const peakMemoryMB = oomKilled ? job.memoryMB : peak();
@@ -299,6 +304,20 @@ async function createNamed(docker: Docker, spec: Docker.ContainerCreateOptions, 
   } catch (e) {
     if ((e as { statusCode?: number }).statusCode !== 409) throw e;
     return docker.createContainer(spec);
+  }
+}
+
+/**
+ * True when `container` is gone or being removed (`docker rm -f` kills, then removes: its state
+ * is `removing`, or `Dead` when the removal failed half-way). Other engine errors are thrown.
+ */
+async function beingRemoved(container: Docker.Container): Promise<boolean> {
+  try {
+    const state = (await container.inspect()).State;
+    return state.Status === 'removing' || state.Dead === true;
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) return true;
+    throw e;
   }
 }
 
