@@ -99,9 +99,11 @@ void test('sweep: a container that appears after the sweep listed the engine is 
     return result;
   }) as Docker['listContainers'];
   const mine = (id: string): boolean => id === listed || id === late;
-  const removed = await removeOrphanContainers(racing, connection, 'default', (c) => !mine(c.Id));
+  const told: string[] = [];
+  const removed = await removeOrphanContainers(racing, connection, 'default', (c) => !mine(c.Id), (c) => told.push(c.Id));
   assert.ok(late, 'the late container was created during the sweep');
   assert.deepEqual(removed, [listed], 'only the container the sweep listed before asking Temporal is judged');
+  assert.deepEqual(told, [listed], 'onRemoved is given each removed container (the worker logs its name)');
   assert.ok(await exists(late), 'the late container is left for the next sweep');
   // The next sweep lists it before asking: its worker has no started activity here, so it goes.
   assert.deepEqual(await removeOrphanContainers(docker, connection, 'default', (c) => !mine(c.Id)), [late]);

@@ -35,7 +35,10 @@ export async function runWorker(overrides: WorkerConfigInput = {}): Promise<void
       namespace: resolved.namespace,
       intervalMs: config.orphanSweepSeconds * 1000,
       isActive: (id) => (executor as DockerExecutor).activeContainers().has(id),
-      onRemoved: (ids) => logger.warn(`removed ${ids.length} container(s) left by dead workers`, { containers: ids }),
+      // Each with its name (the attempt it ran, for a pool member too) and the worker it belonged to.
+      onRemoved: (removed) => logger.warn(`removed ${removed.length} container(s) left by dead workers`, {
+        containers: removed.map((c) => ({ id: c.Id.slice(0, 12), name: c.Names?.[0]?.replace(/^\//, '') ?? null, worker: c.Labels['ragomics.worker'] ?? null, state: c.State })),
+      }),
       onError: (err) => logger.warn(`orphan container sweep failed: ${(err as Error).message}`),
     })
     : null;

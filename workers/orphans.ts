@@ -89,7 +89,8 @@ async function isOwnEarlierExecution(client: Client, treeId: string, runKey: str
 /**
  * Removes managed containers whose attempt no live worker owns: their tree's workflow is closed,
  * or it is running and no started activity belongs to the worker named in the container's label
- * (that worker died and Temporal timed its activity out). Returns the removed ids. Kept: a
+ * (that worker died and Temporal timed its activity out). Returns the removed ids, and gives
+ * `onRemoved` each removed container as listed (for a log naming its attempt). Kept: a
  * container of a worker that is still heart-beating for its tree, containers for which `keep`
  * is true, and containers of trees this server does not know (another server or namespace on
  * the same engine).
@@ -105,7 +106,13 @@ async function isOwnEarlierExecution(client: Client, treeId: string, runKey: str
  * tree has the same id). Containers without a run key (named or labelled by a version before
  * run keys) are judged by the tree's latest execution, as that version did.
  */
-export async function removeOrphanContainers(docker: Docker, connection: Connection, namespace: string, keep: (c: Docker.ContainerInfo) => boolean = () => false): Promise<string[]> {
+export async function removeOrphanContainers(
+  docker: Docker,
+  connection: Connection,
+  namespace: string,
+  keep: (c: Docker.ContainerInfo) => boolean = () => false,
+  onRemoved: (c: Docker.ContainerInfo) => void = () => undefined,
+): Promise<string[]> {
   const client = new Client({ connection, namespace });
   const trees = new Map<string, TreeState>();
   /** `<tree>\0<run key>` → whether that execution is an earlier one of this namespace. */
@@ -132,7 +139,7 @@ export async function removeOrphanContainers(docker: Docker, connection: Connect
   // next sweep: judged now, by a describe older than its attempt, it would be killed while its
   // attempt runs. (A current attempt killed by SIGKILL, with no other killer in sight, failed
   // case 10c once in CI: a node re-run after the Temporal restart fits this window.)
-  return removeContainersUnless(docker, containers, (c) => {
+  const removed = await removeContainersUnless(docker, containers, (c) => {
     if (keep(c)) return true;
     const identity = containerIdentity(c);
     if (!identity) return c.Labels[POOL_LABEL] === 'true' ? idleMemberVerdict(c, judgedAt) === 'keep' : true;
@@ -146,6 +153,9 @@ export async function removeOrphanContainers(docker: Docker, connection: Connect
     }
     return Boolean(state.live && identity.workerId && state.live.has(identity.workerId));
   });
+  const gone = new Set(removed);
+  for (const c of containers) if (gone.has(c.Id)) onRemoved(c);
+  return removed;
 }
 
 /** A pool container never started by its worker is left alone this long (its worker may be between create and start). */
@@ -176,7 +186,8 @@ export function startOrphanSweeper(opts: {
   namespace: string;
   intervalMs: number;
   isActive: (containerId: string) => boolean;
-  onRemoved: (ids: string[]) => void;
+  /** The containers one sweep removed, as listed before (their names say which attempt each ran: docker-identity.ts). */
+  onRemoved: (removed: Docker.ContainerInfo[]) => void;
   onError: (err: unknown) => void;
 }): () => Promise<void> {
   let connection: Connection | null = null;
@@ -184,7 +195,8 @@ export function startOrphanSweeper(opts: {
   let stopped = false;
   const sweep = async (): Promise<void> => {
     connection ??= await Connection.connect(opts.connectionOptions);
-    const removed = await removeOrphanContainers(opts.docker, connection, opts.namespace, (c) => opts.isActive(c.Id));
+    const removed: Docker.ContainerInfo[] = [];
+    await removeOrphanContainers(opts.docker, connection, opts.namespace, (c) => opts.isActive(c.Id), (c) => removed.push(c));
     if (removed.length > 0) opts.onRemoved(removed);
   };
   const timer = setInterval(() => {
