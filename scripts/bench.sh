@@ -45,6 +45,14 @@ bash scripts/fetch-dataset.sh >/dev/null
 export "$(bash scripts/ensure-local-python.sh)"
 if [[ -z "${TEMPORAL_ADDRESS:-}" ]]; then export "$(bash scripts/ensure-temporal.sh)"; fi
 export RAGOMICS_WORKFLOW_BUNDLE="$PROJECT_ROOT/dist/workflow-bundle.js"
+# Scratch (workspaces, specs, peers' work folders: everything the benches make with mkdtemp) goes
+# in the data dir, beside where a worker keeps its workspace by default (.data/workspace), not in
+# the system's /tmp (RAGOMICS_BENCH_TMPDIR overrides). Where it is decides what a node's file work
+# costs: on the machine of BENCHMARKS.md a file or folder create took about 0.5 ms in /tmp and
+# 0.08 ms in .data (same ext4 disk), which slowed the in-process pool, goal 3's reference, twice
+# as much as ragomics. first-run keeps /var/tmp: it stands in for a new machine.
+export TMPDIR="${RAGOMICS_BENCH_TMPDIR:-$DATA_DIR/bench-tmp}"
+mkdir -p "$TMPDIR"
 ROUNDS="${ROUNDS:-5}"
 # Named sets, expanded into ONLY's names (see the header).
 ISSUE15_SET="orchestration,containers,warm-trees,cli,warm,first-run,peers"
@@ -66,7 +74,7 @@ if [[ -n "${BASELINE:-}" ]] && { wanted orchestration || wanted cli; }; then
   if [[ "$CLI_ARGS" != *--baseline* ]]; then CLI_ARGS="$CLI_ARGS --baseline $baseline_dir"; fi
 fi
 echo "== $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== run $RAGOMICS_BENCH_RUN (ONLY=$RAGOMICS_BENCH_SET)"
+echo "== run $RAGOMICS_BENCH_RUN (ONLY=$RAGOMICS_BENCH_SET); scratch and workspaces in $TMPDIR"
 echo "== temporal: $("${TEMPORAL_CLI:-$(bash scripts/ensure-temporal.sh --cli-only | cut -d= -f2)}" --version); docker $(docker version --format '{{.Server.Version}}'); node $(node --version)"
 if wanted orchestration; then echo "== 1. orchestration overhead"; node dist/bench/orchestration-overhead.js "$ROUNDS" 30 200 10 ${ORCHESTRATION_ARGS:-}; fi
 if wanted schedule; then echo "== 2. schedule quality"; node dist/bench/schedule-quality.js "$ROUNDS"; fi
