@@ -47,10 +47,10 @@ if [[ -z "${TEMPORAL_ADDRESS:-}" ]]; then export "$(bash scripts/ensure-temporal
 export RAGOMICS_WORKFLOW_BUNDLE="$PROJECT_ROOT/dist/workflow-bundle.js"
 # Scratch (workspaces, specs, peers' work folders: everything the benches make with mkdtemp) goes
 # in the data dir, beside where a worker keeps its workspace by default (.data/workspace), not in
-# the system's /tmp (RAGOMICS_BENCH_TMPDIR overrides). Where it is decides what a node's file work
-# costs: on the machine of BENCHMARKS.md a file or folder create took about 0.5 ms in /tmp and
-# 0.08 ms in .data (same ext4 disk), which slowed the in-process pool, goal 3's reference, twice
-# as much as ragomics. first-run keeps /var/tmp: it stands in for a new machine.
+# the system's /tmp (RAGOMICS_BENCH_TMPDIR overrides): what a node's file work costs depends on
+# where it is. On the machine of BENCHMARKS.md one file or folder create took 0.5-0.7 ms in /tmp
+# and 0.02-0.3 ms under .data (same ext4 disk; measured by hand, 2026-11-29). first-run keeps
+# /var/tmp: it stands in for a new machine.
 export TMPDIR="${RAGOMICS_BENCH_TMPDIR:-$DATA_DIR/bench-tmp}"
 mkdir -p "$TMPDIR"
 ROUNDS="${ROUNDS:-5}"
