@@ -40,7 +40,12 @@ if [[ -n "$PRIVATE_ROOT" ]]; then
   SOCKET="$PRIVATE_ROOT/docker.sock"
   EXEC_ROOT="$PRIVATE_ROOT/exec"
   DAEMON_ARGS=(--data-root "$PRIVATE_ROOT/data" --exec-root "$EXEC_ROOT" --pidfile "$PID_FILE"
-               -H "unix://$SOCKET" --bridge none --iptables=false --ip-masq=false)
+               -H "unix://$SOCKET" --bridge none --iptables=false --ip-masq=false
+               # On a host whose system containerd runs (/run/containerd/containerd.sock), dockerd
+               # attaches to it instead of starting its own: namespaces of its own keep this daemon's
+               # containers and images apart from the system engine's (both default to "moby").
+               --containerd-namespace "ragomics-private-$(basename "$PRIVATE_ROOT")"
+               --containerd-plugins-namespace "ragomics-private-$(basename "$PRIVATE_ROOT")-plugins")
   # Its own network namespace: dockerd with --bridge none deletes any interface named docker0
   # (moby's removeDefaultBridgeInterface), which in the host's namespace is the system engine's
   # bridge; every bridge-network container and build there then fails. Its containers run with

@@ -111,10 +111,26 @@ function handoffRows(rec) {
   const m = match(rec, line, /^targets \(issue 15, goal 3\): ragomics\/bare handoff ([\d.]+) ≤ ([\d.]+): (met|missed); fan throughput ([\d.]+) of the pool ≥ ([\d.]+): (met|missed)(?: \(baseline checkout: ([\d.]+) and ([\d.]+)\))?$/, 'goal 3\'s targets');
   const base = baselineName(rec) ?? 'baseline';
   const before = (x) => (x !== undefined ? `${base}: ${x}` : '— (run without BASELINE)');
+  // Records from before the bench printed its rounds have no `per round` line: the verdict stands alone.
+  const rounds = perRound(rec);
+  const inRounds = (verdictWord, r) => (r ? `${verdictWord} (target held in ${r.held} of ${r.of} rounds, ${r.range})` : verdictWord);
   return [
-    { goal: '3', target: `ragomics/bare handoff ratio in a chain ≤ ${m[2]}`, before: before(m[7]), after: `this checkout: ${m[1]}`, result: m[3] },
-    { goal: '3', target: `wide-fan throughput ≥ ${m[5]} of the in-process pool`, before: before(m[8]), after: `this checkout: ${m[4]}`, result: m[6] },
+    { goal: '3', target: `ragomics/bare handoff ratio in a chain ≤ ${m[2]}`, before: before(m[7]), after: `this checkout: ${m[1]}`, result: inRounds(m[3], rounds?.ratio) },
+    { goal: '3', target: `wide-fan throughput ≥ ${m[5]} of the in-process pool`, before: before(m[8]), after: `this checkout: ${m[4]}`, result: inRounds(m[6], rounds?.share) },
   ];
+}
+
+/**
+ * Goal 3 round by round: orchestration-overhead's `per round (…): ragomics handoff ratio A–B (≤ 1.10 in
+ * K of N), fan share C–D (≥ 0.40 in K of N)[; baseline checkout …]`, or undefined when the record
+ * has no such line (recorded before the bench printed it). A line that is there but unreadable is a
+ * problem, like any target line.
+ */
+function perRound(rec) {
+  const line = lineStarting(rec, 'per round (');
+  if (line === undefined) return undefined;
+  const m = match(rec, line, /^per round \([^)]*\): ragomics handoff ratio ([\d.]+–[\d.]+) \(≤ [\d.]+ in (\d+) of (\d+)\), fan share ([\d.]+–[\d.]+) \(≥ [\d.]+ in (\d+) of (\d+)\)/, 'goal 3\'s rounds');
+  return { ratio: { range: m[1], held: Number(m[2]), of: Number(m[3]) }, share: { range: m[4], held: Number(m[5]), of: Number(m[6]) } };
 }
 
 /** Goal 4: first-run's `Goal: at most T s. AFTER_COMMIT: A s[; BEFORE_COMMIT: B s (Rx)].` (it prints no verdict: A and T, both printed, are compared). */

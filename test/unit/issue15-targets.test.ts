@@ -113,6 +113,19 @@ void test('issue 15 targets: a run without BASELINE has no before; a first run w
   assert.deepEqual([first.before, first.after, first.result], ['3b9395e: 495.2 s', 'abc1234: 251.0 s', 'missed']);
 });
 
+void test('issue 15 targets: goal 3 says in how many rounds each target held, when the record prints its rounds', () => {
+  const targets = 'targets (issue 15, goal 3): ragomics/bare handoff 1.70 ≤ 1.10: missed; fan throughput 0.410 of the pool ≥ 0.40: met (baseline checkout: 1.72 and 0.395)';
+  const perRound = "per round (each round's own medians and rates): ragomics handoff ratio 1.55–1.90 (≤ 1.10 in 0 of 3), fan share 0.380–0.450 (≥ 0.40 in 2 of 3); baseline checkout handoff ratio 1.60–1.80 (≤ 1.10 in 0 of 3), fan share 0.370–0.420 (≥ 0.40 in 1 of 3)";
+  let t = issue15Targets(records({ 'orchestration-overhead': [targets, perRound] }));
+  assert.deepEqual(t.problems, []);
+  assert.equal(row(t.rows, '3', /handoff/).result, 'missed (target held in 0 of 3 rounds, 1.55–1.90)');
+  assert.equal(row(t.rows, '3', /fan/).result, 'met (target held in 2 of 3 rounds, 0.380–0.450)');
+  // A per-round line of another shape is a problem, not a silently dropped spread.
+  t = issue15Targets(records({ 'orchestration-overhead': [targets, 'per round (x): ragomics handoff ratio 1.5 to 1.9'] }));
+  assert.equal(t.problems.length, 1);
+  assert.match(t.problems[0]!, /orchestration-overhead: cannot read goal 3's rounds/);
+});
+
 void test('issue 15 targets: a missing record or a target line of another shape is a problem with a row saying so', () => {
   let t = issue15Targets(records({ peers: null }));
   assert.deepEqual(t.problems, ['peers: no docs/records/bench/peers.json']);
