@@ -292,6 +292,17 @@ async function main(): Promise<void> {
   rec.log(`bound (same run): bare Temporal's own fan throughput is ${bareShare.toFixed(3)} of the pool (one no-op activity per node through this server); ` +
     `no design that runs one activity per node through it can do better, so the 0.40 target is ${bareShare >= 0.4 ? 'within' : 'beyond'} reach of such a design on this machine; ` +
     `ragomics reaches ${ofBare('ragomics').toFixed(3)} of bare's fan throughput` + (baseline ? ` (baseline checkout: ${ofBare('base').toFixed(3)})` : ''));
+  // A wide fan is CPU-bound here: a design that does bare Temporal's work per node (its worker's
+  // and the server's CPU) plus the pool's (the activity's file work) cannot run more nodes a second
+  // than the cores' time divided by that sum, whatever its workflow code costs.
+  const cpuOfFan = (v: Variant, k: 'worker' | 'server') => median(fanCpu.get(v)![k]);
+  const fanCpuFloor = cpuOfFan('bare', 'worker') + cpuOfFan('bare', 'server') + cpuOfFan('pool', 'worker');
+  if (Number.isFinite(fanCpuFloor) && fanCpu.get('bare')!.server.length > 0) {
+    const ceiling = (os.cpus().length * 1000) / fanCpuFloor;
+    rec.log(`fan ceiling (same run, inferred): bare's worker ${fmt(cpuOfFan('bare', 'worker'), 2)} ms + the server ${fmt(cpuOfFan('bare', 'server'), 2)} ms + the pool's ${fmt(cpuOfFan('pool', 'worker'), 2)} ms of CPU a fan node = ${fmt(fanCpuFloor, 2)} ms; ` +
+      `on ${os.cpus().length} cores at most ${fmt(ceiling)} nodes/s, ${(ceiling / fanRate('pool')).toFixed(3)} of the pool, for a design that does the pool's file work per node ` +
+      `(ragomics spends ${fmt(cpuOfFan('ragomics', 'worker') + cpuOfFan('ragomics', 'server'), 2)} ms)`);
+  }
   rec.save();
 }
 
