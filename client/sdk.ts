@@ -40,6 +40,8 @@ export type { ForkedTree, ForkOptions, ForkSpecInput } from './fork';
 export type StatusOptions = Omit<StatusQueryOptions, 'offset' | 'limit'> & {
   /** Merge in which dispatched nodes wait for a worker (one `describe()` call more). @default true */
   nodeWaits?: boolean;
+  /** Cancels the calls (the status then rejects); see {@link TreeHandle.summary}. */
+  signal?: AbortSignal;
 };
 
 /** Options of {@link TreeHandle.addNodes} and {@link TreeHandle.addNodesAsync}. */
@@ -299,7 +301,8 @@ export class TreeHandle {
    * busy) and `startedAt: null`; `waitingForWorkerSlot` counts them. See client/slot-wait.ts.
    */
   async status(options: StatusOptions = {}): Promise<LiveTreeStatus> {
-    const { nodeWaits = true, ...query } = options;
+    const { nodeWaits = true, signal, ...query } = options;
+    if (signal) return this.workflow.client.withAbortSignal(signal, () => this.status({ ...query, nodeWaits }));
     const [first, views] = await Promise.all([
       this.query(() => this.workflow.query(statusQuery, { ...query, offset: 0, limit: 1000 })),
       nodeWaits ? this.call(() => describeNodeActivities(this.workflow)) : null,
@@ -317,8 +320,13 @@ export class TreeHandle {
     return this.query(() => this.workflow.query(metricsQuery));
   }
 
-  /** Cheap summary with a version number that changes whenever the tree changes. */
-  async summary(): Promise<TreeSummary> {
+  /**
+   * Cheap summary with a version number that changes whenever the tree changes. `signal` cancels
+   * the call (it then rejects), e.g. once the tree's result is in: the server answers a query of
+   * a closed workflow only after a worker replayed its history.
+   */
+  async summary(options: { signal?: AbortSignal } = {}): Promise<TreeSummary> {
+    if (options.signal) return this.workflow.client.withAbortSignal(options.signal, () => this.summary());
     return this.query(() => this.workflow.query(summaryQuery));
   }
 

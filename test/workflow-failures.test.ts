@@ -26,8 +26,11 @@ test('a failing node cancels its dependents; the other branch completes; the fai
     const result = await tree.result();
     assert.equal(result.state, 'FAILED');
     assert.equal(result.allSucceeded, false);
-    const states = Object.fromEntries((await tree.status()).nodes.map((n) => [n.id, n.state]));
+    const status = await tree.status({ nodeWaits: false });
+    const states = Object.fromEntries(status.nodes.map((n) => [n.id, n.state]));
     assert.deepEqual(states, { root: 'COMPLETED', bad: 'FAILED', 'bad-child': 'CANCELLED', 'bad-grandchild': 'CANCELLED', good: 'COMPLETED', 'good-child': 'COMPLETED' });
+    // The result carries the same final status as a query of the closed workflow.
+    assert.deepEqual(result.status, status);
     const failures = Object.fromEntries(result.failures.map((f) => [f.nodeId, f]));
     assert.match(failures.bad!.error, /fail=true/);
     assert.match(failures['bad-child']!.error, /dependency "bad" FAILED/);

@@ -35,7 +35,7 @@ import { latestAdditions, type AdditionOrigin } from './provenance';
 import { CARRY_IN_WORKSPACE_PATCH, loadState, saveState, type InlineCarried } from './carried-state';
 import { fromLegacy, isLegacyCarried, type LegacyCarriedState } from './legacy-carry';
 import { TreeState } from './tree-state';
-import { computeMetrics, nodeStatus, timelineEntries, type TreeMetrics, type TreeState as TreeRunState, type TreeStatus } from './views';
+import { FINAL_STATUS_MAX_NODES, computeMetrics, nodeStatus, statusForResult, timelineEntries, type TreeMetrics, type TreeState as TreeRunState, type TreeStatus } from './views';
 
 /** Input of {@link analysisTree}. */
 export interface AnalysisTreeInput {
@@ -66,6 +66,15 @@ export interface TreeResult {
   failures: NodeFailure[];
   metrics: TreeMetrics;
   runs: number;
+  /**
+   * The tree's final status, as the `status` query answers it with its defaults (every node, no
+   * transitions or details), when it fits the budget of {@link statusForResult}; absent for
+   * bigger trees (ask `status()`). Why:
+   * a query of a closed workflow is answered by a worker replaying its whole history (40–90 ms
+   * for one node, far more for a big tree), and a client that waited for the result needs
+   * nothing else. Absent also in results of runs recorded before it.
+   */
+  status?: TreeStatus;
 }
 
 /**
@@ -503,7 +512,11 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     .slice(0, MAX_FAILURES_LISTED)
     .map((n) => ({ nodeId: n.id, state: n.state as NodeFailure['state'], error: n.error ?? n.state }));
   const state = treeState() as TreeResult['state'];
-  return { treeId, state, allSucceeded: state === 'COMPLETED', counts, failures, metrics: computeMetrics(tree.order, tree.maxParallelJobs), runs: tree.runs };
+  const metrics = computeMetrics(tree.order, tree.maxParallelJobs);
+  const result: TreeResult = { treeId, state, allSucceeded: state === 'COMPLETED', counts, failures, metrics, runs: tree.runs };
+  const status = tree.order.length <= FINAL_STATUS_MAX_NODES ? statusForResult(buildStatus(0, FINAL_STATUS_MAX_NODES, false, false)) : undefined;
+  if (status) result.status = status;
+  return result;
 }
 
 /** The carried-state reference of an input, checked; null for no carried state or another form. */

@@ -154,6 +154,25 @@ export interface TreeSummary {
 
 const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
 
+/** At most this many nodes in a tree result's final status (the `status` query's largest page). */
+export const FINAL_STATUS_MAX_NODES = 5000;
+/**
+ * At most this many characters of JSON in a tree result's final status: the result is one
+ * payload of the workflow's last history event, which the server warns about above 512 KiB and
+ * refuses at 2 MiB, and every reader of the history carries it.
+ */
+export const FINAL_STATUS_MAX_CHARS = 256 * 1024;
+
+/**
+ * `status` when it may travel in the tree's result (TreeResult.status): every node of the tree,
+ * at most {@link FINAL_STATUS_MAX_NODES} of them and {@link FINAL_STATUS_MAX_CHARS} characters
+ * of JSON; else undefined (the client then asks the closed workflow).
+ */
+export function statusForResult(status: TreeStatus): TreeStatus | undefined {
+  if (status.offset !== 0 || status.nodes.length !== status.totalNodes || status.totalNodes > FINAL_STATUS_MAX_NODES) return undefined;
+  return JSON.stringify(status).length <= FINAL_STATUS_MAX_CHARS ? status : undefined;
+}
+
 /** Counts of nodes per state (all eight keys present). */
 export function countStates(nodes: Iterable<NodeRecord>): Record<NodeState, number> {
   const counts: Record<NodeState, number> = { PENDING: 0, WAITING: 0, READY: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, CANCELLED: 0, TIMEOUT: 0 };

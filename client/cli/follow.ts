@@ -15,7 +15,10 @@ export interface FollowOptions {
   renderer?: ProgressRenderer;
 }
 
-/** Waits until the tree ends and returns its final status (every node). */
+/**
+ * Waits until the tree ends and returns its final status (every node): the one in the tree's
+ * result when it has one (TreeResult.status), else a status query of the closed workflow.
+ */
 export async function followTree(tree: TreeHandle, options: FollowOptions = {}): Promise<LiveTreeStatus> {
   const renderer = options.renderer;
   const intervalMs = options.intervalMs ?? 500;
@@ -24,18 +27,33 @@ export async function followTree(tree: TreeHandle, options: FollowOptions = {}):
   // makes "ended" mean closed, and a failed workflow surface as an error.
   const result = tree.result();
   let closed = false;
+  // Cancels the calls still on their way when the tree closes: a closed workflow's query waits
+  // for a worker to replay its history, and an open call would keep the process from exiting.
+  const stopAsking = new AbortController();
   const closing = result.then(() => {
     closed = true;
+    stopAsking.abort();
   }, () => {
     closed = true;
+    stopAsking.abort();
   });
+  // A call's answer, or null once the tree closed first (the call is then cancelled, and its
+  // error dropped); a call that fails while the tree runs rejects as it came.
+  const untilClosed = <T>(call: Promise<T>): Promise<T | null> => {
+    const settled = call.catch((err: unknown) => {
+      if (closed) return null;
+      throw err;
+    });
+    return Promise.race([settled, closing.then(() => null)]);
+  };
   let version = -1;
   let waiting = false;
   while (!closed) {
-    const summary = await tree.summary();
-    if (summary.state !== 'RUNNING') break;
+    const summary = await untilClosed(tree.summary({ signal: stopAsking.signal }));
+    if (summary === null || summary.state !== 'RUNNING') break;
     if (renderer && (summary.version !== version || waiting)) {
-      const status = await tree.status();
+      const status = await untilClosed(tree.status({ signal: stopAsking.signal }));
+      if (status === null) break;
       waiting = status.nodes.some((n) => n.waitingFor !== undefined);
       renderer.update(status);
     }
@@ -44,9 +62,10 @@ export async function followTree(tree: TreeHandle, options: FollowOptions = {}):
     await Promise.race([closing, new Promise((r) => (timer = setTimeout(r, intervalMs)))]);
     clearTimeout(timer);
   }
-  await result;
-  // Closed: no node waits for a worker any more, so the server's view of pending work adds nothing.
-  const final = await tree.status({ nodeWaits: false });
+  // The result carries the final status of all but the biggest trees: asking a closed workflow
+  // instead makes a worker replay its whole history. Closed, no node waits for a worker any
+  // more, so the server's view of pending work adds nothing.
+  const final = (await result).status ?? await tree.status({ nodeWaits: false });
   renderer?.finish(final);
   return final;
 }

@@ -49,3 +49,45 @@ test('followTree waits for the result when the summary already says the tree end
   await followTree(tree, { intervalMs: 10 });
   assert.ok(resolved);
 });
+
+test('followTree takes the final status from the result when it carries one, asking nothing more', async () => {
+  const status = { treeId: 't', state: 'COMPLETED', nodes: [{ id: 'a', state: 'COMPLETED' }] };
+  const { tree, statusCalls } = fakeTree(Promise.resolve({ state: 'COMPLETED', status }), () => 'RUNNING');
+  const final = await followTree(tree, { intervalMs: 60_000 });
+  assert.deepEqual(final, status);
+  assert.deepEqual(statusCalls, []);
+});
+
+/** A tree whose summary (or status) calls stay unanswered until their signal cancels them, as a query of a closing workflow does. */
+function hangingTree(result: Promise<unknown>, hang: 'summary' | 'status'): { tree: TreeHandle; signals: AbortSignal[] } {
+  const signals: AbortSignal[] = [];
+  const answerOrHang = <T>(o: { signal?: AbortSignal }, answer: T, hangs: boolean): Promise<T> => {
+    if (!hangs) return Promise.resolve(answer);
+    assert.ok(o.signal, 'a call made while the tree runs carries a signal');
+    signals.push(o.signal);
+    return new Promise((_, reject) => o.signal!.addEventListener('abort', () => reject(new Error('cancelled'))));
+  };
+  const tree = {
+    treeId: 't',
+    result: () => result,
+    summary: (o: { signal?: AbortSignal } = {}) => answerOrHang(o, { treeId: 't', state: 'RUNNING', version: 1 }, hang === 'summary'),
+    status: (o: StatusOptions = {}) => answerOrHang(o, { treeId: 't', state: 'RUNNING', nodes: [] } as unknown as LiveTreeStatus, hang === 'status'),
+  } as unknown as TreeHandle;
+  return { tree, signals };
+}
+
+for (const hang of ['summary', 'status'] as const) {
+  test(`followTree cancels a ${hang} call still unanswered when the tree closes, and returns`, { timeout: 60_000 }, async () => {
+    let close: (v: unknown) => void = () => undefined;
+    const result = new Promise((r) => (close = r));
+    const { tree, signals } = hangingTree(result, hang);
+    const renderer = { update: () => undefined, finish: () => undefined };
+    const following = followTree(tree, { intervalMs: 60_000, renderer });
+    // Closed only once the hanging call was made (no fixed wait).
+    while (signals.length === 0) await new Promise((r) => setImmediate(r));
+    close({ state: 'COMPLETED', status: { treeId: 't', state: 'COMPLETED', nodes: [] } });
+    const final = await following;
+    assert.equal(final.state, 'COMPLETED');
+    assert.equal(signals[0]!.aborted, true);
+  });
+}
