@@ -377,6 +377,26 @@ void describe('blocks image: neighbours on more than 8,192 cells (pynndescent)',
     assert.ok(back.nearest[0]! >= nNeighbors - 1, `a cell has only ${back.nearest[0]} neighbours at a positive distance`);
     assert.ok(back.conn[0]! >= nNeighbors - 1, `a cell is connected to only ${back.conn[0]} others`);
     assert.equal(back.sym, true, 'connectivities are not symmetric');
+
+    // The blocks give scanpy its own pynndescent transformer minus the query index it would also
+    // build (ragomics_runner/knn.py): the graph is the one scanpy's default path builds, value
+    // for value (this compiles the query index's numba functions here, which the image no longer
+    // ships: tens of seconds).
+    const same = await readBack<{ dist: boolean; conn: boolean; params: Record<string, unknown> }>(
+      r.output,
+      [
+        'from ragomics_runner import compat, environment',
+        'environment.prepare_environment()',
+        'import scanpy as sc',
+        'compat.install()',
+        "ref = anndata.AnnData(X=ad.X, obsm={'X_pca': ad.obsm['X_pca']})",
+        `sc.pp.neighbors(ref, n_neighbors=${nNeighbors}, use_rep='X_pca', random_state=0)`,
+        "same = lambda k: bool((ref.obsp[k].tocsr() != ad.obsp[k].tocsr()).nnz == 0)",
+        "print(json.dumps({'dist': same('distances'), 'conn': same('connectivities'), 'params': ad.uns['neighbors']['params']}))",
+      ].join('\n'),
+    );
+    assert.deepEqual({ dist: same.dist, conn: same.conn }, { dist: true, conn: true }, 'the graph differs from scanpy\'s default pynndescent graph');
+    assert.equal(same.params.method, 'umap');
   });
 });
 

@@ -48,12 +48,12 @@ COHORT_CHAIN = [
     ("pseudobulk_de", {"groupby": "cell_type", "covariates": ["batch"], "min_cells": 5}),
 ]
 
-# scanpy's neighbors switches from scikit-learn's brute force to pynndescent at 8,192 cells
-# (euclidean metric); compiling pynndescent's functions took ~70 s in every container that built
-# the graph on a large data set. The leiden block's `neighbors_transformer` parameter does not
-# exist, so the warm-up builds the graph through the runner's own neighbours helper on a few
-# hundred points with the transformer scanpy would pick above 8,192 cells (same class, same
-# keyword arguments, hence the same compiled signatures): see _pynndescent_step.
+# From 8,192 cells (euclidean metric) the blocks build the neighbour graph with pynndescent
+# (knn.py: scanpy's own transformer minus the query index it never uses); compiling those numba
+# functions took ~40 s on 2 cores (~90 s with the query index) in every container that built the
+# graph on a large data set, so the warm-up builds it on a few hundred points with the same
+# transformer class and keyword arguments (hence the same compiled signatures): see
+# _pynndescent_step.
 PYNNDESCENT_POINTS = 400
 
 
@@ -71,27 +71,12 @@ def _pynndescent_input(n: int):
     return adata
 
 
-def large_transformer(n_obs: int, n_neighbors: int = 15):
-    """The PyNNDescentTransformer scanpy.pp.neighbors builds itself for n_obs > 8,192 cells
-    (euclidean), with the defaults it takes from umap's nearest_neighbors."""
-    import numpy as np
-    import scanpy as sc
-    from pynndescent import PyNNDescentTransformer
-
-    return PyNNDescentTransformer(
-        n_neighbors=n_neighbors, metric="euclidean", metric_kwds={}, random_state=0,
-        n_jobs=sc.settings.n_jobs,
-        n_trees=min(64, 5 + round(n_obs ** 0.5 / 20.0)),
-        n_iters=max(5, round(np.log2(n_obs))),
-    )
-
-
 def _pynndescent_step() -> int:
     """In this process: the neighbour graph of PYNNDESCENT_POINTS points through pynndescent, then
     leiden on it (what the leiden block runs above 8,192 cells, minus the data size)."""
     import scanpy as sc
 
-    from . import compat
+    from . import compat, knn
     from .blocks._common import enable_numba_caching
 
     compat.install()
@@ -99,7 +84,7 @@ def _pynndescent_step() -> int:
     adata = _pynndescent_input(PYNNDESCENT_POINTS)
     enable_numba_caching()
     sc.pp.neighbors(adata, n_neighbors=15, use_rep="X_pca", random_state=0,
-                    transformer=large_transformer(PYNNDESCENT_POINTS))
+                    transformer=knn.pynndescent_graph_transformer(PYNNDESCENT_POINTS, 15, 0))
     sc.tl.leiden(adata, flavor="igraph", n_iterations=2, directed=False, random_state=0)
     n = adata.obs["leiden"].nunique()
     _say(f"warmup: {'pynndescent neighbours':22s} {time.monotonic() - t0:5.1f} s  "

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import errors as E
-from .. import report
+from .. import knn, report
 
 
 def scanpy() -> Any:
@@ -83,7 +83,11 @@ def ensure_neighbors(
         return {"n_neighbors": n_neighbors, "n_pcs": n_pcs, "use_rep": use_rep, "rebuilt": False}
     report.progress(0.3, "building neighbour graph")
     enable_numba_caching()
-    sc.pp.neighbors(adata, n_neighbors=n_neighbors, n_pcs=n_pcs, use_rep=use_rep, random_state=random_state)
+    # From 8,192 cells scanpy's own pynndescent transformer, minus the query index it would also
+    # build and never use (knn.py); below, scanpy's exact path (no transformer).
+    transformer = knn.graph_transformer(adata.n_obs, n_neighbors, random_state)
+    sc.pp.neighbors(adata, n_neighbors=n_neighbors, n_pcs=n_pcs, use_rep=use_rep, random_state=random_state,
+                    transformer=transformer)
     return {"n_neighbors": n_neighbors, "n_pcs": n_pcs, "use_rep": use_rep, "rebuilt": True}
 
 
