@@ -87,3 +87,40 @@ def test_figures_listed_reported_first_then_the_rest_without_temporaries(ws: Wor
     (ws.figures_dir / "sub" / "d.png").write_bytes(b"")
     listed = collect_figures(ws, ["figures/b.png", "figures/gone.png"])
     assert listed == ["figures/b.png", "figures/a.png", "figures/sub/d.png"]
+
+
+def test_savefig_crops_by_default_and_keeps_the_figure_size_without_a_tight_box(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from ragomics_runner import report
+
+    report._reset(tmp_path)
+    sizes = {}
+    for name, box in (("tight.png", "tight"), ("whole.png", None)):
+        fig, ax = plt.subplots(figsize=(4, 2.5))
+        ax.plot([0, 1], [0, 1])
+        assert report.savefig(fig, name, bbox_inches=box) == f"figures/{name}"
+        with Image.open(tmp_path / "figures" / name) as im:
+            sizes[name] = im.size
+    # 4 x 2.5 in at 100 dpi: kept as is without the box; the tight box crops the empty margins.
+    assert sizes["whole.png"] == (400, 250)
+    assert sizes["tight.png"] != (400, 250)
+    assert report._state["figures"] == ["figures/tight.png", "figures/whole.png"]
+    assert not [p for p in (tmp_path / "figures").iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_the_sleep_block_draws_its_figure_at_its_own_size(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from ragomics_runner import report
+    from ragomics_runner.blocks import sleep
+
+    report._reset(tmp_path)
+    sleep.run(None, seconds=0, memoryMB=0)
+    assert report._state["figures"] == ["figures/sleep.png"]
+    with Image.open(tmp_path / "figures" / "sleep.png") as im:
+        assert im.size == (400, 250)
