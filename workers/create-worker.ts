@@ -70,6 +70,28 @@ function workflowSource(config: WorkerConfig): Pick<WorkerOptions, 'workflowBund
 }
 
 /**
+ * How nodes reach this worker: eagerly in the reply to the workflow task that scheduled them
+ * (the default), or each through the queue and a poll (`eagerNodes` off: every node goes
+ * through the server's matching, which spreads narrow trees over hosts).
+ *
+ * Eager: each waiting activity poll holds one of the worker's slots. With the SDK's default
+ * (one poll per slot, up to 10) no slot is ever free when a workflow task schedules a node, so
+ * the server could never hand the node over eagerly and every node waited for a poll; two polls
+ * are plenty to drain a backlog (one below 8 slots), and the other slots take nodes eagerly
+ * (BENCHMARKS.md). A workflow task may take as many new nodes eagerly as the worker has free
+ * slots: the SDK's default of 3 sent the rest of a task that ends several nodes of a wide fan at
+ * once (4-10 at 10 slots) through the queue, which cost the server about a third more CPU per fan
+ * node (5.9 against 4.0 ms, measured with 200-node fans; BENCHMARKS.md section 1).
+ */
+export function dispatchOptions(config: Pick<WorkerConfig, 'eagerNodes' | 'maxConcurrentNodes'>): Pick<WorkerOptions, 'activityTaskPollerBehavior' | 'maxEagerActivityReservationsPerWorkflowTask'> {
+  if (!config.eagerNodes) return { maxEagerActivityReservationsPerWorkflowTask: 0 };
+  return {
+    activityTaskPollerBehavior: { type: 'simple-maximum', maximum: Math.max(1, Math.min(2, Math.floor(config.maxConcurrentNodes / 4))) },
+    maxEagerActivityReservationsPerWorkflowTask: config.maxConcurrentNodes,
+  };
+}
+
+/**
  * Connects and creates a worker. For Docker it first removes containers of this system left by
  * dead workers (their nodes are re-run by Temporal). Throws ServiceUnavailableError when the
  * Temporal server does not answer.
@@ -125,14 +147,7 @@ async function startOn(connection: NativeConnection, config: WorkerConfig, resol
     ...(traced ? { plugins: [tracingPlugin(tracing?.exporter)] } : {}),
     // The worker-wide cap on nodes (containers) running at once.
     maxConcurrentActivityTaskExecutions: config.maxConcurrentNodes,
-    // Each waiting poll holds one of those slots. With the SDK's default (one poll per slot, up
-    // to 10) no slot is ever free when a workflow task schedules a node, so the server can never
-    // hand the node over eagerly in its reply and every node waits for a poll. Two polls are
-    // plenty to drain a backlog (one below 8 slots); the other slots take nodes eagerly
-    // (BENCHMARKS.md). With eagerNodes off, the SDK's defaults: every node through a poll.
-    ...(config.eagerNodes
-      ? { activityTaskPollerBehavior: { type: 'simple-maximum', maximum: Math.max(1, Math.min(2, Math.floor(config.maxConcurrentNodes / 4))) } as const }
-      : { maxEagerActivityReservationsPerWorkflowTask: 0 }),
+    ...dispatchOptions(config),
     // On SIGTERM: stop polling, give running nodes this long, then cancel them (containers are killed).
     shutdownGraceTime: `${config.shutdownGraceSeconds}s`,
     // Heartbeats carry cancellation back to the activity, and each one that reaches the server is

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { defaultMaxConcurrentNodes, defaultWarmPool, loadWorkerConfig, nodeCapIsSet } from '../../workers/config';
 import { parseWarmPool } from '../../client/cli/worker';
+import { dispatchOptions } from '../../workers/create-worker';
 import { InvalidInputError } from '../../client/errors';
 
 void test('RAGOMICS_EAGER_NODES: on by default, switched off by 0/false/off/no, on by 1/true/on/yes', () => {
@@ -80,4 +81,15 @@ void test('RAGOMICS_WARM_INLINE_CODE: off by default, an on/off word, anything e
   for (const v of ['1', 'true', 'ON']) assert.equal(loadWorkerConfig({}, { RAGOMICS_WARM_INLINE_CODE: v }).warmInlineCode, true, v);
   for (const v of ['0', 'no']) assert.equal(loadWorkerConfig({}, { RAGOMICS_WARM_INLINE_CODE: v }).warmInlineCode, false, v);
   assert.throws(() => loadWorkerConfig({}, { RAGOMICS_WARM_INLINE_CODE: 'sometimes' }), /RAGOMICS_WARM_INLINE_CODE: must be 1\/true\/on\/yes or 0\/false\/off\/no/);
+});
+
+test('eager dispatch: a workflow task may take as many nodes as the worker has slots, through few polls; off: none eagerly', () => {
+  assert.deepEqual(dispatchOptions({ eagerNodes: true, maxConcurrentNodes: 10 }), {
+    activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 2 }, maxEagerActivityReservationsPerWorkflowTask: 10,
+  });
+  // Below 8 slots one poll, so that the other slots stay free for eager hand-over.
+  assert.deepEqual(dispatchOptions({ eagerNodes: true, maxConcurrentNodes: 4 }), {
+    activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 1 }, maxEagerActivityReservationsPerWorkflowTask: 4,
+  });
+  assert.deepEqual(dispatchOptions({ eagerNodes: false, maxConcurrentNodes: 10 }), { maxEagerActivityReservationsPerWorkflowTask: 0 });
 });
