@@ -506,15 +506,18 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   finished = true;
   await condition(allHandlersFinished);
   publishProgress(true);
-  const counts = tree.counts();
+  // The final status (when the tree is small enough to carry it) already holds the counts and
+  // the metrics: computed once for both.
+  const final = tree.order.length <= FINAL_STATUS_MAX_NODES ? buildStatus(0, FINAL_STATUS_MAX_NODES, false, false) : undefined;
+  const counts = final?.counts ?? tree.counts();
   const failures: NodeFailure[] = tree.order
     .filter((n) => n.state === 'FAILED' || n.state === 'TIMEOUT' || n.state === 'CANCELLED')
     .slice(0, MAX_FAILURES_LISTED)
     .map((n) => ({ nodeId: n.id, state: n.state as NodeFailure['state'], error: n.error ?? n.state }));
   const state = treeState() as TreeResult['state'];
-  const metrics = computeMetrics(tree.order, tree.maxParallelJobs);
+  const metrics = final?.metrics ?? computeMetrics(tree.order, tree.maxParallelJobs);
   const result: TreeResult = { treeId, state, allSucceeded: state === 'COMPLETED', counts, failures, metrics, runs: tree.runs };
-  const status = tree.order.length <= FINAL_STATUS_MAX_NODES ? statusForResult(buildStatus(0, FINAL_STATUS_MAX_NODES, false, false)) : undefined;
+  const status = final ? statusForResult(final) : undefined;
   if (status) result.status = status;
   return result;
 }

@@ -30,13 +30,11 @@ export async function followTree(tree: TreeHandle, options: FollowOptions = {}):
   // Cancels the calls still on their way when the tree closes: a closed workflow's query waits
   // for a worker to replay its history, and an open call would keep the process from exiting.
   const stopAsking = new AbortController();
-  const closing = result.then(() => {
+  const close = (): void => {
     closed = true;
     stopAsking.abort();
-  }, () => {
-    closed = true;
-    stopAsking.abort();
-  });
+  };
+  const closing = result.then(close, close);
   // A call's answer, or null once the tree closed first (the call is then cancelled, and its
   // error dropped); a call that fails while the tree runs rejects as it came.
   const untilClosed = <T>(call: Promise<T>): Promise<T | null> => {
