@@ -42,6 +42,8 @@ export interface WorkerProcessSpec {
   stickyTimeoutSeconds?: number;
   /** RAGOMICS_HEARTBEAT_INTERVAL in seconds; unset: the worker's default. */
   heartbeatIntervalSeconds?: number;
+  /** RAGOMICS_WORKFLOW_STACK_FRAMES; unset: the worker's default. */
+  workflowStackFrames?: number;
   /** RAGOMICS_MAX_CONCURRENT_NODES; unset: the executor's default. */
   maxConcurrentNodes?: number;
   /** Folder of the worker's log file `<workerId>.log`. */
@@ -98,6 +100,7 @@ export function startWorkerProcess(spec: WorkerProcessSpec): WorkerProcessHandle
   }
   if (spec.namespace) env.TEMPORAL_NAMESPACE = spec.namespace;
   if (spec.stickyTimeoutSeconds !== undefined) env.RAGOMICS_STICKY_TIMEOUT = String(spec.stickyTimeoutSeconds);
+  if (spec.workflowStackFrames !== undefined) env.RAGOMICS_WORKFLOW_STACK_FRAMES = String(spec.workflowStackFrames);
   if (spec.heartbeatIntervalSeconds !== undefined) env.RAGOMICS_HEARTBEAT_INTERVAL = String(spec.heartbeatIntervalSeconds);
   if (spec.maxConcurrentNodes !== undefined) env.RAGOMICS_MAX_CONCURRENT_NODES = String(spec.maxConcurrentNodes);
   const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), path.join(repo, 'bin', 'ragomics.js'), 'worker'], { env, cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
@@ -92,6 +93,18 @@ export function dispatchOptions(config: Pick<WorkerConfig, 'eagerNodes' | 'maxCo
 }
 
 /**
+ * Sets how many stack frames V8 captures in the workflow sandboxes and threads this process
+ * creates from now on (`--stack-trace-limit`; see `workflowStackFrames` in workers/config.ts for
+ * why). A realm takes the limit when it is created, so this process's own main realm (the
+ * activities and their errors) keeps its limit, while the workflow thread and its V8 context,
+ * created by `Worker.create`, get `frames`. Process-wide: a later call wins for later realms.
+ */
+export function setWorkflowStackFrames(frames: number): void {
+  if (!Number.isInteger(frames) || frames < 1) throw new RangeError(`workflow stack frames: a whole number >= 1, got ${frames}`);
+  v8.setFlagsFromString(`--stack-trace-limit=${frames}`);
+}
+
+/**
  * Connects and creates a worker. For Docker it first removes containers of this system left by
  * dead workers (their nodes are re-run by Temporal). Throws ServiceUnavailableError when the
  * Temporal server does not answer.
@@ -137,6 +150,7 @@ async function startOn(connection: NativeConnection, config: WorkerConfig, resol
   const traced = config.tracing !== 'off' || tracing?.exporter !== undefined;
   // Tracing adds workflow interceptors, which must be bundled with the workflow code: bundle at start then.
   const source = traced ? { workflowsPath: require.resolve('../workflows') } : workflowSource(config);
+  setWorkflowStackFrames(config.workflowStackFrames);
   const worker = await Worker.create({
     connection,
     namespace: resolved.namespace,

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { defaultMaxConcurrentNodes, defaultWarmPool, loadWorkerConfig, nodeCapIsSet } from '../../workers/config';
 import { parseWarmPool } from '../../client/cli/worker';
-import { dispatchOptions } from '../../workers/create-worker';
+import { runInNewContext } from 'node:vm';
+import { Worker } from 'node:worker_threads';
+import { dispatchOptions, setWorkflowStackFrames } from '../../workers/create-worker';
 import { InvalidInputError } from '../../client/errors';
 
 void test('RAGOMICS_EAGER_NODES: on by default, switched off by 0/false/off/no, on by 1/true/on/yes', () => {
@@ -92,4 +94,28 @@ test('eager dispatch: a workflow task may take as many nodes as the worker has s
     activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 1 }, maxEagerActivityReservationsPerWorkflowTask: 4,
   });
   assert.deepEqual(dispatchOptions({ eagerNodes: false, maxConcurrentNodes: 10 }), { maxEagerActivityReservationsPerWorkflowTask: 0 });
+});
+
+test('workflow stack frames: 6 by default, from RAGOMICS_WORKFLOW_STACK_FRAMES, a one-line error when not a whole number >= 1', () => {
+  assert.equal(loadWorkerConfig({}, {}).workflowStackFrames, 6);
+  assert.equal(loadWorkerConfig({}, { RAGOMICS_WORKFLOW_STACK_FRAMES: '12' }).workflowStackFrames, 12);
+  for (const bad of ['0', '2.5', 'deep']) assert.throws(() => loadWorkerConfig({}, { RAGOMICS_WORKFLOW_STACK_FRAMES: bad }), /RAGOMICS_WORKFLOW_STACK_FRAMES: /, bad);
+});
+
+test('setWorkflowStackFrames: new realms and threads capture that many frames, this realm keeps its own', async () => {
+  const before = Error.stackTraceLimit;
+  try {
+    setWorkflowStackFrames(4);
+    assert.equal(Error.stackTraceLimit, before, 'the activities\' realm is unchanged');
+    assert.equal(runInNewContext('Error.stackTraceLimit'), 4, 'a new V8 context (the workflow sandbox)');
+    const inThread = await new Promise<unknown>((resolve, reject) => {
+      const w = new Worker('require("node:worker_threads").parentPort.postMessage(Error.stackTraceLimit)', { eval: true });
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    assert.equal(inThread, 4, 'a new thread (the workflow thread)');
+    assert.throws(() => setWorkflowStackFrames(0), RangeError);
+  } finally {
+    setWorkflowStackFrames(10); // V8's default, for whatever this test process creates next
+  }
 });
