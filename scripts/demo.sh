@@ -33,9 +33,12 @@ image_pid=$!
 set +m
 trap 'kill -TERM -- "-$image_pid" 2>/dev/null || true' EXIT
 
-step_timer "npm packages" bash scripts/ensure-node-deps.sh
-step_timer "build" npx tsc -p tsconfig.json
-step_timer "workflow bundle" node scripts/bundle-workflows.js
+# These three finish long before the image (about a minute against three or four on 2 cores), so
+# they run at a lower CPU priority: the image, the demo's critical path, gets the cores first.
+# (Not the Temporal dev server: it would keep that priority for the whole tree run.)
+step_timer "npm packages" nice -n 10 bash scripts/ensure-node-deps.sh
+step_timer "build" nice -n 10 npx tsc -p tsconfig.json
+step_timer "workflow bundle" nice -n 10 node scripts/bundle-workflows.js
 if [[ -z "${TEMPORAL_ADDRESS:-}" ]]; then
   addr_line="$(step_timer "Temporal dev server" bash scripts/ensure-temporal.sh)" || die -c 3 "the Temporal dev server could not be started (see above)"
   export "${addr_line?}"
