@@ -127,9 +127,9 @@ export const WorkerConfigSchema = z.strictObject({
    * node. With V8's default of 10 frames the workflow thread spent a fifth to a quarter more CPU
    * per node of a 200-node fan than with 6 (3.10 against 2.55 ms and 3.50 against 2.60 ms,
    * measured by hand from /proc per thread), and with 6 a pending node's stacks still name
-   * compute → runNode → dispatch → analysisTree. Applies to the
-   * workflow threads and sandboxes this process creates after the worker (V8's
-   * `--stack-trace-limit`), not to the activities' errors. Raise it to debug deep workflow stacks.
+   * compute → runNode → dispatch → analysisTree. Applies to the workflow threads and sandboxes
+   * this process creates after the worker (V8's `--stack-trace-limit`), not to the activities'
+   * errors. Raise it to debug deep workflow stacks.
    * @default 6
    */
   workflowStackFrames: z.coerce.number().int().min(1).max(200).default(6),

@@ -82,7 +82,7 @@ function workflowSource(config: WorkerConfig): Pick<WorkerOptions, 'workflowBund
  * (BENCHMARKS.md). A workflow task may take as many new nodes eagerly as the worker has free
  * slots: the SDK's default of 3 sent the rest of a task that ends several nodes of a wide fan at
  * once (4-10 at 10 slots) through the queue, which cost the server about a third more CPU per fan
- * node (5.9 against 4.0 ms, measured with 200-node fans; BENCHMARKS.md section 1).
+ * node (5.9 against 4.0 ms, measured by hand with 200-node fans; BENCHMARKS.md section 1).
  */
 export function dispatchOptions(config: Pick<WorkerConfig, 'eagerNodes' | 'maxConcurrentNodes'>): Pick<WorkerOptions, 'activityTaskPollerBehavior' | 'maxEagerActivityReservationsPerWorkflowTask'> {
   if (!config.eagerNodes) return { maxEagerActivityReservationsPerWorkflowTask: 0 };
