@@ -1,7 +1,9 @@
 /**
  * What the `ragomics run` command costs over the SDK (issue 15, goal 2: at most 0.5 s, head plus
  * tail). A tree of one inprocess `sleep 0` node is run, rounds interleaved, three ways:
- *   - `cli`: `node bin/ragomics.js run SPEC` as a user types it (a new process each time);
+ *   - `cli`: `node bin/ragomics.js run SPEC` as a user types it (a new process each time), its
+ *     compile cache (client/compile-cache.ts) in this run's folder, filled by the warm-up run;
+ *   - `nocache`: the same with `RAGOMICS_COMPILE_CACHE=0`, what the cache buys;
  *   - `sdk`: `startTree` then `result()` through an already connected RagomicsClient in this process;
  *   - `cli traced`: the CLI again under bench/cli-trace-hook.ts, for the breakdown (where the
  *     head and tail go: Node start-up, each module the CLI requires, the connection, the start
@@ -54,11 +56,19 @@ async function treeTimes(rc: RagomicsClient, treeId: string, begin: number, end:
   };
 }
 
-async function runCli(rc: RagomicsClient, dir: string, taskQueue: string, traced: boolean, cli = CLI): Promise<{ times: Times; trace?: CliTrace }> {
+/**
+ * The compile cache (client/compile-cache.ts) of the CLI runs here: in the run's own folder, filled
+ * by the warm-up run as a user's first command fills theirs; `off` runs the CLI without it.
+ */
+function cacheEnv(dir: string, off = false): NodeJS.ProcessEnv {
+  return { RAGOMICS_COMPILE_CACHE: off ? '0' : path.join(dir, 'compile-cache') };
+}
+
+async function runCli(rc: RagomicsClient, dir: string, taskQueue: string, traced: boolean, cli = CLI, extraEnv: NodeJS.ProcessEnv = cacheEnv(dir)): Promise<{ times: Times; trace?: CliTrace }> {
   const treeId = uid('cli');
   const traceFile = path.join(dir, `${treeId}.trace.json`);
   const args = [...(traced ? ['--require', HOOK] : []), cli, 'run', path.join(dir, 'one.yaml'), '--id', treeId, '--task-queue', taskQueue];
-  const env = { ...process.env, TEMPORAL_ADDRESS, ...(traced ? { RAGOMICS_CLI_TRACE: traceFile } : {}) };
+  const env = { ...process.env, TEMPORAL_ADDRESS, ...extraEnv, ...(traced ? { RAGOMICS_CLI_TRACE: traceFile } : {}) };
   const begin = Date.now();
   const child = spawn(process.execPath, args, { env, cwd: path.dirname(path.dirname(cli)), stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -151,8 +161,8 @@ async function main(): Promise<void> {
     await runCli(rc, dir, taskQueue, false);
     if (baseCli) await runCli(rc, dir, taskQueue, false, baseCli);
     await runSdk(rc, taskQueue);
-    type Variant = 'cli' | 'base' | 'sdk' | 'traced' | 'traced-base';
-    const variants: Variant[] = baseCli ? ['cli', 'base', 'sdk', 'traced', 'traced-base'] : ['cli', 'sdk', 'traced'];
+    type Variant = 'cli' | 'nocache' | 'base' | 'sdk' | 'traced' | 'traced-base';
+    const variants: Variant[] = baseCli ? ['cli', 'nocache', 'base', 'sdk', 'traced', 'traced-base'] : ['cli', 'nocache', 'sdk', 'traced'];
     const times = new Map<Variant, Times[]>(variants.map((v) => [v, []]));
     const traces = new Map<Variant, { times: Times; trace: CliTrace }[]>([['traced', []], ['traced-base', []]]);
     for (let i = 0; i < rounds; i++) {
@@ -164,13 +174,14 @@ async function main(): Promise<void> {
           continue;
         }
         const traced = v === 'traced' || v === 'traced-base';
-        const r = await runCli(rc, dir, taskQueue, traced, v === 'base' || v === 'traced-base' ? baseCli : CLI);
+        const r = await runCli(rc, dir, taskQueue, traced, v === 'base' || v === 'traced-base' ? baseCli : CLI, cacheEnv(dir, v === 'nocache'));
         times.get(v)!.push(r.times);
         if (traced) traces.get(v)!.push({ times: r.times, trace: r.trace! });
       }
     }
     const names: Record<Variant, string> = {
       cli: '`node bin/ragomics.js run SPEC`',
+      nocache: 'the same without its compile cache (`RAGOMICS_COMPILE_CACHE=0`)',
       base: `the same, baseline checkout (${baseline ? path.basename(baseline) : ''})`,
       sdk: 'SDK (connected client, startTree + result)',
       traced: 'the CLI under the trace hook',

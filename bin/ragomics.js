@@ -13,4 +13,9 @@ if (!existsSync(compiled)) {
   process.stderr.write('error: ragomics is not built yet; run `npm run build` in the checkout first\n');
   process.exit(1);
 }
+// A short command spends most of its start-up compiling modules: reuse V8's code from earlier
+// runs of the same command (dist/client/compile-cache.js; RAGOMICS_COMPILE_CACHE=0 turns it off).
+// Not for `worker`, which runs for hours and would write its entries only when it stops.
+const command = process.argv[2];
+if (command !== 'worker') require(path.join(__dirname, '..', 'dist', 'client', 'compile-cache.js')).enableCompileCache(command);
 require(compiled).main(process.argv);

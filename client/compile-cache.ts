@@ -1,0 +1,191 @@
+/**
+ * A V8 code cache for the CLI's CommonJS modules (issue 15, goal 2: `ragomics run` costs little
+ * over the SDK call). A short-lived command spends most of its start-up loading modules, and a
+ * third of that is V8 compiling them (`@temporalio/client` with its protobuf root, zod, yaml,
+ * grpc-js). This hook compiles each module as a `vm.Script` with the code V8 cached for it on an
+ * earlier run, and when there was none, asks V8 for that code when the process exits: after the
+ * command ran, so the cache also holds the functions V8 compiled lazily while it ran (a cache made
+ * at compile time, like the `v8-compile-cache` package's, holds little more than the top level).
+ * Node 22 has this built in (`module.enableCompileCache`); the project supports Node 20, which
+ * has not.
+ *
+ * Safety:
+ * - An entry is keyed by the module's path and found valid only for the exact same source: its
+ *   first 32 bytes are the SHA-256 of the source it was made from (V8's own check compares only
+ *   the source's length). V8 still rejects data made by another V8 or with other flags, and the
+ *   module then compiles as usual and its entry is rewritten.
+ * - The cache folder is the user's own (`~/.cache`, created with mode 0700) and is used only when
+ *   it is owned by this user and writable by no one else: code read from it runs as this user.
+ * - Entries are written whole under a temporary name and renamed, so a concurrent command reads
+ *   an old entry or the new one, never half of one.
+ * - Anything unusual (the folder cannot be made, an ES module, a dynamic `import()`, a source V8
+ *   rejects as a script) falls back to Node's own loading for that module: the cache can make a command faster, never
+ *   make it fail.
+ */
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import vm from 'node:vm';
+
+/**
+ * A source that may hold a dynamic `import(`: `import`, then spaces or a comment, then `(`. It
+ * also matches the word in comments and strings, which only costs such a module its cache entry.
+ */
+const DYNAMIC_IMPORT = /\bimport\s*(?:\(|\/[*/])/;
+
+/** The length of an entry's header: the SHA-256 of the source the entry was made from. */
+const DIGEST_BYTES = 32;
+
+/** What {@link enableCompileCache} did, and has done since (the counters grow as modules load). */
+export interface CompileCacheState {
+  /** The folder in use, or null when the cache is off. */
+  dir: string | null;
+  /** Why the cache is off (null when it is on). */
+  reason: string | null;
+  /** Modules compiled with V8's data from the cache. */
+  hits: number;
+  /** Modules compiled without it (no entry, another source, or data V8 rejected); written at exit. */
+  misses: number;
+}
+
+/**
+ * The folder the cache would use: `RAGOMICS_COMPILE_CACHE` when set to a path (`0` or `off` turns
+ * the cache off: null), else `$XDG_CACHE_HOME/ragomics/compile-cache`, else
+ * `~/.cache/ragomics/compile-cache`; in each case a subfolder per Node version and architecture,
+ * and in it one per `scope` (the CLI's command: each command's entries hold the functions that
+ * command ran, so `ragomics status` run first does not leave `run` with its lazy functions
+ * uncached). A scope that is not a plain lower-case word becomes `_`.
+ */
+export function compileCacheDir(env: NodeJS.ProcessEnv = process.env, scope = '_'): string | null {
+  const setting = env.RAGOMICS_COMPILE_CACHE?.trim();
+  if (setting === '0' || setting?.toLowerCase() === 'off') return null;
+  const base = setting
+    ? path.resolve(setting)
+    : path.join(env.XDG_CACHE_HOME ? path.resolve(env.XDG_CACHE_HOME) : path.join(os.homedir(), '.cache'), 'ragomics', 'compile-cache');
+  return path.join(base, `node-${process.version}-${process.arch}`, /^[a-z][a-z0-9-]{0,31}$/.test(scope) ? scope : '_');
+}
+
+/** Makes `dir` (mode 0700) and says why it cannot be used, or null when it can. */
+function prepareDir(dir: string): string | null {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
+    if (!st.isDirectory()) return `${dir} is not a folder`;
+    // Code read from here runs as this user: only a folder no one else can write to will do.
+    if (typeof process.getuid === 'function' && st.uid !== process.getuid()) return `${dir} belongs to another user`;
+    if ((st.mode & 0o022) !== 0) return `${dir} is writable by others`;
+    return null;
+  } catch (err) {
+    return `${dir}: ${(err as Error).message}`;
+  }
+}
+
+/** Node's internal hooks this module relies on (stable for years; checked before use). */
+interface ModuleInternals {
+  _compile(this: ModuleInstance, content: string, filename: string, format?: string): unknown;
+}
+interface ModuleInstance {
+  exports: unknown;
+  require(id: string): unknown;
+}
+interface ModuleStatics {
+  prototype: ModuleInternals;
+  wrap(source: string): string;
+  _resolveFilename(request: string, parent: unknown, isMain: boolean, options?: unknown): string;
+  _resolveLookupPaths?(request: string, parent: unknown): string[] | null;
+  _extensions: unknown;
+  _cache: unknown;
+}
+
+let state: CompileCacheState | null = null;
+
+/**
+ * Installs the cache for every CommonJS module required from now on in this process, in the
+ * folder of {@link compileCacheDir} for `scope`. Idempotent (the first call's scope holds);
+ * returns what it did. Meant for short-lived commands (the CLI), not the worker: entries are
+ * written when the process exits.
+ */
+export function enableCompileCache(scope = '_', env: NodeJS.ProcessEnv = process.env): CompileCacheState {
+  if (state) return state;
+  const dir = compileCacheDir(env, scope);
+  const M = Module as unknown as ModuleStatics;
+  const reason = dir === null ? 'RAGOMICS_COMPILE_CACHE is off'
+    // Node maps stack traces through a module's source map only when it compiles the module.
+    : (process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled === true ? 'source maps are on (--enable-source-maps)'
+      : typeof M.wrap !== 'function' || typeof M._resolveFilename !== 'function' ? 'this Node\'s module loader is not the expected one'
+        : prepareDir(dir);
+  const st: CompileCacheState = { dir: reason === null ? dir : null, reason, hits: 0, misses: 0 };
+  state = st;
+  if (reason !== null || dir === null) return st;
+
+  const pending: { script: vm.Script; file: string; digest: Buffer }[] = [];
+  const original = M.prototype._compile;
+  M.prototype._compile = function compileWithCache(this: ModuleInstance, content: string, filename: string, format?: string): unknown {
+    // ES modules (and sources only Node's detection can place) go the usual way, and so do
+    // modules with a dynamic import(): Node 20's vm.Script runs one only with an experimental
+    // loader option, which prints a warning and fails with cached data.
+    if (format === 'module' || filename.endsWith('.mjs') || DYNAMIC_IMPORT.test(content)) return original.call(this, content, filename, format);
+    const digest = createHash('sha256').update(content).digest();
+    const file = path.join(dir, `${createHash('sha256').update(filename).digest('hex').slice(0, 40)}.bin`);
+    const cachedData = readEntry(file, digest);
+    let script: vm.Script;
+    try {
+      script = new vm.Script(M.wrap(content), { filename, cachedData });
+    } catch {
+      return original.call(this, content, filename, format);
+    }
+    if (cachedData === undefined || script.cachedDataRejected === true) {
+      st.misses += 1;
+      pending.push({ script, file, digest });
+    } else {
+      st.hits += 1;
+    }
+    const fn = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
+    return fn.call(this.exports, this.exports, makeRequire(M, this), this, filename, path.dirname(filename));
+  };
+  process.once('exit', () => {
+    for (const p of pending) writeEntry(p.file, p.digest, p.script);
+  });
+  return st;
+}
+
+/** A module's `require`, as Node makes it (its resolve, resolve.paths, main, cache, extensions). */
+function makeRequire(M: ModuleStatics, mod: ModuleInstance): NodeJS.Require {
+  const req = ((id: string) => mod.require(id)) as NodeJS.Require;
+  const resolve = ((request: string, options?: unknown) => M._resolveFilename(request, mod, false, options)) as NodeJS.RequireResolve;
+  resolve.paths = (request: string) => M._resolveLookupPaths?.(request, mod) ?? null;
+  req.resolve = resolve;
+  req.main = require.main;
+  req.extensions = M._extensions as NodeJS.Require['extensions'];
+  req.cache = M._cache as NodeJS.Require['cache'];
+  return req;
+}
+
+/** The V8 data of `file` when it was made from the source whose SHA-256 is `digest`. */
+function readEntry(file: string, digest: Buffer): Buffer | undefined {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch {
+    return undefined; // no entry yet (or an unreadable one: compiled as usual)
+  }
+  return buf.length > DIGEST_BYTES && buf.subarray(0, DIGEST_BYTES).equals(digest) ? buf.subarray(DIGEST_BYTES) : undefined;
+}
+
+/** Writes `file` whole (digest, then V8's data for the script as it stands now), or nothing. */
+function writeEntry(file: string, digest: Buffer, script: vm.Script): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, Buffer.concat([digest, script.createCachedData()]), { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch {
+    // A full disk or a removed folder costs the next command its speed-up, nothing else.
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // nothing more to do at exit
+    }
+  }
+}
