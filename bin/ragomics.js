@@ -15,7 +15,7 @@ if (!existsSync(compiled)) {
 }
 // A short command spends most of its start-up compiling modules: reuse V8's code from earlier
 // runs of the same command (dist/client/compile-cache.js; RAGOMICS_COMPILE_CACHE=0 turns it off).
-// Not for `worker`, which runs for hours and would write its entries only when it stops.
+// Not for `worker` and `dev`, which run for hours and would write their entries only when they stop.
 const command = process.argv[2];
-if (command !== 'worker') require(path.join(__dirname, '..', 'dist', 'client', 'compile-cache.js')).enableCompileCache(command);
+if (command !== 'worker' && command !== 'dev') require(path.join(__dirname, '..', 'dist', 'client', 'compile-cache.js')).enableCompileCache(command);
 require(compiled).main(process.argv);

@@ -1,13 +1,14 @@
 /**
  * The CLI's V8 code cache (client/compile-cache.ts): a second run compiles from the cache and
- * behaves the same (`import()`, `require.resolve`, stack traces), an edited source of the same
- * length is never served stale, a corrupt entry is only a miss, and an unsafe or disabled folder
- * turns the cache off without failing the command. Each case runs real child processes.
+ * behaves as Node's own loading does (`import()`, `require.resolve`, stack lines and columns); an
+ * edited source of the same length is never served stale; damaged or foreign data is only a
+ * miss; a failed command writes nothing; an unsafe or disabled folder, or no home folder, turns
+ * the cache off without failing the command. Each case runs real child processes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { compileCacheDir } from '../../client/compile-cache';
@@ -15,19 +16,34 @@ import { compileCacheDir } from '../../client/compile-cache';
 const HOOK = path.resolve(__dirname, '..', '..', 'client', 'compile-cache.js');
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'ragomics.js');
 
-interface Outcome { value: string; where: string; resolved: string; hits: number; misses: number; reason: string | null; dir: string | null }
+interface Outcome { value: string; where: string; first: string; resolved: string; hits: number; misses: number; reason: string | null; dir: string | null }
 
-/** A fixture program: enables the cache, then loads a module that uses import(), require and require.resolve. */
+/** The child's environment: no NODE_OPTIONS of the caller (e.g. --enable-source-maps turns the cache off). */
+function childEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
+/**
+ * A fixture program: enables the cache, then loads a module that uses import() (through dyn.js),
+ * require and require.resolve, and reports stack lines (one on line 1: columns there depend on
+ * how the module was wrapped). `exit` makes it end with that code; `noHome` makes os.homedir() throw.
+ */
 function fixture(): { dir: string; cache: string; run: (env?: NodeJS.ProcessEnv) => Outcome } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ragomics-cc-'));
   const cache = path.join(dir, 'cache');
   writeFileSync(path.join(dir, 'main.js'), [
+    `if (process.env.FIXTURE_NO_HOME) require('node:os').homedir = () => { throw new Error('no home folder'); };`,
     `const st = require(${JSON.stringify(HOOK)}).enableCompileCache('t');`,
     `const m = require('./mod.js');`,
-    `m.run().then((value) => console.log(JSON.stringify({ value, where: m.where(), resolved: m.resolved(), hits: st.hits, misses: st.misses, reason: st.reason, dir: st.dir })));`,
+    `m.run().then((value) => {`,
+    `  console.log(JSON.stringify({ value, where: m.where(), first: m.first(), resolved: m.resolved(), hits: st.hits, misses: st.misses, reason: st.reason, dir: st.dir }));`,
+    `  process.exitCode = Number(process.env.FIXTURE_EXIT ?? 0);`,
+    `});`,
   ].join('\n'));
   writeFileSync(path.join(dir, 'mod.js'), [
-    `'use strict';`,
+    `'use strict'; exports.first = () => new Error('line 1').stack.split('\\n')[1];`,
     `exports.run = async () => (await require('./dyn.js').load()) + require('./dep.js').value;`,
     `exports.where = () => new Error('here').stack.split('\\n')[1];`,
     `exports.resolved = () => require.resolve('./dep.js');`,
@@ -36,26 +52,33 @@ function fixture(): { dir: string; cache: string; run: (env?: NodeJS.ProcessEnv)
   writeFileSync(path.join(dir, 'dyn.js'), `exports.load = async () => (await import('./esm.mjs')).value;\n`);
   writeFileSync(path.join(dir, 'dep.js'), `exports.value = 'A1';\n`);
   writeFileSync(path.join(dir, 'esm.mjs'), `export const value = 'esm-';\n`);
-  const run = (env: NodeJS.ProcessEnv = {}): Outcome => JSON.parse(execFileSync(process.execPath, [path.join(dir, 'main.js')], {
-    env: { ...process.env, RAGOMICS_COMPILE_CACHE: cache, ...env }, encoding: 'utf8',
-  })) as Outcome;
+  const run = (env: NodeJS.ProcessEnv = {}): Outcome => {
+    const r = spawnSync(process.execPath, [path.join(dir, 'main.js')], { env: childEnv({ RAGOMICS_COMPILE_CACHE: cache, ...env }), encoding: 'utf8' });
+    assert.equal(r.stderr, '', 'nothing on stderr');
+    return JSON.parse(r.stdout) as Outcome;
+  };
   return { dir, cache, run };
 }
 
-void test('compile cache: the first run writes an entry per module, the second compiles every one from them, with the same behaviour (import(), require.resolve, stack lines)', () => {
+const entries = (dir: string): string[] => readdirSync(dir).filter((n) => n.endsWith('.bin')).sort();
+
+void test('compile cache: the first run writes an entry per module, the second compiles every one from them and behaves as Node\'s own loading', () => {
   const f = fixture();
   try {
+    const plain = f.run({ RAGOMICS_COMPILE_CACHE: '0' });
     const first = f.run();
     assert.equal(first.reason, null);
     assert.equal(first.dir, compileCacheDir({ RAGOMICS_COMPILE_CACHE: f.cache }, 't'));
     assert.deepEqual([first.hits, first.misses], [0, 2], 'mod.js and dep.js compiled; dyn.js (import()) and esm.mjs left to Node');
-    assert.equal(readdirSync(first.dir!).filter((n) => n.endsWith('.bin')).length, 2);
+    assert.equal(entries(first.dir!).length, 2);
+    assert.deepEqual(readdirSync(first.dir!).filter((n) => n.endsWith('.tmp')), [], 'no temporary file left');
     const second = f.run();
     assert.deepEqual([second.hits, second.misses], [2, 0]);
     assert.equal(second.value, 'esm-A1', 'import() and require work from cached code');
     assert.equal(second.resolved, path.join(f.dir, 'dep.js'));
-    assert.match(second.where, new RegExp(`${path.join(f.dir, 'mod.js').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3:`), 'stack traces name the file and line');
-    assert.deepEqual({ ...second, hits: 0, misses: 0 }, { ...first, hits: 0, misses: 0 });
+    // Stack lines, line 1's columns included, as Node's own loading gives them.
+    assert.match(plain.first, /mod\.js:1:\d+\)?$/);
+    assert.deepEqual([first.first, first.where, second.first, second.where], [plain.first, plain.where, plain.first, plain.where]);
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }
@@ -69,32 +92,52 @@ void test('compile cache: an edited module of the same length is compiled afresh
     const after = f.run();
     assert.equal(after.value, 'esm-B2');
     assert.deepEqual([after.hits, after.misses], [1, 1]);
-    assert.deepEqual([f.run().hits, f.run().misses], [2, 0], 'the entry was rewritten for the new source');
+    const again = f.run();
+    assert.deepEqual([again.value, again.hits, again.misses], ['esm-B2', 2, 0], 'the entry was rewritten for the new source');
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }
 });
 
-void test('compile cache: an entry whose data V8 rejects is a miss, and the module still loads', () => {
+void test('compile cache: damaged data behind an intact header, or another module\'s data, is a miss; the module loads and its entry is rewritten', () => {
   const f = fixture();
   try {
-    const first = f.run();
-    for (const name of readdirSync(first.dir!)) {
-      const file = path.join(first.dir!, name);
-      const buf = readFileSync(file);
-      buf.fill(0x5a, 32); // keep the digest, spoil V8's data
-      writeFileSync(file, buf);
-    }
-    const spoiled = f.run();
-    assert.equal(spoiled.value, 'esm-A1');
-    assert.deepEqual([spoiled.hits, spoiled.misses], [0, 2]);
-    assert.deepEqual([f.run().hits, f.run().misses], [2, 0], 'rewritten at exit');
+    const dir = f.run().dir!;
+    const [a, b] = entries(dir).map((n) => path.join(dir, n));
+    // Damage: flip bytes in V8's data (its SHA-256 in the header no longer matches).
+    const damaged = readFileSync(a!);
+    for (let i = 80; i < damaged.length; i += 97) damaged[i] = damaged[i]! ^ 0xff;
+    writeFileSync(a!, damaged);
+    // Foreign: b's header keeps b's source digest but carries a's data with a's data digest, so
+    // every check of ours passes and V8 itself must reject it (another source).
+    const hb = readFileSync(b!);
+    const orig = f.run({ RAGOMICS_COMPILE_CACHE: f.cache }); // a was damaged: rewritten at exit
+    assert.deepEqual([orig.value, orig.hits, orig.misses], ['esm-A1', 1, 1]);
+    const fresh = readFileSync(a!);
+    writeFileSync(b!, Buffer.concat([hb.subarray(0, 32), fresh.subarray(32)]));
+    const foreign = f.run();
+    assert.deepEqual([foreign.value, foreign.hits, foreign.misses], ['esm-A1', 1, 1], 'V8 rejected data made for another source');
+    const healed = f.run();
+    assert.deepEqual([healed.hits, healed.misses], [2, 0], 'both entries rewritten');
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }
 });
 
-void test('compile cache: off with RAGOMICS_COMPILE_CACHE=0, and off (the command still runs) in a folder others can write to', () => {
+void test('compile cache: a command that ends with a non-zero exit code writes no entry', () => {
+  const f = fixture();
+  try {
+    const failed = f.run({ FIXTURE_EXIT: '2' });
+    assert.equal(failed.misses, 2);
+    assert.deepEqual(entries(failed.dir!), []);
+    assert.equal(f.run().misses, 2, 'the next successful run compiles and writes them');
+    assert.equal(f.run().hits, 2);
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+void test('compile cache: off with RAGOMICS_COMPILE_CACHE=0, without a home folder, and in or under a folder others can write to; the command still runs', () => {
   const f = fixture();
   try {
     for (const v of ['0', 'off', 'OFF']) {
@@ -102,12 +145,23 @@ void test('compile cache: off with RAGOMICS_COMPILE_CACHE=0, and off (the comman
       assert.equal(off.reason, 'RAGOMICS_COMPILE_CACHE is off');
       assert.deepEqual([off.dir, off.hits, off.misses, off.value], [null, 0, 0, 'esm-A1']);
     }
+    const homeless = f.run({ RAGOMICS_COMPILE_CACHE: '', XDG_CACHE_HOME: '', FIXTURE_NO_HOME: '1' });
+    assert.deepEqual([homeless.dir, homeless.reason, homeless.value], [null, 'no compile cache: no home folder', 'esm-A1']);
+
     const dir = compileCacheDir({ RAGOMICS_COMPILE_CACHE: f.cache }, 't')!;
     f.run();
     chmodSync(dir, 0o777);
     const unsafe = f.run();
     assert.equal(unsafe.reason, `${dir} is writable by others`);
     assert.deepEqual([unsafe.dir, unsafe.hits, unsafe.value], [null, 0, 'esm-A1'], 'entries in a folder others can write to are not read');
+
+    const shared = path.join(f.dir, 'shared');
+    mkdirSync(shared);
+    chmodSync(shared, 0o777); // writable by all and not sticky: anyone could swap the folders below
+    const under = f.run({ RAGOMICS_COMPILE_CACHE: path.join(shared, 'cc') });
+    assert.equal(under.reason, `${shared} (above the cache folder) is writable by others`);
+    chmodSync(shared, 0o1777); // sticky, like /tmp: only owners can rename or remove what is in it
+    assert.equal(f.run({ RAGOMICS_COMPILE_CACHE: path.join(shared, 'cc') }).reason, null);
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }
@@ -123,16 +177,20 @@ void test('compile cache: one folder per command, per Node version and architect
   assert.equal(compileCacheDir({}, 'status'), path.join(os.homedir(), '.cache', 'ragomics', 'compile-cache', node, 'status'));
 });
 
-void test('compile cache: `ragomics --version` twice through bin/ragomics.js, the second from the entries the first wrote', () => {
+void test('compile cache: `ragomics --version` through bin/ragomics.js writes its entries once, then runs from them unchanged', () => {
   const cache = mkdtempSync(path.join(os.tmpdir(), 'ragomics-cc-cli-'));
   try {
-    const env = { ...process.env, RAGOMICS_COMPILE_CACHE: cache };
+    const env = childEnv({ RAGOMICS_COMPILE_CACHE: cache });
     const first = execFileSync(process.execPath, [BIN, '--version'], { env, encoding: 'utf8' });
     const dir = compileCacheDir(env, '--version')!;
-    const entries = readdirSync(dir).filter((n) => n.endsWith('.bin'));
-    assert.ok(entries.length > 100, `the CLI's modules cached (${entries.length} entries)`);
+    const written = entries(dir);
+    assert.ok(written.length > 100, `the CLI's modules cached (${written.length} entries)`);
+    const stamps = written.map((n) => statSync(path.join(dir, n)).mtimeMs);
     const second = spawnSync(process.execPath, [BIN, '--version'], { env, encoding: 'utf8' });
     assert.deepEqual([second.status, second.stdout, second.stderr], [0, first, ''], 'the same output, and no warning on stderr');
+    // A miss is rewritten at exit: entries left as they were mean every module was a hit.
+    assert.deepEqual(entries(dir), written);
+    assert.deepEqual(written.map((n) => statSync(path.join(dir, n)).mtimeMs), stamps, 'no entry rewritten: every module compiled from its entry');
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }
