@@ -157,17 +157,21 @@ export function enableCompileCache(scope = '_', env: NodeJS.ProcessEnv = process
   return state;
 }
 
+/** Why the cache cannot be used in `dir` in this process (null: it can), after making `dir`. */
+function whyOff(dir: string | null, env: NodeJS.ProcessEnv, M: ModuleStatics): string | null {
+  if (dir === null) return 'RAGOMICS_COMPILE_CACHE is off';
+  // Node maps stack traces through a module's source map only when it compiles the module.
+  if ((process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled === true) return 'source maps are on (--enable-source-maps)';
+  // Node checks a policy manifest's integrity only when it compiles the module.
+  if ([...process.execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--experimental-policy'))) return 'a policy manifest is in force (--experimental-policy)';
+  if (typeof M.wrap !== 'function' || !Array.isArray(M.wrapper) || typeof M._resolveFilename !== 'function') return 'this Node\'s module loader is not the expected one';
+  return prepareDir(dir);
+}
+
 function install(scope: string, env: NodeJS.ProcessEnv): CompileCacheState {
   const dir = compileCacheDir(env, scope);
   const M = Module as unknown as ModuleStatics;
-  const policy = [...process.execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--experimental-policy'));
-  const reason = dir === null ? 'RAGOMICS_COMPILE_CACHE is off'
-    // Node maps stack traces through a module's source map only when it compiles the module.
-    : (process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled === true ? 'source maps are on (--enable-source-maps)'
-      // Node checks a policy manifest's integrity only when it compiles the module.
-      : policy ? 'a policy manifest is in force (--experimental-policy)'
-        : typeof M.wrap !== 'function' || !Array.isArray(M.wrapper) || typeof M._resolveFilename !== 'function' ? 'this Node\'s module loader is not the expected one'
-          : prepareDir(dir);
+  const reason = whyOff(dir, env, M);
   const st: CompileCacheState = { dir: reason === null ? dir : null, reason, hits: 0, misses: 0 };
   if (reason !== null || dir === null) return st;
 
