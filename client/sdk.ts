@@ -114,8 +114,12 @@ export class RagomicsClient {
 
   /**
    * Validates `spec` and starts its tree. With a caller-chosen `spec.id`, starting again while
-   * that tree runs returns the running tree instead of a second one (idempotent).
-   * @throws InvalidInputError when the spec is invalid (nothing is started).
+   * that tree runs returns the running tree instead of a second one (idempotent; the handle's
+   * `attached` is then true, and this `spec` was not used). A tree with that id that has ended
+   * is started again as a new run. With `options.ifIdTaken: 'fail'`, any tree Temporal knows
+   * under that id is refused instead.
+   * @throws InvalidInputError when the spec is invalid (nothing is started); TreeIdTakenError
+   *   with `ifIdTaken: 'fail'`; ServiceUnavailableError when the server does not answer.
    */
   async startTree(spec: TreeSpecInput, options: StartTreeOptions = {}): Promise<TreeHandle> {
     const parsed = validateSpec(spec);
@@ -127,9 +131,10 @@ export class RagomicsClient {
         args: [input],
         taskQueue: options.taskQueue ?? this.taskQueue,
         workflowId: id,
-        ...(options.ifIdTaken === 'fail'
-          ? { workflowIdConflictPolicy: 'FAIL' as const, workflowIdReusePolicy: 'REJECT_DUPLICATE' as const }
-          : { workflowIdConflictPolicy: 'USE_EXISTING' as const }),
+        // A running tree with this id is never started twice. Refused here rather than followed
+        // (USE_EXISTING) so the caller learns it attached (below); an ended one is started anew.
+        workflowIdConflictPolicy: 'FAIL' as const,
+        ...(options.ifIdTaken === 'fail' ? { workflowIdReusePolicy: 'REJECT_DUPLICATE' as const } : {}),
         staticSummary: `Analysis tree ${id}: ${parsed.userRequest ? parsed.userRequest.slice(0, 120) : `${nodes} node(s)`}`,
         staticDetails: [
           `**User request:** ${parsed.userRequest || '(none)'}`,
@@ -146,7 +151,10 @@ export class RagomicsClient {
       });
       return new TreeHandle(handle);
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError && options.ifIdTaken === 'fail') throw await this.idTaken(id, err);
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        if (options.ifIdTaken === 'fail') throw await this.idTaken(id, err);
+        return new TreeHandle(this.client.workflow.getHandle(id), true);
+      }
       throw wrapServiceError(err);
     }
   }
@@ -224,7 +232,12 @@ export class RagomicsClient {
 
 /** One tree: grow it, steer it, read it, wait for it. */
 export class TreeHandle {
-  constructor(readonly workflow: WorkflowHandle) {}
+  /**
+   * @param workflow the tree's workflow (its latest run).
+   * @param attached true when {@link RagomicsClient.startTree} found this tree already running
+   *   under the spec's id and returned it instead of starting one (the spec it was given unused).
+   */
+  constructor(readonly workflow: WorkflowHandle, readonly attached = false) {}
 
   get treeId(): string {
     return this.workflow.workflowId;

@@ -77,12 +77,27 @@ void describe('bad spec files: exit 2 before connecting', { concurrency: true },
     assertFails(await ragomics(['timeline', 'some-tree', '--format', 'pdf'], offline), 2, [/--format: must be one of html, svg, json, csv/]);
     assertFails(await ragomics(['status', 'bad id!'], offline), 2, [/TREE_ID: "bad id!"/]);
     assertFails(await ragomics(['frobnicate'], offline), 2, [/unknown command 'frobnicate'/]);
+    for (const bad of ['abc', '0', '2.5', '10001']) assertFails(await ragomics(['list', '--limit', bad], offline), 2, [new RegExp(`^error: --limit: must be an integer from 1 to 10000, got "${bad}"$`)]);
+    assertFails(await ragomics(['status', 'some-tree', '--transitions'], offline), 2, [/^error: --transitions: only with --json/]);
+    assertFails(await ragomics(['dev'], { ...offline, RAGOMICS_EXECUTOR: 'bogus' }), 2, [/^error: RAGOMICS_EXECUTOR: must be one of docker, local, inprocess, got "bogus"$/]);
   });
 });
 
 void test('unreachable server: exit 3 naming the address and how to start one', async () => {
   const r = await ragomics(['run', path.join(ROOT, 'examples', 'quickstart-sleep.yaml')], { TEMPORAL_ADDRESS: UNREACHABLE });
   assertFails(r, 3, [/cannot reach the Temporal server at 127\.0\.0\.1:1 .*ragomics dev/]);
+});
+
+void test('a docker worker whose engine does not answer: exit 3 before it takes any node, naming the engine and the way out', async () => {
+  // A socket path nothing listens on: the ping fails at once (no wait for a timeout).
+  const r = await ragomics(['worker', '--executor', 'docker', '--task-queue', uid('tq-nodocker')], {
+    DOCKER_HOST: `unix://${path.join(dir, 'no-engine.sock')}`, RAGOMICS_WORKSPACE: path.join(dir, 'ws-nodocker'), RAGOMICS_WARM_POOL: '0',
+  });
+  assert.equal(r.code, 3, r.stderr);
+  const errors = r.stderr.split('\n').filter((l) => l.startsWith('error: '));
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(errors[0] ?? '', /^error: cannot start a worker with the docker executor: the Docker engine is not reachable \(.*no-engine\.sock.*\); .*DOCKER_HOST.*--executor local$/);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
 });
 
 void test('ids the tree does not know: exit 2, the tree unchanged', async () => {

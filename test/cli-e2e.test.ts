@@ -122,7 +122,8 @@ void describe('ragomics CLI end to end', () => {
         const chart = (globalThis as unknown as { ragomicsCharts: Record<string, { dispatchAction(a: unknown): void }> }).ragomicsCharts['timeline-chart'];
         chart?.dispatchAction({ type: 'showTip', seriesIndex: 1, dataIndex: 0 });
       });
-      const tip = await page.locator('.tip').first().innerText({ timeout: 5000 });
+      // A bound on a hang only: a first paint on a loaded 2-core machine can take seconds.
+      const tip = await page.locator('.tip').first().innerText({ timeout: 60_000 });
       for (const field of ['node', 'block', 'attempt', 'state', 'started', 'duration', 'worker']) assert.match(tip, new RegExp(field));
 
       await page.goto(`file://${pages.report}`);

@@ -4,13 +4,18 @@
  * terminal; the plain renderer prints one line per node change. Nodes waiting for a worker
  * slot are shown as such, with the reason, in both and in `status`.
  */
-import { test } from 'node:test';
+import { afterEach, beforeEach, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createProgress, progressBar } from '../client/cli/progress';
 import { renderStatusText, toContractStatus } from '../client/cli/status-view';
 import type { LiveTreeStatus, NodeWait } from '../client/slot-wait';
 import type { NodeStatus, TreeStatus } from '../workflows/views';
+
+// The clock stands still in every test: the statuses are built "1.5 s ago" and rendered later,
+// and the elapsed times asserted must not depend on how long that took on a loaded machine.
+beforeEach(() => mock.timers.enable({ apis: ['Date'], now: Date.parse('2026-01-01T12:00:00Z') }));
+afterEach(() => mock.timers.reset());
 
 class FakeOut extends Writable {
   text = '';

@@ -14,7 +14,7 @@ import type { ExecJob } from '../activities/executors/types';
 import { runKeyOf } from '../common/run-key';
 import { removeOrphanContainers } from '../workers/orphans';
 import { fixtureImage } from './fixtures/executor/helpers';
-import { TEMPORAL_ADDRESS, uid } from './helpers/harness';
+import { TEMPORAL_ADDRESS, uid, waitFor } from './helpers/harness';
 
 const docker = new Docker();
 let image: string;
@@ -36,10 +36,10 @@ after(async () => {
 });
 
 /** An open execution of `treeId` (nothing polls its task queue); its run key as workflows/analysis-tree.ts derives it. */
-async function execution(treeId: string): Promise<{ handle: WorkflowHandle; runKey: string }> {
+async function execution(treeId: string): Promise<{ handle: WorkflowHandle; runId: string; runKey: string }> {
   const handle = await client.workflow.start('ragomicsSweepTestNoWorker', { taskQueue: uid('no-worker'), workflowId: treeId });
   handles.push(handle);
-  return { handle, runKey: runKeyOf(handle.firstExecutionRunId) };
+  return { handle, runId: handle.firstExecutionRunId, runKey: runKeyOf(handle.firstExecutionRunId) };
 }
 
 /** A created (never started) container labelled as a cold attempt of `treeId`, run by a worker that is gone. */
@@ -72,6 +72,12 @@ void test('sweep: another execution of a tree id is judged by its run key: an ea
   const current = await coldContainer(treeId, 'c', second.runKey, dead);
   const unkeyed = await coldContainer(treeId, 'd', undefined, dead);
   const mine = new Set(created);
+  // The sweep finds earlier executions through visibility, which is eventually consistent: wait
+  // until the list holds the first one, as a sweep long after it would see it.
+  await waitFor(async () => {
+    for await (const w of client.workflow.list({ query: `WorkflowId = '${treeId}'` })) if (w.runId === first.runId) return true;
+    return false;
+  });
   // Only this test's containers are judged: other tests' may share the engine.
   const removed = await removeOrphanContainers(docker, connection, 'default', (c) => !mine.has(c.Id));
   assert.deepEqual(new Set(removed), new Set([earlier, current, unkeyed]), 'the earlier execution\'s, the open one\'s whose worker is gone, and the one without a run key (as before run keys)');

@@ -256,9 +256,11 @@ void describe('docker executor: timeout and cancellation', () => {
     assert.match(f.message, /timeout of 2 s/);
     const outcome = JSON.parse(await readFile(path.join(details(f).logDir!, 'outcome.json'), 'utf8')) as { killMs: number };
     console.log(`docker timeout: kill+remove ${Math.round(outcome.killMs)} ms; rejection ${Math.round(afterDeadlineMs)} ms after the deadline`);
-    // The promise: a timed-out container is gone within 5 s. Measured on the 2-core box (load
-    // average 3-40): 103-249 ms after the deadline; with two `yes` CPU hogs 146-244 ms.
-    assert.ok(afterDeadlineMs < 5000, `cleanup took ${afterDeadlineMs} ms`);
+    // The promise: a timed-out container is gone within 5 s of its deadline. Measured on the 2-core
+    // box (load average 3-40): 103-249 ms after the deadline; with two `yes` CPU hogs 146-244 ms.
+    // Asserted on the executor's own kill+remove time: the wall time since t0 also holds the
+    // container's creation and start, which a busy engine (an image build beside) can stretch.
+    assert.ok(outcome.killMs < 5000, `kill+remove took ${outcome.killMs} ms (rejection ${Math.round(afterDeadlineMs)} ms after t0 + 2 s)`);
     assert.deepEqual(await managedContainers(docker, tree), []);
   });
 

@@ -142,15 +142,19 @@ void describe('key lease protocol (claimer workflows)', () => {
 
   void test('the owner is terminated: after its hold limit the waiter computes', async () => {
     const key = newKey();
-    const a = await claim(key, 'n1', 3);
+    // Long enough for b's claim to reach the lease before it runs out on a loaded machine (a
+    // claim is a start, a signal and a workflow task: seconds at worst, not ten).
+    const holdS = 15;
+    const a = await claim(key, 'n1', holdS);
     await owns(a);
-    const ownedAt = Date.now();
     const b = await claim(key, 'n2');
     await waitsFor(b, a.workflowId);
     await a.terminate('test: the owner tree is gone');
     await owns(b);
-    // By the hold-limit timer (3 s from the owner's grant), not at once.
-    assert.ok(Date.now() - ownedAt >= 2500, `handed over after ${Date.now() - ownedAt} ms`);
+    // By the hold-limit timer, counted from the owner's grant, not at once. The lease started with
+    // a's claim and granted it at once, so its start time is at or before the grant (same host clock).
+    const leaseStart = (await client.workflow.getHandle(keyLeaseWorkflowId(key)).describe()).startTime.getTime();
+    assert.ok(Date.now() - leaseStart >= holdS * 1000, `handed over ${Date.now() - leaseStart} ms after the lease started (hold limit ${holdS} s)`);
     await b.signal(finishSignal, 'completed');
     assert.equal((await b.result()).role, 'compute');
     await waitFor(async () => (await leaseStatus(key)) === 'COMPLETED');
@@ -344,8 +348,12 @@ void describe('key leases between trees (local executor, real blocks)', () => {
       const runs = countRuns(ctx);
       ctx.gate.hold('shared');
       const tag = uid('d');
-      // The timeout is not part of the key: the owner's is short (hold limit 1 s + slack), the waiter's generous.
-      const a = await tree(ctx, 'lease-d1', tag, { timeout: 1 });
+      // The timeout is not part of the key. The owner's is its hold limit's base: long enough for
+      // the steps below to happen before its attempt times out on a loaded machine (a status
+      // query, tree b's start, lookup and claim, the lease's answer, the terminate: seconds at
+      // worst), short enough for the test to wait it out; the waiter's is generous.
+      const OWNER_TIMEOUT_S = 15;
+      const a = await tree(ctx, 'lease-d1', tag, { timeout: OWNER_TIMEOUT_S });
       await ctx.gate.started('shared');
       await waitFor(async () => (await nodeOf(a)).cache !== undefined);
       const b = await tree(ctx, 'lease-d2', tag, { timeout: 120 });
@@ -360,7 +368,7 @@ void describe('key leases between trees (local executor, real blocks)', () => {
       assert.equal(runs.get(b.workflow.workflowId), 1);
       // It waited out the owner's hold limit, counted from the grant (the lease's start).
       const leaseStart = (await leaseHandle(ctx, w.cache!.key).describe()).startTime.getTime();
-      const limitMs = holdLimitSeconds(1, 0) * 1000;
+      const limitMs = holdLimitSeconds(OWNER_TIMEOUT_S, 0) * 1000;
       assert.ok(Date.parse(w.startedAt!) - leaseStart >= limitMs, `the waiter computed ${Date.parse(w.startedAt!) - leaseStart} ms after the owner's grant (hold limit ${limitMs} ms)`);
     });
   });

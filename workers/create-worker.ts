@@ -10,7 +10,8 @@ import { Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { callExpansionPolicy, callFixer } from '../activities/callbacks';
-import { createDockerExecutor } from '../activities/executors/docker';
+import { createDockerExecutor, ping as pingDocker } from '../activities/executors/docker';
+import { ExecutorUnavailableError } from '../activities/errors';
 import { createInprocessExecutor } from '../activities/executors/inprocess';
 import { createLocalExecutor } from '../activities/executors/local';
 import type { BlockExecutor } from '../activities/executors/types';
@@ -128,9 +129,27 @@ export async function createRagomicsWorker(config: WorkerConfig, logger?: Logger
   }
 }
 
+/** How long the worker's start waits for the Docker engine's ping: a local socket answers in milliseconds. */
+const DOCKER_PING_AT_START_MS = 10_000;
+
+/**
+ * The Docker executor's engine must answer before the worker takes any node: without it every
+ * node would fail its attempts one by one. Throws ServiceUnavailableError (exit 3) saying how to
+ * start the engine or do without it.
+ */
+async function requireDockerEngine(docker: ReturnType<typeof createDockerExecutor>['docker']): Promise<void> {
+  try {
+    await pingDocker(docker, DOCKER_PING_AT_START_MS);
+  } catch (err) {
+    if (!(err instanceof ExecutorUnavailableError)) throw err;
+    throw new ServiceUnavailableError(`cannot start a worker with the docker executor: ${err.message.split('\n')[0]}; or run the worker with --executor local`, { cause: err });
+  }
+}
+
 async function startOn(connection: NativeConnection, config: WorkerConfig, resolved: ReturnType<typeof resolveConnection>, logger: Logger | undefined, extra: Partial<WorkerOptions>, tracing: { exporter?: SpanExporter } | undefined): Promise<RagomicsWorker> {
   const executor = createExecutor(config, logger);
   if (executor.kind === 'docker') {
+    await requireDockerEngine((executor as ReturnType<typeof createDockerExecutor>).docker);
     const clientConnection = await Connection.connect(resolved.connectionOptions);
     try {
       const removed = await removeOrphanContainers((executor as ReturnType<typeof createDockerExecutor>).docker, clientConnection, resolved.namespace);

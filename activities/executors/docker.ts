@@ -324,7 +324,11 @@ async function beingRemoved(container: Docker.Container): Promise<boolean> {
 /** Wait before asking whether the engine went away after a container was killed. */
 const ENGINE_GONE_CHECK_MS = 1000;
 
-async function ping(docker: Docker, timeoutMs: number): Promise<void> {
+/**
+ * Asks the Docker engine to answer a ping within `timeoutMs`.
+ * @throws ExecutorUnavailableError naming the reason (no socket, refused, no answer in time).
+ */
+export async function ping(docker: Docker, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([

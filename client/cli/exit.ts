@@ -58,7 +58,8 @@ export function reportError(err: unknown, write: (line: string) => void = (l) =>
   const message = err instanceof Error ? err.message : String(err);
   write(`error: ${firstLine(message)}`);
   // Unexpected: still one line, unless asked for the stack.
-  if (process.env.RAGOMICS_DEBUG && err instanceof Error && err.stack) write(err.stack);
+  const debug = process.env.RAGOMICS_DEBUG;
+  if (debug && debug !== '0' && err instanceof Error && err.stack) write(err.stack);
   return ExitCode.treeFailed;
 }
 

@@ -40,7 +40,7 @@ export function registerExportCommands(program: Command): void {
     .description('write a self-contained HTML report of a tree: graph, metrics, timeline, figures, errors')
     .argument('<treeId>', 'tree id')
     .option('-o, --output <file>', 'output file (default: <treeId>-report.html)')
-    .option('--workspace <dir>', 'workspace root to read figures and logs from (default: env RAGOMICS_WORKSPACE or .data/workspace)')
+    .option('--workspace <dir>', 'workspace root to read figures and logs from (default: env RAGOMICS_WORKSPACE, else <data dir>/workspace: .data/workspace in a checkout, ~/.ragomics/data/workspace installed)')
     .action(async (treeId: string, opts: { output?: string; workspace?: string }) => {
       checkId('TREE_ID', treeId);
       const file = opts.output ?? `${treeId}-report.html`;
@@ -59,7 +59,7 @@ export function registerExportCommands(program: Command): void {
     .option('-o, --output <file>', 'a .zip file, or a folder for any other name (default: <treeId>.crate.zip)')
     .option('--embed-max-bytes <n>', `embed output files up to this size, reference larger ones by file:// path and sha256 (default: ${DEFAULT_EMBED_MAX_BYTES})`)
     .option('--license <url>', 'licence of the crate, e.g. https://spdx.org/licenses/CC-BY-4.0 (default: recorded as not specified)')
-    .option('--workspace <dir>', 'workspace root to read outputs from (default: env RAGOMICS_WORKSPACE or .data/workspace)')
+    .option('--workspace <dir>', 'workspace root to read outputs from (default: env RAGOMICS_WORKSPACE, else <data dir>/workspace: .data/workspace in a checkout, ~/.ragomics/data/workspace installed)')
     .option('--force', 'replace an existing crate')
     .action(async (treeId: string, opts: { output?: string; embedMaxBytes?: string; license?: string; workspace?: string; force?: boolean }) => {
       checkId('TREE_ID', treeId);

@@ -27,7 +27,7 @@ export function registerForkCommand(program: Command): void {
     .argument('<nodeId>', 'source node id (COMPLETED, with an AnnData output)')
     .argument('[nodesFile]', 'the new tree\'s nodes (.yaml/.yml/.json): a list of nodes, or { nodes: [...], maxParallelJobs: ..., ... }; roots read the forked output')
     .option('--id <treeId>', 'id of the new tree (must not be taken; default <treeId>-fork-<random>)')
-    .option('--json', 'print { treeId, origin, nodes, copied } (with --follow: the final status object) on stdout')
+    .option('--json', 'print { treeId, origin, nodes, copied, taskQueue } (with --follow: the final status object) on stdout')
     .option('--follow', 'wait until the new tree ends, showing progress (exit code as `run`)')
     .option('--task-queue <queue>', 'task queue of the new tree (default: the source tree\'s)')
     .action(async (treeId: string, nodeId: string, file: string | undefined, opts: ForkCliOptions) => {

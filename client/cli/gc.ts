@@ -38,7 +38,7 @@ export function registerGcCommand(program: Command): void {
     .option('--older-than <age>', 'only entries created longer ago than this: 90s, 30m, 12h, 7d, 1w2d', '7d')
     .option('--dry-run', 'list what would be removed and how many bytes; change nothing')
     .option('--json', 'print the report as JSON')
-    .option('--workspace <dir>', 'workspace root (default: env RAGOMICS_WORKSPACE or .data/workspace)')
+    .option('--workspace <dir>', 'workspace root (default: env RAGOMICS_WORKSPACE, else <data dir>/workspace: .data/workspace in a checkout, ~/.ragomics/data/workspace installed)')
     .action(async (opts: GcCliOptions) => {
       const olderThanMs = parseAge('--older-than', opts.olderThan);
       const root = path.resolve(opts.workspace ?? process.env.RAGOMICS_WORKSPACE ?? path.join(dataDir(), 'workspace'));

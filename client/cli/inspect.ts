@@ -2,11 +2,15 @@
  * Read-only commands: `status TREE_ID` and `list`.
  */
 import type { Command } from 'commander';
-import { checkId, withClient } from './context';
+import { InvalidInputError } from '../errors';
+import { checkId, parsePositiveInt, withClient } from './context';
 import { queryableTree } from './pollers';
 import { CliExit, ExitCode, treeExitCode } from './exit';
 import { cell, renderStatusText, toContractStatus } from './status-view';
 import { cacheStats, workspaceSavings } from '../cache-stats';
+
+/** Most trees `list --limit` may ask for (each is one visibility row; more belongs in a Temporal query tool). */
+const MAX_LIST_LIMIT = 10_000;
 
 /** Registers `status` and `list`. */
 export function registerInspectCommands(program: Command): void {
@@ -15,9 +19,11 @@ export function registerInspectCommands(program: Command): void {
     .description('show the state of a tree and of each node (exit 1 when it ended with a failed or cancelled node)')
     .argument('<treeId>', 'tree id')
     .option('--json', 'print the status object (JSON)')
-    .option('--transitions', 'with --json: include every state change of each node')
+    .option('--transitions', 'with --json: include every state change of each node (exit 2 without --json)')
     .action(async (treeId: string, opts: { json?: boolean; transitions?: boolean }) => {
       checkId('TREE_ID', treeId);
+      // The text view shows each node's current state only: a flag it would ignore is refused.
+      if (opts.transitions && !opts.json) throw new InvalidInputError('--transitions: only with --json (the text view shows each node\'s current state)');
       await withClient({}, async (rc) => {
         const status = await (await queryableTree(rc, treeId)).status({ transitions: opts.transitions === true });
         if (opts.json) {
@@ -37,12 +43,12 @@ export function registerInspectCommands(program: Command): void {
     .command('list')
     .description('list trees, newest first')
     .option('--query <filter>', 'Temporal list filter over the search attributes, e.g. \'RagomicsTreeState = "RUNNING"\'')
-    .option('--limit <n>', 'most trees listed', '50')
+    .option('--limit <n>', `most trees listed, 1-${MAX_LIST_LIMIT}`, '50')
     .option('--json', 'print JSON')
     .action(async (opts: { query?: string; limit: string; json?: boolean }) => {
-      const limit = Number(opts.limit);
+      const limit = parsePositiveInt('--limit', opts.limit, MAX_LIST_LIMIT);
       await withClient({}, async (rc) => {
-        const trees = await rc.listTrees(opts.query, Number.isInteger(limit) && limit > 0 ? limit : 50);
+        const trees = await rc.listTrees(opts.query, limit);
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(trees, null, 2)}\n`);
           return;

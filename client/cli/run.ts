@@ -40,12 +40,17 @@ export function registerRunCommands(program: Command): void {
       if (opts.cache === false) spec.cache = false;
       await withClient({ taskQueue: opts.taskQueue }, async (rc) => {
         const tree = await rc.startTree(spec);
-        const taskQueue = opts.taskQueue ?? rc.taskQueue;
+        // A tree found running under this id polls the task queue it was started on.
+        const taskQueue = tree.attached ? await treeTaskQueue(tree) : opts.taskQueue ?? rc.taskQueue;
         if (opts.detach) {
           process.stdout.write(opts.json ? `${JSON.stringify({ treeId: tree.treeId })}\n` : `${tree.treeId}\n`);
           return;
         }
-        if (!opts.json) process.stdout.write(`started tree ${tree.treeId} on task queue "${taskQueue}"\n`);
+        if (!opts.json) {
+          process.stdout.write(tree.attached
+            ? `tree ${tree.treeId} is already running: following it (this spec was not used; choose another id to start a new tree)\n`
+            : `started tree ${tree.treeId} on task queue "${taskQueue}"\n`);
+        }
         await follow(rc, tree, taskQueue, opts.json === true);
       });
     });

@@ -31,7 +31,7 @@ export function registerWorkerCommands(program: Command): void {
     .option('--executor <kind>', `where blocks run: ${EXECUTORS.join(', ')} (default: env RAGOMICS_EXECUTOR or docker)`)
     .option('--task-queue <queue>', 'task queue to poll (default: env RAGOMICS_TASK_QUEUE or "ragomics")')
     .option('--max-concurrent-nodes <n>', 'most nodes this worker runs at once, over all trees (default: env RAGOMICS_MAX_CONCURRENT_NODES, else by executor: docker 4, local one per core, inprocess 100)')
-    .option('--warm <n>', 'runner processes (local) or containers (docker) kept started with their imports done, so nodes skip that start-up; 0 = off (default: env RAGOMICS_WARM_POOL, else 2 for local and docker, at most the node cap; about 256 MB each)');
+    .option('--warm <n>', 'runner processes (local) or containers (docker) kept started with their imports done, so nodes skip that start-up; 0 = off (default: env RAGOMICS_WARM_POOL, else 2 for local and docker, at most the node cap; docker: about 163 MiB per container; local: any N > 0 is one fork server of about 256 MB)');
 
   withWorkerFlags(program.command('worker').description('run a worker: executes the tree workflows and their nodes (stops on SIGINT/SIGTERM)'))
     .action(async (opts: WorkerFlags) => {
@@ -45,7 +45,7 @@ export function registerWorkerCommands(program: Command): void {
         await stopDevServer();
         return;
       }
-      const executor = checkExecutor(opts.executor ?? process.env.RAGOMICS_EXECUTOR ?? 'docker');
+      const executor = opts.executor !== undefined ? checkExecutor(opts.executor) : checkExecutor(process.env.RAGOMICS_EXECUTOR ?? 'docker', 'RAGOMICS_EXECUTOR');
       const address = await ensureDevServer();
       const uiPort = process.env.TEMPORAL_UI_PORT ?? '8233';
       process.stderr.write(`Temporal server: ${address}\nTemporal Web UI: http://localhost:${uiPort}\nState: ${dataDir()}\n`);
@@ -56,8 +56,9 @@ export function registerWorkerCommands(program: Command): void {
     });
 }
 
-function checkExecutor(kind: string): (typeof EXECUTORS)[number] {
-  if (!(EXECUTORS as readonly string[]).includes(kind)) throw new InvalidInputError(`--executor: must be one of ${EXECUTORS.join(', ')}, got "${kind}"`);
+/** `kind` as an executor name; `source` names where it came from in the error (a flag or a variable). */
+function checkExecutor(kind: string, source = '--executor'): (typeof EXECUTORS)[number] {
+  if (!(EXECUTORS as readonly string[]).includes(kind)) throw new InvalidInputError(`${source}: must be one of ${EXECUTORS.join(', ')}, got "${kind}"`);
   return kind as (typeof EXECUTORS)[number];
 }
 

@@ -150,14 +150,49 @@ export async function waitUntil<T>(what: string, check: () => Promise<T> | T, ti
   }
 }
 
-/** A free TCP port on 127.0.0.1 (bound and released; fine for a test server started at once). */
+/**
+ * A free TCP port on 127.0.0.1, bound and released. It is picked at random BELOW the kernel's
+ * ephemeral range (net.ipv4.ip_local_port_range): a port the kernel hands out (port 0) can be
+ * taken by any outgoing connection before the server that gets it binds it, seconds or minutes
+ * later for a compose stack; one below the range can be taken only by another listener. Without
+ * the range (not Linux), the kernel's choice.
+ */
 export async function freePort(): Promise<number> {
+  const low = ephemeralLow();
+  for (let tries = 0; low !== undefined && low > 11_000 && tries < 50; tries++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (await canBind(port)) return port;
+  }
   const srv = createServer();
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
   const port = (srv.address() as { port: number }).port;
   await new Promise((r) => srv.close(r));
   return port;
+}
+
+/** The first port of the kernel's ephemeral range, or undefined when it cannot be read. */
+function ephemeralLow(): number | undefined {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) ? low : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a server can listen on 127.0.0.1:`port` now (it is closed again at once). */
+async function canBind(port: number): Promise<boolean> {
+  const srv = createServer();
+  try {
+    srv.listen(port, '127.0.0.1');
+    await once(srv, 'listening');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (srv.listening) await new Promise((r) => srv.close(r));
+  }
 }
 
 /** A temporary folder that {@link removeTree} can delete even when published outputs (0555) are in it. */
