@@ -18,7 +18,7 @@ import { loadWorkerConfig } from '../workers/config';
 import * as B from './fixtures/executor/blocks';
 import { IN_CI, skipUnlessCI } from './helpers/prereq';
 import {
-  containerCreateEvents, failureOf, fixtureImage, managedContainers, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, writeInput,
+  failureOf, recordCreates, fixtureImage, managedContainers, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, writeInput,
 } from './fixtures/executor/helpers';
 
 const docker = new Docker();
@@ -79,14 +79,15 @@ void describe('docker executor: success and publishing', () => {
 
   void test('a retry of a published attempt returns it with reused: true and starts nothing', async () => {
     const tree = treeId('reuse');
+    const creates = await recordCreates(docker, tree);
     const first = await runNode(activities, nodeInput(tree));
-    const since = Date.now();
     const again = await runNode(activities, nodeInput(tree), 2);
     assert.equal(again.reused, true);
     assert.equal(again.outputSha256, first.outputSha256);
     assert.equal(again.outputPath, first.outputPath);
     assert.equal(again.activityAttempt, 1, 'the stored result names the Temporal attempt that produced it');
-    assert.deepEqual(await containerCreateEvents(docker, tree, since), []);
+    // The first run's container is seen (the recording works), and nothing after it.
+    assert.equal((await creates.stop()).length, 1, 'one container: the first run\'s');
   });
 
   void test('the sandbox: uid 10001, read-only root and input, no network, no capabilities, limits set', async () => {
@@ -138,25 +139,25 @@ void describe('docker executor: success and publishing', () => {
 void describe('docker executor: failures', () => {
   void test('bad parameters fail before any container is created', async () => {
     const tree = treeId('badparams');
-    const since = Date.now();
+    const creates = await recordCreates(docker, tree);
     const f = await failureOf(runNode(activities, nodeInput(tree, { block: { name: 'sleep', parameters: { seconds: -1 } } })));
     assert.equal(f.type, 'InvalidParametersError');
     assert.equal(f.nonRetryable, true);
     assert.match(f.message, /block\.parameters\.seconds/);
     const f2 = await failureOf(runNode(activities, nodeInput(tree, { nodeId: 'n2', block: { name: 'pca', parameters: { n_compz: 3 } } })));
     assert.match(f2.message, /n_compz/);
-    assert.deepEqual(await containerCreateEvents(docker, tree, since), []);
+    assert.deepEqual(await creates.stop(), []);
   });
 
   void test('a missing input fails with InputMissingError before any container', async () => {
     const tree = treeId('noinput');
-    const since = Date.now();
+    const creates = await recordCreates(docker, tree);
     const f = await failureOf(runNode(activities, nodeInput(tree, { inputPath: path.join(root, 'nope.h5ad') })));
     assert.equal(f.type, 'InputMissingError');
     assert.equal(f.nonRetryable, true);
     const f2 = await failureOf(runNode(activities, nodeInput(tree, { inputPath: path.join(root, 'input.csv') })));
     assert.match(f2.message, /not an \.h5ad file/);
-    assert.deepEqual(await containerCreateEvents(docker, tree, since), []);
+    assert.deepEqual(await creates.stop(), []);
   });
 
   void test('a raising block fails as BlockCrashedError carrying its stderr tail', async () => {

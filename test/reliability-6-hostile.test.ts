@@ -22,11 +22,11 @@ import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { readLedger, runCase, reExecutions, sha256, verifyOutputs, type CaseRecorder } from './helpers/ledger';
 import { WORKER_READY_MS, spawnWorker, tempDir, waitUntil } from './helpers/processes';
-import type Docker from 'dockerode';
 import { parseContainerName } from '../activities/executors/docker-identity';
 import { WARM_MIN_MEMORY_MB } from '../activities/executors/docker-warm';
 import * as H from './fixtures/reliability/hostile';
 import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, codeNode, containersWith, nodeOf, resultWithin, sleepNode, systemDocker, logWarmNodes } from './fixtures/reliability/common';
+import { recordContainerEvents, type ContainerEvent, type ContainerEventRecording } from './fixtures/executor/helpers';
 
 interface Expected {
   /** Node state and a pattern its recorded reason must match (FAILED nodes). */
@@ -60,13 +60,14 @@ async function hostileCase(rec: CaseRecorder, pooled: boolean): Promise<void> {
   const hostShadow = existsSync('/etc/shadow') ? readFileSync('/etc/shadow', 'utf8') : '';
   let client: RagomicsClient | undefined;
   let tree: TreeHandle | undefined;
+  let renames: ContainerEventRecording | undefined;
   try {
     const w = spawnWorker({
       address: TEMPORAL_ADDRESS, taskQueue, workspace: ws, workerId, logDir: base, readyTimeoutMs: W6.ready,
       env: pooled ? { RAGOMICS_WARM_POOL: String(POOL_6B), RAGOMICS_WARM_INLINE_CODE: '1' } : { RAGOMICS_WARM_POOL: '0' },
     });
     await w.ready;
-    const since = Date.now();
+    renames = await recordContainerEvents(docker, { event: ['rename'], label: [`ragomics.worker=${workerId}`] });
     // Every node takes a member already idle and ready (take() never waits; a node finding none would run cold).
     if (pooled) await waitUntil(`the worker's "warm pool ready" line (${POOL_6B} members)`, () => w.log().includes('warm pool ready'), W6.pool);
     client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
@@ -157,7 +158,7 @@ async function hostileCase(rec: CaseRecorder, pooled: boolean): Promise<void> {
     assert.equal(nodeOf(status, 'seed').sha256, ledger.published.find((p) => p.nodeId === 'seed')!.result.outputSha256);
     const left = await containersWith(docker, { treeId });
     assert.deepEqual(left.map((c) => c.Names), [], 'no container left');
-    const ranPooled = await renamedNodes(docker, workerId, treeId, since);
+    const ranPooled = renamedNodes(await renames.stop(), treeId);
     if (pooled) assert.deepEqual([...ranPooled].sort(), Object.keys(expected).sort(), 'every node ran in a pooled container (renamed to its attempt at hand-over)');
     else assert.deepEqual([...ranPooled], [], 'case 6 runs every node in a container created for it');
     const re = reExecutions(ledger);
@@ -170,24 +171,16 @@ async function hostileCase(rec: CaseRecorder, pooled: boolean): Promise<void> {
       figures: { outcomes, privilegedOps: ops, forkBomb: { peak: Number(fork[1]), limit: Number(fork[2]), limitHits: forkHits }, hostBackedMounts: hostBacked.map((m) => m.target) },
     });
   } finally {
+    await renames?.stop().catch(() => undefined); // its live stream must not keep the process alive
     await client?.close();
     await cleanupCase({ workerIds: [workerId], trees: [tree], treeIds: [treeId], docker, dirs: [base] });
   }
 }
 
-/** Nodes of `treeId` whose container was renamed to their attempt since `sinceMs`: the hand-overs of pooled containers (docker-warm.ts). */
-async function renamedNodes(docker: Docker, workerId: string, treeId: string, sinceMs: number): Promise<Set<string>> {
-  const stream = await docker.getEvents({
-    since: Math.floor(sinceMs / 1000),
-    until: Math.ceil(Date.now() / 1000) + 1,
-    filters: JSON.stringify({ type: ['container'], event: ['rename'], label: [`ragomics.worker=${workerId}`] }),
-  });
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
+/** Nodes of `treeId` whose container was renamed to their attempt: the hand-overs of pooled containers (docker-warm.ts). */
+function renamedNodes(events: ContainerEvent[], treeId: string): Set<string> {
   const nodes = new Set<string>();
-  for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
-    if (!line.trim()) continue;
-    const e = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
+  for (const e of events) {
     const key = parseContainerName(e.Actor?.Attributes?.name ?? '');
     if (key?.treeId === treeId) nodes.add(key.nodeId);
   }
