@@ -109,6 +109,8 @@ void test('case 4b: SIGTERM while a node runs, grace shorter than the node: it i
   const grace = SHORT_GRACE.graceSeconds;
   const r = await sigtermWhileRunning(SHORT_GRACE);
   assert.equal(r.exitCode, 0, 'graceful exit');
+  // The grace (2 s) plus 10 s for the kill, the removal and the shutdown: recorded runs exit
+  // 2.2 s after SIGTERM (RELIABILITY.md, case 4b), so the bound holds with a wide margin under load.
   assert.ok(r.exitMs < (grace + 10) * 1000, `the worker exited soon after its grace (${r.exitMs} ms)`);
   assert.deepEqual(r.startedAtTermBy, []);
   assert.deepEqual(r.xAtExit.map((x) => [x.status, x.worker]), [['cancelled', r.stoppedId]], 'x was killed at the end of the grace and recorded as cancelled');
