@@ -119,7 +119,8 @@ export class RagomicsClient {
    * is started again as a new run. With `options.ifIdTaken: 'fail'`, any tree Temporal knows
    * under that id is refused instead.
    * @throws InvalidInputError when the spec is invalid (nothing is started); TreeIdTakenError
-   *   with `ifIdTaken: 'fail'`; ServiceUnavailableError when the server does not answer.
+   *   with `ifIdTaken: 'fail'`, or when the id is held by a running workflow that is not a tree;
+   *   ServiceUnavailableError when the server does not answer.
    */
   async startTree(spec: TreeSpecInput, options: StartTreeOptions = {}): Promise<TreeHandle> {
     const parsed = validateSpec(spec);
@@ -153,7 +154,11 @@ export class RagomicsClient {
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         if (options.ifIdTaken === 'fail') throw await this.idTaken(id, err);
-        return new TreeHandle(this.client.workflow.getHandle(id), true);
+        // Only a tree is followed: the id may be held by another kind of workflow.
+        const running = this.client.workflow.getHandle(id);
+        const type = await running.describe().then((d) => d.type, (e: unknown) => { throw wrapServiceError(e); });
+        if (type !== TREE_WORKFLOW_TYPE) throw new TreeIdTakenError(`id: "${id}" is taken by a running workflow of type ${type}, not a tree; choose another id`, { cause: err });
+        return new TreeHandle(running, true);
       }
       throw wrapServiceError(err);
     }

@@ -91,7 +91,8 @@ void test('unreachable server: exit 3 naming the address and how to start one', 
 void test('a docker worker whose engine does not answer: exit 3 before it takes any node, naming the engine and the way out', async () => {
   // A socket path nothing listens on: the ping fails at once (no wait for a timeout).
   const r = await ragomics(['worker', '--executor', 'docker', '--task-queue', uid('tq-nodocker')], {
-    DOCKER_HOST: `unix://${path.join(dir, 'no-engine.sock')}`, RAGOMICS_WORKSPACE: path.join(dir, 'ws-nodocker'), RAGOMICS_WARM_POOL: '0',
+    // The default warm pool is created (and closed again when the start fails).
+    DOCKER_HOST: `unix://${path.join(dir, 'no-engine.sock')}`, RAGOMICS_WORKSPACE: path.join(dir, 'ws-nodocker'),
   });
   assert.equal(r.code, 3, r.stderr);
   const errors = r.stderr.split('\n').filter((l) => l.startsWith('error: '));

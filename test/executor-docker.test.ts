@@ -259,9 +259,9 @@ void describe('docker executor: timeout and cancellation', () => {
     console.log(`docker timeout: kill+remove ${Math.round(outcome.killMs)} ms; rejection ${Math.round(afterDeadlineMs)} ms after the deadline`);
     // The promise: a timed-out container is gone within 5 s of its deadline. Measured on the 2-core
     // box (load average 3-40): 103-249 ms after the deadline; with two `yes` CPU hogs 146-244 ms.
-    // Asserted on the executor's own kill+remove time: the wall time since t0 also holds the
-    // container's creation and start, which a busy engine (an image build beside) can stretch.
-    assert.ok(outcome.killMs < 5000, `kill+remove took ${outcome.killMs} ms (rejection ${Math.round(afterDeadlineMs)} ms after t0 + 2 s)`);
+    // The deadline's timer starts with the attempt, before the container is created, so only the
+    // attempt's set-up (milliseconds) comes on top of the 2 s here.
+    assert.ok(afterDeadlineMs < 5000, `cleanup took ${afterDeadlineMs} ms`);
     assert.deepEqual(await managedContainers(docker, tree), []);
   });
 

@@ -88,8 +88,8 @@ void test('case 8: every published output has a checksum, never changes after it
       assert.equal(pub.length, 1, `${n.id}: published once`);
       assert.equal(pub[0]!.result.outputSha256, n.sha256, `${n.id}: node-result.json sha256`);
     }
-    // seed, a, b and c are each followed by a 3 s node, so a poll sees each completed well before
-    // the tree ends; the others may complete between the last two polls (not hashed "at completion").
+    // seed, a, b and c each end at least one 3 s node (a1, b1, c1) before the tree does, so a poll
+    // sees each completed well before the end; the others may complete between the last two polls.
     for (const id of ['seed', 'a', 'b', 'c']) assert.ok(atCompletion.has(id), `${id} hashed at completion (hashed: ${[...atCompletion.keys()].join(', ')})`);
     // Re-hash at the end: same as at completion, same as recorded; modes 0444 / 0555.
     const check = await verifyOutputs(ledger, status.nodes, atCompletion);

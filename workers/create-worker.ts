@@ -148,6 +148,18 @@ async function requireDockerEngine(docker: ReturnType<typeof createDockerExecuto
 
 async function startOn(connection: NativeConnection, config: WorkerConfig, resolved: ReturnType<typeof resolveConnection>, logger: Logger | undefined, extra: Partial<WorkerOptions>, tracing: { exporter?: SpanExporter } | undefined): Promise<RagomicsWorker> {
   const executor = createExecutor(config, logger);
+  // A start that fails from here on (no Docker engine, the orphan sweep, Worker.create) closes the
+  // executor: its warm pool may already be filling, and a caller retrying the start would leave
+  // one pool per attempt behind.
+  try {
+    return await startWith(executor, connection, config, resolved, extra, tracing, logger);
+  } catch (err) {
+    await executor.close?.().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startWith(executor: BlockExecutor, connection: NativeConnection, config: WorkerConfig, resolved: ReturnType<typeof resolveConnection>, extra: Partial<WorkerOptions>, tracing: { exporter?: SpanExporter } | undefined, logger: Logger | undefined): Promise<RagomicsWorker> {
   if (executor.kind === 'docker') {
     await requireDockerEngine((executor as ReturnType<typeof createDockerExecutor>).docker);
     const clientConnection = await Connection.connect(resolved.connectionOptions);

@@ -5,6 +5,7 @@
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ServiceUnavailableError, TreeNotFoundError } from '../errors';
+import { wrapServiceError } from '../service-errors';
 import type { RagomicsClient, TreeHandle } from '../sdk';
 
 /**
@@ -39,7 +40,7 @@ export async function treeTaskQueue(tree: TreeHandle): Promise<string> {
     return (await tree.workflow.describe()).taskQueue;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new TreeNotFoundError(`no tree with id "${tree.treeId}"`, { cause: err });
-    throw err;
+    throw wrapServiceError(err);
   }
 }
 

@@ -40,17 +40,18 @@ export function registerRunCommands(program: Command): void {
       if (opts.cache === false) spec.cache = false;
       await withClient({ taskQueue: opts.taskQueue }, async (rc) => {
         const tree = await rc.startTree(spec);
-        // A tree found running under this id polls the task queue it was started on.
-        const taskQueue = tree.attached ? await treeTaskQueue(tree) : opts.taskQueue ?? rc.taskQueue;
+        // A tree found running under this id is followed, not started: say so wherever the output
+        // goes (stdout in the text view; stderr when stdout carries only JSON or the id).
+        const attachedNotice = (what: string): string => `tree ${tree.treeId} is already running: ${what} (this spec was not used; choose another id to start a new tree)\n`;
         if (opts.detach) {
-          process.stdout.write(opts.json ? `${JSON.stringify({ treeId: tree.treeId })}\n` : `${tree.treeId}\n`);
+          process.stdout.write(opts.json ? `${JSON.stringify({ treeId: tree.treeId, attached: tree.attached })}\n` : `${tree.treeId}\n`);
+          if (tree.attached) process.stderr.write(attachedNotice('not started again'));
           return;
         }
-        if (!opts.json) {
-          process.stdout.write(tree.attached
-            ? `tree ${tree.treeId} is already running: following it (this spec was not used; choose another id to start a new tree)\n`
-            : `started tree ${tree.treeId} on task queue "${taskQueue}"\n`);
-        }
+        // A tree found running polls the task queue it was started on.
+        const taskQueue = tree.attached ? await treeTaskQueue(tree) : opts.taskQueue ?? rc.taskQueue;
+        if (tree.attached) (opts.json ? process.stderr : process.stdout).write(attachedNotice('following it'));
+        else if (!opts.json) process.stdout.write(`started tree ${tree.treeId} on task queue "${taskQueue}"\n`);
         await follow(rc, tree, taskQueue, opts.json === true);
       });
     });

@@ -181,11 +181,15 @@ function ephemeralLow(): number | undefined {
   }
 }
 
-/** Whether a server can listen on 127.0.0.1:`port` now (it is closed again at once). */
+/**
+ * Whether a server can listen on `port` on every address now (it is closed again at once): a
+ * listener on any local address, which a later bind of all addresses (docker-proxy) would meet,
+ * makes it false.
+ */
 async function canBind(port: number): Promise<boolean> {
   const srv = createServer();
   try {
-    srv.listen(port, '127.0.0.1');
+    srv.listen(port);
     await once(srv, 'listening');
     return true;
   } catch {
@@ -389,7 +393,7 @@ export class PrivateTemporalServer {
   async start(): Promise<number> {
     if (!this.port) {
       this.port = await freePort();
-      this.uiPort = await freePort();
+      do this.uiPort = await freePort(); while (this.uiPort === this.port);
     }
     const t0 = Date.now();
     const env = {
