@@ -98,9 +98,14 @@ export function readForkFile(file: string): ForkSpecInput {
 
 /** Reads and parses a YAML or JSON file, keeping positions for error messages. */
 function loadFile(file: string): LoadedFile {
+  const ext = path.extname(file).toLowerCase();
+  // Data files given where a spec goes (a scanpy or nf-core user's first move): say where they belong.
+  const misplaced = MISPLACED_FILES[ext];
+  if (misplaced) throw new InvalidInputError(`${file}: not a spec (YAML or JSON): ${misplaced}`);
   const text = readInputFile(file);
   if (text.trim() === '') throw new InvalidInputError(`${file}: the file is empty`);
-  const isJson = path.extname(file).toLowerCase() === '.json';
+  if (text.includes('\u0000')) throw new InvalidInputError(`${file}: not a spec (YAML or JSON): it is a binary file`);
+  const isJson = ext === '.json';
   if (isJson) {
     try {
       JSON.parse(text);
@@ -111,14 +116,32 @@ function loadFile(file: string): LoadedFile {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
-    throw new InvalidInputError(doc.errors.slice(0, 10).map((e) => {
-      const pos = e.linePos?.[0];
-      return `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: malformed ${isJson ? 'JSON' : 'YAML'}: ${(e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`;
-    }));
+    // The first error only: the parser's later ones mostly follow from it.
+    const e = doc.errors[0]!;
+    const pos = e.linePos?.[0];
+    const message = (e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    const line = pos ? (text.split('\n')[pos.line - 1] ?? '') : '';
+    // An unquoted `{sample}` is read as the start of a YAML mapping.
+    const hint = !isJson && /(^|[^"'])\{sample\}/.test(line) ? ' (quote a value holding {sample}: "qc_{sample}")' : '';
+    throw new InvalidInputError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: malformed ${isJson ? 'JSON' : 'YAML'}: ${shorten(message)}${hint}`);
   }
   const data: unknown = doc.toJS({ maxAliasCount: 100 });
   if (data === null || typeof data !== 'object') throw new InvalidInputError(`${file}: expected ${isJson ? 'an object' : 'a mapping'} of spec fields, found ${data === null ? 'nothing' : typeof data}`);
   return { data, where: (fieldPath) => `${file}${positionOf(doc, lineCounter, fieldPath)}` };
+}
+
+/** What a file of these kinds is, and where it goes instead of `run`/`add`/`fork`'s spec argument. */
+const MISPLACED_FILES: Record<string, string> = {
+  '.h5ad': 'an .h5ad file is data: name it in a spec\'s `inputDataPath` (or a sample sheet\'s `path` column) and run the spec',
+  '.h5': 'an .h5 file is data: convert it to .h5ad and name it in a spec\'s `inputDataPath`',
+  '.loom': 'a .loom file is data: convert it to .h5ad and name it in a spec\'s `inputDataPath`',
+  '.csv': 'a .csv file looks like a sample sheet: name it in a spec\'s `samples:` (with `forEachSample` templates), or give it to `add-samples`',
+  '.tsv': 'a .tsv file looks like a sample sheet: name it in a spec\'s `samples:` (with `forEachSample` templates), or give it to `add-samples`',
+};
+
+/** A parser message cut to a readable length (a quoted token can be a whole binary line). */
+function shorten(message: string, max = 160): string {
+  return message.length <= max ? message : `${message.slice(0, max)}…`;
 }
 
 /** `:line:col` of the field at `fieldPath` (e.g. `nodes[3].dependencies[0]`), or of its closest existing parent. */

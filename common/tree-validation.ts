@@ -8,7 +8,7 @@
  * messages. Pure and deterministic: it runs inside Temporal's workflow sandbox (no Node
  * built-ins, no clocks, no I/O) and never changes its inputs.
  */
-import { checkBlockInputs } from './block-inputs';
+import { blockInputCount, checkBlockInputs } from './block-inputs';
 import { expandTemplates, inlineRowLocator, resolveInputs, samplesFromRows, type CohortContext, type Sample } from './cohort';
 import { checkBlockParameters, type Block, type NodeSpec, type TreeSpec } from './schemas';
 
@@ -429,5 +429,15 @@ export function validateTreeSpec(spec: TreeSpec, options: ValidationOptions = {}
     { maxNodes: spec.maxNodes, maxChildrenPerNode: spec.maxChildrenPerNode, maxDepth: spec.maxDepth },
     { pathOf: (i) => paths[i] ?? `nodes[${i}]`, cohort, ...options },
   );
-  return r.ok ? r : { ok: false, errors: [...new Set(r.errors)] };
+  const errors = r.ok ? [] : [...r.errors];
+  // A root reads its sample's file, else the spec's inputDataPath (workflows/node-runner.ts):
+  // with neither, a built-in block that needs an input would start and then fail (the runner's
+  // InputMissing), naming a file the user never wrote.
+  if (spec.inputDataPath === undefined) {
+    nodes.forEach((node, i) => {
+      if ((node.parentId ?? null) !== null || node.inputs !== undefined || node.sample !== undefined || blockInputCount(node.block) !== 'one') return;
+      errors.push(`${paths[i] ?? `nodes[${i}]`}.block: node "${node.id}": block "${(node.block as { name: string }).name}" needs an input AnnData and the node has none: set the spec's inputDataPath, or give the node a parentId`);
+    });
+  }
+  return errors.length === 0 ? r : { ok: false, errors: [...new Set(errors)] };
 }

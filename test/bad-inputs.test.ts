@@ -83,6 +83,7 @@ specCase('inline code with a syntax error', spec('', `  - id: a\n    block:\n   
 specCase('an unknown block', spec('', `  - { id: a, block: { name: tsne } }`), /unknown block "tsne"/);
 specCase('a bad parameter value', spec('', `  - { id: a, block: { name: leiden, parameters: { resolution: -1 } } }`), /nodes\[0\]\.block\.parameters\.resolution/);
 specCase('an unknown parameter', spec('', `  - { id: a, block: { name: pca, parameters: { n_compz: 3 } } }`), /n_compz/);
+specCase('a root whose block needs an input, without inputDataPath', spec('', `  - { id: a, block: { name: quality_control } }`), /nodes\[0\]\.block: node "a": block "quality_control" needs an input AnnData .*inputDataPath/);
 specCase('a too small memory request', spec('', `  - { id: a, block: { name: sleep }, resources: { memoryMB: 10 } }`), /resources\.memoryMB/);
 specCase('memory growth without a base memory', spec('', `  - { id: a, block: { name: sleep }, resources: { memoryGrowthFactor: 2 } }`), /memoryGrowthFactor needs memoryMB/);
 specCase('more children than maxChildrenPerNode', spec('maxChildrenPerNode: 1', `${node()}\n  - { id: b, parentId: a, block: { name: sleep } }\n  - { id: c, parentId: a, block: { name: sleep } }`), /maxChildrenPerNode 1/);

@@ -47,6 +47,16 @@ void describe('bad spec files: exit 2 before connecting', { concurrency: true },
     const f = file('broken.json', '{\n  "nodes": [\n    {"id": "a",, }\n  ]\n}\n');
     assertFails(await ragomics(['run', f], offline), 2, [/broken\.json:3:\d+: malformed JSON: /]);
   });
+  void test('data or a sample sheet given as the spec: one line saying where it goes; a binary file is named as such', async () => {
+    assertFails(await ragomics(['run', file('counts.h5ad', 'HDF')], offline), 2, [/counts\.h5ad: not a spec \(YAML or JSON\): an \.h5ad file is data: name it in a spec's `inputDataPath`/]);
+    assertFails(await ragomics(['run', file('samples.csv', 'sample,path\na,/a.h5ad\n')], offline), 2, [/samples\.csv: not a spec .*sample sheet: name it in a spec's `samples:`/]);
+    writeFileSync(path.join(dir, 'binary.yaml'), Buffer.from([0x89, 0x48, 0x44, 0x46, 0x00, 0x01, 0xff, 0x0a]));
+    assertFails(await ragomics(['run', path.join(dir, 'binary.yaml')], offline), 2, [/binary\.yaml: not a spec \(YAML or JSON\): it is a binary file$/]);
+  });
+  void test('an unquoted {sample}: the first YAML error only, with the fix', async () => {
+    const f = file('unquoted.yaml', 'forEachSample:\n  - id: qc\n    inputs: { gather: qc_{sample} }\n    block: { name: sleep }\n');
+    assertFails(await ragomics(['run', f], offline), 2, [/unquoted\.yaml:3:\d+: malformed YAML: .*\(quote a value holding \{sample\}: "qc_\{sample\}"\)$/]);
+  });
   void test('unknown field', async () => {
     const f = file('unknown-field.yaml', 'maxParallelJob: 2\nnodes:\n  - id: a\n    colour: red\n    block: { name: sleep }\n');
     const r = await ragomics(['run', f], offline);

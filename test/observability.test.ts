@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { sleepNode, uid, waitFor, withWorker, TEMPORAL_ADDRESS } from './helpers/harness';
 import { formatLogEntry } from '../workers/logging';
@@ -94,7 +94,10 @@ test('metrics: a worker with RAGOMICS_METRICS_PORT serves Prometheus metrics', {
       const tree = await client.startTree({ id: uid('metrics'), nodes: [sleepNode('a', 0.05)] });
       assert.equal((await tree.result()).state, 'COMPLETED');
       // A deterministic node is looked up in the cache first (a miss, counted), then fails: the in-process executor runs only sleep.
-      const cacheable = await client.startTree({ id: uid('metrics-cache'), nodes: [{ id: 'norm', block: { name: 'normalize' } }] });
+      // Any bytes will do as its input: the key hashes the file, and the executor never reads it.
+      const inputDataPath = path.join(mkdtempSync(path.join(tmpdir(), 'ragomics-metrics-')), 'input.h5ad');
+      writeFileSync(inputDataPath, 'not read\n');
+      const cacheable = await client.startTree({ id: uid('metrics-cache'), inputDataPath, nodes: [{ id: 'norm', block: { name: 'normalize' } }] });
       assert.equal((await cacheable.result()).state, 'FAILED');
     } finally {
       await client.close();

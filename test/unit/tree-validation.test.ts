@@ -313,3 +313,13 @@ void describe('validateTreeSpec', () => {
     assert.match(errors[0] as string, new RegExp(`^nodes\\[0\\]: cycle c${half - 1} -> c${half - 2} -> .* -> c1 -> c0 -> c${half - 1}$`));
   });
 });
+
+test('a root whose built-in block needs an input, in a spec without inputDataPath: refused naming the node and the fix; a parent, a sample, the spec\'s input, sleep or inline code each make it fine', () => {
+  const qc = { name: 'quality_control', parameters: {} };
+  const errors = errorsOf(validateTreeSpec(TreeSpecSchema.parse({ nodes: [{ id: 'qc', parentId: null, block: qc }, { id: 'norm', parentId: 'qc', block: { name: 'normalize', parameters: {} } }] })));
+  assert.deepEqual(errors, ['nodes[0].block: node "qc": block "quality_control" needs an input AnnData and the node has none: set the spec\'s inputDataPath, or give the node a parentId']);
+  nodesOf(validateTreeSpec(TreeSpecSchema.parse({ inputDataPath: '/data/pbmc.h5ad', nodes: [{ id: 'qc', block: qc }] })));
+  nodesOf(validateTreeSpec(TreeSpecSchema.parse({ nodes: [{ id: 'load', block: { name: 'sleep', parameters: {} } }] })));
+  nodesOf(validateTreeSpec(TreeSpecSchema.parse({ nodes: [{ id: 'make', block: { code: 'def run(adata=None, **p):\n    return adata\n', parameters: {} } }] })));
+  nodesOf(validateTreeSpec(TreeSpecSchema.parse({ samples: [{ sample: 'S1', path: '/data/s1.h5ad' }], nodes: [{ id: 'qc', sample: 'S1', block: qc }] })));
+});

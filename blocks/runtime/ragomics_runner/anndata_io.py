@@ -37,7 +37,10 @@ def load_input(ws: Workspace, required: bool) -> Any:
     path = ws.input_path
     if not path.exists():
         if required:
-            raise E.InputMissing(f"input AnnData {path} does not exist (this block needs an input)")
+            raise E.InputMissing(
+                f"input AnnData {path} does not exist (this block needs an input: a root node reads the tree's "
+                "inputDataPath or its sample's file, any other node its parent's output)"
+            )
         return None
     try:
         import anndata
