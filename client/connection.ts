@@ -10,6 +10,7 @@
  * queue is ragomics' own: `RAGOMICS_TASK_QUEUE`.
  */
 import { existsSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import { z } from 'zod';
@@ -113,6 +114,7 @@ export function resolveConnection(options: ConnectOptions = {}, env: NodeJS.Proc
     throw new ConfigError(`TLS certificate or key: cannot read ${e.path ? `"${e.path}"` : 'a file'} (${e.code ?? e.message})`, { cause: err });
   }
   const address = profile.address ?? 'localhost:7233';
+  checkAddress(address, o.address ? 'address' : 'TEMPORAL_ADDRESS');
   const { tls, apiKey, metadata } = standard.connectionOptions;
   const connectionOptions: ConnectionOptions = {
     address,
@@ -133,6 +135,7 @@ export function resolveConnection(options: ConnectOptions = {}, env: NodeJS.Proc
 export async function openClient(resolved: ResolvedConnection): Promise<{ client: Client; connection: Connection }> {
   let connection: Connection;
   try {
+    await probe(resolved.address);
     connection = await Connection.connect(resolved.connectionOptions);
   } catch (err) {
     throw new ServiceUnavailableError(
@@ -141,4 +144,50 @@ export async function openClient(resolved: ResolvedConnection): Promise<{ client
     );
   }
   return { client: new Client({ connection, namespace: resolved.namespace }), connection };
+}
+
+/** `host[:port]`, `[v6][:port]`: what the Temporal client dials (no scheme; the port defaults to 7233, as the SDK's). */
+const ADDRESS = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?$/;
+const DEFAULT_PORT = 7233;
+
+/**
+ * Refuses an address the client could never dial, naming where it came from: a URL copied
+ * from a browser (`http://localhost:7233`), a missing or out-of-range port.
+ * @throws ConfigError (exit 2)
+ */
+function checkAddress(address: string, source: string): void {
+  const m = ADDRESS.exec(address);
+  const port = Number(m?.[2] ?? DEFAULT_PORT);
+  if (m && port >= 1 && port <= 65535) return;
+  const bare = /^[a-z][a-z0-9+.-]*:\/\/([^/]+)/i.exec(address)?.[1];
+  throw new ConfigError(`${source}: "${address}" is not host:port${bare ? ` (drop the scheme: ${bare})` : m ? ' (the port must be 1-65535)' : ', e.g. localhost:7233'}`);
+}
+
+/** How long the probe below waits for a TCP connection before leaving the verdict to the client. */
+const PROBE_TIMEOUT_MS = 3000;
+
+/**
+ * One TCP connection to `address`, closed at once: a refused or unresolvable address fails here
+ * in milliseconds, where the gRPC client would retry it until its 10 s connect timeout. A probe
+ * that does not answer in time decides nothing (the client's own timeout does). Skipped when
+ * the environment names a proxy (grpc-js dials through it, and a direct connection may be
+ * refused where the proxied one works).
+ * @throws the socket error (ECONNREFUSED, ENOTFOUND, ...), for openClient to report.
+ */
+function probe(address: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const m = ADDRESS.exec(address);
+  const proxied = ['grpc_proxy', 'https_proxy', 'http_proxy', 'GRPC_PROXY', 'HTTPS_PROXY', 'HTTP_PROXY'].some((k) => env[k]);
+  if (!m || proxied) return Promise.resolve();
+  const host = (m[1] as string).replace(/^\[|\]$/g, '');
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect({ host, port: Number(m[2] ?? DEFAULT_PORT) });
+    const done = (err?: Error): void => {
+      socket.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    socket.setTimeout(PROBE_TIMEOUT_MS, () => done());
+    socket.once('connect', () => done());
+    socket.once('error', (err) => done(err));
+  });
 }

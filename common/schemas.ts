@@ -84,6 +84,11 @@ type BlockInput = z.input<typeof BuiltinBlockSchema> | z.input<typeof InlineBloc
  * `block.name: unknown block "tsne"` rather than zod's generic "Invalid input" for a union.
  */
 export const BlockSchema = z.unknown().transform((value, ctx) => {
+  // Both kinds at once: say so, rather than call one of the two keys unknown.
+  if (typeof value === 'object' && value !== null && 'code' in value && 'name' in value) {
+    ctx.addIssue({ code: 'custom', message: 'a block has either `name` (a built-in block) or `code` (inline Python), not both', path: [] });
+    return z.NEVER;
+  }
   const schema = typeof value === 'object' && value !== null && 'code' in value ? InlineBlockSchema : BuiltinBlockSchema;
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data as BlockOutput;
@@ -359,7 +364,42 @@ export function checkBlockParameters(block: BuiltinBlock, path: string): { ok: t
   const schema = BlockParameterSchemas[block.name as BuiltinBlockName];
   const parsed = schema.safeParse(block.parameters);
   if (parsed.success) return { ok: true, parameters: parsed.data as Record<string, unknown> };
-  return { ok: false, error: formatZodError(parsed.error, `${path}.parameters`) };
+  // An unknown parameter (a typo, a scanpy argument the block does not take) is named with the
+  // closest known one and the block's whole list: the user should not need the catalog open.
+  const known = Object.keys(schema.shape);
+  const lines = parsed.error.issues.flatMap((issue) => {
+    if (issue.code !== 'unrecognized_keys') return [formatZodError(new z.ZodError([issue]), `${path}.parameters`)];
+    return issue.keys.map((key) => {
+      const near = closest(key, known);
+      return `${formatPath(`${path}.parameters`, [...issue.path, key])}: unknown parameter of ${block.name}${near ? ` (did you mean ${near}?)` : ''}; it takes ${known.join(', ')}`;
+    });
+  });
+  return { ok: false, error: lines.join('\n') };
+}
+
+/**
+ * The name in `names` closest to `name` by edit distance (case-insensitive), when it is close
+ * enough to be a likely typo: at most 2 edits, and fewer than half the name's length.
+ */
+export function closest(name: string, names: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of names) {
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return bestDistance <= 2 && bestDistance < name.length / 2 ? best : undefined;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions), O(|a|·|b|). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -93,9 +93,22 @@ void describe('bad spec files: exit 2 before connecting', { concurrency: true },
   });
 });
 
-void test('unreachable server: exit 3 naming the address and how to start one', async () => {
+void test('unreachable server: exit 3 naming the address, the reason and how to start one', async () => {
   const r = await ragomics(['run', path.join(ROOT, 'examples', 'quickstart-sleep.yaml')], { TEMPORAL_ADDRESS: UNREACHABLE });
-  assertFails(r, 3, [/cannot reach the Temporal server at 127\.0\.0\.1:1 .*ragomics dev/]);
+  assertFails(r, 3, [/cannot reach the Temporal server at 127\.0\.0\.1:1 \(connect ECONNREFUSED 127\.0\.0\.1:1\).*ragomics dev/]);
+});
+
+void test('an address the client could never dial: exit 2 naming TEMPORAL_ADDRESS, before any connection', async () => {
+  const quickstart = path.join(ROOT, 'examples', 'quickstart-sleep.yaml');
+  assertFails(await ragomics(['run', quickstart], { TEMPORAL_ADDRESS: 'http://localhost:7233' }), 2, [/^error: TEMPORAL_ADDRESS: "http:\/\/localhost:7233" is not host:port \(drop the scheme: localhost:7233\)$/]);
+  assertFails(await ragomics(['list'], { TEMPORAL_ADDRESS: 'localhost:99999' }), 2, [/^error: TEMPORAL_ADDRESS: "localhost:99999" is not host:port \(the port must be 1-65535\)$/]);
+});
+
+void test('a parameter typo names the parameter meant and the block\'s list; name and code together say so', async () => {
+  const typo = file('typo.yaml', ['inputDataPath: /no/such/input.h5ad', 'nodes:', '  - { id: qc, block: { name: quality_control, parameters: { min_gene: 200 } } }'].join('\n'));
+  assertFails(await ragomics(['run', typo], { TEMPORAL_ADDRESS: UNREACHABLE }), 2, [/typo\.yaml:3:\d+: nodes\[0\]\.block\.parameters\.min_gene: unknown parameter of quality_control \(did you mean min_genes\?\); it takes min_genes, max_genes, min_cells, max_pct_mito, mito_prefix$/]);
+  const both = file('both.yaml', ['inputDataPath: /no/such/input.h5ad', 'nodes:', '  - { id: custom, block: { name: normalize, code: "def run(adata=None): return adata" } }'].join('\n'));
+  assertFails(await ragomics(['run', both], { TEMPORAL_ADDRESS: UNREACHABLE }), 2, [/both\.yaml:3:\d+: nodes\[0\]\.block: a block has either `name` \(a built-in block\) or `code` \(inline Python\), not both$/]);
 });
 
 void test('a docker worker whose engine does not answer: exit 3 before it takes any node, naming the engine and the way out', async () => {

@@ -200,8 +200,11 @@ void describe('validateAdditions: error messages', () => {
     const r = validateAdditions(TREE, [spec('p2', 'qc', { block: { name: 'pca', parameters: { n_comps: 1, bogus: true } } })], LIMITS);
     assert.deepEqual(errorsOf(r), [
       'nodes[0].block.parameters.n_comps: Too small: expected number to be >=2',
-      'nodes[0].block.parameters: Unrecognized key: "bogus"',
+      'nodes[0].block.parameters.bogus: unknown parameter of pca; it takes n_comps, use_highly_variable',
     ]);
+    // A likely typo is named with the parameter meant.
+    const typo = validateAdditions(TREE, [spec('p3', 'qc', { block: { name: 'pca', parameters: { n_compz: 3 } } })], LIMITS);
+    assert.match(errorsOf(typo)[0] ?? '', /^nodes\[0\]\.block\.parameters\.n_compz: unknown parameter of pca \(did you mean n_comps\?\); it takes /);
   });
 
   void test('all problems are reported together, ordered by node, tree-wide first', () => {
