@@ -13,6 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
+import { isAbsolute } from 'node:path';
 import {
   WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError,
   type Client, type Connection, type WorkflowHandle,
@@ -92,6 +93,21 @@ export interface StartTreeOptions {
   ifIdTaken?: 'attach' | 'fail';
 }
 
+/**
+ * Data paths that are not absolute, one line each. The workers open them, on their own hosts
+ * and from their own folders, so a relative path would mean another file there, or none. (The
+ * CLI resolves a spec's or a sheet's paths against that file before they get here.)
+ */
+function relativeDataPaths(inputDataPath: string | undefined, samples: readonly SampleRow[], samplesField: string): string[] {
+  const problems: string[] = [];
+  const why = 'is relative; give the path as the workers see it (absolute)';
+  if (inputDataPath !== undefined && !isAbsolute(inputDataPath)) problems.push(`inputDataPath: "${inputDataPath}" ${why}`);
+  samples.forEach((row, i) => {
+    if (!isAbsolute(row.path)) problems.push(`${samplesField}[${i}].path: "${row.path}" ${why}`);
+  });
+  return problems;
+}
+
 /** Parses and validates a spec exactly as the workflow will; throws {@link InvalidInputError} naming each bad field. */
 export function validateSpec(spec: unknown): ReturnType<typeof TreeSpecSchema.parse> {
   const parsed = TreeSpecSchema.safeParse(spec);
@@ -124,6 +140,8 @@ export class RagomicsClient {
    */
   async startTree(spec: TreeSpecInput, options: StartTreeOptions = {}): Promise<TreeHandle> {
     const parsed = validateSpec(spec);
+    const relative = relativeDataPaths(parsed.inputDataPath, Array.isArray(parsed.samples) ? parsed.samples : [], 'samples');
+    if (relative.length > 0) throw new InvalidInputError(relative);
     const id = parsed.id ?? `tree-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 8)}`;
     const input: AnalysisTreeInput = { spec: { ...spec, id }, continueAsNewAfterEvents: options.continueAsNewAfterEvents };
     const nodes = parsed.nodes.length;
@@ -272,6 +290,8 @@ export class TreeHandle {
   async addSamples(samples: SampleRow[], options: { requestId?: string } = {}): Promise<AddSamplesResult> {
     const parsed = AddSamplesRequestSchema.safeParse({ requestId: options.requestId ?? randomUUID(), samples });
     if (!parsed.success) throw new InvalidInputError(formatZodError(parsed.error).split('\n'));
+    const relative = relativeDataPaths(undefined, parsed.data.samples, 'samples');
+    if (relative.length > 0) throw new InvalidInputError(relative);
     return this.call(() => this.workflow.executeUpdate(addSamplesUpdate, { args: [parsed.data] }));
   }
 

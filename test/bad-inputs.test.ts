@@ -99,8 +99,11 @@ test('SDK refuses an invalid spec before starting anything', async () => {
   const id = uid('bad-sdk');
   await assert.rejects(client.startTree({ id, maxParallelJobs: 0, nodes: [sleepNode('a', 0)] }), (err: unknown) => err instanceof InvalidInputError && /maxParallelJobs: must be at least 1/.test(err.message));
   await assert.rejects(client.startTree({ id, nodes: [sleepNode('a', 0), sleepNode('b', 0, { dependencies: ['zzz'] })] }), (err: unknown) => err instanceof InvalidInputError && /nodes\[1\]\.dependencies\[0\]: unknown node "zzz"/.test(err.message));
+  // Relative data paths would be opened from each worker's own folder: refused, naming the field.
+  await assert.rejects(client.startTree({ id, inputDataPath: 'data/pbmc.h5ad', nodes: [sleepNode('a', 0)] }), (err: unknown) => err instanceof InvalidInputError && /^inputDataPath: "data\/pbmc\.h5ad" is relative; give the path as the workers see it \(absolute\)$/.test(err.message));
+  await assert.rejects(client.startTree({ id, samples: [{ sample: 'S1', path: 's1.h5ad' }], forEachSample: [sleepNode('a_{sample}', 0)] }), (err: unknown) => err instanceof InvalidInputError && /samples\[0\]\.path: "s1\.h5ad" is relative/.test(err.message));
   await neverStarted(id);
-  refused += 2;
+  refused += 4;
 });
 
 test('updates and the CLI refuse bad additions to a running tree, which stays unchanged', async () => {
