@@ -142,6 +142,10 @@ export class RagomicsClient {
     const parsed = validateSpec(spec);
     const relative = relativeDataPaths(parsed.inputDataPath, Array.isArray(parsed.samples) ? parsed.samples : [], 'samples');
     if (relative.length > 0) throw new InvalidInputError(relative);
+    // A tree with nothing to run and nothing to wait for would end at once, COMPLETED and empty.
+    if (parsed.nodes.length === 0 && parsed.forEachSample.length === 0 && (parsed.expansion?.idleTimeout ?? 0) === 0) {
+      throw new InvalidInputError('nodes: the tree has nothing to run (no nodes, no forEachSample templates); add nodes, or keep it open for additions with expansion.idleTimeout');
+    }
     const id = parsed.id ?? `tree-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 8)}`;
     const input: AnalysisTreeInput = { spec: { ...spec, id }, continueAsNewAfterEvents: options.continueAsNewAfterEvents };
     const nodes = parsed.nodes.length;

@@ -102,8 +102,9 @@ test('SDK refuses an invalid spec before starting anything', async () => {
   // Relative data paths would be opened from each worker's own folder: refused, naming the field.
   await assert.rejects(client.startTree({ id, inputDataPath: 'data/pbmc.h5ad', nodes: [sleepNode('a', 0)] }), (err: unknown) => err instanceof InvalidInputError && /^inputDataPath: "data\/pbmc\.h5ad" is relative; give the path as the workers see it \(absolute\)$/.test(err.message));
   await assert.rejects(client.startTree({ id, samples: [{ sample: 'S1', path: 's1.h5ad' }], forEachSample: [sleepNode('a_{sample}', 0)] }), (err: unknown) => err instanceof InvalidInputError && /samples\[0\]\.path: "s1\.h5ad" is relative/.test(err.message));
+  await assert.rejects(client.startTree({ id, nodes: [] }), (err: unknown) => err instanceof InvalidInputError && /^nodes: the tree has nothing to run .*expansion\.idleTimeout$/.test(err.message));
   await neverStarted(id);
-  refused += 4;
+  refused += 5;
 });
 
 test('updates and the CLI refuse bad additions to a running tree, which stays unchanged', async () => {
