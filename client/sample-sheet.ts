@@ -8,7 +8,7 @@
  * Parsing is csv-parse's (quoted fields, embedded delimiters and newlines, BOMs, CRLF): a sheet
  * written by a spreadsheet program is not something to parse by splitting on commas.
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CsvError, parse } from 'csv-parse/sync';
 import { inlineRowLocator, samplesFromRows, type RowLocator, type Sample } from '../common/cohort';
@@ -78,7 +78,12 @@ export function readSampleSheet(file: string): LoadedSamples {
  */
 export function loadSpecSamples(samples: unknown, specFile: string): LoadedSamples | null {
   const folder = path.dirname(path.resolve(specFile));
-  if (typeof samples === 'string' && samples !== '') return readSampleSheet(path.resolve(folder, samples));
+  if (typeof samples === 'string' && samples !== '') {
+    const sheet = path.resolve(folder, samples);
+    // Name the spec and the field too: the sheet's path alone does not say where it came from.
+    if (!existsSync(sheet)) throw new InvalidInputError(`samples: no sample sheet at "${sheet}" (from "${samples}" in ${specFile}, relative to the spec file)`);
+    return readSampleSheet(sheet);
+  }
   if (!Array.isArray(samples)) return null;
   const rows = samples.map((r: unknown) => {
     if (r === null || typeof r !== 'object' || Array.isArray(r)) return r;

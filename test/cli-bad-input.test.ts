@@ -53,6 +53,10 @@ void describe('bad spec files: exit 2 before connecting', { concurrency: true },
     writeFileSync(path.join(dir, 'binary.yaml'), Buffer.from([0x89, 0x48, 0x44, 0x46, 0x00, 0x01, 0xff, 0x0a]));
     assertFails(await ragomics(['run', path.join(dir, 'binary.yaml')], offline), 2, [/binary\.yaml: not a spec \(YAML or JSON\): it is a binary file$/]);
   });
+  void test('a spec\'s missing sample sheet is named with the spec and the path as written', async () => {
+    const f = file('cohort-nosheet.yaml', 'samples: sheets/missing.csv\nforEachSample:\n  - { id: "qc_{sample}", block: { name: sleep } }\n');
+    assertFails(await ragomics(['run', f], offline), 2, [/^error: samples: no sample sheet at ".*sheets\/missing\.csv" \(from "sheets\/missing\.csv" in .*cohort-nosheet\.yaml, relative to the spec file\)$/]);
+  });
   void test('an unquoted {sample}: the first YAML error only, with the fix', async () => {
     const f = file('unquoted.yaml', 'forEachSample:\n  - id: qc\n    inputs: { gather: qc_{sample} }\n    block: { name: sleep }\n');
     assertFails(await ragomics(['run', f], offline), 2, [/unquoted\.yaml:3:\d+: malformed YAML: .*\(quote a value holding \{sample\}: "qc_\{sample\}"\)$/]);
