@@ -159,6 +159,12 @@ export const SAMPLE_MARKER = '{sample}';
 
 /** A template id (`qc_{sample}`) or reference: a node id once `{sample}` is replaced by a sample id. */
 export const TemplateIdSchema = z.string().min(1).max(128).superRefine((s, ctx) => {
+  // A misspelt marker (`{smaple}`, `{Sample}`) would otherwise read as a bad character in an id.
+  const other = [...s.matchAll(/\{[^{}]*\}/g)].map((m) => m[0]).find((m) => m !== SAMPLE_MARKER);
+  if (other !== undefined) {
+    ctx.addIssue({ code: 'custom', message: `unknown placeholder ${other}; only ${SAMPLE_MARKER} is substituted` });
+    return;
+  }
   const probe = IdSchema.safeParse(s.split(SAMPLE_MARKER).join('S'));
   if (!probe.success) ctx.addIssue({ code: 'custom', message: probe.error.issues[0]?.message ?? 'invalid id' });
 });

@@ -57,6 +57,10 @@ void describe('bad spec files: exit 2 before connecting', { concurrency: true },
     const f = file('cohort-nosheet.yaml', 'samples: sheets/missing.csv\nforEachSample:\n  - { id: "qc_{sample}", block: { name: sleep } }\n');
     assertFails(await ragomics(['run', f], offline), 2, [/^error: samples: no sample sheet at ".*sheets\/missing\.csv" \(from "sheets\/missing\.csv" in .*cohort-nosheet\.yaml, relative to the spec file\)$/]);
   });
+  void test('a misspelt placeholder is named as one', async () => {
+    const f = file('placeholder.yaml', 'samples:\n  - { sample: S1, path: /no/s1.h5ad }\nforEachSample:\n  - { id: "qc_{sample}", block: { name: sleep } }\n  - { id: "n_{sample}", parentId: "qc_{smaple}", block: { name: sleep } }\n');
+    assertFails(await ragomics(['run', f], offline), 2, [/placeholder\.yaml:5:\d+: forEachSample\[1\]\.parentId: unknown placeholder \{smaple\}; only \{sample\} is substituted$/]);
+  });
   void test('an unquoted {sample}: the first YAML error only, with the fix', async () => {
     const f = file('unquoted.yaml', 'forEachSample:\n  - id: qc\n    inputs: { gather: qc_{sample} }\n    block: { name: sleep }\n');
     assertFails(await ragomics(['run', f], offline), 2, [/unquoted\.yaml:3:\d+: malformed YAML: .*\(quote a value holding \{sample\}: "qc_\{sample\}"\)$/]);
