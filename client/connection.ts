@@ -114,7 +114,7 @@ export function resolveConnection(options: ConnectOptions = {}, env: NodeJS.Proc
     throw new ConfigError(`TLS certificate or key: cannot read ${e.path ? `"${e.path}"` : 'a file'} (${e.code ?? e.message})`, { cause: err });
   }
   const address = profile.address ?? 'localhost:7233';
-  checkAddress(address, o.address ? 'address' : 'TEMPORAL_ADDRESS');
+  checkAddress(address, o.address ? 'address' : vars.TEMPORAL_ADDRESS ? 'TEMPORAL_ADDRESS' : `the address of ${vars.TEMPORAL_PROFILE ? `profile "${vars.TEMPORAL_PROFILE}"` : 'the profile'} in ${vars.TEMPORAL_CONFIG_FILE ?? 'the Temporal config file'}`);
   const { tls, apiKey, metadata } = standard.connectionOptions;
   const connectionOptions: ConnectionOptions = {
     address,
@@ -146,8 +146,11 @@ export async function openClient(resolved: ResolvedConnection): Promise<{ client
   return { client: new Client({ connection, namespace: resolved.namespace }), connection };
 }
 
-/** `host[:port]`, `[v6][:port]`: what the Temporal client dials (no scheme; the port defaults to 7233, as the SDK's). */
-const ADDRESS = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?$/;
+/**
+ * `host[:port]`, `[v6][:port]`: what the Temporal client dials (no scheme; the port defaults to
+ * 7233, as the SDK's). A host is anything without `:`, `/` or blanks, as the SDK takes it.
+ */
+const ADDRESS = /^(\[[0-9A-Fa-f:.]+\]|[^:/\s[\]]+)(?::(\d{1,5}))?$/;
 const DEFAULT_PORT = 7233;
 
 /**
@@ -162,6 +165,9 @@ function checkAddress(address: string, source: string): void {
   const bare = /^[a-z][a-z0-9+.-]*:\/\/([^/]+)/i.exec(address)?.[1];
   throw new ConfigError(`${source}: "${address}" is not host:port${bare ? ` (drop the scheme: ${bare})` : m ? ' (the port must be 1-65535)' : ', e.g. localhost:7233'}`);
 }
+
+/** Socket errors that say the server is not there (not that it could not be asked yet). */
+const DEFINITE_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND']);
 
 /** How long the probe below waits for a TCP connection before leaving the verdict to the client. */
 const PROBE_TIMEOUT_MS = 3000;
@@ -188,6 +194,8 @@ function probe(address: string, env: NodeJS.ProcessEnv = process.env): Promise<v
     };
     socket.setTimeout(PROBE_TIMEOUT_MS, () => done());
     socket.once('connect', () => done());
-    socket.once('error', (err) => done(err));
+    // Only a definite answer decides: refused, or no such host. Anything else (a DNS server that
+    // did not answer, EAI_AGAIN; a network not reachable yet) is left to the client's retries.
+    socket.once('error', (err: NodeJS.ErrnoException) => done(DEFINITE_FAILURES.has(err.code ?? '') ? err : undefined));
   });
 }

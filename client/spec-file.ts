@@ -121,8 +121,9 @@ function loadFile(file: string): LoadedFile {
     const pos = e.linePos?.[0];
     const message = (e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
     const line = pos ? (text.split('\n')[pos.line - 1] ?? '') : '';
-    // An unquoted `{sample}` is read as the start of a YAML mapping.
-    const hint = !isJson && /(^|[^"'])\{sample\}/.test(line) ? ' (quote a value holding {sample}: "qc_{sample}")' : '';
+    // An unquoted `{sample}` is read as the start of a YAML mapping (quoted ones are left out).
+    const unquoted = line.replace(/"(?:[^"\\]|\\.)*"|'[^']*'/g, '');
+    const hint = !isJson && unquoted.includes('{sample}') ? ' (quote a value holding {sample}: "qc_{sample}")' : '';
     throw new InvalidInputError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: malformed ${isJson ? 'JSON' : 'YAML'}: ${shorten(message)}${hint}`);
   }
   const data: unknown = doc.toJS({ maxAliasCount: 100 });

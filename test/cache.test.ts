@@ -180,7 +180,9 @@ describe('ragomics run --no-cache', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ragomics-nocache-'));
     try {
       const spec = path.join(dir, 'tree.yaml');
-      writeFileSync(spec, 'nodes:\n  - id: norm\n    block: { name: normalize }\n');
+      // Any bytes will do as its input: the key hashes the file, and the executor never reads it.
+      writeFileSync(path.join(dir, 'input.h5ad'), 'not read\n');
+      writeFileSync(spec, 'inputDataPath: input.h5ad\nnodes:\n  - id: norm\n    block: { name: normalize }\n');
       await withWorker({}, async ({ taskQueue }) => {
         const statusOf = async (args: string[]) => {
           const r = await ragomics(['run', spec, '--json', '--task-queue', taskQueue, '--id', uid('nocache'), ...args]);

@@ -95,10 +95,15 @@ test('metrics: a worker with RAGOMICS_METRICS_PORT serves Prometheus metrics', {
       assert.equal((await tree.result()).state, 'COMPLETED');
       // A deterministic node is looked up in the cache first (a miss, counted), then fails: the in-process executor runs only sleep.
       // Any bytes will do as its input: the key hashes the file, and the executor never reads it.
-      const inputDataPath = path.join(mkdtempSync(path.join(tmpdir(), 'ragomics-metrics-')), 'input.h5ad');
+      const inputDir = mkdtempSync(path.join(tmpdir(), 'ragomics-metrics-'));
+      const inputDataPath = path.join(inputDir, 'input.h5ad');
       writeFileSync(inputDataPath, 'not read\n');
-      const cacheable = await client.startTree({ id: uid('metrics-cache'), inputDataPath, nodes: [{ id: 'norm', block: { name: 'normalize' } }] });
-      assert.equal((await cacheable.result()).state, 'FAILED');
+      try {
+        const cacheable = await client.startTree({ id: uid('metrics-cache'), inputDataPath, nodes: [{ id: 'norm', block: { name: 'normalize' } }] });
+        assert.equal((await cacheable.result()).state, 'FAILED');
+      } finally {
+        rmSync(inputDir, { recursive: true, force: true });
+      }
     } finally {
       await client.close();
     }

@@ -37,7 +37,7 @@ void test('a running tree id: startTree attaches (spec unused), run says it foll
       const detached = await ragomics(['run', spec, '--id', id, '--detach', '--json']);
       assert.equal(detached.code, 0, detached.stderr);
       assert.deepEqual(JSON.parse(detached.stdout), { treeId: id, attached: true });
-      assert.match(detached.stderr, new RegExp(`^tree ${id} is already running: not started again \\(this spec was not used`));
+      assert.match(detached.stderr, new RegExp(`tree ${id} is already running: not started again \\(this spec was not used`));
       // Another default task queue (nothing polls it): `run` must follow the tree on the one it runs on.
       const run = startRagomics(['run', spec, '--id', id], { RAGOMICS_TASK_QUEUE: uid('tq-nobody') });
       // Its first line, or its exit (then the match below fails with its stderr).

@@ -79,7 +79,9 @@ export const WorkerConfigSchema = z.strictObject({
    * @default "<data dir>/workspace": `.data/workspace` in a checkout, `~/.ragomics/data/workspace`
    * when installed (RAGOMICS_DATA_DIR, RAGOMICS_HOME; activities/executors/repo-root.ts)
    */
-  workspace: z.string().default(() => path.join(dataDir(), 'workspace')),
+  // Absolute: published output paths travel in results (a fork's input, a child's input check) and
+  // must not depend on the folder the worker was started from.
+  workspace: z.string().default(() => path.join(dataDir(), 'workspace')).transform((p) => path.resolve(p)),
   /** RAGOMICS_BLOCKS_IMAGE: image of the function-block runtime. @default the tag in `<data dir>/blocks-image` */
   blocksImage: z.string().optional(),
   /**

@@ -83,3 +83,13 @@ void test('the earlier names TEMPORAL_TLS_CERT/KEY/CA are aliases; the standard 
   assert.match(configError(() => resolveConnection({}, { ...base, TEMPORAL_TLS_CA: cert, TEMPORAL_TLS_SERVER_CA_CERT_PATH: path.join(dir, 'std-ca.pem') })).message, /std-ca\.pem/);
   assert.equal(resolveConnection({}, { ...base, TEMPORAL_TLS: 'true' }).connectionOptions.tls !== undefined, true, 'TEMPORAL_TLS=true alone turns TLS on');
 });
+
+void test('an address the client could never dial: a ConfigError naming where it came from (the variable, the option, the profile)', () => {
+  assert.match(configError(() => resolveConnection({}, { ...base, TEMPORAL_ADDRESS: 'http://localhost:7233' })).message, /^TEMPORAL_ADDRESS: "http:\/\/localhost:7233" is not host:port \(drop the scheme: localhost:7233\)$/);
+  assert.match(configError(() => resolveConnection({ address: 'localhost:70000' }, base)).message, /^address: "localhost:70000" is not host:port \(the port must be 1-65535\)$/);
+  const file = path.join(dir, 'url.toml');
+  writeFileSync(file, '[profile.default]\naddress = "https://temporal.example:7233"\n');
+  assert.match(configError(() => resolveConnection({}, { ...base, TEMPORAL_CONFIG_FILE: file })).message, /^the address of the profile in .*url\.toml: "https:\/\/temporal\.example:7233" is not host:port \(drop the scheme: temporal\.example:7233\)$/);
+  // What the SDK dials is accepted: a port left out (7233), IPv6 in brackets, any host name.
+  for (const address of ['temporal', '[::1]:7233', 'temporal.bücher.example:7233', '10.0.0.5:443']) assert.equal(resolveConnection({}, { ...base, TEMPORAL_ADDRESS: address }).address, address);
+});

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import { defaultMaxConcurrentNodes, defaultWarmPool, loadWorkerConfig, nodeCapIsSet } from '../../workers/config';
 import { parseWarmPool } from '../../client/cli/worker';
 import { runInNewContext } from 'node:vm';
@@ -118,4 +119,9 @@ test('setWorkflowStackFrames: new realms and threads capture that many frames, t
   } finally {
     setWorkflowStackFrames(10); // V8's default, for whatever this test process creates next
   }
+});
+
+test('workspace: a relative RAGOMICS_WORKSPACE is made absolute (published output paths travel in results)', () => {
+  assert.equal(loadWorkerConfig({}, { RAGOMICS_WORKSPACE: 'ws-rel' }).workspace, path.resolve('ws-rel'));
+  assert.ok(path.isAbsolute(loadWorkerConfig({}, {}).workspace));
 });
