@@ -135,7 +135,7 @@ export function resolveConnection(options: ConnectOptions = {}, env: NodeJS.Proc
 export async function openClient(resolved: ResolvedConnection): Promise<{ client: Client; connection: Connection }> {
   let connection: Connection;
   try {
-    await probe(resolved.address);
+    await probe(resolved.address, Math.min(PROBE_TIMEOUT_MS, durationMs(resolved.connectionOptions.connectTimeout) ?? PROBE_TIMEOUT_MS));
     connection = await Connection.connect(resolved.connectionOptions);
   } catch (err) {
     throw new ServiceUnavailableError(
@@ -166,6 +166,12 @@ function checkAddress(address: string, source: string): void {
   throw new ConfigError(`${source}: "${address}" is not host:port${bare ? ` (drop the scheme: ${bare})` : m ? ' (the port must be 1-65535)' : ', e.g. localhost:7233'}`);
 }
 
+/** Milliseconds of a connect timeout as resolveConnection writes it (`"10s"`), or undefined. */
+function durationMs(value: unknown): number | undefined {
+  const m = typeof value === 'string' ? /^(\d+(?:\.\d+)?)s$/.exec(value) : null;
+  return m ? Number(m[1]) * 1000 : typeof value === 'number' ? value : undefined;
+}
+
 /** Socket errors that say the server is not there (not that it could not be asked yet). */
 const DEFINITE_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND']);
 
@@ -180,7 +186,7 @@ const PROBE_TIMEOUT_MS = 3000;
  * refused where the proxied one works).
  * @throws the socket error (ECONNREFUSED, ENOTFOUND, ...), for openClient to report.
  */
-function probe(address: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+function probe(address: string, timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const m = ADDRESS.exec(address);
   const proxied = ['grpc_proxy', 'https_proxy', 'http_proxy', 'GRPC_PROXY', 'HTTPS_PROXY', 'HTTP_PROXY'].some((k) => env[k]);
   if (!m || proxied) return Promise.resolve();
@@ -192,7 +198,7 @@ function probe(address: string, env: NodeJS.ProcessEnv = process.env): Promise<v
       if (err) reject(err);
       else resolve();
     };
-    socket.setTimeout(PROBE_TIMEOUT_MS, () => done());
+    socket.setTimeout(timeoutMs, () => done());
     socket.once('connect', () => done());
     // Only a definite answer decides: refused, or no such host. Anything else (a DNS server that
     // did not answer, EAI_AGAIN; a network not reachable yet) is left to the client's retries.

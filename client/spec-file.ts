@@ -3,6 +3,7 @@
  * {@link InvalidInputError} whose lines name the file, the line and column when known, and
  * the path of the bad field, e.g. `tree.yaml:14:9: nodes[3].dependencies[0]: unknown node "pca"`.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
@@ -104,7 +105,12 @@ function loadFile(file: string): LoadedFile {
   if (misplaced) throw new InvalidInputError(`${file}: not a spec (YAML or JSON): ${misplaced}`);
   const text = readInputFile(file);
   if (text.trim() === '') throw new InvalidInputError(`${file}: the file is empty`);
-  if (text.includes('\u0000')) throw new InvalidInputError(`${file}: not a spec (YAML or JSON): it is a binary file`);
+  if (text.includes('\u0000')) {
+    // A UTF-16 text (a PowerShell redirect writes one) holds NUL bytes too: say how to fix it.
+    const head = readFileSync(file).subarray(0, 2);
+    const utf16 = (head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff);
+    throw new InvalidInputError(`${file}: not a spec (YAML or JSON): ${utf16 ? 'it is UTF-16 text; save it as UTF-8' : 'it is a binary file'}`);
+  }
   const isJson = ext === '.json';
   if (isJson) {
     try {

@@ -52,6 +52,9 @@ void describe('bad spec files: exit 2 before connecting', { concurrency: true },
     assertFails(await ragomics(['run', file('samples.csv', 'sample,path\na,/a.h5ad\n')], offline), 2, [/samples\.csv: not a spec .*sample sheet: name it in a spec's `samples:`/]);
     writeFileSync(path.join(dir, 'binary.yaml'), Buffer.from([0x89, 0x48, 0x44, 0x46, 0x00, 0x01, 0xff, 0x0a]));
     assertFails(await ragomics(['run', path.join(dir, 'binary.yaml')], offline), 2, [/binary\.yaml: not a spec \(YAML or JSON\): it is a binary file$/]);
+    // A UTF-16 spec (as a PowerShell redirect writes one): named, with the fix.
+    writeFileSync(path.join(dir, 'utf16.yaml'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('nodes: []\n', 'utf16le')]));
+    assertFails(await ragomics(['run', path.join(dir, 'utf16.yaml')], offline), 2, [/utf16\.yaml: not a spec \(YAML or JSON\): it is UTF-16 text; save it as UTF-8$/]);
   });
   void test('a spec\'s missing sample sheet is named with the spec and the path as written', async () => {
     const f = file('cohort-nosheet.yaml', 'samples: sheets/missing.csv\nforEachSample:\n  - { id: "qc_{sample}", block: { name: sleep } }\n');
