@@ -12,6 +12,7 @@
 import { existsSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { msToNumber } from '@temporalio/common';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import { z } from 'zod';
 import { ConfigError, ServiceUnavailableError } from './errors';
@@ -135,7 +136,8 @@ export function resolveConnection(options: ConnectOptions = {}, env: NodeJS.Proc
 export async function openClient(resolved: ResolvedConnection): Promise<{ client: Client; connection: Connection }> {
   let connection: Connection;
   try {
-    await probe(resolved.address, Math.min(PROBE_TIMEOUT_MS, durationMs(resolved.connectionOptions.connectTimeout) ?? PROBE_TIMEOUT_MS));
+    const connectTimeout = resolved.connectionOptions.connectTimeout;
+    await probe(resolved.address, Math.min(PROBE_TIMEOUT_MS, connectTimeout === undefined ? PROBE_TIMEOUT_MS : msToNumber(connectTimeout)));
     connection = await Connection.connect(resolved.connectionOptions);
   } catch (err) {
     throw new ServiceUnavailableError(
@@ -164,12 +166,6 @@ function checkAddress(address: string, source: string): void {
   if (m && port >= 1 && port <= 65535) return;
   const bare = /^[a-z][a-z0-9+.-]*:\/\/([^/]+)/i.exec(address)?.[1];
   throw new ConfigError(`${source}: "${address}" is not host:port${bare ? ` (drop the scheme: ${bare})` : m ? ' (the port must be 1-65535)' : ', e.g. localhost:7233'}`);
-}
-
-/** Milliseconds of a connect timeout as resolveConnection writes it (`"10s"`), or undefined. */
-function durationMs(value: unknown): number | undefined {
-  const m = typeof value === 'string' ? /^(\d+(?:\.\d+)?)s$/.exec(value) : null;
-  return m ? Number(m[1]) * 1000 : typeof value === 'number' ? value : undefined;
 }
 
 /** Socket errors that say the server is not there (not that it could not be asked yet). */

@@ -387,7 +387,7 @@ export function checkBlockParameters(block: BuiltinBlock, path: string): { ok: t
  * The name in `names` closest to `name` by edit distance (case-insensitive), when it is close
  * enough to be a likely typo: at most 2 edits, and fewer than half the name's length.
  */
-export function closest(name: string, names: readonly string[]): string | undefined {
+function closest(name: string, names: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of names) {

@@ -161,10 +161,11 @@ async function startOn(connection: NativeConnection, config: WorkerConfig, resol
 
 async function startWith(executor: BlockExecutor, connection: NativeConnection, config: WorkerConfig, resolved: ReturnType<typeof resolveConnection>, extra: Partial<WorkerOptions>, tracing: { exporter?: SpanExporter } | undefined, logger: Logger | undefined): Promise<RagomicsWorker> {
   if (executor.kind === 'docker') {
-    await requireDockerEngine((executor as ReturnType<typeof createDockerExecutor>).docker);
+    const { docker } = executor as ReturnType<typeof createDockerExecutor>;
+    await requireDockerEngine(docker);
     const clientConnection = await Connection.connect(resolved.connectionOptions);
     try {
-      const removed = await removeOrphanContainers((executor as ReturnType<typeof createDockerExecutor>).docker, clientConnection, resolved.namespace);
+      const removed = await removeOrphanContainers(docker, clientConnection, resolved.namespace);
       if (removed.length > 0) logger?.warn(`removed ${removed.length} container(s) left by dead workers`, { containers: removed });
     } finally {
       await clientConnection.close();
