@@ -430,14 +430,29 @@ export function validateTreeSpec(spec: TreeSpec, options: ValidationOptions = {}
     { pathOf: (i) => paths[i] ?? `nodes[${i}]`, cohort, ...options },
   );
   const errors = r.ok ? [] : [...r.errors];
-  // A root reads its sample's file, else the spec's inputDataPath (workflows/node-runner.ts):
-  // with neither, a built-in block that needs an input would start and then fail (the runner's
-  // InputMissing), naming a file the user never wrote.
-  if (spec.inputDataPath === undefined) {
-    nodes.forEach((node, i) => {
-      if ((node.parentId ?? null) !== null || node.inputs !== undefined || node.sample !== undefined || blockInputCount(node.block) !== 'one') return;
-      errors.push(`${paths[i] ?? `nodes[${i}]`}.block: node "${node.id}": block "${(node.block as { name: string }).name}" needs an input AnnData and the node has none: set the spec's inputDataPath, or give the node a parentId`);
-    });
-  }
+  errors.push(...rootInputErrors(nodes, (i) => paths[i] ?? `nodes[${i}]`, spec.inputDataPath !== undefined, 'set the spec\'s inputDataPath, or give the node a parentId'));
   return errors.length === 0 ? r : { ok: false, errors: [...new Set(errors)] };
+}
+
+/**
+ * Roots that would have nothing to read. A root (no `parentId`, no `inputs`) reads its sample's
+ * file, else the tree's `inputDataPath` (workflows/node-runner.ts): in a tree without one, a root
+ * without a sample whose built-in block needs an input would start and then fail with the
+ * runner's InputMissing, naming a file the user never wrote. Custom code and blocks that take no
+ * input are never reported. Pure.
+ *
+ * @param hasTreeInput true when the tree has an `inputDataPath` (nothing is reported then).
+ * @param remedy what the user can do, ending the message (for a new tree: `set the spec's
+ *   inputDataPath, or give the node a parentId`).
+ * @returns one line per such root: `nodes[0].block: node "qc": block "qc_filter" needs an input
+ *   AnnData and the node has none: set the spec's inputDataPath, or give the node a parentId`.
+ */
+export function rootInputErrors(nodes: readonly NodeSpec[], pathOf: (index: number) => string, hasTreeInput: boolean, remedy: string): string[] {
+  if (hasTreeInput) return [];
+  const errors: string[] = [];
+  nodes.forEach((node, i) => {
+    if ((node.parentId ?? null) !== null || node.inputs !== undefined || node.sample !== undefined || blockInputCount(node.block) !== 'one') return;
+    errors.push(`${pathOf(i)}.block: node "${node.id}": block "${(node.block as { name: string }).name}" needs an input AnnData and the node has none: ${remedy}`);
+  });
+  return errors;
 }

@@ -118,11 +118,19 @@ test('updates and the CLI refuse bad additions to a running tree, which stays un
       [[sleepNode('x', 0, { dependencies: ['y'] }), sleepNode('y', 0, { dependencies: ['x'] })], /cycle/],
       [[sleepNode('x', 0, { parentId: 'root' }), sleepNode('y', 0, { parentId: 'root' })], /maxChildrenPerNode 1/],
       [[{ id: 'x', block: { code: '' } }], /inline code must not be empty/],
+      // A root with nothing to read: the tree has no inputDataPath and the node no sample.
+      [[{ id: 'orphan', block: { name: 'normalize', parameters: {} } }], /^nodes\[0\]\.block: node "orphan": block "normalize" needs an input AnnData and the node has none: this tree has no inputDataPath: give the node a parentId, or one of the tree's samples \(sample\)$/],
     ];
     for (const [nodes, message] of cases) {
       await assert.rejects(tree.addNodes(nodes as never), (e: unknown) => e instanceof InvalidInputError && message.test(e.message));
       refused++;
     }
+    // The same root by signal: refused by the tree, recorded under `rejected`.
+    await tree.addNodesAsync([{ id: 'orphan', block: { name: 'normalize', parameters: {} } }], { requestId: 'orphan-signal' });
+    let rejected;
+    while (!(rejected = (await tree.status()).rejected.find((r) => r.requestId === 'orphan-signal'))) await new Promise((r) => setTimeout(r, 100));
+    assert.match(rejected.errors.join('\n'), /node "orphan": block "normalize" needs an input AnnData/);
+    refused++;
     const nodesFile = path.join(dir, 'add.yaml');
     writeFileSync(nodesFile, '- { id: z, dependencies: [nowhere], block: { name: sleep } }\n');
     // Asynchronously: the worker in this process must keep running to answer the update.

@@ -122,6 +122,14 @@ export const PROMPT_WAKE_PATCH = 'prompt-wake';
  */
 export const LEAN_WAKE_PATCH = 'lean-wake';
 
+/**
+ * Patch id: `addNodes` (update and signal) refuses a root with nothing to read (no sample, no tree
+ * `inputDataPath`, a built-in block that needs an input; `TreeState.rootlessAdditions`). Such
+ * nodes were accepted before and failed when they ran: histories that added one replay as they
+ * ran. `patched()` is called only for a request that has such a root, so others record no marker.
+ */
+export const ROOT_INPUT_PATCH = 'root-input';
+
 /** Most failures listed in the result (the status query pages through all). */
 const MAX_FAILURES_LISTED = 1000;
 /** Least time between two search-attribute upserts (each one is a history event). */
@@ -188,6 +196,8 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
 
   // ---- handlers: registered before the first await --------------------------------------
   setHandler(addNodesUpdate, afterLoad((req) => {
+    const rootless = tree.rootlessAdditions(req);
+    if (rootless.length > 0 && patched(ROOT_INPUT_PATCH)) throw ApplicationFailure.nonRetryable([...tree.check(req).errors, ...rootless].join('\n'), 'InvalidAddition');
     const out = tree.addNodes(req, { by: 'client' }, Date.now());
     if (!out.ok) throw ApplicationFailure.nonRetryable(out.errors.join('\n'), 'InvalidAddition');
     wake();
@@ -197,7 +207,8 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
       if (cancelRequested) throw new Error(`tree "${treeId}" is being cancelled; no nodes can be added`);
       // While loading, the handler validates (addNodes checks everything again).
       if (!loaded) return;
-      const { errors } = tree.check(req);
+      // A validator never runs on replay, so it may refuse more than old histories' handlers did.
+      const errors = [...tree.check(req).errors, ...tree.rootlessAdditions(req)];
       if (errors.length > 0) throw new Error(errors.join('\n'));
     },
   });
@@ -218,6 +229,11 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   setHandler(addNodesSignal, afterLoad((req) => {
     const requestId = typeof req?.requestId === 'string' ? req.requestId : '(none)';
     if (cancelRequested) return tree.reject(requestId, 'signal', ['tree is being cancelled'], Date.now());
+    const rootless = tree.rootlessAdditions(req);
+    if (rootless.length > 0 && patched(ROOT_INPUT_PATCH)) {
+      tree.reject(requestId, req?.source ?? 'signal', [...tree.check(req).errors, ...rootless], Date.now());
+      return wake();
+    }
     const out = tree.addNodes(req, { by: 'signal' }, Date.now());
     if (!out.ok) tree.reject(requestId, req?.source ?? 'signal', out.errors, Date.now());
     wake();

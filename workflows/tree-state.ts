@@ -6,7 +6,7 @@
  */
 import { expandTemplates, inlineRowLocator, instantiate, samplesFromRows, type CohortContext, type Sample } from '../common/cohort';
 import { AddNodesRequestSchema, AddSamplesRequestSchema, MAX_SAMPLES, formatZodError, type AddNodesRequest, type NodeState, type TreeSpec } from '../common/schemas';
-import { initialNodes, validateAdditions, type ExistingTree, type NormalizedNode } from '../common/tree-validation';
+import { initialNodes, rootInputErrors, validateAdditions, type ExistingTree, type NormalizedNode } from '../common/tree-validation';
 import type { CarriedState } from './carried-state';
 import { blockKey, type NodeRecord, type TransitionRecord } from './node-record';
 import { forkOrigin, type AdditionOrigin, type Provenance } from './provenance';
@@ -99,6 +99,19 @@ export class TreeState {
     if (this.appliedRequests.has(request.requestId)) return { request, errors: [] };
     const v = validateAdditions(this.existing(), request.nodes, this.limits(), { prefix, cohort: this.cohort() });
     return v.ok ? { request, errors: [], nodes: v.nodes } : { request, errors: v.errors };
+  }
+
+  /**
+   * Roots of an `addNodes` request that would have nothing to read: no sample and no tree
+   * `inputDataPath`, with a built-in block that needs an input (`rootInputErrors`). Kept apart
+   * from {@link check} because {@link addNodes} accepted such nodes in histories recorded before
+   * ROOT_INPUT_PATCH (workflows/analysis-tree.ts). Empty for a request that does not parse.
+   */
+  rootlessAdditions(raw: unknown, prefix = 'nodes'): string[] {
+    const parsed = AddNodesRequestSchema.safeParse(raw);
+    if (!parsed.success || this.appliedRequests.has(parsed.data.requestId)) return [];
+    return rootInputErrors(parsed.data.nodes, (i) => `${prefix}[${i}]`, this.spec.inputDataPath !== undefined,
+      'this tree has no inputDataPath: give the node a parentId, or one of the tree\'s samples (sample)');
   }
 
   /**

@@ -16,6 +16,7 @@ import {
   type ValidationResult,
 } from '../../common/tree-validation';
 import { TreeScheduler } from '../../workflows/scheduler';
+import { TreeState } from '../../workflows/tree-state';
 
 const LIMITS: ValidationLimits = { maxNodes: 100, maxChildrenPerNode: 10, maxDepth: 50 };
 
@@ -325,4 +326,17 @@ test('a root whose built-in block needs an input, in a spec without inputDataPat
   nodesOf(validateTreeSpec(TreeSpecSchema.parse({ nodes: [{ id: 'load', block: { name: 'sleep', parameters: {} } }] })));
   nodesOf(validateTreeSpec(TreeSpecSchema.parse({ nodes: [{ id: 'make', block: { code: 'def run(adata=None, **p):\n    return adata\n', parameters: {} } }] })));
   nodesOf(validateTreeSpec(TreeSpecSchema.parse({ samples: [{ sample: 'S1', path: '/data/s1.h5ad' }], nodes: [{ id: 'qc', sample: 'S1', block: qc }] })));
+});
+
+test('an addition that is a root with nothing to read: named by rootlessAdditions in a tree without inputDataPath, never in one with it; the request is left unchanged', () => {
+  const norm = { name: 'normalize', parameters: {} };
+  const request = { requestId: 'r1', nodes: [{ id: 'orphan', block: norm }, { id: 'child', parentId: 'root', block: norm }, { id: 'code', block: { code: 'def run(adata=None, **p):\n    return adata\n' } }] };
+  const frozen = JSON.stringify(request);
+  const bare = new TreeState(TreeSpecSchema.parse({ nodes: [{ id: 'root', block: { name: 'sleep', parameters: {} } }] }));
+  assert.deepEqual(bare.rootlessAdditions(request), ['nodes[0].block: node "orphan": block "normalize" needs an input AnnData and the node has none: this tree has no inputDataPath: give the node a parentId, or one of the tree\'s samples (sample)']);
+  const withInput = new TreeState(TreeSpecSchema.parse({ inputDataPath: '/data/pbmc.h5ad', nodes: [{ id: 'root', block: { name: 'sleep', parameters: {} } }] }));
+  assert.deepEqual(withInput.rootlessAdditions(request), []);
+  // A request that does not parse is left to check(), which names its problems.
+  assert.deepEqual(bare.rootlessAdditions({ nodes: 'no' }), []);
+  assert.equal(JSON.stringify(request), frozen);
 });
