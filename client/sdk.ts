@@ -20,7 +20,7 @@ import {
 } from '@temporalio/client';
 import { AddNodesRequestSchema, AddSamplesRequestSchema, TreeSpecSchema, formatZodError, type NodeSpecInput, type SampleRow, type TreeSpecInput } from '../common/schemas';
 import * as SA from '../common/search-attributes';
-import { validateTreeSpec } from '../common/tree-validation';
+import { blockParameterErrors, validateTreeSpec } from '../common/tree-validation';
 import {
   addNodesSignal, addNodesUpdate, addSamplesUpdate, cancelNodeUpdate, cancelTreeSignal, closeTreeSignal, metricsQuery, setMaxParallelJobsUpdate,
   setPausedSignal, statusQuery, summaryQuery, timelineQuery, type AddNodesResult, type AddSamplesResult, type StatusQueryOptions, type TreeLoading,
@@ -111,7 +111,8 @@ function relativeDataPaths(inputDataPath: string | undefined, samples: readonly 
 /** Parses and validates a spec exactly as the workflow will; throws {@link InvalidInputError} naming each bad field. */
 export function validateSpec(spec: unknown): ReturnType<typeof TreeSpecSchema.parse> {
   const parsed = TreeSpecSchema.safeParse(spec);
-  if (!parsed.success) throw new InvalidInputError(formatZodError(parsed.error).split('\n'));
+  // The block parameters of the nodes that parse are named in the same pass as the shape errors.
+  if (!parsed.success) throw new InvalidInputError([...formatZodError(parsed.error).split('\n'), ...blockParameterErrors(spec)]);
   const graph = validateTreeSpec(parsed.data);
   if (!graph.ok) throw new InvalidInputError(graph.errors);
   return parsed.data;

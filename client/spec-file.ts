@@ -14,6 +14,7 @@ import { checkInlineCode, resolveInputPath } from './local-checks';
 import { checkSampleFiles, loadSpecSamples, readSamplesFile } from './sample-sheet';
 import type { SampleRow } from '../common/schemas';
 import { validateSpec } from './sdk';
+import { blockParameterErrors } from '../common/tree-validation';
 import { FORK_FORBIDDEN_FIELDS, type ForkSpecInput } from './fork';
 
 /** A parsed file: its data plus a way to turn a field path into `file:line:col`. */
@@ -50,12 +51,12 @@ export function readAddSamplesFile(file: string): SampleRow[] {
 
 /**
  * Reads a nodes file for `ragomics add`: either a list of nodes or `{ nodes: [...] }`. Each node
- * is checked on its own (shape, block parameters' types); references to other nodes are checked
- * by the tree, which rejects the whole request naming the offending id.
+ * is checked on its own (shape, built-in blocks' parameters); references to other nodes are
+ * checked by the tree, which rejects the whole request naming the offending id.
  * @throws InvalidInputError
  */
 export function readNodesFile(file: string): NodeSpecInput[] {
-  const loaded = loadFile(file);
+  const loaded = listAsNodes(loadFile(file));
   const schema = z.union([
     z.array(NodeSpecSchema).min(1, 'must hold at least one node'),
     z.strictObject({ nodes: z.array(NodeSpecSchema).min(1, 'must hold at least one node') }),
@@ -63,12 +64,20 @@ export function readNodesFile(file: string): NodeSpecInput[] {
   // Report against the shape the user chose, not zod's union summary.
   const wrapped = !Array.isArray(loaded.data);
   const parsed = (wrapped ? schema.options[1] : schema.options[0]).safeParse(loaded.data);
-  if (!parsed.success) {
-    const lines = formatZodError(parsed.error, wrapped ? '' : 'nodes').split('\n');
-    throw locate(new InvalidInputError(lines), loaded);
+  // Built-in blocks' parameters are checked here too, before anything is sent (the tree checks
+  // them again), in the same pass as the shape.
+  const parameters = blockParameterErrors(wrapped ? loaded.data : { nodes: loaded.data });
+  if (!parsed.success || parameters.length > 0) {
+    const lines = parsed.success ? [] : formatZodError(parsed.error, wrapped ? '' : 'nodes').split('\n');
+    throw locate(new InvalidInputError([...lines, ...parameters]), loaded);
   }
   // The raw input, not the parsed one: defaults are filled in by the tree, exactly once.
   return (wrapped ? (loaded.data as { nodes: NodeSpecInput[] }).nodes : loaded.data) as NodeSpecInput[];
+}
+
+/** A file holding a bare list of nodes: its problems name `nodes[i]`, found at `[i]` in the file. */
+function listAsNodes(raw: LoadedFile): LoadedFile {
+  return Array.isArray(raw.data) ? { data: raw.data, where: (p) => raw.where(p.replace(/^nodes(?=\[|$)/, '')) } : raw;
 }
 
 /**
@@ -79,9 +88,7 @@ export function readNodesFile(file: string): NodeSpecInput[] {
  * @throws InvalidInputError naming file, line and field.
  */
 export function readForkFile(file: string): ForkSpecInput {
-  const raw = loadFile(file);
-  // A bare list is read as `{ nodes: [...] }`: its problems name `nodes[i]`, found at `[i]`.
-  const loaded: LoadedFile = Array.isArray(raw.data) ? { data: raw.data, where: (p) => raw.where(p.replace(/^nodes(?=\[)/, '')) } : raw;
+  const loaded = listAsNodes(loadFile(file));
   const data = (Array.isArray(loaded.data) ? { nodes: loaded.data } : loaded.data) as Record<string, unknown>;
   const forbidden = Object.keys(data).filter((k) => k in FORK_FORBIDDEN_FIELDS);
   if (forbidden.length > 0) throw locate(new InvalidInputError(forbidden.map((k) => `${k}: ${FORK_FORBIDDEN_FIELDS[k]}`)), loaded);

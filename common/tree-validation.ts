@@ -10,7 +10,7 @@
  */
 import { blockInputCount, checkBlockInputs } from './block-inputs';
 import { expandTemplates, inlineRowLocator, resolveInputs, samplesFromRows, type CohortContext, type Sample } from './cohort';
-import { checkBlockParameters, type Block, type NodeSpec, type TreeSpec } from './schemas';
+import { NodeSpecSchema, TemplateNodeSchema, checkBlockParameters, type Block, type NodeSpec, type TreeSpec } from './schemas';
 
 /**
  * The read-only view of the nodes already in a tree that validation needs. The workflow's
@@ -455,4 +455,41 @@ export function rootInputErrors(nodes: readonly NodeSpec[], pathOf: (index: numb
     errors.push(`${pathOf(i)}.block: node "${node.id}": block "${(node.block as { name: string }).name}" needs an input AnnData and the node has none: ${remedy}`);
   });
   return errors;
+}
+
+/**
+ * The built-in block parameter errors of a spec that failed its shape check (`TreeSpecSchema`),
+ * so one pass names them beside the shape errors: parameters are otherwise checked only once the
+ * whole spec parses (in {@link validateAdditions}). Looks at each `nodes[i]` and `forEachSample[i]`
+ * that parses on its own; a template whose parameters hold a `{sample}` placeholder is left to the
+ * check after expansion, where its values are known. Pure; `raw` is not changed.
+ *
+ * @returns one line per problem, as {@link validateAdditions} words it
+ *   (`nodes[1].block.parameters.n_comps: Too small: expected number to be >=2`); none for a
+ *   value that is not an object.
+ */
+export function blockParameterErrors(raw: unknown): string[] {
+  if (typeof raw !== 'object' || raw === null) return [];
+  const errors: string[] = [];
+  const check = (field: 'nodes' | 'forEachSample', schema: typeof NodeSpecSchema | typeof TemplateNodeSchema): void => {
+    const list = (raw as Record<string, unknown>)[field];
+    if (!Array.isArray(list)) return;
+    list.forEach((item, i) => {
+      const parsed = schema.safeParse(item);
+      if (!parsed.success || !('name' in parsed.data.block)) return;
+      if (field === 'forEachSample' && holdsPlaceholder(parsed.data.block.parameters)) return;
+      const checked = checkBlockParameters(parsed.data.block, `${field}[${i}].block`);
+      if (!checked.ok) errors.push(...checked.error.split('\n'));
+    });
+  };
+  check('forEachSample', TemplateNodeSchema);
+  check('nodes', NodeSpecSchema);
+  return errors;
+}
+
+/** True when a string anywhere in `value` holds a `{`: a template placeholder, filled per sample. */
+function holdsPlaceholder(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('{');
+  if (typeof value !== 'object' || value === null) return false;
+  return Object.values(value).some(holdsPlaceholder);
 }

@@ -36,10 +36,33 @@ void test('YAML spec with anchors; JSON spec; defaults filled in', () => {
   assert.equal(j.nodes[0]?.id, 'a');
 });
 
+void test('a shape error and block parameter errors in one file: all named in one pass, each at its line', () => {
+  const spec = file('both.yaml', [
+    'inputDataPath: /data/pbmc.h5ad',
+    'nodes:',
+    '  - id: qc',
+    '    block: { name: quality_control, parameters: { min_gene: 200 } }',
+    '  - id: norm',
+    '    parentId: qc',
+    '    colour: blue',
+    '    block: { name: normalize }',
+  ].join('\n'));
+  assert.deepEqual(problems(() => readSpecFile(spec)), [
+    `${spec}:7:5: nodes[1].colour: unknown field`,
+    `${spec}:4:51: nodes[0].block.parameters.min_gene: unknown parameter of quality_control (did you mean min_genes?); it takes min_genes, max_genes, min_cells, max_pct_mito, mito_prefix`,
+  ]);
+});
+
 void test('nodes file: a list, or { nodes: [...] }', () => {
   assert.deepEqual(readNodesFile(file('l.yaml', '- { id: x, parentId: a, block: { name: sleep } }\n')).map((n) => n.id), ['x']);
   assert.deepEqual(readNodesFile(file('m.json', JSON.stringify({ nodes: [{ id: 'y', block: { name: 'sleep' } }] }))).map((n) => n.id), ['y']);
   assert.match(problems(() => readNodesFile(file('e.yaml', 'nodes: []\n')))[0] ?? '', /e\.yaml:1:1: nodes: must hold at least one node/);
+  // Built-in blocks' parameters, in both shapes, in the same pass as a shape error.
+  assert.deepEqual(problems(() => readNodesFile(file('p.yaml', '- { id: x, parentId: a, block: { name: pca, parameters: { n_comps: 1 } } }\n- { id: y, parentId: a, color: red, block: { name: sleep } }\n'))), [
+    `${path.join(dir, 'p.yaml')}:2:25: nodes[1].color: unknown field`,
+    `${path.join(dir, 'p.yaml')}:1:59: nodes[0].block.parameters.n_comps: Too small: expected number to be >=2`,
+  ]);
+  assert.match(problems(() => readNodesFile(file('q.yaml', 'nodes:\n  - { id: x, parentId: a, block: { name: pca, parameters: { n_comp: 5 } } }\n')))[0] ?? '', /q\.yaml:2:\d+: nodes\[0\]\.block\.parameters\.n_comp: unknown parameter of pca \(did you mean n_comps\?\)/);
   assert.match(problems(() => readNodesFile(file('k.yaml', 'nodes:\n  - { id: y, block: { name: sleep } }\nextra: 1\n')))[0] ?? '', /k\.yaml:3:1: extra: unknown field/);
 });
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { NodeSpecSchema, TreeSpecSchema, type NodeSpec, type NodeSpecInput } from '../../common/schemas';
 import {
   EMPTY_TREE,
+  blockParameterErrors,
   createExistingTree,
   validateAdditions,
   validateTreeSpec,
@@ -340,3 +341,27 @@ test('an addition that is a root with nothing to read: named by rootlessAddition
   assert.deepEqual(bare.rootlessAdditions({ nodes: 'no' }), []);
   assert.equal(JSON.stringify(request), frozen);
 });
+
+test('a spec with shape errors: blockParameterErrors names the parameter errors of the nodes and templates that parse, so one pass reports both; placeholders and unparsable nodes are left to later', () => {
+  const raw = {
+    nodes: [
+      { id: 'qc', block: { name: 'quality_control', parameters: { min_gene: 200 } } },
+      { id: 'norm', parentId: 'qc', colour: 'blue', block: { name: 'normalize', parameters: { bogus: 1 } } },
+      { id: 'pca', parentId: 'qc', block: { name: 'pca', parameters: { n_comps: 1 } } },
+    ],
+    forEachSample: [
+      { id: 'qc_{sample}', block: { name: 'quality_control', parameters: { min_genes: -1 } } },
+      { id: 'tag_{sample}', block: { name: 'quality_control', parameters: { mito_prefix: '{sample}' } } },
+    ],
+  };
+  const frozen = JSON.stringify(raw);
+  assert.deepEqual(blockParameterErrors(raw), [
+    'forEachSample[0].block.parameters.min_genes: Too small: expected number to be >=0',
+    'nodes[0].block.parameters.min_gene: unknown parameter of quality_control (did you mean min_genes?); it takes min_genes, max_genes, min_cells, max_pct_mito, mito_prefix',
+    'nodes[2].block.parameters.n_comps: Too small: expected number to be >=2',
+  ]);
+  assert.equal(JSON.stringify(raw), frozen);
+  assert.deepEqual(blockParameterErrors(null), []);
+  assert.deepEqual(blockParameterErrors({ nodes: 'x' }), []);
+});
+
