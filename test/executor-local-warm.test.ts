@@ -10,7 +10,7 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -201,22 +201,31 @@ void describe('local executor fork server (real runner)', () => {
 
   void test('a fork server killed while idle: the next attempt runs cold and succeeds, the server comes back', { timeout: 240_000 }, async (t) => {
     if (!needPython(t)) return;
-    const exec = createLocalExecutor({ warmPool: 1 });
+    // The executor's Python is a wrapper that holds a fork server's start while `hold` exists, so
+    // the restart (0.5 s after the death) cannot win the race with the attempt that must run cold.
+    const hold = path.join(root, 'hold-fork-server');
+    const wrapper = path.join(root, 'python-held');
+    writeFileSync(wrapper, `#!/bin/sh\nif [ "$3" = "--fork-server" ]; then while [ -e '${hold}' ]; do sleep 0.05; done; fi\nexec '${python}' "$@"\n`, { mode: 0o755 });
+    const exec = createLocalExecutor({ warmPool: 1, python: wrapper });
     try {
       await serverReady(exec);
       const victim = exec.forkServerStats()!.pid!;
+      writeFileSync(hold, '');
       process.kill(victim, 'SIGKILL');
       await waitFor(() => exec.forkServerStats()?.ready === false, 20_000, 'the executor to notice the death');
       const r = await runDirect(exec, 'after-kill', { name: 'sleep', parameters: { seconds: 0 } });
       assert.equal(r.outcome.exitCode, 0);
       assert.equal(r.outcome.phases?.warm, undefined, 'ran cold');
       assert.ok(exec.forkServerStats()!.fallbacks >= 1);
+      assert.equal(exec.forkServerStats()?.ready, false, 'the restart is still held');
+      rmSync(hold);
       await waitFor(() => exec.forkServerStats()?.ready === true && exec.forkServerStats()?.starts === 2, 120_000, 'the server to come back');
       assert.notEqual(exec.forkServerStats()!.pid, victim);
       const again = await runDirect(exec, 'after-restart', { name: 'sleep', parameters: { seconds: 0 } });
       assert.equal(again.outcome.exitCode, 0);
       assert.equal(again.outcome.phases?.warm, true, 'forked by the new server');
     } finally {
+      rmSync(hold, { force: true });
       await exec.close?.();
     }
     assert.deepEqual(warmPids(), []);
