@@ -72,7 +72,7 @@ async function measure(n: number, root: string): Promise<Row> {
     for (let index = 0; index < chunks.length; index++) back.push(await acts.readCarriedChunk({ ...ref, index }));
     return joinChunks(back);
   });
-  if (read.value.length !== bytes.length) throw new Error('read back a different size');
+  if (!Buffer.from(read.value).equals(Buffer.from(bytes))) throw new Error(`read back ${read.value.length} bytes that differ from the ${bytes.length} written`);
   return { nodes: n, plain, file: bytes.length, chunks: chunks.length, largestChunk: Math.max(...chunks.map((c) => c.length)), encodeMs: encoded.ms, decodeMs: decoded.ms, writeMs: written.ms, readMs: read.ms };
 }
 

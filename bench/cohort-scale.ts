@@ -284,7 +284,9 @@ async function main(): Promise<void> {
       rec.log(`\nbytes of node input copied between nodes: **${copiedBytes}** (.h5ad files in the tree's workspace that are not a published output: ${copies.length}${copies.length ? `: ${copies.map((c) => path.relative(workspace, c.file)).join(', ')}` : ''}); inputs the runners opened that are the upstream node's own published file or the sample's own .h5ad (same inode and size): ${sameFile}/${inputsOpened}`);
       rec.log(`disk: the workspace's filesystem (shared with other work) had ${(load.freeAtStart / 1e9).toFixed(1)} GB available at the start and ${(load.minFree / 1e9).toFixed(1)} GB at its lowest during the run (sampled every 10 s)`);
       rec.log(`tree workspace: ${MB(totalBytes)} MB on disk in ${unique.size} files, of which published outputs ${MB(publishedBytes)} MB (${published.size} files); input bytes read by all nodes: ${MB(table.reduce((s, r) => s + (r.inBytes ?? 0), 0))} MB`);
-      if (copiedBytes !== 0 || sameFile !== inputsOpened || result.state !== 'COMPLETED') process.exitCode = 1;
+      if (copiedBytes !== 0) rec.fail(`${copiedBytes} bytes of node input were copied`);
+      if (sameFile !== inputsOpened) rec.fail(`${inputsOpened - sameFile} of ${inputsOpened} inputs were not the upstream node's own file`);
+      if (result.state !== 'COMPLETED') rec.fail(`the tree ended ${result.state}`);
     });
   } finally {
     rec.save();
@@ -294,6 +296,7 @@ async function main(): Promise<void> {
 
 main().catch((e) => {
   console.error(e);
+  rec.fail(`the bench stopped with an error: ${e instanceof Error ? e.message : String(e)}`);
   rec.save();
   process.exit(1);
 });

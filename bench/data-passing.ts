@@ -177,7 +177,9 @@ async function main(): Promise<void> {
     rec.log(`\nbytes of node input copied between nodes: **${copiedBytes}** (${copies.length} candidate copies${copies.length ? `: ${copies.map((c) => c.file).join(', ')}` : ''}); inputs opened as the parent's own file (same inode and size): ${rows.filter((r) => r.sameFile).length}/${rows.length}`);
     rec.log(`tree workspace: ${MB(total)} MB on disk in ${unique.size} files; published outputs ${MB(publishedBytes)} MB; everything else ${MB(total - publishedBytes)} MB (largest: ${largestOther ? `${path.relative(workspace, largestOther.file)}, ${largestOther.size} B` : 'none'}); files under an input/ folder: ${inputDirs.length}`);
     rec.log(`makespan (first node start → last node end): ${S(makespanMs)} s; client start → result: ${S(clientWallMs)} s; parent's container gone → child's container started: ${gaps.map((h) => `${h} ms`).join(', ')}; per node, workflow time outside the container (dispatch, workspace, create, publish with sha256): ${outside.map((h) => `${h} ms`).join(', ')}`);
-    if (copiedBytes !== 0 || rows.some((r) => !r.sameFile)) process.exitCode = 1;
+    if (copiedBytes !== 0) rec.fail(`${copiedBytes} bytes of node input were copied`);
+    const notSame = rows.filter((r) => !r.sameFile);
+    if (notSame.length > 0) rec.fail(`inputs not opened as the parent's own file: ${notSame.map((r) => r.id).join(', ')}`);
   });
   rec.save();
 }

@@ -177,7 +177,7 @@ async function main(): Promise<void> {
         rec.log(`|---|---|---|---|---|---|${refSep}|`);
         const procCell = (e: Engine) => {
           const p = figures.get(e.key)!.get('fan')!.processes;
-          return p.length ? String(median(p)) : e.key === 'ragomics-local' ? `${fan.nodes.length} by design (not stamped)` : '1 (the worker\'s)';
+          return p.length ? String(median(p)) : e.key === 'ragomics-local' ? `${fan.nodes.length} by design (not stamped)` : e.key === 'ragomics-inprocess' ? '1 by design, the worker\'s (not stamped)' : 'not stamped';
         };
         for (const e of active) {
           const e2e = med(e.key, 'fan', 'endToEnd');

@@ -37,6 +37,12 @@ export interface BenchRecordFile {
   machine: { cores: number; memGiB: number; node: string; loadAtStart: number[]; loadAtEnd: number[] };
   /** The result lines, as printed. */
   lines: string[];
+  /**
+   * Checks of the run that failed ({@link BenchRecord.fail}); absent when none did. A record with
+   * problems is kept for inspection, but `render-records.js bench` refuses to copy it into
+   * docs/records/, so BENCHMARKS.md never shows a run whose own checks failed.
+   */
+  problems?: string[];
 }
 
 const REPO = repoRoot();
@@ -59,6 +65,18 @@ export class BenchRecord {
    */
   constructor(readonly name: string, private readonly command?: string) {}
 
+  private readonly problems: string[] = [];
+
+  /**
+   * Notes a failed check of the run (printed at once, saved with the record, exit code 1). Call
+   * it where the check fails, before {@link save}; the lines logged so far are kept as they are.
+   */
+  fail(problem: string): void {
+    console.error(`${this.name}: check failed: ${problem}`);
+    this.problems.push(problem);
+    process.exitCode = 1;
+  }
+
   /** Prints a result line (may hold several lines) and keeps it for the record. */
   log(text: string): void {
     console.log(text);
@@ -79,9 +97,10 @@ export class BenchRecord {
       endedAt: new Date().toISOString(),
       machine: { cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAtStart: this.loadAtStart, loadAtEnd: load() },
       lines: this.lines,
+      ...(this.problems.length > 0 ? { problems: [...this.problems] } : {}),
     };
     writeFileSync(file, `${JSON.stringify(rec, null, 2)}\n`);
-    console.log(`# recorded in ${path.relative(process.cwd(), file)}`);
+    console.log(`# recorded in ${path.relative(process.cwd(), file)}${this.problems.length > 0 ? ` with ${this.problems.length} failed check(s): not for BENCHMARKS.md` : ''}`);
     return file;
   }
 

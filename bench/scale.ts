@@ -86,7 +86,10 @@ async function oneBigTree(ctx: WorkerContext, n: number, canAfter: number | unde
   rec.log(`(a) one tree of ${n} nodes, maxParallelJobs ${SLOTS}: ${result.state} in ${seconds.toFixed(1)} s = ${(n / seconds).toFixed(1)} nodes/s, ` +
     `${result.runs} continue-as-new; last run's input ${(input / 1024).toFixed(0)} KiB${result.runs > 0 ? ` (${(input / n).toFixed(0)} B/node)` : ''}; ` +
     `RSS peak ${mb(m.peakRss)}, final ${mb(m.rss)}; heap used peak ${mb(m.peakHeap)}, final ${mb(m.heap)}`);
-  if (result.state !== 'COMPLETED') rec.log(`    failures: ${JSON.stringify(result.failures.slice(0, 3))}`);
+  if (result.state !== 'COMPLETED') {
+    rec.log(`    failures: ${JSON.stringify(result.failures.slice(0, 3))}`);
+    rec.fail(`the ${n}-node tree ended ${result.state}`);
+  }
   // Where the slots went, in workflow time: each node holds a slot from RUNNING to its end.
   const status = await tree.status({ transitions: true });
   const held = status.nodes.map((x) => {

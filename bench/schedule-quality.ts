@@ -27,7 +27,7 @@ export const REFERENCE_TREE: ReadonlyArray<{ id: string; parent: string | null; 
   { id: 'markers_high', parent: 'leiden_high', units: 7.1 },
 ];
 const SLOTS = 3;
-const SCALE = 0.1; // seconds per unit
+export const SCALE = 0.1; // seconds per unit
 const STRATEGIES: PriorityStrategy[] = ['depth_first', 'breadth_first', 'fifo', 'critical_path'];
 
 type Tree = typeof REFERENCE_TREE;

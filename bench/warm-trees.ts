@@ -114,7 +114,7 @@ async function main(): Promise<void> {
     const warmNodes = w.map((r) => `${r.warm}/${r.nodes}`).join(', ');
     rec.log(`| ${label} | ${c[0]!.nodes} | ${c.length} | ${mc.toFixed(1)} | ${mw.toFixed(1)} | ${(mc / mw).toFixed(2)}× | ${warmNodes} |`);
   };
-  rec.log(`\nTree makespan on the Docker executor, cold vs warm pool (${warmSize} members), same run, workers side by side (2 node slots each, 1 GiB per node); median of the runs, seconds`);
+  rec.log(`\nTree makespan on the Docker executor, cold vs warm pool (${warmSize} members), same run, workers side by side (${common.maxConcurrentNodes} node slots each, ${common.defaultMemoryMB / 1024} GiB per node); median of the runs, seconds`);
   rec.log('| tree | nodes | runs | cold | warm | cold/warm | nodes served warm (per warm run) |');
   rec.log('|---|---:|---:|---:|---:|---:|---|');
   row('pbmc', 'PBMC demo (examples/pbmc-tree.yaml)');

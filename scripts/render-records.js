@@ -62,12 +62,18 @@ function reliabilitySection() {
     }
     present.push(c);
     const result = c.ok ? 'pass' : `**FAIL**: ${cell(c.error ?? '(no error recorded)')}`;
-    out.push(`| ${id} | ${result} | ${c.commit ?? 'unknown'} | ${utc(c.finishedAt)} | ${(c.durationMs / 1000).toFixed(1)} s | ${c.faultsInjected} | ${c.nodesReExecuted} | ${c.outputsLost} | ${c.outputsVerified} | ${cell(c.line)} |`);
+    out.push(`| ${id} | ${result} | ${c.commit ?? 'unknown'} | ${utc(c.finishedAt)} | ${(c.durationMs / 1000).toFixed(1)} s | ${c.faultsInjected} | ${c.nodesReExecuted} | ${c.outputsLost ?? 'not checked'} | ${c.outputsVerified} | ${cell(c.line)} |`);
   }
   for (const id of rows.keys()) if (!expected.includes(id)) throw new UsageError(`docs/records/reliability/case-${id}.json: case ${id} is not in ${path.relative(ROOT, EXPECTED_FILE)}`);
   const sum = (k) => present.reduce((s, c) => s + (Number(c[k]) || 0), 0);
-  out.push(`| **recorded: ${present.length} of ${expected.length}** | ${present.filter((c) => c.ok).length} pass | | | ${sum('durationMs') === 0 ? '—' : `${(sum('durationMs') / 1000).toFixed(0)} s`} | **${sum('faultsInjected')}** | **${sum('nodesReExecuted')}** | **${sum('outputsLost')}** | ${sum('outputsVerified')} | |`);
+  out.push(`| **recorded: ${present.length} of ${expected.length}** | ${present.filter((c) => c.ok).length} pass | | | ${sum('durationMs') === 0 ? '—' : `${(sum('durationMs') / 1000).toFixed(0)} s`} | **${sum('faultsInjected')}** | **${sum('nodesReExecuted')}** | **${sum('outputsLost')}**${unchecked(present)} | ${sum('outputsVerified')} | |`);
   return out.join('\n');
+}
+
+/** ` (not checked in 3b)`: the rows whose outputs were never checked (`outputsLost` null), so a total of 0 does not read as all checked. */
+function unchecked(rows) {
+  const ids = rows.filter((c) => c.outputsLost === null || c.outputsLost === undefined).map((c) => c.id);
+  return ids.length === 0 ? '' : ` (not checked in ${ids.join(', ')})`;
 }
 
 // ---- benchmarks --------------------------------------------------------------------------
@@ -163,8 +169,17 @@ function renderDoc(file, keyPattern, render) {
 /** Problems found while rendering (issue 15's targets not readable from the records); reset per renderAll. */
 let problems = [];
 
+/** `the run's own checks failed: …` for a bench record saved with problems (bench/record.ts `fail`), else null. */
+function failedChecks(r) {
+  return Array.isArray(r.problems) && r.problems.length > 0 ? `the run's own checks failed: ${r.problems.join('; ')}` : null;
+}
+
 function renderBench(key, doc) {
   const records = benchRecords();
+  for (const r of records.values()) {
+    const failed = failedChecks(r) && `docs/records/bench/${r.name}.json: ${failedChecks(r)}`;
+    if (failed && !problems.includes(failed)) problems.push(failed);
+  }
   if (key === 'bench-runs') return benchRunsSection(records, doc);
   if (key === 'issue15-targets') {
     const t = issue15Table(records, (name) => `section ${sectionLabel(doc, name)}`);
@@ -220,6 +235,7 @@ function main(argv) {
   } else if (cmd === 'bench') {
     copyRecords(from ?? process.env.RAGOMICS_BENCH_DIR ?? path.join(ROOT, '.data', 'bench'), path.join(RECORDS, 'bench'), /^[a-z0-9-]+\.json$/, (n, r) => {
       if (`${r.name}.json` !== n || !Array.isArray(r.lines)) throw new UsageError(`${n}: not a bench record (bench/record.ts)`);
+      if (failedChecks(r)) throw new UsageError(`${n}: ${failedChecks(r)}; nothing was copied (run it again, or copy the other records with --from a folder without it)`);
     });
   }
   else if (cmd !== 'render') throw new UsageError(`unknown command ${JSON.stringify(cmd ?? '')} (reliability [--from DIR] | bench [--from DIR] | render | --check)`);

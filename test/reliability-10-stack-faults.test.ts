@@ -113,13 +113,14 @@ async function faultCase(rec: CaseRecorder, name: string, fault: (treeId: string
       assert.ok(firstOk === -1 || firstOk === att.length - 1, `${n.id} ran again after an attempt that succeeded: ${att.map((a) => `${a.status}@${a.worker ?? '?'}`).join(', ')}`);
     }
     const check = await verifyOutputs(ledger, status.nodes, hashed);
+    rec.outputs(check);
     assert.deepEqual(check.problems, [], 'every completed output is intact');
     assert.equal(check.verified, status.nodes.length, 'every node has a verified output');
     // The dead or stopped attempts' containers are removed by the workers' sweeps.
     await waitUntil('no container of the tree left', async () => (await containersWith(dockerApi, { treeId })).length === 0, W.containersGone, 500);
     const re = reExecutions(ledger);
     rec.set({
-      nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
+      nodesReExecuted: re.total,
       // How each re-executed node's attempts ended, and where they ran (the why of every re-run).
       figures: { doneAfterFaultMs: doneMs, reExecuted: re.nodes, reExecutedAttempts: Object.fromEntries(Object.keys(re.nodes).map((id) => [id, attemptsOf(ledger, id).map((a) => `${a.status}${a.failureType ? `:${a.failureType}` : ''}@${a.worker ?? '?'}`)])) },
       line: `${f.phrase}; ${runningBefore.length} nodes were running; re-executed ${JSON.stringify(re.nodes)}; completed-before-fault ran once; ${check.verified} outputs verified; no container left; tree done ${secs(doneMs)} after the fault`,

@@ -94,11 +94,14 @@ void test('case 3a: Docker engine restarted while a node runs: the node is retri
     await logWarmNodes('case 3a', status);
     const ledger = await readLedger(ws, treeId);
     const check = await verifyOutputs(ledger, status.nodes);
+    rec.outputs(check);
     assert.deepEqual(check.problems, []);
+    assert.equal(check.verified, 3, 'the outputs of x, y and z re-hashed');
     const x = nodeOf(status, 'x');
-    assert.ok(['COMPLETED', 'FAILED'].includes(x.state), `x ended (${x.state})`);
-    if (x.state === 'FAILED') assert.match(x.error ?? '', /docker|engine|container/i, 'the reason names Docker');
-    // The restart killed x's container: x must have been tried again, whatever its end.
+    // RELIABILITY.md: with maxRetries 2 the node completes, and so does the tree.
+    assert.equal(x.state, 'COMPLETED', `x ended ${x.state}: ${x.error ?? ''}`);
+    assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures));
+    // The restart killed x's container: x must have been tried again.
     assert.ok(attemptLines(ledger, 'x').length >= 2, `x was retried after the restart: ${attemptLines(ledger, 'x').join('; ')}`);
     assert.equal(nodeOf(status, 'z').state, 'COMPLETED', 'the other node is unaffected');
     const timeline = (await tree.timeline()).filter((e) => e.node === 'x');
@@ -108,7 +111,7 @@ void test('case 3a: Docker engine restarted while a node runs: the node is retri
     w.kill('SIGTERM');
     await w.waitExit(W3A.stopWorker);
     rec.set({
-      faultsInjected: 1, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
+      faultsInjected: 1, nodesReExecuted: re.total,
       line: `dockerd restarted during a 20 s node (stop ${secs(stopMs)}, start ${secs(startMs)}): x ${x.state} after ${timeline.length} attempt(s) [${attemptLines(ledger, 'x').join('; ')}], tree ${result.state} ${secs(endedMs)} after the fault (bound ${secs(BOUND_MS)}); engine left clean`,
       figures: { stopMs, startMs, downMs, endedAfterFaultMs: endedMs, xState: x.state, xError: x.error, attempts: attemptLines(ledger, 'x'), reExecuted: re.nodes, privateEngine: setup },
     });
@@ -165,7 +168,7 @@ void test('case 3b: Docker engine stopped for good while a node runs: the node F
     w.kill('SIGTERM');
     await w.waitExit(W3B.stopWorker);
     rec.set({
-      faultsInjected: 1, nodesReExecuted: re.total, outputsLost: 0, outputsVerified: 0,
+      faultsInjected: 1, nodesReExecuted: re.total,
       line: `dockerd stopped (took ${secs(stopMs)}) during a 30 s node: x FAILED ${secs(endedMs)} after the fault after ${timeline.length} attempt(s), reason "${(x.error ?? '').split('\n')[0]!.slice(0, 120)}"; worker up; nothing hung`,
       figures: { stopMs, endedAfterFaultMs: endedMs, attempts: attemptLines(ledger, 'x'), reason: x.error },
     });

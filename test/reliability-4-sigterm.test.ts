@@ -96,12 +96,14 @@ void test('case 4a: SIGTERM while a node runs, grace longer than the node: it fi
   assert.equal(r.leftByA, 0, 'no container of the stopped worker is left');
   assert.equal(r.result.state, 'COMPLETED', JSON.stringify(r.result.failures));
   assert.ok(r.attempts.filter((x) => x.nodeId !== 'x').every((x) => x.worker === r.nextId), 'later and child ran on the next worker');
+  rec.outputs(r.check);
   assert.deepEqual(r.check.problems, []);
+  assert.equal(r.check.verified, 3, 'the outputs of x, later and child re-hashed');
   assert.equal(r.re.total, 0, 'nothing ran twice');
   rec.set({
-    faultsInjected: 1, nodesReExecuted: r.re.total, outputsLost: r.check.problems.length, outputsVerified: r.check.verified,
-    line: `SIGTERM with grace 60 s during an 8 s node: node finished on the stopping worker, which exited 0 after ${secs(r.exitMs)}; 0 nodes taken after SIGTERM; 0 containers left; tree completed on the next worker; 0 re-executions`,
-    figures: { exitAfterTermMs: r.exitMs, graceSeconds: 60, nodeSeconds: 8 },
+    faultsInjected: 1, nodesReExecuted: r.re.total,
+    line: `SIGTERM with grace ${LONG_GRACE.graceSeconds} s during a ${LONG_GRACE.nodeSeconds} s node: node finished on the stopping worker, which exited 0 after ${secs(r.exitMs)}; 0 nodes taken after SIGTERM; 0 containers left; tree completed on the next worker; 0 re-executions`,
+    figures: { exitAfterTermMs: r.exitMs, graceSeconds: LONG_GRACE.graceSeconds, nodeSeconds: LONG_GRACE.nodeSeconds },
   });
 }));
 
@@ -118,10 +120,12 @@ void test('case 4b: SIGTERM while a node runs, grace shorter than the node: it i
   assert.equal(r.result.state, 'COMPLETED', `the node runs again elsewhere instead of failing: ${JSON.stringify(r.result.failures)}`);
   const xs = r.attempts.filter((x) => x.nodeId === 'x');
   assert.deepEqual(xs.map((x) => [x.run, x.status, x.worker]), [[1, 'cancelled', r.stoppedId], [2, 'succeeded', r.nextId]]);
+  rec.outputs(r.check);
   assert.deepEqual(r.check.problems, []);
+  assert.equal(r.check.verified, 3, 'the outputs of x, later and child re-hashed');
   rec.set({
-    faultsInjected: 1, nodesReExecuted: r.re.total, outputsLost: r.check.problems.length, outputsVerified: r.check.verified,
-    line: `SIGTERM with grace ${grace} s during a 30 s node: container killed and removed by the stopping worker, which exited 0 after ${secs(r.exitMs)}; node re-run on the next worker (re-executed ${JSON.stringify(r.re.nodes)}); 0 containers left; tree completed`,
+    faultsInjected: 1, nodesReExecuted: r.re.total,
+    line: `SIGTERM with grace ${grace} s during a ${SHORT_GRACE.nodeSeconds} s node: container killed and removed by the stopping worker, which exited 0 after ${secs(r.exitMs)}; node re-run on the next worker (re-executed ${JSON.stringify(r.re.nodes)}); 0 containers left; tree completed`,
     figures: { exitAfterTermMs: r.exitMs, graceSeconds: grace, nodeSeconds: 30, reExecuted: r.re.nodes },
   });
 }));

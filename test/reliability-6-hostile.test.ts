@@ -153,6 +153,7 @@ async function hostileCase(rec: CaseRecorder, pooled: boolean): Promise<void> {
     assert.equal(await sha256('/etc/passwd'), passwdBefore, "the host's /etc/passwd is unchanged");
     assert.equal(existsSync(`/ragomics-escape-${marker}`), false, 'nothing was written to the host /');
     const check = await verifyOutputs(ledger, status.nodes);
+    rec.outputs(check);
     assert.deepEqual(check.problems, [], 'the parent output (the attacked input) and every completed output are intact');
     assert.ok(check.verified >= 4);
     assert.equal(nodeOf(status, 'seed').sha256, ledger.published.find((p) => p.nodeId === 'seed')!.result.outputSha256);
@@ -166,7 +167,7 @@ async function hostileCase(rec: CaseRecorder, pooled: boolean): Promise<void> {
     await w.waitExit(W6.stop);
     const attacks = Object.keys(expected).filter((k) => !['seed', 'bystander'].includes(k));
     rec.set({
-      faultsInjected: attacks.length, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
+      faultsInjected: attacks.length, nodesReExecuted: re.total,
       line: `${pooled ? 'in pooled containers: ' : ''}${attacks.length} attacks contained (5 FAILED with reason, 2 probes: ${Object.keys(ops).length} privileged ops all refused, no host path/socket/shadow visible); fork bomb peak ${fork[1]}/${fork[2]} pids, ${forkHits} forks refused by the limit; bystander COMPLETED; parent output and host /etc unchanged`,
       figures: { outcomes, privilegedOps: ops, forkBomb: { peak: Number(fork[1]), limit: Number(fork[2]), limitHits: forkHits }, hostBackedMounts: hostBacked.map((m) => m.target) },
     });

@@ -93,6 +93,7 @@ void test('case 8: every published output has a checksum, never changes after it
     for (const id of ['seed', 'a', 'b', 'c']) assert.ok(atCompletion.has(id), `${id} hashed at completion (hashed: ${[...atCompletion.keys()].join(', ')})`);
     // Re-hash at the end: same as at completion, same as recorded; modes 0444 / 0555.
     const check = await verifyOutputs(ledger, status.nodes, atCompletion);
+    rec.outputs(check);
     assert.deepEqual(check.problems, []);
     assert.equal(check.verified, status.nodes.length);
     // Outputs differ along the chain (each tag node changed its input), so hashes are meaningful.
@@ -122,7 +123,7 @@ void test('case 8: every published output has a checksum, never changes after it
     w.kill('SIGTERM');
     await w.waitExit(W8.stop);
     rec.set({
-      faultsInjected: 2, nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
+      faultsInjected: 2, nodesReExecuted: re.total,
       line: `${status.nodes.length} outputs: sha256 in every result; ${atCompletion.size} hashed within ${secs(Math.max(...firstSeenLagMs))} of COMPLETED and all ${check.verified} re-hashed equal at the end; files 0444, folders 0555; 2 non-root tamper attempts refused`,
       figures: { outputs: status.nodes.length, hashedAtCompletion: atCompletion.size, maxLagMs: Math.max(...firstSeenLagMs), verified: check.verified },
     });

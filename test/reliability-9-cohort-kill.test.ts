@@ -186,6 +186,7 @@ void test('case 9: worker SIGKILLed mid-cohort while a sample is added; the tree
     assert.deepEqual(manifest.metrics.input_keys, all, 'the block saw every sample once, in sheet order');
 
     const check = await verifyOutputs(ledger, status.nodes);
+    rec.outputs(check);
     assert.deepEqual(check.problems, []);
     assert.equal(check.verified, expectedIds.length);
     const left = await containersWith(docker, { treeId });
@@ -197,7 +198,7 @@ void test('case 9: worker SIGKILLed mid-cohort while a sample is added; the tree
     await b.waitExit(W9.stopB);
     assert.ok(!isAlive(a.pid) && !isAlive(b.pid), 'no worker process is left');
     rec.set({
-      nodesReExecuted: re.total, outputsLost: check.problems.length, outputsVerified: check.verified,
+      nodesReExecuted: re.total,
       line: `SIGKILL with ${runningBefore.join(',')} running (${completedBefore.length} completed), ${ADDED} added while dead: update pending ${secs(pendingWhileDeadMs)} with no worker and answered ${secs(updateAnsweredAfterStartMs)} after the replacement started (worker down ${secs(downtimeMs)}); re-executed ${JSON.stringify(re.nodes)}, completed-before-kill ran once; gather read ${all.join(',')} once each in sheet order; tree done ${secs(finishedMs)} after the kill; 0 containers, 0 workers left`,
       figures: { noticedMs, downtimeMs, pendingWhileDeadMs, updateAnsweredAfterStartMs, finishedAfterKillMs: finishedMs, reExecuted: re.nodes, gatherInputs: all },
     });

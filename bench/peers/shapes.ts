@@ -46,12 +46,16 @@ export function workloads(chainLength = 10, chainSeconds = 0.5, fanSize = 200, f
 /**
  * Reads the intervals the tasks wrote (bench/peers/task.py: one `<id>.t` file per task holding
  * `<id> <start ms> <end ms> <pid>`) from `dir`.
- * @throws Error naming the file when one is malformed.
+ * @throws Error naming the file when one is malformed, or holds more than one line (the task ran
+ *   more than once).
  */
 export function readTaskFiles(dir: string): Map<string, Interval> {
   const out = new Map<string, Interval>();
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.t'))) {
-    const [id, start, end, pid] = readFileSync(path.join(dir, f), 'utf8').trim().split(/\s+/);
+    const lines = readFileSync(path.join(dir, f), 'utf8').trim().split('\n');
+    // task.py appends: a task the engine ran more than once left a line per run.
+    if (lines.length > 1) throw new Error(`${path.join(dir, f)}: task ${f.slice(0, -2)} ran ${lines.length} times`);
+    const [id, start, end, pid] = (lines[0] ?? '').split(/\s+/);
     if (!id || `${id}.t` !== f || ![start, end, pid].every((x) => x !== undefined && Number.isFinite(Number(x)))) throw new Error(`${path.join(dir, f)}: not "<id> <start ms> <end ms> <pid>" of task ${f.slice(0, -2)}`);
     out.set(id, { start: Number(start), end: Number(end), pid: Number(pid) });
   }

@@ -1,4 +1,4 @@
-"""One benchmark task of bench/peers.ts: sleep, then write "<id> <start ms> <end ms> <pid>" to a file.
+"""One benchmark task of bench/peers.ts: sleep, then append "<id> <start ms> <end ms> <pid>" to a file.
 
 The same body runs in every peer engine: as a process of its own (`python task.py ID SECONDS
 FILE`: Snakemake's shell jobs, Prefect's subprocess tasks) or called in the engine's own
@@ -14,12 +14,16 @@ import time
 
 
 def run(task_id: str, seconds: float, path: str) -> None:
-    """Sleeps `seconds` (none at 0) and writes the task's interval and pid to `path` (overwritten)."""
+    """Sleeps `seconds` (none at 0) and appends the task's interval and pid to `path`.
+
+    Appended, not overwritten: a task the engine ran twice leaves two lines, which the benchmark
+    refuses (bench/peers/shapes.ts `readTaskFiles`).
+    """
     start = time.time()
     if seconds > 0:
         time.sleep(seconds)
     end = time.time()
-    with open(path, "w", encoding="utf-8") as f:
+    with open(path, "a", encoding="utf-8") as f:
         f.write(f"{task_id} {start * 1000:.3f} {end * 1000:.3f} {os.getpid()}\n")
 
 

@@ -195,8 +195,11 @@ export interface CaseFigures {
   faultsInjected: number;
   /** Node executions beyond the first (from the ledger). */
   nodesReExecuted: number;
-  /** Completed outputs missing or changed (must be 0). */
-  outputsLost: number;
+  /**
+   * Completed outputs missing or changed (must be 0); null when the case never checked its
+   * outputs (it failed before, or, like 3b, has none to check).
+   */
+  outputsLost: number | null;
   /** Completed outputs re-hashed and found intact. */
   outputsVerified: number;
   /** One line the summary prints. */
@@ -233,6 +236,11 @@ export type CaseReport = Pick<CaseFigures, 'faultsInjected' | 'nodesReExecuted' 
 export interface CaseRecorder {
   /** Merges figures into the case's row (`figures` is merged key by key). Call it as soon as a figure is known. */
   set(part: Partial<CaseReport>): void;
+  /**
+   * Records an output check (`verifyOutputs`): `outputsLost`, `outputsVerified` and the first
+   * problems. Call it before asserting on the check, so a failed case's row shows what was lost.
+   */
+  outputs(check: { problems: readonly string[]; verified: number }): void;
 }
 
 /**
@@ -245,10 +253,13 @@ export interface CaseRecorder {
 export function runCase(meta: { id: string; title: string; test: string }, body: (rec: CaseRecorder) => Promise<void>): () => Promise<void> {
   return async () => {
     const t0 = Date.now();
-    const report: CaseReport = { faultsInjected: 0, nodesReExecuted: 0, outputsLost: 0, outputsVerified: 0, line: '', figures: {} };
+    const report: CaseReport = { faultsInjected: 0, nodesReExecuted: 0, outputsLost: null, outputsVerified: 0, line: '', figures: {} };
     const rec: CaseRecorder = {
       set(part) {
         Object.assign(report, { ...part, figures: { ...report.figures, ...(part.figures ?? {}) } });
+      },
+      outputs(check) {
+        rec.set({ outputsLost: check.problems.length, outputsVerified: check.verified, ...(check.problems.length > 0 ? { figures: { outputProblems: check.problems.slice(0, 10) } } : {}) });
       },
     };
     let error: string | undefined;

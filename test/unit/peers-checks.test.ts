@@ -64,7 +64,7 @@ describe('peers run checks', () => {
 });
 
 describe('task files', () => {
-  void test('read with their pids; a malformed one is named', () => {
+  void test('read with their pids; a malformed one, or one a task wrote twice, is named', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'peers-test-'));
     try {
       writeFileSync(path.join(dir, 'a.t'), 'a 1000.5 1100.25 42\n');
@@ -78,6 +78,9 @@ describe('task files', () => {
       assert.throws(() => readTaskFiles(dir), /c\.t: not "<id> <start ms> <end ms> <pid>" of task c/);
       writeFileSync(path.join(dir, 'c.t'), 'd 1200 1300 7\n');
       assert.throws(() => readTaskFiles(dir), /c\.t: not .* of task c/);
+      // task.py appends, so a task run twice leaves two lines: refused, not read as one run.
+      writeFileSync(path.join(dir, 'c.t'), 'c 1200 1300 7\nc 1400 1500 8\n');
+      assert.throws(() => readTaskFiles(dir), /c\.t: task c ran 2 times/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

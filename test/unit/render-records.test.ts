@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../../activities/executors/repo-root';
@@ -41,14 +41,16 @@ void test('render-records: renders from the records, fails --check on a hand edi
     }));
     writeFileSync(path.join(runDir, 'case-1b.json'), JSON.stringify({
       id: '1b', title: 't', test: 'test/reliability-1-worker-kill.test.ts', ok: false, error: 'boom | with a pipe', commit: 'abc1234', finishedAt: '2026-11-28T22:51:00.000Z',
-      durationMs: 1000, faultsInjected: 1, nodesReExecuted: 0, outputsLost: 0, outputsVerified: 0, line: '(nothing measured before the failure)', figures: {},
+      durationMs: 1000, faultsInjected: 1, nodesReExecuted: 0, outputsLost: null, outputsVerified: 0, line: '(nothing measured before the failure)', figures: {},
     }));
     assert.equal(run(d, '--check').code, 1, 'the placeholder text is not what the (empty) records render');
     let r = run(d, 'reliability', '--from', runDir);
     assert.equal(r.code, 0, r.out);
     const rel = readFileSync(path.join(d, 'RELIABILITY.md'), 'utf8');
     assert.match(rel, /\| 1 \| pass \| abc1234 \| 2026-11-28 22:50 \| 44\.3 s \| 1 \| 2 \| 0 \| 6 \| tree done 33\.9 s after the kill \|/);
-    assert.match(rel, /\| 1b \| \*\*FAIL\*\*: boom \/ with a pipe \|/);
+    assert.match(rel, /\| 1b \| \*\*FAIL\*\*: boom \/ with a pipe \| abc1234 \| 2026-11-28 22:51 \| 1\.0 s \| 1 \| 0 \| not checked \| 0 \|/);
+    // A total of 0 lost does not read as "all checked" while a row never checked its outputs.
+    assert.match(rel, /\| \*\*0\*\* \(not checked in 1b\) \| 6 \|/);
     assert.match(rel, /\| 3b \| not yet recorded at this commit \|/);
     assert.match(rel, /^prose$/m);
     assert.match(rel, /^more prose$/m);
@@ -82,6 +84,23 @@ void test('render-records: renders from the records, fails --check on a hand edi
     assert.match(r.out, /case 42 is not in/);
     assert.equal(readFileSync(path.join(d, 'RELIABILITY.md'), 'utf8'), before);
     assert.equal(run(d, 'bogus').code, 2);
+    // A bench record whose run's own checks failed is not copied, nor any other of that run.
+    const failedDir = path.join(d, 'bench-failed');
+    mkdirSync(failedDir);
+    const good = { name: 'scale', command: 'node dist/bench/scale.js', commit: 'abc1234', startedAt: '2026-11-28T22:40:00.000Z', endedAt: '2026-11-28T22:44:00.000Z', machine: { cores: 2, memGiB: 24, node: 'v20.20.2', loadAtStart: [1, 1, 1], loadAtEnd: [1, 1, 1] }, lines: ['(a) one tree'] };
+    writeFileSync(path.join(failedDir, 'scale.json'), JSON.stringify(good));
+    writeFileSync(path.join(failedDir, 'data-passing.json'), JSON.stringify({ ...good, name: 'data-passing', lines: ['copied: 5'], problems: ['5 bytes of node input were copied'] }));
+    const benchBefore = readFileSync(path.join(d, 'BENCHMARKS.md'), 'utf8');
+    r = run(d, 'bench', '--from', failedDir);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /data-passing\.json: the run's own checks failed: 5 bytes of node input were copied; nothing was copied/);
+    assert.equal(readFileSync(path.join(d, 'BENCHMARKS.md'), 'utf8'), benchBefore);
+    assert.ok(!existsSync(path.join(d, 'docs', 'records', 'bench', 'scale.json')), 'the run\'s other records were not copied either');
+    // Such a record put into docs/records/ by hand fails --check.
+    copyFileSync(path.join(failedDir, 'data-passing.json'), path.join(d, 'docs', 'records', 'bench', 'data-passing.json'));
+    r = run(d, '--check');
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /docs\/records\/bench\/data-passing\.json: the run's own checks failed/);
   } finally {
     rmSync(d, { recursive: true, force: true });
   }
