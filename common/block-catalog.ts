@@ -54,11 +54,16 @@ export const BlockParameterSchemas = {
   umap: z.strictObject({
     n_neighbors: int(2, 500).default(15),
     n_pcs: int(2, 500).nullable().default(null),
-    min_dist: z.number().min(0).max(10).default(0.5),
+    /**
+     * At most 1, the embedding's spread: umap-learn refuses min_dist > spread, and scanpy, which
+     * skips that check, fits a degenerate curve and returns a meaningless embedding without error.
+     */
+    min_dist: z.number().min(0).max(1).default(0.5),
     random_state: int(0, 2 ** 31 - 1).default(0),
     /**
-     * obsm key the graph is built on (e.g. X_pca_harmony after integrate); absent or null: X_pca,
-     * else X. No default, so the normalised parameters of existing trees stay as they were.
+     * obsm key the graph is built on (e.g. X_pca_harmony after integrate), or `X` for the
+     * expression matrix itself; absent or null: X_pca (a missing PCA is an error, not a silent
+     * PCA of X). No default, so the normalised parameters of existing trees stay as they were.
      */
     use_rep: key().nullable().optional(),
   }),
@@ -70,8 +75,9 @@ export const BlockParameterSchemas = {
     key_added: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).max(64).default('leiden'),
     random_state: int(0, 2 ** 31 - 1).default(0),
     /**
-     * obsm key the graph is built on (e.g. X_pca_harmony after integrate); absent or null: X_pca,
-     * else X. No default, so the normalised parameters of existing trees stay as they were.
+     * obsm key the graph is built on (e.g. X_pca_harmony after integrate), or `X` for the
+     * expression matrix itself; absent or null: X_pca (a missing PCA is an error, not a silent
+     * PCA of X). No default, so the normalised parameters of existing trees stay as they were.
      */
     use_rep: key().nullable().optional(),
   }),

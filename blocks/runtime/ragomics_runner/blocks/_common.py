@@ -59,26 +59,41 @@ def ensure_neighbors(
 ) -> dict[str, Any]:
     """Build the kNN graph unless one with the same settings is there. Returns what was used.
 
-    The graph is built on obsm[use_rep] when given (e.g. X_pca_harmony after integrate;
-    InvalidParameters when missing), else on X_pca when present, else on X."""
+    The graph is built on obsm[use_rep] when given (e.g. X_pca_harmony after integrate), on the
+    expression matrix itself with use_rep='X', else on X_pca. Without X_pca and without use_rep
+    this raises InvalidParameters: scanpy would silently compute a PCA of whatever X holds
+    (counts, unscaled data). n_pcs: the representation's first n_pcs columns (all when None;
+    ignored for 'X'). A graph already there is reused only when it was built on the same
+    representation, with the same number of its columns and the same n_neighbors."""
     sc = scanpy()
     n_neighbors = int(min(n_neighbors, max(2, adata.n_obs - 1)))
-    if use_rep is not None and use_rep not in adata.obsm:
-        have = ", ".join(adata.obsm.keys()) or "none"
-        raise E.InvalidParameters(f"parameter 'use_rep': {use_rep!r} is not in adata.obsm (has: {have})")
     if use_rep is None:
-        use_rep = "X_pca" if "X_pca" in adata.obsm else None
-    if use_rep is not None and n_pcs is not None:
-        n_pcs = int(min(n_pcs, adata.obsm[use_rep].shape[1]))
+        if "X_pca" not in adata.obsm:
+            raise E.InvalidParameters(
+                "parameter 'use_rep': the input has no PCA (obsm['X_pca']); run pca before this block, or set "
+                "use_rep to an obsm key or to 'X' (the expression matrix itself)"
+            )
+        use_rep = "X_pca"
+    elif use_rep != "X" and use_rep not in adata.obsm:
+        have = ", ".join(adata.obsm.keys()) or "none"
+        raise E.InvalidParameters(f"parameter 'use_rep': {use_rep!r} is not in adata.obsm (has: {have}; or 'X')")
+    width = adata.n_vars if use_rep == "X" else int(adata.obsm[use_rep].shape[1])
+    n_pcs = None if use_rep == "X" else (width if n_pcs is None else int(min(n_pcs, width)))
     existing = adata.uns.get("neighbors", {})
     params = existing.get("params", {}) if isinstance(existing, dict) else {}
-    # A graph built on another representation is rebuilt (scanpy records use_rep only when given).
-    same_rep = str(params.get("use_rep", "X_pca" if "X_pca" in adata.obsm else "X")) == str(use_rep or "X")
+    # scanpy records use_rep and n_pcs only when they were given; a graph without them was built
+    # some other way, so it is rebuilt rather than guessed at.
+    built_on = params.get("use_rep")
+    built_width = params.get("n_pcs")
+    if built_width is None and built_on is not None:
+        built_width = adata.n_vars if built_on == "X" else (
+            int(adata.obsm[built_on].shape[1]) if built_on in adata.obsm else None)
     if (
         "connectivities" in adata.obsp
-        and same_rep
+        and built_on is not None
+        and str(built_on) == use_rep
         and int(params.get("n_neighbors", -1)) == n_neighbors
-        and (n_pcs is None or int(params.get("n_pcs", n_pcs)) == n_pcs)
+        and (use_rep == "X" or (built_width is not None and int(built_width) == n_pcs))
     ):
         return {"n_neighbors": n_neighbors, "n_pcs": n_pcs, "use_rep": use_rep, "rebuilt": False}
     report.progress(0.3, "building neighbour graph")

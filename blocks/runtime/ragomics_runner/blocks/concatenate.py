@@ -8,7 +8,11 @@ ids) and, for inputs of a sample sheet, `samples[key] = {"sample": id, **columns
   carries one, else the input key); every further sheet column (condition, batch, donor, ...)
   becomes an obs column (categorical). Cell names are made unique by appending `-<sample>`.
 - `join="outer"` keeps the union of the genes (a gene missing in a sample reads 0 there, in X and
-  in every layer), `"inner"` only the genes every sample has.
+  in every layer), `"inner"` only the genes every sample has. Which sample measured which gene
+  is kept in varm['sample_measured'] (genes x samples, in uns['concatenate']['samples'] order),
+  so pseudobulk_de never reads an unmeasured gene's 0 as an expression level.
+- uns['log1p'] is kept when every input has it (normalize and highly_variable_genes read it to
+  tell log-normalised data from counts); other uns entries are dropped.
 - Layers present in every input are kept (layers['counts'], the raw counts of quality_control /
   normalize, is what pseudobulk_de sums); `.raw` is not concatenated (anndata.concat drops it), so
   downstream blocks use X and the layers.
@@ -103,12 +107,19 @@ def run(
     report.progress(0.65, f"concatenating {len(parts)} inputs ({join} join)")
     hvg_sets = [p.var_names[p.var["highly_variable"].to_numpy(dtype=bool)] for p in parts] if hvg_all else []
     n_genes_in = [int(p.n_vars) for p in parts]
+    gene_sets = [p.var_names for p in parts]
+    logged = [p.uns.get("log1p") for p in parts]
     agreed = _agreed_var(parts)
     out = anndata.concat(parts, join=join, label=sample_key, keys=labels, index_unique="-", merge=None,
                          uns_merge=None, fill_value=0)
     del parts
     for col, values in agreed.items():
         out.var[col] = values.reindex(out.var_names).to_numpy()
+    measured = np.column_stack([out.var_names.isin(genes) for genes in gene_sets])
+    out.varm["sample_measured"] = measured
+    n_partial = int((~measured.all(axis=1)).sum())
+    if all(entry is not None for entry in logged):
+        out.uns["log1p"] = dict(logged[0])
 
     # Sheet columns as obs columns (categorical, in sheet order of first appearance).
     names = sorted({c for info in columns.values() for c in info} - {sample_key})
@@ -163,10 +174,13 @@ def run(
         "sheet_columns": names,
         "layers": list(out.layers.keys()),
         "n_highly_variable": n_hvg,
+        "n_genes_not_in_every_sample": n_partial,
+        "log1p": "log1p" in out.uns,
     })
     report.summary(
         f"{len(labels)} samples concatenated ({join} join): {out.n_obs} cells x {out.n_vars} genes"
         + (f", {n_hvg} highly variable in >= {min_hvg_fraction:g} of samples" if n_hvg is not None else "")
+        + (f"; {n_partial} genes are missing from some samples (0 there; varm['sample_measured'])" if n_partial else "")
     )
     report.suggest_child(block={"name": "pca", "parameters": {}}, priority=0)
     return out

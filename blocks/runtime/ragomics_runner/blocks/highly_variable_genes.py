@@ -1,7 +1,8 @@
 """Highly variable genes (scanpy.pp.highly_variable_genes).
 
-`seurat` and `cell_ranger` work on log-normalised data; `seurat_v3` works on counts and uses
-layers['counts'] when present. n_top_genes larger than the number of genes is lowered to it.
+`seurat` and `cell_ranger` work on log-normalised data (raw counts in X are refused: their
+dispersions are wrong, and large counts overflow); `seurat_v3` works on counts: layers['counts']
+when present, else X, which must then hold counts. n_top_genes larger than the number of genes is lowered to it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,17 @@ from .. import report
 from ._common import plt, require_cells, scanpy
 
 
+def _looks_like_counts(X: Any) -> bool:
+    """True when X's stored values (up to the first 100,000) are non-negative integers, not all 0 or 1."""
+    import scipy.sparse as sp
+
+    data = X.data if sp.issparse(X) else np.asarray(X).ravel()
+    sample = np.asarray(data[:100_000], dtype=np.float64)
+    if sample.size == 0 or sample.min() < 0 or not np.all(np.mod(sample, 1) == 0):
+        return False
+    return float(sample.max()) > 1
+
+
 def run(adata: Any = None, n_top_genes: int = 2000, flavor: str = "seurat", subset: bool = False) -> Any:
     sc = scanpy()
     require_cells(adata, "highly_variable_genes", 2)
@@ -26,6 +38,12 @@ def run(adata: Any = None, n_top_genes: int = 2000, flavor: str = "seurat", subs
     if flavor == "seurat_v3":
         if "counts" in adata.layers:
             kwargs["layer"] = "counts"
+        elif "log1p" in adata.uns or not _looks_like_counts(adata.X):
+            raise E.InvalidParameters(
+                "parameter 'flavor': seurat_v3 works on raw counts, and the input has no layers['counts'] and "
+                "X does not hold counts; use flavor seurat (log-normalised data) or keep the counts "
+                "(normalize keeps them in layers['counts'])"
+            )
         try:
             import skmisc  # noqa: F401
         except ImportError:
@@ -33,7 +51,12 @@ def run(adata: Any = None, n_top_genes: int = 2000, flavor: str = "seurat", subs
                 "parameter 'flavor': seurat_v3 needs the scikit-misc package, which is not installed"
             ) from None
     elif "log1p" not in adata.uns:
-        report.metric("warning", "input is not log-transformed; seurat/cell_ranger expect normalize(log1p=true) first")
+        if _looks_like_counts(adata.X):
+            raise E.InvalidParameters(
+                f"parameter 'flavor': {flavor} expects log-normalised data and X holds raw counts; run normalize "
+                "(log1p: true) first, or use flavor seurat_v3, which works on counts"
+            )
+        report.metric("warning", "input has no uns['log1p']; seurat/cell_ranger expect normalize(log1p=true) first")
     try:
         sc.pp.highly_variable_genes(adata, **kwargs)
     except (ValueError, ZeroDivisionError) as exc:

@@ -74,6 +74,10 @@ def run(
     if basis not in adata.obsm:
         have = ", ".join(adata.obsm.keys()) or "none"
         raise E.InvalidParameters(f"parameter 'basis': {basis!r} is not in adata.obsm (has: {have}); run pca first")
+    if adjusted_basis == basis:
+        # The embedding before integration is kept beside the adjusted one: the batch-mixing
+        # metrics and the figure compare the two, and later blocks may still want the original.
+        raise E.InvalidParameters(f"parameter 'adjusted_basis': must differ from basis ({basis!r})")
     batches = adata.obs[batch_key].astype(str).to_numpy()
     n_batches = len(np.unique(batches))
     if n_batches < 2:

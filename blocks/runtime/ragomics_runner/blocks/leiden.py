@@ -1,11 +1,13 @@
 """Leiden clustering (scanpy.tl.leiden), building the neighbour graph when missing (or when it
 was built with another n_neighbors or representation: obsm[use_rep] when given, e.g. X_pca_harmony
-after integrate, else X_pca). Uses the igraph implementation when available."""
+after integrate, X itself with use_rep="X", else X_pca, which must then exist). Uses the igraph
+implementation when available."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from .. import errors as E
 from .. import report
 from ._common import embedding_plot, ensure_neighbors, plt, require_cells, scanpy
 
@@ -21,6 +23,14 @@ def run(
 ) -> Any:
     sc = scanpy()
     require_cells(adata, "leiden", 3)
+    # scanpy records a clustering's parameters in uns[key_added]: a column without them is data
+    # (cell_type, batch, condition) that the clusters would silently replace.
+    if key_added in adata.obs.columns and not (isinstance(adata.uns.get(key_added), dict)
+                                               and "params" in adata.uns[key_added]):
+        raise E.InvalidParameters(
+            f"parameter 'key_added': obs column {key_added!r} is already in the input and is not an earlier "
+            "clustering; choose another name"
+        )
     used = ensure_neighbors(adata, n_neighbors, n_pcs, random_state, use_rep)
     report.progress(0.6, "clustering")
     try:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import errors as E
 from .. import report
-from ._common import plt, require_obs, scanpy
+from ._common import plt, require_obs, scanpy, x_min_max
 
 
 def run(adata: Any = None, groupby: str = "leiden", method: str = "wilcoxon", n_genes: int = 25) -> Any:
@@ -24,6 +24,13 @@ def run(adata: Any = None, groupby: str = "leiden", method: str = "wilcoxon", n_
             f"parameter 'groupby': column {groupby!r} needs at least two groups with 2+ cells (has {len(groups)})"
         )
     use_raw = adata.raw is not None
+    if not use_raw and x_min_max(adata)[0] < 0:
+        # Wilcoxon ranks and log fold changes of scaled (z-scored) values mean nothing: the fold
+        # changes come out NaN. normalize keeps the log-normalised matrix in .raw for this.
+        raise E.InvalidParameters(
+            "block marker_genes ranks log-normalised expression, and X looks scaled (negative values) with no "
+            ".raw to use instead; run it on a node before scale, or on one that kept .raw (normalize sets it)"
+        )
     n_available = adata.raw.n_vars if use_raw else adata.n_vars
     n = int(min(n_genes, n_available))
     report.progress(0.3, f"ranking genes for {len(groups)} groups")

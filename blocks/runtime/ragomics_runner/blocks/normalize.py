@@ -40,7 +40,13 @@ def run(adata: Any = None, target_sum: float = 1e4, log1p: bool = True) -> Any:
     fig, axes = pyplot.subplots(1, 2, figsize=(9, 3.5))
     axes[0].hist(before, bins=50, color="tab:gray")
     axes[0].set_title("counts per cell (before)")
-    axes[1].hist(after, bins=50, color="tab:green")
+    if float(np.ptp(after)) > 1e-6 * max(1.0, float(np.abs(after).max())):
+        axes[1].hist(after, bins=50, color="tab:green")
+    else:
+        # Without log1p every cell sums to target_sum: no spread to draw (numpy refuses 50 bins
+        # over a range of rounding errors).
+        axes[1].text(0.5, 0.5, f"every cell sums to {float(np.median(after)):g}", ha="center", va="center",
+                     transform=axes[1].transAxes)
     axes[1].set_title("sum per cell (after" + (", log1p)" if log1p else ")"))
     fig.tight_layout()
     report.savefig(fig, "normalize_library_size.png")

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import errors as E
 from .. import report
 from ._common import embedding_plot, plt, require_cells, scanpy
 
@@ -23,6 +24,14 @@ def run(adata: Any = None, n_comps: int = 50, use_highly_variable: bool = True) 
         if use_highly_variable:
             report.metric("note", "no highly_variable genes found; PCA used all genes")
     n = int(min(n_comps, adata.n_obs - 1, n_features - 1))
+    if n < 2:
+        # Two components at least: the scatter and every embedding downstream need them.
+        raise E.InvalidParameters(
+            f"block pca needs at least 3 genes and 3 cells to compute 2 components; it has {n_features} genes"
+            + (" marked highly_variable (set use_highly_variable: false, or select more genes upstream, e.g. a "
+               "lower min_hvg_fraction in concatenate)" if mask else "")
+            + f" and {adata.n_obs} cells"
+        )
     if n < n_comps:
         report.metric("n_comps_lowered_to", n)
     sc.tl.pca(adata, n_comps=n, mask_var=mask, random_state=0)

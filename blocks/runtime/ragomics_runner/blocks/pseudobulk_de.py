@@ -8,9 +8,13 @@
    `min_cells` cells is left out.
 3. For each group with at least `min_samples` samples in each of the two conditions, PyDESeq2
    fits `~ covariates + condition` (condition = obs[`condition_key`], one value per sample, like
-   every covariate; genes with fewer than `min_counts` summed counts in that group are dropped)
-   and tests `test_level` against `reference` (defaults: the two levels in sorted order, the
-   second against the first) with Wald tests and Benjamini-Hochberg FDR.
+   every covariate; a numeric covariate is fitted as a slope, any other as categories; genes with
+   fewer than `min_counts` summed counts in that group are dropped, and so are genes some of its
+   samples never measured, per concatenate's varm['sample_measured']) and tests `test_level`
+   against `reference` (defaults: the two levels in sorted order, the second against the first)
+   with Wald tests and Benjamini-Hochberg FDR. A group whose design cannot be fitted (a covariate
+   confounded with the condition, more coefficients than samples) or whose fit fails is listed in
+   `groups_skipped` with the reason; the block fails only when no group could be tested.
 
 Output: uns['pseudobulk_de'] = {parameters, `results` (a table: group, gene, baseMean,
 log2FoldChange, lfcSE, stat, pvalue, padj), per-group sample counts}; output/pseudobulk_de.csv
@@ -63,6 +67,57 @@ def _aggregate(X: Any, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniq, np.asarray((indicator @ X).todense())
 
 
+def _measured(adata: Any, sample_key: str) -> Any:
+    """From concatenate's varm['sample_measured']: a function (samples -> genes measured in all of
+    them), or None when the input has no such record (one sample's genes: all measured). When the
+    record's samples are not this sample_key's values, a gene counts only if every input had it."""
+    mask = adata.varm.get("sample_measured") if hasattr(adata.varm, "get") else None
+    if mask is None:
+        return None
+    mask = np.asarray(mask, dtype=bool)
+    info = adata.uns.get("concatenate", {})
+    order = [str(s) for s in info.get("samples", [])] if isinstance(info, dict) else []
+    same_key = isinstance(info, dict) and info.get("sample_key") == sample_key and len(order) == mask.shape[1]
+    column = {s: i for i, s in enumerate(order)} if same_key else {}
+
+    def everywhere(samples: list[str]) -> np.ndarray:
+        cols = [column.get(str(s)) for s in samples]
+        if not column or any(c is None for c in cols):
+            return mask.all(axis=1)
+        return mask[:, cols].all(axis=1)
+
+    return everywhere
+
+
+def _design_problem(md: Any, covariates: list[str], condition_key: str) -> str | None:
+    """Why `~ covariates + condition` cannot be fitted on these samples, or None: more
+    coefficients than samples, or a covariate confounded with the condition or the others."""
+    import pandas as pd
+
+    def matrix(cols: list[str]) -> np.ndarray:
+        parts = [np.ones((len(md), 1))]
+        for c in cols:
+            if pd.api.types.is_numeric_dtype(md[c].dtype):
+                parts.append(md[[c]].to_numpy(dtype=float))
+            else:
+                parts.append(pd.get_dummies(md[c].astype(str), drop_first=True).to_numpy(dtype=float))
+        return np.hstack(parts)
+
+    full = matrix([*covariates, condition_key])
+    if np.linalg.matrix_rank(full) == full.shape[1]:
+        return None
+    n = len(md)
+    if full.shape[1] > n:
+        return f"the design has {full.shape[1]} coefficients for {n} samples (fewer covariate levels, or more samples)"
+    def fits_without(c: str) -> bool:
+        m = matrix([x for x in covariates if x != c] + [condition_key])
+        return bool(np.linalg.matrix_rank(m) == m.shape[1])
+
+    culprits = [c for c in covariates if fits_without(c)]
+    named = ", ".join(repr(c) for c in culprits) or ", ".join(repr(c) for c in covariates)
+    return f"covariate {named} is confounded with {condition_key!r} (or the other covariates) in these samples"
+
+
 def run(
     adata: Any = None,
     condition_key: str = "condition",
@@ -92,10 +147,13 @@ def run(
     obs = adata.obs
     samples = obs[sample_key].astype(str).to_numpy()
 
-    # One value of the condition and of each covariate per sample.
+    # One value of the condition and of each covariate per sample. A numeric covariate (age, a
+    # score) stays numeric, so the design fits it as a slope, not one coefficient per value.
+    types = pd.api.types
+    numeric = [c for c in covariates if types.is_numeric_dtype(obs[c].dtype) and not types.is_bool_dtype(obs[c].dtype)]
     per_sample = pd.DataFrame({"sample": samples})
     for col in [condition_key, *covariates]:
-        per_sample[col] = obs[col].astype(str).to_numpy()
+        per_sample[col] = obs[col].to_numpy(dtype=float) if col in numeric else obs[col].astype(str).to_numpy()
     meta = per_sample.drop_duplicates()
     if meta["sample"].duplicated().any():
         bad = meta.loc[meta["sample"].duplicated(), "sample"].iloc[0]
@@ -125,6 +183,7 @@ def run(
     pb_sample = np.array([k.split("\x1f")[0] for k in uniq])
     pb_group = np.array([k.split("\x1f")[1] for k in uniq])
     genes = np.asarray(adata.var_names.astype(str))
+    measured_in = _measured(adata, sample_key)
 
     from pydeseq2.dds import DeseqDataSet
     from pydeseq2.default_inference import DefaultInference
@@ -154,8 +213,19 @@ def run(
             rows, md = rows[keep_md], md[keep_md]
             counts = summed[rows]
             gene_ok = counts.sum(axis=0) >= min_counts
+            # A gene some of these samples never measured (outer join in concatenate) reads 0 there:
+            # not a level DESeq2 may compare, so it is left out of this group's test.
+            unmeasured = 0
+            if measured_in is not None:
+                everywhere = measured_in(md.index.tolist())
+                unmeasured = int((gene_ok & ~everywhere).sum())
+                gene_ok &= everywhere
             counts_df = pd.DataFrame(counts[:, gene_ok].astype(np.int64), index=md.index, columns=genes[gene_ok])
             design = "~" + " + ".join([*covariates, condition_key])
+            problem = _design_problem(md, covariates, condition_key)
+            if problem is not None:
+                skipped[group] = problem
+                continue
             try:
                 dds = DeseqDataSet(counts=counts_df, metadata=md, design=design, refit_cooks=True,
                                    inference=inference, quiet=True)
@@ -164,19 +234,22 @@ def run(
                                    inference=inference, quiet=True)
                 stats.summary()
             except (ValueError, np.linalg.LinAlgError) as exc:
-                raise E.InvalidParameters(f"PyDESeq2 failed for {groupby or 'all cells'} {group!r}: {exc}") from None
+                # One group's fit failing (e.g. too few counts left) does not lose the others'.
+                skipped[group] = f"PyDESeq2 failed: {str(exc).splitlines()[0][:200]}"
+                continue
             res = stats.results_df.copy()
             res.insert(0, "gene", res.index.astype(str))
             res.insert(0, "group", group)
             tables.append(res.reset_index(drop=True))
             tested[group] = {"n_samples_" + reference: n_ref, "n_samples_" + test_level: n_test,
-                             "n_genes_tested": int(gene_ok.sum())}
+                             "n_genes_tested": int(gene_ok.sum()), "n_genes_not_measured_in_every_sample": unmeasured}
     finally:
         limiter.restore_original_limits()
     if not tables:
         raise E.InvalidParameters(
-            f"no {groupby or 'sample'} group has >= {min_samples} samples per condition with >= {min_cells} cells "
-            f"({'; '.join(f'{g}: {why}' for g, why in skipped.items())})"
+            f"no {groupby or 'sample'} group could be tested (each needs >= {min_samples} samples per condition "
+            f"with >= {min_cells} cells, and a design that can be fitted): "
+            f"{'; '.join(f'{g}: {why}' for g, why in skipped.items())}"
         )
     results = pd.concat(tables, ignore_index=True)
     results["padj"] = results["padj"].astype(float)

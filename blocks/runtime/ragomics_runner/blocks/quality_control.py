@@ -104,7 +104,16 @@ def run(
         "median_genes_per_cell": float(np.median(adata.obs["n_genes_by_counts"])),
         "median_counts_per_cell": float(np.median(adata.obs["total_counts"])),
         "median_pct_mito": float(np.median(adata.obs["pct_counts_mt"])),
+        # Which genes the prefix caught: a human gene panel has 13 mitochondrial genes (MT-*), and a
+        # prefix without its dash also catches nuclear genes (MTOR, MTHFR).
+        "mito_genes": [str(g) for g in adata.var_names[adata.var["mt"].to_numpy(dtype=bool)][:20]],
     })
+    if max_pct_mito is not None and n_mito < 5:
+        report.metric(
+            "warning",
+            f"mito_prefix {mito_prefix!r} matched {n_mito} gene(s), so max_pct_mito={max_pct_mito:g} filters little "
+            "or nothing; check the prefix for this organism and gene naming (e.g. 'mt-' for mouse symbols)",
+        )
     report.summary(
         f"QC kept {adata.n_obs}/{n_obs0} cells and {adata.n_vars}/{n_vars0} genes "
         f"(min_genes={min_genes}, max_pct_mito={max_pct_mito}, {n_mito} mito genes)"

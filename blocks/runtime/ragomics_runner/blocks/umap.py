@@ -1,7 +1,8 @@
 """Neighbour graph (scanpy.pp.neighbors) and UMAP embedding (scanpy.tl.umap).
 
 The graph is built on obsm[use_rep] when given (e.g. X_pca_harmony after integrate), else on
-X_pca. The figure is coloured by `leiden` when the input has it (else another label column)."""
+X_pca (run pca first), or on X itself with use_rep="X". min_dist is at most 1 (the spread). The
+figure is coloured by `leiden` when the input has it (else another label column)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,230 @@
+"""The built-in blocks refuse what would give a wrong result, and keep what later blocks read.
+
+Each case is a mistake a user makes (or a tree makes for them) that used to crash with a raw
+traceback, or worse, ran and returned something scientifically wrong: normalize without log1p,
+an outer join's unmeasured genes in pseudobulk DE, a lost log1p marker after concatenate, a
+neighbour graph reused for another n_pcs, a silent PCA of raw X, HVG flavours on the wrong kind of
+data, PCA on too few genes, confounded DE covariates, integration over its own input, a
+clustering written over a data column, marker genes on scaled data, a mito prefix that matches
+nothing. Small synthetic data; needs the image's packages (scripts/ensure-python-tools.sh).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from ragomics_runner import errors as E
+from ragomics_runner import report
+from ragomics_runner.blocks import (
+    concatenate,
+    highly_variable_genes,
+    integrate,
+    leiden,
+    marker_genes,
+    normalize,
+    pca,
+    pseudobulk_de,
+    quality_control,
+    scale,
+    umap,
+)
+
+
+@pytest.fixture(autouse=True)
+def _out(tmp_path: Path) -> None:
+    report._reset(tmp_path)
+
+
+def counts(n_obs: int = 120, n_vars: int = 60, seed: int = 0, prefix: str = "g") -> anndata.AnnData:
+    """Poisson counts with two groups of cells that differ in the first ten genes."""
+    rng = np.random.default_rng(seed)
+    rate = np.full((n_obs, n_vars), 3.0)
+    rate[: n_obs // 2, :10] = 12.0
+    X = rng.poisson(rate).astype(np.float32)
+    ad = anndata.AnnData(sp.csr_matrix(X))
+    ad.obs_names = [f"c{seed}_{i}" for i in range(n_obs)]
+    ad.var_names = [f"{prefix}{j}" for j in range(n_vars)]
+    ad.obs["group"] = pd.Categorical(np.where(np.arange(n_obs) < n_obs // 2, "a", "b"))
+    return ad
+
+
+def logged(ad: anndata.AnnData | None = None) -> anndata.AnnData:
+    return normalize.run(ad if ad is not None else counts())
+
+
+def with_pca(n_comps: int = 10) -> anndata.AnnData:
+    return pca.run(logged(), n_comps=n_comps, use_highly_variable=False)
+
+
+def test_normalize_without_log1p_runs_and_draws_its_figure(tmp_path: Path) -> None:
+    out = normalize.run(counts(), log1p=False)
+    sums = np.asarray(out.X.sum(axis=1)).ravel()
+    assert np.allclose(sums, 1e4, rtol=1e-4)
+    assert "log1p" not in out.uns
+    assert (tmp_path / "figures" / "normalize_library_size.png").is_file()
+
+
+def test_concatenate_records_which_sample_measured_which_gene_and_keeps_log1p() -> None:
+    a = logged(counts(seed=1))
+    b = logged(counts(seed=2))
+    b = b[:, 5:].copy()  # sample B's panel lacks g0..g4
+    out = concatenate.run({"A": a, "B": b}, join="outer")
+    measured = np.asarray(out.varm["sample_measured"])
+    assert out.uns["concatenate"]["samples"] == ["A", "B"]
+    assert measured.shape == (out.n_vars, 2)
+    missing_in_b = set(out.var_names[~measured[:, 1]])
+    assert missing_in_b == {f"g{j}" for j in range(5)}
+    assert measured[:, 0].all()
+    assert "log1p" in out.uns, "every input was log-normalised, so the output says so"
+    # And what reads the marker now refuses to log it twice.
+    with pytest.raises(E.InvalidParameters, match="already log-transformed"):
+        normalize.run(out.copy())
+    # Not every input logged: no marker.
+    mixed = concatenate.run({"A": logged(counts(seed=3)), "B": counts(seed=4)})
+    assert "log1p" not in mixed.uns
+
+
+def _cohort(n_samples: int = 8, drop_in_treated: int = 0, seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per-sample counts (layers['counts'] kept by normalize) and their sheet rows. The treated
+    samples' panel lacks the last `drop_in_treated` genes."""
+    rng = np.random.default_rng(seed)
+    parts: dict[str, Any] = {}
+    rows: dict[str, Any] = {}
+    n_vars = 80
+    for i in range(n_samples):
+        treated = i % 2 == 1
+        rate = np.full((60, n_vars), 5.0) * rng.lognormal(0, 0.1)
+        X = rng.poisson(rate).astype(np.float32)
+        ad = anndata.AnnData(sp.csr_matrix(X))
+        ad.obs_names = [f"s{i}_{k}" for k in range(60)]
+        ad.var_names = [f"g{j}" for j in range(n_vars)]
+        if treated and drop_in_treated:
+            ad = ad[:, : n_vars - drop_in_treated].copy()
+        name = f"S{i}"
+        parts[name] = normalize.run(ad)
+        rows[name] = {"sample": name, "condition": "treated" if treated else "control", "batch": f"b{i % 4 // 2}",
+                      "age": str(30 + i), "donor": f"d{i}"}
+    return parts, rows
+
+
+def test_pseudobulk_de_leaves_out_genes_some_samples_never_measured() -> None:
+    parts, rows = _cohort(drop_in_treated=10)
+    merged = concatenate.run(parts, samples=rows, join="outer")
+    out = pseudobulk_de.run(merged, condition_key="condition", reference="control", test_level="treated",
+                            min_cells=5, min_counts=1)
+    results = out.uns["pseudobulk_de"]["results"]
+    tested = set(results["gene"])
+    unmeasured = {f"g{j}" for j in range(70, 80)}
+    assert not (tested & unmeasured), "genes absent from the treated panel were tested"
+    assert len(tested) == 70
+    stats = report._snapshot()["metrics"]["groups_tested"]["all"]
+    assert stats["n_genes_not_measured_in_every_sample"] == 10
+
+
+def test_pseudobulk_de_fits_a_numeric_covariate_and_names_a_confounded_one() -> None:
+    parts, rows = _cohort()
+    merged = concatenate.run(parts, samples=rows, join="outer")
+    merged.obs["age"] = merged.obs["age"].astype(str).astype(float)
+    out = pseudobulk_de.run(merged.copy(), condition_key="condition", reference="control", test_level="treated",
+                            covariates=["age"], min_cells=5, min_counts=1)
+    assert len(out.uns["pseudobulk_de"]["results"]) > 0
+    assert report._snapshot()["metrics"]["design"] == "~age + condition"
+    # donor has one value per sample: 1 + 7 + 1 coefficients for 8 samples.
+    with pytest.raises(E.InvalidParameters, match=r"coefficients for 8 samples"):
+        pseudobulk_de.run(merged.copy(), condition_key="condition", reference="control", test_level="treated",
+                          covariates=["donor"], min_cells=5, min_counts=1)
+    # A covariate that is the condition under another name.
+    merged.obs["arm"] = merged.obs["condition"].astype(str).map({"treated": "x", "control": "y"})
+    with pytest.raises(E.InvalidParameters, match=r"covariate 'arm' is confounded with 'condition'"):
+        pseudobulk_de.run(merged.copy(), condition_key="condition", reference="control", test_level="treated",
+                          covariates=["arm", "batch"], min_cells=5, min_counts=1)
+
+
+def test_a_graph_built_on_all_pcs_is_not_reused_for_fewer() -> None:
+    ad = umap.run(with_pca(10), n_neighbors=10)
+    assert report._snapshot()["metrics"]["neighbors_rebuilt"] is True
+    ad = leiden.run(ad, n_neighbors=10, n_pcs=5, resolution=0.5)
+    m = report._snapshot()["metrics"]
+    assert m["neighbors_rebuilt"] is True, "a 10-PC graph was reused for n_pcs=5"
+    ad = leiden.run(ad, n_neighbors=10, n_pcs=5, resolution=0.8, key_added="leiden_08")
+    assert report._snapshot()["metrics"]["neighbors_rebuilt"] is False, "the same settings reuse the graph"
+
+
+def test_umap_and_leiden_without_a_pca_refuse_instead_of_computing_one() -> None:
+    ad = logged()
+    for block in (umap, leiden):
+        with pytest.raises(E.InvalidParameters, match=r"no PCA .*run pca before this block"):
+            block.run(ad.copy())
+        assert "X_pca" not in ad.obsm
+    out = leiden.run(ad.copy(), use_rep="X", n_neighbors=10)
+    assert "X_pca" not in out.obsm, "use_rep X builds the graph on X itself"
+    assert report._snapshot()["metrics"]["use_rep"] == "X"
+
+
+def test_hvg_flavours_refuse_the_wrong_kind_of_data() -> None:
+    with pytest.raises(E.InvalidParameters, match="expects log-normalised data and X holds raw counts"):
+        highly_variable_genes.run(counts(), flavor="seurat", n_top_genes=10)
+    no_counts = logged()
+    del no_counts.layers["counts"]
+    with pytest.raises(E.InvalidParameters, match="seurat_v3 works on raw counts"):
+        highly_variable_genes.run(no_counts, flavor="seurat_v3", n_top_genes=10)
+    ok = highly_variable_genes.run(logged(), flavor="seurat", n_top_genes=10)
+    assert int(ok.var["highly_variable"].sum()) == 10
+
+
+def test_pca_on_too_few_genes_names_the_cause() -> None:
+    ad = logged()
+    ad.var["highly_variable"] = False
+    ad.var.iloc[0, ad.var.columns.get_loc("highly_variable")] = True
+    with pytest.raises(E.InvalidParameters, match=r"1 genes marked highly_variable .*use_highly_variable: false"):
+        pca.run(ad, n_comps=10)
+
+
+def test_integrate_refuses_to_overwrite_its_input_embedding() -> None:
+    ad = with_pca()
+    ad.obs["batch"] = np.where(np.arange(ad.n_obs) % 2 == 0, "x", "y")
+    with pytest.raises(E.InvalidParameters, match=r"'adjusted_basis': must differ from basis \('X_pca'\)"):
+        integrate.run(ad, batch_key="batch", adjusted_basis="X_pca")
+
+
+def test_leiden_does_not_write_over_a_data_column_but_may_over_its_own() -> None:
+    ad = with_pca()
+    ad.obs["cell_type"] = "t"
+    with pytest.raises(E.InvalidParameters, match="'key_added': obs column 'cell_type' is already in the input"):
+        leiden.run(ad.copy(), key_added="cell_type", n_neighbors=10)
+    once = leiden.run(ad, n_neighbors=10, resolution=0.5)
+    again = leiden.run(once, n_neighbors=10, resolution=1.0)
+    assert "leiden" in again.obs.columns
+
+
+def test_marker_genes_refuse_scaled_data_without_raw() -> None:
+    ad = scale.run(with_pca())
+    ad.obs["leiden"] = ad.obs["group"].astype(str)
+    del ad.raw
+    with pytest.raises(E.InvalidParameters, match="X looks scaled"):
+        marker_genes.run(ad, groupby="leiden")
+    kept = scale.run(with_pca())  # normalize's .raw is still there
+    kept.obs["leiden"] = kept.obs["group"].astype(str)
+    marker_genes.run(kept, groupby="leiden")
+    lfc = np.asarray(kept.uns["rank_genes_groups"]["logfoldchanges"].tolist(), dtype=float)
+    assert np.isfinite(lfc).all()
+
+
+def test_quality_control_says_when_the_mito_prefix_matches_almost_nothing(tmp_path: Path) -> None:
+    quality_control.run(counts(), min_genes=1, min_cells=0)
+    m = report._snapshot()["metrics"]
+    assert m["n_mito_genes"] == 0 and m["mito_genes"] == []
+    assert "mito_prefix 'MT-' matched 0 gene(s)" in m["warning"]
+    report._reset(tmp_path)  # a node of its own
+    ad = counts()
+    ad.var_names = [f"MT-{j}" if j < 6 else f"g{j}" for j in range(ad.n_vars)]
+    quality_control.run(ad, min_genes=1, min_cells=0, max_pct_mito=100)
+    m = report._snapshot()["metrics"]
+    assert m["n_mito_genes"] == 6 and "warning" not in m
