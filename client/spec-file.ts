@@ -66,7 +66,7 @@ export function readNodesFile(file: string): NodeSpecInput[] {
   const parsed = (wrapped ? schema.options[1] : schema.options[0]).safeParse(loaded.data);
   // Built-in blocks' parameters are checked here too, before anything is sent (the tree checks
   // them again), in the same pass as the shape.
-  const parameters = blockParameterErrors(wrapped ? loaded.data : { nodes: loaded.data });
+  const parameters = blockParameterErrors({ nodes: wrapped ? (loaded.data as { nodes?: unknown } | null)?.nodes : loaded.data });
   if (!parsed.success || parameters.length > 0) {
     const lines = parsed.success ? [] : formatZodError(parsed.error, wrapped ? '' : 'nodes').split('\n');
     throw locate(new InvalidInputError([...lines, ...parameters]), loaded);

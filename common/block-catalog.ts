@@ -55,10 +55,13 @@ export const BlockParameterSchemas = {
     n_neighbors: int(2, 500).default(15),
     n_pcs: int(2, 500).nullable().default(null),
     /**
-     * At most 1, the embedding's spread: umap-learn refuses min_dist > spread, and scanpy, which
-     * skips that check, fits a degenerate curve and returns a meaningless embedding without error.
+     * Valid up to 1, the embedding's spread: umap-learn refuses min_dist > spread, and scanpy,
+     * which skips that check, fits a degenerate curve and returns a meaningless embedding. The
+     * schema keeps 10, the bound running trees were validated with (the workflow validates
+     * additions with it, so lowering it would change their replay); the client refuses more than
+     * 1 (`validateTreeSpec`, `blockValueErrors`) and so does the block (InvalidParameters).
      */
-    min_dist: z.number().min(0).max(1).default(0.5),
+    min_dist: z.number().min(0).max(10).default(0.5),
     random_state: int(0, 2 ** 31 - 1).default(0),
     /**
      * obsm key the graph is built on (e.g. X_pca_harmony after integrate), or `X` for the
@@ -122,6 +125,12 @@ export const BlockParameterSchemas = {
     /** Layer of raw counts; null: X (must then hold raw counts). */
     layer: key().nullable().default('counts'),
     covariates: z.array(key()).max(10).default([]),
+    /**
+     * Covariates (each also in `covariates`) fitted as a slope, their values read as numbers (a
+     * sample sheet's columns arrive as text); the others are categories. No default, so the
+     * normalised parameters of existing trees stay as they were.
+     */
+    numeric_covariates: z.array(key()).max(10).optional(),
     min_cells: int(1, 1_000_000).default(10),
     min_samples: int(2, 10_000).default(2),
     min_counts: int(0, 1_000_000_000).default(10),

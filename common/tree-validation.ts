@@ -431,6 +431,7 @@ export function validateTreeSpec(spec: TreeSpec, options: ValidationOptions = {}
   );
   const errors = r.ok ? [] : [...r.errors];
   errors.push(...rootInputErrors(nodes, (i) => paths[i] ?? `nodes[${i}]`, spec.inputDataPath !== undefined, 'set the spec\'s inputDataPath, or give the node a parentId'));
+  errors.push(...blockValueErrors(nodes, (i) => paths[i] ?? `nodes[${i}]`));
   return errors.length === 0 ? r : { ok: false, errors: [...new Set(errors)] };
 }
 
@@ -492,4 +493,27 @@ function holdsPlaceholder(value: unknown): boolean {
   if (typeof value === 'string') return value.includes('{');
   if (typeof value !== 'object' || value === null) return false;
   return Object.values(value).some(holdsPlaceholder);
+}
+
+/**
+ * Built-in block parameter values that the catalog's schemas still accept, because running
+ * trees were validated with them and the workflow validates additions with the same schemas
+ * (so narrowing a schema would change their replay), but that give a meaningless result. The
+ * client (`validateTreeSpec`) and the `addNodes` update validator refuse them; the block itself
+ * refuses them at run time too. Pure.
+ *
+ * - `umap.min_dist` above 1: umap's spread is 1, and scanpy fits a degenerate curve beyond it.
+ *
+ * @returns one line per value: `nodes[3].block.parameters.min_dist: 5 is above 1, umap's spread …`.
+ */
+export function blockValueErrors(nodes: readonly NodeSpec[], pathOf: (index: number) => string): string[] {
+  const errors: string[] = [];
+  nodes.forEach((node, i) => {
+    if (!('name' in node.block) || node.block.name !== 'umap') return;
+    const minDist = (node.block.parameters as { min_dist?: unknown } | undefined)?.min_dist;
+    if (typeof minDist === 'number' && minDist > 1) {
+      errors.push(`${pathOf(i)}.block.parameters.min_dist: ${minDist} is above 1, umap's spread: the embedding would be meaningless`);
+    }
+  });
+  return errors;
 }

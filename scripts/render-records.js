@@ -118,6 +118,8 @@ function runSentence(records, doc, r) {
 function benchSection(records, doc, name) {
   const r = records.get(name);
   if (!r) return `_Not yet recorded by \`npm run bench\` at this commit (no \`docs/records/bench/${name}.json\`)._`;
+  // A run whose own checks failed shows no figures (and fails render and --check: renderBench).
+  if (failedChecks(r)) return `_Not rendered: in \`docs/records/bench/${name}.json\`, ${failedChecks(r)}._`;
   const m = r.machine;
   return [
     `Recorded by \`${r.command}\` at commit ${r.commit}, ${utc(r.startedAt)}–${utc(r.endedAt).slice(11)} UTC; ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}; load average ${m.loadAtStart[0]} at the start, ${m.loadAtEnd[0]} at the end. ${runSentence(records, doc, r)} Rendered by \`node scripts/render-records.js\` from \`docs/records/bench/${name}.json\`:`,

@@ -31,13 +31,16 @@ interface Variant {
   heartbeatTimeoutS: number;
   /** The outage (kill to answering again) must be longer (2) or shorter (2b) than the heartbeat timeout. */
   outage: 'longer' | 'shorter';
+  /** How long c1 and c2 sleep: in 2, well past the restart, so they are still running when the
+   * server times their attempts out (a node ending just as the server returns could race that). */
+  nodeSeconds: number;
 }
 
 const VARIANTS: Variant[] = [
-  { id: '2', downtimeMs: 8000, heartbeatTimeoutS: 5, outage: 'longer' },
+  { id: '2', downtimeMs: 8000, heartbeatTimeoutS: 5, outage: 'longer', nodeSeconds: 30 },
   // 60 s: the restart (ensure-temporal.sh until the server answers) took 0.8 s on an idle machine
   // and must fit many times over on a loaded one; the 10 s nodes end long before 60 s either way.
-  { id: '2b', downtimeMs: 500, heartbeatTimeoutS: 60, outage: 'shorter' },
+  { id: '2b', downtimeMs: 500, heartbeatTimeoutS: 60, outage: 'shorter', nodeSeconds: 10 },
 ];
 
 /** Every bounded wait of a variant, in order; its test timeout is their sum plus cleanup slack. */
@@ -75,8 +78,8 @@ async function serverKill(rec: CaseRecorder, v: Variant): Promise<void> {
       id: treeId, heartbeatTimeout: v.heartbeatTimeoutS, maxParallelJobs: 3,
       nodes: [
         sleepNode('r', 0.5),
-        sleepNode('c1', 10, { parentId: 'r' }),
-        sleepNode('c2', 10, { parentId: 'r' }),
+        sleepNode('c1', v.nodeSeconds, { parentId: 'r' }),
+        sleepNode('c2', v.nodeSeconds, { parentId: 'r' }),
         sleepNode('g1', 0.5, { parentId: 'c1' }),
         sleepNode('g2', 0.5, { parentId: 'c2' }),
       ],

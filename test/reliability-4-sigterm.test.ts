@@ -88,6 +88,7 @@ const FILE = 'test/reliability-4-sigterm.test.ts';
 
 void test('case 4a: SIGTERM while a node runs, grace longer than the node: it finishes there, nothing new is taken, the worker exits 0', { timeout: caseTimeout(waitsOf(LONG_GRACE)) }, runCase({ id: '4a', title: 'SIGTERM, grace longer than the node', test: FILE }, async (rec) => {
   const r = await sigtermWhileRunning(LONG_GRACE);
+  rec.outputs(r.check);
   assert.equal(r.exitCode, 0, 'graceful exit');
   assert.equal(r.graceful, true);
   assert.deepEqual(r.startedAtTermBy, [], 'no attempt began on the stopping worker after SIGTERM');
@@ -96,7 +97,6 @@ void test('case 4a: SIGTERM while a node runs, grace longer than the node: it fi
   assert.equal(r.leftByA, 0, 'no container of the stopped worker is left');
   assert.equal(r.result.state, 'COMPLETED', JSON.stringify(r.result.failures));
   assert.ok(r.attempts.filter((x) => x.nodeId !== 'x').every((x) => x.worker === r.nextId), 'later and child ran on the next worker');
-  rec.outputs(r.check);
   assert.deepEqual(r.check.problems, []);
   assert.equal(r.check.verified, 3, 'the outputs of x, later and child re-hashed');
   assert.equal(r.re.total, 0, 'nothing ran twice');
@@ -110,6 +110,7 @@ void test('case 4a: SIGTERM while a node runs, grace longer than the node: it fi
 void test('case 4b: SIGTERM while a node runs, grace shorter than the node: it is cancelled cleanly and re-run on the next worker', { timeout: caseTimeout(waitsOf(SHORT_GRACE)) }, runCase({ id: '4b', title: 'SIGTERM, grace shorter than the node', test: FILE }, async (rec) => {
   const grace = SHORT_GRACE.graceSeconds;
   const r = await sigtermWhileRunning(SHORT_GRACE);
+  rec.outputs(r.check);
   assert.equal(r.exitCode, 0, 'graceful exit');
   // The grace (2 s) plus 10 s for the kill, the removal and the shutdown: recorded runs exit
   // 2.2 s after SIGTERM (RELIABILITY.md, case 4b), so the bound holds with a wide margin under load.
@@ -120,12 +121,11 @@ void test('case 4b: SIGTERM while a node runs, grace shorter than the node: it i
   assert.equal(r.result.state, 'COMPLETED', `the node runs again elsewhere instead of failing: ${JSON.stringify(r.result.failures)}`);
   const xs = r.attempts.filter((x) => x.nodeId === 'x');
   assert.deepEqual(xs.map((x) => [x.run, x.status, x.worker]), [[1, 'cancelled', r.stoppedId], [2, 'succeeded', r.nextId]]);
-  rec.outputs(r.check);
   assert.deepEqual(r.check.problems, []);
   assert.equal(r.check.verified, 3, 'the outputs of x, later and child re-hashed');
   rec.set({
     faultsInjected: 1, nodesReExecuted: r.re.total,
     line: `SIGTERM with grace ${grace} s during a ${SHORT_GRACE.nodeSeconds} s node: container killed and removed by the stopping worker, which exited 0 after ${secs(r.exitMs)}; node re-run on the next worker (re-executed ${JSON.stringify(r.re.nodes)}); 0 containers left; tree completed`,
-    figures: { exitAfterTermMs: r.exitMs, graceSeconds: grace, nodeSeconds: 30, reExecuted: r.re.nodes },
+    figures: { exitAfterTermMs: r.exitMs, graceSeconds: grace, nodeSeconds: SHORT_GRACE.nodeSeconds, reExecuted: r.re.nodes },
   });
 }));

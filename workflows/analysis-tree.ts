@@ -208,7 +208,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
       // While loading, the handler validates (addNodes checks everything again).
       if (!loaded) return;
       // A validator never runs on replay, so it may refuse more than old histories' handlers did.
-      const errors = [...tree.check(req).errors, ...tree.rootlessAdditions(req)];
+      const errors = [...tree.check(req).errors, ...tree.rootlessAdditions(req), ...tree.valueErrors(req)];
       if (errors.length > 0) throw new Error(errors.join('\n'));
     },
   });

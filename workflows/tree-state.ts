@@ -6,7 +6,7 @@
  */
 import { expandTemplates, inlineRowLocator, instantiate, samplesFromRows, type CohortContext, type Sample } from '../common/cohort';
 import { AddNodesRequestSchema, AddSamplesRequestSchema, MAX_SAMPLES, formatZodError, type AddNodesRequest, type NodeState, type TreeSpec } from '../common/schemas';
-import { initialNodes, rootInputErrors, validateAdditions, type ExistingTree, type NormalizedNode } from '../common/tree-validation';
+import { blockValueErrors, initialNodes, rootInputErrors, validateAdditions, type ExistingTree, type NormalizedNode } from '../common/tree-validation';
 import type { CarriedState } from './carried-state';
 import { blockKey, type NodeRecord, type TransitionRecord } from './node-record';
 import { forkOrigin, type AdditionOrigin, type Provenance } from './provenance';
@@ -112,6 +112,17 @@ export class TreeState {
     if (!parsed.success || this.appliedRequests.has(parsed.data.requestId)) return [];
     return rootInputErrors(parsed.data.nodes, (i) => `${prefix}[${i}]`, this.spec.inputDataPath !== undefined,
       'this tree has no inputDataPath: give the node a parentId, or one of the tree\'s samples (sample)');
+  }
+
+  /**
+   * Parameter values of an `addNodes` request that the block schemas accept but that give a
+   * meaningless result (`blockValueErrors`). For the update validator only: handlers accepted
+   * them before, and a validator never runs on replay. Empty for a request that does not parse.
+   */
+  valueErrors(raw: unknown, prefix = 'nodes'): string[] {
+    const parsed = AddNodesRequestSchema.safeParse(raw);
+    if (!parsed.success || this.appliedRequests.has(parsed.data.requestId)) return [];
+    return blockValueErrors(parsed.data.nodes, (i) => `${prefix}[${i}]`);
   }
 
   /**

@@ -131,11 +131,22 @@ def test_pseudobulk_de_leaves_out_genes_some_samples_never_measured() -> None:
 def test_pseudobulk_de_fits_a_numeric_covariate_and_names_a_confounded_one() -> None:
     parts, rows = _cohort()
     merged = concatenate.run(parts, samples=rows, join="outer")
-    merged.obs["age"] = merged.obs["age"].astype(str).astype(float)
+    assert str(merged.obs["age"].dtype) == "category", "a sheet column arrives as text categories"
+    # As categories, 8 ages are 7 coefficients: more than 8 samples can fit with the condition.
+    with pytest.raises(E.InvalidParameters, match=r"coefficients for 8 samples"):
+        pseudobulk_de.run(merged.copy(), covariates=["age"], min_cells=5, min_counts=1)
     out = pseudobulk_de.run(merged.copy(), condition_key="condition", reference="control", test_level="treated",
-                            covariates=["age"], min_cells=5, min_counts=1)
+                            covariates=["age"], numeric_covariates=["age"], min_cells=5, min_counts=1)
     assert len(out.uns["pseudobulk_de"]["results"]) > 0
     assert report._snapshot()["metrics"]["design"] == "~age + condition"
+    with pytest.raises(E.InvalidParameters, match=r"'numeric_covariates': 'batch' is not one of the covariates"):
+        pseudobulk_de.run(merged.copy(), covariates=["age"], numeric_covariates=["batch"], min_cells=5)
+    with pytest.raises(E.InvalidParameters, match=r"column 'batch' has a value that is not a number \('b0'\)"):
+        pseudobulk_de.run(merged.copy(), covariates=["batch"], numeric_covariates=["batch"], min_cells=5)
+    constant = merged.copy()
+    constant.obs["dose"] = "1.5"
+    with pytest.raises(E.InvalidParameters, match=r"numeric covariate 'dose' takes one value in these samples"):
+        pseudobulk_de.run(constant, covariates=["dose"], numeric_covariates=["dose"], min_cells=5)
     # donor has one value per sample: 1 + 7 + 1 coefficients for 8 samples.
     with pytest.raises(E.InvalidParameters, match=r"coefficients for 8 samples"):
         pseudobulk_de.run(merged.copy(), condition_key="condition", reference="control", test_level="treated",
@@ -228,3 +239,46 @@ def test_quality_control_says_when_the_mito_prefix_matches_almost_nothing(tmp_pa
     quality_control.run(ad, min_genes=1, min_cells=0, max_pct_mito=100)
     m = report._snapshot()["metrics"]
     assert m["n_mito_genes"] == 6 and "warning" not in m
+
+
+def test_pseudobulk_de_says_when_its_input_was_subset_to_highly_variable_genes() -> None:
+    parts, rows = _cohort()
+    merged = concatenate.run(parts, samples=rows, join="outer")
+    pseudobulk_de.run(merged.copy(), min_cells=5, min_counts=1)
+    assert "warning" not in report._snapshot()["metrics"]
+    merged.var["highly_variable"] = True
+    pseudobulk_de.run(merged, min_cells=5, min_counts=1)
+    assert "holds only its 80 highly variable genes" in report._snapshot()["metrics"]["warning"]
+
+
+def test_umap_refuses_a_min_dist_above_its_spread() -> None:
+    with pytest.raises(E.InvalidParameters, match=r"'min_dist': 5 is above 1"):
+        umap.run(with_pca(), min_dist=5.0)
+
+
+def test_a_per_sample_clustering_can_be_replaced_by_a_cohort_clustering_after_concatenate() -> None:
+    a, b = (leiden.run(pca.run(logged(counts(seed=s)), n_comps=5, use_highly_variable=False), n_neighbors=10)
+            for s in (5, 6))
+    merged = concatenate.run({"A": a, "B": b})
+    assert merged.uns["leiden"]["per_sample"] is True
+    out = leiden.run(pca.run(merged, n_comps=5, use_highly_variable=False), n_neighbors=10)
+    assert "per_sample" not in out.uns["leiden"], "the cohort-wide clustering replaced the per-sample one"
+
+
+def test_a_pca_run_again_drops_the_graph_built_on_the_old_one() -> None:
+    ad = leiden.run(with_pca(10), n_neighbors=10)
+    assert "connectivities" in ad.obsp
+    ad.var["highly_variable"] = np.arange(ad.n_vars) < 30  # another gene set, the same n_comps
+    ad = pca.run(ad, n_comps=10)
+    assert "connectivities" not in ad.obsp and "neighbors" not in ad.uns
+    leiden.run(ad, n_neighbors=10, resolution=0.7)
+    assert report._snapshot()["metrics"]["neighbors_rebuilt"] is True
+
+
+def test_counts_are_recognised_even_when_the_first_rows_are_empty() -> None:
+    ad = counts()
+    dense = np.asarray(ad.X.todense())
+    dense[:100] = 0
+    ad.X = dense
+    with pytest.raises(E.InvalidParameters, match="X holds raw counts"):
+        highly_variable_genes.run(ad, flavor="seurat", n_top_genes=10)

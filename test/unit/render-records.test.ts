@@ -87,20 +87,25 @@ void test('render-records: renders from the records, fails --check on a hand edi
     // A bench record whose run's own checks failed is not copied, nor any other of that run.
     const failedDir = path.join(d, 'bench-failed');
     mkdirSync(failedDir);
-    const good = { name: 'scale', command: 'node dist/bench/scale.js', commit: 'abc1234', startedAt: '2026-11-28T22:40:00.000Z', endedAt: '2026-11-28T22:44:00.000Z', machine: { cores: 2, memGiB: 24, node: 'v20.20.2', loadAtStart: [1, 1, 1], loadAtEnd: [1, 1, 1] }, lines: ['(a) one tree'] };
-    writeFileSync(path.join(failedDir, 'scale.json'), JSON.stringify(good));
-    writeFileSync(path.join(failedDir, 'data-passing.json'), JSON.stringify({ ...good, name: 'data-passing', lines: ['copied: 5'], problems: ['5 bytes of node input were copied'] }));
+    const good = { name: 'data-passing', command: 'node dist/bench/data-passing.js', commit: 'abc1234', startedAt: '2026-11-28T22:40:00.000Z', endedAt: '2026-11-28T22:44:00.000Z', machine: { cores: 2, memGiB: 24, node: 'v20.20.2', loadAtStart: [1, 1, 1], loadAtEnd: [1, 1, 1] }, lines: ['copied: 0'] };
+    writeFileSync(path.join(failedDir, 'data-passing.json'), JSON.stringify(good));
+    writeFileSync(path.join(failedDir, 'scale.json'), JSON.stringify({ ...good, name: 'scale', command: 'node dist/bench/scale.js', lines: ['(a) one tree FAILED'], problems: ['the 10000-node tree ended FAILED'] }));
     const benchBefore = readFileSync(path.join(d, 'BENCHMARKS.md'), 'utf8');
     r = run(d, 'bench', '--from', failedDir);
     assert.equal(r.code, 2, r.out);
-    assert.match(r.out, /data-passing\.json: the run's own checks failed: 5 bytes of node input were copied; nothing was copied/);
+    assert.match(r.out, /scale\.json: the run's own checks failed: the 10000-node tree ended FAILED; nothing was copied/);
     assert.equal(readFileSync(path.join(d, 'BENCHMARKS.md'), 'utf8'), benchBefore);
-    assert.ok(!existsSync(path.join(d, 'docs', 'records', 'bench', 'scale.json')), 'the run\'s other records were not copied either');
-    // Such a record put into docs/records/ by hand fails --check.
-    copyFileSync(path.join(failedDir, 'data-passing.json'), path.join(d, 'docs', 'records', 'bench', 'data-passing.json'));
+    assert.ok(!existsSync(path.join(d, 'docs', 'records', 'bench', 'data-passing.json')), 'the run\'s other records were not copied either');
+    // Such a record put into docs/records/ by hand fails --check, and render shows none of its figures.
+    copyFileSync(path.join(failedDir, 'scale.json'), path.join(d, 'docs', 'records', 'bench', 'scale.json'));
     r = run(d, '--check');
     assert.equal(r.code, 1, r.out);
-    assert.match(r.out, /docs\/records\/bench\/data-passing\.json: the run's own checks failed/);
+    assert.match(r.out, /docs\/records\/bench\/scale\.json: the run's own checks failed/);
+    r = run(d, 'render');
+    assert.equal(r.code, 1, r.out);
+    const rendered = readFileSync(path.join(d, 'BENCHMARKS.md'), 'utf8');
+    assert.ok(!rendered.includes('(a) one tree FAILED'), 'the failed run\'s lines are not rendered');
+    assert.match(rendered, /_Not rendered: in `docs\/records\/bench\/scale\.json`, the run's own checks failed: the 10000-node tree ended FAILED\._/);
   } finally {
     rmSync(d, { recursive: true, force: true });
   }

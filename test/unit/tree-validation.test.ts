@@ -365,3 +365,13 @@ test('a spec with shape errors: blockParameterErrors names the parameter errors 
   assert.deepEqual(blockParameterErrors({ nodes: 'x' }), []);
 });
 
+
+test('umap min_dist above 1: the schema still takes it (running trees replay with it), the client and the update validator refuse it', () => {
+  const umap = (d: number) => ({ id: 'u', parentId: 'root', block: { name: 'umap', parameters: { min_dist: d } } });
+  const specOf = (d: number) => TreeSpecSchema.parse({ inputDataPath: '/data/x.h5ad', nodes: [{ id: 'root', block: { name: 'sleep', parameters: {} } }, umap(d)] });
+  assert.deepEqual(errorsOf(validateTreeSpec(specOf(5))), ['nodes[1].block.parameters.min_dist: 5 is above 1, umap\'s spread: the embedding would be meaningless']);
+  nodesOf(validateTreeSpec(specOf(1)));
+  const tree = new TreeState(specOf(0.5));
+  assert.deepEqual(tree.valueErrors({ requestId: 'r', nodes: [umap(2)] }), ['nodes[0].block.parameters.min_dist: 2 is above 1, umap\'s spread: the embedding would be meaningless']);
+  assert.deepEqual(tree.valueErrors({ requestId: 'r', nodes: [umap(0.1)] }), []);
+});

@@ -106,6 +106,21 @@ def ensure_neighbors(
     return {"n_neighbors": n_neighbors, "n_pcs": n_pcs, "use_rep": use_rep, "rebuilt": True}
 
 
+def drop_graph_on(adata: Any, rep: str) -> bool:
+    """Remove the kNN graph (uns['neighbors'], obsp connectivities/distances) when it was built on
+    obsm[rep]: a block that rewrites obsm[rep] makes it stale, and ensure_neighbors compares only
+    the representation's name and width. Returns whether a graph was removed."""
+    existing = adata.uns.get("neighbors")
+    params = existing.get("params", {}) if isinstance(existing, dict) else {}
+    if params.get("use_rep") != rep:
+        return False
+    del adata.uns["neighbors"]
+    for key in ("connectivities", "distances"):
+        if key in adata.obsp:
+            del adata.obsp[key]
+    return True
+
+
 def embedding_plot(adata: Any, basis: str, color: str | None, title: str, name: str) -> str:
     """Scatter of obsm[basis][:, :2], coloured by an obs column when given."""
     pyplot = plt()

@@ -12,7 +12,9 @@ ids) and, for inputs of a sample sheet, `samples[key] = {"sample": id, **columns
   is kept in varm['sample_measured'] (genes x samples, in uns['concatenate']['samples'] order),
   so pseudobulk_de never reads an unmeasured gene's 0 as an expression level.
 - uns['log1p'] is kept when every input has it (normalize and highly_variable_genes read it to
-  tell log-normalised data from counts); other uns entries are dropped.
+  tell log-normalised data from counts); so are the parameters of a clustering every input has
+  (obs['leiden'] with uns['leiden']['params'], marked `per_sample`: its ids are per sample, and a
+  leiden node downstream may replace it); other uns entries are dropped.
 - Layers present in every input are kept (layers['counts'], the raw counts of quality_control /
   normalize, is what pseudobulk_de sums); `.raw` is not concatenated (anndata.concat drops it), so
   downstream blocks use X and the layers.
@@ -109,6 +111,13 @@ def run(
     n_genes_in = [int(p.n_vars) for p in parts]
     gene_sets = [p.var_names for p in parts]
     logged = [p.uns.get("log1p") for p in parts]
+    # Per-sample clusterings (an obs column whose parameters scanpy keeps in uns[column]): their
+    # ids mean nothing across samples, and leiden must be able to replace them with a cohort-wide
+    # clustering, so the parameters that mark the column as a clustering come along.
+    clusterings = {
+        col: dict(parts[0].uns[col]["params"]) for col in parts[0].obs.columns
+        if all(col in p.obs.columns and isinstance(p.uns.get(col), dict) and "params" in p.uns[col] for p in parts)
+    }
     agreed = _agreed_var(parts)
     out = anndata.concat(parts, join=join, label=sample_key, keys=labels, index_unique="-", merge=None,
                          uns_merge=None, fill_value=0)
@@ -120,6 +129,9 @@ def run(
     n_partial = int((~measured.all(axis=1)).sum())
     if all(entry is not None for entry in logged):
         out.uns["log1p"] = dict(logged[0])
+    for col, params in clusterings.items():
+        if col in out.obs.columns:
+            out.uns[col] = {"params": params, "per_sample": True}
 
     # Sheet columns as obs columns (categorical, in sheet order of first appearance).
     names = sorted({c for info in columns.values() for c in info} - {sample_key})

@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import errors as E
 from .. import report
-from ._common import plt, require_cells, require_obs
+from ._common import drop_graph_on, plt, require_cells, require_obs
 
 USES_SCANPY = False
 KNN = 30
@@ -100,6 +100,7 @@ def run(
     if z.shape != x.shape:
         raise E.BlockCrashed(f"harmonypy returned a {z.shape} matrix for a {x.shape} embedding")
     adata.obsm[adjusted_basis] = np.ascontiguousarray(z, dtype=np.float32)
+    drop_graph_on(adata, adjusted_basis)  # one built on an earlier adjusted_basis is stale now
 
     report.progress(0.8, "measuring batch mixing")
     sub = _subsample(adata.n_obs, metric_cells, random_state)

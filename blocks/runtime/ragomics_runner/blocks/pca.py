@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import errors as E
 from .. import report
-from ._common import embedding_plot, plt, require_cells, scanpy
+from ._common import drop_graph_on, embedding_plot, plt, require_cells, scanpy
 
 
 def run(adata: Any = None, n_comps: int = 50, use_highly_variable: bool = True) -> Any:
@@ -35,6 +35,8 @@ def run(adata: Any = None, n_comps: int = 50, use_highly_variable: bool = True) 
     if n < n_comps:
         report.metric("n_comps_lowered_to", n)
     sc.tl.pca(adata, n_comps=n, mask_var=mask, random_state=0)
+    if drop_graph_on(adata, "X_pca"):
+        report.metric("note", "removed the neighbour graph built on the previous X_pca")
     ratio = np.asarray(adata.uns["pca"]["variance_ratio"], dtype=float)
     cumulative = np.cumsum(ratio)
 

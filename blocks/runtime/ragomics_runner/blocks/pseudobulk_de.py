@@ -8,7 +8,8 @@
    `min_cells` cells is left out.
 3. For each group with at least `min_samples` samples in each of the two conditions, PyDESeq2
    fits `~ covariates + condition` (condition = obs[`condition_key`], one value per sample, like
-   every covariate; a numeric covariate is fitted as a slope, any other as categories; genes with
+   every covariate; a covariate named in `numeric_covariates` is fitted as a slope, any other as
+   categories; genes with
    fewer than `min_counts` summed counts in that group are dropped, and so are genes some of its
    samples never measured, per concatenate's varm['sample_measured']) and tests `test_level`
    against `reference` (defaults: the two levels in sorted order, the second against the first)
@@ -103,6 +104,9 @@ def _design_problem(md: Any, covariates: list[str], condition_key: str) -> str |
                 parts.append(pd.get_dummies(md[c].astype(str), drop_first=True).to_numpy(dtype=float))
         return np.hstack(parts)
 
+    constant = [c for c in covariates if pd.api.types.is_numeric_dtype(md[c].dtype) and md[c].nunique() < 2]
+    if constant:
+        return f"numeric covariate {', '.join(repr(c) for c in constant)} takes one value in these samples"
     full = matrix([*covariates, condition_key])
     if np.linalg.matrix_rank(full) == full.shape[1]:
         return None
@@ -127,6 +131,7 @@ def run(
     groupby: str | None = None,
     layer: str | None = "counts",
     covariates: list[str] | None = None,
+    numeric_covariates: list[str] | None = None,
     min_cells: int = 10,
     min_samples: int = 2,
     min_counts: int = 10,
@@ -144,16 +149,37 @@ def run(
         if cov in (condition_key, sample_key):
             raise E.InvalidParameters(f"parameter 'covariates': {cov!r} is the condition or the sample column")
     X = _counts_matrix(adata, layer)
+    if "highly_variable" in adata.var.columns and bool(adata.var["highly_variable"].all()):
+        # highly_variable_genes(subset=true) upstream subsets the counts layer too.
+        report.metric(
+            "warning",
+            f"the input holds only its {adata.n_vars} highly variable genes (subset upstream): DE tests only those, "
+            "and DESeq2's size factors come from them; run pseudobulk_de on a node before the subset",
+        )
     obs = adata.obs
     samples = obs[sample_key].astype(str).to_numpy()
 
-    # One value of the condition and of each covariate per sample. A numeric covariate (age, a
-    # score) stays numeric, so the design fits it as a slope, not one coefficient per value.
-    types = pd.api.types
-    numeric = [c for c in covariates if types.is_numeric_dtype(obs[c].dtype) and not types.is_bool_dtype(obs[c].dtype)]
+    # One value of the condition and of each covariate per sample. The covariates named in
+    # numeric_covariates (age, a score) are read as numbers and fitted as a slope; the others are
+    # categories (a batch numbered 1, 2, 3 is still a batch), one coefficient per level.
+    numeric = list(numeric_covariates or [])
+    for cov in numeric:
+        if cov not in covariates:
+            raise E.InvalidParameters(
+                f"parameter 'numeric_covariates': {cov!r} is not one of the covariates {covariates}"
+            )
     per_sample = pd.DataFrame({"sample": samples})
     for col in [condition_key, *covariates]:
-        per_sample[col] = obs[col].to_numpy(dtype=float) if col in numeric else obs[col].astype(str).to_numpy()
+        if col in numeric:
+            values = pd.to_numeric(obs[col].astype(str), errors="coerce").to_numpy(dtype=float)
+            if np.isnan(values).any():
+                bad = obs[col].astype(str).to_numpy()[np.isnan(values)][0]
+                raise E.InvalidParameters(
+                    f"parameter 'numeric_covariates': column {col!r} has a value that is not a number ({bad!r})"
+                )
+            per_sample[col] = values
+        else:
+            per_sample[col] = obs[col].astype(str).to_numpy()
     meta = per_sample.drop_duplicates()
     if meta["sample"].duplicated().any():
         bad = meta.loc[meta["sample"].duplicated(), "sample"].iloc[0]
@@ -258,7 +284,8 @@ def run(
     adata.uns["pseudobulk_de"] = {
         "params": {"condition_key": condition_key, "reference": reference, "test_level": test_level,
                    "sample_key": sample_key, "groupby": groupby or "", "layer": layer or "X",
-                   "covariates": covariates, "alpha": alpha, "min_cells": min_cells},
+                   "covariates": covariates, "numeric_covariates": numeric, "alpha": alpha,
+                   "min_cells": min_cells},
         "results": results,
     }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import errors as E
 from .. import report
 from ._common import embedding_plot, enable_numba_caching, ensure_neighbors, require_cells, scanpy
 
@@ -21,6 +22,10 @@ def run(
     use_rep: str | None = None,
 ) -> Any:
     sc = scanpy()
+    if min_dist > 1:
+        # umap-learn refuses min_dist > spread (1 here); scanpy skips that check and fits a
+        # degenerate curve, so the embedding would be meaningless, with no error.
+        raise E.InvalidParameters(f"parameter 'min_dist': {min_dist:g} is above 1, umap's spread")
     require_cells(adata, "umap", 4)
     used = ensure_neighbors(adata, n_neighbors, n_pcs, random_state, use_rep)
     report.progress(0.5, "computing UMAP")
