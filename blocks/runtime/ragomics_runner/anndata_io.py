@@ -130,8 +130,13 @@ def open_inputs(ws: Workspace, inputs: list[dict[str, Any]], backed: str | None 
     return LazyInputs(paths, backed)
 
 
-def write_output(ws: Workspace, adata: Any) -> None:
-    """Write `adata` to a temporary name, then replace the output with it (OutputError on failure)."""
+def write_output(ws: Workspace, adata: Any, label: str = "the block") -> None:
+    """Write `adata` to a temporary name, then replace the output with it.
+
+    A file-system failure (OSError: disk full, permissions) is an OutputError, which may pass
+    with a retry; anything else the writer raises is about what the block returned (a set or a
+    Timestamp in uns, an object column that is not text) and is the block's crash, named with the
+    key anndata could not write (its exception notes)."""
     tmp = ws.output_dir / f".tmp-{os.getpid()}-{ws.output_path.name}"
     try:
         adata.write_h5ad(tmp)
@@ -143,8 +148,12 @@ def write_output(ws: Workspace, adata: Any) -> None:
             tmp.unlink()
         except OSError:
             pass
-        raise E.OutputError(
-            f"output AnnData {ws.output_path} could not be written: {E.short_exc(exc)}", E.current_traceback()
+        if isinstance(exc, OSError):
+            raise E.OutputError(
+                f"output AnnData {ws.output_path} could not be written: {E.short_exc(exc)}", E.current_traceback()
+            ) from None
+        raise E.BlockCrashed(
+            f"{label} returned an AnnData that cannot be written as .h5ad: {E.short_exc(exc)}", E.current_traceback()
         ) from None
 
 

@@ -43,13 +43,20 @@ __all__ = [
 ]
 
 
+#: Longest one-line message a RunnerError carries (longer ones end in "...").
+MAX_MESSAGE = 2000
+
+
 class RunnerError(Exception):
     """A failure with a known exit code and a one-line message for the user."""
 
     def __init__(self, code: int, message: str, traceback_text: str | None = None):
         super().__init__(message)
         self.code = code
-        self.message = " ".join(str(message).split())  # exactly one line
+        one_line = " ".join(str(message).split())  # exactly one line
+        # Bounded: the message travels in the RAGOMICS_ERROR line, error.json and the workflow's
+        # history; a 200 KB parameter value quoted in it must not travel with it.
+        self.message = one_line if len(one_line) <= MAX_MESSAGE else one_line[: MAX_MESSAGE - 3] + "..."
         self.traceback_text = traceback_text
 
     @property
@@ -100,8 +107,17 @@ def current_traceback() -> str:
 
 
 def short_exc(exc: BaseException) -> str:
-    """`Type: message` on one line, at most 500 characters of message."""
-    text = " ".join(str(exc).split())
+    """`Type: message` on one line, at most 500 characters of message, with the exception's notes
+    (`add_note`: anndata names there the key it could not write). An exception whose str() itself
+    raises is named by its type."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - the block's own __str__ is broken; its type still says what it was
+        text = "(its message could not be read)"
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, list):
+        text = " ".join([text, *(str(n) for n in notes)])
+    text = " ".join(text.split())
     if len(text) > 500:
         text = text[:497] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -72,7 +72,9 @@ def call_block(loaded: LoadedBlock, adata: Any, data: dict[str, Any] | None = No
         if exc.code in (None, 0):
             return None
         raise E.BlockCrashed(f"block {loaded.label} called sys.exit({exc.code!r})", E.current_traceback()) from None
-    except Exception as exc:  # noqa: BLE001 - any exception of the block is its crash
+    except KeyboardInterrupt:
+        raise  # SIGINT: the runner's own stop, reported as such
+    except BaseException as exc:  # noqa: BLE001 - any exception of the block (GeneratorExit too) is its crash
         raise E.BlockCrashed(f"block {loaded.label} raised {E.short_exc(exc)}", E.current_traceback()) from None
 
 

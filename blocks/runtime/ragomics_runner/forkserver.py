@@ -70,6 +70,7 @@ import select
 import signal
 import socket
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -226,9 +227,15 @@ class Server:
             msg = exc.message if isinstance(exc, E.InvalidParameters) else f"the job line is not JSON ({exc.msg})"
             self.send({"rejected": {"token": token, "error": msg}})
             return
-        pid = self.hand_to_spare(job, token, sock, received)
-        if pid is None:
-            pid = self.fork_child(job, token, sock, received)
+        try:
+            pid = self.hand_to_spare(job, token, sock, received)
+            if pid is None:
+                pid = self.fork_child(job, token, sock, received)
+        except OSError as exc:
+            # fork() or pipe() failed (EAGAIN: a pids limit, ENOMEM): this job runs cold, the
+            # server and the nodes it runs go on.
+            self.send({"rejected": {"token": token, "error": f"fork server: cannot start a child: {exc}"}})
+            return
         self.tokens[pid] = token
         self.send({"started": {"token": token, "pid": pid}})
 
@@ -264,12 +271,18 @@ class Server:
         self.pre_fork()
         report_r, report_w = os.pipe() if self.speedups else (-1, -1)
         close = self.server_fds() + ([report_r] if self.speedups else [])
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            _close_all(report_r, report_w)
+            raise
         if pid == 0:
             code = 70  # EX_SOFTWARE: the child failed before the runner could report
             try:
                 detach(close)
                 code = child(job, token, sock, received, report_w if self.speedups else None)
+            except BaseException:  # noqa: BLE001 - said on stderr, then the exit code 70 says it failed
+                _say_child_failure()
             finally:
                 os._exit(code)
         if self.speedups:
@@ -282,16 +295,27 @@ class Server:
         if not self.speedups or self.spare is not None:
             return
         self.pre_fork()
-        report_r, report_w = os.pipe()
-        job_r, job_w = os.pipe()
-        close = self.server_fds() + [report_r, job_w]
-        settle = len(self.tokens) <= 1  # a chain or a lone node, not a fan (see the module comment)
-        pid = os.fork()
+        fds: list[int] = []
+        try:
+            report_r, report_w = os.pipe()
+            fds += [report_r, report_w]
+            job_r, job_w = os.pipe()
+            fds += [job_r, job_w]
+            close = self.server_fds() + [report_r, job_w]
+            settle = len(self.tokens) <= 1  # a chain or a lone node, not a fan (see the module comment)
+            pid = os.fork()
+        except OSError as exc:
+            # No spare this time: the next job forks its own child (or runs cold); the server goes on.
+            _close_all(*fds)
+            sys.stderr.write(f"ragomics fork server: cannot fork a spare: {exc}\n")
+            return
         if pid == 0:
             code = 70
             try:
                 detach(close)
                 code = spare_main(job_r, report_w, settle)
+            except BaseException:  # noqa: BLE001 - said on stderr, then the exit code 70 says it failed
+                _say_child_failure()
             finally:
                 os._exit(code)
         os.close(report_w)
@@ -312,6 +336,27 @@ def fresh_state() -> None:
     np = sys.modules.get("numpy")
     if np is not None:
         np.random.seed()
+
+
+def _close_all(*fds: int) -> None:
+    """Closes the descriptors that are open (-1: none)."""
+    for fd in fds:
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _say_child_failure() -> None:
+    """In a forked child, before os._exit: the exception being handled on stderr (the node's log),
+    so a failure before the runner could report is not silent."""
+    try:
+        sys.stderr.write("ragomics fork server: the forked child failed before its runner could report:\n")
+        traceback.print_exc()
+        sys.stderr.flush()
+    except BaseException:  # noqa: BLE001 - nothing more can be said; the exit code still says it failed
+        pass
 
 
 def detach(server_fds: list[int]) -> None:

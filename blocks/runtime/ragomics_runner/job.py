@@ -37,10 +37,14 @@ def load_job(path: Path) -> dict[str, Any]:
         raise E.InvalidParameters(f"job file {path} does not exist") from None
     except OSError as exc:
         raise E.InvalidParameters(f"job file {path} cannot be read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise E.InvalidParameters(f"job file {path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     try:
         job = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise E.InvalidParameters(f"job file {path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise E.InvalidParameters(f"job file {path} is nested too deeply to read") from None
     if not isinstance(job, dict):
         raise E.InvalidParameters("job file must hold a JSON object")
     block = job.get("block")

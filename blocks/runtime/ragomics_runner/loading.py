@@ -174,7 +174,9 @@ def load_inline(block: dict[str, Any], ws: Workspace) -> LoadedBlock:
     src_dir = tempfile.mkdtemp(prefix="ragomics-inline-")
     _TEMP_DIRS.append(src_dir)  # removed when the runner ends (tracebacks are formatted by then)
     src_path = os.path.join(src_dir, "inline_block.py")
-    with open(src_path, "w", encoding="utf-8") as fh:
+    # backslashreplace: a lone surrogate in the code (legal in JSON) must not fail the write of
+    # the copy kept for tracebacks; compile() below reads the string itself.
+    with open(src_path, "w", encoding="utf-8", errors="backslashreplace") as fh:
         fh.write(code)
     try:
         compiled = compile(code, src_path, "exec", dont_inherit=True)
@@ -205,7 +207,9 @@ def load_inline(block: dict[str, Any], ws: Workspace) -> LoadedBlock:
         raise E.InvalidBlockCode(
             f"inline code called sys.exit({exc.code!r}) while loading", E.current_traceback()
         ) from None
-    except Exception as exc:  # noqa: BLE001 - whatever user code raises while loading
+    except KeyboardInterrupt:
+        raise  # SIGINT: the runner's own stop
+    except BaseException as exc:  # noqa: BLE001 - whatever user code raises while loading
         raise E.InvalidBlockCode(
             f"inline code failed while loading (before run): {E.short_exc(exc)}", E.current_traceback()
         ) from None
@@ -228,6 +232,13 @@ def _check_signature(run: Callable[..., Any], params: dict[str, Any]) -> None:
             "(or 'adatas' for several inputs: def run(adatas=None, **parameters))"
         )
     data_arg = "adata" if "adata" in sig.parameters or "adatas" not in sig.parameters else "adatas"
+    for reserved in ("sample", "samples"):
+        # A run() that declares these gets the node's sample row(s) there (execution.sample_kwargs).
+        if reserved in sig.parameters and reserved in params:
+            raise E.InvalidParameters(
+                f"parameter {reserved!r}: run() declares it, and the runner passes the node's sample "
+                f"{'rows' if reserved == 'samples' else 'row'} there; give the parameter another name"
+            )
     try:
         sig.bind(**{data_arg: None}, **params)
     except TypeError as exc:

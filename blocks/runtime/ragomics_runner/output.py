@@ -18,14 +18,23 @@ NO_ANNDATA: dict[str, Any] = {"shape": None, "obsColumns": [], "obsmKeys": []}
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to a temp file beside `path`, fsync it, and rename it over `path`."""
+    """Write `text` to a temp file beside `path`, fsync it, and rename it over `path`; a failed
+    write leaves no temp file behind. A lone surrogate (a non-UTF-8 file name decoded with
+    surrogateescape, `\\udce9` in JSON) is written as its backslash escape, which JSON reads back."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
 
 
 def prepare_output_dir(ws: Workspace) -> None:
@@ -80,7 +89,7 @@ def write_error(ws: Workspace, err: E.RunnerError) -> None:
         obj["traceback"] = err.traceback_text
     try:
         atomic_write_text(ws.error_path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         sys.stderr.write(f"ragomics_runner: could not write {ws.error_path}: {exc}\n")
     sys.stdout.flush()
     sys.stderr.write(f"RAGOMICS_ERROR {line}\n")

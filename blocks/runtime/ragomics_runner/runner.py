@@ -93,17 +93,24 @@ def run(ws: Workspace, job_arg: str | None) -> int:
     result_adata, info = split_result(loaded.label, returned)
     apply_info(loaded.label, info)
 
-    save_open_figures()
+    try:
+        save_open_figures()
+    except (E.RunnerError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a figure the block left open that cannot be drawn is its crash
+        raise E.BlockCrashed(
+            f"block {loaded.label} left a figure open that cannot be saved: {E.short_exc(exc)}", E.current_traceback()
+        ) from None
     timings.mark("runDone")
     report.progress(0.95, "writing output")
     described: dict[str, Any] = NO_ANNDATA
     if result_adata is not None:
-        write_output(ws, result_adata)
+        write_output(ws, result_adata, f"block {loaded.label}")
         described = describe(result_adata)
     elif ws.output_path.exists() and ws.output_path.stat().st_mtime_ns != output_mtime_before:
         described = describe_file(ws.output_path)  # seed convention: the block wrote it itself
     elif adata is not None:
-        write_output(ws, adata)  # modified in place (or untouched): pass it on
+        write_output(ws, adata, f"block {loaded.label}")  # modified in place (or untouched): pass it on
         described = describe(adata)
     timings.mark("outputWritten")
 
