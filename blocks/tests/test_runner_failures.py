@@ -131,3 +131,11 @@ def test_a_failed_fork_rejects_the_job_and_the_server_goes_on(monkeypatch: pytes
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_a_file_the_block_left_open_at_module_level_is_flushed_before_the_fast_exit(tmp_path: Path) -> None:
+    code = ("import os\nLOG = open(os.path.join(OUTPUT_DIR, 'notes.txt'), 'w')\n"
+            "def run(adata=None):\n    LOG.write('kept\\n' * 400)\n    raise ValueError('after writing notes')\n")
+    proc, err = run_inline(tmp_path, code)
+    assert proc.returncode == E.EXIT_BLOCK_CRASHED
+    assert (tmp_path / "output" / "notes.txt").read_text() == "kept\n" * 400

@@ -22,6 +22,9 @@ if __name__ == "__main__":
     # RAGOMICS_RUNNER_FULL_EXIT=1 keeps the normal teardown (to measure it, or to debug atexit code).
     if os.environ.get("RAGOMICS_RUNNER_FULL_EXIT") == "1":
         sys.exit(code)
+    from .loading import release_inline_module
+
+    release_inline_module()  # closes files the block left open at module level
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -77,6 +77,7 @@ from typing import Any
 
 from . import errors as E
 from . import timings
+from .loading import release_inline_module
 from .warm import WarmJob, limit_threads, parse_job_line, warm_up
 
 READY = {"ready": True}
@@ -424,6 +425,7 @@ def child(
     fresh_state()
     limit_threads(job.threads, controller)
     code = runner.main(["--job", job.job, "--workspace", job.workspace])
+    release_inline_module()  # the child ends with os._exit: close what the block left open
     sys.stdout.flush()
     sys.stderr.flush()
     if report_w is not None:

@@ -249,6 +249,19 @@ def _check_signature(run: Callable[..., Any], params: dict[str, Any]) -> None:
         raise E.InvalidParameters(f"parameters do not fit run(): {exc}") from None
 
 
+def release_inline_module() -> None:
+    """Drops the inline block's module and clears its globals, before a fast exit (os._exit skips
+    the interpreter's teardown): a file the block opened at module level (`LOG = open(...)`) is
+    then closed, so what it buffered reaches the disk. Never fails."""
+    module = sys.modules.pop(INLINE_MODULE, None)
+    if module is None:
+        return
+    try:
+        module.__dict__.clear()
+    except BaseException:  # noqa: BLE001 - a global whose close fails must not turn the exit into a crash
+        pass
+
+
 def remove_temp_dirs() -> None:
     """Delete the inline sources' temp folders (after tracebacks have been formatted)."""
     while _TEMP_DIRS:

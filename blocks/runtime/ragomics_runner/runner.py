@@ -24,7 +24,7 @@ from .environment import prepare_environment
 from .execution import apply_info, call_block, input_argument, sample_kwargs, split_result
 from .figures import collect_figures, save_open_figures, track_savefig
 from .job import job_path, load_job
-from .loading import load_block, remove_temp_dirs
+from .loading import load_block, release_inline_module, remove_temp_dirs
 from .output import NO_ANNDATA, file_facts, prepare_output_dir, write_error, write_manifest
 from .paths import CONTAINER_WORKSPACE, Workspace, install_rebase
 
@@ -189,4 +189,5 @@ def main(argv: list[str] | None = None) -> int:
         failure = failure_of(exc)
     write_error(ws, failure)
     remove_temp_dirs()
+    release_inline_module()  # closes files the block left open at module level (they print nothing)
     os._exit(failure.code)
