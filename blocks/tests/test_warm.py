@@ -78,7 +78,10 @@ def test_ready_then_one_job_then_exit(tmp_path: Path) -> None:
     assert READY_LINE not in out  # exactly one ready line (already read)
     result = json.loads((first / "output" / "result.json").read_text())
     t = result["timings"]
-    assert t["runnerStart"] <= t["jobReceivedAt"] <= t["importStart"] <= t["outputWritten"]
+    # The node's runner starts at its job line, not at the pool's warm-up, and it has no boot
+    # phase of its own (its process was created ahead of the job).
+    assert t["runnerStart"] == t["jobReceivedAt"] <= t["importStart"] <= t["outputWritten"]
+    assert t["processStart"] is None
     assert not (second / "output").exists()
 
 
@@ -150,7 +153,9 @@ def test_job_received_at_is_written_only_when_taken() -> None:
     timings._optional.clear()
     timings.start(1.0)
     assert "jobReceivedAt" not in timings.timings()  # a cold run: absent, not null
+    assert timings.timings()["processStart"] is not None
     timings.set_job_received(2.0)
     timings.start(3.0)  # the run's start keeps the process's optional marks
     assert timings.timings()["jobReceivedAt"] == 2.0
+    assert timings.timings()["processStart"] is None, "a pooled runner's process start is not this node's"
     timings._optional.clear()

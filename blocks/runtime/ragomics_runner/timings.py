@@ -26,9 +26,14 @@ def now_ms() -> float:
 
 
 def start(runner_start_ms: float) -> None:
-    """Forget earlier marks; record `processStart` (from the kernel) and `runnerStart`."""
+    """Forget earlier marks; record `processStart` (from the kernel) and `runnerStart`.
+
+    A pooled runner (a warm container's, or a fork server's spare: `jobReceivedAt` is set) was
+    created ahead of its job, so its process start says nothing about this node: `processStart`
+    is null there, and no boot phase is counted for it."""
     _marks.clear()
-    _marks.update(processStart=process_start_ms(), runnerStart=runner_start_ms)
+    pooled = "jobReceivedAt" in _optional
+    _marks.update(processStart=None if pooled else process_start_ms(), runnerStart=runner_start_ms)
 
 
 def mark(name: str) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import errors as E
-from . import timings
+from . import runner, timings
 from .environment import prepare_environment
 from .output import write_error
 from .paths import Workspace
@@ -158,4 +158,6 @@ def warm_main() -> int:
         return err.code
     timings.set_job_received(received)
     limit_threads(job.threads)
+    # The node's runner starts at its job, not at the pool's warm-up (as a fork server's child).
+    runner.STARTED_AT_MS = received
     return main(["--job", job.job, "--workspace", job.workspace])
