@@ -139,3 +139,23 @@ def test_a_file_the_block_left_open_at_module_level_is_flushed_before_the_fast_e
     proc, err = run_inline(tmp_path, code)
     assert proc.returncode == E.EXIT_BLOCK_CRASHED
     assert (tmp_path / "output" / "notes.txt").read_text() == "kept\n" * 400
+
+
+def test_metrics_are_bounded_and_a_long_summary_is_cut(tmp_path: Path) -> None:
+    code = ("from ragomics_runner import report\ndef run(adata=None):\n"
+            "    report.metric('small', 1)\n    report.metric('table', list(range(100_000)))\n")
+    big = tmp_path / "big"
+    big.mkdir()
+    proc, err = run_inline(big, code)
+    assert (proc.returncode, err["type"]) == (E.EXIT_BLOCK_CRASHED, "BlockCrashed")
+    assert "KiB of metrics, more than 256 KiB (largest: 'table')" in err["message"]
+    ws = tmp_path / "long"
+    ws.mkdir()
+    (ws / "job.json").write_text(json.dumps({"block": {"code": (
+        "from ragomics_runner import report\ndef run(adata=None):\n    report.summary('word ' * 2000)\n")}}))
+    env = {**os.environ, "PYTHONPATH": str(RUNTIME_DIR), "HOME": str(ws)}
+    ok = subprocess.run([sys.executable, "-m", "ragomics_runner", "--workspace", str(ws)],
+                        capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    summary = json.loads((ws / "output" / "result.json").read_text())["summary"]
+    assert len(summary) == 2000 and summary.endswith("...")

@@ -13,6 +13,7 @@ figures, output (result.json, error.json), timings (result.json `timings`), envi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from typing import Any
@@ -119,6 +120,12 @@ def run(ws: Workspace, job_arg: str | None) -> int:
     return E.EXIT_OK
 
 
+#: Longest summary kept in result.json (a longer one ends in "...").
+MAX_SUMMARY = 2000
+#: Most bytes of metrics (as JSON) a node may report.
+MAX_METRICS_BYTES = 256 * 1024
+
+
 def build_manifest(
     ws: Workspace, label: str, described: dict[str, Any], inputs: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -131,9 +138,21 @@ def build_manifest(
     if not summary:
         shape = described["shape"]
         summary = f"{label}: " + (f"{shape[0]} cells x {shape[1]} genes" if shape else "no AnnData output")
+    if len(summary) > MAX_SUMMARY:
+        summary = summary[: MAX_SUMMARY - 3] + "..."
+    metrics = report.to_jsonable(snap["metrics"])
+    # Metrics travel in the node's result through Temporal (payloads are limited to 2 MB) and in
+    # the tree's state: data belongs in a file under OUTPUT_DIR, which is published with the node.
+    size = len(json.dumps(metrics, default=str).encode("utf-8"))  # ASCII-escaped: bytes = characters
+    if size > MAX_METRICS_BYTES:
+        biggest = max(metrics, key=lambda k: len(json.dumps(metrics[k], default=str)))
+        raise E.BlockCrashed(
+            f"block {label} reported {size // 1024} KiB of metrics, more than {MAX_METRICS_BYTES // 1024} KiB "
+            f"(largest: {biggest!r}); write large results to a file in OUTPUT_DIR instead"
+        )
     return {
         "shape": described["shape"],
-        "metrics": report.to_jsonable(snap["metrics"]),
+        "metrics": metrics,
         "suggestedChildren": snap["suggestedChildren"],
         "summary": summary,
         "figures": collect_figures(ws, snap["figures"]),
