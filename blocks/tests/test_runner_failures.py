@@ -159,3 +159,23 @@ def test_metrics_are_bounded_and_a_long_summary_is_cut(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr[-2000:]
     summary = json.loads((ws / "output" / "result.json").read_text())["summary"]
     assert len(summary) == 2000 and summary.endswith("...")
+
+
+def test_report_refuses_hidden_or_overlong_figure_names_and_takes_numpy_priorities(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ragomics_runner import report
+
+    report._reset(tmp_path)
+    for bad in ("", ".hidden.png", "x" * 250 + ".png"):
+        fig = plt.figure()
+        with pytest.raises(ValueError, match="figure name"):
+            report.savefig(fig, bad)
+        plt.close(fig)
+    assert report.savefig(plt.figure(), "ok") == "figures/ok.png"
+    report.suggest_child(block={"name": "pca", "parameters": {}}, priority=np.int64(2))
+    assert report._snapshot()["suggestedChildren"][-1]["priority"] == 2

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import re
 import sys
@@ -102,7 +103,8 @@ def validate_child(child: Any, where: str = "suggested child") -> dict[str, Any]
     block.setdefault("parameters", {})
     out: dict[str, Any] = {"block": to_jsonable(block)}
     priority = child.get("priority", 0)
-    if isinstance(priority, bool) or not isinstance(priority, (int, float)) or not math.isfinite(float(priority)):
+    # numbers.Real: numpy integers and floats too (np.float64 subclasses float, np.int64 not int).
+    if isinstance(priority, bool) or not isinstance(priority, numbers.Real) or not math.isfinite(float(priority)):
         raise ValueError(f"{where}: 'priority' must be a finite number")
     out["priority"] = to_jsonable(priority)
     if child.get("id") is not None:
@@ -159,9 +161,13 @@ def savefig(fig: Any = None, name: str = "figure.png", dpi: int = 100, bbox_inch
 
     if fig is None:
         fig = plt.gcf()
-    name = os.path.basename(name)
+    name = os.path.basename(str(name))
     if "." not in name:
         name += ".png"
+    # A hidden name would be skipped by the figure listing (and ".png" alone is hidden); the temp
+    # name below adds about 20 characters to a file name limited to 255.
+    if name.startswith(".") or len(name.encode("utf-8", "backslashreplace")) > 200:
+        raise ValueError(f"figure name {name!r}: give a name that does not start with '.' and has at most 200 bytes")
     target = figures_dir() / name
     tmp = target.with_name(f".tmp-{os.getpid()}-{name}")
     fig.savefig(tmp, dpi=dpi, bbox_inches=bbox_inches, format=name.rsplit(".", 1)[1])
