@@ -54,7 +54,8 @@ def test_inputs_and_sample_are_read_from_job_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
-        ({"key": "a"}, r"job.inputs must be a list"),
+        ({"key": "a"}, r"job.inputs must be a non-empty list"),
+        ([], r"job.inputs must be a non-empty list"),
         ([{"key": "a/b", "path": "/x.h5ad"}], r"job.inputs\[0\].key must be"),
         ([{"key": "..", "path": "/x.h5ad"}], r"job.inputs\[0\].key must be"),
         ([{"key": "a", "path": "/x.h5ad"}, {"key": "a", "path": "/y.h5ad"}], r"job.inputs\[1\].key 'a' appears twice"),

@@ -74,8 +74,9 @@ def check_inputs(inputs: Any) -> list[dict[str, Any]]:
     """The `inputs` of a multi-input node: a list of {key, path, sample?}, keys unique and file-safe.
 
     InvalidParameters naming the entry and field otherwise."""
-    if not isinstance(inputs, list):
-        raise E.InvalidParameters("job.inputs must be a list of {key, path, sample?} objects")
+    if not isinstance(inputs, list) or not inputs:
+        # Empty too: a multi-input node reads at least one input (a gather has a sample or more).
+        raise E.InvalidParameters("job.inputs must be a non-empty list of {key, path, sample?} objects")
     seen: set[str] = set()
     for i, entry in enumerate(inputs):
         where = f"job.inputs[{i}]"
