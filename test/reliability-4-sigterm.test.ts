@@ -102,7 +102,7 @@ void test('case 4a: SIGTERM while a node runs, grace longer than the node: it fi
   assert.equal(r.re.total, 0, 'nothing ran twice');
   rec.set({
     faultsInjected: 1, nodesReExecuted: r.re.total,
-    line: `SIGTERM with grace ${LONG_GRACE.graceSeconds} s during a ${LONG_GRACE.nodeSeconds} s node: node finished on the stopping worker, which exited 0 after ${secs(r.exitMs)}; 0 nodes taken after SIGTERM; 0 containers left; tree completed on the next worker; 0 re-executions`,
+    line: `SIGTERM with grace ${LONG_GRACE.graceSeconds} s during a node of ${LONG_GRACE.nodeSeconds} s: node finished on the stopping worker, which exited 0 after ${secs(r.exitMs)}; 0 nodes taken after SIGTERM; 0 containers left; tree completed on the next worker; 0 re-executions`,
     figures: { exitAfterTermMs: r.exitMs, graceSeconds: LONG_GRACE.graceSeconds, nodeSeconds: LONG_GRACE.nodeSeconds },
   });
 }));
@@ -125,7 +125,7 @@ void test('case 4b: SIGTERM while a node runs, grace shorter than the node: it i
   assert.equal(r.check.verified, 3, 'the outputs of x, later and child re-hashed');
   rec.set({
     faultsInjected: 1, nodesReExecuted: r.re.total,
-    line: `SIGTERM with grace ${grace} s during a ${SHORT_GRACE.nodeSeconds} s node: container killed and removed by the stopping worker, which exited 0 after ${secs(r.exitMs)}; node re-run on the next worker (re-executed ${JSON.stringify(r.re.nodes)}); 0 containers left; tree completed`,
+    line: `SIGTERM with grace ${grace} s during a node of ${SHORT_GRACE.nodeSeconds} s: container killed and removed by the stopping worker, which exited 0 after ${secs(r.exitMs)}; node re-run on the next worker (re-executed ${JSON.stringify(r.re.nodes)}); 0 containers left; tree completed`,
     figures: { exitAfterTermMs: r.exitMs, graceSeconds: grace, nodeSeconds: SHORT_GRACE.nodeSeconds, reExecuted: r.re.nodes },
   });
 }));
