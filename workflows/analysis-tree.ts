@@ -124,7 +124,7 @@ export const LEAN_WAKE_PATCH = 'lean-wake';
 
 /**
  * Patch id: `addNodes` (update and signal) refuses a root with nothing to read (no sample, no tree
- * `inputDataPath`, a built-in block that needs an input; `TreeState.rootlessAdditions`). Such
+ * `inputDataPath`, a built-in block that needs an input; `TreeState.vet`'s `rootless`). Such
  * nodes were accepted before and failed when they ran: histories that added one replay as they
  * ran. `patched()` is called only for a request that has such a root, so others record no marker.
  */
@@ -196,8 +196,8 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
 
   // ---- handlers: registered before the first await --------------------------------------
   setHandler(addNodesUpdate, afterLoad((req) => {
-    const rootless = tree.rootlessAdditions(req);
-    if (rootless.length > 0 && patched(ROOT_INPUT_PATCH)) throw ApplicationFailure.nonRetryable([...tree.check(req).errors, ...rootless].join('\n'), 'InvalidAddition');
+    const { errors, rootless } = tree.vet(req);
+    if (rootless.length > 0 && patched(ROOT_INPUT_PATCH)) throw ApplicationFailure.nonRetryable([...errors, ...rootless].join('\n'), 'InvalidAddition');
     const out = tree.addNodes(req, { by: 'client' }, Date.now());
     if (!out.ok) throw ApplicationFailure.nonRetryable(out.errors.join('\n'), 'InvalidAddition');
     wake();
@@ -208,7 +208,8 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
       // While loading, the handler validates (addNodes checks everything again).
       if (!loaded) return;
       // A validator never runs on replay, so it may refuse more than old histories' handlers did.
-      const errors = [...tree.check(req).errors, ...tree.rootlessAdditions(req), ...tree.valueErrors(req)];
+      const v = tree.vet(req);
+      const errors = [...v.errors, ...v.rootless, ...v.values];
       if (errors.length > 0) throw new Error(errors.join('\n'));
     },
   });
@@ -229,9 +230,9 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   setHandler(addNodesSignal, afterLoad((req) => {
     const requestId = typeof req?.requestId === 'string' ? req.requestId : '(none)';
     if (cancelRequested) return tree.reject(requestId, 'signal', ['tree is being cancelled'], Date.now());
-    const rootless = tree.rootlessAdditions(req);
+    const { errors, rootless } = tree.vet(req);
     if (rootless.length > 0 && patched(ROOT_INPUT_PATCH)) {
-      tree.reject(requestId, req?.source ?? 'signal', [...tree.check(req).errors, ...rootless], Date.now());
+      tree.reject(requestId, req?.source ?? 'signal', [...errors, ...rootless], Date.now());
       return wake();
     }
     const out = tree.addNodes(req, { by: 'signal' }, Date.now());

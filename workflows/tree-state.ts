@@ -102,27 +102,25 @@ export class TreeState {
   }
 
   /**
-   * Roots of an `addNodes` request that would have nothing to read: no sample and no tree
-   * `inputDataPath`, with a built-in block that needs an input (`rootInputErrors`). Kept apart
-   * from {@link check} because {@link addNodes} accepted such nodes in histories recorded before
-   * ROOT_INPUT_PATCH (workflows/analysis-tree.ts). Empty for a request that does not parse.
+   * Everything an `addNodes` request can be refused for, from one parse: `errors` are
+   * {@link check}'s; `rootless` names roots that would have nothing to read (no sample and no tree
+   * `inputDataPath`, with a built-in block that needs an input; `rootInputErrors`); `values` names
+   * parameter values the block schemas accept but that give a meaningless result
+   * (`blockValueErrors`). The last two are kept apart because {@link addNodes} accepted such nodes
+   * in histories recorded before ROOT_INPUT_PATCH (workflows/analysis-tree.ts), and `values` is
+   * for the update validator only (a validator never runs on replay). Both are empty for a
+   * request that does not parse or was applied already.
    */
-  rootlessAdditions(raw: unknown, prefix = 'nodes'): string[] {
-    const parsed = AddNodesRequestSchema.safeParse(raw);
-    if (!parsed.success || this.appliedRequests.has(parsed.data.requestId)) return [];
-    return rootInputErrors(parsed.data.nodes, (i) => `${prefix}[${i}]`, this.spec.inputDataPath !== undefined,
-      'this tree has no inputDataPath: give the node a parentId, or one of the tree\'s samples (sample)');
-  }
-
-  /**
-   * Parameter values of an `addNodes` request that the block schemas accept but that give a
-   * meaningless result (`blockValueErrors`). For the update validator only: handlers accepted
-   * them before, and a validator never runs on replay. Empty for a request that does not parse.
-   */
-  valueErrors(raw: unknown, prefix = 'nodes'): string[] {
-    const parsed = AddNodesRequestSchema.safeParse(raw);
-    if (!parsed.success || this.appliedRequests.has(parsed.data.requestId)) return [];
-    return blockValueErrors(parsed.data.nodes, (i) => `${prefix}[${i}]`);
+  vet(raw: unknown, prefix = 'nodes'): { errors: string[]; rootless: string[]; values: string[] } {
+    const { request, errors } = this.check(raw, prefix);
+    if (!request || this.appliedRequests.has(request.requestId)) return { errors, rootless: [], values: [] };
+    const at = (i: number) => `${prefix}[${i}]`;
+    return {
+      errors,
+      rootless: rootInputErrors(request.nodes, at, this.spec.inputDataPath !== undefined,
+        'this tree has no inputDataPath: give the node a parentId, or one of the tree\'s samples (sample)'),
+      values: blockValueErrors(request.nodes, at),
+    };
   }
 
   /**

@@ -329,16 +329,22 @@ test('a root whose built-in block needs an input, in a spec without inputDataPat
   nodesOf(validateTreeSpec(TreeSpecSchema.parse({ samples: [{ sample: 'S1', path: '/data/s1.h5ad' }], nodes: [{ id: 'qc', sample: 'S1', block: qc }] })));
 });
 
-test('an addition that is a root with nothing to read: named by rootlessAdditions in a tree without inputDataPath, never in one with it; the request is left unchanged', () => {
+test('an addition that is a root with nothing to read: named by vet().rootless in a tree without inputDataPath, never in one with it; the request is left unchanged', () => {
   const norm = { name: 'normalize', parameters: {} };
   const request = { requestId: 'r1', nodes: [{ id: 'orphan', block: norm }, { id: 'child', parentId: 'root', block: norm }, { id: 'code', block: { code: 'def run(adata=None, **p):\n    return adata\n' } }] };
   const frozen = JSON.stringify(request);
   const bare = new TreeState(TreeSpecSchema.parse({ nodes: [{ id: 'root', block: { name: 'sleep', parameters: {} } }] }));
-  assert.deepEqual(bare.rootlessAdditions(request), ['nodes[0].block: node "orphan": block "normalize" needs an input AnnData and the node has none: this tree has no inputDataPath: give the node a parentId, or one of the tree\'s samples (sample)']);
+  assert.deepEqual(bare.vet(request).rootless, ['nodes[0].block: node "orphan": block "normalize" needs an input AnnData and the node has none: this tree has no inputDataPath: give the node a parentId, or one of the tree\'s samples (sample)']);
   const withInput = new TreeState(TreeSpecSchema.parse({ inputDataPath: '/data/pbmc.h5ad', nodes: [{ id: 'root', block: { name: 'sleep', parameters: {} } }] }));
-  assert.deepEqual(withInput.rootlessAdditions(request), []);
-  // A request that does not parse is left to check(), which names its problems.
-  assert.deepEqual(bare.rootlessAdditions({ nodes: 'no' }), []);
+  assert.deepEqual(withInput.vet(request).rootless, []);
+  // A request that does not parse: its problems are check()'s errors, and only those.
+  const unparsed = bare.vet({ nodes: 'no' });
+  assert.ok(unparsed.errors.length > 0);
+  assert.deepEqual([unparsed.rootless, unparsed.values], [[], []]);
+  // A request id applied already is a duplicate (nothing is added again): nothing to refuse.
+  assert.deepEqual(bare.start(0), { ok: true });
+  assert.equal(bare.addNodes({ requestId: 'dup', nodes: [{ id: 'c2', parentId: 'root', block: norm }] }, { by: 'client' }, 0).ok, true);
+  assert.deepEqual(bare.vet({ requestId: 'dup', nodes: [{ id: 'orphan', block: norm }] }), { errors: [], rootless: [], values: [] });
   assert.equal(JSON.stringify(request), frozen);
 });
 
@@ -372,6 +378,6 @@ test('umap min_dist above 1: the schema still takes it (running trees replay wit
   assert.deepEqual(errorsOf(validateTreeSpec(specOf(5))), ['nodes[1].block.parameters.min_dist: 5 is above 1, umap\'s spread: the embedding would be meaningless']);
   nodesOf(validateTreeSpec(specOf(1)));
   const tree = new TreeState(specOf(0.5));
-  assert.deepEqual(tree.valueErrors({ requestId: 'r', nodes: [umap(2)] }), ['nodes[0].block.parameters.min_dist: 2 is above 1, umap\'s spread: the embedding would be meaningless']);
-  assert.deepEqual(tree.valueErrors({ requestId: 'r', nodes: [umap(0.1)] }), []);
+  assert.deepEqual(tree.vet({ requestId: 'r', nodes: [umap(2)] }).values, ['nodes[0].block.parameters.min_dist: 2 is above 1, umap\'s spread: the embedding would be meaningless']);
+  assert.deepEqual(tree.vet({ requestId: 'r', nodes: [umap(0.1)] }).values, []);
 });
