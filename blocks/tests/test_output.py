@@ -124,3 +124,25 @@ def test_the_sleep_block_draws_its_figure_at_its_own_size(tmp_path: Path) -> Non
     assert report._state["figures"] == ["figures/sleep.png"]
     with Image.open(tmp_path / "figures" / "sleep.png") as im:
         assert im.size == (400, 250)
+
+
+def test_a_block_written_output_that_cannot_be_read_is_an_output_error_but_memory_is_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anndata
+
+    from ragomics_runner.anndata_io import describe_file
+
+    bad = tmp_path / "output.h5ad"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(E.OutputError, match="is not a readable AnnData"):
+        describe_file(bad)
+
+    def no_memory(*_args: object, **_kwargs: object) -> None:
+        raise MemoryError("reading obs")
+
+    # Out of memory while reading back is not a bad file: it stays a MemoryError, which the
+    # runner reports as OutOfMemory (exit 137, retried with more memory), not OutputError.
+    monkeypatch.setattr(anndata, "read_h5ad", no_memory)
+    with pytest.raises(MemoryError, match="reading obs"):
+        describe_file(bad)

@@ -172,6 +172,8 @@ def describe_file(path: Path) -> dict[str, Any]:
 
     try:
         ad = anndata.read_h5ad(path, backed="r")
+    except MemoryError:
+        raise  # out of memory, not a bad file: the runner reports it as such (exit 137)
     except Exception as exc:  # noqa: BLE001 - whatever anndata raises, the output is unusable
         raise E.OutputError(
             f"block wrote {path} but it is not a readable AnnData: {E.short_exc(exc)}", E.current_traceback()
