@@ -109,6 +109,11 @@ export interface NodeRecord {
   lostRetries: number;
   /** Cache facts of a node that was cacheable (absent: it was not). */
   cache?: NodeCacheRecord;
+  /**
+   * Only in a carried state (TreeState.carry): the scheduler's root cause of a node that ended
+   * other than COMPLETED, so messages after continue-as-new still name it. Absent in a running tree.
+   */
+  rootCause?: { id: string; state: NodeState };
 }
 
 /** Display label of a node's block: its name, or `inline` for inline code. */

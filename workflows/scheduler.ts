@@ -16,7 +16,7 @@
  *
  * This module must stay sandbox-safe: no Node built-ins, no clocks, no randomness, no I/O.
  */
-import type { PriorityStrategy } from '../common/schemas';
+import type { NodeState, PriorityStrategy } from '../common/schemas';
 import type { DurationStat } from './critical-path';
 import { NodeGraph, normalizeDependencies, type GraphNode } from './node-graph';
 import { SchedulerError, isTerminal, type RunOutcome, type Transition } from './node-states';
@@ -368,6 +368,18 @@ export class TreeScheduler extends NodeGraph {
     if (isTerminal(node.state)) return 0;
     if (this.paths.dirty) this.recomputeCriticalPaths();
     return node.cp;
+  }
+
+  /**
+   * The node whose end ended this one, for a node that ended other than COMPLETED: itself when it
+   * failed, timed out or was cancelled on its own; the first such node up its dependencies when it
+   * was cancelled because of one. Undefined for a node that has not ended or COMPLETED.
+   * Carried across continue-as-new (TreeState.carry), so later messages still name it.
+   * @throws SchedulerError `UNKNOWN_NODE`.
+   */
+  rootCauseOf(id: string): { id: string; state: NodeState } | undefined {
+    const rc = this.require(id).rootCause;
+    return rc ? { id: rc.id, state: rc.state } : undefined;
   }
 
   // ---- continue-as-new ------------------------------------------------------------------------

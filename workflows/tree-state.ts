@@ -66,7 +66,11 @@ export class TreeState {
     if (this.order.length > 0) throw new Error('restore: the tree already has nodes');
     this.maxParallelJobs = carried.maxParallelJobs;
     this.scheduler = TreeScheduler.restore(schedulerSnapshotOf(carried.nodes, carried.durationStats), this.schedulerOptions());
-    for (const rec of carried.nodes) this.index(rec);
+    for (const rec of carried.nodes) {
+      // Held by the scheduler from here on (one form of it): the record carried it only across.
+      delete rec.rootCause;
+      this.index(rec);
+    }
     carried.requests.forEach((r) => this.appliedRequests.add(r));
     this.rejected.push(...carried.rejected);
     this.paused = carried.paused;
@@ -314,7 +318,11 @@ export class TreeState {
   /** The state for the next run (continue-as-new): the node records as they are, and the tree's scalars. */
   carry(): CarriedState {
     return {
-      nodes: this.order,
+      // The root cause lives in the scheduler; a failed or cancelled node's record carries it to the next run.
+      nodes: this.order.map((rec) => {
+        const rootCause = this.scheduler.rootCauseOf(rec.id);
+        return rootCause ? { ...rec, rootCause } : rec;
+      }),
       durationStats: Object.entries(this.scheduler.durationStats()).map(([blockKey, d]) => ({ blockKey, count: d.count, total: d.total })).sort((a, b) => (a.blockKey < b.blockKey ? -1 : a.blockKey > b.blockKey ? 1 : 0)),
       requests: [...this.appliedRequests],
       rejected: this.rejected,
@@ -346,6 +354,7 @@ function schedulerSnapshotOf(records: readonly NodeRecord[], stats: SchedulerSna
       return {
         id: rec.id, parentId: rec.parentId, dependencies: rec.dependencies, priority: rec.priority, depth: rec.depth, seq,
         blockKey: blockKey(rec.block), expectedDuration: rec.expectedDuration, state: rec.state, reason: last?.[2],
+        ...(rec.rootCause ? { rootCause: rec.rootCause } : {}),
       };
     }),
     stats,

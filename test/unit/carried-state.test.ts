@@ -88,7 +88,7 @@ test('adding a field is one edit: every field of a node, an attempt and an outpu
     provenance: { by: 'policy', at: '2026-11-29T00:00:01.000Z', requestId: 'policy:n0', url: 'http://agent/', reason: '7 clusters > 3', from: 'n0', client: 'x', rule: 'r' },
     events: [{ kind: 'repair', at: '2026-11-29T00:00:02.000Z', detail: 'gave up' }],
     noCache: true, cache: { key: 'k'.repeat(64), hit: true, from: { treeId: 't.abc', nodeId: 'n0', attempt: 1 }, waitedFor: { treeId: 't', nodeId: 'n0' } },
-    sharedWait: { treeId: 't', nodeId: 'n0', since: T + 1 },
+    sharedWait: { treeId: 't', nodeId: 'n0', since: T + 1 }, rootCause: { id: 'n0', state: 'FAILED' },
     attempts: [attempt, { ...attempt, n: 2, state: 'COMPLETED', reused: true }],
   };
   // Fields the types do not have yet (what a future edit of node-record.ts adds) travel the same way.
@@ -251,4 +251,25 @@ test('activities: a missing or altered file fails non-retryable, typed, naming t
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('the root cause of a cancelled chain survives continue-as-new: a node added under it later still names it', () => {
+  const sleep = { name: 'sleep', parameters: {} };
+  const spec = TreeSpecSchema.parse({ id: 't', nodes: [{ id: 'a', block: sleep }, { id: 'b', parentId: 'a', block: sleep }, { id: 'c', parentId: 'b', block: sleep }] });
+  const addUnderC = (tree: TreeState) => {
+    assert.equal(tree.addNodes({ requestId: 'late', nodes: [{ id: 'd', parentId: 'c', block: sleep }] }, { by: 'client' }, T + 20).ok, true);
+    return tree.nodes.get('d')!.error;
+  };
+  const first = new TreeState(spec);
+  assert.deepEqual(first.start(T), { ok: true });
+  assert.deepEqual(first.scheduler.next().start, ['a']);
+  first.apply(first.scheduler.finish('a', 'FAILED', 1, 'boom'), T + 10);
+  assert.equal(first.nodes.get('c')!.state, 'CANCELLED');
+  const next = new TreeState(TreeSpecSchema.parse({ id: 't', nodes: [] }), carried(first.carry()));
+  const expected = 'dependency "c" CANCELLED (root cause: "a" FAILED)';
+  // The same words in the run that saw it happen and in the run after continue-as-new.
+  assert.equal(addUnderC(first), expected);
+  assert.equal(addUnderC(next), expected);
+  // Held by the scheduler, not twice: the restored records do not keep it.
+  assert.equal(next.nodes.get('c')!.rootCause, undefined);
 });
