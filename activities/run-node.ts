@@ -130,8 +130,7 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   if (stored) {
     ctx.log.info('attempt already published; returning the stored result', { treeId, nodeId, attempt });
     // The run that published it may have died before it reached the cache.
-    await publishComputed({ workspaceRoot: root }, ctx, input, treeKey, stored);
-    return stored;
+    return publishComputed({ workspaceRoot: root }, ctx, input, treeKey, stored);
   }
   const input0 = tryCheckInputs(input);
   const block = resolveBlock(input);
@@ -189,8 +188,7 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
     });
     await record({ ...times, status: 'succeeded', failureType: null });
     // Only successes are cached, and only after they are published in the tree.
-    await publishComputed({ workspaceRoot: root }, ctx, input, treeKey, result);
-    return result;
+    return await publishComputed({ workspaceRoot: root }, ctx, input, treeKey, result);
   } catch (e) {
     if (e instanceof NodeFailureError && !recorded.last) {
       await record({ startedAt, endedAt: new Date().toISOString(), exitCode: e.details.exitCode, killMs: null, status: 'failed', failureType: e.type });

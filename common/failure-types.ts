@@ -45,6 +45,21 @@ export const NON_RETRYABLE_FAILURE_TYPES: string[] = [
 ];
 
 /**
+ * Failure types that follow from the node's input, parameters and code alone, so every node with
+ * the same cache key would fail the same way: a key's owner that failed with one of these tells
+ * the key's waiters `failed` (workflows/key-lease.ts). Any other end (a timeout, out of memory, a
+ * lost worker, an unavailable executor) depends on the owner's own limits and hosts: its waiters
+ * compute themselves, one at a time.
+ */
+export const INPUT_DETERMINED_FAILURE_TYPES: readonly string[] = [
+  FailureTypes.InvalidParameters,
+  FailureTypes.InvalidBlockCode,
+  FailureTypes.InputMissing,
+  FailureTypes.InputCountMismatch,
+  FailureTypes.BlockCrashed,
+];
+
+/**
  * Failure types of the carried-state activities (activities/carried-state.ts). A tree whose
  * carried state is missing or corrupt fails with one of these rather than starting empty.
  */

@@ -527,6 +527,12 @@ export const NodeResultSchema = z.object({
   cached: z.boolean().default(false),
   /** The cache key the node had (computed or reused), null when it was not cacheable. */
   cacheKey: z.string().nullable().default(null),
+  /**
+   * False when the node computed with a cache key but its output could not be stored under it
+   * (activities/cache/lookup.ts publishComputed: logged, the result stands); absent otherwise.
+   * The key's waiters then compute themselves instead of looking up an entry that is not there.
+   */
+  cacheStored: z.boolean().optional(),
   /** Where a cached output was first computed: the workspace key `<treeId>.<runKey>`, the node and its attempt. */
   cachedFrom: CachedFromSchema.nullable().default(null),
 });

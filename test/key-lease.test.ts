@@ -13,7 +13,8 @@
  * provably reaches the key while the first computes it. Then: one computes and the other reuses
  * its output (a); the owner fails and the waiter fails with SharedComputationFailedError, and a
  * later tree computes afresh (b); the owner is cancelled and the waiter computes (c); the
- * owner's workflow is terminated and the waiter computes after the hold limit (d); two workers with their own task queues and one workspace, as on two
+ * owner's workflow is terminated and the waiter computes after the hold limit (d); the owner runs
+ * out of memory and the waiter, whose limits may differ, is handed the key and computes (g); two workers with their own task queues and one workspace, as on two
  * hosts, compute a key once between them (f).
  */
 import { test, describe, before, after } from 'node:test';
@@ -340,6 +341,41 @@ void describe('key leases between trees (local executor, real blocks)', () => {
       assert.ok(w.transitions?.some((x) => x.reason?.startsWith(`computing here: tree ${owner.workflow.workflowId} node shared gave the key up`)), JSON.stringify(w.transitions));
       assert.equal(runs.get(waiter.workflow.workflowId), 1);
     });
+  });
+
+  void test('(g) the owner runs out of memory: the waiter is handed the key and computes it (its limits are its own), not failed with the owner', { timeout: 300_000 }, async (t) => {
+    if (!pythonReady) return skipUnlessCI(t, `the local executor's venv has no anndata (${python}): run scripts/ensure-local-python.sh`);
+    const tag = uid('g');
+    // The first run of this block anywhere runs out of memory; any later run succeeds. The same
+    // code (the same key) for both trees: only the owner's run meets the MemoryError.
+    const marker = path.join(tmpdir(), `ragomics-lease-${tag}`);
+    const block = {
+      code: `# ${tag}\nimport os\ndef run(adata=None, **parameters):\n    if not os.path.exists(${JSON.stringify(marker)}):\n        open(${JSON.stringify(marker)}, "w").close()\n        raise MemoryError("planned: the first run runs out of memory")\n    import anndata, numpy\n    return anndata.AnnData(numpy.arange(12, dtype="float32").reshape(4, 3))\n`,
+      deterministic: true, parameters: {},
+    };
+    try {
+      await withLocal(async (ctx) => {
+        const runs = countRuns(ctx);
+        ctx.gate.hold('shared');
+        const start = (name: string) => ctx.client.startTree({ id: uid(name), nodes: [{ id: 'shared', block }] });
+        const [a, b] = await Promise.all([start('lease-g1'), start('lease-g2')]);
+        await ctx.gate.started('shared');
+        const [owner, waiter] = await ownerAndWaiter(a, b);
+        ctx.gate.release('shared');
+        const ro = await owner.result();
+        assert.equal(ro.state, 'FAILED');
+        assert.equal((await nodeOf(owner)).errorType, FailureTypes.OutOfMemory, JSON.stringify(ro.failures));
+        const rw = await waiter.result();
+        assert.equal(rw.state, 'COMPLETED', JSON.stringify(rw.failures));
+        const w = await nodeOf(waiter, 'shared', true);
+        assert.equal(w.cache?.hit, false, 'computed here');
+        assert.deepEqual(w.cache?.waitedFor, { treeId: owner.workflow.workflowId, nodeId: 'shared' });
+        assert.ok(w.transitions?.some((x) => x.reason?.startsWith(`computing here: tree ${owner.workflow.workflowId} node shared gave the key up`)), JSON.stringify(w.transitions));
+        assert.deepEqual([runs.get(owner.workflow.workflowId), runs.get(waiter.workflow.workflowId)], [1, 1], 'one run each, one after the other');
+      });
+    } finally {
+      rmSync(marker, { force: true });
+    }
   });
 
   void test('(d) the owner\'s workflow is terminated: after its hold limit the waiter computes', { timeout: 300_000 }, async (t) => {

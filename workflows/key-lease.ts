@@ -18,6 +18,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { INPUT_DETERMINED_FAILURE_TYPES } from '../common/failure-types';
 import { KeyGrantSchema, type KeyGrant, type LeaseHolder } from '../common/schemas';
 import { claimKeySignal, keyGrantSignal, keyLeaseWorkflowId, releaseKeySignal } from './key-lease-messages';
 import { keyLease, shortKey } from './key-lease-workflow';
@@ -32,12 +33,31 @@ export type LeaseGrant =
        * waiter computes). Call it exactly once, also when the node was cancelled: it runs in a
        * non-cancellable scope and never throws (a lease that has ended is not told anything).
        */
-      release(outcome: 'completed' | 'failed' | 'cancelled', error?: string): Promise<void>;
+      release(outcome: LeaseOutcome, error?: string): Promise<void>;
     }
   /** `owner` published the key: look it up again. */
   | { role: 'ready'; owner: LeaseHolder }
   /** `owner`'s computation of the key failed with `error` (failures are not cached). */
   | { role: 'failed'; owner: LeaseHolder; error: string };
+
+/** What a key's owner tells the lease when its computation ended (LeaseGrant.release). */
+export type LeaseOutcome = 'completed' | 'failed' | 'cancelled';
+
+/**
+ * What the owner of a key tells its waiters, from how its node ended:
+ * - `completed` only when the output is stored under the key (`stored`): the waiters look it up.
+ *   A success that was not stored (publishing failed, or a repair changed the code) is
+ *   `cancelled`, so one waiter computes instead of every waiter missing the lookup at once.
+ * - `failed` only for a failure that follows from the key itself (INPUT_DETERMINED_FAILURE_TYPES:
+ *   the block crashed, bad parameters, code or input): every waiter would fail the same way.
+ * - `cancelled` for everything else, a timeout, out of memory, a lost worker, an unavailable
+ *   executor, which depends on the owner's own limits and hosts: the next waiter computes.
+ */
+export function leaseOutcome(outcome: 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED', errorType: string | undefined, stored: boolean): LeaseOutcome {
+  if (outcome === 'COMPLETED') return stored ? 'completed' : 'cancelled';
+  if (outcome === 'CANCELLED') return 'cancelled';
+  return errorType !== undefined && INPUT_DETERMINED_FAILURE_TYPES.includes(errorType) ? 'failed' : 'cancelled';
+}
 
 /** What a node claims a key with. */
 export interface KeyClaim {
@@ -189,7 +209,7 @@ function computeGrant(key: string, claimId: string): LeaseGrant {
 }
 
 /** Tells the lease how a computation ended; a lease that has ended (or was terminated) is not told. */
-async function sendRelease(key: string, claimId: string, outcome: 'completed' | 'failed' | 'cancelled', error?: string): Promise<void> {
+async function sendRelease(key: string, claimId: string, outcome: LeaseOutcome, error?: string): Promise<void> {
   await CancellationScope.nonCancellable(async () => {
     try {
       await getExternalWorkflowHandle(keyLeaseWorkflowId(key)).signal(releaseKeySignal, { claimId, outcome, ...(error !== undefined ? { error: error.slice(0, 4000) } : {}) });

@@ -19,7 +19,7 @@ import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES } from '../common/failure-typ
 import { memoryForAttempt } from '../common/memory';
 import type { CacheLookup, LeaseHolder, NodeResult, Resources, RunNodeInput, TreeActivities, TreeSpec } from '../common/schemas';
 import { classifyFailure } from './classify-failure';
-import { acquireKeyLease, holdLimitSeconds, type LeaseGrant } from './key-lease';
+import { acquireKeyLease, holdLimitSeconds, leaseOutcome, type LeaseGrant } from './key-lease';
 import { endSharedWait, noteSharedWait } from './shared-wait';
 import { blockLabel, type AttemptRecord, type NodeRecord } from './node-record';
 import { recordEvent } from './provenance';
@@ -42,6 +42,13 @@ export const NODE_ACTIVITY_ID_PATCH = 'node-activity-id';
  * benchmarks) schedule exactly the commands they did.
  */
 export const NODE_CACHE_PATCH = 'node-cache';
+/**
+ * Patch id of the owner's word to its key's waiters (`leaseOutcome`): a success that was not
+ * stored under the key, and a failure that depends on the owner's limits or hosts (timeout, out
+ * of memory, lost), hand the key on (`cancelled`) instead of telling `completed` / `failed`.
+ * Asked only when the two answers differ, so other trees record no marker.
+ */
+export const LEASE_HANDOVER_PATCH = 'lease-handover';
 /** Seconds added to a node's own timeout as Temporal's start-to-close backstop (the executor kills at the timeout). */
 const TIMEOUT_GRACE_SECONDS = 30;
 /** Prefix of the `lookupCache` activity ids: not `node:` (common/activity-ids.ts), so a lookup is never taken for the node's run. */
@@ -289,6 +296,9 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
       let outcome: 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED' = 'FAILED';
       let reason: string | undefined;
       let result: NodeResult | undefined;
+      /** The failure type of the node's last run, and whether its success was stored under its key (for the lease). */
+      let errorType: string | undefined;
+      let stored = false;
       // patched() only for nodes that may be cacheable: other nodes (sleep) add no marker and no activity.
       const cache: CacheStart = mayCache(spec, rec) && patched(NODE_CACHE_PATCH) ? await startFromCache(rec, scope) : { kind: 'none' };
       // A key describes the code it was computed for: once a repair patched the code, results are no longer published under it.
@@ -311,14 +321,16 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
           outcome = 'CANCELLED';
           reason = ctx.cancelReason() ?? rec.error ?? 'cancelled';
         } else {
-          ({ outcome, reason, result } = await compute(rec, scope, cache.kind === 'compute' ? () => (rec.repairs === repairsAtLookup ? cache.key : undefined) : () => undefined));
+          ({ outcome, reason, result, errorType, stored } = await compute(rec, scope, cache.kind === 'compute' ? () => (rec.repairs === repairsAtLookup ? cache.key : undefined) : () => undefined));
         }
       } finally {
         // The lease's owner reports how its computation ended on every path, also when the node was
         // cancelled (a non-cancellable scope: the cancelled scope could not run the release).
         if (cache.kind === 'compute' && cache.release) {
           const release = cache.release;
-          const how = outcome === 'COMPLETED' ? 'completed' : outcome === 'CANCELLED' ? 'cancelled' : 'failed';
+          const before = outcome === 'COMPLETED' ? 'completed' : outcome === 'CANCELLED' ? 'cancelled' : 'failed';
+          const now = leaseOutcome(outcome, errorType, stored);
+          const how = now === before || !patched(LEASE_HANDOVER_PATCH) ? before : now;
           await CancellationScope.nonCancellable(() => release(how, how === 'failed' ? reason : undefined));
         }
       }
@@ -332,11 +344,17 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
     }
   };
 
-  /** Runs the node's activity until it ends; `cacheKey()` gives the key to publish a success under, if any. */
-  async function compute(rec: NodeRecord, scope: CancellationScope, cacheKey: () => string | undefined): Promise<{ outcome: 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED'; reason?: string; result?: NodeResult }> {
+  /**
+   * Runs the node's activity until it ends; `cacheKey()` gives the key to publish a success under,
+   * if any. `errorType` is the last failure's type; `stored` is true when the success was stored
+   * under its key.
+   */
+  async function compute(rec: NodeRecord, scope: CancellationScope, cacheKey: () => string | undefined): Promise<{ outcome: 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED'; reason?: string; result?: NodeResult; errorType?: string; stored: boolean }> {
     let outcome: 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED' = 'FAILED';
     let reason: string | undefined;
     let result: NodeResult | undefined;
+    let errorType: string | undefined;
+    let stored = false;
     for (let runIndex = 1; ; runIndex++) {
       const resources = memoryFor(rec);
       const placeholder: AttemptRecord = { n: rec.attempts.length + 1, runIndex, scheduledAt: Date.now(), startedAt: null, endedAt: null, state: 'RUNNING', memoryMB: resources?.memoryMB };
@@ -351,9 +369,12 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
         });
         rec.output = outputOf(result);
         outcome = 'COMPLETED';
+        // A worker from before `cacheStored` existed stored it or said nothing: as before.
+        stored = key !== undefined && result.cacheStored !== false;
         break;
       } catch (err) {
         const f = classifyFailure(err);
+        errorType = f.type;
         const attemptState = f.state === 'CANCELLED' ? 'CANCELLED' : f.state;
         recordAttempts(rec, placeholder, f.details.attemptHistory, { endedAt: Date.now(), state: attemptState, error: f.message, errorType: f.type, exitCode: f.details.exitCode });
         if (f.state === 'CANCELLED') {
@@ -382,7 +403,7 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
         break;
       }
     }
-    return { outcome, reason, result };
+    return { outcome, reason, result, errorType, stored };
   }
 }
 

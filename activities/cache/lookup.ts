@@ -97,12 +97,13 @@ export async function lookupNodeCache(deps: CacheDeps, ctx: Context, raw: unknow
 /**
  * After runNode published a computed result under `input.cacheKey`: makes it the key's cache
  * entry. Best effort: a failure (another file system, a symlink in the output) is logged and the
- * node's result stands.
+ * node's result stands. Returns the result, with `cacheStored: false` when the key's entry could
+ * not be made (the key's waiters must not look for it).
  */
-export async function publishComputed(deps: Pick<CacheDeps, 'workspaceRoot'>, ctx: Context, input: RunNodeInput, treeKey: string, result: NodeResult): Promise<void> {
+export async function publishComputed(deps: Pick<CacheDeps, 'workspaceRoot'>, ctx: Context, input: RunNodeInput, treeKey: string, result: NodeResult): Promise<NodeResult> {
   const key = input.cacheKey;
   // A retry that found the attempt published (`reused`) still publishes: the first run may have died in between.
-  if (key === undefined || result.cached) return;
+  if (key === undefined || result.cached) return result;
   try {
     const outcome = await publishToCache({
       root: deps.workspaceRoot, key, publishedDir: result.outputDir,
@@ -110,7 +111,9 @@ export async function publishComputed(deps: Pick<CacheDeps, 'workspaceRoot'>, ct
       outputSha256: result.outputSha256, block: 'name' in input.block ? input.block.name : 'inline',
     });
     if (outcome === 'published') cacheCounters(ctx.metricMeter).published.add(1);
+    return result;
   } catch (e) {
     ctx.log.warn(`result of node ${input.nodeId} not cached: ${(e as Error).message.split('\n')[0]}`, { treeId: input.treeId, nodeId: input.nodeId, key });
+    return { ...result, cacheStored: false };
   }
 }

@@ -12,7 +12,7 @@ import type { MetricMeter } from '@temporalio/common';
 import { lookupNodeCache, publishComputed, type CacheDeps } from '../../activities/cache/lookup';
 import { publishAttempt } from '../../activities/publish';
 import type { BlockExecutor } from '../../activities/executors/types';
-import { RunNodeInputSchema, type RunNodeInput } from '../../common/schemas';
+import { NodeResultSchema, RunNodeInputSchema, type RunNodeInput } from '../../common/schemas';
 import { tempWorkspace } from '../helpers/workspace-dir';
 
 /** A meter that sums what each counter was given. */
@@ -56,7 +56,8 @@ async function compute(root: string, ctx: Context, input: RunNodeInput): Promise
     root, treeId: treeKey, nodeId: input.nodeId, attempt: 1, outputDir: out,
     facts: { imageDigest: null, executor: 'docker', worker: 'w1', startedAt: new Date().toISOString(), endedAt: new Date().toISOString(), activityAttempt: 1, peakMemoryMB: null, cacheKey: input.cacheKey ?? null },
   });
-  await publishComputed({ workspaceRoot: root }, ctx, input, treeKey, result);
+  const returned = await publishComputed({ workspaceRoot: root }, ctx, input, treeKey, result);
+  assert.deepEqual(returned, result, 'stored (or no key): the result as it was, no cacheStored');
 }
 
 test('miss, publish, hit: counters for misses, hits, bytes saved and published entries', async (t) => {
@@ -77,6 +78,20 @@ test('miss, publish, hit: counters for misses, hits, bytes saved and published e
   assert.equal(sums.get('ragomics_cache_hits'), 1);
   assert.ok((sums.get('ragomics_cache_bytes_saved') ?? 0) >= 'normalised bytes'.length);
   assert.deepEqual(warnings, []);
+});
+
+test('a computed result that cannot be stored under its key says so (cacheStored: false), and the node\'s result stands', async (t) => {
+  const { root, deps, node } = setup(t);
+  const warnings: string[] = [];
+  const ctx = fakeContext(recordingMeter().meter, warnings);
+  const { key } = await lookupNodeCache(deps, ctx, node('t1', 'norm'));
+  const input = { ...node('t1', 'norm'), cacheKey: key! };
+  const gone = path.join(root, 'scratch', 'gone', 'output');
+  const result = NodeResultSchema.parse({ outputDir: gone, outputPath: path.join(gone, '_node_anndata.h5ad'), outputSha256: 'f'.repeat(64), executor: 'docker', worker: 'w1', startedAt: 'x', endedAt: 'y' });
+  const returned = await publishComputed({ workspaceRoot: root }, ctx, input, 't1.abcd1234', result);
+  assert.deepEqual(returned, { ...result, cacheStored: false });
+  assert.match(warnings.join('\n'), /result of node norm not cached/);
+  assert.equal((await lookupNodeCache(deps, ctx, node('t2', 'norm'))).hit, null, 'nothing was stored');
 });
 
 test('no key: sleep, inline code without deterministic, an executor without a runtime identity, a missing input, an unbuildable runtime', async (t) => {

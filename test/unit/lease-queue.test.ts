@@ -6,7 +6,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { LeaseQueue, type LeaseNotice } from '../../workflows/lease-queue';
-import { holdLimitSeconds, HOLD_LIMIT_SLACK_SECONDS, MAX_HOLD_LIMIT_SECONDS } from '../../workflows/key-lease';
+import { holdLimitSeconds, leaseOutcome, HOLD_LIMIT_SLACK_SECONDS, MAX_HOLD_LIMIT_SECONDS } from '../../workflows/key-lease';
+import { FailureTypes } from '../../common/failure-types';
 import { LeaseClaimSchema, type LeaseClaim } from '../../common/schemas';
 
 const KEY = 'a'.repeat(64);
@@ -138,5 +139,25 @@ void describe('lease queue', () => {
     const most = holdLimitSeconds(7 * 24 * 3600, 100, 24 * 3600);
     assert.equal(most, MAX_HOLD_LIMIT_SECONDS);
     assert.ok(LeaseClaimSchema.safeParse({ claimId: 'r:n:1', treeId: 't', nodeId: 'n', holdLimitSeconds: most }).success);
+  });
+});
+
+void describe('what an owner tells its waiters (leaseOutcome)', () => {
+  void test('a stored success is completed; a success not stored hands the key on', () => {
+    assert.equal(leaseOutcome('COMPLETED', undefined, true), 'completed');
+    // Publishing to the cache failed, or a repair changed the code: nothing to look up.
+    assert.equal(leaseOutcome('COMPLETED', undefined, false), 'cancelled');
+  });
+
+  void test('failures that follow from the key fail the waiters; failures of the owner\'s limits or hosts hand the key on', () => {
+    for (const t of [FailureTypes.BlockCrashed, FailureTypes.InvalidParameters, FailureTypes.InvalidBlockCode, FailureTypes.InputMissing, FailureTypes.InputCountMismatch]) {
+      assert.equal(leaseOutcome('FAILED', t, false), 'failed', t);
+    }
+    // A waiter may have a longer timeout, more memory, another task queue: it computes itself.
+    assert.equal(leaseOutcome('TIMEOUT', FailureTypes.BlockTimeout, false), 'cancelled');
+    for (const t of [FailureTypes.OutOfMemory, FailureTypes.ExecutorUnavailable, 'Timeout:HEARTBEAT', 'WorkerShutdown', FailureTypes.CallbackFailed, 'Error', undefined]) {
+      assert.equal(leaseOutcome('FAILED', t, false), 'cancelled', String(t));
+    }
+    assert.equal(leaseOutcome('CANCELLED', 'Cancelled', false), 'cancelled');
   });
 });
