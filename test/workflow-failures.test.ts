@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { CancelledFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { sleepNode, uid, waitFor, withWorker } from './helpers/harness';
+import { TreeStateKey } from '../common/search-attributes';
 
 test('a failing node cancels its dependents; the other branch completes; the failure is reported', async () => {
   await withWorker({}, async ({ client }) => {
@@ -123,18 +124,52 @@ test('cancel the tree: running nodes stop, waiting ones are cancelled, the tree 
   });
 });
 
-test('the workflow itself cancelled through Temporal (not cancelTree) while a node runs: the run ends cancelled', async () => {
+test('the workflow itself cancelled through Temporal (not cancelTree) while a node runs: it ends as cancelTree does, then closes cancelled', async () => {
   await withWorker({}, async ({ client }) => {
     // The main loop waits for events on a promise that only the workflow scope's cancellation
     // can reject (workflows/analysis-tree.ts, LEAN_WAKE_PATCH): a wait that missed it would hang.
-    const tree = await client.startTree({ id: uid('cancel-wf'), nodes: [sleepNode('a', 600), sleepNode('b', 1, { parentId: 'a' })] });
+    const tree = await client.startTree({ id: uid('cancel-wf'), nodes: [sleepNode('a', 600), sleepNode('b', 1, { parentId: 'a' }), sleepNode('c', 600)], maxParallelJobs: 1 });
     await waitFor(async () => (await tree.status()).runningJobs === 1);
     const handle = client.client.workflow.getHandle(tree.treeId);
     await handle.cancel();
     const err = await tree.result().then(() => null, (e: unknown) => e);
     assert.ok(err instanceof WorkflowFailedError, `the run failed (${String(err)})`);
     assert.ok(err.cause instanceof CancelledFailure, `as cancelled (${String(err.cause)})`);
-    assert.equal((await handle.describe()).status.name, 'CANCELLED');
+    const described = await handle.describe();
+    assert.equal(described.status.name, 'CANCELLED');
+    // Before it closed, every node ended: the running one once its attempt had stopped (it closed
+    // at once before, with "a" still RUNNING in its last state), the others without running.
+    const status = await tree.status({ transitions: true });
+    assert.equal(status.state, 'CANCELLED');
+    assert.deepEqual(Object.fromEntries(status.nodes.map((n) => [n.id, n.state])), { a: 'CANCELLED', b: 'CANCELLED', c: 'CANCELLED' });
+    const a = status.nodes.find((n) => n.id === 'a')!;
+    assert.equal(a.attempts, 1);
+    assert.ok(a.endedAt !== null, 'the attempt of "a" ended');
+    assert.equal(a.error, 'tree cancelled (workflow cancel request)');
+    assert.equal(described.typedSearchAttributes.get(TreeStateKey), 'CANCELLED', 'the Web UI\'s state column');
+  });
+});
+
+test('a node cancelled while it waits to re-run on an unavailable executor ends then, not when the back-off ends', async () => {
+  // A local executor whose interpreter does not exist: every run is ExecutorUnavailable, and the
+  // node waits 5, 10, 20 s... before its next run (node-runner.ts, LOST_BACKOFF_PATCH).
+  await withWorker({ executor: 'local', python: '/nonexistent/ragomics-no-python' }, async ({ client }) => {
+    const tree = await client.startTree({ id: uid('backoff-cancel'), nodes: [sleepNode('a', 1)] });
+    const runs = async () => (await tree.timeline()).filter((e) => e.node === 'a');
+    // Three runs ended (each failed to start Python) and no fourth started: the node is in its 20 s back-off.
+    await waitFor(async () => { const t = await runs(); return t.length === 3 && t.every((e) => e.state !== 'RUNNING'); }, 120_000);
+    const t0 = Date.now();
+    await tree.cancelNode('a', 'test: stop waiting');
+    await waitFor(async () => (await tree.status()).nodes[0]!.state === 'CANCELLED', 60_000);
+    const ms = Date.now() - t0;
+    console.log(`# back-off cancel: the node ended ${ms} ms after cancelNode`);
+    // Before, the node stayed RUNNING until its 20 s back-off ended (19 s or more after the
+    // cancel, which follows the third loss within a poll); now it ends at the next workflow
+    // task. 10 s is half the back-off: it tells the two apart without timing the fix itself.
+    assert.ok(ms < 10_000, `the node ended ${ms} ms after the cancel, inside its 20 s back-off`);
+    assert.equal((await runs()).length, 3, 'no fourth run');
+    assert.equal((await tree.result()).state, 'FAILED');
+    assert.equal((await tree.status()).nodes[0]!.error, 'test: stop waiting');
   });
 });
 

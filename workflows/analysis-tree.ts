@@ -10,6 +10,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  isCancellation,
   patched,
   proxyActivities,
   setCurrentDetails,
@@ -130,6 +131,23 @@ export const LEAN_WAKE_PATCH = 'lean-wake';
  */
 export const ROOT_INPUT_PATCH = 'root-input';
 
+/**
+ * Patch id: the workflow cancelled through Temporal (the Web UI's Cancel, `temporal workflow
+ * cancel`, `handle.cancel()`), not by the `cancelTree` signal, ends the way `cancelTree` does:
+ * every node is cancelled, the running ones' containers are awaited, a key's owner releases its
+ * lease, and only then does the workflow close as cancelled. Before, it closed at once, with its
+ * nodes still RUNNING and the leases it owned unreleased (their waiters waited out the hold
+ * limit). Asked only when such a cancellation arrives.
+ */
+export const WORKFLOW_CANCEL_PATCH = 'workflow-cancel';
+
+/**
+ * Patch id: once the main loop has ended, `addNodes` and `addSamples` are refused (by update and
+ * by signal): the tree no longer runs anything, so the nodes would stay PENDING in a result that
+ * then reads FAILED. Asked only for a request that arrives then.
+ */
+export const ENDED_ADDITIONS_PATCH = 'ended-additions';
+
 /** Most failures listed in the result (the status query pages through all). */
 const MAX_FAILURES_LISTED = 1000;
 /** Least time between two search-attribute upserts (each one is a history event). */
@@ -164,6 +182,11 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   let pendingCallbacks = 0;
   let cancelRequested: string | null = null;
   let draining = false;
+  /** The main loop has ended: nothing runs any more (handlers may still be finishing). */
+  let finished = false;
+  /** The CancelledFailure of a cancel request made through Temporal, once caught (WORKFLOW_CANCEL_PATCH): the workflow ends with it. */
+  let workflowCancel: unknown = null;
+  const endedMessage = (what: 'nodes' | 'samples') => `tree "${treeId}" has ended; no ${what} can be added (start a new tree, or keep it open with expansion.idleTimeout)`;
 
   /** Resolves the main loop's wait (PROMPT_WAKE_PATCH); null while the loop is not waiting. */
   let wakeTrigger: Trigger<void> | null = null;
@@ -196,6 +219,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
 
   // ---- handlers: registered before the first await --------------------------------------
   setHandler(addNodesUpdate, afterLoad((req) => {
+    if (finished && patched(ENDED_ADDITIONS_PATCH)) throw ApplicationFailure.nonRetryable(endedMessage('nodes'), 'InvalidAddition');
     const { errors, rootless } = tree.vet(req);
     if (rootless.length > 0 && patched(ROOT_INPUT_PATCH)) throw ApplicationFailure.nonRetryable([...errors, ...rootless].join('\n'), 'InvalidAddition');
     const out = tree.addNodes(req, { by: 'client' }, Date.now());
@@ -205,6 +229,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   }), {
     validator: (req) => {
       if (cancelRequested) throw new Error(`tree "${treeId}" is being cancelled; no nodes can be added`);
+      if (finished) throw new Error(endedMessage('nodes'));
       // While loading, the handler validates (addNodes checks everything again).
       if (!loaded) return;
       // A validator never runs on replay, so it may refuse more than old histories' handlers did.
@@ -214,6 +239,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     },
   });
   setHandler(addSamplesUpdate, afterLoad((req) => {
+    if (finished && patched(ENDED_ADDITIONS_PATCH)) throw ApplicationFailure.nonRetryable(endedMessage('samples'), 'InvalidAddition');
     const out = tree.addSamples(req, Date.now());
     if (!out.ok) throw ApplicationFailure.nonRetryable(out.errors.join('\n'), 'InvalidAddition');
     wake();
@@ -221,6 +247,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   }), {
     validator: (req) => {
       if (cancelRequested) throw new Error(`tree "${treeId}" is being cancelled; no samples can be added`);
+      if (finished) throw new Error(endedMessage('samples'));
       // While loading, the handler validates (addSamples checks everything again).
       if (!loaded) return;
       const { errors } = tree.checkSamples(req);
@@ -230,6 +257,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   setHandler(addNodesSignal, afterLoad((req) => {
     const requestId = typeof req?.requestId === 'string' ? req.requestId : '(none)';
     if (cancelRequested) return tree.reject(requestId, 'signal', ['tree is being cancelled'], Date.now());
+    if (finished && patched(ENDED_ADDITIONS_PATCH)) return tree.reject(requestId, 'signal', [endedMessage('nodes')], Date.now());
     const { errors, rootless } = tree.vet(req);
     if (rootless.length > 0 && patched(ROOT_INPUT_PATCH)) {
       tree.reject(requestId, req?.source ?? 'signal', [...errors, ...rootless], Date.now());
@@ -304,7 +332,6 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     if (cancelRequested) return 'CANCELLED';
     return tree.order.every((n) => n.state === 'COMPLETED') ? 'COMPLETED' : 'FAILED';
   }
-  let finished = false;
 
   function buildStatus(offset: number, limit: number, withTransitions: boolean, withDetails: boolean): TreeStatus {
     const counts = tree.counts();
@@ -476,53 +503,71 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   publishProgress(true);
 
   // ---- main loop ------------------------------------------------------------------------
-  for (;;) {
-    if (!promptWake) await condition(() => dirty);
-    else if (!dirty && leanWake) {
-      if (scopeCancel.cancelled) throw scopeCancel.err;
-      await new Promise<void>((resolve, reject) => { wakeWaiter = { resolve, reject }; });
-    } else if (!dirty) {
-      // A Trigger, like condition(), rejects when the workflow's scope is cancelled.
-      wakeTrigger = new Trigger<void>();
-      await wakeTrigger;
-    }
-    dirty = false;
-    if (cancelRequested) {
-      cancelEverything();
-      if (inFlight.size === 0) break;
-      continue;
-    }
-    if (shouldContinueAsNew()) draining = true;
-    if (!tree.paused && !draining) dispatch();
-    publishProgress();
-    const idle = inFlight.size === 0 && pendingCallbacks === 0;
-    if (draining && idle) {
-      await condition(allHandlersFinished);
-      const version = tree.version;
-      const state = tree.carry();
-      // The nodes (and samples) travel in the carried state; the spec keeps only the tree's
-      // settings and templates (addSamples expands them).
-      const carried: CarriedRef | InlineCarried = patched(CARRY_IN_WORKSPACE_PATCH)
-        ? await saveState(state, { treeId, runKey, runId: workflowInfo().runId }, loadedFrom ? [loadedFrom] : [])
-        : { format: 'inline-json-v1', state };
-      // A handler that ran while the state was written changed what it holds: go round again
-      // (a cancel is handled; else the state is written anew).
-      if (tree.version === version && !cancelRequested && allHandlersFinished()) {
-        await continueAsNew<typeof analysisTree>({ spec: { ...input.spec, nodes: [], samples: undefined }, carried, continueAsNewAfterEvents: input.continueAsNewAfterEvents });
+  /** Runs the tree until it ends (or continues as new), then waits for handlers still running. */
+  async function runLoop(): Promise<void> {
+    for (;;) {
+      if (!promptWake) await condition(() => dirty);
+      else if (!dirty && leanWake) {
+        if (scopeCancel.cancelled && workflowCancel === null) throw scopeCancel.err;
+        await new Promise<void>((resolve, reject) => { wakeWaiter = { resolve, reject }; });
+      } else if (!dirty) {
+        // A Trigger, like condition(), rejects when the workflow's scope is cancelled.
+        wakeTrigger = new Trigger<void>();
+        await wakeTrigger;
       }
-      dirty = true;
-      continue;
+      dirty = false;
+      if (cancelRequested) {
+        cancelEverything();
+        if (inFlight.size === 0) break;
+        continue;
+      }
+      if (shouldContinueAsNew()) draining = true;
+      if (!tree.paused && !draining) dispatch();
+      publishProgress();
+      const idle = inFlight.size === 0 && pendingCallbacks === 0;
+      if (draining && idle) {
+        await condition(allHandlersFinished);
+        const version = tree.version;
+        const state = tree.carry();
+        // The nodes (and samples) travel in the carried state; the spec keeps only the tree's
+        // settings and templates (addSamples expands them).
+        const carried: CarriedRef | InlineCarried = patched(CARRY_IN_WORKSPACE_PATCH)
+          ? await saveState(state, { treeId, runKey, runId: workflowInfo().runId }, loadedFrom ? [loadedFrom] : [])
+          : { format: 'inline-json-v1', state };
+        // A handler that ran while the state was written changed what it holds: go round again
+        // (a cancel is handled; else the state is written anew).
+        if (tree.version === version && !cancelRequested && allHandlersFinished()) {
+          await continueAsNew<typeof analysisTree>({ spec: { ...input.spec, nodes: [], samples: undefined }, carried, continueAsNewAfterEvents: input.continueAsNewAfterEvents });
+        }
+        dirty = true;
+        continue;
+      }
+      if (idle && tree.scheduler.isQuiescent()) {
+        if (spec.expansion.idleTimeout === 0 || tree.closed) break;
+        // Kept open for an external agent: wait for additions or close, up to the idle timeout.
+        if (!(await condition(() => dirty, spec.expansion.idleTimeout * 1000))) break;
+      }
     }
-    if (idle && tree.scheduler.isQuiescent()) {
-      if (spec.expansion.idleTimeout === 0 || tree.closed) break;
-      // Kept open for an external agent: wait for additions or close, up to the idle timeout.
-      if (!(await condition(() => dirty, spec.expansion.idleTimeout * 1000))) break;
-    }
+
+    finished = true;
+    await condition(allHandlersFinished);
   }
 
-  finished = true;
-  await condition(allHandlersFinished);
+  try {
+    await runLoop();
+  } catch (err) {
+    // A cancel request through Temporal (not cancelTree) rejects the loop's wait: end as cancelTree
+    // does, in a scope the request no longer reaches (the nodes' own scopes were cancelled with
+    // the workflow's), then close cancelled (WORKFLOW_CANCEL_PATCH).
+    if (!isCancellation(err) || finished || !patched(WORKFLOW_CANCEL_PATCH)) throw err;
+    workflowCancel = err;
+    cancelRequested ??= 'tree cancelled (workflow cancel request)';
+    // The loop's first turn handles the cancel at once (nothing else may ever wake it).
+    dirty = true;
+    await CancellationScope.nonCancellable(runLoop);
+  }
   publishProgress(true);
+  if (workflowCancel !== null) throw workflowCancel;
   // The final status (when the tree is small enough to carry it) already holds the counts and
   // the metrics: computed once for both.
   const final = tree.order.length <= FINAL_STATUS_MAX_NODES ? buildStatus(0, FINAL_STATUS_MAX_NODES, false, false) : undefined;

@@ -53,7 +53,12 @@ export interface CancelNodeRequest {
   reason?: string;
 }
 
-/** Cancels one node and its dependents; rejects unknown or already-ended nodes. Returns the ids cancelled. */
+/**
+ * Cancels one node and its dependents; rejects unknown or already-ended nodes. Returns the ids
+ * cancelled: for a node that has not started, it and its dependents; for a running node, the
+ * node alone, whose cancellation is then under way (its container is stopped, and its dependents
+ * are cancelled when it ends; a node whose result arrives first still COMPLETES).
+ */
 export const cancelNodeUpdate = defineUpdate<{ cancelled: string[] }, [CancelNodeRequest]>('cancelNode');
 
 /** Cancels the whole tree: running containers stop, nothing new starts; the workflow ends CANCELLED. */

@@ -12,7 +12,7 @@
  * was published looks it up again, and one whose owner failed fails with
  * SharedComputationFailedError naming the owner and its error (the same input already failed).
  */
-import { CancellationScope, patched, proxyActivities, sleep } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import { nodeActivityId } from '../common/activity-ids';
 import { BlockDeterministic } from '../common/block-catalog';
 import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES } from '../common/failure-types';
@@ -49,6 +49,13 @@ export const NODE_CACHE_PATCH = 'node-cache';
  * Asked only when the two answers differ, so other trees record no marker.
  */
 export const LEASE_HANDOVER_PATCH = 'lease-handover';
+/**
+ * Patch id: the waits a node's runner makes between its runs, the back-off before re-running on
+ * an unavailable executor and the fixer call of a repair, run in the node's cancellation scope,
+ * so cancelling the node (or the tree) ends them at once. Before, they ran to their end first
+ * (up to a minute, or two callback timeouts) with the node still RUNNING.
+ */
+export const NODE_SCOPE_WAITS_PATCH = 'node-scope-waits';
 /** Seconds added to a node's own timeout as Temporal's start-to-close backstop (the executor kills at the timeout). */
 const TIMEOUT_GRACE_SECONDS = 30;
 /** Prefix of the `lookupCache` activity ids: not `node:` (common/activity-ids.ts), so a lookup is never taken for the node's run. */
@@ -270,18 +277,23 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
     tree.version++;
   }
 
-  /** The seed's bug fixer: asks the fixer endpoint for patched code; null when it gives up or fails. */
-  async function repair(rec: NodeRecord, error: string, stderrTail: string): Promise<string | null> {
+  /**
+   * The seed's bug fixer: asks the fixer endpoint for patched code; null when it gives up or
+   * fails, `cancelled` when the node was cancelled while it asked (NODE_SCOPE_WAITS_PATCH).
+   */
+  async function repair(rec: NodeRecord, scope: CancellationScope, error: string, stderrTail: string): Promise<string | null | 'cancelled'> {
     if (!('code' in rec.block) || !spec.expansion.fixerUrl) return null;
     try {
-      const res = await callbacks.callFixer(spec.expansion.fixerUrl, {
-        treeId, nodeId: rec.id, code: rec.patchedCode ?? rec.block.code, parameters: rec.block.parameters, error, stderrTail, repair: rec.repairs + 1,
-      });
+      const url = spec.expansion.fixerUrl;
+      const code = rec.patchedCode ?? rec.block.code;
+      const ask = () => callbacks.callFixer(url, { treeId, nodeId: rec.id, code, parameters: rec.block.parameters, error, stderrTail, repair: rec.repairs + 1 });
+      const res = await (patched(NODE_SCOPE_WAITS_PATCH) ? scope.run(ask) : ask());
       rec.transitions.push(['RUNNING', Date.now(), res.code ? `repair ${rec.repairs + 1}: patched code received` : 'repair: fixer gave up']);
       const said = res.explanation?.trim();
       recordEvent(rec, 'repair', res.code ? `repair ${rec.repairs + 1}: ${said || 'patched code received (no explanation)'}` : `gave up${said ? `: ${said}` : ''}`, Date.now());
       return res.code;
     } catch (err) {
+      if (isCancellation(err) && scope.consideredCancelled) return 'cancelled';
       const message = classifyFailure(err).message;
       rec.transitions.push(['RUNNING', Date.now(), `repair failed: ${message}`]);
       recordEvent(rec, 'repair', `repair ${rec.repairs + 1} failed: ${message}`, Date.now());
@@ -335,6 +347,8 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
         }
       }
       if (reason) rec.error = reason;
+      // A cancelNode that came as the node was completing set its reason; the node completed.
+      else if (outcome === 'COMPLETED') delete rec.error;
       const a = rec.attempts[rec.attempts.length - 1];
       const duration = a?.startedAt != null && a.endedAt != null ? (a.endedAt - a.startedAt) / 1000 : undefined;
       tree.apply(tree.scheduler.finish(rec.id, outcome, duration, reason), Date.now());
@@ -388,14 +402,25 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
           // 5 s, 10 s, 20 s, ... up to a minute. A lost worker needs no wait (the heartbeat
           // timeout already passed). patched(): trees recorded before this change replay as they ran.
           if (f.type === FailureTypes.ExecutorUnavailable && patched(LOST_BACKOFF_PATCH)) {
-            await sleep(Math.min(60_000, 5000 * 2 ** (rec.lostRetries - 1)));
+            const ms = Math.min(60_000, 5000 * 2 ** (rec.lostRetries - 1));
+            if (!patched(NODE_SCOPE_WAITS_PATCH)) await sleep(ms);
+            else if (!(await waitInScope(scope, ms))) {
+              outcome = 'CANCELLED';
+              reason = ctx.cancelReason() ?? rec.error ?? 'cancelled';
+              break;
+            }
           }
           continue;
         }
         const maxRetries = rec.maxRetries ?? spec.maxRetries;
         if (f.type === FailureTypes.OutOfMemory && rec.resources?.memoryGrowthFactor && rec.oomRetries < Math.max(1, maxRetries)) { rec.oomRetries++; continue; }
         if (f.type === FailureTypes.BlockCrashed && 'code' in rec.block && spec.expansion.fixerUrl && rec.repairs < spec.expansion.maxRepairs && !ctx.cancelReason()) {
-          const patched = await repair(rec, f.message, f.details.stderrTail ?? '');
+          const patched = await repair(rec, scope, f.message, f.details.stderrTail ?? '');
+          if (patched === 'cancelled') {
+            outcome = 'CANCELLED';
+            reason = ctx.cancelReason() ?? rec.error ?? 'cancelled';
+            break;
+          }
           if (patched) { rec.patchedCode = patched; rec.repairs++; continue; }
         }
         outcome = f.state === 'TIMEOUT' ? 'TIMEOUT' : 'FAILED';
@@ -404,6 +429,17 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
       }
     }
     return { outcome, reason, result, errorType, stored };
+  }
+}
+
+/** Sleeps `ms` in the node's scope: true when the time passed, false when the node was cancelled meanwhile. */
+async function waitInScope(scope: CancellationScope, ms: number): Promise<boolean> {
+  try {
+    await scope.run(() => sleep(ms));
+    return true;
+  } catch (err) {
+    if (isCancellation(err)) return false;
+    throw err;
   }
 }
 
