@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
-import type { TreeSpec } from '../common/schemas';
+import type { Block, TreeSpec } from '../common/schemas';
 import { InvalidInputError } from './errors';
 
 /** Resolves a relative `inputDataPath` against the spec file's folder and checks the file. */
@@ -26,16 +26,25 @@ export function resolveInputPath(spec: TreeSpec, specFile: string): TreeSpec {
 
 const COMPILE = 'import sys\nsrc = sys.stdin.read()\ntry:\n    compile(src, "<inline block>", "exec")\nexcept SyntaxError as e:\n    print(f"{e.msg} (line {e.lineno})")\n    sys.exit(1)\n';
 
-/** Compiles every inline block with the local python3, when there is one; syntax errors name the node. */
-export function checkInlineCode(spec: TreeSpec, python = process.env.RAGOMICS_PYTHON ?? 'python3'): void {
+/** A node as far as {@link checkInlineCode} reads it. */
+interface CodeNode {
+  id: string;
+  block: Block;
+}
+
+/**
+ * Compiles every inline block with the local python3, when there is one; syntax errors name the
+ * node. Takes a spec, or the nodes of an `add` (their `forEachSample` absent).
+ */
+export function checkInlineCode(spec: { nodes: readonly CodeNode[]; forEachSample?: readonly CodeNode[] }, python = process.env.RAGOMICS_PYTHON ?? 'python3'): void {
   const problems: string[] = [];
-  const check = (prefix: string) => (node: { id: string; block: TreeSpec['nodes'][number]['block'] }, i: number): void => {
+  const check = (prefix: string) => (node: CodeNode, i: number): void => {
     if (!('code' in node.block)) return;
     const r = spawnSync(python, ['-c', COMPILE], { input: node.block.code, encoding: 'utf8', timeout: 20_000 });
     if (r.error) return; // no local Python: the worker reports it (InvalidBlockCodeError, never retried)
     if (r.status === 1) problems.push(`${prefix}[${i}].block.code: node "${node.id}" has a Python syntax error: ${r.stdout.trim()}`);
   };
-  spec.forEachSample.forEach(check('forEachSample'));
+  (spec.forEachSample ?? []).forEach(check('forEachSample'));
   spec.nodes.forEach(check('nodes'));
   if (problems.length > 0) throw new InvalidInputError(problems);
 }

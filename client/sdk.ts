@@ -18,7 +18,7 @@ import {
   WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError,
   type Client, type Connection, type WorkflowHandle,
 } from '@temporalio/client';
-import { AddNodesRequestSchema, AddSamplesRequestSchema, TreeSpecSchema, formatZodError, type NodeSpecInput, type SampleRow, type TreeSpecInput } from '../common/schemas';
+import { AddNodesRequestSchema, AddSamplesRequestSchema, SPEC_REQUEST_ID, TreeSpecSchema, formatZodError, reservedRequestIdError, type NodeSpecInput, type SampleRow, type TreeSpecInput } from '../common/schemas';
 import * as SA from '../common/search-attributes';
 import { blockParameterErrors, validateTreeSpec } from '../common/tree-validation';
 import {
@@ -278,6 +278,7 @@ export class TreeHandle {
    * @throws InvalidInputError naming the offending id; the tree is unchanged.
    */
   async addNodes(nodes: NodeSpecInput[], options: AddNodesOptions = {}): Promise<AddNodesResult> {
+    checkRequestId(options.requestId);
     const request = { requestId: options.requestId ?? randomUUID(), nodes, source: options.source ?? 'client', client: options.client ?? clientIdentity() };
     const parsed = AddNodesRequestSchema.safeParse(request);
     if (!parsed.success) throw new InvalidInputError(formatZodError(parsed.error).split('\n'));
@@ -293,6 +294,7 @@ export class TreeHandle {
    *   started and its state; the tree is unchanged.
    */
   async addSamples(samples: SampleRow[], options: { requestId?: string } = {}): Promise<AddSamplesResult> {
+    checkRequestId(options.requestId);
     const parsed = AddSamplesRequestSchema.safeParse({ requestId: options.requestId ?? randomUUID(), samples });
     if (!parsed.success) throw new InvalidInputError(formatZodError(parsed.error).split('\n'));
     const relative = relativeDataPaths(undefined, parsed.data.samples, 'samples');
@@ -302,6 +304,7 @@ export class TreeHandle {
 
   /** Fire-and-forget form of {@link addNodes}: invalid additions show up in `status().rejected`. */
   async addNodesAsync(nodes: NodeSpecInput[], options: AddNodesOptions = {}): Promise<void> {
+    checkRequestId(options.requestId);
     const request = { requestId: options.requestId ?? randomUUID(), nodes, source: options.source ?? 'client', client: options.client ?? clientIdentity() };
     await this.call(() => this.workflow.signal(addNodesSignal, request as never));
   }
@@ -474,4 +477,12 @@ export class TreeHandle {
     }
     return new TreeNotFoundError(`no tree with id "${this.treeId}"`, { cause: err });
   }
+}
+
+/**
+ * Refuses the request id a tree keeps for its own nodes ({@link SPEC_REQUEST_ID}): a request
+ * under it would be taken for a duplicate and change nothing. @throws InvalidInputError
+ */
+function checkRequestId(requestId: string | undefined): void {
+  if (requestId === SPEC_REQUEST_ID) throw new InvalidInputError(reservedRequestIdError());
 }

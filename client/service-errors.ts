@@ -5,11 +5,12 @@
  * so the whole cause chain is searched.
  */
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import { NamespaceNotFoundError } from '@temporalio/common';
 import {
   isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
-import { InvalidInputError, RagomicsError, ServiceUnavailableError, TreeNotFoundError } from './errors';
+import { ConfigError, InvalidInputError, RagomicsError, ServiceUnavailableError, TreeNotFoundError } from './errors';
 
 export { GrpcStatus };
 
@@ -18,10 +19,15 @@ export { GrpcStatus };
  * `undefined` when there is none (a local error, a workflow failure, ...).
  */
 export function grpcStatusOf(err: unknown): GrpcStatus | undefined {
+  return grpcErrorOf(err)?.code;
+}
+
+/** The first gRPC `ServiceError` in `err`'s `cause` chain (its `code`, and the server's reason in `details`). */
+function grpcErrorOf(err: unknown): { code: GrpcStatus; details: string } | undefined {
   const seen = new Set<unknown>();
   for (let e: unknown = err; e instanceof Error && !seen.has(e); e = (e as { cause?: unknown }).cause) {
     seen.add(e);
-    if (isGrpcServiceError(e)) return e.code;
+    if (isGrpcServiceError(e)) return { code: e.code, details: e.details };
   }
   return undefined;
 }
@@ -36,7 +42,12 @@ export function isServerUnreachable(err: unknown): boolean {
  * The SDK error `err` stands for, or `undefined` when it is none of the known kinds:
  * not found → {@link TreeNotFoundError}; an update's failure (validator rejections) or an id
  * taken → {@link InvalidInputError}; gRPC UNAVAILABLE / DEADLINE_EXCEEDED →
- * {@link ServiceUnavailableError}. An update call the server gave up on stays as it is.
+ * {@link ServiceUnavailableError}; the server refusing the request itself (gRPC INVALID_ARGUMENT,
+ * e.g. a malformed list query) → {@link InvalidInputError} with the server's reason; an unknown
+ * namespace (NOT_FOUND outside a workflow call) or refused credentials → {@link ConfigError}
+ * naming the setting; an address that answers gRPC but is not a Temporal frontend
+ * (UNIMPLEMENTED) → {@link ServiceUnavailableError}. An update call the server gave up on stays
+ * as it is.
  */
 export function toRagomicsError(err: unknown): RagomicsError | undefined {
   if (err instanceof RagomicsError) return err;
@@ -44,12 +55,29 @@ export function toRagomicsError(err: unknown): RagomicsError | undefined {
   // Update validators' rejections arrive as the update's failure.
   if (err instanceof WorkflowUpdateFailedError) return new InvalidInputError(String((err.cause as Error | undefined)?.message ?? err.message), { cause: err });
   if (err instanceof WorkflowExecutionAlreadyStartedError) return new InvalidInputError(`a tree with id "${err.workflowId}" already exists`, { cause: err });
+  if (err instanceof NamespaceNotFoundError) return new ConfigError(`the Temporal server has no namespace "${err.namespace}"; check TEMPORAL_NAMESPACE`, { cause: err });
   // An update the server gave up waiting for is its own kind: left to the caller.
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return undefined;
   if (isServerUnreachable(err)) {
     return new ServiceUnavailableError(`the Temporal server stopped answering (${(err as Error).message.split('\n')[0]})`, { cause: err });
   }
-  return undefined;
+  const g = grpcErrorOf(err);
+  if (!g) return undefined;
+  const reason = g.details || (err as Error).message.split('\n')[0];
+  switch (g.code) {
+    case GrpcStatus.INVALID_ARGUMENT:
+      return new InvalidInputError(`the Temporal server refused the request: ${reason}`, { cause: err });
+    // WorkflowNotFoundError is handled above: a NOT_FOUND here is about the namespace.
+    case GrpcStatus.NOT_FOUND:
+      return new ConfigError(`the Temporal server found no such namespace (${reason}); check TEMPORAL_NAMESPACE`, { cause: err });
+    case GrpcStatus.UNAUTHENTICATED:
+    case GrpcStatus.PERMISSION_DENIED:
+      return new ConfigError(`the Temporal server refused the credentials (${reason}); check TEMPORAL_API_KEY and the TEMPORAL_TLS_* settings`, { cause: err });
+    case GrpcStatus.UNIMPLEMENTED:
+      return new ServiceUnavailableError(`the address in TEMPORAL_ADDRESS answers gRPC but is not a Temporal frontend (${reason})`, { cause: err });
+    default:
+      return undefined;
+  }
 }
 
 /** Maps Temporal client errors to the SDK's error classes; anything else is returned as is. */

@@ -71,6 +71,12 @@ export function readNodesFile(file: string): NodeSpecInput[] {
     const lines = parsed.success ? [] : formatZodError(parsed.error, wrapped ? '' : 'nodes').split('\n');
     throw locate(new InvalidInputError([...lines, ...parameters]), loaded);
   }
+  // Inline code compiles, as `run` and `fork` check it (located like the shape errors).
+  try {
+    checkInlineCode({ nodes: Array.isArray(parsed.data) ? parsed.data : parsed.data.nodes });
+  } catch (err) {
+    throw locate(err, loaded);
+  }
   // The raw input, not the parsed one: defaults are filled in by the tree, exactly once.
   return (wrapped ? (loaded.data as { nodes: NodeSpecInput[] }).nodes : loaded.data) as NodeSpecInput[];
 }
@@ -188,7 +194,8 @@ function positionOf(doc: Document, lc: LineCounter, fieldPath: string): string {
 function locate(err: unknown, loaded: LoadedFile): unknown {
   if (!(err instanceof InvalidInputError)) return err;
   return new InvalidInputError(err.problems.flatMap(unknownFields).map((line) => {
-    const m = /^([A-Za-z_][\w]*(?:\[\d+\]|\.[A-Za-z_][\w]*)*):\s/.exec(line);
+    // Keys as YAML allows them (`max-parallel-jobs` too), so an unknown one is still located.
+    const m = /^([A-Za-z_][\w-]*(?:\[\d+\]|\.[A-Za-z_][\w-]*)*):\s/.exec(line);
     return m ? `${loaded.where(m[1] as string)}: ${line}` : `${loaded.where('')}: ${line}`;
   }), { cause: err });
 }

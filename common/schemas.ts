@@ -330,6 +330,17 @@ export const AddSamplesRequestSchema = z.strictObject({
 });
 export type AddSamplesRequest = z.infer<typeof AddSamplesRequestSchema>;
 
+/**
+ * The request id under which a tree records its own initial nodes (a spec's, a fork's). An
+ * `addNodes` or `addSamples` request under it would be taken for a duplicate: clients refuse it.
+ */
+export const SPEC_REQUEST_ID = 'spec';
+
+/** The refusal of a request under {@link SPEC_REQUEST_ID}: clients and the update validators say the same. */
+export function reservedRequestIdError(): string {
+  return `requestId: "${SPEC_REQUEST_ID}" names the tree's own nodes; choose another request id`;
+}
+
 /** Request body of the `addNodes` update and signal. */
 export const AddNodesRequestSchema = z.strictObject({
   /** Caller-chosen id; a repeated request with the same id is applied once. */

@@ -92,6 +92,16 @@ void describe('bad spec files: exit 2 before connecting', { concurrency: true },
   void test('bad nodes file for add', async () => {
     const f = file('bad-nodes.yaml', 'nodes:\n  - id: x\n    block: { name: sleep }\n    extra: 1\n');
     assertFails(await ragomics(['add', 'some-tree', f], offline), 2, [/bad-nodes\.yaml:4:\d+: nodes\[0\]\.extra: unknown field$/]);
+    // Inline code that does not compile: refused as a spec's is, before connecting.
+    const code = file('bad-code.yaml', '- id: bad\n  parentId: a\n  block:\n    code: "def run(adata=None:\\n  pass"\n');
+    assertFails(await ragomics(['add', 'some-tree', code], offline), 2, [/bad-code\.yaml:4:\d+: nodes\[0\]\.block\.code: node "bad" has a Python syntax error: .*line 1/]);
+    // The tree's own request id would make the request a silent duplicate.
+    const ok = file('ok-nodes.yaml', '- { id: b, parentId: a, block: { name: sleep } }\n');
+    assertFails(await ragomics(['add', 'some-tree', ok, '--request-id', 'spec'], offline), 2, [/^error: requestId: "spec" names the tree's own nodes; choose another request id$/]);
+  });
+  void test('an unknown key with a dash is located too', async () => {
+    const f = file('kebab.yaml', 'max-parallel-jobs: 3\nnodes:\n  - { id: a, block: { name: sleep } }\n');
+    assertFails(await ragomics(['run', f], offline), 2, [/kebab\.yaml:1:1: max-parallel-jobs: unknown field$/]);
   });
   void test('bad arguments', async () => {
     assertFails(await ragomics(['parallelism', 'some-tree', 'lots'], offline), 2, [/^error: N: must be an integer/]);

@@ -52,3 +52,46 @@ void test('unusable settings exit 2 before anything starts: a missing TEMPORAL_C
   assertFails(await ragomics(['worker', '--executor', 'local', '--warm', 'lots']), 2, /^error: --warm: must be a whole number 0-64 \(runtimes kept started; 0 = off\), got "lots"$/);
   assertFails(await ragomics(['worker', '--executor', 'local'], { RAGOMICS_WARM_POOL: '-1' }), 2, /^error: RAGOMICS_WARM_POOL: must be a whole number 0-64$/);
 });
+
+void test('no worker on the tree\'s queue: changes a worker applies (add, parallelism, cancel --node) exit 3 at once, naming the queue, nothing changed; signals (pause, cancel) are accepted and say they wait for a worker', async () => {
+  const taskQueue = uid('no-worker-steer');
+  const rc = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
+  const id = uid('steer-no-worker');
+  try {
+    await rc.startTree({ id, nodes: [{ id: 'a', block: { name: 'sleep', parameters: { seconds: 1 } } }] });
+    const nodes = path.join(dir, 'steer-more.yaml');
+    writeFileSync(nodes, '- { id: b, parentId: a, block: { name: sleep } }\n');
+    // Each used to wait for ever (an update waits for a worker to apply it).
+    const noWorker = new RegExp(`^error: no worker is polling task queue "${taskQueue}", which applies changes to tree ${id}; nothing was changed; start one with \`ragomics worker --task-queue ${taskQueue}\``);
+    for (const args of [['add', id, nodes], ['parallelism', id, '4'], ['cancel', id, '--node', 'a']]) assertFails(await ragomics(args), 3, noWorker);
+    for (const [args, said] of [[['pause', id], `tree ${id} paused`], [['cancel', id], `cancellation of tree ${id} requested; running nodes are stopped`]] as const) {
+      const r = await ragomics([...args]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), `${said}; no worker polls task queue "${taskQueue}" now, so it takes effect when one does (start one with \`ragomics worker --task-queue ${taskQueue}\` (or \`ragomics dev\`))`);
+    }
+    // Nothing was added: the history holds the two signals and no update.
+    const history = await rc.client.workflow.getHandle(id).fetchHistory();
+    const updates = (history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateAdmittedEventAttributes);
+    assert.equal(updates.length, 0, 'no update reached the tree');
+  } finally {
+    await rc.client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
+    await rc.close();
+  }
+});
+
+void test('an id that names a workflow of another type: every tree command exits 2 and signals nothing; an unknown namespace and a query the server refuses exit 2 with the server\'s reason', async () => {
+  const rc = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS });
+  const id = uid('not-a-tree');
+  const other = await rc.client.workflow.start('notATree', { taskQueue: uid('other-app'), workflowId: id, args: [] });
+  try {
+    const notTree = new RegExp(`^error: no tree with id "${id}" \\(that id is a workflow of type notATree, not a tree\\)$`);
+    for (const args of [['pause', id], ['resume', id], ['cancel', id], ['watch', id], ['status', id], ['parallelism', id, '2']]) assertFails(await ragomics(args), 2, notTree);
+    const history = await other.fetchHistory();
+    assert.deepEqual((history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length, 0, 'no signal reached it');
+    assertFails(await ragomics(['status', 'x'], { TEMPORAL_NAMESPACE: 'no-such-namespace' }), 2, /^error: the Temporal server has no namespace "no-such-namespace"; check TEMPORAL_NAMESPACE$/);
+    assertFails(await ragomics(['list', '--query', 'bogus ===']), 2, /^error: the Temporal server refused the request: .*quer/i);
+  } finally {
+    await other.terminate('test over').catch(() => undefined);
+    await rc.close();
+  }
+});

@@ -20,7 +20,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { CarriedStateErrors, FailureTypes } from '../common/failure-types';
-import { CarriedRefSchema, TreeSpecSchema, formatZodError, type CarriedRef, type NodeResult, type TreeActivities, type TreeSpec, type TreeSpecInput } from '../common/schemas';
+import { CarriedRefSchema, SPEC_REQUEST_ID, TreeSpecSchema, formatZodError, reservedRequestIdError, type CarriedRef, type NodeResult, type TreeActivities, type TreeSpec, type TreeSpecInput } from '../common/schemas';
 import { legacyRunKeyOf, runKeyOf } from '../common/run-key';
 import * as SA from '../common/search-attributes';
 import { classifyFailure } from './classify-failure';
@@ -248,6 +248,7 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     validator: (req) => {
       if (cancelRequested) throw new Error(`tree "${treeId}" is being cancelled; no samples can be added`);
       if (finished) throw new Error(endedMessage('samples'));
+      if ((req as { requestId?: unknown } | undefined)?.requestId === SPEC_REQUEST_ID) throw new Error(reservedRequestIdError());
       // While loading, the handler validates (addSamples checks everything again).
       if (!loaded) return;
       const { errors } = tree.checkSamples(req);

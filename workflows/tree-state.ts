@@ -5,7 +5,7 @@
  * stay readable apart from the orchestration in `analysis-tree.ts`.
  */
 import { expandTemplates, inlineRowLocator, instantiate, samplesFromRows, type CohortContext, type Sample } from '../common/cohort';
-import { AddNodesRequestSchema, AddSamplesRequestSchema, MAX_SAMPLES, formatZodError, type AddNodesRequest, type NodeState, type TreeSpec } from '../common/schemas';
+import { AddNodesRequestSchema, AddSamplesRequestSchema, MAX_SAMPLES, SPEC_REQUEST_ID, formatZodError, reservedRequestIdError, type AddNodesRequest, type NodeState, type TreeSpec } from '../common/schemas';
 import { blockValueErrors, initialNodes, rootInputErrors, validateAdditions, type ExistingTree, type NormalizedNode } from '../common/tree-validation';
 import type { CarriedState } from './carried-state';
 import { blockKey, type NodeRecord, type TransitionRecord } from './node-record';
@@ -108,16 +108,18 @@ export class TreeState {
   /**
    * Everything an `addNodes` request can be refused for, from one parse: `errors` are
    * {@link check}'s; `rootless` names roots that would have nothing to read (no sample and no tree
-   * `inputDataPath`, with a built-in block that needs an input; `rootInputErrors`); `values` names
-   * parameter values the block schemas accept but that give a meaningless result
-   * (`blockValueErrors`). The last two are kept apart because {@link addNodes} accepted such nodes
-   * in histories recorded before ROOT_INPUT_PATCH (workflows/analysis-tree.ts), and `values` is
-   * for the update validator only (a validator never runs on replay). Both are empty for a
-   * request that does not parse or was applied already.
+   * `inputDataPath`, with a built-in block that needs an input; `rootInputErrors`); `values` are
+   * refusals for the update validator only (a validator never runs on replay, and handlers
+   * accepted these before): parameter values the block schemas accept but that give a meaningless
+   * result (`blockValueErrors`), and a request id that was applied before with other nodes (see
+   * {@link duplicateErrors}). `rootless` is kept apart because {@link addNodes} accepted such
+   * nodes in histories recorded before ROOT_INPUT_PATCH (workflows/analysis-tree.ts). Both are
+   * empty for a request that does not parse.
    */
   vet(raw: unknown, prefix = 'nodes'): { errors: string[]; rootless: string[]; values: string[] } {
     const { request, errors } = this.check(raw, prefix);
-    if (!request || this.appliedRequests.has(request.requestId)) return { errors, rootless: [], values: [] };
+    if (!request) return { errors, rootless: [], values: [] };
+    if (this.appliedRequests.has(request.requestId)) return { errors, rootless: [], values: this.duplicateErrors(request) };
     const at = (i: number) => `${prefix}[${i}]`;
     return {
       errors,
@@ -125,6 +127,25 @@ export class TreeState {
         'this tree has no inputDataPath: give the node a parentId, or one of the tree\'s samples (sample)'),
       values: blockValueErrors(request.nodes, at),
     };
+  }
+
+  /**
+   * Why a request whose id was applied before is not a retry of it: the id is the tree's own
+   * (`spec`, its initial nodes), or the nodes added under it (their provenance's `requestId`)
+   * have other ids than this request's. A retry sends the same nodes; new nodes need a new id,
+   * else they would be dropped as a duplicate without a word. Empty for a true retry, and when
+   * the earlier request added nodes without provenance (records from before provenance existed).
+   */
+  private duplicateErrors(request: AddNodesRequest): string[] {
+    const id = request.requestId;
+    if (id === SPEC_REQUEST_ID) return [reservedRequestIdError()];
+    const before = this.order.filter((r) => r.provenance?.requestId === id).map((r) => r.id);
+    if (before.length === 0) return [];
+    const now = request.nodes.map((n) => n.id);
+    const same = before.length === now.length && now.every((n) => before.includes(n));
+    if (same) return [];
+    const list = (ids: string[]) => ids.slice(0, 5).map((x) => `"${x}"`).join(', ') + (ids.length > 5 ? `, … (${ids.length})` : '');
+    return [`requestId: "${id}" was applied before, adding ${list(before)}; this request holds ${list(now)}. A retry must send the same nodes: use a new request id for new ones`];
   }
 
   /**
@@ -139,12 +160,12 @@ export class TreeState {
     const v = validateAdditions(this.existing(), nodes, this.limits(), { pathOf: (i) => paths[i] ?? `nodes[${i}]`, cohort: this.cohort(samples) });
     if (!v.ok) return { ok: false, errors: [...new Set(v.errors)] };
     this.samples.push(...samples);
-    this.appliedRequests.add('spec');
+    this.appliedRequests.add(SPEC_REQUEST_ID);
     // A forked tree's roots read the origin node's output: the fork added them, the spec the rest.
     const fork = forkOrigin(this.spec);
     const at = new Date(now).toISOString();
-    const spec: Provenance = { by: 'spec', at, requestId: 'spec' };
-    const forked: Provenance | null = fork ? { by: 'fork', at, requestId: 'spec', from: `${fork.treeId}/${fork.nodeId}` } : null;
+    const spec: Provenance = { by: 'spec', at, requestId: SPEC_REQUEST_ID };
+    const forked: Provenance | null = fork ? { by: 'fork', at, requestId: SPEC_REQUEST_ID, from: `${fork.treeId}/${fork.nodeId}` } : null;
     this.insert(v.nodes, (n) => (forked && !n.parentId && !n.inputs ? forked : spec), now);
     this.version++;
     return { ok: true };

@@ -27,12 +27,16 @@ export async function followTree(tree: TreeHandle, options: FollowOptions = {}):
   // makes "ended" mean closed, and a failed workflow surface as an error.
   const result = tree.result();
   let closed = false;
-  // Cancels the calls still on their way when the tree closes: a closed workflow's query waits
-  // for a worker to replay its history, and an open call would keep the process from exiting.
-  const stopAsking = new AbortController();
+  // Cancels the call still on its way when the tree closes: a closed workflow's query waits for
+  // a worker to replay its history, and an open call would keep the process from exiting. One
+  // controller per call: the client adds an `abort` listener to the signal of every call and
+  // never removes it, so a signal shared by all the polls gathered two listeners a second
+  // (Node's MaxListenersExceededWarning after ~5 s).
+  let inFlight: AbortController | null = null;
+  const signal = (): AbortSignal => (inFlight = new AbortController()).signal;
   const close = (): void => {
     closed = true;
-    stopAsking.abort();
+    inFlight?.abort();
   };
   const closing = result.then(close, close);
   // A call's answer, or null once the tree closed first (the call is then cancelled, and its
@@ -47,10 +51,10 @@ export async function followTree(tree: TreeHandle, options: FollowOptions = {}):
   let version = -1;
   let waiting = false;
   while (!closed) {
-    const summary = await untilClosed(tree.summary({ signal: stopAsking.signal }));
+    const summary = await untilClosed(tree.summary({ signal: signal() }));
     if (summary === null || summary.state !== 'RUNNING') break;
     if (renderer && (summary.version !== version || waiting)) {
-      const status = await untilClosed(tree.status({ signal: stopAsking.signal }));
+      const status = await untilClosed(tree.status({ signal: signal() }));
       if (status === null) break;
       waiting = status.nodes.some((n) => n.waitingFor !== undefined);
       renderer.update(status);

@@ -1,10 +1,35 @@
 /**
  * Commands that change a running tree: `add`, `add-samples`, `cancel`, `pause`, `resume`, `parallelism`.
  * Each is validated by the tree before anything changes; a rejection exits 2 naming the id.
+ *
+ * The rule for an ended tree: `cancel` and `pause` ask for nothing more to run, which holds, so
+ * they say so and exit 0; every other change (add, add-samples, parallelism, resume,
+ * cancel --node) exits 2. An id that is not a tree exits 2 (signals would reach any workflow).
+ * Changes a worker applies while the command waits exit 3 at once when no worker polls the
+ * tree's task queue; signals (pause, resume, cancel) are accepted by the server and applied when
+ * one does, and the command says so.
  */
 import type { Command } from 'commander';
+import type { RagomicsClient } from '../sdk';
 import { readAddSamplesFile, readNodesFile } from '../spec-file';
+import { SPEC_REQUEST_ID, reservedRequestIdError } from '../../common/schemas';
+import { InvalidInputError, TreeFinishedError } from '../errors';
 import { checkId, parsePositiveInt, withClient } from './context';
+import { changeableTree, hasWorkers, startWorkerHint, steeredTree } from './pollers';
+
+/**
+ * Said after a signal when no worker polls the tree's queue: the server holds the signal until
+ * one does, so the change is not in effect yet.
+ */
+async function pendingWorkerNote(rc: RagomicsClient, taskQueue: string): Promise<string> {
+  if (await hasWorkers(rc, taskQueue)) return '';
+  return `; no worker polls task queue "${taskQueue}" now, so it takes effect when one does (${startWorkerHint(taskQueue)})`;
+}
+
+/** `--request-id`: not the tree's own (checked before connecting; the SDK checks it too). */
+function checkRequestId(id: string | undefined): void {
+  if (id === SPEC_REQUEST_ID) throw new InvalidInputError(reservedRequestIdError());
+}
 
 /** Registers the steering commands. */
 export function registerSteerCommands(program: Command): void {
@@ -16,9 +41,10 @@ export function registerSteerCommands(program: Command): void {
     .option('--request-id <id>', 'idempotency key: the same request applied twice adds the nodes once')
     .action(async (treeId: string, file: string, opts: { requestId?: string }) => {
       checkId('TREE_ID', treeId);
+      checkRequestId(opts.requestId);
       const nodes = readNodesFile(file);
       await withClient({}, async (rc) => {
-        const res = await rc.getTree(treeId).addNodes(nodes, { requestId: opts.requestId, source: 'cli' });
+        const res = await (await changeableTree(rc, treeId)).addNodes(nodes, { requestId: opts.requestId, source: 'cli' });
         if (res.duplicate) process.stdout.write(`request ${res.requestId} was already applied; nothing changed\n`);
         else process.stdout.write(`added ${res.added.length} node(s) to ${treeId}: ${res.added.join(', ')}\n`);
       });
@@ -32,9 +58,10 @@ export function registerSteerCommands(program: Command): void {
     .option('--request-id <id>', 'idempotency key: the same request applied twice adds the samples once')
     .action(async (treeId: string, file: string, opts: { requestId?: string }) => {
       checkId('TREE_ID', treeId);
+      checkRequestId(opts.requestId);
       const samples = readAddSamplesFile(file);
       await withClient({}, async (rc) => {
-        const res = await rc.getTree(treeId).addSamples(samples, { requestId: opts.requestId });
+        const res = await (await changeableTree(rc, treeId)).addSamples(samples, { requestId: opts.requestId });
         if (res.duplicate) process.stdout.write(`request ${res.requestId} was already applied; nothing changed\n`);
         else process.stdout.write(`added ${res.samples.length} sample(s) to ${treeId} (${res.samples.join(', ')}): ${res.added.length} node(s)${res.gathers.length > 0 ? `; gathered by ${res.gathers.join(', ')}` : ''}\n`);
       });
@@ -50,18 +77,17 @@ export function registerSteerCommands(program: Command): void {
       checkId('TREE_ID', treeId);
       if (opts.node !== undefined) checkId('--node', opts.node);
       await withClient({}, async (rc) => {
-        const tree = rc.getTree(treeId);
         if (opts.node !== undefined) {
-          const cancelled = await tree.cancelNode(opts.node, opts.reason ?? 'cancelled from the CLI');
+          const cancelled = await (await changeableTree(rc, treeId)).cancelNode(opts.node, opts.reason ?? 'cancelled from the CLI');
           process.stdout.write(`cancelled ${cancelled.length} node(s) in ${treeId}: ${cancelled.join(', ')}\n`);
         } else {
-          // Signals are accepted by any running workflow: check the tree exists first so a typo exits 2.
-          if (!(await tree.isRunning())) {
+          const t = await steeredTree(rc, treeId);
+          if (!t.running) {
             process.stdout.write(`tree ${treeId} has already ended; nothing to cancel\n`);
             return;
           }
-          await tree.cancel(opts.reason ?? 'cancelled from the CLI');
-          process.stdout.write(`cancellation of tree ${treeId} requested; running nodes are stopped\n`);
+          await t.tree.cancel(opts.reason ?? 'cancelled from the CLI');
+          process.stdout.write(`cancellation of tree ${treeId} requested; running nodes are stopped${await pendingWorkerNote(rc, t.taskQueue)}\n`);
         }
       });
     });
@@ -74,14 +100,15 @@ export function registerSteerCommands(program: Command): void {
       .action(async (treeId: string) => {
         checkId('TREE_ID', treeId);
         await withClient({}, async (rc) => {
-          const tree = rc.getTree(treeId);
-          if (!(await tree.isRunning())) {
-            process.stdout.write(`tree ${treeId} has already ended\n`);
+          const t = await steeredTree(rc, treeId);
+          if (!t.running) {
+            if (!paused) throw new TreeFinishedError(`tree "${treeId}" has finished; it accepts no more changes`);
+            process.stdout.write(`tree ${treeId} has already ended; nothing runs\n`);
             return;
           }
-          if (paused) await tree.pause();
-          else await tree.resume();
-          process.stdout.write(`tree ${treeId} ${paused ? 'paused' : 'resumed'}\n`);
+          if (paused) await t.tree.pause();
+          else await t.tree.resume();
+          process.stdout.write(`tree ${treeId} ${paused ? 'paused' : 'resumed'}${await pendingWorkerNote(rc, t.taskQueue)}\n`);
         });
       });
   }
@@ -95,7 +122,7 @@ export function registerSteerCommands(program: Command): void {
       checkId('TREE_ID', treeId);
       const value = parsePositiveInt('N', n, 1000);
       await withClient({}, async (rc) => {
-        const res = await rc.getTree(treeId).setMaxParallelJobs(value);
+        const res = await (await changeableTree(rc, treeId)).setMaxParallelJobs(value);
         process.stdout.write(`tree ${treeId}: maxParallelJobs ${res.previous} → ${res.current}\n`);
       });
     });

@@ -341,10 +341,18 @@ test('an addition that is a root with nothing to read: named by vet().rootless i
   const unparsed = bare.vet({ nodes: 'no' });
   assert.ok(unparsed.errors.length > 0);
   assert.deepEqual([unparsed.rootless, unparsed.values], [[], []]);
-  // A request id applied already is a duplicate (nothing is added again): nothing to refuse.
+  // A request id applied already: a retry with the same nodes is a duplicate (nothing is added
+  // again, nothing to refuse); other nodes under it would be dropped without a word, so the
+  // validator refuses them, and the tree's own id.
   assert.deepEqual(bare.start(0), { ok: true });
-  assert.equal(bare.addNodes({ requestId: 'dup', nodes: [{ id: 'c2', parentId: 'root', block: norm }] }, { by: 'client' }, 0).ok, true);
-  assert.deepEqual(bare.vet({ requestId: 'dup', nodes: [{ id: 'orphan', block: norm }] }), { errors: [], rootless: [], values: [] });
+  const c2 = { id: 'c2', parentId: 'root', block: norm };
+  assert.equal(bare.addNodes({ requestId: 'dup', nodes: [c2] }, { by: 'client' }, 0).ok, true);
+  assert.deepEqual(bare.vet({ requestId: 'dup', nodes: [c2] }), { errors: [], rootless: [], values: [] });
+  assert.deepEqual(bare.vet({ requestId: 'dup', nodes: [{ id: 'orphan', block: norm }] }), {
+    errors: [], rootless: [],
+    values: ['requestId: "dup" was applied before, adding "c2"; this request holds "orphan". A retry must send the same nodes: use a new request id for new ones'],
+  });
+  assert.deepEqual(bare.vet({ requestId: 'spec', nodes: [c2] }).values, ['requestId: "spec" names the tree\'s own nodes; choose another request id']);
   assert.equal(JSON.stringify(request), frozen);
 });
 
