@@ -42,6 +42,10 @@ def test_a_missing_required_parameter_is_named() -> None:
     schema = {"type": "object", "properties": {"k": {"type": "integer"}}, "required": ["k"]}
     with pytest.raises(E.InvalidParameters, match=r"parameter 'k' of block x: 'k' is a required property"):
         validate_parameters("x", schema, {})
+    # The missing one of several, read from the error's data (not its message).
+    two = {**schema, "properties": {"j": {"type": "integer"}, "k": {"type": "integer"}}, "required": ["j", "k"]}
+    with pytest.raises(E.InvalidParameters, match=r"parameter 'k' of block x"):
+        validate_parameters("x", two, {"j": 1})
 
 
 def test_an_unreadable_catalog_is_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -59,6 +59,10 @@ def test_inline_code_gets_the_workspace_globals_and_its_parameters(ws: Workspace
         ("import sys\nsys.exit(2)\n", {}, E.InvalidBlockCode, r"called sys.exit\(2\) while loading"),
         ("def run(adata=None, k=1):\n    pass\n", {"j": 1}, E.InvalidParameters, "parameter 'j'"),
         ("def run(adata, k):\n    pass\n", {}, E.InvalidParameters, "parameter 'k'"),
+        # Named from the signature, not from the TypeError's words.
+        ("def run(adata=None, *, k):\n    pass\n", {}, E.InvalidParameters, "parameter 'k'"),
+        ("def run(adata=None, k=1, /):\n    pass\n", {"k": 2}, E.InvalidParameters, "parameter 'k'"),
+        ("def run(adata=None, **p):\n    pass\n", {"adata": 1}, E.InvalidParameters, "parameters do not fit run"),
     ],
 )
 def test_bad_inline_code_is_typed(ws: Workspace, code: str, params: dict, error: type, message: str) -> None:

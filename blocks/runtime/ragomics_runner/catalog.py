@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +54,10 @@ def validate_parameters(block_name: str, schema: dict[str, Any], params: dict[st
     if error is not None:
         path = list(error.absolute_path)
         name = str(path[0]) if path else None
-        if name is None and error.validator == "required":
-            m = re.search(r"'([^']+)' is a required property", error.message)
-            name = m.group(1) if m else None
+        if name is None and error.validator == "required" and isinstance(error.instance, dict):
+            # The schema's required names, less those given: read from the error's data, not its text.
+            missing = [n for n in error.validator_value if n not in error.instance]
+            name = str(missing[0]) if missing else None
         detail = error.message
         if error.validator in ("anyOf", "oneOf") and error.context:
             detail = "; ".join(sorted({e.message for e in error.context}))

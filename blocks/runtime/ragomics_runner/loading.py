@@ -242,11 +242,27 @@ def _check_signature(run: Callable[..., Any], params: dict[str, Any]) -> None:
     try:
         sig.bind(**{data_arg: None}, **params)
     except TypeError as exc:
-        m = re.search(r"'([^']+)'", str(exc))
-        pname = m.group(1) if m else None
+        pname = _misfit_parameter(sig, data_arg, params, accepts_kwargs)
         if pname:
             raise E.InvalidParameters(f"parameter {pname!r}: {exc}") from None
         raise E.InvalidParameters(f"parameters do not fit run(): {exc}") from None
+
+
+def _misfit_parameter(
+    sig: inspect.Signature, data_arg: str, params: dict[str, Any], accepts_kwargs: bool
+) -> str | None:
+    """The parameter that keeps `params` from binding to `sig`, read from the signature (not from
+    the TypeError's text): one run() does not take, else a required one that is missing."""
+    if not accepts_kwargs:
+        for name in params:
+            p = sig.parameters.get(name)
+            if p is None or p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL):
+                return name
+    for p in sig.parameters.values():
+        named = p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        if named and p.default is inspect.Parameter.empty and p.name != data_arg and p.name not in params:
+            return p.name
+    return None
 
 
 def release_inline_module() -> None:
