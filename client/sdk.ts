@@ -18,7 +18,7 @@ import {
   WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError,
   type Client, type Connection, type WorkflowHandle,
 } from '@temporalio/client';
-import { AddNodesRequestSchema, AddSamplesRequestSchema, SPEC_REQUEST_ID, TreeSpecSchema, formatZodError, reservedRequestIdError, type NodeSpecInput, type SampleRow, type TreeSpecInput } from '../common/schemas';
+import { AddNodesRequestSchema, AddSamplesRequestSchema, SPEC_REQUEST_ID, TreeSpecSchema, formatZodError, reservedRequestIdError, type TreeSpec, type NodeSpecInput, type SampleRow, type TreeSpecInput } from '../common/schemas';
 import * as SA from '../common/search-attributes';
 import { blockParameterErrors, validateTreeSpec } from '../common/tree-validation';
 import {
@@ -143,10 +143,7 @@ export class RagomicsClient {
     const parsed = validateSpec(spec);
     const relative = relativeDataPaths(parsed.inputDataPath, Array.isArray(parsed.samples) ? parsed.samples : [], 'samples');
     if (relative.length > 0) throw new InvalidInputError(relative);
-    // A tree with nothing to run and nothing to wait for would end at once, COMPLETED and empty.
-    if (parsed.nodes.length === 0 && parsed.forEachSample.length === 0 && (parsed.expansion?.idleTimeout ?? 0) === 0) {
-      throw new InvalidInputError('nodes: the tree has nothing to run (no nodes, no forEachSample templates); add nodes, or keep it open for additions with expansion.idleTimeout');
-    }
+    checkSomethingToRun(parsed);
     const id = parsed.id ?? `tree-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 8)}`;
     const input: AnalysisTreeInput = { spec: { ...spec, id }, continueAsNewAfterEvents: options.continueAsNewAfterEvents };
     const nodes = parsed.nodes.length;
@@ -458,7 +455,10 @@ export class TreeHandle {
       // pollers went away, and with DEADLINE_EXCEEDED after ~30 s when none ever came or all are busy.
       const code = grpcStatusOf(err);
       if (kind === 'query' && (code === GrpcStatus.FAILED_PRECONDITION || code === GrpcStatus.DEADLINE_EXCEEDED)) {
-        throw new NoWorkerError('no worker answered (none polls the tree\'s task queue, or none took the query in time); start one with `ragomics worker` (or `ragomics dev`)', { cause: err });
+        // Named, so the way out is exact (one more call, on this failure path only).
+        const queue = await this.workflow.describe().then((d) => d.taskQueue, () => null);
+        const on = queue === null ? 'the tree\'s task queue' : `task queue "${queue}"`;
+        throw new NoWorkerError(`no worker answered (none polls ${on}, or none took the query in time); start one with \`ragomics worker${queue === null ? '' : ` --task-queue ${queue}`}\` (or \`ragomics dev\`)`, { cause: err });
       }
       throw wrapServiceError(err);
     }
@@ -485,4 +485,14 @@ export class TreeHandle {
  */
 function checkRequestId(requestId: string | undefined): void {
   if (requestId === SPEC_REQUEST_ID) throw new InvalidInputError(reservedRequestIdError());
+}
+
+/**
+ * Refuses a spec with nothing to run and nothing to wait for: it would end at once, COMPLETED and
+ * empty. `startTree` checks it; the CLI checks it before connecting. @throws InvalidInputError
+ */
+export function checkSomethingToRun(spec: Pick<TreeSpec, 'nodes' | 'forEachSample' | 'expansion'>): void {
+  if (spec.nodes.length === 0 && spec.forEachSample.length === 0 && (spec.expansion?.idleTimeout ?? 0) === 0) {
+    throw new InvalidInputError('nodes: the tree has nothing to run (no nodes, no forEachSample templates); add nodes, or keep it open for additions with expansion.idleTimeout');
+  }
 }

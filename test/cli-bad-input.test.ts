@@ -111,6 +111,9 @@ void describe('bad spec files: exit 2 before connecting', { concurrency: true },
     for (const bad of ['abc', '0', '2.5', '10001']) assertFails(await ragomics(['list', '--limit', bad], offline), 2, [new RegExp(`^error: --limit: must be an integer from 1 to 10000, got "${bad}"$`)]);
     assertFails(await ragomics(['status', 'some-tree', '--transitions'], offline), 2, [/^error: --transitions: only with --json/]);
     assertFails(await ragomics(['dev'], { ...offline, RAGOMICS_EXECUTOR: 'bogus' }), 2, [/^error: RAGOMICS_EXECUTOR: must be one of docker, local, inprocess, got "bogus"$/]);
+    // Found before connecting, like every other problem of the spec or the flags.
+    assertFails(await ragomics(['run', file('empty.yaml', 'nodes: []\n')], offline), 2, [/^error: nodes: the tree has nothing to run/]);
+    assertFails(await ragomics(['run', file('one.yaml', 'nodes:\n  - { id: a, block: { name: sleep } }\n'), '--id', ''], offline), 2, [/^error: --id: "" must not be empty$/]);
   });
 });
 

@@ -33,7 +33,7 @@ void test('a tree whose task queue has no worker: status exits 3 naming the miss
     // The CLI looks for pollers first; the SDK learns it from the query's FAILED_PRECONDITION.
     assertFails(await ragomics(['status', id], { RAGOMICS_TASK_QUEUE: taskQueue }), 3, /^error: no worker is polling task queue .*ragomics worker/);
     const t0 = Date.now();
-    await assert.rejects(rc.getTree(id).summary(), (e: unknown) => e instanceof NoWorkerError && e.exitCode === 3);
+    await assert.rejects(rc.getTree(id).summary(), (e: unknown) => e instanceof NoWorkerError && e.exitCode === 3 && e.message.includes(`task queue "${taskQueue}"`) && e.message.includes(`ragomics worker --task-queue ${taskQueue}`));
     console.log(`summary query without a worker failed in ${Date.now() - t0} ms`);
     await rc.client.workflow.getHandle(id).terminate('test: close the tree without a worker');
     const nodes = path.join(dir, 'more.yaml');

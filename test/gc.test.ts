@@ -226,6 +226,9 @@ test('gc bad input: --older-than not an age, a missing workspace (exit 2); Tempo
       `error: --older-than: "${bad}" is not an age such as 7d, 12h, 30m, 90s or 1w2d (an integer and a unit s, m, h, d or w, repeated)`);
   }
   assertFails(await ragomics(['gc', '--workspace', path.join(root, 'nope')], env), 2, `error: --workspace: no workspace folder at ${path.join(root, 'nope')}`);
+  // Not given: the variable, or the default, is named instead of a flag the user never typed.
+  assertFails(await ragomics(['gc'], { ...env, RAGOMICS_WORKSPACE: path.join(root, 'nope') }), 2,
+    `error: RAGOMICS_WORKSPACE: no workspace folder at ${path.join(root, 'nope')} (no tree has run with it here yet; give the workers' one with --workspace or RAGOMICS_WORKSPACE)`);
   assertFails(await ragomics(['gc', '--workspace', root], { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' }), 3, /^error: .*127\.0\.0\.1:1/);
   assert.deepEqual(snapshot(root), before);
 });

@@ -103,5 +103,7 @@ void test('format: flag, else the output extension, else json; anything else is 
   assert.equal(resolveTimelineFormat(undefined, 'out/t.html'), 'html');
   assert.equal(resolveTimelineFormat(undefined, 't.svg'), 'svg');
   assert.equal(resolveTimelineFormat(undefined, undefined), 'json');
-  assert.throws(() => resolveTimelineFormat('pdf', undefined), InvalidInputError);
+  assert.throws(() => resolveTimelineFormat('pdf', undefined), (e: unknown) => e instanceof InvalidInputError && /^--format: .* got "pdf"$/.test(e.message));
+  // No --format given: the file's extension is what was wrong, and it is named.
+  assert.throws(() => resolveTimelineFormat(undefined, 'out.pdf'), (e: unknown) => e instanceof InvalidInputError && /^-o out\.pdf: the extension "\.pdf" is not a timeline format/.test(e.message));
 });

@@ -42,7 +42,12 @@ export function registerGcCommand(program: Command): void {
     .action(async (opts: GcCliOptions) => {
       const olderThanMs = parseAge('--older-than', opts.olderThan);
       const root = path.resolve(opts.workspace ?? process.env.RAGOMICS_WORKSPACE ?? path.join(dataDir(), 'workspace'));
-      if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new InvalidInputError(`--workspace: no workspace folder at ${root}`);
+      if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) {
+        // Name where the path came from: a user who gave no --workspace is told which default it was.
+        const from = opts.workspace !== undefined ? '--workspace' : process.env.RAGOMICS_WORKSPACE !== undefined ? 'RAGOMICS_WORKSPACE' : 'the default workspace';
+        const hint = opts.workspace === undefined ? ' (no tree has run with it here yet; give the workers\' one with --workspace or RAGOMICS_WORKSPACE)' : '';
+        throw new InvalidInputError(`${from}: no workspace folder at ${root}${hint}`);
+      }
       const running = await withClient({}, (rc) => rc.listTrees(`ExecutionStatus = "Running"`, NAMED_TREES + 1));
       const names = running.map((t) => t.treeId);
       const list = `${names.slice(0, NAMED_TREES).join(', ')}${names.length > NAMED_TREES ? ', …' : ''}`;

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import type { TreeSpecInput } from '../../common/schemas';
 import { readSpecFile } from '../spec-file';
-import type { RagomicsClient, TreeHandle } from '../sdk';
+import { checkSomethingToRun, type RagomicsClient, type TreeHandle } from '../sdk';
 import { checkId, withClient } from './context';
 import { CliExit, ExitCode, treeExitCode } from './exit';
 import { followTree } from './follow';
@@ -35,8 +35,11 @@ export function registerRunCommands(program: Command): void {
     .option('--no-cache', 'compute every node: reuse no cached result and publish none (sets the spec\'s `cache: false`)')
     .action(async (file: string, opts: RunOptions) => {
       // Everything about the input is checked before connecting: exit 2 means nothing started.
-      const spec: TreeSpecInput = { ...readSpecFile(file) };
-      if (opts.id) spec.id = checkId('--id', opts.id);
+      const read = readSpecFile(file);
+      checkSomethingToRun(read);
+      const spec: TreeSpecInput = { ...read };
+      // An empty --id is refused, not ignored (it would start the spec's own id).
+      if (opts.id !== undefined) spec.id = checkId('--id', opts.id);
       if (opts.cache === false) spec.cache = false;
       await withClient({ taskQueue: opts.taskQueue }, async (rc) => {
         const tree = await rc.startTree(spec);

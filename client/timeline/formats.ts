@@ -13,7 +13,9 @@ export function resolveTimelineFormat(format: string | undefined, file: string |
   const wanted = (format ?? /\.([a-z]+)$/i.exec(file ?? '')?.[1] ?? 'json').toLowerCase();
   const f = wanted === 'htm' ? 'html' : wanted;
   if (!(TIMELINE_FORMATS as readonly string[]).includes(f)) {
-    throw new InvalidInputError(`--format: must be one of ${TIMELINE_FORMATS.join(', ')}, got "${format ?? wanted}"`);
+    // Name what the user typed: the flag, or the file whose extension chose the format.
+    if (format !== undefined) throw new InvalidInputError(`--format: must be one of ${TIMELINE_FORMATS.join(', ')}, got "${format}"`);
+    throw new InvalidInputError(`-o ${file ?? ''}: the extension ".${wanted}" is not a timeline format (${TIMELINE_FORMATS.join(', ')}); give --format, or one of those extensions`);
   }
   return f as TimelineFormat;
 }
