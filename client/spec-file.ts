@@ -193,19 +193,11 @@ function positionOf(doc: Document, lc: LineCounter, fieldPath: string): string {
 /** Prefixes each problem line with `file:line:col` when it starts with a field path. */
 function locate(err: unknown, loaded: LoadedFile): unknown {
   if (!(err instanceof InvalidInputError)) return err;
-  return new InvalidInputError(err.problems.flatMap(unknownFields).map((line) => {
+  return new InvalidInputError(err.problems.map((line) => {
     // Keys as YAML allows them (`max-parallel-jobs` too), so an unknown one is still located.
     const m = /^([A-Za-z_][\w-]*(?:\[\d+\]|\.[A-Za-z_][\w-]*)*):\s/.exec(line);
     return m ? `${loaded.where(m[1] as string)}: ${line}` : `${loaded.where('')}: ${line}`;
   }), { cause: err });
-}
-
-/** Rewrites zod's `path: Unrecognized keys: "a", "b"` as one `path.a: unknown field` line per key. */
-function unknownFields(line: string): string[] {
-  const m = /^(?:(.+?): )?Unrecognized keys?: (.+)$/.exec(line);
-  if (!m) return [line];
-  const keys = [...(m[2] as string).matchAll(/"([^"]*)"/g)].map((k) => k[1] as string);
-  return keys.map((k) => `${m[1] ? `${m[1]}.` : ''}${k}: unknown field`);
 }
 
 /** `line:col` of a JSON.parse error (Node prints either a position or a line and column). */

@@ -359,9 +359,12 @@ export type AddNodesRequest = z.infer<typeof AddNodesRequestSchema>;
 /** Turns a zod error into one line per issue: `nodes[3].dependencies[0]: unknown node "pca"`. */
 export function formatZodError(error: z.ZodError, prefix = ''): string {
   return error.issues
-    .map((issue) => {
+    .flatMap((issue) => {
+      // An unknown key is a problem of that key: one `path.key: unknown field` line each, so a
+      // file's reader can locate it (from the issue's data, not zod's wording).
+      if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => `${formatPath(prefix, [...issue.path, k])}: unknown field`);
       const path = formatPath(prefix, issue.path);
-      return path ? `${path}: ${issue.message}` : issue.message;
+      return [path ? `${path}: ${issue.message}` : issue.message];
     })
     .join('\n');
 }
