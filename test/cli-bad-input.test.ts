@@ -108,6 +108,9 @@ void describe('bad spec files: exit 2 before connecting', { concurrency: true },
     assertFails(await ragomics(['timeline', 'some-tree', '--format', 'pdf'], offline), 2, [/--format: must be one of html, svg, json, csv/]);
     assertFails(await ragomics(['status', 'bad id!'], offline), 2, [/TREE_ID: "bad id!"/]);
     assertFails(await ragomics(['frobnicate'], offline), 2, [/unknown command 'frobnicate'/]);
+    // Commander's suggestion stays on the error's one line.
+    assertFails(await ragomics(['status', 'some-tree', '--jsn'], offline), 2, [/^error: unknown option '--jsn' \(Did you mean --json\?\)$/]);
+    assertFails(await ragomics(['stauts', 'some-tree'], offline), 2, [/^error: unknown command 'stauts' \(Did you mean status\?\)$/]);
     for (const bad of ['abc', '0', '2.5', '10001']) assertFails(await ragomics(['list', '--limit', bad], offline), 2, [new RegExp(`^error: --limit: must be an integer from 1 to 10000, got "${bad}"$`)]);
     assertFails(await ragomics(['status', 'some-tree', '--transitions'], offline), 2, [/^error: --transitions: only with --json/]);
     assertFails(await ragomics(['dev'], { ...offline, RAGOMICS_EXECUTOR: 'bogus' }), 2, [/^error: RAGOMICS_EXECUTOR: must be one of docker, local, inprocess, got "bogus"$/]);
