@@ -87,6 +87,23 @@ const lines = async (file: string) => (await readFile(file, 'utf8')).trimEnd().s
 const masked = async (file: string, dir: string) => (await readFile(file, 'utf8')).split(dir).join('<dir>').replace(/\d+\.\d+ s/g, '<t> s');
 
 void describe('local executor fork server (real runner)', () => {
+  void test('an interpreter missing when the worker starts: the fork server is started again with back-off, and is ready once it exists', { timeout: 240_000 }, async (t) => {
+    if (!needPython(t)) return;
+    // A wrapper that does not exist yet stands for a venv installed after the worker started.
+    const later = path.join(root, 'python-installed-later');
+    const exec = createLocalExecutor({ warmPool: 1, python: later });
+    try {
+      // The failed spawn emits no 'exit': it used to leave the server waiting out its 120 s ready
+      // timeout and then never start again.
+      await waitFor(() => (exec.forkServerStats()?.starts ?? 0) >= 2, 60_000, 'a second start after the failed spawn');
+      assert.equal(exec.forkServerStats()?.ready, false);
+      writeFileSync(later, `#!/bin/sh\nexec ${JSON.stringify(python)} "$@"\n`, { mode: 0o755 });
+      await serverReady(exec);
+    } finally {
+      await exec.close?.();
+    }
+  });
+
   void test('a forked attempt has the cold path outputs, logs, progress and exit codes (success, block error, signal)', { timeout: 240_000 }, async (t) => {
     if (!needPython(t)) return;
     const exec = createLocalExecutor({ warmPool: 1 });

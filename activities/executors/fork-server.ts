@@ -223,7 +223,6 @@ export function createForkServer(opts: ForkServerOptions): ForkServer {
     counters.starts++;
     proc = child;
     child.stdin.on('error', () => undefined); // EPIPE: seen through the exit
-    child.on('error', (e) => warn(`cannot start ${opts.python}: ${e.message}`));
     let buf = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (s: string) => {
@@ -241,7 +240,7 @@ export function createForkServer(opts: ForkServerOptions): ForkServer {
         killGroup(child.pid);
       }
     }, READY_TIMEOUT_MS).unref();
-    child.once('exit', (code, signal) => {
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
       clearTimeout(readyTimer);
       const wasReady = ready;
       if (proc === child) {
@@ -266,6 +265,17 @@ export function createForkServer(opts: ForkServerOptions): ForkServer {
       warn(`exited (code ${code}, signal ${signal})${wasReady ? '' : ' before it was ready'}; restarting in ${delay} ms (log: ${logPath})`);
       restartTimer = setTimeout(launch, delay);
       restartTimer.unref();
+    };
+    child.once('exit', onExit);
+    // A spawn that fails (no such interpreter) emits 'error' and never 'exit': it ends the same
+    // way, so the server is started again with back-off (the interpreter may appear later),
+    // instead of waiting out the ready timeout and then never starting again.
+    child.on('error', (e) => {
+      warn(`cannot start ${opts.python}: ${e.message}`);
+      if (child.pid === undefined) {
+        child.removeListener('exit', onExit);
+        onExit(null, null);
+      }
     });
     refresh();
   };
