@@ -111,6 +111,8 @@ void describe('bad spec files: exit 2 before connecting', { concurrency: true },
     // Commander's suggestion stays on the error's one line.
     assertFails(await ragomics(['status', 'some-tree', '--jsn'], offline), 2, [/^error: unknown option '--jsn' \(Did you mean --json\?\)$/]);
     assertFails(await ragomics(['stauts', 'some-tree'], offline), 2, [/^error: unknown command 'stauts' \(Did you mean status\?\)$/]);
+    // dev --stop takes no worker flags: one given is refused, not ignored (nothing is stopped).
+    assertFails(await ragomics(['dev', '--stop', '--executor', 'bogus'], offline), 2, [/^error: --stop: takes no worker flags \(got --executor\)$/]);
     for (const bad of ['abc', '0', '2.5', '10001']) assertFails(await ragomics(['list', '--limit', bad], offline), 2, [new RegExp(`^error: --limit: must be an integer from 1 to 10000, got "${bad}"$`)]);
     assertFails(await ragomics(['status', 'some-tree', '--transitions'], offline), 2, [/^error: --transitions: only with --json/]);
     assertFails(await ragomics(['dev'], { ...offline, RAGOMICS_EXECUTOR: 'bogus' }), 2, [/^error: RAGOMICS_EXECUTOR: must be one of docker, local, inprocess, got "bogus"$/]);

@@ -42,6 +42,9 @@ export function registerWorkerCommands(program: Command): void {
     .option('--stop', 'stop the dev server that `dev` started with this data folder (its database is kept), then exit')
     .action(async (opts: DevFlags) => {
       if (opts.stop) {
+        // --stop takes no worker flags: one given with it is a mistake, not something to ignore.
+        const given = (['executor', 'taskQueue', 'maxConcurrentNodes', 'warm'] as const).filter((k) => opts[k] !== undefined);
+        if (given.length > 0) throw new InvalidInputError(`--stop: takes no worker flags (got ${given.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')})`);
         await stopDevServer();
         return;
       }
