@@ -21,7 +21,7 @@ import { packageVersion } from '../activities/executors/repo-root';
 export function buildProgram(): Command {
   const program = new Command()
     .name('ragomics')
-    .description('Durable single-cell analysis trees on Temporal.\nConnection: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*,\nTEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE (Temporal\'s standard client settings), RAGOMICS_TASK_QUEUE.\nState (dev server database, workspace): .data/ in a checkout, else $RAGOMICS_HOME (default ~/.ragomics); RAGOMICS_DATA_DIR overrides both.')
+    .description('Durable single-cell analysis trees on Temporal.\nConnection: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*,\nTEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE (Temporal\'s standard client settings), RAGOMICS_TASK_QUEUE.\nState (dev server database, workspace): .data/ in a checkout, else $RAGOMICS_HOME/data (default ~/.ragomics/data); RAGOMICS_DATA_DIR overrides both.')
     .version(packageVersion(), '-V, --version')
     .showSuggestionAfterError(true)
     // One line per problem: the suggestion joins the error's line instead of taking its own.

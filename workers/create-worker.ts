@@ -59,15 +59,16 @@ export function createExecutor(config: WorkerConfig, logger?: Logger): BlockExec
 }
 
 /**
- * Where the workflow code comes from: the configured bundle (RAGOMICS_WORKFLOW_BUNDLE) when it
- * exists; in an installed package the bundle shipped in it (`dist/workflow-bundle.js`, built by
+ * Where the workflow code comes from: the configured bundle (RAGOMICS_WORKFLOW_BUNDLE; a path
+ * with no file is a ConfigError, workers/config.ts); in an installed package the bundle shipped in it (`dist/workflow-bundle.js`, built by
  * `npm pack`'s prepack step from the same dist/); else the workflows are bundled at start (about
  * a second). A checkout never picks up `dist/workflow-bundle.js` by itself: it may be older than
  * the workflows just rebuilt.
  */
 function workflowSource(config: WorkerConfig): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   const bundle = config.workflowBundle ?? (isInstalledPackage(PROJECT_ROOT) ? path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js') : undefined);
-  if (bundle !== undefined && existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
+  // A configured bundle exists (loadWorkerConfig checked it); the shipped one may be absent.
+  if (bundle !== undefined && (config.workflowBundle !== undefined || existsSync(bundle))) return { workflowBundle: { codePath: bundle } };
   return { workflowsPath: require.resolve('../workflows') };
 }
 
