@@ -43,10 +43,10 @@ export function isServerUnreachable(err: unknown): boolean {
  * not found → {@link TreeNotFoundError}; an update's failure (validator rejections) or an id
  * taken → {@link InvalidInputError}; gRPC UNAVAILABLE / DEADLINE_EXCEEDED →
  * {@link ServiceUnavailableError}; the server refusing the request itself (gRPC INVALID_ARGUMENT,
- * e.g. a malformed list query) → {@link InvalidInputError} with the server's reason; an unknown
- * namespace (NOT_FOUND outside a workflow call) or refused credentials → {@link ConfigError}
- * naming the setting; an address that answers gRPC but is not a Temporal frontend
- * (UNIMPLEMENTED) → {@link ServiceUnavailableError}. An update call the server gave up on stays
+ * e.g. a malformed list query) or another NOT_FOUND → {@link InvalidInputError} with the server's
+ * reason; an unknown namespace (NamespaceNotFoundError), refused credentials or a denied
+ * operation → {@link ConfigError} naming the settings; a call the server does not implement (not
+ * a Temporal frontend, or too old) → {@link ServiceUnavailableError}. An update call the server gave up on stays
  * as it is.
  */
 export function toRagomicsError(err: unknown): RagomicsError | undefined {
@@ -67,14 +67,17 @@ export function toRagomicsError(err: unknown): RagomicsError | undefined {
   switch (g.code) {
     case GrpcStatus.INVALID_ARGUMENT:
       return new InvalidInputError(`the Temporal server refused the request: ${reason}`, { cause: err });
-    // WorkflowNotFoundError is handled above: a NOT_FOUND here is about the namespace.
+    // An unknown namespace is NamespaceNotFoundError and a workflow WorkflowNotFoundError (above):
+    // this is something else the server did not find (a history removed meanwhile, say).
     case GrpcStatus.NOT_FOUND:
-      return new ConfigError(`the Temporal server found no such namespace (${reason}); check TEMPORAL_NAMESPACE`, { cause: err });
+      return new InvalidInputError(`the Temporal server found nothing for this request: ${reason}`, { cause: err });
     case GrpcStatus.UNAUTHENTICATED:
-    case GrpcStatus.PERMISSION_DENIED:
       return new ConfigError(`the Temporal server refused the credentials (${reason}); check TEMPORAL_API_KEY and the TEMPORAL_TLS_* settings`, { cause: err });
+    // Bad credentials' rights, or an operation the namespace has switched off: the reason says which.
+    case GrpcStatus.PERMISSION_DENIED:
+      return new ConfigError(`the Temporal server does not permit this (${reason}); check the credentials (TEMPORAL_API_KEY, TEMPORAL_TLS_*) and the namespace's settings`, { cause: err });
     case GrpcStatus.UNIMPLEMENTED:
-      return new ServiceUnavailableError(`the address in TEMPORAL_ADDRESS answers gRPC but is not a Temporal frontend (${reason})`, { cause: err });
+      return new ServiceUnavailableError(`the server at TEMPORAL_ADDRESS does not implement this call (${reason}): it is not a Temporal frontend, or older than this client needs`, { cause: err });
     default:
       return undefined;
   }

@@ -2,7 +2,7 @@
  * Worker configuration: every environment variable and flag the worker reads, in one zod schema.
  * Flags win over the environment, the environment over defaults.
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -142,7 +142,7 @@ export const WorkerConfigSchema = z.strictObject({
   metricsPort: z.coerce.number().int().min(0).max(65535).default(0),
   /** RAGOMICS_WORKFLOW_BUNDLE: prebuilt workflow bundle. @default the bundle shipped in an installed package; in a checkout the workflows are bundled at start (workers/create-worker.ts) */
   // A path that is not there is a mistake to report, not a reason to bundle at start silently.
-  workflowBundle: z.string().refine((f) => existsSync(f), { error: (i) => `no file at "${String(i.input)}" (write one with \`node scripts/bundle-workflows.js\`, or unset it to bundle at start)` }).optional(),
+  workflowBundle: z.string().refine((f) => statSync(f, { throwIfNoEntry: false })?.isFile() === true, { error: (i) => `no file at "${String(i.input)}" (write one with \`node scripts/bundle-workflows.js\`, or unset it to bundle at start)` }).optional(),
   /** RAGOMICS_LOG_LEVEL @default "INFO" */
   logLevel: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /**

@@ -220,8 +220,9 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
   // ---- handlers: registered before the first await --------------------------------------
   setHandler(addNodesUpdate, afterLoad((req) => {
     if (finished && patched(ENDED_ADDITIONS_PATCH)) throw ApplicationFailure.nonRetryable(endedMessage('nodes'), 'InvalidAddition');
-    const { errors, rootless } = tree.vet(req);
-    if (rootless.length > 0 && patched(ROOT_INPUT_PATCH)) throw ApplicationFailure.nonRetryable([...errors, ...rootless].join('\n'), 'InvalidAddition');
+    // One parse here; addNodes validates (check() runs again only to word a refusal).
+    const rootless = tree.rootless(req);
+    if (rootless.length > 0 && patched(ROOT_INPUT_PATCH)) throw ApplicationFailure.nonRetryable([...tree.check(req).errors, ...rootless].join('\n'), 'InvalidAddition');
     const out = tree.addNodes(req, { by: 'client' }, Date.now());
     if (!out.ok) throw ApplicationFailure.nonRetryable(out.errors.join('\n'), 'InvalidAddition');
     wake();
@@ -259,9 +260,9 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     const requestId = typeof req?.requestId === 'string' ? req.requestId : '(none)';
     if (cancelRequested) return tree.reject(requestId, 'signal', ['tree is being cancelled'], Date.now());
     if (finished && patched(ENDED_ADDITIONS_PATCH)) return tree.reject(requestId, 'signal', [endedMessage('nodes')], Date.now());
-    const { errors, rootless } = tree.vet(req);
+    const rootless = tree.rootless(req);
     if (rootless.length > 0 && patched(ROOT_INPUT_PATCH)) {
-      tree.reject(requestId, req?.source ?? 'signal', [...errors, ...rootless], Date.now());
+      tree.reject(requestId, req?.source ?? 'signal', [...tree.check(req).errors, ...rootless], Date.now());
       return wake();
     }
     const out = tree.addNodes(req, { by: 'signal' }, Date.now());
@@ -496,7 +497,14 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     // there would answer false and fail the replay as nondeterministic (seen when a worker
     // replayed such a run to answer a query).
     for (const id of [NODE_ACTIVITY_ID_PATCH, LOST_BACKOFF_PATCH, CARRY_IN_WORKSPACE_PATCH, NODE_CACHE_PATCH]) patched(id);
-    tree.restore(await loadState(ref, carriedPath(ref)));
+    try {
+      tree.restore(await loadState(ref, carriedPath(ref)));
+    } catch (err) {
+      // Cancelled through Temporal while loading: nothing runs yet; the Web UI's state column
+      // (carried over from the previous run) must not keep saying RUNNING.
+      if (isCancellation(err) && patched(WORKFLOW_CANCEL_PATCH)) upsertSearchAttributes([{ key: SA.TreeStateKey, value: 'CANCELLED' }]);
+      throw err;
+    }
     loaded = true;
     loadedFrom = ref.runId;
   }
@@ -560,7 +568,13 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     // A cancel request through Temporal (not cancelTree) rejects the loop's wait: end as cancelTree
     // does, in a scope the request no longer reaches (the nodes' own scopes were cancelled with
     // the workflow's), then close cancelled (WORKFLOW_CANCEL_PATCH).
-    if (!isCancellation(err) || finished || !patched(WORKFLOW_CANCEL_PATCH)) throw err;
+    if (!isCancellation(err) || !patched(WORKFLOW_CANCEL_PATCH)) throw err;
+    if (finished) {
+      // Nothing runs any more (handlers were finishing): close cancelled, the state saying so.
+      cancelRequested ??= 'tree cancelled (workflow cancel request)';
+      publishProgress(true);
+      throw err;
+    }
     workflowCancel = err;
     cancelRequested ??= 'tree cancelled (workflow cancel request)';
     // The loop's first turn handles the cancel at once (nothing else may ever wake it).

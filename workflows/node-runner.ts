@@ -8,9 +8,10 @@
  * A node that may be cacheable ({@link mayCache}) first asks the `lookupCache` activity for its
  * key: a verified entry completes it at once (`cached: true`, nothing runs); on a miss it takes
  * the key's lease (workflows/key-lease.ts): the holder computes with the key (runNode then
- * publishes a success to the cache) and reports the outcome on every path; a waiter whose key
- * was published looks it up again, and one whose owner failed fails with
- * SharedComputationFailedError naming the owner and its error (the same input already failed).
+ * publishes a success to the cache) and reports the outcome on every path (`leaseOutcome`); a
+ * waiter whose key was published looks it up again; one whose owner failed because of the key
+ * itself fails with SharedComputationFailedError naming the owner and its error (the same input
+ * already failed); one whose owner timed out, ran out of memory or was lost computes itself.
  */
 import { CancellationScope, isCancellation, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import { nodeActivityId } from '../common/activity-ids';
@@ -403,8 +404,9 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
           // timeout already passed). patched(): trees recorded before this change replay as they ran.
           if (f.type === FailureTypes.ExecutorUnavailable && patched(LOST_BACKOFF_PATCH)) {
             const ms = Math.min(60_000, 5000 * 2 ** (rec.lostRetries - 1));
-            if (!patched(NODE_SCOPE_WAITS_PATCH)) await sleep(ms);
-            else if (!(await waitInScope(scope, ms))) {
+            // Histories from before the patch sleep in the workflow's scope, which only a cancel
+            // through Temporal reaches; that must end the node too, not reject out of runNode.
+            if (!(await sleepUnlessCancelled(ms, patched(NODE_SCOPE_WAITS_PATCH) ? scope : undefined))) {
               outcome = 'CANCELLED';
               reason = ctx.cancelReason() ?? rec.error ?? 'cancelled';
               break;
@@ -432,10 +434,10 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
   }
 }
 
-/** Sleeps `ms` in the node's scope: true when the time passed, false when the node was cancelled meanwhile. */
-async function waitInScope(scope: CancellationScope, ms: number): Promise<boolean> {
+/** Sleeps `ms` (in `scope`, else the current one): true when the time passed, false when cancelled meanwhile. */
+async function sleepUnlessCancelled(ms: number, scope?: CancellationScope): Promise<boolean> {
   try {
-    await scope.run(() => sleep(ms));
+    await (scope ? scope.run(() => sleep(ms)) : sleep(ms));
     return true;
   } catch (err) {
     if (isCancellation(err)) return false;

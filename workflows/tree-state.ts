@@ -116,17 +116,27 @@ export class TreeState {
    * nodes in histories recorded before ROOT_INPUT_PATCH (workflows/analysis-tree.ts). Both are
    * empty for a request that does not parse.
    */
+  /**
+   * {@link vet}'s `rootless` alone, from one parse and no validation of the tree (for the
+   * handlers, whose {@link addNodes} validates anyway). Empty for a request that does not parse
+   * or was applied already.
+   */
+  rootless(raw: unknown, prefix = 'nodes'): string[] {
+    const parsed = AddNodesRequestSchema.safeParse(raw);
+    if (!parsed.success || this.appliedRequests.has(parsed.data.requestId)) return [];
+    return this.rootlessOf(parsed.data, prefix);
+  }
+
+  private rootlessOf(request: AddNodesRequest, prefix: string): string[] {
+    return rootInputErrors(request.nodes, (i) => `${prefix}[${i}]`, this.spec.inputDataPath !== undefined,
+      'this tree has no inputDataPath: give the node a parentId, or one of the tree\'s samples (sample)');
+  }
+
   vet(raw: unknown, prefix = 'nodes'): { errors: string[]; rootless: string[]; values: string[] } {
     const { request, errors } = this.check(raw, prefix);
     if (!request) return { errors, rootless: [], values: [] };
     if (this.appliedRequests.has(request.requestId)) return { errors, rootless: [], values: this.duplicateErrors(request) };
-    const at = (i: number) => `${prefix}[${i}]`;
-    return {
-      errors,
-      rootless: rootInputErrors(request.nodes, at, this.spec.inputDataPath !== undefined,
-        'this tree has no inputDataPath: give the node a parentId, or one of the tree\'s samples (sample)'),
-      values: blockValueErrors(request.nodes, at),
-    };
+    return { errors, rootless: this.rootlessOf(request, prefix), values: blockValueErrors(request.nodes, (i) => `${prefix}[${i}]`) };
   }
 
   /**

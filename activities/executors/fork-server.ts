@@ -222,10 +222,12 @@ export function createForkServer(opts: ForkServerOptions): ForkServer {
     }
     counters.starts++;
     proc = child;
-    child.stdin.on('error', () => undefined); // EPIPE: seen through the exit
+    // A spawn refused before its pipes exist (EMFILE, ENFILE) has no stdio: its 'error' ends it
+    // below (no pid), and nothing here may throw from the restart timer.
+    child.stdin?.on('error', () => undefined); // EPIPE: seen through the exit
     let buf = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (s: string) => {
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (s: string) => {
       buf += s;
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {

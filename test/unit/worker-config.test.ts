@@ -49,6 +49,7 @@ void test('node cap: a bad value is refused, naming the variable', () => {
 void test('RAGOMICS_WORKFLOW_BUNDLE: a path with no file is refused, naming it (the worker used to bundle at start without a word)', () => {
   const missing = path.join(__dirname, 'no-such-bundle.js');
   assert.throws(() => loadWorkerConfig({}, { RAGOMICS_WORKFLOW_BUNDLE: missing }), (e: unknown) => e instanceof InvalidInputError && e.message === `RAGOMICS_WORKFLOW_BUNDLE: no file at "${missing}" (write one with \`node scripts/bundle-workflows.js\`, or unset it to bundle at start)`);
+  assert.throws(() => loadWorkerConfig({}, { RAGOMICS_WORKFLOW_BUNDLE: __dirname }), /RAGOMICS_WORKFLOW_BUNDLE: no file at/, 'a folder is not a bundle');
   assert.equal(loadWorkerConfig({}, { RAGOMICS_WORKFLOW_BUNDLE: __filename }).workflowBundle, __filename);
 });
 
