@@ -42,7 +42,12 @@ export class ServiceUnavailableError extends RagomicsError {
 export class ConfigError extends InvalidInputError {}
 
 /** The tree's workflow has closed, so it accepts no more changes. Exit code 2. */
-export class TreeFinishedError extends InvalidInputError {}
+export class TreeFinishedError extends InvalidInputError {
+  /** The error for tree `treeId`, worded the same wherever it is found out (SDK or CLI). */
+  static of(treeId: string, options?: ErrorOptions): TreeFinishedError {
+    return new TreeFinishedError(`tree "${treeId}" has finished; it accepts no more changes`, options);
+  }
+}
 
 /**
  * No worker answered a query about the tree: none polls its task queue (the server's

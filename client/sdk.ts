@@ -471,7 +471,7 @@ export class TreeHandle {
   private async notFoundOrFinished(err: WorkflowNotFoundError): Promise<RagomicsError> {
     try {
       const d = await this.workflow.describe();
-      if (d.status.name !== 'RUNNING') return new TreeFinishedError(`tree "${this.treeId}" has finished; it accepts no more changes`, { cause: err });
+      if (d.status.name !== 'RUNNING') return TreeFinishedError.of(this.treeId, { cause: err });
     } catch (describeErr) {
       if (!(describeErr instanceof WorkflowNotFoundError)) return toRagomicsError(describeErr) ?? new TreeNotFoundError(`no tree with id "${this.treeId}"`, { cause: err });
     }
@@ -483,7 +483,7 @@ export class TreeHandle {
  * Refuses the request id a tree keeps for its own nodes ({@link SPEC_REQUEST_ID}): a request
  * under it would be taken for a duplicate and change nothing. @throws InvalidInputError
  */
-function checkRequestId(requestId: string | undefined): void {
+export function checkRequestId(requestId: string | undefined): void {
   if (requestId === SPEC_REQUEST_ID) throw new InvalidInputError(reservedRequestIdError());
 }
 

@@ -106,7 +106,7 @@ async function describeTree(tree: TreeHandle): Promise<SteeredTree> {
  */
 export async function changeableTree(rc: RagomicsClient, treeId: string): Promise<TreeHandle> {
   const t = await steeredTree(rc, treeId);
-  if (!t.running) throw new TreeFinishedError(`tree "${treeId}" has finished; it accepts no more changes`);
+  if (!t.running) throw TreeFinishedError.of(treeId);
   if (!(await hasWorkers(rc, t.taskQueue))) {
     throw new NoWorkerError(`no worker is polling task queue "${t.taskQueue}", which applies changes to tree ${treeId}; nothing was changed; ${startWorkerHint(t.taskQueue)}`);
   }

@@ -10,10 +10,9 @@
  * one does, and the command says so.
  */
 import type { Command } from 'commander';
-import type { RagomicsClient } from '../sdk';
+import { checkRequestId, type RagomicsClient } from '../sdk';
 import { readAddSamplesFile, readNodesFile } from '../spec-file';
-import { SPEC_REQUEST_ID, reservedRequestIdError } from '../../common/schemas';
-import { InvalidInputError, TreeFinishedError } from '../errors';
+import { TreeFinishedError } from '../errors';
 import { checkId, parsePositiveInt, withClient } from './context';
 import { changeableTree, hasWorkers, startWorkerHint, steeredTree } from './pollers';
 
@@ -26,11 +25,6 @@ async function pendingWorkerNote(rc: RagomicsClient, taskQueue: string): Promise
   return `; no worker polls task queue "${taskQueue}" now, so it takes effect when one does (${startWorkerHint(taskQueue)})`;
 }
 
-/** `--request-id`: not the tree's own (checked before connecting; the SDK checks it too). */
-function checkRequestId(id: string | undefined): void {
-  if (id === SPEC_REQUEST_ID) throw new InvalidInputError(reservedRequestIdError());
-}
-
 /** Registers the steering commands. */
 export function registerSteerCommands(program: Command): void {
   program
@@ -41,6 +35,7 @@ export function registerSteerCommands(program: Command): void {
     .option('--request-id <id>', 'idempotency key: the same request applied twice adds the nodes once')
     .action(async (treeId: string, file: string, opts: { requestId?: string }) => {
       checkId('TREE_ID', treeId);
+      // Before connecting (the SDK's own check, called early).
       checkRequestId(opts.requestId);
       const nodes = readNodesFile(file);
       await withClient({}, async (rc) => {
@@ -102,7 +97,7 @@ export function registerSteerCommands(program: Command): void {
         await withClient({}, async (rc) => {
           const t = await steeredTree(rc, treeId);
           if (!t.running) {
-            if (!paused) throw new TreeFinishedError(`tree "${treeId}" has finished; it accepts no more changes`);
+            if (!paused) throw TreeFinishedError.of(treeId);
             process.stdout.write(`tree ${treeId} has already ended; nothing runs\n`);
             return;
           }
