@@ -653,6 +653,17 @@ export const LeaseReleaseSchema = z.strictObject({
 export type LeaseRelease = z.infer<typeof LeaseReleaseSchema>;
 
 /**
+ * The owner is still at it (signal `renewKey`): its hold limit counts again from now, for
+ * `holdLimitSeconds`. Sent every half hold limit while a node owns a key, so an owner that is
+ * alive keeps the key through re-runs and slot waits; one whose tree is gone stops renewing.
+ */
+export const LeaseRenewalSchema = z.strictObject({
+  claimId: z.string().min(1).max(600),
+  holdLimitSeconds: z.number().positive().max(10 * 365 * 24 * 3600),
+});
+export type LeaseRenewal = z.infer<typeof LeaseRenewalSchema>;
+
+/**
  * What the lease tells a claiming tree (signal `keyGrant`). `queued`: someone else computes the
  * key (`owner`), wait; sent again with the new owner after a hand-over. The final answers:
  * `compute` (you own the key now), `ready` (`owner` published it: look it up again), `failed`

@@ -13,7 +13,8 @@
  * provably reaches the key while the first computes it. Then: one computes and the other reuses
  * its output (a); the owner fails and the waiter fails with SharedComputationFailedError, and a
  * later tree computes afresh (b); the owner is cancelled and the waiter computes (c); the
- * owner's workflow is terminated and the waiter computes after the hold limit (d); the owner runs
+ * owner's workflow is terminated and the waiter computes after the hold limit (d), while a live
+ * owner renews its hold and keeps the key past it; the owner runs
  * out of memory and the waiter, whose limits may differ, is handed the key and computes (g); two workers with their own task queues and one workspace, as on two
  * hosts, compute a key once between them (f).
  */
@@ -161,6 +162,34 @@ void describe('key lease protocol (claimer workflows)', () => {
     await waitFor(async () => (await leaseStatus(key)) === 'COMPLETED');
     const result = (await client.workflow.getHandle(keyLeaseWorkflowId(key)).result()) as { owners: number };
     assert.equal(result.owners, 2);
+  });
+
+  void test('a live owner renews its hold: its waiter keeps waiting past the first hold limit, then is told ready', async () => {
+    const key = newKey();
+    // Renewals every 4 s leave 4 s for each to reach the lease before the hold runs out, a margin
+    // for a loaded machine (a renewal is a timer, a signal and a workflow task on each side).
+    const holdS = 8;
+    const a = await claim(key, 'n1', holdS);
+    await owns(a);
+    const b = await claim(key, 'n2');
+    await waitsFor(b, a.workflowId);
+    const lease = client.workflow.getHandle(keyLeaseWorkflowId(key));
+    const renewals = async () => {
+      const events = (await lease.fetchHistory()).events ?? [];
+      return events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'renewKey').length;
+    };
+    // Three renewals: the lease is then 12 s or more past a's grant, beyond its first 8 s limit,
+    // where an owner that did not renew would have been handed over.
+    await waitFor(async () => (await renewals()) >= 3);
+    assert.equal((await progress(b)).role, null, 'the waiter still waits');
+    assert.deepEqual((await progress(b)).waits.map((w) => w.treeId), [a.workflowId], 'for the same owner: no hand-over');
+    await a.signal(finishSignal, 'completed');
+    const rb = await b.result();
+    assert.equal(rb.role, 'ready');
+    assert.deepEqual(rb.owner, { treeId: a.workflowId, nodeId: 'n1' });
+    await a.result();
+    await waitFor(async () => (await leaseStatus(key)) === 'COMPLETED');
+    assert.equal(((await lease.result()) as { owners: number }).owners, 1, 'one owner: the key was never handed over');
   });
 
   void test('a cancelled waiter: the owner goes on; a hand-over skips the closed waiter', async () => {

@@ -4,13 +4,16 @@
  * common/schemas.ts; both sides parse what they receive and drop what does not parse.
  */
 import { defineSignal } from '@temporalio/workflow';
-import type { KeyGrant, LeaseClaim, LeaseRelease } from '../common/schemas';
+import type { KeyGrant, LeaseClaim, LeaseRelease, LeaseRenewal } from '../common/schemas';
 
 /** To a lease: one more node wants this key (it queues behind the owner, or owns the key when no one does). */
 export const claimKeySignal = defineSignal<[LeaseClaim]>('claimKey');
 
 /** To a lease: the owner's computation ended (`completed`, `failed` with an error, or `cancelled`). */
 export const releaseKeySignal = defineSignal<[LeaseRelease]>('releaseKey');
+
+/** To a lease: the owner still computes; its hold limit counts again from now (sent every half hold limit). */
+export const renewKeySignal = defineSignal<[LeaseRenewal]>('renewKey');
 
 /** To a tree: the lease's answer to one of its claims (`queued`, then `compute`, `ready` or `failed`). */
 export const keyGrantSignal = defineSignal<[KeyGrant]>('keyGrant');

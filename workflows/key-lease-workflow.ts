@@ -35,8 +35,9 @@
  * every waiter is told `ready` and looks the key up again; `failed` → every waiter fails with
  * SharedComputationFailedError naming the owner (failures are not cached: the lease ends, and
  * the next claim computes afresh); `cancelled` → the next waiter computes, the rest keep
- * waiting. An owner that neither releases nor can be reached within its `holdLimitSeconds`
- * (its tree was terminated, say) is treated as cancelled: a lost lease costs at most a second
+ * waiting. A live owner renews its hold every half hold limit (`renewKey`), through re-runs and
+ * waits for a worker slot; an owner that neither releases, renews nor can be reached within its
+ * `holdLimitSeconds` (its tree was terminated, say) is treated as cancelled: a lost lease costs at most a second
  * computation of the same key, never a wrong result (cache entries are published by one
  * rename; the loser of that race keeps its own output).
  *
@@ -47,8 +48,8 @@
  * continue as new when the server suggests it, carrying the queue.
  */
 import { allHandlersFinished, condition, continueAsNew, getExternalWorkflowHandle, isCancellation, log, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
-import { LeaseClaimSchema, LeaseReleaseSchema, type LeaseClaim, type LeaseRelease } from '../common/schemas';
-import { claimKeySignal, keyGrantSignal, releaseKeySignal } from './key-lease-messages';
+import { LeaseClaimSchema, LeaseReleaseSchema, LeaseRenewalSchema, type LeaseClaim, type LeaseRelease, type LeaseRenewal } from '../common/schemas';
+import { claimKeySignal, keyGrantSignal, releaseKeySignal, renewKeySignal } from './key-lease-messages';
 import { LeaseQueue, type LeaseNotice, type LeaseSnapshot } from './lease-queue';
 
 /** Input of {@link keyLease}: the key and the claim that started it (it owns the key at once). */
@@ -66,7 +67,7 @@ export interface KeyLeaseResult {
   served: number;
 }
 
-type Inbox = { kind: 'claim'; claim: LeaseClaim } | { kind: 'release'; release: LeaseRelease };
+type Inbox = { kind: 'claim'; claim: LeaseClaim } | { kind: 'release'; release: LeaseRelease } | { kind: 'renew'; renewal: LeaseRenewal };
 
 /** Short form of a key for summaries. */
 export function shortKey(key: string): string {
@@ -87,12 +88,19 @@ export async function keyLease(input: KeyLeaseInput): Promise<KeyLeaseResult> {
     if (p.success) inbox.push({ kind: 'release', release: p.data });
     else log.warn('key lease: dropped a release that does not parse', { key: input.key });
   });
+  setHandler(renewKeySignal, (raw) => {
+    const p = LeaseRenewalSchema.safeParse(raw);
+    if (p.success) inbox.push({ kind: 'renew', renewal: p.data });
+    else log.warn('key lease: dropped a renewal that does not parse', { key: input.key });
+  });
 
   const outbox: LeaseNotice[] = [];
   for (;;) {
     const now = Date.now();
     for (let m = inbox.shift(); m; m = inbox.shift()) {
-      outbox.push(...(m.kind === 'claim' ? queue.claim(m.claim, now) : queue.release(m.release, now)));
+      if (m.kind === 'claim') outbox.push(...queue.claim(m.claim, now));
+      else if (m.kind === 'release') outbox.push(...queue.release(m.release, now));
+      else queue.renew(m.renewal, now);
     }
     outbox.push(...queue.expire(now));
     if (outbox.length > 0) {

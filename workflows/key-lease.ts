@@ -13,14 +13,16 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   setHandler,
+  sleep,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { INPUT_DETERMINED_FAILURE_TYPES } from '../common/failure-types';
 import { KeyGrantSchema, type KeyGrant, type LeaseHolder } from '../common/schemas';
-import { claimKeySignal, keyGrantSignal, keyLeaseWorkflowId, releaseKeySignal } from './key-lease-messages';
+import { claimKeySignal, keyGrantSignal, keyLeaseWorkflowId, releaseKeySignal, renewKeySignal } from './key-lease-messages';
 import { keyLease, shortKey } from './key-lease-workflow';
 
 /** What {@link acquireKeyLease} answers. */
@@ -76,6 +78,12 @@ export interface AcquireOptions {
   onWait?(owner: LeaseHolder): void;
 }
 
+/**
+ * Patch id of hold renewals: an owner renews its hold every half hold limit until it releases
+ * (new timers and signals in the tree's history, so histories from before replay without them).
+ */
+export const LEASE_RENEWAL_PATCH = 'lease-renewal';
+
 /** Rounds of start-then-signal before a claimer gives up on the lease and computes on its own. */
 export const MAX_CLAIM_ROUNDS = 5;
 
@@ -90,7 +98,9 @@ export const MAX_HOLD_LIMIT_SECONDS = 10 * 365 * 24 * 3600;
  * {@link HOLD_LIMIT_SLACK_SECONDS} and the retry back-offs (`retryDelay`, doubling, at most 100×
  * `retryDelay` each: Temporal's default maximum interval), at most {@link MAX_HOLD_LIMIT_SECONDS}.
  * Past it the lease hands the key to the next waiter, so a waiter never waits for an owner whose
- * tree was terminated much longer than that owner could have computed.
+ * tree was terminated much longer than that owner could have computed. A live owner renews its
+ * hold every half limit ({@link LEASE_RENEWAL_PATCH}), so re-runs the workflow makes (more
+ * memory, a lost worker, a repair) and waits for a worker slot do not count against it.
  */
 export function holdLimitSeconds(timeoutSeconds: number, maxRetries: number, retryDelaySeconds = 0): number {
   let backoff = 0;
@@ -180,7 +190,7 @@ export async function acquireKeyLease(key: string, claim: KeyClaim, options: Acq
     });
     for (;;) {
       const claimed = await claimRound();
-      if (claimed === 'owner') return computeGrant(key, claimId);
+      if (claimed === 'owner') return computeGrant(key, claimId, claim.holdLimitSeconds);
       if (claimed === 'alone') return { role: 'compute', release: () => Promise.resolve() };
       // Cancellable: a node cancelled while it waits ends here. Nothing heard for a whole hold
       // limit: claim again with the same id (a lease that has it ignores the repeat; one that was
@@ -188,7 +198,7 @@ export async function acquireKeyLease(key: string, claim: KeyClaim, options: Acq
       if (await condition(() => waiting.grant !== undefined, claim.holdLimitSeconds * 1000)) break;
     }
     const g = waiting.grant!;
-    if (g.role === 'compute') return computeGrant(key, claimId);
+    if (g.role === 'compute') return computeGrant(key, claimId, claim.holdLimitSeconds);
     if (g.role === 'ready') return { role: 'ready', owner: g.owner };
     return { role: 'failed', owner: g.owner, error: g.error ?? 'the shared computation failed' };
   } finally {
@@ -196,16 +206,36 @@ export async function acquireKeyLease(key: string, claim: KeyClaim, options: Acq
   }
 }
 
-function computeGrant(key: string, claimId: string): LeaseGrant {
+function computeGrant(key: string, claimId: string, holdLimitSeconds: number): LeaseGrant {
   let released = false;
+  const renewals = patched(LEASE_RENEWAL_PATCH) ? renewWhileOwned(key, claimId, holdLimitSeconds) : undefined;
   return {
     role: 'compute',
     async release(outcome, error) {
       if (released) return;
       released = true;
+      renewals?.cancel();
       await sendRelease(key, claimId, outcome, error);
     },
   };
+}
+
+/**
+ * Renews the hold every half hold limit until the returned scope is cancelled (at release), so
+ * the lease hands the key over only when the owner stops renewing: its tree is gone, or its
+ * workers have all been down for half a hold limit (a second computation then, never a wrong
+ * result). A child of the caller's scope: a cancelled node stops renewing too, and its release
+ * follows. The loop ends quietly when cancelled or when the lease has ended (its signal fails).
+ */
+function renewWhileOwned(key: string, claimId: string, holdLimitSeconds: number): CancellationScope {
+  const scope = new CancellationScope();
+  scope.run(async () => {
+    for (;;) {
+      await sleep(holdLimitSeconds * 500);
+      await getExternalWorkflowHandle(keyLeaseWorkflowId(key)).signal(renewKeySignal, { claimId, holdLimitSeconds });
+    }
+  }).catch(() => undefined); // cancelled at release, or the lease ended: nothing more to renew
+  return scope;
 }
 
 /** Tells the lease how a computation ended; a lease that has ended (or was terminated) is not told. */

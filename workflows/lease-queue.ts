@@ -10,9 +10,12 @@
  *   or an owner whose tree can no longer be told anything → the next waiter is told `compute`,
  *   the others are told who they now wait for.
  *
+ * An owner that is alive renews its hold every half hold limit (`renew`), so the limit bounds how
+ * long a gone owner keeps the key, not how long a live one may compute.
+ *
  * Times are epoch milliseconds, passed in, so the caller decides the clock (the workflow's).
  */
-import type { KeyGrant, LeaseClaim, LeaseHolder, LeaseRelease } from '../common/schemas';
+import type { KeyGrant, LeaseClaim, LeaseHolder, LeaseRelease, LeaseRenewal } from '../common/schemas';
 
 /** A message the lease must send: `grant` to the tree of `to`. */
 export interface LeaseNotice {
@@ -20,9 +23,10 @@ export interface LeaseNotice {
   grant: KeyGrant;
 }
 
-/** The current owner: its claim and when it was granted (the hold limit counts from there). */
+/** The current owner: its claim and when it was granted or last renewed (the hold limit counts from there). */
 export interface LeaseOwner {
   claim: LeaseClaim;
+  /** When the key was granted, or last renewed (the name is kept: snapshots carried across continue-as-new hold it). */
   grantedAt: number;
 }
 
@@ -121,6 +125,18 @@ export class LeaseQueue {
     if (r.outcome === 'completed') return this.readyAll(by);
     const error = r.error ?? 'the shared computation failed';
     return this.s.waiters.splice(0).map((w) => this.notice(w, 'failed', by, error));
+  }
+
+  /**
+   * The owner is still computing: its hold limit counts again from `now`, for the renewal's
+   * `holdLimitSeconds`. A renewal from anyone but the current owner (an owner that already lost
+   * the key, a waiter) changes nothing. Returns whether it was taken.
+   */
+  renew(r: LeaseRenewal, now: number): boolean {
+    const o = this.s.owner;
+    if (!o || o.claim.claimId !== r.claimId) return false;
+    this.s.owner = { claim: { ...o.claim, holdLimitSeconds: r.holdLimitSeconds }, grantedAt: now };
+    return true;
   }
 
   /** The owner held the key past its hold limit: the lease goes on as if it had been cancelled. */

@@ -97,6 +97,26 @@ void describe('lease queue', () => {
     assert.equal(q.waiters.length, 1);
   });
 
+  void test('an owner\'s renewal restarts its hold limit; a renewal from anyone else changes nothing', () => {
+    const q = LeaseQueue.start(KEY, claim(1, 10), 1000);
+    q.claim(claim(2, 10), 2000);
+    assert.equal(q.renew({ claimId: claim(1).claimId, holdLimitSeconds: 10 }, 6000), true);
+    assert.equal(q.deadline(), 16_000, 'counted again from the renewal');
+    assert.deepEqual(q.expire(11_000), [], 'the first deadline has passed, the owner keeps the key');
+    // A renewal may carry another limit; it holds from then on (and survives continue-as-new).
+    assert.equal(q.renew({ claimId: claim(1).claimId, holdLimitSeconds: 20 }, 7000), true);
+    assert.equal(LeaseQueue.restore(q.snapshot()).deadline(), 27_000);
+    // A waiter's renewal, or an unknown claim's, changes nothing.
+    assert.equal(q.renew({ claimId: claim(2).claimId, holdLimitSeconds: 99 }, 8000), false);
+    assert.equal(q.renew({ claimId: 'gone:node:1', holdLimitSeconds: 99 }, 8000), false);
+    assert.equal(q.deadline(), 27_000);
+    // An owner that stops renewing loses the key at its deadline; its late renewal does not take it back.
+    assert.deepEqual(brief(q.expire(27_000)), ['compute→tree2 (tree2)']);
+    assert.equal(q.renew({ claimId: claim(1).claimId, holdLimitSeconds: 10 }, 28_000), false);
+    assert.equal(q.owner?.claim.treeId, 'tree2');
+    assert.equal(q.deadline(), 37_000);
+  });
+
   void test('an owner whose tree cannot be signalled is handed over; an unreachable waiter is forgotten', () => {
     const q = LeaseQueue.start(KEY, claim(1), 0);
     q.claim(claim(2), 1);
