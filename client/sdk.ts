@@ -32,6 +32,7 @@ import type { ExportCrateOptions, ExportCrateResult } from './crate';
 import { InvalidInputError, NoWorkerError, RagomicsError, TreeFinishedError, TreeIdTakenError, TreeNotFoundError } from './errors';
 import { forkTree, type ForkedTree, type ForkOptions, type ForkSpecInput } from './fork';
 import { GrpcStatus, grpcStatusOf, toRagomicsError, wrapServiceError } from './service-errors';
+import { hasPollers } from './task-queue-pollers';
 import { describeNodeActivities, mergeNodeActivityViews, type LiveTreeStatus } from './slot-wait';
 
 export type { LiveNodeStatus, LiveTreeStatus, NodeWait } from './slot-wait';
@@ -269,7 +270,23 @@ export class TreeHandle {
   }
 
   /**
-   * Adds nodes and waits until the tree accepted them (they are scheduled at once).
+   * Whether a worker polls this tree's task queue (one that polled within the last 90 s).
+   * Changes made by update (`addNodes`, `addSamples`, `cancelNode`, `setMaxParallelJobs`) are
+   * applied by a worker: with none polling they wait until one comes, as Temporal updates do (so
+   * a change made while the workers restart is applied when they are back), and queries
+   * (`status`, `metrics`, `timeline`) fail with NoWorkerError after about 30 s. A service that
+   * would rather fail fast asks first, as the CLI does. Only a hint: a server that cannot list
+   * pollers answers true.
+   * @throws TreeNotFoundError for an unknown id; ServiceUnavailableError when the server does not answer.
+   */
+  async hasWorker(): Promise<boolean> {
+    const d = await this.call(() => this.workflow.describe());
+    return hasPollers(this.workflow.client, d.taskQueue);
+  }
+
+  /**
+   * Adds nodes and waits until the tree accepted them (they are scheduled at once). Waits for a
+   * worker when none polls the tree's task queue ({@link hasWorker}).
    * `requestId` makes the call idempotent (a random one is used when omitted); the request id and
    * `client` identity become the nodes' provenance.
    * @throws InvalidInputError naming the offending id; the tree is unchanged.
@@ -306,7 +323,7 @@ export class TreeHandle {
     await this.call(() => this.workflow.signal(addNodesSignal, request as never));
   }
 
-  /** Cancels one node (a running container is stopped) and its dependents; returns the ids cancelled. */
+  /** Cancels one node (a running container is stopped) and its dependents; returns the ids cancelled. Waits for a worker ({@link hasWorker}). */
   async cancelNode(nodeId: string, reason?: string): Promise<string[]> {
     const res = await this.call(() => this.workflow.executeUpdate(cancelNodeUpdate, { args: [{ nodeId, reason }] }));
     return res.cancelled;
@@ -332,7 +349,7 @@ export class TreeHandle {
     await this.call(() => this.workflow.signal(closeTreeSignal));
   }
 
-  /** Changes `maxParallelJobs` while the tree runs. */
+  /** Changes `maxParallelJobs` while the tree runs. Waits for a worker ({@link hasWorker}). */
   async setMaxParallelJobs(n: number): Promise<{ previous: number; current: number }> {
     return this.call(() => this.workflow.executeUpdate(setMaxParallelJobsUpdate, { args: [n] }));
   }

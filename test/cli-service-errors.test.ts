@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { NoWorkerError } from '../client/errors';
+import { NoWorkerError, TreeNotFoundError } from '../client/errors';
 import { RagomicsClient } from '../client/sdk';
-import { TEMPORAL_ADDRESS, uid } from './helpers/harness';
+import { TEMPORAL_ADDRESS, uid, withWorker } from './helpers/harness';
 import { ragomics, type CliResult } from './helpers/cli';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ragomics-svc-'));
@@ -30,6 +30,9 @@ void test('a tree whose task queue has no worker: status exits 3 naming the miss
   const id = uid('svc-err');
   try {
     await rc.startTree({ id, nodes: [{ id: 'a', block: { name: 'sleep', parameters: { seconds: 1 } } }] });
+    // What a service asks before a change, to fail fast rather than wait for a worker.
+    assert.equal(await rc.getTree(id).hasWorker(), false, 'no worker polls the queue');
+    await assert.rejects(rc.getTree(uid('never-was')).hasWorker(), TreeNotFoundError);
     // The CLI looks for pollers first; the SDK learns it from the query's FAILED_PRECONDITION.
     assertFails(await ragomics(['status', id], { RAGOMICS_TASK_QUEUE: taskQueue }), 3, /^error: no worker is polling task queue .*ragomics worker/);
     const t0 = Date.now();
@@ -44,6 +47,14 @@ void test('a tree whose task queue has no worker: status exits 3 naming the miss
     await rc.client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
     await rc.close();
   }
+});
+
+void test('a tree whose queue a worker polls: hasWorker() is true', async () => {
+  await withWorker({ logLevel: 'WARN' }, async ({ client }) => {
+    const tree = await client.startTree({ id: uid('has-worker'), nodes: [{ id: 'a', block: { name: 'sleep', parameters: { seconds: 0 } } }] });
+    assert.equal(await tree.hasWorker(), true);
+    assert.equal((await tree.result()).state, 'COMPLETED');
+  });
 });
 
 void test('unusable settings exit 2 before anything starts: a missing TEMPORAL_CONFIG_FILE, a bad worker variable', async () => {

@@ -6,32 +6,12 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { NoWorkerError, ServiceUnavailableError, TreeFinishedError, TreeNotFoundError } from '../errors';
 import { wrapServiceError } from '../service-errors';
+import { hasPollers } from '../task-queue-pollers';
 import { TREE_WORKFLOW_TYPE, type RagomicsClient, type TreeHandle } from '../sdk';
 
-/**
- * A live worker opens a new long poll at least every ~70 s; the server lists pollers for minutes
- * after they are gone, so older entries count as gone.
- */
-const POLLER_FRESH_MS = 90_000;
-
-/** True when at least one worker polled the task queue recently. */
-export async function hasWorkers(rc: RagomicsClient, taskQueue: string): Promise<boolean> {
-  try {
-    const res = await rc.client.workflowService.describeTaskQueue({
-      namespace: rc.client.options.namespace,
-      // TASK_QUEUE_KIND_NORMAL and TASK_QUEUE_TYPE_WORKFLOW (numbers: @temporalio/proto is not a direct dependency).
-      taskQueue: { name: taskQueue, kind: 1 },
-      taskQueueType: 1,
-    });
-    const now = Date.now();
-    return (res.pollers ?? []).some((p) => {
-      const seconds = p.lastAccessTime?.seconds;
-      return seconds == null || now - Number(seconds) * 1000 < POLLER_FRESH_MS;
-    });
-  } catch {
-    // Only a hint: never fail a command because of it.
-    return true;
-  }
+/** True when at least one worker polled the task queue recently (see {@link hasPollers}). */
+export function hasWorkers(rc: RagomicsClient, taskQueue: string): Promise<boolean> {
+  return hasPollers(rc.client.workflow, taskQueue);
 }
 
 /** The task queue a tree runs on. @throws TreeNotFoundError for an unknown id or a workflow that is not a tree. */
