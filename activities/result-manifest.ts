@@ -4,7 +4,7 @@
  * a node whose data output is fine.
  */
 import { constants } from 'node:fs';
-import { open, readFile, realpath } from 'node:fs/promises';
+import { open, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { SuggestedChildSchema, type SuggestedChild } from '../common/schemas';
@@ -101,8 +101,13 @@ export function runnerPhases(t: RunnerTimings): RunnerPhases {
 export async function readResultManifest(outputDir: string, warn: (message: string) => void): Promise<ResultManifest> {
   const file = path.join(outputDir, 'result.json');
   const logDir = path.dirname(outputDir);
-  const text = await readSmallText(file).catch(() => null);
-  if (text === null) throw new BlockCrashedError(`the runner exited 0 but wrote no result.json in ${outputDir}`, { exitCode: 0, logDir });
+  const text = await readSmallText(file).catch((e: unknown) => e as Error);
+  if (text instanceof Error) {
+    const code = (text as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new BlockCrashedError(`the runner exited 0 but wrote no result.json in ${outputDir}`, { exitCode: 0, logDir });
+    const why = text instanceof UnreadableFileError ? text.message : code === 'ELOOP' ? 'it is a symbolic link' : code === 'EAGAIN' || code === 'ESPIPE' ? 'it is not a regular file' : code ?? text.message;
+    throw new BlockCrashedError(`the runner exited 0 but its result.json in ${outputDir} cannot be read: ${why}`, { exitCode: 0, logDir });
+  }
   let parsed;
   try {
     parsed = ManifestSchema.safeParse(JSON.parse(text));
@@ -140,24 +145,48 @@ export async function readResultManifest(outputDir: string, warn: (message: stri
 /** A read that holds all of a typical result.json; a larger one is read again in full. */
 const FIRST_READ_BYTES = 64 * 1024;
 
+/** Largest text {@link readSmallText} reads by default (result.json, error.json): far above any real one. */
+export const MAX_SMALL_TEXT_BYTES = 16 * 1024 * 1024;
+
+/** A file {@link readSmallText} refuses to read: not a regular file, or larger than its cap. */
+export class UnreadableFileError extends Error {}
+
 /**
  * A file's text, read as open, one read, close: a round trip less than `readFile` (which fstats
- * first), on the path from a node's end to its children's start. A file that fills the first
- * read is read again in full. O_NONBLOCK: a FIFO in its place reads EAGAIN (an error) instead
- * of blocking the open until a writer comes; it changes nothing for a regular file.
+ * first), on the path from a node's end to its children's start. The files it reads were written
+ * by the block, so it trusts nothing about them:
+ * - O_NOFOLLOW: a symbolic link in its place is refused (ELOOP), so a block cannot make the
+ *   worker read a host file or a device through it;
+ * - O_NONBLOCK: a FIFO reads EAGAIN (an error) instead of blocking a thread-pool thread until a
+ *   writer comes; it changes nothing for a regular file;
+ * - a file that fills the first read must be a regular file of at most `maxBytes`, read in full
+ *   through the same handle (never reopened by name), and must not grow meanwhile.
  *
- * @throws the open's or the read's error (ENOENT, EISDIR, EAGAIN...).
+ * @throws the open's or the read's error (ENOENT, ELOOP, EISDIR, EAGAIN...), or
+ *   {@link UnreadableFileError}.
  */
-export async function readSmallText(file: string): Promise<string> {
-  const handle = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+export async function readSmallText(file: string, maxBytes = MAX_SMALL_TEXT_BYTES): Promise<string> {
+  const handle = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0));
   try {
-    const buf = Buffer.allocUnsafe(FIRST_READ_BYTES);
-    const { bytesRead } = await handle.read(buf, 0, FIRST_READ_BYTES, 0);
-    if (bytesRead < FIRST_READ_BYTES) return buf.toString('utf8', 0, bytesRead);
+    const first = Buffer.allocUnsafe(FIRST_READ_BYTES);
+    const { bytesRead } = await handle.read(first, 0, FIRST_READ_BYTES, 0);
+    if (bytesRead < FIRST_READ_BYTES) return first.toString('utf8', 0, bytesRead);
+    const st = await handle.stat();
+    if (!st.isFile()) throw new UnreadableFileError(`${path.basename(file)} is not a regular file`);
+    if (st.size > maxBytes) throw new UnreadableFileError(`${path.basename(file)} holds ${st.size} bytes, more than the ${maxBytes} read`);
+    // One byte more than its size: a file still growing is refused, not read without bound.
+    const all = Buffer.allocUnsafe(st.size + 1);
+    let total = 0;
+    for (;;) {
+      const { bytesRead: n } = await handle.read(all, total, all.length - total, total);
+      if (n === 0) break;
+      total += n;
+      if (total === all.length) throw new UnreadableFileError(`${path.basename(file)} grew while it was read`);
+    }
+    return all.toString('utf8', 0, total);
   } finally {
     await handle.close();
   }
-  return readFile(file, 'utf8');
 }
 
 /** Figures named by the manifest that are real files inside the output folder (no escapes). */

@@ -2,9 +2,10 @@
  * Reads what a finished runner left for diagnosis: the last lines of stderr and its
  * `RAGOMICS_ERROR` record (last stderr line, or `output/error.json` as a fallback).
  */
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { AttemptPaths } from './executors/types';
+import { readSmallText } from './result-manifest';
 
 /** How many stderr lines a failure message carries. */
 export const STDERR_TAIL_LINES = 40;
@@ -48,7 +49,8 @@ export async function readRunnerFailure(paths: AttemptPaths): Promise<{ stderrTa
     .find((line) => line.startsWith(ERROR_PREFIX));
   let runnerError = fromStderr ? parseRunnerError(fromStderr.slice(ERROR_PREFIX.length)) : null;
   if (!runnerError) {
-    const text = await readFile(path.join(paths.outputDir, 'error.json'), 'utf8').catch(() => null);
+    // Written by the block's process: never followed through a link, a FIFO or without bound.
+    const text = await readSmallText(path.join(paths.outputDir, 'error.json')).catch(() => null);
     if (text !== null) runnerError = parseRunnerError(text);
   }
   return { stderrTail, runnerError };

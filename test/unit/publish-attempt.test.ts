@@ -15,7 +15,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BlockCrashedError } from '../../activities/errors';
 import { NODE_RESULT_FILE, OUTPUT_FILE, publishAttempt, publishedDir, readPublished, type RunFacts } from '../../activities/publish';
-import { readSmallText } from '../../activities/result-manifest';
+import { readResultManifest, readSmallText, UnreadableFileError } from '../../activities/result-manifest';
+import { readRunnerFailure } from '../../activities/runner-output';
+import { attemptPaths } from '../../activities/workspace';
 
 const facts: RunFacts = {
   imageDigest: null, executor: 'inprocess', worker: 'w', startedAt: '2026-11-29T00:00:00.000Z', endedAt: '2026-11-29T00:00:01.000Z', activityAttempt: 1, peakMemoryMB: null,
@@ -118,4 +120,36 @@ void test('readSmallText: a small file in one read, a file that fills the first 
   execFileSync('mkfifo', [path.join(root, 'fifo')]);
   // A positional read of a pipe: ESPIPE on Linux (EAGAIN where it is allowed and nothing was written).
   await assert.rejects(readSmallText(path.join(root, 'fifo')), (e: NodeJS.ErrnoException) => /^(ESPIPE|EAGAIN)$/.test(e.code ?? ''));
+}));
+
+void test('readSmallText never follows a link and reads at most its cap: a block cannot make the worker read a host file, a device or without bound', () => withRoot(async (root) => {
+  writeFileSync(path.join(root, 'host-secret'), 'secret');
+  symlinkSync(path.join(root, 'host-secret'), path.join(root, 'link'));
+  await assert.rejects(readSmallText(path.join(root, 'link')), { code: 'ELOOP' });
+  symlinkSync('/dev/zero', path.join(root, 'zero'));
+  await assert.rejects(readSmallText(path.join(root, 'zero')), { code: 'ELOOP' });
+  writeFileSync(path.join(root, 'large'), 'x'.repeat(200 * 1024));
+  await assert.rejects(readSmallText(path.join(root, 'large'), 100 * 1024), (e: unknown) => e instanceof UnreadableFileError && /holds 204800 bytes, more than the 102400 read/.test(e.message));
+  assert.equal((await readSmallText(path.join(root, 'large'), 200 * 1024)).length, 200 * 1024, 'at the cap: read');
+  // result.json as a link: a crash that says why, not "wrote no result.json".
+  const out = path.join(root, 'out');
+  mkdirSync(out);
+  symlinkSync('/dev/zero', path.join(out, 'result.json'));
+  await assert.rejects(readResultManifest(out, () => undefined), (e: unknown) => e instanceof BlockCrashedError && /result\.json in .* cannot be read: it is a symbolic link$/.test(e.message));
+}));
+
+void test('readRunnerFailure: an error.json that is a FIFO or a link is ignored, not waited on or followed', () => withRoot(async (root) => {
+  const paths = attemptPaths(root, 't', 'n', 1, 1);
+  const { outputDir } = paths;
+  mkdirSync(outputDir, { recursive: true });
+  writeFileSync(paths.stderrLog, 'Traceback: boom\n');
+  execFileSync('mkfifo', [path.join(outputDir, 'error.json')]);
+  assert.deepEqual(await readRunnerFailure(paths), { stderrTail: 'Traceback: boom', runnerError: null });
+  rmSync(path.join(outputDir, 'error.json'));
+  writeFileSync(path.join(root, 'elsewhere.json'), JSON.stringify({ code: 64, type: 'X', message: 'from outside' }));
+  symlinkSync(path.join(root, 'elsewhere.json'), path.join(outputDir, 'error.json'));
+  assert.equal((await readRunnerFailure(paths)).runnerError, null);
+  rmSync(path.join(outputDir, 'error.json'));
+  writeFileSync(path.join(outputDir, 'error.json'), JSON.stringify({ code: 64, type: 'InvalidParameters', message: 'bad' }));
+  assert.deepEqual((await readRunnerFailure(paths)).runnerError, { code: 64, type: 'InvalidParameters', message: 'bad' });
 }));
