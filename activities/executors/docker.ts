@@ -213,8 +213,13 @@ async function runContainer(docker: Docker, container: Docker.Container, job: Ex
   if (launched) {
     ({ attach, attachEnded } = launched);
   } else {
-    // The attach stream is an HTTP socket (a Duplex); typed as ReadWriteStream by @types/dockerode.
-    attach = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Duplex;
+    try {
+      // The attach stream is an HTTP socket (a Duplex); typed as ReadWriteStream by @types/dockerode.
+      attach = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Duplex;
+    } catch (e) {
+      await sink.close();
+      throw new ExecutorUnavailableError(`Docker failed to attach to the container: ${(e as Error).message}`, { logDir: job.paths.dir });
+    }
     phases.attachMs = performance.now() - t;
     container.modem.demuxStream(attach, sink.stdout, sink.stderr);
     const stream = attach;
@@ -242,9 +247,11 @@ async function runContainer(docker: Docker, container: Docker.Container, job: Ex
     const first = await Promise.race([exited, aborted.promise.then(() => 'aborted' as const)]);
     if (first === 'aborted') {
       const t0 = performance.now();
-      await container.remove({ force: true, v: true });
-      const killMs = performance.now() - t0;
       exited.catch(() => undefined); // the wait call fails once the container is gone
+      // The attempt was cancelled or timed out, and says so whatever the removal does: a removal
+      // that fails here (already gone, the engine busy) is retried by the caller's own removal.
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+      const killMs = performance.now() - t0;
       return { ...base, status: 'aborted', exitCode: null, oomKilled: false, peakMemoryMB: peak(), endedAt: new Date(), killMs };
     }
     phases.waitMs = performance.now() - t;
@@ -253,6 +260,12 @@ async function runContainer(docker: Docker, container: Docker.Container, job: Ex
     phases.inspectMs = performance.now() - t;
     phases.processStartedAt = engineTime(state.StartedAt);
     phases.processEndedAt = engineTime(state.FinishedAt);
+    // The wait ended but the block still runs: the engine's connection dropped (a restart with
+    // live-restore, an idle timeout on a TCP DOCKER_HOST). Its output is still being written, so
+    // it must not be published: the attempt is lost and runs again.
+    if (state.Running === true) {
+      throw new ExecutorUnavailableError('the connection to the Docker engine dropped while the container still ran: the attempt is lost', { logDir: job.paths.dir });
+    }
     const oomKilled = state.OOMKilled === true;
     if (!oomKilled && (state.ExitCode === 137 || state.ExitCode === 143)) {
       // Killed, not by us and not for memory: a stopping Docker engine kills its containers on
@@ -271,7 +284,7 @@ async function runContainer(docker: Docker, container: Docker.Container, job: Ex
     await settleWithin(attachEnded, 2000);
     return { ...base, status: 'exited', exitCode: state.ExitCode, oomKilled, peakMemoryMB, endedAt: new Date() };
   } catch (e) {
-    if ((e as Error).name === 'ExecutorUnavailableError') throw e;
+    if (e instanceof ExecutorUnavailableError) throw e;
     throw new ExecutorUnavailableError(`Docker failed while running the container: ${(e as Error).message}`, { logDir: job.paths.dir });
   } finally {
     memory?.stop();
