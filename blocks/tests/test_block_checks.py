@@ -282,3 +282,45 @@ def test_counts_are_recognised_even_when_the_first_rows_are_empty() -> None:
     ad.X = dense
     with pytest.raises(E.InvalidParameters, match="X holds raw counts"):
         highly_variable_genes.run(ad, flavor="seurat", n_top_genes=10)
+
+
+def test_marker_genes_and_pseudobulk_de_refuse_per_sample_cluster_ids() -> None:
+    a, b = (leiden.run(pca.run(logged(counts(seed=s)), n_comps=5, use_highly_variable=False), n_neighbors=10)
+            for s in (5, 6))
+    merged = concatenate.run({"A": a, "B": b})
+    with pytest.raises(E.InvalidParameters, match=r"'groupby': obs\['leiden'\] holds per-sample cluster ids"):
+        marker_genes.run(merged.copy())
+    # The same data grouped by a real cohort-wide column, or re-clustered, goes through.
+    marker_genes.run(merged.copy(), groupby="group")
+    marker_genes.run(leiden.run(pca.run(merged, n_comps=5, use_highly_variable=False), n_neighbors=10))
+
+
+def test_pseudobulk_de_refuses_per_sample_cluster_ids_as_groups() -> None:
+    parts, rows = _cohort()
+    parts = {k: leiden.run(pca.run(v, n_comps=5, use_highly_variable=False), n_neighbors=10) for k, v in parts.items()}
+    merged = concatenate.run(parts, samples=rows, join="outer")
+    with pytest.raises(E.InvalidParameters, match=r"per-sample cluster ids"):
+        pseudobulk_de.run(merged, groupby="leiden", min_cells=5, min_counts=1)
+
+
+def test_pseudobulk_de_fits_columns_whose_names_are_not_formula_names() -> None:
+    parts, rows = _cohort()
+    for r in rows.values():
+        r["treatment-group"] = r.pop("condition")
+        r["batch.id"] = r.pop("batch")
+    merged = concatenate.run(parts, samples=rows, join="outer")
+    out = pseudobulk_de.run(merged, condition_key="treatment-group", covariates=["batch.id"], reference="control",
+                            test_level="treated", min_cells=5, min_counts=1)
+    assert len(out.uns["pseudobulk_de"]["results"]) > 0
+    assert report._snapshot()["metrics"]["design"] == "~batch.id + treatment-group"
+
+
+def test_pseudobulk_de_checks_every_value_for_counts_not_only_the_first_cells() -> None:
+    parts, rows = _cohort(n_samples=24)
+    merged = concatenate.run(parts, samples=rows, join="outer")
+    X = merged.layers["counts"].tocsr().astype(np.float32)
+    assert X.data.size > 100_000, "more values than a prefix check would look at"
+    X.data[-1] += 0.5  # the last sample's last value is not a count
+    merged.layers["counts"] = X
+    with pytest.raises(E.InvalidParameters, match=r"does not hold raw counts"):
+        pseudobulk_de.run(merged, min_cells=5, min_counts=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,20 @@ def require_obs(adata: Any, column: str, parameter: str) -> None:
     if column not in adata.obs.columns:
         cols = ", ".join(map(str, adata.obs.columns)) or "none"
         raise E.InvalidParameters(f"parameter {parameter!r}: column {column!r} is not in adata.obs (columns: {cols})")
+
+
+def refuse_per_sample_groups(adata: Any, groupby: str) -> None:
+    """Refuse grouping by a clustering that concatenate kept per sample: its ids are each
+    sample's own (cluster "0" of one sample is not cluster "0" of another), so groups built on it
+    pool unrelated cells. concatenate marks it uns[groupby]['per_sample']; a leiden run on the
+    merged data replaces it."""
+    entry = adata.uns.get(groupby)
+    if isinstance(entry, Mapping) and entry.get("per_sample") is True:
+        raise E.InvalidParameters(
+            f"parameter 'groupby': obs[{groupby!r}] holds per-sample cluster ids (each input of concatenate was "
+            f"clustered on its own, so the same id names different cells in each sample); run leiden on the "
+            f"concatenated data first, or group by another column"
+        )
 
 
 def require_cells(adata: Any, block: str, at_least: int = 2) -> None:

@@ -9,12 +9,13 @@ import numpy as np
 
 from .. import errors as E
 from .. import report
-from ._common import plt, require_obs, scanpy, x_min_max
+from ._common import plt, refuse_per_sample_groups, require_obs, scanpy, x_min_max
 
 
 def run(adata: Any = None, groupby: str = "leiden", method: str = "wilcoxon", n_genes: int = 25) -> Any:
     sc = scanpy()
     require_obs(adata, groupby, "groupby")
+    refuse_per_sample_groups(adata, groupby)
     if str(adata.obs[groupby].dtype) != "category":
         adata.obs[groupby] = adata.obs[groupby].astype(str).astype("category")
     counts = adata.obs[groupby].value_counts()
@@ -43,6 +44,8 @@ def run(adata: Any = None, groupby: str = "leiden", method: str = "wilcoxon", n_
     try:
         sc.pl.rank_genes_groups(adata, n_genes=min(n, 10), sharey=False, show=False, fontsize=7)
         report.savefig(pyplot.gcf(), "marker_genes.png")
+    except MemoryError:
+        raise
     except Exception:  # noqa: BLE001 - fall back to a plain table figure
         pyplot.close("all")
         fig, ax = pyplot.subplots(figsize=(8, 0.3 * len(top) + 1))
@@ -53,6 +56,8 @@ def run(adata: Any = None, groupby: str = "leiden", method: str = "wilcoxon", n_
         top3 = sorted({gene for v in top.values() for gene in v[:2]})
         sc.pl.dotplot(adata, var_names=top3, groupby=groupby, use_raw=use_raw, show=False)
         report.savefig(pyplot.gcf(), "marker_genes_dotplot.png")
+    except MemoryError:
+        raise
     except Exception:  # noqa: BLE001 - the dot plot is a bonus
         pyplot.close("all")
 

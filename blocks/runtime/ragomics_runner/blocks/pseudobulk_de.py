@@ -32,10 +32,16 @@ import numpy as np
 
 from .. import errors as E
 from .. import report
-from ._common import plt, require_obs
+from ._common import plt, refuse_per_sample_groups, require_obs
 
 USES_SCANPY = False
 MAX_VOLCANOES = 6
+
+
+def _all_integers(data: np.ndarray, chunk: int = 1 << 22) -> bool:
+    """True when every value is a whole number. Every one: a prefix would only see the first cells
+    (the first sample's, after concatenate). In chunks, so the check holds no copy of the data."""
+    return all(np.array_equal(part, np.rint(part)) for part in (data[i:i + chunk] for i in range(0, data.size, chunk)))
 
 
 def _counts_matrix(adata: Any, layer: str | None) -> Any:
@@ -50,7 +56,7 @@ def _counts_matrix(adata: Any, layer: str | None) -> Any:
         X = adata.X
     X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
     data = X.data
-    if data.size and (data.min() < 0 or not np.all(np.equal(np.mod(data[: 100_000], 1), 0))):
+    if data.size and (data.min() < 0 or not _all_integers(data)):
         where = f"layers[{layer!r}]" if layer is not None else "X"
         raise E.InvalidParameters(
             f"parameter 'layer': {where} does not hold raw counts (negative or non-integer values); "
@@ -144,6 +150,7 @@ def run(
     require_obs(adata, sample_key, "sample_key")
     if groupby is not None:
         require_obs(adata, groupby, "groupby")
+        refuse_per_sample_groups(adata, groupby)
     for cov in covariates:
         require_obs(adata, cov, "covariates")
         if cov in (condition_key, sample_key):
@@ -247,16 +254,19 @@ def run(
                 unmeasured = int((gene_ok & ~everywhere).sum())
                 gene_ok &= everywhere
             counts_df = pd.DataFrame(counts[:, gene_ok].astype(np.int64), index=md.index, columns=genes[gene_ok])
-            design = "~" + " + ".join([*covariates, condition_key])
+            # Column names go into a formula, where formulaic would read a name such as
+            # `treatment-group` as an expression: the fit sees plain aliases of the columns.
+            alias = {c: f"v{i}" for i, c in enumerate([*covariates, condition_key])}
+            design = "~" + " + ".join(alias[c] for c in [*covariates, condition_key])
             problem = _design_problem(md, covariates, condition_key)
             if problem is not None:
                 skipped[group] = problem
                 continue
             try:
-                dds = DeseqDataSet(counts=counts_df, metadata=md, design=design, refit_cooks=True,
-                                   inference=inference, quiet=True)
+                dds = DeseqDataSet(counts=counts_df, metadata=md[list(alias)].rename(columns=alias), design=design,
+                                   refit_cooks=True, inference=inference, quiet=True)
                 dds.deseq2()
-                stats = DeseqStats(dds, contrast=[condition_key, test_level, reference], alpha=alpha,
+                stats = DeseqStats(dds, contrast=[alias[condition_key], test_level, reference], alpha=alpha,
                                    inference=inference, quiet=True)
                 stats.summary()
             except (ValueError, np.linalg.LinAlgError) as exc:
