@@ -14,8 +14,36 @@ import {
   type ExpansionPolicyRequest, type ExpansionPolicyResponse, type FixerRequest, type FixerResponse,
 } from '../common/schemas';
 
-/** Largest answer accepted from an endpoint. */
-const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+/** Largest answer accepted from an endpoint, in bytes. */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The body's text, or null when it is larger than `max` bytes. Read as it streams and stopped
+ * at the limit (a declared Content-Length above it is refused before reading), so an endpoint
+ * that answers without end costs at most `max` bytes, not the worker's memory until the timeout.
+ */
+export async function readBounded(res: Response, max: number): Promise<string | null> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    return null;
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 async function postJson<T>(url: string, body: unknown, schema: z.ZodType<T>, what: string): Promise<T> {
   let signal: AbortSignal | undefined;
@@ -31,13 +59,18 @@ async function postJson<T>(url: string, body: unknown, schema: z.ZodType<T>, wha
     // Network errors are worth a retry (the activity's retry policy decides).
     throw ApplicationFailure.retryable(`${what} at ${url} is unreachable: ${(err as Error).message}`, 'CallbackUnreachable');
   }
-  const text = await res.text();
+  let text: string | null;
+  try {
+    text = await readBounded(res, MAX_RESPONSE_BYTES);
+  } catch (err) {
+    throw ApplicationFailure.retryable(`${what} at ${url} broke off its answer: ${(err as Error).message}`, 'CallbackUnreachable');
+  }
+  if (text === null) throw ApplicationFailure.nonRetryable(`${what} at ${url} answered more than ${MAX_RESPONSE_BYTES} bytes`, FailureTypes.CallbackFailed);
   if (!res.ok) {
     const retry = res.status >= 500 || res.status === 429;
     const msg = `${what} at ${url} answered HTTP ${res.status}: ${text.slice(0, 300)}`;
     throw retry ? ApplicationFailure.retryable(msg, 'CallbackUnreachable') : ApplicationFailure.nonRetryable(msg, FailureTypes.CallbackFailed);
   }
-  if (text.length > MAX_RESPONSE_BYTES) throw ApplicationFailure.nonRetryable(`${what} answer is larger than ${MAX_RESPONSE_BYTES} bytes`, FailureTypes.CallbackFailed);
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -86,9 +86,24 @@ def test_concatenate_records_which_sample_measured_which_gene_and_keeps_log1p() 
     # And what reads the marker now refuses to log it twice.
     with pytest.raises(E.InvalidParameters, match="already log-transformed"):
         normalize.run(out.copy())
-    # Not every input logged: no marker.
-    mixed = concatenate.run({"A": logged(counts(seed=3)), "B": counts(seed=4)})
-    assert "log1p" not in mixed.uns
+    # Not every input logged: X would mix counts and log values, refused naming which is which.
+    with pytest.raises(E.InvalidParameters, match=r"inputs 'A' are log-normalised \(uns\['log1p'\]\) and 'B' are not"):
+        concatenate.run({"A": logged(counts(seed=3)), "B": counts(seed=4)})
+
+
+def test_concatenate_keeps_a_categorical_gene_annotation_whose_values_differ_between_inputs() -> None:
+    a, b = counts(seed=1), counts(seed=2, prefix="h")
+    a.var["biotype"] = pd.Categorical(["protein_coding"] * a.n_vars)
+    b.var["biotype"] = pd.Categorical(["lncRNA"] * b.n_vars)
+    out = concatenate.run({"A": a, "B": b}, join="outer")
+    assert out.var["biotype"].isna().sum() == 0
+    assert set(out.var["biotype"]) == {"protein_coding", "lncRNA"}
+
+
+def test_concatenate_refuses_a_sample_key_that_is_also_a_sheet_column() -> None:
+    rows = {"A": {"sample": "A", "batch": "b1"}, "B": {"sample": "B", "batch": "b2"}}
+    with pytest.raises(E.InvalidParameters, match=r"'sample_key': 'batch' is also a column of the sample sheet"):
+        concatenate.run({"A": counts(seed=1), "B": counts(seed=2)}, samples=rows, sample_key="batch")
 
 
 def _cohort(n_samples: int = 8, drop_in_treated: int = 0, seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -324,3 +339,41 @@ def test_pseudobulk_de_checks_every_value_for_counts_not_only_the_first_cells() 
     merged.layers["counts"] = X
     with pytest.raises(E.InvalidParameters, match=r"does not hold raw counts"):
         pseudobulk_de.run(merged, min_cells=5, min_counts=1)
+
+
+def test_quality_control_run_again_after_normalize_reads_and_keeps_the_counts() -> None:
+    raw = counts(seed=7)
+    first = quality_control.run(raw.copy(), min_genes=1, min_cells=0, max_pct_mito=None)
+    normed = normalize.run(first)
+    again = quality_control.run(normed.copy(), min_genes=1, min_cells=0, max_pct_mito=None)
+    assert report._snapshot()["metrics"]["counts_from"] == "layers['counts']"
+    # The counts are still counts, and the metrics were computed on them, not on log values.
+    np.testing.assert_array_equal(again.layers["counts"].toarray(), raw.X.toarray())
+    np.testing.assert_allclose(again.obs["total_counts"].to_numpy(), np.asarray(raw.X.sum(axis=1)).ravel(), rtol=1e-5)
+    # Log-transformed with no counts to read: refused.
+    del normed.layers["counts"]
+    with pytest.raises(E.InvalidParameters, match=r"X is log-transformed \(uns\['log1p'\]\) with no layers"):
+        quality_control.run(normed, min_genes=1)
+
+
+def test_pca_warns_on_raw_counts_and_hvg_on_counts_suggests_normalize_not_pca(tmp_path: Path) -> None:
+    raw = counts(seed=8)
+    out = highly_variable_genes.run(raw.copy(), flavor="seurat_v3", n_top_genes=20)
+    assert [c["block"]["name"] for c in report._snapshot()["suggestedChildren"]] == ["normalize"]
+    pca.run(out, n_comps=5)
+    assert "run normalize before pca" in report._snapshot()["metrics"]["warning"]
+    # After normalize: no warning, and HVG suggests pca as before (one report per run).
+    normed = logged(counts(seed=8))
+    report._reset(tmp_path)
+    normed = highly_variable_genes.run(normed, n_top_genes=20)
+    assert [c["block"]["name"] for c in report._snapshot()["suggestedChildren"]] == ["pca"]
+    report._reset(tmp_path)
+    pca.run(normed, n_comps=5)
+    assert "warning" not in report._snapshot()["metrics"]
+
+
+def test_scale_draws_its_histogram_from_a_sample_of_rows_of_a_sparse_matrix() -> None:
+    ad = logged(counts(n_obs=400, n_vars=600, seed=9))
+    out = scale.run(ad, zero_center=False)
+    assert sp.issparse(out.X), "without zero-centring X stays sparse"
+    assert "scale_histogram.png" in report._snapshot()["figures"][-1]

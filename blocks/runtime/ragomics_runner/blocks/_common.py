@@ -50,6 +50,18 @@ def require_obs(adata: Any, column: str, parameter: str) -> None:
         raise E.InvalidParameters(f"parameter {parameter!r}: column {column!r} is not in adata.obs (columns: {cols})")
 
 
+def looks_like_counts(X: Any) -> bool:
+    """True when X's non-zero values (up to 100,000, evenly spread) are positive integers, not all 1."""
+    import scipy.sparse as sp
+
+    data = X.data if sp.issparse(X) else np.asarray(X).ravel()
+    data = data[data != 0]  # a matrix whose first rows are empty says nothing there
+    sample = np.asarray(data[:: max(1, data.size // 100_000)], dtype=np.float64)
+    if sample.size == 0 or sample.min() < 0 or not np.all(np.mod(sample, 1) == 0):
+        return False
+    return float(sample.max()) > 1
+
+
 def refuse_per_sample_groups(adata: Any, groupby: str) -> None:
     """Refuse grouping by a clustering that concatenate kept per sample: its ids are each
     sample's own (cluster "0" of one sample is not cluster "0" of another), so groups built on it

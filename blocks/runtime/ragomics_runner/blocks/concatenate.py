@@ -12,7 +12,8 @@ ids) and, for inputs of a sample sheet, `samples[key] = {"sample": id, **columns
   is kept in varm['sample_measured'] (genes x samples, in uns['concatenate']['samples'] order),
   so pseudobulk_de never reads an unmeasured gene's 0 as an expression level.
 - uns['log1p'] is kept when every input has it (normalize and highly_variable_genes read it to
-  tell log-normalised data from counts); so are the parameters of a clustering every input has
+  tell log-normalised data from counts); inputs of which some are log-normalised and others not
+  are refused (X would mix the two scales); so are the parameters of a clustering every input has
   (obs['leiden'] with uns['leiden']['params'], marked `per_sample`: its ids are per sample, and a
   leiden node downstream may replace it); other uns entries are dropped.
 - Layers present in every input are kept (layers['counts'], the raw counts of quality_control /
@@ -64,7 +65,10 @@ def _agreed_var(parts: list[Any]) -> dict[str, Any]:
         if (long.groupby(level=0, sort=False).nunique(dropna=False) > 1).any():
             continue
         first = long[~long.index.duplicated(keep="first")]
-        kept[col] = first.astype(parts[0].var[col].dtype)
+        dtype = parts[0].var[col].dtype
+        # Each input's categories are its own (a value only sample B has is not among sample A's):
+        # categories are rebuilt from every input's values, never cast to the first input's.
+        kept[col] = first.astype("category") if isinstance(dtype, pd.CategoricalDtype) else first.astype(dtype)
     return kept
 
 
@@ -94,6 +98,11 @@ def run(
         label = info.pop("sample", None) or str(key)
         if label in columns:
             raise E.InvalidParameters(f"block concatenate: sample id {label!r} appears in two inputs")
+        if sample_key in info:
+            raise E.InvalidParameters(
+                f"parameter 'sample_key': {sample_key!r} is also a column of the sample sheet (its values would be "
+                f"replaced by the sample ids); keep the default 'sample', or choose a name the sheet does not use"
+            )
         columns[label] = info
         if adata.raw is not None:
             # anndata.concat drops .raw anyway; freeing it now keeps one matrix fewer per input in
@@ -111,6 +120,16 @@ def run(
     n_genes_in = [int(p.n_vars) for p in parts]
     gene_sets = [p.var_names for p in parts]
     logged = [p.uns.get("log1p") for p in parts]
+    if any(entry is None for entry in logged) and any(entry is not None for entry in logged):
+        # One X would hold counts for some cells and log-normalised values for others: nothing
+        # downstream could read it right.
+        raw = [lb for lb, entry in zip(labels, logged, strict=True) if entry is None]
+        log = [lb for lb, entry in zip(labels, logged, strict=True) if entry is not None]
+        raise E.InvalidParameters(
+            f"block concatenate: inputs {', '.join(map(repr, log[:5]))} are log-normalised (uns['log1p']) and "
+            f"{', '.join(map(repr, raw[:5]))} are not; give it inputs from the same step "
+            f"(e.g. every sample after normalize)"
+        )
     # Per-sample clusterings (an obs column whose parameters scanpy keeps in uns[column]): their
     # ids mean nothing across samples, and leiden must be able to replace them with a cohort-wide
     # clustering, so the parameters that mark the column as a clustering come along.

@@ -13,19 +13,7 @@ import numpy as np
 
 from .. import errors as E
 from .. import report
-from ._common import plt, require_cells, scanpy
-
-
-def _looks_like_counts(X: Any) -> bool:
-    """True when X's non-zero values (up to 100,000, evenly spread) are positive integers, not all 1."""
-    import scipy.sparse as sp
-
-    data = X.data if sp.issparse(X) else np.asarray(X).ravel()
-    data = data[data != 0]  # a matrix whose first rows are empty says nothing there
-    sample = np.asarray(data[:: max(1, data.size // 100_000)], dtype=np.float64)
-    if sample.size == 0 or sample.min() < 0 or not np.all(np.mod(sample, 1) == 0):
-        return False
-    return float(sample.max()) > 1
+from ._common import looks_like_counts, plt, require_cells, scanpy
 
 
 def run(adata: Any = None, n_top_genes: int = 2000, flavor: str = "seurat", subset: bool = False) -> Any:
@@ -39,7 +27,7 @@ def run(adata: Any = None, n_top_genes: int = 2000, flavor: str = "seurat", subs
     if flavor == "seurat_v3":
         if "counts" in adata.layers:
             kwargs["layer"] = "counts"
-        elif "log1p" in adata.uns or not _looks_like_counts(adata.X):
+        elif "log1p" in adata.uns or not looks_like_counts(adata.X):
             raise E.InvalidParameters(
                 "parameter 'flavor': seurat_v3 works on raw counts, and the input has no layers['counts'] and "
                 "X does not hold counts; use flavor seurat (log-normalised data) or keep the counts "
@@ -52,7 +40,7 @@ def run(adata: Any = None, n_top_genes: int = 2000, flavor: str = "seurat", subs
                 "parameter 'flavor': seurat_v3 needs the scikit-misc package, which is not installed"
             ) from None
     elif "log1p" not in adata.uns:
-        if _looks_like_counts(adata.X):
+        if looks_like_counts(adata.X):
             raise E.InvalidParameters(
                 f"parameter 'flavor': {flavor} expects log-normalised data and X holds raw counts; run normalize "
                 "(log1p: true) first, or use flavor seurat_v3, which works on counts"
@@ -95,5 +83,9 @@ def run(adata: Any = None, n_top_genes: int = 2000, flavor: str = "seurat", subs
     report.summary(
         f"{int(hv.sum())} highly variable genes of {n_vars0} ({flavor})" + (", subset to them" if subset else "")
     )
-    report.suggest_child(block={"name": "pca", "parameters": {}}, priority=0)
+    if "log1p" not in adata.uns and looks_like_counts(adata.X):
+        # seurat_v3 ran on counts in X: PCA on them would be driven by library size; normalize first.
+        report.suggest_child(block={"name": "normalize", "parameters": {}}, priority=0)
+    else:
+        report.suggest_child(block={"name": "pca", "parameters": {}}, priority=0)
     return adata

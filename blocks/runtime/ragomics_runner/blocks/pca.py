@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import errors as E
 from .. import report
-from ._common import drop_graph_on, embedding_plot, plt, require_cells, scanpy
+from ._common import drop_graph_on, embedding_plot, looks_like_counts, plt, require_cells, scanpy
 
 
 def run(adata: Any = None, n_comps: int = 50, use_highly_variable: bool = True) -> Any:
@@ -34,6 +34,10 @@ def run(adata: Any = None, n_comps: int = 50, use_highly_variable: bool = True) 
         )
     if n < n_comps:
         report.metric("n_comps_lowered_to", n)
+    if "log1p" not in adata.uns and looks_like_counts(adata.X):
+        # scanpy runs it anyway; the components would mostly follow library size.
+        report.metric("warning", "X holds raw counts (no uns['log1p']): the components follow library size more than "
+                                 "biology; run normalize before pca")
     sc.tl.pca(adata, n_comps=n, mask_var=mask, random_state=0)
     if drop_graph_on(adata, "X_pca"):
         report.metric("note", "removed the neighbour graph built on the previous X_pca")

@@ -3,7 +3,8 @@
 Mitochondrial genes are those whose name starts with `mito_prefix` (case-insensitive).
 Cells are kept when n_genes >= min_genes, n_genes <= max_genes (if set) and
 pct_counts_mt <= max_pct_mito (if set); then genes seen in fewer than min_cells cells are dropped.
-The raw counts are kept in layers['counts'].
+The raw counts are kept in layers['counts']. Run again on normalised data (to filter once more),
+it reads its metrics from layers['counts'] and keeps that layer: X is not counts there.
 """
 
 from __future__ import annotations
@@ -60,10 +61,18 @@ def run(
             "block quality_control needs non-negative counts in adata.X (the input looks scaled); "
             "run it before normalize/scale"
         )
+    # The counts: layers['counts'] when an earlier quality_control or normalize kept them (X may be
+    # log-normalised by now), else X, which must then not be log-transformed.
+    layer = "counts" if "counts" in adata.layers else None
+    if layer is None and "log1p" in adata.uns:
+        raise E.InvalidParameters(
+            "block quality_control reads counts, and adata.X is log-transformed (uns['log1p']) with no "
+            "layers['counts'] to read instead; run it before normalize"
+        )
     n_obs0, n_vars0 = adata.n_obs, adata.n_vars
     adata.var["mt"] = adata.var_names.str.upper().str.startswith(mito_prefix.upper())
     n_mito = int(adata.var["mt"].sum())
-    sc.pp.calculate_qc_metrics(adata, qc_vars=["mt"], percent_top=None, log1p=False, inplace=True)
+    sc.pp.calculate_qc_metrics(adata, qc_vars=["mt"], percent_top=None, log1p=False, inplace=True, layer=layer)
     report.progress(0.4, "computed QC metrics")
 
     n_genes = adata.obs["n_genes_by_counts"].to_numpy()
@@ -90,7 +99,8 @@ def run(
         sc.pp.filter_genes(adata, min_cells=min_cells)
     if adata.n_vars == 0:
         raise E.InvalidParameters(f"parameter 'min_cells': min_cells={min_cells} removed every gene")
-    adata.layers["counts"] = adata.X.copy()
+    if layer is None:
+        adata.layers["counts"] = adata.X.copy()
 
     report.metrics({
         "n_cells_before": n_obs0,
@@ -101,6 +111,7 @@ def run(
         "cells_removed_max_genes": int(high.sum()),
         "cells_removed_mito": int(mito.sum()),
         "n_mito_genes": n_mito,
+        "counts_from": "layers['counts']" if layer else "X",
         "median_genes_per_cell": float(np.median(adata.obs["n_genes_by_counts"])),
         "median_counts_per_cell": float(np.median(adata.obs["total_counts"])),
         "median_pct_mito": float(np.median(adata.obs["pct_counts_mt"])),
