@@ -68,9 +68,10 @@ export interface Activities extends CarryActivities {
    *   `reused: true` and runs nothing.
    * - Throws ApplicationFailure with `type` = a FailureTypes string and
    *   `details: [{ exitCode, stderrTail, logDir }]`: InvalidParametersError (input or block
-   *   parameters, before anything starts), InputMissingError, InvalidBlockCodeError,
-   *   BlockCrashedError, OutOfMemoryError, BlockTimeoutError (killed at `timeoutSeconds`),
-   *   ExecutorUnavailableError.
+   *   parameters, before anything starts), InputMissingError, InputCountMismatchError,
+   *   InvalidBlockCodeError, BlockCrashedError, OutOfMemoryError, BlockTimeoutError (killed at
+   *   `timeoutSeconds`), ExecutorUnavailableError. An I/O error of the worker's own file system
+   *   while publishing (disk full, permissions) is thrown as it is, and retried by Temporal.
    * - On cancellation the attempt is killed and Temporal's CancelledFailure is rethrown.
    */
   runNode(input: RunNodeRequest): Promise<NodeResult>;

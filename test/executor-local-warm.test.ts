@@ -17,6 +17,7 @@ import path from 'node:path';
 import { CancelledFailure } from '@temporalio/common';
 import { createActivities, createLocalExecutor, resolveLocalPython } from '../activities';
 import type { LocalExecutor } from '../activities/executors/local';
+import { START_TIMEOUT_MS } from '../activities/executors/fork-server';
 import type { ExecOutcome, ExecProgress } from '../activities/executors/types';
 import { attemptPaths, prepareAttempt } from '../activities/workspace';
 import type { Block } from '../common/schemas';
@@ -99,6 +100,33 @@ void describe('local executor fork server (real runner)', () => {
       assert.equal(exec.forkServerStats()?.ready, false);
       writeFileSync(later, `#!/bin/sh\nexec ${JSON.stringify(python)} "$@"\n`, { mode: 0o755 });
       await serverReady(exec);
+    } finally {
+      await exec.close?.();
+    }
+  });
+
+  void test('a fork server that says ready but never forks: a cancel ends the attempt at once, nothing left waiting', { timeout: 120_000 }, async () => {
+    // A stand-in interpreter: it announces itself ready, then reads job lines and answers none.
+    const stuck = path.join(root, 'python-stuck');
+    writeFileSync(stuck, '#!/bin/sh\necho \'{"ready": true}\'\nexec cat >/dev/null\n', { mode: 0o755 });
+    const exec = createLocalExecutor({ warmPool: 1, python: stuck });
+    try {
+      await serverReady(exec);
+      const abort = new AbortController();
+      const run = runDirect(exec, 'stuck', { name: 'sleep', parameters: { seconds: 0 } }, abort.signal);
+      // The job line went to the server (a fork it did not confirm): only then cancel.
+      await waitFor(() => (exec.forkServerStats()?.inFlight ?? 0) > 0, 30_000, 'the job line to be sent');
+      const t0 = Date.now();
+      abort.abort();
+      const { outcome, pid } = await run;
+      console.log(`cancelled while the fork server did not answer: ended in ${Date.now() - t0} ms`);
+      assert.equal(outcome.status, 'aborted');
+      // By the cancel, not by the fork's give-up timeout (START_TIMEOUT_MS, 15 s): measured in
+      // milliseconds (2 ms on a loaded 2-core machine); 10 s keeps a wide margin below the timeout.
+      assert.ok(Date.now() - t0 < Math.min(10_000, START_TIMEOUT_MS), `ended ${Date.now() - t0} ms after the cancel`);
+      assert.equal(pid, undefined, 'nothing was started');
+      assert.equal(exec.forkServerStats()?.inFlight, 0);
+      assert.equal(exec.forkServerStats()?.forked, 0);
     } finally {
       await exec.close?.();
     }

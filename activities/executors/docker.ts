@@ -71,8 +71,10 @@ export interface DockerExecutor extends BlockExecutor {
  * Failure modes: an unreachable engine or a missing blocks image rejects `run` with
  * ExecutorUnavailableError before anything is created (found by the ping and image inspect, or,
  * for a node whose cache lookup resolved its image on this worker, by the container create); a requirements build failure with
- * BlockCrashedError. Once a container exists, `run` resolves and the container is removed on
- * every path (exit, abort, error). On abort it is force-removed (SIGKILL + remove, one call).
+ * BlockCrashedError. Once a container exists, it is removed on every path (exit, abort, error),
+ * and `run` resolves, except when the engine fails while it runs (a failed attach, a removal by
+ * someone else, a wait that ended while the container still runs): ExecutorUnavailableError, the
+ * attempt is lost. On abort it is force-removed (SIGKILL + remove, one call).
  * With `warmPool` > 0 it fills a pool of warm containers in the background; a member that
  * cannot take its node (link or limit update failed) is removed and the node runs cold.
  */

@@ -53,17 +53,21 @@ export interface ForkServerStats {
   starts: number;
   /** Attempts handed to a forked child. */
   forked: number;
-  /** Attempts that asked while the server was not ready (they ran cold). */
+  /** Attempts that asked while the server was not ready, or whose fork it did not confirm (they ran cold or ended aborted). */
   fallbacks: number;
+  /** Attempts the server holds now: sent and waiting for their fork, or forked and not yet ended. */
+  inFlight: number;
 }
 
 /** The fork server of one executor (see the module comment). */
 export interface ForkServer {
   /**
-   * Forks a child for the job; its output goes to `sink`. Null (the caller runs cold) when the
-   * server is not ready, dies before forking, or rejects the line. Never throws.
+   * Forks a child for the job; its output goes to `sink`. Null (the caller runs cold, or ends an
+   * aborted attempt) when the server is not ready, dies before forking, rejects the line, does
+   * not confirm the fork within {@link START_TIMEOUT_MS}, or `signal` aborts first; a child
+   * confirmed after that is killed. Never throws.
    */
-  start(job: { jobFile: string; dir: string; threads: number }, sink: LogSink): Promise<ForkedRun | null>;
+  start(job: { jobFile: string; dir: string; threads: number }, sink: LogSink, signal?: AbortSignal): Promise<ForkedRun | null>;
   stats(): ForkServerStats;
   /** Ends the server (stdin EOF, SIGKILL to its group after 2 s), stops restarts, removes the folder. */
   close(): Promise<void>;
@@ -78,6 +82,11 @@ export interface ForkServerOptions {
   onError?: (message: string) => void;
 }
 
+/**
+ * A fork the server has not confirmed after this long is given up: the attempt runs cold rather
+ * than hang on a stuck server (a fork takes milliseconds; this is far above it on a loaded host).
+ */
+export const START_TIMEOUT_MS = 15_000;
 /** A server not ready after this long is killed and restarted. */
 const READY_TIMEOUT_MS = 120_000;
 const BACKOFF_FIRST_MS = 500;
@@ -187,6 +196,9 @@ export function createForkServer(opts: ForkServerOptions): ForkServer {
       if (p) {
         p.pid = msg.started.pid;
         p.started(msg.started.pid);
+      } else {
+        // Confirmed after its attempt gave up on it (timeout, abort): it must not run unseen.
+        killGroup(msg.started.pid);
       }
     } else if (msg.exited) {
       const p = pending.get(msg.exited.token);
@@ -284,7 +296,7 @@ export function createForkServer(opts: ForkServerOptions): ForkServer {
   launch();
 
   return {
-    async start(job, sink) {
+    async start(job, sink, signal) {
       const server = proc;
       if (!ready || !server || closing) {
         counters.fallbacks++;
@@ -300,7 +312,15 @@ export function createForkServer(opts: ForkServerOptions): ForkServer {
       pending.set(token, { token, sink, started, pid: null, exit: null, resolveExit, ended: 0, resolveClosed });
       refresh();
       server.stdin.write(JSON.stringify({ token, job: job.jobFile, workspace: job.dir, threads: job.threads, socket: socketPath }) + '\n');
+      // Resolving with null gives up on the fork: the pending entry goes, and a late `started` finds
+      // none (its child is killed).
+      const giveUp = (): void => started(null);
+      const timer = setTimeout(giveUp, START_TIMEOUT_MS);
+      signal?.addEventListener('abort', giveUp, { once: true });
+      if (signal?.aborted) giveUp();
       const forked = await pid;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', giveUp);
       if (forked === null) {
         pending.delete(token);
         refresh();
@@ -310,7 +330,7 @@ export function createForkServer(opts: ForkServerOptions): ForkServer {
       counters.forked++;
       return { pid: forked, exited, closed };
     },
-    stats: () => ({ ready, pid: proc?.pid ?? null, ...counters }),
+    stats: () => ({ ready, pid: proc?.pid ?? null, ...counters, inFlight: pending.size }),
     async close() {
       closing = true;
       clearTimeout(restartTimer);

@@ -114,7 +114,9 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): LocalExecu
       if (server) {
         const warm = await runForked(server, job, ctl, threads, base);
         if (warm) return warm;
-        // No server ready, or it died before forking: cold.
+        // Aborted while the server forked: nothing ran. Else no server ready, or it died, refused
+        // or never confirmed the fork: cold.
+        if (ctl.signal.aborted) return { ...base, status: 'aborted', exitCode: null, endedAt: new Date(), killMs: 0 };
       }
       const spawnT0 = performance.now();
       const child = spawn(python, ['-m', 'ragomics_runner', '--job', job.paths.jobFile, '--workspace', job.paths.dir], {
@@ -163,7 +165,7 @@ type OutcomeBase = Pick<ExecOutcome, 'imageDigest' | 'peakMemoryMB' | 'oomKilled
 async function runForked(server: ForkServer, job: ExecJob, ctl: ExecControl, threads: number, base: OutcomeBase): Promise<ExecOutcome | null> {
   const assignT0 = performance.now();
   const sink = openLogSink(job.paths, ctl.onProgress);
-  const run: ForkedRun | null = await server.start({ jobFile: job.paths.jobFile, dir: job.paths.dir, threads }, sink); // never throws
+  const run: ForkedRun | null = await server.start({ jobFile: job.paths.jobFile, dir: job.paths.dir, threads }, sink, ctl.signal); // never throws
   if (run === null) {
     await sink.close();
     return null;

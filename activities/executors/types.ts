@@ -89,7 +89,7 @@ export interface ExecControl {
 export interface ExecOutcome {
   /** `exited`: the runner ended on its own. `aborted`: killed because `ctl.signal` fired. */
   status: 'exited' | 'aborted';
-  /** Exit code (128 + signal for a signal death), null when aborted before it started. */
+  /** Exit code (128 + signal for a signal death); null for every aborted attempt. */
   exitCode: number | null;
   /** The kernel OOM killer ended it (Docker's State.OOMKilled); false where unknowable. */
   oomKilled: boolean;
