@@ -11,12 +11,13 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities } from '../activities';
 import { callExpansionPolicy, callFixer } from '../activities/callbacks';
 import { createDockerExecutor, ping as pingDocker } from '../activities/executors/docker';
+import { CONTAINER_USER } from '../activities/executors/docker-spec';
 import { ExecutorUnavailableError } from '../activities/errors';
 import { createInprocessExecutor } from '../activities/executors/inprocess';
 import { createLocalExecutor } from '../activities/executors/local';
 import type { BlockExecutor } from '../activities/executors/types';
 import { resolveConnection } from '../client/connection';
-import { ServiceUnavailableError } from '../client/errors';
+import { ConfigError, ServiceUnavailableError } from '../client/errors';
 import { isInstalledPackage } from '../activities/executors/repo-root';
 import { PROJECT_ROOT, resolveBlocksImage, type WorkerConfig } from './config';
 import type { Logger } from './logging';
@@ -34,10 +35,27 @@ export interface RagomicsWorker {
   workflows: string;
 }
 
-/** Builds the executor the configuration names; `logger` gets the Docker pool's "warm pool ready" line (once, when it is first full). */
+/**
+ * Why this process cannot run the Docker executor, or null. It must be root: a block's container
+ * runs as uid 10001 ({@link CONTAINER_USER}), and only root may make the files it wrote read-only
+ * when they are published, or remove them later; as any other user every node would fail at
+ * publishing (EPERM). The Docker socket it drives is root-equivalent anyway. `uid` undefined: a
+ * platform without uids (nothing to check).
+ */
+export function dockerExecutorUserProblem(uid: number | undefined): string | null {
+  if (uid === undefined || uid === 0) return null;
+  return `--executor docker: the worker runs as uid ${uid}, and must run as root: blocks write their outputs as uid ${CONTAINER_USER}, which only root may make read-only and remove (the Docker socket it drives is root-equivalent anyway); run it as root, as the worker image does, or use --executor local`;
+}
+
+/**
+ * Builds the executor the configuration names; `logger` gets the Docker pool's "warm pool ready" line (once, when it is first full).
+ * @throws ConfigError for the Docker executor in a process that is not root ({@link dockerExecutorUserProblem}).
+ */
 export function createExecutor(config: WorkerConfig, logger?: Logger): BlockExecutor {
   switch (config.executor) {
     case 'docker': {
+      const problem = dockerExecutorUserProblem(process.getuid?.());
+      if (problem) throw new ConfigError(problem);
       let announced = false;
       return createDockerExecutor({
         onWarmReady: (ready, size) => {

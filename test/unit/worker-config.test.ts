@@ -7,7 +7,7 @@ import { defaultMaxConcurrentNodes, defaultWarmPool, loadWorkerConfig, nodeCapIs
 import { parseWarmPool } from '../../client/cli/worker';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
-import { dispatchOptions, setWorkflowStackFrames } from '../../workers/create-worker';
+import { dispatchOptions, dockerExecutorUserProblem, setWorkflowStackFrames } from '../../workers/create-worker';
 import { InvalidInputError } from '../../client/errors';
 
 void test('RAGOMICS_EAGER_NODES: on by default, switched off by 0/false/off/no, on by 1/true/on/yes', () => {
@@ -131,4 +131,13 @@ test('setWorkflowStackFrames: new realms and threads capture that many frames, t
 test('workspace: a relative RAGOMICS_WORKSPACE is made absolute (published output paths travel in results)', () => {
   assert.equal(loadWorkerConfig({}, { RAGOMICS_WORKSPACE: 'ws-rel' }).workspace, path.resolve('ws-rel'));
   assert.ok(path.isAbsolute(loadWorkerConfig({}, {}).workspace));
+});
+
+void test('the Docker executor needs a root worker: another uid is refused at start, naming the uid and the way out', () => {
+  assert.equal(dockerExecutorUserProblem(0), null);
+  assert.equal(dockerExecutorUserProblem(undefined), null, 'a platform without uids');
+  const problem = dockerExecutorUserProblem(1000) ?? '';
+  assert.match(problem, /^--executor docker: the worker runs as uid 1000, and must run as root: blocks write their outputs as uid 10001/);
+  assert.match(problem, /or use --executor local$/);
+  assert.equal(problem.includes('\n'), false, 'one line');
 });
