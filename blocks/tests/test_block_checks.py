@@ -377,3 +377,9 @@ def test_scale_draws_its_histogram_from_a_sample_of_rows_of_a_sparse_matrix() ->
     out = scale.run(ad, zero_center=False)
     assert sp.issparse(out.X), "without zero-centring X stays sparse"
     assert "scale_histogram.png" in report._snapshot()["figures"][-1]
+
+
+def test_hvg_seurat_refuses_normalised_data_that_is_not_log_transformed() -> None:
+    not_logged = normalize.run(counts(seed=10), log1p=False)
+    with pytest.raises(E.InvalidParameters, match=r"X is not log-transformed \(no uns\['log1p'\], values up to"):
+        highly_variable_genes.run(not_logged, n_top_genes=10)

@@ -27,6 +27,11 @@ def plt() -> Any:
     return pyplot
 
 
+# Largest value log-normalised expression reaches in practice: log1p of a count per million is
+# under 14 (ln 1e6); anything above 30 is not on a log scale.
+LOG_SCALE_MAX = 30.0
+
+
 def x_min_max(adata: Any) -> tuple[float, float]:
     import scipy.sparse as sp
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import errors as E
 from .. import report
-from ._common import looks_like_counts, plt, require_cells, scanpy
+from ._common import LOG_SCALE_MAX, looks_like_counts, plt, require_cells, scanpy, x_min_max
 
 
 def run(adata: Any = None, n_top_genes: int = 2000, flavor: str = "seurat", subset: bool = False) -> Any:
@@ -44,6 +44,14 @@ def run(adata: Any = None, n_top_genes: int = 2000, flavor: str = "seurat", subs
             raise E.InvalidParameters(
                 f"parameter 'flavor': {flavor} expects log-normalised data and X holds raw counts; run normalize "
                 "(log1p: true) first, or use flavor seurat_v3, which works on counts"
+            )
+        _lo, hi = x_min_max(adata)
+        if hi > LOG_SCALE_MAX:
+            # Not log values (normalize with log1p: false leaves e.g. counts per 10,000): scanpy's
+            # expm1 of them overflows float32 above ~88.7, and the top genes' dispersions become NaN.
+            raise E.InvalidParameters(
+                f"parameter 'flavor': {flavor} expects log-normalised data, and X is not log-transformed "
+                f"(no uns['log1p'], values up to {hi:.4g}); run normalize with log1p: true first"
             )
         report.metric("warning", "input has no uns['log1p']; seurat/cell_ranger expect normalize(log1p=true) first")
     try:
