@@ -118,7 +118,33 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
   const { docker } = opts;
   let ref: string | null = null;
   let poolDev: number | null = null;
-  const create = async (): Promise<WarmMember> => {
+  /**
+   * A member, or a rejection as soon as the pool drains: drain() waits for creations in flight,
+   * and a Docker engine that hangs (its calls have no deadline of their own) must not hold the
+   * worker's shutdown. A member that is created after all is removed in the background.
+   */
+  const create = (signal: AbortSignal): Promise<WarmMember> => {
+    const work = createMember();
+    const discardLate = (): void => {
+      void work.then((m) => destroy(m), () => undefined);
+    };
+    if (signal.aborted) {
+      discardLate();
+      return Promise.reject(new Error('the warm pool is draining'));
+    }
+    return new Promise<WarmMember>((resolve, reject) => {
+      const onAbort = (): void => {
+        reject(new Error('the warm pool is draining'));
+        discardLate();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      work.then(
+        (m) => { signal.removeEventListener('abort', onAbort); resolve(m); },
+        (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
+      );
+    });
+  };
+  const createMember = async (): Promise<WarmMember> => {
     const image = await inspectImage(docker, opts.image);
     if (!image) throw new Error(`blocks image ${opts.image} is not present`);
     ref = image.ref;
