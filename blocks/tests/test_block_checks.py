@@ -383,3 +383,11 @@ def test_hvg_seurat_refuses_normalised_data_that_is_not_log_transformed() -> Non
     not_logged = normalize.run(counts(seed=10), log1p=False)
     with pytest.raises(E.InvalidParameters, match=r"X is not log-transformed \(no uns\['log1p'\], values up to"):
         highly_variable_genes.run(not_logged, n_top_genes=10)
+
+
+def test_marker_genes_warns_when_its_matrix_is_not_log_transformed(tmp_path: Path) -> None:
+    marker_genes.run(normalize.run(counts(seed=11), log1p=False), groupby="group")
+    assert "log fold changes are meaningless" in report._snapshot()["metrics"]["warning"]
+    report._reset(tmp_path)
+    marker_genes.run(logged(counts(seed=11)), groupby="group")
+    assert "warning" not in report._snapshot()["metrics"]

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import errors as E
 from .. import report
-from ._common import plt, refuse_per_sample_groups, require_obs, scanpy, x_min_max
+from ._common import LOG_SCALE_MAX, plt, refuse_per_sample_groups, require_obs, scanpy, x_min_max
 
 
 def run(adata: Any = None, groupby: str = "leiden", method: str = "wilcoxon", n_genes: int = 25) -> Any:
@@ -32,6 +32,15 @@ def run(adata: Any = None, groupby: str = "leiden", method: str = "wilcoxon", n_
             "block marker_genes ranks log-normalised expression, and X looks scaled (negative values) with no "
             ".raw to use instead; run it on a node before scale, or on one that kept .raw (normalize sets it)"
         )
+    if "log1p" not in adata.uns:
+        source = adata.raw if use_raw else adata  # Raw has X, n_obs and n_vars: no copy
+        _lo, hi = x_min_max(source)
+        if hi > LOG_SCALE_MAX:
+            # The ranks stand; the log fold changes assume log data (scanpy takes expm1 of the means).
+            where = ".raw" if use_raw else "X"
+            report.metric("warning", f"ranked {where}, which is not log-transformed (no uns['log1p'], values up "
+                                     f"to {hi:.4g}): the log fold changes are meaningless; run normalize with "
+                                     "log1p: true first")
     n_available = adata.raw.n_vars if use_raw else adata.n_vars
     n = int(min(n_genes, n_available))
     report.progress(0.3, f"ranking genes for {len(groups)} groups")
