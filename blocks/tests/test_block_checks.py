@@ -372,11 +372,25 @@ def test_pca_warns_on_raw_counts_and_hvg_on_counts_suggests_normalize_not_pca(tm
     assert "warning" not in report._snapshot()["metrics"]
 
 
-def test_scale_draws_its_histogram_from_a_sample_of_rows_of_a_sparse_matrix() -> None:
-    ad = logged(counts(n_obs=400, n_vars=600, seed=9))
-    out = scale.run(ad, zero_center=False)
+def test_scale_draws_its_histogram_without_a_dense_copy_of_a_sparse_matrix() -> None:
+    import tracemalloc
+
+    # 20,000 cells x 500 genes at 1 % density: 100,000 stored values (about 1 MB), where a dense
+    # copy is 10 million values (40-80 MB).
+    rng = np.random.default_rng(12)
+    X = sp.random(20_000, 500, density=0.01, format="csr", random_state=rng, dtype=np.float32)
+    X.data = np.floor(X.data * 10) + 1
+    ad = anndata.AnnData(X)
+    scale.run(logged(counts(n_obs=20, n_vars=10)), zero_center=False)  # imports and figure set-up, not measured
+    tracemalloc.start()
+    try:
+        out = scale.run(ad, zero_center=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     assert sp.issparse(out.X), "without zero-centring X stays sparse"
     assert "scale_histogram.png" in report._snapshot()["figures"][-1]
+    assert peak < 20 * 2**20, f"peak {peak / 2**20:.1f} MiB: a dense copy of X was made"
 
 
 def test_hvg_seurat_refuses_normalised_data_that_is_not_log_transformed() -> None:
