@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from ragomics_runner import knn
+from ragomics_runner import knn, nn_descent_cache
 
 
 class _FakeTransformer:
@@ -38,10 +38,12 @@ class _FakeTransformer:
 
 @pytest.fixture
 def fake_stack(monkeypatch):
+    installs: list[bool] = []
+    monkeypatch.setattr(nn_descent_cache, "install", lambda: installs.append(True) or True)
     monkeypatch.setitem(sys.modules, "pynndescent", types.SimpleNamespace(PyNNDescentTransformer=_FakeTransformer))
     monkeypatch.setitem(sys.modules, "scanpy", types.SimpleNamespace(settings=types.SimpleNamespace(n_jobs=3)))
     knn._graph_only_class.cache_clear()
-    yield
+    yield installs
     knn._graph_only_class.cache_clear()
 
 
@@ -59,5 +61,7 @@ def test_above_it_the_transformer_has_scanpys_arguments(fake_stack):
 
 def test_fit_transform_returns_the_graph_without_compressing_the_index(fake_stack):
     t = knn.pynndescent_graph_transformer(400, 15, 0)
+    knn.pynndescent_graph_transformer(400, 15, 0)
+    assert fake_stack == [True], "the cacheable nn_descent is installed once, on first use"
     assert t.fit_transform("X") == "graph"
     assert t.calls == [("fit", "X", False), ("transform", None)]

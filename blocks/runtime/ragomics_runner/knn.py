@@ -12,9 +12,11 @@ nothing. scanpy only takes the graph; nothing in a block queries the index after
 stops after the graph: the graph is the one scanpy's own transformer returns (it is computed
 before the compression, which does not touch it), and the node does not pay for the query
 structures: their numba functions took ~50 s to compile on 2 cores (of the ~90 s pynndescent
-compiles in all), which the image's warm-up had to pay at build time, and their construction is
-work on every large data set. scanpy records the graph's parameters the same way (`method`
-"umap", n_neighbors from the transformer).
+compiles in all), and their construction is work on every large data set. What remains is the
+graph search itself, whose `nn_descent` numba cannot cache as pynndescent defines it: ~35 s of
+compilation on 2 cores in every process that builds a graph this large, until
+`nn_descent_cache.install()` (done here) made it cacheable. scanpy records the
+graph's parameters the same way (`method` "umap", n_neighbors from the transformer).
 
 Below `PYNNDESCENT_MIN_CELLS` the blocks pass no transformer: scanpy's exact path is unchanged.
 """
@@ -34,8 +36,13 @@ PYNNDESCENT_MIN_CELLS = 8192
 @cache
 def _graph_only_class() -> type:
     """PyNNDescentTransformer minus the index compression (a class made on first use: importing
-    pynndescent loads its numba functions, which a block on small data never needs)."""
+    pynndescent loads its numba functions, which a block on small data never needs). Installs
+    the cacheable `nn_descent` (nn_descent_cache.py) on the way."""
     from pynndescent import PyNNDescentTransformer
+
+    from . import nn_descent_cache
+
+    nn_descent_cache.install()
 
     class GraphOnlyPyNNDescentTransformer(PyNNDescentTransformer):  # type: ignore[misc, valid-type]
         """`fit_transform` returns the kNN graph of the fitted index, without preparing it for
@@ -60,7 +67,7 @@ def graph_transformer(n_obs: int, n_neighbors: int, random_state: int) -> Any | 
 def pynndescent_graph_transformer(n_obs: int, n_neighbors: int, random_state: int) -> Any:
     """The PyNNDescentTransformer scanpy would build for `n_obs` cells (euclidean; umap's
     `n_trees` and `n_iters`), without the index compression. Any size: the image's warm-up
-    compiles its functions on a few hundred points."""
+    builds it on a few hundred points, which fills numba's cache with the functions it can keep."""
     import scanpy as sc
 
     return _graph_only_class()(

@@ -49,11 +49,14 @@ COHORT_CHAIN = [
 ]
 
 # From 8,192 cells (euclidean metric) the blocks build the neighbour graph with pynndescent
-# (knn.py: scanpy's own transformer minus the query index it never uses); compiling those numba
-# functions took ~40 s on 2 cores (~90 s with the query index) in every container that built the
-# graph on a large data set, so the warm-up builds it on a few hundred points with the same
-# transformer class and keyword arguments (hence the same compiled signatures): see
-# _pynndescent_step.
+# (knn.py: scanpy's own transformer minus the query index it never uses). The warm-up builds it on
+# a few hundred points with the same transformer class and keyword arguments (hence the same
+# compiled signatures), so the functions it compiles are in the image's numba cache: see
+# _pynndescent_step. That includes pynndescent's `nn_descent`, which numba cannot cache as
+# pynndescent defines it (nn_descent_cache.py says why and how the blocks get around it): without
+# it every node building a graph on 8,192 cells or more compiled it (35 s on 2 cores): the leiden
+# block's run() on 8,500 cells took 31.6-35.0 s before and 1.9-2.3 s with it (2026-12-01, the two
+# images side by side, by hand).
 PYNNDESCENT_POINTS = 400
 
 
