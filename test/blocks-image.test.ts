@@ -335,26 +335,35 @@ void describe('blocks image: neighbours on more than 8,192 cells (pynndescent)',
   const nNeighbors = 15;
 
   // pynndescent's `nn_descent` compiled in every node that built a graph this large (35 s on 2
-  // cores) until nn_descent_cache.py made it cacheable; the image's warm-up fills the cache. A
-  // graph of 400 points (the same compiled signature) must load it from the image's cache and
-  // compile nothing.
-  void test("the image ships pynndescent's graph search compiled (nn_descent_cache)", async () => {
+  // cores) until nn_descent_cache.py made it cacheable, and umap's epoch function in every umap
+  // node (about 1 s) until blocks/_common.py named its umap-learn 0.5.12 globals; the image's
+  // warm-up fills the cache. A graph and an embedding of 400 points (the same compiled
+  // signatures) must load both from the image's cache and compile neither.
+  void test("the image ships pynndescent's graph search and umap's epoch compiled", async () => {
     const code = [
       'import json',
       'from ragomics_runner import compat, environment, knn',
       'environment.prepare_environment()',
       'import scanpy as sc',
       'compat.install()',
-      'import pynndescent.pynndescent_ as p',
+      'import pynndescent.pynndescent_ as p, umap.layouts as layouts',
+      'from ragomics_runner.blocks._common import enable_numba_caching',
       'from ragomics_runner.warmup import _pynndescent_input',
       'ad = _pynndescent_input(400)',
       "sc.pp.neighbors(ad, n_neighbors=15, use_rep='X_pca', random_state=0, transformer=knn.pynndescent_graph_transformer(400, 15, 0))",
-      'st = p.nn_descent.cached.stats',
-      "print(json.dumps({'hits': sum(st.cache_hits.values()), 'misses': sum(st.cache_misses.values())}))",
+      'enable_numba_caching()',
+      'sc.tl.umap(ad, random_state=0)',
+      'def count(*fns): return {k: sum(sum(getattr(f.stats, k).values()) for f in fns) for k in ("cache_hits", "cache_misses")}',
+      "print(json.dumps({'nn_descent': count(p.nn_descent.cached),",
+      "  'umap_epoch': count(layouts._nb_optimize_layout_euclidean_single_epoch, layouts._nb_optimize_layout_euclidean_single_epoch_parallel)}))",
     ].join('\n');
     const r = await docker([...SANDBOX, '--entrypoint', '/opt/ragomics/bin/python', image, '-c', code], `ragomics-blocks-test-${RUN_ID}-nnd-${++counter}`);
-    assert.equal(r.code, 0, `the 400-point graph failed:\n${r.stderr.slice(-3000)}`);
-    assert.deepEqual(JSON.parse(lastLine(r.stdout)), { hits: 1, misses: 0 }, 'nn_descent was compiled, not loaded from the image\'s cache');
+    assert.equal(r.code, 0, `the 400-point graph and embedding failed:\n${r.stderr.slice(-3000)}`);
+    assert.deepEqual(
+      JSON.parse(lastLine(r.stdout)),
+      { nn_descent: { cache_hits: 1, cache_misses: 0 }, umap_epoch: { cache_hits: 1, cache_misses: 0 } },
+      "compiled here rather than loaded from the image's cache",
+    );
   });
 
   void test('leiden builds the graph with pynndescent and finds clusters', async () => {

@@ -188,8 +188,12 @@ def embedding_plot(adata: Any, basis: str, color: str | None, title: str, name: 
 # ~10 s compiling them again. Turning caching on (before their first call) lets them load from
 # NUMBA_CACHE_DIR, which the image pre-fills at build time.
 _UMAP_UNCACHED = {
-    "umap.umap_": ("smooth_knn_dist", "compute_membership_strengths", "fuzzy_simplicial_set"),
-    "umap.layouts": ("_optimize_layout_euclidean_single_epoch", "clip", "rdist"),
+    "umap.umap_": ("smooth_knn_dist", "compute_membership_strengths"),  # fuzzy_simplicial_set: plain Python
+    # umap-learn 0.5.12 jits the epoch function as two module globals (serial and parallel); the
+    # plain `_optimize_layout_euclidean_single_epoch` is no longer a dispatcher (it was, in the
+    # umap these names were first read from, so the umap block compiled it for 1.1 s every time).
+    "umap.layouts": ("_nb_optimize_layout_euclidean_single_epoch",
+                     "_nb_optimize_layout_euclidean_single_epoch_parallel", "clip", "rdist"),
     "umap.utils": ("tau_rand_int", "tau_rand", "norm"),
 }
 
