@@ -158,7 +158,9 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
     const { outcome, abortedBy } = await superviseAttempt(deps.executor, job, {
       cancellation: ctx.cancellationSignal,
       timeoutMs: input.timeoutSeconds * 1000,
-      heartbeat: (d) => ctx.heartbeat(d),
+      // A local activity has no heartbeat (the core logs each one as failed); its
+      // cancellation comes through the workflow task instead.
+      heartbeat: ctx.info.isLocal ? () => undefined : (d) => ctx.heartbeat(d),
       heartbeatIntervalMs: heartbeatInterval(deps.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS, ctx.info.heartbeatTimeoutMs),
       firstHeartbeatAfterMs: deps.firstHeartbeatAfterMs,
     });

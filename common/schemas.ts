@@ -310,6 +310,22 @@ export const TreeSpecSchema = z
      * @default true
      */
     cache: z.boolean().default(true),
+    /**
+     * Run this tree's nodes as Temporal *local activities*: on the worker that runs the tree's
+     * workflow task, recorded as a marker in the tree's history, with no activity task through the
+     * server. A handoff between nodes then costs less than a bare Temporal workflow's activity
+     * handoff (BENCHMARKS.md, orchestration overhead). Meant for trees of short nodes (seconds):
+     * while a local node runs, the workflow task stays open and is renewed every 80% of the tree's
+     * workflow task timeout (3 s for such trees, client/sdk.ts), so a query, signal or update waits
+     * up to about 2.4 s, and each renewal writes 3 history events. Trade-offs: no heartbeats
+     * (cancellation still reaches the node), a node whose worker dies runs again once the workflow
+     * task times out (3 s) rather than after the heartbeat timeout, the node's activity never
+     * shows as pending in the Web UI or in `status`'s `waitingFor`, and the worker's cap
+     * (`RAGOMICS_MAX_CONCURRENT_NODES`) counts local nodes apart from regular ones. A node that names
+     * a `taskQueue` runs as a regular activity on that queue; cache lookups stay regular activities.
+     * @default false
+     */
+    localActivities: z.boolean().default(false),
     /** Set by fork: the node whose output this tree starts from ({@link ForkOriginSchema}); must match `inputDataPath`. */
     origin: ForkOriginSchema.optional(),
   })

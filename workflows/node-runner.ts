@@ -13,7 +13,7 @@
  * itself fails with SharedComputationFailedError naming the owner and its error (the same input
  * already failed); one whose owner timed out, ran out of memory or was lost computes itself.
  */
-import { CancellationScope, isCancellation, patched, proxyActivities, sleep } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
 import { nodeActivityId } from '../common/activity-ids';
 import { BlockDeterministic } from '../common/block-catalog';
 import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES } from '../common/failure-types';
@@ -107,6 +107,22 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
   function nodeActivity(rec: NodeRecord, run: number) {
     const timeout = rec.timeout ?? spec.jobTimeout;
     const maxRetries = rec.maxRetries ?? spec.maxRetries;
+    const retry = {
+      maximumAttempts: maxRetries + 1,
+      initialInterval: `${Math.max(spec.retryDelay, 0.001)}s`,
+      backoffCoefficient: 2,
+      nonRetryableErrorTypes: NON_RETRYABLE_FAILURE_TYPES,
+    };
+    // A local activity runs on this workflow's worker, so a node routed to another task queue
+    // cannot be one. No patch guards this branch: trees recorded before the option parse it as
+    // false and take the regular branch on replay.
+    if (spec.localActivities && rec.taskQueue === undefined) {
+      return proxyLocalActivities<TreeActivities>({
+        startToCloseTimeout: `${timeout + TIMEOUT_GRACE_SECONDS}s`,
+        cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+        retry,
+      }).runNode;
+    }
     return proxyActivities<TreeActivities>({
       ...(patched(NODE_ACTIVITY_ID_PATCH) ? { activityId: nodeActivityId(rec.id, run) } : {}),
       taskQueue: rec.taskQueue,
@@ -114,12 +130,7 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
       heartbeatTimeout: `${spec.heartbeatTimeout}s`,
       // Wait for the worker to confirm the container is gone before the node counts as CANCELLED.
       cancellationType: 'WAIT_CANCELLATION_COMPLETED',
-      retry: {
-        maximumAttempts: maxRetries + 1,
-        initialInterval: `${Math.max(spec.retryDelay, 0.001)}s`,
-        backoffCoefficient: 2,
-        nonRetryableErrorTypes: NON_RETRYABLE_FAILURE_TYPES,
-      },
+      retry,
     }).runNode;
   }
 
