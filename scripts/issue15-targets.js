@@ -117,6 +117,25 @@ function handoffRows(rec) {
   return [
     { goal: '3', target: `ragomics/bare handoff ratio in a chain ≤ ${m[2]}`, before: before(m[7]), after: `this checkout: ${m[1]}`, result: inRounds(m[3], rounds?.ratio) },
     { goal: '3', target: `wide-fan throughput ≥ ${m[5]} of the in-process pool`, before: before(m[8]), after: `this checkout: ${m[4]}`, result: inRounds(m[6], rounds?.share) },
+    ...localHandoffRows(rec, before(m[7]), before(m[8])),
+  ];
+}
+
+/**
+ * Goal 3 for trees with `localActivities: true`: orchestration-overhead's `targets (issue 15, goal 3,
+ * localActivities: true): …` line (same shape, no baseline part) and its `per round, localActivities:
+ * true (…): ragomics …` line. None for records from before the option existed; `before` is the default
+ * mode's baseline figure, the same code path the option replaces.
+ */
+function localHandoffRows(rec, beforeRatio, beforeShare) {
+  const line = lineStarting(rec, 'targets (issue 15, goal 3, localActivities: true):');
+  if (line === undefined) return [];
+  const m = match(rec, line, /^targets \(issue 15, goal 3, localActivities: true\): ragomics\/bare handoff ([\d.]+) ≤ ([\d.]+): (met|missed); fan throughput ([\d.]+) of the pool ≥ ([\d.]+): (met|missed)$/, 'goal 3\'s localActivities targets');
+  const rounds = perRound(rec, 'per round, localActivities: true (');
+  const inRounds = (verdictWord, r) => (r ? `${verdictWord} (target held in ${r.held} of ${r.of} rounds, ${r.range})` : verdictWord);
+  return [
+    { goal: '3', target: `… with \`localActivities: true\`: handoff ratio ≤ ${m[2]}`, before: beforeRatio, after: `this checkout: ${m[1]}`, result: inRounds(m[3], rounds?.ratio) },
+    { goal: '3', target: `… with \`localActivities: true\`: fan throughput ≥ ${m[5]} of the pool`, before: beforeShare, after: `this checkout: ${m[4]}`, result: inRounds(m[6], rounds?.share) },
   ];
 }
 
@@ -126,10 +145,10 @@ function handoffRows(rec) {
  * has no such line (recorded before the bench printed it). A line that is there but unreadable is a
  * problem, like any target line.
  */
-function perRound(rec) {
-  const line = lineStarting(rec, 'per round (');
+function perRound(rec, prefix = 'per round (') {
+  const line = lineStarting(rec, prefix);
   if (line === undefined) return undefined;
-  const m = match(rec, line, /^per round \([^)]*\): ragomics handoff ratio ([\d.]+–[\d.]+) \(≤ [\d.]+ in (\d+) of (\d+)\), fan share ([\d.]+–[\d.]+) \(≥ [\d.]+ in (\d+) of (\d+)\)/, 'goal 3\'s rounds');
+  const m = match(rec, line, /^per round(?:, localActivities: true)? \([^)]*\): ragomics handoff ratio ([\d.]+–[\d.]+) \(≤ [\d.]+ in (\d+) of (\d+)\), fan share ([\d.]+–[\d.]+) \(≥ [\d.]+ in (\d+) of (\d+)\)/, 'goal 3\'s rounds');
   return { ratio: { range: m[1], held: Number(m[2]), of: Number(m[3]) }, share: { range: m[4], held: Number(m[5]), of: Number(m[6]) } };
 }
 

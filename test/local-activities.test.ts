@@ -9,12 +9,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { temporal } from '@temporalio/proto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startWorkerProcess, type WorkerProcessHandle } from '../bench/worker-process';
 import { InvalidInputError } from '../client/errors';
 import { RagomicsClient } from '../client/sdk';
 import type { TreeResult } from '../workflows/analysis-tree';
+import { ragomics } from './helpers/cli';
 import { NodeGate, TEMPORAL_ADDRESS, sleepNode, uid, waitFor, withWorker } from './helpers/harness';
 import { removeTree, tempDir } from './helpers/processes';
 
@@ -107,6 +108,18 @@ void test('a running local node answers queries, is cancelled like a regular one
     // Printed, not asserted (speed is the benchmarks'): the query and the cancel wait for the
     // renewal of the workflow task the local node holds open (at most ~2.4 s, client/sdk.ts).
     console.log(`held node: status query ${regular.queryMs} ms regular, ${local.queryMs} ms local; cancel to CANCELLED ${regular.cancelMs} ms regular, ${local.cancelMs} ms local`);
+  });
+});
+
+void test('ragomics run --local-activities runs the spec\'s nodes as local activities', async () => {
+  await withWorker({}, async ({ client, taskQueue, workspace }) => {
+    const id = uid('local-cli');
+    const spec = path.join(workspace, 'spec.json');
+    writeFileSync(spec, JSON.stringify({ id, nodes: [sleepNode('a', 0), sleepNode('b', 0, { parentId: 'a' })] }));
+    const r = await ragomics(['run', spec, '--task-queue', taskQueue, '--local-activities', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { state: string }).state, 'COMPLETED');
+    assert.deepEqual(await dispatches(client, id), { runNodeTasks: 0, markers: 2 });
   });
 });
 

@@ -20,6 +20,7 @@ interface RunOptions {
   detach?: boolean;
   /** commander's negation of `--no-cache`: false when given. */
   cache?: boolean;
+  localActivities?: boolean;
 }
 
 /** Registers `run` and `watch`. */
@@ -33,6 +34,7 @@ export function registerRunCommands(program: Command): void {
     .option('--id <treeId>', 'tree id (overrides the spec\'s id)')
     .option('--detach', 'start the tree, print its id and return without waiting')
     .option('--no-cache', 'compute every node: reuse no cached result and publish none (sets the spec\'s `cache: false`)')
+    .option('--local-activities', 'run the nodes as Temporal local activities, for trees of short nodes (sets the spec\'s `localActivities: true`; README, "Trees of short nodes")')
     .action(async (file: string, opts: RunOptions) => {
       // Everything about the input is checked before connecting: exit 2 means nothing started.
       const read = readSpecFile(file);
@@ -41,6 +43,7 @@ export function registerRunCommands(program: Command): void {
       // An empty --id is refused, not ignored (it would start the spec's own id).
       if (opts.id !== undefined) spec.id = checkId('--id', opts.id);
       if (opts.cache === false) spec.cache = false;
+      if (opts.localActivities) spec.localActivities = true;
       await withClient({ taskQueue: opts.taskQueue }, async (rc) => {
         const tree = await rc.startTree(spec);
         // A tree found running under this id is followed, not started: say so wherever the output

@@ -126,6 +126,24 @@ void test('issue 15 targets: goal 3 says in how many rounds each target held, wh
   assert.match(t.problems[0]!, /orchestration-overhead: cannot read goal 3's rounds/);
 });
 
+void test('issue 15 targets: goal 3 with localActivities gets rows of its own when the record prints them, with its rounds', () => {
+  const targets = 'targets (issue 15, goal 3): ragomics/bare handoff 1.30 ≤ 1.10: missed; fan throughput 0.350 of the pool ≥ 0.40: missed (baseline checkout: 1.32 and 0.340)';
+  const local = 'targets (issue 15, goal 3, localActivities: true): ragomics/bare handoff 0.95 ≤ 1.10: met; fan throughput 0.650 of the pool ≥ 0.40: met';
+  const localRounds = "per round, localActivities: true (each round's own medians and rates): ragomics handoff ratio 0.80–1.07 (≤ 1.10 in 3 of 3), fan share 0.626–0.678 (≥ 0.40 in 3 of 3)";
+  let t = issue15Targets(records({ 'orchestration-overhead': [targets, local, localRounds] }));
+  assert.deepEqual(t.problems, []);
+  assert.equal(row(t.rows, '3', /^ragomics\/bare handoff/).result, 'missed', 'the default mode keeps its own row and verdict');
+  const ratio = row(t.rows, '3', /localActivities: true`: handoff/);
+  assert.deepEqual([ratio.before, ratio.after, ratio.result], ['baseline-3b9395e: 1.32', 'this checkout: 0.95', 'met (target held in 3 of 3 rounds, 0.80–1.07)']);
+  assert.equal(row(t.rows, '3', /localActivities: true`: fan/).result, 'met (target held in 3 of 3 rounds, 0.626–0.678)');
+  // Records from before the option: no such rows, and no problem.
+  t = issue15Targets(records({ 'orchestration-overhead': [targets] }));
+  assert.equal(t.rows.filter((r) => /localActivities/.test(r.target)).length, 0);
+  // A local line of another shape is a problem.
+  t = issue15Targets(records({ 'orchestration-overhead': [targets, 'targets (issue 15, goal 3, localActivities: true): handoff 0.95'] }));
+  assert.match(t.problems.join('\n'), /cannot read goal 3's localActivities targets/);
+});
+
 void test('issue 15 targets: a missing record or a target line of another shape is a problem with a row saying so', () => {
   let t = issue15Targets(records({ peers: null }));
   assert.deepEqual(t.problems, ['peers: no docs/records/bench/peers.json']);
