@@ -29,7 +29,7 @@ import { createActivities } from '../activities';
 import { createInprocessExecutor } from '../activities/executors/inprocess';
 import { repoRoot } from '../activities/executors/repo-root';
 import { RagomicsClient } from '../client';
-import type { NodeResult } from '../common/schemas';
+import { LOCAL_NODE_MAX_TIMEOUT_SECONDS, type NodeResult } from '../common/schemas';
 import { sleepNode, TEMPORAL_ADDRESS, uid } from '../test/helpers/harness';
 import { median, percentile } from '../test/helpers/timeline-checks';
 import { runPool, type PoolJob } from './baseline/job-pool';
@@ -100,7 +100,8 @@ async function runBare(client: Client, taskQueue: string, shape: ShapeNode[], pa
 async function runTree(client: RagomicsClient, what: string, shape: ShapeNode[], parallel: number, localActivities: boolean): Promise<RunFigures> {
   const t0 = Date.now();
   const tree = await client.startTree({
-    id: uid('bench-tree'), maxParallelJobs: parallel, localActivities, maxNodes: shape.length, maxChildrenPerNode: Math.max(shape.length, 1), maxDepth: Math.max(shape.length, 1),
+    // A local tree's nodes may run at most LOCAL_NODE_MAX_TIMEOUT_SECONDS (the spec refuses longer).
+    id: uid('bench-tree'), maxParallelJobs: parallel, ...(localActivities ? { localActivities, jobTimeout: LOCAL_NODE_MAX_TIMEOUT_SECONDS } : {}), maxNodes: shape.length, maxChildrenPerNode: Math.max(shape.length, 1), maxDepth: Math.max(shape.length, 1),
     nodes: shape.map((n) => sleepNode(n.id, n.seconds, n.parent ? { parentId: n.parent } : {})),
   });
   const result = await tree.result();

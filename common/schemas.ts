@@ -266,6 +266,16 @@ export const ForkOriginSchema = z.strictObject({
 });
 export type ForkOrigin = z.infer<typeof ForkOriginSchema>;
 
+/**
+ * Longest timeout (seconds) of a node that runs as a local activity. A running local node holds
+ * its tree's workflow task open, and Temporal ends a workflow task renewed for longer than 30
+ * minutes (`history.workflowTaskHeartbeatTimeout`); a bound well under it keeps that from
+ * happening, and nodes of such trees are short by design. A node of a `localActivities` tree
+ * whose own `timeout` is longer runs as a regular activity; the tree's `jobTimeout` must be
+ * within it.
+ */
+export const LOCAL_NODE_MAX_TIMEOUT_SECONDS = 600;
+
 /** The tree spec of CONTRACT.md. */
 export const TreeSpecSchema = z
   .strictObject({
@@ -321,8 +331,11 @@ export const TreeSpecSchema = z
      * (cancellation still reaches the node), a node whose worker dies runs again once the workflow
      * task times out (3 s) rather than after the heartbeat timeout, the node's activity never
      * shows as pending in the Web UI or in `status`'s `waitingFor`, and the worker's cap
-     * (`RAGOMICS_MAX_CONCURRENT_NODES`) counts local nodes apart from regular ones. A node that names
-     * a `taskQueue` runs as a regular activity on that queue; cache lookups stay regular activities.
+     * (`RAGOMICS_MAX_CONCURRENT_NODES`) counts local nodes apart from regular ones, a task lost
+     * with its worker runs its nodes again from their first attempt, and a worker's SIGTERM grace
+     * is tested for regular nodes only. `jobTimeout` must be at most
+     * {@link LOCAL_NODE_MAX_TIMEOUT_SECONDS}; a node whose own `timeout` is longer, or that names a
+     * `taskQueue`, runs as a regular activity; cache lookups stay regular activities.
      * @default false
      */
     localActivities: z.boolean().default(false),
@@ -333,6 +346,9 @@ export const TreeSpecSchema = z
     // The origin describes the input: one that names another file would be a false record.
     if (spec.origin && spec.origin.outputPath !== spec.inputDataPath) {
       ctx.addIssue({ code: 'custom', path: ['origin', 'outputPath'], message: `must equal inputDataPath (the forked output the tree reads), got "${spec.origin.outputPath}"` });
+    }
+    if (spec.localActivities && spec.jobTimeout > LOCAL_NODE_MAX_TIMEOUT_SECONDS) {
+      ctx.addIssue({ code: 'custom', path: ['jobTimeout'], message: `must be at most ${LOCAL_NODE_MAX_TIMEOUT_SECONDS} with localActivities (its nodes are short; a local node holds the tree's workflow task open), got ${spec.jobTimeout}: set jobTimeout` });
     }
   });
 export type TreeSpecInput = z.input<typeof TreeSpecSchema>;

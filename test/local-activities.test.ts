@@ -14,6 +14,7 @@ import path from 'node:path';
 import { startWorkerProcess, type WorkerProcessHandle } from '../bench/worker-process';
 import { InvalidInputError } from '../client/errors';
 import { RagomicsClient } from '../client/sdk';
+import { LOCAL_NODE_MAX_TIMEOUT_SECONDS } from '../common/schemas';
 import type { TreeResult } from '../workflows/analysis-tree';
 import { ragomics } from './helpers/cli';
 import { NodeGate, TEMPORAL_ADDRESS, sleepNode, uid, waitFor, withWorker } from './helpers/harness';
@@ -53,12 +54,15 @@ function outcome(result: TreeResult): Record<string, string> {
   return Object.fromEntries((result.status?.nodes ?? []).map((n) => [n.id, `${n.state}/${n.attempts}`]));
 }
 
-/** A chain, a node that fails after one retry, and a node routed to the worker's task queue by name. */
+/** A chain, a node that fails after one retry, a node routed to the worker's task queue by name, and one whose timeout is too long for a local node. */
 async function storyTree(client: RagomicsClient, taskQueue: string, localActivities: boolean): Promise<{ id: string; result: TreeResult }> {
   const id = uid(localActivities ? 'local' : 'regular');
   const tree = await client.startTree({
-    id, localActivities, maxParallelJobs: 3, maxRetries: 1, retryDelay: 0,
-    nodes: [sleepNode('a', 0), sleepNode('b', 0, { parentId: 'a' }), sleepNode('c', 0, { parentId: 'a', fail: true }), sleepNode('d', 0, { parentId: 'a', taskQueue })],
+    id, localActivities, jobTimeout: LOCAL_NODE_MAX_TIMEOUT_SECONDS, maxParallelJobs: 3, maxChildrenPerNode: 4, maxRetries: 1, retryDelay: 0,
+    nodes: [
+      sleepNode('a', 0), sleepNode('b', 0, { parentId: 'a' }), sleepNode('c', 0, { parentId: 'a', fail: true }), sleepNode('d', 0, { parentId: 'a', taskQueue }),
+      sleepNode('e', 0, { parentId: 'a', timeout: LOCAL_NODE_MAX_TIMEOUT_SECONDS + 1 }),
+    ],
   });
   return { id, result: await tree.result() };
 }
@@ -67,7 +71,7 @@ void test('a tree with localActivities runs its nodes as local activities, with 
   await withWorker({}, async ({ client, taskQueue }) => {
     const regular = await storyTree(client, taskQueue, false);
     const local = await storyTree(client, taskQueue, true);
-    assert.deepEqual(outcome(regular.result), { a: 'COMPLETED/1', b: 'COMPLETED/1', c: 'FAILED/2', d: 'COMPLETED/1' });
+    assert.deepEqual(outcome(regular.result), { a: 'COMPLETED/1', b: 'COMPLETED/1', c: 'FAILED/2', d: 'COMPLETED/1', e: 'COMPLETED/1' });
     assert.deepEqual(outcome(local.result), outcome(regular.result), 'same states and attempts in both modes');
     assert.equal(local.result.state, regular.result.state);
     const errorType = (r: TreeResult) => r.status?.nodes.find((n) => n.id === 'c')?.errorType;
@@ -75,16 +79,17 @@ void test('a tree with localActivities runs its nodes as local activities, with 
     assert.ok(errorType(local.result), 'the failed node names its failure type');
 
     // Regular: one activity task per node (Temporal retries c within its task). Local: only d
-    // (it names a task queue) is one; the others are one marker each (the worker retries c).
-    assert.deepEqual(await dispatches(client, regular.id), { runNodeTasks: 4, markers: 0 });
-    assert.deepEqual(await dispatches(client, local.id), { runNodeTasks: 1, markers: 3 });
+    // (it names a task queue) and e (its timeout) are one; the others are one marker each (the
+    // worker retries c).
+    assert.deepEqual(await dispatches(client, regular.id), { runNodeTasks: 5, markers: 0 });
+    assert.deepEqual(await dispatches(client, local.id), { runNodeTasks: 2, markers: 3 });
   });
 });
 
 /** Runs a tree whose root `a` is held running, asks a status and cancels `a`; returns what it saw. */
 async function cancelHeldRoot(client: RagomicsClient, gate: NodeGate, localActivities: boolean): Promise<{ result: TreeResult; queryMs: number; cancelMs: number }> {
   const id = uid(localActivities ? 'local-cancel' : 'regular-cancel');
-  const tree = await client.startTree({ id, localActivities, nodes: [sleepNode('a', 0), sleepNode('b', 0, { parentId: 'a' })] });
+  const tree = await client.startTree({ id, localActivities, jobTimeout: LOCAL_NODE_MAX_TIMEOUT_SECONDS, nodes: [sleepNode('a', 0), sleepNode('b', 0, { parentId: 'a' })] });
   await gate.started('a');
   let t0 = Date.now();
   const status = await tree.status();
@@ -115,7 +120,7 @@ void test('ragomics run --local-activities runs the spec\'s nodes as local activ
   await withWorker({}, async ({ client, taskQueue, workspace }) => {
     const id = uid('local-cli');
     const spec = path.join(workspace, 'spec.json');
-    writeFileSync(spec, JSON.stringify({ id, nodes: [sleepNode('a', 0), sleepNode('b', 0, { parentId: 'a' })] }));
+    writeFileSync(spec, JSON.stringify({ id, jobTimeout: 60, nodes: [sleepNode('a', 0), sleepNode('b', 0, { parentId: 'a' })] }));
     const r = await ragomics(['run', spec, '--task-queue', taskQueue, '--local-activities', '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { state: string }).state, 'COMPLETED');
@@ -123,12 +128,18 @@ void test('ragomics run --local-activities runs the spec\'s nodes as local activ
   });
 });
 
-void test('localActivities that is not a boolean is refused with a one-line error, and nothing starts', async () => {
+void test('localActivities that is not a boolean, or with a jobTimeout too long for it, is refused with a one-line error, and nothing starts', async () => {
   await withWorker({}, async ({ client }) => {
     const id = uid('local-bad');
     await assert.rejects(
       client.startTree({ id, localActivities: 'yes' as unknown as boolean, nodes: [sleepNode('a', 0)] }),
       (err: unknown) => err instanceof InvalidInputError && /^localActivities: /.test(err.message) && !err.message.includes('\n'),
+    );
+    // The default jobTimeout (3600) is longer than a local node may run.
+    await assert.rejects(
+      client.startTree({ id, localActivities: true, nodes: [sleepNode('a', 0)] }),
+      (err: unknown) => err instanceof InvalidInputError && !err.message.includes('\n')
+        && err.message === `jobTimeout: must be at most ${LOCAL_NODE_MAX_TIMEOUT_SECONDS} with localActivities (its nodes are short; a local node holds the tree's workflow task open), got 3600: set jobTimeout`,
     );
     await assert.rejects(client.client.workflow.getHandle(id).describe(), 'no tree was started');
   });
@@ -147,7 +158,7 @@ void test('a worker SIGKILLed while it runs a local node: the node runs again on
     // Only A polls when the tree starts, so A runs `first` and then `long`; `long` sleeps far
     // longer than B takes to start, and is checked to be still running when A is killed.
     const tree = await client.startTree({
-      id: uid('local-failover'), localActivities: true, jobTimeout: 600,
+      id: uid('local-failover'), localActivities: true, jobTimeout: LOCAL_NODE_MAX_TIMEOUT_SECONDS,
       nodes: [sleepNode('first', 0.2), sleepNode('long', 60, { parentId: 'first' })],
     });
     const longRunning = async () => (await tree.status()).nodes.find((n) => n.id === 'long')?.state === 'RUNNING';

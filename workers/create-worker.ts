@@ -214,7 +214,7 @@ async function startWith(executor: BlockExecutor, connection: NativeConnection, 
     maxConcurrentActivityTaskExecutions: config.maxConcurrentNodes,
     // Nodes of trees with `localActivities` run in the worker's local-activity slots, a pool of
     // their own: the cap holds for each kind, so a worker running both kinds at once may run up
-    // to twice it (documented in CONTRACT.md).
+    // to twice it (README, "Trees of short nodes").
     maxConcurrentLocalActivityExecutions: config.maxConcurrentNodes,
     ...dispatchOptions(config),
     // On SIGTERM: stop polling, give running nodes this long, then cancel them (containers are killed).

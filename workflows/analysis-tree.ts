@@ -25,7 +25,7 @@ import { legacyRunKeyOf, runKeyOf } from '../common/run-key';
 import * as SA from '../common/search-attributes';
 import { classifyFailure } from './classify-failure';
 import { installKeyGrantHandler } from './key-lease';
-import { LOST_BACKOFF_PATCH, NODE_ACTIVITY_ID_PATCH, NODE_CACHE_PATCH, createNodeRunner } from './node-runner';
+import { LEASE_HANDOVER_PATCH, LOST_BACKOFF_PATCH, NODE_ACTIVITY_ID_PATCH, NODE_CACHE_PATCH, NODE_SCOPE_WAITS_PATCH, createNodeRunner } from './node-runner';
 import { requestFromSuggestions, requestsFromRules } from './expansion';
 import {
   addNodesSignal, addNodesUpdate, addSamplesUpdate, cancelNodeUpdate, cancelTreeSignal, closeTreeSignal, metricsQuery,
@@ -490,13 +490,19 @@ export async function analysisTree(input: AnalysisTreeInput): Promise<TreeResult
     });
   }
   let loadedFrom: string | null = null;
-  if (ref) {
-    // A run started from a reference is new code throughout: take every patch now, before the
-    // first local activity. On replay, sdk-core resumes the workflow after a local activity's
-    // marker before it has told it of the patch markers that follow, so a first patched() call
-    // there would answer false and fail the replay as nondeterministic (seen when a worker
-    // replayed such a run to answer a query).
+  // A run started from a reference is new code throughout: take every patch now, before the
+  // first local activity. On replay, sdk-core resumes the workflow after a local activity's
+  // marker before it has told it of the patch markers that follow, so a first patched() call
+  // there would answer false and fail the replay as nondeterministic (seen when a worker
+  // replayed such a run to answer a query). A tree with localActivities (newer than every patch)
+  // runs its nodes as local activities, so it takes all of them, in every run.
+  if (ref || spec.localActivities) {
     for (const id of [NODE_ACTIVITY_ID_PATCH, LOST_BACKOFF_PATCH, CARRY_IN_WORKSPACE_PATCH, NODE_CACHE_PATCH]) patched(id);
+  }
+  if (spec.localActivities) {
+    for (const id of [NODE_SCOPE_WAITS_PATCH, LEASE_HANDOVER_PATCH, WORKFLOW_CANCEL_PATCH, ENDED_ADDITIONS_PATCH, ROOT_INPUT_PATCH]) patched(id);
+  }
+  if (ref) {
     try {
       tree.restore(await loadState(ref, carriedPath(ref)));
     } catch (err) {

@@ -18,7 +18,7 @@ import { nodeActivityId } from '../common/activity-ids';
 import { BlockDeterministic } from '../common/block-catalog';
 import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES } from '../common/failure-types';
 import { memoryForAttempt } from '../common/memory';
-import type { CacheLookup, LeaseHolder, NodeResult, Resources, RunNodeInput, TreeActivities, TreeSpec } from '../common/schemas';
+import { LOCAL_NODE_MAX_TIMEOUT_SECONDS, type CacheLookup, type LeaseHolder, type NodeResult, type Resources, type RunNodeInput, type TreeActivities, type TreeSpec } from '../common/schemas';
 import { classifyFailure } from './classify-failure';
 import { acquireKeyLease, holdLimitSeconds, leaseOutcome, type LeaseGrant } from './key-lease';
 import { endSharedWait, noteSharedWait } from './shared-wait';
@@ -114,9 +114,9 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
       nonRetryableErrorTypes: NON_RETRYABLE_FAILURE_TYPES,
     };
     // A local activity runs on this workflow's worker, so a node routed to another task queue
-    // cannot be one. No patch guards this branch: trees recorded before the option parse it as
-    // false and take the regular branch on replay.
-    if (spec.localActivities && rec.taskQueue === undefined) {
+    // cannot be one, nor can a long one (LOCAL_NODE_MAX_TIMEOUT_SECONDS). No patch guards this
+    // branch: trees recorded before the option parse it as false and take the regular branch.
+    if (spec.localActivities && rec.taskQueue === undefined && timeout <= LOCAL_NODE_MAX_TIMEOUT_SECONDS) {
       return proxyLocalActivities<TreeActivities>({
         startToCloseTimeout: `${timeout + TIMEOUT_GRACE_SECONDS}s`,
         cancellationType: 'WAIT_CANCELLATION_COMPLETED',

@@ -4,7 +4,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { NodeSpecSchema, TreeSpecSchema, type NodeSpec, type NodeSpecInput } from '../../common/schemas';
+import { LOCAL_NODE_MAX_TIMEOUT_SECONDS, NodeSpecSchema, TreeSpecSchema, type NodeSpec, type NodeSpecInput } from '../../common/schemas';
 import {
   EMPTY_TREE,
   blockParameterErrors,
@@ -388,4 +388,16 @@ test('umap min_dist above 1: the schema still takes it (running trees replay wit
   const tree = new TreeState(specOf(0.5));
   assert.deepEqual(tree.vet({ requestId: 'r', nodes: [umap(2)] }).values, ['nodes[0].block.parameters.min_dist: 2 is above 1, umap\'s spread: the embedding would be meaningless']);
   assert.deepEqual(tree.vet({ requestId: 'r', nodes: [umap(0.1)] }).values, []);
+});
+
+void test('localActivities: off by default; on, jobTimeout must be at most LOCAL_NODE_MAX_TIMEOUT_SECONDS', () => {
+  assert.equal(TreeSpecSchema.parse({}).localActivities, false);
+  const at = TreeSpecSchema.safeParse({ localActivities: true, jobTimeout: LOCAL_NODE_MAX_TIMEOUT_SECONDS });
+  assert.ok(at.success);
+  const over = TreeSpecSchema.safeParse({ localActivities: true });
+  assert.ok(!over.success);
+  assert.deepEqual(over.error.issues.map((i) => i.path.join('.')), ['jobTimeout']);
+  assert.match(over.error.issues[0]!.message, /^must be at most 600 with localActivities .*got 3600: set jobTimeout$/);
+  // Without localActivities the default stays what it was.
+  assert.equal(TreeSpecSchema.parse({ jobTimeout: 3600 }).jobTimeout, 3600);
 });
