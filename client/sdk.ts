@@ -80,13 +80,6 @@ export const TREE_WORKFLOW_TYPE = 'analysisTree';
  */
 const QUERY_LOADING_WAIT_MS = 60_000;
 
-/**
- * Workflow task timeout of a tree with `localActivities` (Temporal's default is 10 s). The
- * worker renews a workflow task held open by a running local node at 80% of it, so a query or
- * signal waits at most about 2.4 s instead of 8 s, and a tree whose worker died mid-node moves
- * on after 3 s. Shorter would renew (3 history events each) more often while a node runs.
- */
-export const LOCAL_TREE_WORKFLOW_TASK_TIMEOUT = '3s';
 
 /** Options of {@link RagomicsClient.startTree}. */
 export interface StartTreeOptions {
@@ -164,9 +157,6 @@ export class RagomicsClient {
         // A running tree with this id is never started twice. Refused here rather than followed
         // (USE_EXISTING) so the caller learns it attached (below); an ended one is started anew.
         workflowIdConflictPolicy: 'FAIL' as const,
-        // While a local node runs, the worker renews the open workflow task at 80% of this
-        // timeout; queries and signals wait for that renewal (common/schemas.ts, localActivities).
-        ...(parsed.localActivities ? { workflowTaskTimeout: LOCAL_TREE_WORKFLOW_TASK_TIMEOUT } : {}),
         ...(options.ifIdTaken === 'fail' ? { workflowIdReusePolicy: 'REJECT_DUPLICATE' as const } : {}),
         staticSummary: `Analysis tree ${id}: ${parsed.userRequest ? parsed.userRequest.slice(0, 120) : `${nodes} node(s)`}`,
         staticDetails: [

@@ -326,10 +326,13 @@ export const TreeSpecSchema = z
      * server. A handoff between nodes then costs less than a bare Temporal workflow's activity
      * handoff (BENCHMARKS.md, orchestration overhead). Meant for trees of short nodes (seconds):
      * while a local node runs, the workflow task stays open and is renewed every 80% of the tree's
-     * workflow task timeout (3 s for such trees, client/sdk.ts), so a query, signal or update waits
-     * up to about 2.4 s, and each renewal writes 3 history events. Trade-offs: no heartbeats
+     * workflow task timeout (Temporal's default, 10 s), so a query, signal or update waits up to
+     * about 8 s, and each renewal writes 3 history events. The timeout is not shortened: it also
+     * bounds a new worker's replay of the whole history (about 4 s for a run of 2,000 events,
+     * measured by hand on a quiet 2-core host), and a replay that overruns it would never end.
+     * Trade-offs: no heartbeats
      * (cancellation still reaches the node), a node whose worker dies runs again once the workflow
-     * task times out (3 s) rather than after the heartbeat timeout, the node's activity never
+     * task times out (10 s) rather than after the heartbeat timeout, the node's activity never
      * shows as pending in the Web UI or in `status`'s `waitingFor`, and the worker's cap
      * (`RAGOMICS_MAX_CONCURRENT_NODES`) counts local nodes apart from regular ones, a task lost
      * with its worker runs its nodes again from their first attempt, and a worker's SIGTERM grace

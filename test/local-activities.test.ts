@@ -111,7 +111,7 @@ void test('a running local node answers queries, is cancelled like a regular one
     assert.deepEqual(outcome(local.result), outcome(regular.result));
     assert.equal(local.result.state, regular.result.state);
     // Printed, not asserted (speed is the benchmarks'): the query and the cancel wait for the
-    // renewal of the workflow task the local node holds open (at most ~2.4 s, client/sdk.ts).
+    // renewal of the workflow task the local node holds open (at most ~8 s, common/schemas.ts).
     console.log(`held node: status query ${regular.queryMs} ms regular, ${local.queryMs} ms local; cancel to CANCELLED ${regular.cancelMs} ms regular, ${local.cancelMs} ms local`);
   });
 });
