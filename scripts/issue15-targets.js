@@ -105,6 +105,9 @@ function cliRows(rec) {
   }];
 }
 
+/** A goal-3 verdict with the rounds it held in (`r` from {@link perRound}), or the verdict alone. */
+const inRounds = (verdictWord, r) => (r ? `${verdictWord} (target held in ${r.held} of ${r.of} rounds, ${r.range})` : verdictWord);
+
 /** Goal 3: orchestration-overhead's `targets (issue 15, goal 3): ragomics/bare handoff R ≤ B: met|missed; fan throughput S of the pool ≥ F: met|missed (baseline checkout: R0 and S0)`. */
 function handoffRows(rec) {
   const line = need(rec, 'targets (issue 15, goal 3):', 'goal 3');
@@ -113,7 +116,6 @@ function handoffRows(rec) {
   const before = (x) => (x !== undefined ? `${base}: ${x}` : '— (run without BASELINE)');
   // Records from before the bench printed its rounds have no `per round` line: the verdict stands alone.
   const rounds = perRound(rec);
-  const inRounds = (verdictWord, r) => (r ? `${verdictWord} (target held in ${r.held} of ${r.of} rounds, ${r.range})` : verdictWord);
   return [
     { goal: '3', target: `ragomics/bare handoff ratio in a chain ≤ ${m[2]}`, before: before(m[7]), after: `this checkout: ${m[1]}`, result: inRounds(m[3], rounds?.ratio) },
     { goal: '3', target: `wide-fan throughput ≥ ${m[5]} of the in-process pool`, before: before(m[8]), after: `this checkout: ${m[4]}`, result: inRounds(m[6], rounds?.share) },
@@ -132,7 +134,6 @@ function localHandoffRows(rec, beforeRatio, beforeShare) {
   if (line === undefined) return [];
   const m = match(rec, line, /^targets \(issue 15, goal 3, localActivities: true\): ragomics\/bare handoff ([\d.]+) ≤ ([\d.]+): (met|missed); fan throughput ([\d.]+) of the pool ≥ ([\d.]+): (met|missed)$/, 'goal 3\'s localActivities targets');
   const rounds = perRound(rec, 'per round, localActivities: true (');
-  const inRounds = (verdictWord, r) => (r ? `${verdictWord} (target held in ${r.held} of ${r.of} rounds, ${r.range})` : verdictWord);
   return [
     { goal: '3', target: `… with \`localActivities: true\`: handoff ratio ≤ ${m[2]}`, before: beforeRatio, after: `this checkout: ${m[1]}`, result: inRounds(m[3], rounds?.ratio) },
     { goal: '3', target: `… with \`localActivities: true\`: fan throughput ≥ ${m[5]} of the pool`, before: beforeShare, after: `this checkout: ${m[4]}`, result: inRounds(m[6], rounds?.share) },
