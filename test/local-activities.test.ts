@@ -159,7 +159,7 @@ void test('a worker SIGKILLed while it runs a local node: the node runs again on
     // longer than B takes to start, and is checked to be still running when A is killed.
     const tree = await client.startTree({
       id: uid('local-failover'), localActivities: true, jobTimeout: LOCAL_NODE_MAX_TIMEOUT_SECONDS,
-      nodes: [sleepNode('first', 0.2), sleepNode('long', 60, { parentId: 'first' })],
+      nodes: [sleepNode('first', 0.2), sleepNode('long', LOCAL_NODE_MAX_TIMEOUT_SECONDS / 2, { parentId: 'first' })],
     });
     const longRunning = async () => (await tree.status()).nodes.find((n) => n.id === 'long')?.state === 'RUNNING';
     await waitFor(longRunning, STATE_TIMEOUT_MS);
@@ -170,7 +170,8 @@ void test('a worker SIGKILLed while it runs a local node: the node runs again on
     a.kill('SIGKILL');
     await a.waitExit(30_000);
     // The node starts again on B from scratch (its attempt folder written anew), then is
-    // cancelled: the re-run is what this checks, not another minute of sleep.
+    // cancelled: the re-run is what this checks, not the sleep (long on purpose: B's start and
+    // the status queries, up to ~8 s each while a local node runs, must fit inside it on a loaded host).
     await waitFor(async () => jobWrittenSince(common.workspace, 'long', killAt), STATE_TIMEOUT_MS);
     await tree.cancelNode('long', 'test: the re-run is what it checks, not the sleep');
     const result = await tree.result();
