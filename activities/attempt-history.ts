@@ -3,14 +3,15 @@
  *
  * Temporal retries an activity by itself (`maxRetries`, `retryDelay`), so the workflow only sees
  * the last attempt's result or failure. Each attempt leaves a folder `attempts/<run>-<k>/` with
- * its `job.json` and, when it ended on its own terms, an `outcome.json`; a folder without an
+ * its `job.json` (a local activity's run: `attempts/<run>-<k>-<tag>/`, workspace.ts
+ * attemptFolderName) and, when it ended on its own terms, an `outcome.json`; a folder without an
  * outcome belongs to a worker that died mid-attempt (LOST). Returning this list with the result
  * (or in the failure details) gives the timeline one bar per attempt.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ActivityAttempt } from '../common/schemas';
-import { nodeDir, type AttemptRecord } from './workspace';
+import { nodeDir, parseAttemptFolder, type AttemptFolder, type AttemptRecord } from './workspace';
 
 const OUTCOMES: Record<AttemptRecord['status'], ActivityAttempt['outcome']> = {
   succeeded: 'COMPLETED',
@@ -23,11 +24,10 @@ const OUTCOMES: Record<AttemptRecord['status'], ActivityAttempt['outcome']> = {
 export async function readAttemptHistory(root: string, treeId: string, nodeId: string, run: number): Promise<ActivityAttempt[]> {
   const dir = path.join(nodeDir(root, treeId, nodeId), 'attempts');
   const names = (await readdir(dir).catch(() => [] as string[]))
-    .map((name) => ({ name, m: /^(\d+)-(\d+)$/.exec(name) }))
-    .filter((x): x is { name: string; m: RegExpExecArray } => x.m !== null && Number(x.m[1]) === run)
-    .sort((a, b) => Number(a.m[2]) - Number(b.m[2]));
+    .map((name) => ({ name, f: parseAttemptFolder(name) }))
+    .filter((x): x is { name: string; f: AttemptFolder } => x.f !== null && x.f.attempt === run);
   const out: ActivityAttempt[] = [];
-  for (const { name, m } of names) {
+  for (const { name, f } of names) {
     const folder = path.join(dir, name);
     const rec = await readFile(path.join(folder, 'outcome.json'), 'utf8').then((t) => JSON.parse(t) as AttemptRecord).catch(() => null);
     if (rec) {
@@ -35,10 +35,11 @@ export async function readAttemptHistory(root: string, treeId: string, nodeId: s
     } else {
       // No outcome: the worker vanished mid-attempt. Its start is when the job file was written.
       const started = await stat(path.join(folder, 'job.json')).then((s) => s.mtime.toISOString()).catch(() => null);
-      if (started) out.push({ attempt: Number(m[2]), startedAt: started, endedAt: null, outcome: 'LOST', worker: 'unknown', error: 'no outcome recorded: the worker was lost mid-attempt' });
+      if (started) out.push({ attempt: f.activityAttempt, startedAt: started, endedAt: null, outcome: 'LOST', worker: 'unknown', error: 'no outcome recorded: the worker was lost mid-attempt' });
     }
   }
-  return out;
+  // By attempt, then by start: a local activity's runs on two workers can share attempt numbers.
+  return out.sort((a, b) => a.attempt - b.attempt || a.startedAt.localeCompare(b.startedAt));
 }
 
 /** How an attempt's `outcome.json` record appears in the attempt history. */

@@ -2,6 +2,7 @@
  * The `runNode` activity: one attempt of one node, from validated input to a published,
  * immutable output (or a typed failure). Executor-independent; see executors/ for the how.
  */
+import { randomBytes } from 'node:crypto';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,7 @@ import { publishAttempt, readPublishedSync } from './publish';
 import { readTail } from './runner-output';
 import { historyEntry, readAttemptHistory } from './attempt-history';
 import { attemptPaths, prepareAttempt, recordAttempt, type AttemptRecord } from './workspace';
+import type { LocalRun, LocalRuns } from './local-runs';
 import { lookupNodeCache, publishComputed } from './cache/lookup';
 
 /** What the activities are built from; the worker wires real ones, tests may pass others. */
@@ -41,6 +43,13 @@ export interface ActivityDeps {
   defaultCpus?: number;
   /** Upper bound for any attempt's memory (after OOM growth). @default this host's total memory */
   maxMemoryMB?: number;
+  /**
+   * The worker's registry of local-activity runs, which its shutdown stops after the grace
+   * period (local-runs.ts). A local run it stops records its attempt as cancelled and never
+   * reports a result, so its tree's workflow task moves to another worker. Absent: local runs
+   * are not registered (they then end only on their own, by cancellation or by their timeout).
+   */
+  localRuns?: LocalRuns;
 }
 
 /** The worker's heartbeat interval when its configuration names none (RAGOMICS_HEARTBEAT_INTERVAL). */
@@ -91,19 +100,31 @@ export function createActivities(deps: ActivityDeps): Activities {
     async runNode(input: RunNodeRequest): Promise<NodeResult> {
       const ctx = Context.current();
       const recorded: { last?: AttemptRecord } = {};
-      // The first activity attempt of a run is the whole history: no need to read it back.
-      const history = () => (ctx.info.attempt === 1 && recorded.last
+      // The first activity attempt of a run is the whole history: no need to read it back. Not
+      // so for a local activity: its attempt 1 may follow a run on a worker that died
+      // (workspace.ts attemptFolderName), whose folder is then the history's LOST entry.
+      const history = () => (ctx.info.attempt === 1 && !ctx.info.isLocal && recorded.last
         ? Promise.resolve([historyEntry(recorded.last)])
         : readAttemptHistory(deps.workspaceRoot, workspaceKey(input), input.nodeId, input.attempt).catch(() => []));
+      const local = ctx.info.isLocal ? deps.localRuns?.start() : undefined;
       try {
-        const result = await runNodeAttempt(deps, ctx, input, recorded);
+        const result = await runNodeAttempt(deps, ctx, input, recorded, local);
         return { ...result, attemptHistory: await history() };
       } catch (e) {
+        if (local?.signal.aborted && !ctx.cancellationSignal.aborted) {
+          // Stopped by the worker's shutdown (local-runs.ts): its block is stopped and its attempt
+          // recorded. No result may reach the tree, which would count it as a failed node: this
+          // call never settles, the worker exits, and the node runs again on another worker.
+          local.done();
+          return new Promise<never>(() => undefined);
+        }
         if (e instanceof NodeFailureError) {
           e.details.attemptHistory = await history();
           throw e.toApplicationFailure();
         }
         throw e;
+      } finally {
+        local?.done();
       }
     },
     async lookupCache(input: RunNodeRequest): Promise<CacheLookup> {
@@ -115,7 +136,7 @@ export function createActivities(deps: ActivityDeps): Activities {
   };
 }
 
-async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequest, recorded: { last?: AttemptRecord }): Promise<NodeResult> {
+async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequest, recorded: { last?: AttemptRecord }, local: LocalRun | undefined): Promise<NodeResult> {
   const parsed = RunNodeInputSchema.safeParse(raw);
   if (!parsed.success) throw new InvalidParametersError(`invalid runNode input:\n${formatZodError(parsed.error)}`);
   const input = parsed.data;
@@ -140,7 +161,9 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   const maxMB = deps.maxMemoryMB ?? Math.floor(os.totalmem() / 1024 / 1024);
   const memoryMB = Math.min(memoryForAttempt(input.resources, 0, deps.defaultMemoryMB ?? 2048), maxMB);
   const activityAttempt = ctx.info.attempt;
-  const paths = attemptPaths(root, treeKey, nodeId, attempt, activityAttempt);
+  // A local run gets a folder of its own: its attempt number is the worker's, not the server's,
+  // and restarts at 1 when the workflow task moves to another worker (workspace.ts attemptFolderName).
+  const paths = attemptPaths(root, treeKey, nodeId, attempt, activityAttempt, ctx.info.isLocal ? randomBytes(4).toString('hex') : undefined);
   const multi = inputs === undefined ? {} : { inputs };
   const sample = input.sample === undefined ? {} : { sample: input.sample };
   await prepareAttempt(paths, { treeId, nodeId, attempt, block, inputRequired: inputPath !== null || inputs !== undefined, ...multi, ...sample });
@@ -156,7 +179,8 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   const startedAt = new Date().toISOString();
   try {
     const { outcome, abortedBy } = await superviseAttempt(deps.executor, job, {
-      cancellation: ctx.cancellationSignal,
+      // A local run also stops when its worker shuts down (local-runs.ts).
+      cancellation: local ? AbortSignal.any([ctx.cancellationSignal, local.signal]) : ctx.cancellationSignal,
       timeoutMs: input.timeoutSeconds * 1000,
       // A local activity has no heartbeat (the core logs each one as failed); its
       // cancellation comes through the workflow task instead.
@@ -166,8 +190,9 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
     });
     const times = { startedAt: outcome.startedAt.toISOString(), endedAt: outcome.endedAt.toISOString(), exitCode: outcome.exitCode, killMs: outcome.killMs ?? null };
     if (abortedBy === 'cancelled') {
-      await record({ ...times, status: 'cancelled', failureType: null });
-      const reason: unknown = ctx.cancellationSignal.reason;
+      const byShutdown = local?.signal.aborted === true && !ctx.cancellationSignal.aborted;
+      await record({ ...times, status: 'cancelled', failureType: byShutdown ? 'WorkerShutdownError' : null });
+      const reason: unknown = byShutdown ? local?.signal.reason : ctx.cancellationSignal.reason;
       throw reason instanceof Error ? reason : new CancelledFailure('runNode cancelled');
     }
     if (abortedBy === 'timeout') {

@@ -3,7 +3,7 @@
  *
  * ```
  * <root>/trees/<tree>/nodes/<node>/
- *   attempts/<attempt>-<temporalAttempt>/   job.json, output/, stdout.log, stderr.log, outcome.json
+ *   attempts/<attempt>-<temporalAttempt>[-<localRun>]/   job.json, output/, stdout.log, stderr.log, outcome.json
  *   published/attempt-<attempt>/            the read-only output of a successful workflow attempt
  * <root>/trees/<tree>/carried/<runId>.json.deflate   the tree's state at a continue-as-new (carried-state.ts)
  * ```
@@ -20,9 +20,55 @@ export function nodeDir(root: string, treeId: string, nodeId: string): string {
   return path.join(path.resolve(root), 'trees', treeId, 'nodes', nodeId);
 }
 
-/** Paths of one attempt's workspace (nothing is created). */
-export function attemptPaths(root: string, treeId: string, nodeId: string, attempt: number, activityAttempt: number): AttemptPaths {
-  const dir = path.join(nodeDir(root, treeId, nodeId), 'attempts', `${attempt}-${activityAttempt}`);
+/** What an attempt folder's name says (see {@link attemptFolderName}). */
+export interface AttemptFolder {
+  /** Workflow attempt (1-based). */
+  attempt: number;
+  /** Temporal's attempt of the activity (1-based). */
+  activityAttempt: number;
+  /** The local run's tag, or null for a regular activity's folder. */
+  localRun: string | null;
+}
+
+/** A local run's tag: lowercase hex (see {@link attemptFolderName}). */
+const LOCAL_RUN = /^[0-9a-f]{1,32}$/;
+
+/**
+ * The name of an attempt's folder under `attempts/`: `<attempt>-<activityAttempt>`, or
+ * `<attempt>-<activityAttempt>-<localRun>` for a local activity's run.
+ *
+ * Why local runs carry a tag: a regular activity's attempt number is Temporal's, counted by the
+ * server, so `<attempt>-<activityAttempt>` names one execution. A local activity's attempt is
+ * counted by the worker running the workflow task: when that task moves to another worker
+ * (the first worker died, or lost the server for longer than the task timeout while its node
+ * still ran), the node runs again there from attempt 1. Without the tag both runs would share
+ * one folder, and the second would delete the first's output under it while a slow first one
+ * could still publish from it. With it, each run writes its own folder; publishing stays
+ * first-wins (publish.ts), and the first run's folder remains as the attempt history's LOST entry.
+ * @throws Error when `localRun` is not lowercase hex of 1 to 32 characters (a caller's bug).
+ */
+export function attemptFolderName(attempt: number, activityAttempt: number, localRun?: string): string {
+  if (localRun === undefined) return `${attempt}-${activityAttempt}`;
+  if (!LOCAL_RUN.test(localRun)) throw new Error(`attempt folder: local run tag ${JSON.stringify(localRun)} is not lowercase hex of 1 to 32 characters`);
+  return `${attempt}-${activityAttempt}-${localRun}`;
+}
+
+/** The attempt an `attempts/` folder name stands for, or null for a name {@link attemptFolderName} never makes. */
+export function parseAttemptFolder(name: string): AttemptFolder | null {
+  const m = /^(\d{1,9})-(\d{1,9})(?:-([0-9a-f]{1,32}))?$/.exec(name);
+  if (!m) return null;
+  const attempt = Number(m[1]);
+  const activityAttempt = Number(m[2]);
+  if (attempt < 1 || activityAttempt < 1) return null;
+  return { attempt, activityAttempt, localRun: m[3] ?? null };
+}
+
+/**
+ * Paths of one attempt's workspace (nothing is created).
+ * @param localRun a local activity run's tag (see {@link attemptFolderName}); omit for a regular activity.
+ */
+export function attemptPaths(root: string, treeId: string, nodeId: string, attempt: number, activityAttempt: number, localRun?: string): AttemptPaths {
+  const dir = path.join(nodeDir(root, treeId, nodeId), 'attempts', attemptFolderName(attempt, activityAttempt, localRun));
   return {
     dir,
     jobFile: path.join(dir, 'job.json'),

@@ -46,6 +46,8 @@ export interface WorkerProcessSpec {
   workflowStackFrames?: number;
   /** RAGOMICS_MAX_CONCURRENT_NODES; unset: the executor's default. */
   maxConcurrentNodes?: number;
+  /** RAGOMICS_SHUTDOWN_GRACE in seconds; unset: the worker's default. */
+  shutdownGraceSeconds?: number;
   /** Folder of the worker's log file `<workerId>.log`. */
   logDir: string;
   /** How long {@link WorkerProcessHandle.ready} waits for "worker started". @default 60000 */
@@ -103,6 +105,7 @@ export function startWorkerProcess(spec: WorkerProcessSpec): WorkerProcessHandle
   if (spec.workflowStackFrames !== undefined) env.RAGOMICS_WORKFLOW_STACK_FRAMES = String(spec.workflowStackFrames);
   if (spec.heartbeatIntervalSeconds !== undefined) env.RAGOMICS_HEARTBEAT_INTERVAL = String(spec.heartbeatIntervalSeconds);
   if (spec.maxConcurrentNodes !== undefined) env.RAGOMICS_MAX_CONCURRENT_NODES = String(spec.maxConcurrentNodes);
+  if (spec.shutdownGraceSeconds !== undefined) env.RAGOMICS_SHUTDOWN_GRACE = String(spec.shutdownGraceSeconds);
   const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), path.join(repo, 'bin', 'ragomics.js'), 'worker'], { env, cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
   if (!child.pid) throw new Error(`could not start worker ${spec.workerId}`);
   live.add(child);

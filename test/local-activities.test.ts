@@ -42,11 +42,18 @@ function jobWrittenSince(workspace: string, nodeId: string, sinceMs: number): Pr
   return Promise.resolve(jobs.some((f) => statSync(path.join(workspace, f)).mtimeMs > sinceMs));
 }
 
+/** The names of `nodeId`'s attempt folders under `workspace` (those with a job file). */
+function attemptFolders(workspace: string, nodeId: string): string[] {
+  return readdirSync(workspace, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith(`${path.sep}job.json`) && f.split(path.sep).includes(nodeId))
+    .map((f) => path.basename(path.dirname(f)));
+}
+
 /** The attempt records (outcome.json) of `nodeId` under `workspace`. */
-function attemptRecords(workspace: string, nodeId: string): { status: string; worker: string }[] {
+function attemptRecords(workspace: string, nodeId: string): { status: string; worker: string; failureType?: string | null }[] {
   return readdirSync(workspace, { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith(`${path.sep}outcome.json`) && f.split(path.sep).includes(nodeId))
-    .map((f) => JSON.parse(readFileSync(path.join(workspace, f), 'utf8')) as { status: string; worker: string });
+    .map((f) => JSON.parse(readFileSync(path.join(workspace, f), 'utf8')) as { status: string; worker: string; failureType?: string | null });
 }
 
 /** Node id → state and attempts, for comparing two runs of one story. */
@@ -145,44 +152,59 @@ void test('localActivities that is not a boolean, or with a jobTimeout too long 
   });
 });
 
-void test('a worker SIGKILLed while it runs a local node: the node runs again on the other worker, nothing finished re-runs', { timeout: 4 * STATE_TIMEOUT_MS }, async () => {
-  const dir = tempDir('local-failover');
-  const taskQueue = uid('local-failover');
+/** Seconds of grace the SIGTERM case's worker A gets (RAGOMICS_SHUTDOWN_GRACE). */
+const GRACE_SECONDS = 2;
+
+/**
+ * Worker A runs `first` and then `long` of a local tree; once `long` runs on A and worker B is
+ * ready, `stopA` stops A. `long` must then run again on B, in an attempt folder of its own, and
+ * `first` must not. `long` is cancelled once its re-run started: the re-run is what this checks,
+ * not the sleep, which is long on purpose: B's start and the status queries (up to ~8 s each
+ * while a local node runs) must fit inside it on a loaded host.
+ * @returns what A recorded for its run of `long` (null: nothing, A died without a word).
+ */
+async function failoverStory(name: string, stopA: (a: WorkerProcessHandle) => Promise<void>): Promise<{ recordOfA: { status: string; failureType: string | null } | null }> {
+  const dir = tempDir(name);
+  const taskQueue = uid(name);
   const common = { address: TEMPORAL_ADDRESS, taskQueue, workspace: path.join(dir, 'ws'), logDir: dir, readyTimeoutMs: STATE_TIMEOUT_MS };
   const workerA = `${taskQueue}-A`, workerB = `${taskQueue}-B`;
   let a: WorkerProcessHandle | undefined, b: WorkerProcessHandle | undefined;
   const client = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, taskQueue });
   try {
-    a = startWorkerProcess({ ...common, workerId: workerA });
+    a = startWorkerProcess({ ...common, workerId: workerA, shutdownGraceSeconds: GRACE_SECONDS });
     await a.ready;
-    // Only A polls when the tree starts, so A runs `first` and then `long`; `long` sleeps far
-    // longer than B takes to start, and is checked to be still running when A is killed.
+    // Only A polls when the tree starts, so A runs `first` and then `long`.
     const tree = await client.startTree({
-      id: uid('local-failover'), localActivities: true, jobTimeout: LOCAL_NODE_MAX_TIMEOUT_SECONDS,
+      id: uid(name), localActivities: true, jobTimeout: LOCAL_NODE_MAX_TIMEOUT_SECONDS,
       nodes: [sleepNode('first', 0.2), sleepNode('long', LOCAL_NODE_MAX_TIMEOUT_SECONDS / 2, { parentId: 'first' })],
     });
     const longRunning = async () => (await tree.status()).nodes.find((n) => n.id === 'long')?.state === 'RUNNING';
     await waitFor(longRunning, STATE_TIMEOUT_MS);
+    await waitFor(async () => jobWrittenSince(common.workspace, 'long', 0), STATE_TIMEOUT_MS);
     b = startWorkerProcess({ ...common, workerId: workerB });
     await b.ready;
     assert.ok(await longRunning(), 'long still runs on A when B is ready (raise its seconds otherwise)');
-    const killAt = Date.now();
-    a.kill('SIGKILL');
-    await a.waitExit(30_000);
-    // The node starts again on B from scratch (its attempt folder written anew), then is
-    // cancelled: the re-run is what this checks, not the sleep (long on purpose: B's start and
-    // the status queries, up to ~8 s each while a local node runs, must fit inside it on a loaded host).
-    await waitFor(async () => jobWrittenSince(common.workspace, 'long', killAt), STATE_TIMEOUT_MS);
+    const stopAt = Date.now();
+    await stopA(a);
+    await waitFor(async () => jobWrittenSince(common.workspace, 'long', stopAt), STATE_TIMEOUT_MS);
     await tree.cancelNode('long', 'test: the re-run is what it checks, not the sleep');
     const result = await tree.result();
     const timeline = await tree.timeline();
     const runs = (node: string) => timeline.filter((e) => e.node === node).map((e) => `${e.state}@${e.worker}`);
-    console.log(`local failover: tree ended ${((Date.now() - killAt) / 1000).toFixed(1)} s after the kill; long: ${runs('long').join(', ')}`);
-    assert.deepEqual(runs('first'), [`COMPLETED@${workerA}`], 'the node finished before the kill ran once, on A');
-    // The lost run leaves no attempt of its own: the same attempt ran again, on B (its record).
+    console.log(`${name}: tree ended ${((Date.now() - stopAt) / 1000).toFixed(1)} s after A was stopped; long: ${runs('long').join(', ')}`);
+    assert.deepEqual(runs('first'), [`COMPLETED@${workerA}`], 'the node finished before A stopped ran once, on A');
     assert.deepEqual(runs('long').map((r) => r.split('@')[0]), ['CANCELLED']);
-    assert.deepEqual(attemptRecords(common.workspace, 'long').map((r) => `${r.status}@${r.worker}`), [`cancelled@${workerB}`]);
     assert.equal(result.status?.nodes.find((n) => n.id === 'first')?.attempts, 1);
+    // The same attempt ran again on B, from attempt 1 (a local attempt is counted by the worker),
+    // in a folder of its own: A's folder stays as A left it.
+    const folders = attemptFolders(common.workspace, 'long');
+    assert.equal(folders.length, 2, `one folder per run of long: ${folders.join(', ')}`);
+    assert.ok(folders.every((f) => /^1-1-[0-9a-f]+$/.test(f)), `local runs' folders carry a tag: ${folders.join(', ')}`);
+    const records = attemptRecords(common.workspace, 'long');
+    assert.deepEqual(records.filter((r) => r.worker === workerB).map((r) => r.status), ['cancelled'], "B's run ended by the test's cancel");
+    const ofA = records.filter((r) => r.worker === workerA);
+    assert.ok(ofA.length <= 1, 'A ran long once');
+    return { recordOfA: ofA[0] ? { status: ofA[0].status, failureType: ofA[0].failureType ?? null } : null };
   } finally {
     await client.close();
     for (const w of [a, b]) {
@@ -192,4 +214,25 @@ void test('a worker SIGKILLed while it runs a local node: the node runs again on
     }
     await removeTree(dir);
   }
+}
+
+void test('a worker SIGKILLed while it runs a local node: the node runs again on the other worker, nothing finished re-runs', { timeout: 4 * STATE_TIMEOUT_MS }, async () => {
+  const { recordOfA } = await failoverStory('local-failover', async (a) => {
+    a.kill('SIGKILL');
+    await a.waitExit(30_000);
+  });
+  assert.equal(recordOfA, null, 'A died mid-run: its folder has a job file and no outcome (LOST)');
+});
+
+void test('a worker SIGTERMed while it runs a local node: after its grace period the node is stopped, the worker exits, and the node runs again on the other worker', { timeout: 4 * STATE_TIMEOUT_MS }, async () => {
+  const { recordOfA } = await failoverStory('local-sigterm', async (a) => {
+    const termAt = Date.now();
+    a.kill('SIGTERM');
+    // Without the stop the SDK waits for the local node: A would exit only when its 300 s sleep
+    // ends. With it, A exits after the grace period and the block's kill (seconds).
+    const exit = await a.waitExit(STATE_TIMEOUT_MS);
+    console.log(`local SIGTERM: A exited ${((Date.now() - termAt) / 1000).toFixed(1)} s after SIGTERM (grace ${GRACE_SECONDS} s), code ${exit.code}`);
+    assert.equal(exit.code, 0, 'a worker that stopped its local nodes exits normally');
+  });
+  assert.deepEqual(recordOfA, { status: 'cancelled', failureType: 'WorkerShutdownError' }, "A stopped its run of long and recorded why");
 });

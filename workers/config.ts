@@ -102,7 +102,7 @@ export const WorkerConfigSchema = z.strictObject({
   defaultMemoryMB: num(2048),
   /** RAGOMICS_DEFAULT_CPUS: CPU limit of a container without `resources.cpus`. @default 1 */
   defaultCpus: num(1),
-  /** RAGOMICS_SHUTDOWN_GRACE: seconds running nodes get to finish on SIGTERM before they are cancelled. @default 30 */
+  /** RAGOMICS_SHUTDOWN_GRACE: seconds running nodes get to finish on SIGTERM before they are cancelled (local-activity nodes: stopped, to run again on another worker; workers/main.ts). @default 30 */
   shutdownGraceSeconds: z.coerce.number().min(0).default(30),
   /** RAGOMICS_ORPHAN_SWEEP: seconds between sweeps for containers of dead workers while the worker runs (0 = only at start). @default 60 */
   orphanSweepSeconds: z.coerce.number().min(0).default(60),

@@ -9,6 +9,7 @@ import v8 from 'node:v8';
 import { Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { LocalRuns } from '../activities/local-runs';
 import { callExpansionPolicy, callFixer } from '../activities/callbacks';
 import { createDockerExecutor, ping as pingDocker } from '../activities/executors/docker';
 import { CONTAINER_USER } from '../activities/executors/docker-spec';
@@ -33,6 +34,8 @@ export interface RagomicsWorker {
   config: WorkerConfig;
   /** Where the workflow code came from: the bundle's path, or "bundled at start". */
   workflows: string;
+  /** The nodes it runs as local activities, which its shutdown stops after the grace period (activities/local-runs.ts; workers/main.ts). */
+  localRuns: LocalRuns;
 }
 
 /**
@@ -190,10 +193,11 @@ async function startWith(executor: BlockExecutor, connection: NativeConnection, 
       await clientConnection.close();
     }
   }
+  const localRuns = new LocalRuns();
   const activities = {
     ...createActivities({
       executor, workspaceRoot: config.workspace, workerId: config.workerId, defaultMemoryMB: config.defaultMemoryMB, defaultCpus: config.defaultCpus,
-      heartbeatIntervalMs: config.heartbeatIntervalSeconds * 1000,
+      heartbeatIntervalMs: config.heartbeatIntervalSeconds * 1000, localRuns,
     }),
     callExpansionPolicy,
     callFixer,
@@ -217,7 +221,8 @@ async function startWith(executor: BlockExecutor, connection: NativeConnection, 
     // to twice it (README, "Trees of short nodes").
     maxConcurrentLocalActivityExecutions: config.maxConcurrentNodes,
     ...dispatchOptions(config),
-    // On SIGTERM: stop polling, give running nodes this long, then cancel them (containers are killed).
+    // On SIGTERM: stop polling, give running nodes this long, then cancel them (containers are
+    // killed). The SDK does so for regular activities only; local ones: workers/main.ts.
     shutdownGraceTime: `${config.shutdownGraceSeconds}s`,
     // Heartbeats carry cancellation back to the activity, and each one that reaches the server is
     // a server write. The activity itself beats every RAGOMICS_HEARTBEAT_INTERVAL (a third of a
@@ -230,5 +235,5 @@ async function startWith(executor: BlockExecutor, connection: NativeConnection, 
     stickyQueueScheduleToStartTimeout: `${config.stickyTimeoutSeconds}s`,
     ...extra,
   });
-  return { worker, connection, executor, config, workflows: source.workflowBundle && 'codePath' in source.workflowBundle ? source.workflowBundle.codePath : 'bundled at start' };
+  return { worker, connection, executor, config, localRuns, workflows: source.workflowBundle && 'codePath' in source.workflowBundle ? source.workflowBundle.codePath : 'bundled at start' };
 }

@@ -16,6 +16,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { checkoutCommit, repoRoot } from '../../activities/executors/repo-root';
+import { parseAttemptFolder } from '../../activities/workspace';
 import type { NodeResult } from '../../common/schemas';
 
 /** One attempt folder. */
@@ -59,7 +60,7 @@ export async function readLedger(ws: string, treeId: string): Promise<TreeLedger
   // A tree's folder is `<treeId>.<runKey>` (one per execution of that tree id; older layout: `<treeId>`).
   const folders = (await readdir(path.join(ws, 'trees')).catch(() => [] as string[])).filter((n) => n === treeId || n.startsWith(`${treeId}.`));
   for (const folder of folders) await readTreeFolder(path.join(ws, 'trees', folder, 'nodes'), attempts, published);
-  attempts.sort((a, b) => a.nodeId.localeCompare(b.nodeId) || a.run - b.run || a.activityAttempt - b.activityAttempt);
+  attempts.sort((a, b) => a.nodeId.localeCompare(b.nodeId) || a.run - b.run || a.activityAttempt - b.activityAttempt || a.beganAt - b.beganAt);
   return { treeId, attempts, published };
 }
 
@@ -67,13 +68,13 @@ async function readTreeFolder(nodesDir: string, attempts: LedgerAttempt[], publi
   for (const nodeId of await readdir(nodesDir).catch(() => [] as string[])) {
     const attemptsDir = path.join(nodesDir, nodeId, 'attempts');
     for (const name of await readdir(attemptsDir).catch(() => [] as string[])) {
-      const m = /^(\d+)-(\d+)$/.exec(name);
-      if (!m) continue;
+      const f = parseAttemptFolder(name);
+      if (!f) continue;
       const dir = path.join(attemptsDir, name);
       const job = await stat(path.join(dir, 'job.json')).catch(() => null);
       const outcome = await readFile(path.join(dir, 'outcome.json'), 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>).catch(() => null);
       attempts.push({
-        nodeId, run: Number(m[1]), activityAttempt: Number(m[2]), dir,
+        nodeId, run: f.attempt, activityAttempt: f.activityAttempt, dir,
         beganAt: job ? job.mtimeMs : NaN,
         status: outcome ? (outcome.status as LedgerAttempt['status']) : 'lost',
         worker: (outcome?.worker as string | undefined) ?? null,

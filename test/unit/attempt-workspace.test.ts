@@ -6,10 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { attemptPaths, prepareAttempt, type RunnerJob } from '../../activities/workspace';
+import { attemptFolderName, attemptPaths, parseAttemptFolder, prepareAttempt, recordAttempt, type RunnerJob } from '../../activities/workspace';
+import { readAttemptHistory } from '../../activities/attempt-history';
 import { readResultManifest } from '../../activities/result-manifest';
 
 const job: RunnerJob = { treeId: 't', nodeId: 'n', attempt: 1, block: { name: 'sleep', parameters: { seconds: 0 } }, inputRequired: false };
@@ -63,4 +64,30 @@ void test('result manifest figures: none named gives none; a real figure is kept
   assert.equal(warnings.length, 2);
   assert.match(warnings[0]!, /figure "figures\/escape\.png" dropped/);
   assert.match(warnings[1]!, /figure "gone\.png" dropped/);
+}));
+
+void test('attempt folder names: a regular attempt, a local run with its tag, and names that are no attempt', () => {
+  assert.equal(attemptFolderName(2, 3), '2-3');
+  assert.equal(attemptFolderName(1, 1, '0a9f'), '1-1-0a9f');
+  assert.throws(() => attemptFolderName(1, 1, 'X/..'), /local run tag "X\/\.\." is not lowercase hex/);
+  assert.deepEqual(parseAttemptFolder('2-3'), { attempt: 2, activityAttempt: 3, localRun: null });
+  assert.deepEqual(parseAttemptFolder('1-1-0a9f'), { attempt: 1, activityAttempt: 1, localRun: '0a9f' });
+  for (const name of ['1', '1-', '0-1', '1-0', '1-1-', '1-1-XY', '1-1-0a-0b', 'a-1', '1-1.tmp', '']) assert.equal(parseAttemptFolder(name), null, name);
+  for (const [a, k, tag] of [[1, 1, undefined], [7, 12, 'deadbeef']] as const) assert.deepEqual(parseAttemptFolder(attemptFolderName(a, k, tag)), { attempt: a, activityAttempt: k, localRun: tag ?? null });
+});
+
+void test('the attempt history of a local node that ran on two workers: the lost run first, then the one that finished; other runs and stray folders left out', () => withRoot(async (root) => {
+  const lost = attemptPaths(root, 't', 'n', 1, 1, 'aaaa0001');
+  await prepareAttempt(lost, job);
+  const past = new Date(Date.now() - 60_000);
+  utimesSync(lost.jobFile, past, past);
+  const rerun = attemptPaths(root, 't', 'n', 1, 1, '0000bbbb');
+  await prepareAttempt(rerun, job);
+  const now = new Date().toISOString();
+  await recordAttempt(rerun, { worker: 'B', attempt: 1, activityAttempt: 1, status: 'succeeded', failureType: null, exitCode: 0, memoryMB: 64, killMs: null, startedAt: now, endedAt: now });
+  await prepareAttempt(attemptPaths(root, 't', 'n', 2, 1, 'cccc'), job);
+  mkdirSync(path.join(path.dirname(lost.dir), '1-1.partial'));
+  const history = await readAttemptHistory(root, 't', 'n', 1);
+  assert.deepEqual(history.map((h) => `${h.attempt}:${h.outcome}@${h.worker}`), ['1:LOST@unknown', '1:COMPLETED@B']);
+  assert.equal(history[0]?.startedAt, past.toISOString());
 }));
