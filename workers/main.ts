@@ -76,25 +76,34 @@ const SHUTDOWN_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIG
 /** How long the stopped local runs get to kill their blocks and record their attempts. */
 const LOCAL_STOP_TIMEOUT_MS = 60_000;
 
+/** How often, once the grace period is over, the worker looks for a local run that started late. */
+const LATE_RUN_CHECK_MS = 1000;
+
 /**
  * From the first shutdown signal on, waits the grace period; then, if local runs are still in
  * progress, stops them (activities/local-runs.ts) and resolves `forced` with true, so that
- * runWorker returns without waiting for the SDK, which would wait for them without bound.
+ * runWorker returns without waiting for the SDK, which would wait for them without bound. With
+ * none in progress it keeps looking until the worker stops: a workflow task the worker still
+ * completes may start one after the grace period.
  */
 function stopLocalRunsAfterGrace(localRuns: LocalRuns, graceSeconds: number, logger: Logger): { forced: Promise<boolean>; cancel(): void } {
   let timer: NodeJS.Timeout | undefined;
   let resolveForced: (forced: boolean) => void = () => undefined;
   const forced = new Promise<boolean>((resolve) => { resolveForced = resolve; });
+  const stopIfRunning = (): void => {
+    if (localRuns.size === 0) {
+      timer = setTimeout(stopIfRunning, LATE_RUN_CHECK_MS);
+      return;
+    }
+    logger.warn(`shutdown: ${localRuns.size} local node run(s) still running after the ${graceSeconds} s grace period; stopping them (they run again on another worker)`);
+    void localRuns.stopAll(LOCAL_STOP_TIMEOUT_MS).then(({ stopped, notEnded }) => {
+      if (notEnded > 0) logger.warn(`shutdown: ${notEnded} of ${stopped} local node run(s) did not end within ${LOCAL_STOP_TIMEOUT_MS / 1000} s; exiting anyway`);
+      resolveForced(true);
+    });
+  };
   const onSignal = (): void => {
     removeListeners();
-    timer = setTimeout(() => {
-      if (localRuns.size === 0) return;
-      logger.warn(`shutdown: ${localRuns.size} local node run(s) still running after the ${graceSeconds} s grace period; stopping them (they run again on another worker)`);
-      void localRuns.stopAll(LOCAL_STOP_TIMEOUT_MS).then(({ stopped, notEnded }) => {
-        if (notEnded > 0) logger.warn(`shutdown: ${notEnded} of ${stopped} local node run(s) did not end within ${LOCAL_STOP_TIMEOUT_MS / 1000} s; exiting anyway`);
-        resolveForced(true);
-      });
-    }, graceSeconds * 1000);
+    timer = setTimeout(stopIfRunning, graceSeconds * 1000);
   };
   const removeListeners = (): void => {
     for (const sig of SHUTDOWN_SIGNALS) process.removeListener(sig, onSignal);
