@@ -12,6 +12,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { sha256File } from '../../activities/publish';
+import { parseAttemptFolder, type AttemptFolder } from '../../activities/workspace';
 import { dataDir, packageVersion, repoRoot } from '../../activities/executors/repo-root';
 import { runKeysOf } from '../../common/run-key';
 import { BlockSchema, type Block } from '../../common/schemas';
@@ -177,17 +178,22 @@ async function outputFiles(dir: string, mainOutput: string | null, mainSha: stri
   return out;
 }
 
-/** The block of the attempt that published (its job.json holds repaired code), else of the newest attempt. */
-async function jobBlock(nodeDir: string, published: PublishedFacts | null): Promise<Block | null> {
+/**
+ * The block of the attempt that published (its job.json holds repaired code), else of the newest
+ * attempt; null when no attempt folder has a readable job file. Exported for its unit test.
+ */
+export async function jobBlock(nodeDir: string, published: Pick<PublishedFacts, 'attempt' | 'activityAttempt'> | null): Promise<Block | null> {
   const attemptsDir = path.join(nodeDir, 'attempts');
   const names = await readdir(attemptsDir).catch(() => [] as string[]);
-  const preferred = published ? `${published.attempt}-${published.activityAttempt}` : null;
+  // Newest first; the published attempt's folders (a local run's carry a tag: several runs of a
+  // local node may share its numbers, and all got the same job) come before the others.
+  const isPublished = (f: AttemptFolder): boolean => published !== null && f.attempt === published.attempt && f.activityAttempt === published.activityAttempt;
   const order = names
-    .map((d) => ({ d, k: /^(\d+)-(\d+)$/.exec(d) }))
-    .filter((x): x is { d: string; k: RegExpExecArray } => x.k !== null)
-    .sort((a, b) => Number(b.k[1]) - Number(a.k[1]) || Number(b.k[2]) - Number(a.k[2]))
+    .map((d) => ({ d, f: parseAttemptFolder(d) }))
+    .filter((x): x is { d: string; f: AttemptFolder } => x.f !== null)
+    .sort((a, b) => Number(isPublished(b.f)) - Number(isPublished(a.f)) || b.f.attempt - a.f.attempt || b.f.activityAttempt - a.f.activityAttempt)
     .map((x) => x.d);
-  for (const d of preferred && names.includes(preferred) ? [preferred, ...order] : order) {
+  for (const d of order) {
     const text = await readFile(path.join(attemptsDir, d, 'job.json'), 'utf8').catch(() => null);
     if (text === null) continue;
     try {

@@ -35,7 +35,7 @@ export type CodeFact =
 export interface PublishedFacts {
   /** The workflow attempt (`published/attempt-<n>`). */
   attempt: number;
-  /** Temporal's attempt of the activity that published it (its folder is `attempts/<attempt>-<activityAttempt>`). */
+  /** Temporal's attempt of the activity that published it (its folder is `attempts/<attempt>-<activityAttempt>`, plus `-<tag>` for a local activity's run). */
   activityAttempt: number;
   imageDigest: string | null;
   executor: string | null;
