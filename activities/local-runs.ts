@@ -58,8 +58,8 @@ export class LocalRuns {
    * WorkerShutdownError, then waits until each has called `done()`, or `timeoutMs` passed.
    * @returns how many runs were stopped, and how many had not ended when the wait gave up.
    */
-  async stopAll(timeoutMs: number, reason = 'the worker is shutting down'): Promise<{ stopped: number; notEnded: number }> {
-    this.stopReason ??= new WorkerShutdownError(reason);
+  async stopAll(timeoutMs: number): Promise<{ stopped: number; notEnded: number }> {
+    this.stopReason ??= new WorkerShutdownError('the worker is shutting down');
     const stopping = [...this.runs.entries()];
     for (const [controller] of stopping) controller.abort(this.stopReason);
     let timer: NodeJS.Timeout | undefined;

@@ -111,11 +111,11 @@ export function createActivities(deps: ActivityDeps): Activities {
         const result = await runNodeAttempt(deps, ctx, input, recorded, local);
         return { ...result, attemptHistory: await history() };
       } catch (e) {
-        if (local?.signal.aborted && !ctx.cancellationSignal.aborted) {
+        if (stoppedByShutdown(ctx, local)) {
           // Stopped by the worker's shutdown (local-runs.ts): its block is stopped and its attempt
-          // recorded. No result may reach the tree, which would count it as a failed node: this
-          // call never settles, the worker exits, and the node runs again on another worker.
-          local.done();
+          // recorded (`finally` marks it done). No result may reach the tree, which would count it
+          // as a failed node: this call never settles, the worker exits, and the node runs again
+          // on another worker.
           return new Promise<never>(() => undefined);
         }
         if (e instanceof NodeFailureError) {
@@ -134,6 +134,11 @@ export function createActivities(deps: ActivityDeps): Activities {
       }, Context.current(), input);
     },
   };
+}
+
+/** True when a local run was stopped by its worker's shutdown (local-runs.ts), not cancelled by its tree. */
+function stoppedByShutdown(ctx: Context, local: LocalRun | undefined): boolean {
+  return local?.signal.aborted === true && !ctx.cancellationSignal.aborted;
 }
 
 async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequest, recorded: { last?: AttemptRecord }, local: LocalRun | undefined): Promise<NodeResult> {
@@ -190,7 +195,7 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
     });
     const times = { startedAt: outcome.startedAt.toISOString(), endedAt: outcome.endedAt.toISOString(), exitCode: outcome.exitCode, killMs: outcome.killMs ?? null };
     if (abortedBy === 'cancelled') {
-      const byShutdown = local?.signal.aborted === true && !ctx.cancellationSignal.aborted;
+      const byShutdown = stoppedByShutdown(ctx, local);
       await record({ ...times, status: 'cancelled', failureType: byShutdown ? 'WorkerShutdownError' : null });
       const reason: unknown = byShutdown ? local?.signal.reason : ctx.cancellationSignal.reason;
       throw reason instanceof Error ? reason : new CancelledFailure('runNode cancelled');

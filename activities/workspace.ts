@@ -31,7 +31,10 @@ export interface AttemptFolder {
 }
 
 /** A local run's tag: lowercase hex (see {@link attemptFolderName}). */
-const LOCAL_RUN = /^[0-9a-f]{1,32}$/;
+const LOCAL_RUN_TAG = '[0-9a-f]{1,32}';
+const LOCAL_RUN = new RegExp(`^${LOCAL_RUN_TAG}$`);
+/** `<attempt>-<activityAttempt>[-<localRun>]`. */
+const ATTEMPT_FOLDER = new RegExp(`^(\\d{1,9})-(\\d{1,9})(?:-(${LOCAL_RUN_TAG}))?$`);
 
 /**
  * The name of an attempt's folder under `attempts/`: `<attempt>-<activityAttempt>`, or
@@ -55,7 +58,7 @@ export function attemptFolderName(attempt: number, activityAttempt: number, loca
 
 /** The attempt an `attempts/` folder name stands for, or null for a name {@link attemptFolderName} never makes. */
 export function parseAttemptFolder(name: string): AttemptFolder | null {
-  const m = /^(\d{1,9})-(\d{1,9})(?:-([0-9a-f]{1,32}))?$/.exec(name);
+  const m = ATTEMPT_FOLDER.exec(name);
   if (!m) return null;
   const attempt = Number(m[1]);
   const activityAttempt = Number(m[2]);
