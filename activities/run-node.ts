@@ -168,12 +168,13 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   const activityAttempt = ctx.info.attempt;
   // A local run gets a folder of its own: its attempt number is the worker's, not the server's,
   // and restarts at 1 when the workflow task moves to another worker (workspace.ts attemptFolderName).
-  const paths = attemptPaths(root, treeKey, nodeId, attempt, activityAttempt, ctx.info.isLocal ? randomBytes(4).toString('hex') : undefined);
+  const localRun = ctx.info.isLocal ? randomBytes(4).toString('hex') : undefined;
+  const paths = attemptPaths(root, treeKey, nodeId, attempt, activityAttempt, localRun);
   const multi = inputs === undefined ? {} : { inputs };
   const sample = input.sample === undefined ? {} : { sample: input.sample };
   await prepareAttempt(paths, { treeId, nodeId, attempt, block, inputRequired: inputPath !== null || inputs !== undefined, ...multi, ...sample });
   const job: ExecJob = {
-    treeId, nodeId, attempt, activityAttempt, ...(input.runKey === undefined ? {} : { runKey: input.runKey }), block, inputPath, ...multi, ...sample, paths, memoryMB,
+    treeId, nodeId, attempt, activityAttempt, ...(input.runKey === undefined ? {} : { runKey: input.runKey }), ...(localRun === undefined ? {} : { localRun }), block, inputPath, ...multi, ...sample, paths, memoryMB,
     cpus: input.resources?.cpus ?? deps.defaultCpus ?? 1,
     workerId: deps.workerId,
   };

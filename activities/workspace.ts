@@ -30,8 +30,11 @@ export interface AttemptFolder {
   localRun: string | null;
 }
 
-/** A local run's tag: lowercase hex (see {@link attemptFolderName}). */
-const LOCAL_RUN_TAG = '[0-9a-f]{1,32}';
+/**
+ * A local run's tag: lowercase hex of 1 to 32 characters (see {@link attemptFolderName}); the
+ * one pattern for it, also in the run's container name (executors/docker-identity.ts).
+ */
+export const LOCAL_RUN_TAG = '[0-9a-f]{1,32}';
 const LOCAL_RUN = new RegExp(`^${LOCAL_RUN_TAG}$`);
 /** `<attempt>-<activityAttempt>[-<localRun>]`. */
 const ATTEMPT_FOLDER = new RegExp(`^(\\d{1,9})-(\\d{1,9})(?:-(${LOCAL_RUN_TAG}))?$`);

@@ -1,5 +1,6 @@
 /**
- * The orphan sweep (workers/orphans.ts) on containers of two executions of one tree id, against
+ * The orphan sweep (workers/orphans.ts) on containers of two executions of one tree id, and on a
+ * local activity run's containers (judged by their worker's polls), against
  * the real Temporal server and Docker engine. The tree's executions are plain workflows on a task
  * queue no worker polls (they stay open until terminated): the sweep asks only describe and list.
  * The containers are created, never started, from the executor tests' fixture image, labelled
@@ -9,10 +10,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Docker from 'dockerode';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { containerLabels } from '../activities/executors/docker-spec';
 import type { ExecJob } from '../activities/executors/types';
 import { runKeyOf } from '../common/run-key';
-import { removeOrphanContainers } from '../workers/orphans';
+import { pollingWorkers, removeOrphanContainers } from '../workers/orphans';
 import { fixtureImage } from './fixtures/executor/helpers';
 import { TEMPORAL_ADDRESS, uid, waitFor } from './helpers/harness';
 
@@ -35,16 +37,16 @@ after(async () => {
   await connection.close();
 });
 
-/** An open execution of `treeId` (nothing polls its task queue); its run key as workflows/analysis-tree.ts derives it. */
-async function execution(treeId: string): Promise<{ handle: WorkflowHandle; runId: string; runKey: string }> {
-  const handle = await client.workflow.start('ragomicsSweepTestNoWorker', { taskQueue: uid('no-worker'), workflowId: treeId });
+/** An open execution of `treeId` (no worker takes its workflow task); its run key as workflows/analysis-tree.ts derives it. */
+async function execution(treeId: string, taskQueue = uid('no-worker')): Promise<{ handle: WorkflowHandle; runId: string; runKey: string }> {
+  const handle = await client.workflow.start('ragomicsSweepTestNoWorker', { taskQueue, workflowId: treeId });
   handles.push(handle);
   return { handle, runId: handle.firstExecutionRunId, runKey: runKeyOf(handle.firstExecutionRunId) };
 }
 
-/** A created (never started) container labelled as a cold attempt of `treeId`, run by a worker that is gone. */
-async function coldContainer(treeId: string, nodeId: string, runKey: string | undefined, workerId: string): Promise<string> {
-  const job = { treeId, nodeId, attempt: 1, activityAttempt: 1, workerId, ...(runKey === undefined ? {} : { runKey }) } as ExecJob;
+/** A created (never started) container labelled as a cold attempt of `treeId` run by `workerId` (a local activity's run with `localRun`). */
+async function coldContainer(treeId: string, nodeId: string, runKey: string | undefined, workerId: string, localRun?: string): Promise<string> {
+  const job = { treeId, nodeId, attempt: 1, activityAttempt: 1, workerId, ...(runKey === undefined ? {} : { runKey }), ...(localRun === undefined ? {} : { localRun }) } as ExecJob;
   const c = await docker.createContainer({ Image: image, Entrypoint: ['sleep', '60'], Labels: containerLabels(job), HostConfig: { NetworkMode: 'none' } });
   created.push(c.id);
   return c.id;
@@ -114,4 +116,39 @@ void test('sweep: a container that appears after the sweep listed the engine is 
   // The next sweep lists it before asking: its worker has no started activity here, so it goes.
   assert.deepEqual(await removeOrphanContainers(docker, connection, 'default', (c) => !mine(c.Id)), [late]);
   await handle.terminate('test over');
+});
+
+void test('sweep: a local activity run\'s container is kept while its worker polls the tree\'s task queue, removed when its worker is gone or its tree closed', { timeout: 120_000 }, async () => {
+  // A local run is no pending activity in its tree's describe (the worker runs it inside its
+  // workflow task), so the sweep judges it by its worker's polls. The live worker here is a real
+  // Temporal worker polling the tree's task queue for activity tasks (it has no workflows, so the
+  // tree's workflow task stays unclaimed and the tree open).
+  const taskQueue = uid('sweep-local');
+  const treeId = uid('sweep-local');
+  const liveId = uid('sweep-live-worker');
+  const nativeConnection = await NativeConnection.connect({ address: TEMPORAL_ADDRESS });
+  const worker = await Worker.create({ connection: nativeConnection, namespace: 'default', taskQueue, identity: liveId, activities: { noop: async () => undefined } });
+  const running = worker.run();
+  try {
+    const { handle, runKey } = await execution(treeId, taskQueue);
+    await waitFor(async () => {
+      const polling = await pollingWorkers(client, 'default', taskQueue);
+      return polling !== 'unknown' && polling.has(liveId);
+    });
+    const live = await coldContainer(treeId, 'a', runKey, liveId, '0a0a0a0a');
+    const dead = await coldContainer(treeId, 'b', runKey, uid('sweep-dead-worker'), '1b1b1b1b');
+    // A regular activity's container of the same live worker, with no started activity: judged as before.
+    const regular = await coldContainer(treeId, 'c', runKey, liveId);
+    const mine = new Set([live, dead, regular]);
+    const removed = await removeOrphanContainers(docker, connection, 'default', (c) => !mine.has(c.Id));
+    assert.deepEqual(new Set(removed), new Set([dead, regular]), 'the dead worker\'s local run and the regular attempt no started activity owns');
+    assert.ok(await exists(live), 'the live worker\'s local run is kept');
+    // Its tree closed: nothing runs it any more, whoever polls.
+    await handle.terminate('the tree ended');
+    assert.deepEqual(await removeOrphanContainers(docker, connection, 'default', (c) => !mine.has(c.Id)), [live]);
+  } finally {
+    worker.shutdown();
+    await running;
+    await nativeConnection.close();
+  }
 });

@@ -309,7 +309,7 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
       // By the one identity function, as the fault tests, the clean-up and the sweep see it.
       const found = await containersWith(docker, { treeId: tree, nodeId: 'long' });
       assert.deepEqual(found.map((c) => [c.Id, c.State]), [[containerId, 'running']]);
-      assert.deepEqual(found[0]!.identity, { treeId: tree, nodeId: 'long', attempt: 1, activityAttempt: 1, runKey, workerId: EXECUTOR_WORKER, pooled: true });
+      assert.deepEqual(found[0]!.identity, { treeId: tree, nodeId: 'long', attempt: 1, activityAttempt: 1, runKey, localRun: null, workerId: EXECUTOR_WORKER, pooled: true });
       assert.deepEqual(found[0]!.Names, [`/${containerName({ treeId: tree, nodeId: 'long', attempt: 1, activityAttempt: 1, runKey })!}`]);
       // The operator's way (docs/cli.md): `docker ps --filter name=<containerNameFilter>`, by tree, node, execution.
       for (const filter of [containerNameFilter(tree), containerNameFilter(tree, 'long'), containerNameFilter(tree, undefined, runKey)]) {
@@ -428,7 +428,7 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
       // The node goes on in its container; its identity outlives the worker.
       const found = await containersWith(docker, { treeId: tree });
       assert.deepEqual(found.map((c) => [c.Id, c.State]), [[containerId, 'running']]);
-      assert.deepEqual(found[0]!.identity, { treeId: tree, nodeId: 'n', attempt: 1, activityAttempt: 1, runKey: null, workerId: dead, pooled: true });
+      assert.deepEqual(found[0]!.identity, { treeId: tree, nodeId: 'n', attempt: 1, activityAttempt: 1, runKey: null, localRun: null, workerId: dead, pooled: true });
       assert.deepEqual(found[0]!.Names, [`/ragomics-${tree}..n..1-1`], 'no run key: the previous version\'s name');
       assert.deepEqual((await containersWith(docker, { workerId: dead })).map((c) => c.Id), [containerId], 'found by its dead worker too');
       const folder = memberFolder(found[0]!);
@@ -461,7 +461,7 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
       assert.equal(folders.length, 1, folders.join());
       const runKey = folders[0]!.slice(tree.treeId.length + 1);
       assert.match(runKey, /^[A-Za-z0-9-]{1,36}$/);
-      assert.deepEqual(found[0]!.identity, { treeId: tree.treeId, nodeId: 'long', attempt: 1, activityAttempt: 1, runKey, workerId, pooled: true });
+      assert.deepEqual(found[0]!.identity, { treeId: tree.treeId, nodeId: 'long', attempt: 1, activityAttempt: 1, runKey, localRun: null, workerId, pooled: true });
       await tree.cancel('test');
       const result = await tree.result();
       assert.notEqual(result.state, 'COMPLETED');
@@ -471,6 +471,49 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
         await new Promise((r) => setTimeout(r, 200));
       }
       assert.ok(await containerGone(found[0]!.Id));
+    });
+  });
+
+  void test('a local activity\'s pooled container is named with its run\'s tag (as its attempt folder) and survives another worker\'s sweep while its worker lives', { timeout: 300_000 }, async () => {
+    const workerId = uid('warm-local-worker');
+    await withWorker({ executor: 'docker', maxConcurrentNodes: 1, defaultMemoryMB: 1024, warmPool: 1, workerId }, async ({ client, rw, workspace }) => {
+      const pool = (rw.executor as DockerExecutor).pool!;
+      await waitFor(() => pool.readyIdle() === 1, READY_MS, 'a ready member');
+      const tree = await client.startTree({ id: uid('warm-local'), localActivities: true, jobTimeout: 600, nodes: [{ id: 'long', block: { name: 'sleep', parameters: { seconds: 300 } } }] });
+      const end = Date.now() + 120_000;
+      let found: Awaited<ReturnType<typeof containersWith>> = [];
+      while (!(found = await containersWith(docker, { treeId: tree.treeId, nodeId: 'long' })).some((c) => c.State === 'running')) {
+        if (Date.now() > end) assert.fail('the node\'s container did not show up running');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(found.length, 1);
+      // Its attempt folder `attempts/1-1-<tag>` (activities/workspace.ts) and its container name carry the same tag.
+      const [folder] = (await readdir(path.join(workspace, 'trees'))).filter((f) => f.startsWith(`${tree.treeId}.`));
+      const attempts = await readdir(path.join(workspace, 'trees', folder!, 'nodes', 'long', 'attempts'));
+      assert.equal(attempts.length, 1, attempts.join());
+      const tag = /^1-1-([0-9a-f]+)$/.exec(attempts[0]!)?.[1];
+      assert.ok(tag, `a local run's folder: ${attempts[0]}`);
+      const runKey = folder!.slice(tree.treeId.length + 1);
+      assert.deepEqual(found[0]!.identity, { treeId: tree.treeId, nodeId: 'long', attempt: 1, activityAttempt: 1, runKey, localRun: tag, workerId, pooled: true });
+      // Another worker's sweep (at its start and every RAGOMICS_ORPHAN_SWEEP seconds): the node is
+      // a local activity, no pending activity in the tree's describe, yet its worker polls the
+      // tree's queue, so its container stays. Only this tree's containers are judged.
+      const connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
+      try {
+        const removed = await removeOrphanContainers(docker, connection, 'default', (c) => containerIdentity(c)?.treeId !== tree.treeId);
+        assert.deepEqual(removed, [], 'the live worker\'s local node was not swept');
+      } finally {
+        await connection.close();
+      }
+      assert.equal((await docker.getContainer(found[0]!.Id).inspect()).State.Status, 'running');
+      await tree.cancel('test');
+      assert.notEqual((await tree.result()).state, 'COMPLETED');
+      assert.equal((await tree.status()).nodes.find((n) => n.id === 'long')?.state, 'CANCELLED');
+      const gone = Date.now() + 60_000;
+      while ((await containersWith(docker, { treeId: tree.treeId })).length > 0) {
+        if (Date.now() > gone) assert.fail('the cancelled node\'s container is still there');
+        await new Promise((r) => setTimeout(r, 200));
+      }
     });
   });
 });

@@ -49,6 +49,8 @@ interface TreeState {
   live: Set<string> | null | 'unknown';
   /** The latest execution's first run id (its run key: common/run-key.ts `isRunKeyOf`); null when unknown. */
   firstRunId: string | null;
+  /** The latest execution's task queue, whose pollers tell which workers are alive ({@link pollingWorkers}); null when unknown. */
+  taskQueue: string | null;
 }
 
 /** The latest execution of `treeId` in this namespace: its live workers and its run key. */
@@ -57,14 +59,49 @@ async function liveWorkersOf(client: Client, treeId: string): Promise<TreeState>
     const d = await client.workflow.getHandle(treeId).describe();
     const first = d.raw.workflowExecutionInfo?.firstRunId;
     const firstRunId = first || null;
-    if (d.status.name !== 'RUNNING') return { live: null, firstRunId };
-    return { live: liveWorkersIn(d.raw.pendingActivities ?? []), firstRunId };
+    const taskQueue = d.taskQueue || null;
+    if (d.status.name !== 'RUNNING') return { live: null, firstRunId, taskQueue };
+    return { live: liveWorkersIn(d.raw.pendingActivities ?? []), firstRunId, taskQueue };
   } catch {
     // Not found: the tree belongs to another server or namespace sharing the Docker engine (or
     // to a test driving the executor directly), so it is not ours to judge. Any other error:
     // we cannot tell now; a later sweep will.
-    return { live: 'unknown', firstRunId: null };
+    return { live: 'unknown', firstRunId: null, taskQueue: null };
   }
+}
+
+/**
+ * The workers (identities) polling `taskQueue` for workflow or activity tasks, as the server
+ * lists them: every poll of the last 5 minutes (the server's poller history; a live worker polls
+ * at least once a minute, a long poll lasting up to one), or `'unknown'` when the server cannot
+ * say now. A worker that died stays listed until 5 minutes after its last poll.
+ *
+ * Why pollers: a local activity (a tree with `localActivities`) is no pending activity in its
+ * workflow's describe, so {@link liveWorkersIn} never names the worker running it; that worker
+ * holds the tree's workflow task, which it polled from this queue.
+ */
+export async function pollingWorkers(client: Client, namespace: string, taskQueue: string): Promise<Set<string> | 'unknown'> {
+  const { TaskQueueType } = temporal.api.enums.v1;
+  try {
+    const answers = await Promise.all([TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY].map((taskQueueType) =>
+      client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType })));
+    return new Set(answers.flatMap((a) => (a.pollers ?? []).map((p) => p.identity ?? '')).filter((id) => id !== ''));
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * The verdict on a local activity run's container (its identity has a `localRun` tag) of a
+ * running tree: kept while its worker polls the tree's task queue ({@link pollingWorkers}),
+ * removed once it does not. A local run lives inside its worker's workflow task, so its worker
+ * being alive is the one sign Temporal gives that it still runs; a run whose worker is alive but
+ * whose workflow task moved on (the worker lost the server for longer than the task timeout)
+ * is kept until it ends by itself (its nodes are short: LOCAL_NODE_MAX_TIMEOUT_SECONDS).
+ */
+export function localRunVerdict(workerId: string | null, pollers: Set<string> | 'unknown'): 'keep' | 'remove' {
+  if (pollers === 'unknown') return 'keep';
+  return workerId !== null && pollers.has(workerId) ? 'keep' : 'remove';
 }
 
 /**
@@ -89,7 +126,8 @@ async function isOwnEarlierExecution(client: Client, treeId: string, runKey: str
 /**
  * Removes managed containers whose attempt no live worker owns: their tree's workflow is closed,
  * or it is running and no started activity belongs to the worker named in the container's label
- * (that worker died and Temporal timed its activity out). Returns the removed ids, and gives
+ * (that worker died and Temporal timed its activity out), or, for a local activity's run, that
+ * worker no longer polls the tree's task queue ({@link localRunVerdict}). Returns the removed ids, and gives
  * `onRemoved` each removed container as listed (for a log naming its attempt). Kept: a
  * container of a worker that is still heart-beating for its tree, containers for which `keep`
  * is true, and containers of trees this server does not know (another server or namespace on
@@ -117,6 +155,8 @@ export async function removeOrphanContainers(
   const trees = new Map<string, TreeState>();
   /** `<tree>\0<run key>` → whether that execution is an earlier one of this namespace. */
   const earlier = new Map<string, boolean>();
+  /** Task queue → the workers polling it, asked only for a running tree's local run containers. */
+  const pollers = new Map<string, Set<string> | 'unknown'>();
   const containers = await docker.listContainers({ all: true, filters: JSON.stringify({ label: ['ragomics.managed=true'] }) });
   // The time of the listing, whose states are judged: not of the verdict, which comes after
   // every tree's describe (seconds each while the server restarts).
@@ -130,6 +170,9 @@ export async function removeOrphanContainers(
     const other = `${tree}\0${identity.runKey}`;
     if (identity.runKey !== null && state.firstRunId !== null && !isRunKeyOf(identity.runKey, state.firstRunId) && !earlier.has(other)) {
       earlier.set(other, await isOwnEarlierExecution(client, tree, identity.runKey));
+    }
+    if (identity.localRun !== null && state.live instanceof Set && state.taskQueue !== null && !pollers.has(state.taskQueue)) {
+      pollers.set(state.taskQueue, await pollingWorkers(client, namespace, state.taskQueue));
     }
   }
   // Judge the listing made before Temporal was asked, not a new one: a container listed with an
@@ -150,6 +193,9 @@ export async function removeOrphanContainers(
       // Another execution of this tree id: ours and closed (remove), or not ours (keep); not asked yet: next sweep.
       const own = earlier.get(`${identity.treeId}\0${identity.runKey}`);
       return own !== true;
+    }
+    if (identity.localRun !== null && state.live !== null) {
+      return localRunVerdict(identity.workerId, state.taskQueue === null ? 'unknown' : pollers.get(state.taskQueue) ?? 'unknown') === 'keep';
     }
     return Boolean(state.live && identity.workerId && state.live.has(identity.workerId));
   });

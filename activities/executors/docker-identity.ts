@@ -14,7 +14,8 @@
  */
 import type Docker from 'dockerode';
 import { IdSchema, RunKeySchema } from '../../common/schemas';
-import { MANAGED_LABEL, POOL_LABEL, RUN_KEY_LABEL } from './docker-spec';
+import { LOCAL_RUN_TAG } from '../workspace';
+import { LOCAL_RUN_LABEL, MANAGED_LABEL, POOL_LABEL, RUN_KEY_LABEL } from './docker-spec';
 
 /** Prefix of every attempt's container name. */
 export const CONTAINER_NAME_PREFIX = 'ragomics-';
@@ -33,12 +34,20 @@ export interface AttemptKey {
    * history, a direct caller), or a container named by a version before run keys.
    */
   runKey?: string;
+  /**
+   * A local activity run's tag (ExecJob.localRun): a local run's attempt numbers restart at 1
+   * when its workflow task moves to another worker, so without it the run there would want the
+   * name of the dead worker's container, still running or not yet swept. Absent: a regular activity's.
+   */
+  localRun?: string;
 }
 
 /** The attempt a container runs, and who runs it. */
-export interface ContainerIdentity extends Omit<AttemptKey, 'runKey'> {
+export interface ContainerIdentity extends Omit<AttemptKey, 'runKey' | 'localRun'> {
   /** The run key in its name or label `ragomics.run-key`; null for a container without one (named or labelled by a previous version, or a job without a run key). */
   runKey: string | null;
+  /** The local run's tag in its name or label `ragomics.local-run`; null for a regular activity's container (and one of a version before local runs were tagged). */
+  localRun: string | null;
   /** The worker that started it (label `ragomics.worker`), null when unlabelled. */
   workerId: string | null;
   /** A warm pool container (identity from its name), else a cold one (identity from its labels). */
@@ -49,11 +58,16 @@ export interface ContainerIdentity extends Omit<AttemptKey, 'runKey'> {
 const SEP = '..';
 /** Splits at a separator: a run of three dots is an id ending in "." followed by the separator. */
 const SPLIT = /\.\.(?!\.)/;
+/** The attempts field: `<attempt>-<activityAttempt>[-<localRun>]`, as the attempt's folder is named (workspace.ts). */
+const ATTEMPTS = new RegExp(`^(\\d{1,9})-(\\d{1,9})(?:-(${LOCAL_RUN_TAG}))?$`);
+const LOCAL_RUN = new RegExp(`^${LOCAL_RUN_TAG}$`);
 
 /**
  * The container name of an attempt:
- * `ragomics-<tree>..<node>..<attempt>-<activityAttempt>..<runKey>`, e.g.
- * `ragomics-pbmc..normalize..1-1..3f5b2a7d10e4`. The run key makes the name unique per tree
+ * `ragomics-<tree>..<node>..<attempt>-<activityAttempt>[-<localRun>]..<runKey>`, e.g.
+ * `ragomics-pbmc..normalize..1-1..3f5b2a7d10e4`, or `ragomics-pbmc..normalize..1-1-9c0e77a1..3f5b2a7d10e4`
+ * for a local activity's run (the attempts field is the attempt folder's name: workspace.ts
+ * attemptFolderName; see {@link AttemptKey.localRun} for why). The run key makes the name unique per tree
  * execution: without it two executions of one tree id on one engine (an id used again while a
  * container of its earlier run is still being removed, two servers or namespaces sharing the
  * engine) would want the same name, and the second hand-over's rename would fail (that node
@@ -65,9 +79,10 @@ const SPLIT = /\.\.(?!\.)/;
  * Tree and node ids are IdSchema ids, whose characters (`[A-Za-z0-9_.-]`) are all allowed in
  * Docker names and which never contain ".."; a run key holds no "." at all; so the name is the
  * ids verbatim and {@link parseContainerName} inverts it exactly: no sanitising, no hash. The
- * longest is 326 characters (two 128-character ids, two 9-digit counts, a 36-character run key;
- * real run keys have 12, or 8 before the `run-key-tail` patch: common/run-key.ts); Docker sets no length limit on names (a 326-character name was
- * accepted by Docker 20.10.24: that longest one, created and removed by hand when this was written). Returns null when an id
+ * longest is 359 characters (two 128-character ids, two 9-digit counts, a 32-character local run tag, a 36-character run key;
+ * real run keys have 12, or 8 before the `run-key-tail` patch: common/run-key.ts; real local run tags 8); Docker sets no length limit on names (a 326-character name was
+ * accepted by Docker 20.10.24 when this was written, and the 359-character one on 2026-12-02:
+ * each created, listed by an exact name filter and removed by hand). Returns null when an id
  * is not an IdSchema id or the run key not a RunKeySchema key (the activity validates them, so
  * this is a guard, not a path) or a count is not a positive integer.
  */
@@ -75,8 +90,10 @@ export function containerName(key: AttemptKey): string | null {
   if (!IdSchema.safeParse(key.treeId).success || !IdSchema.safeParse(key.nodeId).success) return null;
   if (!isCount(key.attempt) || !isCount(key.activityAttempt)) return null;
   if (key.runKey !== undefined && !RunKeySchema.safeParse(key.runKey).success) return null;
+  if (key.localRun !== undefined && !LOCAL_RUN.test(key.localRun)) return null;
   const run = key.runKey === undefined ? '' : `${SEP}${key.runKey}`;
-  return `${CONTAINER_NAME_PREFIX}${key.treeId}${SEP}${key.nodeId}${SEP}${key.attempt}-${key.activityAttempt}${run}`;
+  const local = key.localRun === undefined ? '' : `-${key.localRun}`;
+  return `${CONTAINER_NAME_PREFIX}${key.treeId}${SEP}${key.nodeId}${SEP}${key.attempt}-${key.activityAttempt}${local}${run}`;
 }
 
 /**
@@ -90,9 +107,12 @@ export function parseContainerName(name: string): AttemptKey | null {
   const parts = bare.slice(CONTAINER_NAME_PREFIX.length).split(SPLIT);
   if (parts.length !== 3 && parts.length !== 4) return null;
   const [treeId, nodeId, attempts, runKey] = parts as [string, string, string, string | undefined];
-  const m = /^(\d{1,9})-(\d{1,9})$/.exec(attempts);
+  const m = ATTEMPTS.exec(attempts);
   if (!m) return null;
-  const key: AttemptKey = { treeId, nodeId, attempt: Number(m[1]), activityAttempt: Number(m[2]), ...(runKey === undefined ? {} : { runKey }) };
+  const key: AttemptKey = {
+    treeId, nodeId, attempt: Number(m[1]), activityAttempt: Number(m[2]),
+    ...(m[3] === undefined ? {} : { localRun: m[3] }), ...(runKey === undefined ? {} : { runKey }),
+  };
   return containerName(key) === bare ? key : null;
 }
 
@@ -104,21 +124,21 @@ export function parseContainerName(name: string): AttemptKey | null {
  * "." (tree `pbmc.` for `pbmc`): what follows a separator (the next id, or the attempt number)
  * never starts with ".". With `runKey`, only that execution's containers (named with it):
  * e.g. `^/ragomics-pbmc\.\.[^.].*\.\.[0-9]+-[0-9]+\.\.3f5b2a7d10e4$` (the attempts before the key
- * keep out an old name whose attempts look like a run key). Plain syntax only: Docker matches
+ * keep out an old name whose attempts look like a run key; a local run's tag may follow them). Plain syntax only: Docker matches
  * with Go's regexp, which has no look-ahead.
  */
 export function containerNameFilter(treeId: string, nodeId?: string, runKey?: string): string {
   const esc = (s: string): string => s.replace(/\./g, '\\.');
   const head = `^/${esc(CONTAINER_NAME_PREFIX + treeId + SEP)}${nodeId === undefined ? '' : esc(nodeId + SEP)}`;
   if (runKey === undefined) return `${head}[^.]`;
-  return `${head}${nodeId === undefined ? '[^.].*\\.\\.' : ''}[0-9]+-[0-9]+\\.\\.${runKey}$`;
+  return `${head}${nodeId === undefined ? '[^.].*\\.\\.' : ''}[0-9]+-[0-9]+(-[0-9a-f]+)?\\.\\.${runKey}$`;
 }
 
 /**
  * The identity of a listed container (`docker.listContainers` entry, any state), or null for a
  * container that runs no attempt (an idle pool member, or one not ragomics-managed).
- * - Cold: its labels `ragomics.tree`, `ragomics.node`, `ragomics.attempt`, `ragomics.activity-attempt`, `ragomics.worker`, `ragomics.run-key` (absent: runKey null).
- * - Pooled (label `ragomics.pool=true`): its name ({@link containerName}, set at hand-over; a name without a run key gives runKey null) and its `ragomics.worker` label.
+ * - Cold: its labels `ragomics.tree`, `ragomics.node`, `ragomics.attempt`, `ragomics.activity-attempt`, `ragomics.worker`, `ragomics.run-key` (absent: runKey null), `ragomics.local-run` (absent: localRun null).
+ * - Pooled (label `ragomics.pool=true`): its name ({@link containerName}, set at hand-over; a name without a run key gives runKey null, without a local run tag localRun null) and its `ragomics.worker` label.
  * Never throws; labels or a name that do not parse give null.
  */
 export function containerIdentity(c: Pick<Docker.ContainerInfo, 'Labels' | 'Names'>): ContainerIdentity | null {
@@ -128,7 +148,7 @@ export function containerIdentity(c: Pick<Docker.ContainerInfo, 'Labels' | 'Name
   if (labels[POOL_LABEL] === 'true') {
     for (const name of c.Names ?? []) {
       const key = parseContainerName(name);
-      if (key) return { ...key, runKey: key.runKey ?? null, workerId, pooled: true };
+      if (key) return { ...key, runKey: key.runKey ?? null, localRun: key.localRun ?? null, workerId, pooled: true };
     }
     return null;
   }
@@ -137,7 +157,11 @@ export function containerIdentity(c: Pick<Docker.ContainerInfo, 'Labels' | 'Name
   const attempt = Number(labels['ragomics.attempt']);
   const activityAttempt = Number(labels['ragomics.activity-attempt']);
   if (!treeId || !nodeId || !isCount(attempt) || !isCount(activityAttempt)) return null;
-  return { treeId, nodeId, attempt, activityAttempt, runKey: labels[RUN_KEY_LABEL] ?? null, workerId, pooled: false };
+  const localRun = labels[LOCAL_RUN_LABEL];
+  return {
+    treeId, nodeId, attempt, activityAttempt, runKey: labels[RUN_KEY_LABEL] ?? null,
+    localRun: localRun !== undefined && LOCAL_RUN.test(localRun) ? localRun : null, workerId, pooled: false,
+  };
 }
 
 /** Which identities {@link identityMatches} accepts; every given field must be equal. */

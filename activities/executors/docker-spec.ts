@@ -38,6 +38,9 @@ export const POOL_LABEL = 'ragomics.pool';
 /** Label of a cold attempt's container naming its tree execution's run key (ExecJob.runKey); absent when the job has none. */
 export const RUN_KEY_LABEL = 'ragomics.run-key';
 
+/** Label of a cold attempt's container naming its local activity run's tag (ExecJob.localRun); absent for a regular activity's. */
+export const LOCAL_RUN_LABEL = 'ragomics.local-run';
+
 /** Memory limit of an idle pool container (MB): a warm interpreter holds about 210 MB (BENCHMARKS.md section 3). */
 export const POOL_IDLE_MEMORY_MB = 1024;
 
@@ -139,6 +142,7 @@ export function containerLabels(job: ExecJob): Record<string, string> {
     'ragomics.activity-attempt': String(job.activityAttempt),
     'ragomics.worker': job.workerId,
     ...(job.runKey === undefined ? {} : { [RUN_KEY_LABEL]: job.runKey }),
+    ...(job.localRun === undefined ? {} : { [LOCAL_RUN_LABEL]: job.localRun }),
     ...(scope ? { [SCOPE_LABEL]: scope } : {}),
   };
 }

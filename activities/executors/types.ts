@@ -35,6 +35,12 @@ export interface ExecJob {
    * apart (the Docker executor's container names and labels). Absent when the input had none.
    */
   runKey?: string;
+  /**
+   * A local activity run's tag (workspace.ts attemptFolderName): its attempt folder's and its
+   * container's name carry it, because a local run's attempt numbers restart when its workflow
+   * task moves to another worker. Absent for a regular activity.
+   */
+  localRun?: string;
   /** The block, built-in parameters already parsed (defaults applied); inline code patched. */
   block: Block;
   /** Absolute host path of an existing input `.h5ad`, or null for a root without input (and for a multi-input node). */

@@ -19,6 +19,10 @@ void test('containerName: the ids verbatim, valid for Docker, inverted exactly (
     { treeId: 'pbmc', nodeId: 'normalize', attempt: 1, activityAttempt: 1, runKey: '3f2a9c1e' },
     { treeId: 'a.', nodeId: 'x.', attempt: 2, activityAttempt: 3, runKey: '1-2' },
     { treeId: long, nodeId: `${'n'.repeat(127)}.`, attempt: 999_999_999, activityAttempt: 999_999_999, runKey: 'k'.repeat(36) },
+    { treeId: 'pbmc', nodeId: 'normalize', attempt: 1, activityAttempt: 1, localRun: '9c0e77a1', runKey: '3f2a9c1e' },
+    { treeId: 'a.', nodeId: 'x.', attempt: 2, activityAttempt: 3, localRun: '0', runKey: '1-2' },
+    { treeId: 'pbmc', nodeId: 'qc', attempt: 1, activityAttempt: 1, localRun: 'deadbeef' },
+    { treeId: long, nodeId: `${'n'.repeat(127)}.`, attempt: 999_999_999, activityAttempt: 999_999_999, localRun: 'f'.repeat(32), runKey: 'k'.repeat(36) },
   ];
   for (const key of keys) {
     const name = containerName(key);
@@ -28,7 +32,19 @@ void test('containerName: the ids verbatim, valid for Docker, inverted exactly (
   }
   assert.equal(containerName(keys[0]!), 'ragomics-pbmc..normalize..1-1', 'no run key: the previous version\'s name');
   assert.equal(containerName(keys[4]!), 'ragomics-pbmc..normalize..1-1..3f2a9c1e');
-  assert.equal(containerName(keys[6]!)!.length, 326, 'the longest name (a 326-character name was checked against Docker 20.10.24 by hand)');
+  assert.equal(containerName(keys[6]!)!.length, 326, 'the longest name of a regular activity (a 326-character name was checked against Docker 20.10.24 by hand)');
+  assert.equal(containerName(keys[7]!), 'ragomics-pbmc..normalize..1-1-9c0e77a1..3f2a9c1e', 'a local run: its tag after the attempts, as its attempt folder is named');
+  assert.equal(containerName(keys[9]!), 'ragomics-pbmc..qc..1-1-deadbeef');
+  assert.equal(containerName(keys[10]!)!.length, 359, 'the longest name (checked against Docker 20.10.24 by hand)');
+});
+
+void test('containerName: a local run on another worker (attempt numbers restarted, a new tag) never takes the dead worker\'s name', () => {
+  const attempt = { treeId: 'pbmc', nodeId: 'qc', attempt: 1, activityAttempt: 1, runKey: 'aaaa1111' };
+  const names = new Set([containerName(attempt), containerName({ ...attempt, localRun: '0a0a0a0a' }), containerName({ ...attempt, localRun: '1b1b1b1b' })]);
+  assert.equal(names.size, 3);
+  for (const localRun of ['', 'X1', '0a-1', 'g', 'f'.repeat(33)]) {
+    assert.equal(containerName({ ...attempt, localRun }), null, `local run tag ${JSON.stringify(localRun)}`);
+  }
 });
 
 void test('containerName: two executions of one tree id (run keys) never share a name; neither does one with and one without a run key', () => {
@@ -47,7 +63,8 @@ void test('containerName refuses what is not an attempt; parseContainerName refu
     assert.equal(containerName({ treeId: 'a', nodeId: 'n', attempt: 1, activityAttempt: 1, runKey }), null, `run key ${JSON.stringify(runKey)}`);
   }
   for (const bad of ['musing_shockley', 'ragomics-a..b', 'ragomics-a..b..c', 'ragomics-a..b..1-x', 'ragomics-a..b..c..1-1', 'ragomics-..b..1-1', 'other-a..b..1-1',
-    'ragomics-a..b..1-1..', 'ragomics-a..b..1-1..k.', 'ragomics-a..b..1-1..k..x', 'ragomics-a..b..k..1-1', 'ragomics-a..b..1-1...k']) {
+    'ragomics-a..b..1-1..', 'ragomics-a..b..1-1..k.', 'ragomics-a..b..1-1..k..x', 'ragomics-a..b..k..1-1', 'ragomics-a..b..1-1...k',
+    'ragomics-a..b..1-1-', 'ragomics-a..b..1-1-XY..k', 'ragomics-a..b..1-1-0a-0b', `ragomics-a..b..1-1-${'f'.repeat(33)}`]) {
     assert.equal(parseContainerName(bad), null, bad);
   }
 });
@@ -82,13 +99,19 @@ void test('containerNameFilter: tree and node filters match names with and witho
   assert.doesNotMatch(at('t.10', 'qc', 'aaaa1111'), new RegExp(containerNameFilter('t.1', undefined, 'aaaa1111')), 'another tree');
   // A name without a run key whose attempts look like one: never taken for an execution's.
   assert.doesNotMatch(at('t', 'x'), new RegExp(containerNameFilter('t', undefined, '2-1')));
+  // A local run's name (tag after the attempts) is found by every filter alike.
+  const local = `/${containerName({ treeId: 't.1', nodeId: 'qc', attempt: 2, activityAttempt: 1, localRun: '9c0e77a1', runKey: 'aaaa1111' })!}`;
+  for (const filter of [containerNameFilter('t.1'), containerNameFilter('t.1', 'qc'), containerNameFilter('t.1', undefined, 'aaaa1111'), containerNameFilter('t.1', 'qc', 'aaaa1111')]) {
+    assert.match(local, new RegExp(filter), filter);
+  }
+  assert.doesNotMatch(local, new RegExp(containerNameFilter('t.1', undefined, 'bbbb2222')), 'another execution');
 });
 
 const job = { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, workerId: 'w1' } as ExecJob;
 
 void test('containerIdentity: a cold container by its labels, whatever its name', () => {
   const c = { Labels: containerLabels(job), Names: ['/musing_shockley'] } as Pick<Docker.ContainerInfo, 'Labels' | 'Names'>;
-  assert.deepEqual(containerIdentity(c), { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, runKey: null, workerId: 'w1', pooled: false });
+  assert.deepEqual(containerIdentity(c), { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, runKey: null, localRun: null, workerId: 'w1', pooled: false });
   const keyed = { Labels: containerLabels({ ...job, runKey: 'aaaa1111' }), Names: ['/musing_shockley'] };
   assert.equal(containerIdentity(keyed)?.runKey, 'aaaa1111', 'label ragomics.run-key');
   assert.ok(identityMatches(keyed, { treeId: 'tree-1', runKey: 'aaaa1111' }));
@@ -96,14 +119,19 @@ void test('containerIdentity: a cold container by its labels, whatever its name'
   assert.ok(identityMatches(c, { treeId: 'tree-1', nodeId: 'qc' }));
   assert.ok(!identityMatches(c, { treeId: 'tree-1', nodeId: 'other' }));
   assert.ok(identityMatches(c, { workerId: 'w1' }));
+  const local = { Labels: containerLabels({ ...job, localRun: '9c0e77a1' }), Names: ['/musing_shockley'] };
+  assert.equal(containerIdentity(local)?.localRun, '9c0e77a1', 'label ragomics.local-run');
+  assert.equal(containerIdentity({ Labels: { ...local.Labels, 'ragomics.local-run': 'X/..' }, Names: [] })?.localRun, null, 'a label that is no tag');
 });
 
 void test('containerIdentity: a pooled container by its name (set at hand-over), its worker by its label; idle or unmanaged ones have none', () => {
   const pool = { 'ragomics.managed': 'true', 'ragomics.pool': 'true', 'ragomics.worker': 'w1' };
   const assigned = { Labels: pool, Names: [`/${containerName(job)!}`] };
-  assert.deepEqual(containerIdentity(assigned), { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, runKey: null, workerId: 'w1', pooled: true });
+  assert.deepEqual(containerIdentity(assigned), { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, runKey: null, localRun: null, workerId: 'w1', pooled: true });
   const keyed = { Labels: pool, Names: [`/${containerName({ ...job, runKey: 'aaaa1111' })!}`] };
-  assert.deepEqual(containerIdentity(keyed), { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, runKey: 'aaaa1111', workerId: 'w1', pooled: true });
+  assert.deepEqual(containerIdentity(keyed), { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, runKey: 'aaaa1111', localRun: null, workerId: 'w1', pooled: true });
+  const local = { Labels: pool, Names: [`/${containerName({ ...job, localRun: '9c0e77a1', runKey: 'aaaa1111' })!}`] };
+  assert.deepEqual(containerIdentity(local), { treeId: 'tree-1', nodeId: 'qc', attempt: 2, activityAttempt: 3, runKey: 'aaaa1111', localRun: '9c0e77a1', workerId: 'w1', pooled: true });
   assert.equal(containerIdentity({ Labels: pool, Names: ['/nostalgic_turing'] }), null, 'idle member');
   assert.ok(!identityMatches({ Labels: pool, Names: ['/nostalgic_turing'] }, { workerId: 'w1' }), 'an idle member runs no attempt');
   assert.equal(containerIdentity({ Labels: {}, Names: [`/${containerName(job)!}`] }), null, 'not managed: a name alone is no identity');
@@ -115,9 +143,9 @@ void test('upgrade: containers named or labelled by the previous version (no run
   // pooled container, and a cold container's labels without `ragomics.run-key`.
   const pool = { 'ragomics.managed': 'true', 'ragomics.pool': 'true', 'ragomics.worker': 'old-w' };
   const pooled = { Labels: pool, Names: ['/ragomics-pbmc..normalize..1-2'] };
-  assert.deepEqual(containerIdentity(pooled), { treeId: 'pbmc', nodeId: 'normalize', attempt: 1, activityAttempt: 2, runKey: null, workerId: 'old-w', pooled: true });
+  assert.deepEqual(containerIdentity(pooled), { treeId: 'pbmc', nodeId: 'normalize', attempt: 1, activityAttempt: 2, runKey: null, localRun: null, workerId: 'old-w', pooled: true });
   const cold = { Labels: { 'ragomics.managed': 'true', 'ragomics.tree': 'pbmc', 'ragomics.node': 'qc', 'ragomics.attempt': '1', 'ragomics.activity-attempt': '1', 'ragomics.worker': 'old-w' }, Names: ['/ragomics-pbmc..qc..1-1'] };
-  assert.deepEqual(containerIdentity(cold), { treeId: 'pbmc', nodeId: 'qc', attempt: 1, activityAttempt: 1, runKey: null, workerId: 'old-w', pooled: false });
+  assert.deepEqual(containerIdentity(cold), { treeId: 'pbmc', nodeId: 'qc', attempt: 1, activityAttempt: 1, runKey: null, localRun: null, workerId: 'old-w', pooled: false });
   // The clean-up by tree and the sweep select by identity.treeId / workerId: both match.
   for (const c of [pooled, cold]) {
     assert.ok(identityMatches(c, { treeId: 'pbmc' }));

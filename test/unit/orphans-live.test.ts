@@ -1,8 +1,8 @@
-/** Which pending activities keep their worker's containers from the orphan sweep (workers/orphans.ts `liveWorkersIn`). */
+/** Which pending activities keep their worker's containers from the orphan sweep (workers/orphans.ts `liveWorkersIn`), and which pollers keep a local run's (`localRunVerdict`). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { temporal } from '@temporalio/proto';
-import { liveWorkersIn } from '../../workers/orphans';
+import { liveWorkersIn, localRunVerdict } from '../../workers/orphans';
 
 const S = temporal.api.enums.v1.PendingActivityState;
 
@@ -25,4 +25,13 @@ void test('a scheduled retry or a paused activity names the worker of an ended a
     { state: S.PENDING_ACTIVITY_STATE_STARTED },
   ]);
   assert.deepEqual([...live], []);
+});
+
+void test('a local run\'s container is kept while its worker polls the tree\'s task queue, removed once it does not, kept when the server cannot say', () => {
+  const pollers = new Set(['w-a', 'w-b']);
+  assert.equal(localRunVerdict('w-a', pollers), 'keep');
+  assert.equal(localRunVerdict('w-dead', pollers), 'remove');
+  assert.equal(localRunVerdict(null, pollers), 'remove', 'no worker label: nobody owns it');
+  assert.equal(localRunVerdict('w-dead', new Set()), 'remove');
+  assert.equal(localRunVerdict('w-dead', 'unknown'), 'keep');
 });
