@@ -287,6 +287,26 @@ void describe('docker warm pool: clean-up', () => {
   });
 });
 
+/** The containers of a tree's node, once one of them runs (by the one identity function: containersWith). */
+async function runningContainers(treeId: string, nodeId: string): Promise<Awaited<ReturnType<typeof containersWith>>> {
+  const end = Date.now() + 120_000;
+  let found: Awaited<ReturnType<typeof containersWith>> = [];
+  while (!(found = await containersWith(docker, { treeId, nodeId })).some((c) => c.State === 'running')) {
+    if (Date.now() > end) assert.fail(`${treeId}/${nodeId}: the node's container did not show up running`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return found;
+}
+
+/** Waits until no container of the tree is left (a cancelled tree's clean-up). */
+async function noContainersLeft(treeId: string): Promise<void> {
+  const gone = Date.now() + 60_000;
+  while ((await containersWith(docker, { treeId })).length > 0) {
+    if (Date.now() > gone) assert.fail(`${treeId}: the cancelled node's container is still there`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** A pool member's host folder: the parent of the `ws/` folder mounted at /workspace. */
 function memberFolder(c: Docker.ContainerInfo): string {
   const ws = c.Mounts.find((m) => m.Destination === '/workspace')?.Source;
@@ -449,12 +469,7 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
       const pool = (rw.executor as DockerExecutor).pool!;
       await waitFor(() => pool.readyIdle() === 1, READY_MS, 'a ready member');
       const tree = await client.startTree({ id: uid('warm-cancel'), nodes: [{ id: 'long', block: { name: 'sleep', parameters: { seconds: 300 } } }] });
-      const end = Date.now() + 120_000;
-      let found: Awaited<ReturnType<typeof containersWith>> = [];
-      while (!(found = await containersWith(docker, { treeId: tree.treeId, nodeId: 'long' })).some((c) => c.State === 'running')) {
-        if (Date.now() > end) assert.fail('the node\'s container did not show up running');
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      const found = await runningContainers(tree.treeId, 'long');
       assert.equal(found.length, 1);
       // The tree's run key, as its workspace folder `trees/<treeId>.<runKey>` names it.
       const folders = (await readdir(path.join(workspace, 'trees'))).filter((f) => f.startsWith(`${tree.treeId}.`));
@@ -465,11 +480,7 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
       await tree.cancel('test');
       const result = await tree.result();
       assert.notEqual(result.state, 'COMPLETED');
-      const gone = Date.now() + 60_000;
-      while ((await containersWith(docker, { treeId: tree.treeId })).length > 0) {
-        if (Date.now() > gone) assert.fail('the cancelled node\'s container is still there');
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await noContainersLeft(tree.treeId);
       assert.ok(await containerGone(found[0]!.Id));
     });
   });
@@ -480,12 +491,7 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
       const pool = (rw.executor as DockerExecutor).pool!;
       await waitFor(() => pool.readyIdle() === 1, READY_MS, 'a ready member');
       const tree = await client.startTree({ id: uid('warm-local'), localActivities: true, jobTimeout: 600, nodes: [{ id: 'long', block: { name: 'sleep', parameters: { seconds: 300 } } }] });
-      const end = Date.now() + 120_000;
-      let found: Awaited<ReturnType<typeof containersWith>> = [];
-      while (!(found = await containersWith(docker, { treeId: tree.treeId, nodeId: 'long' })).some((c) => c.State === 'running')) {
-        if (Date.now() > end) assert.fail('the node\'s container did not show up running');
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      const found = await runningContainers(tree.treeId, 'long');
       assert.equal(found.length, 1);
       // Its attempt folder `attempts/1-1-<tag>` (activities/workspace.ts) and its container name carry the same tag.
       const [folder] = (await readdir(path.join(workspace, 'trees'))).filter((f) => f.startsWith(`${tree.treeId}.`));
@@ -509,11 +515,7 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
       await tree.cancel('test');
       assert.notEqual((await tree.result()).state, 'COMPLETED');
       assert.equal((await tree.status()).nodes.find((n) => n.id === 'long')?.state, 'CANCELLED');
-      const gone = Date.now() + 60_000;
-      while ((await containersWith(docker, { treeId: tree.treeId })).length > 0) {
-        if (Date.now() > gone) assert.fail('the cancelled node\'s container is still there');
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await noContainersLeft(tree.treeId);
     });
   });
 });
