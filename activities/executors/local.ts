@@ -48,10 +48,14 @@ export interface LocalExecutorOptions {
 /**
  * `RAGOMICS_PYTHON`, else `<tools dir>/blocks-venv/bin/python` when it exists (made by
  * scripts/ensure-local-python.sh; `.tools/` in a checkout, `~/.ragomics/tools/` when installed),
- * else `python3`.
+ * else `python3`. A relative `RAGOMICS_PYTHON` path (one with a "/", e.g.
+ * `.tools/blocks-venv/bin/python`) is resolved against the current directory here, as the user
+ * meant it: the runner and the fork server start in other folders. A bare name (`python3`) is
+ * left for PATH.
  */
 export function resolveLocalPython(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.RAGOMICS_PYTHON) return env.RAGOMICS_PYTHON;
+  const asked = env.RAGOMICS_PYTHON;
+  if (asked) return asked.includes('/') ? path.resolve(asked) : asked;
   const venv = path.join(toolsDir(env), 'blocks-venv', 'bin', 'python');
   return existsSync(venv) ? venv : 'python3';
 }

@@ -1,4 +1,4 @@
-/** Worker configuration from the environment: the eager-dispatch switch, the node cap's default per executor, and their errors. */
+/** Worker configuration from the environment: the eager-dispatch switch, the local Python, the node cap's default per executor, and their errors. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
@@ -9,6 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { dispatchOptions, dockerExecutorUserProblem, setWorkflowStackFrames } from '../../workers/create-worker';
 import { InvalidInputError } from '../../client/errors';
+import { resolveLocalPython } from '../../activities/executors/local';
 
 void test('RAGOMICS_EAGER_NODES: on by default, switched off by 0/false/off/no, on by 1/true/on/yes', () => {
   assert.equal(loadWorkerConfig({}, {}).eagerNodes, true);
@@ -140,4 +141,10 @@ void test('the Docker executor needs a root worker: another uid is refused at st
   assert.match(problem, /^--executor docker: the worker runs as uid 1000, and must run as root: blocks write their outputs as uid 10001/);
   assert.match(problem, /or use --executor local$/);
   assert.equal(problem.includes('\n'), false, 'one line');
+});
+
+void test('resolveLocalPython: RAGOMICS_PYTHON as a relative path is resolved against the current directory (the runner starts elsewhere); a bare name is left for PATH', () => {
+  assert.equal(resolveLocalPython({ RAGOMICS_PYTHON: '.tools/blocks-venv/bin/python' }), path.resolve('.tools/blocks-venv/bin/python'));
+  assert.equal(resolveLocalPython({ RAGOMICS_PYTHON: '/opt/py/bin/python' }), '/opt/py/bin/python');
+  assert.equal(resolveLocalPython({ RAGOMICS_PYTHON: 'python3.11' }), 'python3.11');
 });
