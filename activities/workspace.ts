@@ -36,6 +36,11 @@ export interface AttemptFolder {
  */
 export const LOCAL_RUN_TAG = '[0-9a-f]{1,32}';
 const LOCAL_RUN = new RegExp(`^${LOCAL_RUN_TAG}$`);
+
+/** True when `tag` is a local run's tag ({@link LOCAL_RUN_TAG}), e.g. read back from a container's label. */
+export function isLocalRunTag(tag: string): boolean {
+  return LOCAL_RUN.test(tag);
+}
 /** `<attempt>-<activityAttempt>[-<localRun>]`. */
 const ATTEMPT_FOLDER = new RegExp(`^(\\d{1,9})-(\\d{1,9})(?:-(${LOCAL_RUN_TAG}))?$`);
 

@@ -14,7 +14,7 @@
  */
 import type Docker from 'dockerode';
 import { IdSchema, RunKeySchema } from '../../common/schemas';
-import { LOCAL_RUN_TAG } from '../workspace';
+import { attemptFolderName, isLocalRunTag, parseAttemptFolder } from '../workspace';
 import { LOCAL_RUN_LABEL, MANAGED_LABEL, POOL_LABEL, RUN_KEY_LABEL } from './docker-spec';
 
 /** Prefix of every attempt's container name. */
@@ -58,9 +58,6 @@ export interface ContainerIdentity extends Omit<AttemptKey, 'runKey' | 'localRun
 const SEP = '..';
 /** Splits at a separator: a run of three dots is an id ending in "." followed by the separator. */
 const SPLIT = /\.\.(?!\.)/;
-/** The attempts field: `<attempt>-<activityAttempt>[-<localRun>]`, as the attempt's folder is named (workspace.ts). */
-const ATTEMPTS = new RegExp(`^(\\d{1,9})-(\\d{1,9})(?:-(${LOCAL_RUN_TAG}))?$`);
-const LOCAL_RUN = new RegExp(`^${LOCAL_RUN_TAG}$`);
 
 /**
  * The container name of an attempt:
@@ -90,10 +87,10 @@ export function containerName(key: AttemptKey): string | null {
   if (!IdSchema.safeParse(key.treeId).success || !IdSchema.safeParse(key.nodeId).success) return null;
   if (!isCount(key.attempt) || !isCount(key.activityAttempt)) return null;
   if (key.runKey !== undefined && !RunKeySchema.safeParse(key.runKey).success) return null;
-  if (key.localRun !== undefined && !LOCAL_RUN.test(key.localRun)) return null;
+  if (key.localRun !== undefined && !isLocalRunTag(key.localRun)) return null;
   const run = key.runKey === undefined ? '' : `${SEP}${key.runKey}`;
-  const local = key.localRun === undefined ? '' : `-${key.localRun}`;
-  return `${CONTAINER_NAME_PREFIX}${key.treeId}${SEP}${key.nodeId}${SEP}${key.attempt}-${key.activityAttempt}${local}${run}`;
+  // The attempts field is the attempt folder's name (workspace.ts), tag included.
+  return `${CONTAINER_NAME_PREFIX}${key.treeId}${SEP}${key.nodeId}${SEP}${attemptFolderName(key.attempt, key.activityAttempt, key.localRun)}${run}`;
 }
 
 /**
@@ -107,11 +104,11 @@ export function parseContainerName(name: string): AttemptKey | null {
   const parts = bare.slice(CONTAINER_NAME_PREFIX.length).split(SPLIT);
   if (parts.length !== 3 && parts.length !== 4) return null;
   const [treeId, nodeId, attempts, runKey] = parts as [string, string, string, string | undefined];
-  const m = ATTEMPTS.exec(attempts);
-  if (!m) return null;
+  const f = parseAttemptFolder(attempts);
+  if (!f) return null;
   const key: AttemptKey = {
-    treeId, nodeId, attempt: Number(m[1]), activityAttempt: Number(m[2]),
-    ...(m[3] === undefined ? {} : { localRun: m[3] }), ...(runKey === undefined ? {} : { runKey }),
+    treeId, nodeId, attempt: f.attempt, activityAttempt: f.activityAttempt,
+    ...(f.localRun === null ? {} : { localRun: f.localRun }), ...(runKey === undefined ? {} : { runKey }),
   };
   return containerName(key) === bare ? key : null;
 }
@@ -160,7 +157,7 @@ export function containerIdentity(c: Pick<Docker.ContainerInfo, 'Labels' | 'Name
   const localRun = labels[LOCAL_RUN_LABEL];
   return {
     treeId, nodeId, attempt, activityAttempt, runKey: labels[RUN_KEY_LABEL] ?? null,
-    localRun: localRun !== undefined && LOCAL_RUN.test(localRun) ? localRun : null, workerId, pooled: false,
+    localRun: localRun !== undefined && isLocalRunTag(localRun) ? localRun : null, workerId, pooled: false,
   };
 }
 
