@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { copyFile, chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { Connection } from '@temporalio/client';
@@ -21,7 +22,8 @@ import { WARM_MIN_MEMORY_MB } from '../activities/executors/docker-warm';
 import type { NodeResult } from '../common/schemas';
 import { loadWorkerConfig, PROJECT_ROOT, resolveBlocksImage } from '../workers/config';
 import { removeOrphanContainers } from '../workers/orphans';
-import { failureOf, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor } from './fixtures/executor/helpers';
+import { failureOf, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, type Ran } from './fixtures/executor/helpers';
+import { cpuSince, hostCpuTimes } from '../activities/executors/host-cpu';
 import { TEMPORAL_ADDRESS, uid, withWorker } from './helpers/harness';
 import { containersWith } from './fixtures/reliability/common';
 
@@ -230,6 +232,51 @@ void describe('docker warm pool: cold fallback', () => {
       assert.equal(taken(broken), 0);
     } finally {
       await broken.close();
+    }
+  });
+});
+
+void describe('docker warm pool: refills from spare CPU', () => {
+  /** Busy share of the host's CPUs over the next second (every process, containers included). */
+  const busyShareOverASecond = async (): Promise<number> => {
+    const t0 = hostCpuTimes();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    return cpuSince(t0).busyShare;
+  };
+
+  void test('while running nodes take every CPU a taken member is not replaced (the next node would run cold); once they end it is', { timeout: 600_000 }, async () => {
+    const cpus = os.cpus().length;
+    const ex = createDockerExecutor({ docker, image: IMAGE, warmPool: 1, warmDir: path.join(root, 'warm-spare'), workerId: uid('warm-spare') });
+    const acts = createActivities({ executor: ex, workspaceRoot: root, workerId: 'warm-test', defaultMemoryMB: 1024 });
+    const spinners: Ran[] = [];
+    const stats = () => ex.pool!.stats() as { created: number; deferred: number; starting: number; idle: number };
+    try {
+      await poolHasIdle(ex);
+      // One spinner per CPU, each held to one CPU by its limit; inline code, so they run cold and
+      // leave the member alone. They spin until cancelled.
+      for (let i = 0; i < cpus; i++) {
+        spinners.push(startRunNode(acts, nodeInput(treeId(`spin${i}`), { block: { code: 'def run(adata, **p):\n    while True:\n        pass', parameters: {} }, resources: { cpus: 1 }, timeoutSeconds: 600 })));
+      }
+      // The state we need: the host saturated by them (not a guess at how long their start takes).
+      const deadline = performance.now() + READY_MS;
+      let share = 0;
+      while ((share = await busyShareOverASecond()) < 0.9 && performance.now() < deadline);
+      assert.ok(share >= 0.9, `the spinners saturate the host's ${cpus} CPUs (busy ${(share * 100).toFixed(0)}%)`);
+      const createdBefore = stats().created;
+      const served = await runNode(acts, nodeInput(treeId('spare-taken'), { block: { name: 'sleep', parameters: { seconds: 1 } } }));
+      assert.ok(await ranWarm(served), 'the idle member served the node');
+      assert.equal(stats().created, createdBefore, 'no replacement was started while the host had no spare CPU');
+      assert.equal(stats().starting, 0);
+      assert.ok(stats().deferred > 0, 'the refill was deferred, not forgotten');
+      assert.equal(stats().idle, 0, 'the pool is empty: the next node would run cold');
+      for (const s of spinners) s.env.cancel();
+      for (const s of spinners) await s.promise.catch(() => undefined);
+      await poolHasIdle(ex);
+      assert.equal(stats().created, createdBefore + 1, 'refilled once the CPUs were free');
+    } finally {
+      for (const s of spinners) s.env.cancel();
+      await Promise.all(spinners.map((s) => s.promise.catch(() => undefined)));
+      await ex.close();
     }
   });
 });

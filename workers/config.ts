@@ -160,6 +160,14 @@ export const WorkerConfigSchema = z.strictObject({
    * every attack in pooled containers with this on). @default false
    */
   warmInlineCode: onOff(false),
+  /**
+   * RAGOMICS_WARM_REFILL: when the Docker pool starts a member to replace one a node took.
+   * `spare-cpu`: only while the running nodes leave a CPU free (a member's warm-up is the same
+   * ~1.8 s of imports a cold node pays, so on a saturated host it would only take CPU from running
+   * nodes: the next nodes run cold instead, as without a pool); `always`: at once.
+   * @default "spare-cpu"
+   */
+  warmRefill: z.enum(['spare-cpu', 'always'], { error: 'must be spare-cpu or always' }).default('spare-cpu'),
   /** RAGOMICS_PYTHON: Python of the local executor. */
   python: z.string().optional(),
   /** RAGOMICS_TRACING: OpenTelemetry spans of workflows and activities; "console" prints them. @default "off" */
@@ -197,6 +205,7 @@ export const WORKER_ENV: Record<keyof WorkerConfig, string> = {
   logLevel: 'RAGOMICS_LOG_LEVEL',
   warmPool: 'RAGOMICS_WARM_POOL',
   warmInlineCode: 'RAGOMICS_WARM_INLINE_CODE',
+  warmRefill: 'RAGOMICS_WARM_REFILL',
   python: 'RAGOMICS_PYTHON',
   tracing: 'RAGOMICS_TRACING',
   buildNetwork: 'RAGOMICS_BUILD_NETWORK',

@@ -68,7 +68,7 @@ export function createExecutor(config: WorkerConfig, logger?: Logger): BlockExec
         },
         image: resolveBlocksImage(config),
         // Members' folders on the workspace's file system: inputs are hard-linked into them.
-        warmPool: config.warmPool, warmDir: path.join(config.workspace, 'warm'), workerId: config.workerId, warmInlineCode: config.warmInlineCode,
+        warmPool: config.warmPool, warmDir: path.join(config.workspace, 'warm'), workerId: config.workerId, warmInlineCode: config.warmInlineCode, warmRefill: config.warmRefill,
         requirementsBuild: { networkMode: config.buildNetwork, caBundle: config.buildCaBundle ?? process.env.PIP_CERT },
       });
     }

@@ -14,12 +14,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, realpath, rename, rm, rmdir, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Writable, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { inspectImage } from './docker-image';
 import { containerName } from './docker-identity';
 import { CONTAINER_WORKSPACE, poolContainerSpec, type SandboxOptions } from './docker-spec';
+import { createIdleCpuGauge } from './host-cpu';
 import type { LogSink } from './logs';
 import type { ExecJob } from './types';
 import { createWarmPool } from './warm-pool';
@@ -79,6 +81,19 @@ export interface WarmDockerPoolOptions extends SandboxOptions {
    * this option on). @default false
    */
   inlineCode?: boolean;
+  /**
+   * The nodes the executor runs right now. Given, the pool refills only from spare CPU: a member
+   * starts while the running nodes plus the members already starting leave one of `cpus` free, or
+   * while the host showed at least one idle CPU per member starting over the last half second
+   * (host-cpu.ts; nodes that wait rather than compute). A member's warm-up is the same interpreter
+   * start and imports a cold node pays (~1.8 s of CPU for scanpy), so on a saturated host it only
+   * takes CPU from running nodes and adds the hand-over on top (BENCHMARKS.md section 3b); the nodes
+   * that find the pool empty then run cold, as without a pool. Not given: the pool refills at once.
+   * The CPUs counted are the host's (`os.cpus()`: containers use all of them, whatever this
+   * process's affinity); with an engine on another host (DOCKER_HOST) the idle CPUs read are this
+   * host's, so the rule then refills about as `always` does.
+   */
+  runningNodes?: () => number;
   /** Called when a member's container exists / is gone, so the worker's own sweeper spares it. */
   onContainer?(id: string, present: boolean): void;
   /**
@@ -172,7 +187,13 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
     await discardMember(m);
     opts.onContainer?.(m.container.id, false);
   };
-  const pool = createWarmPool<WarmMember>({ size: opts.size, create, destroy, alive: (m) => !m.isGone() });
+  const cpus = os.cpus().length;
+  const gauge = opts.runningNodes ? createIdleCpuGauge() : null;
+  const running = opts.runningNodes;
+  const mayStart = running && gauge
+    ? (starting: number): boolean => running() + starting < cpus || gauge.idleCpus() >= 1 + starting
+    : undefined;
+  const pool = createWarmPool<WarmMember>({ size: opts.size, create, destroy, alive: (m) => !m.isGone(), ...(mayStart ? { mayStart } : {}) });
   return {
     imageRef: () => ref,
     canServe: async (job, imageRef) => {
@@ -197,7 +218,10 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
     },
     warmUpTimes: () => warmUps,
     readyIdle,
-    drain: () => pool.drain(),
+    drain: async () => {
+      gauge?.stop();
+      await pool.drain();
+    },
     stats: () => pool.stats(),
   };
 }

@@ -47,6 +47,13 @@ export interface DockerExecutorOptions extends SandboxOptions {
   warmDir?: string;
   /** Serve inline-code blocks from the pool too (see WarmDockerPoolOptions.inlineCode). @default false */
   warmInlineCode?: boolean;
+  /**
+   * When the pool starts a replacement member: `spare-cpu` only from CPU the running nodes leave
+   * over (WarmDockerPoolOptions.runningNodes: a saturated host runs its next nodes cold instead of
+   * spending the same CPU on warm-ups plus a hand-over), `always` as soon as a member is taken.
+   * @default 'spare-cpu'
+   */
+  warmRefill?: 'spare-cpu' | 'always';
   /** Worker id for the pool containers' `ragomics.worker` label. @default `pool-<pid>` */
   workerId?: string;
   /** Called with the pool's ready idle members and its size whenever a member becomes ready (the worker logs when the pool is first full). Must not throw. */
@@ -85,11 +92,14 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
   const removals = new Set<Promise<void>>();
   /** What cache lookups resolved, for their node's run (docker-resolved.ts). */
   const resolved = new ResolvedImages();
+  /** Attempts inside run() now (the warm pool's refill rule reads it). */
+  let running = 0;
   const pool = (opts.warmPool ?? 0) > 0
     ? createWarmDockerPool({
       docker, image: opts.image, size: opts.warmPool!, dir: opts.warmDir ?? path.join(os.tmpdir(), 'ragomics-warm'), workerId: opts.workerId ?? `pool-${process.pid}`, pidsLimit: opts.pidsLimit, inlineCode: opts.warmInlineCode,
       onContainer: (id, present) => (present ? active.add(id) : active.delete(id)),
       onReadyIdle: (ready) => opts.onWarmReady?.(ready, opts.warmPool!),
+      ...(opts.warmRefill === 'always' ? {} : { runningNodes: () => running }),
     })
     : null;
   return {
@@ -109,51 +119,60 @@ export function createDockerExecutor(opts: DockerExecutorOptions): DockerExecuto
       return `docker:${image.ref}`;
     },
     run: async (job, ctl) => {
-      const tPrepare = performance.now();
-      // The bounded ping first, always: an engine that hangs (rather than refusing) fails the
-      // node fast as ExecutorUnavailable instead of stalling the create below (dockerode has no
-      // timeout of its own). A cacheable node's lookup resolved the image moments ago (the Id its
-      // cache key names): no second inspect.
-      await ping(docker, opts.pingTimeoutMs ?? 5000);
-      let image = resolved.take({ treeId: job.treeId, ...(job.runKey === undefined ? {} : { runKey: job.runKey }), nodeId: job.nodeId, attempt: job.attempt, requirements: requirementsOf(job.block) });
-      if (image === null) {
-        // A requirements build may take minutes: an abort stops waiting for it (the build itself
-        // goes on for the cache, and its failure is observed here so it cannot go unhandled).
-        const resolving = resolveBlockImage(docker, opts.image, job.block, path.join(job.paths.dir, 'image-build.log'), opts.requirementsBuild);
-        resolving.catch(() => undefined);
-        const aborted = whenAborted(ctl.signal);
-        image = await Promise.race([resolving, aborted.promise.then(() => null)]).finally(() => aborted.dispose());
-      }
-      if (image === null || ctl.signal.aborted) return abortedBeforeStart(image?.digest ?? null);
-      const member = pool && (await pool.canServe(job, image.ref)) ? pool.take() : null;
-      if (member) {
-        const warm = await runWarm(docker, member, job, ctl, image.digest, opts.memorySampleMs ?? 2000, performance.now() - tPrepare, active, removals);
-        if (warm) return warm;
-        // The member could not take the node: removed by runWarm; the node runs cold below.
-      }
-      let container: Docker.Container;
-      const t0 = performance.now();
-      const phases: ExecPhases = { prepareMs: t0 - tPrepare };
+      running++;
       try {
-        container = await createNamed(docker, containerSpec(job, image.ref, opts), containerName(job));
-      } catch (e) {
-        throw new ExecutorUnavailableError(`cannot create the container: ${(e as Error).message}`, { logDir: job.paths.dir });
-      }
-      phases.createMs = performance.now() - t0;
-      active.add(container.id);
-      let outcome: ExecOutcome;
-      try {
-        outcome = await runContainer(docker, container, job, ctl, image.digest, opts.memorySampleMs ?? 2000, phases);
+        return await runNode(job, ctl);
       } finally {
-        active.delete(container.id);
-        const t1 = performance.now();
-        await container.remove({ force: true, v: true }).catch(() => undefined);
-        phases.removeMs = performance.now() - t1;
+        running--;
       }
-      // After an abort the container was already removed (killMs); this second remove is a no-op.
-      return outcome.status === 'exited' ? { ...outcome, phases } : outcome;
     },
   };
+
+  async function runNode(job: ExecJob, ctl: ExecControl): Promise<ExecOutcome> {
+    const tPrepare = performance.now();
+    // The bounded ping first, always: an engine that hangs (rather than refusing) fails the
+    // node fast as ExecutorUnavailable instead of stalling the create below (dockerode has no
+    // timeout of its own). A cacheable node's lookup resolved the image moments ago (the Id its
+    // cache key names): no second inspect.
+    await ping(docker, opts.pingTimeoutMs ?? 5000);
+    let image = resolved.take({ treeId: job.treeId, ...(job.runKey === undefined ? {} : { runKey: job.runKey }), nodeId: job.nodeId, attempt: job.attempt, requirements: requirementsOf(job.block) });
+    if (image === null) {
+      // A requirements build may take minutes: an abort stops waiting for it (the build itself
+      // goes on for the cache, and its failure is observed here so it cannot go unhandled).
+      const resolving = resolveBlockImage(docker, opts.image, job.block, path.join(job.paths.dir, 'image-build.log'), opts.requirementsBuild);
+      resolving.catch(() => undefined);
+      const aborted = whenAborted(ctl.signal);
+      image = await Promise.race([resolving, aborted.promise.then(() => null)]).finally(() => aborted.dispose());
+    }
+    if (image === null || ctl.signal.aborted) return abortedBeforeStart(image?.digest ?? null);
+    const member = pool && (await pool.canServe(job, image.ref)) ? pool.take() : null;
+    if (member) {
+      const warm = await runWarm(docker, member, job, ctl, image.digest, opts.memorySampleMs ?? 2000, performance.now() - tPrepare, active, removals);
+      if (warm) return warm;
+      // The member could not take the node: removed by runWarm; the node runs cold below.
+    }
+    let container: Docker.Container;
+    const t0 = performance.now();
+    const phases: ExecPhases = { prepareMs: t0 - tPrepare };
+    try {
+      container = await createNamed(docker, containerSpec(job, image.ref, opts), containerName(job));
+    } catch (e) {
+      throw new ExecutorUnavailableError(`cannot create the container: ${(e as Error).message}`, { logDir: job.paths.dir });
+    }
+    phases.createMs = performance.now() - t0;
+    active.add(container.id);
+    let outcome: ExecOutcome;
+    try {
+      outcome = await runContainer(docker, container, job, ctl, image.digest, opts.memorySampleMs ?? 2000, phases);
+    } finally {
+      active.delete(container.id);
+      const t1 = performance.now();
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+      phases.removeMs = performance.now() - t1;
+    }
+    // After an abort the container was already removed (killMs); this second remove is a no-op.
+    return outcome.status === 'exited' ? { ...outcome, phases } : outcome;
+  }
 }
 
 /**

@@ -30,6 +30,14 @@ export interface WarmPoolOptions<M> {
   alive?(member: M): boolean;
   /** True once a member finished its warm-up; take() prefers ready members over ones still starting. @default always ready */
   ready?(member: M): boolean;
+  /**
+   * Asked before each creation, with the number of members already starting: false defers it, and
+   * the pool asks again every `recheckMs` (and whenever a member is taken or settles). The Docker executor starts members only from CPU its
+   * running nodes leave over (see docker-warm.ts). A throw counts as true. @default always true
+   */
+  mayStart?(starting: number): boolean;
+  /** How often a deferred refill asks {@link mayStart} again (ms). @default 250 */
+  recheckMs?: number;
   /** Called with each creation failure (for the worker's log); never throws back into the pool. */
   onError?(error: unknown): void;
   /** First back-off after a failure, doubled per consecutive failure. @default 500 */
@@ -57,6 +65,8 @@ export interface WarmPoolStats {
   failures: number;
   /** Idle members found dead (by alive() or evict()) and dropped. */
   dead: number;
+  /** Times a creation the pool wanted was deferred because `mayStart` said no (one per refill pass). */
+  deferred: number;
   draining: boolean;
 }
 
@@ -99,9 +109,12 @@ export function createWarmPool<M>(opts: WarmPoolOptions<M>): WarmPool<M> {
   let missed = 0;
   let failures = 0;
   let dead = 0;
+  let deferred = 0;
   let consecutive = 0;
   let draining = false;
   let backoff: NodeJS.Timeout | undefined;
+  let recheck: NodeJS.Timeout | undefined;
+  const recheckMs = opts.recheckMs ?? 250;
   const draining$ = new AbortController();
 
   const destroy = (member: M): void => {
@@ -129,8 +142,27 @@ export function createWarmPool<M>(opts: WarmPoolOptions<M>): WarmPool<M> {
     backoff.unref(); // a back-off never keeps the worker's process alive
   };
 
+  const mayStart = (): boolean => {
+    try {
+      return opts.mayStart ? opts.mayStart(starting) : true;
+    } catch {
+      return true;
+    }
+  };
+
   const refill = (): void => {
     while (!draining && !backoff && idle.length + starting < size && starting < maxStarting) {
+      if (!mayStart()) {
+        if (!recheck) {
+          deferred++;
+          recheck = setTimeout(() => {
+            recheck = undefined;
+            refill();
+          }, recheckMs);
+          recheck.unref(); // a deferred refill never keeps the worker's process alive
+        }
+        return;
+      }
       starting++;
       const p = Promise.resolve()
         .then(() => opts.create(draining$.signal))
@@ -205,11 +237,13 @@ export function createWarmPool<M>(opts: WarmPoolOptions<M>): WarmPool<M> {
       draining$.abort();
       clearTimeout(backoff);
       backoff = undefined;
+      clearTimeout(recheck);
+      recheck = undefined;
       // Creations in flight destroy their member themselves once they settle (draining is set).
       while (pending.size > 0) await Promise.all([...pending]);
       for (const member of idle.splice(0)) destroy(member);
       while (destroying.size > 0) await Promise.all([...destroying]);
     },
-    stats: (): WarmPoolStats => ({ size, idle: idle.length, ready: idle.filter(isReady).length, starting, created, taken, missed, failures, dead, draining }),
+    stats: (): WarmPoolStats => ({ size, idle: idle.length, ready: idle.filter(isReady).length, starting, created, taken, missed, failures, dead, deferred, draining }),
   };
 }

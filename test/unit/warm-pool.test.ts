@@ -170,3 +170,46 @@ void test('maxStarting bounds the creations in flight; the pool still fills one 
   assert.equal(pool.stats().starting, 0);
   await pool.drain();
 });
+
+void test('mayStart defers creations, asks again on its own, and is told how many members are starting', async () => {
+  const m = members();
+  m.state.instant = false;
+  let allow = false;
+  const asked: number[] = [];
+  const pool = createWarmPool({
+    size: 2, create: m.create, destroy: m.destroy, alive: m.alive, recheckMs: 5,
+    mayStart: (starting) => {
+      asked.push(starting);
+      return allow && starting === 0; // at most one at a time, and only once allowed
+    },
+  });
+  assert.equal(pool.stats().starting, 0, 'nothing started while mayStart says no');
+  assert.equal(pool.take(), null, 'take still never waits');
+  await until(() => pool.stats().deferred >= 2, 'the pool asked again without being poked');
+  assert.equal(m.state.calls, 0);
+  allow = true;
+  await until(() => m.waiting.length === 1, 'one creation once allowed');
+  assert.equal(pool.stats().starting, 1, 'the second waits: mayStart was told one is starting');
+  assert.ok(asked.includes(1), 'mayStart saw the count of members starting');
+  m.waiting.shift()!();
+  await until(() => m.waiting.length === 1, 'the second starts once the first settled');
+  m.state.instant = true;
+  m.waiting.shift()!();
+  await filled(pool, 2);
+  allow = false;
+  assert.ok(pool.take(), 'a member is handed out whatever mayStart says');
+  await until(() => pool.stats().deferred >= 3, 'its replacement is deferred');
+  assert.equal(pool.stats().idle, 1);
+  await pool.drain();
+  const callsAtDrain = m.state.calls;
+  allow = true;
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(m.state.calls, callsAtDrain, 'a drained pool never starts a deferred creation');
+});
+
+void test('a mayStart that throws counts as yes: the pool is never held back by its own policy failing', async () => {
+  const m = members();
+  const pool = createWarmPool({ size: 1, create: m.create, destroy: m.destroy, mayStart: () => { throw new Error('policy broke'); } });
+  await filled(pool, 1);
+  await pool.drain();
+});

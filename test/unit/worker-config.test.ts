@@ -87,6 +87,12 @@ void test('warm pool: a bad RAGOMICS_WARM_POOL or --warm is refused, naming it',
   assert.equal(parseWarmPool('4'), 4);
 });
 
+void test('RAGOMICS_WARM_REFILL: spare-cpu by default, always on request, anything else refused naming it', () => {
+  assert.equal(loadWorkerConfig({}, {}).warmRefill, 'spare-cpu');
+  assert.equal(loadWorkerConfig({}, { RAGOMICS_WARM_REFILL: 'always' }).warmRefill, 'always');
+  assert.throws(() => loadWorkerConfig({}, { RAGOMICS_WARM_REFILL: 'eager' }), /RAGOMICS_WARM_REFILL: must be spare-cpu or always/);
+});
+
 void test('RAGOMICS_WARM_INLINE_CODE: off by default, an on/off word, anything else refused naming it', () => {
   assert.equal(loadWorkerConfig({}, {}).warmInlineCode, false, 'inline code gets a container of its own by default');
   for (const v of ['1', 'true', 'ON']) assert.equal(loadWorkerConfig({}, { RAGOMICS_WARM_INLINE_CODE: v }).warmInlineCode, true, v);
