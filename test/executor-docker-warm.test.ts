@@ -269,11 +269,14 @@ void describe('docker warm pool: refills from spare CPU', () => {
       assert.equal(stats().starting, 0);
       assert.ok(stats().deferred > 0, 'the refill was deferred, not forgotten');
       assert.equal(stats().idle, 0, 'the pool is empty: the next node would run cold');
-      for (const s of spinners) s.env.cancel();
-      for (const s of spinners) await s.promise.catch(() => undefined);
+      for (const s of spinners.splice(0)) {
+        s.env.cancel();
+        await s.promise.catch(() => undefined);
+      }
       await poolHasIdle(ex);
       assert.equal(stats().created, createdBefore + 1, 'refilled once the CPUs were free');
     } finally {
+      // Spinners still running after a failed assertion (the ones cancelled above were taken out).
       for (const s of spinners) s.env.cancel();
       await Promise.all(spinners.map((s) => s.promise.catch(() => undefined)));
       await ex.close();
