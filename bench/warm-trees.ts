@@ -14,7 +14,9 @@
  * tree's own metric), how many nodes ran warm (their result.json carries `jobReceivedAt`), and the
  * host's CPU per node over each tree (bench/host-cpu.ts: every process, each tree started on a
  * quiet host), which tells CPU a pool adds from CPU it only moves.
- * Checks before recording: every tree COMPLETED with every node published, all variants' nodes
+ * Every tree runs with `cache: false` (a repeat would otherwise reuse the first run's outputs).
+ * Checks before recording: every tree COMPLETED with every node published and computed (none
+ * reused from the cache), all variants' nodes
  * of the same id have the same output shape, the cold trees ran nothing warm, each pooled tree
  * ran at least one node warm.
  *
@@ -55,7 +57,9 @@ async function runTree(ctx: WorkerContext, spec: Omit<TreeSpec, 'id'>): Promise<
   const leftover = await waitForQuietCpu();
   if (leftover >= 0.15) process.stderr.write(`warning: the host stayed ${(leftover * 100).toFixed(0)}% busy before this tree\n`);
   const cpu0 = hostCpuTimes();
-  const tree = await ctx.client.startTree({ ...spec, id: uid('warm-trees') } as TreeSpec);
+  // cache: false: every tree computes every node. With the cache on (the tree default) a worker's
+  // second PBMC tree would reuse its first one's outputs and time nothing.
+  const tree = await ctx.client.startTree({ ...spec, cache: false, id: uid('warm-trees') } as TreeSpec);
   const result = await tree.result();
   const { busySeconds, busyShare } = cpuSince(cpu0);
   if (result.state !== 'COMPLETED') throw new Error(`tree ${tree.treeId} ended ${result.state}: ${JSON.stringify(result.failures).slice(0, 500)}`);
@@ -64,6 +68,7 @@ async function runTree(ctx: WorkerContext, spec: Omit<TreeSpec, 'id'>): Promise<
   const shapes = new Map<string, string>();
   for (const n of status.nodes) {
     if (!n.outputPath || !n.sha256) throw new Error(`tree ${tree.treeId}: node ${n.id} has no published output`);
+    if (n.cache?.hit) throw new Error(`tree ${tree.treeId}: node ${n.id} reused a cached output (nothing ran): the tree must compute every node`);
     const manifest = JSON.parse(await readFile(path.join(path.dirname(n.outputPath), 'result.json'), 'utf8')) as { timings?: { jobReceivedAt?: number }; shape?: unknown };
     if (typeof manifest.timings?.jobReceivedAt === 'number') warm++;
     shapes.set(n.id, JSON.stringify(manifest.shape ?? null));
