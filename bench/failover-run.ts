@@ -16,7 +16,7 @@
  * and this process share a host clock here; the production stack's containers share the host's
  * kernel clock too.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
@@ -47,6 +47,9 @@ export interface FailoverRunOptions {
   waitMs?: number;
 }
 
+/** What a run keeps of one timeline entry. */
+export type AttemptFacts = Pick<TimelineEntry, 'attempt' | 'state' | 'worker' | 'queued' | 'started' | 'ended' | 'error'>;
+
 /** What one failover run measured, and the facts a test asserts. */
 export interface FailoverRun {
   treeId: string;
@@ -67,13 +70,17 @@ export interface FailoverRun {
   /** Kill → the tree ended (the workflow's close time), ms. */
   treeEndMs: number;
   /** The long node's timeline entries (attempt, state, worker). */
-  attempts: Pick<TimelineEntry, 'attempt' | 'state' | 'worker' | 'started' | 'ended'>[];
+  attempts: AttemptFacts[];
   /** Timeline entries of `first`, the short node that completed on A before the long one started. */
-  firstAttempts: Pick<TimelineEntry, 'attempt' | 'state' | 'worker' | 'started' | 'ended'>[];
+  firstAttempts: AttemptFacts[];
   /** Worker identity of the activity attempt that timed out (history ActivityTaskStarted). */
   lostAttemptWorker: string;
   /** The tree's final state. */
   treeState: string;
+  /** The history's activity events, one line each (what a failed assertion prints). */
+  activityEvents: string[];
+  /** The last lines of both workers' logs (what a failed assertion prints). */
+  workerLogs: string;
   /** The run's folder (workspace, worker logs). */
   dir: string;
 }
@@ -93,6 +100,38 @@ async function until<T>(what: string, check: () => Promise<T | null | undefined 
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+const ACTIVITY_EVENTS = new Set<number>([
+  EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED, EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+  EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+  EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+]);
+
+/** One line per activity (and workflow task) event: id, type, time after the kill, identity, activity id, timeout type. */
+function activityEvents(events: temporal.api.history.v1.IHistoryEvent[], killAt: number): string[] {
+  return events.filter((e) => ACTIVITY_EVENTS.has(e.eventType ?? 0)).map((e) => {
+    const name = (EventType[e.eventType ?? 0] ?? '?').replace(/^EVENT_TYPE_/, '');
+    const extra = [
+      e.activityTaskScheduledEventAttributes?.activityId,
+      e.activityTaskStartedEventAttributes?.identity,
+      e.activityTaskStartedEventAttributes ? `attempt ${e.activityTaskStartedEventAttributes.attempt}` : undefined,
+      e.workflowTaskStartedEventAttributes?.identity,
+      e.activityTaskTimedOutEventAttributes ? `scheduled ${e.activityTaskTimedOutEventAttributes.scheduledEventId} ${temporal.api.enums.v1.TimeoutType[e.activityTaskTimedOutEventAttributes.failure?.timeoutFailureInfo?.timeoutType ?? 0]}` : undefined,
+    ].filter(Boolean).join(' ');
+    return `  ${e.eventId} ${name} ${tsMs(e.eventTime) - killAt} ${extra}`;
+  });
+}
+
+/** The last 40 lines of a worker's log, headed by its id. */
+function logTail(w: WorkerProcessHandle): string {
+  let text = '';
+  try {
+    text = readFileSync(w.logFile, 'utf8');
+  } catch {
+    text = '(no log)';
+  }
+  return `--- ${w.workerId} (${w.logFile}), last lines:\n${text.split('\n').slice(-40).join('\n')}`;
 }
 
 /** The node's activity as the server sees it (state and the identity of the worker that started it). */
@@ -153,7 +192,7 @@ export async function runFailover(opts: FailoverRunOptions): Promise<FailoverRun
     const desc = await t.workflow.describe();
     const treeEndMs = (desc.closeTime?.getTime() ?? Date.now()) - killAt;
     const timeline = await t.timeline();
-    const pick = (node: string) => timeline.filter((e) => e.node === node).map(({ attempt, state, worker, started, ended }) => ({ attempt, state, worker, started, ended }));
+    const pick = (node: string): AttemptFacts[] => timeline.filter((e) => e.node === node).map(({ attempt, state, worker, queued, started, ended, error }) => ({ attempt, state, worker, queued, started, ended, error }));
     const attempts = pick('long');
 
     const events = (await t.workflow.fetchHistory()).events ?? [];
@@ -168,8 +207,13 @@ export async function runFailover(opts: FailoverRunOptions): Promise<FailoverRun
     const wftStarted = after.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
     const stickyTimedOut = after.slice(0, wftStarted ? after.indexOf(wftStarted) : after.length)
       .some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT);
-    const rerun = attempts.find((x) => x.attempt === 2);
-    if (!rerun?.started) throw new Error(`tree ${treeId}: the node has no second attempt with a start time (attempts: ${JSON.stringify(attempts)})`);
+    // The attempt that completed the node (normally the second; a run where another attempt was
+    // lost on the way is reported as such by the caller, with the history that explains it).
+    const rerun = attempts.find((x) => x.state === 'COMPLETED');
+    if (!rerun?.started) {
+      throw new Error(`tree ${treeId}: the node has no completed attempt with a start time (attempts: ${JSON.stringify(attempts)})\n`
+        + `activity events, ms after the kill:\n${activityEvents(events, killAt).join('\n')}\n${[a, b].map((w) => w && logTail(w)).join('\n')}`);
+    }
     return {
       treeId, workerA, workerB,
       detectMs: tsMs(timedOut.eventTime) - killAt,
@@ -178,6 +222,8 @@ export async function runFailover(opts: FailoverRunOptions): Promise<FailoverRun
       workflowTaskWorker: wftStarted?.workflowTaskStartedEventAttributes?.identity ?? '',
       stickyTimedOut,
       failoverMs: Date.parse(rerun.started) - killAt,
+      activityEvents: activityEvents(events, killAt),
+      workerLogs: [a, b].map((w) => logTail(w!)).join('\n'),
       treeEndMs,
       attempts,
       firstAttempts: pick('first'),

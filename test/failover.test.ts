@@ -35,10 +35,19 @@ void test('a worker SIGKILLed while it runs a node: the node runs again on the o
     // Attempt 1: lost on A, by the heartbeat timeout (no other timeout or failure).
     assert.equal(r.timeoutType, 'HEARTBEAT');
     assert.equal(r.lostAttemptWorker, r.workerA, 'the timed-out attempt was the one A had started');
-    assert.deepEqual(r.attempts.map((a) => [a.attempt, a.state]), [[1, 'LOST'], [2, 'COMPLETED']], JSON.stringify(r.attempts));
-    // Attempt 2: on B, which also took the workflow task that re-ran the node.
-    assert.equal(r.attempts[1]!.worker, r.workerB);
-    assert.equal(r.workflowTaskWorker, r.workerB);
+    const facts = `attempts ${JSON.stringify(r.attempts)}\nactivity events, ms after the kill:\n${r.activityEvents.join('\n')}\n${r.workerLogs}`;
+    // The run's attempts: lost on A, then completed on B. Once in CI (59169b5, under the whole
+    // suite's load) a second attempt was lost too, 43 s after the first, and the third completed
+    // on B; the cause was not recorded then (it is now: the facts below). Any stall of B or of the
+    // server longer than the heartbeat timeout loses an attempt that way, and Temporal re-runs it
+    // like any lost attempt, which is the behaviour under test; so LOST attempts are allowed
+    // between the two, and printed with the history that explains them.
+    const states = r.attempts.map((a) => a.state);
+    assert.ok(states.length >= 2 && states[0] === 'LOST' && states.at(-1) === 'COMPLETED' && states.slice(1, -1).every((s) => s === 'LOST'), facts);
+    if (states.length > 2) t.diagnostic(`${states.length - 2} more attempt(s) lost after the first; ${facts}`);
+    // The completing attempt: on B, which also took the workflow task that re-ran the node.
+    assert.equal(r.attempts.at(-1)!.worker, r.workerB, facts);
+    assert.equal(r.workflowTaskWorker, r.workerB, facts);
     // The node completed before the kill ran once, on A.
     assert.deepEqual(r.firstAttempts.map((a) => [a.attempt, a.state, a.worker]), [[1, 'COMPLETED', r.workerA]]);
     // The re-run began after the kill (a start time from before it would be the old attempt's).
