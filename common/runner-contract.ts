@@ -23,6 +23,8 @@ export const RunnerExitCodes = {
   outOfMemory: 71,
   /** output/ is not writable, or the AnnData or the manifest could not be written. */
   outputError: 73,
+  /** Warm runs only: stdin (the executor's attach connection) closed while the node ran: its worker is gone. */
+  orphaned: 75,
 } as const;
 /** One of {@link RunnerExitCodes}. */
 export type RunnerExitCode = (typeof RunnerExitCodes)[keyof typeof RunnerExitCodes];
@@ -38,6 +40,7 @@ export const RunnerErrorTypes = {
   [RunnerExitCodes.blockCrashed]: 'BlockCrashed',
   [RunnerExitCodes.outOfMemory]: 'OutOfMemory',
   [RunnerExitCodes.outputError]: 'OutputError',
+  [RunnerExitCodes.orphaned]: 'Orphaned',
 } as const satisfies Record<RunnerFailureExitCode, string>;
 /** One of {@link RunnerErrorTypes}. */
 export type RunnerErrorType = (typeof RunnerErrorTypes)[RunnerFailureExitCode];

@@ -19,6 +19,7 @@ import { cleanupOrphanContainers, createActivities, createDockerExecutor, sha256
 import { containerIdentity, containerName, containerNameFilter } from '../activities/executors/docker-identity';
 import { POOL_LABEL } from '../activities/executors/docker-spec';
 import { WARM_MIN_MEMORY_MB } from '../activities/executors/docker-warm';
+import { RunnerExitCodes } from '../common/runner-contract';
 import type { NodeResult } from '../common/schemas';
 import { loadWorkerConfig, PROJECT_ROOT, resolveBlocksImage } from '../workers/config';
 import { removeOrphanContainers } from '../workers/orphans';
@@ -457,7 +458,7 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
     assert.deepEqual(await containersWith(docker, { treeId: tree }), [], 'cancelled: both removed');
   });
 
-  void test('a SIGKILLed worker\'s pooled node keeps its identity (name and worker label); clean-up by tree removes it', { timeout: 300_000 }, async () => {
+  void test('a SIGKILLed worker\'s pooled node stops by itself (exit 75, Orphaned) and keeps its identity (name and worker label); clean-up by tree removes it', { timeout: 300_000 }, async (t) => {
     const dead = uid('warm-ident-dead');
     const tree = treeId('killed');
     const warmDir = path.join(root, 'warm-ident-dead');
@@ -493,11 +494,24 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
       });
       containerId = id;
       assert.equal(takenCount, '1', 'the attempt ran in a pooled member');
+      const killedAt = Date.now();
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
-      // The node goes on in its container; its identity outlives the worker.
+      // Stdin was the dead worker's attach connection: the runner reads EOF mid-node and stops
+      // the node (orphan.py) instead of sleeping out its 300 s. Bound: 60 s, far above the
+      // fraction of a second this takes and far below the node's own length.
+      const stopBy = Date.now() + 60_000;
+      let ended = (await docker.getContainer(id).inspect()).State;
+      while (ended.Running) {
+        if (Date.now() > stopBy) assert.fail('the orphaned node\'s container still ran 60 s after its worker\'s SIGKILL');
+        await new Promise((r) => setTimeout(r, 100));
+        ended = (await docker.getContainer(id).inspect()).State;
+      }
+      t.diagnostic(`the orphaned pooled node stopped ${Date.now() - killedAt} ms after its worker's SIGKILL (exit ${ended.ExitCode})`);
+      assert.equal(ended.ExitCode, RunnerExitCodes.orphaned, 'the runner stopped the node as orphaned, not killed nor finished');
+      // Its identity outlives the worker, for the clean-up to find it.
       const found = await containersWith(docker, { treeId: tree });
-      assert.deepEqual(found.map((c) => [c.Id, c.State]), [[containerId, 'running']]);
+      assert.deepEqual(found.map((c) => [c.Id, c.State]), [[containerId, 'exited']]);
       assert.deepEqual(found[0]!.identity, { treeId: tree, nodeId: 'n', attempt: 1, activityAttempt: 1, runKey: null, localRun: null, workerId: dead, pooled: true });
       assert.deepEqual(found[0]!.Names, [`/ragomics-${tree}..n..1-1`], 'no run key: the previous version\'s name');
       assert.deepEqual((await containersWith(docker, { workerId: dead })).map((c) => c.Id), [containerId], 'found by its dead worker too');

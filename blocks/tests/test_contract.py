@@ -28,7 +28,8 @@ def test_timing_marks_match_the_source() -> None:
 
 
 @pytest.mark.parametrize(
-    "cls", [E.InvalidParameters, E.InvalidBlockCode, E.InputMissing, E.BlockCrashed, E.OutOfMemory, E.OutputError]
+    "cls",
+    [E.InvalidParameters, E.InvalidBlockCode, E.InputMissing, E.BlockCrashed, E.OutOfMemory, E.OutputError, E.Orphaned],
 )
 def test_each_error_class_carries_the_code_of_its_type(cls: type[E.RunnerError]) -> None:
     err = cls("first line\n  second   line", "Traceback ...")

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -67,13 +68,24 @@ def job_line(ws: Path, threads: int = 1) -> str:
     return json.dumps({"job": str(ws / "job.json"), "workspace": str(ws), "threads": threads}) + "\n"
 
 
+def run_job(proc: subprocess.Popen[str], lines: str, timeout: float) -> tuple[str, str]:
+    """Writes the job line(s) and waits for the exit with stdin still open, as the executor
+    does (closing it would now mean the worker died: see the orphan tests)."""
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.write(lines)
+    proc.stdin.flush()
+    proc.wait(timeout=timeout)
+    proc.stdin.close()
+    return proc.stdout.read(), proc.stderr.read()
+
+
 def test_ready_then_one_job_then_exit(tmp_path: Path) -> None:
     first = workspace(tmp_path / "a", {"name": "sleep", "parameters": {"seconds": 0}})
     second = workspace(tmp_path / "b", {"name": "sleep", "parameters": {"seconds": 0}})
     proc = start_warm(tmp_path)
     wait_ready(proc)
     # Two job lines: the process runs the first and exits without reading the second.
-    out, err = proc.communicate(job_line(first) + job_line(second), timeout=120)
+    out, err = run_job(proc, job_line(first) + job_line(second), timeout=120)
     assert proc.returncode == 0, err
     assert READY_LINE not in out  # exactly one ready line (already read)
     result = json.loads((first / "output" / "result.json").read_text())
@@ -130,7 +142,7 @@ def test_the_threads_of_the_job_line_are_applied(tmp_path: Path) -> None:
     ws = workspace(tmp_path / "t", {"code": THREADS_CODE})
     proc = start_warm(tmp_path)
     wait_ready(proc)
-    _, err = proc.communicate(job_line(ws, threads=1), timeout=120)
+    _, err = run_job(proc, job_line(ws, threads=1), timeout=120)
     assert proc.returncode == 0, err
     metrics = json.loads((ws / "output" / "result.json").read_text())["metrics"]
     assert metrics["omp_env"] == "1"
@@ -142,9 +154,30 @@ def test_numba_config_reload_after_the_thread_limit_does_not_fail(tmp_path: Path
     ws = workspace(tmp_path / "r", {"code": NUMBA_RELOAD_CODE})
     proc = start_warm(tmp_path)
     wait_ready(proc)
-    _, err = proc.communicate(job_line(ws, threads=1), timeout=120)
+    _, err = run_job(proc, job_line(ws, threads=1), timeout=120)
     assert proc.returncode == 0, err
     assert json.loads((ws / "output" / "result.json").read_text())["metrics"]["numba"] == 1
+
+
+def test_stdin_closed_while_the_node_runs_stops_it_with_orphaned(tmp_path: Path) -> None:
+    # The executor's connection closes mid-node (its worker died): the runner exits at once.
+    ws = workspace(tmp_path / "o", {"name": "sleep", "parameters": {"seconds": 600}})
+    proc = start_warm(tmp_path)
+    wait_ready(proc)
+    assert proc.stdin is not None
+    proc.stdin.write(job_line(ws))
+    proc.stdin.flush()
+    # Wait for the node to be running (its runner's started mark), not for a fixed time.
+    deadline = time.monotonic() + 120
+    while not (ws / "output").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the node never started"
+        time.sleep(0.05)
+    proc.stdin.close()
+    # 60 s: far above the ~0.1 s this takes, far below the node's 600 s.
+    assert proc.wait(timeout=60) == E.EXIT_ORPHANED
+    error = json.loads((ws / "output" / "error.json").read_text())
+    assert error["type"] == "Orphaned" and "worker is gone" in error["message"]
+    assert not (ws / "output" / "result.json").exists()
 
 
 def test_job_received_at_is_written_only_when_taken() -> None:

@@ -28,7 +28,7 @@ void test('the generated TypeScript and Python modules match blocks/runner-contr
 });
 
 // What each runner failure becomes on the TypeScript side. OutputError has no failure type of its
-// own (a full disk is worth a retry, like a crash).
+// own (a full disk is worth a retry, like a crash), nor has Orphaned.
 const expected: Record<RunnerFailureExitCode, string> = {
   [RunnerExitCodes.invalidParameters]: FailureTypes.InvalidParameters,
   [RunnerExitCodes.invalidBlockCode]: FailureTypes.InvalidBlockCode,
@@ -37,6 +37,8 @@ const expected: Record<RunnerFailureExitCode, string> = {
   [RunnerExitCodes.blockCrashed]: FailureTypes.BlockCrashed,
   [RunnerExitCodes.outOfMemory]: FailureTypes.OutOfMemory,
   [RunnerExitCodes.outputError]: FailureTypes.BlockCrashed,
+  // Seen only by an executor alive after its attach connection dropped: the attempt is lost.
+  [RunnerExitCodes.orphaned]: FailureTypes.ExecutorUnavailable,
 };
 
 void test('every failing exit code of the contract maps to its failure type, with the RAGOMICS_ERROR message', async () => {

@@ -22,6 +22,8 @@ EXIT_BLOCK_CRASHED = 70
 EXIT_OUT_OF_MEMORY = 71
 # output/ is not writable, or the AnnData or the manifest could not be written.
 EXIT_OUTPUT_ERROR = 73
+# Warm runs only: stdin (the executor's attach connection) closed while the node ran: its worker is gone.
+EXIT_ORPHANED = 75
 
 # The `type` named in the RAGOMICS_ERROR line and error.json, by failing exit code.
 ERROR_TYPES: dict[int, str] = {
@@ -32,6 +34,7 @@ ERROR_TYPES: dict[int, str] = {
     EXIT_BLOCK_CRASHED: "BlockCrashed",
     EXIT_OUT_OF_MEMORY: "OutOfMemory",
     EXIT_OUTPUT_ERROR: "OutputError",
+    EXIT_ORPHANED: "Orphaned",
 }
 
 # Wall-clock marks (epoch ms) in result.json's `timings`, in the order they are taken.

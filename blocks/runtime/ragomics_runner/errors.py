@@ -16,6 +16,7 @@ from .contract import (
     EXIT_INVALID_BLOCK_CODE,
     EXIT_INVALID_PARAMETERS,
     EXIT_OK,
+    EXIT_ORPHANED,
     EXIT_OUT_OF_MEMORY,
     EXIT_OUTPUT_ERROR,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "EXIT_INVALID_BLOCK_CODE",
     "EXIT_INVALID_PARAMETERS",
     "EXIT_OK",
+    "EXIT_ORPHANED",
     "EXIT_OUT_OF_MEMORY",
     "EXIT_OUTPUT_ERROR",
     "BlockCrashed",
@@ -35,6 +37,7 @@ __all__ = [
     "InputMissing",
     "InvalidBlockCode",
     "InvalidParameters",
+    "Orphaned",
     "OutOfMemory",
     "OutputError",
     "RunnerError",
@@ -99,6 +102,13 @@ class OutOfMemory(RunnerError):
 class OutputError(RunnerError):
     def __init__(self, message: str, traceback_text: str | None = None):
         super().__init__(EXIT_OUTPUT_ERROR, message, traceback_text)
+
+
+class Orphaned(RunnerError):
+    """The executor's connection closed while the node ran (warm runs: stdin reached EOF)."""
+
+    def __init__(self, message: str, traceback_text: str | None = None):
+        super().__init__(EXIT_ORPHANED, message, traceback_text)
 
 
 def current_traceback() -> str:

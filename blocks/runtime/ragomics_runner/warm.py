@@ -11,6 +11,8 @@ A cold run pays the interpreter's start and the imports of anndata, matplotlib a
    EOF or an empty line: the pool is being drained, exit 0 without a word. A malformed line:
    the usual error report (stderr, error.json when the workspace is known) and exit
    EXIT_INVALID_PARAMETERS;
+   then watches stdin: EOF while the node runs means the worker died, and the process exits
+   EXIT_ORPHANED at once (orphan.py);
 4. limits BLAS/OpenMP/numba threads to `threads`, then runs the node exactly as
    `main(["--job", job, "--workspace", workspace])` does. One process = one node, always.
 
@@ -29,6 +31,7 @@ from typing import Any
 from . import errors as E
 from . import runner, timings
 from .environment import prepare_environment
+from .orphan import exit_when_stdin_closes
 from .output import write_error
 from .paths import Workspace
 from .runner import main
@@ -157,6 +160,8 @@ def warm_main() -> int:
         report_bad_line(line, err)
         return err.code
     timings.set_job_received(received)
+    # The executor keeps stdin open while the node runs: EOF now means its worker is gone.
+    exit_when_stdin_closes(0, Workspace(job.workspace))
     limit_threads(job.threads)
     # The node's runner starts at its job, not at the pool's warm-up (as a fork server's child).
     runner.STARTED_AT_MS = received
