@@ -23,7 +23,7 @@ export const RunnerExitCodes = {
   outOfMemory: 71,
   /** output/ is not writable, or the AnnData or the manifest could not be written. */
   outputError: 73,
-  /** Warm runs only: stdin (the executor's attach connection) closed while the node ran: its worker is gone. */
+  /** stdin, held open by the executor (attach connection or pipe), closed while the node ran: its worker is gone. */
   orphaned: 75,
 } as const;
 /** One of {@link RunnerExitCodes}. */

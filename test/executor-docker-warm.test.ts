@@ -338,6 +338,68 @@ void describe('docker warm pool: clean-up', () => {
   });
 });
 
+/**
+ * A worker process of its own (its executor, with a pool of one or none) runs a 300 s node and is
+ * SIGKILLed once the node's container runs; returns when that container stopped. Stdin was the
+ * dead worker's attach connection: the runner reads EOF mid-node and stops the node (orphan.py)
+ * instead of sleeping out its 300 s. Bound: 60 s, far above the fraction of a second this takes
+ * and far below the node's own length. The job has no run key (as from an input without one).
+ */
+async function orphanedNode(pooled: boolean): Promise<{ tree: string; dead: string; warmDir: string; containerId: string; exitCode: number; stoppedMs: number; cleanup: () => Promise<void> }> {
+  const kind = pooled ? 'pooled' : 'cold';
+  const dead = uid(`orphan-${kind}-dead`);
+  const tree = treeId(`orphan-${kind}`);
+  const warmDir = path.join(root, `orphan-${kind}-warm`);
+  const attemptDir = path.join(root, `orphan-${kind}-attempt`);
+  await mkdir(path.join(attemptDir, 'output'), { recursive: true });
+  await chmod(path.join(attemptDir, 'output'), 0o777);
+  const block = { name: 'sleep', parameters: { seconds: 300 } };
+  await writeFile(path.join(attemptDir, 'job.json'), JSON.stringify({ treeId: tree, nodeId: 'n', attempt: 1, block, inputRequired: false }));
+  const job = {
+    treeId: tree, nodeId: 'n', attempt: 1, activityAttempt: 1, block, inputPath: null, memoryMB: 1024, cpus: 1, workerId: dead,
+    paths: { dir: attemptDir, jobFile: path.join(attemptDir, 'job.json'), outputDir: path.join(attemptDir, 'output'), stdoutLog: path.join(attemptDir, 'stdout.log'), stderrLog: path.join(attemptDir, 'stderr.log') },
+  };
+  const run = `ex.run(${JSON.stringify(job)}, { signal: new AbortController().signal, onProgress() {}, onStarted(i) { console.log('STARTED ' + i.containerId + ' ' + (ex.pool ? ex.pool.stats().taken : 0)); } });`;
+  const script = `const { createDockerExecutor } = require(${JSON.stringify(path.join(PROJECT_ROOT, 'dist', 'activities'))});
+    const ex = createDockerExecutor({ image: ${JSON.stringify(IMAGE)}, warmPool: ${pooled ? 1 : 0}, warmDir: ${JSON.stringify(warmDir)}, workerId: ${JSON.stringify(dead)} });
+    ${pooled ? `const timer = setInterval(() => { if (ex.pool.readyIdle() < 1) return; clearInterval(timer); ${run} }, 200);` : run}`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let containerId: string | undefined;
+  const cleanup = async (): Promise<void> => {
+    child.kill('SIGKILL');
+    // The dead worker's refill (idle, exits on EOF) and anything left of the attempt.
+    await cleanupOrphanContainers(docker, undefined, { workerId: dead });
+    if (containerId) await docker.getContainer(containerId).remove({ force: true }).catch(() => undefined);
+  };
+  try {
+    const [id, takenCount] = await new Promise<[string, string]>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /STARTED (\w+) (\d+)/.exec(out);
+        if (m) resolve([m[1]!, m[2]!]);
+      });
+      child.on('exit', (code) => reject(new Error(`the worker process exited (${code})`)));
+    });
+    containerId = id;
+    assert.equal(takenCount, pooled ? '1' : '0', pooled ? 'the attempt ran in a pooled member' : 'the attempt ran cold');
+    const killedAt = Date.now();
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const stopBy = Date.now() + 60_000;
+    let state = (await docker.getContainer(id).inspect()).State;
+    while (state.Running) {
+      if (Date.now() > stopBy) assert.fail(`the orphaned ${kind} node's container still ran 60 s after its worker's SIGKILL`);
+      await new Promise((r) => setTimeout(r, 100));
+      state = (await docker.getContainer(id).inspect()).State;
+    }
+    return { tree, dead, warmDir, containerId: id, exitCode: state.ExitCode, stoppedMs: Date.now() - killedAt, cleanup };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
 /** The containers of a tree's node, once one of them runs (by the one identity function: containersWith). */
 async function runningContainers(treeId: string, nodeId: string): Promise<Awaited<ReturnType<typeof containersWith>>> {
   const end = Date.now() + 120_000;
@@ -459,71 +521,36 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
   });
 
   void test('a SIGKILLed worker\'s pooled node stops by itself (exit 75, Orphaned) and keeps its identity (name and worker label); clean-up by tree removes it', { timeout: 300_000 }, async (t) => {
-    const dead = uid('warm-ident-dead');
-    const tree = treeId('killed');
-    const warmDir = path.join(root, 'warm-ident-dead');
-    const attemptDir = path.join(root, 'killed-attempt');
-    await mkdir(path.join(attemptDir, 'output'), { recursive: true });
-    await chmod(path.join(attemptDir, 'output'), 0o777);
-    const block = { name: 'sleep', parameters: { seconds: 300 } };
-    await writeFile(path.join(attemptDir, 'job.json'), JSON.stringify({ treeId: tree, nodeId: 'n', attempt: 1, block, inputRequired: false }));
-    // A worker process of its own: its executor, pool on, runs one attempt, then it is SIGKILLed.
-    // The job has no run key (as from an input without one): the name of the previous version.
-    const job = {
-      treeId: tree, nodeId: 'n', attempt: 1, activityAttempt: 1, block, inputPath: null, memoryMB: 1024, cpus: 1, workerId: dead,
-      paths: { dir: attemptDir, jobFile: path.join(attemptDir, 'job.json'), outputDir: path.join(attemptDir, 'output'), stdoutLog: path.join(attemptDir, 'stdout.log'), stderrLog: path.join(attemptDir, 'stderr.log') },
-    };
-    const script = `const { createDockerExecutor } = require(${JSON.stringify(path.join(PROJECT_ROOT, 'dist', 'activities'))});
-      const ex = createDockerExecutor({ image: ${JSON.stringify(IMAGE)}, warmPool: 1, warmDir: ${JSON.stringify(warmDir)}, workerId: ${JSON.stringify(dead)} });
-      const timer = setInterval(() => {
-        if (ex.pool.readyIdle() < 1) return;
-        clearInterval(timer);
-        ex.run(${JSON.stringify(job)}, { signal: new AbortController().signal, onProgress() {}, onStarted(i) { console.log('STARTED ' + i.containerId + ' ' + ex.pool.stats().taken); } });
-      }, 200);`;
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let containerId: string | undefined;
+    const o = await orphanedNode(true);
     try {
-      const [id, takenCount] = await new Promise<[string, string]>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /STARTED (\w+) (\d+)/.exec(out);
-          if (m) resolve([m[1]!, m[2]!]);
-        });
-        child.on('exit', (code) => reject(new Error(`the worker process exited (${code})`)));
-      });
-      containerId = id;
-      assert.equal(takenCount, '1', 'the attempt ran in a pooled member');
-      const killedAt = Date.now();
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-      // Stdin was the dead worker's attach connection: the runner reads EOF mid-node and stops
-      // the node (orphan.py) instead of sleeping out its 300 s. Bound: 60 s, far above the
-      // fraction of a second this takes and far below the node's own length.
-      const stopBy = Date.now() + 60_000;
-      let ended = (await docker.getContainer(id).inspect()).State;
-      while (ended.Running) {
-        if (Date.now() > stopBy) assert.fail('the orphaned node\'s container still ran 60 s after its worker\'s SIGKILL');
-        await new Promise((r) => setTimeout(r, 100));
-        ended = (await docker.getContainer(id).inspect()).State;
-      }
-      t.diagnostic(`the orphaned pooled node stopped ${Date.now() - killedAt} ms after its worker's SIGKILL (exit ${ended.ExitCode})`);
-      assert.equal(ended.ExitCode, RunnerExitCodes.orphaned, 'the runner stopped the node as orphaned, not killed nor finished');
+      t.diagnostic(`the orphaned pooled node stopped ${o.stoppedMs} ms after its worker's SIGKILL (exit ${o.exitCode})`);
+      assert.equal(o.exitCode, RunnerExitCodes.orphaned, 'the runner stopped the node as orphaned, not killed nor finished');
       // Its identity outlives the worker, for the clean-up to find it.
-      const found = await containersWith(docker, { treeId: tree });
-      assert.deepEqual(found.map((c) => [c.Id, c.State]), [[containerId, 'exited']]);
-      assert.deepEqual(found[0]!.identity, { treeId: tree, nodeId: 'n', attempt: 1, activityAttempt: 1, runKey: null, localRun: null, workerId: dead, pooled: true });
-      assert.deepEqual(found[0]!.Names, [`/ragomics-${tree}..n..1-1`], 'no run key: the previous version\'s name');
-      assert.deepEqual((await containersWith(docker, { workerId: dead })).map((c) => c.Id), [containerId], 'found by its dead worker too');
+      const found = await containersWith(docker, { treeId: o.tree });
+      assert.deepEqual(found.map((c) => [c.Id, c.State]), [[o.containerId, 'exited']]);
+      assert.deepEqual(found[0]!.identity, { treeId: o.tree, nodeId: 'n', attempt: 1, activityAttempt: 1, runKey: null, localRun: null, workerId: o.dead, pooled: true });
+      assert.deepEqual(found[0]!.Names, [`/ragomics-${o.tree}..n..1-1`], 'no run key: the previous version\'s name');
+      assert.deepEqual((await containersWith(docker, { workerId: o.dead })).map((c) => c.Id), [o.containerId], 'found by its dead worker too');
       const folder = memberFolder(found[0]!);
-      assert.deepEqual(await cleanupOrphanContainers(docker, undefined, { treeId: tree }), [containerId]);
-      assert.ok(await containerGone(containerId));
-      assert.ok(!(await readdir(warmDir)).includes(path.basename(folder)), 'the member\'s folder was removed with it');
+      assert.deepEqual(await cleanupOrphanContainers(docker, undefined, { treeId: o.tree }), [o.containerId]);
+      assert.ok(await containerGone(o.containerId));
+      assert.ok(!(await readdir(o.warmDir)).includes(path.basename(folder)), 'the member\'s folder was removed with it');
     } finally {
-      child.kill('SIGKILL');
-      // The dead worker's refill (idle, exits on EOF) and anything left of the attempt.
-      await cleanupOrphanContainers(docker, undefined, { workerId: dead });
-      if (containerId) await docker.getContainer(containerId).remove({ force: true }).catch(() => undefined);
+      await o.cleanup();
+    }
+  });
+
+  void test('a SIGKILLed worker\'s cold node stops by itself too (exit 75, Orphaned); clean-up by tree removes it', { timeout: 300_000 }, async (t) => {
+    const o = await orphanedNode(false);
+    try {
+      t.diagnostic(`the orphaned cold node stopped ${o.stoppedMs} ms after its worker's SIGKILL (exit ${o.exitCode})`);
+      assert.equal(o.exitCode, RunnerExitCodes.orphaned, 'the runner stopped the node as orphaned, not killed nor finished');
+      const found = await containersWith(docker, { treeId: o.tree });
+      assert.deepEqual(found.map((c) => [c.Id, c.State, c.identity.pooled]), [[o.containerId, 'exited', false]]);
+      assert.deepEqual(await cleanupOrphanContainers(docker, undefined, { treeId: o.tree }), [o.containerId]);
+      assert.ok(await containerGone(o.containerId));
+    } finally {
+      await o.cleanup();
     }
   });
 

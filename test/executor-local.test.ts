@@ -4,11 +4,11 @@
  * real runner (blocks/runtime) needs anndata and scanpy (the venv of scripts/ensure-local-python.sh):
  * without them that test skips, and under CI=true fails.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { lstat, readFile, readlink, stat } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CancelledFailure } from '@temporalio/common';
 import * as activitiesModule from '../activities';
@@ -16,6 +16,7 @@ import { createActivities, createInprocessExecutor, createLocalExecutor, memoryF
 import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES } from '../common/failure-types';
 import * as B from './fixtures/executor/blocks';
 import { skipUnlessCI } from './helpers/prereq';
+import { PROJECT_ROOT } from '../workers/config';
 import { FAKE_RUNTIME_DIR, failureOf, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, writeInput } from './fixtures/executor/helpers';
 
 const treeId = treeIdFactory('exec-local');
@@ -36,6 +37,22 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The local Python when it can run the real runner, else null after skipping `t` (outside CI
+ * only when the packages are not installed at all: an installed scanpy that fails to import is a
+ * broken environment, and the run shows its error).
+ */
+function realRunnerPython(t: TestContext): string | null {
+  const python = resolveLocalPython();
+  const probe = spawnSync(python, ['-c', 'import importlib.util, sys; sys.exit(0 if all(importlib.util.find_spec(m) for m in ("anndata", "scanpy")) else 3)'], { encoding: 'utf8' });
+  if (probe.error || probe.status === 3) {
+    skipUnlessCI(t, `${python} lacks anndata/scanpy, which the real runner imports for every block (scripts/ensure-local-python.sh creates .tools/blocks-venv; or set RAGOMICS_PYTHON)${probe.error ? `: ${probe.error.message}` : ''}`);
+    return null;
+  }
+  assert.equal(probe.status, 0, `probing ${python} failed: ${probe.stderr}`);
+  return python;
 }
 
 before(async () => {
@@ -133,19 +150,59 @@ void describe('local executor', () => {
   });
 
   void test('the real runner (blocks/runtime) runs the sleep block', async (t) => {
-    const python = resolveLocalPython();
-    // Skip (outside CI) only when the packages are not installed at all: an installed scanpy that
-    // fails to import is a broken environment, and the run below shows its error.
-    const probe = spawnSync(python, ['-c', 'import importlib.util, sys; sys.exit(0 if all(importlib.util.find_spec(m) for m in ("anndata", "scanpy")) else 3)'], { encoding: 'utf8' });
-    if (probe.error || probe.status === 3) {
-      skipUnlessCI(t, `${python} lacks anndata/scanpy, which the real runner imports for every block (scripts/ensure-local-python.sh creates .tools/blocks-venv; or set RAGOMICS_PYTHON)${probe.error ? `: ${probe.error.message}` : ''}`);
-      return;
-    }
-    assert.equal(probe.status, 0, `probing ${python} failed: ${probe.stderr}`);
+    if (!realRunnerPython(t)) return;
     const real = createActivities({ executor: createLocalExecutor(), workspaceRoot: root, workerId: 'w' });
     const result = await runNode(real, nodeInput(treeId('real'), { block: { name: 'sleep', parameters: { seconds: 0.2 } } }));
     assert.equal(result.executor, 'local');
     assert.match(result.outputSha256, /^[0-9a-f]{64}$/);
+  });
+
+  void test('a SIGKILLed worker\'s cold node stops by itself: its runner reads EOF on the pipe the worker held and exits', { timeout: 300_000 }, async (t) => {
+    const python = realRunnerPython(t);
+    if (!python) return;
+    // A worker process of its own runs a 300 s node with the real runner, cold (no fork server),
+    // and is SIGKILLed once the runner's process runs. Bound: 60 s, far above the fraction of a
+    // second this takes and far below the node's own length.
+    const attemptDir = path.join(root, 'orphan-attempt');
+    await mkdir(path.join(attemptDir, 'output'), { recursive: true });
+    // Silent (the sleep block reports progress, and a write to the dead worker's stdout pipe
+    // would end it anyway): only the watch of stdin can stop this one.
+    const block = { code: 'def run(adata=None):\n    import os, time\n    open(os.path.join(OUTPUT_DIR, "running"), "w").close()\n    time.sleep(300)\n' };
+    await writeFile(path.join(attemptDir, 'job.json'), JSON.stringify({ treeId: treeId('orphan'), nodeId: 'n', attempt: 1, block, inputRequired: false }));
+    const job = {
+      treeId: treeId('orphan'), nodeId: 'n', attempt: 1, activityAttempt: 1, block, inputPath: null, memoryMB: 1024, cpus: 1, workerId: 'orphan-dead',
+      paths: { dir: attemptDir, jobFile: path.join(attemptDir, 'job.json'), outputDir: path.join(attemptDir, 'output'), stdoutLog: path.join(attemptDir, 'stdout.log'), stderrLog: path.join(attemptDir, 'stderr.log') },
+    };
+    const script = `const { createLocalExecutor } = require(${JSON.stringify(path.join(PROJECT_ROOT, 'dist', 'activities'))});
+      createLocalExecutor({ python: ${JSON.stringify(python)}, warmPool: 0 }).run(${JSON.stringify(job)}, { signal: new AbortController().signal, onProgress() {}, onStarted(i) { console.log('STARTED ' + i.pid); } });`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let pid: number | undefined;
+    try {
+      pid = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /STARTED (\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        child.on('exit', (code) => reject(new Error(`the worker process exited (${code})`)));
+      });
+      // Killed once the block runs (it says so with a file), past the runner's start-up writes:
+      // a write to the dead worker's pipe would end the runner by itself.
+      await waitFor(() => existsSync(path.join(attemptDir, 'output', 'running')), 60_000, 'the block to run');
+      const killedAt = Date.now();
+      child.kill('SIGKILL');
+      const stopBy = Date.now() + 60_000;
+      while (alive(pid)) {
+        if (Date.now() > stopBy) assert.fail('the orphaned node\'s runner still ran 60 s after its worker\'s SIGKILL');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      t.diagnostic(`the orphaned local node's runner ended ${Date.now() - killedAt} ms after its worker's SIGKILL`);
+      assert.ok(!existsSync(path.join(attemptDir, 'output', 'result.json')), 'it stopped, not finished');
+    } finally {
+      child.kill('SIGKILL');
+      if (pid !== undefined && alive(pid)) process.kill(-pid, 'SIGKILL');
+    }
   });
 });
 

@@ -184,7 +184,13 @@ export function containerSpec(job: ExecJob, image: string, opts: SandboxOptions 
       `OPENBLAS_NUM_THREADS=${threads}`,
       `MKL_NUM_THREADS=${threads}`,
       'PYTHONUNBUFFERED=1',
+      // Stdin is our attach connection and closes with it: the runner stops a node whose worker
+      // died instead of computing for nobody until the orphan sweep (ragomics_runner/orphan.py).
+      'RAGOMICS_WATCH_STDIN=1',
     ],
+    AttachStdin: true,
+    OpenStdin: true,
+    StdinOnce: true,
     AttachStdout: true,
     AttachStderr: true,
     NetworkDisabled: !wantsNetwork,

@@ -236,7 +236,9 @@ async function runContainer(docker: Docker, container: Docker.Container, job: Ex
   } else {
     try {
       // The attach stream is an HTTP socket (a Duplex); typed as ReadWriteStream by @types/dockerode.
-      attach = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Duplex;
+      // With stdin (hijacked, never written nor ended): the container's stdin lives as long as
+      // this connection, so the runner stops the node if this worker dies (containerSpec).
+      attach = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
     } catch (e) {
       await sink.close();
       throw new ExecutorUnavailableError(`Docker failed to attach to the container: ${(e as Error).message}`, { logDir: job.paths.dir });

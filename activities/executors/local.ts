@@ -126,9 +126,12 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): LocalExecu
       const child = spawn(python, ['-m', 'ragomics_runner', '--job', job.paths.jobFile, '--workspace', job.paths.dir], {
         cwd: job.paths.dir,
         detached: true, // own process group, so abort can kill the runner and its children at once
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...baseEnv(), OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
+        // Stdin: a pipe this process holds open and never writes: if the worker dies it closes,
+        // and the runner stops the node instead of computing for nobody (ragomics_runner/orphan.py).
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...baseEnv(), OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads), RAGOMICS_WATCH_STDIN: '1' },
       });
+      child.stdin.on('error', () => undefined); // EPIPE once it exited: nothing is written anyway
       // 'exit' gives the code; 'close' comes once stdio is drained (later, if helpers hold the pipes).
       let exitedAt = 0;
       const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, sig) => {

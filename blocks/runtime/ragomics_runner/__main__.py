@@ -15,6 +15,12 @@ if __name__ == "__main__":
     else:
         from .runner import main
 
+        if os.environ.get("RAGOMICS_WATCH_STDIN") == "1":
+            # The executor holds our stdin open for as long as it waits for us (Docker's attach
+            # connection, the local executor's pipe): EOF means its worker died (see orphan.py).
+            from .orphan import exit_when_stdin_closes
+
+            exit_when_stdin_closes(0)
         code = main()
     # Everything the node produces is on disk (output written and replaced atomically, result.json
     # fsynced), so the interpreter's teardown (garbage-collecting the AnnData, unloading scanpy,

@@ -22,7 +22,7 @@ EXIT_BLOCK_CRASHED = 70
 EXIT_OUT_OF_MEMORY = 71
 # output/ is not writable, or the AnnData or the manifest could not be written.
 EXIT_OUTPUT_ERROR = 73
-# Warm runs only: stdin (the executor's attach connection) closed while the node ran: its worker is gone.
+# stdin, held open by the executor (attach connection or pipe), closed while the node ran: its worker is gone.
 EXIT_ORPHANED = 75
 
 # The `type` named in the RAGOMICS_ERROR line and error.json, by failing exit code.

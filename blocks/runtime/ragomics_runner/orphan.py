@@ -1,11 +1,14 @@
-"""Stops a warm run whose worker is gone.
+"""Stops a run whose worker is gone.
 
-A warm runner's stdin is the executor's attach connection to the container (Docker's
-`StdinOnce`: it closes when that connection does). The executor writes one job line and then
-keeps the connection open for as long as the node runs, so EOF on stdin after the job line means
-the worker died (or lost the engine): nobody will read this node's result, and Temporal is about
-to run it again elsewhere. Without this watch the orphan would compute until its timeout or the
-next orphan sweep, holding the CPU and memory the re-run needs.
+The executor keeps the runner's stdin open for as long as the node runs and never writes to it
+(after a warm runner's one job line): a Docker container's stdin is the worker's attach
+connection (`StdinOnce`: it closes when that connection does), a local run's is a pipe from the
+worker process. EOF on stdin therefore means the worker died (or lost the engine): nobody will
+read this node's result, and Temporal is about to run it again elsewhere. Without this watch the
+orphan would compute until its timeout or the next orphan sweep, holding the CPU and memory the
+re-run needs. Warm runs always watch (warm.py); cold runs when the executor sets
+RAGOMICS_WATCH_STDIN=1, which it does only with stdin held open (an unset stdin reads EOF at
+once and would stop every node).
 
 The watch is a daemon thread blocked in `os.read` (which releases the GIL). On EOF it reports
 `Orphaned` on stderr (the container's log) and ends the process with EXIT_ORPHANED through
