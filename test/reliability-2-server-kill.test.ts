@@ -119,8 +119,14 @@ async function serverKill(rec: CaseRecorder, v: Variant): Promise<void> {
     assert.ok(workerAliveWhileDown, 'the worker survived the server outage');
     // An outage shorter than the heartbeat timeout costs nothing (RELIABILITY.md): no node ran twice.
     if (v.outage === 'shorter') assert.deepEqual(re.nodes, {}, 'nothing ran again after an outage shorter than the heartbeat timeout');
-    // A longer one: the server timed out the running attempts, so c1 and c2 ran again (RELIABILITY.md).
-    else assert.deepEqual(re.nodes, { c1: 2, c2: 2 }, 'the nodes running during an outage longer than the heartbeat timeout ran again');
+    // A longer one: a running node ran again when the restarted server timed its attempt out
+    // before the worker's next heartbeat reached it, else it ran on (Temporal checks the timeout
+    // against the last heartbeat recorded): usually both re-ran; once in CI (59169b5) c2 ran on.
+    // Either way at most twice, and nothing else ran again (RELIABILITY.md).
+    else {
+      const extra = Object.entries(re.nodes).filter(([id, n]) => !['c1', 'c2'].includes(id) || n > 2);
+      assert.deepEqual(extra, [], `only c1 and c2 may run again, at most once more each: ${JSON.stringify(re.nodes)}`);
+    }
     await waitUntil('no container of the tree', async () => (await containersWith(docker, { treeId })).length === 0, W.noContainer);
 
     worker.kill('SIGTERM');
