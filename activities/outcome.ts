@@ -29,8 +29,8 @@ const byExitCode: Record<RunnerFailureExitCode, [FailureClass, string]> = {
   [RunnerExitCodes.outOfMemory]: [OutOfMemoryError, 'the block ran out of memory (MemoryError)'],
   // No failure type of its own: a full disk or a flaky mount is worth a retry, like a crash.
   [RunnerExitCodes.outputError]: [BlockCrashedError, 'the runner could not write its output'],
-  // A warm runner whose stdin (our attach connection) closed mid-node stops itself; a worker that
-  // sees this code is alive but lost that connection: the attempt is lost and runs again.
+  // A runner whose stdin (our attach connection or pipe) closed mid-node stops itself; a worker
+  // that sees this code is alive but lost that connection: the attempt is lost and runs again.
   [RunnerExitCodes.orphaned]: [ExecutorUnavailableError, 'the container lost its connection to this worker and stopped the node'],
 };
 

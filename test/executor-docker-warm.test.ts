@@ -6,7 +6,7 @@
  * A node ran warm when its published result.json carries `timings.jobReceivedAt` (the runner
  * sets it only when it got its job on stdin).
  */
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { copyFile, chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
@@ -343,9 +343,10 @@ void describe('docker warm pool: clean-up', () => {
  * SIGKILLed once the node's container runs; returns when that container stopped. Stdin was the
  * dead worker's attach connection: the runner reads EOF mid-node and stops the node (orphan.py)
  * instead of sleeping out its 300 s. Bound: 60 s, far above the fraction of a second this takes
- * and far below the node's own length. The job has no run key (as from an input without one).
+ * and far below the node's own length. Asserts exit 75 (Orphaned) and prints the time taken.
+ * The job has no run key (as from an input without one).
  */
-async function orphanedNode(pooled: boolean): Promise<{ tree: string; dead: string; warmDir: string; containerId: string; exitCode: number; stoppedMs: number; cleanup: () => Promise<void> }> {
+async function orphanedNode(t: TestContext, pooled: boolean): Promise<{ tree: string; dead: string; warmDir: string; containerId: string; cleanup: () => Promise<void> }> {
   const kind = pooled ? 'pooled' : 'cold';
   const dead = uid(`orphan-${kind}-dead`);
   const tree = treeId(`orphan-${kind}`);
@@ -393,7 +394,9 @@ async function orphanedNode(pooled: boolean): Promise<{ tree: string; dead: stri
       await new Promise((r) => setTimeout(r, 100));
       state = (await docker.getContainer(id).inspect()).State;
     }
-    return { tree, dead, warmDir, containerId: id, exitCode: state.ExitCode, stoppedMs: Date.now() - killedAt, cleanup };
+    t.diagnostic(`the orphaned ${kind} node stopped ${Date.now() - killedAt} ms after its worker's SIGKILL (exit ${state.ExitCode})`);
+    assert.equal(state.ExitCode, RunnerExitCodes.orphaned, 'the runner stopped the node as orphaned, not killed nor finished');
+    return { tree, dead, warmDir, containerId: id, cleanup };
   } catch (e) {
     await cleanup();
     throw e;
@@ -521,10 +524,8 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
   });
 
   void test('a SIGKILLed worker\'s pooled node stops by itself (exit 75, Orphaned) and keeps its identity (name and worker label); clean-up by tree removes it', { timeout: 300_000 }, async (t) => {
-    const o = await orphanedNode(true);
+    const o = await orphanedNode(t, true);
     try {
-      t.diagnostic(`the orphaned pooled node stopped ${o.stoppedMs} ms after its worker's SIGKILL (exit ${o.exitCode})`);
-      assert.equal(o.exitCode, RunnerExitCodes.orphaned, 'the runner stopped the node as orphaned, not killed nor finished');
       // Its identity outlives the worker, for the clean-up to find it.
       const found = await containersWith(docker, { treeId: o.tree });
       assert.deepEqual(found.map((c) => [c.Id, c.State]), [[o.containerId, 'exited']]);
@@ -541,10 +542,8 @@ void describe('docker warm pool: identity of a pooled node\'s container', () => 
   });
 
   void test('a SIGKILLed worker\'s cold node stops by itself too (exit 75, Orphaned); clean-up by tree removes it', { timeout: 300_000 }, async (t) => {
-    const o = await orphanedNode(false);
+    const o = await orphanedNode(t, false);
     try {
-      t.diagnostic(`the orphaned cold node stopped ${o.stoppedMs} ms after its worker's SIGKILL (exit ${o.exitCode})`);
-      assert.equal(o.exitCode, RunnerExitCodes.orphaned, 'the runner stopped the node as orphaned, not killed nor finished');
       const found = await containersWith(docker, { treeId: o.tree });
       assert.deepEqual(found.map((c) => [c.Id, c.State, c.identity.pooled]), [[o.containerId, 'exited', false]]);
       assert.deepEqual(await cleanupOrphanContainers(docker, undefined, { treeId: o.tree }), [o.containerId]);
