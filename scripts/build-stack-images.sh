@@ -41,7 +41,9 @@
 # ones per image (listed in $DATA_DIR/stack-images.built), never another checkout's.
 #
 # Env: RAGOMICS_DATA_DIR, RAGOMICS_TOOLS_DIR (lib.sh); FORCE=1 rebuilds every image;
-# KEEP_OLD_IMAGES (2).
+# KEEP_OLD_IMAGES (2); RAGOMICS_BUILD_CPU_SHARES (unset: the engine's default weight, 1024) the CPU
+# weight of the builds' RUN steps, which run in the engine's containers where the caller's nice
+# does not reach (scripts/test.sh gives 2, the lowest, when it builds beside the suite).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -87,7 +89,9 @@ build_image() {
   # --network host: the apt and npm steps need only the machine's own route to the Debian
   # mirror and the npm registry (Docker's default bridge may not have one). Classic builder:
   # the engine here is Docker 20.10 without the buildx plugin.
-  if ! DOCKER_BUILDKIT=0 docker build --network host --build-arg "BASE_IMAGE=$BASE" "$@" \
+  local weight=()
+  if [[ -n "${RAGOMICS_BUILD_CPU_SHARES:-}" ]]; then weight=(--cpu-shares "$RAGOMICS_BUILD_CPU_SHARES"); fi
+  if ! DOCKER_BUILDKIT=0 docker build --network host "${weight[@]}" --build-arg "BASE_IMAGE=$BASE" "$@" \
         -t "$tag" -t "ragomics/$name:local" "$ctx" >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     die -c 3 "building $tag failed (full log: $log)"

@@ -3,11 +3,21 @@
 # then typechecks, lints and runs the whole suite with node's built-in test runner against a
 # real Temporal dev server and a real Docker engine.
 #
-# Steps: Temporal server build (Go, in the background) · npm packages → build (tsc) → catalog and runner-contract checks → records check
-# (scripts/render-records.js) → Python lint + unit tests (ruff, pytest: scripts/check-python.sh) → lint →
-# Docker engine → blocks image → dataset → production stack images (scripts/stack.sh images) → local executor's Python venv → Temporal dev server → workflow
-# bundle (built once for all test files) → crate validator (when test/crate.test.ts runs) → node --test → after-suite checks (reliability cases expected
-# for the files that ran; no leftover containers).
+# Steps: Temporal server build (Go, in the background at the lowest CPU priority) · npm packages →
+# build (tsc) → catalog and runner-contract checks → records check (scripts/render-records.js) →
+# Python lint + unit tests (ruff, pytest: scripts/check-python.sh) → lint → Docker engine → blocks
+# image → dataset → production stack images (scripts/stack.sh images, in the background at the
+# lowest CPU priority) · local executor's Python venv → Temporal dev server → workflow bundle (built
+# once for all test files) → crate validator (when test/crate.test.ts runs) → node --test, part 1:
+# every file but the stack's → wait for the stack images → node --test, part 2: the files that
+# bring the production stack up (they import test/helpers/stack) → after-suite checks (reliability
+# cases expected for the files that ran; no leftover containers).
+#
+# Why two parts: on a machine that never built them, the Temporal server (Go, ~550 s of 2 cores)
+# and the stack images (~270 s) are the longest set-up steps, and only three test files need them.
+# Built at nice 19 (and the image builds' RUN steps at the lowest CPU weight) during the first part,
+# they use the CPU the suite leaves idle while it waits on timers and containers, and never take it
+# from a test; on a machine that has them both are no-ops of a few seconds.
 #
 # Env: TEMPORAL_ADDRESS (use this server instead of starting one), RAGOMICS_TEST_FILES (a subset
 # of compiled test files, e.g. "dist/test/unit"), RAGOMICS_TEST_CONCURRENCY (test files run at
@@ -18,14 +28,16 @@ cd "$PROJECT_ROOT"
 
 # The production stack's Temporal server is built from the Go module proxy: about 5 minutes on a
 # machine that never built it (cached under .tools/ afterwards). It needs nothing the next steps
-# make, so it runs beside them and is waited for before the stack images are built.
+# make, so it runs beside them, at nice 19 so that it slows none of them, and is waited for before
+# the suite's second part (the stack images step below waits for its lock).
 # Only when the stack's tests run: the whole suite, or a subset naming them.
 needs_stack=0
 if [[ -z "${RAGOMICS_TEST_FILES:-}" || "${RAGOMICS_TEST_FILES}" == *stack* ]]; then needs_stack=1; fi
 server_build_log="$DATA_DIR/temporal-server-build.log"
+stack_images_log="$DATA_DIR/stack-images-build.log"
 mkdir -p "$DATA_DIR"
 if [[ $needs_stack == 1 ]]; then
-  ( step_timer "Temporal server build (beside the next steps)" bash scripts/ensure-temporal-server.sh ) >"$server_build_log" 2>&1 &
+  ( step_timer "Temporal server build (beside the next steps, nice 19)" nice -n 19 bash scripts/ensure-temporal-server.sh ) >"$server_build_log" 2>&1 &
   server_build_pid=$!
 else
   log "production stack: not built (RAGOMICS_TEST_FILES names no stack test)"
@@ -42,13 +54,14 @@ step_timer "Docker engine" bash scripts/ensure-docker.sh
 step_timer "blocks image" bash scripts/build-image.sh
 step_timer "dataset" bash scripts/fetch-dataset.sh
 if [[ $needs_stack == 1 ]]; then
-  server_build_rc=0
-  wait "$server_build_pid" || server_build_rc=$?
-  cat "$server_build_log" >&2
-  [[ $server_build_rc == 0 ]] || die -c 3 "the Temporal server build failed (log above: $server_build_log)"
   # The stack's local images, built once here so no test file pays for them (the stack tests
-  # bring the stack up themselves with scripts/stack.sh up).
-  step_timer "production stack images" bash scripts/stack.sh images >/dev/null
+  # bring the stack up themselves with scripts/stack.sh up). They need the Debian base the blocks
+  # image step just made, and the Temporal server build above (its lock is waited for).
+  # RAGOMICS_BUILD_CPU_SHARES: their RUN steps run in the engine's containers, which nice does
+  # not reach (scripts/build-stack-images.sh).
+  ( step_timer "production stack images (beside the suite's first part, nice 19)" \
+      env RAGOMICS_BUILD_CPU_SHARES=2 nice -n 19 bash scripts/stack.sh images >/dev/null ) >"$stack_images_log" 2>&1 &
+  stack_images_pid=$!
 fi
 py_line="$(bash scripts/ensure-local-python.sh)" || die -c 3 "the local executor's Python environment could not be created (see above)"
 export "${py_line?}"
@@ -78,9 +91,43 @@ out="$DATA_DIR/test-output.tap"
 # Every container the suite's workers start is labelled with this run's scope, so the leftover
 # check below counts the suite's own containers only (see activities/executors/docker-spec.ts).
 export RAGOMICS_CONTAINER_SCOPE="${RAGOMICS_CONTAINER_SCOPE:-suite-$$-$(date +%s)}"
+# Part 2: the files that bring the production stack up; part 1: every other file.
+first=() second=()
+for f in "${files[@]}"; do
+  if grep -qE "helpers/stack['\"]" "$f"; then second+=("$f"); else first+=("$f"); fi
+done
 rc=0
-# TAP explicitly: report-skips.js and the summary below read it (newer Node versions default to another reporter).
-node --test --test-reporter=tap --test-concurrency="${RAGOMICS_TEST_CONCURRENCY:-1}" "${files[@]}" | tee "$out" || rc=$?
+: >"$out"
+# run_part FILE...: one node --test run, its TAP appended to $out. TAP explicitly: report-skips.js
+# and the summary below read it (newer Node versions default to another reporter). Never called
+# without files: node --test without any would look for test files by itself.
+run_part() {
+  node --test --test-reporter=tap --test-concurrency="${RAGOMICS_TEST_CONCURRENCY:-1}" "$@" | tee -a "$out" || rc=$?
+}
+if ((${#first[@]} > 0)); then run_part "${first[@]}"; fi
+if [[ $needs_stack == 1 ]]; then
+  # wait_build NAME PID LOG: waits for a background build, prints its log, says how long the suite
+  # waited for it; returns its exit code.
+  wait_build() {
+    local name="$1" pid="$2" blog="$3" t0 brc=0
+    t0="$(now_ms)"
+    wait "$pid" || brc=$?
+    cat "$blog" >&2
+    log "$name: the suite waited $(format_ms $(( $(now_ms) - t0 ))) for it after part 1"
+    return "$brc"
+  }
+  build_rc=0
+  wait_build "Temporal server build" "$server_build_pid" "$server_build_log" || build_rc=$?
+  wait_build "production stack images" "$stack_images_pid" "$stack_images_log" || build_rc=$?
+fi
+if ((${#second[@]} > 0)); then
+  if [[ $needs_stack == 1 && $build_rc != 0 ]]; then
+    echo "[ragomics] not run: ${second[*]} (the Temporal server or the production stack images could not be built: logs above, $server_build_log and $stack_images_log)" >&2
+    rc=3
+  else
+    run_part "${second[@]}"
+  fi
+fi
 # After-suite checks: scripts, not test files, so no test depends on the order files run in.
 # The reliability check expects the cases of the reliability files that ran (none: nothing).
 after_rc=0
@@ -97,9 +144,12 @@ else
   echo "== leftover containers: not checked (a subset ran: RAGOMICS_TEST_FILES; RAGOMICS_CHECK_LEFTOVERS=1 to check)"
 fi
 # The runner's own summary again, as the last line: "N passed, N failed".
-pass="$(grep -E '^# pass [0-9]+' "$out" | tail -1 | awk '{print $3}')"
-fail="$(grep -E '^# fail [0-9]+' "$out" | tail -1 | awk '{print $3}')"
-skip="$(grep -E '^# skipped [0-9]+' "$out" | tail -1 | awk '{print $3}')"
+# Summed over the two parts: each node --test run ends with its own "# pass N" lines.
+# Only unindented lines: a test's own diagnostics are indented under it.
+sum_of() { awk -v k="$1" '$0 ~ ("^# " k " [0-9]+$") { n += $3 } END { print n + 0 }' "$out"; }
+pass="$(sum_of pass)"
+fail="$(sum_of fail)"
+skip="$(sum_of skipped)"
 echo "tests: ${pass:-0} passed, ${fail:-0} failed, ${skip:-0} skipped; after-suite checks $([[ $after_rc == 0 ]] && echo passed || echo FAILED)"
 if [[ $rc != 0 ]]; then exit "$rc"; fi
 exit "$after_rc"

@@ -137,6 +137,13 @@ void test('worker Dockerfile: Node base by ARG, npm ci, build, workflow bundle, 
     if (top === 'test' || top === 'bench') continue;
     assert.match(buildStage, new RegExp(`^COPY ${top} \\./${top}$`, 'm'), `the build stage copies ${top}/ (tsconfig.json includes ${inc})`);
   }
+  // Every npm step of the build stage reads the registry, so each trusts the extra CA
+  // certificates: a prune without them idled two minutes on failing requests behind this
+  // machine's TLS-intercepting proxy.
+  const runs = df.slice(df.indexOf(' AS build'), df.indexOf('# ---- runtime')).split(/^RUN /m).slice(1);
+  const npmRuns = runs.filter((r) => /\bnpm (ci|prune|install)\b/.test(r));
+  assert.ok(npmRuns.length >= 2, 'the build stage installs and prunes with npm');
+  for (const r of npmRuns) assert.match(r, /\. \/tmp\/build-ca\/env\.sh;/, `this npm step trusts the build CA: RUN ${r.split('\n')[0]}`);
   assert.match(df, /^ENTRYPOINT \["node", "\/app\/bin\/ragomics\.js"\]/m);
   assert.match(df, /^CMD \["worker"\]/m);
 });
