@@ -16,8 +16,11 @@
 # Why two parts: on a machine that never built them, the Temporal server (Go, ~550 s of 2 cores)
 # and the stack images (~270 s) are the longest set-up steps, and only three test files need them.
 # Built at nice 19 (and the image builds' RUN steps at the lowest CPU weight) during the first part,
-# they use the CPU the suite leaves idle while it waits on timers and containers, and never take it
-# from a test; on a machine that has them both are no-ops of a few seconds.
+# they mostly use the CPU the suite leaves idle while it waits on timers and containers (about half
+# of 2 cores, sampled over a CI run). nice only ranks them below this machine's other processes:
+# work inside containers (the blocks image's build, the blocks a test runs) sits in the engine's
+# own cgroups and still shares the CPU with them evenly. On a machine that has them both builds
+# are no-ops of a few seconds.
 #
 # Env: TEMPORAL_ADDRESS (use this server instead of starting one), RAGOMICS_TEST_FILES (a subset
 # of compiled test files, e.g. "dist/test/unit"), RAGOMICS_TEST_CONCURRENCY (test files run at
@@ -28,7 +31,8 @@ cd "$PROJECT_ROOT"
 
 # The production stack's Temporal server is built from the Go module proxy: about 5 minutes on a
 # machine that never built it (cached under .tools/ afterwards). It needs nothing the next steps
-# make, so it runs beside them, at nice 19 so that it slows none of them, and is waited for before
+# make, so it runs beside them, at nice 19 so that it slows their host processes little (not the
+# blocks image's build, whose RUN steps run in containers: see above), and is waited for before
 # the suite's second part (the stack images step below waits for its lock).
 # Only when the stack's tests run: the whole suite, or a subset naming them.
 needs_stack=0
