@@ -9,6 +9,7 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { copyFile, chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,7 +24,7 @@ import { RunnerExitCodes } from '../common/runner-contract';
 import type { NodeResult } from '../common/schemas';
 import { loadWorkerConfig, PROJECT_ROOT, resolveBlocksImage } from '../workers/config';
 import { removeOrphanContainers } from '../workers/orphans';
-import { failureOf, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, type Ran } from './fixtures/executor/helpers';
+import { failureOf, nodeInput, recordContainerEvents, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, type Ran } from './fixtures/executor/helpers';
 import { cpuSince, hostCpuTimes } from '../activities/executors/host-cpu';
 import { TEMPORAL_ADDRESS, uid, withWorker } from './helpers/harness';
 import { containersWith } from './fixtures/reliability/common';
@@ -295,6 +296,33 @@ void describe('docker warm pool: clean-up', () => {
     await ex.close();
     assert.deepEqual(await poolContainers(workerId), []);
     assert.deepEqual(await readdir(dir), []);
+  });
+
+  // A creation in flight when the pool drains is given up at once, but the engine still creates
+  // and starts its container a moment later; close() must wait for that container's removal.
+  // Closed right after the executor is made, its creations are in flight (none is ready yet). The
+  // engine's own events say what had happened by the time close() returned: every container of
+  // this worker created and already destroyed, and at least one created (else the late path was
+  // not exercised: a close() that returns before the engine created anything leaves nothing to
+  // see yet, and it is what the code before the fix did).
+  void test('close() while members are still being created returns only once their containers are removed', { timeout: 300_000 }, async () => {
+    const workerId = uid('warm-close-early');
+    const dir = path.join(root, 'warm-close-early');
+    const events = await recordContainerEvents(docker, { label: [`ragomics.worker=${workerId}`] });
+    const ex = createDockerExecutor({ docker, image: IMAGE, warmPool: 2, warmDir: dir, workerId });
+    const stats = ex.pool!.stats() as { starting: number; idle: number };
+    // Two on a host of 2 or more cores; the spare-CPU rule may defer the second on one core.
+    assert.ok(stats.starting >= 1, `a creation is in flight when close() is called (${JSON.stringify(stats)})`);
+    assert.equal(stats.idle, 0);
+    await ex.close();
+    const closedAtNs = Date.now() * 1e6;
+    const seen = (await events.stop()).filter((e) => e.timeNano <= closedAtNs);
+    const created = seen.filter((e) => e.Action === 'create').map((e) => e.id);
+    const destroyed = new Set(seen.filter((e) => e.Action === 'destroy').map((e) => e.id));
+    assert.ok(created.length >= 1, 'the engine created a member before close() returned');
+    assert.deepEqual(created.filter((id) => !destroyed.has(id)), [], 'every member created was removed before close() returned');
+    assert.deepEqual(await poolContainers(workerId), []);
+    assert.deepEqual(existsSync(dir) ? await readdir(dir) : [], []);
   });
 
   void test('a live worker’s idle members survive another worker’s sweep; a SIGKILLed worker’s members exit and the next start-up sweep removes them', { timeout: 300_000 }, async () => {

@@ -97,6 +97,18 @@ export interface WarmDockerPoolOptions extends SandboxOptions {
   /** Called when a member's container exists / is gone, so the worker's own sweeper spares it. */
   onContainer?(id: string, present: boolean): void;
   /**
+   * How long drain() waits for the creations it gave up to settle and their containers to be
+   * removed (ms). A creation in flight when the pool drains is not awaited as such (drain rejects
+   * it at once), but the engine may still create and start its container a moment later; drain
+   * waits for that container's removal so that, on an engine that answers, nothing of the pool
+   * outlives drain(). Bounded because an engine that hangs must not hold the worker's shutdown:
+   * past the bound the removal goes on in the background, and the next worker start-up's sweep
+   * removes what it misses (the members carry the pool labels). The default is well above a
+   * member's whole warm-up, create call to ready line (2.0–4.3 s in BENCHMARKS.md section 3,
+   * imports included, on 2 loaded cores). @default 15000
+   */
+  lateDiscardWaitMs?: number;
+  /**
    * Called with the number of idle members whose runner is ready each time a member becomes
    * ready or joins the idle set (the worker logs when the pool is first full; tests wait for it).
    * Never called while draining. Must not throw.
@@ -120,7 +132,10 @@ export interface WarmDockerPool {
   readyIdle(): number;
   /** Refill times (ms), create call → ready line, of the members that got ready so far (the last 1000). */
   warmUpTimes(): readonly number[];
-  /** Removes idle members and stops refilling. */
+  /**
+   * Stops refilling and removes the idle members, then the members of creations it gave up
+   * (created by the engine after drain began), waiting for those at most `lateDiscardWaitMs`.
+   */
   drain(): Promise<void>;
   stats(): unknown;
 }
@@ -136,12 +151,14 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
   /**
    * A member, or a rejection as soon as the pool drains: drain() waits for creations in flight,
    * and a Docker engine that hangs (its calls have no deadline of their own) must not hold the
-   * worker's shutdown. A member that is created after all is removed in the background.
+   * worker's shutdown. A member that is created after all is removed; drain() waits for that
+   * removal, within `lateDiscardWaitMs`.
    */
   const create = (signal: AbortSignal): Promise<WarmMember> => {
     const work = createMember();
     const discardLate = (): void => {
-      void work.then((m) => destroy(m), () => undefined);
+      const p: Promise<void> = work.then((m) => destroy(m), () => undefined).finally(() => lateDiscards.delete(p));
+      lateDiscards.add(p);
     };
     if (signal.aborted) {
       discardLate();
@@ -182,6 +199,9 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
   };
   const warmUps: number[] = [];
   const idle = new Set<WarmMember>();
+  /** Removals of members whose creation drain() gave up (see `lateDiscardWaitMs`). */
+  const lateDiscards = new Set<Promise<void>>();
+  const lateDiscardWaitMs = opts.lateDiscardWaitMs ?? 15_000;
   const destroy = async (m: WarmMember): Promise<void> => {
     idle.delete(m);
     await discardMember(m);
@@ -221,6 +241,13 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
     drain: async () => {
       gauge?.stop();
       await pool.drain();
+      if (lateDiscards.size === 0) return;
+      let bound: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...lateDiscards]),
+        new Promise<void>((resolve) => { bound = setTimeout(resolve, lateDiscardWaitMs); }),
+      ]);
+      clearTimeout(bound);
     },
     stats: () => pool.stats(),
   };
