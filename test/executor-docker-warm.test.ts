@@ -315,7 +315,9 @@ void describe('docker warm pool: clean-up', () => {
     assert.ok(stats.starting >= 1, `a creation is in flight when close() is called (${JSON.stringify(stats)})`);
     assert.equal(stats.idle, 0);
     await ex.close();
-    const closedAtNs = Date.now() * 1e6;
+    // Rounded up to the next millisecond: an event of the last sub-millisecond before close()
+    // returned must count (Date.now() truncates); no creation fits in that one millisecond.
+    const closedAtNs = (Date.now() + 1) * 1e6;
     const seen = (await events.stop()).filter((e) => e.timeNano <= closedAtNs);
     const created = seen.filter((e) => e.Action === 'create').map((e) => e.id);
     const destroyed = new Set(seen.filter((e) => e.Action === 'destroy').map((e) => e.id));

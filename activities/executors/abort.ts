@@ -12,7 +12,7 @@ export function whenAborted(signal: AbortSignal): { promise: Promise<void>; disp
   return { promise, dispose: () => dispose() };
 }
 
-/** Waits for `promise` at most `ms`; never rejects (diagnostic waits only). */
+/** Waits for `promise` at most `ms`; never rejects (waits whose outcome is not needed: diagnostics, clean-up). */
 export async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
+import { settleWithin } from './abort';
 import { inspectImage } from './docker-image';
 import { containerName } from './docker-identity';
 import { CONTAINER_WORKSPACE, poolContainerSpec, type SandboxOptions } from './docker-spec';
@@ -241,13 +242,7 @@ export function createWarmDockerPool(opts: WarmDockerPoolOptions): WarmDockerPoo
     drain: async () => {
       gauge?.stop();
       await pool.drain();
-      if (lateDiscards.size === 0) return;
-      let bound: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all([...lateDiscards]),
-        new Promise<void>((resolve) => { bound = setTimeout(resolve, lateDiscardWaitMs); }),
-      ]);
-      clearTimeout(bound);
+      if (lateDiscards.size > 0) await settleWithin(Promise.all([...lateDiscards]), lateDiscardWaitMs);
     },
     stats: () => pool.stats(),
   };
