@@ -4,6 +4,8 @@
  *   - `cli`: `node bin/ragomics.js run SPEC` as a user types it (a new process each time), its
  *     compile cache (client/compile-cache.ts) in this run's folder, filled by the warm-up run;
  *   - `nocache`: the same with `RAGOMICS_COMPILE_CACHE=0`, what the cache buys;
+ *   - `nobundle`: the same with `RAGOMICS_CLI_BUNDLE=0` (the compiled modules one by one instead of
+ *     the one-file bundle of scripts/bundle-cli.js), what the bundle buys;
  *   - `sdk`: `startTree` then `result()` through an already connected RagomicsClient in this process;
  *   - `cli traced`: the CLI again under bench/cli-trace-hook.ts, for the breakdown (where the
  *     head and tail go: Node start-up, each module the CLI requires, the connection, the start
@@ -60,8 +62,8 @@ async function treeTimes(rc: RagomicsClient, treeId: string, begin: number, end:
  * The compile cache (client/compile-cache.ts) of the CLI runs here: in the run's own folder, filled
  * by the warm-up run as a user's first command fills theirs; `off` runs the CLI without it.
  */
-function cacheEnv(dir: string, off = false): NodeJS.ProcessEnv {
-  return { RAGOMICS_COMPILE_CACHE: off ? '0' : path.join(dir, 'compile-cache') };
+function cacheEnv(dir: string, off = false, noBundle = false): NodeJS.ProcessEnv {
+  return { RAGOMICS_COMPILE_CACHE: off ? '0' : path.join(dir, 'compile-cache'), ...(noBundle ? { RAGOMICS_CLI_BUNDLE: '0' } : {}) };
 }
 
 async function runCli(rc: RagomicsClient, dir: string, taskQueue: string, traced: boolean, cli = CLI, extraEnv: NodeJS.ProcessEnv = cacheEnv(dir)): Promise<{ times: Times; trace?: CliTrace }> {
@@ -99,8 +101,9 @@ function phases(t: Times, tr: CliTrace): { headParts: [string, number][]; tailPa
   const at = (rel: number): number => tr.origin + rel;
   const rpc = (method: string, which: 'first' | 'last' = 'first'): CliTrace['rpcs'][number] | undefined =>
     which === 'first' ? tr.rpcs.find((r) => r.method === method) : [...tr.rpcs].reverse().find((r) => r.method === method);
-  const cliJs = tr.modules.find((m) => m.from === 'ragomics.js' && m.request.endsWith('cli.js'));
-  const ready = rpc('waitForReady');
+  // The CLI's entry: its one-file bundle, or the compiled cli.js (the baseline; RAGOMICS_CLI_BUNDLE=0).
+  const cliJs = tr.modules.find((m) => m.from === 'ragomics.js' && /[/\\]cli(\.bundle)?\.js$/.test(m.request));
+  const ready = rpc('connect');
   const sysInfo = rpc('GetSystemInfo');
   const start = rpc('StartWorkflowExecution');
   // The calls `run` makes once the tree started, before its first wait (the result's long poll left out: it waits for the end).
@@ -116,8 +119,8 @@ function phases(t: Times, tr: CliTrace): { headParts: [string, number][]; tailPa
   const headParts: [string, number][] = [
     ['spawn to Node\'s time origin', tr.origin - t.begin],
     ['Node start-up to the first line of bin/ragomics.js', tr.main ?? NaN],
-    ['require of dist/client/cli.js (every module it loads)', cliJs?.ms ?? NaN],
-    ['from cli.js loaded to the channel\'s set-up (parse, read and validate the spec, settings)', (ready?.start ?? NaN) - cliLoaded],
+    ['require of the CLI: dist/client/cli.bundle.js, or cli.js where there is no bundle (every module it loads)', cliJs?.ms ?? NaN],
+    ['from the CLI loaded to the channel\'s set-up (parse, read and validate the spec, settings)', (ready?.start ?? NaN) - cliLoaded],
     ['connection: channel ready (TCP, HTTP/2)', (ready?.end ?? NaN) - (ready?.start ?? NaN)],
     ['connection: GetSystemInfo', (sysInfo?.end ?? NaN) - (sysInfo?.start ?? NaN)],
     ['from connected to StartWorkflowExecution sent', (start?.start ?? NaN) - (sysInfo?.end ?? NaN)],
@@ -159,10 +162,11 @@ async function main(): Promise<void> {
     await worker.ready;
     // Warm-up (not counted): the worker's first workflow task, the OS's file cache.
     await runCli(rc, dir, taskQueue, false);
+    await runCli(rc, dir, taskQueue, false, CLI, cacheEnv(dir, false, true));
     if (baseCli) await runCli(rc, dir, taskQueue, false, baseCli);
     await runSdk(rc, taskQueue);
-    type Variant = 'cli' | 'nocache' | 'base' | 'sdk' | 'traced' | 'traced-base';
-    const variants: Variant[] = baseCli ? ['cli', 'nocache', 'base', 'sdk', 'traced', 'traced-base'] : ['cli', 'nocache', 'sdk', 'traced'];
+    type Variant = 'cli' | 'nocache' | 'nobundle' | 'base' | 'sdk' | 'traced' | 'traced-base';
+    const variants: Variant[] = baseCli ? ['cli', 'nocache', 'nobundle', 'base', 'sdk', 'traced', 'traced-base'] : ['cli', 'nocache', 'nobundle', 'sdk', 'traced'];
     const times = new Map<Variant, Times[]>(variants.map((v) => [v, []]));
     const traces = new Map<Variant, { times: Times; trace: CliTrace }[]>([['traced', []], ['traced-base', []]]);
     for (let i = 0; i < rounds; i++) {
@@ -174,7 +178,7 @@ async function main(): Promise<void> {
           continue;
         }
         const traced = v === 'traced' || v === 'traced-base';
-        const r = await runCli(rc, dir, taskQueue, traced, v === 'base' || v === 'traced-base' ? baseCli : CLI, cacheEnv(dir, v === 'nocache'));
+        const r = await runCli(rc, dir, taskQueue, traced, v === 'base' || v === 'traced-base' ? baseCli : CLI, cacheEnv(dir, v === 'nocache', v === 'nobundle'));
         times.get(v)!.push(r.times);
         if (traced) traces.get(v)!.push({ times: r.times, trace: r.trace! });
       }
@@ -182,6 +186,7 @@ async function main(): Promise<void> {
     const names: Record<Variant, string> = {
       cli: '`node bin/ragomics.js run SPEC`',
       nocache: 'the same without its compile cache (`RAGOMICS_COMPILE_CACHE=0`)',
+      nobundle: 'the same without its one-file bundle (`RAGOMICS_CLI_BUNDLE=0`)',
       base: `the same, baseline checkout (${baseline ? path.basename(baseline) : ''})`,
       sdk: 'SDK (connected client, startTree + result)',
       traced: 'the CLI under the trace hook',

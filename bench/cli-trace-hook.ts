@@ -5,10 +5,11 @@
  *   - `hook`: when Node had started up enough to run this file;
  *   - `main`: when bin/ragomics.js started (the main module's load);
  *   - `modules`: each module required by bin/ragomics.js and the CLI's own files
- *     (dist/client/cli.js and dist/client/cli/*.js), inclusive of what it pulls in, in load order;
- *   - `rpcs`: every unary gRPC call (method, start, end), e.g. GetSystemInfo (the connection),
- *     StartWorkflowExecution, DescribeTaskQueue, QueryWorkflow, GetWorkflowExecutionHistory
- *     (the result's long poll);
+ *     (dist/client/cli.js and dist/client/cli/*.js), inclusive of what it pulls in, in load order
+ *     (with the one-file bundle: the bundle, whose modules are inside it);
+ *   - `rpcs`: the connection (`connect`: TCP and HTTP/2) and every gRPC call (method, start, end),
+ *     e.g. GetSystemInfo, StartWorkflowExecution, DescribeTaskQueue, QueryWorkflow,
+ *     GetWorkflowExecutionHistory (the result's long poll), timed at Node's http2 module;
  *   - `exit`: the process's `exit` event;
  * and writes them as JSON to FILE at exit. It imports nothing of the project, so it does not
  * change what the CLI loads; its own cost is a few tenths of a millisecond per require.
@@ -36,7 +37,7 @@ interface Loader { _load(request: string, parent: { filename?: string } | null |
 const loader = Module as unknown as Loader;
 const origLoad = loader._load.bind(Module);
 const cliDir = `${path.sep}dist${path.sep}client${path.sep}`;
-let grpcPatched = false;
+let http2Patched = false;
 
 loader._load = function load(request: string, parent: { filename?: string } | null | undefined, isMain: boolean): unknown {
   if (isMain) trace.main = now();
@@ -45,34 +46,48 @@ loader._load = function load(request: string, parent: { filename?: string } | nu
   const start = now();
   const exports = origLoad(request, parent, isMain);
   if (own) trace.modules.push({ request, from: path.basename(from), start, ms: now() - start });
-  if (!grpcPatched && request === '@grpc/grpc-js') patchGrpc(exports as GrpcModule);
+  if (!http2Patched && (request === 'http2' || request === 'node:http2')) patchHttp2(exports as Http2Module);
   return exports;
 };
 
-type Fn = (...args: unknown[]) => unknown;
-interface GrpcModule { Client: { prototype: { makeUnaryRequest: Fn; waitForReady: Fn } } }
-
-/** Times each unary call and the channel's waitForReady (the TCP and HTTP/2 set-up): from the call to its callback. */
-function patchGrpc(grpc: GrpcModule): void {
-  grpcPatched = true;
-  const proto = grpc.Client.prototype;
-  proto.makeUnaryRequest = timed(proto.makeUnaryRequest, (args) => String(args[0]).split('/').pop() ?? '?');
-  proto.waitForReady = timed(proto.waitForReady, () => 'waitForReady');
+/*
+ * The calls are timed at Node's http2 module, which grpc-js uses for every call: built in, it is
+ * required through Module._load whether grpc-js is one of the modules of node_modules or inside the
+ * CLI's one-file bundle (scripts/bundle-cli.js), which this hook cannot reach into.
+ */
+interface Http2Stream { once(event: 'close', fn: () => void): unknown }
+interface Http2Session {
+  once(event: 'connect', fn: () => void): unknown;
+  request: (headers: Record<string, unknown> | undefined, ...rest: unknown[]) => Http2Stream;
 }
+interface Http2Module { connect: (...args: unknown[]) => Http2Session }
 
-function timed(orig: Fn, name: (args: unknown[]) => string): Fn {
-  return function call(this: unknown, ...args: unknown[]): unknown {
-    const rec: CliTrace['rpcs'][number] = { method: name(args), start: now() };
+/**
+ * Times the connection (`connect`: from http2.connect to the session's connect event, i.e. TCP and
+ * the HTTP/2 set-up) and each call (its method, from the request to the stream's close, i.e. the
+ * status received).
+ */
+function patchHttp2(h2: Http2Module): void {
+  http2Patched = true;
+  const connect = h2.connect;
+  h2.connect = function timedConnect(this: unknown, ...args: unknown[]): Http2Session {
+    const rec: CliTrace['rpcs'][number] = { method: 'connect', start: now() };
     trace.rpcs.push(rec);
-    const cbIndex = args.length - 1;
-    if (typeof args[cbIndex] === 'function') {
-      const cb = args[cbIndex] as (...a: unknown[]) => unknown;
-      args[cbIndex] = (...a: unknown[]): unknown => {
-        rec.end = now();
-        return cb(...a);
-      };
-    }
-    return orig.apply(this, args);
+    const session = connect.apply(this, args);
+    session.once('connect', () => {
+      rec.end = now();
+    });
+    const request = session.request;
+    session.request = function timedRequest(this: unknown, headers: Record<string, unknown> | undefined, ...rest: unknown[]): Http2Stream {
+      const call: CliTrace['rpcs'][number] = { method: String(headers?.[':path'] ?? '?').split('/').pop() ?? '?', start: now() };
+      trace.rpcs.push(call);
+      const stream = request.call(this, headers, ...rest);
+      stream.once('close', () => {
+        call.end = now();
+      });
+      return stream;
+    };
+    return session;
   };
 }
 

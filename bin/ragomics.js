@@ -13,9 +13,22 @@ if (!existsSync(compiled)) {
   process.stderr.write('error: ragomics is not built yet; run `npm run build` in the checkout first\n');
   process.exit(1);
 }
-// A short command spends most of its start-up compiling modules: reuse V8's code from earlier
-// runs of the same command (dist/client/compile-cache.js; RAGOMICS_COMPILE_CACHE=0 turns it off).
-// Not for `worker` and `dev`, which run for hours and would write their entries only when they stop.
+// A short command spends most of its start-up loading modules. Two things make that cheaper, and
+// neither is for `worker` and `dev`, which run for hours (and load the worker, kept out of the bundle):
+// - V8's code from earlier runs of the same command (dist/client/compile-cache.js;
+//   RAGOMICS_COMPILE_CACHE=0 turns it off; a long command would write its entries only when it stops);
+// - the CLI as one file (scripts/bundle-cli.js, made by `npm run build`) instead of ~550 modules,
+//   used only while it matches the compiled files it was made from (dist/client/cli-bundle.js;
+//   RAGOMICS_CLI_BUNDLE=0 turns it off, and so does RAGOMICS_DEBUG, whose stacks then name the
+//   compiled files and lines).
 const command = process.argv[2];
-if (command !== 'worker' && command !== 'dev') require(path.join(__dirname, '..', 'dist', 'client', 'compile-cache.js')).enableCompileCache(command);
-require(compiled).main(process.argv);
+let entry = compiled;
+if (command !== 'worker' && command !== 'dev') {
+  const dist = path.join(__dirname, '..', 'dist', 'client');
+  require(path.join(dist, 'compile-cache.js')).enableCompileCache(command);
+  // A checkout built before the bundle existed has no cli-bundle.js: the compiled modules, as before.
+  if (existsSync(path.join(dist, 'cli-bundle.js'))) {
+    entry = require(path.join(dist, 'cli-bundle.js')).cliEntry(path.join(__dirname, '..'), process.env).file;
+  }
+}
+require(entry).main(process.argv);

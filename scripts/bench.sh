@@ -38,6 +38,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PROJECT_ROOT"
 bash scripts/ensure-node-deps.sh
 npx tsc -p tsconfig.json
+node scripts/bundle-cli.js
 node scripts/bundle-workflows.js
 bash scripts/ensure-docker.sh >/dev/null
 bash scripts/build-image.sh

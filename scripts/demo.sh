@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's main command (`npm run demo`): runs a real analysis tree on real data, from a
 # fresh clone. It installs what is missing and says what it is doing, with each step's time:
-#   Docker engine → blocks image (in the background, while:) npm packages → build → workflow
+#   Docker engine → blocks image (in the background, while:) npm packages → build → CLI bundle → workflow
 #   bundle → Temporal dev server (persistent SQLite under .data/temporal) → (waiting for the
 #   image) → dataset → a worker (Docker executor) → the tree of examples/pbmc-tree.yaml → status
 #   with output paths, timeline.html and report.html.
@@ -38,6 +38,7 @@ trap 'kill -TERM -- "-$image_pid" 2>/dev/null || true' EXIT
 # (Not the Temporal dev server: it would keep that priority for the whole tree run.)
 step_timer "npm packages" nice -n 10 bash scripts/ensure-node-deps.sh
 step_timer "build" nice -n 10 npx tsc -p tsconfig.json
+step_timer "CLI bundle" nice -n 10 node scripts/bundle-cli.js
 step_timer "workflow bundle" nice -n 10 node scripts/bundle-workflows.js
 if [[ -z "${TEMPORAL_ADDRESS:-}" ]]; then
   addr_line="$(step_timer "Temporal dev server" bash scripts/ensure-temporal.sh)" || die -c 3 "the Temporal dev server could not be started (see above)"

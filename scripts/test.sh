@@ -4,7 +4,7 @@
 # real Temporal dev server and a real Docker engine.
 #
 # Steps: Temporal server build (Go, in the background at the lowest CPU priority) · npm packages →
-# build (tsc) → catalog and runner-contract checks → records check (scripts/render-records.js) →
+# build (tsc, then the CLI bundle) → catalog and runner-contract checks → records check (scripts/render-records.js) →
 # Python lint + unit tests (ruff, pytest: scripts/check-python.sh) → lint → Docker engine → blocks
 # image → dataset → production stack images (scripts/stack.sh images, in the background at the
 # lowest CPU priority) · local executor's Python venv → Temporal dev server → workflow bundle (built
@@ -48,6 +48,7 @@ else
 fi
 step_timer "npm packages" bash scripts/ensure-node-deps.sh
 step_timer "typecheck + build" npx tsc -p tsconfig.json
+step_timer "CLI bundle" node scripts/bundle-cli.js
 step_timer "block catalog up to date" node scripts/gen-catalog.js --check
 step_timer "runner contract up to date" node scripts/gen-runner-contract.js --check
 step_timer "RELIABILITY.md and BENCHMARKS.md rendered from docs/records" node scripts/render-records.js --check

@@ -128,6 +128,11 @@ void test('worker Dockerfile: Node base by ARG, npm ci, build, workflow bundle, 
   assert.match(df, /^FROM \$\{NODE_IMAGE\} AS build/m);
   assert.match(df, /npm ci/);
   assert.match(df, /npm run build && node scripts\/bundle-workflows\.js/);
+  // `npm run build` runs scripts of scripts/ (the CLI bundle's): the build stage must copy each.
+  const build = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { build: string } }).scripts.build;
+  const buildScripts = [...build.matchAll(/node (scripts\/[\w.-]+\.js)/g)].map((m) => m[1]!);
+  assert.ok(buildScripts.includes('scripts/bundle-cli.js'), `npm run build bundles the CLI (${build})`);
+  for (const script of buildScripts) assert.match(df, new RegExp(`^COPY ${script} \\./${script}$`, 'm'), `the build stage copies ${script}, which npm run build runs`);
   // The build stage copies folder by folder: every folder tsconfig.json compiles, test/ and
   // bench/ aside, must be among them, or the image would lack it.
   const tsconfig = JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.json'), 'utf8')) as { include: string[] };

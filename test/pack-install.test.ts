@@ -2,6 +2,7 @@
  * The CLI and the SDK outside the checkout, as a new user gets them: `npm pack` in the checkout,
  * `npm install -g --prefix <tmp>/prefix ./ragomics-*.tgz`, then everything from an EMPTY
  * directory outside the checkout, with HOME set to an empty temporary folder:
+ * - the CLI's short commands load its one-file bundle (scripts/bundle-cli.js);
  * - `ragomics --version` prints the package's version; an unknown command and a missing spec
  *   file exit non-zero with one line;
  * - `ragomics worker --executor inprocess` from the package against the shared dev server
@@ -29,6 +30,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot, toolsDir } from '../activities/executors/repo-root';
+import { cliEntry } from '../client/cli-bundle';
 import { uid } from './helpers/harness';
 import { freePort, isAlive, removeTree, tempDir, waitForPidExit, waitUntil } from './helpers/processes';
 
@@ -126,7 +128,7 @@ before(async () => {
   // The user's npm with its own cache (the real HOME): only the CLI runs with the empty HOME.
   const npmEnv = { ...process.env };
   for (const k of Object.keys(npmEnv)) if (k.startsWith('npm_')) delete npmEnv[k];
-  // `npm pack` runs prepack (tsc, then the workflow bundle), which writes dist/. Packing a copy of
+  // `npm pack` runs prepack (tsc, then the CLI and workflow bundles), which writes dist/. Packing a copy of
   // the checkout's files (git's tracked and untracked-but-not-ignored ones, as they are now; its
   // node_modules linked) builds from a clean dist/, like a fresh clone, and never rewrites the
   // dist/ other test files are loading from.
@@ -174,6 +176,9 @@ describe('the packed package, installed outside the checkout', { concurrency: fa
       assert.ok(has(rel), `${rel} is in the package`);
     }
     for (const rel of ['dist/test', 'dist/bench', 'dist/examples', 'test', 'blocks/tests', '.data', '.tools']) assert.ok(!has(rel), `${rel} is not in the package`);
+    // The CLI's one-file bundle ships with the manifest of what it was made from, and the
+    // installed package (no package-lock.json there) loads its short commands from it.
+    assert.deepEqual(cliEntry(pkgDir, {}), { file: path.join(pkgDir, 'dist', 'client', 'cli.bundle.js'), reason: null });
     const maps = readdirSync(path.join(pkgDir, 'dist'), { recursive: true }).map(String).filter((f) => f.endsWith('.map'));
     assert.deepEqual(maps, [], 'no source maps (their sources are not shipped)');
     // The inputs of the blocks image's content hash (scripts/build-image.sh) are the checkout's,

@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,8 @@ interface Outcome { value: string; where: string; first: string; resolved: strin
 function childEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
   delete env.NODE_OPTIONS;
+  // The caller's choices of how bin/ragomics.js loads the CLI: each test sets its own.
+  for (const k of ['RAGOMICS_CLI_BUNDLE', 'RAGOMICS_DEBUG']) if (!(k in extra)) delete env[k];
   return env;
 }
 
@@ -177,21 +180,26 @@ void test('compile cache: one folder per command, per Node version and architect
   assert.equal(compileCacheDir({}, 'status'), path.join(os.homedir(), '.cache', 'ragomics', 'compile-cache', node, 'status'));
 });
 
-void test('compile cache: `ragomics --version` through bin/ragomics.js writes its entries once, then runs from them unchanged', () => {
-  const cache = mkdtempSync(path.join(os.tmpdir(), 'ragomics-cc-cli-'));
-  try {
-    const env = childEnv({ RAGOMICS_COMPILE_CACHE: cache });
-    const first = execFileSync(process.execPath, [BIN, '--version'], { env, encoding: 'utf8' });
-    const dir = compileCacheDir(env, '--version')!;
-    const written = entries(dir);
-    assert.ok(written.length > 100, `the CLI's modules cached (${written.length} entries)`);
-    const stamps = written.map((n) => statSync(path.join(dir, n)).mtimeMs);
-    const second = spawnSync(process.execPath, [BIN, '--version'], { env, encoding: 'utf8' });
-    assert.deepEqual([second.status, second.stdout, second.stderr], [0, first, ''], 'the same output, and no warning on stderr');
-    // A miss is rewritten at exit: entries left as they were mean every module was a hit.
-    assert.deepEqual(entries(dir), written);
-    assert.deepEqual(written.map((n) => statSync(path.join(dir, n)).mtimeMs), stamps, 'no entry rewritten: every module compiled from its entry');
-  } finally {
-    rmSync(cache, { recursive: true, force: true });
+void test('compile cache: `ragomics --version` through bin/ragomics.js writes its entries once, then runs from them unchanged (the compiled modules, and the CLI bundle)', () => {
+  const bundle = path.resolve(__dirname, '..', '..', 'client', 'cli.bundle.js');
+  for (const [label, extra, atLeast] of [['compiled modules', { RAGOMICS_CLI_BUNDLE: '0' }, 100], ['bundle', {}, 1]] as const) {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'ragomics-cc-cli-'));
+    try {
+      const env = childEnv({ RAGOMICS_COMPILE_CACHE: cache, ...extra });
+      const first = execFileSync(process.execPath, [BIN, '--version'], { env, encoding: 'utf8' });
+      const dir = compileCacheDir(env, '--version')!;
+      const written = entries(dir);
+      assert.ok(written.length > atLeast, `${label}: the CLI's modules cached (${written.length} entries)`);
+      const bundleEntry = `${createHash('sha256').update(bundle).digest('hex').slice(0, 40)}.bin`;
+      assert.equal(written.includes(bundleEntry), label === 'bundle', `${label}: an entry for cli.bundle.js only when it is loaded`);
+      const stamps = written.map((n) => statSync(path.join(dir, n)).mtimeMs);
+      const second = spawnSync(process.execPath, [BIN, '--version'], { env, encoding: 'utf8' });
+      assert.deepEqual([second.status, second.stdout, second.stderr], [0, first, ''], `${label}: the same output, and no warning on stderr`);
+      // A miss is rewritten at exit: entries left as they were mean every module was a hit.
+      assert.deepEqual(entries(dir), written);
+      assert.deepEqual(written.map((n) => statSync(path.join(dir, n)).mtimeMs), stamps, `${label}: no entry rewritten: every module compiled from its entry`);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
   }
 });
