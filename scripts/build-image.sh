@@ -53,6 +53,22 @@ for arg in "$@"; do
   esac
 done
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
+# time_steps: copies the classic builder's output (stdin) to stdout, adding after each Dockerfile
+# step (a "Step N/M : ..." line up to the next one, or the end) a line
+# "step-time:<TAB>seconds<TAB>N/M<TAB>the step's instruction" (the time includes the layer's commit).
+time_steps() {
+  local line step="" text="" t0="" t
+  while IFS= read -r line; do
+    if [[ "$line" =~ ^Step\ ([0-9]+/[0-9]+)\ :\ (.*)$ ]]; then
+      t="$EPOCHREALTIME"
+      [[ -n "$step" ]] && printf 'step-time:\t%s\t%s\t%s\n' "$(awk -v a="$t0" -v b="$t" 'BEGIN { printf "%.1f", b - a }')" "$step" "$text"
+      step="${BASH_REMATCH[1]}" text="${BASH_REMATCH[2]}" t0="$t"
+    fi
+    printf '%s\n' "$line"
+  done
+  [[ -n "$step" ]] && printf 'step-time:\t%s\t%s\t%s\n' "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" "$step" "$text"
+  return 0
+}
 
 # --- content hash of the inputs ------------------------------------------------------------
 inputs_hash() {
@@ -179,10 +195,12 @@ if ! "${BUILD[@]}" --network host \
       --build-arg "BASE_IMAGE=$BASE" \
       --build-arg "INPUTS_HASH=$HASH" \
       -t "$TAG" -t "$REPO_NAME:latest" \
-      "$CTX" >"$LOG" 2>&1; then
+      "$CTX" 2>&1 | time_steps >"$LOG"; then
   tail -n 40 "$LOG" >&2
   die "docker build failed (full log: $LOG)"
 fi
+# Where the build's time went: each Dockerfile step of 1 s or more, then the warm-up's runs.
+grep -E '^step-time:' "$LOG" | awk -F'\t' '$2 >= 1 { printf "[build-image]   step %-5s %6.1f s  %s\n", $3, $2, substr($4, 1, 90) }' >&2 || true
 grep -E '^warmup:' "$LOG" | sed 's/^/[build-image]   /' >&2 || true
 SIZE="$(docker image inspect --format '{{.Size}}' "$TAG" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
 log "built $TAG in $(since "$T2") ($SIZE); total $(since "$T0")"
