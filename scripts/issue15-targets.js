@@ -247,7 +247,7 @@ function issue15Table(records, label = (name) => `\`${name}\``) {
     ? `Goals 1 to 5: every row from one run, \`${included[0].run}\` (goal 4's \`first-run\` on private empty Docker engines within it).`
     : oneRun
     ? `Goals 1, 2, 3 and 5: every row from one run, \`${included[0].run}\`. Goal 4 (\`first-run\`) comes from a run of its own (a private empty Docker engine, minutes).`
-    : `Goals 1, 2, 3 and 5 do NOT come from one run: ${[...runs].map(([k, v]) => (k.endsWith('without a run id') ? k : `${k}: ${v.join(', ')}`)).join('; ')}. Goal 4 (\`first-run\`) comes from a run of its own.`);
+    : `Goals 1, 2, 3 and 5 do NOT come from one run: ${[...runs].map(([k, v]) => (k.endsWith('without a run id') ? k : `${k}: ${v.join(', ')}`)).join('; ')}. Goal 4 (\`first-run\`): ${firstRun?.run ? `run \`${firstRun.run}\`` : 'no run id'}.`);
   if (problems.length) out.push('', `**Not readable at this commit**: ${problems.map(cell).join('; ')}.`);
   return { text: out.join('\n'), problems };
 }

@@ -195,7 +195,7 @@ void test('issue 15 table: a first run recorded in the same run as the others (O
   recs.set('orchestration-overhead', { ...recs.get('orchestration-overhead')!, run: 'R2' });
   t = issue15Table(recs);
   assert.doesNotMatch(t.text, /Goals 1 to 5/);
-  assert.match(t.text, /do NOT come from one run/);
+  assert.match(t.text, /do NOT come from one run: .*\. Goal 4 \(`first-run`\): run `R1`\./);
 });
 
 void test('issue 15 targets: warm-chain with more variants (warm-before): cold, warm and target found by the header', () => {
