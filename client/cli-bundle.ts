@@ -2,7 +2,7 @@
  * Which file bin/ragomics.js loads the CLI from: the one-file bundle that scripts/bundle-cli.js
  * makes at build time (dist/client/cli.bundle.js, issue 15, goal 2), or the compiled modules
  * (dist/client/cli.js). The bundle holds a copy of the project's compiled files as they were when
- * it was made; it is used only while they, and package-lock.json, are still the same, so a build
+ * it was made; it is used only while they, and npm's lock files, are still the same, so a build
  * by tsc alone, an edit, or an `npm ci` of other packages never runs stale code: the CLI then
  * loads as before, only slower.
  *
@@ -23,6 +23,8 @@ import path from 'node:path';
 export const BUNDLE_FILE = 'cli.bundle.js';
 /** What the bundle was made from, in dist/client/ beside it. */
 export const MANIFEST_FILE = 'cli.bundle.json';
+/** The manifest's format: scripts/bundle-cli.js writes it, {@link cliEntry} accepts no other. */
+export const MANIFEST_VERSION = 2;
 /**
  * The lock files the bundle's dependencies came from, relative to the package: npm's own, and the
  * hidden one npm rewrites in node_modules on every install (so an `npm install --no-save` or an
@@ -97,7 +99,7 @@ function whyNotBundle(root: string, dir: string, env: NodeJS.ProcessEnv): string
   }
   const m = (manifest ?? {}) as Partial<{ version: unknown; files: unknown; own: unknown; locks: unknown }>;
   const locks = m.locks as Record<string, unknown> | undefined;
-  if (m.version !== 2 || !Array.isArray(m.files) || !m.files.every((f) => typeof f === 'string') || typeof m.own !== 'string'
+  if (m.version !== MANIFEST_VERSION || !Array.isArray(m.files) || !m.files.every((f) => typeof f === 'string') || typeof m.own !== 'string'
     || typeof locks !== 'object' || locks === null || !Object.values(locks).every((d) => typeof d === 'string')) {
     return `${MANIFEST_FILE} is not one this version wrote`;
   }

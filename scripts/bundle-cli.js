@@ -23,7 +23,7 @@
 const path = require('node:path');
 const { existsSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
 const esbuild = require('esbuild');
-const { BUNDLE_FILE, MANIFEST_FILE, lockDigests, ownDigest } = require('../dist/client/cli-bundle.js');
+const { BUNDLE_FILE, MANIFEST_FILE, MANIFEST_VERSION, lockDigests, ownDigest } = require('../dist/client/cli-bundle.js');
 
 const root = path.join(__dirname, '..');
 const outDir = path.join(root, 'dist', 'client');
@@ -100,7 +100,7 @@ async function main() {
   const tmp = `${outfile}.${process.pid}.tmp`;
   writeFileSync(tmp, code.contents);
   renameSync(tmp, outfile);
-  const manifest = { version: 2, files: own, own: ownDigest(own.map((rel) => [rel, seen.get(rel)])), locks };
+  const manifest = { version: MANIFEST_VERSION, files: own, own: ownDigest(own.map((rel) => [rel, seen.get(rel)])), locks };
   writeFileSync(`${manifestFile}.${process.pid}.tmp`, `${JSON.stringify(manifest, null, 1)}\n`);
   renameSync(`${manifestFile}.${process.pid}.tmp`, manifestFile);
   console.error(`[ragomics] CLI bundle: ${path.relative(process.cwd(), outfile)} (${(code.contents.length / 1024).toFixed(0)} KiB, ${Object.keys(result.metafile.inputs).length} modules, ${own.length} of them the project's)`);

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BUNDLE_FILE, LOCK_FILES, MANIFEST_FILE, bundleDigests, cliEntry } from '../../client/cli-bundle';
+import { BUNDLE_FILE, LOCK_FILES, MANIFEST_FILE, MANIFEST_VERSION, bundleDigests, cliEntry } from '../../client/cli-bundle';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const BIN = path.join(ROOT, 'bin', 'ragomics.js');
@@ -37,7 +37,7 @@ function fixture(installed = false): { top: string; root: string; dir: string; w
     write('node_modules/.package-lock.json', '{"lockfileVersion":3,"packages":{}}\n');
   }
   const files = ['dist/client/cli.js', 'dist/common/schemas.js'];
-  write(`dist/client/${MANIFEST_FILE}`, JSON.stringify({ version: 2, files, ...bundleDigests(root, files) }));
+  write(`dist/client/${MANIFEST_FILE}`, JSON.stringify({ version: MANIFEST_VERSION, files, ...bundleDigests(root, files) }));
   return { top, root, dir, write };
 }
 
