@@ -12,11 +12,15 @@
 # pullable within ~20 s; else ragomics/base-debian:bookworm built from Debian packages by
 # scripts/build-base-image.sh.
 #
-# Python wheels: the pinned wheels of blocks/requirements.txt are downloaded on the host (pip
-# download, for CPython 3.11 manylinux x86_64) into $DATA_DIR/wheelhouse/<hash of requirements>/
-# and put in the build context, so the build itself needs no network (a private or bridgeless
-# Docker engine builds too). When the host has no python3 with pip, or the download fails, the
-# build's pip downloads them itself (the old way).
+# Python packages: the pinned wheels of blocks/requirements.txt are downloaded on the host (pip
+# download, for CPython 3.11 manylinux x86_64) into $DATA_DIR/wheelhouse/<hash of requirements>/,
+# then installed from there on the host too (pip install --target for that platform, byte-compiled
+# when the host's python3 is 3.11) into $DATA_DIR/site-packages/<hash of requirements>/, which the
+# Dockerfile copies into the image's venv. All of it runs in the background while the base image
+# is chosen or built (debootstrap: about a minute on a new machine), so it is off the build's
+# critical path, and the build itself runs no pip and needs no network (a private or bridgeless
+# Docker engine builds too). When the host has no python3 with pip, or the download or install
+# fails, the build's pip installs from PyPI itself (the old way).
 #
 # Env: BASE_IMAGE, BLOCKS_IMAGE_REPO (default ragomics/blocks), FORCE=1 (rebuild), PULL_TIMEOUT (20),
 # RAGOMICS_DATA_DIR / RAGOMICS_HOME (where the tag and the build log go; see lib.sh).
@@ -116,33 +120,75 @@ if [[ "${FORCE:-0}" != 1 && -n "$existing_base" ]] && [[ -z "${BASE_IMAGE:-}" ||
   exit 0
 fi
 
-# --- the wheels, downloaded on the host -------------------------------------------------------
+# --- the Python packages, downloaded and installed on the host -------------------------------
 # fetch_wheels: fills $WHEELS (complete when $WHEELS/.complete exists); returns non-zero on failure.
 REQ_HASH="$(sha256sum <"$ROOT/blocks/requirements.txt" | cut -c1-16)"
 WHEELS="$DATA/wheelhouse/$REQ_HASH"
+# The image's site-packages, installed on the host: $SITE/site-packages, complete when
+# $SITE/.complete exists (kept beside it, so that the marker never reaches the image).
+SITE="$DATA/site-packages/$REQ_HASH"
+PIP_LOG="$DATA/logs/wheels-download.log"
+# Wheels run on the base's glibc (bookworm: 2.36) and older; pip does not expand a
+# manylinux_2_X --platform to older ones itself.
+PLATFORMS=(--python-version 3.11 --implementation cp --abi cp311)
+for v in $(seq 36 -1 17); do PLATFORMS+=(--platform "manylinux_2_${v}_x86_64"); done
+PLATFORMS+=(--platform manylinux2014_x86_64 --platform manylinux2010_x86_64 --platform manylinux1_x86_64)
 fetch_wheels() {
   [[ -f "$WHEELS/.complete" ]] && return 0
   command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 || return 1
-  local platforms=() v tmp="$WHEELS.tmp.$$"
-  # Wheels run on the base's glibc (bookworm: 2.36) and older; pip does not expand a
-  # manylinux_2_X --platform to older ones itself.
-  for v in $(seq 36 -1 17); do platforms+=(--platform "manylinux_2_${v}_x86_64"); done
-  platforms+=(--platform manylinux2014_x86_64 --platform manylinux2010_x86_64 --platform manylinux1_x86_64)
+  local tmp="$WHEELS.tmp.$$"
   rm -rf "$tmp"
   python3 -m pip download --quiet --disable-pip-version-check --no-input --no-deps --only-binary=:all: \
-    --python-version 3.11 --implementation cp --abi cp311 "${platforms[@]}" \
-    -d "$tmp" -r "$ROOT/blocks/requirements.txt" >"$DATA/logs/wheels-download.log" 2>&1 || { rm -rf "$tmp"; return 1; }
+    "${PLATFORMS[@]}" -d "$tmp" -r "$ROOT/blocks/requirements.txt" >"$PIP_LOG" 2>&1 || { rm -rf "$tmp"; return 1; }
   touch "$tmp/.complete"
   rm -rf "$WHEELS"
   mv "$tmp" "$WHEELS"
 }
-# In the background: the download (network) overlaps choosing and building the base.
+# install_site_packages: installs $WHEELS into $SITE (what `pip install` in the image's venv would
+# put in its site-packages; one pip call, so packages sharing a top-level folder merge as in a
+# venv), byte-compiled when the host's python3 is the image's 3.11 (hash-based .pyc files,
+# "unchecked": valid whatever mtime the copy into the image gives the sources; the image's
+# sources never change). Without that it leaves the compiling to the build. Console scripts, one C
+# header and one man page (bin/, include/, share/) are left out: the runner runs `python -m`, and
+# their shebangs would name the host's interpreter. Returns non-zero on failure.
+install_site_packages() {
+  [[ -f "$SITE/.complete" ]] && return 0
+  local tmp="$SITE.tmp.$$"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  python3 -m pip install --quiet --disable-pip-version-check --no-input --no-deps --no-index \
+    --find-links "$WHEELS" --only-binary=:all: "${PLATFORMS[@]}" --no-compile \
+    --target "$tmp/site-packages" -r "$ROOT/blocks/requirements.txt" >>"$PIP_LOG" 2>&1 || { rm -rf "$tmp"; return 1; }
+  rm -rf "$tmp/site-packages/bin" "$tmp/site-packages/include" "$tmp/site-packages/share"
+  local compiled=0
+  if python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    # Tests are never imported: not compiled (the build used to compile and then delete them).
+    python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -x '/tests/' "$tmp/site-packages" >>"$PIP_LOG" 2>&1 \
+      || { rm -rf "$tmp"; return 1; }
+    compiled=1
+  fi
+  # What the Dockerfile reads to skip pip (and compileall); stays in the image as provenance.
+  printf 'installed on the host by scripts/build-image.sh from %s\ncompiled=%s\n' "${WHEELS#"$ROOT"/}" "$compiled" \
+    >"$tmp/site-packages/.ragomics-host-install"
+  touch "$tmp/.complete"
+  rm -rf "$SITE"
+  mv "$tmp" "$SITE"
+  # One requirements hash is built at a time; older installs are 700 MB each.
+  find "$DATA/site-packages" -mindepth 1 -maxdepth 1 ! -name "$REQ_HASH" ! -name "$REQ_HASH.tmp.*" -exec rm -rf {} + 2>/dev/null || true
+}
+# In the background: the download (network) and the install overlap choosing and building the base.
 T_W="$(now)"
 (
   if fetch_wheels; then
     log "wheels: $(find "$WHEELS" -name '*.whl' | wc -l) in ${WHEELS#"$ROOT"/} ($(since "$T_W"))"
+    T_S="$(now)"
+    if install_site_packages; then
+      log "site-packages: installed on the host in ${SITE#"$ROOT"/} ($(since "$T_S"); $(sed -n 's/^compiled=//p' "$SITE/site-packages/.ragomics-host-install" | sed 's/1/byte-compiled/;s/0/the build byte-compiles it/'))"
+    else
+      log "site-packages: the install on the host failed (log: $PIP_LOG); the build installs them"
+    fi
   else
-    log "wheels: host download failed or no pip on the host (log: $DATA/logs/wheels-download.log); the build downloads them"
+    log "wheels: host download failed or no pip on the host (log: $PIP_LOG); the build downloads them"
   fi
 ) &
 WHEELS_PID=$!
@@ -169,18 +215,23 @@ fi
 
 wait "$WHEELS_PID" || true
 
-# --- build context: the inputs, plus the machine's extra CA certificates for pip --------------
+# --- build context: the inputs, the host's site-packages (else the machine's extra CA
+#     certificates, for pip in the build) ------------------------------------------------------
 CTX="$(mktemp -d "${TMPDIR:-/tmp}/ragomics-blocks-ctx.XXXXXX")"
 trap 'rm -rf "$CTX"' EXIT
 (cd "$ROOT/blocks" && cp -a Dockerfile .dockerignore requirements.txt catalog.json runtime build-ca "$CTX/")
 find "$CTX/runtime" -name __pycache__ -prune -exec rm -rf {} +
-mkdir -p "$CTX/wheels"
-if [[ -f "$WHEELS/.complete" ]]; then
-  cp -al "$WHEELS"/*.whl "$CTX/wheels/" 2>/dev/null || cp -a "$WHEELS"/*.whl "$CTX/wheels/"
+if [[ -f "$SITE/.complete" ]]; then
+  # Hard links where the two folders share a file system (no copy of 700 MB).
+  cp -al "$SITE/site-packages" "$CTX/site-packages" 2>/dev/null \
+    || { rm -rf "$CTX/site-packages"; cp -a "$SITE/site-packages" "$CTX/site-packages"; }
+else
+  mkdir -p "$CTX/site-packages"
+  # Only pip in the build needs them (it deletes them in the same layer).
+  for crt in /usr/local/share/ca-certificates/*.crt; do
+    if [[ -f "$crt" ]]; then cp "$crt" "$CTX/build-ca/"; fi
+  done
 fi
-for crt in /usr/local/share/ca-certificates/*.crt; do
-  if [[ -f "$crt" ]]; then cp "$crt" "$CTX/build-ca/"; fi
-done
 
 # --- build -----------------------------------------------------------------------------------
 T2="$(now)"

@@ -471,6 +471,31 @@ void describe('blocks image: runtime contract and failures', { timeout: 20 * 60_
     assert.ok(r.seconds < 60, `a 1-second sleep took ${r.seconds} s`);
   });
 
+  void test('the scanpy stack imports from bytecode: no module of the venv is compiled from source at import', async () => {
+    // The .pyc files are compiled before the sources are copied into the image (on the host by
+    // scripts/build-image.sh, or by compileall in the build) as hash-based, unchecked files: a
+    // timestamp-based one would not match the mtime the copy gives its source, and every node
+    // would then compile ~1,900 modules at import, read-only, again and again.
+    const name = `ragomics-blocks-test-${RUN_ID}-pyc-${++counter}`;
+    const r = await docker([...SANDBOX, '--entrypoint', '/opt/ragomics/bin/python', image, '-v', '-c', 'import scanpy, anndata, matplotlib, leidenalg'], name);
+    assert.equal(r.code, 0, r.stderr.slice(-3000));
+    // importlib -v: "# code object from '<path>'" names the .pyc it loaded, or the .py it compiled.
+    const loaded = [...r.stderr.matchAll(/^# code object from '?([^'\n]+?)'?$/gm)].map((m) => m[1]!).filter((p) => p.startsWith('/opt/ragomics/lib/'));
+    const fromSource = loaded.filter((p) => p.endsWith('.py'));
+    console.log(`# blocks image: ${loaded.length} modules of the venv imported, ${fromSource.length} compiled from source`);
+    assert.ok(loaded.length > 500, `only ${loaded.length} venv modules seen in python -v's output`);
+    assert.deepEqual(fromSource.slice(0, 10), [], 'venv modules compiled from source at import');
+  });
+
+  void test('the venv has pip: an inline block\'s requirements are installed by `python -m pip` in an image FROM this one', async () => {
+    // activities/executors/docker-image.ts builds that derived image; its tests use a small
+    // fixture image, so this is where the real one is held to it.
+    const name = `ragomics-blocks-test-${RUN_ID}-pip-${++counter}`;
+    const r = await docker([...SANDBOX, '--entrypoint', 'python', image, '-m', 'pip', '--version'], name);
+    assert.equal(r.code, 0, r.stderr.slice(-3000));
+    assert.match(r.stdout, /^pip \S+ from \/opt\/ragomics\/lib\/python3\.11\/site-packages\/pip /);
+  });
+
   void test('sleep passes its input through unchanged', async () => {
     const r = await runBlock('sleep-pass', { name: 'sleep', parameters: {} }, { input: DATASET });
     const m = assertOk(r, 'sleep');
