@@ -66,15 +66,22 @@ def run(adata=None):
 
 
 class Logs:
-    """A Unix socket server like the executor's: routes each connection by its header line."""
+    """A Unix socket server like the executor's: routes each connection by its header line.
+
+    A child connects, writes and closes before its `exited` line reaches the test, but this
+    server's accept and read threads may not have run yet (a busy machine): `out` waits for the
+    stream it is asked for to be read to its end, never for a thread that may not exist yet."""
+
+    # A bound on a thread getting scheduled, not a speed: reaching it fails the test's assertion.
+    WAIT_S = 60.0
 
     def __init__(self, path: Path) -> None:
         self.path = str(path)
         self.streams: dict[tuple[Any, str], bytes] = {}
+        self.done = threading.Condition()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(self.path)
         self.sock.listen(16)
-        self.threads: list[threading.Thread] = []
         threading.Thread(target=self.accept, daemon=True).start()
 
     def accept(self) -> None:
@@ -83,9 +90,7 @@ class Logs:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            t = threading.Thread(target=self.read, args=(conn,), daemon=True)
-            t.start()
-            self.threads.append(t)
+            threading.Thread(target=self.read, args=(conn,), daemon=True).start()
 
     def read(self, conn: socket.socket) -> None:
         data = b""
@@ -93,12 +98,16 @@ class Logs:
             data += chunk
         head, _, rest = data.partition(b"\n")
         h = json.loads(head)
-        self.streams[(h["token"], h["stream"])] = rest
+        with self.done:
+            self.streams[(h["token"], h["stream"])] = rest
+            self.done.notify_all()
 
     def out(self, token: Any, stream: str = "stdout") -> str:
-        for t in list(self.threads):
-            t.join(10)
-        return self.streams.get((token, stream), b"").decode()
+        """The whole stream once its connection has closed ("" if it never came within WAIT_S)."""
+        key = (token, stream)
+        with self.done:
+            self.done.wait_for(lambda: key in self.streams, timeout=self.WAIT_S)
+            return self.streams.get(key, b"").decode()
 
 
 def start(home: Path) -> subprocess.Popen[str]:
