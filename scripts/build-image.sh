@@ -163,7 +163,9 @@ install_site_packages() {
   local compiled=0
   if python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
     # Tests are never imported: not compiled (the build used to compile and then delete them).
-    python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -x '/tests/' "$tmp/site-packages" >>"$PIP_LOG" 2>&1 \
+    # From inside the folder, so that -x sees paths relative to it (a data dir under a folder
+    # named tests would otherwise exclude everything).
+    (cd "$tmp/site-packages" && python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -x '/tests/' .) >>"$PIP_LOG" 2>&1 \
       || { rm -rf "$tmp"; return 1; }
     compiled=1
   fi
