@@ -120,6 +120,26 @@ function handoffRows(rec) {
     { goal: '3', target: `ragomics/bare handoff ratio in a chain ≤ ${m[2]}`, before: before(m[7]), after: `this checkout: ${m[1]}`, result: inRounds(m[3], rounds?.ratio) },
     { goal: '3', target: `wide-fan throughput ≥ ${m[5]} of the in-process pool`, before: before(m[8]), after: `this checkout: ${m[4]}`, result: inRounds(m[6], rounds?.share) },
     ...localHandoffRows(rec, before(m[7]), before(m[8])),
+    ...floorRows(rec),
+  ];
+}
+
+/**
+ * Goal 3's floor, measured: orchestration-overhead's `floor (issue 15, goal 3, same run, measured):
+ * bare Temporal with the pool's activity per node: chain handoff H ms, a ratio to bare of R (≤ T in
+ * K of N rounds); fan X nodes/s, S of the pool (≥ F in K of N rounds); ragomics over this floor:
+ * handoff Q, fan throughput P`. Its rows hold the same targets against the floor (what any design
+ * that runs the pool's work as one activity per node reaches in that run) and say how far ragomics
+ * is from it. None for records from before the bench measured it.
+ */
+function floorRows(rec) {
+  const line = lineStarting(rec, 'floor (issue 15, goal 3, same run, measured):');
+  if (line === undefined) return [];
+  const m = match(rec, line, /^floor \(issue 15, goal 3, same run, measured\): bare Temporal with the pool's activity per node: chain handoff [\d.]+ ms, a ratio to bare of ([\d.]+) \(≤ ([\d.]+) in (\d+) of (\d+) rounds\); fan [\d.]+ nodes\/s, ([\d.]+) of the pool \(≥ ([\d.]+) in (\d+) of (\d+) rounds\); ragomics over this floor: handoff ([\d.]+), fan throughput ([\d.]+)$/, 'goal 3\'s measured floor');
+  const verdict = (met, held, of) => `${met ? 'within' : 'beyond'} reach of the floor (held in ${held} of ${of} rounds)`;
+  return [
+    { goal: '3', target: `floor, measured: bare Temporal with the pool's activity per node, handoff ratio ≤ ${m[2]}`, before: '—', after: `floor: ${m[1]}; ragomics/floor: ${m[9]}`, result: verdict(Number(m[1]) <= Number(m[2]), m[3], m[4]) },
+    { goal: '3', target: `floor, measured: the same, fan throughput ≥ ${m[6]} of the pool`, before: '—', after: `floor: ${m[5]}; ragomics/floor: ${m[10]}`, result: verdict(Number(m[5]) >= Number(m[6]), m[7], m[8]) },
   ];
 }
 

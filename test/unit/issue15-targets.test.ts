@@ -144,6 +144,25 @@ void test('issue 15 targets: goal 3 with localActivities gets rows of its own wh
   assert.match(t.problems.join('\n'), /cannot read goal 3's localActivities targets/);
 });
 
+void test('issue 15 targets: goal 3\'s measured floor gets two rows when the record prints it, none before', () => {
+  const targets = 'targets (issue 15, goal 3): ragomics/bare handoff 1.30 ≤ 1.10: missed; fan throughput 0.350 of the pool ≥ 0.40: missed';
+  const floor = "floor (issue 15, goal 3, same run, measured): bare Temporal with the pool's activity per node: chain handoff 15.0 ms, a ratio to bare of 1.25 (≤ 1.10 in 1 of 5 rounds); fan 166.4 nodes/s, 0.362 of the pool (≥ 0.40 in 2 of 5 rounds); ragomics over this floor: handoff 0.90, fan throughput 1.044";
+  let t = issue15Targets(records({ 'orchestration-overhead': [targets, floor] }));
+  assert.deepEqual(t.problems, []);
+  const ratio = row(t.rows, '3', /^floor, measured: bare Temporal/);
+  assert.deepEqual([ratio.after, ratio.result], ['floor: 1.25; ragomics/floor: 0.90', 'beyond reach of the floor (held in 1 of 5 rounds)']);
+  const fan = row(t.rows, '3', /^floor, measured: the same, fan/);
+  assert.deepEqual([fan.target, fan.after, fan.result], ['floor, measured: the same, fan throughput ≥ 0.40 of the pool', 'floor: 0.362; ragomics/floor: 1.044', 'beyond reach of the floor (held in 2 of 5 rounds)']);
+  t = issue15Targets(records({ 'orchestration-overhead': [targets, floor.replace('0.362', '0.410')] }));
+  assert.equal(row(t.rows, '3', /^floor, measured: the same, fan/).result, 'within reach of the floor (held in 2 of 5 rounds)');
+  // Records from before the floor was measured: no such rows, and no problem.
+  t = issue15Targets(records({ 'orchestration-overhead': [targets] }));
+  assert.deepEqual([t.rows.filter((r) => /^floor/.test(r.target)).length, t.problems], [0, []]);
+  // A floor line of another shape is a problem.
+  t = issue15Targets(records({ 'orchestration-overhead': [targets, 'floor (issue 15, goal 3, same run, measured): fan 0.36'] }));
+  assert.match(t.problems.join('\n'), /cannot read goal 3's measured floor/);
+});
+
 void test('issue 15 targets: a missing record or a target line of another shape is a problem with a row saying so', () => {
   let t = issue15Targets(records({ peers: null }));
   assert.deepEqual(t.problems, ['peers: no docs/records/bench/peers.json']);
