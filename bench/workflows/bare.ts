@@ -6,9 +6,10 @@
  *
  * The `…Work` workflows do the same with the in-process pool's work per node instead of a no-op:
  * the real `runNode` activity on a `sleep` node (attempt folder, publishing with sha256, the
- * attempt's record), each node reading its parent's published output as the pool's nodes do. No
- * design that runs one such activity per node through this server can hand off faster than they
- * do: they measure that floor, where a sum of the other variants' figures could only estimate it.
+ * attempt's record), each node reading its parent's published output as the pool's nodes do: the
+ * floor of a design that runs one such activity per node through this server, under the least
+ * workflow code (measured, where a sum of the other variants' figures could only estimate it). Such
+ * a design beats it only by making that activity or the SDK's path cheaper.
  */
 import { proxyActivities } from '@temporalio/workflow';
 
