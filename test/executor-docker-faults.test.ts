@@ -20,7 +20,7 @@ import { CancelledFailure } from '@temporalio/common';
 import { createActivities, createDockerExecutor, type Activities } from '../activities';
 import { startEngineProxy, type EngineProxy } from './fixtures/executor/engine-proxy';
 import {
-  failureOf, fixtureImage, managedContainers, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor,
+  CONTAINER_BOUND_MS, failureOf, fixtureImage, managedContainers, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor,
 } from './fixtures/executor/helpers';
 
 const docker = new Docker();
@@ -85,7 +85,7 @@ void describe('docker executor: a misbehaving engine connection', () => {
   void test('the removal on cancel fails once: the attempt stays cancelled and the container still goes', async () => {
     const tree = treeId('remove-fails');
     const ran = startRunNode(activities, nodeInput(tree, SLEEP_60));
-    await waitFor(() => ran.heartbeats.some((h) => (h as { containerId?: string | null }).containerId), 30_000, 'the container to start');
+    await waitFor(() => ran.heartbeats.some((h) => (h as { containerId?: string | null }).containerId), CONTAINER_BOUND_MS, 'the container to start');
     let refused = 0;
     proxy.inject((req) => (isRemove(req.method, req.url) && refused++ === 0 ? { status: 500, body: { message: 'injected removal failure' } } : null));
     try {

@@ -24,7 +24,7 @@ import { RunnerExitCodes } from '../common/runner-contract';
 import type { NodeResult } from '../common/schemas';
 import { loadWorkerConfig, PROJECT_ROOT, resolveBlocksImage } from '../workers/config';
 import { removeOrphanContainers } from '../workers/orphans';
-import { failureOf, nodeInput, recordContainerEvents, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, type Ran } from './fixtures/executor/helpers';
+import { CONTAINER_BOUND_MS, failureOf, nodeInput, recordContainerEvents, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, type Ran } from './fixtures/executor/helpers';
 import { cpuSince, hostCpuTimes } from '../activities/executors/host-cpu';
 import { TEMPORAL_ADDRESS, uid, withWorker } from './helpers/harness';
 import { containersWith } from './fixtures/reliability/common';
@@ -132,7 +132,7 @@ void describe('docker warm pool: runs', () => {
     assert.equal((await stat(result.outputDir)).mode & 0o222, 0, 'published read-only');
     assert.ok(containerId, 'the attempt reported its container');
     // Removal runs after the node's result: wait for it.
-    await waitFor(() => !executor.activeContainers().has(containerId!), 30_000, 'the used member to be removed');
+    await waitFor(() => !executor.activeContainers().has(containerId!), CONTAINER_BOUND_MS, 'the used member to be removed');
     assert.ok(await containerGone(containerId!));
   });
 
@@ -155,7 +155,7 @@ void describe('docker warm pool: runs', () => {
     assert.equal(m.uid, 10001);
     assert.equal(await sha256File(writable), sha, 'the parent’s file is unchanged');
     // The member's folder (and its link to the input) is removed with the container, after the result.
-    const end = Date.now() + 30_000;
+    const end = Date.now() + CONTAINER_BOUND_MS;
     while ((await stat(writable)).nlink !== 1) {
       if (Date.now() > end) assert.fail('the link in the member’s folder outlived it');
       await new Promise((r) => setTimeout(r, 100));
@@ -173,12 +173,16 @@ void describe('docker warm pool: runs', () => {
 
   void test('a timeout removes the warm container: BlockTimeoutError', { timeout: 300_000 }, async () => {
     await poolHasIdle(executor);
-    const ran = startRunNode(activities, nodeInput(treeId('timeout'), { block: { name: 'sleep', parameters: { seconds: 120 } }, timeoutSeconds: 8 }));
+    // The timeout leaves room for the hand-over and the first heartbeat (which names the
+    // container) on a loaded engine; the wait below fails first, and says so, if they take longer.
+    const ran = startRunNode(activities, nodeInput(treeId('timeout'), { block: { name: 'sleep', parameters: { seconds: 120 } }, timeoutSeconds: 20 }));
     let containerId: string | undefined;
     ran.env.on('heartbeat', (d: { containerId?: string | null }) => (containerId ??= d.containerId ?? undefined));
-    const f = await failureOf(ran.promise);
+    const failed = failureOf(ran.promise);
+    await waitFor(() => containerId !== undefined, 20_000, 'the attempt to report its container before its timeout');
+    const f = await failed;
     assert.equal(f.type, 'BlockTimeoutError');
-    assert.ok(containerId && (await containerGone(containerId)), 'the container is gone when the attempt ends');
+    assert.ok(await containerGone(containerId!), 'the container is gone when the attempt ends');
   });
 
   void test('cancelling a warm attempt removes its container', { timeout: 300_000 }, async () => {
@@ -354,8 +358,10 @@ void describe('docker warm pool: clean-up', () => {
       }
       const deadIds = (await poolContainers(dead)).map((c) => c.Id).sort();
       assert.equal(deadIds.length, 2);
-      // What a worker's start-up runs (workers/create-worker.ts).
-      const removed = await removeOrphanContainers(docker, connection, 'default');
+      // What a worker's start-up runs (workers/create-worker.ts), judging only this test's two
+      // workers' containers: other files' containers on this engine are not this test's to remove.
+      const mine = (c: Docker.ContainerInfo): boolean => [dead, live].includes(c.Labels['ragomics.worker'] ?? '');
+      const removed = await removeOrphanContainers(docker, connection, 'default', (c) => !mine(c));
       assert.deepEqual(removed.filter((id) => deadIds.includes(id)).sort(), deadIds);
       assert.deepEqual(await poolContainers(dead), []);
       const liveIds = (await poolContainers(live)).map((c) => c.Id);

@@ -18,7 +18,7 @@ import { loadWorkerConfig } from '../workers/config';
 import * as B from './fixtures/executor/blocks';
 import { IN_CI, skipUnlessCI } from './helpers/prereq';
 import {
-  failureOf, recordCreates, fixtureImage, managedContainers, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, writeInput,
+  CONTAINER_BOUND_MS, failureOf, recordCreates, fixtureImage, managedContainers, nodeInput, removeRoot, runNode, startRunNode, tempRoot, treeIdFactory, waitFor, writeInput,
 } from './fixtures/executor/helpers';
 
 const docker = new Docker();
@@ -226,7 +226,7 @@ void describe('docker executor: a container killed by someone else', () => {
   async function running(tree: string) {
     const ran = startRunNode(activities, nodeInput(tree, { block: { name: 'sleep', parameters: { seconds: 60 } } }));
     const containerOf = (h: unknown): string | null => (h as { containerId?: string | null }).containerId ?? null;
-    await waitFor(() => ran.heartbeats.some(containerOf), 30_000, 'the container to start');
+    await waitFor(() => ran.heartbeats.some(containerOf), CONTAINER_BOUND_MS, 'the container to start');
     return { ran, containerId: containerOf(ran.heartbeats.find(containerOf))! };
   }
 
@@ -272,7 +272,7 @@ void describe('docker executor: timeout and cancellation', () => {
   void test('cancellation kills and removes the container within 5 s', async () => {
     const tree = treeId('cancel');
     const ran = startRunNode(activities, nodeInput(tree, { block: { name: 'sleep', parameters: { seconds: 60 } } }));
-    await waitFor(() => ran.heartbeats.some((h) => (h as { containerId?: string | null }).containerId), 30_000, 'the container to start');
+    await waitFor(() => ran.heartbeats.some((h) => (h as { containerId?: string | null }).containerId), CONTAINER_BOUND_MS, 'the container to start');
     assert.equal((await managedContainers(docker, tree)).length, 1);
     const t0 = performance.now();
     ran.env.cancel();

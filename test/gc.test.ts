@@ -20,6 +20,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,29 +31,34 @@ import { RagomicsClient } from '../client/sdk';
 import { ROOT, assertFailsOneLine as assertFails, ragomics } from './helpers/cli';
 import { TEMPORAL_ADDRESS, sleepNode, uid, waitFor, withWorker } from './helpers/harness';
 
-const NAMESPACE = 'ragomics-gc-test';
+// A namespace of this run's own: gc refuses while any tree of its namespace runs, so a suite run
+// beside this one on the same (reused) server must not share it, nor see its trees terminated.
+const NAMESPACE = `ragomics-gc-test-${process.pid}-${randomUUID().slice(0, 8)}`;
 const DAY = 86_400_000;
 const ws = mkdtempSync(path.join(tmpdir(), 'ragomics-gc-'));
 after(() => rmSync(ws, { recursive: true, force: true }));
+after(async () => {
+  // The server keeps a namespace until it is deleted: this run's goes with it.
+  const connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
+  try {
+    await connection.operatorService.deleteNamespace({ namespace: NAMESPACE });
+  } catch (e) {
+    // Clean-up only: what the tests checked holds either way, so say it and go on.
+    console.warn(`# gc test: namespace ${NAMESPACE} not deleted: ${(e as Error).message}`);
+  } finally {
+    await connection.close();
+  }
+});
 const env = { TEMPORAL_NAMESPACE: NAMESPACE };
 
 before(async () => {
   const connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
   try {
-    await connection.workflowService.registerNamespace({ namespace: NAMESPACE, workflowExecutionRetentionPeriod: msToTs(DAY) }).catch((e: { code?: number }) => {
-      if (e.code !== 6) throw e; // ALREADY_EXISTS: registered by an earlier run
-    });
+    await connection.workflowService.registerNamespace({ namespace: NAMESPACE, workflowExecutionRetentionPeriod: msToTs(DAY) });
   } finally {
     await connection.close();
   }
   execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'register-search-attributes.js'), TEMPORAL_ADDRESS, NAMESPACE], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 120_000 });
-  // Only this file runs trees here: a tree left running by an interrupted earlier run is ended.
-  const rc = await RagomicsClient.connect({ address: TEMPORAL_ADDRESS, namespace: NAMESPACE });
-  try {
-    for (const t of await rc.listTrees('ExecutionStatus = "Running"')) await rc.getTree(t.treeId).workflow.terminate('gc test: left over by an earlier run');
-  } finally {
-    await rc.close();
-  }
 });
 
 /** A fresh workspace root for one test. */

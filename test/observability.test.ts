@@ -116,8 +116,10 @@ test('metrics: a worker with RAGOMICS_METRICS_PORT serves Prometheus metrics', {
     // The cache counters are the runtime's own metrics, on the same endpoint (activities/cache/metrics.ts).
     assert.match(text, /^ragomics_cache_misses\w*\{[^}]*\} 1$/m);
     console.log(`# ${text.split('\n').find((l) => l.startsWith('ragomics_cache_misses'))}`);
-    // Worker logs are JSON lines.
-    const started = logs().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; taskQueue?: string }).find((l) => l.msg === 'worker started');
+    // Worker logs are JSON lines: every complete one parses (the worker still runs, so the text
+    // after the last newline may be a line it is still writing).
+    const complete = logs().split('\n').slice(0, -1).filter(Boolean);
+    const started = complete.map((l) => JSON.parse(l) as { msg: string; taskQueue?: string }).find((l) => l.msg === 'worker started');
     assert.equal(started?.taskQueue, taskQueue);
   } finally {
     await stopChild(child);

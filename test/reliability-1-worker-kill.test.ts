@@ -15,7 +15,7 @@ import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { attemptsOf, readLedger, reExecutions, runCase, verifyOutputs } from './helpers/ledger';
 import { WORKER_READY_MS, sleep, spawnWorker, tempDir, waitUntil } from './helpers/processes';
-import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, nodeOf, resultWithin, secs, sleepNode, systemDocker, waitForStatus, logPooled, logWarmNodes } from './fixtures/reliability/common';
+import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWith, expectNoContainerLeft, NO_CONTAINER_MS, nodeOf, resultWithin, secs, sleepNode, systemDocker, waitForStatus, logPooled, logWarmNodes } from './fixtures/reliability/common';
 
 const HEARTBEAT_TIMEOUT_S = 5;
 const LONG_NODE_S = 12;
@@ -26,12 +26,12 @@ const FILE = 'test/reliability-1-worker-kill.test.ts';
 /** Every bounded wait of case 1, in order; its test timeout is their sum plus cleanup slack. */
 const W1 = {
   readyA: WORKER_READY_MS, running: 120_000, containers: 60_000, settle: 1500, killedExit: 10_000,
-  noticed: 60_000, readyB: WORKER_READY_MS, result: 180_000, stopB: 60_000,
+  noticed: 60_000, readyB: WORKER_READY_MS, result: 180_000, noContainer: NO_CONTAINER_MS, stopB: 60_000,
 };
 /** Every bounded wait of case 1b, in order. */
 const W1B = {
   readyA: WORKER_READY_MS, containers: 120_000, settle: 1500, killedExit: 10_000, readyB: WORKER_READY_MS,
-  swept: 60_000, result: 180_000, stopB: 60_000,
+  swept: 60_000, result: 180_000, noContainer: NO_CONTAINER_MS, stopB: 60_000,
 };
 
 void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes the tree', { timeout: caseTimeout(W1) }, runCase({ id: '1', title: 'worker SIGKILLed while two Docker nodes run', test: FILE }, async (rec) => {
@@ -129,8 +129,7 @@ void test('case 1: worker SIGKILLed while two nodes run; a new worker finishes t
     rec.outputs(check);
     assert.deepEqual(check.problems, []);
     assert.equal(check.verified, 6);
-    const left = await containersWith(docker, { treeId });
-    assert.deepEqual(left.map((c) => c.Names), [], 'no container of the tree is left');
+    await expectNoContainerLeft(docker, treeId);
     const re = reExecutions(ledger);
     // When the interrupted nodes began again (the workflow task that learns of the timeout waits
     // on the dead worker's sticky queue first).
@@ -199,8 +198,8 @@ void test('case 1b: the replacement worker starts at once (supervisor restart): 
     rec.outputs(check);
     assert.deepEqual(check.problems, []);
     assert.equal(check.verified, 3, 'the outputs of c, d and e re-hashed');
+    await expectNoContainerLeft(docker, treeId);
     const leftAtEnd = (await containersWith(docker, { treeId })).length;
-    assert.equal(leftAtEnd, 0, 'no container of the tree is left');
     const re = reExecutions(ledger);
     b.kill('SIGTERM');
     await b.waitExit(W1B.stopB);

@@ -25,7 +25,7 @@ import { WORKER_READY_MS, spawnWorker, tempDir, waitUntil } from './helpers/proc
 import { parseContainerName } from '../activities/executors/docker-identity';
 import { WARM_MIN_MEMORY_MB } from '../activities/executors/docker-warm';
 import * as H from './fixtures/reliability/hostile';
-import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, codeNode, containersWith, nodeOf, resultWithin, sleepNode, systemDocker, logWarmNodes } from './fixtures/reliability/common';
+import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, codeNode, expectNoContainerLeft, NO_CONTAINER_MS, nodeOf, resultWithin, sleepNode, systemDocker, logWarmNodes } from './fixtures/reliability/common';
 import { recordContainerEvents, type ContainerEvent, type ContainerEventRecording } from './fixtures/executor/helpers';
 
 interface Expected {
@@ -38,7 +38,7 @@ interface Expected {
 const FILE = 'test/reliability-6-hostile.test.ts';
 
 /** Every bounded wait of case 6, in order; its test timeout is their sum plus cleanup slack. */
-const W6 = { ready: WORKER_READY_MS, pool: 240_000, result: 300_000, stop: 60_000 };
+const W6 = { ready: WORKER_READY_MS, pool: 240_000, result: 300_000, noContainer: NO_CONTAINER_MS, stop: 60_000 };
 
 /** Members of the pool in case 6b: one for every node of the tree, all started before it. */
 const POOL_6B = 9;
@@ -157,8 +157,7 @@ async function hostileCase(rec: CaseRecorder, pooled: boolean): Promise<void> {
     assert.deepEqual(check.problems, [], 'the parent output (the attacked input) and every completed output are intact');
     assert.ok(check.verified >= 4);
     assert.equal(nodeOf(status, 'seed').sha256, ledger.published.find((p) => p.nodeId === 'seed')!.result.outputSha256);
-    const left = await containersWith(docker, { treeId });
-    assert.deepEqual(left.map((c) => c.Names), [], 'no container left');
+    await expectNoContainerLeft(docker, treeId);
     const ranPooled = renamedNodes(await renames.stop(), treeId);
     if (pooled) assert.deepEqual([...ranPooled].sort(), Object.keys(expected).sort(), 'every node ran in a pooled container (renamed to its attempt at hand-over)');
     else assert.deepEqual([...ranPooled], [], 'case 6 runs every node in a container created for it');

@@ -17,7 +17,7 @@ import { RagomicsClient, type TreeHandle } from '../client/sdk';
 import { uid } from './helpers/harness';
 import { readLedger, runCase, reExecutions, sha256, verifyOutputs } from './helpers/ledger';
 import { WORKER_READY_MS, sleep, spawnWorker, tempDir } from './helpers/processes';
-import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, codeNode, containersWith, resultWithin, secs, sleepNode, systemDocker, logWarmNodes } from './fixtures/reliability/common';
+import { TEMPORAL_ADDRESS, caseTimeout, cleanupCase, codeNode, expectNoContainerLeft, NO_CONTAINER_MS, resultWithin, secs, sleepNode, systemDocker, logWarmNodes } from './fixtures/reliability/common';
 
 /** Adds an obs column named after the node, so each output differs from its input. */
 const TAG = 'def run(adata=None, **p):\n    adata.obs[p["name"]] = p["name"]\n    return adata\n';
@@ -25,7 +25,7 @@ const TAG = 'def run(adata=None, **p):\n    adata.obs[p["name"]] = p["name"]\n  
 const FILE = 'test/reliability-8-integrity.test.ts';
 
 /** Every bounded wait of case 8, in order; its test timeout is their sum plus cleanup slack. */
-const W8 = { ready: WORKER_READY_MS, result: 300_000, asNobody: 3 * 10_000, stop: 60_000 };
+const W8 = { ready: WORKER_READY_MS, result: 300_000, asNobody: 3 * 10_000, noContainer: NO_CONTAINER_MS, stop: 60_000 };
 
 /** Runs `script` with sh as uid/gid 65534 (nobody), bounded. */
 function asNobody(script: string) {
@@ -118,7 +118,7 @@ void test('case 8: every published output has a checksum, never changes after it
     assert.notEqual(add.status, 0, 'adding a file to a published folder as uid 65534 fails');
     assert.match(add.stderr, /Permission denied/);
     assert.equal(await sha256(sample.outputPath!), sample.sha256);
-    assert.deepEqual(await containersWith(docker, { treeId }), []);
+    await expectNoContainerLeft(docker, treeId);
     const re = reExecutions(ledger);
     w.kill('SIGTERM');
     await w.waitExit(W8.stop);

@@ -11,7 +11,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { uid, withWorker } from './helpers/harness';
-import { identityMatches } from '../activities/executors/docker-identity';
+import { expectNoContainerLeft } from './fixtures/reliability/common';
 import { PROJECT_ROOT, loadWorkerConfig, resolveBlocksImage } from '../workers/config';
 
 const DATASET = path.join(PROJECT_ROOT, '.data', 'datasets', 'pbmc68k_counts.h5ad');
@@ -65,11 +65,10 @@ test('skeleton: root then two children in parallel, each a real block in a Docke
     assert.ok(afterQc.n_obs <= input.n_obs && afterQc.layers.includes('counts'), 'QC kept raw counts in a layer');
     assert.ok(inspect(norm!.outputPath!).uns.includes('log1p'), 'normalize applied log1p');
     assert.ok(inspect(pca!.outputPath!).uns.includes('pca'), 'pca stored its variance');
-    // No container of this tree is left behind.
-    // Cold and warm pool containers alike (a pooled one carries its node in its name, not its labels).
-    const managed = await new Docker().listContainers({ all: true, filters: JSON.stringify({ label: ['ragomics.managed=true'] }) });
-    const left = managed.filter((c) => identityMatches(c, { treeId: tree.treeId }));
-    assert.equal(left.length, 0);
+    // No container of this tree is left behind: cold and warm pool containers alike (a pooled
+    // one carries its node in its name, not its labels). A pooled node's exited container is
+    // removed just after its result (docker.ts runWarm), so this waits for it (a hang bound).
+    await expectNoContainerLeft(new Docker(), tree.treeId);
     console.log(`# skeleton: ${status.nodes.map((n) => `${n.id} ${n.state} ${n.outputPath}`).join('; ')}`);
   });
 });

@@ -34,7 +34,9 @@ function randomDag(seed: number) {
 test(`random DAG of ${N} nodes at maxParallelJobs ${SLOTS}: order and cap; idle slots measured`, { timeout: 300_000 }, async () => {
   const nodes = randomDag(42);
   await withWorker({ maxConcurrentNodes: 20 }, async ({ client }) => {
-    const tree = await client.startTree({ id: uid('dag300'), maxParallelJobs: SLOTS, maxNodes: N, maxChildrenPerNode: N, priorityStrategy: 'critical_path', nodes });
+    // heartbeatTimeout 60: one attempt per node is asserted below, and a stall of the loaded worker
+    // longer than the default 6 s would otherwise time an attempt out and run it again.
+    const tree = await client.startTree({ id: uid('dag300'), maxParallelJobs: SLOTS, maxNodes: N, maxChildrenPerNode: N, priorityStrategy: 'critical_path', heartbeatTimeout: 60, nodes });
     const result = await tree.result();
     assert.equal(result.state, 'COMPLETED', JSON.stringify(result.failures.slice(0, 3)));
     const [timeline, status] = [await tree.timeline(), await tree.status({ transitions: true })];
