@@ -66,7 +66,10 @@ export function createCarryActivities(root: string): CarryActivities {
       } catch (e) {
         // A retry after a commit that renamed but did not answer: the file is there, whole.
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        data = await readFile(final).catch(() => {
+        // Only a final file that is not there either means the chunks are lost; any other error
+        // reading it (EIO, EACCES, EMFILE) is thrown as it is, and the activity is retried.
+        data = await readFile(final).catch((f: NodeJS.ErrnoException) => {
+          if (f.code !== 'ENOENT') throw f;
           throw ApplicationFailure.nonRetryable(`carried state ${final}: chunks missing (${(e as Error).message})`, CarriedStateErrors.Missing);
         });
       }

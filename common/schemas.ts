@@ -760,6 +760,26 @@ export type CommitCarried = z.infer<typeof CommitCarriedSchema>;
 export const ReadCarriedChunkSchema = CarriedRefSchema.extend({ index: z.number().int().min(0) });
 export type ReadCarriedChunk = z.infer<typeof ReadCarriedChunkSchema>;
 
+/**
+ * A process id a worker may kill the group of: 2 or more. `process.kill(-0)` would signal the
+ * worker's own process group and `process.kill(-1)` every process it may signal.
+ */
+export const ChildPidSchema = z.number().int().min(2);
+
+/**
+ * One control line of the local executor's fork server (blocks/runtime/ragomics_runner/forkserver.py,
+ * its stdout): ready once warmed up; a job's child started; a child exited (its exit code, or the
+ * signal that ended it); a job line rejected (`token` null when the line named none). A line
+ * that does not parse is reported and dropped (activities/executors/fork-server.ts).
+ */
+export const ForkControlLineSchema = z.union([
+  z.object({ ready: z.literal(true) }),
+  z.object({ started: z.object({ token: z.number().int(), pid: ChildPidSchema }) }),
+  z.object({ exited: z.object({ token: z.number().int(), code: z.number().int().nullable(), signal: z.number().int().nullable() }) }),
+  z.object({ rejected: z.object({ token: z.number().int().nullable(), error: z.string() }) }),
+]);
+export type ForkControlLine = z.infer<typeof ForkControlLineSchema>;
+
 /** Largest chunk of carried state in one activity payload (Temporal refuses payloads above 2 MB). */
 export const CARRIED_CHUNK_BYTES = 1024 * 1024;
 

@@ -64,7 +64,12 @@ export function localRuntimeIdentity(python: string, runtimeDir: string): Promis
     const info = interpreter ? await stat(interpreter).catch(() => null) : null;
     // A venv's python is a symlink to the system one: its own mtime tells a recreated venv.
     const link = await lstat(python).catch(() => null);
-    const catalog = await readFile(path.join(repoRoot(), 'blocks', 'catalog.json')).catch(() => Buffer.from(''));
+    // No catalog (a runtime without one) hashes as empty; one that exists but cannot be read is an
+    // error: hashing it as empty would let cache keys miss a catalog change.
+    const catalog = await readFile(path.join(repoRoot(), 'blocks', 'catalog.json')).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return Buffer.from('');
+      throw e;
+    });
     const doc = JSON.stringify({
       version: packageVersion(),
       runner: await sourceTreeHash(runtimeDir),

@@ -22,6 +22,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { ChildPidSchema, ForkControlLineSchema, formatZodError } from '../../common/schemas';
 import { settleWithin } from './abort';
 import type { LogSink } from './logs';
 
@@ -182,16 +183,20 @@ export function createForkServer(opts: ForkServerOptions): ForkServer {
   sockets.unref();
 
   const onLine = (line: string): void => {
-    let msg: { ready?: boolean; started?: { token: number; pid: number }; exited?: { token: number; code: number | null; signal: number | null }; rejected?: { token: number | null; error: string } };
+    let raw: unknown;
     try {
-      msg = JSON.parse(line) as typeof msg;
+      raw = JSON.parse(line);
     } catch {
       return warn(`not a control line: ${line.slice(0, 200)}`);
     }
-    if (msg.ready) {
+    // Checked before use: a pid from this line may be killed as a group (killGroup).
+    const parsed = ForkControlLineSchema.safeParse(raw);
+    if (!parsed.success) return warn(`control line dropped (${formatZodError(parsed.error).replace(/\n/g, '; ')}): ${line.slice(0, 200)}`);
+    const msg = parsed.data;
+    if ('ready' in msg) {
       ready = true;
       failures = 0;
-    } else if (msg.started) {
+    } else if ('started' in msg) {
       const p = pending.get(msg.started.token);
       if (p) {
         p.pid = msg.started.pid;
@@ -200,14 +205,14 @@ export function createForkServer(opts: ForkServerOptions): ForkServer {
         // Confirmed after its attempt gave up on it (timeout, abort): it must not run unseen.
         killGroup(msg.started.pid);
       }
-    } else if (msg.exited) {
+    } else if ('exited' in msg) {
       const p = pending.get(msg.exited.token);
       if (p && !p.exit) {
         p.exit = { code: msg.exited.code, signal: signalName(msg.exited.signal), at: performance.now() };
         p.resolveExit(p.exit);
         finishIfDone(p);
       }
-    } else if (msg.rejected) {
+    } else {
       warn(`job line rejected: ${msg.rejected.error}`);
       const p = msg.rejected.token === null ? undefined : pending.get(msg.rejected.token);
       if (p) {
@@ -358,11 +363,15 @@ function signalName(n: number | null): NodeJS.Signals | null {
   return entry ? (entry[0] as NodeJS.Signals) : null;
 }
 
-/** SIGKILL to a process group; ESRCH (gone) ignored. */
+/**
+ * SIGKILL to the process group of `pid`; ESRCH (gone) ignored. Nothing is sent for a missing pid
+ * or one that is not a child's ({@link ChildPidSchema}: 0 and 1 would reach the worker's own
+ * group or every process).
+ */
 export function killGroup(pid: number | undefined | null): void {
-  if (pid === undefined || pid === null) return;
+  if (!ChildPidSchema.safeParse(pid).success) return;
   try {
-    process.kill(-pid, 'SIGKILL');
+    process.kill(-(pid as number), 'SIGKILL');
   } catch {
     // ESRCH: the group is already gone.
   }

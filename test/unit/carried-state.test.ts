@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
@@ -248,6 +248,22 @@ test('activities: a missing or altered file fails non-retryable, typed, naming t
     await expectFailure(CarriedStateErrors.Missing);
     // Ids that are not ids never become paths.
     await assert.rejects(acts.readCarriedChunk({ ...ref, treeId: '../etc', index: 0 }), (e: unknown) => e instanceof ApplicationFailure && e.type === CarriedStateErrors.Invalid);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('commit: chunks gone and no final file is Missing (non-retryable); a final file that cannot be read is its own error (retried)', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'carry-'));
+  try {
+    const acts = createCarryActivities(root);
+    const commit = (runId: string) => acts.commitCarried({ ...file, runId, chunks: 1, bytes: 10, keep: [] });
+    mkdirSync(path.dirname(carriedFile(root, { ...file, runId: 'gone' })), { recursive: true });
+    await assert.rejects(commit('gone'), (e: unknown) => e instanceof ApplicationFailure && e.type === CarriedStateErrors.Missing && e.nonRetryable);
+    // A folder where the final file should be: reading it fails with EISDIR, which is no proof
+    // that the state is lost, so it is not Missing: the plain error lets Temporal retry.
+    mkdirSync(carriedFile(root, { ...file, runId: 'unreadable' }));
+    await assert.rejects(commit('unreadable'), (e: unknown) => !(e instanceof ApplicationFailure) && (e as NodeJS.ErrnoException).code === 'EISDIR');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

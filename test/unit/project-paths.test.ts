@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { blocksImageTagFile, resolveBlocksImage } from '../../activities/executors/blocks-image';
+import { blocksImageTagFile, readBlocksImageTag, resolveBlocksImage } from '../../activities/executors/blocks-image';
+import { ExecutorUnavailableError } from '../../activities/errors';
 import { dataDir, isInstalledPackage, packageVersion, repoRoot, toolsDir } from '../../activities/executors/repo-root';
 import { PROJECT_ROOT } from '../../workers/config';
 
@@ -26,6 +27,26 @@ void test('the blocks image: the configured one wins, else the recorded tag, els
     // not built in this checkout
   }
   assert.equal(resolveBlocksImage(''), recorded || 'ragomics/blocks:latest');
+});
+
+void test('the blocks image tag: missing means never built; one that cannot be read is an error naming the file, not the default image', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tag-'));
+  const saved = process.env.RAGOMICS_DATA_DIR;
+  try {
+    process.env.RAGOMICS_DATA_DIR = dir;
+    const file = blocksImageTagFile();
+    assert.equal(file, path.join(dir, 'blocks-image'));
+    assert.equal(resolveBlocksImage(''), 'ragomics/blocks:latest');
+    await assert.rejects(readBlocksImageTag(file), (e: unknown) => e instanceof ExecutorUnavailableError && e.message === `no blocks image recorded in ${file}; build the blocks image first`);
+    // A folder where the tag file should be: EISDIR, whoever runs the test (root reads any file).
+    mkdirSync(file);
+    assert.throws(() => resolveBlocksImage(''), { message: `cannot read the blocks image tag in ${file}: EISDIR` });
+    await assert.rejects(readBlocksImageTag(file), (e: unknown) => e instanceof ExecutorUnavailableError && e.message === `cannot read the blocks image tag in ${file}: EISDIR`);
+  } finally {
+    if (saved === undefined) delete process.env.RAGOMICS_DATA_DIR;
+    else process.env.RAGOMICS_DATA_DIR = saved;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 void test('state: RAGOMICS_DATA_DIR / RAGOMICS_TOOLS_DIR win; else .data/.tools in a checkout; else $RAGOMICS_HOME (default ~/.ragomics) when installed', () => {
