@@ -10,7 +10,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { ActivityAttempt } from '../common/schemas';
+import { AttemptOutcomeRecordSchema, formatZodError, type ActivityAttempt } from '../common/schemas';
 import { nodeDir, parseAttemptFolder, type AttemptFolder, type AttemptRecord } from './workspace';
 
 const OUTCOMES: Record<AttemptRecord['status'], ActivityAttempt['outcome']> = {
@@ -29,17 +29,41 @@ export async function readAttemptHistory(root: string, treeId: string, nodeId: s
   const out: ActivityAttempt[] = [];
   for (const { name, f } of names) {
     const folder = path.join(dir, name);
-    const rec = await readFile(path.join(folder, 'outcome.json'), 'utf8').then((t) => JSON.parse(t) as AttemptRecord).catch(() => null);
-    if (rec) {
-      out.push(historyEntry(rec));
+    const rec = await readOutcome(path.join(folder, 'outcome.json'));
+    if ('record' in rec) {
+      out.push(historyEntry(rec.record));
     } else {
-      // No outcome: the worker vanished mid-attempt. Its start is when the job file was written.
+      // No outcome: the worker vanished mid-attempt, or wrote one that cannot be read back (say
+      // which: an attempt that ended is not a lost worker). Its start is when the job file was written.
       const started = await stat(path.join(folder, 'job.json')).then((s) => s.mtime.toISOString()).catch(() => null);
-      if (started) out.push({ attempt: f.activityAttempt, startedAt: started, endedAt: null, outcome: 'LOST', worker: 'unknown', error: 'no outcome recorded: the worker was lost mid-attempt' });
+      const error = rec.problem ?? 'no outcome recorded: the worker was lost mid-attempt';
+      if (started) out.push({ attempt: f.activityAttempt, startedAt: started, endedAt: null, outcome: 'LOST', worker: 'unknown', error });
     }
   }
   // By attempt, then by start: a local activity's runs on two workers can share attempt numbers.
   return out.sort((a, b) => a.attempt - b.attempt || a.startedAt.localeCompare(b.startedAt));
+}
+
+/**
+ * An attempt's `outcome.json`: its record, or why there is none (`problem` null: no file, the
+ * worker never wrote one; else what is wrong with the file, in one line).
+ */
+async function readOutcome(file: string): Promise<{ record: AttemptRecord } | { problem: string | null }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { problem: code === 'ENOENT' ? null : `outcome.json cannot be read (${code ?? (e as Error).message})` };
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { problem: 'outcome.json is not JSON (a partial write?)' };
+  }
+  const parsed = AttemptOutcomeRecordSchema.safeParse(raw);
+  return parsed.success ? { record: parsed.data } : { problem: `outcome.json is not an attempt record: ${formatZodError(parsed.error).replace(/\n/g, '; ')}` };
 }
 
 /** How an attempt's `outcome.json` record appears in the attempt history. */

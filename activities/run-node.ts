@@ -180,7 +180,7 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
   };
   const record = (r: Pick<AttemptRecord, 'status' | 'failureType' | 'exitCode' | 'killMs' | 'startedAt' | 'endedAt'>): Promise<void> => {
     recorded.last = { worker: deps.workerId, attempt, activityAttempt, memoryMB, ...r };
-    return recordAttempt(paths, recorded.last);
+    return recordAttempt(paths, recorded.last, (m) => ctx.log.warn(m, { treeId, nodeId, attempt }));
   };
   const startedAt = new Date().toISOString();
   try {

@@ -12,7 +12,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Block, NodeInput, SampleFacts } from '../common/schemas';
+import type { AttemptOutcomeRecord, Block, NodeInput, SampleFacts } from '../common/schemas';
 import type { AttemptPaths } from './executors/types';
 
 /** `<root>/trees/<tree>/nodes/<node>` */
@@ -131,25 +131,18 @@ export async function prepareAttempt(paths: AttemptPaths, job: RunnerJob): Promi
 }
 
 /** What every attempt leaves in `outcome.json`; read back as the attempt history (attempt-history.ts). */
-export interface AttemptRecord {
-  /** The worker that ran the attempt. */
-  worker?: string;
-  attempt: number;
-  activityAttempt: number;
-  status: 'succeeded' | 'failed' | 'timeout' | 'cancelled';
-  failureType: string | null;
-  exitCode: number | null;
-  memoryMB: number;
-  killMs: number | null;
-  startedAt: string;
-  endedAt: string;
-}
+export type AttemptRecord = AttemptOutcomeRecord;
 
-/** Writes `outcome.json` into the attempt folder; best effort (a missing one reads back as a lost attempt). */
-export async function recordAttempt(paths: AttemptPaths, record: AttemptRecord): Promise<void> {
+/**
+ * Writes `outcome.json` into the attempt folder. Best effort: the attempt's result does not
+ * depend on it (a missing one reads back as a lost attempt in the history), so a failed write
+ * (a full disk) is passed to `warn` and the attempt goes on.
+ */
+export async function recordAttempt(paths: AttemptPaths, record: AttemptRecord, warn: (message: string) => void = () => undefined): Promise<void> {
+  const file = path.join(paths.dir, 'outcome.json');
   try {
-    writeFileSync(path.join(paths.dir, 'outcome.json'), JSON.stringify(record, null, 2));
-  } catch {
-    // best effort
+    writeFileSync(file, JSON.stringify(record, null, 2));
+  } catch (e) {
+    warn(`attempt outcome not recorded in ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; its history will show it as lost`);
   }
 }

@@ -761,6 +761,24 @@ export const ReadCarriedChunkSchema = CarriedRefSchema.extend({ index: z.number(
 export type ReadCarriedChunk = z.infer<typeof ReadCarriedChunkSchema>;
 
 /**
+ * An attempt's `outcome.json` (activities/workspace.ts recordAttempt), read back as its attempt
+ * history (activities/attempt-history.ts). `worker` is absent in records of versions before it.
+ */
+export const AttemptOutcomeRecordSchema = z.object({
+  worker: z.string().optional(),
+  attempt: z.number().int().min(1),
+  activityAttempt: z.number().int().min(1),
+  status: z.enum(['succeeded', 'failed', 'timeout', 'cancelled']),
+  failureType: z.string().nullable(),
+  exitCode: z.number().int().nullable(),
+  memoryMB: z.number(),
+  killMs: z.number().nullable(),
+  startedAt: z.string(),
+  endedAt: z.string(),
+});
+export type AttemptOutcomeRecord = z.infer<typeof AttemptOutcomeRecordSchema>;
+
+/**
  * A process id a worker may kill the group of: 2 or more. `process.kill(-0)` would signal the
  * worker's own process group and `process.kill(-1)` every process it may signal.
  */

@@ -91,3 +91,23 @@ void test('the attempt history of a local node that ran on two workers: the lost
   assert.deepEqual(history.map((h) => `${h.attempt}:${h.outcome}@${h.worker}`), ['1:LOST@unknown', '1:COMPLETED@B']);
   assert.equal(history[0]?.startedAt, past.toISOString());
 }));
+
+void test('an outcome.json that cannot be read back is named for what it is, not as a lost worker', () => withRoot(async (root) => {
+  const write = async (k: number, content: string | null) => {
+    const p = attemptPaths(root, 't', 'n', 1, k);
+    await prepareAttempt(p, job);
+    if (content === null) mkdirSync(path.join(p.dir, 'outcome.json')); // EISDIR on read, even for root
+    else writeFileSync(path.join(p.dir, 'outcome.json'), content);
+  };
+  await write(1, '{"worker":"A","attempt":1,');
+  await write(2, JSON.stringify({ worker: 'A', attempt: 1, activityAttempt: 2, status: 'exploded' }));
+  await write(3, null);
+  const p4 = attemptPaths(root, 't', 'n', 1, 4);
+  await prepareAttempt(p4, job);
+  const history = await readAttemptHistory(root, 't', 'n', 1);
+  assert.deepEqual(history.map((h) => `${h.attempt}:${h.outcome}`), ['1:LOST', '2:LOST', '3:LOST', '4:LOST']);
+  assert.equal(history[0]?.error, 'outcome.json is not JSON (a partial write?)');
+  assert.match(history[1]?.error ?? '', /^outcome\.json is not an attempt record: .*status/);
+  assert.equal(history[2]?.error, 'outcome.json cannot be read (EISDIR)');
+  assert.equal(history[3]?.error, 'no outcome recorded: the worker was lost mid-attempt');
+}));
