@@ -38,7 +38,7 @@ export function registerWorkerCommands(program: Command): void {
       await startWorker(opts, {});
     });
 
-  withWorkerFlags(program.command('dev').description('start (or reuse) the local Temporal dev server with a persistent database (in the data folder: .data/ in a checkout, else $RAGOMICS_HOME or ~/.ragomics), build the blocks image for the Docker executor, then run a worker; the server keeps running after the worker stops'))
+  withWorkerFlags(program.command('dev').description('start (or reuse) the local Temporal dev server with a persistent database (in the data folder: .data/ in a checkout, else $RAGOMICS_HOME/data, default ~/.ragomics/data; RAGOMICS_DATA_DIR overrides), build the blocks image for the Docker executor, then run a worker; the server keeps running after the worker stops'))
     .option('--stop', 'stop the dev server that `dev` started with this data folder (its database is kept), then exit')
     .action(async (opts: DevFlags) => {
       if (opts.stop) {
