@@ -4,21 +4,19 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureTypes, NON_RETRYABLE_FAILURE_TYPES, type FailureType } from '../common/failure-types';
-import type { ActivityAttempt } from '../common/schemas';
+import type { FailureDetails as FailureDetailsRead } from '../common/schemas';
 
-/** What a failed attempt left behind; sent as the single entry of `ApplicationFailure.details`. */
-export interface FailureDetails {
-  /** The runner's exit code, or null when it never ran or was killed by us. */
+/**
+ * What a failed attempt left behind; sent as the single entry of `ApplicationFailure.details`.
+ * The form the workflow reads is common/schemas.ts `FailureDetailsSchema`; a worker always sends
+ * the exit code (null when the runner never ran or was killed by us), the stderr tail (at most
+ * ~40 lines, '' when there were none) and the log folder (null when none was made).
+ */
+export type FailureDetails = Omit<FailureDetailsRead, 'exitCode' | 'stderrTail' | 'logDir'> & {
   exitCode: number | null;
-  /** The last lines of the attempt's stderr (at most ~40), '' when there were none. */
   stderrTail: string;
-  /** Host folder holding job.json, stdout.log and stderr.log of the attempt, when one was made. */
   logDir: string | null;
-  /** Memory limit of the attempt in MB, when known (useful next to OutOfMemoryError). */
-  memoryMB?: number;
-  /** Every Temporal attempt of this workflow attempt, read back from the workspace (see attempt-history.ts). */
-  attemptHistory?: ActivityAttempt[];
-}
+};
 
 /** Base of every typed node failure; `type` is the FailureTypes string and the class name. */
 export abstract class NodeFailureError extends Error {

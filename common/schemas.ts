@@ -537,13 +537,25 @@ export const ActivityAttemptSchema = z.object({
 });
 export type ActivityAttempt = z.infer<typeof ActivityAttemptSchema>;
 
-/** Details carried by every typed activity failure (`ApplicationFailure.details[0]`). */
-export interface FailureDetails {
-  exitCode?: number;
-  stderrTail?: string;
-  logDir?: string;
-  attemptHistory?: ActivityAttempt[];
-}
+/**
+ * Details carried by every typed activity failure (`ApplicationFailure.details[0]`; sent by
+ * activities/errors.ts NodeFailureError), as the workflow reads them (workflows/classify-failure.ts):
+ * every field optional, since a failure from elsewhere (another SDK, a hand-made one) carries
+ * other details or none.
+ */
+export const FailureDetailsSchema = z.object({
+  /** The runner's exit code, or null when it never ran or was killed by the worker. */
+  exitCode: z.number().int().nullable().optional(),
+  /** The last lines of the attempt's stderr, '' when there were none. */
+  stderrTail: z.string().optional(),
+  /** Host folder holding job.json, stdout.log and stderr.log of the attempt, when one was made. */
+  logDir: z.string().nullable().optional(),
+  /** Memory limit of the attempt in MB, when known. */
+  memoryMB: z.number().optional(),
+  /** Every Temporal attempt of this workflow attempt, read back from the workspace. */
+  attemptHistory: z.array(ActivityAttemptSchema).optional(),
+});
+export type FailureDetails = z.infer<typeof FailureDetailsSchema>;
 
 /** The computation a cached output came from (`treeId` is the workspace key `<treeId>.<runKey>`). */
 export const CachedFromSchema = z.strictObject({ treeId: z.string(), nodeId: z.string(), attempt: z.number().int().min(1) });

@@ -5,7 +5,7 @@
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, TemporalFailure } from '@temporalio/common';
 import { isCancellation } from '@temporalio/workflow';
 import { FailureTypes } from '../common/failure-types';
-import type { FailureDetails } from '../common/schemas';
+import { FailureDetailsSchema, type FailureDetails } from '../common/schemas';
 
 /** How one run of a node's activity failed. */
 export interface ClassifiedFailure {
@@ -29,12 +29,14 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
   if (isCancellation(err)) return { state: 'CANCELLED', type: 'Cancelled', message: 'cancelled', details: {} };
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof TimeoutFailure) {
-    const details = (cause.lastHeartbeatDetails ?? {}) as FailureDetails;
+    // The last heartbeat's details describe the running attempt (its container, its progress),
+    // not a failure: a timed-out attempt reports none.
+    const details: FailureDetails = {};
     if (cause.timeoutType === 'START_TO_CLOSE') return { state: 'TIMEOUT', type: FailureTypes.BlockTimeout, message: 'the attempt ran past its timeout (start-to-close)', details };
     return { state: 'LOST', type: `Timeout:${cause.timeoutType ?? 'unknown'}`, message: `worker lost: no ${(cause.timeoutType ?? 'heartbeat').toLowerCase().replace(/_/g, '-')} within the limit`, details };
   }
   if (cause instanceof ApplicationFailure) {
-    const details = (cause.details?.[0] ?? {}) as FailureDetails;
+    const details = failureDetails(cause.details?.[0]);
     const type = cause.type ?? 'Error';
     const message = truncate(cause.message);
     if (type === FailureTypes.BlockTimeout) return { state: 'TIMEOUT', type, message, details };
@@ -44,6 +46,15 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
   }
   const message = err instanceof TemporalFailure || err instanceof Error ? err.message : String(err);
   return { state: 'FAILED', type: 'Error', message: truncate(message), details: {} };
+}
+
+/**
+ * A failure's details as the schema reads them; {} for details that are not ours (a failure
+ * raised by other code, another SDK's worker), which would otherwise reach the node's record.
+ */
+function failureDetails(raw: unknown): FailureDetails {
+  const parsed = FailureDetailsSchema.safeParse(raw ?? {});
+  return parsed.success ? parsed.data : {};
 }
 
 function truncate(s: string): string {

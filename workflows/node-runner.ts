@@ -402,7 +402,7 @@ export function createNodeRunner(ctx: NodeRunnerContext): (rec: NodeRecord, scop
         const f = classifyFailure(err);
         errorType = f.type;
         const attemptState = f.state === 'CANCELLED' ? 'CANCELLED' : f.state;
-        recordAttempts(rec, placeholder, f.details.attemptHistory, { endedAt: Date.now(), state: attemptState, error: f.message, errorType: f.type, exitCode: f.details.exitCode });
+        recordAttempts(rec, placeholder, f.details.attemptHistory, { endedAt: Date.now(), state: attemptState, error: f.message, errorType: f.type, exitCode: f.details.exitCode ?? undefined });
         if (f.state === 'CANCELLED') {
           outcome = 'CANCELLED';
           reason = ctx.cancelReason() ?? rec.error ?? 'cancelled';
