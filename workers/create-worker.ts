@@ -187,7 +187,9 @@ async function startWith(executor: BlockExecutor, connection: NativeConnection, 
     await requireDockerEngine(docker);
     const clientConnection = await Connection.connect(resolved.connectionOptions);
     try {
-      const removed = await removeOrphanContainers(docker, clientConnection, resolved.namespace);
+      const removed = await removeOrphanContainers(docker, clientConnection, resolved.namespace, undefined, undefined, (err, trees) => {
+        logger?.warn(`orphan container sweep at start could not judge ${trees.length} tree(s), whose containers it kept: ${(err as Error).message}`, { trees: trees.slice(0, 20) });
+      });
       if (removed.length > 0) logger?.warn(`removed ${removed.length} container(s) left by dead workers`, { containers: removed });
     } finally {
       await clientConnection.close();

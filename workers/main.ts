@@ -42,7 +42,9 @@ export async function runWorker(overrides: WorkerConfigInput = {}): Promise<void
       onRemoved: (removed) => logger.warn(`removed ${removed.length} container(s) left by dead workers`, {
         containers: removed.map((c) => ({ id: c.Id.slice(0, 12), name: c.Names?.[0]?.replace(/^\//, '') ?? null, worker: c.Labels['ragomics.worker'] ?? null, state: c.State })),
       }),
-      onError: (err) => logger.warn(`orphan container sweep failed: ${(err as Error).message}`),
+      onError: (err, treeIds) => logger.warn(treeIds
+        ? `orphan container sweep could not judge ${treeIds.length} tree(s), whose containers it kept: ${(err as Error).message}`
+        : `orphan container sweep failed: ${(err as Error).message}`, treeIds ? { trees: treeIds.slice(0, 20) } : {}),
     })
     : null;
   // The cap decides how many nodes of all trees on the queue run at once: say which one is in force and why.

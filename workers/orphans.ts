@@ -6,11 +6,12 @@
  * Docker engine safe.
  */
 import type Docker from 'dockerode';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, type ConnectionOptions } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { removeContainersUnless } from '../activities';
 import { containerIdentity } from '../activities/executors/docker-identity';
 import { isRunKeyOf } from '../common/run-key';
+import { isServerUnreachable } from '../client/service-errors';
 import { POOL_LABEL } from '../activities/executors/docker-spec';
 
 const { PendingActivityState } = temporal.api.enums.v1;
@@ -53,8 +54,21 @@ interface TreeState {
   taskQueue: string | null;
 }
 
+/**
+ * What a failed describe of a tree says about it: `not-found`, the tree belongs to another server
+ * or namespace sharing the Docker engine (or to a test driving the executor directly), so it is
+ * not ours to judge; `unreachable`, the server does not answer now and a later sweep will ask
+ * again; `problem`, anything else (a denied call, an unknown namespace: a worker set up wrongly),
+ * which keeps the tree's containers like the others but is reported, or the sweep would fail
+ * silently on every run.
+ */
+export function describeFailureKind(err: unknown): 'not-found' | 'unreachable' | 'problem' {
+  if (err instanceof WorkflowNotFoundError) return 'not-found';
+  return isServerUnreachable(err) ? 'unreachable' : 'problem';
+}
+
 /** The latest execution of `treeId` in this namespace: its live workers and its run key. */
-async function liveWorkersOf(client: Client, treeId: string): Promise<TreeState> {
+async function liveWorkersOf(client: Client, treeId: string, onProblem: (err: unknown) => void): Promise<TreeState> {
   try {
     const d = await client.workflow.getHandle(treeId).describe();
     const first = d.raw.workflowExecutionInfo?.firstRunId;
@@ -62,10 +76,9 @@ async function liveWorkersOf(client: Client, treeId: string): Promise<TreeState>
     const taskQueue = d.taskQueue || null;
     if (d.status.name !== 'RUNNING') return { live: null, firstRunId, taskQueue };
     return { live: liveWorkersIn(d.raw.pendingActivities ?? []), firstRunId, taskQueue };
-  } catch {
-    // Not found: the tree belongs to another server or namespace sharing the Docker engine (or
-    // to a test driving the executor directly), so it is not ours to judge. Any other error:
-    // we cannot tell now; a later sweep will.
+  } catch (e) {
+    // Whatever the reason, the tree cannot be judged now: its containers are kept (describeFailureKind).
+    if (describeFailureKind(e) === 'problem') onProblem(e);
     return { live: 'unknown', firstRunId: null, taskQueue: null };
   }
 }
@@ -131,7 +144,9 @@ async function isOwnEarlierExecution(client: Client, treeId: string, runKey: str
  * `onRemoved` each removed container as listed (for a log naming its attempt). Kept: a
  * container of a worker that is still heart-beating for its tree, containers for which `keep`
  * is true, and containers of trees this server does not know (another server or namespace on
- * the same engine).
+ * the same engine) or cannot describe now. When a describe failed for another reason than those
+ * two (describeFailureKind `problem`), `onUnjudged` gets the first error and the trees it kept
+ * for it, once per sweep.
  *
  * Which attempt a container runs is its identity (docker-identity.ts `containerIdentity`):
  * labels for a cold container, the name it got at hand-over for a warm pool container (label
@@ -150,6 +165,7 @@ export async function removeOrphanContainers(
   namespace: string,
   keep: (c: Docker.ContainerInfo) => boolean = () => false,
   onRemoved: (c: Docker.ContainerInfo) => void = () => undefined,
+  onUnjudged: (err: unknown, treeIds: string[]) => void = () => undefined,
 ): Promise<string[]> {
   const client = new Client({ connection, namespace });
   const trees = new Map<string, TreeState>();
@@ -157,6 +173,8 @@ export async function removeOrphanContainers(
   const earlier = new Map<string, boolean>();
   /** Task queue → the workers polling it, asked only for a running tree's local run containers. */
   const pollers = new Map<string, Set<string> | 'unknown'>();
+  /** Trees whose describe failed for a reason other than not-found or unreachable (describeFailureKind). */
+  const problems: { tree: string; e: unknown }[] = [];
   const containers = await docker.listContainers({ all: true, filters: JSON.stringify({ label: ['ragomics.managed=true'] }) });
   // The time of the listing, whose states are judged: not of the verdict, which comes after
   // every tree's describe (seconds each while the server restarts).
@@ -165,7 +183,7 @@ export async function removeOrphanContainers(
     const identity = keep(c) ? null : containerIdentity(c);
     if (!identity) continue;
     const tree = identity.treeId;
-    if (!trees.has(tree)) trees.set(tree, await liveWorkersOf(client, tree));
+    if (!trees.has(tree)) trees.set(tree, await liveWorkersOf(client, tree, (e) => problems.push({ tree, e })));
     const state = trees.get(tree)!;
     const other = `${tree}\0${identity.runKey}`;
     if (identity.runKey !== null && state.firstRunId !== null && !isRunKeyOf(identity.runKey, state.firstRunId) && !earlier.has(other)) {
@@ -201,6 +219,8 @@ export async function removeOrphanContainers(
   });
   const gone = new Set(removed);
   for (const c of containers) if (gone.has(c.Id)) onRemoved(c);
+  // Once per sweep, with the first error: a worker set up wrongly fails the same way for every tree.
+  if (problems.length > 0) onUnjudged(problems[0]!.e, problems.map((p) => p.tree));
   return removed;
 }
 
@@ -234,7 +254,8 @@ export function startOrphanSweeper(opts: {
   isActive: (containerId: string) => boolean;
   /** The containers one sweep removed, as listed before (their names say which attempt each ran: docker-identity.ts). */
   onRemoved: (removed: Docker.ContainerInfo[]) => void;
-  onError: (err: unknown) => void;
+  /** A sweep failed as a whole (the engine or the server), or could not judge some trees (see removeOrphanContainers' `onUnjudged`). */
+  onError: (err: unknown, treeIds?: string[]) => void;
 }): () => Promise<void> {
   let connection: Connection | null = null;
   let running: Promise<void> = Promise.resolve();
@@ -242,12 +263,12 @@ export function startOrphanSweeper(opts: {
   const sweep = async (): Promise<void> => {
     connection ??= await Connection.connect(opts.connectionOptions);
     const removed: Docker.ContainerInfo[] = [];
-    await removeOrphanContainers(opts.docker, connection, opts.namespace, (c) => opts.isActive(c.Id), (c) => removed.push(c));
+    await removeOrphanContainers(opts.docker, connection, opts.namespace, (c) => opts.isActive(c.Id), (c) => removed.push(c), opts.onError);
     if (removed.length > 0) opts.onRemoved(removed);
   };
   const timer = setInterval(() => {
     if (stopped) return;
-    running = running.then(sweep).catch(opts.onError);
+    running = running.then(sweep).catch((e: unknown) => opts.onError(e));
   }, opts.intervalMs);
   timer.unref();
   return async () => {

@@ -12,6 +12,7 @@ import { ConfigError, InvalidInputError, NoWorkerError, ServiceUnavailableError,
 import { GrpcStatus, grpcStatusOf, isServerUnreachable, toRagomicsError, wrapServiceError } from '../../client/service-errors';
 import { ExitCode, reportError } from '../../client/cli/exit';
 import { loadWorkerConfig } from '../../workers/config';
+import { describeFailureKind } from '../../workers/orphans';
 
 /** A gRPC ServiceError as @grpc/grpc-js's callErrorFromStatus makes it. */
 function grpcError(code: status, details: string): Error {
@@ -80,4 +81,13 @@ void test('the worker configuration throws ConfigError, one problem per variable
   assert.ok(err instanceof ConfigError && err instanceof InvalidInputError);
   assert.deepEqual(err.problems.map((p) => p.split(':')[0]).sort(), ['RAGOMICS_EAGER_NODES', 'RAGOMICS_EXECUTOR']);
   assert.equal(report(err).code, ExitCode.invalidInput);
+});
+
+void test('the orphan sweep tells a tree of another namespace and a server that is down from a worker set up wrongly, by type', () => {
+  assert.equal(describeFailureKind(new WorkflowNotFoundError('not found', 't1', undefined)), 'not-found');
+  assert.equal(describeFailureKind(new ServiceError('Failed to describe', { cause: grpcError(status.UNAVAILABLE, 'connect ECONNREFUSED') })), 'unreachable');
+  // Reported (the containers are kept either way): a denied call, a namespace the server does not know.
+  assert.equal(describeFailureKind(new ServiceError('Failed to describe', { cause: grpcError(status.PERMISSION_DENIED, 'not allowed: not found') })), 'problem');
+  assert.equal(describeFailureKind(new ServiceError('namespace not found', { cause: grpcError(status.INVALID_ARGUMENT, 'Namespace x is not found.') })), 'problem');
+  assert.equal(describeFailureKind(new Error('14 UNAVAILABLE: looks like gRPC')), 'problem', 'words decide nothing');
 });
