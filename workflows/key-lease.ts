@@ -13,6 +13,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
+  log,
   patched,
   setHandler,
   sleep,
@@ -21,7 +22,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { INPUT_DETERMINED_FAILURE_TYPES } from '../common/failure-types';
-import { KeyGrantSchema, type KeyGrant, type LeaseHolder } from '../common/schemas';
+import { KeyGrantSchema, formatZodError, type KeyGrant, type LeaseHolder } from '../common/schemas';
 import { claimKeySignal, keyGrantSignal, keyLeaseWorkflowId, releaseKeySignal, renewKeySignal } from './key-lease-messages';
 import { keyLease, shortKey } from './key-lease-workflow';
 
@@ -129,7 +130,9 @@ export function installKeyGrantHandler(): void {
   installed = true;
   setHandler(keyGrantSignal, async (raw) => {
     const p = KeyGrantSchema.safeParse(raw);
-    if (!p.success) return;
+    // Said, as the lease workflow says of what it drops: a node waiting for this grant would
+    // otherwise wait its whole hold limit with nothing in the logs.
+    if (!p.success) return log.warn('key lease: dropped a grant that does not parse', { issues: formatZodError(p.error) });
     const g = p.data;
     const claim = pending.get(g.claimId);
     if (!claim) {
