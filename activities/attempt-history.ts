@@ -12,6 +12,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AttemptOutcomeRecordSchema, formatZodError, type ActivityAttempt } from '../common/schemas';
 import { nodeDir, parseAttemptFolder, type AttemptFolder, type AttemptRecord } from './workspace';
+import { RunnerNames } from '../common/runner-contract';
 
 const OUTCOMES: Record<AttemptRecord['status'], ActivityAttempt['outcome']> = {
   succeeded: 'COMPLETED',
@@ -35,7 +36,7 @@ export async function readAttemptHistory(root: string, treeId: string, nodeId: s
     } else {
       // No outcome: the worker vanished mid-attempt, or wrote one that cannot be read back (say
       // which: an attempt that ended is not a lost worker). Its start is when the job file was written.
-      const started = await stat(path.join(folder, 'job.json')).then((s) => s.mtime.toISOString()).catch(() => null);
+      const started = await stat(path.join(folder, RunnerNames.jobFile)).then((s) => s.mtime.toISOString()).catch(() => null);
       const error = rec.problem ?? 'no outcome recorded: the worker was lost mid-attempt';
       if (started) out.push({ attempt: f.activityAttempt, startedAt: started, endedAt: null, outcome: 'LOST', worker: 'unknown', error });
     }

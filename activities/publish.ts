@@ -26,9 +26,10 @@ import { NodeResultSchema, type NodeResult } from '../common/schemas';
 import { BlockCrashedError } from './errors';
 import { readResultManifest } from './result-manifest';
 import { nodeDir } from './workspace';
+import { RunnerNames } from '../common/runner-contract';
 
 /** File name of the runner's output data. */
-export const OUTPUT_FILE = '_node_anndata.h5ad';
+export const OUTPUT_FILE = RunnerNames.anndataFile;
 /** File in a published folder holding its NodeResult. */
 export const NODE_RESULT_FILE = 'node-result.json';
 /** Outputs up to this size are hashed from one read instead of a stream. */

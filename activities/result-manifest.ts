@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { SuggestedChildSchema, type SuggestedChild } from '../common/schemas';
 import { BlockCrashedError } from './errors';
 
-import { RUNNER_OPTIONAL_TIMING_MARKS, RUNNER_TIMING_MARKS, type RunnerOptionalTimingMark, type RunnerTimingMark } from '../common/runner-contract';
+import { RUNNER_OPTIONAL_TIMING_MARKS, RUNNER_TIMING_MARKS, RunnerNames, type RunnerOptionalTimingMark, type RunnerTimingMark } from '../common/runner-contract';
 
 // The marks and their order come from the generated contract (blocks/runner-contract.json).
 export { RUNNER_OPTIONAL_TIMING_MARKS, RUNNER_TIMING_MARKS, type RunnerOptionalTimingMark, type RunnerTimingMark };
@@ -99,7 +99,7 @@ export function runnerPhases(t: RunnerTimings): RunnerPhases {
 
 /** @throws BlockCrashedError when result.json is missing or not the documented shape. */
 export async function readResultManifest(outputDir: string, warn: (message: string) => void): Promise<ResultManifest> {
-  const file = path.join(outputDir, 'result.json');
+  const file = path.join(outputDir, RunnerNames.resultFile);
   const logDir = path.dirname(outputDir);
   const text = await readSmallText(file).catch((e: unknown) => e as Error);
   if (text instanceof Error) {

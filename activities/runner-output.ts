@@ -6,12 +6,13 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { AttemptPaths } from './executors/types';
 import { readSmallText } from './result-manifest';
+import { RunnerNames } from '../common/runner-contract';
 
 /** How many stderr lines a failure message carries. */
 export const STDERR_TAIL_LINES = 40;
 /** Bytes read from the end of stderr.log; enough for 40 lines of tracebacks. */
 const TAIL_BYTES = 64 * 1024;
-const ERROR_PREFIX = 'RAGOMICS_ERROR ';
+const ERROR_PREFIX = RunnerNames.errorLinePrefix;
 
 /** The runner's own account of a failure. */
 export interface RunnerError {
@@ -50,7 +51,7 @@ export async function readRunnerFailure(paths: AttemptPaths): Promise<{ stderrTa
   let runnerError = fromStderr ? parseRunnerError(fromStderr.slice(ERROR_PREFIX.length)) : null;
   if (!runnerError) {
     // Written by the block's process: never followed through a link, a FIFO or without bound.
-    const text = await readSmallText(path.join(paths.outputDir, 'error.json')).catch(() => null);
+    const text = await readSmallText(path.join(paths.outputDir, RunnerNames.errorFile)).catch(() => null);
     if (text !== null) runnerError = parseRunnerError(text);
   }
   return { stderrTail, runnerError };

@@ -14,6 +14,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AttemptOutcomeRecord, Block, NodeInput, SampleFacts } from '../common/schemas';
 import type { AttemptPaths } from './executors/types';
+import { RunnerNames } from '../common/runner-contract';
 
 /** `<root>/trees/<tree>/nodes/<node>` */
 export function nodeDir(root: string, treeId: string, nodeId: string): string {
@@ -82,7 +83,7 @@ export function attemptPaths(root: string, treeId: string, nodeId: string, attem
   const dir = path.join(nodeDir(root, treeId, nodeId), 'attempts', attemptFolderName(attempt, activityAttempt, localRun));
   return {
     dir,
-    jobFile: path.join(dir, 'job.json'),
+    jobFile: path.join(dir, RunnerNames.jobFile),
     outputDir: path.join(dir, 'output'),
     stdoutLog: path.join(dir, 'stdout.log'),
     stderrLog: path.join(dir, 'stderr.log'),

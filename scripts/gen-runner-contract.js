@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Writes the runner contract shared by Python and TypeScript (the runner's exit codes and the
-// phase marks of result.json's `timings`) from its one source, blocks/runner-contract.json, to
+// Writes the runner contract shared by Python and TypeScript (the runner's exit codes, the phase
+// marks of result.json's `timings`, and the names both spell alike) from its one source, blocks/runner-contract.json, to
 //   blocks/runtime/ragomics_runner/contract.py   (imported by the runner)
 //   common/runner-contract.ts                     (imported by the activities and benchmarks)
 //   test/fixtures/executor/runtime/ragomics_runner/contract.py
@@ -33,10 +33,11 @@ function readSource() {
   } catch (e) {
     fail(`cannot read: ${e.message}`);
   }
-  const { exitCodes, timingMarks, optionalTimingMarks = [] } = src;
+  const { exitCodes, timingMarks, optionalTimingMarks = [], names = [] } = src;
   if (!Array.isArray(exitCodes) || exitCodes.length === 0) fail('exitCodes must be a non-empty array');
   if (!Array.isArray(timingMarks) || timingMarks.length === 0) fail('timingMarks must be a non-empty array');
   if (!Array.isArray(optionalTimingMarks)) fail('optionalTimingMarks must be an array');
+  if (!Array.isArray(names)) fail('names must be an array');
   const seen = new Set();
   const doc = (where, d) => {
     if (typeof d !== 'string' || !d.trim() || d.includes('*/') || /[\n\r]/.test(d)) fail(`${where}.doc must be one line of text without "*/"`);
@@ -60,19 +61,29 @@ function readSource() {
     marks.add(m.name);
     doc(where, m.doc);
   });
-  return { exitCodes, timingMarks, optionalTimingMarks };
+  const named = new Set();
+  names.forEach((n, i) => {
+    const where = `names[${i}]`;
+    if (typeof n.name !== 'string' || !/^[a-z][A-Za-z]*$/.test(n.name)) fail(`${where}.name must be camelCase letters`);
+    if (named.has(n.name)) fail(`${where}: "${n.name}" appears twice`);
+    named.add(n.name);
+    // Printable ASCII only: the value is written as a literal into both languages.
+    if (typeof n.value !== 'string' || !/^[\x20-\x7e]+$/.test(n.value) || /["'\\]/.test(n.value)) fail(`${where}.value must be printable ASCII without quotes or backslashes`);
+    doc(where, n.doc);
+  });
+  return { exitCodes, timingMarks, optionalTimingMarks, names };
 }
 
 const upperSnake = (name) => name.replace(/([A-Z])/g, '_$1').toUpperCase();
 const str = (s) => JSON.stringify(s); // a valid string literal in Python and TypeScript alike
 
-function python({ exitCodes, timingMarks, optionalTimingMarks }) {
+function python({ exitCodes, timingMarks, optionalTimingMarks, names }) {
   const failing = exitCodes.filter((e) => e.code !== 0);
   return [
     `"""${HEADER}`,
     '',
-    "The runner's exit codes and the phase marks of result.json's `timings`, shared with",
-    `TypeScript (${TS_TARGET}).`,
+    "The runner's exit codes, the phase marks of result.json's `timings` and the names both sides",
+    `spell alike, shared with TypeScript (${TS_TARGET}).`,
     '"""',
     '',
     'from __future__ import annotations',
@@ -94,17 +105,19 @@ function python({ exitCodes, timingMarks, optionalTimingMarks }) {
     ...optionalTimingMarks.flatMap((m) => [`    # ${m.doc}`, `    ${str(m.name)},`]),
     ')',
     '',
+    ...names.flatMap((n) => [`# ${n.doc}`, `${upperSnake(n.name)} = ${str(n.value)}`]),
+    '',
   ].join('\n');
 }
 
-function typescript({ exitCodes, timingMarks, optionalTimingMarks }) {
+function typescript({ exitCodes, timingMarks, optionalTimingMarks, names }) {
   const failing = exitCodes.filter((e) => e.code !== 0);
   return [
     '/**',
     ` * ${HEADER}`,
     ' *',
-    " * The runner's exit codes and the phase marks of result.json's `timings`, shared with the",
-    ` * Python runner (${PY_TARGET}); blocks/README.md describes both.`,
+    " * The runner's exit codes, the phase marks of result.json's `timings` and the names both sides",
+    ` * spell alike, shared with the Python runner (${PY_TARGET}); blocks/README.md describes them.`,
     ' */',
     '',
     '/** Exit codes of `python -m ragomics_runner`. */',
@@ -136,6 +149,11 @@ function typescript({ exitCodes, timingMarks, optionalTimingMarks }) {
     '] as const;',
     '/** One of {@link RUNNER_OPTIONAL_TIMING_MARKS}. */',
     'export type RunnerOptionalTimingMark = (typeof RUNNER_OPTIONAL_TIMING_MARKS)[number];',
+    '',
+    '/** Names the runner and the worker spell alike: line prefixes, the stdin-watch variable, the workspace\'s file names. */',
+    'export const RunnerNames = {',
+    ...names.flatMap((n) => [`  /** ${n.doc} */`, `  ${n.name}: '${n.value}',`]),
+    '} as const;',
     '',
   ].join('\n');
 }

@@ -4,6 +4,7 @@
  */
 import type Docker from 'dockerode';
 import type { ExecJob } from './types';
+import { RunnerNames } from '../../common/runner-contract';
 
 /** Where the runner sees its workspace inside the container (blocks/ contract). */
 export const CONTAINER_WORKSPACE = '/workspace';
@@ -186,7 +187,7 @@ export function containerSpec(job: ExecJob, image: string, opts: SandboxOptions 
       'PYTHONUNBUFFERED=1',
       // Stdin is our attach connection and closes with it: the runner stops a node whose worker
       // died instead of computing for nobody until the orphan sweep (ragomics_runner/orphan.py).
-      'RAGOMICS_WATCH_STDIN=1',
+      `${RunnerNames.watchStdinEnv}=1`,
     ],
     AttachStdin: true,
     OpenStdin: true,

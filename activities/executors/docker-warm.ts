@@ -26,9 +26,10 @@ import { createIdleCpuGauge } from './host-cpu';
 import type { LogSink } from './logs';
 import type { ExecJob } from './types';
 import { createWarmPool } from './warm-pool';
+import { RunnerNames } from '../../common/runner-contract';
 
 /** The line a warm runner prints once its imports are done (blocks/runtime/ragomics_runner/warm.py). */
-export const WARM_READY_LINE = 'RAGOMICS_WARM_READY';
+export const WARM_READY_LINE = RunnerNames.warmReadyLine;
 
 /**
  * Smallest node memory limit (MB) served warm. An idle warm runner holds about 210 MB (measured
@@ -351,8 +352,8 @@ export async function assignJob(member: WarmMember, job: ExecJob): Promise<boole
   try {
     // link(2) does not follow symbolic links: link the file an input path resolves to.
     const linkTo = async (from: string, to: string): Promise<void> => link(await realpath(from), to);
-    const links: Promise<void>[] = [link(job.paths.jobFile, path.join(member.workspaceDir, 'job.json'))];
-    if (job.inputPath !== null) links.push(linkTo(job.inputPath, path.join(member.workspaceDir, 'input', '_node_anndata.h5ad')));
+    const links: Promise<void>[] = [link(job.paths.jobFile, path.join(member.workspaceDir, RunnerNames.jobFile))];
+    if (job.inputPath !== null) links.push(linkTo(job.inputPath, path.join(member.workspaceDir, 'input', RunnerNames.anndataFile)));
     for (const input of job.inputs ?? []) links.push(linkTo(input.path, path.join(member.workspaceDir, 'inputs', `${input.key}.h5ad`)));
     const memoryBytes = job.memoryMB * 1024 * 1024;
     await Promise.all([

@@ -9,7 +9,7 @@ import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BlockParameterSchemas } from '../../common/block-catalog';
 import { formatZodError } from '../../common/schemas';
-import { RunnerErrorTypes, RunnerExitCodes, type RunnerFailureExitCode } from '../../common/runner-contract';
+import { RunnerErrorTypes, RunnerExitCodes, RunnerNames, type RunnerFailureExitCode } from '../../common/runner-contract';
 import type { BlockExecutor, ExecControl, ExecJob, ExecOutcome } from './types';
 import { inprocessRuntimeIdentity } from '../cache/runtime';
 
@@ -97,8 +97,8 @@ function sleepUnlessAborted(ms: number, ctl: ExecControl): Promise<boolean> {
 /** Leaves the runner's failure record, with the type the contract names for `code`, as the real runner would. */
 async function runnerError(job: ExecJob, code: RunnerFailureExitCode, message: string): Promise<void> {
   const record = JSON.stringify({ code, type: RunnerErrorTypes[code], message });
-  await appendFile(job.paths.stderrLog, `RAGOMICS_ERROR ${record}\n`);
-  await writeFile(path.join(job.paths.outputDir, 'error.json'), record);
+  await appendFile(job.paths.stderrLog, `${RunnerNames.errorLinePrefix}${record}\n`);
+  await writeFile(path.join(job.paths.outputDir, RunnerNames.errorFile), record);
 }
 
 /**
@@ -112,9 +112,9 @@ async function writePlaceholderOutput(job: ExecJob, numbers: Record<string, numb
   // Three independent writes at once (one thread-pool round trip deep, not three: a no-op node
   // pays them between its parent's end and its children's start).
   await Promise.all([
-    mkdir(path.join(out, 'figures'), { recursive: true }),
+    mkdir(path.join(out, RunnerNames.figuresDir), { recursive: true }),
     // Not an AnnData file: a marker that lets checksums, publishing and children's input checks work.
-    writeFile(path.join(out, '_node_anndata.h5ad'), `ragomics inprocess placeholder for ${job.treeId}/${job.nodeId} attempt ${job.attempt}\n`),
-    writeFile(path.join(out, 'result.json'), JSON.stringify(manifest)),
+    writeFile(path.join(out, RunnerNames.anndataFile), `ragomics inprocess placeholder for ${job.treeId}/${job.nodeId} attempt ${job.attempt}\n`),
+    writeFile(path.join(out, RunnerNames.resultFile), JSON.stringify(manifest)),
   ]);
 }

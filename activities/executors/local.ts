@@ -22,6 +22,7 @@ export interface LocalExecutor extends BlockExecutor {
 }
 import { repoRoot, toolsDir } from './repo-root';
 import { localRuntimeIdentity } from '../cache/runtime';
+import { RunnerNames } from '../../common/runner-contract';
 
 /** Options of {@link createLocalExecutor}. */
 export interface LocalExecutorOptions {
@@ -106,7 +107,7 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): LocalExecu
       if (ctl.signal.aborted) return { ...base, status: 'aborted', exitCode: null, endedAt: startedAt, killMs: 0 };
       if (job.inputPath !== null) {
         await mkdir(path.join(job.paths.dir, 'input'), { recursive: true });
-        await symlink(job.inputPath, path.join(job.paths.dir, 'input', '_node_anndata.h5ad'));
+        await symlink(job.inputPath, path.join(job.paths.dir, 'input', RunnerNames.anndataFile));
       }
       if (job.inputs) {
         // A multi-input node: one symlink per input to the upstream node's own file (nothing copied).
@@ -129,7 +130,7 @@ export function createLocalExecutor(opts: LocalExecutorOptions = {}): LocalExecu
         // Stdin: a pipe this process holds open and never writes: if the worker dies it closes,
         // and the runner stops the node instead of computing for nobody (ragomics_runner/orphan.py).
         stdio: ['pipe', 'pipe', 'pipe'],
-        env: { ...baseEnv(), OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads), RAGOMICS_WATCH_STDIN: '1' },
+        env: { ...baseEnv(), OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads), [RunnerNames.watchStdinEnv]: '1' },
       });
       child.stdin.on('error', () => undefined); // EPIPE once it exited: nothing is written anyway
       // 'exit' gives the code; 'close' comes once stdio is drained (later, if helpers hold the pipes).

@@ -6,8 +6,9 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { PassThrough, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { AttemptPaths, ExecProgress } from './types';
+import { RunnerNames } from '../../common/runner-contract';
 
-const PROGRESS_PREFIX = 'RAGOMICS_PROGRESS ';
+const PROGRESS_PREFIX = RunnerNames.progressLinePrefix;
 /** A progress line longer than this is not a progress line; dropping it bounds the line buffer. */
 const MAX_LINE = 16 * 1024;
 

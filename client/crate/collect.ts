@@ -22,6 +22,7 @@ import { treeDir as treeDirFromOutputs } from '../report/workspace';
 import { wrapServiceError } from '../service-errors';
 import type { RagomicsClient, TreeHandle } from '../sdk';
 import type { CodeFact, CrateFacts, CrateNodeStatus, FileFact, NodeFacts, OutputFileFact, PublishedFacts } from './facts';
+import { RunnerNames } from '../../common/runner-contract';
 
 /** Options of {@link collectCrateFacts}. */
 export interface CollectCrateOptions {
@@ -194,7 +195,7 @@ export async function jobBlock(nodeDir: string, published: Pick<PublishedFacts, 
     .sort((a, b) => Number(isPublished(b.f)) - Number(isPublished(a.f)) || b.f.attempt - a.f.attempt || b.f.activityAttempt - a.f.activityAttempt)
     .map((x) => x.d);
   for (const d of order) {
-    const text = await readFile(path.join(attemptsDir, d, 'job.json'), 'utf8').catch(() => null);
+    const text = await readFile(path.join(attemptsDir, d, RunnerNames.jobFile), 'utf8').catch(() => null);
     if (text === null) continue;
     try {
       const parsed = BlockSchema.safeParse((JSON.parse(text) as { block?: unknown }).block);

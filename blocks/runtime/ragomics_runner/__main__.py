@@ -13,9 +13,10 @@ if __name__ == "__main__":
 
         code = fork_server_main()
     else:
+        from .contract import WATCH_STDIN_ENV
         from .runner import main
 
-        if os.environ.get("RAGOMICS_WATCH_STDIN") == "1":
+        if os.environ.get(WATCH_STDIN_ENV) == "1":
             # The executor holds our stdin open for as long as it waits for us (Docker's attach
             # connection, the local executor's pipe): EOF means its worker died (see orphan.py).
             from .orphan import exit_when_stdin_closes

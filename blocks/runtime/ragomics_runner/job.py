@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import errors as E
+from .contract import JOB_FILE
 from .paths import Workspace
 
 # Input keys become file names (inputs/<key>.h5ad): the same alphabet as node and sample ids.
@@ -21,7 +22,7 @@ INPUT_KEY_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 def job_path(ws: Workspace, job_arg: str | None) -> Path:
     """`--job` as given (rebased from `/workspace/...` when it does not exist), else <workspace>/job.json."""
     if not job_arg:
-        return ws.root / "job.json"
+        return ws.root / JOB_FILE
     path = Path(job_arg)
     return path if path.exists() else Path(ws.rebase(job_arg))
 

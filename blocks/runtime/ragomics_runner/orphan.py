@@ -23,6 +23,7 @@ import os
 import threading
 
 from . import errors as E
+from .contract import ERROR_LINE_PREFIX
 from .output import write_error
 from .paths import Workspace
 
@@ -42,7 +43,7 @@ def _watch(fd: int, workspace: Workspace | None) -> None:
             write_error(workspace, err)  # error.json, and the RAGOMICS_ERROR line on stderr
         else:
             line = json.dumps({"code": err.code, "type": err.type, "message": err.message})
-            os.write(2, f"RAGOMICS_ERROR {line}\n".encode())
+            os.write(2, f"{ERROR_LINE_PREFIX}{line}\n".encode())
     except Exception:  # noqa: BLE001 - the exit below must happen whatever the report does
         pass
     os._exit(err.code)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import errors as E
+from .contract import ERROR_LINE_PREFIX
 from .paths import Workspace
 
 NO_ANNDATA: dict[str, Any] = {"shape": None, "obsColumns": [], "obsmKeys": []}
@@ -92,5 +93,5 @@ def write_error(ws: Workspace, err: E.RunnerError) -> None:
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"ragomics_runner: could not write {ws.error_path}: {exc}\n")
     sys.stdout.flush()
-    sys.stderr.write(f"RAGOMICS_ERROR {line}\n")
+    sys.stderr.write(f"{ERROR_LINE_PREFIX}{line}\n")
     sys.stderr.flush()

@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .contract import ANNDATA_FILE, ERROR_FILE, FIGURES_DIR, RESULT_FILE
+
 CONTAINER_WORKSPACE = "/workspace"
-ANNDATA_NAME = "_node_anndata.h5ad"
+ANNDATA_NAME = ANNDATA_FILE
 
 
 class Workspace:
@@ -27,9 +29,9 @@ class Workspace:
         self.inputs_dir = self.root / "inputs"
         self.output_dir = self.root / "output"
         self.output_path = self.output_dir / ANNDATA_NAME
-        self.figures_dir = self.output_dir / "figures"
-        self.result_path = self.output_dir / "result.json"
-        self.error_path = self.output_dir / "error.json"
+        self.figures_dir = self.output_dir / FIGURES_DIR
+        self.result_path = self.output_dir / RESULT_FILE
+        self.error_path = self.output_dir / ERROR_FILE
 
     def input_of(self, key: str) -> Path:
         """`inputs/<key>.h5ad`: where the input `key` of a multi-input node is (mounted or linked)."""

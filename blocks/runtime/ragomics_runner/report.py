@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .contract import PROGRESS_LINE_PREFIX
+
 _state: dict[str, Any] = {}
 _paths: dict[str, Path] = {}
 
@@ -133,7 +135,7 @@ def progress(fraction: float, message: str = "") -> None:
         f = 0.0
     f = min(1.0, max(0.0, f))
     line = json.dumps({"fraction": round(f, 4), "message": " ".join(str(message).split())})
-    sys.stdout.write(f"RAGOMICS_PROGRESS {line}\n")
+    sys.stdout.write(f"{PROGRESS_LINE_PREFIX}{line}\n")
     sys.stdout.flush()
 
 

@@ -30,13 +30,14 @@ from typing import Any
 
 from . import errors as E
 from . import runner, timings
+from .contract import ERROR_LINE_PREFIX, WARM_READY_LINE
 from .environment import prepare_environment
 from .orphan import exit_when_stdin_closes
 from .output import write_error
 from .paths import Workspace
 from .runner import main
 
-READY_LINE = "RAGOMICS_WARM_READY"
+READY_LINE = WARM_READY_LINE
 
 # Environment variables the BLAS / OpenMP runtimes read when they start their pools. Not
 # NUMBA_NUM_THREADS: numba's threads may already run (set_num_threads launches them), and a
@@ -140,7 +141,7 @@ def report_bad_line(line: str, err: E.RunnerError) -> None:
         return
     sys.stderr.write(f"ragomics_runner: {err.type} (exit {err.code}): {err.message}\n")
     obj = {"code": err.code, "type": err.type, "message": err.message}
-    sys.stderr.write(f"RAGOMICS_ERROR {json.dumps(obj, ensure_ascii=False)}\n")
+    sys.stderr.write(f"{ERROR_LINE_PREFIX}{json.dumps(obj, ensure_ascii=False)}\n")
     sys.stderr.flush()
 
 

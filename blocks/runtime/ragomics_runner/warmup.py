@@ -26,6 +26,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from .contract import ANNDATA_FILE, JOB_FILE, RESULT_FILE
+
 CHAIN = [
     ("quality_control", {"min_genes": 200, "min_cells": 3}),
     ("normalize", {}),
@@ -118,7 +120,7 @@ def _cohort_step(root: str) -> tuple[int, str]:
         inputs.append({"key": row["sample"], "path": path, "sample": {"sample": row["sample"], "columns": columns}})
     job = {"treeId": "warmup", "nodeId": "concatenate", "attempt": 1, "inputs": inputs,
            "block": {"name": "concatenate", "parameters": {}}}
-    with open(os.path.join(ws, "job.json"), "w") as fh:
+    with open(os.path.join(ws, JOB_FILE), "w") as fh:
         json.dump(job, fh)
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "ragomics_runner", "--workspace", ws],
@@ -127,10 +129,10 @@ def _cohort_step(root: str) -> tuple[int, str]:
         sys.stderr.write(proc.stderr)
         _say(f"warmup: concatenate failed with exit {proc.returncode}")
         return proc.returncode, ""
-    with open(os.path.join(ws, "output", "result.json")) as fh:
+    with open(os.path.join(ws, "output", RESULT_FILE)) as fh:
         summary = json.load(fh)["summary"]
     _say(f"warmup: {'cohort concatenate':22s} {time.monotonic() - t0:5.1f} s  {summary}")
-    return 0, os.path.join(ws, "output", "_node_anndata.h5ad")
+    return 0, os.path.join(ws, "output", ANNDATA_FILE)
 
 
 def _run_step(root: str, folder: str, label: str, name: str, params: dict, current: str) -> tuple[int, str, str]:
@@ -138,8 +140,8 @@ def _run_step(root: str, folder: str, label: str, name: str, params: dict, curre
     ws = os.path.join(root, folder)
     os.makedirs(os.path.join(ws, "input"))
     os.makedirs(os.path.join(ws, "output"))
-    shutil.copy(current, os.path.join(ws, "input", "_node_anndata.h5ad"))
-    with open(os.path.join(ws, "job.json"), "w") as fh:
+    shutil.copy(current, os.path.join(ws, "input", ANNDATA_FILE))
+    with open(os.path.join(ws, JOB_FILE), "w") as fh:
         json.dump({"treeId": "warmup", "nodeId": name, "attempt": 1, "block": {"name": name, "parameters": params}}, fh)
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "ragomics_runner", "--workspace", ws],
@@ -148,10 +150,10 @@ def _run_step(root: str, folder: str, label: str, name: str, params: dict, curre
         sys.stderr.write(proc.stderr)
         _say(f"warmup: {name} failed with exit {proc.returncode}")
         return proc.returncode, "", ""
-    with open(os.path.join(ws, "output", "result.json")) as fh:
+    with open(os.path.join(ws, "output", RESULT_FILE)) as fh:
         summary = json.load(fh)["summary"]
     _say(f"warmup: {label:22s} {time.monotonic() - t0:5.1f} s  {summary}")
-    return 0, summary, os.path.join(ws, "output", "_node_anndata.h5ad")
+    return 0, summary, os.path.join(ws, "output", ANNDATA_FILE)
 
 
 def _chain(root: str) -> int:
