@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { RUNNER_TIMING_MARKS, RunnerErrorTypes, RunnerExitCodes, type RunnerFailureExitCode } from '../../common/runner-contract';
+import { RUNNER_TIMING_MARKS, RunnerErrorTypes, RunnerExitCodes, RunnerNames, type RunnerFailureExitCode } from '../../common/runner-contract';
 import { FailureTypes } from '../../common/failure-types';
 import { failureForExit } from '../../activities/outcome';
 import type { AttemptPaths, ExecOutcome } from '../../activities/executors/types';
@@ -22,9 +22,35 @@ void test('the generated TypeScript and Python modules match blocks/runner-contr
   const source = JSON.parse(await readFile(path.join(ROOT, 'blocks', 'runner-contract.json'), 'utf8')) as {
     exitCodes: { name: string; code: number; type: string | null }[];
     timingMarks: { name: string }[];
+    names: { name: string; value: string }[];
   };
   assert.deepEqual(Object.fromEntries(source.exitCodes.map((e) => [e.name, e.code])), RunnerExitCodes);
   assert.deepEqual(RUNNER_TIMING_MARKS, source.timingMarks.map((m) => m.name));
+  assert.deepEqual(Object.fromEntries(source.names.map((n) => [n.name, n.value])), RunnerNames);
+});
+
+void test('the generator refuses a name whose value would not be a plain literal in both languages, in one line naming it', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ragomics-contract-gen-'));
+  try {
+    // A copy of the generator beside a bad source: it reads ../blocks/runner-contract.json from its own folder.
+    await mkdir(path.join(dir, 'scripts'));
+    await mkdir(path.join(dir, 'blocks'));
+    await writeFile(path.join(dir, 'scripts', 'gen-runner-contract.js'), await readFile(path.join(ROOT, 'scripts', 'gen-runner-contract.js')));
+    const source = JSON.parse(await readFile(path.join(ROOT, 'blocks', 'runner-contract.json'), 'utf8')) as { names: { name: string; value: string; doc: string }[] };
+    source.names.push({ name: 'quoted', value: 'it\'s', doc: 'A value with a quote.' });
+    await writeFile(path.join(dir, 'blocks', 'runner-contract.json'), JSON.stringify(source));
+    let stderr = '';
+    try {
+      execFileSync(process.execPath, [path.join(dir, 'scripts', 'gen-runner-contract.js'), '--check'], { stdio: 'pipe' });
+      assert.fail('the generator accepted a quoted value');
+    } catch (e) {
+      stderr = String((e as { stderr?: Buffer }).stderr ?? '');
+      assert.equal((e as { status?: number }).status, 2, stderr);
+    }
+    assert.equal(stderr.trim(), `gen-runner-contract: blocks/runner-contract.json: names[${source.names.length - 1}].value must be printable ASCII without quotes or backslashes`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 // What each runner failure becomes on the TypeScript side. OutputError has no failure type of its
