@@ -3,12 +3,14 @@
 # then typechecks, lints and runs the whole suite with node's built-in test runner against a
 # real Temporal dev server and a real Docker engine.
 #
-# Steps: Temporal server build (Go, in the background at the lowest CPU priority) · npm packages →
+# Steps: Temporal server build (Go, in the background at the lowest CPU priority) · Python lint +
+# unit tests (ruff, pytest: scripts/check-python.sh, in the background) · npm packages →
 # build (tsc, then the CLI bundle) → catalog and runner-contract checks → records check (scripts/render-records.js) →
-# Python lint + unit tests (ruff, pytest: scripts/check-python.sh) → lint → Docker engine → blocks
+# lint → Docker engine → blocks
 # image → dataset → production stack images (scripts/stack.sh images, in the background at the
 # lowest CPU priority) · local executor's Python venv → Temporal dev server → workflow bundle (built
-# once for all test files) → crate validator (when test/crate.test.ts runs) → node --test, part 1:
+# once for all test files) → crate validator (when test/crate.test.ts runs) → wait for the Python
+# checks (none of the suite runs when they failed) → node --test, part 1:
 # every file but the stack's → wait for the stack images → node --test, part 2: the files that
 # bring the production stack up (they import test/helpers/stack) → after-suite checks (reliability
 # cases expected for the files that ran; no leftover containers).
@@ -46,13 +48,19 @@ if [[ $needs_stack == 1 ]]; then
 else
   log "production stack: not built (RAGOMICS_TEST_FILES names no stack test)"
 fi
+# ruff and pytest on the Python runtime need neither node, Docker nor an image: they run beside
+# the set-up below instead of before it (on a new machine they were 565 s of a serial 1,240 s set-up,
+# 2026-12-05, most of it one core of pytest), and the suite waits for them before its first part,
+# failing as before when they fail. Not niced: they are on the path to the first test file.
+python_check_log="$DATA_DIR/python-check.log"
+( step_timer "python lint + unit (beside the set-up)" bash scripts/check-python.sh ) >"$python_check_log" 2>&1 &
+python_check_pid=$!
 step_timer "npm packages" bash scripts/ensure-node-deps.sh
 step_timer "typecheck + build" npx tsc -p tsconfig.json
 step_timer "CLI bundle" node scripts/bundle-cli.js
 step_timer "block catalog up to date" node scripts/gen-catalog.js --check
 step_timer "runner contract up to date" node scripts/gen-runner-contract.js --check
 step_timer "RELIABILITY.md and BENCHMARKS.md rendered from docs/records" node scripts/render-records.js --check
-step_timer "python lint + unit" bash scripts/check-python.sh
 step_timer "lint" npx eslint --max-warnings 0 .
 step_timer "test tools" bash scripts/ensure-test-tools.sh
 step_timer "Docker engine" bash scripts/ensure-docker.sh
@@ -101,6 +109,13 @@ first=() second=()
 for f in "${files[@]}"; do
   if grep -qE "helpers/stack['\"]" "$f"; then second+=("$f"); else first+=("$f"); fi
 done
+# The Python checks started beside the set-up: their output now, and no test file runs when they failed.
+python_t0="$(now_ms)"
+python_rc=0
+wait "$python_check_pid" || python_rc=$?
+cat "$python_check_log" >&2
+log "python lint + unit: the suite waited $(format_ms $(( $(now_ms) - python_t0 ))) for it after the set-up"
+((python_rc == 0)) || die -c "$python_rc" "python lint + unit failed (output above, also in $python_check_log)"
 rc=0
 : >"$out"
 # run_part FILE...: one node --test run, its TAP appended to $out. TAP explicitly: report-skips.js
