@@ -22,7 +22,7 @@ import { ConfigError, ServiceUnavailableError } from '../client/errors';
 import { isInstalledPackage } from '../activities/executors/repo-root';
 import { PROJECT_ROOT, resolveBlocksImage, type WorkerConfig } from './config';
 import type { Logger } from './logging';
-import { removeOrphanContainers } from './orphans';
+import { removeOrphanContainers, unjudgedWarning } from './orphans';
 import { tracingPlugin } from './tracing';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 
@@ -187,9 +187,7 @@ async function startWith(executor: BlockExecutor, connection: NativeConnection, 
     await requireDockerEngine(docker);
     const clientConnection = await Connection.connect(resolved.connectionOptions);
     try {
-      const removed = await removeOrphanContainers(docker, clientConnection, resolved.namespace, undefined, undefined, (err, trees) => {
-        logger?.warn(`orphan container sweep at start could not judge ${trees.length} tree(s), whose containers it kept: ${(err as Error).message}`, { trees: trees.slice(0, 20) });
-      });
+      const removed = await removeOrphanContainers(docker, clientConnection, resolved.namespace, undefined, undefined, (err, trees) => logger?.warn(...unjudgedWarning(err, trees, ' at start')));
       if (removed.length > 0) logger?.warn(`removed ${removed.length} container(s) left by dead workers`, { containers: removed });
     } finally {
       await clientConnection.close();

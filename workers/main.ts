@@ -11,7 +11,7 @@ import type { LocalRuns } from '../activities/local-runs';
 import type { DockerExecutor } from '../activities/executors/docker';
 import { resolveConnection } from '../client/connection';
 import { createRagomicsWorker } from './create-worker';
-import { startOrphanSweeper } from './orphans';
+import { startOrphanSweeper, unjudgedWarning } from './orphans';
 import { loadWorkerConfig, nodeCapIsSet, type WorkerConfigInput } from './config';
 import { createJsonLogger } from './logging';
 
@@ -42,9 +42,7 @@ export async function runWorker(overrides: WorkerConfigInput = {}): Promise<void
       onRemoved: (removed) => logger.warn(`removed ${removed.length} container(s) left by dead workers`, {
         containers: removed.map((c) => ({ id: c.Id.slice(0, 12), name: c.Names?.[0]?.replace(/^\//, '') ?? null, worker: c.Labels['ragomics.worker'] ?? null, state: c.State })),
       }),
-      onError: (err, treeIds) => logger.warn(treeIds
-        ? `orphan container sweep could not judge ${treeIds.length} tree(s), whose containers it kept: ${(err as Error).message}`
-        : `orphan container sweep failed: ${(err as Error).message}`, treeIds ? { trees: treeIds.slice(0, 20) } : {}),
+      onError: (err, treeIds) => (treeIds ? logger.warn(...unjudgedWarning(err, treeIds)) : logger.warn(`orphan container sweep failed: ${(err as Error).message}`)),
     })
     : null;
   // The cap decides how many nodes of all trees on the queue run at once: say which one is in force and why.

@@ -67,6 +67,11 @@ export function describeFailureKind(err: unknown): 'not-found' | 'unreachable' |
   return isServerUnreachable(err) ? 'unreachable' : 'problem';
 }
 
+/** The log line and fields for trees a sweep kept because it could not judge them (`onUnjudged`). */
+export function unjudgedWarning(err: unknown, treeIds: string[], when = ''): [string, { trees: string[] }] {
+  return [`orphan container sweep${when} could not judge ${treeIds.length} tree(s), whose containers it kept: ${(err as Error).message}`, { trees: treeIds.slice(0, 20) }];
+}
+
 /** The latest execution of `treeId` in this namespace: its live workers and its run key. */
 async function liveWorkersOf(client: Client, treeId: string, onProblem: (err: unknown) => void): Promise<TreeState> {
   try {
