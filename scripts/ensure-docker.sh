@@ -7,6 +7,9 @@
 # package brings dockerd; this script installs it when missing (as root),
 # clears the pid files a killed daemon leaves behind (dockerd refuses to start
 # with "pid file found"), starts dockerd in the background and waits for it.
+# A daemon that exits during its start is started once more, after the whole
+# run state of the earlier one is cleared (a machine restored from a snapshot
+# keeps /run); a start that fails prints the daemon's last log lines.
 # Idempotent and fast (one `docker info`) when the engine already answers.
 #
 # Usage:   scripts/ensure-docker.sh
@@ -146,8 +149,103 @@ wait_for_engine() { # PID (may be empty): wait until docker info answers
   return 1
 }
 
+# last_error: the daemon's reason for exiting, one line. dockerd prints a fatal start error as a
+# plain line ("failed to load listeners: ...", "unable to configure the Docker daemon ...") rather
+# than a logrus record, so without a known pattern the log's last two lines are the reason (a
+# usage error is "Status: unknown flag: --x" then "See 'dockerd --help'., Code: 125").
 last_error() {
-  grep -iE 'level=(fatal|error)|failed to start|pid file found' "$LOG_FILE" 2>/dev/null | tail -n1 | sed -E 's/^.*msg="?//; s/"$//' | cut -c1-200
+  local line
+  line="$(grep -iE 'level=(fatal|error)|failed to (start|load)|unable to|pid file found' "$LOG_FILE" 2>/dev/null | tail -n1)"
+  [[ -n "$line" ]] || line="$(grep -v '^[[:space:]]*$' "$LOG_FILE" 2>/dev/null | tail -n2 | paste -sd ' ' -)"
+  printf '%s' "${line:-the log is empty}" | sed -E 's/^.*msg="?//; s/"$//' | cut -c1-200
+}
+
+# log_tail: the daemon's last log lines on stderr, so that a run whose log is gone afterwards (a
+# CI machine) still shows why the start failed.
+log_tail() {
+  [[ -s "$LOG_FILE" ]] || return 0
+  echo "--- last lines of $LOG_FILE ---" >&2
+  tail -n 25 "$LOG_FILE" | cut -c1-300 >&2
+  echo "---" >&2
+}
+
+# clear_stale_state: with no daemon of ours alive, whatever a killed one left behind in the run
+# directory is stale (a machine restored from a snapshot keeps /run: it is on the disk here).
+# dockerd refuses to start over its pid file ("pid file found"), reuses a containerd pid file's
+# sockets, and binds its socket path, which must not be anything else.
+clear_stale_state() {
+  if [[ -e "$PID_FILE" ]]; then
+    log "removing stale $PID_FILE (pid $(cat "$PID_FILE" 2>/dev/null || echo '?') is not a running dockerd)"
+    rm -f "$PID_FILE"
+  fi
+  # Its private containerd may have survived it (dockerd then reuses it) or died too; a pid file
+  # naming a dead or foreign process is removed, together with the sockets of that containerd.
+  if [[ -e "$CONTAINERD_PID_FILE" ]]; then
+    local cpid
+    cpid="$(cat "$CONTAINERD_PID_FILE" 2>/dev/null || true)"
+    if [[ "$(cmdline_of "$cpid")" != *containerd* ]]; then
+      log "removing stale $CONTAINERD_PID_FILE and containerd sockets (pid ${cpid:-?} is not running)"
+      rm -f "$CONTAINERD_PID_FILE" "$EXEC_ROOT/containerd/containerd.sock" \
+            "$EXEC_ROOT/containerd/containerd.sock.ttrpc" "$EXEC_ROOT/containerd/containerd-debug.sock"
+    else
+      log "dockerd's containerd (pid $cpid) survived; the new dockerd will reuse it"
+    fi
+  fi
+  # The socket path: a socket with no daemon behind it would make the wait below try it; an empty
+  # directory there (what a bind mount of the path creates while it is missing) makes dockerd
+  # exit with "can't create unix socket". Anything else is not ours to delete.
+  if [[ -S "$SOCKET" ]]; then
+    rm -f "$SOCKET"
+  elif [[ -d "$SOCKET" ]]; then
+    rmdir "$SOCKET" 2>/dev/null ||
+      die -c 3 "Docker could not be started: $SOCKET is a directory that is not empty; move it away and rerun"
+    log "removed the empty directory $SOCKET (dockerd binds its socket there)"
+  elif [[ -e "$SOCKET" ]]; then
+    die -c 3 "Docker could not be started: $SOCKET exists and is not a socket; move it away and rerun"
+  fi
+}
+
+# clear_exec_root: the second start's deeper clean-up, when the first start's dockerd exited: the
+# whole exec root (run state of the killed daemon: containerd's state, libnetwork, runtime-runc)
+# goes, after unmounting what is mounted below it (network namespaces). Only when no containerd
+# runs from it, which dockerd would otherwise reuse.
+clear_exec_root() {
+  [[ -d "$EXEC_ROOT" ]] || return 0
+  if [[ -e "$CONTAINERD_PID_FILE" && "$(cmdline_of "$(cat "$CONTAINERD_PID_FILE" 2>/dev/null || true)")" == *containerd* ]]; then
+    return 0
+  fi
+  local m
+  awk -v root="$EXEC_ROOT/" 'index($5, root) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  log "removing $EXEC_ROOT (the exited dockerd's run state)"
+  rm -rf "$EXEC_ROOT" 2>/dev/null || log "could not remove all of $EXEC_ROOT; starting anyway"
+}
+
+# start_daemon: launch dockerd in its own session and wait for it; returns wait_for_engine's code
+# (0 up, 2 exited, 1 no answer in time).
+start_daemon() {
+  local launcher pid="" rc=0
+  # A pid file of this launch only: a fixed name could be read before this launch wrote it,
+  # and give the pid of an earlier launch (long dead: "exited" at once, with nothing in the log).
+  launcher="$(mktemp "$LOG_DIR/dockerd.launcher.XXXXXX")"
+  [[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
+  log "starting dockerd ${DAEMON_ARGS[*]:-} (log: $LOG_FILE)"
+  # setsid: own session so the daemon outlives this shell; the inner shell records its pid
+  # (setsid may fork). The lock fd is not passed on. `unshare` (private daemon) execs dockerd
+  # without forking: the pid stays the same.
+  setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$launcher" ${LAUNCH[@]+"${LAUNCH[@]}"} dockerd "${DAEMON_ARGS[@]}" \
+    </dev/null >>"$LOG_FILE" 2>&1 9>&- &
+  disown 2>/dev/null || true
+  # The file is empty until the inner shell ran: on a loaded machine that can take a while.
+  local deadline=$(( $(date +%s) + 10 ))
+  while (( $(date +%s) < deadline )); do
+    [[ -s "$launcher" ]] && { pid="$(cat "$launcher")"; break; }
+    sleep 0.05
+  done
+  rm -f "$launcher"
+  [[ -n "$pid" ]] || log "dockerd's launcher did not record its pid within 10s; waiting for the socket only"
+  wait_for_engine "$pid" || rc=$?
+  return "$rc"
 }
 
 running="$(dockerd_pids | head -n1)"
@@ -155,51 +253,25 @@ if [[ -n "$running" ]]; then
   # A daemon is alive but does not answer yet (starting, or busy): wait.
   log "dockerd pid $running is running but not answering yet; waiting up to ${START_TIMEOUT}s"
   wait_for_engine "$running" && report_and_exit
+  log_tail
   die -c 3 "Docker could not be reached: dockerd pid $running does not answer on $SOCKET; see $LOG_FILE (or its own log), stop it and rerun"
 fi
 
-# No dockerd alive: whatever pid files remain are stale (a killed daemon
-# leaves /var/run/docker.pid; dockerd then refuses to start).
-if [[ -e "$PID_FILE" ]]; then
-  log "removing stale $PID_FILE (pid $(cat "$PID_FILE" 2>/dev/null || echo '?') is not a running dockerd)"
-  rm -f "$PID_FILE"
-fi
-# Its private containerd may have survived it (dockerd then reuses it) or
-# died too; a pid file naming a dead or foreign process is removed, together
-# with the sockets of that dead containerd.
-if [[ -e "$CONTAINERD_PID_FILE" ]]; then
-  cpid="$(cat "$CONTAINERD_PID_FILE" 2>/dev/null || true)"
-  if [[ "$(cmdline_of "$cpid")" != *containerd* ]]; then
-    log "removing stale $CONTAINERD_PID_FILE and containerd sockets (pid ${cpid:-?} is not running)"
-    rm -f "$CONTAINERD_PID_FILE" "$EXEC_ROOT/containerd/containerd.sock" \
-          "$EXEC_ROOT/containerd/containerd.sock.ttrpc" "$EXEC_ROOT/containerd/containerd-debug.sock"
-  else
-    log "dockerd's containerd (pid $cpid) survived; the new dockerd will reuse it"
-  fi
-fi
-# A socket file with no daemon behind it: dockerd would replace it, but a
-# stale one would make the wait below try it; remove it.
-[[ -S "$SOCKET" ]] && rm -f "$SOCKET"
-
-[[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
+clear_stale_state
 t="$(now_ms)"
-log "starting dockerd ${DAEMON_ARGS[*]:-} (log: $LOG_FILE)"
-# setsid: own session so the daemon outlives this shell; the inner shell
-# records its pid (setsid may fork). The lock fd is not passed on.
-# `unshare` (private daemon) execs dockerd without forking: the pid stays the same.
-setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$LOG_DIR/dockerd.launcher.pid" ${LAUNCH[@]+"${LAUNCH[@]}"} dockerd "${DAEMON_ARGS[@]}" \
-  </dev/null >>"$LOG_FILE" 2>&1 9>&- &
-disown 2>/dev/null || true
-pid=""
-for _ in $(seq 1 20); do
-  [[ -s "$LOG_DIR/dockerd.launcher.pid" ]] && { pid="$(cat "$LOG_DIR/dockerd.launcher.pid")"; break; }
-  sleep 0.05
-done
-rm -f "$LOG_DIR/dockerd.launcher.pid"
-
-rc=0; wait_for_engine "$pid" || rc=$?
+rc=0; start_daemon || rc=$?
+if [[ $rc == 2 ]]; then
+  # It exited during its start. Once, with the whole run state of the earlier daemon cleared: a
+  # machine restored from a snapshot can hold more of it than the files named above.
+  first="$(last_error)"
+  log "dockerd exited during its start ($first); clearing its run state and starting it once more"
+  log_tail
+  clear_exec_root
+  clear_stale_state
+  rc=0; start_daemon || rc=$?
+fi
 case $rc in
   0) log "dockerd up in $(format_ms $(( $(now_ms) - t )))"; report_and_exit ;;
-  2) die -c 3 "Docker could not be started: dockerd exited ($(last_error)); see $LOG_FILE" ;;
-  *) die -c 3 "Docker could not be started: no answer on $SOCKET within ${START_TIMEOUT}s; see $LOG_FILE" ;;
+  2) log_tail; die -c 3 "Docker could not be started: dockerd exited ($(last_error)); see $LOG_FILE" ;;
+  *) log_tail; die -c 3 "Docker could not be started: no answer on $SOCKET within ${START_TIMEOUT}s; see $LOG_FILE" ;;
 esac

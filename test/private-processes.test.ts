@@ -4,12 +4,16 @@
  * launch the server / daemon in the background and then give up at once (the situation of a
  * start that ran out of time), so start() must kill what they launched before it throws. The
  * shared server on 7233 and the system dockerd are never touched (own DB file, own data root).
+ *
+ * ensure-docker.sh's start over what a killed daemon left (its pid files and sockets: what a
+ * machine restored from a snapshot holds, /run being on its disk) and its report of a daemon that
+ * exits at its start are proved on the same private engine.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { PrivateDockerd, PrivateTemporalServer, pidsWithCommandLine, removeTree, sleep, tempDir } from './helpers/processes';
+import { PrivateDockerd, PrivateTemporalServer, killStartedByFailedStart, pidsWithCommandLine, removeTree, sleep, tempDir } from './helpers/processes';
 
 /**
  * None of the processes whose command line holds `needle` is alive during a whole window: a
@@ -55,6 +59,48 @@ void test('a private dockerd whose start fails is killed and its mounts are gone
     await noneForAWhile(engine.root, 'no process of the failed start (dockerd, containerd) is left');
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(engine.root));
     assert.deepEqual(mounts, [], 'nothing stays mounted below its root');
+  } finally {
+    await engine.destroy();
+    await removeTree(base);
+  }
+});
+
+void test('a dockerd killed with SIGKILL starts again over what it left (its pid files, sockets and run state)', { timeout: 300_000 }, async () => {
+  const base = tempDir('private-dockerd-leftovers');
+  const engine = new PrivateDockerd(path.join(base, 'engine'));
+  try {
+    await engine.start();
+    // What a session's end (or a snapshot of a running machine) does to it: the daemon and its
+    // containerd die at once, and nothing is cleaned up.
+    const killed = await killStartedByFailedStart(engine.root);
+    assert.ok(killed.some((k) => k.endsWith('(dockerd)')), `the daemon was among the killed: ${killed.join(', ')}`);
+    const left = ['docker.pid', 'docker.sock', 'exec/containerd/containerd.pid'].map((f) => path.join(engine.root, f));
+    for (const f of left) assert.ok(existsSync(f), `${f} is left behind by the killed daemon`);
+    engine.pid = 0;
+    await engine.start();
+    assert.ok(statSync(engine.socket).isSocket());
+    assert.match((await engine.docker(['info', '--format', '{{.ServerVersion}}'])).trim(), /^\d+\.\d+/);
+    const log = readFileSync(path.join(engine.dataDir, 'docker', 'dockerd.log'), 'utf8');
+    assert.doesNotMatch(log, /pid file found/, 'the new daemon did not meet the stale pid file');
+  } finally {
+    await engine.destroy();
+    await removeTree(base);
+  }
+});
+
+void test('a dockerd that exits at its start is tried once more, then fails in a line naming its reason, with its log tail', { timeout: 180_000 }, async () => {
+  const base = tempDir('private-dockerd-exits');
+  const engine = new PrivateDockerd(path.join(base, 'engine'), { extraArgs: '--no-such-dockerd-flag' });
+  try {
+    await assert.rejects(engine.start(), (e: Error) => {
+      // The reason dockerd printed (a plain line, not a logrus record) is in the error line itself.
+      assert.match(e.message, /ERROR: Docker could not be started: dockerd exited \(.*unknown flag: --no-such-dockerd-flag/, e.message);
+      assert.match(e.message, /dockerd exited during its start .*starting it once more/, 'it was started a second time');
+      assert.match(e.message, /--- last lines of .*dockerd\.log ---/, 'the log tail is printed for a machine whose log is gone afterwards');
+      return true;
+    });
+    assert.equal(engine.pid, 0);
+    await noneForAWhile(engine.root, 'nothing of the failed starts is left');
   } finally {
     await engine.destroy();
     await removeTree(base);

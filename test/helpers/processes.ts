@@ -445,13 +445,19 @@ export class PrivateDockerd {
   readonly dataDir: string;
   /** How long ensure-docker.sh waits for the daemon to answer (RAGOMICS_DOCKER_START_TIMEOUT), s. */
   readonly startTimeoutS: number;
+  /** Extra dockerd arguments (RAGOMICS_DOCKERD_ARGS), space-separated; empty for none. */
+  readonly extraArgs: string;
   pid = 0;
 
-  /** @param startTimeoutS how long a start waits for the daemon to answer. @default 60 */
-  constructor(root: string, opts: { startTimeoutS?: number } = {}) {
+  /**
+   * @param startTimeoutS how long a start waits for the daemon to answer. @default 60
+   * @param extraArgs extra dockerd arguments, space-separated (a test's bad flag). @default ''
+   */
+  constructor(root: string, opts: { startTimeoutS?: number; extraArgs?: string } = {}) {
     this.root = root;
     this.dataDir = path.join(root, 'state');
     this.startTimeoutS = opts.startTimeoutS ?? 60;
+    this.extraArgs = opts.extraArgs ?? '';
   }
 
   get socket(): string {
@@ -475,7 +481,7 @@ export class PrivateDockerd {
    */
   async start(): Promise<number> {
     const t0 = Date.now();
-    const env: NodeJS.ProcessEnv = { ...process.env, RAGOMICS_DOCKERD_ROOT: this.root, RAGOMICS_DATA_DIR: this.dataDir, RAGOMICS_DOCKER_START_TIMEOUT: String(this.startTimeoutS) };
+    const env: NodeJS.ProcessEnv = { ...process.env, RAGOMICS_DOCKERD_ROOT: this.root, RAGOMICS_DATA_DIR: this.dataDir, RAGOMICS_DOCKER_START_TIMEOUT: String(this.startTimeoutS), RAGOMICS_DOCKERD_ARGS: this.extraArgs };
     delete env.DOCKER_HOST;
     const root = this.root;
     try {
