@@ -12,22 +12,24 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { z } from 'zod';
+import { NODE_RESULT_FILE } from '../activities/publish';
+import { CacheEntrySchema, NodeCacheSchema, NodeResultSchema, type CachedFrom, type NodeCache } from '../common/schemas';
 
 /** Where a hit's output came from: a workspace tree key (`<treeId>.<runKey>`), node, and workflow attempt. */
-export interface CacheSource {
-  treeId: string;
-  nodeId: string;
-  attempt: number;
-}
+export type CacheSource = CachedFrom;
 
 /** The `cache` field of a status node (absent: the node was not cacheable). */
-export interface NodeCacheInfo {
-  key: string;
-  hit: boolean;
-  from?: CacheSource;
-  /** The node waited for this tree's node computing the same key, then reused its result. */
-  waitedFor?: { treeId: string; nodeId: string };
-}
+export type NodeCacheInfo = NodeCache;
+
+/*
+ * The parts of the workspace files the savings need. Picked from their schemas, so that each
+ * field has the one form the writers use, while a file of another worker version that lacks an
+ * unrelated field still gives what is there.
+ */
+const EntryBytesSchema = CacheEntrySchema.pick({ bytes: true });
+const ResultSourceSchema = NodeResultSchema.pick({ cachedFrom: true });
+const ResultTimesSchema = NodeResultSchema.pick({ startedAt: true, endedAt: true });
 
 /** What {@link cacheStats} needs of a status node. */
 export interface CacheStatusNode {
@@ -65,9 +67,8 @@ export type SavingsReader = (node: CacheStatusNode, cache: NodeCacheInfo) => Hit
  * a status or report.
  */
 export function nodeCacheInfo(node: object): NodeCacheInfo | undefined {
-  const c = (node as { cache?: unknown }).cache as Partial<NodeCacheInfo> | undefined;
-  if (!c || typeof c !== 'object' || typeof c.key !== 'string' || typeof c.hit !== 'boolean') return undefined;
-  return c as NodeCacheInfo;
+  const parsed = NodeCacheSchema.safeParse((node as { cache?: unknown }).cache);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** Counts hits and misses of `nodes`; with `read`, adds up what the hits saved. */
@@ -99,17 +100,17 @@ export function workspaceSavings(root?: string): SavingsReader {
   return (node, cache) => {
     const base = root ?? (node.outputPath ? workspaceRootOf(node.outputPath) : null);
     if (!base) return { bytes: null, seconds: null };
-    const entry = readJson(path.join(base, 'cache', 'entries', cache.key, 'entry.json')) as { bytes?: unknown } | null;
-    let bytes = typeof entry?.bytes === 'number' ? entry.bytes : null;
+    const entry = readJson(path.join(base, 'cache', 'entries', cache.key, 'entry.json'), EntryBytesSchema);
+    let bytes = entry?.bytes ?? null;
     if (bytes === null && node.outputPath) bytes = folderBytes(path.dirname(node.outputPath));
     // The source attempt: from the status, else from the hit's own node-result.json (`cachedFrom`).
-    const own = node.outputPath ? readJson(path.join(path.dirname(node.outputPath), 'node-result.json')) as { cachedFrom?: CacheSource | null } | null : null;
+    const own = node.outputPath ? readJson(path.join(path.dirname(node.outputPath), NODE_RESULT_FILE), ResultSourceSchema) : null;
     const from = cache.from ?? own?.cachedFrom ?? null;
     let seconds: number | null = null;
     if (from) {
-      const src = readJson(path.join(base, 'trees', from.treeId, 'nodes', from.nodeId, 'published', `attempt-${from.attempt}`, 'node-result.json')) as { startedAt?: unknown; endedAt?: unknown } | null;
-      const t0 = typeof src?.startedAt === 'string' ? Date.parse(src.startedAt) : NaN;
-      const t1 = typeof src?.endedAt === 'string' ? Date.parse(src.endedAt) : NaN;
+      const src = readJson(path.join(base, 'trees', from.treeId, 'nodes', from.nodeId, 'published', `attempt-${from.attempt}`, NODE_RESULT_FILE), ResultTimesSchema);
+      const t0 = src ? Date.parse(src.startedAt) : NaN;
+      const t1 = src ? Date.parse(src.endedAt) : NaN;
       if (Number.isFinite(t0) && Number.isFinite(t1)) seconds = Math.max(0, (t1 - t0) / 1000);
     }
     return { bytes, seconds };
@@ -141,12 +142,19 @@ export function formatBytes(bytes: number): string {
   return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
-function readJson(file: string): unknown {
+/**
+ * `file` read with `schema`; null when it cannot be read, is not JSON or does not match: a fact
+ * that cannot be read makes the hit unmeasured (see the module's comment), never a wrong number.
+ */
+function readJson<T>(file: string, schema: z.ZodType<T>): T | null {
+  let raw: unknown;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
     return null;
   }
+  const parsed = schema.safeParse(raw);
+  return parsed.success ? parsed.data : null;
 }
 
 /** Bytes of the regular files below `dir`, except the hit's own `node-result.json`; null when unreadable. */
@@ -154,7 +162,7 @@ function folderBytes(dir: string): number | null {
   try {
     let total = 0;
     for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-      if (!e.isFile() || (e.name === 'node-result.json' && e.parentPath === dir)) continue;
+      if (!e.isFile() || (e.name === NODE_RESULT_FILE && e.parentPath === dir)) continue;
       total += statSync(path.join(e.parentPath, e.name)).size;
     }
     return total;

@@ -561,6 +561,22 @@ export type FailureDetails = z.infer<typeof FailureDetailsSchema>;
 export const CachedFromSchema = z.strictObject({ treeId: z.string(), nodeId: z.string(), attempt: z.number().int().min(1) });
 export type CachedFrom = z.infer<typeof CachedFromSchema>;
 
+/**
+ * A cacheable node's cache facts, shown in its status (`cache`): its key, whether it reused a
+ * cached output and from where, and whose computation of the same key it waited for. Written by
+ * the tree's workflow (workflows/node-record.ts); read by `status` and the report
+ * (client/cache-stats.ts), which parse it with this schema.
+ */
+export const NodeCacheSchema = z.object({
+  key: z.string(),
+  hit: z.boolean(),
+  /** The computation the reused output came from (`treeId` = workspace key `<treeId>.<runKey>`). */
+  from: CachedFromSchema.optional(),
+  /** The node of another tree (its workflow id) that computed this key while this one waited (key lease). */
+  waitedFor: z.object({ treeId: z.string(), nodeId: z.string() }).optional(),
+});
+export type NodeCache = z.infer<typeof NodeCacheSchema>;
+
 /** Small result of one node run: paths, digests, metrics; never data. */
 export const NodeResultSchema = z.object({
   outputDir: z.string(),

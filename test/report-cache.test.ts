@@ -125,3 +125,16 @@ void test('ragomics status (human): the cache line, "cached from" under each hit
   assert.ok(!plainText.includes('cache:') && !plainText.includes('forked from'));
   assert.equal('origin' in toContractStatus(plain), false);
 });
+
+void test('cacheStats: a workspace fact of the wrong form leaves the hit unmeasured, never read as a number', () => {
+  const key = 'e'.repeat(64);
+  mkdirSync(path.join(ws, 'cache', 'entries', key), { recursive: true });
+  writeFileSync(path.join(ws, 'cache', 'entries', key, 'entry.json'), JSON.stringify({ key, bytes: '1.5 MB' }));
+  const out = published('t4.11223344', 'qc', 1, { '_node_anndata.h5ad': 'q'.repeat(7), 'node-result.json': { cached: true } });
+  published('src2.55667788', 'qc', 1, { 'node-result.json': { startedAt: '2026-01-01T00:00:00.000Z', endedAt: 12 } });
+  const hit = node('qc', null, { outputPath: out, cache: { key, hit: true, from: { treeId: 'src2.55667788', nodeId: 'qc', attempt: 1 } } } as Partial<LiveNodeStatus>);
+  // bytes: the entry's are not a number, so the hit's own files are counted (7 bytes); seconds: not readable.
+  assert.deepEqual(cacheStats([hit], workspaceSavings()), { cacheable: 1, hits: 1, misses: 0, sharedWaits: 0, bytesSaved: 7, computeSecondsSaved: 0, unmeasured: 1 });
+  // A cache field whose source is of another form is no cache field (the workflow writes one form).
+  assert.equal(cacheStats([node('y', null, { cache: { key, hit: true, from: { treeId: 'x', nodeId: 'y', attempt: 0 } } } as Partial<LiveNodeStatus>)]).cacheable, 0);
+});

@@ -116,3 +116,34 @@ void test('report page of a running tree: a dispatched node no worker started sh
   assert.match(html, /<div class="error" id="slot-waits"><b>1 dispatched node\(s\) not started yet<\/b>[\s\S]*<b>b<\/b>: waiting for a worker slot on task queue &quot;q1&quot;/);
   assert.equal(html.match(/class="meta slot-wait"/g)?.length, 1, 'only the waiting node carries the note in the nodes table');
 });
+
+void test('workspace: a node-result.json that is not JSON or not a node result is named in the page, never shown as empty', () => {
+  const dir = (name: string): string => {
+    const d = path.join(tree, 'nodes', name, 'published', 'attempt-1');
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+  const torn = path.join(dir('torn'), '_node_anndata.h5ad');
+  writeFileSync(path.join(path.dirname(torn), 'node-result.json'), '{"summary": "half wri');
+  const wrong = path.join(dir('wrong'), '_node_anndata.h5ad');
+  writeFileSync(path.join(path.dirname(wrong), 'node-result.json'), JSON.stringify({ summary: 'ok', shape: [2700] }));
+  const unreadable = path.join(dir('isdir'), '_node_anndata.h5ad');
+  mkdirSync(path.join(path.dirname(unreadable), 'node-result.json'));
+  assert.equal(readPublishedResult(torn)?.problem, `${path.join(path.dirname(torn), 'node-result.json')} is not JSON`);
+  assert.match(readPublishedResult(wrong)?.problem ?? '', /node-result\.json is not a node result \(shape: /);
+  assert.match(readPublishedResult(unreadable)?.problem ?? '', /node-result\.json could not be read \(EISDIR\)/);
+  assert.equal(readPublishedResult(path.join(tree, 'nodes', 'absent', 'published', 'attempt-1', '_node_anndata.h5ad')), null, 'nothing published: no result, no problem');
+  // Defaults of the schema fill what an older writer left out.
+  const old = path.join(dir('old'), '_node_anndata.h5ad');
+  writeFileSync(path.join(path.dirname(old), 'node-result.json'), JSON.stringify({ summary: 'from an older worker' }));
+  assert.deepEqual(readPublishedResult(old), { summary: 'from an older worker', shape: null, metrics: {} });
+
+  const s = node('wrong', null, 'COMPLETED', { outputPath: wrong, summary: 'the status summary' });
+  const status: TreeStatus = {
+    treeId: 'rep3', state: 'COMPLETED', userRequest: '', paused: false, maxParallelJobs: 1, runningJobs: 0, queueSize: 0, totalProcessed: 1,
+    counts: { PENDING: 0, WAITING: 0, READY: 0, RUNNING: 0, COMPLETED: 1, FAILED: 0, CANCELLED: 0, TIMEOUT: 0 }, totalNodes: 1, offset: 0, nodes: [s], rejected: [],
+    metrics: { totalProcessed: 1, avgWaitTime: 0, avgExecutionTime: 2, successRate: 1, makespan: 2, criticalPathLength: 2, parallelEfficiency: 1, totalAttempts: 1, retries: 0 }, runs: 1,
+  };
+  const html = reportHtml({ status, timeline: [], nodes: [{ status: s, block: { name: 'pca', parameters: {} }, dependencies: [], result: readPublishedResult(wrong), figures: [], logTail: null }], generatedAt: new Date('2025-01-01T00:00:05Z'), workspaceTreeDir: tree });
+  assert.match(html, /<div class="meta">[^<]*node-result\.json is not a node result \(shape: /, 'the problem is in the nodes table');
+});

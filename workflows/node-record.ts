@@ -3,7 +3,7 @@
  * time, and every attempt. Plain JSON so it can be carried across continue-as-new and returned
  * from queries. Times are epoch milliseconds.
  */
-import type { Block, NodeState, Resources } from '../common/schemas';
+import type { Block, NodeCache, NodeState, Resources } from '../common/schemas';
 import type { NodeEvent, Provenance } from './provenance';
 
 /** How one attempt of a node ended. `LOST`: its worker vanished (heartbeat timeout) and it was re-run. */
@@ -33,18 +33,8 @@ export interface AttemptRecord {
   cached?: boolean;
 }
 
-/**
- * A cacheable node's cache facts, shown in the status (`cache`): its key, whether it reused a
- * cached output and from where, and whose computation of the same key it waited for.
- */
-export interface NodeCacheRecord {
-  key: string;
-  hit: boolean;
-  /** The computation the reused output came from (`treeId` = workspace key `<treeId>.<runKey>`). */
-  from?: { treeId: string; nodeId: string; attempt: number };
-  /** The node of another tree that computed this key while this one waited (key lease). */
-  waitedFor?: { treeId: string; nodeId: string };
-}
+/** A cacheable node's cache facts, shown in the status (`cache`); its one form is common/schemas.ts's. */
+export type NodeCacheRecord = NodeCache;
 
 /** A state change: `[to, at, reason?]`, compact because big trees carry thousands of them. */
 export type TransitionRecord = [NodeState, number, string?];

@@ -27,6 +27,8 @@
 import { randomUUID } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
+import { CacheEntrySchema, type CachedFrom } from '../../common/schemas';
 
 /** Entry folder names: a sha256 in hex. Anything else in `entries/` is left alone. */
 export const ENTRY_KEY_PATTERN = /^[0-9a-f]{64}$/;
@@ -59,7 +61,7 @@ export interface GcEntry {
   maxLinks: number;
   /** The block label and origin from `entry.json`, when present. */
   block?: string;
-  origin?: { treeId: string; nodeId: string; attempt: number };
+  origin?: CachedFrom;
 }
 
 /** Why an entry stayed. */
@@ -158,23 +160,47 @@ async function treeBytes(dir: string): Promise<number> {
   return (await filesOf(dir).catch(() => [])).reduce((sum, f) => sum + f.size, 0);
 }
 
+/**
+ * What gc shows of `entry.json`, in its schema's forms, each field on its own: a field of another
+ * form (a torn or foreign file) is left out without losing the others, and never decides alone
+ * (the age then comes from the folder's mtime).
+ */
+const EntryFactsSchema = z.object({
+  createdAt: CacheEntrySchema.shape.createdAt.optional().catch(undefined),
+  block: CacheEntrySchema.shape.block.optional().catch(undefined),
+  origin: CacheEntrySchema.shape.origin.optional().catch(undefined),
+});
+
+/** `entry.json`'s facts; empty when it is missing, unreadable or not JSON (a torn write). */
+async function readEntryFacts(file: string): Promise<z.infer<typeof EntryFactsSchema>> {
+  const text = await readFile(file, 'utf8').catch(() => null);
+  if (text === null) return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  const parsed = EntryFactsSchema.safeParse(raw);
+  return parsed.success ? parsed.data : {};
+}
+
 /** The facts gc decides on; null when the entry vanished (another gc). */
 async function readEntry(dir: string, key: string, now: number): Promise<GcEntry | null> {
   const st = await stat(dir).catch(() => null);
   if (!st) return null;
   const files = await filesOf(dir).catch(() => null);
   if (!files) return null;
-  const meta = await readFile(path.join(dir, 'entry.json'), 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>, () => null);
-  const created = typeof meta?.createdAt === 'string' ? Date.parse(meta.createdAt) : NaN;
-  const origin = meta?.origin as GcEntry['origin'] | undefined;
+  const meta = await readEntryFacts(path.join(dir, 'entry.json'));
+  const created = meta.createdAt !== undefined ? Date.parse(meta.createdAt) : NaN;
   return {
     key,
     createdAt: Number.isFinite(created) ? new Date(created).toISOString() : null,
     ageSeconds: Math.max(0, (now - (Number.isFinite(created) ? created : st.mtimeMs)) / 1000),
     bytes: files.reduce((sum, f) => sum + f.size, 0),
     maxLinks: files.reduce((max, f) => Math.max(max, f.nlink), 1),
-    ...(typeof meta?.block === 'string' ? { block: meta.block } : {}),
-    ...(origin && typeof origin === 'object' && typeof origin.treeId === 'string' ? { origin } : {}),
+    ...(meta.block !== undefined ? { block: meta.block } : {}),
+    ...(meta.origin !== undefined ? { origin: meta.origin } : {}),
   };
 }
 

@@ -11,11 +11,12 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { sha256File } from '../../activities/publish';
+import { NODE_RESULT_FILE, sha256File } from '../../activities/publish';
 import { parseAttemptFolder, type AttemptFolder } from '../../activities/workspace';
 import { dataDir, packageVersion, repoRoot } from '../../activities/executors/repo-root';
 import { runKeysOf } from '../../common/run-key';
-import { BlockSchema, type Block } from '../../common/schemas';
+import { z } from 'zod';
+import { BlockSchema, NodeResultSchema, type Block } from '../../common/schemas';
 import type { TimelineEntry } from '../../workflows/views';
 import { TreeNotFoundError, WorkspaceMissingError } from '../errors';
 import { treeDir as treeDirFromOutputs } from '../report/workspace';
@@ -123,7 +124,7 @@ async function startInput(rc: RagomicsClient, treeId: string): Promise<{ spec: R
 async function collectNode(treeDir: string, n: CrateNodeStatus, attempts: TimelineEntry[]): Promise<NodeFacts> {
   const nodeDir = path.join(treeDir, 'nodes', n.id);
   const publishedDir = n.outputPath ? path.dirname(n.outputPath) : await latestPublished(nodeDir);
-  const published = publishedDir ? await readPublished(publishedDir) : null;
+  const published = publishedDir ? await readPublishedFacts(publishedDir) : null;
   const outputs = publishedDir ? await outputFiles(publishedDir, n.outputPath ?? null, n.sha256 ?? null) : [];
   const block = (await jobBlock(nodeDir, published)) ?? n.blockSpec ?? null;
   return { status: n, block, code: block ? await codeOf(block) : null, attempts, published, outputs };
@@ -136,26 +137,45 @@ async function latestPublished(nodeDir: string): Promise<string | null> {
   return best ? path.join(nodeDir, 'published', best.d) : null;
 }
 
-/** The facts of `node-result.json`, read defensively (it was written by a worker of any version). */
-async function readPublished(dir: string): Promise<PublishedFacts | null> {
-  const text = await readFile(path.join(dir, 'node-result.json'), 'utf8').catch(() => null);
+/*
+ * The fields of `node-result.json` the crate uses, each in its schema's form and read on its own:
+ * the file was written by a worker of any version, so a field that is missing or of another form
+ * is left empty without losing the others.
+ */
+const NR = NodeResultSchema.shape;
+const PublishedFieldsSchema = z.object({
+  imageDigest: NR.imageDigest.catch(null),
+  executor: NR.executor.optional().catch(undefined),
+  worker: NR.worker.optional().catch(undefined),
+  summary: NR.summary.catch(''),
+  cached: NR.cached.catch(false),
+  cachedFrom: NR.cachedFrom.catch(null),
+  cacheKey: NR.cacheKey.catch(null),
+  activityAttempt: NR.activityAttempt.catch(1),
+});
+
+/**
+ * The facts of a published folder's `node-result.json` for the crate; null when the file is
+ * missing or not a JSON object. A field missing or of another form (a worker of another version)
+ * is empty (null, '', false, attempt 1) while the others are kept.
+ */
+export async function readPublishedFacts(dir: string): Promise<PublishedFacts | null> {
+  const text = await readFile(path.join(dir, NODE_RESULT_FILE), 'utf8').catch(() => null);
   if (text === null) return null;
-  let r: Record<string, unknown>;
+  let raw: unknown;
   try {
-    r = JSON.parse(text) as Record<string, unknown>;
+    raw = JSON.parse(text);
   } catch {
     return null;
   }
-  const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
-  const from = r.cachedFrom as { treeId?: unknown; nodeId?: unknown; attempt?: unknown } | null | undefined;
+  const parsed = PublishedFieldsSchema.safeParse(raw);
+  if (!parsed.success) return null;
+  const r = parsed.data;
+  const str = (v: string | null | undefined): string | null => (v ? v : null);
   return {
     attempt: Number(/attempt-(\d+)$/.exec(dir)?.[1] ?? 1),
-    imageDigest: str(r.imageDigest), executor: str(r.executor), worker: str(r.worker), summary: str(r.summary) ?? '',
-    cached: r.cached === true,
-    cachedFrom: from && typeof from.treeId === 'string' && typeof from.nodeId === 'string' && typeof from.attempt === 'number'
-      ? { treeId: from.treeId, nodeId: from.nodeId, attempt: from.attempt } : null,
-    cacheKey: str(r.cacheKey),
-    activityAttempt: typeof r.activityAttempt === 'number' ? r.activityAttempt : 1,
+    imageDigest: str(r.imageDigest), executor: str(r.executor), worker: str(r.worker), summary: r.summary,
+    cached: r.cached, cachedFrom: r.cachedFrom, cacheKey: str(r.cacheKey), activityAttempt: r.activityAttempt,
   };
 }
 

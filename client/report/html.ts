@@ -103,7 +103,7 @@ function nodesTable(groups: readonly NodeGroup[], gantt: ReturnType<typeof build
       + `<td><span class="state" style="background:${NODE_STATE_COLORS[s.state] ?? '#777'}">${escapeHtml(s.state)}</span>`
       + `${s.waitingFor ? `<div class="meta slot-wait">${escapeHtml(s.waitingFor.reason)} (since ${escapeHtml(s.waitingFor.since)})</div>` : ''}${cacheNote(s)}</td>`
       + `<td class="num">${s.attempts}</td><td class="num">${wait.has(s.id) ? (wait.get(s.id) as number).toFixed(2) : ''}</td><td class="num">${run}</td>`
-      + `<td>${escapeHtml(shape)}</td><td>${escapeHtml((n.result?.summary ?? s.summary ?? '').slice(0, 300))}</td>${provenanceCell(s)}</tr>`;
+      + `<td>${escapeHtml(shape)}</td><td>${n.result?.problem ? `<div class="meta">${escapeHtml(n.result.problem)}</div>` : escapeHtml((n.result?.summary ?? s.summary ?? '').slice(0, 300))}</td>${provenanceCell(s)}</tr>`;
   };
   const cohort = groups.some((g) => g.sample !== null);
   const body = groups.map((g) => {

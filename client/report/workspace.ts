@@ -6,6 +6,8 @@
  */
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { NODE_RESULT_FILE } from '../../activities/publish';
+import { NodeResultSchema } from '../../common/schemas';
 
 /** Largest figure embedded, and largest total, so a report stays openable. */
 const MAX_FIGURE_BYTES = 8 * 1024 * 1024;
@@ -19,21 +21,46 @@ export interface Figure {
   dataUri: string;
 }
 
+/** The parts of a node's `node-result.json` the report shows, in the one form its writer uses. */
+const PublishedPartsSchema = NodeResultSchema.pick({ summary: true, shape: true, metrics: true });
+
 /** The published result of a node (what `node-result.json` holds that the report shows). */
 export interface PublishedResult {
   summary: string;
   shape: [number, number] | null;
   metrics: Record<string, unknown>;
+  /** Set when the file is there but cannot be read as a node result: what is wrong (the other fields are then empty). */
+  problem?: string;
 }
 
-/** Reads `node-result.json` next to a node's output, if present. */
+/**
+ * Reads `node-result.json` next to a node's output. Null when there is none (the workspace is
+ * not visible from here, or nothing was published); a file that cannot be read, is not JSON or
+ * is no node result gives empty parts and a `problem` naming the file and what is wrong.
+ */
 export function readPublishedResult(outputPath: string): PublishedResult | null {
+  const file = path.join(path.dirname(outputPath), NODE_RESULT_FILE);
+  const unreadable = (why: string): PublishedResult => ({ summary: '', shape: null, metrics: {}, problem: `${file} ${why}` });
+  let text: string;
   try {
-    const r = JSON.parse(readFileSync(path.join(path.dirname(outputPath), 'node-result.json'), 'utf8')) as Partial<PublishedResult>;
-    return { summary: typeof r.summary === 'string' ? r.summary : '', shape: Array.isArray(r.shape) ? (r.shape as [number, number]) : null, metrics: (r.metrics as Record<string, unknown>) ?? {} };
-  } catch {
-    return null;
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    return unreadable(`could not be read (${code ?? (e as Error).message})`);
   }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return unreadable('is not JSON');
+  }
+  const parsed = PublishedPartsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return unreadable(`is not a node result (${issue ? `${issue.path.join('.') || 'top level'}: ${issue.message}` : 'schema mismatch'})`);
+  }
+  return parsed.data;
 }
 
 /** Embeds `<outputDir>/figures/*.png|jpg|svg` as data URIs, within the size budget. */
