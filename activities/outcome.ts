@@ -15,6 +15,7 @@ import {
 import { RunnerExitCodes, type RunnerFailureExitCode } from '../common/runner-contract';
 import type { AttemptPaths, ExecOutcome } from './executors/types';
 import { readRunnerFailure, STDERR_TAIL_LINES } from './runner-output';
+import { logTailSection } from '../common/log-tail';
 
 type FailureClass = new (message: string, details: object) => NodeFailureError;
 
@@ -53,7 +54,7 @@ export async function failureForExit(outcome: ExecOutcome, paths: AttemptPaths, 
   const [Failure, headline] = failure;
   const parts = [`${headline} (exit code ${code ?? 'none'})`];
   if (runnerError?.message) parts.push(`: ${runnerError.message}`);
-  if (stderrTail) parts.push(`\n--- last ${STDERR_TAIL_LINES} lines of ${paths.stderrLog} ---\n${stderrTail}`);
+  parts.push(logTailSection(paths.stderrLog, stderrTail, STDERR_TAIL_LINES));
   return new Failure(parts.join(''), { exitCode: code, stderrTail, logDir: paths.dir, memoryMB });
 }
 

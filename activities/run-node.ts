@@ -22,6 +22,7 @@ import { historyEntry, readAttemptHistory } from './attempt-history';
 import { attemptPaths, prepareAttempt, recordAttempt, type AttemptRecord } from './workspace';
 import type { LocalRun, LocalRuns } from './local-runs';
 import { lookupNodeCache, publishComputed } from './cache/lookup';
+import { logTailSection } from '../common/log-tail';
 
 /** What the activities are built from; the worker wires real ones, tests may pass others. */
 export interface ActivityDeps {
@@ -205,7 +206,7 @@ async function runNodeAttempt(deps: ActivityDeps, ctx: Context, raw: RunNodeRequ
       await record({ ...times, status: 'timeout', failureType: 'BlockTimeoutError' });
       const stderrTail = await readTail(paths.stderrLog);
       const killed = outcome.killMs === undefined ? '' : ` (killed and cleaned up in ${Math.round(outcome.killMs)} ms)`;
-      throw new BlockTimeoutError(`node ${nodeId} ran longer than its timeout of ${input.timeoutSeconds} s${killed}${stderrTail ? `\n--- last lines of ${paths.stderrLog} ---\n${stderrTail}` : ''}`, {
+      throw new BlockTimeoutError(`node ${nodeId} ran longer than its timeout of ${input.timeoutSeconds} s${killed}${logTailSection(paths.stderrLog, stderrTail)}`, {
         stderrTail, logDir: paths.dir,
       });
     }

@@ -14,6 +14,7 @@ import { BlockCrashedError, ExecutorUnavailableError } from '../errors';
 import { readTail } from '../runner-output';
 import { blocksImageTagFile } from './blocks-image';
 import { repoRoot } from './repo-root';
+import { logTailSection } from '../../common/log-tail';
 
 /** An image ready to run: `ref` is its Id (immune to re-tagging), `digest` what NodeResult records. */
 export interface ResolvedImage {
@@ -162,7 +163,7 @@ async function buildRequirementsImage(
     if (error) {
       await new Promise((r) => log.end(r));
       const tail = await readTail(buildLog);
-      throw new BlockCrashedError(`installing requirements ${JSON.stringify(requirements)} failed (${settings}; the worker's RAGOMICS_BUILD_NETWORK and RAGOMICS_BUILD_CA_BUNDLE set them): ${error}\n--- last lines of ${buildLog} ---\n${tail}`, {
+      throw new BlockCrashedError(`installing requirements ${JSON.stringify(requirements)} failed (${settings}; the worker's RAGOMICS_BUILD_NETWORK and RAGOMICS_BUILD_CA_BUNDLE set them): ${error}${logTailSection(buildLog, tail)}`, {
         stderrTail: tail,
         logDir: path.dirname(buildLog),
       });

@@ -11,6 +11,7 @@ import type { LiveTreeStatus } from '../slot-wait';
 import type { TreeHandle } from '../sdk';
 import { cacheStats, workspaceSavings, type CacheStats } from '../cache-stats';
 import { figureBudget, logTail, readFigures, readPublishedResult, treeDir, type Figure, type PublishedResult } from './workspace';
+import { hasLogTailSection } from '../../common/log-tail';
 
 /** One node as the report shows it. */
 export interface ReportNode {
@@ -52,7 +53,7 @@ export async function collectReport(tree: TreeHandle, options: CollectOptions = 
   const budget = figureBudget();
   const nodes = status.nodes.map((n): ReportNode => {
     // The worker often puts the log tail into the error already; read the workspace only when it did not.
-    const failed = (n.state === 'FAILED' || n.state === 'TIMEOUT' || (n.state === 'CANCELLED' && n.attempts > 0)) && !/--- last \d+ lines/.test(n.error ?? '');
+    const failed = (n.state === 'FAILED' || n.state === 'TIMEOUT' || (n.state === 'CANCELLED' && n.attempts > 0)) && !hasLogTailSection(n.error);
     return {
       status: n,
       block: n.blockSpec ?? null,

@@ -14,6 +14,7 @@ import { blockName, groupBySample, QC_BLOCK, qcRows, sheetColumns, type NodeGrou
 import { graphContainer, graphScript, NODE_STATE_COLORS } from './graph';
 import { addedBy, provenanceText } from '../../workflows/provenance';
 import { cacheStats, formatBytes, nodeCacheInfo } from '../cache-stats';
+import { hasLogTailSection } from '../../common/log-tail';
 
 /** Renders the report. */
 export function reportHtml(data: ReportData): string {
@@ -201,6 +202,6 @@ function badgeSmall(state: string): string {
 /** A note when a failed attempt's log should have been there but is not visible from here. */
 function missingLog(n: ReportNode, treeDir: string): string {
   const ran = n.status.attempts > 0 && n.status.state !== 'COMPLETED';
-  const tailInError = /--- last \d+ lines/.test(n.status.error ?? '');
+  const tailInError = hasLogTailSection(n.status.error);
   return ran && !tailInError ? `<div class="meta">No log found under ${escapeHtml(treeDir)}.</div>` : '';
 }
