@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { NodeSpecSchema, formatZodError, type NodeSpecInput, type TreeSpec } from '../common/schemas';
@@ -129,7 +130,11 @@ function loadFile(file: string): LoadedFile {
     try {
       JSON.parse(text);
     } catch (err) {
-      throw new InvalidInputError(`${file}:${jsonErrorPosition(text, err as Error)}: malformed JSON: ${(err as Error).message.replace(/\s*\(line \d+ column \d+\)$/, '').replace(/ in JSON at position \d+.*$/, '').replace(/\s*\n\s*/g, ' ')}`);
+      // JSON.parse is the judge; where and why come from a parser that reports them as data.
+      const problem = jsonProblem(text);
+      throw new InvalidInputError(problem
+        ? `${file}:${problem.line}:${problem.col}: malformed JSON: ${problem.message}`
+        : `${file}: malformed JSON: ${(err as Error).message.replace(/\s*\n\s*/g, ' ')}`);
     }
   }
   const lineCounter = new LineCounter();
@@ -200,12 +205,40 @@ function locate(err: unknown, loaded: LoadedFile): unknown {
   }), { cause: err });
 }
 
-/** `line:col` of a JSON.parse error (Node prints either a position or a line and column). */
-function jsonErrorPosition(text: string, err: Error): string {
-  const lc = /line (\d+) column (\d+)/.exec(err.message);
-  if (lc) return `${lc[1]}:${lc[2]}`;
-  const pos = /position (\d+)/.exec(err.message);
-  const at = pos ? Number(pos[1]) : text.length;
-  const before = text.slice(0, at).split('\n');
-  return `${before.length}:${(before[before.length - 1]?.length ?? 0) + 1}`;
+/** What each of the JSON parser's error codes means, in the words of the one-line error. */
+const JSON_ERRORS: Record<ReturnType<typeof printParseErrorCode>, string> = {
+  InvalidSymbol: 'unexpected character',
+  InvalidNumberFormat: 'invalid number',
+  PropertyNameExpected: 'expected a property name in double quotes',
+  ValueExpected: 'expected a value',
+  ColonExpected: "expected ':'",
+  CommaExpected: "expected ','",
+  CloseBraceExpected: "expected '}'",
+  CloseBracketExpected: "expected ']'",
+  EndOfFileExpected: 'expected the end of the file',
+  InvalidCommentToken: 'comments are not JSON',
+  UnexpectedEndOfComment: 'unterminated comment',
+  UnexpectedEndOfString: 'unterminated string',
+  UnexpectedEndOfNumber: 'unterminated number',
+  InvalidUnicode: 'invalid \\u escape',
+  InvalidEscapeCharacter: 'invalid escape character',
+  InvalidCharacter: 'invalid character in a string',
+  '<unknown ParseErrorCode>': 'not valid JSON',
+};
+
+/**
+ * The first place where `text` is not JSON, as `line`, `col` (1-based) and what is wrong there,
+ * from jsonc-parser with comments and trailing commas refused as JSON refuses them (it reports
+ * an error's offset as data, where JSON.parse's differs between Node versions and lives in its
+ * message text). Null when it finds nothing to report.
+ */
+export function jsonProblem(text: string): { line: number; col: number; message: string } | null {
+  const errors: ParseError[] = [];
+  parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const e = errors[0];
+  if (!e) return null;
+  const before = text.slice(0, e.offset).split('\n');
+  const found = text.slice(e.offset, e.offset + Math.min(Math.max(e.length, 1), 20));
+  const where = e.offset < text.length && found.trim() !== '' ? `, found ${JSON.stringify(found)}` : ' before the end of the file';
+  return { line: before.length, col: (before[before.length - 1]?.length ?? 0) + 1, message: `${JSON_ERRORS[printParseErrorCode(e.error)]}${where}` };
 }

@@ -83,6 +83,10 @@ async function main() {
     // A dynamic import() becomes a require() of the bundled module, evaluated only when reached.
     supported: { 'dynamic-import': false },
     external: ['echarts'],
+    // jsonc-parser's `main` is a UMD build whose factory requires its parts by computed names,
+    // which a bundle cannot resolve ("Cannot find module './impl/format'" at run time); its
+    // ES module build imports them statically.
+    alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
     plugins: [ownFiles(seen)],
     minifyWhitespace: true,
     legalComments: 'none',

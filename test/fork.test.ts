@@ -123,7 +123,7 @@ test('fork from a finished and a running tree; origin in status; every bad input
     await bad([src.treeId, 'norm', file('bad-field.yaml', 'nodes:\n  - { id: a, block: { name: sleep }, colour: red }\n')], /^error: .*bad-field\.yaml:2:\d+: nodes\[0\]\.colour: unknown field$/);
     await bad([src.treeId, 'norm', file('input.yaml', 'inputDataPath: /x.h5ad\nnodes:\n  - { id: a, block: { name: sleep } }\n')], /^error: .*input\.yaml:1:1: inputDataPath: set by fork \(the forked node's output\); remove it$/);
     await bad([src.treeId, 'norm', file('dangling.yaml', '- { id: a, parentId: nope, block: { name: sleep } }\n')], /^error: .*dangling\.yaml:1:\d+: nodes\[0\]\.parentId: .*"nope"/);
-    await bad([src.treeId, 'norm', file('broken.json', '{ "nodes": [ }\n')], /^error: .*broken\.json:\d+:\d+: malformed JSON: Unexpected token/);
+    await bad([src.treeId, 'norm', file('broken.json', '{ "nodes": [ }\n')], /^error: .*broken\.json:1:14: malformed JSON: expected a value, found "\}"$/);
     await bad([src.treeId, 'norm', file('empty-list.yaml', 'nodes: []\n')], /^error: .*empty-list\.yaml:1:1: nodes: must hold at least one node \(leave the file out to copy the node's descendants\)$/);
     // The published output changed (or vanished) after publishing: the recorded sha256 protects the fork.
     const hvgOut = srcNodes.get('hvg')?.outputPath as string;
