@@ -117,7 +117,8 @@ function loadFile(file: string): LoadedFile {
   // Data files given where a spec goes (a scanpy or nf-core user's first move): say where they belong.
   const misplaced = MISPLACED_FILES[ext];
   if (misplaced) throw new InvalidInputError(`${file}: not a spec (YAML or JSON): ${misplaced}`);
-  const text = readInputFile(file);
+  // A byte order mark (Windows editors write one) is no part of the text: JSON.parse would refuse it.
+  const text = readInputFile(file).replace(/^\uFEFF/, '');
   if (text.trim() === '') throw new InvalidInputError(`${file}: the file is empty`);
   if (text.includes('\u0000')) {
     // A UTF-16 text (a PowerShell redirect writes one) holds NUL bytes too: say how to fix it.

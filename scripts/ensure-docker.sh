@@ -109,7 +109,8 @@ is_root || die -c 3 "Docker engine is not running and starting dockerd needs roo
 # Serialize concurrent callers (two test runners must not start two daemons).
 mkdir -p "$LOG_DIR"
 exec 9>"$LOG_DIR/.ensure.lock"
-flock -w $((START_TIMEOUT + 30)) 9 || die -c 3 "timed out waiting for another ensure-docker.sh (lock $LOG_DIR/.ensure.lock)"
+# Another caller may be in a start and its one retry: two waits for the daemon and two for its launcher.
+flock -w $((2 * START_TIMEOUT + 60)) 9 || die -c 3 "timed out waiting for another ensure-docker.sh (lock $LOG_DIR/.ensure.lock)"
 if docker_info '{{.ServerVersion}}' >/dev/null; then report_and_exit; fi
 
 # cmdline_of PID: its command line with spaces, or empty when gone/zombie.
@@ -169,6 +170,14 @@ log_tail() {
   echo "---" >&2
 }
 
+# containerd_of_ours PID: true when PID is the containerd dockerd started for this exec root (it
+# runs with `--config $EXEC_ROOT/containerd/containerd.toml`). After a restore from a snapshot a
+# pid file's number may belong to anything, a shim of that containerd included (whose command line
+# names the exec root too, in its -address).
+containerd_of_ours() {
+  [[ "$(cmdline_of "${1:-}")" == *"--config $EXEC_ROOT/containerd/containerd.toml"* ]]
+}
+
 # clear_stale_state: with no daemon of ours alive, whatever a killed one left behind in the run
 # directory is stale (a machine restored from a snapshot keeps /run: it is on the disk here).
 # dockerd refuses to start over its pid file ("pid file found"), reuses a containerd pid file's
@@ -183,7 +192,7 @@ clear_stale_state() {
   if [[ -e "$CONTAINERD_PID_FILE" ]]; then
     local cpid
     cpid="$(cat "$CONTAINERD_PID_FILE" 2>/dev/null || true)"
-    if [[ "$(cmdline_of "$cpid")" != *containerd* ]]; then
+    if ! containerd_of_ours "$cpid"; then
       log "removing stale $CONTAINERD_PID_FILE and containerd sockets (pid ${cpid:-?} is not running)"
       rm -f "$CONTAINERD_PID_FILE" "$EXEC_ROOT/containerd/containerd.sock" \
             "$EXEC_ROOT/containerd/containerd.sock.ttrpc" "$EXEC_ROOT/containerd/containerd-debug.sock"
@@ -211,14 +220,19 @@ clear_stale_state() {
 # runs from it, which dockerd would otherwise reuse.
 clear_exec_root() {
   [[ -d "$EXEC_ROOT" ]] || return 0
-  if [[ -e "$CONTAINERD_PID_FILE" && "$(cmdline_of "$(cat "$CONTAINERD_PID_FILE" 2>/dev/null || true)")" == *containerd* ]]; then
+  if [[ -e "$CONTAINERD_PID_FILE" ]] && containerd_of_ours "$(cat "$CONTAINERD_PID_FILE" 2>/dev/null || true)"; then
+    log "dockerd's containerd survived; keeping $EXEC_ROOT for the new dockerd"
     return 0
   fi
-  local m
-  awk -v root="$EXEC_ROOT/" 'index($5, root) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-    while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  local m real
+  # Mount points are listed by their real paths (/var/run is a link to /run on Debian), decoded
+  # by findmnt (mountinfo escapes a space as \040); deepest first.
+  real="$(realpath -m "$EXEC_ROOT")"
+  findmnt -n -l -o TARGET 2>/dev/null | awk -v root="$real/" 'index($0, root) == 1' | sort -r |
+    while IFS= read -r m; do umount -l "$m" 2>/dev/null || true; done
   log "removing $EXEC_ROOT (the exited dockerd's run state)"
-  rm -rf "$EXEC_ROOT" 2>/dev/null || log "could not remove all of $EXEC_ROOT; starting anyway"
+  # --one-file-system: whatever could not be unmounted is not descended into.
+  rm -rf --one-file-system "$EXEC_ROOT" 2>/dev/null || log "could not remove all of $EXEC_ROOT; starting anyway"
 }
 
 # start_daemon: launch dockerd in its own session and wait for it; returns wait_for_engine's code
@@ -227,7 +241,7 @@ start_daemon() {
   local launcher pid="" rc=0
   # A pid file of this launch only: a fixed name could be read before this launch wrote it,
   # and give the pid of an earlier launch (long dead: "exited" at once, with nothing in the log).
-  launcher="$(mktemp "$LOG_DIR/dockerd.launcher.XXXXXX")"
+  launcher="$(mktemp "$LOG_DIR/dockerd.launcher.XXXXXX")" || die -c 3 "could not create a file in $LOG_DIR (dockerd's launcher pid)"
   [[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
   log "starting dockerd ${DAEMON_ARGS[*]:-} (log: $LOG_FILE)"
   # setsid: own session so the daemon outlives this shell; the inner shell records its pid
@@ -264,8 +278,16 @@ if [[ $rc == 2 ]]; then
   # It exited during its start. Once, with the whole run state of the earlier daemon cleared: a
   # machine restored from a snapshot can hold more of it than the files named above.
   first="$(last_error)"
-  log "dockerd exited during its start ($first); clearing its run state and starting it once more"
   log_tail
+  # Unless another engine started meanwhile (outside this script's lock: a service manager): its
+  # run state is not stale, so wait for it as above instead of clearing anything.
+  running="$(dockerd_pids | head -n1)"
+  if [[ -n "$running" ]]; then
+    log "dockerd exited during its start ($first), and dockerd pid $running now runs; waiting up to ${START_TIMEOUT}s for it"
+    wait_for_engine "$running" && report_and_exit
+    die -c 3 "Docker could not be reached: dockerd pid $running does not answer on $SOCKET; stop it and rerun"
+  fi
+  log "dockerd exited during its start ($first); clearing its run state and starting it once more"
   clear_exec_root
   clear_stale_state
   rc=0; start_daemon || rc=$?

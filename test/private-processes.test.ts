@@ -74,14 +74,17 @@ void test('a dockerd killed with SIGKILL starts again over what it left (its pid
     // containerd die at once, and nothing is cleaned up.
     const killed = await killStartedByFailedStart(engine.root);
     assert.ok(killed.some((k) => k.endsWith('(dockerd)')), `the daemon was among the killed: ${killed.join(', ')}`);
-    const left = ['docker.pid', 'docker.sock', 'exec/containerd/containerd.pid'].map((f) => path.join(engine.root, f));
+    // Where a system containerd runs, the daemon uses it and starts no containerd of its own.
+    const ownContainerd = !existsSync('/run/containerd/containerd.sock');
+    const left = ['docker.pid', 'docker.sock', ...(ownContainerd ? ['exec/containerd/containerd.pid'] : [])].map((f) => path.join(engine.root, f));
     for (const f of left) assert.ok(existsSync(f), `${f} is left behind by the killed daemon`);
     engine.pid = 0;
     await engine.start();
     assert.ok(statSync(engine.socket).isSocket());
     assert.match((await engine.docker(['info', '--format', '{{.ServerVersion}}'])).trim(), /^\d+\.\d+/);
-    const log = readFileSync(path.join(engine.dataDir, 'docker', 'dockerd.log'), 'utf8');
-    assert.doesNotMatch(log, /pid file found/, 'the new daemon did not meet the stale pid file');
+    // At the first start: the stale files were cleared before it, not after a failed one.
+    assert.match(engine.lastStartLog, /removing stale .*docker\.pid/, engine.lastStartLog);
+    assert.doesNotMatch(engine.lastStartLog, /exited during its start/, engine.lastStartLog);
   } finally {
     await engine.destroy();
     await removeTree(base);

@@ -26,9 +26,9 @@ import { CASE_SLACK_MS, TEMPORAL_ADDRESS, caseTimeout, cleanupCase, containersWi
 // Measured 2026-12-05 (2 cores, full suite, ci-cold and ci-final2): case 3b ended 152.7 and 152.8 s
 // after the fault, mostly those fixed back-offs and an 11 s engine stop; 300 s is about 2x that.
 const BOUND_MS = 300_000;
-/** How long a start of the private engine may take (ensure-docker.sh's wait; the call's own bound adds 60 s). */
+/** How long a start of the private engine may take: ensure-docker.sh's wait, twice (it starts an exiting daemon once more), plus the launcher waits and the call's slack (PrivateDockerd.start's bound). */
 const ENGINE_START_S = 60;
-const ENGINE_START_MS = (ENGINE_START_S + 60) * 1000;
+const ENGINE_START_MS = (2 * ENGINE_START_S + 80) * 1000;
 /** engine.stop: SIGTERM and up to 60 s, then SIGKILL and up to 10 s. */
 const ENGINE_STOP_MS = 70_000;
 /** Every bounded wait of the file's set-up (fixture image build, engine start, image load). */

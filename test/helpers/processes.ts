@@ -445,7 +445,9 @@ export class PrivateDockerd {
   readonly dataDir: string;
   /** How long ensure-docker.sh waits for the daemon to answer (RAGOMICS_DOCKER_START_TIMEOUT), s. */
   readonly startTimeoutS: number;
-  /** Extra dockerd arguments (RAGOMICS_DOCKERD_ARGS), space-separated; empty for none. */
+  /** What the last successful {@link start}'s script printed on stderr (its steps). */
+  lastStartLog = '';
+  /** Extra dockerd arguments (RAGOMICS_DOCKERD_ARGS), space-separated; empty for the caller's own. */
   readonly extraArgs: string;
   pid = 0;
 
@@ -481,11 +483,15 @@ export class PrivateDockerd {
    */
   async start(): Promise<number> {
     const t0 = Date.now();
-    const env: NodeJS.ProcessEnv = { ...process.env, RAGOMICS_DOCKERD_ROOT: this.root, RAGOMICS_DATA_DIR: this.dataDir, RAGOMICS_DOCKER_START_TIMEOUT: String(this.startTimeoutS), RAGOMICS_DOCKERD_ARGS: this.extraArgs };
+    const env: NodeJS.ProcessEnv = { ...process.env, RAGOMICS_DOCKERD_ROOT: this.root, RAGOMICS_DATA_DIR: this.dataDir, RAGOMICS_DOCKER_START_TIMEOUT: String(this.startTimeoutS) };
+    // Only a test's own flags replace the caller's (a --storage-driver the host needs stays otherwise).
+    if (this.extraArgs) env.RAGOMICS_DOCKERD_ARGS = this.extraArgs;
     delete env.DOCKER_HOST;
     const root = this.root;
     try {
-      await run('bash', [path.join(REPO_ROOT, 'scripts', 'ensure-docker.sh')], { env, timeout: (this.startTimeoutS + 60) * 1000 });
+      // A start may take two waits for the daemon (the script starts an exiting one once more) and two for its launcher.
+      const { stderr } = await run('bash', [path.join(REPO_ROOT, 'scripts', 'ensure-docker.sh')], { env, timeout: (2 * this.startTimeoutS + 80) * 1000 });
+      this.lastStartLog = stderr;
       this.pid = Number(readFileSync(path.join(this.root, 'docker.pid'), 'utf8').trim());
       remember(this.pid, `private dockerd ${this.root}`);
     } catch (e) {

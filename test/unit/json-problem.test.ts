@@ -5,7 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonProblem } from '../../client/spec-file';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { jsonProblem, readSpecFile } from '../../client/spec-file';
 
 void test('jsonProblem: line, column and what is wrong, for hand-written JSON mistakes', () => {
   const cases: Array<[string, string]> = [
@@ -30,5 +33,19 @@ void test('jsonProblem: line, column and what is wrong, for hand-written JSON mi
 void test('jsonProblem: nothing for valid JSON', () => {
   for (const text of ['{}', '{"nodes": [{"id": "a", "block": {"name": "sleep"}}]}', '[1, 2.5e3, "x\\u00e9", null, true]']) {
     assert.equal(jsonProblem(text), null, text);
+  }
+});
+
+void test('a JSON spec saved with a byte order mark reads like one without; a malformed one is located past it', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ragomics-bom-'));
+  try {
+    const good = path.join(dir, 'tree.json');
+    writeFileSync(good, `\uFEFF${JSON.stringify({ id: 'bom-tree', nodes: [{ id: 'a', block: { name: 'sleep', parameters: { seconds: 0.1 } } }] })}`);
+    assert.equal(readSpecFile(good).id, 'bom-tree');
+    const bad = path.join(dir, 'bad.json');
+    writeFileSync(bad, '\uFEFF{"id": "x", "nodes": [ }');
+    assert.throws(() => readSpecFile(bad), (e: Error) => e.message === `${bad}:1:24: malformed JSON: expected a value, found "}"`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
