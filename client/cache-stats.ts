@@ -14,7 +14,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { NODE_RESULT_FILE } from '../activities/publish';
-import { CacheEntrySchema, NodeCacheSchema, NodeResultSchema, type CachedFrom, type NodeCache } from '../common/schemas';
+import { CacheEntrySchema, NodeCacheSchema, NodeResultSchema, parseJsonAs, type CachedFrom, type NodeCache } from '../common/schemas';
 
 /** Where a hit's output came from: a workspace tree key (`<treeId>.<runKey>`), node, and workflow attempt. */
 export type CacheSource = CachedFrom;
@@ -147,14 +147,13 @@ export function formatBytes(bytes: number): string {
  * that cannot be read makes the hit unmeasured (see the module's comment), never a wrong number.
  */
 function readJson<T>(file: string, schema: z.ZodType<T>): T | null {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch {
     return null;
   }
-  const parsed = schema.safeParse(raw);
-  return parsed.success ? parsed.data : null;
+  return parseJsonAs(text, schema);
 }
 
 /** Bytes of the regular files below `dir`, except the hit's own `node-result.json`; null when unreadable. */

@@ -391,6 +391,22 @@ export const AddNodesRequestSchema = z.strictObject({
 });
 export type AddNodesRequest = z.infer<typeof AddNodesRequestSchema>;
 
+/**
+ * `text` parsed as JSON and read with `schema`; null when it is not JSON or does not match. For
+ * files whose readers treat a torn or foreign file as absent (the workspace's records as other
+ * worker versions or an interrupted write may have left them).
+ */
+export function parseJsonAs<T>(text: string, schema: z.ZodType<T>): T | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = schema.safeParse(raw);
+  return parsed.success ? parsed.data : null;
+}
+
 /** Turns a zod error into one line per issue: `nodes[3].dependencies[0]: unknown node "pca"`. */
 export function formatZodError(error: z.ZodError, prefix = ''): string {
   return error.issues

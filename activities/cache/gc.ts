@@ -28,7 +28,7 @@ import { randomUUID } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { CacheEntrySchema, type CachedFrom } from '../../common/schemas';
+import { CacheEntrySchema, parseJsonAs, type CachedFrom } from '../../common/schemas';
 
 /** Entry folder names: a sha256 in hex. Anything else in `entries/` is left alone. */
 export const ENTRY_KEY_PATTERN = /^[0-9a-f]{64}$/;
@@ -174,15 +174,7 @@ const EntryFactsSchema = z.object({
 /** `entry.json`'s facts; empty when it is missing, unreadable or not JSON (a torn write). */
 async function readEntryFacts(file: string): Promise<z.infer<typeof EntryFactsSchema>> {
   const text = await readFile(file, 'utf8').catch(() => null);
-  if (text === null) return {};
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return {};
-  }
-  const parsed = EntryFactsSchema.safeParse(raw);
-  return parsed.success ? parsed.data : {};
+  return (text === null ? null : parseJsonAs(text, EntryFactsSchema)) ?? {};
 }
 
 /** The facts gc decides on; null when the entry vanished (another gc). */

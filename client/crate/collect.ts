@@ -16,7 +16,7 @@ import { parseAttemptFolder, type AttemptFolder } from '../../activities/workspa
 import { dataDir, packageVersion, repoRoot } from '../../activities/executors/repo-root';
 import { runKeysOf } from '../../common/run-key';
 import { z } from 'zod';
-import { BlockSchema, NodeResultSchema, type Block } from '../../common/schemas';
+import { BlockSchema, NodeResultSchema, parseJsonAs, type Block } from '../../common/schemas';
 import type { TimelineEntry } from '../../workflows/views';
 import { TreeNotFoundError, WorkspaceMissingError } from '../errors';
 import { treeDir as treeDirFromOutputs } from '../report/workspace';
@@ -161,16 +161,8 @@ const PublishedFieldsSchema = z.object({
  */
 export async function readPublishedFacts(dir: string): Promise<PublishedFacts | null> {
   const text = await readFile(path.join(dir, NODE_RESULT_FILE), 'utf8').catch(() => null);
-  if (text === null) return null;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  const parsed = PublishedFieldsSchema.safeParse(raw);
-  if (!parsed.success) return null;
-  const r = parsed.data;
+  const r = text === null ? null : parseJsonAs(text, PublishedFieldsSchema);
+  if (r === null) return null;
   const str = (v: string | null | undefined): string | null => (v ? v : null);
   return {
     attempt: Number(/attempt-(\d+)$/.exec(dir)?.[1] ?? 1),
