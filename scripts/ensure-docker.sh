@@ -262,13 +262,18 @@ start_daemon() {
   return "$rc"
 }
 
+# wait_for_running PID: a daemon is alive but does not answer yet (starting, or busy): wait for
+# it, or stop with its log tail.
+wait_for_running() {
+  wait_for_engine "$1" && report_and_exit
+  log_tail
+  die -c 3 "Docker could not be reached: dockerd pid $1 does not answer on $SOCKET; see $LOG_FILE (or its own log), stop it and rerun"
+}
+
 running="$(dockerd_pids | head -n1)"
 if [[ -n "$running" ]]; then
-  # A daemon is alive but does not answer yet (starting, or busy): wait.
   log "dockerd pid $running is running but not answering yet; waiting up to ${START_TIMEOUT}s"
-  wait_for_engine "$running" && report_and_exit
-  log_tail
-  die -c 3 "Docker could not be reached: dockerd pid $running does not answer on $SOCKET; see $LOG_FILE (or its own log), stop it and rerun"
+  wait_for_running "$running"
 fi
 
 clear_stale_state
@@ -284,8 +289,7 @@ if [[ $rc == 2 ]]; then
   running="$(dockerd_pids | head -n1)"
   if [[ -n "$running" ]]; then
     log "dockerd exited during its start ($first), and dockerd pid $running now runs; waiting up to ${START_TIMEOUT}s for it"
-    wait_for_engine "$running" && report_and_exit
-    die -c 3 "Docker could not be reached: dockerd pid $running does not answer on $SOCKET; stop it and rerun"
+    wait_for_running "$running"
   fi
   log "dockerd exited during its start ($first); clearing its run state and starting it once more"
   clear_exec_root
