@@ -113,10 +113,10 @@ exec 9>"$LOG_DIR/.ensure.lock"
 flock -w $((2 * START_TIMEOUT + 60)) 9 || die -c 3 "timed out waiting for another ensure-docker.sh (lock $LOG_DIR/.ensure.lock)"
 if docker_info '{{.ServerVersion}}' >/dev/null; then report_and_exit; fi
 
-# cmdline_of PID: its command line with spaces, or empty when gone/zombie.
+# cmdline_of PID: its command line with spaces, or empty when gone/zombie (or while it execs:
+# use pid_alive to know whether it runs).
 cmdline_of() {
-  [[ -n "${1:-}" && -r "/proc/$1/cmdline" ]] || return 0
-  [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" == Z ]] && return 0
+  pid_alive "${1:-}" || return 0
   tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true
 }
 
@@ -144,7 +144,7 @@ wait_for_engine() { # PID (may be empty): wait until docker info answers
   local pid="$1" deadline=$(( $(date +%s) + START_TIMEOUT ))
   while (( $(date +%s) < deadline )); do
     if [[ -S "$SOCKET" ]] && docker_info '{{.ServerVersion}}' >/dev/null; then return 0; fi
-    if [[ -n "$pid" && -z "$(cmdline_of "$pid")" ]]; then return 2; fi
+    if [[ -n "$pid" ]] && ! pid_alive "$pid"; then return 2; fi
     sleep 0.5
   done
   return 1

@@ -164,12 +164,6 @@ tcli() { timeout 20 "$CLI" "$@" --address "$ADDRESS" --command-timeout 10s --col
 
 server_answers() { tcli operator cluster health >/dev/null 2>&1; }
 
-# pid_alive PID: exists and is not a zombie.
-pid_alive() {
-  [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null &&
-    [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]]
-}
-
 # Is PID a `temporal server start-dev` on our DB (guards against reused pids)?
 is_temporal_server() {
   pid_alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "--db-filename $DB_FILE"

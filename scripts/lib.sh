@@ -14,6 +14,7 @@
 #   die [-c CODE] MSG   one-line "[ragomics] ERROR: MSG" on stderr, exit CODE (default 1)
 #   step_timer NAME CMD...   runs CMD in a subshell, then logs: step "NAME" took N.Ns (returns CMD's exit code)
 #   now_ms              milliseconds since the epoch
+#   pid_alive PID       true when the process exists and is not a zombie
 #   run_runner_module IMAGE DIR NAME MODULE ARGS...
 #                       python -m MODULE ARGS in a sandboxed container of the blocks image
 #                       (no network, read-only root, no capabilities, caller's uid), DIR at /data
@@ -114,6 +115,20 @@ now_ms() {
   else
     date +%s%3N
   fi
+}
+
+# pid_alive PID: the process exists and is not a zombie (an exited child nobody has reaped yet,
+# e.g. under a non-reaping init). Judged from /proc/PID/stat, never from its command line:
+# /proc/PID/cmdline reads empty for a moment while a process execs, so a launcher shell caught
+# becoming the daemon it starts would read as gone (seen: 1 of 200 launches of
+# `bash -c 'echo $$ >f; exec dockerd --version'`, read once as soon as f held the pid).
+pid_alive() {
+  [[ "${1:-}" =~ ^[0-9]+$ ]] || return 1
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  # The state follows the command name, which may itself hold spaces and parentheses.
+  stat="${stat##*) }"
+  [[ -n "$stat" && "${stat%% *}" != Z ]]
 }
 
 # format_ms MS -> "12.3s"

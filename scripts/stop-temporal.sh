@@ -22,22 +22,13 @@ TDIR="$DATA_DIR/temporal"
 PID_FILE="$TDIR/server.pid"
 TIMEOUT="${RAGOMICS_TEMPORAL_STOP_TIMEOUT:-20}"
 
-# alive PID: exists and is not a zombie (an exited child whose parent, e.g. a
-# non-reaping init in a container, never collected it).
-alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  local state
-  state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true)"
-  [[ "$state" != Z ]]
-}
-
 pid="$(cat "$PID_FILE" 2>/dev/null || true)"
 if [[ -z "$pid" ]]; then
   log "no temporal server pid file ($PID_FILE); nothing to stop"
   exit 0
 fi
 # Only signal it if it is still a temporal dev server on our DB (pids get reused).
-if ! alive "$pid" || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--db-filename $TDIR/ragomics.db"; then
+if ! pid_alive "$pid" || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--db-filename $TDIR/ragomics.db"; then
   log "pid $pid is not a running temporal server on $TDIR/ragomics.db; removing stale $PID_FILE"
   rm -f "$PID_FILE"
   exit 0
@@ -47,12 +38,12 @@ start="$(now_ms)"
 log "stopping temporal server pid $pid"
 kill -TERM "$pid" 2>/dev/null || true
 deadline=$(( $(date +%s) + TIMEOUT ))
-while alive "$pid"; do
+while pid_alive "$pid"; do
   if (( $(date +%s) >= deadline )); then
     warn "temporal server pid $pid still running after ${TIMEOUT}s; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     sleep 1
-    alive "$pid" && die -c 3 "could not stop temporal server pid $pid"
+    pid_alive "$pid" && die -c 3 "could not stop temporal server pid $pid"
     break
   fi
   sleep 0.1
