@@ -146,4 +146,5 @@ void test('workspace: a node-result.json that is not JSON or not a node result i
   };
   const html = reportHtml({ status, timeline: [], nodes: [{ status: s, block: { name: 'pca', parameters: {} }, dependencies: [], result: readPublishedResult(wrong), figures: [], logTail: null }], generatedAt: new Date('2025-01-01T00:00:05Z'), workspaceTreeDir: tree });
   assert.match(html, /<div class="meta">[^<]*node-result\.json is not a node result \(shape: /, 'the problem is in the nodes table');
+  assert.match(html, /\["result","[^"]*node-result\.json is not a node result \(shape: /, "and in the graph's tooltip of the node");
 });

@@ -156,6 +156,8 @@ function tooltipRows(n: ReportNode, block: string): [string, string][] {
   if (n.block && 'code' in n.block) rows.push(['code', n.block.code.slice(0, 600)]);
   if (n.result?.shape) rows.push(['output', `${n.result.shape[0]} cells × ${n.result.shape[1]} genes`]);
   if (n.result?.summary) rows.push(['summary', n.result.summary.slice(0, 600)]);
+  // A published result that could not be read (torn, foreign, unreadable) says so here as in the table.
+  if (n.result?.problem) rows.push(['result', n.result.problem.slice(0, 600)]);
   if (s.error) rows.push(['error', s.error.slice(0, 600)]);
   if (s.provenance) rows.push(['added by', provenanceText(s.provenance).slice(0, 800)]);
   for (const e of (s.events ?? []).slice(-5)) rows.push([e.kind, `${e.at}: ${e.detail.slice(0, 300)}`]);
